@@ -1,0 +1,37 @@
+import { InvalidSubjectError } from '../errors.js';
+
+/**
+ * Checks a subject or subscription pattern: non-empty dot-separated tokens, no whitespace,
+ * `>` only as the last token, and (for publish subjects) no wildcards at all.
+ *
+ * @throws InvalidSubjectError naming the subject and what is wrong.
+ */
+export function validateSubject(subject: string, { wildcards }: { wildcards: boolean }): void {
+  if (subject.length === 0) throw new InvalidSubjectError(subject, 'is empty');
+  if (/\s/.test(subject)) throw new InvalidSubjectError(subject, 'contains whitespace');
+  const tokens = subject.split('.');
+  tokens.forEach((token, i) => {
+    if (token.length === 0) throw new InvalidSubjectError(subject, `token ${i + 1} is empty`);
+    if (token === '*' || token === '>') {
+      if (!wildcards) throw new InvalidSubjectError(subject, 'wildcards are not allowed when publishing');
+      if (token === '>' && i !== tokens.length - 1) throw new InvalidSubjectError(subject, "'>' must be the last token");
+    }
+  });
+}
+
+/**
+ * Whether `subject` matches the NATS `pattern`: `*` matches exactly one token, `>` one or more
+ * trailing tokens, anything else must be equal.
+ */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  if (pattern === subject) return true;
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    const token = p[i];
+    if (token === '>') return s.length > i;
+    if (i >= s.length) return false;
+    if (token !== '*' && token !== s[i]) return false;
+  }
+  return p.length === s.length;
+}
