@@ -114,6 +114,22 @@ export class TerminalError extends Error {
   }
 }
 
+/**
+ * A bounded buffer is full: the downstream is slower than the input for longer than the bound
+ * allows. Raised instead of growing memory without limit.
+ */
+export class BufferOverflowError extends Error {
+  override readonly name = 'BufferOverflowError';
+  constructor(
+    readonly component: string,
+    readonly limit: number,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${component}: buffer limit ${limit} exceeded: ${detail}`, options);
+  }
+}
+
 /** Turns any thrown value into an Error, once, at a boundary. */
 export function ensureError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;
