@@ -35,3 +35,20 @@ export function subjectMatches(pattern: string, subject: string): boolean {
   }
   return p.length === s.length;
 }
+
+/**
+ * Whether some subject matches both patterns. NATS refuses two streams whose subjects overlap,
+ * because a message could then be stored twice; the local transport enforces the same rule.
+ */
+export function subjectsOverlap(a: string, b: string): boolean {
+  const p = a.split('.');
+  const q = b.split('.');
+  for (let i = 0; ; i++) {
+    const x = p[i];
+    const y = q[i];
+    if (x === undefined || y === undefined) return x === y;
+    if (x === '>') return true;
+    if (y === '>') return true;
+    if (x !== '*' && y !== '*' && x !== y) return false;
+  }
+}

@@ -36,6 +36,10 @@ export interface StreamConfig {
   maxAgeMs?: number | undefined;
   /** Default 'file'. */
   storage?: 'file' | 'memory' | undefined;
+  /** Keep at most this many messages; the oldest are discarded first. Default unlimited. */
+  maxMessages?: number | undefined;
+  /** Keep at most this many payload bytes; the oldest messages are discarded first. Default unlimited. */
+  maxBytes?: number | undefined;
 }
 
 /** Options for a JetStream publish. */

@@ -1,0 +1,170 @@
+import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import type { LocalStream } from './local-stream.js';
+import { localStreamMessage } from './local-stream-message.js';
+import type { StreamMessage } from './transport.js';
+import type { ResolvedConsumeOptions } from './validate-transport-options.js';
+
+/** Messages handed out per turn before yielding to the event loop. */
+const BATCH = 512;
+
+interface Pending {
+  deliveryCount: number;
+  /** Bumped on every delivery, nak and expiry, so a late timer or nak of an older delivery is ignored. */
+  attempt: number;
+  timer: Subscription | undefined;
+}
+
+/**
+ * A durable pull consumer of a {@link LocalStream}, with the JetStream semantics Sluice relies
+ * on: explicit acks, at most `maxInFlight` unacknowledged messages, redelivery after `ackWaitMs`
+ * or on `nak` (after its delay), `term` to never redeliver, and a position that outlives the
+ * Observables consuming it (for the life of the transport). Several concurrent subscribers share
+ * the work round-robin, as several pullers of one NATS consumer do.
+ *
+ * Redeliveries go out before new messages, so (as on NATS) a redelivered message can arrive after
+ * newer ones were delivered.
+ *
+ * Memory: one entry per unacknowledged message (at most `maxInFlight`) and its ack timer.
+ */
+export class LocalDurableConsumer {
+  private options: ResolvedConsumeOptions;
+  /** The next never-delivered sequence. */
+  private nextSeq: number;
+  private readonly pending = new Map<number, Pending>();
+  private readonly redeliver: number[] = [];
+  private readonly subscribers: Subscriber<StreamMessage>[] = [];
+  private turn = 0;
+  private pumpQueued = false;
+  private stopped = false;
+  private readonly offAppend: () => void;
+
+  constructor(
+    private readonly stream: LocalStream,
+    options: ResolvedConsumeOptions,
+    private readonly scheduler: SchedulerLike,
+  ) {
+    this.options = options;
+    this.nextSeq = options.startSeq;
+    this.offAppend = stream.onAppend(() => this.schedulePump());
+  }
+
+  /** Applies changed settings of a later `consume` call; the position is kept. */
+  reconfigure(options: ResolvedConsumeOptions): void {
+    this.options = { ...options, startSeq: this.options.startSeq };
+  }
+
+  /** Delivers to the returned Observable's subscribers until they unsubscribe. */
+  attach(): Observable<StreamMessage> {
+    return new Observable<StreamMessage>((subscriber) => {
+      if (this.stopped) {
+        subscriber.complete();
+        return;
+      }
+      this.subscribers.push(subscriber);
+      this.schedulePump();
+      return () => {
+        const i = this.subscribers.indexOf(subscriber);
+        if (i >= 0) this.subscribers.splice(i, 1);
+      };
+    });
+  }
+
+  /** Stops timers and completes subscribers, when the transport closes. */
+  stop(): void {
+    this.stopped = true;
+    this.offAppend();
+    for (const p of this.pending.values()) p.timer?.unsubscribe();
+    for (const s of this.subscribers.splice(0)) s.complete();
+  }
+
+  private schedulePump(): void {
+    if (this.pumpQueued || this.stopped) return;
+    this.pumpQueued = true;
+    queueMicrotask(() => this.pump());
+  }
+
+  private pump(): void {
+    this.pumpQueued = false;
+    let work = 0;
+    while (work < BATCH && !this.stopped && this.subscribers.length > 0) {
+      work++;
+      const seq = this.redeliver.shift();
+      if (seq !== undefined) {
+        const entry = this.pending.get(seq);
+        if (entry !== undefined) {
+          entry.deliveryCount++;
+          this.deliver(seq, entry);
+        }
+        continue;
+      }
+      if (this.pending.size >= this.options.maxInFlight) break;
+      const { message, nextSeq } = this.stream.next(this.nextSeq, this.options.filterSubject, BATCH * 8);
+      this.nextSeq = nextSeq;
+      if (message === undefined) {
+        if (this.stream.state().lastSeq >= nextSeq) continue; // scan limit hit: more to look at
+        break;
+      }
+      const entry: Pending = { deliveryCount: 1, attempt: 0, timer: undefined };
+      this.pending.set(message.seq, entry);
+      this.deliver(message.seq, entry);
+    }
+    // Yield to I/O between batches, as a socket-fed consumer would.
+    if (work >= BATCH) setImmediate(() => this.schedulePump());
+  }
+
+  private deliver(seq: number, entry: Pending): void {
+    const stored = this.stream.get(seq);
+    if (stored === undefined) {
+      // Discarded by a stream limit while unacknowledged: nothing left to deliver.
+      this.pending.delete(seq);
+      return;
+    }
+    const attempt = ++entry.attempt;
+    entry.timer = this.scheduler.schedule(() => this.expire(seq, attempt), this.options.ackWaitMs);
+    const subscriber = this.subscribers[this.turn++ % this.subscribers.length];
+    subscriber?.next(
+      localStreamMessage(this.stream.name, stored, entry.deliveryCount, {
+        ack: () => this.settle(seq),
+        term: () => this.settle(seq),
+        nak: (delayMs) => this.nak(seq, attempt, delayMs),
+      }),
+    );
+  }
+
+  /** Ack and term both end the message's life; an ack of an older delivery still counts, as on NATS. */
+  private settle(seq: number): void {
+    const entry = this.pending.get(seq);
+    if (entry === undefined) return;
+    entry.timer?.unsubscribe();
+    this.pending.delete(seq);
+    const queued = this.redeliver.indexOf(seq);
+    if (queued >= 0) this.redeliver.splice(queued, 1);
+    this.schedulePump();
+  }
+
+  private nak(seq: number, attempt: number, delayMs: number | undefined): void {
+    const entry = this.pending.get(seq);
+    if (entry === undefined || entry.attempt !== attempt) return;
+    entry.timer?.unsubscribe();
+    const next = ++entry.attempt;
+    if (delayMs !== undefined && delayMs > 0) {
+      entry.timer = this.scheduler.schedule(() => this.expire(seq, next), delayMs);
+    } else {
+      entry.timer = undefined;
+      this.queueRedelivery(seq);
+    }
+  }
+
+  private expire(seq: number, attempt: number): void {
+    const entry = this.pending.get(seq);
+    if (entry === undefined || entry.attempt !== attempt) return;
+    entry.timer = undefined;
+    entry.attempt++;
+    this.queueRedelivery(seq);
+  }
+
+  private queueRedelivery(seq: number): void {
+    this.redeliver.push(seq);
+    this.schedulePump();
+  }
+}

@@ -1,0 +1,329 @@
+import { firstValueFrom, type Observable, type Subscription } from 'rxjs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Envelope } from '../../../src/envelope/envelope.js';
+import { InvalidSubjectError, NoRespondersError, RequestTimeoutError, TransportError } from '../../../src/errors.js';
+import type { StreamMessage, Transport } from '../../../src/transport/transport.js';
+import { uniqueName } from '../../helpers/nats-server.js';
+
+/** What each contract test gets: a fresh transport and how to get rid of it. */
+export interface TransportFixture {
+  transport: Transport;
+  dispose(): Promise<void>;
+}
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/**
+ * Subscribes now and resolves with the first `count` values. Rejects after `timeoutMs` saying how
+ * many arrived, so a failing contract test shows what was missing.
+ */
+export function collect<T>(source: Observable<T>, count: number, timeoutMs = 5000, onValue?: (v: T) => void): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const got: T[] = [];
+    let sub: Subscription | undefined;
+    const timer = setTimeout(() => {
+      sub?.unsubscribe();
+      reject(new Error(`expected ${count} values within ${timeoutMs} ms, got ${got.length}`));
+    }, timeoutMs);
+    const finish = (): void => {
+      clearTimeout(timer);
+      queueMicrotask(() => sub?.unsubscribe());
+      resolve(got);
+    };
+    sub = source.subscribe({
+      next: (v) => {
+        if (got.length >= count) return;
+        got.push(v);
+        onValue?.(v);
+        if (got.length === count) finish();
+      },
+      error: (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    });
+    if (count === 0) finish();
+  });
+}
+
+/**
+ * The behaviour every {@link Transport} must share, run against each implementation. Subjects
+ * and streams are unique per test, so the suites can share one server.
+ */
+export function runTransportContract(name: string, factory: () => Promise<TransportFixture>): void {
+  describe(`${name}: Transport contract`, () => {
+    let fixture: TransportFixture;
+    let t: Transport;
+    beforeEach(async () => {
+      fixture = await factory();
+      t = fixture.transport;
+    });
+    afterEach(async () => {
+      await fixture.dispose();
+    });
+
+    /** Publishes `subjects` then `last` (which must match) and returns the first subject received. */
+    async function firstMatch(pattern: string, subjects: string[], last: string): Promise<string> {
+      const got = collect(t.subscribe(pattern), 1);
+      for (const s of subjects) t.publish(s, enc(s));
+      t.publish(last, enc(last));
+      const [first] = await got;
+      return first?.subject ?? '';
+    }
+
+    describe('core pub/sub', () => {
+      it('delivers to an exact subject with payload, and not to other subjects', async () => {
+        const p = uniqueName('exact');
+        const got = collect(t.subscribe(`${p}.a`), 1);
+        t.publish(`${p}.b`, enc('no'));
+        t.publish(`${p}.a`, enc('yes'));
+        const [m] = await got;
+        expect(m?.subject).toBe(`${p}.a`);
+        expect(dec(m?.data ?? new Uint8Array())).toBe('yes');
+        expect(m?.id).toMatch(/\S+/);
+      });
+
+      it("'*' matches exactly one token", async () => {
+        const p = uniqueName('star');
+        expect(await firstMatch(`${p}.*.x`, [`${p}.x`, `${p}.a.b.x`, `${p}.a.y`, `other.a.x`], `${p}.a.x`)).toBe(`${p}.a.x`);
+      });
+
+      it("'>' matches one or more trailing tokens, never zero", async () => {
+        const p = uniqueName('gt');
+        expect(await firstMatch(`${p}.>`, [p, `x${p}.a`], `${p}.a.b.c`)).toBe(`${p}.a.b.c`);
+        expect(await firstMatch(`${p}.>`, [], `${p}.a`)).toBe(`${p}.a`);
+      });
+
+      it('keeps per-publisher order for 1000 messages', async () => {
+        const p = uniqueName('order');
+        const got = collect(t.subscribe(`${p}.*`), 1000);
+        for (let i = 0; i < 1000; i++) t.publish(`${p}.${i % 7}`, enc(String(i)));
+        const received = (await got).map((m) => Number(dec(m.data)));
+        expect(received).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+      });
+
+      it('carries headers; id comes from Nats-Msg-Id and event time from Sluice-Event-Time', async () => {
+        const p = uniqueName('hdr');
+        const got = collect(t.subscribe(p), 2);
+        t.publish(p, enc('a'), { headers: { 'X-Trace': 'abc', 'Content-Type': 'application/json', 'Nats-Msg-Id': 'm-1', 'Sluice-Event-Time': '1700000000000' } });
+        t.publish(p, enc('b'));
+        const [first, second] = await got;
+        expect(first?.headers).toMatchObject({ 'X-Trace': 'abc', 'Content-Type': 'application/json' });
+        expect(first?.id).toBe('m-1');
+        expect(first?.eventTime).toBe(1_700_000_000_000);
+        expect(second?.id).not.toBe(first?.id);
+        expect(Math.abs((second?.eventTime ?? 0) - Date.now())).toBeLessThan(60_000);
+      });
+
+      it('load-balances a queue group: each message to exactly one member, both get some', async () => {
+        const p = uniqueName('queue');
+        const a: string[] = [];
+        const b: string[] = [];
+        const subs = [
+          t.subscribe(p, { queue: 'workers' }).subscribe((m) => a.push(dec(m.data))),
+          t.subscribe(p, { queue: 'workers' }).subscribe((m) => b.push(dec(m.data))),
+        ];
+        const all = collect(t.subscribe(p), 200);
+        for (let i = 0; i < 200; i++) t.publish(p, enc(String(i)));
+        await all;
+        await t.flush();
+        await waitFor(() => a.length + b.length >= 200);
+        subs.forEach((s) => s.unsubscribe());
+        expect(a.length).toBeGreaterThan(0);
+        expect(b.length).toBeGreaterThan(0);
+        expect([...a, ...b].sort()).toEqual(Array.from({ length: 200 }, (_, i) => String(i)).sort());
+      });
+
+      it('stops delivering and removes the subscription when the Observable is unsubscribed', async () => {
+        const p = uniqueName('unsub');
+        const seen: Envelope<Uint8Array>[] = [];
+        const sub = t.subscribe(p).subscribe((m) => seen.push(m));
+        t.publish(p, enc('1'));
+        await t.flush();
+        await waitFor(() => seen.length === 1);
+        sub.unsubscribe();
+        t.publish(p, enc('2'));
+        await t.flush();
+        // No leaked subscription: the broker itself says nobody listens any more.
+        await expect(t.request(p, enc('?'), { timeoutMs: 2000 })).rejects.toBeInstanceOf(NoRespondersError);
+        expect(seen.map((m) => dec(m.data))).toEqual(['1']);
+      });
+
+      it('rejects invalid subjects with InvalidSubjectError', async () => {
+        for (const bad of ['', 'a..b', 'a.*', 'a.>', 'has space', '.a', 'a.']) {
+          expect(() => t.publish(bad, enc('x'))).toThrow(InvalidSubjectError);
+        }
+        for (const bad of ['', 'a.>.b', 'a..b', 'tab\there']) {
+          expect(() => t.subscribe(bad)).toThrow(InvalidSubjectError);
+        }
+        await expect(t.request('a.*', enc('x'), { timeoutMs: 100 })).rejects.toBeInstanceOf(InvalidSubjectError);
+        await expect(t.publishDurable('a.>', enc('x'))).rejects.toBeInstanceOf(InvalidSubjectError);
+      });
+    });
+
+    describe('request/reply', () => {
+      it('resolves with the first reply; the responder sees headers and a reply subject', async () => {
+        const p = uniqueName('svc');
+        const responder = t.subscribe(p).subscribe((m) => {
+          if (m.reply !== undefined) t.publish(m.reply, enc(`${dec(m.data)}:${m.headers['X-Who'] ?? ''}`), { headers: { 'X-Answer': 'yes' } });
+        });
+        try {
+          const reply = await t.request(p, enc('ping'), { timeoutMs: 2000, headers: { 'X-Who': 'me' } });
+          expect(dec(reply.data)).toBe('ping:me');
+          expect(reply.headers['X-Answer']).toBe('yes');
+        } finally {
+          responder.unsubscribe();
+        }
+      });
+
+      it('rejects with RequestTimeoutError when nobody answers in time', async () => {
+        const p = uniqueName('silent');
+        const sub = t.subscribe(p).subscribe(() => undefined);
+        try {
+          const err = await t.request(p, enc('x'), { timeoutMs: 150 }).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(RequestTimeoutError);
+          expect(err).toMatchObject({ subject: p, timeoutMs: 150 });
+        } finally {
+          sub.unsubscribe();
+        }
+      });
+
+      it('rejects with NoRespondersError when no subscriber matches', async () => {
+        const p = uniqueName('nobody');
+        const err = await t.request(p, enc('x'), { timeoutMs: 5000 }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(NoRespondersError);
+        expect(err).toMatchObject({ subject: p });
+      });
+    });
+
+    describe('JetStream', () => {
+      async function stream(subjects?: string[]): Promise<{ name: string; p: string }> {
+        const name = uniqueName('S');
+        const p = name.toLowerCase();
+        await t.ensureStream({ name, subjects: subjects ?? [`${p}.>`], storage: 'memory' });
+        return { name, p };
+      }
+
+      it('ensureStream creates, is idempotent, and adds missing subjects', async () => {
+        const { name, p } = await stream();
+        expect(await t.streamState(name)).toEqual({ messages: 0, firstSeq: 0, lastSeq: 0 });
+        await t.ensureStream({ name, subjects: [`${p}.>`] });
+        await t.ensureStream({ name, subjects: [`${p}.>`, `${p}-extra`] });
+        await t.publishDurable(`${p}-extra`, enc('x'));
+        expect(await t.streamState(name)).toEqual({ messages: 1, firstSeq: 1, lastSeq: 1 });
+      });
+
+      it('publishDurable dedups by msgId: duplicate flag and the original seq', async () => {
+        const { name, p } = await stream();
+        expect(await t.publishDurable(`${p}.a`, enc('1'), { msgId: 'id-1' })).toEqual({ stream: name, seq: 1, duplicate: false });
+        expect(await t.publishDurable(`${p}.a`, enc('1 again'), { msgId: 'id-1' })).toEqual({ stream: name, seq: 1, duplicate: true });
+        expect(await t.publishDurable(`${p}.b`, enc('2'), { msgId: 'id-2' })).toEqual({ stream: name, seq: 2, duplicate: false });
+        expect(await t.publishDurable(`${p}.b`, enc('3'))).toEqual({ stream: name, seq: 3, duplicate: false });
+        expect(await t.streamState(name)).toEqual({ messages: 3, firstSeq: 1, lastSeq: 3 });
+      });
+
+      it('stores core publishes on captured subjects; rejects durable publishes nobody captures', async () => {
+        const { name, p } = await stream();
+        t.publish(`${p}.core`, enc('x'));
+        await t.flush();
+        // The server stores core publishes asynchronously after acknowledging the flush.
+        await waitForAsync(async () => (await t.streamState(name)).lastSeq === 1);
+        await expect(t.publishDurable(uniqueName('uncaptured'), enc('x'))).rejects.toBeInstanceOf(TransportError);
+        await expect(t.streamState(uniqueName('NOSTREAM'))).rejects.toBeInstanceOf(TransportError);
+      });
+
+      it('ordered consume delivers from startSeq in order, then live messages, filtered', async () => {
+        const { name, p } = await stream();
+        for (let i = 1; i <= 10; i++) await t.publishDurable(`${p}.${i % 2 === 0 ? 'even' : 'odd'}`, enc(String(i)), i === 5 ? { msgId: 'five' } : {});
+        const all = await collect(t.consume({ stream: name, startSeq: 4 }), 7);
+        expect(all.map((m) => m.seq)).toEqual([4, 5, 6, 7, 8, 9, 10]);
+        expect(all.every((m) => m.stream === name && m.deliveryCount === 1)).toBe(true);
+        expect(all.map((m) => m.id).slice(0, 2)).toEqual([`${name}:4`, 'five']);
+        all[0]?.ack(); // a no-op for ordered consumers, must not throw
+
+        const live = collect(t.consume({ stream: name, startSeq: 3, filterSubject: `${p}.even` }), 5, 5000, (m) => {
+          if (m.seq === 10) void t.publishDurable(`${p}.even`, enc('12'));
+        });
+        expect((await live).map((m) => dec(m.data))).toEqual(['4', '6', '8', '10', '12']);
+      });
+
+      it('durable consume: ack, nak redelivery, and the position is kept across consumes', async () => {
+        const { name, p } = await stream();
+        for (let i = 1; i <= 3; i++) await t.publishDurable(`${p}.x`, enc(String(i)));
+        const durableName = uniqueName('d');
+        const deliveries = await collect(t.consume({ stream: name, durableName, ackWaitMs: 30_000 }), 4, 10_000, (m) => {
+          if (m.seq === 2 && m.deliveryCount === 1) m.nak();
+          else m.ack();
+        });
+        expect(deliveries.map((m) => `${m.seq}/${m.deliveryCount}`).sort()).toEqual(['1/1', '2/1', '2/2', '3/1']);
+        await t.flush();
+        await t.publishDurable(`${p}.x`, enc('4'));
+        const [next] = await collect(t.consume({ stream: name, durableName }), 1, 10_000, (m) => m.ack());
+        expect(next?.seq).toBe(4);
+        expect(next?.deliveryCount).toBe(1);
+      });
+
+      it('durable consume redelivers what is not acked within ackWaitMs', async () => {
+        const { name, p } = await stream();
+        await t.publishDurable(`${p}.x`, enc('1'));
+        const got = await collect(t.consume({ stream: name, durableName: uniqueName('d'), ackWaitMs: 400 }), 2, 10_000, (m) => {
+          if (m.deliveryCount > 1) m.ack();
+        });
+        expect(got.map((m) => [m.seq, m.deliveryCount])).toEqual([[1, 1], [1, 2]]);
+      });
+
+      it('durable consume holds at most maxInFlight unacknowledged messages', async () => {
+        const { name, p } = await stream();
+        for (let i = 1; i <= 5; i++) await t.publishDurable(`${p}.x`, enc(String(i)));
+        const seen: StreamMessage[] = [];
+        const sub = t.consume({ stream: name, durableName: uniqueName('d'), maxInFlight: 2 }).subscribe((m) => seen.push(m));
+        try {
+          await waitFor(() => seen.length >= 2);
+          await new Promise((r) => setTimeout(r, 300)); // a window in which more must not arrive
+          expect(seen.map((m) => m.seq)).toEqual([1, 2]);
+          seen[0]?.ack();
+          await waitFor(() => seen.length >= 3);
+          expect(seen.map((m) => m.seq)).toEqual([1, 2, 3]);
+        } finally {
+          sub.unsubscribe();
+        }
+      });
+
+      it('consume of a missing stream errors with TransportError', async () => {
+        const err = await firstValueFrom(t.consume({ stream: uniqueName('MISSING') })).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(TransportError);
+      });
+    });
+
+    describe('close', () => {
+      it('is idempotent, completes subscriptions, and refuses later publishes', async () => {
+        const p = uniqueName('close');
+        let completed = false;
+        t.subscribe(p).subscribe({ complete: () => (completed = true) });
+        await t.close();
+        await t.close();
+        expect(completed).toBe(true);
+        expect(() => t.publish(p, enc('x'))).toThrow(TransportError);
+      });
+    });
+  });
+}
+
+/** Polls `cond` until true; for checks whose timing belongs to the broker, not to us. */
+export async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** {@link waitFor} for conditions that need a round trip. */
+export async function waitForAsync(cond: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
