@@ -1,0 +1,15 @@
+import { asyncScheduler } from 'rxjs';
+import type { MicroBatchConfig } from '../micro-batch.js';
+import type { BatchLimits } from './batch-accumulator.js';
+import { batchSizeOf } from './batch-size-of.js';
+import { optionalInt, optionalNumber, requireInt, requireNumber } from './batch-validate.js';
+
+/** Validates micro-batch limits at operator creation; shared by `microBatch` and `microBatchProcess`. */
+export function validateBatchLimits<T>(component: string, config: MicroBatchConfig<T>): BatchLimits<T> {
+  const maxCount = requireInt(component, 'maxCount', config.maxCount, 1);
+  const maxWaitMs = requireNumber(component, 'maxWaitMs', config.maxWaitMs, 0);
+  const maxBytes = optionalInt(component, 'maxBytes', config.maxBytes, 1);
+  const idleMs = optionalNumber(component, 'idleMs', config.idleMs, 0);
+  const sizeOf = config.sizeOf ?? (batchSizeOf as (value: T) => number);
+  return { maxCount, maxWaitMs, maxBytes, idleMs, sizeOf, scheduler: config.scheduler ?? asyncScheduler };
+}
