@@ -1,0 +1,79 @@
+/**
+ * How long and how hard a run pushes. Two presets: `full` (the committed report; ~15-25 min on
+ * 2 cores) and `quick` (CI smoke, under a minute). Changing a preset changes the numbers: do it
+ * on purpose and say why in bench/results/README-notes, so runs stay comparable.
+ */
+export interface BenchPlan {
+  readonly preset: 'quick' | 'full' | 'custom';
+  /** Offered rates of the latency-vs-throughput sweep, events/s, ascending. */
+  readonly rates: readonly number[];
+  /** Add sweep steps at these fractions of the measured capacity (modes with a capacity run). */
+  readonly capacityFractions: readonly number[];
+  /** Events/s every mode is compared at (freshness and CPU targets are stated at this rate). */
+  readonly referenceRate: number;
+  /** Unmeasured warm-up before each step, ms. */
+  readonly warmupMs: number;
+  /** Measured window of each sweep step, ms (at least 3 flush periods for timer-driven modes). */
+  readonly measureMs: number;
+  /** Fixed number of events per measured step instead of `measureMs` (`--count`). */
+  readonly countPerStep?: number | undefined;
+  /** How long to wait for the last outputs beyond the mode's own hold time, ms. */
+  readonly drainTimeoutMs: number;
+  /** Closed-loop capacity run: length, ms, and events in flight at most. */
+  readonly capacityMs: number;
+  readonly capacityWindow: number;
+  /** Flush period of the triggered-batch mode, ms. */
+  readonly triggerPeriodMs: number;
+  /** Events in each in-process baseline (LMDB, RxJS, JetStream). */
+  readonly baselineEvents: number;
+  readonly jetstreamEvents: number;
+  /** Payload size range, bytes. */
+  readonly minBytes: number;
+  readonly maxBytes: number;
+  readonly seed: number;
+  /** A step is saturated when it delivers less than this share of the offered rate. */
+  readonly saturationDeliveredShare: number;
+  /** ... or when its p99 exceeds `p99Factor` × the best p99 of the mode + `p99SlackMs`. */
+  readonly p99Factor: number;
+  readonly p99SlackMs: number;
+}
+
+const common = {
+  referenceRate: 10_000,
+  minBytes: 100,
+  maxBytes: 1024,
+  seed: 1,
+  saturationDeliveredShare: 0.9,
+  p99Factor: 3,
+  p99SlackMs: 25,
+} as const;
+
+export const FULL_PLAN: BenchPlan = {
+  ...common,
+  preset: 'full',
+  rates: [1_000, 2_000, 5_000, 10_000, 20_000, 40_000, 60_000, 80_000, 100_000, 130_000, 160_000, 200_000, 250_000, 300_000, 400_000],
+  capacityFractions: [0.5, 0.7, 0.85, 1.0, 1.15, 1.3],
+  warmupMs: 1_000,
+  measureMs: 5_000,
+  drainTimeoutMs: 3_000,
+  capacityMs: 5_000,
+  capacityWindow: 20_000,
+  triggerPeriodMs: 2_000,
+  baselineEvents: 1_000_000,
+  jetstreamEvents: 200_000,
+};
+
+export const QUICK_PLAN: BenchPlan = {
+  ...common,
+  preset: 'quick',
+  rates: [2_000, 10_000],
+  capacityFractions: [],
+  warmupMs: 200,
+  measureMs: 1_000,
+  drainTimeoutMs: 1_500,
+  capacityMs: 1_000,
+  capacityWindow: 10_000,
+  triggerPeriodMs: 500,
+  baselineEvents: 100_000,
+  jetstreamEvents: 10_000,
+};

@@ -1,0 +1,36 @@
+import * as hdr from 'hdr-histogram-js';
+
+/** Latency percentiles in milliseconds. */
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** An HDR histogram of latencies, recorded in microseconds (3 significant digits, up to 1 h). */
+export interface LatencyHistogram {
+  /** Records one latency in ms; negative values (clock noise) count as 0. */
+  record(ms: number): void;
+  summary(): LatencySummary;
+  reset(): void;
+}
+
+export function createLatencyHistogram(): LatencyHistogram {
+  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  const us = (v: number) => Math.round(v) / 1000;
+  return {
+    record: (ms) => h.recordValue(Math.min(3_600_000_000, Math.max(1, Math.round(ms * 1000)))),
+    summary: () => ({
+      count: h.totalCount,
+      p50: us(h.getValueAtPercentile(50)),
+      p90: us(h.getValueAtPercentile(90)),
+      p99: us(h.getValueAtPercentile(99)),
+      max: us(h.maxValue),
+      mean: us(h.mean),
+    }),
+    reset: () => h.reset(),
+  };
+}
