@@ -1,0 +1,343 @@
+import { asyncScheduler } from 'rxjs';
+import type { Codec } from '../codec/codec.js';
+import { decodeEnvelope } from '../codec/decode-envelope.js';
+import { msgpackCodec } from '../codec/msgpack-codec.js';
+import { HEADERS } from '../envelope/envelope.js';
+import { ensureError } from '../errors.js';
+import type { BatchProcessor, ExactlyOnceTxn } from '../exactly-once/types.js';
+import type { StreamMessage, Transport } from '../transport/transport.js';
+import { ActorCache } from './actor-cache.js';
+import { InvalidActorKeyError, KeyStoppedError } from './actor-errors.js';
+import { actorSubjects, keyToken, type ActorSubjects } from './actor-subjects.js';
+import { runBehaviour, type BehaviourEnv, type Effect } from './run-behaviour.js';
+import type {
+  ActorDeadLetter,
+  ActorDefinition,
+  ActorLogger,
+  ActorMessage,
+  ActorRuntimeOptions,
+  StoredTimer,
+  TimerListener,
+} from './types.js';
+
+/** Options of {@link createActorProcessor}. */
+export interface ActorProcessorOptions extends ActorRuntimeOptions {
+  /** Core NATS for `ctx.ask` (request) and `ctx.reply` (publish). Without it `ask` throws and replies are dropped. */
+  io?: Pick<Transport, 'request' | 'publish'> | undefined;
+  /** Told about timers set and cancelled (the timer service). */
+  timers?: TimerListener | undefined;
+}
+
+/** Counters since the processor was created. */
+export interface ActorProcessorStats {
+  /** Messages a behaviour handled successfully. */
+  handled: number;
+  deadLettered: number;
+  timersFired: number;
+  /** Timer firings ignored because the timer was cancelled or replaced. */
+  staleTimers: number;
+  /** Messages skipped because the stored state already includes them. */
+  alreadyApplied: number;
+  keysInMemory: number;
+  evictions: number;
+}
+
+/** The LMDB namespaces an actor writes (through the engine's transaction). */
+export interface ActorNamespaces {
+  /** key → `ActorRecord` (state, last applied seq, stop marker). */
+  readonly state: string;
+  /** `<keyToken>/<timerId>` → {@link StoredTimer}. */
+  readonly timers: string;
+}
+
+/** A keyed actor as a batch processor for the exactly-once engine. */
+export interface ActorProcessor {
+  readonly process: BatchProcessor;
+  readonly subjects: ActorSubjects;
+  readonly namespaces: ActorNamespaces;
+  stats(): ActorProcessorStats;
+  /** Evicts idle keys now (also done at the start of every batch); returns how many. */
+  sweep(): number;
+}
+
+/** How a key's state is stored: `s` the state, `q` the last stream seq applied, `stop` when stopped. */
+export interface ActorRecord<S> {
+  readonly s: S;
+  readonly q: number;
+  readonly stop?: { readonly name: string; readonly message: string; readonly seq: number } | undefined;
+}
+
+type Work = { readonly m: StreamMessage; readonly kind: 'message' | 'tell' | 'timer' | 'reset'; readonly msg?: ActorMessage<unknown> };
+type MaybeAfterCommit = ExactlyOnceTxn & { afterCommit?: (fn: () => void) => void };
+
+const noopLog: ActorLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export function actorNamespaces(name: string): ActorNamespaces {
+  return { state: `actor.${name}`, timers: `actor.${name}.timers` };
+}
+
+/** The timers-namespace key of a timer: a key token has no `/`, so the split is unambiguous. */
+export function timerKey(key: string, timerId: string): string {
+  return `${keyToken(key)}/${timerId}`;
+}
+
+/**
+ * Runs an actor inside the exactly-once engine: for each micro-batch it groups messages by key,
+ * runs each key's messages one at a time in stream order (keys concurrently), and writes states,
+ * timers, outputs and dead letters through the engine's transaction, which commits them with the
+ * batch's position. Calls never overlap: a second batch waits for the first.
+ *
+ * Memory: the states of at most `maxKeysInMemory` keys are cached between batches. The cache is
+ * only a shortcut to what is in LMDB: entries touched by a batch that fails are dropped, and an
+ * entry that already includes a message being delivered (a replay after a failed commit) is
+ * reloaded from the transaction.
+ *
+ * Reply and timer notifications run after the commit when the engine's transaction offers
+ * `afterCommit(fn)`; otherwise when the batch's processing is done (then a reply may be sent
+ * again if the batch is replayed).
+ *
+ * @throws only what the transaction throws (the batch then fails and nothing is committed);
+ * behaviour failures, undecodable input and bad keys become dead letters.
+ */
+export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, options: ActorProcessorOptions): ActorProcessor {
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const log = options.log ?? noopLog;
+  const subjects = actorSubjects({ topology: options.topology, actor: def.name, prefix: options.prefix });
+  const ns = actorNamespaces(def.name);
+  const cache = new ActorCache<ActorRecord<S>>(def.maxKeysInMemory, def.passivateAfterMs, () => scheduler.now());
+  const env: BehaviourEnv<S, M, P> = { def, scheduler, io: options.io, log };
+  const stats = { handled: 0, deadLettered: 0, timersFired: 0, staleTimers: 0, alreadyApplied: 0 };
+  let tail: Promise<void> = Promise.resolve();
+
+  const deadLetter = (txn: ExactlyOnceTxn, m: StreamMessage, key: string | undefined, thrown: unknown, attempts: number): void => {
+    const error = ensureError(thrown);
+    const record: ActorDeadLetter = {
+      topology: options.topology,
+      actor: def.name,
+      key,
+      subject: m.subject,
+      stream: m.stream,
+      seq: m.seq,
+      headers: m.headers,
+      payload: m.data,
+      error: { name: error.name, message: error.message },
+      attempts,
+      at: scheduler.now(),
+    };
+    txn.emit(m, subjects.deadLetter, msgpackCodec.encode(record), {
+      [HEADERS.contentType]: msgpackCodec.contentType,
+      'Sluice-Error': error.name,
+    });
+    stats.deadLettered += 1;
+    log.warn({ actor: def.name, key, subject: m.subject, seq: m.seq, err: error.message, attempts }, 'actor message dead-lettered');
+  };
+
+  /** Groups by key in stream order; inputs whose key cannot be had are dead-lettered here. */
+  const classify = (batch: readonly StreamMessage[], txn: ExactlyOnceTxn): Map<string, Work[]> => {
+    const groups = new Map<string, Work[]>();
+    for (const m of batch) {
+      const own = subjects.parse(m.subject);
+      let key: string;
+      let work: Work;
+      if (own !== undefined) {
+        key = own.key;
+        work = { m, kind: own.kind };
+      } else {
+        let msg: ActorMessage<M>;
+        try {
+          msg = { ...decodeEnvelope<M>(m, def.codec), kind: 'message' };
+        } catch (err) {
+          deadLetter(txn, m, undefined, err, 0);
+          continue;
+        }
+        try {
+          const k: unknown = def.key(msg);
+          if (typeof k !== 'string' || k.length === 0) throw new Error(`key must be a non-empty string, got ${JSON.stringify(k)}`);
+          key = k;
+        } catch (err) {
+          const e = ensureError(err);
+          deadLetter(txn, m, undefined, new InvalidActorKeyError(def.name, m.subject, e.message, { cause: e }), 0);
+          continue;
+        }
+        work = { m, kind: 'message', msg: msg as ActorMessage<unknown> };
+      }
+      const list = groups.get(key);
+      if (list === undefined) groups.set(key, [work]);
+      else list.push(work);
+    }
+    return groups;
+  };
+
+  const load = (key: string, firstSeq: number, txn: ExactlyOnceTxn): ActorRecord<S> | undefined => {
+    const cached = cache.get(key);
+    if (cached !== undefined && cached.q < firstSeq) return cached;
+    return txn.get<ActorRecord<S>>(ns.state, key);
+  };
+
+  /** Applies a successful attempt's effects; returns whether the state is to be cleared. */
+  const apply = (txn: ExactlyOnceTxn, m: StreamMessage, key: string, effects: readonly Effect[], after: (fn: () => void) => void): boolean => {
+    let cleared = false;
+    let n = 0;
+    for (const e of effects) {
+      switch (e.t) {
+        case 'emit':
+          txn.emit(m, e.subject, e.data, e.headers);
+          break;
+        case 'reply':
+          after(() => options.io?.publish(e.to, e.data, { headers: e.headers }));
+          break;
+        case 'set-timer': {
+          const timer: StoredTimer = { key, timerId: e.timerId, instance: `${m.stream}:${m.seq}:${n++}`, dueAt: e.dueAt, payload: e.payload };
+          txn.put(ns.timers, timerKey(key, e.timerId), timer);
+          after(() => options.timers?.set(timer));
+          break;
+        }
+        case 'cancel-timer':
+          txn.delete(ns.timers, timerKey(key, e.timerId));
+          after(() => options.timers?.cancel(key, e.timerId));
+          break;
+        case 'clear-state':
+          cleared = true;
+          break;
+      }
+    }
+    return cleared;
+  };
+
+  /** Turns one work item into what the behaviour sees; undefined for a stale timer firing. */
+  const prepare = (txn: ExactlyOnceTxn, key: string, w: Work): ActorMessage<M, P> | undefined => {
+    if (w.msg !== undefined) return w.msg as ActorMessage<M, P>;
+    if (w.kind === 'tell') return { ...decodeEnvelope<M>(w.m, def.codec), kind: 'message' };
+    const env = decodeEnvelope<TimerFiring>(w.m, msgpackCodec);
+    const firing = env.data;
+    const stored = txn.get<StoredTimer>(ns.timers, timerKey(key, String(firing?.timerId)));
+    if (stored === undefined || stored.instance !== firing.instance) {
+      stats.staleTimers += 1;
+      log.debug({ actor: def.name, key, timerId: firing?.timerId, seq: w.m.seq }, 'stale timer firing ignored');
+      return undefined;
+    }
+    txn.delete(ns.timers, timerKey(key, stored.timerId));
+    stats.timersFired += 1;
+    return { ...env, data: stored.payload as P, kind: 'timer', timerId: stored.timerId, dueAt: stored.dueAt };
+  };
+
+  const runKey = async (key: string, items: readonly Work[], txn: ExactlyOnceTxn, after: (fn: () => void) => void): Promise<void> => {
+    let rec = load(key, items[0]!.m.seq, txn);
+    let dirty = false;
+    for (const w of items) {
+      const m = w.m;
+      if (rec !== undefined && m.seq <= rec.q) {
+        stats.alreadyApplied += 1;
+        continue;
+      }
+      if (w.kind === 'reset') {
+        if (rec !== undefined) {
+          rec = wantsClearState(m, def.codec) ? undefined : { s: rec.s, q: m.seq };
+          dirty = true;
+        }
+        continue;
+      }
+      let msg: ActorMessage<M, P> | undefined;
+      try {
+        msg = prepare(txn, key, w);
+      } catch (err) {
+        deadLetter(txn, m, key, err, 0);
+        continue;
+      }
+      if (msg === undefined) continue;
+      if (rec?.stop !== undefined) {
+        deadLetter(txn, m, key, new KeyStoppedError(def.name, key, rec.stop), 0);
+        rec = { ...rec, q: m.seq };
+        dirty = true;
+        continue;
+      }
+      let state: S;
+      try {
+        state = rec !== undefined ? rec.s : def.initial(key);
+      } catch (err) {
+        deadLetter(txn, m, key, err, 0);
+        continue;
+      }
+      const run = await runBehaviour(env, key, state, msg);
+      dirty = true;
+      if (run.ok) {
+        stats.handled += 1;
+        const cleared = apply(txn, m, key, run.effects, after);
+        rec = cleared ? undefined : { s: run.state, q: m.seq };
+        continue;
+      }
+      deadLetter(txn, m, key, run.error, run.attempts);
+      const sup = def.supervision;
+      const stop = sup.mode === 'stop-key' || (sup.mode === 'retry' && sup.onExhausted === 'stop-key');
+      rec = { s: state, q: m.seq, stop: stop ? { name: run.error.name, message: run.error.message, seq: m.seq } : undefined };
+      if (stop) log.error({ actor: def.name, key, seq: m.seq, err: run.error.message }, 'actor key stopped');
+    }
+    if (!dirty) return;
+    if (rec === undefined) {
+      txn.delete(ns.state, key);
+      cache.delete(key);
+    } else {
+      txn.put(ns.state, key, rec);
+      cache.set(key, rec);
+    }
+  };
+
+  const processBatch = async (batch: readonly StreamMessage[], txn: ExactlyOnceTxn): Promise<void> => {
+    cache.sweep();
+    const deferred: (() => void)[] = [];
+    const afterCommit = (txn as MaybeAfterCommit).afterCommit?.bind(txn);
+    const after = (fn: () => void): void => {
+      const safe = (): void => {
+        try {
+          fn();
+        } catch (err) {
+          log.warn({ actor: def.name, err: ensureError(err).message }, 'actor after-commit action failed');
+        }
+      };
+      if (afterCommit !== undefined) afterCommit(safe);
+      else deferred.push(safe);
+    };
+    const groups = classify(batch, txn);
+    // allSettled, not all: no key's chain may still touch the transaction once this batch has failed.
+    const results = await Promise.allSettled([...groups].map(([key, items]) => runKey(key, items, txn, after)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) {
+      for (const key of groups.keys()) cache.delete(key);
+      throw failed.reason;
+    }
+    for (const fn of deferred) fn();
+  };
+
+  return {
+    process: (batch, txn) => {
+      const run = tail.then(() => processBatch(batch, txn));
+      tail = run.then(
+        () => undefined,
+        () => undefined,
+      );
+      return run;
+    },
+    subjects,
+    namespaces: ns,
+    stats: () => ({ ...stats, keysInMemory: cache.size, evictions: cache.evictions }),
+    sweep: () => cache.sweep(),
+  };
+}
+
+/** The payload of a timer firing message (msgpack), published by the timer service. */
+export interface TimerFiring {
+  readonly timerId: string;
+  readonly instance: string;
+  readonly dueAt: number;
+  readonly payload: unknown;
+}
+
+/** Whether a reset message asks for `{ clearState: true }`; an unreadable option still resets. */
+function wantsClearState(m: StreamMessage, codec: Codec): boolean {
+  if (m.data.length === 0) return false;
+  try {
+    return (decodeEnvelope<{ clearState?: unknown } | null>(m, codec).data)?.clearState === true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,85 @@
+import { msgpackCodec } from '../codec/msgpack-codec.js';
+import { InvalidConfigError } from '../errors.js';
+import type { ActorConfig, ActorDefinition, ResolvedSupervision, Supervision } from './types.js';
+
+const NAME = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Defines a keyed actor: the state and behaviour of one key, run on the exactly-once engine by
+ * `startActor` (or `createActorProcessor`). Validates the configuration now, not when it runs.
+ *
+ * Concurrency: one message per key at a time, in stream order, and a behaviour is never
+ * re-entered for its key; different keys run concurrently within a micro-batch. Memory: at most
+ * `maxKeysInMemory` states cached, idle ones evicted after `passivateAfterMs`; everything else is
+ * in LMDB. Failure: a throwing behaviour is handled by `supervision` (retry, skip to the dead
+ * letters, or stop the key), never by stopping the topology; undecodable input and messages for
+ * a stopped key go to the dead letters with their original bytes.
+ *
+ * @example
+ * const counter = actor({
+ *   name: 'counter',
+ *   key: (m: Envelope<{ id: string }>) => m.data.id,
+ *   initial: () => 0,
+ *   handle: (n, msg, ctx) => { ctx.emit('counts', { key: ctx.key, n: n + 1 }); return n + 1; },
+ * });
+ *
+ * @throws InvalidConfigError for a bad name, limit or supervision.
+ */
+export function actor<S, M = unknown, P = unknown>(config: ActorConfig<S, M, P>): ActorDefinition<S, M, P> {
+  const where = `actor(${JSON.stringify(config.name)})`;
+  if (typeof config.name !== 'string' || !NAME.test(config.name)) {
+    throw new InvalidConfigError(where, 'name', `must be letters, digits, '-' or '_', got ${JSON.stringify(config.name)}`);
+  }
+  for (const field of ['key', 'initial', 'handle'] as const) {
+    if (typeof config[field] !== 'function') {
+      throw new InvalidConfigError(where, field, `must be a function, got ${typeof config[field]}`);
+    }
+  }
+  const passivateAfterMs = config.passivateAfterMs ?? 300_000;
+  if (!(passivateAfterMs > 0)) {
+    throw new InvalidConfigError(where, 'passivateAfterMs', `must be > 0, got ${passivateAfterMs}`);
+  }
+  const maxKeysInMemory = config.maxKeysInMemory ?? 10_000;
+  if (!Number.isInteger(maxKeysInMemory) || maxKeysInMemory < 1) {
+    throw new InvalidConfigError(where, 'maxKeysInMemory', `must be an integer >= 1, got ${maxKeysInMemory}`);
+  }
+  return {
+    name: config.name,
+    key: config.key,
+    initial: config.initial,
+    handle: config.handle,
+    supervision: resolveSupervision(where, config.supervision),
+    passivateAfterMs,
+    maxKeysInMemory,
+    codec: config.codec ?? msgpackCodec,
+  };
+}
+
+function resolveSupervision(where: string, s: Supervision | undefined): ResolvedSupervision {
+  const base: ResolvedSupervision = { mode: 'retry', maxAttempts: 3, backoffMs: 100, maxBackoffMs: 5_000, onExhausted: 'skip' };
+  if (s === undefined || s === 'retry') return base;
+  if (s === 'skip' || s === 'stop-key') return { ...base, mode: s, maxAttempts: 1 };
+  if (typeof s !== 'object' || s.mode !== 'retry') {
+    throw new InvalidConfigError(where, 'supervision', `must be 'retry', 'skip', 'stop-key' or { mode: 'retry', ... }, got ${JSON.stringify(s)}`);
+  }
+  const resolved: ResolvedSupervision = {
+    mode: 'retry',
+    maxAttempts: s.maxAttempts ?? base.maxAttempts,
+    backoffMs: s.backoffMs ?? base.backoffMs,
+    maxBackoffMs: s.maxBackoffMs ?? base.maxBackoffMs,
+    onExhausted: s.onExhausted ?? 'skip',
+  };
+  if (!Number.isInteger(resolved.maxAttempts) || resolved.maxAttempts < 1) {
+    throw new InvalidConfigError(where, 'supervision.maxAttempts', `must be an integer >= 1, got ${resolved.maxAttempts}`);
+  }
+  if (!(resolved.backoffMs >= 0)) {
+    throw new InvalidConfigError(where, 'supervision.backoffMs', `must be >= 0, got ${resolved.backoffMs}`);
+  }
+  if (!(resolved.maxBackoffMs >= resolved.backoffMs)) {
+    throw new InvalidConfigError(where, 'supervision.maxBackoffMs', `must be >= backoffMs (${resolved.backoffMs}), got ${resolved.maxBackoffMs}`);
+  }
+  if (resolved.onExhausted !== 'skip' && resolved.onExhausted !== 'stop-key') {
+    throw new InvalidConfigError(where, 'supervision.onExhausted', `must be 'skip' or 'stop-key', got ${JSON.stringify(resolved.onExhausted)}`);
+  }
+  return resolved;
+}

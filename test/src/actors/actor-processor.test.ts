@@ -1,0 +1,271 @@
+import { VirtualTimeScheduler } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { actor } from '../../../src/actors/actor.js';
+import { createActorProcessor, timerKey, type ActorRecord } from '../../../src/actors/actor-processor.js';
+import type { ActorDeadLetter, StoredTimer } from '../../../src/actors/types.js';
+import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
+import type { Envelope } from '../../../src/envelope/envelope.js';
+import { FakeStore, streamMessage } from './fake-txn.js';
+
+type Cmd = { sku: string; n: number };
+const keyOf = (m: Envelope<Cmd>): string => m.data.sku;
+const topology = 'shop';
+const msg = (seq: number, sku: string, n = 1) => streamMessage({ subject: 'in.cmd', seq, data: { sku, n } });
+
+function counter(extra: Partial<Parameters<typeof actor<number, Cmd>>[0]> = {}) {
+  return actor<number, Cmd>({
+    name: 'counter',
+    key: keyOf,
+    initial: () => 0,
+    handle: (s, m, ctx) => {
+      const next = s + (m.kind === 'message' ? m.data.n : 0);
+      ctx.emit('out.count', { sku: ctx.key, total: next });
+      return next;
+    },
+    supervision: 'skip',
+    ...extra,
+  });
+}
+
+describe('createActorProcessor', () => {
+  it('folds each key\'s messages in stream order and commits state + outputs through the txn', async () => {
+    const store = new FakeStore();
+    const p = createActorProcessor(counter(), { topology });
+    await store.run(p.process, [msg(1, 'a', 1), msg(2, 'b', 10), msg(3, 'a', 2)]);
+    await store.run(p.process, [msg(4, 'a', 3)]);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')).toEqual({ s: 6, q: 4 });
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'b')).toEqual({ s: 10, q: 2 });
+    expect(store.outputs.map((o) => o.id).sort()).toEqual(['IN.1.0', 'IN.2.0', 'IN.3.0', 'IN.4.0']);
+    expect(store.decodedOutputs('out.count').filter((o) => (o as Cmd).sku === 'a')).toEqual([
+      { sku: 'a', total: 1 },
+      { sku: 'a', total: 3 },
+      { sku: 'a', total: 6 },
+    ]);
+    expect(store.outputs[0]!.headers).toMatchObject({ 'Content-Type': 'application/msgpack', 'Sluice-Key': 'a' });
+  });
+
+  it('never runs two handlers of one key at once, but runs different keys concurrently', async () => {
+    const active = new Map<string, number>();
+    let maxSameKey = 0;
+    let maxAll = 0;
+    let all = 0;
+    const def = actor<number, Cmd>({
+      name: 'slow',
+      key: keyOf,
+      initial: () => 0,
+      handle: async (s, m, ctx) => {
+        const now = (active.get(ctx.key) ?? 0) + 1;
+        active.set(ctx.key, now);
+        all += 1;
+        maxSameKey = Math.max(maxSameKey, now);
+        maxAll = Math.max(maxAll, all);
+        for (let i = 0; i < (m.seq ?? 0) % 5; i++) await Promise.resolve();
+        active.set(ctx.key, now - 1);
+        all -= 1;
+        return s + 1;
+      },
+    });
+    const store = new FakeStore();
+    const p = createActorProcessor(def, { topology });
+    const batch = Array.from({ length: 40 }, (_, i) => msg(i + 1, `k${i % 4}`));
+    await store.run(p.process, batch);
+    expect(maxSameKey).toBe(1);
+    expect(maxAll).toBeGreaterThan(1);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'k0')?.s).toBe(10);
+  });
+
+  it('does not overlap batches when the engine calls process before the previous one settled', async () => {
+    const order: number[] = [];
+    const def = actor<number, Cmd>({
+      name: 'o',
+      key: keyOf,
+      initial: () => 0,
+      handle: async (s, m) => {
+        await Promise.resolve();
+        order.push(m.seq!);
+        return s + 1;
+      },
+    });
+    const store = new FakeStore();
+    const p = createActorProcessor(def, { topology });
+    const t1 = store.begin();
+    const t2 = store.begin();
+    const r1 = p.process([msg(1, 'a'), msg(2, 'a')], t1);
+    const r2 = p.process([msg(3, 'a')], t2);
+    await Promise.all([r1, r2]);
+    expect(order).toEqual([1, 2, 3]);
+  });
+
+  it('keeps at most maxKeysInMemory keys cached, and evicted keys come back from the store', async () => {
+    const store = new FakeStore();
+    const p = createActorProcessor(counter({ maxKeysInMemory: 50 }), { topology });
+    for (let round = 0; round < 3; round++) {
+      const batch = Array.from({ length: 1000 }, (_, i) => msg(round * 1000 + i + 1, `sku-${i}`));
+      await store.run(p.process, batch);
+      expect(p.stats().keysInMemory).toBeLessThanOrEqual(50);
+    }
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'sku-7')?.s).toBe(3);
+    expect(p.stats().evictions).toBeGreaterThanOrEqual(2950);
+  });
+
+  it('passivates keys idle for passivateAfterMs (virtual time)', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const store = new FakeStore();
+    const p = createActorProcessor(counter({ passivateAfterMs: 1000 }), { topology, scheduler });
+    await store.run(p.process, [msg(1, 'a'), msg(2, 'b')]);
+    scheduler.frame = 600;
+    await store.run(p.process, [msg(3, 'b')]);
+    expect(p.stats().keysInMemory).toBe(2);
+    scheduler.frame = 1000;
+    expect(p.sweep()).toBe(1);
+    expect(p.stats().keysInMemory).toBe(1);
+    await store.run(p.process, [msg(4, 'a')]);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')?.s).toBe(2);
+  });
+
+  it('a batch replayed after a failed commit is not applied twice from the cache', async () => {
+    const store = new FakeStore();
+    const p = createActorProcessor(counter(), { topology });
+    await store.run(p.process, [msg(1, 'a', 1)]);
+    await p.process([msg(2, 'a', 5), msg(3, 'b', 7)], store.begin()); // never committed
+    await store.run(p.process, [msg(2, 'a', 5), msg(3, 'b', 7)]);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')?.s).toBe(6);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'b')?.s).toBe(7);
+  });
+
+  it('skips a message the stored state already includes', async () => {
+    const store = new FakeStore();
+    const p = createActorProcessor(counter(), { topology });
+    await store.run(p.process, [msg(1, 'a', 1), msg(2, 'a', 1)]);
+    const fresh = createActorProcessor(counter(), { topology });
+    await store.run(fresh.process, [msg(2, 'a', 1), msg(3, 'a', 1)]);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')?.s).toBe(3);
+    expect(fresh.stats().alreadyApplied).toBe(1);
+  });
+
+  it('fails the whole batch when the txn throws, and drops the touched keys from the cache', async () => {
+    const store = new FakeStore();
+    const p = createActorProcessor(counter(), { topology });
+    await store.run(p.process, [msg(1, 'a', 1)]);
+    const txn = store.begin();
+    txn.failOnEmit = true;
+    await expect(p.process([msg(2, 'a', 1)], txn)).rejects.toThrow('emit failed');
+    expect(p.stats().keysInMemory).toBe(0);
+    await store.run(p.process, [msg(2, 'a', 1)]);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')?.s).toBe(2);
+  });
+
+  it('dead-letters undecodable input and input without a key, with the original bytes', async () => {
+    const store = new FakeStore();
+    const p = createActorProcessor(counter(), { topology });
+    const garbage = new Uint8Array([0xc1, 0xff]);
+    await store.run(p.process, [
+      streamMessage({ subject: 'in.cmd', seq: 1, raw: garbage }),
+      streamMessage({ subject: 'in.cmd', seq: 2, data: { n: 1 } }),
+      msg(3, 'a'),
+    ]);
+    const dl = store.decodedOutputs('sluice.dlq.shop.counter') as ActorDeadLetter[];
+    expect(dl.map((d) => [d.seq, d.error.name, d.attempts, d.key])).toEqual([
+      [1, 'DecodeError', 0, undefined],
+      [2, 'InvalidActorKeyError', 0, undefined],
+    ]);
+    expect(dl[0]).toMatchObject({ topology, actor: 'counter', subject: 'in.cmd', stream: 'IN' });
+    expect([...dl[0]!.payload]).toEqual([0xc1, 0xff]);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')?.s).toBe(1);
+  });
+
+  it('clearState deletes the record, and the next message starts from initial', async () => {
+    const def = actor<number, Cmd>({
+      name: 'c',
+      key: keyOf,
+      initial: () => 100,
+      handle: (s, m, ctx) => {
+        if (m.kind === 'message' && m.data.n === 0) ctx.clearState();
+        return s + 1;
+      },
+    });
+    const store = new FakeStore();
+    const p = createActorProcessor(def, { topology });
+    await store.run(p.process, [msg(1, 'a', 1), msg(2, 'a', 0)]);
+    expect(store.read(p.namespaces.state, 'a')).toBeUndefined();
+    await store.run(p.process, [msg(3, 'a', 1)]);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')?.s).toBe(101);
+  });
+
+  it('messages told on <prefix>.<topology>.<actor>.<key>.tell reach that key; ctx.reply answers after commit', async () => {
+    const published: { subject: string; data: unknown }[] = [];
+    const io = {
+      publish: (subject: string, data: Uint8Array) => void published.push({ subject, data: msgpackCodec.decode(data) }),
+      request: () => Promise.reject(new Error('unused')),
+    };
+    const def = actor<number, Cmd>({
+      name: 'counter',
+      key: keyOf,
+      initial: () => 0,
+      handle: (s, m, ctx) => {
+        ctx.reply({ was: s });
+        return s + (m.kind === 'message' ? m.data.n : 0);
+      },
+    });
+    const store = new FakeStore();
+    const p = createActorProcessor(def, { topology, io });
+    const tell = streamMessage({ subject: p.subjects.tell('a.b c'), seq: 1, data: { sku: 'ignored', n: 4 }, headers: { 'Sluice-Reply-To': '_INBOX.x' } });
+    const txn = store.begin();
+    await p.process([tell, msg(2, 'a.b c', 1)], txn);
+    expect(published).toEqual([]);
+    txn.commit();
+    expect(published).toEqual([{ subject: '_INBOX.x', data: { was: 0 } }]);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a.b c')?.s).toBe(5);
+  });
+});
+
+describe('durable timers in the processor', () => {
+  type T = { sku: string; n: number; op?: 'set' | 'cancel' };
+  const timerActor = () =>
+    actor<string[], T, { note: string }>({
+      name: 'timers',
+      key: (m) => m.data.sku,
+      initial: () => [],
+      handle: (s, m, ctx) => {
+        if (m.kind === 'timer') return [...s, `fired:${m.timerId}:${m.data.note}`];
+        if (m.data.op === 'cancel') ctx.cancelTimer('hold');
+        else ctx.setTimer('hold', { afterMs: 1000 }, { note: `n${m.data.n}` });
+        return s;
+      },
+    });
+  const firing = (p: { subjects: { timer(k: string): string } }, seq: number, t: StoredTimer) =>
+    streamMessage({ subject: p.subjects.timer(t.key), seq, data: { timerId: t.timerId, instance: t.instance, dueAt: t.dueAt, payload: t.payload } });
+
+  it('stores the timer with a replay-stable instance, tells the listener, and fires it exactly once', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    scheduler.frame = 5_000;
+    const set: StoredTimer[] = [];
+    const store = new FakeStore();
+    const p = createActorProcessor(timerActor(), { topology, scheduler, timers: { set: (t) => void set.push(t), cancel() {} } });
+    await store.run(p.process, [streamMessage({ subject: 'in', seq: 7, data: { sku: 'a', n: 1 } })]);
+    const stored = store.read<StoredTimer>(p.namespaces.timers, timerKey('a', 'hold'));
+    expect(stored).toEqual({ key: 'a', timerId: 'hold', instance: 'IN:7:0', dueAt: 6_000, payload: { note: 'n1' } });
+    expect(set).toEqual([stored]);
+    await store.run(p.process, [firing(p, 8, stored!), firing(p, 9, stored!)]);
+    expect(store.read<ActorRecord<string[]>>(p.namespaces.state, 'a')?.s).toEqual(['fired:hold:n1']);
+    expect(store.read(p.namespaces.timers, timerKey('a', 'hold'))).toBeUndefined();
+    expect(p.stats()).toMatchObject({ timersFired: 1, staleTimers: 1 });
+  });
+
+  it('ignores the firing of a cancelled or replaced timer', async () => {
+    const store = new FakeStore();
+    const cancelled: string[] = [];
+    const p = createActorProcessor(timerActor(), { topology, timers: { set() {}, cancel: (k, id) => void cancelled.push(`${k}/${id}`) } });
+    await store.run(p.process, [streamMessage({ subject: 'in', seq: 1, data: { sku: 'a', n: 1 } })]);
+    const first = store.read<StoredTimer>(p.namespaces.timers, timerKey('a', 'hold'))!;
+    await store.run(p.process, [streamMessage({ subject: 'in', seq: 2, data: { sku: 'a', n: 2 } })]);
+    const second = store.read<StoredTimer>(p.namespaces.timers, timerKey('a', 'hold'))!;
+    expect(second.instance).toBe('IN:2:0');
+    await store.run(p.process, [firing(p, 3, first)]);
+    expect(store.read<ActorRecord<string[]>>(p.namespaces.state, 'a')?.s).toEqual([]);
+    await store.run(p.process, [streamMessage({ subject: 'in', seq: 4, data: { sku: 'a', n: 3, op: 'cancel' } }), firing(p, 5, second)]);
+    expect(store.read<ActorRecord<string[]>>(p.namespaces.state, 'a')?.s).toEqual([]);
+    expect(cancelled).toEqual(['a/hold']);
+    expect(p.stats().staleTimers).toBe(2);
+  });
+});
