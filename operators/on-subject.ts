@@ -1,0 +1,26 @@
+import { map, type Observable } from 'rxjs';
+import type { Envelope } from '../src/envelope/envelope.js';
+import type { BatchTrigger } from './batch-until.js';
+import { requireFunction } from './internal/batch-validate.js';
+
+/** Config for {@link onSubject}. */
+export interface OnSubjectConfig {
+  /** Reason on the flushed batch. Default: the subject of the event that fired it. */
+  reason?: string | undefined;
+}
+
+/**
+ * A `batchUntil` trigger that fires on every event of `events$` — an "end-of-day" or "file
+ * received" message. The subscription is passed in (e.g. `transport.subscribe('ops.end-of-day')`),
+ * so it is opened when the batch operator is subscribed and closed with it. An error of
+ * `events$` errors the batch operator.
+ *
+ * ```ts
+ * batchUntil(onSubject(transport.subscribe('ops.end-of-day')), { name: 'prefs' })
+ * ```
+ * @throws InvalidConfigError when `events$` is not an Observable.
+ */
+export function onSubject(events$: Observable<Envelope>, config: OnSubjectConfig = {}): BatchTrigger {
+  requireFunction('onSubject', 'events$', (events$ as { subscribe?: unknown } | undefined)?.subscribe);
+  return () => events$.pipe(map((env) => config.reason ?? env.subject));
+}
