@@ -1,0 +1,293 @@
+import { accessSync, constants, mkdirSync, statSync, statfsSync } from 'node:fs';
+import { open, type Database, type Key, type RootDatabase } from 'lmdb';
+import { InvalidConfigError } from '../errors.js';
+import { partitionOf } from './partition-of.js';
+import { InvalidNamespaceError, StateDirectoryError, StateFullError } from './state-errors.js';
+import type {
+  Checkpoint,
+  DurableTimer,
+  OutboxRecord,
+  StateEntry,
+  StateStore,
+  StateStoreConfig,
+  StateWrite,
+  StateWriter,
+} from './types.js';
+
+const DEFAULT_PARTITIONS = 16;
+const DEFAULT_MAP_SIZE_BYTES = 4 * 1024 ** 3;
+const DEFAULT_MAX_NAMESPACES = 64;
+const MDB_MAP_FULL = -30792;
+const STRUCTURES = Symbol.for('sluice.structures');
+const RESERVED_PREFIX = 'sluice.';
+const DB = {
+  meta: 'sluice.meta',
+  checkpoints: 'sluice.checkpoints',
+  outbox: 'sluice.outbox',
+  timers: 'sluice.timers',
+  timersDue: 'sluice.timers.due',
+} as const;
+
+interface Meta {
+  topology: string;
+  partitions: number;
+  version: 1;
+}
+
+interface StoredTimer {
+  dueAt: number;
+  payload: unknown;
+}
+
+/**
+ * Opens (or creates) the LMDB state store of one topology instance in `dir`. See
+ * `src/state/types.ts` for what it holds and how keys are partitioned.
+ *
+ * ```ts
+ * const store = openStateStore({ dir: '.sluice/orders', topology: 'orders' });
+ * store.commit([{ namespace: 'stock', key: 'sku-1', value: { onHand: 3 } }]);
+ * store.get('stock', 'sku-1'); // { onHand: 3 }
+ * await store.close();
+ * ```
+ *
+ * @throws StateDirectoryError when `dir` is a file, cannot be created or is not writable;
+ * InvalidConfigError for bad options or when the store was created for another topology or
+ * partition count.
+ */
+export function openStateStore(config: StateStoreConfig): StateStore {
+  const partitions = config.partitions ?? DEFAULT_PARTITIONS;
+  const mapSizeBytes = config.mapSizeBytes ?? DEFAULT_MAP_SIZE_BYTES;
+  const maxNamespaces = config.maxNamespaces ?? DEFAULT_MAX_NAMESPACES;
+  validate(config, partitions, mapSizeBytes, maxNamespaces);
+  const dir = config.dir;
+  prepareDirectory(dir);
+
+  let env: RootDatabase;
+  try {
+    env = open({ path: dir, maxDbs: maxNamespaces, mapSize: mapSizeBytes, noSync: config.noSync === true, noSubdir: false });
+  } catch (err) {
+    throw new StateDirectoryError(dir, `LMDB cannot open it: ${(err as Error).message}`, { cause: err });
+  }
+
+  const dbs = new Map<string, Database>();
+  // A database first opened inside a write transaction that then aborts loses its handle (LMDB
+  // drops the dbi with the transaction): such names are forgotten and reopened on next use.
+  let openedInTxn: string[] | undefined;
+  const db = (name: string): Database => {
+    let d = dbs.get(name);
+    if (d === undefined) {
+      const binary = name === DB.timersDue;
+      d = env.openDB(name, binary ? { encoding: 'binary' } : { sharedStructuresKey: STRUCTURES });
+      dbs.set(name, d);
+      openedInTxn?.push(name);
+    }
+    return d;
+  };
+  const userDb = (namespace: string): Database => {
+    checkNamespace(namespace);
+    return db(namespace);
+  };
+
+  for (const name of Object.values(DB)) db(name);
+  const meta = db(DB.meta);
+  const existing = meta.get('meta') as Meta | undefined;
+  if (existing === undefined) {
+    meta.putSync('meta', { topology: config.topology, partitions, version: 1 } satisfies Meta);
+  } else {
+    if (existing.topology !== config.topology) {
+      void env.close();
+      throw new InvalidConfigError('openStateStore', 'topology', `is '${config.topology}' but the store in '${dir}' belongs to topology '${existing.topology}'`);
+    }
+    if (existing.partitions !== partitions) {
+      void env.close();
+      throw new InvalidConfigError('openStateStore', 'partitions', `is ${partitions} but the store in '${dir}' was created with ${existing.partitions} (keys would map to other partitions)`);
+    }
+  }
+
+  const stats = { commits: 0 };
+  let closed = false;
+  const usedBytes = (): number => {
+    const s = env.getStats() as { lastPageNumber: number; pageSize: number };
+    return (s.lastPageNumber + 1) * s.pageSize;
+  };
+  const part = (key: string): number => partitionOf(key, partitions);
+
+  const writer: StateWriter = {
+    put: (namespace, key, value) => void userDb(namespace).put([part(key), key], value as never),
+    delete: (namespace, key) => void userDb(namespace).remove([part(key), key]),
+    putCheckpoint: (engine, checkpoint) => void db(DB.checkpoints).put(engine, checkpoint),
+    putOutbox: (engine, record) =>
+      void db(DB.outbox).put([engine, record.seq], { createdAt: record.createdAt, blob: record.blob }),
+    deleteOutbox: (engine, seq) => void db(DB.outbox).remove([engine, seq]),
+    setTimer: (timer) => {
+      const k = [timer.owner, part(timer.key), timer.key];
+      const old = db(DB.timers).get(k) as StoredTimer | undefined;
+      if (old !== undefined) db(DB.timersDue).remove([old.dueAt, ...k]);
+      db(DB.timers).put(k, { dueAt: timer.dueAt, payload: timer.payload } satisfies StoredTimer);
+      db(DB.timersDue).put([timer.dueAt, ...k], EMPTY);
+    },
+    cancelTimer: (owner, key) => {
+      const k = [owner, part(key), key];
+      const old = db(DB.timers).get(k) as StoredTimer | undefined;
+      if (old === undefined) return;
+      db(DB.timersDue).remove([old.dueAt, ...k]);
+      db(DB.timers).remove(k);
+    },
+  };
+
+  const transaction = (fn: (w: StateWriter) => void): void => {
+    if (closed) throw new Error(`state store '${dir}' is closed`);
+    const used = usedBytes();
+    if (used >= mapSizeBytes) {
+      throw new StateFullError(dir, used, mapSizeBytes, `the size limit is reached: raise 'mapSizeBytes' above ${mapSizeBytes} (e.g. to ${mapSizeBytes * 2})`);
+    }
+    openedInTxn = [];
+    try {
+      env.transactionSync(() => fn(writer));
+    } catch (err) {
+      for (const name of openedInTxn) dbs.delete(name);
+      throw classifyWriteError(err, dir, mapSizeBytes, usedBytes);
+    } finally {
+      openedInTxn = undefined;
+    }
+    stats.commits += 1;
+  };
+
+  return {
+    dir,
+    topology: config.topology,
+    partitions,
+    mapSizeBytes,
+    stats,
+    partitionOf: part,
+    get: <V>(namespace: string, key: string) => userDb(namespace).get([part(key), key]) as V | undefined,
+    entries: <V>(namespace: string, options: { partition?: number | undefined } = {}): Iterable<StateEntry<V>> => {
+      const d = userDb(namespace);
+      const p = options.partition;
+      const range = p === undefined ? { start: [0], end: [partitions] } : { start: [p], end: [p + 1] };
+      return d.getRange(range).map(({ key, value }) => {
+        const [partition, k] = key as [number, string];
+        return { partition, key: k, value: value as V };
+      });
+    },
+    transaction,
+    commit: (writes: Iterable<StateWrite>) =>
+      transaction((w) => {
+        for (const write of writes) {
+          if (write.delete === true) w.delete(write.namespace, write.key);
+          else w.put(write.namespace, write.key, write.value);
+        }
+      }),
+    checkpoint: (engine) => db(DB.checkpoints).get(engine) as Checkpoint | undefined,
+    outbox: (engine): Iterable<OutboxRecord> =>
+      prefixed(db(DB.outbox), engine, (key, value) => {
+        const v = value as { createdAt: number; blob: Uint8Array };
+        return { seq: key[1] as number, createdAt: v.createdAt, blob: v.blob };
+      }),
+    timer: <P>(owner: string, key: string) => {
+      const t = db(DB.timers).get([owner, part(key), key]) as StoredTimer | undefined;
+      return t === undefined ? undefined : ({ owner, key, dueAt: t.dueAt, payload: t.payload as P } satisfies DurableTimer<P>);
+    },
+    dueTimers: <P>(nowMs: number, options: { limit?: number | undefined } = {}) => {
+      const limit = options.limit ?? Infinity;
+      const out: DurableTimer<P>[] = [];
+      for (const k of db(DB.timersDue).getKeys({})) {
+        if (out.length >= limit || !Array.isArray(k)) break;
+        const [dueAt, owner, p, key] = k as [number, string, number, string];
+        if (dueAt > nowMs) break;
+        const t = db(DB.timers).get([owner, p, key]) as StoredTimer | undefined;
+        if (t !== undefined && t.dueAt === dueAt) out.push({ owner, key, dueAt, payload: t.payload as P });
+      }
+      return out;
+    },
+    timers: <P>(owner: string): Iterable<DurableTimer<P>> =>
+      prefixed(db(DB.timers), owner, (key, value) => {
+        const t = value as StoredTimer;
+        return { owner, key: key[2] as string, dueAt: t.dueAt, payload: t.payload as P };
+      }),
+    usedBytes,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await env.close();
+    },
+  };
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Entries whose array key starts with `first`, in key order, mapped by `fn`. Lazy. */
+function* prefixed<T>(d: Database, first: string, fn: (key: readonly Key[], value: unknown) => T): Generator<T> {
+  for (const { key, value } of d.getRange({ start: [first] })) {
+    if (!Array.isArray(key) || key[0] !== first) return;
+    yield fn(key, value);
+  }
+}
+
+function validate(config: StateStoreConfig, partitions: number, mapSizeBytes: number, maxNamespaces: number): void {
+  if (typeof config.dir !== 'string' || config.dir.length === 0) throw new InvalidConfigError('openStateStore', 'dir', `must be a non-empty path, got ${JSON.stringify(config.dir)}`);
+  if (typeof config.topology !== 'string' || config.topology.length === 0) throw new InvalidConfigError('openStateStore', 'topology', `must be a non-empty name, got ${JSON.stringify(config.topology)}`);
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 65_536) throw new InvalidConfigError('openStateStore', 'partitions', `must be an integer in 1..65536, got ${partitions}`);
+  if (!Number.isFinite(mapSizeBytes) || mapSizeBytes < 1024 * 1024) throw new InvalidConfigError('openStateStore', 'mapSizeBytes', `must be at least 1048576 (1 MiB), got ${mapSizeBytes}`);
+  if (!Number.isInteger(maxNamespaces) || maxNamespaces < 8 || maxNamespaces > 10_000) throw new InvalidConfigError('openStateStore', 'maxNamespaces', `must be an integer in 8..10000, got ${maxNamespaces}`);
+}
+
+function checkNamespace(namespace: string): void {
+  if (typeof namespace !== 'string' || namespace.length === 0) throw new InvalidNamespaceError(String(namespace), 'must be a non-empty string');
+  if (namespace.length > 200) throw new InvalidNamespaceError(namespace, 'is longer than 200 characters');
+  if (namespace.startsWith(RESERVED_PREFIX)) throw new InvalidNamespaceError(namespace, `names starting with '${RESERVED_PREFIX}' are reserved for Sluice`);
+}
+
+function prepareDirectory(dir: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+    if (!isDir) throw new StateDirectoryError(dir, 'it is a file, not a directory');
+  } catch (err) {
+    if (err instanceof StateDirectoryError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw new StateDirectoryError(dir, 'cannot create it (a parent path is a file)', { cause: err });
+    if (code !== 'ENOENT') throw new StateDirectoryError(dir, `cannot stat it (${code ?? (err as Error).message})`, { cause: err });
+  }
+  if (!isDir) {
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a parent path is a file' : code === 'EACCES' ? 'permission denied' : (code ?? (err as Error).message);
+      throw new StateDirectoryError(dir, `cannot create it (${why})`, { cause: err });
+    }
+  }
+  try {
+    accessSync(dir, constants.W_OK | constants.R_OK | constants.X_OK);
+  } catch (err) {
+    throw new StateDirectoryError(dir, `it is not writable (${(err as NodeJS.ErrnoException).code ?? 'access denied'})`, { cause: err });
+  }
+}
+
+/** Maps LMDB's "map full" and a full disk (lmdb reports ENOSPC or, on some filesystems, EIO) to StateFullError. */
+function classifyWriteError(err: unknown, dir: string, mapSizeBytes: number, usedBytes: () => number): unknown {
+  const code = (err as { code?: unknown }).code;
+  const used = safe(usedBytes);
+  if (code === MDB_MAP_FULL || code === 'MDB_MAP_FULL') {
+    return new StateFullError(dir, used, mapSizeBytes, `LMDB map is full: raise 'mapSizeBytes' above ${mapSizeBytes}`, { cause: err });
+  }
+  if (code === 28 || code === 'ENOSPC' || code === 5 || code === 'EIO') {
+    const free = safe(() => {
+      const s = statfsSync(dir);
+      return s.bavail * s.bsize;
+    });
+    if (code === 28 || code === 'ENOSPC' || free < 1024 * 1024) {
+      return new StateFullError(dir, used, mapSizeBytes, `the disk holding it is full (${free} bytes free)`, { cause: err });
+    }
+  }
+  return err;
+}
+
+function safe(fn: () => number): number {
+  try {
+    return fn();
+  } catch {
+    return -1;
+  }
+}
