@@ -233,6 +233,22 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
         await expect(t.streamState(uniqueName('NOSTREAM'))).rejects.toBeInstanceOf(TransportError);
       });
 
+      it("answers a request on a stream subject with the stream's ack, as JetStream does", async () => {
+        const { name, p } = await stream();
+        const reply = await t.request(`${p}.req`, enc('x'), { timeoutMs: 2000 });
+        expect(JSON.parse(dec(reply.data))).toMatchObject({ stream: name, seq: 1 });
+      });
+
+      it('maxMessages discards the oldest messages', async () => {
+        const name = uniqueName('LIM');
+        const p = name.toLowerCase();
+        await t.ensureStream({ name, subjects: [`${p}.>`], storage: 'memory', maxMessages: 3 });
+        for (let i = 1; i <= 5; i++) await t.publishDurable(`${p}.x`, enc(String(i)));
+        expect(await t.streamState(name)).toEqual({ messages: 3, firstSeq: 3, lastSeq: 5 });
+        const got = await collect(t.consume({ stream: name }), 3);
+        expect(got.map((m) => dec(m.data))).toEqual(['3', '4', '5']);
+      });
+
       it('ordered consume delivers from startSeq in order, then live messages, filtered', async () => {
         const { name, p } = await stream();
         for (let i = 1; i <= 10; i++) await t.publishDurable(`${p}.${i % 2 === 0 ? 'even' : 'odd'}`, enc(String(i)), i === 5 ? { msgId: 'five' } : {});

@@ -1,0 +1,25 @@
+import { headers as natsHeaders, type MsgHdrs } from '@nats-io/nats-core';
+
+const EMPTY: Readonly<Record<string, string>> = Object.freeze({});
+
+/** Sluice headers → NATS headers; undefined when there are none, so the message goes out as a plain PUB. */
+export function toNatsHeaders(record: Readonly<Record<string, string>> | undefined): MsgHdrs | undefined {
+  if (record === undefined) return undefined;
+  let out: MsgHdrs | undefined;
+  for (const [name, value] of Object.entries(record)) {
+    out ??= natsHeaders();
+    out.set(name, value);
+  }
+  return out;
+}
+
+/** NATS headers → one value per name (the first, when the wire had several), as `Envelope.headers` documents. */
+export function fromNatsHeaders(hdrs: MsgHdrs | undefined): Readonly<Record<string, string>> {
+  if (hdrs === undefined) return EMPTY;
+  const out: Record<string, string> = {};
+  for (const [name, values] of hdrs) {
+    const first = values[0];
+    if (first !== undefined) out[name] = first;
+  }
+  return out;
+}

@@ -1,0 +1,337 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  jetstream,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstreamManager,
+  StorageType,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  type StreamConfig as NatsStreamConfig,
+} from '@nats-io/jetstream';
+import { nanos, type Msg, type NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { Observable } from 'rxjs';
+import type { Envelope } from '../envelope/envelope.js';
+import { makeEnvelope } from '../envelope/make-envelope.js';
+import { TransportError } from '../errors.js';
+import { fromNatsError } from './from-nats-error.js';
+import { redactUrl, type NatsConnectOptions } from './nats-connect-options.js';
+import { fromNatsHeaders, toNatsHeaders } from './nats-headers.js';
+import { validateSubject } from './subject.js';
+import { toNodeConnectionOptions } from './to-node-connection-options.js';
+import type {
+  ConsumeOptions,
+  DurablePublishOptions,
+  PubAck,
+  PublishOptions,
+  RequestOptions,
+  StreamConfig,
+  StreamMessage,
+  StreamState,
+  SubscribeOptions,
+  Transport,
+} from './transport.js';
+import {
+  resolveConsumeOptions,
+  TRANSPORT_DEFAULTS,
+  validateRequestOptions,
+  validateStreamConfig,
+  validateSubscribeOptions,
+  type ResolvedConsumeOptions,
+} from './validate-transport-options.js';
+
+const NO_OP = (): void => undefined;
+
+/**
+ * The real broker: core NATS and JetStream through the v3 client. `nc` and `js` are exposed for
+ * code that needs the client directly (the exactly-once engine publishes through `nc` with its
+ * own ack collection); `jsm()` gives the JetStream manager.
+ *
+ * Each subscriber of a `subscribe` or `consume` Observable gets its own NATS subscription or
+ * consumer, removed when it unsubscribes. Client errors are mapped to Sluice's
+ * (`NoRespondersError`, `RequestTimeoutError`, else `TransportError` with the client's error as
+ * `cause`). `close()` drains: messages already received are handed on, then the connection closes.
+ *
+ * @example
+ * const t = await NatsTransport.connect({ servers: 'nats://127.0.0.1:4222' });
+ * await t.ensureStream({ name: 'ORDERS', subjects: ['shop.orders.>'] });
+ * await t.publishDurable('shop.orders.created', bytes, { msgId: 'order-42' });
+ * await t.close();
+ */
+export class NatsTransport implements Transport {
+  readonly kind = 'nats' as const;
+  readonly durable = true;
+  readonly js: JetStreamClient;
+  private readonly label: string;
+  private jsmPromise: Promise<JetStreamManager> | undefined;
+  private readonly closeHooks = new Set<() => void>();
+  private closed: Promise<void> | undefined;
+
+  /** Wraps an open connection, which this transport then owns (and drains on `close`). */
+  constructor(
+    readonly nc: NatsConnection,
+    options: { name?: string | undefined } = {},
+  ) {
+    this.label = `NatsTransport(${options.name ?? nc.getServer()})`;
+    this.js = jetstream(nc);
+  }
+
+  /**
+   * Connects with `noAsyncTraces: true` and reconnecting forever unless told otherwise.
+   * @throws InvalidConfigError for bad options or unreadable files; TransportError when the
+   * server cannot be reached or refuses the credentials (the message never contains secrets).
+   */
+  static async connect(options: NatsConnectOptions): Promise<NatsTransport> {
+    const connectOptions = await toNodeConnectionOptions(options);
+    try {
+      const nc = await connect(connectOptions);
+      return new NatsTransport(nc, { name: options.name });
+    } catch (err) {
+      const servers = (Array.isArray(options.servers) ? options.servers : [options.servers]).map(redactUrl).join(', ');
+      throw fromNatsError(err, { transport: `NatsTransport(${servers})`, operation: 'connect' });
+    }
+  }
+
+  /** The JetStream manager, created on first use. */
+  jsm(): Promise<JetStreamManager> {
+    this.jsmPromise ??= jetstreamManager(this.nc).catch((err: unknown) => {
+      this.jsmPromise = undefined;
+      throw fromNatsError(err, { transport: this.label, operation: 'jetstreamManager' });
+    });
+    return this.jsmPromise;
+  }
+
+  publish(subject: string, data: Uint8Array, options: PublishOptions = {}): void {
+    validateSubject(subject, { wildcards: false });
+    if (options.reply !== undefined) validateSubject(options.reply, { wildcards: false });
+    const headers = toNatsHeaders(options.headers);
+    try {
+      this.nc.publish(subject, data, headers === undefined && options.reply === undefined ? undefined : { headers, reply: options.reply });
+    } catch (err) {
+      throw fromNatsError(err, { transport: this.label, operation: 'publish' });
+    }
+  }
+
+  subscribe(subject: string, options: SubscribeOptions = {}): Observable<Envelope<Uint8Array>> {
+    validateSubject(subject, { wildcards: true });
+    validateSubscribeOptions(this.label, options);
+    return new Observable<Envelope<Uint8Array>>((subscriber) => {
+      try {
+        const sub = this.nc.subscribe(subject, {
+          ...(options.queue !== undefined ? { queue: options.queue } : {}),
+          callback: (err, msg) => {
+            if (err !== null) subscriber.error(fromNatsError(err, { transport: this.label, operation: 'subscribe' }));
+            else subscriber.next(toEnvelope(msg));
+          },
+        });
+        void sub.closed.then((err) => {
+          if (err instanceof Error) subscriber.error(fromNatsError(err, { transport: this.label, operation: 'subscribe' }));
+          else subscriber.complete();
+        });
+        return () => sub.unsubscribe();
+      } catch (err) {
+        subscriber.error(fromNatsError(err, { transport: this.label, operation: 'subscribe' }));
+        return undefined;
+      }
+    });
+  }
+
+  async request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Envelope<Uint8Array>> {
+    validateSubject(subject, { wildcards: false });
+    validateRequestOptions(this.label, options);
+    const headers = toNatsHeaders(options.headers);
+    try {
+      const msg = await this.nc.request(subject, data, { timeout: options.timeoutMs, ...(headers !== undefined ? { headers } : {}) });
+      return toEnvelope(msg);
+    } catch (err) {
+      throw fromNatsError(err, { transport: this.label, operation: 'request', subject, timeoutMs: options.timeoutMs });
+    }
+  }
+
+  async flush(): Promise<void> {
+    try {
+      await this.nc.flush();
+    } catch (err) {
+      throw fromNatsError(err, { transport: this.label, operation: 'flush' });
+    }
+  }
+
+  async ensureStream(config: StreamConfig): Promise<void> {
+    validateStreamConfig(this.label, config);
+    const jsm = await this.jsm();
+    // Only what the caller set is applied to an existing stream; storage cannot change after creation.
+    const explicit: Partial<NatsStreamConfig> = {
+      ...(config.duplicateWindowMs !== undefined ? { duplicate_window: nanos(config.duplicateWindowMs) } : {}),
+      ...(config.maxAgeMs !== undefined ? { max_age: nanos(config.maxAgeMs) } : {}),
+      ...(config.maxMessages !== undefined ? { max_msgs: config.maxMessages } : {}),
+      ...(config.maxBytes !== undefined ? { max_bytes: config.maxBytes } : {}),
+    };
+    try {
+      const existing = await this.streamInfoOrUndefined(jsm, config.name);
+      if (existing === undefined) {
+        await jsm.streams.add({
+          name: config.name,
+          subjects: [...config.subjects],
+          storage: config.storage === 'memory' ? StorageType.Memory : StorageType.File,
+          discard: DiscardPolicy.Old,
+          duplicate_window: nanos(TRANSPORT_DEFAULTS.duplicateWindowMs),
+          ...explicit,
+        });
+        return;
+      }
+      const missing = config.subjects.filter((s) => !existing.subjects.includes(s));
+      const changed = Object.entries(explicit).some(([k, v]) => existing[k as keyof NatsStreamConfig] !== v);
+      if (missing.length === 0 && !changed) return;
+      await jsm.streams.update(config.name, { ...existing, ...explicit, subjects: [...existing.subjects, ...missing] });
+    } catch (err) {
+      throw fromNatsError(err, { transport: this.label, operation: `ensureStream '${config.name}'` });
+    }
+  }
+
+  async publishDurable(subject: string, data: Uint8Array, options: DurablePublishOptions = {}): Promise<PubAck> {
+    validateSubject(subject, { wildcards: false });
+    const headers = toNatsHeaders(options.headers);
+    try {
+      const ack = await this.js.publish(subject, data, {
+        timeout: options.timeoutMs ?? TRANSPORT_DEFAULTS.publishTimeoutMs,
+        ...(options.msgId !== undefined ? { msgID: options.msgId } : {}),
+        ...(headers !== undefined ? { headers } : {}),
+      });
+      return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      const mapped = fromNatsError(err, { transport: this.label, operation: 'publishDurable', subject, timeoutMs: options.timeoutMs ?? TRANSPORT_DEFAULTS.publishTimeoutMs });
+      if (mapped.name === 'NoRespondersError') {
+        throw new TransportError(this.label, 'publishDurable', `no stream captures subject '${subject}'`, { cause: err });
+      }
+      throw mapped;
+    }
+  }
+
+  consume(options: ConsumeOptions): Observable<StreamMessage> {
+    const resolved = resolveConsumeOptions(this.label, options);
+    return new Observable<StreamMessage>((subscriber) => {
+      let messages: ConsumerMessages | undefined;
+      let stopped = false;
+      const stop = (): void => {
+        stopped = true;
+        this.closeHooks.delete(onClose);
+        void messages?.close();
+      };
+      const onClose = (): void => {
+        stop();
+        subscriber.complete();
+      };
+      this.closeHooks.add(onClose);
+      const toMessage =
+        resolved.durableName === undefined
+          ? (m: JsMsg): StreamMessage => toStreamMessage(m, resolved.stream, m.seq, 1, false)
+          : (m: JsMsg): StreamMessage => toStreamMessage(m, m.info.stream, m.info.streamSequence, m.info.deliveryCount, true);
+      void (async () => {
+        const consumer = await this.consumerFor(resolved);
+        if (stopped) return;
+        messages = await consumer.consume({
+          max_messages: resolved.maxInFlight,
+          callback: (m) => subscriber.next(toMessage(m)),
+        });
+        if (stopped) return void messages.close();
+        const err = await messages.closed();
+        if (err instanceof Error && !stopped) subscriber.error(fromNatsError(err, { transport: this.label, operation: `consume '${resolved.stream}'` }));
+        else subscriber.complete();
+      })().catch((err: unknown) => {
+        if (!stopped) subscriber.error(fromNatsError(err, { transport: this.label, operation: `consume '${resolved.stream}'` }));
+      });
+      return stop;
+    });
+  }
+
+  async streamState(stream: string): Promise<StreamState> {
+    const jsm = await this.jsm();
+    try {
+      const { state } = await jsm.streams.info(stream);
+      return { messages: state.messages, firstSeq: state.first_seq, lastSeq: state.last_seq };
+    } catch (err) {
+      throw fromNatsError(err, { transport: this.label, operation: `streamState '${stream}'` });
+    }
+  }
+
+  /** Stops consumers, drains subscriptions and closes the connection. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      for (const hook of [...this.closeHooks]) hook();
+      if (this.nc.isClosed()) return;
+      await this.nc.drain().catch((err: unknown) => {
+        if (!this.nc.isClosed()) throw fromNatsError(err, { transport: this.label, operation: 'close' });
+      });
+    })();
+    return this.closed;
+  }
+
+  /** An ordered consumer from `startSeq`, or the durable consumer created or updated to the options. */
+  private async consumerFor(o: ResolvedConsumeOptions) {
+    if (o.durableName === undefined) {
+      return this.js.consumers.get(o.stream, {
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: o.startSeq,
+        ...(o.filterSubject !== undefined ? { filter_subjects: o.filterSubject } : {}),
+      });
+    }
+    const jsm = await this.jsm();
+    const settings: Partial<ConsumerConfig> = {
+      ack_wait: nanos(o.ackWaitMs),
+      max_ack_pending: o.maxInFlight,
+      ...(o.filterSubject !== undefined ? { filter_subject: o.filterSubject } : {}),
+    };
+    const info = await jsm.consumers.info(o.stream, o.durableName).catch((err: unknown) => {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) return undefined;
+      throw err;
+    });
+    if (info === undefined) {
+      await jsm.consumers.add(o.stream, {
+        durable_name: o.durableName,
+        ack_policy: AckPolicy.Explicit,
+        ...(o.startSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: o.startSeq } : { deliver_policy: DeliverPolicy.All }),
+        ...settings,
+      });
+    } else if (Object.entries(settings).some(([k, v]) => info.config[k as keyof ConsumerConfig] !== v)) {
+      await jsm.consumers.update(o.stream, o.durableName, settings);
+    }
+    return this.js.consumers.get(o.stream, o.durableName);
+  }
+
+  private async streamInfoOrUndefined(jsm: JetStreamManager, name: string): Promise<NatsStreamConfig | undefined> {
+    try {
+      return (await jsm.streams.info(name)).config;
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return undefined;
+      throw err;
+    }
+  }
+}
+
+function toEnvelope(msg: Msg): Envelope<Uint8Array> {
+  return makeEnvelope({
+    subject: msg.subject,
+    data: msg.data,
+    headers: fromNatsHeaders(msg.headers),
+    reply: msg.reply !== undefined && msg.reply !== '' ? msg.reply : undefined,
+  });
+}
+
+function toStreamMessage(m: JsMsg, stream: string, seq: number, deliveryCount: number, acks: boolean): StreamMessage {
+  const envelope = makeEnvelope({ subject: m.subject, data: m.data, headers: fromNatsHeaders(m.headers), stream, seq });
+  return {
+    ...envelope,
+    stream,
+    seq,
+    deliveryCount,
+    ack: acks ? () => m.ack() : NO_OP,
+    nak: acks ? (delayMs?: number) => m.nak(delayMs) : NO_OP,
+    term: acks ? () => m.term() : NO_OP,
+  };
+}

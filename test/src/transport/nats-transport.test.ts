@@ -1,0 +1,159 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nkeys } from '@nats-io/nats-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidConfigError, TransportError } from '../../../src/errors.js';
+import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { startTestNatsServer, uniqueName, useNatsServer, type NatsServerHandle } from '../../helpers/nats-server.js';
+import { runTransportContract, waitForAsync } from './transport-contract.js';
+
+// Monitoring on a free port, so tests can ask the server itself how many subscriptions exist.
+const server = useNatsServer({ config: { http_port: -1 } });
+
+runTransportContract('NatsTransport', async () => {
+  const transport = await NatsTransport.connect({ servers: server().url, name: 'contract' });
+  return { transport, dispose: () => transport.close() };
+});
+
+/** The subjects this connection has subscribed on the server, from `/connz?subs=1`. */
+async function serverSubscriptions(handle: NatsServerHandle, connectionName: string): Promise<string[]> {
+  const portsFile = (await readdir(handle.dir)).find((f) => f.endsWith('.ports'));
+  if (portsFile === undefined) throw new Error('no ports file');
+  const ports = JSON.parse(await readFile(join(handle.dir, portsFile), 'utf8')) as { monitoring?: string[] };
+  const monitoring = ports.monitoring?.[0];
+  if (monitoring === undefined) throw new Error('monitoring port not enabled');
+  const connz = (await (await fetch(`${monitoring}/connz?subs=1`)).json()) as {
+    connections: { name?: string; subscriptions_list?: string[] }[];
+  };
+  const conn = connz.connections.find((c) => c.name === connectionName);
+  if (conn === undefined) throw new Error(`connection '${connectionName}' not found`);
+  return conn.subscriptions_list ?? [];
+}
+
+describe('NatsTransport', () => {
+  it('is nats and durable, and exposes nc, js and jsm', async () => {
+    const t = await NatsTransport.connect({ servers: server().url });
+    try {
+      expect(t.kind).toBe('nats');
+      expect(t.durable).toBe(true);
+      expect(t.nc.isClosed()).toBe(false);
+      expect(typeof t.js.publish).toBe('function');
+      expect((await (await t.jsm()).getAccountInfo()).streams).toBeGreaterThanOrEqual(0);
+    } finally {
+      await t.close();
+    }
+    expect(t.nc.isClosed()).toBe(true);
+  });
+
+  it('removes the server-side subscription when each subscriber unsubscribes', async () => {
+    const name = uniqueName('subs-client');
+    const t = await NatsTransport.connect({ servers: server().url, name });
+    try {
+      await t.flush();
+      const baseline = await serverSubscriptions(server(), name);
+      const p = uniqueName('leak');
+      const source = t.subscribe(`${p}.>`);
+      const subs = [source.subscribe(), source.subscribe(), t.subscribe(p, { queue: 'q' }).subscribe()];
+      await t.flush();
+      expect((await serverSubscriptions(server(), name)).length).toBe(baseline.length + 3);
+      subs.forEach((s) => s.unsubscribe());
+      await t.flush();
+      expect((await serverSubscriptions(server(), name)).sort()).toEqual([...baseline].sort());
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('stops the consumer and its subscription when a consume Observable is unsubscribed', async () => {
+    const name = uniqueName('consume-client');
+    const t = await NatsTransport.connect({ servers: server().url, name });
+    try {
+      const stream = uniqueName('CS');
+      await t.ensureStream({ name: stream, subjects: [`${stream.toLowerCase()}.>`], storage: 'memory' });
+      await t.flush();
+      const baseline = (await serverSubscriptions(server(), name)).length;
+      const sub = t.consume({ stream, durableName: 'worker' }).subscribe();
+      await waitForAsync(async () => (await serverSubscriptions(server(), name)).length > baseline);
+      sub.unsubscribe();
+      await waitForAsync(async () => (await serverSubscriptions(server(), name)).length === baseline);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('NatsTransport authentication', () => {
+  let tokenServer: NatsServerHandle;
+  let usersServer: NatsServerHandle;
+  let dir: string;
+  const user = nkeys.createUser();
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-auth-'));
+    tokenServer = await startTestNatsServer({ jetstream: false, config: { authorization: { token: 's3cret-token' } } });
+    usersServer = await startTestNatsServer({
+      jetstream: false,
+      config: { authorization: { users: [{ user: 'alice', password: 'pw-alice-42' }, { nkey: user.getPublicKey() }] } },
+    });
+  });
+  afterAll(async () => {
+    await tokenServer?.dispose();
+    await usersServer?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function connectError(options: Parameters<typeof NatsTransport.connect>[0]): Promise<Error> {
+    const result = await NatsTransport.connect(options).then(
+      async (t) => {
+        await t.close();
+        return undefined;
+      },
+      (err: unknown) => err as Error,
+    );
+    if (result === undefined) throw new Error('connect unexpectedly succeeded');
+    return result;
+  }
+
+  it('connects with the right token; a wrong or missing token fails clearly without leaking it', async () => {
+    const ok = await NatsTransport.connect({ servers: tokenServer.url, token: 's3cret-token' });
+    await ok.close();
+    for (const token of ['wrong-token-value', undefined]) {
+      const err = await connectError({ servers: tokenServer.url, token, maxReconnectAttempts: -1 });
+      expect(err).toBeInstanceOf(TransportError);
+      expect(err.message).toMatch(/refused the credentials/);
+      expect(err.message).not.toContain('wrong-token-value');
+    }
+  });
+
+  it('connects with user and password, in options or in the URL; a wrong password fails', async () => {
+    const a = await NatsTransport.connect({ servers: usersServer.url, user: 'alice', pass: 'pw-alice-42' });
+    await a.close();
+    const b = await NatsTransport.connect({ servers: usersServer.url.replace('nats://', 'nats://alice:pw-alice-42@') });
+    await b.close();
+    const err = await connectError({ servers: usersServer.url.replace('nats://', 'nats://alice:bad-pw-99@') });
+    expect(err).toBeInstanceOf(TransportError);
+    expect(err.message).not.toContain('bad-pw-99');
+    expect(err.message).toContain('alice:***@');
+  });
+
+  it('connects with an nkey seed file', async () => {
+    const seedFile = join(dir, 'user.nk');
+    await writeFile(seedFile, new TextDecoder().decode(user.getSeed()) + '\n');
+    const t = await NatsTransport.connect({ servers: usersServer.url, nkeySeedFile: seedFile });
+    await t.close();
+  });
+
+  it('names an unreadable creds or nkey file as a config error', async () => {
+    await expect(NatsTransport.connect({ servers: usersServer.url, credsFile: join(dir, 'missing.creds') })).rejects.toThrow(
+      /credsFile.*missing\.creds.*ENOENT/,
+    );
+    await expect(NatsTransport.connect({ servers: usersServer.url, nkeySeedFile: join(dir, 'missing.nk') })).rejects.toBeInstanceOf(
+      InvalidConfigError,
+    );
+  });
+
+  it('reports an unreachable server as a TransportError', async () => {
+    const err = await connectError({ servers: 'nats://127.0.0.1:1', connectTimeoutMs: 2000 });
+    expect(err).toBeInstanceOf(TransportError);
+  });
+});
