@@ -17,3 +17,30 @@ export type {
   SubscribeOptions,
   Transport,
 } from './transport/transport.js';
+
+// State (LMDB)
+export { openStateStore, fnv1a32, partitionOf, InvalidNamespaceError, StateDirectoryError, StateFullError } from './state/index.js';
+export type {
+  Checkpoint,
+  DurableTimer,
+  OutboxRecord,
+  StateEntry,
+  StateStore,
+  StateStoreConfig,
+  StateStoreStats,
+  StateWrite,
+  StateWriter,
+} from './state/index.js';
+
+// Exactly-once engine
+export { startExactlyOnce, BatchFailedError, EngineStoppedError, TxnMisuseError } from './exactly-once/index.js';
+export type {
+  BatchProcessor,
+  ExactlyOnceConfig,
+  ExactlyOnceHandle,
+  ExactlyOnceLogger,
+  ExactlyOnceStats,
+  ExactlyOnceTxn,
+  FaultContext,
+  FaultPoint,
+} from './exactly-once/index.js';

@@ -1,0 +1,115 @@
+import { InvalidSubjectError } from '../errors.js';
+import type { StateStore, StateWriter } from '../state/types.js';
+import type { StreamMessage } from '../transport/transport.js';
+import type { OutboxEntry } from './outbox-codec.js';
+import type { ExactlyOnceTxn } from './types.js';
+
+const DELETED = Symbol('deleted');
+// A publish subject: dot-separated non-empty tokens, no whitespace, no wildcards.
+const PUBLISH_SUBJECT = /^[^\s.*>]+(?:\.[^\s.*>]+)*$/;
+
+/** A batch's writes lie outside the batch, or arrive after the batch was sealed. */
+export class TxnMisuseError extends Error {
+  override readonly name = 'TxnMisuseError';
+}
+
+/**
+ * The transaction one micro-batch's `process` call writes through. Writes are buffered in memory
+ * (reads see committed state overlaid with them); the engine applies them in its one LMDB
+ * transaction. Outputs are numbered per input in emit order, which makes their ids deterministic.
+ * After `process` settles the transaction is sealed: a late write (from a callback that outlived
+ * `process`) throws instead of silently missing the commit.
+ */
+export class BatchTxn implements ExactlyOnceTxn {
+  readonly outputs: OutboxEntry[] = [];
+  private readonly writes = new Map<string, Map<string, unknown>>();
+  private readonly afterFns: (() => void)[] = [];
+  private readonly perInput = new Map<number, number>();
+  private sealed = false;
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly stream: string,
+    private readonly firstSeq: number,
+    private readonly lastSeq: number,
+  ) {}
+
+  get<V>(namespace: string, key: string): V | undefined {
+    const ns = this.writes.get(namespace);
+    if (ns !== undefined && ns.has(key)) {
+      const v = ns.get(key);
+      return v === DELETED ? undefined : (v as V);
+    }
+    return this.store.get<V>(namespace, key);
+  }
+
+  put<V>(namespace: string, key: string, value: V): void {
+    this.check();
+    this.ns(namespace).set(key, value);
+  }
+
+  delete(namespace: string, key: string): void {
+    this.check();
+    this.ns(namespace).set(key, DELETED);
+  }
+
+  emit(input: StreamMessage, subject: string, data: Uint8Array, headers?: Readonly<Record<string, string>>): void {
+    this.check();
+    if (input.stream !== this.stream || input.seq < this.firstSeq || input.seq > this.lastSeq) {
+      throw new TxnMisuseError(`emit: input ${input.stream}:${input.seq} is not in the batch ${this.stream}:${this.firstSeq}..${this.lastSeq}`);
+    }
+    if (!PUBLISH_SUBJECT.test(subject)) throw new InvalidSubjectError(subject, 'is not a valid publish subject (empty token, whitespace or wildcard)');
+    const index = this.perInput.get(input.seq) ?? 0;
+    this.perInput.set(input.seq, index + 1);
+    this.outputs.push({ seq: input.seq, index, subject, data, headers });
+  }
+
+  afterCommit(fn: () => void): void {
+    this.check();
+    this.afterFns.push(fn);
+  }
+
+  /** Ends the batch's write phase; later writes throw. */
+  seal(): void {
+    this.sealed = true;
+  }
+
+  /** Applies the buffered state writes; called inside the engine's LMDB transaction. */
+  writeTo(w: StateWriter): void {
+    for (const [namespace, entries] of this.writes) {
+      // Key order makes LMDB touch neighbouring pages in turn rather than at random.
+      const keys = entries.size > 1 ? [...entries.keys()].sort() : [...entries.keys()];
+      for (const key of keys) {
+        const v = entries.get(key);
+        if (v === DELETED) w.delete(namespace, key);
+        else w.put(namespace, key, v);
+      }
+    }
+  }
+
+  /** Runs the after-commit callbacks; returns the errors they threw. */
+  runAfterCommit(): Error[] {
+    const errors: Error[] = [];
+    for (const fn of this.afterFns) {
+      try {
+        fn();
+      } catch (err) {
+        errors.push(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    return errors;
+  }
+
+  private ns(namespace: string): Map<string, unknown> {
+    let m = this.writes.get(namespace);
+    if (m === undefined) {
+      m = new Map();
+      this.writes.set(namespace, m);
+    }
+    return m;
+  }
+
+  private check(): void {
+    if (this.sealed) throw new TxnMisuseError(`the transaction of batch ${this.stream}:${this.firstSeq}..${this.lastSeq} is already sealed (write after process settled)`);
+  }
+}

@@ -1,0 +1,325 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { asyncScheduler } from 'rxjs';
+import { InvalidConfigError, ensureError } from '../errors.js';
+import { BatchTxn } from './batch-txn.js';
+import { BatchFailedError, EngineStoppedError } from './exactly-once-errors.js';
+import type { InputMessage } from './input-message.js';
+import { OrderedReader } from './ordered-reader.js';
+import { decodeOutbox, encodeOutbox } from './outbox-codec.js';
+import { OutboxPublisher } from './outbox-publisher.js';
+import { checkStaleOutbox, type RecoveredBatch } from './stale-outbox.js';
+import type { ExactlyOnceConfig, ExactlyOnceHandle, ExactlyOnceLogger, ExactlyOnceStats, FaultPoint } from './types.js';
+
+const noopLogger: ExactlyOnceLogger = { debug() {}, info() {}, warn() {}, error() {} };
+// With no input to carry them, removals of acknowledged outbox records wait this long for a batch.
+const IDLE_REMOVAL_MS = 200;
+
+/**
+ * Starts the exactly-once engine: consumes `source.stream` from the committed checkpoint + 1,
+ * runs `process` per micro-batch, and commits the batch's state writes, outputs (outbox) and new
+ * checkpoint in ONE LMDB transaction before publishing the outputs with deterministic
+ * `Nats-Msg-Id`s (`<topology>.<name>.<seq>.<index>`). See docs/exactly-once.md.
+ *
+ * On start it first re-publishes whatever the outbox still holds (the server drops the ids it
+ * already stored; entries older than the duplicate window are checked against the output stream
+ * first) and then resumes input with a fresh ordered consumer at checkpoint + 1.
+ *
+ * - Emits: outputs to JetStream, in commit order; per input, in emit order.
+ * - Memory: at most `maxBufferedInputs` inputs fetched ahead, one batch being processed, and
+ *   `outputs.maxPending` outputs committed but unacknowledged (input pauses beyond that).
+ * - Fails (the `done` promise rejects, nothing more is committed or published) when `process`
+ *   throws (`BatchFailedError`), the store is full (`StateFullError`) or the connection closes.
+ *   Server-side publish errors and disconnects are retried, never dropped.
+ *
+ * ```ts
+ * const engine = await startExactlyOnce({
+ *   name: 'stock', nc, store, source: { stream: 'ORDERS' },
+ *   process: (batch, txn) => { for (const m of batch) txn.emit(m, 'stock.changed', m.data); },
+ * });
+ * await engine.stop();
+ * ```
+ *
+ * @throws InvalidConfigError for bad options or a checkpoint that belongs to another stream; the
+ * JetStream error when the source stream does not exist.
+ */
+export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<ExactlyOnceHandle> {
+  const c = validate(config);
+  const { name, nc, store, process } = config;
+  const { stream, filterSubject } = config.source;
+  const scheduler = config.scheduler ?? asyncScheduler;
+  const log = config.logger ?? noopLogger;
+  const msgIdPrefix = `${store.topology}.${name}.`;
+  const stats: ExactlyOnceStats = {
+    position: 0, batches: 0, inputs: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0, inFlight: 0,
+    pendingOutboxBatches: 0, commits: 0, consumerResets: 0, staleOutputs: 0, staleOutputsFound: 0, staleOutputsUnverified: 0,
+  };
+
+  const cp = store.checkpoint(name);
+  if (cp !== undefined && cp.stream !== stream) {
+    throw new InvalidConfigError('startExactlyOnce', 'source.stream', `is '${stream}' but engine '${name}' has a checkpoint in stream '${cp.stream}' (seq ${cp.seq}); use another name to start over`);
+  }
+  stats.position = cp?.seq ?? 0;
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(stream);
+  if (info.state.first_seq > stats.position + 1 && info.state.messages > 0) {
+    log.warn({ engine: name, stream, checkpoint: stats.position, firstSeq: info.state.first_seq }, 'exactly-once input: messages after the checkpoint were removed by the stream\'s retention before being processed');
+  }
+
+  let failed: Error | undefined;
+  let stopping = false;
+  let resolveDone!: () => void;
+  let rejectDone!: (err: Error) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  done.catch(() => undefined);
+  const pending = new Set<number>();
+  const removable: number[] = [];
+  const waiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  let wake: (() => void) | undefined;
+  let wantInputs = 1;
+  const wakeLoop = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const checkSettled = (): void => {
+    if (waiters.length === 0) return;
+    let minPending = Infinity;
+    for (const s of pending) minPending = Math.min(minPending, s);
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const w = waiters[i]!;
+      if (stats.position >= w.seq && minPending > w.seq) {
+        waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  };
+  const fault = (point: FaultPoint, seq: number): void => config.faults?.({ point, seq });
+
+  const publisher = new OutboxPublisher({
+    nc, msgIdPrefix, scheduler, counters: stats, faults: config.faults, logger: log,
+    maxInFlight: c.maxInFlight, ackTimeoutMs: c.ackTimeoutMs,
+    onBatchAcked: (seq) => {
+      pending.delete(seq);
+      removable.push(seq);
+      checkSettled();
+      wakeLoop();
+    },
+    onFatal: (err) => fail(err),
+  });
+  let reader: OrderedReader | undefined;
+
+  function fail(err: unknown): void {
+    if (failed !== undefined) return;
+    failed = ensureError(err);
+    publisher.close();
+    void reader?.close();
+    log.error({ engine: name, err: failed.message, errName: failed.name }, 'exactly-once engine stopped by an error');
+    for (const w of waiters.splice(0)) w.reject(failed);
+    rejectDone(failed);
+    wakeLoop();
+  }
+
+  // Recovery: re-publish the outbox before reading any new input.
+  const recovered: RecoveredBatch[] = [...store.outbox(name)].map((r) => ({ seq: r.seq, createdAt: r.createdAt, entries: decodeOutbox(r.blob) }));
+  if (recovered.length > 0) {
+    const check = await checkStaleOutbox({ nc, jsm, batches: recovered, msgIdPrefix, nowMs: scheduler.now(), duplicateWindowMs: c.duplicateWindowMs, logger: log });
+    stats.staleOutputs = check.stale;
+    stats.staleOutputsFound = check.found.size;
+    stats.staleOutputsUnverified = check.unverified;
+    const total = recovered.reduce((n, b) => n + b.entries.length, 0);
+    log.info({ engine: name, batches: recovered.length, outputs: total, skipped: check.found.size }, 'exactly-once recovery: re-publishing the outbox');
+    for (const b of recovered) {
+      pending.add(b.seq);
+      const entries = check.found.size === 0 ? b.entries : b.entries.filter((e) => !check.found.has(`${msgIdPrefix}${e.seq}.${e.index}`));
+      try {
+        publisher.enqueue({ seq: b.seq, entries });
+      } catch (err) {
+        fail(err);
+        throw err;
+      }
+    }
+  }
+
+  reader = new OrderedReader({
+    nc, jsm, stream, filterSubject, startSeq: stats.position + 1, maxBuffered: c.maxBufferedInputs,
+    namePrefix: `sluice_${name}`, scheduler, logger: log,
+    onAvailable: () => {
+      if (reader !== undefined && reader.size >= wantInputs) wakeLoop();
+    },
+    onReset: () => {
+      stats.consumerResets += 1;
+    },
+  });
+  try {
+    await reader.start();
+  } catch (err) {
+    fail(err);
+    throw err;
+  }
+  const input = reader;
+
+  const waitFor = async (cond: () => boolean, timeoutMs?: number): Promise<void> => {
+    let timedOut = false;
+    const timer = timeoutMs === undefined ? undefined : scheduler.schedule(() => {
+      timedOut = true;
+      wakeLoop();
+    }, timeoutMs);
+    while (!cond() && !timedOut && failed === undefined) await new Promise<void>((resolve) => (wake = resolve));
+    timer?.unsubscribe();
+  };
+
+  const nextBatch = async (): Promise<InputMessage[]> => {
+    wantInputs = 1;
+    if (input.size === 0) await waitFor(() => input.size > 0 || stopping, removable.length > 0 ? IDLE_REMOVAL_MS : undefined);
+    if (stopping || failed !== undefined || input.size === 0) return [];
+    if (input.size < c.maxCount && c.maxWaitMs > 0) {
+      wantInputs = c.maxCount;
+      await waitFor(() => input.size >= c.maxCount || stopping, c.maxWaitMs);
+      wantInputs = 1;
+    }
+    return input.take(c.maxCount);
+  };
+
+  const commitRemovals = (): void => {
+    const remove = removable.splice(0);
+    if (remove.length === 0) return;
+    fault('before-outbox-removal', remove[remove.length - 1]!);
+    store.transaction((w) => {
+      for (const s of remove) w.deleteOutbox(name, s);
+    });
+    stats.commits += 1;
+  };
+
+  const runBatch = async (batch: InputMessage[]): Promise<void> => {
+    const first = batch[0]!.seq;
+    const last = batch[batch.length - 1]!.seq;
+    const txn = new BatchTxn(store, stream, first, last);
+    try {
+      await process(batch, txn);
+    } catch (err) {
+      throw new BatchFailedError(name, stream, first, last, { cause: err });
+    } finally {
+      txn.seal();
+    }
+    if (failed !== undefined) return;
+    fault('before-commit', last);
+    const outputs = txn.outputs;
+    const createdAt = scheduler.now();
+    const blob = outputs.length > 0 ? encodeOutbox(outputs) : undefined;
+    const remove = removable.splice(0);
+    if (remove.length > 0) fault('before-outbox-removal', remove[remove.length - 1]!);
+    store.transaction((w) => {
+      txn.writeTo(w);
+      if (blob !== undefined) w.putOutbox(name, { seq: last, createdAt, blob });
+      for (const s of remove) w.deleteOutbox(name, s);
+      w.putCheckpoint(name, { stream, seq: last, filterSubject, updatedAt: createdAt });
+    });
+    stats.commits += 1;
+    stats.batches += 1;
+    stats.inputs += batch.length;
+    stats.outputs += outputs.length;
+    stats.position = last;
+    for (const err of txn.runAfterCommit()) log.warn({ engine: name, seq: last, err: err.message }, 'exactly-once after-commit callback failed');
+    fault('after-commit', last);
+    if (outputs.length > 0) {
+      pending.add(last);
+      publisher.enqueue({ seq: last, entries: outputs });
+    }
+    checkSettled();
+    await publisher.whenPendingAtMost(c.maxPending);
+  };
+
+  const loop = (async () => {
+    try {
+      while (!stopping && failed === undefined) {
+        const batch = await nextBatch();
+        if (failed !== undefined) return;
+        if (batch.length > 0) await runBatch(batch);
+        else if (!stopping) commitRemovals();
+      }
+    } catch (err) {
+      fail(err);
+    }
+  })();
+
+  return {
+    name,
+    get position() {
+      return stats.position;
+    },
+    get stats() {
+      return { ...stats, inFlight: publisher.inFlightCount, pendingOutboxBatches: pending.size };
+    },
+    done,
+    settled: (seq) => {
+      if (failed !== undefined) return Promise.reject(failed);
+      return new Promise<void>((resolve, reject) => {
+        waiters.push({ seq, resolve, reject });
+        checkSettled();
+      });
+    },
+    stop: async (options = {}) => {
+      if (failed !== undefined) return done;
+      if (stopping) return done;
+      stopping = true;
+      wakeLoop();
+      await loop;
+      await input.close();
+      if (failed !== undefined) return done;
+      const timeoutMs = options.timeoutMs ?? 30_000;
+      let timer: { unsubscribe(): void } | undefined;
+      const timedOut = new Promise<boolean>((resolve) => (timer = scheduler.schedule(() => resolve(true), timeoutMs)));
+      const drained = await Promise.race([publisher.whenPendingAtMost(0).then(() => false), timedOut]);
+      timer?.unsubscribe();
+      if (drained) log.warn({ engine: name, pending: publisher.pending, timeoutMs }, 'exactly-once stop: outputs still unacknowledged; they stay in the outbox and are re-published on next start');
+      try {
+        commitRemovals();
+      } catch (err) {
+        fail(err);
+        return done;
+      }
+      publisher.close();
+      for (const w of waiters.splice(0)) w.reject(new EngineStoppedError(name, `stopped before position ${w.seq} was settled`));
+      resolveDone();
+      return done;
+    },
+  };
+}
+
+interface Resolved {
+  maxCount: number;
+  maxWaitMs: number;
+  maxInFlight: number;
+  ackTimeoutMs: number;
+  maxPending: number;
+  maxBufferedInputs: number;
+  duplicateWindowMs: number | undefined;
+}
+
+function validate(config: ExactlyOnceConfig): Resolved {
+  const fail = (field: string, detail: string): never => {
+    throw new InvalidConfigError('startExactlyOnce', field, detail);
+  };
+  if (typeof config.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(config.name)) fail('name', `must be 1-64 letters, digits, '-' or '_', got ${JSON.stringify(config.name)}`);
+  if (config.nc === undefined || typeof config.nc.publish !== 'function') fail('nc', 'must be a NatsConnection');
+  if (config.store === undefined || typeof config.store.transaction !== 'function') fail('store', 'must be a StateStore (openStateStore)');
+  if (typeof config.source?.stream !== 'string' || config.source.stream.length === 0) fail('source.stream', `must be a stream name, got ${JSON.stringify(config.source?.stream)}`);
+  if (typeof config.process !== 'function') fail('process', 'must be a function (batch, txn) => void | Promise<void>');
+  const int = (field: string, v: number | undefined, dflt: number, min: number, max: number): number => {
+    const x = v ?? dflt;
+    if (!Number.isInteger(x) || x < min || x > max) fail(field, `must be an integer in ${min}..${max}, got ${x}`);
+    return x;
+  };
+  const maxCount = int('batch.maxCount', config.batch?.maxCount, 1000, 1, 100_000);
+  const maxWaitMs = int('batch.maxWaitMs', config.batch?.maxWaitMs, 10, 0, 3_600_000);
+  const maxInFlight = int('outputs.maxInFlight', config.outputs?.maxInFlight, 4096, 1, 1_000_000);
+  const ackTimeoutMs = int('outputs.ackTimeoutMs', config.outputs?.ackTimeoutMs, 5000, 100, 3_600_000);
+  const maxPending = int('outputs.maxPending', config.outputs?.maxPending, 4 * maxCount, 1, 10_000_000);
+  const maxBufferedInputs = int('maxBufferedInputs', config.maxBufferedInputs, 2 * maxCount, 1, 10_000_000);
+  const w = config.outputs?.duplicateWindowMs;
+  if (w !== undefined && (!Number.isFinite(w) || w < 0)) fail('outputs.duplicateWindowMs', `must be a duration >= 0 in ms, got ${w}`);
+  return { maxCount, maxWaitMs, maxInFlight, ackTimeoutMs, maxPending, maxBufferedInputs, duplicateWindowMs: w };
+}
