@@ -13,8 +13,10 @@ export interface BenchPlan {
   readonly referenceRate: number;
   /** Unmeasured warm-up before each step, ms. */
   readonly warmupMs: number;
-  /** Measured window of each sweep step, ms (at least 3 flush periods for timer-driven modes). */
+  /** Measured window of each sweep step, ms. */
   readonly measureMs: number;
+  /** Timer-driven modes: a step lasts at least this many flush periods. */
+  readonly minFlushPeriodsPerStep: number;
   /** Fixed number of events per measured step instead of `measureMs` (`--count`). */
   readonly countPerStep?: number | undefined;
   /** How long to wait for the last outputs beyond the mode's own hold time, ms. */
@@ -55,6 +57,7 @@ export const FULL_PLAN: BenchPlan = {
   capacityFractions: [0.5, 0.7, 0.85, 1.0, 1.15, 1.3],
   warmupMs: 1_000,
   measureMs: 5_000,
+  minFlushPeriodsPerStep: 3,
   drainTimeoutMs: 3_000,
   capacityMs: 5_000,
   capacityWindow: 20_000,
@@ -69,9 +72,10 @@ export const QUICK_PLAN: BenchPlan = {
   rates: [2_000, 10_000],
   capacityFractions: [],
   warmupMs: 200,
-  measureMs: 1_000,
+  measureMs: 600,
+  minFlushPeriodsPerStep: 1,
   drainTimeoutMs: 1_500,
-  capacityMs: 1_000,
+  capacityMs: 600,
   capacityWindow: 10_000,
   triggerPeriodMs: 500,
   baselineEvents: 100_000,

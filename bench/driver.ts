@@ -54,10 +54,10 @@ export interface Driver {
    */
   drain(timeoutMs: number): Promise<boolean>;
   /**
-   * The window's figures. `holdMs` is how long the mode holds events by design; delivery that
-   * late after the window is not counted against the rate.
+   * The window's figures. Delivery after the window's end is not counted against the rate for
+   * up to `holdMs` (how long the mode holds events by design) plus `graceMs` (scheduling noise).
    */
-  windowResult(holdMs: number): WindowResult;
+  windowResult(holdMs: number, graceMs: number): WindowResult;
   close(): Promise<void>;
 }
 
@@ -168,9 +168,9 @@ export async function createDriver(config: DriverConfig): Promise<Driver> {
       return true;
     },
 
-    windowResult(holdMs) {
+    windowResult(holdMs, graceMs) {
       const measureMs = Math.max(1, windowEnd - windowStart);
-      const deliveredSpan = Math.max(measureMs, lastWindowDelivery - windowStart - holdMs);
+      const deliveredSpan = Math.max(measureMs, lastWindowDelivery - windowStart - holdMs - graceMs);
       return {
         published: windowPublished,
         delivered: windowDelivered,

@@ -57,6 +57,17 @@ export function modeSpecs(options: { triggerPeriodMs: number }): ModeSpec[] {
       capacityRun: true,
       module: 'sluice-route',
     },
+    {
+      name: 'route-sink',
+      label: 'real-time: route operator + runtime sink (re-encodes, adds headers)',
+      style: 'real-time',
+      implementation: 'sluice',
+      baseline: 'raw-forwarder',
+      params: {},
+      holdMs: 0,
+      capacityRun: true,
+      module: 'sluice-route-sink',
+    },
     ...MICRO_BATCH_SETTINGS.map(
       (s): ModeSpec => ({
         name: `micro-batch-${s.maxWaitMs}ms`,
@@ -72,7 +83,7 @@ export function modeSpecs(options: { triggerPeriodMs: number }): ModeSpec[] {
     ),
     {
       name: `triggered-${options.triggerPeriodMs / 1000}s`,
-      label: `triggered batch: flush every ${options.triggerPeriodMs / 1000} s (durable buffer)`,
+      label: `triggered batch: batchUntil, flush every ${options.triggerPeriodMs / 1000} s (in-memory buffer)`,
       style: 'triggered',
       implementation: 'sluice',
       baseline: 'raw-forwarder',

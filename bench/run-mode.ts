@@ -158,12 +158,15 @@ async function measureStep(
   driver.closeWindow();
   const drained = await driver.drain(drainMs);
   const after = await processor.mark();
-  return toStep(kind, rate, driver.windowResult(spec.holdMs), before, after, drained);
+    // Late delivery within a quarter of the step is noise (a busy machine), not a rate deficit;
+  // a processor really falling behind shows in p99 and in the drain.
+  const graceMs = Math.max(plan.p99SlackMs, measureMs / 4);
+  return toStep(kind, rate, driver.windowResult(spec.holdMs, graceMs), before, after, drained);
 }
 
 function stepMs(plan: BenchPlan, spec: ModeSpec, rate: number): number {
   const ms = plan.countPerStep !== undefined ? (plan.countPerStep * 1000) / rate : plan.measureMs;
-  return Math.max(ms, 3 * spec.holdMs);
+  return Math.max(ms, plan.minFlushPeriodsPerStep * spec.holdMs);
 }
 
 function toStep(

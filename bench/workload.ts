@@ -40,6 +40,11 @@ const CHANNELS = ['web', 'app', 'pos', 'mkt'] as const;
 /** Orders at or above this total go to manual review first. */
 export const REVIEW_THRESHOLD_CENTS = 50_000;
 
+/** Whether an order ships inside the EU (the region split of the routing rule). */
+export function isEuCountry(cc: string): boolean {
+  return EU.has(cc);
+}
+
 /**
  * The routing rule, first match wins: large orders to review, then express orders, then by
  * region. The raw forwarder and every Sluice mode use exactly this function.

@@ -1,0 +1,101 @@
+import type { BaselinePair } from './baselines/baseline-pair.js';
+import type { BenchPlan } from './bench-plan.js';
+import type { ModeResult, StepResult } from './run-mode.js';
+
+/** Where the run happened. */
+export interface MachineInfo {
+  cores: number;
+  cpuModel: string;
+  memGiB: number;
+  os: string;
+  node: string;
+  natsServer: string;
+  /** 1-minute load average at the start and end: above ~1 means others shared the cores. */
+  loadAvgStart: number;
+  loadAvgEnd: number;
+}
+
+/** A Sluice mode beside its baseline mode. */
+export interface Comparison {
+  mode: string;
+  baseline: string;
+  /** mode sustained events/s ÷ baseline's (higher is better). */
+  throughputRatio: number | null;
+  /** mode CPU per event ÷ baseline's, at the reference rate (lower is better). */
+  cpuRatio: number | null;
+  /** mode p99 ÷ baseline's, at the reference rate. */
+  p99Ratio: number | null;
+}
+
+/** A target from the issue, checked against this run. */
+export interface TargetCheck {
+  name: string;
+  goal: string;
+  value: number | null;
+  /** Null when a mode it needs did not run. */
+  met: boolean | null;
+}
+
+/** The one JSON document a run produces (`--json` prints it; bench/results/ keeps the full run's). */
+export interface BenchResult {
+  bench: 'sluice';
+  /** Bumped when the shape or the method changes, so old results are not compared blindly. */
+  schema: 1;
+  preset: BenchPlan['preset'];
+  date: string;
+  commit: string;
+  command: string;
+  durationS: number;
+  machine: MachineInfo;
+  plan: BenchPlan;
+  modes: ModeResult[];
+  baselines: BaselinePair[];
+  comparisons: Comparison[];
+  targets: TargetCheck[];
+}
+
+/** The sweep step at the plan's reference rate, if the mode reached it. */
+export function referenceStep(mode: ModeResult | undefined, plan: BenchPlan): StepResult | undefined {
+  return mode?.sweep.find((s) => s.targetRate === plan.referenceRate);
+}
+
+function ratio(a: number | undefined, b: number | undefined): number | null {
+  if (a === undefined || b === undefined || !(b > 0) || !(a > 0)) return null;
+  return Math.round((a / b) * 1000) / 1000;
+}
+
+export function compareModes(modes: readonly ModeResult[], plan: BenchPlan): Comparison[] {
+  const byName = new Map(modes.map((m) => [m.name, m]));
+  const out: Comparison[] = [];
+  for (const m of modes) {
+    if (m.baseline === undefined) continue;
+    const b = byName.get(m.baseline);
+    const mr = referenceStep(m, plan);
+    const br = referenceStep(b, plan);
+    out.push({
+      mode: m.name,
+      baseline: m.baseline,
+      throughputRatio: m.error === undefined ? ratio(m.sustainedRate, b?.sustainedRate) : null,
+      cpuRatio: ratio(mr?.cpuSecPerMillion, br?.cpuSecPerMillion),
+      p99Ratio: ratio(mr?.latency.p99, br?.latency.p99),
+    });
+  }
+  return out;
+}
+
+/** The three targets of the benchmark issue. */
+export function checkTargets(modes: readonly ModeResult[], plan: BenchPlan): TargetCheck[] {
+  const byName = new Map(modes.map((m) => [m.name, m]));
+  const route = byName.get('route');
+  const forwarder = byName.get('raw-forwarder');
+  const mb100 = byName.get('micro-batch-100ms');
+  const throughput = ratio(route?.sustainedRate, forwarder?.sustainedRate);
+  const cpu = ratio(referenceStep(mb100, plan)?.cpuSecPerMillion, referenceStep(route, plan)?.cpuSecPerMillion);
+  const p99 = referenceStep(route, plan)?.latency.p99;
+  const rate = plan.referenceRate.toLocaleString('en');
+  return [
+    { name: 'route-throughput', goal: 'route operator sustained throughput >= 0.8 x hand-written forwarder', value: throughput, met: throughput === null ? null : throughput >= 0.8 },
+    { name: 'micro-batch-cpu', goal: `micro-batch (maxWait 100 ms) CPU per event <= 1/3 of real-time route's, at ${rate} ev/s`, value: cpu, met: cpu === null ? null : cpu <= 1 / 3 },
+    { name: 'route-p99', goal: `real-time route p99 freshness < 5 ms at ${rate} ev/s`, value: p99 ?? null, met: p99 === undefined ? null : p99 < 5 },
+  ];
+}

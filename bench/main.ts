@@ -1,0 +1,202 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { startNatsServer, type NatsServerHandle } from '../src/runtime/nats-server-process.js';
+import type { BaselinePair } from './baselines/baseline-pair.js';
+import { jetstreamConsumeBaseline } from './baselines/jetstream-consume.js';
+import { lmdbPutsBaseline } from './baselines/lmdb-puts.js';
+import { rxjsBufferBaseline } from './baselines/rxjs-buffer.js';
+import { FULL_PLAN, QUICK_PLAN, type BenchPlan } from './bench-plan.js';
+import { checkTargets, compareModes, type BenchResult, type MachineInfo } from './bench-result.js';
+import { renderLatencyChart } from './latency-chart.js';
+import { markdownReport } from './markdown-report.js';
+import { modeSpecs } from './mode-registry.js';
+import { createProgress } from './progress.js';
+import { runMode, type ModeResult } from './run-mode.js';
+import { makeOrderPool } from './workload.js';
+
+const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
+const REPORT = 'report.md';
+const CHART = 'latency-vs-throughput.svg';
+const JSON_FILE = 'result.json';
+
+/** Parsed command line. */
+interface BenchOptions {
+  quick: boolean;
+  json: boolean;
+  progress: boolean;
+  out?: string;
+  natsUrl?: string;
+  modes?: string[];
+  rates?: number[];
+  count?: number;
+  stepMs?: number;
+  minBytes?: number;
+  maxBytes?: number;
+  triggerPeriodMs?: number;
+  seed?: number;
+  baselines: boolean;
+}
+
+/**
+ * `sluice bench` / `npm run bench` / `node --import tsx bench/main.ts`: runs every mode and
+ * baseline against one private nats-server, writes report.md, the SVG chart and result.json to
+ * the output directory, and prints the JSON document with `--json` (else a short summary).
+ * Resolves with the result; throws when the run cannot start (no nats-server, bad option).
+ */
+export async function main(argv: string[]): Promise<BenchResult> {
+  const opts = parseArgs(argv);
+  const plan = buildPlan(opts);
+  const started = performance.now();
+  const machineStart = loadavg()[0] ?? 0;
+  const server: NatsServerHandle | undefined =
+    opts.natsUrl === undefined ? await startNatsServer({ config: { max_pending: 256 * 1024 * 1024 } }) : undefined;
+  const url = opts.natsUrl ?? server!.url;
+  const workDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
+  const specs = modeSpecs({ triggerPeriodMs: plan.triggerPeriodMs }).filter((s) => opts.modes === undefined || opts.modes.includes(s.name));
+  const baselineCount = opts.baselines ? 3 : 0;
+  const progress = createProgress(specs.length + baselineCount, opts.json || !opts.progress ? 'off' : process.stderr.isTTY ? 'bar' : 'lines');
+  const runId = Date.now().toString(36);
+  const modes: ModeResult[] = [];
+  const baselines: BaselinePair[] = [];
+  try {
+    const pool = makeOrderPool({ minBytes: plan.minBytes, maxBytes: plan.maxBytes, seed: plan.seed });
+    for (const [i, spec] of specs.entries()) {
+      const result = await runMode(spec, { url, prefix: `bench.${runId}.m${i}`, workDir, pool, plan, onStep: (l) => progress.step(l) });
+      modes.push(result);
+      progress.tick(result.error !== undefined ? `${spec.name}: did not run (${result.error})` : `${spec.name}: sustained ${Math.round(result.sustainedRate)} ev/s`);
+    }
+    if (opts.baselines) {
+      progress.step('baseline: RxJS batching');
+      baselines.push(await rxjsBufferBaseline(plan.baselineEvents));
+      progress.tick('baseline: RxJS batching');
+      progress.step('baseline: LMDB batched puts');
+      baselines.push(await lmdbPutsBaseline(pool, plan.baselineEvents));
+      progress.tick('baseline: LMDB batched puts');
+      progress.step('baseline: JetStream consume + ack');
+      baselines.push(await jetstreamConsumeBaseline(url, pool, plan.jetstreamEvents, `bench.${runId}.js`));
+      progress.tick('baseline: JetStream consume + ack');
+    }
+  } finally {
+    progress.stop();
+    await server?.dispose();
+    await rm(workDir, { recursive: true, force: true });
+  }
+
+  const result: BenchResult = {
+    bench: 'sluice',
+    schema: 1,
+    preset: plan.preset,
+    date: new Date().toISOString(),
+    commit: gitCommit(),
+    command: `npm run bench --${argv.length > 0 ? ` ${argv.join(' ')}` : ''}`,
+    durationS: Math.round((performance.now() - started) / 100) / 10,
+    machine: machineInfo(machineStart),
+    plan,
+    modes,
+    baselines,
+    comparisons: compareModes(modes, plan),
+    targets: checkTargets(modes, plan),
+  };
+  const outDir = resolve(opts.out ?? (plan.preset === 'full' ? join(BENCH_DIR, 'results') : await mkdtemp(join(tmpdir(), 'sluice-bench-out-'))));
+  await mkdir(outDir, { recursive: true });
+  await writeFile(join(outDir, JSON_FILE), `${JSON.stringify(result, null, 2)}\n`);
+  await writeFile(join(outDir, CHART), await renderLatencyChart(modes, `Sluice ${plan.preset} bench, ${result.date.slice(0, 10)}`));
+  await writeFile(join(outDir, REPORT), markdownReport(result, CHART));
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } else {
+    const where = relative(process.cwd(), outDir) || '.';
+    process.stdout.write(`report: ${join(where, REPORT)}\nchart:  ${join(where, CHART)}\njson:   ${join(where, JSON_FILE)}\n`);
+    for (const t of result.targets) process.stdout.write(`${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'} ${t.goal}: ${t.value ?? 'n/a'}\n`);
+  }
+  return result;
+}
+
+function parseArgs(argv: string[]): BenchOptions {
+  const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+  const int = (name: string) => (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
+    return n;
+  };
+  const rates = (v: string) => list(v).map(int('--rates'));
+  const program = new Command('sluice bench')
+    .description('Freshness, throughput and cost of Sluice modes against hand-written baselines on a private nats-server.')
+    .option('--quick', 'CI smoke preset: two rates, short steps, under a minute', false)
+    .option('--json', 'print one JSON document on stdout (no progress bar)', false)
+    .option('--no-progress', 'no progress output on stderr')
+    .option('--out <dir>', 'where report.md, the SVG and result.json go (default: bench/results for a full run, a temp dir for --quick)')
+    .option('--nats-url <url>', 'use this nats-server (JetStream enabled) instead of starting a private one')
+    .option('--modes <list>', `comma-separated modes (default all: ${modeSpecs({ triggerPeriodMs: FULL_PLAN.triggerPeriodMs }).map((s) => s.name).join(', ')})`, list)
+    .option('--rates <list>', 'offered rates of the sweep, events/s, comma-separated', rates)
+    .option('--count <n>', 'events per measured step (instead of a fixed step length)', int('--count'))
+    .option('--step-ms <ms>', 'length of a measured step, ms', int('--step-ms'))
+    .option('--min-bytes <n>', 'smallest event, bytes (>= 100)', int('--min-bytes'))
+    .option('--max-bytes <n>', 'largest event, bytes', int('--max-bytes'))
+    .option('--trigger-period-ms <ms>', 'flush period of the triggered batch, ms', int('--trigger-period-ms'))
+    .option('--seed <n>', 'workload seed', int('--seed'))
+    .option('--no-baselines', 'skip the in-process and JetStream baselines')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => process.stderr.write(s) });
+  program.parse(argv, { from: 'user' });
+  return program.opts<BenchOptions>();
+}
+
+function buildPlan(o: BenchOptions): BenchPlan {
+  const base = o.quick ? QUICK_PLAN : FULL_PLAN;
+  const custom = [o.rates, o.count, o.stepMs, o.minBytes, o.maxBytes, o.triggerPeriodMs, o.seed].some((v) => v !== undefined);
+  return {
+    ...base,
+    preset: custom ? 'custom' : base.preset,
+    rates: o.rates ?? base.rates,
+    countPerStep: o.count,
+    measureMs: o.stepMs ?? base.measureMs,
+    minBytes: o.minBytes ?? base.minBytes,
+    maxBytes: o.maxBytes ?? base.maxBytes,
+    triggerPeriodMs: o.triggerPeriodMs ?? base.triggerPeriodMs,
+    seed: o.seed ?? base.seed,
+  };
+}
+
+function machineInfo(loadAvgStart: number): MachineInfo {
+  const cpu = cpus();
+  return {
+    cores: cpu.length,
+    cpuModel: cpu[0]?.model.trim() ?? 'unknown',
+    memGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    os: `${platform()} ${release()}`,
+    node: process.versions.node,
+    natsServer: tryRun('nats-server', ['--version']).replace(/^nats-server:\s*/, '') || 'unknown',
+    loadAvgStart: Math.round(loadAvgStart * 100) / 100,
+    loadAvgEnd: Math.round((loadavg()[0] ?? 0) * 100) / 100,
+  };
+}
+
+function gitCommit(): string {
+  const sha = tryRun('git', ['rev-parse', '--short', 'HEAD']);
+  if (sha === '') return 'unknown';
+  return tryRun('git', ['status', '--porcelain', '--', 'src', 'operators', 'bench']) === '' ? sha : `${sha}+dirty`;
+}
+
+function tryRun(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { cwd: join(BENCH_DIR, '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    const e = err as { code?: string; message?: string };
+    // commander already printed --help / a usage error.
+    if (e.code !== 'commander.helpDisplayed' && e.code !== 'commander.help' && e.code !== 'commander.version') {
+      process.stderr.write(`sluice bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    process.exitCode = e.code === 'commander.helpDisplayed' ? 0 : 1;
+  });
+}

@@ -1,0 +1,112 @@
+import { referenceStep, type BenchResult } from './bench-result.js';
+import type { ModeResult, StepResult } from './run-mode.js';
+
+/** The human report of a run, built only from its JSON document (so both always agree). */
+export function markdownReport(r: BenchResult, chartFile: string): string {
+  const plan = r.plan;
+  const rate = plan.referenceRate.toLocaleString('en');
+  const byName = new Map(r.modes.map((m) => [m.name, m]));
+  const mb100 = byName.get('micro-batch-100ms');
+  const triggered = r.modes.find((m) => m.style === 'triggered');
+  const columns = [byName.get('route'), mb100, triggered].map((c) => (c?.error === undefined ? c : undefined));
+  const lines: string[] = [];
+  const push = (...l: string[]) => lines.push(...l);
+
+  push(`# Sluice benchmark (${r.preset} run)`, '');
+  push(`- Date: ${r.date}; commit \`${r.commit}\`; took ${Math.round(r.durationS)} s`);
+  push(`- Command: \`${r.command}\``);
+  const m = r.machine;
+  push(`- Machine: ${m.cores} cores, ${m.cpuModel}, ${m.memGiB} GiB RAM, ${m.os}; Node ${m.node}; nats-server ${m.natsServer}`);
+  push(`- Load average (1 min) at start / end: ${m.loadAvgStart} / ${m.loadAvgEnd}.${noise(m.loadAvgStart, m.loadAvgEnd, m.cores)}`);
+  push(`- Payloads: order events of ${plan.minBytes}-${plan.maxBytes} bytes (MessagePack), one routing rule with four targets; one private nats-server for the whole run.`, '');
+
+  push(`## The article's table, measured`, '');
+  push(`Measured at ${rate} events/s offered unless said otherwise. Freshness = time from the publish stamp in the event to the output reaching a subscriber.`, '');
+  push(`| Factor | Real-time (\`route\`) | Near-real-time (${mb100?.name ?? 'micro-batch'}) | Batch (${triggered?.name ?? 'triggered'}) | How |`);
+  push('|---|---|---|---|---|');
+  push(`| Data freshness | ${columns.map((c) => freshness(referenceStep(c, plan))).join(' | ')} | p50 / p99, ms |`);
+  push(`| Infrastructure cost: CPU | ${columns.map((c) => fmt(referenceStep(c, plan)?.cpuSecPerMillion, ' s')).join(' | ')} | processor CPU seconds per million events (user+system, own process) |`);
+  push(`| Infrastructure cost: memory | ${columns.map((c) => fmt(c?.peakRssMiB, ' MiB')).join(' | ')} | processor peak RSS over the whole mode |`);
+  push(`| Infrastructure cost: messages | ${columns.map((c) => fmt(referenceStep(c, plan)?.natsMsgsPerEvent)).join(' | ')} | NATS messages in+out of the processor per event |`);
+  push(`| Infrastructure cost: storage | ${columns.map((c) => fmt(referenceStep(c, plan)?.lmdbCommitsPerEvent)).join(' | ')} | LMDB commits per event |`);
+  push(`| Sustained throughput | ${columns.map((c) => fmt(c?.sustainedRate, ' ev/s')).join(' | ')} | highest rate delivered without saturating |`);
+  for (const factor of ['Complexity', 'Error handling', 'System coupling', 'Testing difficulty']) {
+    push(`| ${factor} | not measurable | not measurable | not measurable | a benchmark cannot measure it; see the topologies and tests |`);
+  }
+  push('');
+
+  push('## Targets', '');
+  push('| Target | Value | Met |', '|---|---|---|');
+  for (const t of r.targets) push(`| ${t.goal} | ${t.value ?? 'n/a'} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} |`);
+  push('');
+
+  push(`## Every mode at ${rate} events/s, beside its baseline`, '');
+  push('Ratios divide by the baseline mode (the hand-written forwarder on the raw NATS client) measured in the same run: throughput ratio > 1 is faster, CPU ratio < 1 is cheaper.', '');
+  push('| Mode | p50 ms | p90 ms | p99 ms | max ms | CPU s/M ev | CPU ×base | RSS MiB | msgs/ev | LMDB commits/ev | sustained ev/s | throughput ×base |');
+  push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const mode of r.modes) {
+    const s = referenceStep(mode, plan);
+    const c = r.comparisons.find((x) => x.mode === mode.name);
+    if (mode.error !== undefined) {
+      push(`| ${mode.name} | did not run: ${mode.error.replace(/\|/g, '/').slice(0, 160)} ||||||||||| `);
+      continue;
+    }
+    push(
+      `| ${mode.name} | ${fmt(s?.latency.p50)} | ${fmt(s?.latency.p90)} | ${fmt(s?.latency.p99)} | ${fmt(s?.latency.max)} | ${fmt(s?.cpuSecPerMillion)} | ${fmt(c?.cpuRatio ?? undefined)} | ${fmt(mode.peakRssMiB)} | ${fmt(s?.natsMsgsPerEvent)} | ${fmt(s?.lmdbCommitsPerEvent)} | ${fmt(mode.sustainedRate)} | ${fmt(c?.throughputRatio ?? undefined)} |`,
+    );
+  }
+  push('');
+
+  push('## Raw baselines beside Sluice', '');
+  push('| Work | Raw | ev/s | Sluice | ev/s | Sluice ÷ raw |', '|---|---|---|---|---|---|');
+  for (const b of r.baselines) {
+    push(`| ${b.work} | ${b.rawLabel} | ${fmt(b.raw)} | ${b.sluiceLabel} | ${b.sluice === null ? `n/a (${b.note ?? 'not available'})` : fmt(b.sluice)} | ${fmt(b.ratio ?? undefined)} |`);
+  }
+  push('');
+
+  push('## Latency vs throughput', '');
+  push(`![latency percentiles vs delivered throughput per mode](${chartFile})`, '');
+  push(`Each mode's sweep steps the offered rate up until a step saturates: output below ${plan.saturationDeliveredShare * 100}% of offered, events not out within the drain timeout, or p99 above ${plan.p99Factor}x the mode's best p99 + ${plan.p99SlackMs} ms. The capacity row is a closed-loop run (at most ${plan.capacityWindow.toLocaleString('en')} events in flight), so its latency is queueing, not freshness.`, '');
+  for (const mode of r.modes) push(...sweepTable(mode));
+
+  push('## How this was measured', '');
+  push(
+    '- One process (the driver) publishes stamped events and receives every output, so both ends read the same clock; the processor under test runs alone in a child process, whose `process.cpuUsage()` (all its threads) and peak RSS are what the cost rows report. The driver and nats-server share the same cores, which is why absolute figures vary and the ratios matter more.',
+    '- Every step: warm-up, wait until everything came out, mark the processor, measure, wait again, mark again. CPU per event therefore includes the idle and timer work of the mode during the step.',
+    `- Steps last ${plan.measureMs} ms (at least ${plan.minFlushPeriodsPerStep} flush period(s) for timer-driven modes); numbers vary by ±15% between runs on this machine (PLATFORM-NOTES).`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+function sweepTable(mode: ModeResult): string[] {
+  const out = [`### ${mode.name}: ${mode.label}`, ''];
+  if (mode.error !== undefined) return [...out, `Did not run: ${mode.error}`, ''];
+  out.push('| Offered ev/s | Achieved | Delivered ev/s | p50 ms | p90 ms | p99 ms | max ms | CPU s/M ev | msgs/ev | Saturated |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
+  const rows: StepResult[] = [...(mode.capacity !== undefined ? [mode.capacity] : []), ...mode.sweep];
+  for (const s of rows) {
+    out.push(
+      `| ${s.kind === 'capacity' ? 'capacity (closed loop)' : fmt(s.targetRate)} | ${fmt(s.achievedRate)} | ${fmt(s.deliveredRate)} | ${fmt(s.latency.p50)} | ${fmt(s.latency.p90)} | ${fmt(s.latency.p99)} | ${fmt(s.latency.max)} | ${fmt(s.cpuSecPerMillion)} | ${fmt(s.natsMsgsPerEvent)} | ${s.saturated ? `yes: ${s.note ?? ''}` : 'no'} |`,
+    );
+  }
+  out.push('');
+  return out;
+}
+
+function freshness(s: StepResult | undefined): string {
+  return s === undefined ? 'n/a' : `${fmt(s.latency.p50)} / ${fmt(s.latency.p99)} ms`;
+}
+
+function noise(start: number, end: number, cores: number): string {
+  return Math.max(start, end) > cores * 0.5
+    ? ' Other work shared the machine during the run: absolute figures are noisy, compare ratios.'
+    : ' The machine was otherwise quiet.';
+}
+
+/** Numbers with sensible precision: integers for big values, 3 significant digits for small. */
+export function fmt(v: number | undefined | null, unit = ''): string {
+  if (v === undefined || v === null || !Number.isFinite(v)) return 'n/a';
+  const abs = Math.abs(v);
+  const text = abs >= 1000 ? Math.round(v).toLocaleString('en') : abs >= 10 ? v.toFixed(1) : abs >= 1 ? v.toFixed(2) : v === 0 ? '0' : v.toPrecision(3);
+  return `${text}${unit}`;
+}
