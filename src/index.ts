@@ -44,3 +44,27 @@ export type {
   FaultContext,
   FaultPoint,
 } from './exactly-once/index.js';
+
+// Runtime: topologies, running them, connecting
+export { defineTopology, isTopology } from './runtime/define-topology.js';
+export type { Topology } from './runtime/define-topology.js';
+export { runTopology } from './runtime/run-topology.js';
+export type { RunTopologyOptions, RunningTopology, StopReason, TopologyExit } from './runtime/run-topology.js';
+export type {
+  PublishValueOptions,
+  SinkOptions,
+  SinkTarget,
+  SourceOptions,
+  StreamSourceOptions,
+  TopologyBuilder,
+  TopologyContext,
+  TopologyOutput,
+} from './runtime/types.js';
+export { RuntimeStats } from './runtime/runtime-stats.js';
+export type { StatsSnapshot } from './runtime/runtime-stats.js';
+export { DEAD_LETTER_HEADERS, deadLetterSubject, deadLetterStreamName, decodeDeadLetter } from './runtime/dead-letter.js';
+export { NoSinkTargetError } from './runtime/create-sink.js';
+export { connect, CONNECT_ENV } from './runtime/connect.js';
+export type { Connection, ConnectionMode, ConnectOptions } from './runtime/connect.js';
+export { startNatsServer, NatsServerNotFoundError } from './runtime/nats-server-process.js';
+export type { NatsServerHandle, NatsServerOptions } from './runtime/nats-server-process.js';

@@ -1,0 +1,135 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { pino, type Logger } from 'pino';
+import { ensureError } from '../errors.js';
+import { connect, type Connection } from '../runtime/connect.js';
+import { runTopology, type TopologyExit } from '../runtime/run-topology.js';
+import { benchCommand } from './bench-command.js';
+import { loadTopology } from './load-topology.js';
+import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
+
+interface RunFlags extends NatsFlags {
+  export?: string | undefined;
+  durationMs?: number | undefined;
+  drainTimeoutMs?: number | undefined;
+  logLevel: string;
+}
+
+const ENDINGS: Record<TopologyExit['reason'], string> = {
+  stopped: 'stopped on request, drained',
+  duration: 'stopped at --duration-ms, drained',
+  completed: 'completed',
+  failed: 'FAILED (see the log)',
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/**
+ * The `sluice` command line. Returns the exit code: 0 after a clean stop (signal, duration, or
+ * a topology that finished), 1 when the topology failed or could not start, 2 for usage errors.
+ * Logs are pino JSON lines on stderr; the topology's one-line summaries go to stdout.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  let code: number | undefined;
+  const program = new Command('sluice')
+    .description('Stream processing over NATS: run a topology file.')
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('Load a topology module and run it until SIGINT/SIGTERM (or --duration-ms), draining in-flight work.')
+    .argument('<file>', 'topology module (.ts or .js) exporting a defineTopology() result')
+    .option('--nats <url>', 'NATS server URL(s), comma-separated [env NATS_URL]; without one: a private nats-server from PATH, else in-process')
+    .option('--creds <file>', 'credentials file (JWT + nkey seed) [env NATS_CREDS]')
+    .option('--nkey <file>', 'nkey seed file [env NATS_NKEY]')
+    .option('--token <token>', 'auth token [env NATS_TOKEN; prefer it: command lines are visible to other users]')
+    .option('--user <user>', 'user name [env NATS_USER]')
+    .option('--password <password>', 'password [env NATS_PASSWORD; prefer it]')
+    .option('--tls-ca <file>', 'CA certificate to trust [env NATS_CA]')
+    .option('--tls-cert <file>', 'client certificate [env NATS_CERT]')
+    .option('--tls-key <file>', 'client key [env NATS_KEY]')
+    .option('--export <name>', 'which export of the module is the topology (default: the default export)')
+    .option('--duration-ms <n>', 'stop (and drain) after this many ms', nonNegative)
+    .option('--drain-timeout-ms <n>', 'how long a stop waits for in-flight work, ms (default 5000)', nonNegative)
+    .addOption(new Option('--log-level <level>', 'log level (stderr)').choices(LOG_LEVELS).default(process.env.SLUICE_LOG_LEVEL ?? 'info'))
+    .action(async (file: string, flags: RunFlags) => {
+      code = await run(file, flags);
+    });
+
+  program
+    .command('bench')
+    .description('Run the benchmarks (bench/main.ts)')
+    .allowUnknownOption()
+    .argument('[args...]', 'passed to the benchmark harness')
+    .action(async (args: string[]) => {
+      code = await benchCommand(args);
+    });
+
+  try {
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    throw err;
+  }
+  return code ?? 0;
+}
+
+async function run(file: string, flags: RunFlags): Promise<number> {
+  const logger = pino(
+    { level: flags.logLevel, base: { app: 'sluice' }, redact: { paths: ['nats.pass', 'nats.token', '*.pass', '*.token'], censor: '***' } },
+    pino.destination({ dest: 2, sync: true }),
+  );
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  let connection: Connection | undefined;
+  try {
+    const topology = await loadTopology(file, flags.export);
+    connection = await connect({ nats: natsOptionsFromFlags(flags, process.env), logger });
+    const running = await runTopology(topology, {
+      transport: connection.transport,
+      logger,
+      durationMs: flags.durationMs,
+      drainTimeoutMs: flags.drainTimeoutMs,
+      report: say,
+      closeTransport: false,
+    });
+    say(`sluice: running ${topology.name} on ${connection.description}${flags.durationMs !== undefined ? ` for ${flags.durationMs} ms` : ''} (Ctrl-C to stop)`);
+    const exit = await untilSignalOrDone(running.done, () => running.stop(), logger);
+    say(`sluice: ${topology.name} ${ENDINGS[exit.reason]} after ${(exit.elapsedMs / 1000).toFixed(1)} s`);
+    return exit.reason === 'failed' ? 1 : 0;
+  } catch (err) {
+    const error = ensureError(err);
+    logger.fatal({ err: error }, 'could not run the topology');
+    process.stderr.write(`sluice: ${error.message}\n`);
+    return 1;
+  } finally {
+    await connection?.dispose().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'closing the connection failed'));
+  }
+}
+
+/** The first SIGINT/SIGTERM drains; a second one exits at once. */
+async function untilSignalOrDone(done: Promise<TopologyExit>, stop: () => Promise<TopologyExit>, logger: Logger): Promise<TopologyExit> {
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) {
+      logger.warn({ signal }, 'second signal: exiting without finishing the drain');
+      process.exit(130);
+    }
+    signalled = true;
+    logger.info({ signal }, 'signal received: draining');
+    void stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await done;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function nonNegative(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`expected a number >= 0, got '${value}'`);
+  return n;
+}

@@ -1,0 +1,227 @@
+import { pino, type Logger } from 'pino';
+import { asyncScheduler, isObservable, ReplaySubject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { ensureError, InvalidConfigError } from '../errors.js';
+import type { Transport } from '../transport/transport.js';
+import { createTopologyContext } from './create-topology-context.js';
+import { deadLetterStreamName, deadLetterSubject } from './dead-letter.js';
+import type { Topology } from './define-topology.js';
+import { RuntimeStats, type StatsSnapshot } from './runtime-stats.js';
+import type { TopologyContext } from './types.js';
+
+/** Options for {@link runTopology}. */
+export interface RunTopologyOptions {
+  transport: Transport;
+  /** Default: pino at `info` on stderr. */
+  logger?: Logger | undefined;
+  /** Stop (and drain) after this long, ms. Default: run until `stop()`. */
+  durationMs?: number | undefined;
+  /** Scheduler for the topology's timing and the duration. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike | undefined;
+  /** Receives the topology's one-line status reports. Default: logged at `info`. */
+  report?: ((line: string) => void) | undefined;
+  /** How long a drain waits for pipelines and in-flight publishes before cutting them off, ms. Default 5000. */
+  drainTimeoutMs?: number | undefined;
+  /** Close the transport after draining. Default true. */
+  closeTransport?: boolean | undefined;
+  /**
+   * Keep dead letters in the JetStream stream `SLUICE_DLQ_<topology>` (subject
+   * `sluice.dlq.<topology>`, 7 days) so they can be listed and replayed. Default true; when the
+   * stream cannot be created (no JetStream) dead letters are core-published, with a warning.
+   */
+  deadLetterStream?: boolean | undefined;
+}
+
+/** Why a run ended. */
+export type StopReason = 'stopped' | 'duration' | 'completed' | 'failed';
+
+/** How a run ended. */
+export interface TopologyExit {
+  readonly reason: StopReason;
+  /** The pipeline error, when `reason` is 'failed'. */
+  readonly error?: Error | undefined;
+  readonly elapsedMs: number;
+  readonly stats: StatsSnapshot;
+}
+
+/** A running topology. */
+export interface RunningTopology {
+  readonly name: string;
+  readonly stats: TopologyContext['stats'];
+  /** Drains (see {@link runTopology}) and resolves when done; idempotent. */
+  stop(): Promise<TopologyExit>;
+  /** Resolves when the run ends for any reason: `stop()`, the duration, completion or failure. */
+  readonly done: Promise<TopologyExit>;
+}
+
+const DLQ_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Runs a topology on a transport: builds it, subscribes the pipelines it returns, and keeps
+ * running until `stop()`, `durationMs`, every pipeline completing, or a pipeline error.
+ *
+ * Stopping drains: sources complete (so batching operators flush), the runtime waits for the
+ * pipelines to complete and for in-flight durable publishes (up to `drainTimeoutMs`, then cuts
+ * them off with a warning), runs `onStop` hooks, flushes the transport, then closes it.
+ * A pipeline error is logged and stops the run with reason 'failed'; bad input never gets that
+ * far (it is dead-lettered). A builder that throws rejects the returned promise.
+ *
+ * @example
+ * ```ts
+ * const run = await runTopology(greeter, { transport: new LocalTransport(), durationMs: 5_000 });
+ * const exit = await run.done; // { reason: 'duration', stats: { received, published, deadLetters }, ... }
+ * ```
+ */
+export async function runTopology(topology: Topology, options: RunTopologyOptions): Promise<RunningTopology> {
+  const { transport } = options;
+  const drainTimeoutMs = options.drainTimeoutMs ?? 5_000;
+  if (options.durationMs !== undefined && !(options.durationMs >= 0)) {
+    throw new InvalidConfigError('runTopology', 'durationMs', `must be >= 0, got ${options.durationMs}`);
+  }
+  if (!(drainTimeoutMs >= 0)) throw new InvalidConfigError('runTopology', 'drainTimeoutMs', `must be >= 0, got ${drainTimeoutMs}`);
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const logger = (options.logger ?? pino({ level: 'info' }, pino.destination(2))).child({ topology: topology.name });
+  const report = options.report ?? ((line: string) => logger.info(line));
+  const stats = new RuntimeStats();
+  const abort = new AbortController();
+  const stopping$ = new ReplaySubject<void>(1);
+  const closing$ = new ReplaySubject<void>(1);
+  const inFlight = new Set<Promise<unknown>>();
+  const stopHooks: Array<() => void | Promise<void>> = [];
+  const startedAt = scheduler.now();
+
+  const durableDeadLetters = options.deadLetterStream !== false && (await ensureDeadLetterStream(transport, topology.name, logger));
+  const ctx = createTopologyContext({
+    topologyName: topology.name,
+    transport,
+    logger,
+    scheduler,
+    stats,
+    signal: abort.signal,
+    stopping$,
+    closing$,
+    durableDeadLetters,
+    track: (work) => {
+      inFlight.add(work);
+      void work.finally(() => inFlight.delete(work));
+    },
+    onStop: (hook) => stopHooks.push(hook),
+    report,
+  });
+
+  let resolveDone!: (exit: TopologyExit) => void;
+  const done = new Promise<TopologyExit>((resolve) => (resolveDone = resolve));
+  const subscriptions: Array<{ unsubscribe(): void }> = [];
+  const pipelinesDone: Array<Promise<void>> = [];
+  let stopPromise: Promise<TopologyExit> | undefined;
+  let durationTimer: Subscription | undefined;
+
+  const stop = (reason: StopReason, error?: Error): Promise<TopologyExit> => {
+    stopPromise ??= (async () => {
+      logger.info({ reason }, 'draining');
+      abort.abort();
+      stopping$.next();
+      // Let what generators and pipelines published before the stop come back to our own
+      // sources before those complete, so a drain does not cut off in-process traffic.
+      await within(transport.flush().catch(() => undefined), drainTimeoutMs);
+      closing$.next();
+      if (!(await within(Promise.all(pipelinesDone), drainTimeoutMs))) {
+        logger.warn({ drainTimeoutMs }, 'pipelines did not complete in time: cutting them off');
+      }
+      for (const s of subscriptions) s.unsubscribe();
+      if (!(await within(Promise.all(inFlight), drainTimeoutMs))) {
+        logger.warn({ pending: inFlight.size }, 'in-flight publishes did not finish in time');
+      }
+      for (const hook of stopHooks) {
+        try {
+          await hook();
+        } catch (err) {
+          logger.error({ err: ensureError(err) }, 'onStop hook failed');
+        }
+      }
+      try {
+        await transport.flush();
+        if (options.closeTransport !== false) await transport.close();
+      } catch (err) {
+        logger.error({ err: ensureError(err) }, 'transport flush/close failed');
+      }
+      durationTimer?.unsubscribe();
+      const exit: TopologyExit = { reason, error, elapsedMs: scheduler.now() - startedAt, stats: stats.snapshot() };
+      logger.info({ reason, elapsedMs: exit.elapsedMs, ...summaryFields(exit.stats) }, 'stopped');
+      resolveDone(exit);
+      return exit;
+    })();
+    return stopPromise;
+  };
+
+  let output: ReturnType<Topology['build']>;
+  try {
+    output = topology.build(ctx);
+  } catch (err) {
+    abort.abort();
+    stopping$.next();
+    closing$.next();
+    if (options.closeTransport !== false) await transport.close().catch(() => undefined);
+    throw err;
+  }
+
+  for (const pipeline of pipelinesOf(output)) {
+    pipelinesDone.push(
+      new Promise<void>((resolve) => {
+        subscriptions.push(
+          pipeline.subscribe({
+            error: (err: unknown) => {
+              const error = ensureError(err);
+              logger.error({ err: error }, 'pipeline failed');
+              resolve();
+              void stop('failed', error);
+            },
+            complete: () => resolve(),
+          }),
+        );
+      }),
+    );
+  }
+  if (isSubscription(output)) subscriptions.push(output);
+
+  // A topology whose every pipeline finished (a finite batch job) has nothing left to do.
+  if (pipelinesDone.length > 0) void Promise.all(pipelinesDone).then(() => stop('completed'));
+  if (options.durationMs !== undefined) durationTimer = scheduler.schedule(() => void stop('duration'), options.durationMs);
+  logger.info({ transport: transport.kind, durable: transport.durable, deadLetters: deadLetterSubject(topology.name) }, 'started');
+
+  return { name: topology.name, stats, stop: () => stop('stopped'), done };
+}
+
+async function ensureDeadLetterStream(transport: Transport, topology: string, logger: Logger): Promise<boolean> {
+  try {
+    await transport.ensureStream({ name: deadLetterStreamName(topology), subjects: [deadLetterSubject(topology)], maxAgeMs: DLQ_MAX_AGE_MS });
+    return true;
+  } catch (err) {
+    logger.warn({ err: ensureError(err) }, 'no dead-letter stream (JetStream unavailable?): dead letters are core-published only');
+    return false;
+  }
+}
+
+function pipelinesOf(output: ReturnType<Topology['build']>): Observable<unknown>[] {
+  if (isObservable(output)) return [output];
+  if (Array.isArray(output)) return output.filter((o): o is Observable<unknown> => isObservable(o));
+  return [];
+}
+
+function isSubscription(output: unknown): output is { unsubscribe(): void } {
+  return !isObservable(output) && !Array.isArray(output) && typeof (output as { unsubscribe?: unknown } | undefined)?.unsubscribe === 'function';
+}
+
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function summaryFields(s: StatsSnapshot): { received: number; published: number; deadLetters: number } {
+  const sum = (r: Readonly<Record<string, number>>) => Object.values(r).reduce((a, b) => a + b, 0);
+  return { received: sum(s.received), published: sum(s.published), deadLetters: s.deadLetters };
+}

@@ -1,0 +1,63 @@
+import { subjectMatches } from '../transport/subject.js';
+
+/** A copy of the counters at one moment. */
+export interface StatsSnapshot {
+  /** Messages received per subject. */
+  readonly received: Readonly<Record<string, number>>;
+  /** Messages published per subject. */
+  readonly published: Readonly<Record<string, number>>;
+  readonly deadLetters: number;
+}
+
+/** Subjects beyond this many are counted together under {@link OTHER_SUBJECTS}. */
+export const MAX_TRACKED_SUBJECTS = 1000;
+export const OTHER_SUBJECTS = '(other)';
+
+/**
+ * Counters per subject for summaries and the stats endpoint. Memory is bounded: per-key subjects
+ * (`orders.<id>`) would otherwise grow without limit, so past {@link MAX_TRACKED_SUBJECTS}
+ * distinct subjects the rest share one counter.
+ */
+export class RuntimeStats {
+  readonly #received = new Map<string, number>();
+  readonly #published = new Map<string, number>();
+  #deadLetters = 0;
+
+  recordReceived(subject: string, count = 1): void {
+    bump(this.#received, subject, count);
+  }
+
+  recordPublished(subject: string, count = 1): void {
+    bump(this.#published, subject, count);
+  }
+
+  recordDeadLetter(): void {
+    this.#deadLetters += 1;
+  }
+
+  /** Sum of received (or published) counts over subjects matching `pattern` (all when omitted). */
+  total(kind: 'received' | 'published', pattern?: string): number {
+    let sum = 0;
+    for (const [subject, n] of kind === 'received' ? this.#received : this.#published) {
+      if (pattern === undefined || subjectMatches(pattern, subject)) sum += n;
+    }
+    return sum;
+  }
+
+  get deadLetters(): number {
+    return this.#deadLetters;
+  }
+
+  snapshot(): StatsSnapshot {
+    return {
+      received: Object.fromEntries(this.#received),
+      published: Object.fromEntries(this.#published),
+      deadLetters: this.#deadLetters,
+    };
+  }
+}
+
+function bump(counts: Map<string, number>, subject: string, by: number): void {
+  const key = counts.has(subject) || counts.size < MAX_TRACKED_SUBJECTS ? subject : OTHER_SUBJECTS;
+  counts.set(key, (counts.get(key) ?? 0) + by);
+}

@@ -1,0 +1,125 @@
+import type { Logger } from 'pino';
+import type { MonoTypeOperatorFunction, Observable, SchedulerLike } from 'rxjs';
+import type { Codec } from '../codec/codec.js';
+import type { Envelope } from '../envelope/envelope.js';
+import type { Transport } from '../transport/transport.js';
+import type { RuntimeStats } from './runtime-stats.js';
+
+/** Options for {@link TopologyContext.source}. */
+export interface SourceOptions {
+  /** Queue group: instances of the topology share the messages instead of each getting all. */
+  queue?: string | undefined;
+  /** Codec for messages without a `Content-Type` header. Default msgpack. */
+  codec?: Codec | undefined;
+}
+
+/** Options for {@link TopologyContext.stream}. */
+export interface StreamSourceOptions {
+  /**
+   * Durable consumer name. Without it (the default) an ordered consumer reads from `startSeq`
+   * and nothing is acked; with it, a durable pull consumer resumes where it left off and each
+   * message is acked once the pipeline has taken it synchronously (at-least-once up to there).
+   */
+  durableName?: string | undefined;
+  /** First stream sequence to read. Default 1. */
+  startSeq?: number | undefined;
+  /** Only messages on this subject (nats-server 2.9: one filter per consumer). */
+  filterSubject?: string | undefined;
+  /** Messages fetched ahead / unacknowledged at most. Default 1000. */
+  maxInFlight?: number | undefined;
+  /** Codec for messages without a `Content-Type` header. Default msgpack. */
+  codec?: Codec | undefined;
+  /** Retention of the stream when this call creates it, ms. Default 0 (forever). */
+  maxAgeMs?: number | undefined;
+  /** Default 'file'. */
+  storage?: 'file' | 'memory' | undefined;
+}
+
+/** Where {@link TopologyContext.sink} publishes: a fixed subject, or one chosen per value. */
+export type SinkTarget<V> = string | ((value: V) => string);
+
+/** Options for {@link TopologyContext.sink}. */
+export interface SinkOptions {
+  /** Default msgpack; its content type goes in the `Content-Type` header. */
+  codec?: Codec | undefined;
+  /**
+   * Publish to JetStream and wait for the stream's ack (at-least-once) instead of a core
+   * publish (at-most-once). The target subject must be bound to a stream. Default false.
+   */
+  durable?: boolean | undefined;
+  /** Durable sinks: publishes awaiting their ack at most; values may pass on out of order. Default 256. */
+  maxInFlight?: number | undefined;
+}
+
+/** Options for {@link TopologyContext.publish}. */
+export interface PublishValueOptions {
+  headers?: Readonly<Record<string, string>> | undefined;
+  /** Default msgpack. */
+  codec?: Codec | undefined;
+}
+
+/**
+ * What a topology builder gets. Everything it subscribes to through the context is drained by
+ * the runtime on stop; everything it publishes is counted in `stats`.
+ */
+export interface TopologyContext {
+  /** The topology's name, as given to `defineTopology`. */
+  readonly topologyName: string;
+  readonly transport: Transport;
+  /** Structured logger (pino), bound to the topology name. Never give it secrets. */
+  readonly logger: Logger;
+  /** The scheduler for all timing in the topology (a `TestScheduler` in marble tests). */
+  readonly scheduler: SchedulerLike;
+  /** Aborted when the runtime starts draining. */
+  readonly signal: AbortSignal;
+  /** Per-subject counters of received, published and dead-lettered messages. */
+  readonly stats: RuntimeStats;
+  /** `sluice.dlq.<topology>`: where bad input goes, with its original bytes. */
+  readonly deadLetterSubject: string;
+
+  /**
+   * Core NATS messages on `subject` (wildcards allowed), decoded by their `Content-Type`.
+   * Completes when the runtime drains. A message that cannot be decoded goes to the dead
+   * letters and the stream carries on. At-most-once: what arrives while nobody listens is gone.
+   */
+  source<T = unknown>(subject: string, options?: SourceOptions): Observable<Envelope<T>>;
+  /**
+   * Messages of JetStream stream `streamName` (created with `subjects` when missing, subjects
+   * added when it exists), decoded like {@link source}. Ordered consumer by default.
+   */
+  stream<T = unknown>(streamName: string, subjects: string | readonly string[], options?: StreamSourceOptions): Observable<Envelope<T>>;
+  /**
+   * An operator that encodes and publishes each value to `target`, then passes it on. An
+   * envelope publishes its `data` with its headers (minus `Nats-Msg-Id`) plus `Content-Type`,
+   * `Sluice-Event-Time` and `Sluice-Key`; any other value is published as it is. What operators
+   * emit in-band is understood: a `Routed` goes to its `to` subject (its original bytes
+   * forwarded, `target` not needed), a `DeadLettered` to the dead letters (and passed on).
+   * A value that cannot be encoded, or gets no valid subject, goes to the dead letters and is
+   * not passed on. Core publish (at-most-once) unless `durable`.
+   */
+  sink<V>(target?: SinkTarget<V>, options?: SinkOptions): MonoTypeOperatorFunction<V>;
+  /** Encodes and core-publishes one value (at-most-once). */
+  publish(subject: string, value: unknown, options?: PublishValueOptions): void;
+  /**
+   * Sends a message to the dead letters and logs it (without the payload). The message on
+   * `sluice.dlq.<topology>` is a msgpack `DeadLetterRecord` (original bytes, subject, stream,
+   * seq, error) with the subject, seq and reason also in `Sluice-Dlq-*` headers. `operator`
+   * names who gave up (default `topology:<name>`). Never throws.
+   */
+  deadLetter(env: Envelope<unknown>, error: unknown, operator?: string): void;
+  /** Completes a stream when the runtime starts draining (for timers and generators). */
+  untilStopped<T>(): MonoTypeOperatorFunction<T>;
+  /** Runs after the pipelines have drained and before the transport is flushed and closed. */
+  onStop(hook: () => void | Promise<void>): void;
+  /** A one-line human-readable status (the CLI prints it to stdout). */
+  report(line: string): void;
+}
+
+/**
+ * What a builder may return: the pipelines for the runtime to subscribe and drain (one or an
+ * array), a subscription it made itself (drained by unsubscribing), or nothing.
+ */
+export type TopologyOutput = void | Observable<unknown> | readonly Observable<unknown>[] | { unsubscribe(): void };
+
+/** Wires a topology's pipelines; called once per run. Keep it free of I/O: use the context. */
+export type TopologyBuilder = (ctx: TopologyContext) => TopologyOutput;

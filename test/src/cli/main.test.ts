@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import type { Envelope } from '../../../src/envelope/envelope.js';
+import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { startTestNatsServer, useNatsServer } from '../../helpers/nats-server.js';
+import { cleanEnv, sluice } from './run-cli.js';
+
+const SUMMARY = /^order-routing \d+s \| in \d+\/s/m;
+const DONE = /^order-routing done \| in (\d+), priority (\d+) \(\d+%\), standard (\d+), dead letters 0$/m;
+const ROUTING = 'topologies/order-routing.ts';
+
+describe('sluice run', () => {
+  const server = useNatsServer();
+
+  it('--nats URL: runs on that server (another client sees the routed orders) and exits 0 at --duration-ms', { timeout: 60_000 }, async () => {
+    const client = await NatsTransport.connect({ servers: server().url });
+    const routed: Envelope<Uint8Array>[] = [];
+    const sub = client.subscribe('shop.fulfilment.*').subscribe((e) => routed.push(e));
+    await client.flush();
+    try {
+      const result = await sluice(['run', ROUTING, '--nats', server().url, '--duration-ms', '1500']).result;
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain(`on nats ${server().url} for 1500 ms`);
+      expect(result.stdout).toMatch(SUMMARY);
+      expect(result.stdout).toMatch(/stopped at --duration-ms, drained/);
+      const done = DONE.exec(result.stdout)!;
+      await client.flush();
+      expect(routed.length).toBe(Number(done[2]) + Number(done[3]));
+      expect(routed.length).toBeGreaterThan(0);
+    } finally {
+      sub.unsubscribe();
+      await client.close();
+    }
+  });
+
+  it('SIGTERM: drains in-flight work and exits 0', { timeout: 60_000 }, async () => {
+    const run = sluice(['run', ROUTING, '--nats', server().url], cleanEnv({ ORDER_RATE_PER_SEC: '5000' }));
+    await run.waitFor(SUMMARY);
+    run.kill('SIGTERM');
+    const result = await run.result;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/stopped on request, drained/);
+    const done = DONE.exec(result.stdout);
+    expect(done, result.stdout).not.toBeNull();
+    // Nothing in flight was lost: everything received was routed before exit.
+    expect(Number(done![2]) + Number(done![3])).toBe(Number(done![1]));
+    expect(result.stderr).toMatch(/"signal":"SIGTERM"/);
+  });
+
+  it('never logs secrets: a password from flags stays out of stdout and stderr, on success and on refusal', { timeout: 60_000 }, async () => {
+    const secure = await startTestNatsServer({ config: { authorization: { user: 'alice', password: 's3cret-pw-42' } } });
+    try {
+      const ok = await sluice(['run', ROUTING, '--nats', secure.url, '--user', 'alice', '--password', 's3cret-pw-42', '--duration-ms', '500', '--log-level', 'trace']).result;
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout + ok.stderr).not.toContain('s3cret-pw-42');
+      const inUrl = secure.url.replace('nats://', 'nats://alice:s3cret-pw-42@');
+      const refused = await sluice(['run', ROUTING, '--nats', inUrl.replace('42@', '43@'), '--duration-ms', '500', '--log-level', 'trace']).result;
+      expect(refused.code).toBe(1);
+      expect(refused.stdout + refused.stderr).not.toMatch(/s3cret-pw-4/);
+      expect(refused.stderr).toMatch(/alice:\*\*\*@/);
+    } finally {
+      await secure.dispose();
+    }
+  });
+
+  it('exits 1 when a pipeline fails', { timeout: 60_000 }, async () => {
+    const result = await sluice(['run', 'test/src/cli/fixtures/failing-topology.ts', '--nats', server().url]).result;
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/failing FAILED/);
+    expect(result.stderr).toMatch(/pipeline blew up/);
+  });
+
+  it('explains a missing file (exit 1) and a usage error (exit 2)', { timeout: 60_000 }, async () => {
+    const missing = await sluice(['run', 'topologies/nope.ts']).result;
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/'topologies\/nope\.ts' does not exist/);
+    const usage = await sluice(['run']).result;
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/missing required argument 'file'/);
+  });
+});

@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root, where `npm start` runs. */
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliRun {
+  /** Resolves when stdout has printed a line matching `pattern` (rejects if the process exits first). */
+  waitFor(pattern: RegExp): Promise<void>;
+  kill(signal: NodeJS.Signals): void;
+  readonly result: Promise<CliResult>;
+}
+
+/**
+ * The environment a child gets: this one without anything that would pick a broker or a binary
+ * for it, so each test says exactly which connection it wants.
+ */
+export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) if (key.startsWith('NATS_') || key === 'SLUICE_NATS_SERVER_BIN') delete env[key];
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+/** Spawns `command args` in the repository root and collects its output. */
+export function spawnCli(command: string, args: readonly string[], env: NodeJS.ProcessEnv): CliRun {
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters: Array<{ pattern: RegExp; resolve: () => void; reject: (e: Error) => void }> = [];
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    for (const w of [...waiters]) if (w.pattern.test(stdout)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const result = new Promise<CliResult>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      for (const w of waiters.splice(0)) w.reject(new Error(`exited (${code ?? signal}) before printing ${w.pattern}:\n${stdout}\n${stderr}`));
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return {
+    waitFor: (pattern) =>
+      pattern.test(stdout) ? Promise.resolve() : new Promise<void>((resolve, reject) => waiters.push({ pattern, resolve, reject })),
+    kill: (signal) => child.kill(signal),
+    result,
+  };
+}
+
+/** `node bin/sluice.js ...args` with this Node binary. */
+export function sluice(args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv()): CliRun {
+  return spawnCli(process.execPath, ['bin/sluice.js', ...args], env);
+}

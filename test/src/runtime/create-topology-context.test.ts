@@ -1,0 +1,107 @@
+import { pino } from 'pino';
+import { firstValueFrom, from, lastValueFrom, map, of, take, toArray } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { toDeadLetter, deadLettered } from '../../../operators/dead-letter-record.js';
+import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
+import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
+import { makeEnvelope } from '../../../src/envelope/make-envelope.js';
+import { InvalidSubjectError } from '../../../src/errors.js';
+import { decodeDeadLetter } from '../../../src/runtime/dead-letter.js';
+import { defineTopology } from '../../../src/runtime/define-topology.js';
+import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
+import type { TopologyContext } from '../../../src/runtime/types.js';
+import { LocalTransport } from '../../../src/transport/local-transport.js';
+
+const silent = pino({ level: 'silent' });
+const runs: RunningTopology[] = [];
+afterEach(async () => {
+  await Promise.all(runs.splice(0).map((r) => r.stop()));
+});
+
+/** Runs a builder on a fresh local transport and hands back its context. */
+async function withContext(build: (t: TopologyContext) => ReturnType<Parameters<typeof defineTopology>[1]>) {
+  const transport = new LocalTransport();
+  let ctx: TopologyContext | undefined;
+  const run = await runTopology(defineTopology('ctx', (t) => ((ctx = t), build(t))), { transport, logger: silent, report: () => undefined });
+  runs.push(run);
+  return { transport, ctx: ctx!, run };
+}
+
+describe('TopologyContext', () => {
+  it('stream(): creates the stream and reads it in order with an ordered consumer', async () => {
+    const got: number[] = [];
+    const { transport } = await withContext((t) => t.stream<number>('ORDERS_A', 'a.orders.>').pipe(map((e) => void got.push(e.data))));
+    await new Promise((r) => setTimeout(r, 10));
+    for (let i = 1; i <= 5; i++) await transport.publishDurable(`a.orders.${i % 2}`, msgpackCodec.encode(i));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('stream(): with a durable consumer, acks what it passed on and terms undecodable messages', async () => {
+    const transport = new LocalTransport();
+    await transport.ensureStream({ name: 'ORDERS_B', subjects: ['b.orders'] });
+    await transport.publishDurable('b.orders', msgpackCodec.encode('one'));
+    await transport.publishDurable('b.orders', new Uint8Array([0x92, 0x01]));
+    await transport.publishDurable('b.orders', msgpackCodec.encode('three'));
+    const build = (t: TopologyContext) => t.stream<string>('ORDERS_B', 'b.orders', { durableName: 'reader', maxInFlight: 10 }).pipe(take(2), toArray());
+    const run = await runTopology(defineTopology('durable', (t) => build(t).pipe(map((all) => all.map((e) => e.data)))), {
+      transport, logger: silent, closeTransport: false, report: () => undefined,
+    });
+    const exit = await run.done;
+    expect(exit.reason).toBe('completed');
+    expect(exit.stats.deadLetters).toBe(1);
+    // A second reader with the same durable name gets nothing: all three were acked or termed.
+    const again: string[] = [];
+    const sub = transport.consume({ stream: 'ORDERS_B', durableName: 'reader' }).subscribe((m) => again.push(String(m.seq)));
+    await new Promise((r) => setTimeout(r, 30));
+    sub.unsubscribe();
+    expect(again).toEqual([]);
+    await transport.close();
+  });
+
+  it('sink(): envelopes keep their headers, event time and key, minus Nats-Msg-Id', async () => {
+    const { transport, ctx } = await withContext(() => undefined);
+    const seen = firstValueFrom(transport.subscribe('s.out'));
+    const env = makeEnvelope({ subject: 's.in', data: { a: 1 }, headers: { 'Nats-Msg-Id': 'x1', 'X-Trace': 't' }, key: 'k1', eventTime: 42 });
+    of(env).pipe(ctx.sink('s.out')).subscribe();
+    const out = await seen;
+    expect(out.headers).toEqual({ 'X-Trace': 't', 'Sluice-Event-Time': '42', 'Sluice-Key': 'k1', 'Content-Type': 'application/msgpack' });
+    expect(decodeEnvelope(out).data).toEqual({ a: 1 });
+  });
+
+  it('sink(): publishes in-band dead letters from operators to the dead-letter subject and passes them on', async () => {
+    const { transport, ctx } = await withContext(() => undefined);
+    const dlq = firstValueFrom(transport.subscribe('sluice.dlq.ctx'));
+    const env = makeEnvelope({ subject: 'o.in', data: 1, raw: new Uint8Array([1]), stream: 'S', seq: 7 });
+    const passed: unknown[] = [];
+    of(deadLettered(env, new Error('rule failed'), 3, { operator: 'route:o', failedAt: 1 })).pipe(ctx.sink('o.out')).subscribe((v) => passed.push(v));
+    const record = decodeDeadLetter((await dlq).data);
+    expect(record).toEqual({ ...toDeadLetter(env, new Error('rule failed'), 3, { operator: 'route:o', failedAt: 1 }), payload: new Uint8Array([1]) });
+    expect(passed).toHaveLength(1);
+  });
+
+  it('sink({ durable: true }): waits for the stream ack before passing on', async () => {
+    const { transport, ctx } = await withContext(() => undefined);
+    await transport.ensureStream({ name: 'OUT_D', subjects: ['d.out'] });
+    const passed = await lastValueFrom(from([1, 2, 3]).pipe(ctx.sink<number>('d.out', { durable: true }), toArray()));
+    expect(passed.sort()).toEqual([1, 2, 3]);
+    expect((await transport.streamState('OUT_D')).messages).toBe(3);
+    expect(ctx.stats.total('published', 'd.out')).toBe(3);
+  });
+
+  it('validates subjects when the operator is created', async () => {
+    const { ctx } = await withContext(() => undefined);
+    expect(() => ctx.sink('bad.*')).toThrow(InvalidSubjectError);
+    expect(() => ctx.source('')).toThrow(InvalidSubjectError);
+    expect(() => ctx.publish('a..b', 1)).toThrow(InvalidSubjectError);
+  });
+
+  it('deadLetter(): never throws, even for data that cannot be encoded', async () => {
+    const { transport, ctx } = await withContext(() => undefined);
+    const dlq = firstValueFrom(transport.subscribe('sluice.dlq.ctx'));
+    expect(() => ctx.deadLetter(makeEnvelope({ subject: 'x', data: { f: () => 1 } }), 'plain string thrown')).not.toThrow();
+    const record = decodeDeadLetter((await dlq).data);
+    expect(record.error).toEqual({ name: 'Error', message: 'plain string thrown' });
+    expect(record.operator).toBe('topology:ctx');
+  });
+});

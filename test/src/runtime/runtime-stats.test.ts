@@ -1,0 +1,31 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { MAX_TRACKED_SUBJECTS, OTHER_SUBJECTS, RuntimeStats } from '../../../src/runtime/runtime-stats.js';
+
+describe('RuntimeStats', () => {
+  it('counts per subject and sums by pattern', () => {
+    const s = new RuntimeStats();
+    s.recordReceived('shop.orders.web', 2);
+    s.recordReceived('shop.orders.store');
+    s.recordPublished('shop.fulfilment.priority');
+    s.recordDeadLetter();
+    expect(s.total('received', 'shop.orders.*')).toBe(3);
+    expect(s.total('received')).toBe(3);
+    expect(s.total('published', 'shop.orders.*')).toBe(0);
+    expect(s.snapshot()).toEqual({ received: { 'shop.orders.web': 2, 'shop.orders.store': 1 }, published: { 'shop.fulfilment.priority': 1 }, deadLetters: 1 });
+  });
+
+  it('property: memory stays bounded and no count is lost, whatever the subjects', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 1, max: 5 })), { maxLength: 3000 }), (events) => {
+        const s = new RuntimeStats();
+        for (const [id, n] of events) s.recordReceived(`orders.${id}`, n);
+        const snap = s.snapshot().received;
+        expect(Object.keys(snap).length).toBeLessThanOrEqual(MAX_TRACKED_SUBJECTS + 1);
+        expect(s.total('received')).toBe(events.reduce((sum, [, n]) => sum + n, 0));
+        if (Object.keys(snap).length <= MAX_TRACKED_SUBJECTS) expect(snap[OTHER_SUBJECTS]).toBeUndefined();
+      }),
+      { numRuns: Number(process.env.PROP_RUNS ?? 30) },
+    );
+  });
+});
