@@ -26,8 +26,9 @@ export interface BenchPlan {
   readonly capacityWindow: number;
   /** Flush period of the triggered-batch mode, ms. */
   readonly triggerPeriodMs: number;
-  /** Events in each in-process baseline (LMDB, RxJS, JetStream). */
+  /** Events per round of the in-process RxJS baseline, the LMDB baseline and the JetStream baseline. */
   readonly baselineEvents: number;
+  readonly lmdbEvents: number;
   readonly jetstreamEvents: number;
   /** Payload size range, bytes. */
   readonly minBytes: number;
@@ -63,6 +64,7 @@ export const FULL_PLAN: BenchPlan = {
   capacityWindow: 20_000,
   triggerPeriodMs: 2_000,
   baselineEvents: 1_000_000,
+  lmdbEvents: 300_000,
   jetstreamEvents: 200_000,
 };
 
@@ -79,5 +81,6 @@ export const QUICK_PLAN: BenchPlan = {
   capacityWindow: 10_000,
   triggerPeriodMs: 500,
   baselineEvents: 100_000,
+  lmdbEvents: 20_000,
   jetstreamEvents: 10_000,
 };

@@ -74,7 +74,7 @@ export async function main(argv: string[]): Promise<BenchResult> {
       baselines.push(await rxjsBufferBaseline(plan.baselineEvents));
       progress.tick('baseline: RxJS batching');
       progress.step('baseline: LMDB batched puts');
-      baselines.push(await lmdbPutsBaseline(pool, plan.baselineEvents));
+      baselines.push(await lmdbPutsBaseline(pool, plan.lmdbEvents));
       progress.tick('baseline: LMDB batched puts');
       progress.step('baseline: JetStream consume + ack');
       baselines.push(await jetstreamConsumeBaseline(url, pool, plan.jetstreamEvents, `bench.${runId}.js`));
