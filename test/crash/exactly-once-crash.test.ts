@@ -1,0 +1,161 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStateStore } from '../../src/state/open-state-store.js';
+import { startTestNatsServer, uniqueName, type NatsServerHandle } from '../helpers/nats-server.js';
+import { checkExactlyOnce, createStreams, publishInputs, readOutputs } from '../src/exactly-once/counter-model.js';
+
+/*
+ * Real crashes: a child process runs the exactly-once engine over 20,000 events and is SIGKILLed
+ * at random moments (seeded; the seed and moments are printed), then restarted each time; a
+ * second test SIGKILLs nats-server itself mid-stream and restarts it on the same port and store.
+ * Afterwards: state = sequential model, every output exactly once, per-key order kept.
+ * Reproduce a run with SLUICE_CRASH_SEED=<seed>.
+ */
+
+const EVENTS = 20_000;
+const KEYS = 100;
+const CHILD = join(import.meta.dirname, 'exactly-once-child.ts');
+
+interface Child {
+  readonly proc: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  position(): number;
+  /** Resolves once the child reports a committed position >= seq (or exits). */
+  reached(seq: number): Promise<void>;
+  stderr(): string;
+}
+
+function startChild(cfg: object): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let pos = -1;
+  let err = '';
+  let buf = '';
+  const waiters: { seq: number; resolve: () => void }[] = [];
+  const settle = (): void => {
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      if (pos >= waiters[i]!.seq) waiters.splice(i, 1)[0]!.resolve();
+    }
+  };
+  proc.stdout!.on('data', (chunk: Buffer) => {
+    buf += chunk.toString();
+    const lines = buf.split('\n');
+    buf = lines.pop() ?? '';
+    for (const line of lines) if (line.startsWith('pos ')) pos = Number(line.slice(4));
+    settle();
+  });
+  proc.stderr!.on('data', (chunk: Buffer) => {
+    err = (err + chunk.toString()).slice(-8000);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => {
+      for (const w of waiters.splice(0)) w.resolve();
+      resolve({ code, signal });
+    }),
+  );
+  return {
+    proc,
+    exited,
+    position: () => pos,
+    reached: (seq) => new Promise<void>((resolve) => {
+      waiters.push({ seq, resolve });
+      settle();
+    }),
+    stderr: () => err,
+  };
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+async function prepare(server: NatsServerHandle): Promise<{ nc: NatsConnection; cfg: { url: string; dir: string; stream: string; outSubject: string; lastSeq: number; maxCount: number }; output: string; keys: string[]; seqs: number[] }> {
+  const nc = await connect({ servers: server.url, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  cleanups.push(() => nc.close());
+  const input = uniqueName('CIN');
+  const output = uniqueName('COUT');
+  const names = { input, inSubject: input.toLowerCase(), output, outSubject: output.toLowerCase() };
+  await createStreams(nc, names);
+  const keys = Array.from({ length: EVENTS }, (_, i) => `k${(i * 31 + (i >> 7)) % KEYS}`);
+  const seqs = await publishInputs(nc, names.inSubject, keys);
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-eo-crash-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  return { nc, output, keys, seqs, cfg: { url: server.url, dir, stream: input, outSubject: names.outSubject, lastSeq: seqs[seqs.length - 1]!, maxCount: 256 } };
+}
+
+async function verify(nc: NatsConnection, dir: string, output: string, keys: string[], seqs: number[]): Promise<string[]> {
+  const store = openStateStore({ dir, topology: 'crash' });
+  try {
+    return checkExactlyOnce({ idPrefix: 'crash.counter.', keys, seqs, outputs: await readOutputs(nc, output), store });
+  } finally {
+    await store.close();
+  }
+}
+
+async function runToCompletion(cfg: object): Promise<void> {
+  const child = startChild(cfg);
+  cleanups.push(() => void child.proc.kill('SIGKILL'));
+  const { code } = await child.exited;
+  expect(code, child.stderr()).toBe(0);
+}
+
+describe('exactly-once under real crashes', () => {
+  it('SIGKILL of the engine process at random moments, restarted each time', async () => {
+    const server = await startTestNatsServer();
+    cleanups.push(() => server.dispose());
+    const { nc, cfg, output, keys, seqs } = await prepare(server);
+    const seed = Number(process.env.SLUICE_CRASH_SEED ?? Date.now() % 1_000_000);
+    const rnd = mulberry32(seed);
+    const points = Array.from({ length: 3 }, () => Math.floor(rnd() * cfg.lastSeq * 0.9)).sort((a, b) => a - b);
+    const moments: string[] = [];
+    for (const point of points) {
+      const child = startChild(cfg);
+      cleanups.push(() => void child.proc.kill('SIGKILL'));
+      await child.reached(point);
+      const extraMs = Math.floor(rnd() * 15);
+      await new Promise((r) => setTimeout(r, extraMs));
+      child.proc.kill('SIGKILL');
+      const { signal, code } = await child.exited;
+      moments.push(`${signal ?? `exit ${code}`} at position ~${child.position()} (target ${point} + ${extraMs} ms)`);
+    }
+    console.log(`exactly-once crash test: seed ${seed}; kills: ${moments.join('; ')}`);
+    await runToCompletion(cfg);
+    expect(await verify(nc, cfg.dir, output, keys, seqs)).toEqual([]);
+  }, 120_000);
+
+  it('SIGKILL of nats-server mid-stream: the engine reconnects, recreates its consumer and finishes', async () => {
+    const server = await startTestNatsServer();
+    cleanups.push(() => server.dispose());
+    const { nc, cfg, output, keys, seqs } = await prepare(server);
+    const seed = Number(process.env.SLUICE_CRASH_SEED ?? Date.now() % 1_000_000);
+    const point = Math.floor(mulberry32(seed)() * cfg.lastSeq * 0.6) + 1000;
+    const child = startChild(cfg);
+    cleanups.push(() => void child.proc.kill('SIGKILL'));
+    await child.reached(point);
+    await server.kill();
+    const at = child.position();
+    await new Promise((r) => setTimeout(r, 300));
+    await server.restart();
+    console.log(`exactly-once server-crash test: seed ${seed}; nats-server SIGKILLed at engine position ~${at} (target ${point})`);
+    const { code } = await child.exited;
+    expect(code, child.stderr()).toBe(0);
+    expect(child.stderr()).toMatch(/input consumer recreated/);
+    expect(await verify(nc, cfg.dir, output, keys, seqs)).toEqual([]);
+  }, 120_000);
+});
