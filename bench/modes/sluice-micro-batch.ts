@@ -1,0 +1,30 @@
+import { filter, tap } from 'rxjs';
+import { microBatch } from '../../operators/micro-batch.js';
+import { route, type Routed } from '../../operators/route.js';
+import type { OrderEvent } from '../workload.js';
+import { batchPayloads } from './batch-payload.js';
+import type { ModeFactory } from './mode.js';
+import { orderRouteConfig } from './order-routing.js';
+import { runSluiceTopology } from './sluice-topology.js';
+
+/**
+ * Near-real-time: route each event, `microBatch({ maxCount, maxWaitMs })`, then one message per
+ * target per batch (see batch-payload.ts).
+ */
+export const start: ModeFactory = (ctx) => {
+  const maxCount = ctx.params['maxCount'] ?? 1000;
+  const maxWaitMs = ctx.params['maxWaitMs'] ?? 100;
+  return runSluiceTopology(ctx, `bench-micro-batch-${maxWaitMs}`, (t) =>
+    t.source<OrderEvent>(ctx.inSubject).pipe(
+      route(orderRouteConfig(ctx)),
+      tap((r) => {
+        if (r.kind !== 'routed') t.deadLetter(r.envelope, r.error, r.record.operator);
+      }),
+      filter((r): r is Routed<OrderEvent> => r.kind === 'routed'),
+      microBatch({ maxCount, maxWaitMs }),
+      tap((batch) => {
+        for (const [to, payload] of batchPayloads(batch)) t.transport.publish(to, payload);
+      }),
+    ),
+  );
+};
