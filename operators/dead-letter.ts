@@ -1,0 +1,46 @@
+import type { OperatorFunction } from 'rxjs';
+import type { Envelope } from '../src/envelope/envelope.js';
+import type { DeadLettered } from './dead-letter-record.js';
+import { createGuard, type GuardHandlerConfig, type Handled } from './guard-handler.js';
+import { requireInt } from './internal/batch-validate.js';
+import { orderedMergeMap } from './internal/ordered-merge-map.js';
+
+/** Options for {@link deadLetter}: a guarded handler plus how many envelopes run at once. */
+export interface DeadLetterConfig<T, R> extends GuardHandlerConfig<T, R> {
+  /** Envelopes handled concurrently; outcomes still come out in input order. Default 1. */
+  maxInFlight?: number | undefined;
+  /** Envelopes waiting for a slot before the output fails with `BufferOverflowError`. Default 10000. */
+  maxQueued?: number | undefined;
+}
+
+/**
+ * Runs `handle` for each envelope, retrying transient failures (`retry`) and sending the rest to
+ * `sink` as dead letters; the stream carries on past every failure.
+ *
+ * - Emits: one outcome per envelope, in input order: `Handled` (with the handler's values) or
+ *   `DeadLettered` (after `sink` has completed), so acking on the outcome never loses a message.
+ * - Holds: up to `maxInFlight` envelopes in progress with their outcomes, plus up to `maxQueued`
+ *   waiting (RxJS cannot slow a push source: bound it by the source's credit, e.g. the consumer's
+ *   `maxInFlight`, and the queue never fills).
+ * - Fails: when `sink` fails (a dead letter that cannot be stored must not be acked), on queue
+ *   overflow, or when the source fails. A `TerminalError` from `handle` is never retried.
+ *
+ * ```ts
+ * payments$.pipe(
+ *   deadLetter({
+ *     name: 'ledger',
+ *     handle: (env) => from(ledger.post(env.data)),
+ *     retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 5_000 },
+ *     sink: (dead) => ctx.deadLetter(dead.envelope, dead.error),
+ *     maxInFlight: 8,
+ *   }),
+ * );
+ * ```
+ * @throws InvalidConfigError at creation for a bad field.
+ */
+export function deadLetter<T, R>(config: DeadLetterConfig<T, R>): OperatorFunction<Envelope<T>, Handled<T, R> | DeadLettered<T>> {
+  const guard = createGuard('deadLetter', config);
+  const maxInFlight = requireInt('deadLetter', 'maxInFlight', config.maxInFlight ?? 1, 1);
+  const maxQueued = requireInt('deadLetter', 'maxQueued', config.maxQueued ?? 10_000, 0);
+  return orderedMergeMap(guard, { maxInFlight, maxQueued, component: `deadLetter '${config.name}'` });
+}
