@@ -66,7 +66,8 @@ export function decodeOutbox(blob: Uint8Array): OutboxEntry[] {
     o += 4 + hLen;
     const dLen = buf.readUInt32BE(o);
     // Copied: the blob may live in LMDB's memory map, which is reused after the read transaction.
-    const data = Uint8Array.prototype.slice.call(buf, o + 4, o + 4 + dLen);
+    const data = new Uint8Array(dLen);
+    data.set(buf.subarray(o + 4, o + 4 + dLen));
     o += 4 + dLen;
     out[i] = { seq, index, subject, data, headers };
   }

@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InvalidSubjectError } from '../../../src/errors.js';
+import { BatchTxn, TxnMisuseError } from '../../../src/exactly-once/batch-txn.js';
+import { InputMessage } from '../../../src/exactly-once/input-message.js';
+import { openStateStore } from '../../../src/state/open-state-store.js';
+import type { StateStore } from '../../../src/state/types.js';
+
+let dir: string;
+let store: StateStore;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sluice-txn-'));
+  store = openStateStore({ dir, topology: 't', noSync: true });
+});
+afterEach(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const msg = (seq: number): InputMessage => new InputMessage('in.a', new Uint8Array([seq]), undefined, 'IN', seq, 1_700_000_000_000);
+
+describe('BatchTxn', () => {
+  it('reads committed state overlaid with its own writes; commits them in one transaction', () => {
+    store.commit([{ namespace: 'n', key: 'a', value: 1 }, { namespace: 'n', key: 'b', value: 2 }]);
+    const txn = new BatchTxn(store, 'IN', 1, 3);
+    txn.put('n', 'a', 10);
+    txn.delete('n', 'b');
+    txn.put('n', 'c', 30);
+    expect([txn.get('n', 'a'), txn.get('n', 'b'), txn.get('n', 'c')]).toEqual([10, undefined, 30]);
+    expect(store.get('n', 'a')).toBe(1);
+    store.transaction((w) => txn.writeTo(w));
+    expect([store.get('n', 'a'), store.get('n', 'b'), store.get('n', 'c')]).toEqual([10, undefined, 30]);
+  });
+
+  it('numbers outputs per input in emit order, so replayed batches yield the same ids', () => {
+    const txn = new BatchTxn(store, 'IN', 5, 6);
+    txn.emit(msg(5), 'out.x', new Uint8Array([1]));
+    txn.emit(msg(6), 'out.y', new Uint8Array([2]), { 'Content-Type': 'application/json' });
+    txn.emit(msg(5), 'out.z', new Uint8Array([3]));
+    expect(txn.outputs.map((o) => [o.seq, o.index, o.subject])).toEqual([[5, 0, 'out.x'], [6, 0, 'out.y'], [5, 1, 'out.z']]);
+  });
+
+  it('refuses outputs for inputs outside the batch, bad subjects, and writes after sealing', () => {
+    const txn = new BatchTxn(store, 'IN', 5, 6);
+    expect(() => txn.emit(msg(7), 'out.x', new Uint8Array())).toThrow(TxnMisuseError);
+    expect(() => txn.emit(msg(5), 'out.*', new Uint8Array())).toThrow(InvalidSubjectError);
+    expect(() => txn.emit(msg(5), 'out..x', new Uint8Array())).toThrow(InvalidSubjectError);
+    txn.seal();
+    expect(() => txn.put('n', 'a', 1)).toThrow(/already sealed/);
+    expect(() => txn.afterCommit(() => undefined)).toThrow(TxnMisuseError);
+  });
+
+  it('runs after-commit callbacks in order and collects their errors', () => {
+    const txn = new BatchTxn(store, 'IN', 1, 1);
+    const calls: number[] = [];
+    txn.afterCommit(() => calls.push(1));
+    txn.afterCommit(() => {
+      throw new Error('nope');
+    });
+    txn.afterCommit(() => calls.push(3));
+    expect(txn.runAfterCommit().map((e) => e.message)).toEqual(['nope']);
+    expect(calls).toEqual([1, 3]);
+  });
+});
+
+describe('InputMessage', () => {
+  it('derives headers, id and event time lazily; the event time defaults to the stream timestamp', () => {
+    const m = msg(4);
+    expect(m.headers).toEqual({});
+    expect(m.id).toBe('IN:4');
+    expect(m.eventTime).toBe(1_700_000_000_000);
+    expect(m.deliveryCount).toBe(1);
+  });
+});
