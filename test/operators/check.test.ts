@@ -1,0 +1,128 @@
+import { EMPTY, from, map, NEVER, Observable, of, take, throwError } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import type { Envelope } from '../../src/envelope/envelope.js';
+import { InvalidConfigError, NoRespondersError, RequestTimeoutError } from '../../src/errors.js';
+import { check, CheckTimeoutError, type CheckConfig, type Checked } from '../../operators/check.js';
+import type { DeadLettered } from '../../operators/dead-letter-record.js';
+import { env, testScheduler } from './realtime-fixtures.js';
+
+type Out = Checked<number, string> | DeadLettered<number>;
+const show = (o: Out): string => {
+  if (o.kind === 'dead-letter') return `${o.envelope.data}:dlq:${o.record.error.name}`;
+  return o.outcome === 'answered' ? `${o.envelope.data}:${o.reply}` : `${o.envelope.data}:${o.outcome}:${o.error.name}`;
+};
+const e = (n: number): Envelope<number> => env('payments', n, String(n));
+const values = { a: e(1), b: e(2), c: e(3), d: e(4) };
+const base: Omit<CheckConfig<number, string>, 'request'> = { name: 'fraud', timeoutMs: 10, onTimeout: 'allow', onError: 'deny', maxInFlight: 4 };
+
+describe('check', () => {
+  it('asks concurrently and emits the replies in input order', () =>
+    testScheduler().run(({ cold, expectObservable }) => {
+      const replies: Record<number, string> = { 1: '----x|', 2: '-y|', 3: '--z|' };
+      const op = check<number, string>({ ...base, request: (x) => cold(replies[x.data]!, { x: 'ok1', y: 'ok2', z: 'ok3' }) });
+      expectObservable(cold('abc|', values).pipe(op, map(show))).toBe('----(abc|)', { a: '1:ok1', b: '2:ok2', c: '3:ok3' });
+    }));
+
+  it('takes the first reply and does not wait for the request to complete', () =>
+    testScheduler().run(({ cold, expectObservable }) => {
+      const op = check<number, string>({ ...base, request: () => cold('-r-s-t') });
+      expectObservable(cold('a|', values).pipe(op, map(show))).toBe('-(a|)', { a: '1:r' });
+    }));
+
+  it('applies onTimeout when no reply comes within timeoutMs', () =>
+    testScheduler().run(({ cold, expectObservable }) => {
+      const slow = () => cold<string>('------------r|');
+      const out = (onTimeout: 'allow' | 'deny' | 'dead-letter') => cold('a|', values).pipe(check({ ...base, onTimeout, request: slow }), map(show));
+      expectObservable(out('allow')).toBe('10ms (a|)', { a: '1:timed-out-allowed:CheckTimeoutError' });
+      expectObservable(out('deny')).toBe('10ms (a|)', { a: '1:timed-out-denied:CheckTimeoutError' });
+      expectObservable(out('dead-letter')).toBe('10ms (a|)', { a: '1:dlq:CheckTimeoutError' });
+    }));
+
+  it("counts the transport's own request timeout as a timeout, and other failures as errors", () =>
+    testScheduler().run(({ cold, expectObservable }) => {
+      const failures: Record<number, () => Observable<string>> = {
+        1: () => throwError(() => new RequestTimeoutError('fraud.score', 5)),
+        2: () => throwError(() => new NoRespondersError('fraud.score')),
+        3: () => EMPTY,
+        4: () => {
+          throw new TypeError('bad request body');
+        },
+      };
+      const op = check<number, string>({ ...base, onError: 'dead-letter', request: (x) => failures[x.data]!() });
+      expectObservable(cold('abcd|', values).pipe(op, map(show))).toBe('abcd|', {
+        a: '1:timed-out-allowed:RequestTimeoutError',
+        b: '2:dlq:NoRespondersError',
+        c: '3:dlq:Error',
+        d: '4:dlq:TypeError',
+      });
+    }));
+
+  it('times a request from when it starts, not from when the envelope arrived', () =>
+    testScheduler().run(({ cold, expectObservable }) => {
+      // one slot: b waits 8 frames for a, then answers in 7 — within its own 10
+      const op = check<number, string>({ ...base, maxInFlight: 1, request: (x) => cold(x.data === 1 ? '--------r|' : '-------s|') });
+      expectObservable(cold('ab|', values).pipe(op, map(show))).toBe('--------a------(b|)', { a: '1:r', b: '2:s' });
+    }));
+
+  it('puts a CheckTimeoutError naming the check and message in the dead letter', () => {
+    const err = new CheckTimeoutError('fraud', 250, 'PAY:9');
+    expect(err.message).toBe("check 'fraud': no reply within 250 ms for message 'PAY:9'");
+    expect(err.name).toBe('CheckTimeoutError');
+  });
+
+  it('rejects bad configuration at creation', () => {
+    const ok: CheckConfig<number, string> = { ...base, request: () => of('x') };
+    expect(() => check({ ...ok, onTimeout: 'maybe' as 'allow' })).toThrow(InvalidConfigError);
+    expect(() => check({ ...ok, onError: undefined as unknown as 'allow' })).toThrow(/onError/);
+    expect(() => check({ ...ok, timeoutMs: -1 })).toThrow(/timeoutMs/);
+    expect(() => check({ ...ok, maxInFlight: 0 })).toThrow(/maxInFlight/);
+    expect(() => check({ ...ok, request: 'fraud.score' as never })).toThrow(/request/);
+    expect(() => check({ ...ok, name: '' })).toThrow(/name/);
+  });
+
+  describe('checklist', () => {
+    const op = () => check<number, string>({ ...base, request: (x) => of(`r${x.data}`) });
+
+    it('never emits for a never-ending silent source', () =>
+      testScheduler().run(({ expectObservable }) => expectObservable(NEVER.pipe(op())).toBe('-')));
+
+    it('completes for an empty source', () =>
+      testScheduler().run(({ expectObservable }) => expectObservable(EMPTY.pipe(op())).toBe('|')));
+
+    it('passes a source error on', () =>
+      testScheduler().run(({ expectObservable }) => expectObservable(throwError(() => 'boom').pipe(op())).toBe('#', undefined, 'boom')));
+
+    it('cancels outstanding requests when unsubscribed early', () =>
+      testScheduler().run(({ hot, cold, expectObservable, expectSubscriptions }) => {
+        const source = hot('-a-----', values);
+        const reply = cold<string>('-----r|');
+        expectObservable(source.pipe(check({ ...base, request: () => reply })), '^--!').toBe('---');
+        expectSubscriptions(source.subscriptions).toBe('^--!');
+        expectSubscriptions(reply.subscriptions).toBe('-^-!');
+      }));
+
+    it('stops a synchronous source when unsubscribed', () => {
+      let produced = 0;
+      const endless = new Observable<Envelope<number>>((s) => {
+        for (let i = 0; !s.closed; i++) {
+          produced += 1;
+          s.next(e(i));
+        }
+      });
+      const seen: string[] = [];
+      endless.pipe(op(), take(3)).subscribe((o) => seen.push(show(o)));
+      expect(seen).toEqual(['0:r0', '1:r1', '2:r2']);
+      expect(produced).toBe(3);
+    });
+
+    it('works with promise replies', async () => {
+      const seen: string[] = [];
+      await new Promise<void>((resolve) =>
+        from([e(1), e(2)])
+          .pipe(check({ ...base, timeoutMs: 1_000, request: (x) => Promise.resolve(`p${x.data}`) }))
+          .subscribe({ next: (o) => seen.push(show(o)), complete: resolve }),
+      );
+      expect(seen).toEqual(['1:p1', '2:p2']);
+    });
+  });
+});
