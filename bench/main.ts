@@ -42,12 +42,32 @@ interface BenchOptions {
 }
 
 /**
- * `sluice bench` / `npm run bench` / `node --import tsx bench/main.ts`: runs every mode and
- * baseline against one private nats-server, writes report.md, the SVG chart and result.json to
- * the output directory, and prints the JSON document with `--json` (else a short summary).
- * Resolves with the result; throws when the run cannot start (no nats-server, bad option).
+ * `sluice bench` / `npm run bench` / `node --import tsx bench/main.ts`: runs the benchmark (see
+ * {@link runBench}) and resolves with the process exit code: 0 when it ran (whether or not the
+ * targets were met), 1 when it could not (no nats-server, a bad option), with the reason on stderr.
  */
-export async function main(argv: string[]): Promise<BenchResult> {
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await runBench(argv);
+    return 0;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    // Commander has already printed the help or the usage error.
+    if (code === 'commander.helpDisplayed' || code === 'commander.help') return 0;
+    if (typeof code !== 'string' || !code.startsWith('commander.')) {
+      process.stderr.write(`sluice bench: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+    return 1;
+  }
+}
+
+/**
+ * Runs every mode and baseline against one nats-server (a private one unless `--nats-url`),
+ * writes report.md, the SVG chart and result.json to the output directory, and prints the JSON
+ * document with `--json` (else where the files are and the targets). Resolves with the result.
+ * @throws NatsServerNotFoundError without a nats-server; CommanderError for a bad option.
+ */
+export async function runBench(argv: string[]): Promise<BenchResult> {
   const opts = parseArgs(argv);
   const plan = buildPlan(opts);
   const started = performance.now();
@@ -191,12 +211,5 @@ function tryRun(cmd: string, args: string[]): string {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  main(process.argv.slice(2)).catch((err: unknown) => {
-    const e = err as { code?: string; message?: string };
-    // commander already printed --help / a usage error.
-    if (e.code !== 'commander.helpDisplayed' && e.code !== 'commander.help' && e.code !== 'commander.version') {
-      process.stderr.write(`sluice bench: ${err instanceof Error ? err.message : String(err)}\n`);
-    }
-    process.exitCode = e.code === 'commander.helpDisplayed' ? 0 : 1;
-  });
+  process.exitCode = await main(process.argv.slice(2));
 }
