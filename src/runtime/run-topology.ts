@@ -25,7 +25,8 @@ export interface RunTopologyOptions {
   closeTransport?: boolean | undefined;
   /**
    * Keep dead letters in the JetStream stream `SLUICE_DLQ_<topology>` (subject
-   * `sluice.dlq.<topology>`, 7 days) so they can be listed and replayed. Default true; when the
+   * `sluice.dlq.<topology>`; 7 days, at most 100000 messages / 256 MiB, oldest dropped first)
+   * so they can be listed and replayed. Default true; when the
    * stream cannot be created (no JetStream) dead letters are core-published, with a warning.
    */
   deadLetterStream?: boolean | undefined;
@@ -53,7 +54,9 @@ export interface RunningTopology {
   readonly done: Promise<TopologyExit>;
 }
 
-const DLQ_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+// Dead letters are kept for replay but bounded, so a flood of bad input cannot fill the server
+// (or, on the in-process transport, the heap): the oldest go first.
+const DLQ_LIMITS = { maxAgeMs: 7 * 24 * 3600 * 1000, maxMessages: 100_000, maxBytes: 256 * 1024 * 1024 } as const;
 
 /**
  * Runs a topology on a transport: builds it, subscribes the pipelines it returns, and keeps
@@ -193,7 +196,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
 
 async function ensureDeadLetterStream(transport: Transport, topology: string, logger: Logger): Promise<boolean> {
   try {
-    await transport.ensureStream({ name: deadLetterStreamName(topology), subjects: [deadLetterSubject(topology)], maxAgeMs: DLQ_MAX_AGE_MS });
+    await transport.ensureStream({ name: deadLetterStreamName(topology), subjects: [deadLetterSubject(topology)], ...DLQ_LIMITS });
     return true;
   } catch (err) {
     logger.warn({ err: ensureError(err) }, 'no dead-letter stream (JetStream unavailable?): dead letters are core-published only');
