@@ -1,0 +1,106 @@
+import { bufferCount, defer, EMPTY, from, map, NEVER, Observable, take, throwError, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import type { Envelope } from '../../src/envelope/envelope.js';
+import { InvalidConfigError } from '../../src/errors.js';
+import { isDeadLettered } from '../../operators/dead-letter-record.js';
+import { tier, type TierConfig } from '../../operators/tier.js';
+import { env, testScheduler } from './realtime-fixtures.js';
+
+type Order = { total: number } | null;
+const e = (total: number | null, id: string): Envelope<Order> => env('orders', total === null ? null : { total }, id);
+const values = { a: e(5_000, 'a'), b: e(10, 'b'), c: e(20, 'c'), d: e(9_000, 'd'), n: e(null, 'n') };
+
+const lanes: TierConfig<Order, string, string> = {
+  name: 'orders',
+  hot: (o) => o.data!.total > 1_000,
+  hotLane: map((o) => `hot:${o.id}`),
+  coldLane: (cold$) => cold$.pipe(bufferCount(2), map((batch) => `cold:${batch.map((o) => o.id).join('')}`)),
+};
+const show = (v: unknown): string => (isDeadLettered(v) ? `dlq:${v.envelope.id}` : String(v));
+
+describe('tier', () => {
+  it('sends hot envelopes through the hot lane at once and the rest through the cold lane', () =>
+    testScheduler().run(({ cold, expectObservable }) => {
+      expectObservable(cold('-a-b-c-d-|', values).pipe(tier(lanes), map(show))).toBe('-a---c-d-|', { a: 'hot:a', c: 'cold:bc', d: 'hot:d' });
+    }));
+
+  it('lets a batching cold lane flush its remainder before completing', () =>
+    testScheduler().run(({ cold, expectObservable }) => {
+      expectObservable(cold('-b-a-|', values).pipe(tier(lanes), map(show))).toBe('---a-(b|)', { a: 'hot:a', b: 'cold:b' });
+    }));
+
+  it('loses nothing from a synchronous source and subscribes to it once', () => {
+    let subscriptions = 0;
+    const source = defer(() => {
+      subscriptions += 1;
+      return from([values.a, values.b, values.c, values.d]);
+    });
+    const seen: string[] = [];
+    source.pipe(tier(lanes)).subscribe((v) => seen.push(show(v)));
+    expect(seen).toEqual(['hot:a', 'cold:bc', 'hot:d']);
+    expect(subscriptions).toBe(1);
+  });
+
+  it('dead-letters an envelope whose predicate throws and carries on', () =>
+    testScheduler().run(({ cold, expectObservable }) => {
+      expectObservable(cold('-n-a-|', values).pipe(tier(lanes), map(show))).toBe('-n-a-|', { n: 'dlq:n', a: 'hot:a' });
+    }));
+
+  it('fails when a lane fails', () =>
+    testScheduler().run(({ cold, expectObservable }) => {
+      const failing = tier<Order, string, string>({ ...lanes, coldLane: () => throwError(() => 'lane down') });
+      expectObservable(cold('-a-|', values).pipe(failing)).toBe('#', undefined, 'lane down');
+      const throwing = tier<Order, string, string>({
+        ...lanes,
+        hotLane: () => {
+          throw new Error('bad lane');
+        },
+      });
+      expectObservable(cold('-a-|', values).pipe(throwing)).toBe('#', undefined, new Error('bad lane'));
+    }));
+
+  it('rejects bad configuration at creation', () => {
+    expect(() => tier({ ...lanes, hot: undefined as never })).toThrow(InvalidConfigError);
+    expect(() => tier({ ...lanes, coldLane: 'batch' as never })).toThrow(/coldLane/);
+    expect(() => tier({ ...lanes, name: '' })).toThrow(/name/);
+  });
+
+  describe('checklist', () => {
+    it('never emits for a never-ending silent source', () =>
+      testScheduler().run(({ expectObservable }) => expectObservable(NEVER.pipe(tier(lanes))).toBe('-')));
+
+    it('completes for an empty source', () =>
+      testScheduler().run(({ expectObservable }) => expectObservable(EMPTY.pipe(tier(lanes))).toBe('|')));
+
+    it('passes a source error on', () =>
+      testScheduler().run(({ expectObservable }) => expectObservable(throwError(() => 'boom').pipe(tier(lanes))).toBe('#', undefined, 'boom')));
+
+    it('unsubscribes from the source and the lanes when unsubscribed early', () =>
+      testScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
+        const source = hot('-a-b-d-', values);
+        expectObservable(source.pipe(tier(lanes), map(show)), '^----!').toBe('-a---', { a: 'hot:a' });
+        expectSubscriptions(source.subscriptions).toBe('^----!');
+      }));
+
+    it('stops a synchronous source when unsubscribed', () => {
+      let produced = 0;
+      const endless = new Observable<Envelope<Order>>((s) => {
+        for (let i = 0; !s.closed; i++) {
+          produced += 1;
+          s.next(e(5_000, String(i)));
+        }
+      });
+      const seen: string[] = [];
+      endless.pipe(tier(lanes), take(3)).subscribe((v) => seen.push(show(v)));
+      expect(seen).toEqual(['hot:0', 'hot:1', 'hot:2']);
+      expect(produced).toBe(3);
+    });
+
+    it('collects everything with toArray once both lanes complete', async () => {
+      const all = await new Promise<string[]>((resolve) =>
+        from([values.a, values.b]).pipe(tier(lanes), map(show), toArray()).subscribe(resolve),
+      );
+      expect(all).toEqual(['hot:a', 'cold:b']);
+    });
+  });
+});
