@@ -2,7 +2,7 @@ import { asyncScheduler } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
 import { decodeEnvelope } from '../codec/decode-envelope.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
-import { HEADERS } from '../envelope/envelope.js';
+import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { ensureError } from '../errors.js';
 import type { BatchProcessor, ExactlyOnceTxn } from '../exactly-once/types.js';
 import type { StreamMessage, Transport } from '../transport/transport.js';
@@ -145,7 +145,7 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
       } else {
         let msg: ActorMessage<M>;
         try {
-          msg = { ...decodeEnvelope<M>(m, def.codec), kind: 'message' };
+          msg = { ...decodeInput<M>(m, def.codec), kind: 'message' };
         } catch (err) {
           deadLetter(txn, m, undefined, err, 0);
           continue;
@@ -207,8 +207,8 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
   /** Turns one work item into what the behaviour sees; undefined for a stale timer firing. */
   const prepare = (txn: ExactlyOnceTxn, key: string, w: Work): ActorMessage<M, P> | undefined => {
     if (w.msg !== undefined) return w.msg as ActorMessage<M, P>;
-    if (w.kind === 'tell') return { ...decodeEnvelope<M>(w.m, def.codec), kind: 'message' };
-    const env = decodeEnvelope<TimerFiring>(w.m, msgpackCodec);
+    if (w.kind === 'tell') return { ...decodeInput<M>(w.m, def.codec), kind: 'message' };
+    const env = decodeInput<TimerFiring>(w.m, msgpackCodec);
     const firing = env.data;
     const stored = txn.get<StoredTimer>(ns.timers, timerKey(key, String(firing?.timerId)));
     if (stored === undefined || stored.instance !== firing.instance) {
@@ -330,6 +330,15 @@ export interface TimerFiring {
   readonly instance: string;
   readonly dueAt: number;
   readonly payload: unknown;
+}
+
+/**
+ * Decodes a stream message into a plain envelope. Fields are copied one by one: the engine's
+ * messages compute `headers`, `id` and `eventTime` in getters, which an object spread would drop.
+ */
+function decodeInput<T>(m: StreamMessage, codec: Codec): Envelope<T> {
+  const data = decodeEnvelope<T>(m, codec).data;
+  return { subject: m.subject, data, headers: m.headers, id: m.id, key: m.key, eventTime: m.eventTime, stream: m.stream, seq: m.seq, reply: m.reply, raw: m.data };
 }
 
 /** Whether a reset message asks for `{ clearState: true }`; an unreadable option still resets. */

@@ -1,5 +1,6 @@
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
-import { makeEnvelope } from '../../../src/envelope/make-envelope.js';
+import { headers, type MsgHdrs } from '@nats-io/nats-core';
+import { InputMessage } from '../../../src/exactly-once/input-message.js';
 import type { BatchProcessor, ExactlyOnceTxn } from '../../../src/exactly-once/types.js';
 import type { StreamMessage } from '../../../src/transport/transport.js';
 
@@ -110,7 +111,7 @@ export class FakeTxn implements ExactlyOnceTxn {
   }
 }
 
-/** A stream message as the engine delivers it, payload msgpack-encoded unless `raw` is given. */
+/** A stream message exactly as the engine delivers it, payload msgpack-encoded unless `raw` is given. */
 export function streamMessage(init: {
   subject: string;
   seq: number;
@@ -119,8 +120,9 @@ export function streamMessage(init: {
   stream?: string;
   headers?: Record<string, string>;
 }): StreamMessage {
-  const stream = init.stream ?? 'IN';
   const data = init.raw ?? msgpackCodec.encode(init.data ?? null);
-  const env = makeEnvelope({ subject: init.subject, data, headers: init.headers ?? {}, stream, seq: init.seq, now: () => 0 });
-  return { ...env, stream, seq: init.seq, deliveryCount: 1, ack() {}, nak() {}, term() {} };
+  let hdrs: MsgHdrs | undefined;
+  for (const [k, v] of Object.entries(init.headers ?? {})) (hdrs ??= headers()).set(k, v);
+  // The engine's own message class: its fields are getters, which object spreads would lose.
+  return new InputMessage(init.subject, data, hdrs, init.stream ?? 'IN', init.seq, 0);
 }

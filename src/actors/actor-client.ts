@@ -1,0 +1,130 @@
+import { nuid } from '@nats-io/nats-core';
+import { firstValueFrom, take, timeout } from 'rxjs';
+import type { Codec } from '../codec/codec.js';
+import { codecFor } from '../codec/codec-for.js';
+import { msgpackCodec } from '../codec/msgpack-codec.js';
+import { HEADERS, type Envelope } from '../envelope/envelope.js';
+import { RequestTimeoutError, TransportError } from '../errors.js';
+import type { PubAck, Transport } from '../transport/transport.js';
+import { actorSubjects, type ActorAddress } from './actor-subjects.js';
+import { REPLY_TO_HEADER } from './run-behaviour.js';
+import { ACTOR_QUERY_HEADERS, type ActorStatus } from './serve-actor-queries.js';
+
+/**
+ * Helpers for other services (in TypeScript) to talk to an actor. Services in other languages do
+ * the same with their NATS client: the subjects and headers are in docs/actors.md.
+ */
+
+/** Options of {@link tellActor}. */
+export interface TellOptions {
+  /** `Nats-Msg-Id`: a re-send with the same id inside the stream's duplicate window is dropped. */
+  msgId?: string | undefined;
+  headers?: Readonly<Record<string, string>> | undefined;
+  /** Default msgpack. */
+  codec?: Codec | undefined;
+}
+
+/**
+ * Sends `value` to the actor of `key` through its input stream
+ * (`<prefix>.<topology>.<actor>.<key>.tell`): ordered with the key's other input and handled
+ * exactly once. Resolves with the stream's ack.
+ */
+export function tellActor(transport: Pick<Transport, 'publishDurable'>, address: ActorAddress, key: string, value: unknown, options: TellOptions = {}): Promise<PubAck> {
+  const codec = options.codec ?? msgpackCodec;
+  return transport.publishDurable(actorSubjects(address).tell(key), codec.encode(value), {
+    msgId: options.msgId,
+    headers: { [HEADERS.contentType]: codec.contentType, ...options.headers },
+  });
+}
+
+/** Options of {@link askActor}. */
+export interface AskActorOptions extends TellOptions {
+  /** How long to wait for `ctx.reply`, ms. */
+  timeoutMs: number;
+}
+
+/**
+ * Tells the actor `value` with a `Sluice-Reply-To` inbox and waits for its `ctx.reply`. The
+ * message itself is handled exactly once; the reply is at-most-once (a crash after the commit
+ * loses it), so on a timeout the message may well have been handled: ask the state, or tell
+ * again with the same `msgId` only if handling twice is harmless.
+ *
+ * @throws RequestTimeoutError when no reply comes within `timeoutMs`.
+ */
+export async function askActor<R = unknown>(
+  transport: Pick<Transport, 'publishDurable' | 'subscribe'>,
+  address: ActorAddress,
+  key: string,
+  value: unknown,
+  options: AskActorOptions,
+): Promise<R> {
+  const inbox = `_INBOX.${nuid.next()}`;
+  const subject = actorSubjects(address).tell(key);
+  const answer = firstValueFrom(
+    transport.subscribe(inbox).pipe(
+      take(1),
+      timeout({ first: options.timeoutMs, with: () => Promise.reject(new RequestTimeoutError(subject, options.timeoutMs)) }),
+    ),
+  );
+  // The subscription exists from here on: the reply cannot come before it.
+  await tellActor(transport, address, key, value, { ...options, headers: { ...options.headers, [REPLY_TO_HEADER]: inbox } });
+  return decodeAnswer<R>(await answer, subject);
+}
+
+/** The answer to {@link queryActorState}. */
+export interface ActorStateAnswer<S> {
+  /** The committed state, or `initial(key)` when `found` is false. */
+  readonly state: S;
+  readonly found: boolean;
+  readonly stopped: boolean;
+}
+
+/**
+ * Asks the running actor for the committed state of `key` (core request/reply on
+ * `<prefix>.<topology>.<actor>.<key>`).
+ *
+ * @throws RequestTimeoutError, NoRespondersError (no instance running), TransportError (the
+ * actor answered with an error).
+ */
+export async function queryActorState<S = unknown>(transport: Pick<Transport, 'request'>, address: ActorAddress, key: string, options: { timeoutMs: number }): Promise<ActorStateAnswer<S>> {
+  const subject = actorSubjects(address).query(key);
+  const res = await transport.request(subject, msgpackCodec.encode({ op: 'state' }), {
+    timeoutMs: options.timeoutMs,
+    headers: { [HEADERS.contentType]: msgpackCodec.contentType },
+  });
+  return {
+    state: decodeAnswer<S>(res, subject),
+    found: res.headers[ACTOR_QUERY_HEADERS.found] === 'true',
+    stopped: res.headers[ACTOR_QUERY_HEADERS.stopped] === 'true',
+  };
+}
+
+/** Asks for a key's {@link ActorStatus} (found, last applied seq, stopped). */
+export async function queryActorStatus(transport: Pick<Transport, 'request'>, address: ActorAddress, key: string, options: { timeoutMs: number }): Promise<ActorStatus> {
+  const subject = actorSubjects(address).query(key);
+  const res = await transport.request(subject, msgpackCodec.encode({ op: 'status' }), {
+    timeoutMs: options.timeoutMs,
+    headers: { [HEADERS.contentType]: msgpackCodec.contentType },
+  });
+  return decodeAnswer<ActorStatus>(res, subject);
+}
+
+/**
+ * Un-stops a key that supervision stopped (`stop-key`), through the input stream, so it is
+ * ordered with the key's messages: those before the reset were dead-lettered, those after are
+ * handled. With `clearState` the key also starts again from `initial(key)`.
+ */
+export function resetActorKey(transport: Pick<Transport, 'publishDurable'>, address: ActorAddress, key: string, options: { clearState?: boolean | undefined; msgId?: string | undefined } = {}): Promise<PubAck> {
+  return transport.publishDurable(actorSubjects(address).reset(key), msgpackCodec.encode({ clearState: options.clearState === true }), {
+    msgId: options.msgId,
+    headers: { [HEADERS.contentType]: msgpackCodec.contentType },
+  });
+}
+
+function decodeAnswer<T>(res: Envelope<Uint8Array>, subject: string): T {
+  const error = res.headers[ACTOR_QUERY_HEADERS.error];
+  if (error !== undefined) throw new TransportError('actor', subject, `${res.headers[ACTOR_QUERY_HEADERS.errorCode] ?? ''} ${error}`.trim());
+  const codec = codecFor(res.headers[HEADERS.contentType]);
+  if (codec === undefined) throw new TransportError('actor', subject, `unsupported content type '${res.headers[HEADERS.contentType]}'`);
+  return codec.decode(res.data) as T;
+}

@@ -1,0 +1,148 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
+import { InvalidConfigError } from '../errors.js';
+import { startExactlyOnce } from '../exactly-once/start-exactly-once.js';
+import type { ExactlyOnceConfig, ExactlyOnceHandle, ExactlyOnceStats } from '../exactly-once/types.js';
+import type { StateStore } from '../state/types.js';
+import { NatsTransport } from '../transport/nats-transport.js';
+import { createActorProcessor, type ActorProcessorStats } from './actor-processor.js';
+import type { ActorSubjects } from './actor-subjects.js';
+import { serveActorQueries } from './serve-actor-queries.js';
+import { TimerService } from './timer-service.js';
+import type { ActorDefinition, ActorLogger, StoredTimer } from './types.js';
+
+/** Options of {@link startActor}. */
+export interface StartActorOptions {
+  /** Connection with JetStream (`noAsyncTraces: true`). The caller owns it. */
+  nc: NatsConnection;
+  /** The topology's state store; its `topology` names the actor's subjects. The caller owns it. */
+  store: StateStore;
+  /**
+   * Input stream. Created when missing with `subjects`; the actor's own subjects (tell, timer,
+   * reset) are added to it either way.
+   */
+  stream: string;
+  /** Input subjects the stream must capture, besides the actor's own. Default none. */
+  subjects?: readonly string[] | undefined;
+  /** Subject prefix for addressing. Default `sluice.actor`. */
+  prefix?: string | undefined;
+  /** Stream keeping dead letters (created or extended). Default `SLUICE_DLQ_<topology>`. */
+  deadLetterStream?: string | undefined;
+  /** Micro-batch limits of the engine (see `startExactlyOnce`). */
+  batch?: ExactlyOnceConfig['batch'];
+  outputs?: ExactlyOnceConfig['outputs'];
+  /** Answer state queries on `<prefix>.<topology>.<actor>.<key>`. Default true. */
+  queries?: boolean | undefined;
+  /** Timers held in memory at most (the rest wait in LMDB). Default 100000. */
+  maxTimersInMemory?: number | undefined;
+  scheduler?: SchedulerLike | undefined;
+  log?: ActorLogger | undefined;
+  /** TESTING ONLY: passed to the engine. */
+  faults?: ExactlyOnceConfig['faults'];
+}
+
+/** A running actor. */
+export interface RunningActor {
+  readonly name: string;
+  readonly subjects: ActorSubjects;
+  readonly engine: ExactlyOnceHandle;
+  /** Actor and engine counters. */
+  stats(): ActorProcessorStats & { timersInMemory: number; timerFirings: number; engine: ExactlyOnceStats };
+  /** Settles when the actor stops: resolves after `stop()`, rejects with the engine's fatal error. */
+  readonly done: Promise<void>;
+  /** Stops timers and queries, drains the engine (see `ExactlyOnceHandle.stop`). */
+  stop(options?: { timeoutMs?: number | undefined }): Promise<void>;
+}
+
+/**
+ * Runs an actor: the exactly-once engine on its input stream with the actor's processor, the
+ * timer service (loads stored timers, so timers set before a restart fire after it), the state
+ * query responder, and a passivation sweep. The engine's name is `actor-<name>`.
+ *
+ * Streams: the input stream gets the actor's `.tell`, `.timer` and `.reset` subjects; the
+ * dead-letter stream gets `sluice.dlq.<topology>.<actor>`. Streams for what the behaviour
+ * `emit`s must exist already (an output with no stream is retried until one captures it).
+ *
+ * @example
+ * const running = await startActor(stock, { nc, store, stream: 'SHOP', subjects: ['shop.orders.>'] });
+ * // ... later
+ * await running.stop();
+ */
+export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options: StartActorOptions): Promise<RunningActor> {
+  const { nc, store } = options;
+  if (typeof options.stream !== 'string' || options.stream.length === 0) {
+    throw new InvalidConfigError(`startActor(${def.name})`, 'stream', `must be a stream name, got ${JSON.stringify(options.stream)}`);
+  }
+  const scheduler = options.scheduler ?? asyncScheduler;
+  const transport = new NatsTransport(nc, { name: `actor-${def.name}` });
+  let timers: TimerService | undefined;
+  const processor = createActorProcessor(def, {
+    topology: store.topology,
+    prefix: options.prefix,
+    scheduler,
+    log: options.log,
+    io: transport,
+    timers: { set: (t) => timers?.set(t), cancel: (k, id) => timers?.cancel(k, id) },
+  });
+  const { subjects, namespaces } = processor;
+  timers = new TimerService({
+    subjects,
+    publish: (subject, data, opts) => transport.publishDurable(subject, data, opts),
+    load: () => valuesOf(store.entries<StoredTimer>(namespaces.timers)),
+    scheduler,
+    maxTimersInMemory: options.maxTimersInMemory,
+    log: options.log,
+  });
+
+  await transport.ensureStream({ name: options.stream, subjects: [...(options.subjects ?? []), ...subjects.streamSubjects] });
+  await transport.ensureStream({ name: options.deadLetterStream ?? `SLUICE_DLQ_${store.topology}`, subjects: [subjects.deadLetter] });
+
+  const engine = await startExactlyOnce({
+    name: `actor-${def.name}`,
+    nc,
+    store,
+    source: { stream: options.stream },
+    batch: options.batch,
+    outputs: options.outputs,
+    process: processor.process,
+    logger: options.log !== undefined ? { ...bindLog(options.log) } : undefined,
+    scheduler,
+    faults: options.faults,
+  });
+  timers.start();
+  const subs: Subscription[] = [];
+  if (options.queries !== false) {
+    subs.push(serveActorQueries(def, { transport, subjects, namespace: namespaces.state, read: (ns, key) => store.get(ns, key), log: options.log }));
+  }
+  const sweepEveryMs = Math.min(60_000, Math.max(1_000, def.passivateAfterMs / 2));
+  subs.push(interval(sweepEveryMs, scheduler).subscribe(() => processor.sweep()));
+
+  let stopping: Promise<void> | undefined;
+  const halt = (): void => {
+    timers?.stop();
+    for (const s of subs.splice(0)) s.unsubscribe();
+  };
+  engine.done.then(halt, halt);
+  return {
+    name: def.name,
+    subjects,
+    engine,
+    done: engine.done,
+    stats: () => ({ ...processor.stats(), timersInMemory: timers?.size ?? 0, timerFirings: timers?.firings ?? 0, engine: engine.stats }),
+    stop(stopOptions) {
+      stopping ??= (async () => {
+        halt();
+        await engine.stop(stopOptions);
+      })();
+      return stopping;
+    },
+  };
+}
+
+function* valuesOf<V>(entries: Iterable<{ value: V }>): Iterable<V> {
+  for (const e of entries) yield e.value;
+}
+
+function bindLog(log: ActorLogger): { debug(o: object, m: string): void; info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void } {
+  return { debug: (o, m) => log.debug(o, m), info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m), error: (o, m) => log.error(o, m) };
+}

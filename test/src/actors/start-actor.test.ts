@@ -1,0 +1,164 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { firstValueFrom, take, toArray } from 'rxjs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { askActor, queryActorState, queryActorStatus, resetActorKey, tellActor } from '../../../src/actors/actor-client.js';
+import { actor } from '../../../src/actors/actor.js';
+import { startActor, type RunningActor } from '../../../src/actors/start-actor.js';
+import type { ActorDeadLetter } from '../../../src/actors/types.js';
+import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
+import type { Envelope } from '../../../src/envelope/envelope.js';
+import { openStateStore } from '../../../src/state/open-state-store.js';
+import type { StateStore } from '../../../src/state/types.js';
+import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
+
+const server = useNatsServer();
+let nc: NatsConnection;
+let transport: NatsTransport;
+beforeAll(async () => {
+  nc = await connect({ servers: server().url, noAsyncTraces: true });
+  transport = new NatsTransport(nc);
+});
+afterAll(async () => {
+  await nc?.close();
+});
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+type Cmd = { acct: string; op: 'add' | 'hold' | 'boom'; n?: number };
+type Account = { balance: number; fired: number };
+
+/** An account actor: adds, throws on 'boom', and on 'hold' sets a 1 s timer that adds 100 when it fires. */
+const accounts = (out: string) =>
+  actor<Account, Cmd, { add: number }>({
+    name: 'accounts',
+    key: (m: Envelope<Cmd>) => m.data.acct,
+    initial: () => ({ balance: 0, fired: 0 }),
+    supervision: 'skip',
+    handle: (s, m, ctx) => {
+      if (m.kind === 'timer') {
+        ctx.emit(out, { acct: ctx.key, timer: m.timerId });
+        return { balance: s.balance + m.data.add, fired: s.fired + 1 };
+      }
+      if (m.data.op === 'boom') throw new Error(`boom for ${ctx.key}`);
+      if (m.data.op === 'hold') ctx.setTimer('release', { afterMs: 1_000 }, { add: 100 });
+      const next = { ...s, balance: s.balance + (m.data.n ?? 0) };
+      ctx.reply(next);
+      return next;
+    },
+  });
+
+async function setup() {
+  const topology = uniqueName('topo');
+  const input = uniqueName('IN');
+  const output = uniqueName('OUT');
+  const inSubject = `${input.toLowerCase()}.cmd`;
+  const outSubject = `${output.toLowerCase()}.events`;
+  await transport.ensureStream({ name: output, subjects: [outSubject], storage: 'memory' });
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-actor-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const def = accounts(outSubject);
+  const address = { topology, actor: 'accounts' };
+  const open = (): StateStore => {
+    const store = openStateStore({ dir, topology, noSync: true });
+    cleanups.push(() => store.close());
+    return store;
+  };
+  const start = async (store: StateStore): Promise<RunningActor> => {
+    const running = await startActor(def, { nc, store, stream: input, subjects: [inSubject], batch: { maxCount: 100, maxWaitMs: 5 } });
+    cleanups.push(() => running.stop());
+    return running;
+  };
+  const send = async (cmd: Cmd): Promise<number> => (await transport.publishDurable(inSubject, msgpackCodec.encode(cmd))).seq;
+  return { topology, input, output, outSubject, address, open, start, send };
+}
+
+async function readStream<T>(stream: string): Promise<T[]> {
+  const { messages } = await transport.streamState(stream);
+  if (messages === 0) return [];
+  const msgs = await firstValueFrom(transport.consume({ stream }).pipe(take(messages), toArray()));
+  return msgs.map((m) => msgpackCodec.decode(m.data) as T);
+}
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('startActor (real engine, nats-server, LMDB)', () => {
+  it('keeps state across a restart and answers state queries over NATS', async () => {
+    const s = await setup();
+    const store = s.open();
+    const first = await s.start(store);
+    await s.send({ acct: 'a', op: 'add', n: 5 });
+    await s.send({ acct: 'b', op: 'add', n: 1 });
+    const last = await s.send({ acct: 'a', op: 'add', n: 2 });
+    await first.engine.settled(last);
+    expect(await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).toEqual({ state: { balance: 7, fired: 0 }, found: true, stopped: false });
+    expect(await queryActorState<Account>(transport, s.address, 'nobody', { timeoutMs: 2_000 })).toMatchObject({ state: { balance: 0 }, found: false });
+    await first.stop();
+    await store.close();
+
+    const reopened = s.open();
+    const second = await s.start(reopened);
+    const more = await s.send({ acct: 'a', op: 'add', n: 1 });
+    await second.engine.settled(more);
+    expect((await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state.balance).toBe(8);
+    expect(second.stats().engine.inputs).toBe(1);
+  });
+
+  it('a timer set before a restart fires after it, exactly once', async () => {
+    const s = await setup();
+    const store = s.open();
+    const first = await s.start(store);
+    const seq = await s.send({ acct: 'a', op: 'hold' });
+    await first.engine.settled(seq);
+    await first.stop();
+    await store.close();
+
+    const second = await s.start(s.open());
+    await eventually(async () => (await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state.fired > 0);
+    // Restart once more: the fired timer is gone from LMDB, so nothing fires again.
+    await second.stop();
+    const third = await s.start(s.open());
+    const probe = await s.send({ acct: 'a', op: 'add', n: 1 });
+    await third.engine.settled(probe);
+    expect((await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state).toEqual({ balance: 101, fired: 1 });
+    expect(await readStream(s.output)).toEqual([{ acct: 'a', timer: 'release' }]);
+  });
+
+  it('a throwing handler dead-letters its message without stopping other keys', async () => {
+    const s = await setup();
+    const running = await s.start(s.open());
+    await s.send({ acct: 'a', op: 'add', n: 1 });
+    await s.send({ acct: 'bad', op: 'boom' });
+    const last = await s.send({ acct: 'b', op: 'add', n: 3 });
+    await running.engine.settled(last);
+    const dead = await readStream<ActorDeadLetter>(`SLUICE_DLQ_${s.topology}`);
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ topology: s.topology, actor: 'accounts', key: 'bad', seq: 2, stream: s.input, attempts: 1, error: { name: 'Error', message: 'boom for bad' } });
+    expect(msgpackCodec.decode(dead[0]!.payload)).toEqual({ acct: 'bad', op: 'boom' });
+    expect((await queryActorState<Account>(transport, s.address, 'b', { timeoutMs: 2_000 })).state.balance).toBe(3);
+    expect(running.stats()).toMatchObject({ handled: 2, deadLettered: 1 });
+  });
+
+  it('tells and asks an actor through its input stream; the reply comes after the commit', async () => {
+    const s = await setup();
+    await s.start(s.open());
+    await tellActor(transport, s.address, 'c.d', { acct: 'ignored', op: 'add', n: 4 });
+    const answer = await askActor<Account>(transport, s.address, 'c.d', { acct: 'ignored', op: 'add', n: 1 }, { timeoutMs: 5_000 });
+    expect(answer).toEqual({ balance: 5, fired: 0 });
+    expect(await queryActorStatus(transport, s.address, 'c.d', { timeoutMs: 2_000 })).toMatchObject({ key: 'c.d', found: true, stopped: null });
+    await resetActorKey(transport, s.address, 'c.d', { clearState: true });
+    await eventually(async () => !(await queryActorState(transport, s.address, 'c.d', { timeoutMs: 2_000 })).found);
+  });
+});
