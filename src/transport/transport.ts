@@ -79,7 +79,11 @@ export interface ConsumeOptions {
   ackWaitMs?: number | undefined;
 }
 
-/** A message consumed from a stream. Ack methods are no-ops for ordered consumers. */
+/**
+ * A message consumed from a stream. Ack methods are no-ops for ordered consumers. Only the first
+ * `ack`/`nak`/`term` call on a delivered message counts (as in the NATS client); an ack of an
+ * earlier delivery of the same message that was not acted on still settles it.
+ */
 export interface StreamMessage extends Envelope<Uint8Array> {
   readonly stream: string;
   readonly seq: number;

@@ -30,7 +30,7 @@ async function settle(): Promise<void> {
 }
 
 describe('LocalDurableConsumer (through LocalTransport)', () => {
-  it('keeps maxInFlight, never redelivers a settled message, counts deliveries, and finally delivers everything', async () => {
+  it('keeps maxInFlight, redelivers on time, never redelivers a settled message, and finally delivers everything', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 4 }),
@@ -44,6 +44,10 @@ describe('LocalDurableConsumer (through LocalTransport)', () => {
             const latest = new Map<number, StreamMessage>();
             const counts = new Map<number, number>();
             const settled = new Set<number>();
+            /** When each open message must next be delivered: ack wait after a delivery, or the nak delay. */
+            const due = new Map<number, number>();
+            /** Deliveries already acked, naked or termed: further calls on them are ignored, as on NATS. */
+            const acted = new WeakSet<StreamMessage>();
             const violations: string[] = [];
             let published = 0;
             let highestFirst = 0;
@@ -56,6 +60,7 @@ describe('LocalDurableConsumer (through LocalTransport)', () => {
                 highestFirst = m.seq;
               }
               counts.set(m.seq, m.deliveryCount);
+              due.set(m.seq, scheduler.now() + ackWaitMs);
               latest.set(m.seq, m);
               const open = [...counts.keys()].filter((s) => !settled.has(s)).length;
               if (open > maxInFlight) violations.push(`${open} unsettled > maxInFlight ${maxInFlight}`);
@@ -71,24 +76,30 @@ describe('LocalDurableConsumer (through LocalTransport)', () => {
                 sub.unsubscribe();
                 sub = consume();
               } else {
-                const open = [...latest.values()].filter((m) => !settled.has(m.seq));
+                const open = [...latest.values()].filter((m) => !settled.has(m.seq) && !acted.has(m));
                 const m = open[action.pick % Math.max(open.length, 1)];
                 if (m !== undefined) {
+                  acted.add(m);
                   if (action.how === 'ack' || action.how === 'term') {
                     settled.add(m.seq);
+                    due.delete(m.seq);
                     m[action.how]();
                   } else {
-                    m.nak(action.how === 'nakLater' ? ackWaitMs / 2 : undefined);
+                    const delayMs = action.how === 'nakLater' ? ackWaitMs / 2 : 0;
+                    due.set(m.seq, scheduler.now() + delayMs);
+                    m.nak(delayMs === 0 ? undefined : delayMs);
                   }
                 }
               }
               await settle();
+              for (const [seq, at] of due) if (at <= scheduler.now()) violations.push(`seq ${seq} overdue since ${at}, now ${scheduler.now()}`);
               expect(violations).toEqual([]);
             }
             // Ack whatever arrives until the consumer is idle: everything published must be settled.
             for (let round = 0; round < published + 5 && settled.size < published; round++) {
               for (const m of latest.values()) {
-                if (!settled.has(m.seq)) {
+                if (!settled.has(m.seq) && !acted.has(m)) {
+                  acted.add(m);
                   settled.add(m.seq);
                   m.ack();
                 }

@@ -280,6 +280,20 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
         expect(next?.deliveryCount).toBe(1);
       });
 
+      it('only the first ack/nak/term of a delivery counts', async () => {
+        const { name, p } = await stream();
+        await t.publishDurable(`${p}.x`, enc('1'));
+        const got = await collect(t.consume({ stream: name, durableName: uniqueName('d') }), 2, 10_000, (m) => {
+          if (m.deliveryCount === 1) {
+            m.nak();
+            m.ack(); // ignored: the nak came first
+          } else {
+            m.ack();
+          }
+        });
+        expect(got.map((m) => [m.seq, m.deliveryCount])).toEqual([[1, 1], [1, 2]]);
+      });
+
       it('durable consume redelivers what is not acked within ackWaitMs', async () => {
         const { name, p } = await stream();
         await t.publishDurable(`${p}.x`, enc('1'));
