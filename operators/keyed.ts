@@ -1,0 +1,225 @@
+import { asyncScheduler, from, Observable, type ObservableInput, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import type { Envelope } from '../src/envelope/envelope.js';
+import { BufferOverflowError, InvalidConfigError } from '../src/errors.js';
+import { deadLettered, type DeadLettered } from './dead-letter-record.js';
+import { subscribeLinked } from './internal/batch-subscribe-linked.js';
+import { optionalInt, requireInt, requireName } from './internal/batch-validate.js';
+import { Fifo } from './internal/fifo.js';
+import type { PauseControl } from './micro-batch-process.js';
+
+/** Options for {@link keyed}. */
+export interface KeyedConfig<T, R> {
+  /** Names the operator in errors and dead letters (`keyed:<name>`). */
+  name: string;
+  /** The key an envelope belongs to (a SKU, an account). A throw dead-letters that envelope. */
+  key: (envelope: Envelope<T>) => string;
+  /** The work for one envelope. Never runs twice at once for one key. */
+  handle: (envelope: Envelope<T>, key: string) => ObservableInput<R>;
+  /** Handlers running at once, over all keys. Integer >= 1. */
+  maxInFlight: number;
+  /** Envelopes waiting per key (not counting the one being handled). One more fails the output. Integer >= 1. */
+  mailboxSize: number;
+  /** Keys with work (running or waiting) at once. One more fails the output. Default 10000. */
+  maxKeys?: number | undefined;
+  /** Pause/resume the source when a key's mailbox fills up (see {@link keyed} on backpressure). */
+  pauseControl?: PauseControl | undefined;
+  /**
+   * Mailbox length at which the source is paused; it resumes when no mailbox is that long.
+   * Between it and `mailboxSize` is the headroom for what the source delivers after `pause()`.
+   * Default `ceil(mailboxSize / 2)`.
+   */
+  pauseAtCount?: number | undefined;
+  /** Clock for dead-letter timestamps. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike | undefined;
+}
+
+interface KeyState<T> {
+  readonly key: string;
+  readonly mailbox: Fifo<Envelope<T>>;
+  running: boolean;
+  ready: boolean;
+  /** Mailbox at least `pauseAtCount` long. */
+  crowded: boolean;
+}
+
+/**
+ * Per-key serialised async handling: envelopes of one key are handled one at a time in arrival
+ * order, different keys run concurrently up to `maxInFlight`. This is the in-memory core of the
+ * actor runtime; handlers are never re-entered for a key.
+ *
+ * - Emits: the handlers' values as they come: in arrival order within a key, interleaved across
+ *   keys. Plus one `DeadLettered` for an envelope whose `key` function throws.
+ * - Holds: per key with work, a mailbox of at most `mailboxSize` envelopes; at most `maxKeys`
+ *   such keys. A key with nothing left to do is forgotten. Keys that are ready wait for a free
+ *   handler slot in the order they became ready (no key starves).
+ * - Completes: after the source completes and every mailbox is drained.
+ * - Fails: when a handler fails (wrap it with `guardHandler` for retries and dead letters), when
+ *   a mailbox or `maxKeys` overflows (`BufferOverflowError`), or when the source fails.
+ *
+ * Backpressure: an RxJS source pushes, and nothing in RxJS can make it wait, so keyed bounds
+ * memory in two ways. (1) Credit: a JetStream consumer with `maxInFlight: N` that is acked after
+ * keyed's output holds at most N envelopes inside keyed; with `mailboxSize >= N` and
+ * `maxKeys >= N` nothing can overflow. (2) `pauseControl`: keyed calls `pause()` when some
+ * mailbox reaches `pauseAtCount` and `resume()` when none is that long. Pausing stops the whole
+ * source, because the next envelope may be for the full key and one stream cannot be read out of
+ * order. Without either, a source that outruns its handlers fails with `BufferOverflowError`
+ * rather than grow without bound.
+ *
+ * ```ts
+ * orders$.pipe(
+ *   keyed({
+ *     name: 'stock', key: (o) => o.data.sku, maxInFlight: 64, mailboxSize: 1_000,
+ *     handle: (o, sku) => from(reserve(sku, o.data.quantity)),
+ *   }),
+ * );
+ * ```
+ * @throws InvalidConfigError at creation for a bad field.
+ */
+export function keyed<T, R>(config: KeyedConfig<T, R>): OperatorFunction<Envelope<T>, R | DeadLettered<T>> {
+  const c = 'keyed';
+  if (typeof config !== 'object' || config === null) throw new InvalidConfigError(c, 'config', 'must be an object');
+  const name = requireName(c, 'name', config.name);
+  const { key: keyOf, handle, pauseControl } = config;
+  if (typeof keyOf !== 'function') throw new InvalidConfigError(c, 'key', `must be a function, got ${typeof keyOf}`);
+  if (typeof handle !== 'function') throw new InvalidConfigError(c, 'handle', `must be a function, got ${typeof handle}`);
+  const maxInFlight = requireInt(c, 'maxInFlight', config.maxInFlight, 1);
+  const mailboxSize = requireInt(c, 'mailboxSize', config.mailboxSize, 1);
+  const maxKeys = requireInt(c, 'maxKeys', config.maxKeys ?? 10_000, 1);
+  const pauseAt = optionalInt(c, 'pauseAtCount', config.pauseAtCount, 1) ?? Math.ceil(mailboxSize / 2);
+  if (pauseAt > mailboxSize) throw new InvalidConfigError(c, 'pauseAtCount', `must be <= mailboxSize (${mailboxSize}), got ${pauseAt}`);
+  if (pauseControl !== undefined && (typeof pauseControl.pause !== 'function' || typeof pauseControl.resume !== 'function')) {
+    throw new InvalidConfigError(c, 'pauseControl', 'must have pause() and resume() methods');
+  }
+  const scheduler = config.scheduler ?? asyncScheduler;
+  const operator = `${c}:${name}`;
+
+  return (source) =>
+    new Observable<R | DeadLettered<T>>((subscriber) => {
+      const states = new Map<string, KeyState<T>>();
+      const ready = new Fifo<KeyState<T>>();
+      const running = new Set<Subscription>();
+      let inFlight = 0;
+      let sourceDone = false;
+      let pumping = false;
+      // Keys whose mailbox is at least pauseAt long; the source is paused while there are any.
+      let crowded = 0;
+      let paused = false;
+
+      const setPaused = (want: boolean): void => {
+        if (pauseControl === undefined || paused === want) return;
+        paused = want;
+        if (want) pauseControl.pause();
+        else pauseControl.resume();
+      };
+
+      const run = (st: KeyState<T>, env: Envelope<T>): void => {
+        st.running = true;
+        inFlight += 1;
+        let input: ObservableInput<R>;
+        try {
+          input = handle(env, st.key);
+        } catch (err) {
+          subscriber.error(err);
+          return;
+        }
+        let done = false;
+        let sub: Subscription | undefined;
+        sub = from(input).subscribe({
+          next: (v) => subscriber.next(v),
+          error: (err: unknown) => subscriber.error(err),
+          complete: () => {
+            done = true;
+            // undefined when the handler completed synchronously, inside subscribe()
+            if (sub !== undefined) running.delete(sub);
+            inFlight -= 1;
+            st.running = false;
+            if (st.mailbox.length > 0) markReady(st);
+            else states.delete(st.key);
+            pump();
+          },
+        });
+        if (!done) running.add(sub);
+      };
+
+      const updateCrowding = (st: KeyState<T>): void => {
+        const now = st.mailbox.length >= pauseAt;
+        if (now === st.crowded) return;
+        st.crowded = now;
+        crowded += now ? 1 : -1;
+        setPaused(crowded > 0);
+      };
+
+      const markReady = (st: KeyState<T>): void => {
+        if (st.ready || st.running) return;
+        st.ready = true;
+        ready.push(st);
+      };
+
+      // A loop, not recursion: synchronous handlers complete inside `run`, and a long mailbox of
+      // them must not grow the stack.
+      const pump = (): void => {
+        if (pumping) return;
+        pumping = true;
+        try {
+          while (!subscriber.closed && inFlight < maxInFlight && ready.length > 0) {
+            const st = ready.shift()!;
+            st.ready = false;
+            const env = st.mailbox.shift()!;
+            updateCrowding(st);
+            run(st, env);
+          }
+        } finally {
+          pumping = false;
+        }
+        if (sourceDone && inFlight === 0 && ready.length === 0 && !subscriber.closed) subscriber.complete();
+      };
+
+      const overflow = (detail: string, limit: number): void => {
+        subscriber.error(new BufferOverflowError(`keyed '${name}'`, limit, detail));
+      };
+
+      subscriber.add(() => {
+        for (const sub of running) sub.unsubscribe();
+        running.clear();
+        states.clear();
+        ready.clear();
+        // Leave a shared source usable by whoever subscribes next.
+        setPaused(false);
+      });
+      subscribeLinked(source, subscriber, {
+        next: (env) => {
+          let k: string;
+          try {
+            k = keyOf(env);
+          } catch (err) {
+            subscriber.next(deadLettered(env, err, 1, { operator, failedAt: scheduler.now() }));
+            return;
+          }
+          let st = states.get(k);
+          if (st === undefined) {
+            if (states.size >= maxKeys) {
+              overflow(`${states.size} keys have work ('maxKeys'); key '${k}' would be one more`, maxKeys);
+              return;
+            }
+            st = { key: k, mailbox: new Fifo(), running: false, ready: false, crowded: false };
+            states.set(k, st);
+          }
+          if (st.mailbox.length >= mailboxSize) {
+            overflow(`the mailbox of key '${k}' holds ${mailboxSize} envelopes ('mailboxSize'); pause the source (pauseControl) or lower its credit`, mailboxSize);
+            return;
+          }
+          st.mailbox.push(env);
+          markReady(st);
+          pump();
+          // After pump, so an envelope that starts at once never counts as waiting.
+          updateCrowding(st);
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => {
+          sourceDone = true;
+          pump();
+        },
+      });
+
+    });
+}
