@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { actor } from '../../../src/actors/actor.js';
@@ -267,5 +268,54 @@ describe('durable timers in the processor', () => {
     expect(store.read<ActorRecord<string[]>>(p.namespaces.state, 'a')?.s).toEqual([]);
     expect(cancelled).toEqual(['a/hold']);
     expect(p.stats().staleTimers).toBe(2);
+  });
+});
+
+describe('per-key order (property)', () => {
+  it('for any interleaving, handler latency, batch cuts and uncommitted (replayed) batches, each key sees its messages once, in stream order', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ key: fc.constantFrom('a', 'b', 'c', 'd'), latency: fc.nat(6) }), { minLength: 1, maxLength: 60 }),
+        fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 20 }),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 20 }),
+        fc.integer({ min: 1, max: 3 }),
+        async (inputs, cuts, commitFails, maxKeysInMemory) => {
+          const active = new Set<string>();
+          let overlap = false;
+          const def = actor<number[], { key: string; latency: number }>({
+            name: 'order',
+            key: (m) => m.data.key,
+            initial: () => [],
+            maxKeysInMemory,
+            handle: async (seen, m, ctx) => {
+              if (active.has(ctx.key)) overlap = true;
+              active.add(ctx.key);
+              for (let i = 0; i < (m.kind === 'message' ? m.data.latency : 0); i++) await Promise.resolve();
+              active.delete(ctx.key);
+              ctx.emit('out', { key: ctx.key, seq: m.seq });
+              return [...seen, m.seq!];
+            },
+          });
+          const store = new FakeStore();
+          const p = createActorProcessor(def, { topology });
+          const msgs = inputs.map((x, i) => streamMessage({ subject: 'in', seq: i + 1, data: x }));
+          let pos = 0;
+          for (let i = 0; pos < msgs.length; i++) {
+            const batch = msgs.slice(pos, pos + cuts[i % cuts.length]!);
+            if (commitFails[i % commitFails.length] === true) await p.process(batch, store.begin()); // crash before commit
+            await store.run(p.process, batch);
+            pos += batch.length;
+          }
+          expect(overlap).toBe(false);
+          for (const key of ['a', 'b', 'c', 'd']) {
+            const expected = msgs.filter((m) => inputs[m.seq - 1]!.key === key).map((m) => m.seq);
+            expect(store.read<ActorRecord<number[]>>(p.namespaces.state, key)?.s ?? []).toEqual(expected);
+            const outputs = (store.decodedOutputs('out') as { key: string; seq: number }[]).filter((o) => o.key === key).map((o) => o.seq);
+            expect(outputs).toEqual(expected);
+          }
+        },
+      ),
+      { numRuns: Number(process.env.PROP_RUNS ?? 100) },
+    );
   });
 });
