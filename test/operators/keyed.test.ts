@@ -145,8 +145,8 @@ describe('keyed', () => {
       const input = new Subject<Envelope<Msg>>();
       const seen: string[] = [];
       input.pipe(keyed({ ...base, handle: (e) => of(e.data.n) })).subscribe((n) => {
-        seen.push(String(n));
-        if (n < 3) input.next(m('x', n + 1));
+        seen.push(show(n));
+        if (typeof n === 'number' && n < 3) input.next(m('x', n + 1));
       });
       input.next(m('x', 0));
       expect(seen).toEqual(['0', '1', '2', '3']);
@@ -193,7 +193,7 @@ describe('keyed', () => {
                     },
                   }),
                 )
-                .subscribe({ next: (id) => out.push(id), complete: () => (completed = true) });
+                .subscribe({ next: (id) => out.push(show(id)), complete: () => (completed = true) });
               flush();
             });
             expect(violations).toEqual([]);
