@@ -113,7 +113,7 @@ describe('order-routing with its generator', () => {
     expect(generated).toBeLessThanOrEqual(2100);
     expect(routed).toBe(generated);
     expect(lines.filter((l) => l.startsWith('order-routing ') && l.includes('/s')).length).toBeGreaterThanOrEqual(3);
-    expect(lines.at(-1)).toMatch(new RegExp(`^order-routing done \\| in ${generated}, priority \\d+ \\(\\d+%\\), standard \\d+, dead letters 0$`));
+    expect(lines.at(-1)).toMatch(new RegExp(`^order-routing done \\| generated ${generated}, in ${generated}, priority \\d+ \\(\\d+%\\), standard \\d+, dead letters 0$`));
   });
 });
 

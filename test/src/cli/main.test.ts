@@ -4,8 +4,8 @@ import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import { startTestNatsServer, useNatsServer } from '../../helpers/nats-server.js';
 import { cleanEnv, sluice } from './run-cli.js';
 
-const SUMMARY = /^order-routing \d+s \| in \d+\/s/m;
-const DONE = /^order-routing done \| in (\d+), priority (\d+) \(\d+%\), standard (\d+), dead letters 0$/m;
+const SUMMARY = /^order-routing \d+s \| generated \d+\/s, in \d+\/s/m;
+const DONE = /^order-routing done \| generated (?<generated>\d+), in (?<in>\d+), priority (?<priority>\d+) \(\d+%\), standard (?<standard>\d+), dead letters 0$/m;
 const ROUTING = 'topologies/order-routing.ts';
 
 describe('sluice run', () => {
@@ -24,7 +24,7 @@ describe('sluice run', () => {
       expect(result.stdout).toMatch(/stopped at --duration-ms, drained/);
       const done = DONE.exec(result.stdout)!;
       await client.flush();
-      expect(routed.length).toBe(Number(done[2]) + Number(done[3]));
+      expect(routed.length).toBe(Number(done.groups!.priority) + Number(done.groups!.standard));
       expect(routed.length).toBeGreaterThan(0);
     } finally {
       sub.unsubscribe();
@@ -42,7 +42,8 @@ describe('sluice run', () => {
     const done = DONE.exec(result.stdout);
     expect(done, result.stdout).not.toBeNull();
     // Nothing in flight was lost: everything received was routed before exit.
-    expect(Number(done![2]) + Number(done![3])).toBe(Number(done![1]));
+    expect(Number(done!.groups!.priority) + Number(done!.groups!.standard)).toBe(Number(done!.groups!.in));
+    expect(Number(done!.groups!.in)).toBe(Number(done!.groups!.generated));
     expect(result.stderr).toMatch(/"signal":"SIGTERM"/);
   });
 
