@@ -1,5 +1,4 @@
 import { map, type Observable } from 'rxjs';
-import type { Envelope } from '../src/envelope/envelope.js';
 import type { BatchTrigger } from './batch-until.js';
 import { requireFunction } from './internal/batch-validate.js';
 
@@ -10,8 +9,8 @@ export interface OnSubjectConfig {
 }
 
 /**
- * A `batchUntil` trigger that fires on every event of `events$` — an "end-of-day" or "file
- * received" message. The subscription is passed in (e.g. `transport.subscribe('ops.end-of-day')`),
+ * A `batchUntil` trigger that fires on every event of `events$` — an "end-of-day" message
+ * (any envelope) or a "file received" event of `fileDrop`. The subscription is passed in (e.g. `transport.subscribe('ops.end-of-day')`),
  * so it is opened when the batch operator is subscribed and closed with it. An error of
  * `events$` errors the batch operator.
  *
@@ -20,7 +19,7 @@ export interface OnSubjectConfig {
  * ```
  * @throws InvalidConfigError when `events$` is not an Observable.
  */
-export function onSubject(events$: Observable<Envelope>, config: OnSubjectConfig = {}): BatchTrigger {
+export function onSubject(events$: Observable<{ readonly subject: string }>, config: OnSubjectConfig = {}): BatchTrigger {
   requireFunction('onSubject', 'events$', (events$ as { subscribe?: unknown } | undefined)?.subscribe);
   return () => events$.pipe(map((env) => config.reason ?? env.subject));
 }
