@@ -30,6 +30,9 @@ export interface BenchPlan {
   readonly baselineEvents: number;
   readonly lmdbEvents: number;
   readonly jetstreamEvents: number;
+  /** Inputs and runs of the exactly-once engine bench (bench/exactly-once.bench.ts). */
+  readonly exactlyOnceEvents: number;
+  readonly exactlyOnceRuns: number;
   /** Payload size range, bytes. */
   readonly minBytes: number;
   readonly maxBytes: number;
@@ -64,8 +67,10 @@ export const FULL_PLAN: BenchPlan = {
   capacityWindow: 20_000,
   triggerPeriodMs: 2_000,
   baselineEvents: 1_000_000,
-  lmdbEvents: 300_000,
-  jetstreamEvents: 200_000,
+  lmdbEvents: 200_000,
+  jetstreamEvents: 100_000,
+  exactlyOnceEvents: 200_000,
+  exactlyOnceRuns: 3,
 };
 
 export const QUICK_PLAN: BenchPlan = {
@@ -83,4 +88,6 @@ export const QUICK_PLAN: BenchPlan = {
   baselineEvents: 100_000,
   lmdbEvents: 20_000,
   jetstreamEvents: 10_000,
+  exactlyOnceEvents: 5_000,
+  exactlyOnceRuns: 1,
 };

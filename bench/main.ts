@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { startNatsServer, type NatsServerHandle } from '../src/runtime/nats-server-process.js';
 import type { BaselinePair } from './baselines/baseline-pair.js';
+import { exactlyOnceBaseline } from './baselines/exactly-once-baseline.js';
 import { jetstreamConsumeBaseline } from './baselines/jetstream-consume.js';
 import { lmdbPutsBaseline } from './baselines/lmdb-puts.js';
 import { rxjsBufferBaseline } from './baselines/rxjs-buffer.js';
@@ -77,7 +78,7 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
   const url = opts.natsUrl ?? server!.url;
   const workDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
   const specs = modeSpecs({ triggerPeriodMs: plan.triggerPeriodMs }).filter((s) => opts.modes === undefined || opts.modes.includes(s.name));
-  const baselineCount = opts.baselines ? 3 : 0;
+  const baselineCount = opts.baselines ? 4 : 0;
   const progress = createProgress(specs.length + baselineCount, opts.json || !opts.progress ? 'off' : process.stderr.isTTY ? 'bar' : 'lines');
   const runId = Date.now().toString(36);
   const modes: ModeResult[] = [];
@@ -99,6 +100,10 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
       progress.step('baseline: JetStream consume + ack');
       baselines.push(await jetstreamConsumeBaseline(url, pool, plan.jetstreamEvents, `bench.${runId}.js`));
       progress.tick('baseline: JetStream consume + ack');
+      progress.step('baseline: exactly-once engine');
+      const eo = await exactlyOnceBaseline(url, plan.exactlyOnceEvents, plan.exactlyOnceRuns);
+      if (eo !== null) baselines.push(eo);
+      progress.tick(eo === null ? 'baseline: exactly-once (bench/exactly-once.bench.ts not here)' : 'baseline: exactly-once engine');
     }
   } finally {
     progress.stop();

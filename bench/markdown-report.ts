@@ -58,10 +58,14 @@ export function markdownReport(r: BenchResult, chartFile: string): string {
   push('');
 
   push('## Raw baselines beside Sluice', '');
-  push('| Work | Raw | ev/s | Sluice | ev/s | Sluice ÷ raw |', '|---|---|---|---|---|---|');
+  push('| Work | Raw | ev/s | Sluice | ev/s | Sluice ÷ raw | CPU µs/ev raw / Sluice | LMDB commits/ev |', '|---|---|---|---|---|---|---|---|');
   for (const b of r.baselines) {
-    push(`| ${b.work} | ${b.rawLabel} | ${fmt(b.raw)} | ${b.sluiceLabel} | ${b.sluice === null ? `n/a (${b.note ?? 'not available'})` : fmt(b.sluice)} | ${fmt(b.ratio ?? undefined)} |`);
+    const cpu = b.cpuUsPerEvent === undefined ? '' : `${fmt(b.cpuUsPerEvent.raw)} / ${fmt(b.cpuUsPerEvent.sluice)}`;
+    push(
+      `| ${b.work} | ${b.rawLabel} | ${fmt(b.raw)} | ${b.sluiceLabel} | ${b.sluice === null ? 'n/a' : fmt(b.sluice)} | ${fmt(b.ratio ?? undefined)} | ${cpu} | ${b.lmdbCommitsPerEvent === undefined ? '' : fmt(b.lmdbCommitsPerEvent)} |`,
+    );
   }
+  for (const b of r.baselines) if (b.note !== undefined) push('', `${b.name}: ${b.note}.`);
   push('');
 
   push('## Latency vs throughput', '');

@@ -47,8 +47,10 @@ export interface ProcessorHandle {
  */
 export async function startProcessor(fields: StartFields): Promise<ProcessorHandle> {
   const entry = fileURLToPath(new URL('./processor.ts', import.meta.url));
+  // SLUICE_BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each processor (node --cpu-prof).
+  const profDir = process.env['SLUICE_BENCH_CPU_PROF'];
   const child = fork(entry, [], {
-    execArgv: ['--import', import.meta.resolve('tsx')],
+    execArgv: ['--import', import.meta.resolve('tsx'), ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   let nextId = 1;

@@ -12,6 +12,10 @@ export interface BaselinePair {
   sluice: number | null;
   /** sluice / raw (higher is better; 1 = as fast as the hand-written code). */
   ratio: number | null;
+  /** Processor CPU per event, µs, where the baseline measures it. */
+  cpuUsPerEvent?: { raw: number; sluice: number } | undefined;
+  /** LMDB commits per event of the Sluice side, where it commits. */
+  lmdbCommitsPerEvent?: number | undefined;
   /** Events per round. */
   events: number;
   rounds: number;
