@@ -80,6 +80,7 @@ async function run(file: string, flags: RunFlags): Promise<number> {
     pino.destination({ dest: 2, sync: true }),
   );
   const say = (line: string) => process.stdout.write(`${line}\n`);
+  const signals = new SignalWatch(logger);
   let connection: Connection | undefined;
   try {
     const topology = await loadTopology(file, flags.export);
@@ -93,7 +94,8 @@ async function run(file: string, flags: RunFlags): Promise<number> {
       closeTransport: false,
     });
     say(`sluice: running ${topology.name} on ${connection.description}${flags.durationMs !== undefined ? ` for ${flags.durationMs} ms` : ''} (Ctrl-C to stop)`);
-    const exit = await untilSignalOrDone(running.done, () => running.stop(), logger);
+    signals.onStop(() => void running.stop());
+    const exit = await running.done;
     say(`sluice: ${topology.name} ${ENDINGS[exit.reason]} after ${(exit.elapsedMs / 1000).toFixed(1)} s`);
     return exit.reason === 'failed' ? 1 : 0;
   } catch (err) {
@@ -103,28 +105,42 @@ async function run(file: string, flags: RunFlags): Promise<number> {
     return 1;
   } finally {
     await connection?.dispose().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'closing the connection failed'));
+    signals.dispose();
   }
 }
 
-/** The first SIGINT/SIGTERM drains; a second one exits at once. */
-async function untilSignalOrDone(done: Promise<TopologyExit>, stop: () => Promise<TopologyExit>, logger: Logger): Promise<TopologyExit> {
-  let signalled = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) {
-      logger.warn({ signal }, 'second signal: exiting without finishing the drain');
+/**
+ * SIGINT/SIGTERM handling from the very start, so a signal during start-up still stops the
+ * embedded server and removes its store (the default action would kill only this process).
+ * The first signal drains; a second one exits at once.
+ */
+class SignalWatch {
+  #stop: (() => void) | undefined;
+  #signalled = false;
+  readonly #handler = (signal: NodeJS.Signals) => {
+    if (this.#signalled) {
+      this.logger.warn({ signal }, 'second signal: exiting without finishing the drain');
       process.exit(130);
     }
-    signalled = true;
-    logger.info({ signal }, 'signal received: draining');
-    void stop();
+    this.#signalled = true;
+    this.logger.info({ signal }, 'signal received: draining');
+    this.#stop?.();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    return await done;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+
+  constructor(private readonly logger: Logger) {
+    process.on('SIGINT', this.#handler);
+    process.on('SIGTERM', this.#handler);
+  }
+
+  /** Runs `stop` on the first signal, or now if one already came. */
+  onStop(stop: () => void): void {
+    this.#stop = stop;
+    if (this.#signalled) stop();
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.#handler);
+    process.off('SIGTERM', this.#handler);
   }
 }
 

@@ -141,12 +141,12 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
           logger.error({ err: ensureError(err) }, 'onStop hook failed');
         }
       }
-      try {
+      // A broker that went away must not hang the exit: bounded like the rest of the drain.
+      const finish = (async () => {
         await transport.flush();
         if (options.closeTransport !== false) await transport.close();
-      } catch (err) {
-        logger.error({ err: ensureError(err) }, 'transport flush/close failed');
-      }
+      })().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'transport flush/close failed'));
+      if (!(await within(finish, drainTimeoutMs))) logger.warn({ drainTimeoutMs }, 'transport flush/close did not finish in time');
       durationTimer?.unsubscribe();
       const exit: TopologyExit = { reason, error, elapsedMs: scheduler.now() - startedAt, stats: stats.snapshot() };
       logger.info({ reason, elapsedMs: exit.elapsedMs, ...summaryFields(exit.stats) }, 'stopped');
