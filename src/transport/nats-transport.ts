@@ -14,7 +14,7 @@ import {
   type JsMsg,
   type StreamConfig as NatsStreamConfig,
 } from '@nats-io/jetstream';
-import { nanos, type Msg, type NatsConnection } from '@nats-io/nats-core';
+import { errors as natsErrors, nanos, type Msg, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { Observable } from 'rxjs';
 import type { Envelope } from '../envelope/envelope.js';
@@ -94,6 +94,10 @@ export class NatsTransport implements Transport {
       return new NatsTransport(nc, { name: options.name });
     } catch (err) {
       const servers = (Array.isArray(options.servers) ? options.servers : [options.servers]).map(redactUrl).join(', ');
+      if (err instanceof natsErrors.TimeoutError) {
+        // Seen when the server drops a TLS handshake (e.g. no client certificate) or never answers.
+        throw new TransportError(`NatsTransport(${servers})`, 'connect', `no handshake within ${connectOptions.timeout ?? 20_000} ms: check the address, and whether the server requires TLS or a client certificate`, { cause: err });
+      }
       throw fromNatsError(err, { transport: `NatsTransport(${servers})`, operation: 'connect' });
     }
   }

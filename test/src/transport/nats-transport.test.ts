@@ -1,12 +1,15 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { nkeys } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidConfigError, TransportError } from '../../../src/errors.js';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import { startTestNatsServer, uniqueName, useNatsServer, type NatsServerHandle } from '../../helpers/nats-server.js';
-import { runTransportContract, waitForAsync } from './transport-contract.js';
+import type { StreamMessage } from '../../../src/transport/transport.js';
+import { runTransportContract, waitFor, waitForAsync } from './transport-contract.js';
 
 // Monitoring on a free port, so tests can ask the server itself how many subscriptions exist.
 const server = useNatsServer({ config: { http_port: -1 } });
@@ -155,5 +158,91 @@ describe('NatsTransport authentication', () => {
   it('reports an unreachable server as a TransportError', async () => {
     const err = await connectError({ servers: 'nats://127.0.0.1:1', connectTimeoutMs: 2000 });
     expect(err).toBeInstanceOf(TransportError);
+  });
+});
+
+describe('NatsTransport over mutual TLS', () => {
+  let server: NatsServerHandle;
+  let dir: string;
+  const file = (name: string): string => join(dir, name);
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-tls-'));
+    const openssl = (...args: string[]) => promisify(execFile)('openssl', args, { cwd: dir });
+    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+    await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=sluice-test-ca');
+    for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
+      await writeFile(file(`${name}.ext`), ext);
+      await openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+      await openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`);
+    }
+    server = await startTestNatsServer({
+      jetstream: false,
+      config: { tls: { cert_file: file('server.pem'), key_file: file('server.key'), ca_file: file('ca.pem'), verify: true } },
+    });
+  });
+  afterAll(async () => {
+    await server?.dispose();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('connects with caFile, certFile and keyFile, and round-trips a request', async () => {
+    const t = await NatsTransport.connect({
+      servers: server.url.replace('nats://', 'tls://'),
+      tls: { caFile: file('ca.pem'), certFile: file('client.pem'), keyFile: file('client.key') },
+    });
+    try {
+      const sub = t.subscribe('tls.echo').subscribe((m) => m.reply !== undefined && t.publish(m.reply, m.data));
+      const reply = await t.request('tls.echo', new Uint8Array([7]), { timeoutMs: 2000 });
+      expect([...reply.data]).toEqual([7]);
+      sub.unsubscribe();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('fails with a TransportError without a client certificate', async () => {
+    const err = await NatsTransport.connect({ servers: server.url.replace('nats://', 'tls://'), tls: { caFile: file('ca.pem') }, connectTimeoutMs: 1500 }).then(
+      async (t) => {
+        await t.close();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(TransportError);
+    expect((err as Error).message).toMatch(/requires TLS or a client certificate/);
+  });
+});
+
+describe('NatsTransport across a server restart', () => {
+  it('keeps core subscriptions and durable consumers working after reconnecting', async () => {
+    const server = await startTestNatsServer();
+    const t = await NatsTransport.connect({ servers: server.url, name: 'restart' });
+    try {
+      const reconnected = (async () => {
+        for await (const s of t.nc.status()) if (s.type === 'reconnect') return;
+      })();
+      await t.ensureStream({ name: 'RESTART', subjects: ['restart.>'] }); // file storage: survives the restart
+      const core: number[] = [];
+      const stream: StreamMessage[] = [];
+      const subs = [
+        t.subscribe('core.x').subscribe((m) => core.push(m.data[0] ?? -1)),
+        t.consume({ stream: 'RESTART', durableName: 'd' }).subscribe((m) => (stream.push(m), m.ack())),
+      ];
+      t.publish('core.x', new Uint8Array([1]));
+      await t.publishDurable('restart.a', new Uint8Array([1]));
+      await waitFor(() => core.length === 1 && stream.length === 1);
+
+      await server.restart();
+      await reconnected;
+      t.publish('core.x', new Uint8Array([2]));
+      await t.publishDurable('restart.a', new Uint8Array([2]));
+      await waitFor(() => core.length === 2 && stream.length === 2, 20_000);
+      expect(core).toEqual([1, 2]);
+      expect(stream.map((m) => m.seq)).toEqual([1, 2]);
+      subs.forEach((s) => s.unsubscribe());
+    } finally {
+      await t.close();
+      await server.dispose();
+    }
   });
 });
