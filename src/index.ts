@@ -68,3 +68,36 @@ export { connect, CONNECT_ENV } from './runtime/connect.js';
 export type { Connection, ConnectionMode, ConnectOptions } from './runtime/connect.js';
 export { startNatsServer, NatsServerNotFoundError } from './runtime/nats-server-process.js';
 export type { NatsServerHandle, NatsServerOptions } from './runtime/nats-server-process.js';
+
+// Actors: keyed state + behaviour on the exactly-once engine
+export { actor } from './actors/actor.js';
+export { startActor } from './actors/start-actor.js';
+export type { RunningActor, StartActorOptions } from './actors/start-actor.js';
+export { createActorProcessor, actorNamespaces } from './actors/actor-processor.js';
+export type { ActorNamespaces, ActorProcessor, ActorProcessorOptions, ActorProcessorStats, ActorRecord, TimerFiring } from './actors/actor-processor.js';
+export { actorSubjects, keyToken, keyFromToken } from './actors/actor-subjects.js';
+export type { ActorAddress, ActorSubjectKind, ActorSubjects } from './actors/actor-subjects.js';
+export { tellActor, askActor, queryActorState, queryActorStatus, resetActorKey } from './actors/actor-client.js';
+export type { ActorStateAnswer, AskActorOptions, TellOptions } from './actors/actor-client.js';
+export { serveActorQueries, ACTOR_QUERY_HEADERS } from './actors/serve-actor-queries.js';
+export type { ActorStatus, ServeActorQueriesOptions } from './actors/serve-actor-queries.js';
+export { TimerService } from './actors/timer-service.js';
+export type { TimerServiceOptions } from './actors/timer-service.js';
+export { REPLY_TO_HEADER } from './actors/run-behaviour.js';
+export { KeyStoppedError, InvalidActorKeyError } from './actors/actor-errors.js';
+export type {
+  ActorBehaviour,
+  ActorConfig,
+  ActorContext,
+  ActorDeadLetter,
+  ActorDefinition,
+  ActorInput,
+  ActorLogger,
+  ActorMessage,
+  AskOptions,
+  StoredTimer,
+  Supervision,
+  TimerFired,
+  TimerListener,
+  TimerWhen,
+} from './actors/types.js';
