@@ -1,5 +1,6 @@
 import { pino } from 'pino';
-import { EMPTY, interval, map, NEVER, Subject, throwError } from 'rxjs';
+import fc from 'fast-check';
+import { EMPTY, interval, map, mergeMap, NEVER, Subject, throwError, timer } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
 import { jsonCodec } from '../../../src/codec/json-codec.js';
@@ -163,5 +164,36 @@ describe('runTopology', () => {
   it('validates its options when called', async () => {
     const topology = defineTopology('t', () => undefined);
     await expect(runTopology(topology, { transport: new LocalTransport(), durationMs: -1 })).rejects.toThrow(InvalidConfigError);
+  });
+});
+
+describe('runTopology drain (property)', () => {
+  it('everything received before stop() is published before stop() resolves, even with async work in flight', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ count: fc.integer({ min: 0, max: 40 }), delayMs: fc.integer({ min: 0, max: 15 }), pauseMs: fc.integer({ min: 0, max: 5 }) }), { maxLength: 6 }),
+        async (bursts) => {
+          const transport = new LocalTransport();
+          const run = await runTopology(
+            defineTopology('drain-prop', (t) =>
+              t.source<number>('p.in').pipe(
+                mergeMap((e) => timer(e.data % 16, t.scheduler).pipe(map(() => e.data))),
+                t.sink('p.out'),
+              ),
+            ),
+            { transport, logger: silent, report: () => undefined },
+          );
+          let sent = 0;
+          for (const b of bursts) {
+            for (let i = 0; i < b.count; i++) transport.publish('p.in', msgpackCodec.encode(b.delayMs + 16 * sent++));
+            await new Promise((r) => setTimeout(r, b.pauseMs));
+          }
+          const exit = await run.stop();
+          expect(exit.stats.received['p.in'] ?? 0).toBe(sent);
+          expect(exit.stats.published['p.out'] ?? 0).toBe(sent);
+        },
+      ),
+      { numRuns: Number(process.env.PROP_RUNS ?? 15) },
+    );
   });
 });
