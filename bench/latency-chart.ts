@@ -38,10 +38,8 @@ export function latencyChartSpec(points: readonly ChartPoint[], title: string): 
       height: 260,
       layer: [
         { mark: { type: 'line', strokeWidth: 1.5 } },
-        {
-          mark: { type: 'point', size: 40, filled: true },
-          encoding: { fillOpacity: { condition: { test: 'datum.saturated', value: 0 }, value: 1 } },
-        },
+        { transform: [{ filter: '!datum.saturated' }], mark: { type: 'point', size: 40, filled: true } },
+        { transform: [{ filter: 'datum.saturated' }], mark: { type: 'point', size: 60, filled: false, strokeWidth: 1.5 } },
       ],
       encoding: {
         x: { field: 'throughput', type: 'quantitative', scale: { type: 'log' }, title: 'delivered events/s (log)' },
