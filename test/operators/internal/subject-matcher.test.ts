@@ -4,7 +4,7 @@ import { InvalidSubjectError } from '../../../src/errors.js';
 import { subjectMatches, validateSubject } from '../../../src/transport/subject.js';
 import { compileSubjectPattern, isPublishableSubject } from '../../../operators/internal/subject-matcher.js';
 
-const token = fc.constantFrom('a', 'b', 'ab', 'orders', 'x1');
+const token = fc.constantFrom('a', 'b', 'ab', 'orders', 'x1', 'a+', '$x', '(c)', 'a|b', '^');
 const subject = fc.array(token, { minLength: 1, maxLength: 5 }).map((t) => t.join('.'));
 const pattern = fc
   .tuple(fc.array(fc.oneof(token, fc.constant('*')), { minLength: 1, maxLength: 5 }), fc.boolean())
