@@ -9,15 +9,27 @@ import { InvalidSubjectError } from '../errors.js';
 export function validateSubject(subject: string, { wildcards }: { wildcards: boolean }): void {
   if (subject.length === 0) throw new InvalidSubjectError(subject, 'is empty');
   if (/\s/.test(subject)) throw new InvalidSubjectError(subject, 'contains whitespace');
-  const tokens = subject.split('.');
-  tokens.forEach((token, i) => {
-    if (token.length === 0) throw new InvalidSubjectError(subject, `token ${i + 1} is empty`);
-    if (token === '*' || token === '>') {
-      if (!wildcards) throw new InvalidSubjectError(subject, 'wildcards are not allowed when publishing');
-      if (token === '>' && i !== tokens.length - 1) throw new InvalidSubjectError(subject, "'>' must be the last token");
+  // A char-code walk instead of split('.'): this runs on every publish, and must not allocate.
+  let start = 0;
+  let index = 0;
+  for (let i = 0; i <= subject.length; i++) {
+    if (i < subject.length && subject.charCodeAt(i) !== DOT) continue;
+    if (i === start) throw new InvalidSubjectError(subject, `token ${index + 1} is empty`);
+    if (i - start === 1) {
+      const c = subject.charCodeAt(start);
+      if (c === STAR || c === GT) {
+        if (!wildcards) throw new InvalidSubjectError(subject, 'wildcards are not allowed when publishing');
+        if (c === GT && i !== subject.length) throw new InvalidSubjectError(subject, "'>' must be the last token");
+      }
     }
-  });
+    start = i + 1;
+    index++;
+  }
 }
+
+const DOT = 46;
+const STAR = 42;
+const GT = 62;
 
 /**
  * Whether `subject` matches the NATS `pattern`: `*` matches exactly one token, `>` one or more

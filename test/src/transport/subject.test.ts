@@ -72,7 +72,41 @@ describe('subjectsOverlap', () => {
   });
 });
 
+/** The first, obviously correct implementation, kept as the reference for the allocation-free one. */
+function referenceValidate(subject: string, wildcards: boolean): string | undefined {
+  if (subject.length === 0) return 'is empty';
+  if (/\s/.test(subject)) return 'contains whitespace';
+  const tokens = subject.split('.');
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] ?? '';
+    if (token.length === 0) return `token ${i + 1} is empty`;
+    if (token === '*' || token === '>') {
+      if (!wildcards) return 'wildcards are not allowed when publishing';
+      if (token === '>' && i !== tokens.length - 1) return "'>' must be the last token";
+    }
+  }
+  return undefined;
+}
+
 describe('validateSubject', () => {
+  it('accepts and rejects exactly what the reference does, with the same reason', () => {
+    const chars = fc.constantFrom('a', 'b', '.', '.', '*', '>', ' ', '\t', '\u00a0', '**', '>>');
+    fc.assert(
+      fc.property(fc.array(chars, { maxLength: 12 }).map((c) => c.join('')), fc.boolean(), (subject, wildcards) => {
+        const expected = referenceValidate(subject, wildcards);
+        let actual: string | undefined;
+        try {
+          validateSubject(subject, { wildcards });
+        } catch (err) {
+          expect(err).toBeInstanceOf(InvalidSubjectError);
+          actual = (err as Error).message;
+        }
+        expect(actual).toBe(expected === undefined ? undefined : `invalid subject '${subject}': ${expected}`);
+      }),
+      { numRuns: numRuns * 3 },
+    );
+  });
+
   it('accepts every generated pattern as a subscription and every generated subject for publishing', () => {
     fc.assert(
       fc.property(patternArb, subjectArb, (pattern, subject) => {
