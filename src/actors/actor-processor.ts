@@ -2,6 +2,8 @@ import { asyncScheduler } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
 import { decodeEnvelope } from '../codec/decode-envelope.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
+import { toDeadLetter } from '../../operators/dead-letter-record.js';
+import { encodeDeadLetter } from '../runtime/dead-letter.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { ensureError } from '../errors.js';
 import type { BatchProcessor, ExactlyOnceTxn } from '../exactly-once/types.js';
@@ -11,7 +13,6 @@ import { InvalidActorKeyError, KeyStoppedError } from './actor-errors.js';
 import { actorSubjects, keyToken, type ActorSubjects } from './actor-subjects.js';
 import { runBehaviour, type BehaviourEnv, type Effect } from './run-behaviour.js';
 import type {
-  ActorDeadLetter,
   ActorDefinition,
   ActorLogger,
   ActorMessage,
@@ -111,23 +112,10 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
 
   const deadLetter = (txn: ExactlyOnceTxn, m: StreamMessage, key: string | undefined, thrown: unknown, attempts: number): void => {
     const error = ensureError(thrown);
-    const record: ActorDeadLetter = {
-      topology: options.topology,
-      actor: def.name,
-      key,
-      subject: m.subject,
-      stream: m.stream,
-      seq: m.seq,
-      headers: m.headers,
-      payload: m.data,
-      error: { name: error.name, message: error.message },
-      attempts,
-      at: scheduler.now(),
-    };
-    txn.emit(m, subjects.deadLetter, msgpackCodec.encode(record), {
-      [HEADERS.contentType]: msgpackCodec.contentType,
-      'Sluice-Error': error.name,
-    });
+    const original: Envelope<Uint8Array> = { subject: m.subject, data: m.data, headers: m.headers, id: m.id, key, eventTime: m.eventTime, stream: m.stream, seq: m.seq, raw: m.data };
+    const record = toDeadLetter(original, error, attempts, { operator: `actor:${def.name}`, failedAt: scheduler.now() });
+    const { payload, headers } = encodeDeadLetter(record);
+    txn.emit(m, subjects.deadLetter, payload, headers);
     stats.deadLettered += 1;
     log.warn({ actor: def.name, key, subject: m.subject, seq: m.seq, err: error.message, attempts }, 'actor message dead-lettered');
   };

@@ -1,4 +1,5 @@
 import type { SchedulerLike } from 'rxjs';
+import type { DeadLetterRecord } from '../../operators/dead-letter-record.js';
 import type { Codec } from '../codec/codec.js';
 import type { Envelope } from '../envelope/envelope.js';
 
@@ -166,28 +167,12 @@ export interface ResolvedSupervision {
 }
 
 /**
- * A dead letter as published (msgpack) on `sluice.dlq.<topology>.<actor>`. Everything needed to
- * see what went wrong and to replay the original message after a fix.
+ * A dead letter as an actor publishes it (msgpack) on `sluice.dlq.<topology>.<actor>`: Sluice's
+ * one dead-letter record (see `DeadLetterRecord`), with `operator: 'actor:<name>'`, the key when
+ * known, the original bytes, subject, stream and sequence, the error and the behaviour attempts
+ * made (0 when it never ran: undecodable input, no key, a stopped key).
  */
-export interface ActorDeadLetter {
-  readonly topology: string;
-  readonly actor: string;
-  /** Undefined when the key could not be computed. */
-  readonly key?: string | undefined;
-  /** Original subject, stream and sequence. */
-  readonly subject: string;
-  readonly stream: string;
-  readonly seq: number;
-  /** Original headers (including its `Content-Type`). */
-  readonly headers: Readonly<Record<string, string>>;
-  /** The original bytes, untouched. */
-  readonly payload: Uint8Array;
-  readonly error: { readonly name: string; readonly message: string };
-  /** Behaviour attempts made (0 when it never ran: decode error, stopped key). */
-  readonly attempts: number;
-  /** When the dead letter was made, epoch ms. */
-  readonly at: number;
-}
+export type ActorDeadLetter = DeadLetterRecord;
 
 /** Options shared by the processor and the runner. */
 export interface ActorRuntimeOptions {

@@ -170,7 +170,7 @@ describe('createActorProcessor', () => {
       [1, 'DecodeError', 0, undefined],
       [2, 'InvalidActorKeyError', 0, undefined],
     ]);
-    expect(dl[0]).toMatchObject({ topology, actor: 'counter', subject: 'in.cmd', stream: 'IN' });
+    expect(dl[0]).toMatchObject({ v: 1, operator: 'actor:counter', subject: 'in.cmd', stream: 'IN', id: 'IN:1', payloadSource: 'raw' });
     expect([...dl[0]!.payload]).toEqual([0xc1, 0xff]);
     expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')?.s).toBe(1);
   });

@@ -11,6 +11,7 @@ import { startActor, type RunningActor } from '../../../src/actors/start-actor.j
 import type { ActorDeadLetter } from '../../../src/actors/types.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
+import { decodeDeadLetter } from '../../../src/runtime/dead-letter.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';
@@ -86,6 +87,10 @@ async function readStream<T>(stream: string): Promise<T[]> {
   return msgs.map((m) => msgpackCodec.decode(m.data) as T);
 }
 
+async function rawFirst(stream: string): Promise<Uint8Array> {
+  return (await firstValueFrom(transport.consume({ stream }).pipe(take(1)))).data;
+}
+
 async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -145,7 +150,8 @@ describe('startActor (real engine, nats-server, LMDB)', () => {
     await running.engine.settled(last);
     const dead = await readStream<ActorDeadLetter>(`SLUICE_DLQ_${s.topology}`);
     expect(dead).toHaveLength(1);
-    expect(dead[0]).toMatchObject({ topology: s.topology, actor: 'accounts', key: 'bad', seq: 2, stream: s.input, attempts: 1, error: { name: 'Error', message: 'boom for bad' } });
+    expect(dead[0]).toMatchObject({ operator: 'actor:accounts', key: 'bad', seq: 2, stream: s.input, attempts: 1, error: { name: 'Error', message: 'boom for bad' } });
+    expect(decodeDeadLetter(await rawFirst(`SLUICE_DLQ_${s.topology}`)).error.name).toBe('Error');
     expect(msgpackCodec.decode(dead[0]!.payload)).toEqual({ acct: 'bad', op: 'boom' });
     expect((await queryActorState<Account>(transport, s.address, 'b', { timeoutMs: 2_000 })).state.balance).toBe(3);
     expect(running.stats()).toMatchObject({ handled: 2, deadLettered: 1 });
