@@ -1,5 +1,5 @@
 import { from, Observable, type ObservableInput, type OperatorFunction, type Subscription } from 'rxjs';
-import { BufferOverflowError } from '../src/errors.js';
+import { BufferOverflowError, InvalidConfigError } from '../src/errors.js';
 import { BatchAccumulator } from './internal/batch-accumulator.js';
 import { validateBatchLimits } from './internal/batch-limits.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
@@ -63,6 +63,9 @@ export function microBatchProcess<T, R>(config: MicroBatchProcessConfig<T, R>): 
   const maxBuffered = requireInt(name, 'maxBufferedCount', config.maxBufferedCount, limits.maxCount);
   const pauseAt =
     optionalInt(name, 'pauseAtCount', config.pauseAtCount, 1) ?? Math.max(1, Math.floor(maxBuffered / 2));
+  if (pauseAt > maxBuffered) {
+    throw new InvalidConfigError(name, 'pauseAtCount', `must be <= maxBufferedCount (${maxBuffered}), got ${pauseAt}`);
+  }
   const control = config.pauseControl;
 
   return (source) =>

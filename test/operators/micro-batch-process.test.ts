@@ -107,6 +107,7 @@ describe('microBatchProcess', () => {
   it('validates its config at creation', () => {
     expect(() => microBatchProcess({ ...{ maxCount: 5, maxWaitMs: 1, process: () => EMPTY }, maxBufferedCount: 4 })).toThrow(InvalidConfigError);
     expect(() => microBatchProcess({ maxCount: 5, maxWaitMs: 1, maxBufferedCount: 5, process: undefined as never })).toThrow(/process/);
+    expect(() => microBatchProcess({ maxCount: 5, maxWaitMs: 1, maxBufferedCount: 5, pauseAtCount: 6, process: () => EMPTY })).toThrow(/pauseAtCount/);
   });
 
   it('property: results cover every input once, in order, whatever the work durations', () => {
