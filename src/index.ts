@@ -1,3 +1,22 @@
+// Core: envelopes, codecs, errors
+export { HEADERS, makeEnvelope } from './envelope/index.js';
+export type { Envelope, EnvelopeInit } from './envelope/index.js';
+export { codecFor, codecNamed, decodeEnvelope, jsonCodec, msgpackCodec } from './codec/index.js';
+export type { Codec, CodecName } from './codec/index.js';
+export {
+  BufferOverflowError,
+  DecodeError,
+  EncodeError,
+  ensureError,
+  InvalidConfigError,
+  InvalidSubjectError,
+  NoRespondersError,
+  RequestTimeoutError,
+  TerminalError,
+  TransportError,
+} from './errors.js';
+export type { MessageOrigin } from './errors.js';
+
 // Transports
 export { LocalTransport } from './transport/local-transport.js';
 export type { LocalTransportOptions } from './transport/local-transport.js';
