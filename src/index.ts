@@ -78,7 +78,10 @@ export type {
   TopologyBuilder,
   TopologyContext,
   TopologyOutput,
+  WiringNode,
 } from './runtime/types.js';
+export { describeTopology, formatTopologyDescription } from './runtime/describe-topology.js';
+export type { TopologyDescription } from './runtime/describe-topology.js';
 export { RuntimeStats } from './runtime/runtime-stats.js';
 export type { StatsSnapshot } from './runtime/runtime-stats.js';
 export { DEAD_LETTER_HEADERS, deadLetterSubject, deadLetterStreamName, decodeDeadLetter } from './runtime/dead-letter.js';

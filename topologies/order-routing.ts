@@ -79,7 +79,7 @@ export function createOrderRouting(config: OrderRoutingConfig = {}): Topology {
         scheduler: t.scheduler,
       }),
       // Routed orders go out byte for byte as they arrived; a failing rule's dead letter is stored.
-      t.sink(),
+      t.sink(undefined, { subjects: [SUBJECTS.priority, SUBJECTS.standard] }),
     );
     const pipelines: Observable<unknown>[] = [routing];
 

@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { pino, type Logger } from 'pino';
 import { ensureError } from '../errors.js';
 import { connect, type Connection } from '../runtime/connect.js';
+import { describeTopology, formatTopologyDescription } from '../runtime/describe-topology.js';
 import { runTopology, type TopologyExit } from '../runtime/run-topology.js';
 import { benchCommand } from './bench-command.js';
 import { loadTopology } from './load-topology.js';
@@ -54,6 +55,23 @@ export async function main(argv: readonly string[]): Promise<number> {
     .addOption(new Option('--log-level <level>', 'log level (stderr)').choices(LOG_LEVELS).default(process.env.SLUICE_LOG_LEVEL ?? 'info'))
     .action(async (file: string, flags: RunFlags) => {
       code = await run(file, flags);
+    });
+
+  program
+    .command('describe')
+    .description("List a topology's inputs, outputs and dead-letter subject without running it.")
+    .argument('<file>', 'topology module')
+    .option('--export <name>', 'which export of the module is the topology')
+    .option('--json', 'print JSON instead of text')
+    .action(async (file: string, flags: { export?: string; json?: boolean }) => {
+      try {
+        const description = describeTopology(await loadTopology(file, flags.export));
+        process.stdout.write(`${flags.json === true ? JSON.stringify(description) : formatTopologyDescription(description)}\n`);
+        code = 0;
+      } catch (err) {
+        process.stderr.write(`sluice: ${ensureError(err).message}\n`);
+        code = 1;
+      }
     });
 
   program

@@ -11,7 +11,7 @@ import { toDeadLetter, type DeadLetterRecord } from '../../operators/dead-letter
 import { createSink, encodeForPublish } from './create-sink.js';
 import { deadLetterSubject, encodeDeadLetter } from './dead-letter.js';
 import type { RuntimeStats } from './runtime-stats.js';
-import type { PublishValueOptions, SourceOptions, StreamSourceOptions, TopologyContext } from './types.js';
+import type { PublishValueOptions, SourceOptions, StreamSourceOptions, TopologyContext, WiringNode } from './types.js';
 
 /** What the runtime hands the context; the context owns no lifecycle itself. */
 export interface ContextDeps {
@@ -31,6 +31,8 @@ export interface ContextDeps {
   readonly track: (work: Promise<unknown>) => void;
   readonly onStop: (hook: () => void | Promise<void>) => void;
   readonly report: (line: string) => void;
+  /** Receives a node for each source, stream and sink the builder creates (for `describeTopology`). */
+  readonly wire?: ((node: WiringNode) => void) | undefined;
 }
 
 /** Builds the {@link TopologyContext} a builder gets. Internal to the runtime. */
@@ -78,6 +80,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
 
   const source = <T>(subject: string, options: SourceOptions = {}): Observable<Envelope<T>> => {
     validateSubject(subject, { wildcards: true });
+    deps.wire?.({ kind: 'source', subject, queue: options.queue });
     const codec = options.codec ?? msgpackCodec;
     return new Observable<Envelope<T>>((subscriber) =>
       transport
@@ -98,6 +101,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     const list = typeof subjects === 'string' ? [subjects] : [...subjects];
     if (list.length === 0) throw new InvalidConfigError('stream', 'subjects', `must name at least one subject for stream '${streamName}'`);
     for (const s of list) validateSubject(s, { wildcards: true });
+    deps.wire?.({ kind: 'stream', stream: streamName, subject: list.join(', '), durableName: options.durableName });
     const codec = options.codec ?? msgpackCodec;
     const durable = options.durableName !== undefined;
     const messages$ = defer(() =>
@@ -132,7 +136,20 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     );
   };
 
-  const sink = createSink({ transport, stats, now: () => scheduler.now(), deadLetter, publishDeadLetter });
+  const makeSink = createSink({ transport, stats, now: () => scheduler.now(), deadLetter, publishDeadLetter });
+  const sink: TopologyContext['sink'] = (target, options) => {
+    const operator = makeSink(target, options);
+    const subject =
+      typeof target === 'string'
+        ? target
+        : options?.subjects !== undefined && options.subjects.length > 0
+          ? options.subjects.join(', ')
+          : target === undefined
+            ? "(each Routed value's `to`)"
+            : '(chosen per value)';
+    deps.wire?.({ kind: 'sink', subject, durable: options?.durable === true });
+    return operator;
+  };
 
   const publish = (subject: string, value: unknown, options: PublishValueOptions = {}): void => {
     validateSubject(subject, { wildcards: false });

@@ -49,6 +49,11 @@ export interface SinkOptions {
   durable?: boolean | undefined;
   /** Durable sinks: publishes awaiting their ack at most; values may pass on out of order. Default 256. */
   maxInFlight?: number | undefined;
+  /**
+   * The subjects a sink without a fixed target may publish to, so `describeTopology` can list
+   * them (documentation only: not enforced).
+   */
+  subjects?: readonly string[] | undefined;
 }
 
 /** Options for {@link TopologyContext.publish}. */
@@ -123,3 +128,17 @@ export type TopologyOutput = void | Observable<unknown> | readonly Observable<un
 
 /** Wires a topology's pipelines; called once per run. Keep it free of I/O: use the context. */
 export type TopologyBuilder = (ctx: TopologyContext) => TopologyOutput;
+
+/** One input or output of a topology, as `describeTopology` lists it. */
+export interface WiringNode {
+  readonly kind: 'source' | 'stream' | 'sink';
+  /** Subject or pattern; for a stream, its subjects; for a sink without a fixed subject, how it picks one. */
+  readonly subject: string;
+  /** JetStream stream name (kind 'stream'). */
+  readonly stream?: string | undefined;
+  readonly durableName?: string | undefined;
+  /** Queue group (kind 'source'). */
+  readonly queue?: string | undefined;
+  /** JetStream publish with ack (kind 'sink'). */
+  readonly durable?: boolean | undefined;
+}

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { main } from '../../../src/cli/main.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import { startTestNatsServer, useNatsServer } from '../../helpers/nats-server.js';
@@ -70,12 +71,42 @@ describe('sluice run', () => {
     expect(result.stderr).toMatch(/pipeline blew up/);
   });
 
-  it('explains a missing file (exit 1) and a usage error (exit 2)', { timeout: 60_000 }, async () => {
+  it('explains a missing file (exit 1)', { timeout: 60_000 }, async () => {
     const missing = await sluice(['run', 'topologies/nope.ts']).result;
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/'topologies\/nope\.ts' does not exist/);
-    const usage = await sluice(['run']).result;
+  });
+});
+
+// In-process: commands that neither connect nor install signal handlers.
+describe('sluice (in-process)', () => {
+  async function capture(args: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+    const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+    try {
+      return { code: await main(['node', 'sluice', ...args]), out, err };
+    } finally {
+      o.mockRestore();
+      e.mockRestore();
+    }
+  }
+
+  it('describe: prints what a topology reads and writes', async () => {
+    const text = await capture(['describe', 'topologies/order-routing.ts']);
+    expect(text.code).toBe(0);
+    expect(text.out).toContain('out  shop.fulfilment.priority, shop.fulfilment.standard  core NATS');
+    const json = await capture(['describe', 'topologies/low-stock.ts', '--json']);
+    expect(JSON.parse(json.out)).toMatchObject({ name: 'low-stock', deadLetterSubject: 'sluice.dlq.low-stock' });
+    expect((await capture(['describe', 'topologies/nope.ts'])).code).toBe(1);
+  });
+
+  it('usage errors exit 2', async () => {
+    const usage = await capture(['run']);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toMatch(/missing required argument 'file'/);
+    expect(usage.err).toMatch(/missing required argument 'file'/);
+    expect((await capture(['run', 'x.ts', '--duration-ms', '-5'])).code).toBe(2);
+    expect((await capture(['nope'])).code).toBe(2);
   });
 });

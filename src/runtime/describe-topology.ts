@@ -1,0 +1,63 @@
+import { pino } from 'pino';
+import { asyncScheduler, ReplaySubject } from 'rxjs';
+import { LocalTransport } from '../transport/local-transport.js';
+import { createTopologyContext } from './create-topology-context.js';
+import { deadLetterSubject } from './dead-letter.js';
+import type { Topology } from './define-topology.js';
+import { RuntimeStats } from './runtime-stats.js';
+import type { WiringNode } from './types.js';
+
+/** What a topology reads and writes: for operators, and for services in other languages. */
+export interface TopologyDescription {
+  readonly name: string;
+  /** Sources, streams and sinks, in the order the builder created them. */
+  readonly nodes: readonly WiringNode[];
+  readonly deadLetterSubject: string;
+}
+
+/**
+ * Lists a topology's inputs and outputs by calling its builder with a context that records them
+ * and subscribing nothing (builders wire cold Observables, so nothing runs). Subjects a topology
+ * only publishes to at run time (`t.publish`) are not seen.
+ *
+ * @throws whatever the builder throws (e.g. InvalidConfigError).
+ */
+export function describeTopology(topology: Topology): TopologyDescription {
+  const nodes: WiringNode[] = [];
+  const transport = new LocalTransport({ name: `describe:${topology.name}`, keepAlive: false });
+  const stopped = new ReplaySubject<void>(1);
+  stopped.next();
+  const ctx = createTopologyContext({
+    topologyName: topology.name,
+    transport,
+    logger: pino({ level: 'silent' }),
+    scheduler: asyncScheduler,
+    stats: new RuntimeStats(),
+    signal: AbortSignal.abort(),
+    stopping$: stopped,
+    closing$: stopped,
+    durableDeadLetters: false,
+    track: () => undefined,
+    onStop: () => undefined,
+    report: () => undefined,
+    wire: (node) => nodes.push(node),
+  });
+  try {
+    topology.build(ctx);
+  } finally {
+    void transport.close();
+  }
+  return { name: topology.name, nodes, deadLetterSubject: deadLetterSubject(topology.name) };
+}
+
+/** A few human-readable lines, as `sluice describe` prints them. */
+export function formatTopologyDescription(d: TopologyDescription): string {
+  const lines = [`topology ${d.name}`];
+  for (const n of d.nodes) {
+    if (n.kind === 'source') lines.push(`  in   ${n.subject}${n.queue !== undefined ? `  (queue ${n.queue})` : ''}  core NATS`);
+    else if (n.kind === 'stream') lines.push(`  in   ${n.subject}  JetStream ${n.stream}${n.durableName !== undefined ? `, durable ${n.durableName}` : ', ordered'}`);
+    else lines.push(`  out  ${n.subject}  ${n.durable === true ? 'JetStream (acked)' : 'core NATS'}`);
+  }
+  lines.push(`  dead letters  ${d.deadLetterSubject}`);
+  return lines.join('\n');
+}
