@@ -1,3 +1,4 @@
+import { actorTopology } from '../src/actors/actor-topology.js';
 import { actor } from '../src/actors/actor.js';
 import type { ActorDefinition, ActorMessage, ActorContext } from '../src/actors/types.js';
 import { InvalidConfigError, TerminalError } from '../src/errors.js';
@@ -172,3 +173,13 @@ export function stockReservation(config: StockReservationConfig = {}): ActorDefi
     supervision: 'skip',
   });
 }
+
+/**
+ * `sluice run topologies/stock-reservation.ts`: the stock actor with a 15-minute hold and a
+ * threshold of 5, state in `$SLUICE_STATE_DIR/stock-reservation` (default `./.sluice/state`).
+ */
+export default actorTopology('stock-reservation', stockReservation(), {
+  stream: STREAMS.input.name,
+  subjects: STREAMS.input.subjects,
+  ensureStreams: [STREAMS.output],
+});

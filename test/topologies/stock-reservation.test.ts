@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import { pino } from 'pino';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { askActor, queryActorState } from '../../src/actors/actor-client.js';
@@ -10,10 +11,11 @@ import { createActorProcessor, timerKey } from '../../src/actors/actor-processor
 import { startActor } from '../../src/actors/start-actor.js';
 import type { ActorDeadLetter, StoredTimer } from '../../src/actors/types.js';
 import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
+import { runTopology } from '../../src/runtime/run-topology.js';
 import { openStateStore } from '../../src/state/open-state-store.js';
 import { NatsTransport } from '../../src/transport/nats-transport.js';
-import { STREAMS, SUBJECTS, stockReservation, type SkuStock } from '../../topologies/stock-reservation.js';
-import { uniqueName, useNatsServer } from '../helpers/nats-server.js';
+import stockTopology, { STREAMS, SUBJECTS, stockReservation, type SkuStock } from '../../topologies/stock-reservation.js';
+import { startTestNatsServer, uniqueName, useNatsServer } from '../helpers/nats-server.js';
 import { FakeStore, streamMessage } from '../src/actors/fake-txn.js';
 
 describe('stockReservation (fake engine)', () => {
@@ -119,3 +121,41 @@ describe('stockReservation (real engine, nats-server, LMDB)', () => {
     }
   });
 });
+
+describe('stock-reservation topology (sluice run)', () => {
+  it('runs under runTopology on NATS, and drains cleanly', async () => {
+    const srv = await startTestNatsServer();
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-stock-run-'));
+    try {
+      const t = new NatsTransport(await connect({ servers: srv.url, noAsyncTraces: true }));
+      process.env['SLUICE_STATE_DIR'] = dir;
+      const run = await runTopology(stockTopology, { transport: t, logger: pino({ level: 'silent' }), report: () => {} });
+      const client = new NatsTransport(await connect({ servers: srv.url, noAsyncTraces: true }));
+      try {
+        await eventuallyOk(() => client.publishDurable(SUBJECTS.restock, msgpackCodec.encode({ sku: 'SCARF', quantity: 20 })));
+        const reply = await askActor(client, { topology: 'stock-reservation', actor: 'stock' }, 'SCARF', { orderId: 'o9', sku: 'SCARF', quantity: 3 }, { timeoutMs: 5_000 });
+        expect(reply).toEqual({ ok: true, available: 17 });
+        expect((await run.stop()).reason).toBe('stopped');
+      } finally {
+        await client.close();
+      }
+    } finally {
+      delete process.env['SLUICE_STATE_DIR'];
+      await srv.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The topology creates its input stream as it starts; publish once it exists. */
+async function eventuallyOk<T>(fn: () => Promise<T>, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
