@@ -44,7 +44,7 @@ export interface TierConfig<T, RH, RC> {
  *   tier({
  *     name: 'orders',
  *     hot: (o) => o.data.priority === 'express' || o.data.total > 1_000,
- *     hotLane: route({ name: 'express', rules: [{ to: 'orders.express' }], otherwise: 'orders.express' }),
+ *     hotLane: check({ name: 'fraud', request: askFraud, timeoutMs: 250, onTimeout: 'allow', onError: 'allow' }),
  *     coldLane: (cold$) => cold$.pipe(microBatch({ maxCount: 500, maxWaitMs: 5_000 })),
  *   }),
  * );
