@@ -94,6 +94,8 @@ export type { NatsServerHandle, NatsServerOptions } from './runtime/nats-server-
 // Actors: keyed state + behaviour on the exactly-once engine
 export { actor } from './actors/actor.js';
 export { startActor } from './actors/start-actor.js';
+export { actorTopology } from './actors/actor-topology.js';
+export type { ActorTopologyOptions } from './actors/actor-topology.js';
 export type { RunningActor, StartActorOptions } from './actors/start-actor.js';
 export { createActorProcessor, actorNamespaces } from './actors/actor-processor.js';
 export type { ActorNamespaces, ActorProcessor, ActorProcessorOptions, ActorProcessorStats, ActorRecord, TimerFiring } from './actors/actor-processor.js';
