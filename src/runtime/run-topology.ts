@@ -62,9 +62,11 @@ const DLQ_LIMITS = { maxAgeMs: 7 * 24 * 3600 * 1000, maxMessages: 100_000, maxBy
  * Runs a topology on a transport: builds it, subscribes the pipelines it returns, and keeps
  * running until `stop()`, `durationMs`, every pipeline completing, or a pipeline error.
  *
- * Stopping drains: sources complete (so batching operators flush), the runtime waits for the
- * pipelines to complete and for in-flight durable publishes (up to `drainTimeoutMs`, then cuts
- * them off with a warning), runs `onStop` hooks, flushes the transport, then closes it.
+ * Stopping drains: timers and generators stop (`untilStopped`), the transport is flushed so
+ * what was already published reaches the topology's own sources, sources complete (so batching
+ * operators flush), the runtime waits for the pipelines and in-flight durable publishes (each
+ * step up to `drainTimeoutMs`, then cut off with a warning), runs `onStop` hooks, flushes the
+ * transport and closes it.
  * A pipeline error is logged and stops the run with reason 'failed'; bad input never gets that
  * far (it is dead-lettered). A builder that throws rejects the returned promise.
  *
