@@ -3,11 +3,12 @@ import { asyncScheduler, Observable, type SchedulerLike } from 'rxjs';
 import type { Envelope } from '../envelope/envelope.js';
 import { HEADERS } from '../envelope/envelope.js';
 import { makeEnvelope } from '../envelope/make-envelope.js';
-import { NoRespondersError, RequestTimeoutError, TransportError } from '../errors.js';
+import { InvalidConfigError, NoRespondersError, RequestTimeoutError, TransportError } from '../errors.js';
 import { LocalDurableConsumer } from './local-durable-consumer.js';
+import { LocalRouter, type LocalSub } from './local-router.js';
 import { localOrderedConsume } from './local-ordered-consume.js';
 import { LocalStream } from './local-stream.js';
-import { subjectMatches, subjectsOverlap, validateSubject } from './subject.js';
+import { subjectsOverlap, validateSubject } from './subject.js';
 import type {
   ConsumeOptions,
   DurablePublishOptions,
@@ -38,19 +39,11 @@ export interface LocalTransportOptions {
   scheduler?: SchedulerLike | undefined;
   /** Keep the Node process alive while open, as a NATS socket does. Default true. */
   keepAlive?: boolean | undefined;
-}
-
-interface LocalSub {
-  readonly pattern: string;
-  readonly queue: string | undefined;
-  active: boolean;
-  deliver(envelope: Envelope<Uint8Array>): void;
-  complete(): void;
-}
-
-interface Route {
-  readonly plain: readonly LocalSub[];
-  readonly groups: ReadonlyMap<string, readonly LocalSub[]>;
+  /**
+   * Largest payload accepted, bytes. Default 1048576, nats-server's default `max_payload`, so a
+   * message too big for production fails here too instead of only after deployment.
+   */
+  maxPayloadBytes?: number | undefined;
 }
 
 interface Delivery {
@@ -63,7 +56,6 @@ interface Delivery {
 
 /** Deliveries per event-loop turn before yielding, so a publish storm cannot starve I/O. */
 const DRAIN_BATCH = 4096;
-const MAX_ROUTE_CACHE = 10_000;
 const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
@@ -92,9 +84,8 @@ export class LocalTransport implements Transport {
   readonly name: string;
   private readonly label: string;
   private readonly scheduler: SchedulerLike;
-  private readonly subs = new Set<LocalSub>();
-  private readonly routes = new Map<string, Route>();
-  private readonly roundRobin = new Map<string, number>();
+  private readonly maxPayloadBytes: number;
+  private readonly router = new LocalRouter();
   private queue: (Delivery | (() => void) | undefined)[] = [];
   private head = 0;
   private drainQueued = false;
@@ -114,6 +105,10 @@ export class LocalTransport implements Transport {
     this.name = options.name ?? 'local';
     this.label = `LocalTransport(${this.name})`;
     this.scheduler = options.scheduler ?? asyncScheduler;
+    this.maxPayloadBytes = options.maxPayloadBytes ?? 1024 * 1024;
+    if (!(Number.isInteger(this.maxPayloadBytes) && this.maxPayloadBytes >= 0)) {
+      throw new InvalidConfigError('LocalTransport', 'maxPayloadBytes', `must be an integer >= 0, got ${String(options.maxPayloadBytes)}`);
+    }
     if (options.keepAlive !== false) this.keepAlive = setInterval(() => undefined, 2 ** 30);
   }
 
@@ -138,8 +133,8 @@ export class LocalTransport implements Transport {
         deliver: (envelope) => subscriber.next(envelope),
         complete: () => subscriber.complete(),
       };
-      this.addSub(sub);
-      return () => this.removeSub(sub);
+      this.router.add(sub);
+      return () => this.router.remove(sub);
     });
   }
 
@@ -244,7 +239,7 @@ export class LocalTransport implements Transport {
       this.closing = true;
       await new Promise<void>((resolve) => this.enqueue(resolve));
       for (const fail of [...this.requestFailers]) fail(this.closedError('request'));
-      for (const sub of [...this.subs]) sub.complete();
+      for (const sub of this.router.all()) sub.complete();
       for (const stop of [...this.stopHooks]) stop();
       for (const consumer of this.durables.values()) consumer.stop();
       if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
@@ -266,44 +261,21 @@ export class LocalTransport implements Transport {
     onAck?: (ack: PubAck) => void,
   ): number {
     this.ensureOpen(op);
+    if (data.byteLength > this.maxPayloadBytes) {
+      throw new TransportError(this.label, op, `payload of ${data.byteLength} bytes exceeds max_payload (${this.maxPayloadBytes})`);
+    }
     const frozen = headers === undefined ? EMPTY_HEADERS : Object.freeze({ ...headers });
     const stream = this.streamFor(subject);
     const ack = stream?.append(subject, data.slice(), frozen);
     if (ack !== undefined) onAck?.(ack);
-    const targets = this.route(subject);
+    const targets = this.router.targets(subject);
     if (targets.length > 0) this.enqueue({ subject, data: data.slice(), headers: frozen, reply, targets });
     if (ack !== undefined && reply !== undefined) {
       const body = new TextEncoder().encode(JSON.stringify(ack.duplicate ? ack : { stream: ack.stream, seq: ack.seq }));
-      const replyTargets = this.route(reply);
+      const replyTargets = this.router.targets(reply);
       if (replyTargets.length > 0) this.enqueue({ subject: reply, data: body, headers: EMPTY_HEADERS, reply: undefined, targets: replyTargets });
     }
     return targets.length + (stream !== undefined ? 1 : 0);
-  }
-
-  /** Every plain subscriber, plus one member of each queue group (round-robin per group). */
-  private route(subject: string): readonly LocalSub[] {
-    let route = this.routes.get(subject);
-    if (route === undefined) {
-      const plain: LocalSub[] = [];
-      const groups = new Map<string, LocalSub[]>();
-      for (const sub of this.subs) {
-        if (!subjectMatches(sub.pattern, subject)) continue;
-        if (sub.queue === undefined) plain.push(sub);
-        else groups.set(sub.queue, [...(groups.get(sub.queue) ?? []), sub]);
-      }
-      if (this.routes.size >= MAX_ROUTE_CACHE) this.routes.clear();
-      route = { plain, groups };
-      this.routes.set(subject, route);
-    }
-    if (route.groups.size === 0) return route.plain;
-    const targets = [...route.plain];
-    for (const [queue, members] of route.groups) {
-      const turn = this.roundRobin.get(queue) ?? 0;
-      this.roundRobin.set(queue, turn + 1);
-      const member = members[turn % members.length];
-      if (member !== undefined) targets.push(member);
-    }
-    return targets;
   }
 
   private enqueue(item: Delivery | (() => void)): void {
@@ -355,16 +327,6 @@ export class LocalTransport implements Transport {
     return undefined;
   }
 
-  private addSub(sub: LocalSub): void {
-    this.subs.add(sub);
-    this.routes.clear();
-  }
-
-  private removeSub(sub: LocalSub): void {
-    sub.active = false;
-    if (this.subs.delete(sub)) this.routes.clear();
-  }
-
   private addInboxSub(): LocalSub {
     const sub: LocalSub = {
       pattern: `${this.inboxPrefix}.*`,
@@ -373,7 +335,7 @@ export class LocalTransport implements Transport {
       deliver: (reply) => this.requests.get(reply.subject)?.(reply),
       complete: () => undefined,
     };
-    this.addSub(sub);
+    this.router.add(sub);
     return sub;
   }
 

@@ -150,6 +150,15 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
         expect(seen.map((m) => dec(m.data))).toEqual(['1']);
       });
 
+      it("refuses payloads over the server's max_payload (1 MiB by default) with TransportError", async () => {
+        const p = uniqueName('big');
+        const big = new Uint8Array(1024 * 1024 + 1);
+        expect(() => t.publish(p, big)).toThrow(TransportError);
+        await expect(t.request(p, big, { timeoutMs: 500 })).rejects.toBeInstanceOf(TransportError);
+        t.publish(p, new Uint8Array(512 * 1024)); // well under the limit
+        await t.flush();
+      });
+
       it('rejects invalid subjects with InvalidSubjectError', async () => {
         for (const bad of ['', 'a..b', 'a.*', 'a.>', 'has space', '.a', 'a.']) {
           expect(() => t.publish(bad, enc('x'))).toThrow(InvalidSubjectError);
