@@ -154,11 +154,13 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
       subscribeLinked(source, subscriber, {
         next: (value) => {
           try {
-            arriving.next(value);
-            if (subscriber.closed) return;
+            // Most triggers watch neither: skip the Subject fan-out per value when nobody listens.
+            if (arriving.observed) {
+              arriving.next(value);
+              if (subscriber.closed) return;
+            }
             buffer.append(value);
-            const count = buffer.count();
-            appended.next(count);
+            if (appended.observed) appended.next(buffer.count());
             if (maxItems !== undefined && buffer.count() >= maxItems) flush('max-items');
           } catch (err) {
             subscriber.error(err);

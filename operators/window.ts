@@ -120,17 +120,6 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
   const keyOf = config.keyOf;
   const scheduler = config.scheduler ?? asyncScheduler;
 
-  /** The `[start, end)` windows an event time belongs to (tumbling/sliding). */
-  const windowsOf = (t: number): { start: number; end: number }[] => {
-    const out: { start: number; end: number }[] = [];
-    const last = Math.floor((t - offsetMs) / slideMs);
-    for (let k = Math.floor((t - offsetMs - sizeMs) / slideMs) + 1; k <= last; k++) {
-      const start = k * slideMs + offsetMs;
-      out.push({ start, end: start + sizeMs });
-    }
-    return out;
-  };
-
   return (source) =>
     new Observable<WindowOutput<T, A>>((subscriber) => {
       const store = new WindowStore<A>();
@@ -158,10 +147,14 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
         w.count++;
       };
 
+      // The windows of t are those starting at k * slideMs + offsetMs with start <= t < start + sizeMs.
       const assignFixed = (item: T, key: string | undefined, t: number) => {
-        const missed: { start: number; end: number }[] = [];
-        for (const { start, end } of windowsOf(t)) {
-          if (closed(end)) missed.push({ start, end });
+        let missed: { start: number; end: number }[] | undefined;
+        const last = Math.floor((t - offsetMs) / slideMs);
+        for (let k = Math.floor((t - offsetMs - sizeMs) / slideMs) + 1; k <= last; k++) {
+          const start = k * slideMs + offsetMs;
+          const end = start + sizeMs;
+          if (closed(end)) (missed ??= []).push({ start, end });
           else add(store.get(key, start) ?? open(key, start, end), item);
         }
         return missed;
@@ -181,7 +174,7 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
         }
         target = store.reshape(target, Math.min(target.start, t), Math.max(target.end, t + gapMs));
         add(target, item);
-        return [];
+        return undefined;
       };
 
       const armIdle = () => {
@@ -208,7 +201,7 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
             if (t > maxEventTime) maxEventTime = t;
             const key = keyOf?.(item);
             const missed = kind === 'session' ? assignSession(item, key, t) : assignFixed(item, key, t);
-            if (missed.length > 0) subscriber.next({ type: 'late', item, watermark: watermark(), missed });
+            if (missed !== undefined) subscriber.next({ type: 'late', item, watermark: watermark(), missed });
             closeDue();
             armIdle();
           } catch (err) {
