@@ -220,6 +220,5 @@ export function keyed<T, R>(config: KeyedConfig<T, R>): OperatorFunction<Envelop
           pump();
         },
       });
-
     });
 }

@@ -111,13 +111,12 @@ export function orderedMergeMap<T, R>(
       });
       subscribeLinked(source, subscriber, {
         next: (value) => {
-          if (queue.length >= maxQueued) {
-            const detail = `more than ${maxQueued} messages waiting for one of ${maxInFlight} slots ('maxQueued'); consume with a smaller in-flight credit or raise the limit`;
-            subscriber.error(new BufferOverflowError(component, maxQueued, detail));
-            return;
-          }
           queue.push(value);
           fill();
+          if (queue.length > maxQueued) {
+            const detail = `more than ${maxQueued} messages waiting for one of ${maxInFlight} slots ('maxQueued'); consume with a smaller in-flight credit or raise the limit`;
+            subscriber.error(new BufferOverflowError(component, maxQueued, detail));
+          }
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => {
@@ -125,6 +124,5 @@ export function orderedMergeMap<T, R>(
           fill();
         },
       });
-
     });
 }

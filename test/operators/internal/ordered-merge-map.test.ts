@@ -63,3 +63,18 @@ describe('orderedMergeMap', () => {
     expect(out).toEqual([1, 10, 11]);
   });
 });
+
+describe('orderedMergeMap limits', () => {
+  it('with maxQueued 0 accepts values while a slot is free and fails on the first that would wait', () => {
+    const src = new Subject<number>();
+    const inner = new Subject<number>();
+    let failure: unknown;
+    const out: number[] = [];
+    src.pipe(orderedMergeMap(() => inner, { maxInFlight: 2, maxQueued: 0, component: 'c' })).subscribe({ next: (v) => out.push(v), error: (e: unknown) => (failure = e) });
+    src.next(1);
+    src.next(2);
+    expect(failure).toBeUndefined();
+    src.next(3);
+    expect((failure as Error).name).toBe('BufferOverflowError');
+  });
+});
