@@ -168,3 +168,41 @@ describe('startActor (real engine, nats-server, LMDB)', () => {
     await eventually(async () => !(await queryActorState(transport, s.address, 'c.d', { timeoutMs: 2_000 })).found);
   });
 });
+
+describe('docs/actors.md quick start (kept in sync by hand)', () => {
+  it('runs as written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-doc-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    // --- from docs/actors.md ---
+    type Deposit = { account: string; cents: number };
+    const balances = actor<number, Deposit>({
+      name: 'balances',
+      key: (m) => m.data.account,
+      initial: () => 0,
+      handle: (balance, msg, ctx) => {
+        if (msg.kind === 'timer') return balance; // no timers here
+        const next = balance + msg.data.cents;
+        ctx.emit('bank.balance-changed', { account: ctx.key, balance: next });
+        return next;
+      },
+    });
+
+    const nc = await connect({ servers: server().url, noAsyncTraces: true });
+    const transport = new NatsTransport(nc);
+    await transport.ensureStream({ name: 'BANK_OUT', subjects: ['bank.balance-changed'] });
+    const store = openStateStore({ dir, topology: 'bank' });
+    const running = await startActor(balances, { nc, store, stream: 'BANK', subjects: ['bank.deposits'] });
+
+    await transport.publishDurable('bank.deposits', msgpackCodec.encode({ account: 'acc-1', cents: 500 }));
+    const ack = await tellActor(transport, { topology: 'bank', actor: 'balances' }, 'acc-1', { account: 'acc-1', cents: 250 });
+    await running.engine.settled(ack.seq);
+    const { state } = await queryActorState<number>(transport, { topology: 'bank', actor: 'balances' }, 'acc-1', { timeoutMs: 2_000 });
+    // state === 750
+
+    await running.stop();
+    await store.close();
+    await nc.close();
+    // --- end ---
+    expect(state).toBe(750);
+  });
+});
