@@ -92,6 +92,15 @@ describe('poll', () => {
         expectObservable(poll(() => work, { everyMs: 10, cursor: { initial: 0 } }), '^--!').toBe('');
         expectSubscriptions(work.subscriptions).toBe('^--!');
       }));
+    it('fetch throws: a failed poll, retried next tick', () =>
+      ts().run(({ expectObservable }) => {
+        let calls = 0;
+        const fetch = (c: number) => {
+          if (++calls === 1) throw new Error('sync throw');
+          return of(page(c));
+        };
+        expectObservable(poll(fetch, { everyMs: 10, cursor: { initial: 0 } }).pipe(take(1))).toBe('10ms (a|)', { a: 0 });
+      }));
     it('onError throws: errors the source', () =>
       ts().run(({ expectObservable }) => {
         const boom = new Error('boom');
