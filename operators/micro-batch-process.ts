@@ -88,8 +88,12 @@ export function microBatchProcess<T, R>(config: MicroBatchProcessConfig<T, R>): 
       const setPaused = (want: boolean) => {
         if (control === undefined || paused === want) return;
         paused = want;
-        if (want) control.pause();
-        else control.resume();
+        try {
+          if (want) control.pause();
+          else control.resume();
+        } catch (err) {
+          subscriber.error(err);
+        }
       };
 
       // A loop rather than recursion: a `process` that completes synchronously would otherwise
