@@ -25,6 +25,8 @@ export class BatchTxn implements ExactlyOnceTxn {
   private readonly writes = new Map<string, Map<string, unknown>>();
   private readonly afterFns: (() => void)[] = [];
   private readonly perInput = new Map<number, number>();
+  private lastEmitSeq = -1;
+  private lastEmitIndex = -1;
   private sealed = false;
 
   constructor(
@@ -59,8 +61,16 @@ export class BatchTxn implements ExactlyOnceTxn {
       throw new TxnMisuseError(`emit: input ${input.stream}:${input.seq} is not in the batch ${this.stream}:${this.firstSeq}..${this.lastSeq}`);
     }
     if (!PUBLISH_SUBJECT.test(subject)) throw new InvalidSubjectError(subject, 'is not a valid publish subject (empty token, whitespace or wildcard)');
-    const index = this.perInput.get(input.seq) ?? 0;
-    this.perInput.set(input.seq, index + 1);
+    // Most processors emit for one input at a time: count those without the map.
+    let index: number;
+    if (input.seq === this.lastEmitSeq) {
+      index = ++this.lastEmitIndex;
+    } else {
+      if (this.lastEmitSeq >= 0) this.perInput.set(this.lastEmitSeq, this.lastEmitIndex + 1);
+      index = this.perInput.get(input.seq) ?? 0;
+      this.lastEmitSeq = input.seq;
+      this.lastEmitIndex = index;
+    }
     this.outputs.push({ seq: input.seq, index, subject, data, headers });
   }
 
