@@ -1,28 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { memoryBatchBuffer } from '../../operators/batch-buffer.js';
+import { describeBatchBufferContract } from './batch-buffer-contract.js';
+
+describeBatchBufferContract('memoryBatchBuffer', { make: () => memoryBatchBuffer() });
 
 describe('memoryBatchBuffer', () => {
-  it('seals the open segment as numbered batches and keeps appending to a new one', () => {
-    const buf = memoryBatchBuffer<{ seq: number }>();
-    buf.append({ seq: 1 });
-    buf.append({ seq: 2 });
-    const one = buf.seal();
-    buf.append({ seq: 3 });
-    expect(buf.count()).toBe(1);
-    expect([one.seq, one.count, one.firstSeq, one.lastSeq]).toEqual([1, 2, 1, 2]);
-    expect(one.read(1, 5)).toEqual([{ seq: 2 }]);
-    const two = buf.seal();
-    expect(two.seq).toBe(2);
-    expect(buf.unreleased().map((s) => s.seq)).toEqual([1, 2]);
-    one.release();
-    one.release();
-    expect(buf.unreleased().map((s) => s.seq)).toEqual([2]);
-    expect(one.read(0, 5)).toEqual([]);
+  it('takes positions from seqOf', () => {
+    const buf = memoryBatchBuffer<{ n: number }>({ seqOf: (x) => x.n * 10 });
+    buf.append({ n: 1 });
+    buf.append({ n: 2 });
+    const seg = buf.seal();
+    expect([seg.firstSeq, seg.lastSeq]).toEqual([10, 20]);
   });
 
-  it('seals an empty segment and reads past the end as empty', () => {
-    const buf = memoryBatchBuffer<string>({ seqOf: () => undefined });
-    const empty = buf.seal();
-    expect([empty.count, empty.firstSeq, empty.read(0, 10)]).toEqual([0, undefined, []]);
+  it('values without a numeric seq have no positions', () => {
+    const buf = memoryBatchBuffer<string>();
+    buf.append('x');
+    expect(buf.seal().firstSeq).toBeUndefined();
   });
 });
