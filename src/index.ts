@@ -82,6 +82,8 @@ export type {
 } from './runtime/types.js';
 export { describeTopology, formatTopologyDescription } from './runtime/describe-topology.js';
 export type { TopologyDescription } from './runtime/describe-topology.js';
+export { serveTopologyService, serviceSubject } from './runtime/serve-topology-service.js';
+export type { TopologyServiceOptions } from './runtime/serve-topology-service.js';
 export { RuntimeStats } from './runtime/runtime-stats.js';
 export type { StatsSnapshot } from './runtime/runtime-stats.js';
 export { DEAD_LETTER_HEADERS, deadLetterSubject, deadLetterStreamName, decodeDeadLetter } from './runtime/dead-letter.js';

@@ -1,3 +1,4 @@
+import type { NatsConnection } from '@nats-io/nats-core';
 import { pino, type Logger } from 'pino';
 import { asyncScheduler, isObservable, ReplaySubject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { ensureError, InvalidConfigError } from '../errors.js';
@@ -6,7 +7,8 @@ import { createTopologyContext } from './create-topology-context.js';
 import { deadLetterStreamName, deadLetterSubject } from './dead-letter.js';
 import type { Topology } from './define-topology.js';
 import { RuntimeStats, type StatsSnapshot } from './runtime-stats.js';
-import type { TopologyContext } from './types.js';
+import { serveTopologyService } from './serve-topology-service.js';
+import type { TopologyContext, WiringNode } from './types.js';
 
 /** Options for {@link runTopology}. */
 export interface RunTopologyOptions {
@@ -23,6 +25,11 @@ export interface RunTopologyOptions {
   drainTimeoutMs?: number | undefined;
   /** Close the transport after draining. Default true. */
   closeTransport?: boolean | undefined;
+  /**
+   * On a NATS transport, register the topology as the micro service `sluice-<topology>` with
+   * stats, describe and dead-letter listing endpoints (see `serveTopologyService`). Default true.
+   */
+  service?: boolean | undefined;
   /**
    * Keep dead letters in the JetStream stream `SLUICE_DLQ_<topology>` (subject
    * `sluice.dlq.<topology>`; 7 days, at most 100000 messages / 256 MiB, oldest dropped first)
@@ -92,6 +99,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   const closing$ = new ReplaySubject<void>(1);
   const inFlight = new Set<Promise<unknown>>();
   const stopHooks: Array<() => void | Promise<void>> = [];
+  const nodes: WiringNode[] = [];
   const startedAt = scheduler.now();
 
   const durableDeadLetters = options.deadLetterStream !== false && (await ensureDeadLetterStream(transport, topology.name, logger));
@@ -111,6 +119,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     },
     onStop: (hook) => stopHooks.push(hook),
     report,
+    wire: (node) => nodes.push(node),
   });
 
   let resolveDone!: (exit: TopologyExit) => void;
@@ -119,6 +128,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   const pipelinesDone: Array<Promise<void>> = [];
   let stopPromise: Promise<TopologyExit> | undefined;
   let durationTimer: Subscription | undefined;
+  let service: { stop(): Promise<void> } | undefined;
 
   const stop = (reason: StopReason, error?: Error): Promise<TopologyExit> => {
     stopPromise ??= (async () => {
@@ -136,6 +146,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
       if (!(await within(Promise.all(inFlight), drainTimeoutMs))) {
         logger.warn({ pending: inFlight.size }, 'in-flight publishes did not finish in time');
       }
+      await service?.stop().catch((err: unknown) => logger.warn({ err: ensureError(err) }, 'stopping the service failed'));
       for (const hook of stopHooks) {
         try {
           await hook();
@@ -191,6 +202,16 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   // A topology whose every pipeline finished (a finite batch job) has nothing left to do.
   if (pipelinesDone.length > 0) void Promise.all(pipelinesDone).then(() => stop('completed'));
   if (options.durationMs !== undefined) durationTimer = scheduler.schedule(() => void stop('duration'), options.durationMs);
+  const nc = (transport as { nc?: NatsConnection }).nc;
+  if (options.service !== false && nc !== undefined && stopPromise === undefined) {
+    try {
+      service = await serveTopologyService({ nc, transport, topology: topology.name, stats, nodes, deadLetterStream: durableDeadLetters, now: () => scheduler.now() });
+      // A stop that began while registering has already passed the point where it stops the service.
+      if (stopPromise !== undefined) await service.stop();
+    } catch (err) {
+      logger.warn({ err: ensureError(err) }, 'could not register the micro service; running without it');
+    }
+  }
   logger.info({ transport: transport.kind, durable: transport.durable, deadLetters: deadLetterSubject(topology.name) }, 'started');
 
   return { name: topology.name, stats, stop: () => stop('stopped'), done };
