@@ -84,6 +84,8 @@ export { describeTopology, formatTopologyDescription } from './runtime/describe-
 export type { TopologyDescription } from './runtime/describe-topology.js';
 export { serveTopologyService, serviceSubject } from './runtime/serve-topology-service.js';
 export type { TopologyServiceOptions } from './runtime/serve-topology-service.js';
+export { replayDeadLetters } from './runtime/replay-dead-letters.js';
+export type { ReplayDeadLettersOptions, ReplayResult } from './runtime/replay-dead-letters.js';
 export { RuntimeStats } from './runtime/runtime-stats.js';
 export type { StatsSnapshot } from './runtime/runtime-stats.js';
 export { DEAD_LETTER_HEADERS, deadLetterSubject, deadLetterStreamName, decodeDeadLetter } from './runtime/dead-letter.js';

@@ -4,6 +4,7 @@ import { firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { ensureError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import { decodeDeadLetter, deadLetterStreamName, deadLetterSubject } from './dead-letter.js';
+import { replayDeadLetters } from './replay-dead-letters.js';
 import type { RuntimeStats } from './runtime-stats.js';
 import type { WiringNode } from './types.js';
 
@@ -24,7 +25,7 @@ export interface TopologyServiceOptions {
 }
 
 /** The subject of a topology service endpoint: `sluice.svc.<topology>.<endpoint>`. */
-export const serviceSubject = (topology: string, endpoint: 'stats' | 'describe' | 'dead-letters'): string => `sluice.svc.${topology}.${endpoint}`;
+export const serviceSubject = (topology: string, endpoint: 'stats' | 'describe' | 'dead-letters' | 'replay'): string => `sluice.svc.${topology}.${endpoint}`;
 
 const MAX_LISTED = 100;
 
@@ -34,7 +35,9 @@ const MAX_LISTED = 100;
  * - `sluice.svc.<topology>.stats` → `{ received, published, deadLetters, uptimeMs }`;
  * - `sluice.svc.<topology>.describe` → `{ nodes, deadLetterSubject }`;
  * - `sluice.svc.<topology>.dead-letters` (body `{"limit": n}`, default 20, at most 100) →
- *   `{ stream, messages, firstSeq, lastSeq, recent: [{ seq, subject, operator, error, failedAt }] }`.
+ *   `{ stream, messages, firstSeq, lastSeq, recent: [{ seq, subject, operator, error, failedAt }] }`;
+ * - `sluice.svc.<topology>.replay` (body `{"fromSeq": n, "limit": n, "subject": s}`, all optional)
+ *   → `{ replayed, skipped, nextSeq }`: see `replayDeadLetters`.
  * Instances share a queue group, so one of them answers each request.
  */
 export async function serveTopologyService(options: TopologyServiceOptions): Promise<{ stop(): Promise<void> }> {
@@ -54,7 +57,8 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
       try {
         json(msg, await work(msg));
       } catch (e) {
-        msg.respondError(500, ensureError(e).message);
+        const error = ensureError(e);
+        msg.respondError(error instanceof BadRequestError || error.name === 'InvalidConfigError' ? 400 : 500, error.message);
       }
     })();
   };
@@ -86,6 +90,18 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
       return { stream, ...state, recent };
     }),
   });
+  service.addEndpoint('replay', {
+    subject: serviceSubject(topology, 'replay'),
+    handler: answer((msg) => {
+      if (!options.deadLetterStream) throw new Error('dead letters are not kept in a stream here: nothing to replay');
+      const body = jsonBody(msg.data);
+      return replayDeadLetters(options.transport, topology, {
+        fromSeq: typeof body.fromSeq === 'number' ? body.fromSeq : undefined,
+        limit: typeof body.limit === 'number' ? body.limit : undefined,
+        subject: typeof body.subject === 'string' ? body.subject : undefined,
+      });
+    }),
+  });
   return {
     stop: async () => {
       await service.stop();
@@ -94,11 +110,24 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
 }
 
 function limitOf(data: Uint8Array): number | undefined {
-  if (data.length === 0) return undefined;
+  const { limit } = jsonBody(data);
+  return typeof limit === 'number' && Number.isFinite(limit) ? Math.floor(limit) : undefined;
+}
+
+/** A request the service cannot act on; answered with code 400. */
+class BadRequestError extends Error {
+  override readonly name = 'BadRequestError';
+}
+
+/** A request body as a JSON object; an empty body means all defaults. A malformed one is refused, not guessed at. */
+function jsonBody(data: Uint8Array): Record<string, unknown> {
+  if (data.length === 0) return {};
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(new TextDecoder().decode(data)) as { limit?: unknown };
-    return typeof parsed.limit === 'number' && Number.isFinite(parsed.limit) ? Math.floor(parsed.limit) : undefined;
-  } catch {
-    return undefined;
+    parsed = JSON.parse(new TextDecoder().decode(data));
+  } catch (err) {
+    throw new BadRequestError(`request body is not JSON: ${ensureError(err).message}`);
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new BadRequestError('request body must be a JSON object');
+  return parsed as Record<string, unknown>;
 }

@@ -35,6 +35,16 @@ describe('topology micro service (real nats-server)', () => {
       const dead = await ask(serviceSubject(name, 'dead-letters'), '{"limit":5}');
       expect(dead).toMatchObject({ stream: `SLUICE_DLQ_${name}`, messages: 1, recent: [{ seq: 1, subject: input, error: { name: 'DecodeError' } }] });
 
+      const replays: number[] = [];
+      const replaySub = client.subscribe(input).subscribe((e) => replays.push(e.data.length));
+      await client.flush();
+      expect(await ask(serviceSubject(name, 'replay'), '{"fromSeq":1}')).toEqual({ replayed: 1, skipped: 0, nextSeq: 2 });
+      await client.flush();
+      expect(replays).toEqual([2]); // the original two bytes, on the original subject
+      replaySub.unsubscribe();
+      const refused = await client.request(serviceSubject(name, 'replay'), new TextEncoder().encode('{oops'), { timeoutMs: 5000 });
+      expect(refused.headers['Nats-Service-Error-Code']).toBe('400');
+
       const pings = await new Svcm(client.nc).client().ping(`sluice-${name}`);
       const found: string[] = [];
       for await (const p of pings) found.push(p.name);
