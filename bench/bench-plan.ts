@@ -1,7 +1,7 @@
 /**
  * How long and how hard a run pushes. Two presets: `full` (the committed report; ~15-25 min on
  * 2 cores) and `quick` (CI smoke, under a minute). Changing a preset changes the numbers: do it
- * on purpose and say why in bench/results/README-notes, so runs stay comparable.
+ * on purpose and say why in bench/results/README.md, so runs stay comparable.
  */
 export interface BenchPlan {
   readonly preset: 'quick' | 'full' | 'custom';
@@ -37,6 +37,11 @@ export interface BenchPlan {
   readonly minBytes: number;
   readonly maxBytes: number;
   readonly seed: number;
+  /**
+   * End a mode's sweep at its first saturated step (confirmed by a second attempt). Off for the
+   * quick preset, which always runs its two rates so every figure exists.
+   */
+  readonly stopAtSaturation: boolean;
   /** A step is saturated when it delivers less than this share of the offered rate. */
   readonly saturationDeliveredShare: number;
   /** ... or when its p99 exceeds `p99Factor` × the best p99 of the mode + `p99SlackMs`. */
@@ -57,7 +62,8 @@ const common = {
 export const FULL_PLAN: BenchPlan = {
   ...common,
   preset: 'full',
-  rates: [1_000, 2_000, 5_000, 10_000, 20_000, 40_000, 60_000, 80_000, 100_000, 130_000, 160_000, 200_000, 250_000, 300_000, 400_000],
+  stopAtSaturation: true,
+  rates: [1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 40_000, 60_000, 80_000, 100_000, 130_000, 160_000, 200_000, 250_000, 300_000, 400_000],
   capacityFractions: [0.5, 0.7, 0.85, 1.0, 1.15, 1.3],
   warmupMs: 1_000,
   measureMs: 5_000,
@@ -76,6 +82,7 @@ export const FULL_PLAN: BenchPlan = {
 export const QUICK_PLAN: BenchPlan = {
   ...common,
   preset: 'quick',
+  stopAtSaturation: false,
   rates: [2_000, 10_000],
   capacityFractions: [],
   warmupMs: 200,

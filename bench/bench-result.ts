@@ -21,6 +21,8 @@ export interface Comparison {
   baseline: string;
   /** mode sustained events/s ÷ baseline's (higher is better). */
   throughputRatio: number | null;
+  /** mode events per processor CPU-second ÷ baseline's (higher is better). */
+  efficiencyRatio: number | null;
   /** mode CPU per event ÷ baseline's, at the reference rate (lower is better). */
   cpuRatio: number | null;
   /** mode p99 ÷ baseline's, at the reference rate. */
@@ -76,6 +78,7 @@ export function compareModes(modes: readonly ModeResult[], plan: BenchPlan): Com
       mode: m.name,
       baseline: m.baseline,
       throughputRatio: m.error === undefined ? ratio(m.sustainedRate, b?.sustainedRate) : null,
+      efficiencyRatio: m.error === undefined ? ratio(m.eventsPerCpuSecond, b?.eventsPerCpuSecond) : null,
       cpuRatio: ratio(mr?.cpuSecPerMillion, br?.cpuSecPerMillion),
       p99Ratio: ratio(mr?.latency.p99, br?.latency.p99),
     });

@@ -50,12 +50,18 @@ export async function jetstreamConsumeBaseline(
       const consumer = await js.consumers.get(stream, durable);
       raws.push(
         await rateOf(events, async () => {
-          const messages = await consumer.consume({ max_messages: IN_FLIGHT });
           let n = 0;
-          for await (const m of messages) {
-            m.ack();
-            if (++n === events) break;
-          }
+          let done = () => {};
+          const finished = new Promise<void>((resolve) => (done = resolve));
+          // The callback form: the raw client's fastest consume, no async iterator step per message.
+          const messages = await consumer.consume({
+            max_messages: IN_FLIGHT,
+            callback: (m) => {
+              m.ack();
+              if (++n === events) done();
+            },
+          });
+          await finished;
           await messages.close();
         }),
       );
@@ -89,7 +95,7 @@ export async function jetstreamConsumeBaseline(
   return pair({
     name: 'jetstream-consume-ack',
     work: `consume + ack ${events.toLocaleString('en')} messages from a file stream, ${IN_FLIGHT} in flight`,
-    rawLabel: 'raw v3 client consume()',
+    rawLabel: 'raw v3 client consume({ callback })',
     sluiceLabel: 'Sluice transport.consume()',
     raw: median(raws),
     sluice: sluices.length > 0 ? median(sluices) : null,

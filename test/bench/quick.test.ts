@@ -46,6 +46,7 @@ describe('bench --quick', () => {
       expect(mode.error, `${mode.name} failed`).toBeUndefined();
       expect(mode.sweep.length).toBeGreaterThan(0);
       expect(positive(mode.sustainedRate)).toBe(true);
+      expect(positive(mode.eventsPerCpuSecond)).toBe(true);
       expect(positive(mode.peakRssMiB)).toBe(true);
       for (const step of mode.sweep) {
         expect(step.published).toBeGreaterThan(0);
@@ -63,6 +64,7 @@ describe('bench --quick', () => {
     expect(result.comparisons.map((c) => c.mode).sort()).toEqual([...sluiceModes].sort());
     for (const c of result.comparisons) {
       expect(positive(c.throughputRatio), `${c.mode} throughput ratio ${c.throughputRatio}`).toBe(true);
+      expect(positive(c.efficiencyRatio), `${c.mode} efficiency ratio ${c.efficiencyRatio}`).toBe(true);
       expect(positive(c.cpuRatio), `${c.mode} CPU ratio ${c.cpuRatio}`).toBe(true);
       expect(positive(c.p99Ratio), `${c.mode} p99 ratio ${c.p99Ratio}`).toBe(true);
     }
