@@ -31,9 +31,13 @@ describe('TopologyContext', () => {
   it('stream(): creates the stream and reads it in order with an ordered consumer', async () => {
     const got: number[] = [];
     const { transport } = await withContext((t) => t.stream<number>('ORDERS_A', 'a.orders.>').pipe(map((e) => void got.push(e.data))));
-    await new Promise((r) => setTimeout(r, 10));
+    // The stream is created on subscribe; wait for it rather than for a fixed time.
+    for (let i = 0; i < 200; i++) {
+      if (await transport.streamState('ORDERS_A').then(() => true, () => false)) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
     for (let i = 1; i <= 5; i++) await transport.publishDurable(`a.orders.${i % 2}`, msgpackCodec.encode(i));
-    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && got.length < 5; i++) await new Promise((r) => setTimeout(r, 5));
     expect(got).toEqual([1, 2, 3, 4, 5]);
   });
 
