@@ -1,19 +1,20 @@
 import { asyncScheduler } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
-import { decodeEnvelope } from '../codec/decode-envelope.js';
+import { codecFor } from '../codec/codec-for.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
 import { toDeadLetter } from '../../operators/dead-letter-record.js';
 import { encodeDeadLetter } from '../runtime/dead-letter.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
-import { ensureError } from '../errors.js';
+import { DecodeError, ensureError } from '../errors.js';
 import type { BatchProcessor, ExactlyOnceTxn } from '../exactly-once/types.js';
 import type { StreamMessage, Transport } from '../transport/transport.js';
 import { ActorCache } from './actor-cache.js';
 import { InvalidActorKeyError, KeyStoppedError } from './actor-errors.js';
 import { actorSubjects, keyToken, type ActorSubjects } from './actor-subjects.js';
-import { runBehaviour, type BehaviourEnv, type Effect } from './run-behaviour.js';
+import { runBehaviour, type BehaviourEnv, type BehaviourRun, type Effect } from './run-behaviour.js';
 import type {
   ActorDefinition,
+  ActorInput,
   ActorLogger,
   ActorMessage,
   ActorRuntimeOptions,
@@ -133,7 +134,7 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
       } else {
         let msg: ActorMessage<M>;
         try {
-          msg = { ...decodeInput<M>(m, def.codec), kind: 'message' };
+          msg = decodeInput<M>(m, def.codec);
         } catch (err) {
           deadLetter(txn, m, undefined, err, 0);
           continue;
@@ -195,7 +196,7 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
   /** Turns one work item into what the behaviour sees; undefined for a stale timer firing. */
   const prepare = (txn: ExactlyOnceTxn, key: string, w: Work): ActorMessage<M, P> | undefined => {
     if (w.msg !== undefined) return w.msg as ActorMessage<M, P>;
-    if (w.kind === 'tell') return { ...decodeInput<M>(w.m, def.codec), kind: 'message' };
+    if (w.kind === 'tell') return decodeInput<M>(w.m, def.codec);
     const env = decodeInput<TimerFiring>(w.m, msgpackCodec);
     const firing = env.data;
     const stored = txn.get<StoredTimer>(ns.timers, timerKey(key, String(firing?.timerId)));
@@ -209,19 +210,41 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
     return { ...env, data: stored.payload as P, kind: 'timer', timerId: stored.timerId, dueAt: stored.dueAt };
   };
 
-  const runKey = async (key: string, items: readonly Work[], txn: ExactlyOnceTxn, after: (fn: () => void) => void): Promise<void> => {
-    let rec = load(key, items[0]!.m.seq, txn);
-    let dirty = false;
-    for (const w of items) {
+  /** Where one key's run is: its record so far, and whether it must be written. */
+  type KeyRun = { rec: ActorRecord<S> | undefined; dirty: boolean };
+
+  /** Records the outcome of a behaviour run on message `m` of `key`. */
+  const settle = (txn: ExactlyOnceTxn, key: string, m: StreamMessage, state: S, run: BehaviourRun<S>, kr: KeyRun, after: (fn: () => void) => void): void => {
+    kr.dirty = true;
+    if (run.ok) {
+      stats.handled += 1;
+      const cleared = apply(txn, m, key, run.effects, after);
+      kr.rec = cleared ? undefined : { s: run.state, q: m.seq };
+      return;
+    }
+    deadLetter(txn, m, key, run.error, run.attempts);
+    const sup = def.supervision;
+    const stop = sup.mode === 'stop-key' || (sup.mode === 'retry' && sup.onExhausted === 'stop-key');
+    kr.rec = { s: state, q: m.seq, stop: stop ? { name: run.error.name, message: run.error.message, seq: m.seq } : undefined };
+    if (stop) log.error({ actor: def.name, key, seq: m.seq, err: run.error.message }, 'actor key stopped');
+  };
+
+  /**
+   * Runs one key's messages from `from` on, in order. Synchronous as long as the behaviour is:
+   * only an async behaviour makes it return a Promise (for the rest of this key's messages).
+   */
+  const runKey = (txn: ExactlyOnceTxn, key: string, items: readonly Work[], from: number, kr: KeyRun, after: (fn: () => void) => void): void | Promise<void> => {
+    for (let i = from; i < items.length; i++) {
+      const w = items[i]!;
       const m = w.m;
-      if (rec !== undefined && m.seq <= rec.q) {
+      if (kr.rec !== undefined && m.seq <= kr.rec.q) {
         stats.alreadyApplied += 1;
         continue;
       }
       if (w.kind === 'reset') {
-        if (rec !== undefined) {
-          rec = wantsClearState(m, def.codec) ? undefined : { s: rec.s, q: m.seq };
-          dirty = true;
+        if (kr.rec !== undefined) {
+          kr.rec = wantsClearState(m, def.codec) ? undefined : { s: kr.rec.s, q: m.seq };
+          kr.dirty = true;
         }
         continue;
       }
@@ -233,40 +256,35 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
         continue;
       }
       if (msg === undefined) continue;
-      if (rec?.stop !== undefined) {
-        deadLetter(txn, m, key, new KeyStoppedError(def.name, key, rec.stop), 0);
-        rec = { ...rec, q: m.seq };
-        dirty = true;
+      if (kr.rec?.stop !== undefined) {
+        deadLetter(txn, m, key, new KeyStoppedError(def.name, key, kr.rec.stop), 0);
+        kr.rec = { ...kr.rec, q: m.seq };
+        kr.dirty = true;
         continue;
       }
       let state: S;
       try {
-        state = rec !== undefined ? rec.s : def.initial(key);
+        state = kr.rec !== undefined ? kr.rec.s : def.initial(key);
       } catch (err) {
         deadLetter(txn, m, key, err, 0);
         continue;
       }
-      const run = await runBehaviour(env, key, state, msg);
-      dirty = true;
-      if (run.ok) {
-        stats.handled += 1;
-        const cleared = apply(txn, m, key, run.effects, after);
-        rec = cleared ? undefined : { s: run.state, q: m.seq };
-        continue;
+      const run = runBehaviour(env, key, state, msg);
+      if (run instanceof Promise) {
+        return run.then((r) => {
+          settle(txn, key, m, state, r, kr, after);
+          return runKey(txn, key, items, i + 1, kr, after);
+        });
       }
-      deadLetter(txn, m, key, run.error, run.attempts);
-      const sup = def.supervision;
-      const stop = sup.mode === 'stop-key' || (sup.mode === 'retry' && sup.onExhausted === 'stop-key');
-      rec = { s: state, q: m.seq, stop: stop ? { name: run.error.name, message: run.error.message, seq: m.seq } : undefined };
-      if (stop) log.error({ actor: def.name, key, seq: m.seq, err: run.error.message }, 'actor key stopped');
+      settle(txn, key, m, state, run, kr, after);
     }
-    if (!dirty) return;
-    if (rec === undefined) {
+    if (!kr.dirty) return;
+    if (kr.rec === undefined) {
       txn.delete(ns.state, key);
       cache.delete(key);
     } else {
-      txn.put(ns.state, key, rec);
-      cache.set(key, rec);
+      txn.put(ns.state, key, kr.rec);
+      cache.set(key, kr.rec);
     }
   };
 
@@ -286,12 +304,24 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
       else deferred.push(safe);
     };
     const groups = classify(batch, txn);
-    // allSettled, not all: no key's chain may still touch the transaction once this batch has failed.
-    const results = await Promise.allSettled([...groups].map(([key, items]) => runKey(key, items, txn, after)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed !== undefined) {
+    const pending: Promise<void>[] = [];
+    let failure: { reason: unknown } | undefined;
+    for (const [key, items] of groups) {
+      try {
+        const running = runKey(txn, key, items, 0, { rec: load(key, items[0]!.m.seq, txn), dirty: false }, after);
+        if (running !== undefined) pending.push(running);
+      } catch (err) {
+        failure = { reason: err };
+        break;
+      }
+    }
+    // allSettled, not all: no key's run may still touch the transaction once this batch has failed.
+    for (const r of pending.length > 0 ? await Promise.allSettled(pending) : []) {
+      if (r.status === 'rejected') failure ??= { reason: r.reason };
+    }
+    if (failure !== undefined) {
       for (const key of groups.keys()) cache.delete(key);
-      throw failed.reason;
+      throw failure.reason;
     }
     for (const fn of deferred) fn();
   };
@@ -324,16 +354,26 @@ export interface TimerFiring {
  * Decodes a stream message into a plain envelope. Fields are copied one by one: the engine's
  * messages compute `headers`, `id` and `eventTime` in getters, which an object spread would drop.
  */
-function decodeInput<T>(m: StreamMessage, codec: Codec): Envelope<T> {
-  const data = decodeEnvelope<T>(m, codec).data;
-  return { subject: m.subject, data, headers: m.headers, id: m.id, key: m.key, eventTime: m.eventTime, stream: m.stream, seq: m.seq, reply: m.reply, raw: m.data };
+function decodeInput<T>(m: StreamMessage, codec: Codec): ActorInput<T> {
+  // Not decodeEnvelope: it copies the envelope with a spread, a second object per message that
+  // would lose the engine message's getters anyway.
+  const contentType = m.headers[HEADERS.contentType];
+  const c = codecFor(contentType, codec);
+  if (c === undefined) throw new DecodeError(m, contentType ?? '', `unsupported content type '${contentType}'`);
+  let data: T;
+  try {
+    data = c.decode(m.data) as T;
+  } catch (err) {
+    throw new DecodeError(m, c.contentType, err instanceof Error ? err.message : String(err), { cause: err });
+  }
+  return { kind: 'message', subject: m.subject, data, headers: m.headers, id: m.id, key: m.key, eventTime: m.eventTime, stream: m.stream, seq: m.seq, reply: m.reply, raw: m.data };
 }
 
 /** Whether a reset message asks for `{ clearState: true }`; an unreadable option still resets. */
 function wantsClearState(m: StreamMessage, codec: Codec): boolean {
   if (m.data.length === 0) return false;
   try {
-    return (decodeEnvelope<{ clearState?: unknown } | null>(m, codec).data)?.clearState === true;
+    return decodeInput<{ clearState?: unknown } | null>(m, codec).data?.clearState === true;
   } catch {
     return false;
   }

@@ -4,7 +4,7 @@ import { HEADERS } from '../envelope/envelope.js';
 import { TerminalError, TransportError, ensureError } from '../errors.js';
 import { validateSubject } from '../transport/subject.js';
 import type { Transport } from '../transport/transport.js';
-import type { ActorContext, ActorDefinition, ActorLogger, ActorMessage, TimerWhen } from './types.js';
+import type { ActorContext, ActorDefinition, ActorLogger, ActorMessage, AskOptions, TimerWhen } from './types.js';
 
 /** A behaviour's buffered side effect, applied to the transaction only when it returned. */
 export type Effect =
@@ -34,98 +34,130 @@ export const REPLY_TO_HEADER = 'Sluice-Reply-To';
  * Runs `def.handle` on one message: up to `maxAttempts` times for 'retry' (a `TerminalError` ends
  * the attempts at once), once otherwise. Each attempt gets a fresh effect buffer, so a failed
  * attempt leaves no trace; the caller applies the effects of the successful one.
+ *
+ * A behaviour that returns synchronously and does not fail is run without a Promise: most are,
+ * and a Promise per message costs more than the behaviour itself.
  */
-export async function runBehaviour<S, M, P>(
+export function runBehaviour<S, M, P>(
   env: BehaviourEnv<S, M, P>,
   key: string,
   state: S,
   msg: ActorMessage<M, P>,
-): Promise<BehaviourRun<S>> {
-  const { def, scheduler } = env;
-  const { maxAttempts, backoffMs, maxBackoffMs } = def.supervision;
-  let error: Error = new Error('unreachable');
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const effects: Effect[] = [];
-    try {
-      const ctx = makeContext(env, key, msg, attempt, effects);
-      let next = def.handle(state, msg, ctx);
-      if (isPromiseLike(next)) next = await next;
-      return { ok: true, state: next, effects, attempts: attempt };
-    } catch (thrown) {
-      error = ensureError(thrown);
-      // `name`, not instanceof: a TerminalError subclass from another copy of the package still counts.
-      if (error instanceof TerminalError || error.name === 'TerminalError') return { ok: false, error, attempts: attempt };
-      if (attempt < maxAttempts) {
-        const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (attempt - 1));
-        env.log.warn({ actor: def.name, key, attempt, delayMs: delay, err: error.message }, 'actor behaviour failed; retrying');
-        if (delay > 0) await firstValueFrom(timer(delay, scheduler));
-      }
-    }
+): BehaviourRun<S> | Promise<BehaviourRun<S>> {
+  const effects: Effect[] = [];
+  try {
+    const next = env.def.handle(state, msg, new Context(env, key, msg, 1, effects));
+    if (!isPromiseLike(next)) return { ok: true, state: next, effects, attempts: 1 };
+    return Promise.resolve(next).then(
+      (value): BehaviourRun<S> => ({ ok: true, state: value, effects, attempts: 1 }),
+      (thrown: unknown) => retry(env, key, state, msg, thrown),
+    );
+  } catch (thrown) {
+    return retry(env, key, state, msg, thrown);
   }
-  return { ok: false, error, attempts: maxAttempts };
 }
 
-function makeContext<S, M, P>(
-  env: BehaviourEnv<S, M, P>,
-  key: string,
-  msg: ActorMessage<M, P>,
-  attempt: number,
-  effects: Effect[],
-): ActorContext {
-  const { def, scheduler, io } = env;
-  const codec = def.codec;
-  const contentHeaders = (extra?: Readonly<Record<string, string>>): Record<string, string> => ({
-    [HEADERS.contentType]: codec.contentType,
-    [HEADERS.key]: key,
-    ...extra,
-  });
-  const base = env.log;
-  const log: ActorLogger = {
-    debug: (o, m) => base.debug({ actor: def.name, key, ...o }, m),
-    info: (o, m) => base.info({ actor: def.name, key, ...o }, m),
-    warn: (o, m) => base.warn({ actor: def.name, key, ...o }, m),
-    error: (o, m) => base.error({ actor: def.name, key, ...o }, m),
-  };
-  return {
-    key,
-    actor: def.name,
-    attempt,
-    log,
-    now: () => scheduler.now(),
-    emit(subject, value, headers) {
-      validateSubject(subject, { wildcards: false });
-      effects.push({ t: 'emit', subject, data: codec.encode(value), headers: contentHeaders(headers) });
-    },
-    reply(value, headers) {
-      const to = msg.headers[REPLY_TO_HEADER];
-      if (to === undefined) return;
-      effects.push({ t: 'reply', to, data: codec.encode(value), headers: contentHeaders(headers) });
-    },
-    async ask<R>(subject: string, value: unknown, options: { timeoutMs: number; headers?: Readonly<Record<string, string>> | undefined }) {
-      if (io === undefined) throw new TransportError('actor', 'ask', `actor '${def.name}' was started without a transport for requests`);
-      const answer = await io.request(subject, codec.encode(value), {
-        timeoutMs: options.timeoutMs,
-        headers: { [HEADERS.contentType]: codec.contentType, ...options.headers },
-      });
-      const answerCodec = codecFor(answer.headers[HEADERS.contentType], codec);
-      if (answerCodec === undefined) {
-        throw new TerminalError(`ask '${subject}': unsupported content type '${answer.headers[HEADERS.contentType]}'`);
-      }
-      return answerCodec.decode(answer.data) as R;
-    },
-    setTimer(timerId, when, payload) {
-      if (typeof timerId !== 'string' || timerId.length === 0) {
-        throw new TerminalError(`setTimer: 'timerId' must be a non-empty string, got ${JSON.stringify(timerId)}`);
-      }
-      effects.push({ t: 'set-timer', timerId, dueAt: dueAt(when, scheduler.now()), payload });
-    },
-    cancelTimer(timerId) {
-      effects.push({ t: 'cancel-timer', timerId });
-    },
-    clearState() {
-      effects.push({ t: 'clear-state' });
-    },
-  };
+/** After attempt 1 failed with `thrown`: the remaining attempts, with backoff. */
+async function retry<S, M, P>(env: BehaviourEnv<S, M, P>, key: string, state: S, msg: ActorMessage<M, P>, thrown: unknown): Promise<BehaviourRun<S>> {
+  const { def, scheduler } = env;
+  const { maxAttempts, backoffMs, maxBackoffMs } = def.supervision;
+  let error = ensureError(thrown);
+  for (let attempt = 1; ; attempt++) {
+    // `name`, not only instanceof: a TerminalError from another copy of the package still counts.
+    if (error instanceof TerminalError || error.name === 'TerminalError' || attempt >= maxAttempts) return { ok: false, error, attempts: attempt };
+    const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (attempt - 1));
+    env.log.warn({ actor: def.name, key, attempt, delayMs: delay, err: error.message }, 'actor behaviour failed; retrying');
+    if (delay > 0) await firstValueFrom(timer(delay, scheduler));
+    const effects: Effect[] = [];
+    try {
+      let next = def.handle(state, msg, new Context(env, key, msg, attempt + 1, effects));
+      if (isPromiseLike(next)) next = await next;
+      return { ok: true, state: next, effects, attempts: attempt + 1 };
+    } catch (err) {
+      error = ensureError(err);
+    }
+  }
+}
+
+/** One attempt's `ctx`: a class, so a message costs one small object rather than a dozen closures. */
+class Context<S, M, P> implements ActorContext {
+  private logger: ActorLogger | undefined;
+
+  constructor(
+    private readonly env: BehaviourEnv<S, M, P>,
+    readonly key: string,
+    private readonly msg: ActorMessage<M, P>,
+    readonly attempt: number,
+    private readonly effects: Effect[],
+  ) {}
+
+  get actor(): string {
+    return this.env.def.name;
+  }
+
+  get log(): ActorLogger {
+    if (this.logger === undefined) {
+      const base = this.env.log;
+      const bind = { actor: this.env.def.name, key: this.key };
+      this.logger = {
+        debug: (o, m) => base.debug({ ...bind, ...o }, m),
+        info: (o, m) => base.info({ ...bind, ...o }, m),
+        warn: (o, m) => base.warn({ ...bind, ...o }, m),
+        error: (o, m) => base.error({ ...bind, ...o }, m),
+      };
+    }
+    return this.logger;
+  }
+
+  now(): number {
+    return this.env.scheduler.now();
+  }
+
+  emit(subject: string, value: unknown, headers?: Readonly<Record<string, string>>): void {
+    validateSubject(subject, { wildcards: false });
+    this.effects.push({ t: 'emit', subject, data: this.env.def.codec.encode(value), headers: this.headers(headers) });
+  }
+
+  reply(value: unknown, headers?: Readonly<Record<string, string>>): void {
+    const to = this.msg.headers[REPLY_TO_HEADER];
+    if (to === undefined) return;
+    this.effects.push({ t: 'reply', to, data: this.env.def.codec.encode(value), headers: this.headers(headers) });
+  }
+
+  async ask<R>(subject: string, value: unknown, options: AskOptions): Promise<R> {
+    const { def, io } = this.env;
+    const codec = def.codec;
+    if (io === undefined) throw new TransportError('actor', 'ask', `actor '${def.name}' was started without a transport for requests`);
+    const answer = await io.request(subject, codec.encode(value), {
+      timeoutMs: options.timeoutMs,
+      headers: { [HEADERS.contentType]: codec.contentType, ...options.headers },
+    });
+    const answerCodec = codecFor(answer.headers[HEADERS.contentType], codec);
+    if (answerCodec === undefined) {
+      throw new TerminalError(`ask '${subject}': unsupported content type '${answer.headers[HEADERS.contentType]}'`);
+    }
+    return answerCodec.decode(answer.data) as R;
+  }
+
+  setTimer(timerId: string, when: TimerWhen, payload?: unknown): void {
+    if (typeof timerId !== 'string' || timerId.length === 0) {
+      throw new TerminalError(`setTimer: 'timerId' must be a non-empty string, got ${JSON.stringify(timerId)}`);
+    }
+    this.effects.push({ t: 'set-timer', timerId, dueAt: dueAt(when, this.env.scheduler.now()), payload });
+  }
+
+  cancelTimer(timerId: string): void {
+    this.effects.push({ t: 'cancel-timer', timerId });
+  }
+
+  clearState(): void {
+    this.effects.push({ t: 'clear-state' });
+  }
+
+  private headers(extra: Readonly<Record<string, string>> | undefined): Record<string, string> {
+    const h: Record<string, string> = { [HEADERS.contentType]: this.env.def.codec.contentType, [HEADERS.key]: this.key };
+    return extra === undefined ? h : { ...h, ...extra };
+  }
 }
 
 function dueAt(when: TimerWhen, now: number): number {
