@@ -1,4 +1,4 @@
-import { Packr } from 'msgpackr';
+import { C1, Packr } from 'msgpackr';
 import type { Codec } from './codec.js';
 
 /**
@@ -13,7 +13,10 @@ export const msgpackCodec: Codec = (() => {
     encode: (value) => packr.pack(value),
     decode: (bytes) => {
       if (bytes.length === 0) throw new Error('empty payload');
-      return packr.unpack(bytes);
+      const value: unknown = packr.unpack(bytes);
+      // 0xC1 is "never used" in the MessagePack spec; msgpackr hands back a marker instead of failing.
+      if (value === C1) throw new Error('byte 0xC1 is not valid MessagePack');
+      return value;
     },
   };
 })();
