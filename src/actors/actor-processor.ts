@@ -225,7 +225,8 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
     deadLetter(txn, m, key, run.error, run.attempts);
     const sup = def.supervision;
     const stop = sup.mode === 'stop-key' || (sup.mode === 'retry' && sup.onExhausted === 'stop-key');
-    kr.rec = { s: state, q: m.seq, stop: stop ? { name: run.error.name, message: run.error.message, seq: m.seq } : undefined };
+    // No `stop: undefined`: msgpack would store the field (as an extension type other readers lack).
+    kr.rec = stop ? { s: state, q: m.seq, stop: { name: run.error.name, message: run.error.message, seq: m.seq } } : { s: state, q: m.seq };
     if (stop) log.error({ actor: def.name, key, seq: m.seq, err: run.error.message }, 'actor key stopped');
   };
 

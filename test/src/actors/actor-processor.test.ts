@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { actor } from '../../../src/actors/actor.js';
 import { createActorProcessor, timerKey, type ActorRecord } from '../../../src/actors/actor-processor.js';
 import type { ActorDeadLetter, StoredTimer } from '../../../src/actors/types.js';
+import { jsonCodec } from '../../../src/codec/json-codec.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
+import { makeEnvelope } from '../../../src/envelope/make-envelope.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
 import { FakeStore, streamMessage } from './fake-txn.js';
 
@@ -217,6 +219,31 @@ describe('createActorProcessor', () => {
     txn.commit();
     expect(published).toEqual([{ subject: '_INBOX.x', data: { was: 0 } }]);
     expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a.b c')?.s).toBe(5);
+  });
+  it('ctx.ask requests another service and decodes the answer by its Content-Type; without a transport it dead-letters', async () => {
+    const requests: string[] = [];
+    const io = {
+      publish() {},
+      request: async (subject: string) => {
+        requests.push(subject);
+        return makeEnvelope({ subject: '_INBOX.x', data: jsonCodec.encode({ price: 42 }), headers: { 'Content-Type': 'application/json' } });
+      },
+    };
+    const def = actor<number, Cmd>({
+      name: 'asker',
+      key: (m) => m.data.sku,
+      initial: () => 0,
+      supervision: 'skip',
+      handle: async (s, _m, ctx) => s + (await ctx.ask<{ price: number }>('prices.get', { sku: ctx.key }, { timeoutMs: 100 })).price,
+    });
+    const store = new FakeStore();
+    const p = createActorProcessor(def, { topology, io });
+    await store.run(p.process, [msg(1, 'a')]);
+    expect(requests).toEqual(['prices.get']);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')?.s).toBe(42);
+    const noIo = createActorProcessor(def, { topology });
+    await store.run(noIo.process, [msg(2, 'b')]);
+    expect(store.decodedOutputs('sluice.dlq.shop.asker')).toMatchObject([{ key: 'b', error: { name: 'TransportError' } }]);
   });
 });
 
