@@ -1,0 +1,226 @@
+import type { JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { SchedulerLike } from 'rxjs';
+import { batchBufferLayout as L, type SegmentInfo } from '../state/lmdb-batch-buffer.js';
+import type { StateStore } from '../state/types.js';
+import type { BatchFlush, BatchRecord, DurableBatchStats } from './durable-batch-types.js';
+import { decodeOutbox, encodeOutbox, type OutboxEntry } from './outbox-codec.js';
+import { OutboxPublisher } from './outbox-publisher.js';
+import { checkStaleOutbox } from './stale-outbox.js';
+import type { ExactlyOnceLogger, FaultContext } from './types.js';
+
+/** Flush progress of one segment, under `fl.<segment>`: the next value and output index. */
+interface Progress {
+  readonly index: number;
+  readonly outputs: number;
+}
+
+export interface DurableBatchFlusherOptions {
+  name: string;
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  store: StateStore;
+  flush: BatchFlush;
+  chunkSize: number;
+  maxInFlight: number;
+  ackTimeoutMs: number;
+  maxPending: number;
+  duplicateWindowMs: number | undefined;
+  scheduler: SchedulerLike;
+  logger: ExactlyOnceLogger;
+  stats: DurableBatchStats;
+  faults?: ((ctx: FaultContext) => void) | undefined;
+  onFatal: (err: unknown) => void;
+}
+
+const progressKey = (segment: number): string => `fl.${segment}`;
+// Counter of the flush's outbox records (their LMDB key), so recovery re-publishes in commit order.
+const OUTBOX_COUNTER = 'fo';
+
+/**
+ * The flushing side of a durable batch: reads each sealed segment oldest first, `chunkSize` values
+ * at a time, calls `flush` per chunk, and commits in ONE transaction the chunk's outputs (outbox
+ * record `<name>.batch`), the deletion of its values and the segment's progress; the last chunk
+ * also deletes the segment. Outputs are then published with `Nats-Msg-Id`
+ * `<topology>.<name>.batch.<batchSeq>.<index>` (index counts the batch's outputs across chunks), so
+ * after a crash the committed chunks are re-published (dropped as duplicates) and the flush goes on
+ * from the first uncommitted chunk.
+ *
+ * Memory: one chunk of values, its outputs, and at most `maxPending` unacknowledged outputs.
+ */
+export class DurableBatchFlusher {
+  private readonly ns: string;
+  private readonly outboxName: string;
+  private readonly msgIdPrefix: string;
+  private readonly publisher: OutboxPublisher;
+  private readonly pending = new Set<number>();
+  private readonly removable: number[] = [];
+  private readonly idleWaiters: (() => void)[] = [];
+  private wake: (() => void) | undefined;
+  private wanted = true;
+  private stopping = false;
+  private failed = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly o: DurableBatchFlusherOptions) {
+    this.ns = L.namespace(o.name);
+    this.outboxName = `${o.name}.batch`;
+    this.msgIdPrefix = `${o.store.topology}.${o.name}.batch.`;
+    this.publisher = new OutboxPublisher({
+      nc: o.nc, msgIdPrefix: this.msgIdPrefix, maxInFlight: o.maxInFlight, ackTimeoutMs: o.ackTimeoutMs,
+      scheduler: o.scheduler, logger: o.logger, counters: o.stats, faults: o.faults,
+      onBatchAcked: (seq) => {
+        this.pending.delete(seq);
+        this.removable.push(seq);
+        this.notify();
+      },
+      onFatal: (err) => this.fail(err),
+    });
+  }
+
+  /** Re-publishes the outbox left by a previous run, then starts flushing sealed segments. */
+  async start(): Promise<void> {
+    const recovered = [...this.o.store.outbox(this.outboxName)].map((r) => ({ seq: r.seq, createdAt: r.createdAt, entries: decodeOutbox(r.blob) }));
+    if (recovered.length > 0) {
+      const check = await checkStaleOutbox({
+        nc: this.o.nc, jsm: this.o.jsm, batches: recovered, msgIdPrefix: this.msgIdPrefix,
+        nowMs: this.o.scheduler.now(), duplicateWindowMs: this.o.duplicateWindowMs, logger: this.o.logger,
+      });
+      this.o.logger.info({ batch: this.o.name, records: recovered.length, skipped: check.found.size }, 'durable batch recovery: re-publishing flush outputs');
+      for (const b of recovered) {
+        this.pending.add(b.seq);
+        this.publisher.enqueue({ seq: b.seq, entries: check.found.size === 0 ? b.entries : b.entries.filter((e) => !check.found.has(`${this.msgIdPrefix}${e.seq}.${e.index}`)) });
+      }
+    }
+    this.loop = this.run();
+  }
+
+  /** A segment was sealed: look again. */
+  poke(): void {
+    this.wanted = true;
+    this.notify();
+  }
+
+  /** Resolves when no sealed segment up to `segment` is left and nothing is unacknowledged. */
+  async idleThrough(segment: number): Promise<void> {
+    while (!this.failed && !(this.low() > segment && this.pending.size === 0)) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+  }
+
+  /** Finishes the chunk in progress, waits (up to `timeoutMs`) for acks, commits removals, closes. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    this.notify();
+    await this.loop;
+    if (this.failed) return;
+    let timer: { unsubscribe(): void } | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = this.o.scheduler.schedule(() => resolve(true), timeoutMs)));
+    const late = await Promise.race([this.publisher.whenPendingAtMost(0).then(() => false), timedOut]);
+    timer?.unsubscribe();
+    if (late) this.o.logger.warn({ batch: this.o.name, pending: this.publisher.pending }, 'durable batch stop: flush outputs still unacknowledged; re-published on next start');
+    this.commitRemovals();
+    this.publisher.close();
+  }
+
+  /** Stops without committing anything more (the owner failed). */
+  close(): void {
+    this.failed = true;
+    this.publisher.close();
+    this.notify();
+  }
+
+  private low(): number {
+    return this.o.store.get<number>(this.ns, L.low) ?? 1;
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+    for (const r of this.idleWaiters.splice(0)) r();
+  }
+
+  private fail(err: unknown): void {
+    if (this.failed) return;
+    this.close();
+    this.o.onFatal(err);
+  }
+
+  private async run(): Promise<void> {
+    try {
+      while (!this.stopping && !this.failed) {
+        const n = this.low();
+        const info = this.o.store.get<SegmentInfo>(this.ns, L.segment(n));
+        if (info === undefined) {
+          this.commitRemovals();
+          if (!this.wanted) await new Promise<void>((resolve) => (this.wake = resolve));
+          this.wanted = false;
+          continue;
+        }
+        await this.flushChunk(n, info);
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private async flushChunk(n: number, info: SegmentInfo): Promise<void> {
+    const { store, chunkSize } = this.o;
+    const progress = store.get<Progress>(this.ns, progressKey(n)) ?? { index: 0, outputs: 0 };
+    const from = progress.index;
+    const end = Math.min(info.count, from + chunkSize);
+    const chunk: BatchRecord[] = [];
+    for (let i = from; i < end; i++) {
+      const v = store.get<BatchRecord>(this.ns, L.value(n, i));
+      if (v === undefined) throw new Error(`durable batch '${this.o.name}': value ${i} of batch ${n} is missing from the store`);
+      chunk.push(v);
+    }
+    const entries: OutboxEntry[] = [];
+    const emit = (subject: string, data: Uint8Array, headers?: Readonly<Record<string, string>>): void => {
+      entries.push({ seq: n, index: progress.outputs + entries.length, subject, data, headers });
+    };
+    const last = end >= info.count;
+    await this.o.flush(chunk, emit, {
+      batchId: `${this.o.name}:${n}`, batchSeq: n, reason: info.reason ?? 'trigger', count: info.count,
+      from, last, firstSeq: info.firstSeq, lastSeq: info.lastSeq,
+    });
+    if (this.failed) return;
+    const recordSeq = (store.get<number>(this.ns, OUTBOX_COUNTER) ?? 0) + 1;
+    const blob = entries.length > 0 ? encodeOutbox(entries) : undefined;
+    const remove = this.removable.splice(0);
+    const createdAt = this.o.scheduler.now();
+    store.transaction((w) => {
+      for (let i = from; i < end; i++) w.delete(this.ns, L.value(n, i));
+      if (blob !== undefined) {
+        w.putOutbox(this.outboxName, { seq: recordSeq, createdAt, blob });
+        w.put(this.ns, OUTBOX_COUNTER, recordSeq);
+      }
+      for (const s of remove) w.deleteOutbox(this.outboxName, s);
+      if (last) {
+        w.delete(this.ns, L.segment(n));
+        w.delete(this.ns, progressKey(n));
+        w.put(this.ns, L.low, n + 1);
+      } else {
+        w.put(this.ns, progressKey(n), { index: end, outputs: progress.outputs + entries.length } satisfies Progress);
+      }
+    });
+    this.o.stats.chunks += 1;
+    this.o.stats.outputs += entries.length;
+    if (last) this.o.stats.batchesFlushed += 1;
+    if (blob !== undefined) {
+      this.pending.add(recordSeq);
+      this.publisher.enqueue({ seq: recordSeq, entries });
+    }
+    this.notify();
+    await this.publisher.whenPendingAtMost(this.o.maxPending);
+  }
+
+  private commitRemovals(): void {
+    const remove = this.removable.splice(0);
+    if (remove.length === 0) return;
+    this.o.store.transaction((w) => {
+      for (const s of remove) w.deleteOutbox(this.outboxName, s);
+    });
+  }
+}

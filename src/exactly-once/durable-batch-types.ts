@@ -1,0 +1,128 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { SchedulerLike } from 'rxjs';
+import type { StateStore } from '../state/types.js';
+import type { ExactlyOnceLogger, FaultContext } from './types.js';
+
+/**
+ * An input message as a durable batch keeps it in LMDB: the original bytes, subject, headers and
+ * stream position, exactly as consumed.
+ */
+export interface BatchRecord {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly stream: string;
+  /** Stream sequence of the input. */
+  readonly seq: number;
+  /** Stream timestamp, epoch ms. */
+  readonly timestampMs: number;
+}
+
+/** Queues one output of a flush; published after the chunk is committed. */
+export type BatchEmit = (subject: string, data: Uint8Array, headers?: Readonly<Record<string, string>>) => void;
+
+/** Where a flushed chunk sits in its batch. */
+export interface FlushChunkInfo {
+  /** `<name>:<batchSeq>`, as `batchUntil` names batches. */
+  readonly batchId: string;
+  /** 1 for the first batch of this name, then 2, 3, ... — the same after restarts. */
+  readonly batchSeq: number;
+  /** Why the batch closed: `'trigger'` (a trigger subject) or `'max-items'`. */
+  readonly reason: string;
+  /** Values in the whole batch. */
+  readonly count: number;
+  /** Index of the chunk's first value in the batch. */
+  readonly from: number;
+  /** This is the batch's last chunk. */
+  readonly last: boolean;
+  /** Stream sequences of the batch's first and last value. */
+  readonly firstSeq?: number | undefined;
+  readonly lastSeq?: number | undefined;
+}
+
+/**
+ * Processes one chunk of a closed batch; may be async. Outputs go through `emit`. Must be
+ * deterministic only in the weak sense that whatever it emits for a chunk that was not yet
+ * committed may differ on a re-run: nothing is published before the chunk commits.
+ */
+export type BatchFlush = (chunk: readonly BatchRecord[], emit: BatchEmit, info: FlushChunkInfo) => void | Promise<void>;
+
+/** Options of `startDurableBatch`. */
+export interface DurableBatchConfig {
+  /**
+   * Stable name: the exactly-once engine's name (checkpoint), the buffer namespace `batch.<name>`
+   * and the second segment of output ids `<topology>.<name>.batch.<batchSeq>.<index>`.
+   * Letters, digits, `-` and `_` only.
+   */
+  name: string;
+  nc: NatsConnection;
+  store: StateStore;
+  source: {
+    /** Stream holding the values AND the trigger messages. */
+    stream: string;
+    /** One subject filter; it must let the trigger subjects through. Default: all. */
+    filterSubject?: string | undefined;
+  };
+  /**
+   * Subjects (wildcards allowed) whose messages close the open batch, e.g. `ops.end-of-day`. A
+   * trigger message is not part of any batch. Because it is read from the same stream, the cut is
+   * at the same position on every replay. At least one of `triggerSubjects` and `maxItems`.
+   */
+  triggerSubjects?: readonly string[] | undefined;
+  /** Close the open batch (reason `'max-items'`) when it holds this many values. Default: no limit. */
+  maxItems?: number | undefined;
+  /** On a trigger with an empty open batch, close an empty batch (flush is called once with no values). Default false. */
+  emitEmpty?: boolean | undefined;
+  /** Values per flush call (and per LMDB commit of a flush). Default 1000. */
+  chunkSize?: number | undefined;
+  flush: BatchFlush;
+  /** Input micro-batching of the accumulating engine (see `startExactlyOnce`). */
+  batch?: { maxCount?: number | undefined; maxWaitMs?: number | undefined } | undefined;
+  outputs?: {
+    /** Outputs sent and not yet acknowledged, at most. Default 4096. */
+    maxInFlight?: number | undefined;
+    /** Re-send (same id) when an ack has not come after this, ms. Default 5000. */
+    ackTimeoutMs?: number | undefined;
+    /** Flush outputs committed but unacknowledged before the next chunk waits. Default 4 × chunkSize. */
+    maxPending?: number | undefined;
+    /** The output streams' duplicate window, ms (see `startExactlyOnce`). Default: read from the streams. */
+    duplicateWindowMs?: number | undefined;
+  } | undefined;
+  logger?: ExactlyOnceLogger | undefined;
+  scheduler?: SchedulerLike | undefined;
+  /** TESTING ONLY: fault hook of the accumulating engine and of the flush publisher (see `ExactlyOnceConfig.faults`). */
+  faults?: ((ctx: FaultContext) => void) | undefined;
+}
+
+/** Counters since start. */
+export interface DurableBatchStats {
+  /** Last input sequence committed by the accumulator. */
+  position: number;
+  /** Values currently in the open batch. */
+  open: number;
+  /** Batches fully flushed (all chunks committed). */
+  batchesFlushed: number;
+  /** Chunks committed by flushes. */
+  chunks: number;
+  /** Flush outputs committed to the outbox / acknowledged by JetStream (duplicates included). */
+  outputs: number;
+  acked: number;
+  duplicates: number;
+  resent: number;
+  publishErrors: number;
+}
+
+/** A running durable batch. */
+export interface DurableBatchHandle {
+  readonly name: string;
+  readonly stats: DurableBatchStats;
+  /** Settles when stopped: resolves after `stop()`, rejects with the fatal error (accumulator or flush). */
+  readonly done: Promise<void>;
+  /**
+   * Resolves once input up to `seq` is committed, every batch closed by then is flushed and all its
+   * outputs are acknowledged.
+   */
+  settled(seq: number): Promise<void>;
+  /** Stops input, finishes the chunk in progress, waits for acks (up to `timeoutMs`, default 30000). */
+  stop(options?: { timeoutMs?: number | undefined }): Promise<void>;
+}

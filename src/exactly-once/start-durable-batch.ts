@@ -1,0 +1,158 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { asyncScheduler } from 'rxjs';
+import { InvalidConfigError, ensureError } from '../errors.js';
+import { batchBufferLayout as L, type OpenSegmentInfo } from '../state/lmdb-batch-buffer.js';
+import { validateSubject } from '../transport/subject.js';
+import { DurableBatchFlusher } from './durable-batch-flusher.js';
+import { durableBatchProcessor } from './durable-batch-processor.js';
+import type { DurableBatchConfig, DurableBatchHandle, DurableBatchStats } from './durable-batch-types.js';
+import { startExactlyOnce } from './start-exactly-once.js';
+import type { ExactlyOnceHandle, ExactlyOnceLogger } from './types.js';
+
+const noopLogger: ExactlyOnceLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * Starts an exactly-once durable batch — `batchUntil` for nightly-size batches that must survive
+ * crashes: values from `source.stream` accumulate in the topology's LMDB store until a message on
+ * one of `triggerSubjects` (in the same stream) or `maxItems` closes the batch; then `flush` runs
+ * over it chunk by chunk and what it emits is published to JetStream exactly once, with message ids
+ * `<topology>.<name>.batch.<batchSeq>.<index>`.
+ *
+ * - Accumulating is exactly-once w.r.t. the input: values and batch cuts are written in the same
+ *   LMDB transaction as the input checkpoint (it runs on `startExactlyOnce`).
+ * - Flushing: each chunk's outputs, the deletion of its values and the flush position commit in one
+ *   transaction; a crash mid-flush re-publishes committed chunks (dropped as duplicates) and
+ *   continues from the first uncommitted one. Every input ends in exactly one batch.
+ * - Memory: the engine's input window, one flush chunk and `outputs.maxPending` outputs; a batch
+ *   of millions is never one array. Accumulation does not wait for flushes.
+ * - Fails (`done` rejects, nothing more committed): `flush` throws (handle bad records inside it:
+ *   dead-letter them with `emit`), the store is full, the connection closes.
+ * - A schedule is a trigger too: publish the trigger subject into the stream from a cron job with a
+ *   `Nats-Msg-Id` per fire time, so the cut has a stream position and two instances fire once.
+ *
+ * ```ts
+ * const prefs = await startDurableBatch({
+ *   name: 'prefs', nc, store, source: { stream: 'PREFS' }, triggerSubjects: ['ops.end-of-day'],
+ *   flush: (chunk, emit) => { for (const r of chunk) emit('crm.sync', r.data); },
+ * });
+ * ```
+ * @throws InvalidConfigError for bad options; what `startExactlyOnce` throws.
+ */
+export async function startDurableBatch(config: DurableBatchConfig): Promise<DurableBatchHandle> {
+  const c = validate(config);
+  const { name, nc, store } = config;
+  const scheduler = config.scheduler ?? asyncScheduler;
+  const logger = config.logger ?? noopLogger;
+  const ns = L.namespace(name);
+  const stats: DurableBatchStats = { position: 0, open: 0, batchesFlushed: 0, chunks: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0 };
+  let failure: Error | undefined;
+  let engineStopped: Promise<void> | undefined;
+  let resolveDone!: () => void;
+  let rejectDone!: (err: Error) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  done.catch(() => undefined);
+
+  const flusher = new DurableBatchFlusher({
+    name, nc, store, flush: config.flush, chunkSize: c.chunkSize, jsm: await jetstreamManager(nc),
+    maxInFlight: c.maxInFlight, ackTimeoutMs: c.ackTimeoutMs, maxPending: c.maxPending,
+    duplicateWindowMs: config.outputs?.duplicateWindowMs, scheduler, logger, stats, faults: config.faults,
+    onFatal: (err) => fail(err),
+  });
+  await flusher.start();
+
+  let engine: ExactlyOnceHandle | undefined;
+  engine = await startExactlyOnce({
+    name, nc, store, source: config.source, batch: config.batch, scheduler, logger, faults: config.faults,
+    process: durableBatchProcessor({
+      name, triggerSubjects: c.triggerSubjects, maxItems: config.maxItems, emitEmpty: config.emitEmpty ?? false,
+      onSealed: () => flusher.poke(),
+    }),
+  }).catch((err: unknown) => {
+    flusher.close();
+    throw err;
+  });
+
+  function fail(err: unknown): void {
+    if (failure !== undefined) return;
+    failure = ensureError(err);
+    logger.error({ batch: name, err: failure.message, errName: failure.name }, 'durable batch stopped by an error');
+    flusher.close();
+    // The input side stops too, so a restart in this process never runs beside it.
+    engineStopped = engine?.stop({ timeoutMs: 0 }).catch(() => undefined);
+    rejectDone(failure);
+  }
+  engine.done.catch((err: unknown) => fail(err));
+  const eng = engine;
+
+  const openCount = (): OpenSegmentInfo => store.get<OpenSegmentInfo>(ns, L.acc) ?? { open: 1, count: 0 };
+  const failed = (): Promise<never> => Promise.reject(failure ?? new Error('unreachable'));
+
+  return {
+    name,
+    get stats() {
+      const e = eng.stats;
+      return { ...stats, position: e.position, open: openCount().count };
+    },
+    done,
+    settled: async (seq) => {
+      if (failure !== undefined) return failed();
+      await Promise.race([eng.settled(seq), done]);
+      await Promise.race([flusher.idleThrough(openCount().open - 1), done]);
+      if (failure !== undefined) return failed();
+    },
+    stop: async (options = {}) => {
+      if (failure !== undefined) {
+        await engineStopped;
+        return done;
+      }
+      const timeoutMs = options.timeoutMs ?? 30_000;
+      await eng.stop({ timeoutMs });
+      await flusher.stop(timeoutMs);
+      resolveDone();
+      return done;
+    },
+  };
+}
+
+interface Resolved {
+  triggerSubjects: readonly string[];
+  chunkSize: number;
+  maxInFlight: number;
+  ackTimeoutMs: number;
+  maxPending: number;
+}
+
+function validate(config: DurableBatchConfig): Resolved {
+  const fail = (field: string, detail: string): never => {
+    throw new InvalidConfigError('startDurableBatch', field, detail);
+  };
+  if (typeof config.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(config.name)) fail('name', `must be 1-64 letters, digits, '-' or '_', got ${JSON.stringify(config.name)}`);
+  if (typeof config.flush !== 'function') fail('flush', 'must be a function (chunk, emit, info) => void | Promise<void>');
+  const triggerSubjects = config.triggerSubjects ?? [];
+  if (!Array.isArray(triggerSubjects)) fail('triggerSubjects', 'must be an array of subjects');
+  for (const s of triggerSubjects) {
+    try {
+      validateSubject(s, { wildcards: true });
+    } catch (err) {
+      fail('triggerSubjects', `has an invalid subject ${JSON.stringify(s)}: ${(err as Error).message}`);
+    }
+  }
+  const int = (field: string, v: number | undefined, dflt: number, min: number, max: number): number => {
+    const x = v ?? dflt;
+    if (!Number.isInteger(x) || x < min || x > max) fail(field, `must be an integer in ${min}..${max}, got ${x}`);
+    return x;
+  };
+  if (config.maxItems !== undefined) int('maxItems', config.maxItems, 1, 1, Number.MAX_SAFE_INTEGER);
+  if (triggerSubjects.length === 0 && config.maxItems === undefined) fail('triggerSubjects', 'is empty and maxItems is not set: the batch would never close');
+  const chunkSize = int('chunkSize', config.chunkSize, 1000, 1, 1_000_000);
+  return {
+    triggerSubjects,
+    chunkSize,
+    maxInFlight: int('outputs.maxInFlight', config.outputs?.maxInFlight, 4096, 1, 1_000_000),
+    ackTimeoutMs: int('outputs.ackTimeoutMs', config.outputs?.ackTimeoutMs, 5000, 100, 3_600_000),
+    maxPending: int('outputs.maxPending', config.outputs?.maxPending, 4 * chunkSize, 1, 10_000_000),
+  };
+}

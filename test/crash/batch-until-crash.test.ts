@@ -1,0 +1,177 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openStateStore } from '../../src/state/open-state-store.js';
+import { uniqueName, useNatsServer } from '../helpers/nats-server.js';
+import { batchNames, checkBatchOutputs, createBatchStreams, publishPlan, readBatchOutputs } from '../src/exactly-once/durable-batch-model.js';
+
+/*
+ * Real crashes of the durable batch (`startDurableBatch`): a child process accumulates a stream of
+ * values cut by end-of-day messages and flushes each batch in chunks; it is SIGKILLed (a) while
+ * accumulating and (b) in the middle of flushing a large batch — while the previous chunk's outputs
+ * are being published — and restarted each time. Afterwards every input is in exactly one batch,
+ * at its index, and every flush output is on the output stream exactly once.
+ * Kill points are seeded and printed; reproduce with SLUICE_CRASH_SEED=<seed>.
+ */
+
+const CHILD = join(import.meta.dirname, 'batch-until-child.ts');
+const ID_PREFIX = 'crash.nightly.batch.';
+
+interface Child {
+  readonly proc: ChildProcess;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  position(): number;
+  /** Resolves once the child's output satisfies `cond` (or it exits). */
+  when(cond: (state: { pos: number; flushes: readonly [number, number][] }) => boolean): Promise<void>;
+  stderr(): string;
+  flushes(): readonly [number, number][];
+}
+
+function startChild(cfg: object): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const state = { pos: -1, flushes: [] as [number, number][] };
+  let err = '';
+  let buf = '';
+  const waiters: { cond: (s: typeof state) => boolean; resolve: () => void }[] = [];
+  const settle = (): void => {
+    for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.cond(state)) waiters.splice(i, 1)[0]!.resolve();
+  };
+  proc.stdout!.on('data', (chunk: Buffer) => {
+    buf += chunk.toString();
+    const lines = buf.split('\n');
+    buf = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line.startsWith('pos ')) state.pos = Number(line.slice(4));
+      if (line.startsWith('flush ')) {
+        const [, b, from] = line.split(' ');
+        state.flushes.push([Number(b), Number(from)]);
+      }
+    }
+    settle();
+  });
+  proc.stderr!.on('data', (chunk: Buffer) => {
+    err = (err + chunk.toString()).slice(-8000);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => {
+      for (const w of waiters.splice(0)) w.resolve();
+      resolve({ code, signal });
+    }),
+  );
+  return {
+    proc,
+    exited,
+    position: () => state.pos,
+    when: (cond) => new Promise<void>((resolve) => {
+      waiters.push({ cond, resolve });
+      settle();
+    }),
+    stderr: () => err,
+    flushes: () => state.flushes,
+  };
+}
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const server = useNatsServer();
+let nc: NatsConnection;
+beforeAll(async () => {
+  nc = await connect({ servers: server().url, noAsyncTraces: true });
+});
+afterAll(async () => {
+  await nc?.close();
+});
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+async function prepare(plan: readonly (number | 'eod')[], chunkSize: number) {
+  const names = batchNames(uniqueName('BCIN'), uniqueName('BCOUT'));
+  await createBatchStreams(nc, names);
+  const published = await publishPlan(nc, names, plan);
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-batch-crash-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const cfg = { url: server().url, dir, stream: names.input, triggerSubject: `${names.inSubject}.eod`, outSubject: names.outSubject, lastSeq: published.lastSeq, chunkSize };
+  return { names, published, cfg };
+}
+
+async function kill(child: Child): Promise<string> {
+  child.proc.kill('SIGKILL');
+  const { signal, code } = await child.exited;
+  const f = child.flushes();
+  const lastFlush = f.length === 0 ? 'none' : f[f.length - 1]!.join('@');
+  return `${signal ?? `exit ${code}`} at position ${child.position()}, last flush chunk started ${lastFlush}`;
+}
+
+async function finish(cfg: object): Promise<void> {
+  const child = startChild(cfg);
+  cleanups.push(() => void child.proc.kill('SIGKILL'));
+  const { code } = await child.exited;
+  expect(code, child.stderr()).toBe(0);
+}
+
+function openBatchValues(dir: string): number {
+  const store = openStateStore({ dir, topology: 'crash' });
+  try {
+    return [...store.entries('batch.nightly')].filter((e) => e.key.startsWith('v.')).length;
+  } finally {
+    void store.close();
+  }
+}
+
+describe('durable batch under real crashes', () => {
+  it('(a) SIGKILL while accumulating, restarted each time: every input in exactly one batch, each output once', async () => {
+    const { names, published, cfg } = await prepare([6000, 'eod', 5000, 'eod', 1500], 1000);
+    const seed = Number(process.env.SLUICE_CRASH_SEED ?? Date.now() % 1_000_000);
+    const rnd = mulberry32(seed);
+    const points = Array.from({ length: 3 }, () => Math.floor(rnd() * cfg.lastSeq * 0.9)).sort((a, b) => a - b);
+    const moments: string[] = [];
+    for (const point of points) {
+      const child = startChild(cfg);
+      cleanups.push(() => void child.proc.kill('SIGKILL'));
+      await child.when((s) => s.pos >= point);
+      await new Promise((r) => setTimeout(r, Math.floor(rnd() * 10)));
+      moments.push(await kill(child));
+    }
+    console.log(`batch-until crash (a): seed ${seed}; kills: ${moments.join('; ')}`);
+    await finish(cfg);
+    expect(checkBatchOutputs(ID_PREFIX, published.batches, await readBatchOutputs(nc, names.output))).toEqual([]);
+    expect(openBatchValues(cfg.dir)).toBe(published.open.length);
+  }, 60_000);
+
+  it('(b) SIGKILL in the middle of a large flush (outputs being published), restarted each time', async () => {
+    const { names, published, cfg } = await prepare([1000, 'eod', 20_000, 'eod'], 1000);
+    const seed = Number(process.env.SLUICE_CRASH_SEED ?? Date.now() % 1_000_000);
+    const rnd = mulberry32(seed);
+    const moments: string[] = [];
+    // Two kills inside batch 2's flush, at chunks chosen by the seed (the second after the first).
+    const first = 2 + Math.floor(rnd() * 8);
+    const targets = [first * 1000, (first + 2 + Math.floor(rnd() * 8)) * 1000];
+    for (const from of targets) {
+      const child = startChild(cfg);
+      cleanups.push(() => void child.proc.kill('SIGKILL'));
+      // The chunk before `from` is committed and its outputs are being published when the
+      // flush of `from` starts (up to maxPending outputs stay unacknowledged meanwhile).
+      await child.when((s) => s.flushes.some(([b, f]) => b === 2 && f >= from));
+      moments.push(await kill(child));
+    }
+    console.log(`batch-until crash (b): seed ${seed}; kills: ${moments.join('; ')}`);
+    await finish(cfg);
+    expect(checkBatchOutputs(ID_PREFIX, published.batches, await readBatchOutputs(nc, names.output))).toEqual([]);
+    expect(openBatchValues(cfg.dir)).toBe(0);
+  }, 60_000);
+});

@@ -1,0 +1,118 @@
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { Packr } from 'msgpackr';
+import type { BatchFlush } from '../../../src/exactly-once/durable-batch-types.js';
+
+/*
+ * The reference model the durable-batch proofs check against, shared by the integration and the
+ * crash tests: inputs are data messages and end-of-day triggers in one stream; the flush emits one
+ * output per value carrying the value's input sequence, so each output says which input it is.
+ */
+const packr = new Packr({ useRecords: false });
+
+/** One flush output per value: `{ s: <input seq> }` on `subject`. */
+export function echoFlush(subject: string): BatchFlush {
+  return (chunk, emit) => {
+    for (const r of chunk) emit(subject, packr.pack({ s: r.seq }));
+  };
+}
+
+/** Stream names of one run. Data goes to `<inSubject>.data`, triggers to `<inSubject>.eod`. */
+export interface BatchNames {
+  input: string;
+  inSubject: string;
+  output: string;
+  outSubject: string;
+}
+
+export function batchNames(input: string, output: string): BatchNames {
+  return { input, inSubject: input.toLowerCase(), output, outSubject: output.toLowerCase() };
+}
+
+export async function createBatchStreams(nc: NatsConnection, names: BatchNames): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: names.input, subjects: [`${names.inSubject}.>`] });
+  await jsm.streams.add({ name: names.output, subjects: [names.outSubject], duplicate_window: 120_000 * 1_000_000 });
+}
+
+/**
+ * Publishes `plan` in order (a number = that many data messages, `'eod'` = one trigger) and
+ * returns, per closed batch (1, 2, ...), the input sequences of its values in order; values after
+ * the last trigger are returned as `open`.
+ */
+export async function publishPlan(nc: NatsConnection, names: BatchNames, plan: readonly (number | 'eod')[]): Promise<{ batches: number[][]; open: number[]; lastSeq: number }> {
+  const js = jetstream(nc);
+  const batches: number[][] = [];
+  let current: number[] = [];
+  let lastSeq = 0;
+  const payload = new Uint8Array(64);
+  for (const step of plan) {
+    if (step === 'eod') {
+      lastSeq = (await js.publish(`${names.inSubject}.eod`, new Uint8Array(0))).seq;
+      if (current.length > 0) batches.push(current);
+      current = [];
+      continue;
+    }
+    for (let i = 0; i < step; i += 1000) {
+      const n = Math.min(1000, step - i);
+      const acks = await Promise.all(Array.from({ length: n }, () => js.publish(`${names.inSubject}.data`, payload)));
+      for (const a of acks) current.push(a.seq);
+      lastSeq = acks[acks.length - 1]!.seq;
+    }
+  }
+  return { batches, open: current, lastSeq };
+}
+
+/** An output as stored: its `Nats-Msg-Id` and the input sequence it carries. */
+export interface BatchOutput {
+  readonly id: string;
+  readonly s: number;
+}
+
+/** Reads the whole output stream (up to its last sequence now). */
+export async function readBatchOutputs(nc: NatsConnection, stream: string): Promise<BatchOutput[]> {
+  const jsm = await jetstreamManager(nc);
+  const last = (await jsm.streams.info(stream)).state.last_seq;
+  const out: BatchOutput[] = [];
+  if (last === 0) return out;
+  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+  let seen = 0;
+  while (seen < last) {
+    let got = 0;
+    for await (const m of await consumer.fetch({ max_messages: Math.min(5000, last - seen), expires: 2000 })) {
+      got += 1;
+      seen = m.seq;
+      out.push({ id: m.headers?.get('Nats-Msg-Id') ?? '', s: (packr.unpack(m.data) as { s: number }).s });
+      if (m.seq >= last) break;
+    }
+    if (got === 0) break;
+  }
+  return out;
+}
+
+/**
+ * Checks that every value of every closed batch was published exactly once under the id
+ * `<idPrefix><batch>.<index>` (index = its position in the batch), that no input appears twice
+ * (under any id), and that nothing else was published. Returns problems (empty when all hold).
+ */
+export function checkBatchOutputs(idPrefix: string, batches: readonly (readonly number[])[], outputs: readonly BatchOutput[]): string[] {
+  const problems: string[] = [];
+  const byId = new Map<string, number[]>();
+  const byInput = new Map<number, number>();
+  for (const o of outputs) {
+    byId.set(o.id, [...(byId.get(o.id) ?? []), o.s]);
+    byInput.set(o.s, (byInput.get(o.s) ?? 0) + 1);
+  }
+  let expectedCount = 0;
+  batches.forEach((seqs, b) => {
+    seqs.forEach((s, i) => {
+      expectedCount += 1;
+      const id = `${idPrefix}${b + 1}.${i}`;
+      const got = byId.get(id) ?? [];
+      if (got.length !== 1 || got[0] !== s) problems.push(`output ${id}: got inputs ${JSON.stringify(got)}, expected [${s}]`);
+    });
+  });
+  for (const [s, n] of byInput) if (n > 1) problems.push(`input ${s} published ${n} times`);
+  if (outputs.length !== expectedCount) problems.push(`${outputs.length} outputs, expected ${expectedCount}`);
+  return problems.slice(0, 20);
+}

@@ -1,0 +1,135 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { InvalidConfigError } from '../../../src/errors.js';
+import type { DurableBatchConfig } from '../../../src/exactly-once/durable-batch-types.js';
+import { startDurableBatch } from '../../../src/exactly-once/start-durable-batch.js';
+import { batchBufferLayout } from '../../../src/state/lmdb-batch-buffer.js';
+import { openStateStore } from '../../../src/state/open-state-store.js';
+import type { StateStore } from '../../../src/state/types.js';
+import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
+import { batchNames, checkBatchOutputs, createBatchStreams, echoFlush, publishPlan, readBatchOutputs, type BatchNames } from './durable-batch-model.js';
+
+const server = useNatsServer();
+let nc: NatsConnection;
+beforeAll(async () => {
+  nc = await connect({ servers: server().url, noAsyncTraces: true });
+});
+afterAll(async () => {
+  await nc?.close();
+});
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+function tempStore(): StateStore {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-dbatch-'));
+  const store = openStateStore({ dir, topology: 'top', noSync: true });
+  cleanups.push(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return store;
+}
+
+async function setup(): Promise<{ names: BatchNames; store: StateStore; base: DurableBatchConfig }> {
+  const names = batchNames(uniqueName('DBIN'), uniqueName('DBOUT'));
+  await createBatchStreams(nc, names);
+  const store = tempStore();
+  const base: DurableBatchConfig = {
+    name: 'prefs', nc, store, source: { stream: names.input }, triggerSubjects: [`${names.inSubject}.eod`],
+    chunkSize: 500, batch: { maxWaitMs: 1 }, flush: echoFlush(names.outSubject),
+  };
+  return { names, store, base };
+}
+
+describe('startDurableBatch', () => {
+  it('accumulates, closes a batch per end-of-day message and publishes each flush output once', async () => {
+    const { names, store, base } = await setup();
+    const plan = await publishPlan(nc, names, [1200, 'eod', 'eod', 700, 'eod', 150]);
+    const infos: string[] = [];
+    const handle = await startDurableBatch({
+      ...base,
+      flush: (chunk, emit, info) => {
+        infos.push(`${info.batchId} ${info.from}+${chunk.length}/${info.count}${info.last ? ' last' : ''}`);
+        return echoFlush(names.outSubject)(chunk, emit, info);
+      },
+    });
+    cleanups.push(() => handle.stop());
+    await handle.settled(plan.lastSeq);
+    expect(infos).toEqual(['prefs:1 0+500/1200', 'prefs:1 500+500/1200', 'prefs:1 1000+200/1200 last', 'prefs:2 0+500/700', 'prefs:2 500+200/700 last']);
+    expect(checkBatchOutputs('top.prefs.batch.', plan.batches, await readBatchOutputs(nc, names.output))).toEqual([]);
+    expect(handle.stats).toMatchObject({ open: 150, batchesFlushed: 2, chunks: 5, outputs: 1900, position: plan.lastSeq });
+    // Flushed values are gone from the store; the open batch's 150 remain.
+    const keys = [...store.entries(batchBufferLayout.namespace('prefs'))].map((e) => e.key);
+    expect(keys.filter((k) => k.startsWith('v.')).length).toBe(150);
+    expect(keys.filter((k) => k.startsWith('seg.'))).toEqual([]);
+    expect([...store.outbox('prefs.batch')]).toEqual([]);
+  });
+
+  it('closes batches at maxItems and, with emitEmpty, on a trigger with nothing open', async () => {
+    const { names, base } = await setup();
+    const plan = await publishPlan(nc, names, [250, 'eod']);
+    const seen: string[] = [];
+    const handle = await startDurableBatch({
+      ...base, maxItems: 100, emitEmpty: true,
+      flush: (chunk, _emit, info) => void seen.push(`${info.batchSeq}:${info.reason}:${chunk.length}`),
+    });
+    cleanups.push(() => handle.stop());
+    await handle.settled(plan.lastSeq);
+    expect(seen).toEqual(['1:max-items:100', '2:max-items:100', '3:trigger:50']);
+  });
+
+  it('a crash mid-publish of a flush: the restart re-publishes committed chunks and finishes, each output once', async () => {
+    const { names, store, base } = await setup();
+    const plan = await publishPlan(nc, names, [3000, 'eod', 400, 'eod']);
+    let sent = 0;
+    const crashed = await startDurableBatch({
+      ...base,
+      faults: (ctx) => {
+        if (ctx.point === 'mid-publish' && ++sent === 1700) throw new Error('simulated crash');
+      },
+    });
+    await expect(crashed.done).rejects.toThrow('simulated crash');
+    await crashed.stop().catch(() => undefined);
+    expect([...store.outbox('prefs.batch')].length).toBeGreaterThan(0);
+    const handle = await startDurableBatch(base);
+    cleanups.push(() => handle.stop());
+    await handle.settled(plan.lastSeq);
+    expect(checkBatchOutputs('top.prefs.batch.', plan.batches, await readBatchOutputs(nc, names.output))).toEqual([]);
+    expect(handle.stats.duplicates).toBeGreaterThan(0);
+  });
+
+  it('a flush that throws stops the batch without committing the chunk; a restart runs it again', async () => {
+    const { names, base } = await setup();
+    const plan = await publishPlan(nc, names, [600, 'eod']);
+    let calls = 0;
+    const failing = await startDurableBatch({
+      ...base,
+      flush: (chunk, emit, info) => {
+        if (++calls === 2) throw new Error('downstream down');
+        return echoFlush(names.outSubject)(chunk, emit, info);
+      },
+    });
+    await expect(failing.done).rejects.toThrow('downstream down');
+    await failing.stop().catch(() => undefined);
+    const handle = await startDurableBatch(base);
+    cleanups.push(() => handle.stop());
+    await handle.settled(plan.lastSeq);
+    expect(checkBatchOutputs('top.prefs.batch.', plan.batches, await readBatchOutputs(nc, names.output))).toEqual([]);
+  });
+
+  it('rejects bad options at start', async () => {
+    const store = tempStore();
+    const base = { name: 'x', nc, store, source: { stream: 'S' }, flush: () => undefined };
+    await expect(startDurableBatch({ ...base, name: 'a.b', triggerSubjects: ['t'] })).rejects.toThrow(InvalidConfigError);
+    await expect(startDurableBatch(base)).rejects.toThrow(/never close/);
+    await expect(startDurableBatch({ ...base, triggerSubjects: ['a..b'] })).rejects.toThrow(/triggerSubjects/);
+    await expect(startDurableBatch({ ...base, maxItems: 0 })).rejects.toThrow(/maxItems/);
+    await expect(startDurableBatch({ ...base, maxItems: 5, chunkSize: 0 })).rejects.toThrow(/chunkSize/);
+  });
+});
