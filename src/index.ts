@@ -64,6 +64,20 @@ export type {
   FaultPoint,
 } from './exactly-once/index.js';
 
+// Durable batches: batchUntil's LMDB buffer, and the exactly-once durable batch on the engine
+export { lmdbBatchBuffer } from './state/lmdb-batch-buffer.js';
+export type { LmdbBatchBuffer, LmdbBatchBufferConfig } from './state/lmdb-batch-buffer.js';
+export { startDurableBatch } from './exactly-once/start-durable-batch.js';
+export type {
+  BatchEmit,
+  BatchFlush,
+  BatchRecord,
+  DurableBatchConfig,
+  DurableBatchHandle,
+  DurableBatchStats,
+  FlushChunkInfo,
+} from './exactly-once/durable-batch-types.js';
+
 // Runtime: topologies, running them, connecting
 export { defineTopology, isTopology } from './runtime/define-topology.js';
 export type { Topology } from './runtime/define-topology.js';
