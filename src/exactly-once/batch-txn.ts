@@ -5,6 +5,8 @@ import type { OutboxEntry } from './outbox-codec.js';
 import type { ExactlyOnceTxn } from './types.js';
 
 const DELETED = Symbol('deleted');
+/** What {@link BatchTxn.own} returns for a key the batch did not write. */
+export const NOT_WRITTEN: unique symbol = Symbol('not-written');
 // A publish subject: dot-separated non-empty tokens, no whitespace, no wildcards.
 const PUBLISH_SUBJECT = /^[^\s.*>]+(?:\.[^\s.*>]+)*$/;
 
@@ -30,7 +32,8 @@ export class BatchTxn implements ExactlyOnceTxn {
   private sealed = false;
 
   constructor(
-    private readonly store: StateStore,
+    /** Committed state as this batch must see it (the store, or the store overlaid with batches still committing). */
+    private readonly store: Pick<StateStore, 'get'>,
     private readonly stream: string,
     private readonly firstSeq: number,
     private readonly lastSeq: number,
@@ -43,6 +46,14 @@ export class BatchTxn implements ExactlyOnceTxn {
       return v === DELETED ? undefined : (v as V);
     }
     return this.store.get<V>(namespace, key);
+  }
+
+  /** This batch's own write of (namespace, key): the value, `undefined` if deleted, {@link NOT_WRITTEN} if untouched. */
+  own(namespace: string, key: string): unknown {
+    const ns = this.writes.get(namespace);
+    if (ns === undefined || !ns.has(key)) return NOT_WRITTEN;
+    const v = ns.get(key);
+    return v === DELETED ? undefined : v;
   }
 
   put<V>(namespace: string, key: string, value: V): void {

@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { asyncScheduler } from 'rxjs';
 import { InvalidConfigError, ensureError } from '../errors.js';
-import { BatchTxn } from './batch-txn.js';
+import { BatchTxn, NOT_WRITTEN } from './batch-txn.js';
 import { BatchFailedError, EngineStoppedError } from './exactly-once-errors.js';
 import type { InputMessage } from './input-message.js';
 import { OrderedReader } from './ordered-reader.js';
@@ -110,6 +110,9 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     onFatal: (err) => fail(err),
   });
   let reader: OrderedReader | undefined;
+  // At most one commit in flight: batch k+1 is processed while LMDB's writer thread commits
+  // batch k, reading k's writes through this overlay until they are visible in the store.
+  let committing: { txn: BatchTxn; done: Promise<void> } | undefined;
 
   function fail(err: unknown): void {
     if (failed !== undefined) return;
@@ -118,7 +121,9 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     void reader?.close();
     log.error({ engine: name, err: failed.message, errName: failed.name }, 'exactly-once engine stopped by an error');
     for (const w of waiters.splice(0)) w.reject(failed);
-    rejectDone(failed);
+    const error = failed;
+    // A commit already handed to LMDB's writer thread completes; settle `done` after it.
+    void (committing?.done ?? Promise.resolve()).finally(() => rejectDone(error));
     wakeLoop();
   }
 
@@ -183,9 +188,20 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     return input.take(c.maxCount);
   };
 
-  const commitRemovals = (): void => {
+  const base = {
+    get: <V>(namespace: string, key: string): V | undefined => {
+      if (committing !== undefined) {
+        const v = committing.txn.own(namespace, key);
+        if (v !== NOT_WRITTEN) return v as V;
+      }
+      return store.get<V>(namespace, key);
+    },
+  };
+
+  const commitRemovals = async (): Promise<void> => {
+    if (committing !== undefined) await committing.done;
     const remove = removable.splice(0);
-    if (remove.length === 0) return;
+    if (remove.length === 0 || failed !== undefined) return;
     fault('before-outbox-removal', remove[remove.length - 1]!);
     store.transaction((w) => {
       for (const s of remove) w.deleteOutbox(name, s);
@@ -193,10 +209,25 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     stats.commits += 1;
   };
 
+  const committed = (txn: BatchTxn, batchSize: number, last: number): void => {
+    stats.commits += 1;
+    stats.batches += 1;
+    stats.inputs += batchSize;
+    stats.outputs += txn.outputs.length;
+    stats.position = last;
+    for (const err of txn.runAfterCommit()) log.warn({ engine: name, seq: last, err: err.message }, 'exactly-once after-commit callback failed');
+    fault('after-commit', last);
+    if (txn.outputs.length > 0) {
+      pending.add(last);
+      publisher.enqueue({ seq: last, entries: txn.outputs });
+    }
+    checkSettled();
+  };
+
   const runBatch = async (batch: InputMessage[]): Promise<void> => {
     const first = batch[0]!.seq;
     const last = batch[batch.length - 1]!.seq;
-    const txn = new BatchTxn(store, stream, first, last);
+    const txn = new BatchTxn(base, stream, first, last);
     try {
       await process(batch, txn);
     } catch (err) {
@@ -207,28 +238,27 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     if (failed !== undefined) return;
     fault('before-commit', last);
     const outputs = txn.outputs;
-    const createdAt = scheduler.now();
     const blob = outputs.length > 0 ? encodeOutbox(outputs) : undefined;
+    if (committing !== undefined) await committing.done;
+    if (failed !== undefined) return;
     const remove = removable.splice(0);
     if (remove.length > 0) fault('before-outbox-removal', remove[remove.length - 1]!);
-    store.transaction((w) => {
-      txn.writeTo(w);
-      if (blob !== undefined) w.putOutbox(name, { seq: last, createdAt, blob });
-      for (const s of remove) w.deleteOutbox(name, s);
-      w.putCheckpoint(name, { stream, seq: last, filterSubject, updatedAt: createdAt });
-    });
-    stats.commits += 1;
-    stats.batches += 1;
-    stats.inputs += batch.length;
-    stats.outputs += outputs.length;
-    stats.position = last;
-    for (const err of txn.runAfterCommit()) log.warn({ engine: name, seq: last, err: err.message }, 'exactly-once after-commit callback failed');
-    fault('after-commit', last);
-    if (outputs.length > 0) {
-      pending.add(last);
-      publisher.enqueue({ seq: last, entries: outputs });
-    }
-    checkSettled();
+    const createdAt = scheduler.now();
+    const done = store
+      .transactionAsync((w) => {
+        txn.writeTo(w);
+        if (blob !== undefined) w.putOutbox(name, { seq: last, createdAt, blob });
+        for (const s of remove) w.deleteOutbox(name, s);
+        w.putCheckpoint(name, { stream, seq: last, filterSubject, updatedAt: createdAt });
+      })
+      .then(() => {
+        if (failed === undefined) committed(txn, batch.length, last);
+      })
+      .catch((err: unknown) => fail(err))
+      .finally(() => {
+        if (committing?.txn === txn) committing = undefined;
+      });
+    committing = { txn, done };
     await publisher.whenPendingAtMost(c.maxPending);
   };
 
@@ -238,8 +268,9 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
         const batch = await nextBatch();
         if (failed !== undefined) return;
         if (batch.length > 0) await runBatch(batch);
-        else if (!stopping) commitRemovals();
+        else if (!stopping) await commitRemovals();
       }
+      if (committing !== undefined) await committing.done;
     } catch (err) {
       fail(err);
     }
@@ -276,7 +307,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
       timer?.unsubscribe();
       if (drained) log.warn({ engine: name, pending: publisher.pending, timeoutMs }, 'exactly-once stop: outputs still unacknowledged; they stay in the outbox and are re-published on next start');
       try {
-        commitRemovals();
+        await commitRemovals();
       } catch (err) {
         fail(err);
         return done;

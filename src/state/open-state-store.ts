@@ -135,12 +135,15 @@ export function openStateStore(config: StateStoreConfig): StateStore {
     },
   };
 
-  const transaction = (fn: (w: StateWriter) => void): void => {
+  const checkWritable = (): void => {
     if (closed) throw new Error(`state store '${dir}' is closed`);
     const used = usedBytes();
     if (used >= mapSizeBytes) {
       throw new StateFullError(dir, used, mapSizeBytes, `the size limit is reached: raise 'mapSizeBytes' above ${mapSizeBytes} (e.g. to ${mapSizeBytes * 2})`);
     }
+  };
+  const transaction = (fn: (w: StateWriter) => void): void => {
+    checkWritable();
     openedInTxn = [];
     try {
       env.transactionSync(() => fn(writer));
@@ -151,6 +154,25 @@ export function openStateStore(config: StateStoreConfig): StateStore {
       openedInTxn = undefined;
     }
     stats.commits += 1;
+  };
+
+  const transactionAsync = (fn: (w: StateWriter) => void): Promise<void> => {
+    checkWritable();
+    let queued: Promise<boolean>;
+    try {
+      // Writes in a batch() callback are only queued; lmdb's writer thread commits them together.
+      queued = env.batch(() => fn(writer));
+    } catch (err) {
+      throw classifyWriteError(err, dir, mapSizeBytes, usedBytes);
+    }
+    return queued.then(
+      () => {
+        stats.commits += 1;
+      },
+      (err: unknown) => {
+        throw classifyWriteError(err, dir, mapSizeBytes, usedBytes);
+      },
+    );
   };
 
   return {
@@ -171,6 +193,7 @@ export function openStateStore(config: StateStoreConfig): StateStore {
       });
     },
     transaction,
+    transactionAsync,
     commit: (writes: Iterable<StateWrite>) =>
       transaction((w) => {
         for (const write of writes) {

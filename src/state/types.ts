@@ -119,6 +119,14 @@ export interface StateStore {
    * @throws StateFullError when the size limit or the disk is reached (nothing written).
    */
   transaction(fn: (writer: StateWriter) => void): void;
+  /**
+   * Like {@link transaction}, but LMDB applies and commits the writes on its writer thread: `fn`
+   * only queues them (reads inside `fn` see the last committed state, not writes queued before).
+   * Resolves once committed; commits happen in call order.
+   *
+   * @throws StateFullError (synchronously or as the rejection) when the store is full.
+   */
+  transactionAsync(fn: (writer: StateWriter) => void): Promise<void>;
   /** Applies `writes` in one transaction; see {@link transaction}. */
   commit(writes: Iterable<StateWrite>): void;
 

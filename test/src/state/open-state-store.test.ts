@@ -56,6 +56,22 @@ describe('openStateStore', () => {
     expect(store.stats.commits).toBe(0);
   });
 
+  it('commits an async transaction atomically on the writer thread, in call order', async () => {
+    const store = openIn(tempDir());
+    const a = store.transactionAsync((w) => {
+      w.put('n', 'k', 1);
+      w.putCheckpoint('e', { stream: 'S', seq: 1, updatedAt: 1 });
+    });
+    const b = store.transactionAsync((w) => {
+      w.put('n', 'k', 2);
+      w.putCheckpoint('e', { stream: 'S', seq: 2, updatedAt: 2 });
+    });
+    await Promise.all([a, b]);
+    expect(store.get('n', 'k')).toBe(2);
+    expect(store.checkpoint('e')?.seq).toBe(2);
+    expect(store.stats.commits).toBe(2);
+  });
+
   it('puts the partition in the key: entries of one partition are exactly the keys that hash to it', () => {
     const store = openIn(tempDir(), { partitions: 4 });
     const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
