@@ -50,7 +50,10 @@ export interface RunningActor {
   stats(): ActorProcessorStats & { timersInMemory: number; timerFirings: number; engine: ExactlyOnceStats };
   /** Settles when the actor stops: resolves after `stop()`, rejects with the engine's fatal error. */
   readonly done: Promise<void>;
-  /** Stops timers and queries, drains the engine (see `ExactlyOnceHandle.stop`). */
+  /**
+   * Stops timers and queries, drains the engine (see `ExactlyOnceHandle.stop`). After the engine
+   * failed it only stops the rest and resolves: the failure is in `done`.
+   */
   stop(options?: { timeoutMs?: number | undefined }): Promise<void>;
 }
 
@@ -132,7 +135,8 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
     stop(stopOptions) {
       stopping ??= (async () => {
         halt();
-        await engine.stop(stopOptions);
+        // The engine's stop rejects only with the failure that stopped it, which `done` reports.
+        await engine.stop(stopOptions).catch(() => undefined);
       })();
       return stopping;
     },

@@ -7,7 +7,7 @@ import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { askActor, queryActorState, queryActorStatus, resetActorKey, tellActor } from '../../../src/actors/actor-client.js';
 import { actor } from '../../../src/actors/actor.js';
-import { startActor, type RunningActor } from '../../../src/actors/start-actor.js';
+import { startActor, type RunningActor, type StartActorOptions } from '../../../src/actors/start-actor.js';
 import type { ActorDeadLetter } from '../../../src/actors/types.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
@@ -71,8 +71,8 @@ async function setup() {
     cleanups.push(() => store.close());
     return store;
   };
-  const start = async (store: StateStore): Promise<RunningActor> => {
-    const running = await startActor(def, { nc, store, stream: input, subjects: [inSubject], batch: { maxCount: 100, maxWaitMs: 5 } });
+  const start = async (store: StateStore, extra: Partial<StartActorOptions> = {}): Promise<RunningActor> => {
+    const running = await startActor(def, { nc, store, stream: input, subjects: [inSubject], batch: { maxCount: 100, maxWaitMs: 5 }, ...extra });
     cleanups.push(() => running.stop());
     return running;
   };
@@ -138,6 +138,24 @@ describe('startActor (real engine, nats-server, LMDB)', () => {
     const probe = await s.send({ acct: 'a', op: 'add', n: 1 });
     await third.engine.settled(probe);
     expect((await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state).toEqual({ balance: 101, fired: 1 });
+    expect(await readStream(s.output)).toEqual([{ acct: 'a', timer: 'release' }]);
+  });
+
+  it.each(['before-commit', 'after-commit'] as const)('a crash at %s of the batch handling a timer firing still fires it exactly once', async (point) => {
+    const s = await setup();
+    const store = s.open();
+    const holdSeq = 1;
+    const crashing = await s.start(store, {
+      faults: (f) => {
+        if (f.point === point && f.seq > holdSeq) throw new Error(`crash at ${point}`);
+      },
+    });
+    await s.send({ acct: 'a', op: 'hold' });
+    await expect(crashing.done).rejects.toThrow();
+    const again = await s.start(store);
+    await eventually(async () => (await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state.fired > 0);
+    await again.engine.settled(again.engine.position);
+    expect((await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state).toEqual({ balance: 100, fired: 1 });
     expect(await readStream(s.output)).toEqual([{ acct: 'a', timer: 'release' }]);
   });
 
