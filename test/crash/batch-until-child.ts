@@ -33,7 +33,8 @@ const handle = await startDurableBatch({
   triggerSubjects: [cfg.triggerSubject],
   chunkSize: cfg.chunkSize,
   batch: { maxCount: 256, maxWaitMs: 2 },
-  outputs: { ackTimeoutMs: 1000 },
+  // A small window spreads a chunk's publishes over several ack round trips: kills land mid-publish.
+  outputs: { ackTimeoutMs: 1000, maxInFlight: 200 },
   flush: (chunk, emit, info) => {
     process.stdout.write(`flush ${info.batchSeq} ${info.from}\n`);
     return echo(chunk, emit, info);

@@ -29,11 +29,13 @@ interface Child {
   when(cond: (state: { pos: number; flushes: readonly [number, number][] }) => boolean): Promise<void>;
   stderr(): string;
   flushes(): readonly [number, number][];
+  /** The stats of the `done` line. */
+  stats(): { duplicates: number; batchesFlushed: number };
 }
 
 function startChild(cfg: object): Child {
   const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const state = { pos: -1, flushes: [] as [number, number][] };
+  const state = { pos: -1, flushes: [] as [number, number][], done: '{}' };
   let err = '';
   let buf = '';
   const waiters: { cond: (s: typeof state) => boolean; resolve: () => void }[] = [];
@@ -46,6 +48,7 @@ function startChild(cfg: object): Child {
     buf = lines.pop() ?? '';
     for (const line of lines) {
       if (line.startsWith('pos ')) state.pos = Number(line.slice(4));
+      if (line.startsWith('done ')) state.done = line.slice(5);
       if (line.startsWith('flush ')) {
         const [, b, from] = line.split(' ');
         state.flushes.push([Number(b), Number(from)]);
@@ -72,6 +75,7 @@ function startChild(cfg: object): Child {
     }),
     stderr: () => err,
     flushes: () => state.flushes,
+    stats: () => JSON.parse(state.done) as { duplicates: number; batchesFlushed: number },
   };
 }
 
@@ -117,11 +121,13 @@ async function kill(child: Child): Promise<string> {
   return `${signal ?? `exit ${code}`} at position ${child.position()}, last flush chunk started ${lastFlush}`;
 }
 
-async function finish(cfg: object): Promise<void> {
+/** Runs a child to completion; returns its final stats. */
+async function finish(cfg: object): Promise<{ duplicates: number; batchesFlushed: number }> {
   const child = startChild(cfg);
   cleanups.push(() => void child.proc.kill('SIGKILL'));
   const { code } = await child.exited;
   expect(code, child.stderr()).toBe(0);
+  return child.stats();
 }
 
 function openBatchValues(dir: string): number {
@@ -170,7 +176,9 @@ describe('durable batch under real crashes', () => {
       moments.push(await kill(child));
     }
     console.log(`batch-until crash (b): seed ${seed}; kills: ${moments.join('; ')}`);
-    await finish(cfg);
+    const stats = await finish(cfg);
+    // Outputs published before the last kill but not yet removed from the outbox were sent again.
+    expect(stats.duplicates).toBeGreaterThan(0);
     expect(checkBatchOutputs(ID_PREFIX, published.batches, await readBatchOutputs(nc, names.output))).toEqual([]);
     expect(openBatchValues(cfg.dir)).toBe(0);
   }, 60_000);
