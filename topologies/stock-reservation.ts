@@ -26,8 +26,9 @@ import { InvalidConfigError, TerminalError } from '../src/errors.js';
  * - `shop.stock.low`      `{ sku, available, threshold }` — when `available` drops below the
  *   threshold (once per crossing, again after a restock lifts it)
  *
- * A command that is not one of these shapes goes to `sluice.dlq.<topology>.stock` (TerminalError,
- * not retried); the SKU carries on.
+ * A command that is not one of these shapes, and a confirmation for a hold that has already
+ * expired (or never existed), go to `sluice.dlq.<topology>.stock` (TerminalError, not retried) for
+ * someone to look at; the SKU carries on.
  */
 export const SUBJECTS = {
   reserve: 'shop.stock.reserve',

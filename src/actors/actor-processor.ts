@@ -106,6 +106,7 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
   const log = options.log ?? noopLog;
   const subjects = actorSubjects({ topology: options.topology, actor: def.name, prefix: options.prefix });
   const ns = actorNamespaces(def.name);
+  const actorSpace = subjects.base.slice(0, -def.name.length); // `<prefix>.<topology>.`
   const cache = new ActorCache<ActorRecord<S>>(def.maxKeysInMemory, def.passivateAfterMs, () => scheduler.now());
   const env: BehaviourEnv<S, M, P> = { def, scheduler, io: options.io, log };
   const stats = { handled: 0, deadLettered: 0, timersFired: 0, staleTimers: 0, alreadyApplied: 0 };
@@ -131,6 +132,9 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
       if (own !== undefined) {
         key = own.key;
         work = { m, kind: own.kind };
+      } else if (m.subject.startsWith(actorSpace)) {
+        // Another actor's tell/timer/reset on a shared input stream: its business, not bad input.
+        continue;
       } else {
         let msg: ActorMessage<M>;
         try {

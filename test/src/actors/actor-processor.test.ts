@@ -177,6 +177,13 @@ describe('createActorProcessor', () => {
     expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')?.s).toBe(1);
   });
 
+  it("ignores other actors' tell/timer/reset messages on a shared input stream", async () => {
+    const store = new FakeStore();
+    const p = createActorProcessor(counter(), { topology });
+    await store.run(p.process, [streamMessage({ subject: 'sluice.actor.shop.other.k.tell', seq: 1, data: { x: 1 } }), msg(2, 'a')]);
+    expect(store.outputs.map((o) => o.subject)).toEqual(['out.count']);
+  });
+
   it('clearState deletes the record, and the next message starts from initial', async () => {
     const def = actor<number, Cmd>({
       name: 'c',
