@@ -108,6 +108,11 @@ export class BatchTxn implements ExactlyOnceTxn {
     }
   }
 
+  /** Calls `fn` for every buffered state write (`undefined` value = deleted). */
+  forEachWrite(fn: (namespace: string, key: string, value: unknown) => void): void {
+    for (const [namespace, entries] of this.writes) for (const [key, v] of entries) fn(namespace, key, v === DELETED ? undefined : v);
+  }
+
   /** Runs the after-commit callbacks; returns the errors they threw. */
   runAfterCommit(): Error[] {
     const errors: Error[] = [];

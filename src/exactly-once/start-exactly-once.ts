@@ -2,6 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { asyncScheduler } from 'rxjs';
 import { InvalidConfigError, ensureError } from '../errors.js';
 import { BatchTxn, NOT_WRITTEN } from './batch-txn.js';
+import { StateCache } from './state-cache.js';
 import { BatchFailedError, EngineStoppedError } from './exactly-once-errors.js';
 import type { InputMessage } from './input-message.js';
 import { OrderedReader } from './ordered-reader.js';
@@ -188,13 +189,20 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     return input.take(c.maxCount);
   };
 
+  // Committed values recently read or written, so hot keys skip LMDB's read and decode. Values are
+  // shared objects: a processor must `put` what it changes (as with LMDB, where `put` is the write).
+  const cache = new StateCache(c.stateCacheEntries);
   const base = {
     get: <V>(namespace: string, key: string): V | undefined => {
       if (committing !== undefined) {
         const v = committing.txn.own(namespace, key);
         if (v !== NOT_WRITTEN) return v as V;
       }
-      return store.get<V>(namespace, key);
+      const hit = cache.get(namespace, key);
+      if (hit !== NOT_WRITTEN) return hit as V;
+      const v = store.get<V>(namespace, key);
+      cache.set(namespace, key, v);
+      return v;
     },
   };
 
@@ -210,6 +218,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
   };
 
   const committed = (txn: BatchTxn, batchSize: number, last: number): void => {
+    txn.forEachWrite((namespace, key, value) => cache.set(namespace, key, value));
     stats.commits += 1;
     stats.batches += 1;
     stats.inputs += batchSize;
@@ -328,6 +337,7 @@ interface Resolved {
   maxPending: number;
   maxBufferedInputs: number;
   duplicateWindowMs: number | undefined;
+  stateCacheEntries: number;
 }
 
 function validate(config: ExactlyOnceConfig): Resolved {
@@ -352,5 +362,6 @@ function validate(config: ExactlyOnceConfig): Resolved {
   const maxBufferedInputs = int('maxBufferedInputs', config.maxBufferedInputs, 2 * maxCount, 1, 10_000_000);
   const w = config.outputs?.duplicateWindowMs;
   if (w !== undefined && (!Number.isFinite(w) || w < 0)) fail('outputs.duplicateWindowMs', `must be a duration >= 0 in ms, got ${w}`);
-  return { maxCount, maxWaitMs, maxInFlight, ackTimeoutMs, maxPending, maxBufferedInputs, duplicateWindowMs: w };
+  const stateCacheEntries = int('stateCacheEntries', config.stateCacheEntries, 10_000, 0, 100_000_000);
+  return { maxCount, maxWaitMs, maxInFlight, ackTimeoutMs, maxPending, maxBufferedInputs, duplicateWindowMs: w, stateCacheEntries };
 }

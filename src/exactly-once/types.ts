@@ -116,6 +116,11 @@ export interface ExactlyOnceConfig {
   /** Input messages fetched ahead, at most. Default 2 × batch.maxCount. */
   maxBufferedInputs?: number | undefined;
   process: BatchProcessor;
+  /**
+   * Committed state values kept in memory for `txn.get` (most recently inserted kept). Default
+   * 10000; 0 disables. Values are shared objects: `put` what you change, never mutate in place only.
+   */
+  stateCacheEntries?: number | undefined;
   logger?: ExactlyOnceLogger | undefined;
   /** Clock and timers (batch wait, ack sweep, retries). Default `asyncScheduler`. */
   scheduler?: SchedulerLike | undefined;

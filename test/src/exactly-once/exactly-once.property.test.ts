@@ -38,6 +38,7 @@ const scenario = fc.record({
   maxCount: fc.integer({ min: 1, max: 64 }),
   maxWaitMs: fc.integer({ min: 0, max: 3 }),
   maxInFlight: fc.integer({ min: 1, max: 64 }),
+  stateCacheEntries: fc.constantFrom(0, 3, 10_000),
   crashes: fc.array(fc.record({ point: fc.constantFrom(...POINTS), after: fc.integer({ min: 0, max: 12 }) }), { minLength: 1, maxLength: 4 }),
 });
 
@@ -78,6 +79,7 @@ describe('exactly-once engine (model-based property)', () => {
             source: { stream: input },
             batch: { maxCount: sc.maxCount, maxWaitMs: sc.maxWaitMs },
             outputs: { maxInFlight: sc.maxInFlight, maxPending: Math.max(sc.maxCount, sc.maxInFlight) * 2 },
+            stateCacheEntries: sc.stateCacheEntries,
             process: counterProcessor(names.outSubject),
           });
           for (const crash of sc.crashes) {
