@@ -353,3 +353,66 @@ describe('per-key order (property)', () => {
     );
   });
 });
+
+describe('timers fire exactly once (property)', () => {
+  it('for any sets, cancels, stale and duplicate firings, batch cuts and uncommitted replays, a timer is handled iff its latest set was not cancelled or fired before', async () => {
+    type Act = { type: 'set' | 'cancel' | 'fire'; key: number; id: number; pick: number };
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ type: fc.constantFrom('set', 'cancel', 'fire', 'fire'), key: fc.nat(1), id: fc.nat(1), pick: fc.nat(50) }), { minLength: 1, maxLength: 40 }),
+        fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 10 }),
+        fc.array(fc.boolean(), { minLength: 1, maxLength: 10 }),
+        async (acts: Act[], cuts, commitFails) => {
+          const def = actor<string[], { op: 'set' | 'cancel'; key: string; id: string }, { n: number }>({
+            name: 'tm',
+            key: (m) => m.data.key,
+            initial: () => [],
+            handle: (s, m, ctx) => {
+              if (m.kind === 'timer') return [...s, `${m.timerId}@${m.seq}`];
+              if (m.data.op === 'set') ctx.setTimer(m.data.id, { afterMs: 10 }, { n: 1 });
+              else ctx.cancelTimer(m.data.id);
+              return s;
+            },
+          });
+          const store = new FakeStore();
+          const p = createActorProcessor(def, { topology });
+          // Build the stream and the reference model side by side.
+          const msgs: ReturnType<typeof streamMessage>[] = [];
+          const sets: { key: string; id: string; instance: string }[] = [];
+          const current = new Map<string, string | undefined>();
+          const expected = new Map<string, string[]>([['k0', []], ['k1', []]]);
+          for (const a of acts) {
+            const seq = msgs.length + 1;
+            const key = `k${a.key}`;
+            const id = `t${a.id}`;
+            if (a.type === 'fire') {
+              const t = sets[a.pick % Math.max(1, sets.length)];
+              if (t === undefined) continue;
+              msgs.push(streamMessage({ subject: p.subjects.timer(t.key), seq, data: { timerId: t.id, instance: t.instance, dueAt: 0, payload: { n: 1 } } }));
+              if (current.get(`${t.key}/${t.id}`) === t.instance) {
+                expected.get(t.key)!.push(`${t.id}@${seq}`);
+                current.set(`${t.key}/${t.id}`, undefined);
+              }
+            } else {
+              msgs.push(streamMessage({ subject: 'in', seq, data: { op: a.type, key, id } }));
+              const instance = `IN:${seq}:0`;
+              if (a.type === 'set') sets.push({ key, id, instance });
+              current.set(`${key}/${id}`, a.type === 'set' ? instance : undefined);
+            }
+          }
+          let pos = 0;
+          for (let i = 0; pos < msgs.length; i++) {
+            const batch = msgs.slice(pos, pos + cuts[i % cuts.length]!);
+            if (commitFails[i % commitFails.length] === true) await p.process(batch, store.begin());
+            await store.run(p.process, batch);
+            pos += batch.length;
+          }
+          for (const [key, fired] of expected) {
+            expect(store.read<ActorRecord<string[]>>(p.namespaces.state, key)?.s ?? []).toEqual(fired);
+          }
+        },
+      ),
+      { numRuns: Number(process.env.PROP_RUNS ?? 100) },
+    );
+  });
+});
