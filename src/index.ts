@@ -68,6 +68,8 @@ export type {
 export { lmdbBatchBuffer } from './state/lmdb-batch-buffer.js';
 export type { LmdbBatchBuffer, LmdbBatchBufferConfig } from './state/lmdb-batch-buffer.js';
 export { startDurableBatch } from './exactly-once/start-durable-batch.js';
+export { durableBatch, durableBatchTopology } from './exactly-once/durable-batch-topology.js';
+export type { DurableBatchTopologyOptions } from './exactly-once/durable-batch-topology.js';
 export type {
   BatchEmit,
   BatchFlush,

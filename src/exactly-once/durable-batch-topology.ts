@@ -1,0 +1,79 @@
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { NEVER, Observable, interval } from 'rxjs';
+import { InvalidConfigError, ensureError } from '../errors.js';
+import { defineTopology, type Topology } from '../runtime/define-topology.js';
+import type { TopologyContext } from '../runtime/types.js';
+import { openStateStore } from '../state/open-state-store.js';
+import type { StateStore } from '../state/types.js';
+import type { DurableBatchConfig, DurableBatchHandle } from './durable-batch-types.js';
+import { startDurableBatch } from './start-durable-batch.js';
+
+/** Options of {@link durableBatch} / {@link durableBatchTopology}. */
+export interface DurableBatchTopologyOptions extends Omit<DurableBatchConfig, 'nc' | 'store' | 'logger' | 'scheduler'> {
+  /**
+   * The state store to use (one per topology). Default: opened at `<stateDir>/<topology>` and
+   * closed when the run drains.
+   */
+  store?: StateStore | undefined;
+  /** Default: the `SLUICE_STATE_DIR` environment variable, else `./.sluice/state`. */
+  stateDir?: string | undefined;
+  /** Streams to create (or extend) before starting: the source (values + trigger subjects) and the outputs. */
+  ensureStreams?: readonly { name: string; subjects: readonly string[] }[] | undefined;
+  /** One status line every this many ms; 0 = none. Default 5000. */
+  reportEveryMs?: number | undefined;
+}
+
+/**
+ * Runs a durable batch (see `startDurableBatch`) inside a topology: returns a pipeline for the
+ * builder to return (alone or beside others). It starts when the run starts, errors the run when
+ * the batch fails, and on drain stops it (finishing the chunk in progress and its acks).
+ *
+ * Needs a NATS transport with JetStream (the in-process transport has no durable stream).
+ *
+ * ```ts
+ * export default defineTopology('crm-sync', (t) => [
+ *   durableBatch(t, { name: 'prefs', source: { stream: 'PREFS' }, triggerSubjects: ['ops.end-of-day'],
+ *     flush: (chunk, emit) => { for (const r of chunk) emit('crm.sync', r.data); } }),
+ * ]);
+ * ```
+ */
+export function durableBatch(t: TopologyContext, options: DurableBatchTopologyOptions): Observable<never> {
+  return new Observable<never>((subscriber) => {
+    let store: StateStore | undefined;
+    let running: DurableBatchHandle | undefined;
+    const ownStore = options.store === undefined;
+    const transport = t.transport as typeof t.transport & { nc?: NatsConnection };
+    t.onStop(async () => {
+      await running?.stop();
+      if (ownStore) await store?.close();
+    });
+    const start = async (): Promise<void> => {
+      if (transport.kind !== 'nats' || transport.nc === undefined) {
+        throw new InvalidConfigError(`durableBatch '${options.name}'`, 'transport', 'must be NATS with JetStream: a durable batch accumulates exactly once from a durable stream (the in-process transport has none)');
+      }
+      const root = options.stateDir ?? process.env['SLUICE_STATE_DIR'] ?? join(process.cwd(), '.sluice', 'state');
+      store = options.store ?? openStateStore({ dir: join(root, t.topologyName), topology: t.topologyName });
+      for (const s of options.ensureStreams ?? []) await transport.ensureStream({ name: s.name, subjects: s.subjects });
+      const { stateDir: _d, ensureStreams: _e, reportEveryMs: _r, store: _s, ...config } = options;
+      running = await startDurableBatch({ ...config, nc: transport.nc, store, logger: t.logger, scheduler: t.scheduler });
+      running.done.catch((err: unknown) => subscriber.error(ensureError(err)));
+      const every = options.reportEveryMs ?? 5_000;
+      if (every > 0) {
+        subscriber.add(
+          interval(every, t.scheduler).subscribe(() => {
+            const s = running!.stats;
+            t.report(`${t.topologyName}/${options.name} | position ${s.position} | open ${s.open} | batches flushed ${s.batchesFlushed} | outputs ${s.outputs}, acked ${s.acked}`);
+          }),
+        );
+      }
+    };
+    start().catch((err: unknown) => subscriber.error(ensureError(err)));
+    subscriber.add(NEVER.pipe(t.untilStopped()).subscribe({ complete: () => subscriber.complete() }));
+  });
+}
+
+/** A topology running one {@link durableBatch}, for `sluice run`. */
+export function durableBatchTopology(name: string, options: DurableBatchTopologyOptions): Topology {
+  return defineTopology(name, (t) => durableBatch(t, options));
+}
