@@ -24,5 +24,18 @@ export function decodeEnvelope<T = unknown>(env: Envelope<Uint8Array>, fallback:
     const detail = err instanceof Error ? err.message : String(err);
     throw new DecodeError(env, codec.contentType, detail, { cause: err });
   }
-  return { ...env, data: data as T, raw: env.data };
+  // Fields are copied one by one, not spread: engine messages expose them as getters, which a
+  // spread would drop.
+  return {
+    subject: env.subject,
+    data: data as T,
+    headers: env.headers,
+    id: env.id,
+    key: env.key,
+    eventTime: env.eventTime,
+    stream: env.stream,
+    seq: env.seq,
+    reply: env.reply,
+    raw: env.data,
+  };
 }

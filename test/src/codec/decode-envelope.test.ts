@@ -42,3 +42,28 @@ describe('decodeEnvelope', () => {
     expect(() => decodeEnvelope(env)).toThrow(/unsupported content type 'text\/csv'/);
   });
 });
+
+describe('decodeEnvelope on envelopes with getters', () => {
+  it('keeps fields that the input exposes as getters (engine messages do)', () => {
+    class Lazy {
+      readonly subject = 'a.b';
+      readonly data = msgpackCodec.encode({ n: 1 });
+      readonly stream = 'S';
+      readonly seq = 7;
+      get headers() {
+        return { 'Sluice-Key': 'k1' };
+      }
+      get id() {
+        return 'S:7';
+      }
+      get key() {
+        return 'k1';
+      }
+      get eventTime() {
+        return 123;
+      }
+    }
+    const decoded = decodeEnvelope(new Lazy());
+    expect(decoded).toMatchObject({ id: 'S:7', key: 'k1', eventTime: 123, seq: 7, stream: 'S', headers: { 'Sluice-Key': 'k1' } });
+  });
+});
