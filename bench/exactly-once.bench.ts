@@ -13,7 +13,7 @@
  * Measurements while other work runs on the machine are noisy: compare the ratio within one run.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -212,7 +212,7 @@ async function sluice(nc: NatsConnection, outPrefix: string, events: number, max
 
 function processCpuUs(pid: number): number | null {
   try {
-    const fields = execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).split(') ')[1]!.split(' ');
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]);
     return (ticks / 100) * 1e6;
   } catch {
