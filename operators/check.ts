@@ -1,7 +1,7 @@
 import { asyncScheduler, catchError, defer, from, map, of, take, throwError, throwIfEmpty, timeout, type Observable, type ObservableInput, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { ensureError, InvalidConfigError } from '../src/errors.js';
-import { deadLettered, type DeadLettered } from './dead-letter-record.js';
+import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';
 import { requireInt, requireName, requireNumber } from './internal/batch-validate.js';
 import { orderedMergeMap } from './internal/ordered-merge-map.js';
 

@@ -1,6 +1,6 @@
 import type { OperatorFunction } from 'rxjs';
 import type { Envelope } from '../src/envelope/envelope.js';
-import type { DeadLettered } from './dead-letter-record.js';
+import type { DeadLettered } from '../src/dead-letter/dead-letter-record.js';
 import { createGuard, type GuardHandlerConfig, type Handled } from './guard-handler.js';
 import { requireInt } from './internal/batch-validate.js';
 import { orderedMergeMap } from './internal/ordered-merge-map.js';

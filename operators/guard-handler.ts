@@ -1,7 +1,7 @@
 import { asyncScheduler, catchError, concat, defer, EMPTY, from, ignoreElements, of, take, tap, type Observable, type ObservableInput, type SchedulerLike } from 'rxjs';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { InvalidConfigError } from '../src/errors.js';
-import { deadLettered, type DeadLettered } from './dead-letter-record.js';
+import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';
 import { retryWithBackoff, type RetryWithBackoffConfig } from './retry-with-backoff.js';
 
 /** Options for {@link guardHandler} (and the `deadLetter` operator built on it). */

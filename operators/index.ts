@@ -13,8 +13,8 @@ export { guardHandler } from './guard-handler.js';
 export type { GuardHandlerConfig, Handled } from './guard-handler.js';
 export { deadLetter } from './dead-letter.js';
 export type { DeadLetterConfig } from './dead-letter.js';
-export { toDeadLetter, deadLettered, isDeadLettered } from './dead-letter-record.js';
-export type { DeadLetterContext, DeadLetterRecord, DeadLettered } from './dead-letter-record.js';
+export { toDeadLetter, deadLettered, isDeadLettered } from '../src/dead-letter/dead-letter-record.js';
+export type { DeadLetterContext, DeadLetterRecord, DeadLettered } from '../src/dead-letter/dead-letter-record.js';
 // Near-real-time, batch and window operators
 export { microBatch } from './micro-batch.js';
 export type { MicroBatchConfig } from './micro-batch.js';

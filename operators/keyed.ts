@@ -1,7 +1,7 @@
 import { asyncScheduler, from, Observable, type ObservableInput, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { BufferOverflowError, InvalidConfigError } from '../src/errors.js';
-import { deadLettered, type DeadLettered } from './dead-letter-record.js';
+import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
 import { optionalInt, requireInt, requireName } from './internal/batch-validate.js';
 import { Fifo } from './internal/fifo.js';

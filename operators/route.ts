@@ -2,7 +2,7 @@ import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike }
 import type { Envelope } from '../src/envelope/envelope.js';
 import { InvalidConfigError, InvalidSubjectError } from '../src/errors.js';
 import { validateSubject } from '../src/transport/subject.js';
-import { deadLettered, type DeadLettered } from './dead-letter-record.js';
+import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
 import { compileSubjectPattern, isPublishableSubject } from './internal/subject-matcher.js';
 

@@ -100,6 +100,8 @@ export { describeTopology, formatTopologyDescription } from './runtime/describe-
 export type { TopologyDescription } from './runtime/describe-topology.js';
 export { serveTopologyService, serviceSubject } from './runtime/serve-topology-service.js';
 export type { TopologyServiceOptions } from './runtime/serve-topology-service.js';
+export { toDeadLetter, deadLettered, isDeadLettered } from './dead-letter/dead-letter-record.js';
+export type { DeadLetterContext, DeadLetterRecord, DeadLettered } from './dead-letter/dead-letter-record.js';
 export { replayDeadLetters } from './runtime/replay-dead-letters.js';
 export type { ReplayDeadLettersOptions, ReplayResult } from './runtime/replay-dead-letters.js';
 export { RuntimeStats } from './runtime/runtime-stats.js';

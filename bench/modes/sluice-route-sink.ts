@@ -1,5 +1,5 @@
 import { map } from 'rxjs';
-import { isDeadLettered } from '../../operators/dead-letter-record.js';
+import { isDeadLettered } from '../../src/dead-letter/dead-letter-record.js';
 import { route } from '../../operators/route.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import type { OrderEvent } from '../workload.js';

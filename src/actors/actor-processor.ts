@@ -2,7 +2,7 @@ import { asyncScheduler } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
 import { codecFor } from '../codec/codec-for.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
-import { toDeadLetter } from '../../operators/dead-letter-record.js';
+import { toDeadLetter } from '../dead-letter/dead-letter-record.js';
 import { encodeDeadLetter } from '../runtime/dead-letter.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { DecodeError, ensureError } from '../errors.js';

@@ -1,5 +1,5 @@
 import type { SchedulerLike } from 'rxjs';
-import type { DeadLetterRecord } from '../../operators/dead-letter-record.js';
+import type { DeadLetterRecord } from '../dead-letter/dead-letter-record.js';
 import type { Codec } from '../codec/codec.js';
 import type { Envelope } from '../envelope/envelope.js';
 

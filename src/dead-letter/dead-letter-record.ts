@@ -1,6 +1,6 @@
-import { msgpackCodec } from '../src/codec/msgpack-codec.js';
-import type { Envelope } from '../src/envelope/envelope.js';
-import { ensureError } from '../src/errors.js';
+import { msgpackCodec } from '../codec/msgpack-codec.js';
+import type { Envelope } from '../envelope/envelope.js';
+import { ensureError } from '../errors.js';
 
 /**
  * What Sluice publishes for a message it gave up on (on `sluice.dlq.<name>`, msgpack-encoded with

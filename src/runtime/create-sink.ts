@@ -1,5 +1,5 @@
 import { from, map, mergeMap, Observable, type MonoTypeOperatorFunction } from 'rxjs';
-import { isDeadLettered, type DeadLetterRecord } from '../../operators/dead-letter-record.js';
+import { isDeadLettered, type DeadLetterRecord } from '../dead-letter/dead-letter-record.js';
 import type { Codec } from '../codec/codec.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';

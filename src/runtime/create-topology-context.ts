@@ -7,7 +7,7 @@ import type { Envelope } from '../envelope/envelope.js';
 import { ensureError, InvalidConfigError } from '../errors.js';
 import { validateSubject } from '../transport/subject.js';
 import type { StreamMessage, Transport } from '../transport/transport.js';
-import { toDeadLetter, type DeadLetterRecord } from '../../operators/dead-letter-record.js';
+import { toDeadLetter, type DeadLetterRecord } from '../dead-letter/dead-letter-record.js';
 import { createSink, encodeForPublish } from './create-sink.js';
 import { deadLetterSubject, encodeDeadLetter } from './dead-letter.js';
 import type { RuntimeStats } from './runtime-stats.js';

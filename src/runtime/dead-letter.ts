@@ -1,4 +1,4 @@
-import type { DeadLetterRecord } from '../../operators/dead-letter-record.js';
+import type { DeadLetterRecord } from '../dead-letter/dead-letter-record.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
 import { HEADERS } from '../envelope/envelope.js';
 

@@ -1,6 +1,6 @@
 import { pino, type Logger } from 'pino';
 import type { SchedulerLike, Subscription } from 'rxjs';
-import type { DeadLetterRecord } from '../../operators/dead-letter-record.js';
+import type { DeadLetterRecord } from '../dead-letter/dead-letter-record.js';
 import type { Codec } from '../codec/codec.js';
 import { decodeEnvelope } from '../codec/decode-envelope.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';

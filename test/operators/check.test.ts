@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { InvalidConfigError, NoRespondersError, RequestTimeoutError } from '../../src/errors.js';
 import { check, CheckTimeoutError, type CheckConfig, type Checked } from '../../operators/check.js';
-import type { DeadLettered } from '../../operators/dead-letter-record.js';
+import type { DeadLettered } from '../../src/dead-letter/dead-letter-record.js';
 import { env, testScheduler } from './realtime-fixtures.js';
 
 type Out = Checked<number, string> | DeadLettered<number>;

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { BufferOverflowError, InvalidConfigError } from '../../src/errors.js';
 import { deadLetter } from '../../operators/dead-letter.js';
-import type { DeadLettered } from '../../operators/dead-letter-record.js';
+import type { DeadLettered } from '../../src/dead-letter/dead-letter-record.js';
 import type { Handled } from '../../operators/guard-handler.js';
 import { env, testScheduler } from './realtime-fixtures.js';
 

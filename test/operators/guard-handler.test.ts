@@ -1,7 +1,7 @@
 import { defer, map, of, throwError, type Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError, TerminalError } from '../../src/errors.js';
-import type { DeadLettered } from '../../operators/dead-letter-record.js';
+import type { DeadLettered } from '../../src/dead-letter/dead-letter-record.js';
 import { guardHandler, type Handled } from '../../operators/guard-handler.js';
 import { env, testScheduler } from './realtime-fixtures.js';
 

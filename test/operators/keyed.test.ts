@@ -3,7 +3,7 @@ import { asyncScheduler, concat, EMPTY, from, map, NEVER, Observable, of, range,
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { BufferOverflowError, InvalidConfigError } from '../../src/errors.js';
-import { isDeadLettered } from '../../operators/dead-letter-record.js';
+import { isDeadLettered } from '../../src/dead-letter/dead-letter-record.js';
 import { keyed, type KeyedConfig } from '../../operators/keyed.js';
 import { env, testScheduler } from './realtime-fixtures.js';
 

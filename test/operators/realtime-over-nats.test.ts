@@ -5,7 +5,7 @@ import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { NatsTransport } from '../../src/transport/nats-transport.js';
 import { check } from '../../operators/check.js';
-import type { DeadLetterRecord } from '../../operators/dead-letter-record.js';
+import type { DeadLetterRecord } from '../../src/dead-letter/dead-letter-record.js';
 import { route } from '../../operators/route.js';
 import { uniqueName, useNatsServer } from '../helpers/nats-server.js';
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { InvalidConfigError } from '../../src/errors.js';
 import { subjectMatches } from '../../src/transport/subject.js';
-import type { DeadLettered } from '../../operators/dead-letter-record.js';
+import type { DeadLettered } from '../../src/dead-letter/dead-letter-record.js';
 import { route, type RouteConfig, type Routed } from '../../operators/route.js';
 import { env, testScheduler } from './realtime-fixtures.js';
 

@@ -2,7 +2,7 @@ import { bufferCount, defer, EMPTY, from, map, NEVER, Observable, take, throwErr
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { InvalidConfigError } from '../../src/errors.js';
-import { isDeadLettered } from '../../operators/dead-letter-record.js';
+import { isDeadLettered } from '../../src/dead-letter/dead-letter-record.js';
 import { tier, type TierConfig } from '../../operators/tier.js';
 import { env, testScheduler } from './realtime-fixtures.js';
 

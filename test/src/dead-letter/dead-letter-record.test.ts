@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
-import { TerminalError } from '../../src/errors.js';
-import { deadLettered, isDeadLettered, toDeadLetter } from '../../operators/dead-letter-record.js';
-import { env } from './realtime-fixtures.js';
+import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
+import { TerminalError } from '../../../src/errors.js';
+import { deadLettered, isDeadLettered, toDeadLetter } from '../../../src/dead-letter/dead-letter-record.js';
+import { env } from '../../operators/realtime-fixtures.js';
 
 describe('toDeadLetter', () => {
   it('keeps the original bytes, where the message came from, and the error name', () => {

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { firstValueFrom, from, lastValueFrom, map, of, take, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { toDeadLetter, deadLettered } from '../../../operators/dead-letter-record.js';
+import { toDeadLetter, deadLettered } from '../../../src/dead-letter/dead-letter-record.js';
 import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { makeEnvelope } from '../../../src/envelope/make-envelope.js';

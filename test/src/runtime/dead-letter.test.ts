@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toDeadLetter } from '../../../operators/dead-letter-record.js';
+import { toDeadLetter } from '../../../src/dead-letter/dead-letter-record.js';
 import { makeEnvelope } from '../../../src/envelope/make-envelope.js';
 import { DEAD_LETTER_HEADERS, decodeDeadLetter, deadLetterStreamName, deadLetterSubject, encodeDeadLetter } from '../../../src/runtime/dead-letter.js';
 
