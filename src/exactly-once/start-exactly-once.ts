@@ -68,6 +68,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
 
   let failed: Error | undefined;
   let stopping = false;
+  let stopped = false;
   let resolveDone!: () => void;
   let rejectDone!: (err: Error) => void;
   const done = new Promise<void>((resolve, reject) => {
@@ -116,7 +117,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
   let committing: { txn: BatchTxn; done: Promise<void> } | undefined;
 
   function fail(err: unknown): void {
-    if (failed !== undefined) return;
+    if (failed !== undefined || stopped) return;
     failed = ensureError(err);
     publisher.close();
     void reader?.close();
@@ -127,6 +128,9 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     void (committing?.done ?? Promise.resolve()).finally(() => rejectDone(error));
     wakeLoop();
   }
+
+  // A closed connection never comes back (reconnects happen before close): nothing can progress.
+  void nc.closed().then((err) => fail(err ?? new EngineStoppedError(name, 'lost its NATS connection: it was closed before the engine stopped')));
 
   // Recovery: re-publish the outbox before reading any new input.
   const recovered: RecoveredBatch[] = [...store.outbox(name)].map((r) => ({ seq: r.seq, createdAt: r.createdAt, entries: decodeOutbox(r.blob) }));
@@ -323,6 +327,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
       }
       publisher.close();
       for (const w of waiters.splice(0)) w.reject(new EngineStoppedError(name, `stopped before position ${w.seq} was settled`));
+      stopped = true;
       resolveDone();
       return done;
     },

@@ -167,6 +167,15 @@ describe('startExactlyOnce', () => {
     expect(checkExactlyOnce({ idPrefix: 'topo.counter.', keys, seqs, outputs: await readOutputs(nc, s.output), store })).toEqual([]);
   });
 
+  it('stops with an error when its connection is closed under it', async () => {
+    const s = await setup();
+    const own = await connect({ servers: server().url, noAsyncTraces: true });
+    const store = s.open();
+    const engine = await startExactlyOnce(s.config(store, { nc: own }));
+    await own.close();
+    await expect(engine.done).rejects.toThrow(/lost its NATS connection/);
+  });
+
   it('validates its options when started', async () => {
     const s = await setup();
     const store = s.open();
