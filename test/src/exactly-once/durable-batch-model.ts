@@ -10,10 +10,10 @@ import type { BatchFlush } from '../../../src/exactly-once/durable-batch-types.j
  */
 const packr = new Packr({ useRecords: false });
 
-/** One flush output per value: `{ s: <input seq> }` on `subject`. */
+/** One flush output per value: `{ s: <input seq>, n: <the input's payload number> }` on `subject`. */
 export function echoFlush(subject: string): BatchFlush {
   return (chunk, emit) => {
-    for (const r of chunk) emit(subject, packr.pack({ s: r.seq }));
+    for (const r of chunk) emit(subject, packr.pack({ s: r.seq, n: (packr.unpack(r.data) as { n: number }).n }));
   };
 }
 
@@ -36,16 +36,17 @@ export async function createBatchStreams(nc: NatsConnection, names: BatchNames):
 }
 
 /**
- * Publishes `plan` in order (a number = that many data messages, `'eod'` = one trigger) and
- * returns, per closed batch (1, 2, ...), the input sequences of its values in order; values after
- * the last trigger are returned as `open`.
+ * Publishes `plan` in order (a number = that many data messages `{ n }`, n counting from 0;
+ * `'eod'` = one trigger) and returns, per closed batch (1, 2, ...), the input sequences of its
+ * values in order, the values after the last trigger as `open`, and each data input's `n`.
  */
-export async function publishPlan(nc: NatsConnection, names: BatchNames, plan: readonly (number | 'eod')[]): Promise<{ batches: number[][]; open: number[]; lastSeq: number }> {
+export async function publishPlan(nc: NatsConnection, names: BatchNames, plan: readonly (number | 'eod')[]): Promise<{ batches: number[][]; open: number[]; lastSeq: number; dataOf: Map<number, number> }> {
   const js = jetstream(nc);
   const batches: number[][] = [];
   let current: number[] = [];
   let lastSeq = 0;
-  const payload = new Uint8Array(64);
+  const dataOf = new Map<number, number>();
+  let n = 0;
   for (const step of plan) {
     if (step === 'eod') {
       lastSeq = (await js.publish(`${names.inSubject}.eod`, new Uint8Array(0))).seq;
@@ -54,19 +55,24 @@ export async function publishPlan(nc: NatsConnection, names: BatchNames, plan: r
       continue;
     }
     for (let i = 0; i < step; i += 1000) {
-      const n = Math.min(1000, step - i);
-      const acks = await Promise.all(Array.from({ length: n }, () => js.publish(`${names.inSubject}.data`, payload)));
-      for (const a of acks) current.push(a.seq);
+      const size = Math.min(1000, step - i);
+      const ns = Array.from({ length: size }, () => n++);
+      const acks = await Promise.all(ns.map((x) => js.publish(`${names.inSubject}.data`, packr.pack({ n: x }))));
+      acks.forEach((a, j) => {
+        current.push(a.seq);
+        dataOf.set(a.seq, ns[j]!);
+      });
       lastSeq = acks[acks.length - 1]!.seq;
     }
   }
-  return { batches, open: current, lastSeq };
+  return { batches, open: current, lastSeq, dataOf };
 }
 
-/** An output as stored: its `Nats-Msg-Id` and the input sequence it carries. */
+/** An output as stored: its `Nats-Msg-Id`, the input sequence and payload number it carries. */
 export interface BatchOutput {
   readonly id: string;
   readonly s: number;
+  readonly n: number;
 }
 
 /** Reads the whole output stream (up to its last sequence now). */
@@ -82,7 +88,8 @@ export async function readBatchOutputs(nc: NatsConnection, stream: string): Prom
     for await (const m of await consumer.fetch({ max_messages: Math.min(5000, last - seen), expires: 2000 })) {
       got += 1;
       seen = m.seq;
-      out.push({ id: m.headers?.get('Nats-Msg-Id') ?? '', s: (packr.unpack(m.data) as { s: number }).s });
+      const { s, n } = packr.unpack(m.data) as { s: number; n: number };
+      out.push({ id: m.headers?.get('Nats-Msg-Id') ?? '', s, n });
       if (m.seq >= last) break;
     }
     if (got === 0) break;
@@ -92,14 +99,17 @@ export async function readBatchOutputs(nc: NatsConnection, stream: string): Prom
 
 /**
  * Checks that every value of every closed batch was published exactly once under the id
- * `<idPrefix><batch>.<index>` (index = its position in the batch), that no input appears twice
- * (under any id), and that nothing else was published. Returns problems (empty when all hold).
+ * `<idPrefix><batch>.<index>` (index = its position in the batch) with the payload its input had
+ * (`dataOf`), that no input appears twice (under any id), and that nothing else was published.
+ * Returns problems (empty when all hold).
  */
-export function checkBatchOutputs(idPrefix: string, batches: readonly (readonly number[])[], outputs: readonly BatchOutput[]): string[] {
+export function checkBatchOutputs(idPrefix: string, published: { batches: readonly (readonly number[])[]; dataOf: ReadonlyMap<number, number> }, outputs: readonly BatchOutput[]): string[] {
+  const { batches, dataOf } = published;
   const problems: string[] = [];
   const byId = new Map<string, number[]>();
   const byInput = new Map<number, number>();
   for (const o of outputs) {
+    if (dataOf.get(o.s) !== o.n) problems.push(`output ${o.id}: input ${o.s} carried n=${dataOf.get(o.s)}, the output says ${o.n}`);
     byId.set(o.id, [...(byId.get(o.id) ?? []), o.s]);
     byInput.set(o.s, (byInput.get(o.s) ?? 0) + 1);
   }

@@ -49,7 +49,7 @@ describe('durableBatchTopology', () => {
     }
     const exit = await run.stop();
     expect(exit.reason).toBe('stopped');
-    expect(checkBatchOutputs('crm.prefs.batch.', plan.batches, await readBatchOutputs(nc, names.output))).toEqual([]);
+    expect(checkBatchOutputs('crm.prefs.batch.', plan, await readBatchOutputs(nc, names.output))).toEqual([]);
   });
 
   it('fails the run with the in-process transport (no durable stream)', async () => {

@@ -62,7 +62,7 @@ describe('startDurableBatch', () => {
     cleanups.push(() => handle.stop());
     await handle.settled(plan.lastSeq);
     expect(infos).toEqual(['prefs:1 0+500/1200', 'prefs:1 500+500/1200', 'prefs:1 1000+200/1200 last', 'prefs:2 0+500/700', 'prefs:2 500+200/700 last']);
-    expect(checkBatchOutputs('top.prefs.batch.', plan.batches, await readBatchOutputs(nc, names.output))).toEqual([]);
+    expect(checkBatchOutputs('top.prefs.batch.', plan, await readBatchOutputs(nc, names.output))).toEqual([]);
     expect(handle.stats).toMatchObject({ open: 150, batchesFlushed: 2, chunks: 5, outputs: 1900, position: plan.lastSeq });
     // Flushed values are gone from the store; the open batch's 150 remain.
     const keys = [...store.entries(batchBufferLayout.namespace('prefs'))].map((e) => e.key);
@@ -100,7 +100,7 @@ describe('startDurableBatch', () => {
     const handle = await startDurableBatch(base);
     cleanups.push(() => handle.stop());
     await handle.settled(plan.lastSeq);
-    expect(checkBatchOutputs('top.prefs.batch.', plan.batches, await readBatchOutputs(nc, names.output))).toEqual([]);
+    expect(checkBatchOutputs('top.prefs.batch.', plan, await readBatchOutputs(nc, names.output))).toEqual([]);
     expect(handle.stats.duplicates).toBeGreaterThan(0);
   });
 
@@ -120,7 +120,7 @@ describe('startDurableBatch', () => {
     const handle = await startDurableBatch(base);
     cleanups.push(() => handle.stop());
     await handle.settled(plan.lastSeq);
-    expect(checkBatchOutputs('top.prefs.batch.', plan.batches, await readBatchOutputs(nc, names.output))).toEqual([]);
+    expect(checkBatchOutputs('top.prefs.batch.', plan, await readBatchOutputs(nc, names.output))).toEqual([]);
   });
 
   it('rejects bad options at start', async () => {
