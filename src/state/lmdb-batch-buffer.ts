@@ -73,6 +73,8 @@ const NAME = /^[A-Za-z0-9_-]{1,100}$/;
  * is never one array.
  *
  * - Holds in memory: nothing but the chunk being read (the segment list is read from LMDB).
+ * - Cost: each `append` is one commit, bound by fsync (a few hundred per second on a small disk);
+ *   `appendAll` commits many at once, and `startDurableBatch` commits once per input micro-batch.
  * - Fails: `StateFullError` from append/seal when the store is full (nothing written).
  * - Release deletes a segment's values `releaseChunk` at a time; a crash mid-release finishes it
  *   when the buffer is next opened.
