@@ -47,6 +47,7 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
   const stats: DurableBatchStats = { position: 0, open: 0, batchesFlushed: 0, chunks: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0 };
   let failure: Error | undefined;
   let engineStopped: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
   let resolveDone!: () => void;
   let rejectDone!: (err: Error) => void;
   const done = new Promise<void>((resolve, reject) => {
@@ -108,10 +109,13 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
         await engineStopped;
         return done;
       }
-      const timeoutMs = options.timeoutMs ?? 30_000;
-      await eng.stop({ timeoutMs });
-      await flusher.stop(timeoutMs);
-      resolveDone();
+      stopping ??= (async () => {
+        const timeoutMs = options.timeoutMs ?? 30_000;
+        await eng.stop({ timeoutMs });
+        await flusher.stop(timeoutMs);
+        resolveDone();
+      })().catch((err: unknown) => fail(err));
+      await stopping;
       return done;
     },
   };

@@ -69,6 +69,8 @@ describe('startDurableBatch', () => {
     expect(keys.filter((k) => k.startsWith('v.')).length).toBe(150);
     expect(keys.filter((k) => k.startsWith('seg.'))).toEqual([]);
     expect([...store.outbox('prefs.batch')]).toEqual([]);
+    await Promise.all([handle.stop(), handle.stop()]);
+    await expect(handle.stop()).resolves.toBeUndefined();
   });
 
   it('closes batches at maxItems and, with emitEmpty, on a trigger with nothing open', async () => {
