@@ -183,7 +183,11 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
 
   const nextBatch = async (): Promise<InputMessage[]> => {
     wantInputs = 1;
-    if (input.size === 0) await waitFor(() => input.size > 0 || stopping, removable.length > 0 ? IDLE_REMOVAL_MS : undefined);
+    if (input.size === 0) {
+      await waitFor(() => input.size > 0 || stopping || removable.length > 0);
+      // Acknowledged outbox records ride along with the next batch's commit, or go after a pause.
+      if (input.size === 0 && !stopping && removable.length > 0) await waitFor(() => input.size > 0 || stopping, IDLE_REMOVAL_MS);
+    }
     if (stopping || failed !== undefined || input.size === 0) return [];
     if (input.size < c.maxCount && c.maxWaitMs > 0) {
       wantInputs = c.maxCount;

@@ -84,6 +84,17 @@ describe('startExactlyOnce', () => {
     expect(problems).toEqual([]);
   });
 
+  it('removes acknowledged outbox records while idle, without waiting for more input', async () => {
+    const s = await setup();
+    await publishInputs(nc, s.inSubject, keysOf(30, 3));
+    const store = s.open();
+    const engine = await startExactlyOnce(s.config(store));
+    await engine.settled(30);
+    while ([...store.outbox('counter')].length > 0) await new Promise((r) => setTimeout(r, 20));
+    expect(engine.position).toBe(30);
+    await engine.stop();
+  });
+
   it('resumes after the checkpoint: a second engine processes only what is new', async () => {
     const s = await setup();
     const first = keysOf(120, 5);
