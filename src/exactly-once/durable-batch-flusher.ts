@@ -1,9 +1,13 @@
 import type { JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { SchedulerLike } from 'rxjs';
+import { toDeadLetter } from '../dead-letter/dead-letter-record.js';
+import { HEADERS } from '../envelope/envelope.js';
+import { encodeDeadLetter } from '../runtime/dead-letter.js';
 import { batchBufferLayout as L, type SegmentInfo } from '../state/lmdb-batch-buffer.js';
 import type { StateStore } from '../state/types.js';
-import type { BatchFlush, BatchRecord, DurableBatchStats } from './durable-batch-types.js';
+import { validateSubject } from '../transport/subject.js';
+import type { BatchFlush, BatchRecord, DurableBatchStats, FlushChunkInfo } from './durable-batch-types.js';
 import { decodeOutbox, encodeOutbox, type OutboxEntry } from './outbox-codec.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { checkStaleOutbox } from './stale-outbox.js';
@@ -22,6 +26,8 @@ export interface DurableBatchFlusherOptions {
   store: StateStore;
   flush: BatchFlush;
   chunkSize: number;
+  /** Where values whose flush throws go; undefined = a throwing flush stops the batch. */
+  deadLetterSubject: string | undefined;
   maxInFlight: number;
   ackTimeoutMs: number;
   maxPending: number;
@@ -178,13 +184,20 @@ export class DurableBatchFlusher {
     }
     const entries: OutboxEntry[] = [];
     const emit = (subject: string, data: Uint8Array, headers?: Readonly<Record<string, string>>): void => {
+      validateSubject(subject, { wildcards: false });
       entries.push({ seq: n, index: progress.outputs + entries.length, subject, data, headers });
     };
     const last = end >= info.count;
-    await this.o.flush(chunk, emit, {
+    const chunkInfo: FlushChunkInfo = {
       batchId: `${this.o.name}:${n}`, batchSeq: n, reason: info.reason ?? 'trigger', count: info.count,
       from, last, firstSeq: info.firstSeq, lastSeq: info.lastSeq,
-    });
+    };
+    try {
+      await this.o.flush(chunk, emit, chunkInfo);
+    } catch (err) {
+      if (this.o.deadLetterSubject === undefined) throw err;
+      await this.isolate(chunk, chunkInfo, entries, emit, this.o.deadLetterSubject);
+    }
     if (this.failed) return;
     const recordSeq = (store.get<number>(this.ns, OUTBOX_COUNTER) ?? 0) + 1;
     const blob = entries.length > 0 ? encodeOutbox(entries) : undefined;
@@ -214,6 +227,32 @@ export class DurableBatchFlusher {
     }
     this.notify();
     await this.publisher.whenPendingAtMost(this.o.maxPending);
+  }
+
+  /**
+   * The chunk's flush threw: runs it again value by value (dropping what the failed call emitted),
+   * and replaces the outputs of each value that still fails with its dead letter — in the same
+   * outbox, so dead letters are published exactly once too.
+   */
+  private async isolate(chunk: readonly BatchRecord[], info: FlushChunkInfo, entries: OutboxEntry[], emit: (subject: string, data: Uint8Array, headers?: Readonly<Record<string, string>>) => void, dlq: string): Promise<void> {
+    entries.length = 0;
+    for (let j = 0; j < chunk.length; j++) {
+      const r = chunk[j]!;
+      const mark = entries.length;
+      try {
+        await this.o.flush([r], emit, { ...info, from: info.from + j, last: info.last && j === chunk.length - 1 });
+      } catch (err) {
+        entries.length = mark;
+        const record = toDeadLetter(
+          { subject: r.subject, data: r.data, raw: r.data, headers: r.headers, id: r.headers[HEADERS.msgId] ?? `${r.stream}:${r.seq}`, eventTime: r.timestampMs, stream: r.stream, seq: r.seq },
+          err, 1, { operator: `durableBatch:${this.o.name}`, failedAt: this.o.scheduler.now() },
+        );
+        const { payload, headers } = encodeDeadLetter(record);
+        emit(dlq, payload, headers);
+        this.o.stats.deadLettered += 1;
+        this.o.logger.warn({ batch: this.o.name, batchSeq: info.batchSeq, subject: r.subject, seq: r.seq, err: record.error.message }, 'durable batch: flush failed for a value; dead-lettered');
+      }
+    }
   }
 
   private commitRemovals(): void {

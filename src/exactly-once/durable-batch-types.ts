@@ -76,6 +76,14 @@ export interface DurableBatchConfig {
   /** Values per flush call (and per LMDB commit of a flush). Default 1000. */
   chunkSize?: number | undefined;
   flush: BatchFlush;
+  /**
+   * Subject for values whose flush fails: when a chunk's `flush` throws, the chunk is flushed again
+   * value by value and each value that still throws is published here as a `DeadLetterRecord`
+   * (original bytes, subject, stream, sequence, error; `Sluice-Dlq-*` headers) through the same
+   * outbox, exactly once. It must be captured by a JetStream stream. Default: none — a throwing
+   * flush stops the batch (`done` rejects) and a restart runs the chunk again.
+   */
+  deadLetterSubject?: string | undefined;
   /** Input micro-batching of the accumulating engine (see `startExactlyOnce`). */
   batch?: { maxCount?: number | undefined; maxWaitMs?: number | undefined } | undefined;
   outputs?: {
@@ -104,6 +112,8 @@ export interface DurableBatchStats {
   batchesFlushed: number;
   /** Chunks committed by flushes. */
   chunks: number;
+  /** Values dead-lettered because their flush threw. */
+  deadLettered: number;
   /** Flush outputs committed to the outbox / acknowledged by JetStream (duplicates included). */
   outputs: number;
   acked: number;

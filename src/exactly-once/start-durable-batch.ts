@@ -25,8 +25,10 @@ const noopLogger: ExactlyOnceLogger = { debug() {}, info() {}, warn() {}, error(
  *   continues from the first uncommitted one. Every input ends in exactly one batch.
  * - Memory: the engine's input window, one flush chunk and `outputs.maxPending` outputs; a batch
  *   of millions is never one array. Accumulation does not wait for flushes.
- * - Fails (`done` rejects, nothing more committed): `flush` throws (handle bad records inside it:
- *   dead-letter them with `emit`), the store is full, the connection closes.
+ * - Bad values: with `deadLetterSubject`, a value whose flush throws is dead-lettered (exactly once)
+ *   and the batch goes on. Without it, a throwing flush stops the batch.
+ * - Fails (`done` rejects, nothing more committed): `flush` throws (without `deadLetterSubject`),
+ *   the store is full, the connection closes.
  * - A schedule is a trigger too: publish the trigger subject into the stream from a cron job with a
  *   `Nats-Msg-Id` per fire time, so the cut has a stream position and two instances fire once.
  *
@@ -44,7 +46,7 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
   const scheduler = config.scheduler ?? asyncScheduler;
   const logger = config.logger ?? noopLogger;
   const ns = L.namespace(name);
-  const stats: DurableBatchStats = { position: 0, open: 0, batchesFlushed: 0, chunks: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0 };
+  const stats: DurableBatchStats = { position: 0, open: 0, batchesFlushed: 0, chunks: 0, deadLettered: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0 };
   let failure: Error | undefined;
   let engineStopped: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
@@ -57,7 +59,7 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
   done.catch(() => undefined);
 
   const flusher = new DurableBatchFlusher({
-    name, nc, store, flush: config.flush, chunkSize: c.chunkSize, jsm: await jetstreamManager(nc),
+    name, nc, store, flush: config.flush, chunkSize: c.chunkSize, deadLetterSubject: config.deadLetterSubject, jsm: await jetstreamManager(nc),
     maxInFlight: c.maxInFlight, ackTimeoutMs: c.ackTimeoutMs, maxPending: c.maxPending,
     duplicateWindowMs: config.outputs?.duplicateWindowMs, scheduler, logger, stats, faults: config.faults,
     onFatal: (err) => fail(err),
@@ -135,6 +137,13 @@ function validate(config: DurableBatchConfig): Resolved {
   };
   if (typeof config.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(config.name)) fail('name', `must be 1-64 letters, digits, '-' or '_', got ${JSON.stringify(config.name)}`);
   if (typeof config.flush !== 'function') fail('flush', 'must be a function (chunk, emit, info) => void | Promise<void>');
+  if (config.deadLetterSubject !== undefined) {
+    try {
+      validateSubject(config.deadLetterSubject, { wildcards: false });
+    } catch (err) {
+      fail('deadLetterSubject', `is not a publish subject: ${(err as Error).message}`);
+    }
+  }
   const triggerSubjects = config.triggerSubjects ?? [];
   if (!Array.isArray(triggerSubjects)) fail('triggerSubjects', 'must be an array of subjects');
   for (const s of triggerSubjects) {

@@ -1,11 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { Packr } from 'msgpackr';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../../src/errors.js';
-import type { DurableBatchConfig } from '../../../src/exactly-once/durable-batch-types.js';
+import type { BatchRecord, DurableBatchConfig } from '../../../src/exactly-once/durable-batch-types.js';
+import { decodeDeadLetter } from '../../../src/runtime/dead-letter.js';
 import { startDurableBatch } from '../../../src/exactly-once/start-durable-batch.js';
 import { batchBufferLayout } from '../../../src/state/lmdb-batch-buffer.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
@@ -13,6 +16,7 @@ import type { StateStore } from '../../../src/state/types.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { batchNames, checkBatchOutputs, createBatchStreams, echoFlush, publishPlan, readBatchOutputs, type BatchNames } from './durable-batch-model.js';
 
+const packr = new Packr({ useRecords: false });
 const server = useNatsServer();
 let nc: NatsConnection;
 beforeAll(async () => {
@@ -25,6 +29,18 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
+
+async function readStream(stream: string): Promise<{ id: string; data: Uint8Array }[]> {
+  const last = (await (await jetstreamManager(nc)).streams.info(stream)).state.last_seq;
+  const out: { id: string; data: Uint8Array }[] = [];
+  if (last === 0) return out;
+  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+  for await (const m of await consumer.fetch({ max_messages: last, expires: 2000 })) {
+    out.push({ id: m.headers?.get('Nats-Msg-Id') ?? '', data: m.data });
+    if (m.seq >= last) break;
+  }
+  return out;
+}
 
 function tempStore(): StateStore {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-dbatch-'));
@@ -125,6 +141,34 @@ describe('startDurableBatch', () => {
     expect(checkBatchOutputs('top.prefs.batch.', plan, await readBatchOutputs(nc, names.output))).toEqual([]);
   });
 
+  it('with deadLetterSubject, values whose flush throws are dead-lettered once (original bytes, seq) and the rest flushed', async () => {
+    const { names, base } = await setup();
+    const dlq = `${names.outSubject}_dlq`;
+    await (await jetstreamManager(nc)).streams.add({ name: `${names.output}_DLQ`, subjects: [dlq] });
+    const plan = await publishPlan(nc, names, [700, 'eod']);
+    const echo = echoFlush(names.outSubject);
+    const poison = (r: BatchRecord): boolean => (packr.unpack(r.data) as { n: number }).n % 100 === 7;
+    const handle = await startDurableBatch({
+      ...base, deadLetterSubject: dlq,
+      flush: (chunk, emit, info) => {
+        if (chunk.some(poison)) throw new TypeError('cannot map the record');
+        return echo(chunk, emit, info);
+      },
+    });
+    cleanups.push(() => handle.stop());
+    await handle.settled(plan.lastSeq);
+    const bad = plan.batches[0]!.filter((seq) => plan.dataOf.get(seq)! % 100 === 7);
+    const outputs = await readBatchOutputs(nc, names.output);
+    expect(outputs.map((o) => o.s).sort((a, b) => a - b)).toEqual(plan.batches[0]!.filter((seq) => !bad.includes(seq)));
+    const letters = await readStream(`${names.output}_DLQ`);
+    expect(letters.map((l) => decodeDeadLetter(l.data)).map((r) => [r.seq, (packr.unpack(r.payload) as { n: number }).n, r.error.name, r.operator])).toEqual(
+      bad.map((seq) => [seq, plan.dataOf.get(seq), 'TypeError', 'durableBatch:prefs']),
+    );
+    const ids = [...outputs.map((o) => o.id), ...letters.map((l) => l.id)];
+    expect(new Set(ids).size).toBe(700);
+    expect(handle.stats.deadLettered).toBe(bad.length);
+  });
+
   it('rejects bad options at start', async () => {
     const store = tempStore();
     const base = { name: 'x', nc, store, source: { stream: 'S' }, flush: () => undefined };
@@ -133,5 +177,6 @@ describe('startDurableBatch', () => {
     await expect(startDurableBatch({ ...base, triggerSubjects: ['a..b'] })).rejects.toThrow(/triggerSubjects/);
     await expect(startDurableBatch({ ...base, maxItems: 0 })).rejects.toThrow(/maxItems/);
     await expect(startDurableBatch({ ...base, maxItems: 5, chunkSize: 0 })).rejects.toThrow(/chunkSize/);
+    await expect(startDurableBatch({ ...base, maxItems: 5, deadLetterSubject: 'dlq.*' })).rejects.toThrow(/deadLetterSubject/);
   });
 });
