@@ -9,6 +9,8 @@ const DELETED = Symbol('deleted');
 export const NOT_WRITTEN: unique symbol = Symbol('not-written');
 // A publish subject: dot-separated non-empty tokens, no whitespace, no wildcards.
 const PUBLISH_SUBJECT = /^[^\s.*>]+(?:\.[^\s.*>]+)*$/;
+// A header name: printable ASCII without ':' or spaces (what the NATS client accepts).
+const HEADER_NAME = /^[!-9;-~]+$/;
 
 /** A batch's writes lie outside the batch, or arrive after the batch was sealed. */
 export class TxnMisuseError extends Error {
@@ -37,6 +39,8 @@ export class BatchTxn implements ExactlyOnceTxn {
     private readonly stream: string,
     private readonly firstSeq: number,
     private readonly lastSeq: number,
+    /** The server's max_payload: a bigger output could never be published. */
+    private readonly maxPayloadBytes = Infinity,
   ) {}
 
   get<V>(namespace: string, key: string): V | undefined {
@@ -72,6 +76,13 @@ export class BatchTxn implements ExactlyOnceTxn {
       throw new TxnMisuseError(`emit: input ${input.stream}:${input.seq} is not in the batch ${this.stream}:${this.firstSeq}..${this.lastSeq}`);
     }
     if (!PUBLISH_SUBJECT.test(subject)) throw new InvalidSubjectError(subject, 'is not a valid publish subject (empty token, whitespace or wildcard)');
+    // Checked now, not at publish: an output NATS rejects would fail every re-publish of the outbox.
+    if (data.length > this.maxPayloadBytes) throw new TxnMisuseError(`emit: output of ${data.length} bytes for '${subject}' exceeds the server's max_payload of ${this.maxPayloadBytes} bytes`);
+    if (headers !== undefined) {
+      for (const k in headers) {
+        if (!HEADER_NAME.test(k) || /[\r\n]/.test(headers[k]!)) throw new TxnMisuseError(`emit: header ${JSON.stringify(k)}: ${JSON.stringify(headers[k])} is not a valid NATS header`);
+      }
+    }
     // Most processors emit for one input at a time: count those without the map.
     let index: number;
     if (input.seq === this.lastEmitSeq) {

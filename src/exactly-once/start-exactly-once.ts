@@ -244,7 +244,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
   const runBatch = async (batch: InputMessage[]): Promise<void> => {
     const first = batch[0]!.seq;
     const last = batch[batch.length - 1]!.seq;
-    const txn = new BatchTxn(base, stream, first, last);
+    const txn = new BatchTxn(base, stream, first, last, nc.info?.max_payload ?? Infinity);
     try {
       await process(batch, txn);
     } catch (err) {

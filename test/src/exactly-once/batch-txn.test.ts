@@ -47,6 +47,9 @@ describe('BatchTxn', () => {
     expect(() => txn.emit(msg(7), 'out.x', new Uint8Array())).toThrow(TxnMisuseError);
     expect(() => txn.emit(msg(5), 'out.*', new Uint8Array())).toThrow(InvalidSubjectError);
     expect(() => txn.emit(msg(5), 'out..x', new Uint8Array())).toThrow(InvalidSubjectError);
+    expect(() => txn.emit(msg(5), 'out.x', new Uint8Array(), { 'Bad Name': 'v' })).toThrow(/not a valid NATS header/);
+    expect(() => txn.emit(msg(5), 'out.x', new Uint8Array(), { ok: 'a\r\nb' })).toThrow(TxnMisuseError);
+    expect(() => new BatchTxn(store, 'IN', 5, 6, 4).emit(msg(5), 'out.x', new Uint8Array(5))).toThrow(/exceeds the server's max_payload of 4 bytes/);
     txn.seal();
     expect(() => txn.put('n', 'a', 1)).toThrow(/already sealed/);
     expect(() => txn.afterCommit(() => undefined)).toThrow(TxnMisuseError);
