@@ -69,6 +69,9 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
   let engine: ExactlyOnceHandle | undefined;
   engine = await startExactlyOnce({
     name, nc, store, source: config.source, batch: config.batch, scheduler, logger, faults: config.faults,
+    // The accumulator reads one key per micro-batch and writes values it never reads back: a cache
+    // would only hold the latest values in memory.
+    stateCacheEntries: 0,
     process: durableBatchProcessor({
       name, triggerSubjects: c.triggerSubjects, maxItems: config.maxItems, emitEmpty: config.emitEmpty ?? false,
       onSealed: () => flusher.poke(),
