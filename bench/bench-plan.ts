@@ -26,6 +26,12 @@ export interface BenchPlan {
   readonly capacityWindow: number;
   /** Flush period of the triggered-batch mode, ms. */
   readonly triggerPeriodMs: number;
+  /**
+   * Rounds of the paired comparisons behind the targets (route vs forwarder at capacity and at the
+   * reference rate, micro-batch 100 ms vs route at the reference rate), measured alternately.
+   * 0 = none: the targets then use the sweeps' figures.
+   */
+  readonly pairedRounds: number;
   /** Events per round of the in-process RxJS baseline, the LMDB baseline and the JetStream baseline. */
   readonly baselineEvents: number;
   readonly lmdbEvents: number;
@@ -63,6 +69,7 @@ export const FULL_PLAN: BenchPlan = {
   ...common,
   preset: 'full',
   stopAtSaturation: true,
+  pairedRounds: 3,
   rates: [1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 40_000, 60_000, 80_000, 100_000, 130_000, 160_000, 200_000, 250_000, 300_000, 400_000],
   capacityFractions: [0.5, 0.7, 0.85, 1.0, 1.15, 1.3],
   warmupMs: 1_000,
@@ -83,6 +90,7 @@ export const QUICK_PLAN: BenchPlan = {
   ...common,
   preset: 'quick',
   stopAtSaturation: false,
+  pairedRounds: 0,
   rates: [2_000, 10_000],
   capacityFractions: [],
   warmupMs: 200,

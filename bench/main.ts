@@ -11,10 +11,11 @@ import { jetstreamConsumeBaseline } from './baselines/jetstream-consume.js';
 import { lmdbPutsBaseline } from './baselines/lmdb-puts.js';
 import { rxjsBufferBaseline } from './baselines/rxjs-buffer.js';
 import { FULL_PLAN, QUICK_PLAN, type BenchPlan } from './bench-plan.js';
-import { checkTargets, compareModes, type BenchResult, type MachineInfo } from './bench-result.js';
+import { checkTargets, compareModes, TARGET_PAIRS, type BenchResult, type MachineInfo } from './bench-result.js';
 import { renderLatencyChart } from './latency-chart.js';
 import { markdownReport } from './markdown-report.js';
 import { modeSpecs } from './mode-registry.js';
+import { runPaired, type PairedComparison } from './paired-rounds.js';
 import { createProgress } from './progress.js';
 import { runMode, type ModeResult } from './run-mode.js';
 import { makeOrderPool } from './workload.js';
@@ -79,16 +80,29 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
   const workDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
   const specs = modeSpecs({ triggerPeriodMs: plan.triggerPeriodMs }).filter((s) => opts.modes === undefined || opts.modes.includes(s.name));
   const baselineCount = opts.baselines ? 4 : 0;
-  const progress = createProgress(specs.length + baselineCount, opts.json || !opts.progress ? 'off' : process.stderr.isTTY ? 'bar' : 'lines');
+  const pairs = plan.pairedRounds > 0 ? TARGET_PAIRS.filter(([a, b]) => specs.some((s) => s.name === a) && specs.some((s) => s.name === b)) : [];
+  const progress = createProgress(specs.length + pairs.length + baselineCount, opts.json || !opts.progress ? 'off' : process.stderr.isTTY ? 'bar' : 'lines');
   const runId = Date.now().toString(36);
   const modes: ModeResult[] = [];
   const baselines: BaselinePair[] = [];
+  const paired: PairedComparison[] = [];
   try {
     const pool = makeOrderPool({ minBytes: plan.minBytes, maxBytes: plan.maxBytes, seed: plan.seed });
     for (const [i, spec] of specs.entries()) {
       const result = await runMode(spec, { url, prefix: `bench.${runId}.m${i}`, workDir, pool, plan, onStep: (l) => progress.step(l) });
       modes.push(result);
       progress.tick(result.error !== undefined ? `${spec.name}: did not run (${result.error})` : `${spec.name}: sustained ${Math.round(result.sustainedRate)} ev/s`);
+    }
+    for (const [i, [a, b, kind]] of pairs.entries()) {
+      const specA = specs.find((s) => s.name === a)!;
+      const specB = specs.find((s) => s.name === b)!;
+      const env = { url, prefix: `bench.${runId}.pair${i}`, workDir, pool, plan, onStep: (l: string) => progress.step(l) };
+      try {
+        paired.push(await runPaired(specA, specB, kind, plan.referenceRate, env, plan.pairedRounds));
+        progress.tick(`paired ${a} vs ${b} (${kind})`);
+      } catch (err) {
+        progress.tick(`paired ${a} vs ${b} (${kind}) failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }
     if (opts.baselines) {
       progress.step('baseline: RxJS batching');
@@ -124,7 +138,8 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
     modes,
     baselines,
     comparisons: compareModes(modes, plan),
-    targets: checkTargets(modes, plan),
+    paired,
+    targets: checkTargets(modes, plan, paired),
   };
   const outDir = resolve(opts.out ?? (plan.preset === 'full' ? join(BENCH_DIR, 'results') : await mkdtemp(join(tmpdir(), 'sluice-bench-out-'))));
   await mkdir(outDir, { recursive: true });

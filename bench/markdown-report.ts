@@ -36,9 +36,20 @@ export function markdownReport(r: BenchResult, chartFile: string): string {
   push('');
 
   push('## Targets', '');
-  push('| Target | Value | Met |', '|---|---|---|');
-  for (const t of r.targets) push(`| ${t.goal} | ${t.value ?? 'n/a'} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} |`);
+  push('| Target | Value | Met | From |', '|---|---|---|---|');
+  for (const t of r.targets) {
+    push(`| ${t.goal} | ${t.value ?? 'n/a'} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} | ${t.source === 'paired' ? 'paired rounds (median)' : 'sweep'} |`);
+  }
   push('');
+  if (r.paired.length > 0) {
+    push('### Paired rounds', '');
+    push('The targets compare two modes run side by side in two processes and measured alternately (A, B, A, B...), so load from other work on the machine hits both alike; each ratio is the median of the per-round ratios.', '');
+    push('| A vs B | At | Rounds | throughput A÷B | ev per CPU-s A÷B | CPU/event A÷B | p99 A / B ms |', '|---|---|---|---|---|---|---|');
+    for (const p of r.paired) {
+      push(`| ${p.a} vs ${p.b} | ${p.kind === 'capacity' ? 'capacity (closed loop)' : `${fmt(p.rate)} ev/s`} | ${p.rounds} | ${fmt(p.throughputRatio)} | ${fmt(p.efficiencyRatio)} | ${fmt(p.cpuRatio)} | ${fmt(p.p99A)} / ${fmt(p.p99B)} |`);
+    }
+    push('');
+  }
 
   push(`## Every mode at ${rate} events/s, beside its baseline`, '');
   push(

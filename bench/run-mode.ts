@@ -87,20 +87,10 @@ export async function runMode(spec: ModeSpec, env: ModeRunEnv): Promise<ModeResu
     eventsPerCpuSecond: 0,
     peakRssMiB: 0,
   };
-  const workDir = join(env.workDir, spec.name);
-  await mkdir(workDir, { recursive: true });
   const driver = await createDriver({ url: env.url, inSubject: `${env.prefix}.in.orders`, outWildcard: `${env.prefix}.out.>`, pool: env.pool });
   let processor: ProcessorHandle | undefined;
   try {
-    processor = await startProcessor({
-      module: spec.module,
-      params: spec.params,
-      url: env.url,
-      inSubject: `${env.prefix}.in.orders`,
-      outPrefix: `${env.prefix}.out`,
-      deadLetterSubject: `${env.prefix}.dead-letter`,
-      workDir,
-    });
+    processor = await startModeProcessor(spec, env);
     const plan = env.plan;
     if (spec.capacityRun) {
       env.onStep?.(`${spec.name}: capacity`);
@@ -141,6 +131,21 @@ export async function runMode(spec: ModeSpec, env: ModeRunEnv): Promise<ModeResu
   return result;
 }
 
+/** Starts the mode's processor child on the env's subjects (`<prefix>.in.orders` → `<prefix>.out.*`). */
+export async function startModeProcessor(spec: ModeSpec, env: Pick<ModeRunEnv, 'url' | 'prefix' | 'workDir'>): Promise<ProcessorHandle> {
+  const workDir = join(env.workDir, `${spec.name}-${env.prefix.replace(/\W/g, '_')}`);
+  await mkdir(workDir, { recursive: true });
+  return startProcessor({
+    module: spec.module,
+    params: spec.params,
+    url: env.url,
+    inSubject: `${env.prefix}.in.orders`,
+    outPrefix: `${env.prefix}.out`,
+    deadLetterSubject: `${env.prefix}.dead-letter`,
+    workDir,
+  });
+}
+
 /** The plan's ladder below the capacity, plus steps around the capacity itself. */
 export function sweepRates(plan: BenchPlan, capacity: number | undefined): number[] {
   if (capacity === undefined || capacity <= 0 || plan.capacityFractions.length === 0) return [...plan.rates];
@@ -155,7 +160,8 @@ function roundRate(r: number): number {
   return Math.max(100, Math.round(r / magnitude) * magnitude);
 }
 
-async function measureStep(
+/** One step: warm up, drain, mark, measure, drain, mark. A capacity step runs closed-loop. */
+export async function measureStep(
   driver: Driver,
   processor: ProcessorHandle,
   spec: ModeSpec,
