@@ -174,7 +174,8 @@ export interface ExactlyOnceHandle {
   readonly done: Promise<void>;
   /**
    * Resolves once input up to `seq` is committed and all its outputs are acknowledged; rejects if
-   * the engine fails first.
+   * the engine fails first. With a `filterSubject`, `seq` must be a sequence the filter matches
+   * (the position only moves to sequences the engine receives).
    */
   settled(seq: number): Promise<void>;
   /**
