@@ -17,7 +17,7 @@ export function markdownReport(r: BenchResult, chartFile: string): string {
   push(`- Command: \`${r.command}\``);
   const m = r.machine;
   push(`- Machine: ${m.cores} cores, ${m.cpuModel}, ${m.memGiB} GiB RAM, ${m.os}; Node ${m.node}; nats-server ${m.natsServer}`);
-  push(`- Load average (1 min) at start / end: ${m.loadAvgStart} / ${m.loadAvgEnd}.${noise(m.loadAvgStart, m.loadAvgEnd, m.cores)}`);
+  push(`- Load average (1 min) before the run / at its end: ${m.loadAvgStart} / ${m.loadAvgEnd} (the bench itself keeps about 2-3 processes busy).${noise(m.loadAvgStart, m.cores)}`);
   push(`- Payloads: order events of ${plan.minBytes}-${plan.maxBytes} bytes (MessagePack), one routing rule with four targets; one private nats-server for the whole run.`, '');
 
   push(`## The article's table, measured`, '');
@@ -115,10 +115,10 @@ function freshness(s: StepResult | undefined): string {
   return s === undefined ? 'n/a' : `${fmt(s.latency.p50)} / ${fmt(s.latency.p99)} ms`;
 }
 
-function noise(start: number, end: number, cores: number): string {
-  return Math.max(start, end) > cores * 0.5
-    ? ' Other work shared the machine during the run: absolute figures are noisy, compare ratios.'
-    : ' The machine was otherwise quiet.';
+function noise(start: number, cores: number): string {
+  return start > cores * 0.5
+    ? ' Other work was running when it started: absolute figures are noisy, compare ratios.'
+    : ' The machine was quiet when it started; the cores are still shared by the driver, nats-server and the processor.';
 }
 
 /** Numbers with sensible precision: integers for big values, 3 significant digits for small. */
