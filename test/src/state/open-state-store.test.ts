@@ -170,12 +170,15 @@ describe('openStateStore', () => {
     expect(again.timer('stock', 'sku-3')).toBeUndefined();
   });
 
+  // msgpackr renames '__proto__' keys (a prototype-pollution guard), so they do not round-trip.
+  const storableJson = fc.jsonValue().filter((v) => !JSON.stringify(v).includes('"__proto__"'));
+
   it('equals a Map model after any sequence of commits and reopens (property)', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(
           fc.oneof(
-            fc.array(fc.record({ key: fc.constantFrom('a', 'b', 'c', 'd', 'é', ''), value: fc.option(fc.jsonValue(), { nil: undefined }) }), { maxLength: 6 }),
+            fc.array(fc.record({ key: fc.constantFrom('a', 'b', 'c', 'd', 'é', ''), value: fc.option(storableJson, { nil: undefined }) }), { maxLength: 6 }),
             fc.constant('reopen' as const),
           ),
           { maxLength: 12 },
