@@ -59,7 +59,7 @@ export function modeSpecs(options: { triggerPeriodMs: number }): ModeSpec[] {
     },
     {
       name: 'route-sink',
-      label: 'real-time: route operator + runtime sink (re-encodes, adds headers)',
+      label: 'real-time: route operator + runtime sink (forwards bytes and headers)',
       style: 'real-time',
       implementation: 'sluice',
       baseline: 'raw-forwarder',

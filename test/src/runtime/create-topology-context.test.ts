@@ -73,6 +73,24 @@ describe('TopologyContext', () => {
     expect(decodeEnvelope(out).data).toEqual({ a: 1 });
   });
 
+  it('sink(): a Routed envelope goes out byte for byte with the headers it came with, minus Nats-Msg-Id, plus its key', async () => {
+    const { transport, ctx } = await withContext(() => undefined);
+    const seen = firstValueFrom(transport.subscribe('r.>').pipe(take(2), toArray()));
+    const raw = new Uint8Array([0x81, 0xa1, 0x61, 0x01]);
+    const withHeaders = makeEnvelope({ subject: 'in', data: { a: 1 }, raw, headers: { 'Nats-Msg-Id': 'x1', 'X-Trace': 't' }, key: 'k1' });
+    const bare = makeEnvelope({ subject: 'in', data: { a: 1 }, raw });
+    from([
+      { kind: 'routed' as const, to: 'r.one', envelope: withHeaders },
+      { kind: 'routed' as const, to: 'r.two', envelope: bare },
+    ]).pipe(ctx.sink()).subscribe();
+    const [one, two] = await seen;
+    expect(one!.headers).toEqual({ 'X-Trace': 't', 'Sluice-Key': 'k1' });
+    expect([...one!.data]).toEqual([...raw]);
+    // no headers made up for headerless input: the publish stays header-free (cheapest path)
+    expect(two!.headers).toEqual({});
+    expect([...two!.data]).toEqual([...raw]);
+  });
+
   it('sink(): publishes in-band dead letters from operators to the dead-letter subject and passes them on', async () => {
     const { transport, ctx } = await withContext(() => undefined);
     const dlq = firstValueFrom(transport.subscribe('sluice.dlq.ctx'));
