@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStateStore } from '../../src/state/open-state-store.js';
 import { uniqueName, useNatsServer } from '../helpers/nats-server.js';
+import { mulberry32, spawnCrashChild, type CrashChild } from './crash-child.js';
 import { batchNames, checkBatchOutputs, createBatchStreams, publishPlan, readBatchOutputs } from '../src/exactly-once/durable-batch-model.js';
 
 /*
@@ -21,72 +21,31 @@ import { batchNames, checkBatchOutputs, createBatchStreams, publishPlan, readBat
 const CHILD = join(import.meta.dirname, 'batch-until-child.ts');
 const ID_PREFIX = 'crash.nightly.batch.';
 
-interface Child {
-  readonly proc: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+interface Child extends CrashChild {
   position(): number;
   /** Resolves once the child's output satisfies `cond` (or it exits). */
   when(cond: (state: { pos: number; flushes: readonly [number, number][] }) => boolean): Promise<void>;
-  stderr(): string;
   flushes(): readonly [number, number][];
   /** The stats of the `done` line. */
   stats(): { duplicates: number; batchesFlushed: number };
 }
 
 function startChild(cfg: object): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
   const state = { pos: -1, flushes: [] as [number, number][], done: '{}' };
-  let err = '';
-  let buf = '';
-  const waiters: { cond: (s: typeof state) => boolean; resolve: () => void }[] = [];
-  const settle = (): void => {
-    for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.cond(state)) waiters.splice(i, 1)[0]!.resolve();
-  };
-  proc.stdout!.on('data', (chunk: Buffer) => {
-    buf += chunk.toString();
-    const lines = buf.split('\n');
-    buf = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.startsWith('pos ')) state.pos = Number(line.slice(4));
-      if (line.startsWith('done ')) state.done = line.slice(5);
-      if (line.startsWith('flush ')) {
-        const [, b, from] = line.split(' ');
-        state.flushes.push([Number(b), Number(from)]);
-      }
+  const child = spawnCrashChild(CHILD, cfg, (line) => {
+    if (line.startsWith('pos ')) state.pos = Number(line.slice(4));
+    if (line.startsWith('done ')) state.done = line.slice(5);
+    if (line.startsWith('flush ')) {
+      const [, b, from] = line.split(' ');
+      state.flushes.push([Number(b), Number(from)]);
     }
-    settle();
   });
-  proc.stderr!.on('data', (chunk: Buffer) => {
-    err = (err + chunk.toString()).slice(-8000);
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once('exit', (code, signal) => {
-      for (const w of waiters.splice(0)) w.resolve();
-      resolve({ code, signal });
-    }),
-  );
   return {
-    proc,
-    exited,
+    ...child,
     position: () => state.pos,
-    when: (cond) => new Promise<void>((resolve) => {
-      waiters.push({ cond, resolve });
-      settle();
-    }),
-    stderr: () => err,
+    when: (cond) => child.when(() => cond(state)),
     flushes: () => state.flushes,
     stats: () => JSON.parse(state.done) as { duplicates: number; batchesFlushed: number },
-  };
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openStateStore } from '../../src/state/open-state-store.js';
 import { startTestNatsServer, uniqueName, type NatsServerHandle } from '../helpers/nats-server.js';
 import { checkExactlyOnce, createStreams, publishInputs, readOutputs } from '../src/exactly-once/counter-model.js';
+import { mulberry32, spawnCrashChild, type CrashChild } from './crash-child.js';
 
 /*
  * Real crashes: a child process runs the exactly-once engine over 20,000 events and is SIGKILLed
@@ -21,63 +21,18 @@ const EVENTS = 20_000;
 const KEYS = 100;
 const CHILD = join(import.meta.dirname, 'exactly-once-child.ts');
 
-interface Child {
-  readonly proc: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+interface Child extends CrashChild {
   position(): number;
   /** Resolves once the child reports a committed position >= seq (or exits). */
   reached(seq: number): Promise<void>;
-  stderr(): string;
 }
 
 function startChild(cfg: object): Child {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let pos = -1;
-  let err = '';
-  let buf = '';
-  const waiters: { seq: number; resolve: () => void }[] = [];
-  const settle = (): void => {
-    for (let i = waiters.length - 1; i >= 0; i--) {
-      if (pos >= waiters[i]!.seq) waiters.splice(i, 1)[0]!.resolve();
-    }
-  };
-  proc.stdout!.on('data', (chunk: Buffer) => {
-    buf += chunk.toString();
-    const lines = buf.split('\n');
-    buf = lines.pop() ?? '';
-    for (const line of lines) if (line.startsWith('pos ')) pos = Number(line.slice(4));
-    settle();
+  const child = spawnCrashChild(CHILD, cfg, (line) => {
+    if (line.startsWith('pos ')) pos = Number(line.slice(4));
   });
-  proc.stderr!.on('data', (chunk: Buffer) => {
-    err = (err + chunk.toString()).slice(-8000);
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once('exit', (code, signal) => {
-      for (const w of waiters.splice(0)) w.resolve();
-      resolve({ code, signal });
-    }),
-  );
-  return {
-    proc,
-    exited,
-    position: () => pos,
-    reached: (seq) => new Promise<void>((resolve) => {
-      waiters.push({ seq, resolve });
-      settle();
-    }),
-    stderr: () => err,
-  };
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return { ...child, position: () => pos, reached: (seq) => child.when(() => pos >= seq) };
 }
 
 const cleanups: (() => Promise<void> | void)[] = [];
