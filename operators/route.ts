@@ -109,18 +109,25 @@ export function route<T>(config: RouteConfig<T>): OperatorFunction<Envelope<T>, 
       const scratch: string[] = [];
       let scratchBusy = false;
 
+      // Whether `rule` selects `env`: its subject pattern and its `when`. Undefined after emitting
+      // a dead letter for a `when` that threw.
+      const selects = (env: Envelope<T>, rule: CompiledRule<T>): boolean | undefined => {
+        if (rule.matches !== undefined && !rule.matches(env.subject)) return false;
+        if (rule.when === undefined) return true;
+        try {
+          return Boolean(rule.when(env)); // a predicate returning undefined must read as false, not as "failed"
+        } catch (err) {
+          fail(env, rule, 'when', err);
+          return undefined;
+        }
+      };
+
       const routeFirst = (env: Envelope<T>): void => {
         for (let i = 0; i < n; i++) {
           const rule = rules[i]!;
-          if (rule.matches !== undefined && !rule.matches(env.subject)) continue;
-          if (rule.when !== undefined) {
-            try {
-              if (!rule.when(env)) continue;
-            } catch (err) {
-              fail(env, rule, 'when', err);
-              return;
-            }
-          }
+          const selected = selects(env, rule);
+          if (selected === undefined) return;
+          if (!selected) continue;
           const to = targetOf(env, rule);
           if (to !== undefined) subscriber.next({ kind: 'routed', to, envelope: env });
           return;
@@ -138,15 +145,9 @@ export function route<T>(config: RouteConfig<T>): OperatorFunction<Envelope<T>, 
           // the envelope as a whole instead of leaving it half-delivered.
           for (let i = 0; i < n; i++) {
             const rule = rules[i]!;
-            if (rule.matches !== undefined && !rule.matches(env.subject)) continue;
-            if (rule.when !== undefined) {
-              try {
-                if (!rule.when(env)) continue;
-              } catch (err) {
-                fail(env, rule, 'when', err);
-                return;
-              }
-            }
+            const selected = selects(env, rule);
+            if (selected === undefined) return;
+            if (!selected) continue;
             const to = targetOf(env, rule);
             if (to === undefined) return;
             if (!targets.includes(to)) targets.push(to);
