@@ -11,6 +11,8 @@ export { retryWithBackoff, backoffDelayMs, isRetryableByDefault } from './retry-
 export type { BackoffPolicy, Jitter, RetryWithBackoffConfig } from './retry-with-backoff.js';
 export { guardHandler } from './guard-handler.js';
 export type { GuardHandlerConfig, Handled } from './guard-handler.js';
+export { settleMap } from './settle-map.js';
+export type { SettleMapConfig } from './settle-map.js';
 export { deadLetter } from './dead-letter.js';
 export type { DeadLetterConfig } from './dead-letter.js';
 export { toDeadLetter, deadLettered, isDeadLettered } from '../src/dead-letter/dead-letter-record.js';

@@ -1,4 +1,5 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import { markStage } from '../src/runtime/lineage.js';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { InvalidConfigError, InvalidSubjectError } from '../src/errors.js';
 import { validateSubject } from '../src/transport/subject.js';
@@ -82,7 +83,7 @@ export function route<T>(config: RouteConfig<T>): OperatorFunction<Envelope<T>, 
   const operator = `${NAME}:${name}`;
   const n = rules.length;
   return (source) =>
-    new Observable<Routed<T> | DeadLettered<T>>((subscriber) => {
+    markStage(new Observable<Routed<T> | DeadLettered<T>>((subscriber) => {
       const fail = (env: Envelope<T>, rule: CompiledRule<T>, part: string, thrown: unknown): void => {
         const error = new RouteRuleError(name, rule.index, part, thrown);
         subscriber.next(deadLettered(env, error, 1, { operator, failedAt: scheduler.now() }));
@@ -172,7 +173,7 @@ export function route<T>(config: RouteConfig<T>): OperatorFunction<Envelope<T>, 
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       });
-    });
+    }), source, { name: operator, effect: 'passes' });
 }
 
 /** A routing rule's `when` or `to` failed for one envelope; that envelope is dead-lettered. */

@@ -80,6 +80,10 @@ export type {
   FlushChunkInfo,
 } from './exactly-once/durable-batch-types.js';
 
+// Settling: acknowledging an input only once the effects it caused are complete
+export { Settlement, currentSettlement, holdCurrent, withSettlement } from './settle/index.js';
+export type { Guarantee, PathGuarantee } from './runtime/path-guarantee.js';
+
 // Runtime: topologies, running them, connecting
 export { defineTopology, isTopology } from './runtime/define-topology.js';
 export type { Topology } from './runtime/define-topology.js';
@@ -97,7 +101,7 @@ export type {
   WiringNode,
 } from './runtime/types.js';
 export { describeTopology, formatTopologyDescription } from './runtime/describe-topology.js';
-export type { TopologyDescription } from './runtime/describe-topology.js';
+export type { TopologyDescription, TopologyPath } from './runtime/describe-topology.js';
 export { serveTopologyService, serviceSubject } from './runtime/serve-topology-service.js';
 export type { TopologyServiceOptions } from './runtime/serve-topology-service.js';
 export { toDeadLetter, deadLettered, isDeadLettered } from './dead-letter/dead-letter-record.js';

@@ -30,6 +30,7 @@ describe('public API', () => {
       "REPLY_TO_HEADER",
       "RequestTimeoutError",
       "RuntimeStats",
+      "Settlement",
       "StateDirectoryError",
       "StateFullError",
       "TerminalError",
@@ -45,6 +46,7 @@ describe('public API', () => {
       "codecNamed",
       "connect",
       "createActorProcessor",
+      "currentSettlement",
       "deadLetterStreamName",
       "deadLetterSubject",
       "deadLettered",
@@ -57,6 +59,7 @@ describe('public API', () => {
       "ensureError",
       "fnv1a32",
       "formatTopologyDescription",
+      "holdCurrent",
       "isDeadLettered",
       "isTopology",
       "jsonCodec",
@@ -87,6 +90,7 @@ describe('public API', () => {
       "tellActor",
       "toDeadLetter",
       "validateSubject",
+      "withSettlement",
     ]);
   });
 
@@ -117,6 +121,7 @@ describe('public API', () => {
       "poll",
       "retryWithBackoff",
       "route",
+      "settleMap",
       "tier",
       "toDeadLetter",
       "window",

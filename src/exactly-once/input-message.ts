@@ -66,4 +66,5 @@ export class InputMessage implements StreamMessage {
   ack(): void {}
   nak(): void {}
   term(): void {}
+  working(): void {}
 }

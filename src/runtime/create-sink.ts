@@ -1,4 +1,5 @@
-import { from, map, mergeMap, Observable, type MonoTypeOperatorFunction } from 'rxjs';
+import type { Logger } from 'pino';
+import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
 import { isDeadLettered, type DeadLetterRecord } from '../dead-letter/dead-letter-record.js';
 import type { Codec } from '../codec/codec.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
@@ -6,12 +7,19 @@ import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { EncodeError, ensureError, InvalidConfigError } from '../errors.js';
 import { validateSubject } from '../transport/subject.js';
 import type { Transport } from '../transport/transport.js';
+import { currentSettlement, holdCurrent, withSettlement } from '../settle/settle-scope.js';
+import type { Settlement } from '../settle/settlement.js';
+import { traceSources, type Trace } from './lineage.js';
 import type { RuntimeStats } from './runtime-stats.js';
 import type { SinkOptions, SinkTarget } from './types.js';
 
 /** What a sink needs from the runtime. Internal. */
 export interface SinkDeps {
+  readonly topologyName: string;
   readonly transport: Transport;
+  readonly logger?: Pick<Logger, 'warn'> | undefined;
+  /** Told, when a sink is applied to its upstream, where its values come from. */
+  readonly wire?: ((sink: { name: string; subject: string; trace: Trace; durable: boolean }) => void) | undefined;
   readonly stats: RuntimeStats;
   readonly now: () => number;
   readonly deadLetter: (env: Envelope<unknown>, error: unknown, operator: string) => void;
@@ -37,6 +45,7 @@ export class NoSinkTargetError extends Error {
  */
 export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?: SinkOptions) => MonoTypeOperatorFunction<V> {
   const { transport, stats } = deps;
+  let sinkCount = 0;
   return <V>(target?: SinkTarget<V>, options: SinkOptions = {}): MonoTypeOperatorFunction<V> => {
     if (typeof target === 'string') validateSubject(target, { wildcards: false });
     else if (target !== undefined && typeof target !== 'function') {
@@ -73,38 +82,107 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
       }
     };
 
-    if (options.durable === true) {
-      return (source) =>
-        source.pipe(
-          mergeMap((value) => {
-            const out = prepare(value);
-            if (out === undefined) return [];
-            if (out === 'passed') return [value];
-            return from(transport.publishDurable(out.subject, out.bytes, { headers: out.headers })).pipe(
-              map(() => {
+    const name = options.name ?? (typeof target === 'string' ? target : `sink${++sinkCount}`);
+    const durable = options.durable === true;
+    const described =
+      typeof target === 'string'
+        ? target
+        : options.subjects !== undefined && options.subjects.length > 0
+          ? options.subjects.join(', ')
+          : target === undefined
+            ? "(each Routed value's `to`)"
+            : '(chosen per value)';
+    return (source) => {
+      const trace = traceSources(source);
+      deps.wire?.({ name, subject: described, trace, durable });
+      // A value that reaches this sink outside a settlement, on a path fed by a settling stream,
+      // was carried by a stage Sluice cannot see (a bare mergeMap, delay): its input was already
+      // acknowledged. Say so once and count every one.
+      const expectsSettlement = trace.sources.some((n) => n.kind === 'stream' && n.ordered !== true);
+      let warned = false;
+      const noteUnsettled = (): void => {
+        if (!expectsSettlement) return;
+        stats.recordUnsettledOutput();
+        if (warned) return;
+        warned = true;
+        deps.logger?.warn({ sink: name }, 'a value reached this sink after its input was acknowledged: a stage Sluice cannot see (e.g. mergeMap over a promise, delay) is async. That path is at-most-once; use settleMap for async work (docs/guarantees.md)');
+      };
+      if (!durable) {
+        return new Observable<V>((subscriber) =>
+          source.subscribe({
+            next: (value) => {
+              const current = currentSettlement();
+              if (current === undefined || current.settled) noteUnsettled();
+              const out = prepare(value);
+              if (out === undefined) return;
+              if (out !== 'passed') {
+                // An ack sent after this publish travels the same connection behind it.
+                transport.publish(out.subject, out.bytes, { headers: out.headers });
                 stats.recordPublished(out.subject);
-                return value;
-              }),
-            );
-          }, maxInFlight),
+              }
+              subscriber.next(value);
+            },
+            error: (err: unknown) => subscriber.error(err),
+            complete: () => subscriber.complete(),
+          }),
         );
-    }
-    return (source) =>
-      new Observable<V>((subscriber) =>
-        source.subscribe({
-          next: (value) => {
-            const out = prepare(value);
-            if (out === undefined) return;
-            if (out !== 'passed') {
-              transport.publish(out.subject, out.bytes, { headers: out.headers });
+      }
+      return new Observable<V>((subscriber) => {
+        let inFlight = 0;
+        let completed = false;
+        const waiting: Array<() => void> = [];
+        const finishOne = (): void => {
+          inFlight--;
+          const next = waiting.shift();
+          if (next !== undefined) next();
+          else if (completed && inFlight === 0) subscriber.complete();
+        };
+        const publish = (value: V, out: Outgoing, held: Settlement | undefined): void => {
+          inFlight++;
+          const msgId = held?.replayStable === true ? `${deps.topologyName}.${name}.${held.key}.${held.nextOutputIndex(name)}` : undefined;
+          transport.publishDurable(out.subject, out.bytes, { headers: out.headers, msgId }).then(
+            () => {
               stats.recordPublished(out.subject);
+              if (!subscriber.closed) withSettlement(held, () => subscriber.next(value));
+              held?.release();
+              finishOne();
+            },
+            (err: unknown) => {
+              const error = ensureError(err);
+              if (held !== undefined) {
+                // The input is redelivered (and dead-lettered after its last delivery).
+                held.fail(error);
+                held.release();
+              } else {
+                const env = isRouted(value) ? value.envelope : isEnvelope(value) ? value : { subject: out.subject, data: value, headers: {}, id: '(unpublished)', eventTime: deps.now() };
+                deps.deadLetter(env, error, `sink:${out.subject}`);
+              }
+              finishOne();
+            },
+          );
+        };
+        const sub = source.subscribe({
+          next: (value) => {
+            const held = holdCurrent();
+            if (held === undefined) noteUnsettled();
+            const out = prepare(value);
+            if (out === undefined) return held?.release();
+            if (out === 'passed') {
+              withSettlement(held, () => subscriber.next(value));
+              return held?.release();
             }
-            subscriber.next(value);
+            if (inFlight < maxInFlight) publish(value, out, held);
+            else waiting.push(() => publish(value, out, held));
           },
           error: (err: unknown) => subscriber.error(err),
-          complete: () => subscriber.complete(),
-        }),
-      );
+          complete: () => {
+            completed = true;
+            if (inFlight === 0) subscriber.complete();
+          },
+        });
+        return () => sub.unsubscribe();
+      });
+    };
   };
 }
 

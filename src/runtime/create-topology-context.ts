@@ -1,14 +1,18 @@
 import type { Logger } from 'pino';
-import { defer, from, mergeMap, Observable, takeUntil, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import { Observable, takeUntil, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
 import { decodeEnvelope } from '../codec/decode-envelope.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { ensureError, InvalidConfigError } from '../errors.js';
 import { validateSubject } from '../transport/subject.js';
-import type { StreamMessage, Transport } from '../transport/transport.js';
+import type { Transport } from '../transport/transport.js';
 import { toDeadLetter, type DeadLetterRecord } from '../dead-letter/dead-letter-record.js';
+import { holdCurrent, withSettlement } from '../settle/settle-scope.js';
 import { createSink, encodeForPublish } from './create-sink.js';
+import { markSource } from './lineage.js';
+import { pathGuarantee } from './path-guarantee.js';
+import { defaultDurableName, streamSource } from './stream-source.js';
 import { deadLetterSubject, encodeDeadLetter } from './dead-letter.js';
 import type { RuntimeStats } from './runtime-stats.js';
 import type { PublishValueOptions, SourceOptions, StreamSourceOptions, TopologyContext, WiringNode } from './types.js';
@@ -50,10 +54,17 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
         'dead-lettered a message',
       );
       if (deps.durableDeadLetters) {
+        // The input settles only once its dead letter is stored; if that fails it is redelivered.
+        const held = holdCurrent();
         deps.track(
-          transport.publishDurable(dlqSubject, payload, { headers }).catch((err: unknown) =>
-            // The record cannot be stored: the log line above and this one are all that is left of it.
-            logger.error({ subject: record.subject, seq: record.seq, msgId: record.id, err: ensureError(err) }, 'dead letter could not be stored'),
+          transport.publishDurable(dlqSubject, payload, { headers }).then(
+            () => held?.release(),
+            (err: unknown) => {
+              // With no input to redeliver, the log lines are all that is left of the record.
+              logger.error({ subject: record.subject, seq: record.seq, msgId: record.id, err: ensureError(err) }, held !== undefined ? 'dead letter could not be stored: the input will be redelivered' : 'dead letter could not be stored');
+              held?.fail(ensureError(err));
+              held?.release();
+            },
           ),
         );
       } else {
@@ -80,76 +91,73 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
 
   const source = <T>(subject: string, options: SourceOptions = {}): Observable<Envelope<T>> => {
     validateSubject(subject, { wildcards: true });
-    deps.wire?.({ kind: 'source', subject, queue: options.queue });
+    const node: WiringNode = { kind: 'source', subject, queue: options.queue };
+    deps.wire?.(node);
     const codec = options.codec ?? msgpackCodec;
-    return new Observable<Envelope<T>>((subscriber) =>
+    const env$ = new Observable<Envelope<T>>((subscriber) =>
       transport
         .subscribe(subject, { queue: options.queue })
         .pipe(takeUntil(closing$))
         .subscribe({
-          next: (raw) => {
-            const env = decodeOr<T>(raw, codec, `source:${subject}`);
-            if (env !== undefined) subscriber.next(env);
-          },
+          // Outside any settlement: an in-process publish may deliver inside another input's scope.
+          next: (raw) =>
+            withSettlement(undefined, () => {
+              const env = decodeOr<T>(raw, codec, `source:${subject}`);
+              if (env !== undefined) subscriber.next(env);
+            }),
           error: (err: unknown) => subscriber.error(err),
           complete: () => subscriber.complete(),
         }),
     );
+    return markSource(env$, node);
   };
 
+  const streamReaders = new Map<string, number>();
   const stream = <T>(streamName: string, subjects: string | readonly string[], options: StreamSourceOptions = {}): Observable<Envelope<T>> => {
     const list = typeof subjects === 'string' ? [subjects] : [...subjects];
     if (list.length === 0) throw new InvalidConfigError('stream', 'subjects', `must name at least one subject for stream '${streamName}'`);
     for (const s of list) validateSubject(s, { wildcards: true });
-    deps.wire?.({ kind: 'stream', stream: streamName, subject: list.join(', '), durableName: options.durableName });
-    const codec = options.codec ?? msgpackCodec;
-    const durable = options.durableName !== undefined;
-    const messages$ = defer(() =>
-      from(transport.ensureStream({ name: streamName, subjects: list, maxAgeMs: options.maxAgeMs, storage: options.storage })),
-    ).pipe(
-      mergeMap(() =>
-        transport.consume({
-          stream: streamName,
-          durableName: options.durableName,
-          startSeq: options.startSeq,
-          filterSubject: options.filterSubject,
-          maxInFlight: options.maxInFlight,
-        }),
-      ),
-      takeUntil<StreamMessage>(closing$),
+    for (const field of ['maxUnsettled', 'maxInFlight', 'ackWaitMs', 'maxDeliveries'] as const) {
+      const v = options[field];
+      if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new InvalidConfigError(`stream '${streamName}'`, field, `must be an integer >= 1, got ${v}`);
+    }
+    const readerKey = `${streamName}\u0000${options.filterSubject ?? ''}`;
+    const ordinal = (streamReaders.get(readerKey) ?? 0) + 1;
+    streamReaders.set(readerKey, ordinal);
+    const durableName = options.durableName ?? defaultDurableName(topologyName, streamName, options.filterSubject, ordinal);
+    const ordered = options.ordered === true;
+    const env$ = streamSource<T>(
+      { topologyName, transport, logger, scheduler, closing$, decodeOr, deadLetter, unsettled: { add: (n) => stats.recordUnsettled(n) } },
+      streamName,
+      list,
+      durableName,
+      options,
+      options.codec ?? msgpackCodec,
     );
-    return new Observable<Envelope<T>>((subscriber) =>
-      messages$.subscribe({
-        next: (msg) => {
-          const env = decodeOr<T>(msg, codec, `stream:${streamName}`);
-          if (env === undefined) {
-            if (durable) msg.term();
-            return;
-          }
-          subscriber.next(env);
-          // Acked once the pipeline has taken it; async stages after this are at-most-once.
-          if (durable) msg.ack();
-        },
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete(),
-      }),
-    );
+    const node: WiringNode = { kind: 'stream', stream: streamName, subject: list.join(', '), durableName: ordered ? undefined : durableName, ordered };
+    deps.wire?.(node);
+    return markSource(env$, node);
   };
 
-  const makeSink = createSink({ transport, stats, now: () => scheduler.now(), deadLetter, publishDeadLetter });
-  const sink: TopologyContext['sink'] = (target, options) => {
-    const operator = makeSink(target, options);
-    const subject =
-      typeof target === 'string'
-        ? target
-        : options?.subjects !== undefined && options.subjects.length > 0
-          ? options.subjects.join(', ')
-          : target === undefined
-            ? "(each Routed value's `to`)"
-            : '(chosen per value)';
-    deps.wire?.({ kind: 'sink', subject, durable: options?.durable === true });
-    return operator;
-  };
+  const sink = createSink({
+    topologyName,
+    transport,
+    stats,
+    logger,
+    now: () => scheduler.now(),
+    deadLetter,
+    publishDeadLetter,
+    wire: ({ name, subject, trace, durable }) => {
+      deps.wire?.({
+        kind: 'sink',
+        name,
+        subject,
+        durable,
+        paths: trace.sources.map((source) => pathGuarantee(source, trace.stages, { durable })),
+        incomplete: trace.incomplete || undefined,
+      });
+    },
+  });
 
   const publish = (subject: string, value: unknown, options: PublishValueOptions = {}): void => {
     validateSubject(subject, { wildcards: false });

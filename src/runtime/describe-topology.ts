@@ -5,6 +5,7 @@ import { createTopologyContext } from './create-topology-context.js';
 import { deadLetterSubject } from './dead-letter.js';
 import type { Topology } from './define-topology.js';
 import { RuntimeStats } from './runtime-stats.js';
+import type { PathGuarantee } from './path-guarantee.js';
 import type { WiringNode } from './types.js';
 
 /** What a topology reads and writes: for operators, and for services in other languages. */
@@ -13,6 +14,14 @@ export interface TopologyDescription {
   /** Sources, streams and sinks, in the order the builder created them. */
   readonly nodes: readonly WiringNode[];
   readonly deadLetterSubject: string;
+  /** Every path from a source to a sink, with the guarantee it gets (see README "Guarantees"). */
+  readonly paths: readonly TopologyPath[];
+}
+
+/** One source-to-sink path of a topology. */
+export interface TopologyPath extends PathGuarantee {
+  /** The sink's subject (or how it picks one). */
+  readonly to: string;
 }
 
 /**
@@ -47,7 +56,13 @@ export function describeTopology(topology: Topology): TopologyDescription {
   } finally {
     void transport.close();
   }
-  return { name: topology.name, nodes, deadLetterSubject: deadLetterSubject(topology.name) };
+  const paths: TopologyPath[] = [];
+  for (const n of nodes) {
+    if (n.kind !== 'sink') continue;
+    for (const p of n.paths ?? []) paths.push({ ...p, to: n.subject });
+    if (n.incomplete === true) paths.push({ from: '(a source Sluice cannot follow)', to: n.subject, guarantee: 'at-most-once', because: 'part of the pipeline cannot be followed (e.g. RxJS merge); state it with the sink nearer its source' });
+  }
+  return { name: topology.name, nodes, deadLetterSubject: deadLetterSubject(topology.name), paths };
 }
 
 /** A few human-readable lines, as `sluice describe` prints them. */
@@ -59,5 +74,9 @@ export function formatTopologyDescription(d: TopologyDescription): string {
     else lines.push(`  out  ${n.subject}  ${n.durable === true ? 'JetStream (acked)' : 'core NATS'}`);
   }
   lines.push(`  dead letters  ${d.deadLetterSubject}`);
+  if (d.paths.length > 0) {
+    lines.push('  paths');
+    for (const p of d.paths) lines.push(`    ${p.from} -> ${p.to}  ${p.guarantee}  (${p.because})`);
+  }
   return lines.join('\n');
 }

@@ -7,6 +7,13 @@ export interface StatsSnapshot {
   /** Messages published per subject. */
   readonly published: Readonly<Record<string, number>>;
   readonly deadLetters: number;
+  /** Stream messages delivered and not yet settled (their effects still in progress). */
+  readonly unsettled: number;
+  /**
+   * Values that reached a sink after their input was acknowledged (a stage Sluice cannot see
+   * is asynchronous): should stay 0.
+   */
+  readonly unsettledOutputs: number;
 }
 
 /** Subjects beyond this many are counted together under {@link OTHER_SUBJECTS}. */
@@ -22,6 +29,20 @@ export class RuntimeStats {
   readonly #received = new Map<string, number>();
   readonly #published = new Map<string, number>();
   #deadLetters = 0;
+  #unsettled = 0;
+  #unsettledOutputs = 0;
+
+  recordUnsettled(delta: number): void {
+    this.#unsettled += delta;
+  }
+
+  recordUnsettledOutput(): void {
+    this.#unsettledOutputs += 1;
+  }
+
+  get unsettled(): number {
+    return this.#unsettled;
+  }
 
   recordReceived(subject: string, count = 1): void {
     bump(this.#received, subject, count);
@@ -53,6 +74,8 @@ export class RuntimeStats {
       received: Object.fromEntries(this.#received),
       published: Object.fromEntries(this.#published),
       deadLetters: this.#deadLetters,
+      unsettled: this.#unsettled,
+      unsettledOutputs: this.#unsettledOutputs,
     };
   }
 }

@@ -3,6 +3,7 @@ import type { MonoTypeOperatorFunction, Observable, SchedulerLike } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
 import type { Envelope } from '../envelope/envelope.js';
 import type { Transport } from '../transport/transport.js';
+import type { PathGuarantee } from './path-guarantee.js';
 import type { RuntimeStats } from './runtime-stats.js';
 
 /** Options for {@link TopologyContext.source}. */
@@ -16,17 +17,35 @@ export interface SourceOptions {
 /** Options for {@link TopologyContext.stream}. */
 export interface StreamSourceOptions {
   /**
-   * Durable consumer name. Without it (the default) an ordered consumer reads from `startSeq`
-   * and nothing is acked; with it, a durable pull consumer resumes where it left off and each
-   * message is acked once the pipeline has taken it synchronously (at-least-once up to there).
+   * Durable consumer name. Default `sluice_<topology>_<stream>` (plus the filter subject, and an
+   * ordinal when the topology reads the same stream twice). The consumer resumes where the last
+   * run left off; a message is acknowledged only when every effect it caused is complete.
    */
   durableName?: string | undefined;
-  /** First stream sequence to read. Default 1. */
+  /**
+   * Read with an ordered consumer from `startSeq` and acknowledge nothing: at-most-once, for
+   * replays and inspection. Default false.
+   */
+  ordered?: boolean | undefined;
+  /** First stream sequence to read (when the consumer is first created). Default 1. */
   startSeq?: number | undefined;
   /** Only messages on this subject (nats-server 2.9: one filter per consumer). */
   filterSubject?: string | undefined;
-  /** Messages fetched ahead / unacknowledged at most. Default 1000. */
+  /**
+   * Messages delivered but not yet settled, at most (the consumer's `max_ack_pending`): the
+   * broker stops delivering at this bound, so memory stays bounded over any backlog. Size it
+   * above the largest batch a downstream operator holds. Default 1000.
+   */
+  maxUnsettled?: number | undefined;
+  /** @deprecated Same as `maxUnsettled`. */
   maxInFlight?: number | undefined;
+  /** Redeliver a message not settled (nor kept alive) within this, ms. Default 30000. */
+  ackWaitMs?: number | undefined;
+  /**
+   * Deliveries of a message whose effects keep failing before it is dead-lettered (then
+   * acknowledged). Default 5.
+   */
+  maxDeliveries?: number | undefined;
   /** Codec for messages without a `Content-Type` header. Default msgpack. */
   codec?: Codec | undefined;
   /** Retention of the stream when this call creates it, ms. Default 0 (forever). */
@@ -43,10 +62,18 @@ export interface SinkOptions {
   /** Default msgpack; its content type goes in the `Content-Type` header. */
   codec?: Codec | undefined;
   /**
-   * Publish to JetStream and wait for the stream's ack (at-least-once) instead of a core
-   * publish (at-most-once). The target subject must be bound to a stream. Default false.
+   * Publish to JetStream and wait for the stream's ack instead of a core publish. The target
+   * subject must be bound to a stream. The input is settled only after the ack; outputs of a
+   * single stream message carry a deterministic `Nats-Msg-Id`
+   * (`<topology>.<sink>.<stream>:<seq>.<n>`), so a redelivery's re-publish is dropped as a
+   * duplicate (exactly-once within the stream's duplicate window). Default false.
    */
   durable?: boolean | undefined;
+  /**
+   * Names the sink in output ids and `describe`. Default: the target subject, else `sink<n>`
+   * (its order among the topology's sinks). Keep it stable across deploys: ids depend on it.
+   */
+  name?: string | undefined;
   /** Durable sinks: publishes awaiting their ack at most; values may pass on out of order. Default 256. */
   maxInFlight?: number | undefined;
   /**
@@ -141,4 +168,14 @@ export interface WiringNode {
   readonly queue?: string | undefined;
   /** JetStream publish with ack (kind 'sink'). */
   readonly durable?: boolean | undefined;
+  /** Ordered read, nothing acknowledged (kind 'stream'). */
+  readonly ordered?: boolean | undefined;
+  /** The sink's name in output ids (kind 'sink'). */
+  readonly name?: string | undefined;
+  /**
+   * Kind 'sink': every source whose values reach this sink, with the guarantee of that path.
+   * Found by following the pipeline upstream; `incomplete` when part of it could not be followed.
+   */
+  readonly paths?: readonly PathGuarantee[] | undefined;
+  readonly incomplete?: boolean | undefined;
 }

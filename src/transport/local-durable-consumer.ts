@@ -13,6 +13,8 @@ interface Pending {
   attempt: number;
   /** Only for a delayed nak; ack waits share one sweep timer. */
   timer: Subscription | undefined;
+  /** Set by `working()`: the ack wait of the current delivery runs until then instead. */
+  extendedUntil?: number | undefined;
 }
 
 interface Deadline {
@@ -161,6 +163,9 @@ export class LocalDurableConsumer {
         ack: once(() => this.settle(seq)),
         term: once(() => this.settle(seq)),
         nak: once((delayMs?: number) => this.nak(seq, attempt, delayMs)),
+        working: () => {
+          if (!acted) this.extend(seq, attempt);
+        },
       }),
     );
   }
@@ -190,9 +195,25 @@ export class LocalDurableConsumer {
     }
   }
 
+  /** `working()`: the deadline moves to a full ack wait from now (checked when the old one is due). */
+  private extend(seq: number, attempt: number): void {
+    const entry = this.pending.get(seq);
+    if (entry === undefined || entry.attempt !== attempt) return;
+    entry.extendedUntil = this.scheduler.now() + this.options.ackWaitMs;
+  }
+
   private expire(seq: number, attempt: number): void {
     const entry = this.pending.get(seq);
     if (entry === undefined || entry.attempt !== attempt) return;
+    if (entry.extendedUntil !== undefined && entry.timer === undefined) {
+      const until = entry.extendedUntil;
+      entry.extendedUntil = undefined;
+      if (until > this.scheduler.now()) {
+        this.deadlines.push({ seq, attempt, at: until });
+        this.armSweep();
+        return;
+      }
+    }
     entry.timer = undefined;
     entry.attempt++;
     this.queueRedelivery(seq);

@@ -7,9 +7,10 @@ export interface AckControls {
   ack(): void;
   nak(delayMs?: number): void;
   term(): void;
+  working(): void;
 }
 
-const NO_ACK: AckControls = { ack: () => undefined, nak: () => undefined, term: () => undefined };
+const NO_ACK: AckControls = { ack: () => undefined, nak: () => undefined, term: () => undefined, working: () => undefined };
 
 /**
  * Builds the {@link StreamMessage} a local consumer delivers. The payload is copied so a
@@ -30,5 +31,5 @@ export function localStreamMessage(
     seq: stored.seq,
   });
   // Object.assign onto the fresh envelope: an object spread here cost ~10x more per message.
-  return Object.assign(envelope, { stream, seq: stored.seq, deliveryCount, ack: controls.ack, nak: controls.nak, term: controls.term });
+  return Object.assign(envelope, { stream, seq: stored.seq, deliveryCount, ack: controls.ack, nak: controls.nak, term: controls.term, working: controls.working });
 }

@@ -337,5 +337,6 @@ function toStreamMessage(m: JsMsg, stream: string, seq: number, deliveryCount: n
     ack: acks ? () => m.ack() : NO_OP,
     nak: acks ? (delayMs?: number) => m.nak(delayMs) : NO_OP,
     term: acks ? () => m.term() : NO_OP,
+    working: acks ? () => m.working() : NO_OP,
   });
 }

@@ -94,6 +94,11 @@ export interface StreamMessage extends Envelope<Uint8Array> {
   nak(delayMs?: number): void;
   /** Never redeliver (dead-lettered). */
   term(): void;
+  /**
+   * Still being worked on: restarts the ack wait, so a message held by a batch or a slow effect
+   * is not redelivered meanwhile. No-op for ordered consumers.
+   */
+  working(): void;
 }
 
 /** Position summary of a stream. */

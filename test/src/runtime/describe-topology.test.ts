@@ -20,9 +20,20 @@ describe('describeTopology', () => {
       deadLetterSubject: 'sluice.dlq.wired',
       nodes: [
         { kind: 'source', subject: 'a.in', queue: 'workers' },
-        { kind: 'sink', subject: 'a.out', durable: false },
-        { kind: 'stream', subject: 'o.>', stream: 'ORDERS', durableName: 'reader' },
-        { kind: 'sink', subject: 'o.copy', durable: true },
+        { kind: 'sink', name: 'a.out', subject: 'a.out', durable: false, paths: [{ from: 'a.in', guarantee: 'at-most-once', because: 'core NATS subject: nothing to redeliver' }], incomplete: undefined },
+        { kind: 'stream', subject: 'o.>', stream: 'ORDERS', durableName: 'reader', ordered: false },
+        {
+          kind: 'sink',
+          name: 'o.copy',
+          subject: 'o.copy',
+          durable: true,
+          paths: [{ from: 'ORDERS (o.>)', guarantee: 'exactly-once', because: 'output ids derive from input positions; re-publishes fall in the duplicate window' }],
+          incomplete: undefined,
+        },
+      ],
+      paths: [
+        { from: 'a.in', to: 'a.out', guarantee: 'at-most-once', because: 'core NATS subject: nothing to redeliver' },
+        { from: 'ORDERS (o.>)', to: 'o.copy', guarantee: 'exactly-once', because: 'output ids derive from input positions; re-publishes fall in the duplicate window' },
       ],
     });
     expect(subscribed).toBe(false);
@@ -35,6 +46,8 @@ describe('describeTopology', () => {
         '  in   shop.orders.*  (queue order-routing)  core NATS',
         '  out  shop.fulfilment.priority, shop.fulfilment.standard  core NATS',
         '  dead letters  sluice.dlq.order-routing',
+        '  paths',
+        '    shop.orders.* -> shop.fulfilment.priority, shop.fulfilment.standard  at-most-once  (core NATS subject: nothing to redeliver)',
       ].join('\n'),
     );
   });

@@ -12,7 +12,7 @@ describe('RuntimeStats', () => {
     expect(s.total('received', 'shop.orders.*')).toBe(3);
     expect(s.total('received')).toBe(3);
     expect(s.total('published', 'shop.orders.*')).toBe(0);
-    expect(s.snapshot()).toEqual({ received: { 'shop.orders.web': 2, 'shop.orders.store': 1 }, published: { 'shop.fulfilment.priority': 1 }, deadLetters: 1 });
+    expect(s.snapshot()).toEqual({ received: { 'shop.orders.web': 2, 'shop.orders.store': 1 }, published: { 'shop.fulfilment.priority': 1 }, deadLetters: 1, unsettled: 0, unsettledOutputs: 0 });
   });
 
   it('property: memory stays bounded and no count is lost, whatever the subjects', () => {

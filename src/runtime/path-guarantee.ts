@@ -1,0 +1,35 @@
+import type { StageInfo } from './lineage.js';
+import type { WiringNode } from './types.js';
+
+/** What a path from a source to a sink survives: a processor crash, a broker restart, a redelivery. */
+export type Guarantee = 'at-most-once' | 'at-least-once' | 'exactly-once';
+
+/** One source-to-sink path, as `describe` prints it. */
+export interface PathGuarantee {
+  /** The source: its subject, or `<stream> (<subjects>)`. */
+  readonly from: string;
+  readonly guarantee: Guarantee;
+  /** Why, in one line. */
+  readonly because: string;
+}
+
+/**
+ * The guarantee of the path from `source` through `stages` to a sink. The rules (README
+ * "Guarantees"):
+ * - a core subject (or an ordered stream read) acknowledges nothing: at-most-once;
+ * - a durable stream read settles a message only after its effects: at-least-once;
+ * - ... and exactly-once into a durable (JetStream) sink when every output id is derived from
+ *   inputs the same way on every replay: no stage that weakens, and groups only when recorded.
+ */
+export function pathGuarantee(source: WiringNode, stages: readonly StageInfo[], sink: { durable: boolean }): PathGuarantee {
+  const from = source.kind === 'stream' ? `${source.stream ?? '?'} (${source.subject})` : source.subject;
+  if (source.kind !== 'stream' || source.ordered === true) {
+    return { from, guarantee: 'at-most-once', because: source.kind === 'stream' ? 'ordered read: nothing is acknowledged or redelivered' : 'core NATS subject: nothing to redeliver' };
+  }
+  const weak = stages.find((s) => s.effect === 'weakens');
+  if (weak !== undefined) return { from, guarantee: 'at-most-once', because: `${weak.name} acknowledges before its downstream effects` };
+  if (!sink.durable) return { from, guarantee: 'at-least-once', because: 'settled after the core publish; a redelivery publishes again' };
+  const group = stages.find((s) => s.effect === 'groups' && s.recorded !== true);
+  if (group !== undefined) return { from, guarantee: 'at-least-once', because: `${group.name} groups are not recorded, so a replay may regroup under new ids` };
+  return { from, guarantee: 'exactly-once', because: 'output ids derive from input positions; re-publishes fall in the duplicate window' };
+}

@@ -1,0 +1,152 @@
+import type { Logger } from 'pino';
+import { defer, from, interval, mergeMap, Observable, takeUntil, type SchedulerLike } from 'rxjs';
+import type { Codec } from '../codec/codec.js';
+import type { Envelope } from '../envelope/envelope.js';
+import { ensureError } from '../errors.js';
+import { Settlement } from '../settle/settlement.js';
+import { withSettlement } from '../settle/settle-scope.js';
+import type { StreamMessage, Transport } from '../transport/transport.js';
+import type { StreamSourceOptions } from './types.js';
+
+/** What a stream source needs from the context. Internal. */
+export interface StreamSourceDeps {
+  readonly topologyName: string;
+  readonly transport: Transport;
+  readonly logger: Logger;
+  readonly scheduler: SchedulerLike;
+  readonly closing$: Observable<void>;
+  /** Decodes, or dead-letters (holding the current settlement) and returns undefined. */
+  readonly decodeOr: <T>(raw: Envelope<Uint8Array>, codec: Codec, operator: string) => Envelope<T> | undefined;
+  readonly deadLetter: (env: Envelope<unknown>, error: unknown, operator: string) => void;
+  /** Unsettled messages of all stream sources, for stats. */
+  readonly unsettled: { add(n: number): void };
+}
+
+/** Defaults of the at-least-once stream source. */
+export const STREAM_SOURCE_DEFAULTS = {
+  maxUnsettled: 1_000,
+  ackWaitMs: 30_000,
+  maxDeliveries: 5,
+  /** First redelivery delay after a failed effect; doubles per delivery up to 30 s. */
+  redeliveryDelayMs: 1_000,
+} as const;
+
+/**
+ * A JetStream stream as an Observable of envelopes, settling each message when the effects it
+ * caused are complete (see `Settlement`): a durable pull consumer whose `max_ack_pending` is
+ * `maxUnsettled`, so the broker stops delivering while that many are unsettled (backpressure from
+ * the sinks to the broker, and memory bounded over any backlog). A message whose effects failed
+ * is redelivered after a backoff; after `maxDeliveries` it is dead-lettered, then acknowledged.
+ * A message held longer than a third of the ack wait is kept alive with `working()`.
+ *
+ * With `ordered: true`, the old reader: an ordered consumer from `startSeq`, nothing acknowledged
+ * (at-most-once; for replays and inspection).
+ */
+export function streamSource<T>(
+  deps: StreamSourceDeps,
+  streamName: string,
+  subjects: readonly string[],
+  durableName: string,
+  options: StreamSourceOptions,
+  codec: Codec,
+): Observable<Envelope<T>> {
+  const { transport, scheduler, closing$ } = deps;
+  const ordered = options.ordered === true;
+  const maxUnsettled = options.maxUnsettled ?? options.maxInFlight ?? STREAM_SOURCE_DEFAULTS.maxUnsettled;
+  const ackWaitMs = options.ackWaitMs ?? STREAM_SOURCE_DEFAULTS.ackWaitMs;
+  const maxDeliveries = options.maxDeliveries ?? STREAM_SOURCE_DEFAULTS.maxDeliveries;
+  const operator = `stream:${streamName}`;
+  const messages$ = defer(() =>
+    from(transport.ensureStream({ name: streamName, subjects, maxAgeMs: options.maxAgeMs, storage: options.storage })),
+  ).pipe(
+    mergeMap(() =>
+      transport.consume({
+        stream: streamName,
+        durableName: ordered ? undefined : durableName,
+        startSeq: options.startSeq,
+        filterSubject: options.filterSubject,
+        maxInFlight: maxUnsettled,
+        ackWaitMs,
+      }),
+    ),
+    takeUntil<StreamMessage>(closing$),
+  );
+
+  if (ordered) {
+    return new Observable<Envelope<T>>((subscriber) =>
+      messages$.subscribe({
+        next: (msg) => {
+          const env = deps.decodeOr<T>(msg, codec, operator);
+          if (env !== undefined) subscriber.next(env);
+        },
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      }),
+    );
+  }
+
+  return new Observable<Envelope<T>>((subscriber) => {
+    // Unsettled messages by sequence, with when they were (last) kept alive.
+    const unsettled = new Map<number, { msg: StreamMessage; touchedAt: number }>();
+    const settleAs = (msg: StreamMessage, failure: Error | undefined): void => {
+      if (unsettled.delete(msg.seq)) deps.unsettled.add(-1);
+      if (failure === undefined) return msg.ack();
+      if (msg.deliveryCount < maxDeliveries) {
+        const delay = Math.min(30_000, STREAM_SOURCE_DEFAULTS.redeliveryDelayMs * 2 ** (msg.deliveryCount - 1));
+        deps.logger.warn({ stream: msg.stream, seq: msg.seq, subject: msg.subject, delivery: msg.deliveryCount, retryInMs: delay, err: failure }, 'an effect of this message failed: it will be redelivered');
+        return msg.nak(delay);
+      }
+      // Out of deliveries: the dead letter is this message's last effect, then it is acked.
+      const last = new Settlement(`${msg.stream}:${msg.seq}`, true, (dlqFailure) => (dlqFailure === undefined ? msg.ack() : msg.nak(ackWaitMs)));
+      withSettlement(last, () => deps.deadLetter(msg, failure, operator));
+      last.release();
+    };
+    const keepAlive = interval(Math.max(1, Math.floor(ackWaitMs / 3)), scheduler).subscribe(() => {
+      const now = scheduler.now();
+      for (const entry of unsettled.values()) {
+        if (now - entry.touchedAt >= ackWaitMs / 3) {
+          entry.touchedAt = now;
+          entry.msg.working();
+        }
+      }
+    });
+    const sub = messages$.subscribe({
+      next: (msg) => {
+        const settlement = new Settlement(`${msg.stream}:${msg.seq}`, true, (failure) => settleAs(msg, failure));
+        unsettled.set(msg.seq, { msg, touchedAt: scheduler.now() });
+        deps.unsettled.add(1);
+        try {
+          withSettlement(settlement, () => {
+            const env = deps.decodeOr<T>(msg, codec, operator);
+            if (env !== undefined) subscriber.next(env);
+          });
+        } catch (err) {
+          // A synchronous stage threw: the message was not processed. Redeliver it rather than
+          // ack it; the error still ends the pipeline as RxJS would.
+          settlement.fail(ensureError(err));
+          settlement.release();
+          throw err;
+        }
+        settlement.release();
+      },
+      error: (err: unknown) => subscriber.error(err),
+      complete: () => subscriber.complete(),
+    });
+    return () => {
+      keepAlive.unsubscribe();
+      sub.unsubscribe();
+    };
+  });
+}
+
+/**
+ * The default durable consumer name of a stream source: `sluice_<topology>_<stream>`, plus the
+ * filter subject and an ordinal when a topology reads the same stream more than once, so each
+ * pipeline gets every message. Tokens NATS does not allow in consumer names become `_`.
+ */
+export function defaultDurableName(topology: string, stream: string, filterSubject: string | undefined, ordinal: number): string {
+  const parts = ['sluice', topology, stream];
+  if (filterSubject !== undefined) parts.push(filterSubject);
+  if (ordinal > 1) parts.push(String(ordinal));
+  return parts.join('_').replace(/[.*>\s/\\]/g, '_');
+}

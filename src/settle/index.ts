@@ -1,0 +1,2 @@
+export { Settlement } from './settlement.js';
+export { currentSettlement, holdCurrent, withSettlement } from './settle-scope.js';
