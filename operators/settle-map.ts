@@ -3,6 +3,7 @@ import { ensureError, InvalidConfigError } from '../src/errors.js';
 import { markStage } from '../src/runtime/lineage.js';
 import { holdCurrent, withSettlement } from '../src/settle/settle-scope.js';
 import type { Settlement } from '../src/settle/settlement.js';
+import { subscribeLinked } from './internal/batch-subscribe-linked.js';
 
 /** Config of {@link settleMap}. */
 export interface SettleMapConfig<T, R> {
@@ -42,6 +43,7 @@ export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction
     markStage(
       new Observable<R>((subscriber) => {
         const queue: Array<{ value: T; held: Settlement | undefined }> = [];
+        const working = new Set<Settlement>();
         let active = 0;
         let completed = false;
         const finish = (): void => {
@@ -52,6 +54,7 @@ export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction
         };
         const run = (value: T, held: Settlement | undefined): void => {
           active++;
+          if (held !== undefined) working.add(held);
           let input: ObservableInput<R>;
           try {
             input = config.project(value);
@@ -62,6 +65,7 @@ export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction
             next: (result) => withSettlement(held, () => subscriber.next(result)),
             error: (err: unknown) => failed(held, err),
             complete: () => {
+              if (held !== undefined) working.delete(held);
               held?.release();
               finish();
             },
@@ -70,11 +74,21 @@ export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction
         };
         const failed = (held: Settlement | undefined, err: unknown): void => {
           if (held === undefined) return subscriber.error(err);
+          working.delete(held);
           held.fail(ensureError(err));
           held.release();
           finish();
         };
-        const sub = source.subscribe({
+        subscriber.add(() => {
+          // Unsubscribed before the work finished: the inputs were not processed, so redeliver.
+          const unfinished = [...working, ...queue.splice(0).map((q) => q.held)];
+          working.clear();
+          for (const held of unfinished) {
+            held?.fail(new Error(`settleMap '${config.name}' unsubscribed before this value was processed`));
+            held?.release();
+          }
+        });
+        subscribeLinked(source, subscriber, {
           next: (value) => {
             const held = holdCurrent();
             if (active < concurrency) run(value, held);
@@ -86,14 +100,6 @@ export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction
             if (active === 0) subscriber.complete();
           },
         });
-        return () => {
-          sub.unsubscribe();
-          // Unsubscribed before the work finished: the inputs were not processed, so redeliver.
-          for (const q of queue.splice(0)) {
-            q.held?.fail(new Error(`settleMap '${config.name}' unsubscribed before this value was processed`));
-            q.held?.release();
-          }
-        };
       }),
       source,
       { name: `settleMap:${config.name}`, effect: 'passes' },

@@ -117,9 +117,9 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     const list = typeof subjects === 'string' ? [subjects] : [...subjects];
     if (list.length === 0) throw new InvalidConfigError('stream', 'subjects', `must name at least one subject for stream '${streamName}'`);
     for (const s of list) validateSubject(s, { wildcards: true });
-    for (const field of ['maxUnsettled', 'maxInFlight', 'ackWaitMs', 'maxDeliveries'] as const) {
+    for (const field of ['maxUnsettled', 'maxInFlight', 'ackWaitMs', 'maxDeliveries', 'redeliveryDelayMs'] as const) {
       const v = options[field];
-      if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new InvalidConfigError(`stream '${streamName}'`, field, `must be an integer >= 1, got ${v}`);
+      if (v !== undefined && !(Number.isInteger(v) && v >= (field === 'redeliveryDelayMs' ? 0 : 1))) throw new InvalidConfigError(`stream '${streamName}'`, field, `must be an integer >= ${field === 'redeliveryDelayMs' ? 0 : 1}, got ${v}`);
     }
     const readerKey = `${streamName}\u0000${options.filterSubject ?? ''}`;
     const ordinal = (streamReaders.get(readerKey) ?? 0) + 1;

@@ -55,6 +55,7 @@ export function streamSource<T>(
   const maxUnsettled = options.maxUnsettled ?? options.maxInFlight ?? STREAM_SOURCE_DEFAULTS.maxUnsettled;
   const ackWaitMs = options.ackWaitMs ?? STREAM_SOURCE_DEFAULTS.ackWaitMs;
   const maxDeliveries = options.maxDeliveries ?? STREAM_SOURCE_DEFAULTS.maxDeliveries;
+  const redeliveryDelayMs = options.redeliveryDelayMs ?? STREAM_SOURCE_DEFAULTS.redeliveryDelayMs;
   const operator = `stream:${streamName}`;
   const messages$ = defer(() =>
     from(transport.ensureStream({ name: streamName, subjects, maxAgeMs: options.maxAgeMs, storage: options.storage })),
@@ -92,7 +93,7 @@ export function streamSource<T>(
       if (unsettled.delete(msg.seq)) deps.unsettled.add(-1);
       if (failure === undefined) return msg.ack();
       if (msg.deliveryCount < maxDeliveries) {
-        const delay = Math.min(30_000, STREAM_SOURCE_DEFAULTS.redeliveryDelayMs * 2 ** (msg.deliveryCount - 1));
+        const delay = Math.min(30_000, redeliveryDelayMs * 2 ** (msg.deliveryCount - 1));
         deps.logger.warn({ stream: msg.stream, seq: msg.seq, subject: msg.subject, delivery: msg.deliveryCount, retryInMs: delay, err: failure }, 'an effect of this message failed: it will be redelivered');
         return msg.nak(delay);
       }

@@ -46,6 +46,8 @@ export interface StreamSourceOptions {
    * acknowledged). Default 5.
    */
   maxDeliveries?: number | undefined;
+  /** Delay before the first redelivery of a message whose effects failed, ms; doubles per delivery, up to 30 s. Default 1000. */
+  redeliveryDelayMs?: number | undefined;
   /** Codec for messages without a `Content-Type` header. Default msgpack. */
   codec?: Codec | undefined;
   /** Retention of the stream when this call creates it, ms. Default 0 (forever). */
