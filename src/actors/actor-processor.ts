@@ -371,7 +371,9 @@ function decodeInput<T>(m: StreamMessage, codec: Codec): ActorInput<T> {
   } catch (err) {
     throw new DecodeError(m, c.contentType, err instanceof Error ? err.message : String(err), { cause: err });
   }
-  return { kind: 'message', subject: m.subject, data, headers: m.headers, id: m.id, key: m.key, eventTime: m.eventTime, stream: m.stream, seq: m.seq, reply: m.reply, raw: m.data };
+  // An input handed over by its topology (`t.actor`) shows the subject it arrived on.
+  const subject = m.headers[HEADERS.originSubject] ?? m.subject;
+  return { kind: 'message', subject, data, headers: m.headers, id: m.id, key: m.key, eventTime: m.eventTime, stream: m.stream, seq: m.seq, reply: m.reply, raw: m.data };
 }
 
 /** Whether a reset message asks for `{ clearState: true }`; an unreadable option still resets. */

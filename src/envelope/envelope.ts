@@ -35,4 +35,9 @@ export const HEADERS = {
   msgId: 'Nats-Msg-Id',
   eventTime: 'Sluice-Event-Time',
   key: 'Sluice-Key',
+  /**
+   * The subject a message first arrived on, when Sluice forwarded it to an internal subject (an
+   * input a topology hands to its actor goes to the actor's `.tell` subject).
+   */
+  originSubject: 'Sluice-Origin-Subject',
 } as const;

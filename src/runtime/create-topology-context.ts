@@ -11,6 +11,8 @@ import { toDeadLetter, type DeadLetterRecord } from '../dead-letter/dead-letter-
 import { holdCurrent, withSettlement } from '../settle/settle-scope.js';
 import { createSink, encodeForPublish } from './create-sink.js';
 import { markSource } from './lineage.js';
+import { mountActor, type MountDeps } from './mount-actor.js';
+import { mountDurableBatch } from './mount-durable-batch.js';
 import { pathGuarantee } from './path-guarantee.js';
 import { defaultDurableName, streamSource } from './stream-source.js';
 import { deadLetterSubject, encodeDeadLetter } from './dead-letter.js';
@@ -35,6 +37,8 @@ export interface ContextDeps {
   readonly track: (work: Promise<unknown>) => void;
   readonly onStop: (hook: () => void | Promise<void>) => void;
   readonly report: (line: string) => void;
+  /** Runs a part the context mounts (an actor, a durable batch, their hand-over pipelines) beside the builder's pipelines. */
+  readonly run?: ((part: Observable<unknown>) => void) | undefined;
   /** Receives a node for each source, stream and sink the builder creates (for `describeTopology`). */
   readonly wire?: ((node: WiringNode) => void) | undefined;
 }
@@ -166,7 +170,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     stats.recordPublished(subject);
   };
 
-  return {
+  const ctx: TopologyContext = {
     topologyName,
     transport,
     logger,
@@ -182,5 +186,9 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     untilStopped,
     onStop: deps.onStop,
     report: deps.report,
+    actor: (def, input, options) => mountActor(mountDeps, def, input, options),
+    durableBatch: (options, inputs) => mountDurableBatch(mountDeps, options, inputs),
   };
+  const mountDeps: MountDeps = { ctx, run: deps.run ?? (() => undefined), wire: deps.wire };
+  return ctx;
 }

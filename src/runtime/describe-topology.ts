@@ -58,6 +58,9 @@ export function describeTopology(topology: Topology): TopologyDescription {
   }
   const paths: TopologyPath[] = [];
   for (const n of nodes) {
+    if ((n.kind === 'actor' || n.kind === 'durable-batch') && n.emits !== undefined) {
+      paths.push({ from: `${n.kind} ${n.name ?? '?'}`, to: n.emits.join(', '), guarantee: 'exactly-once', because: 'state, outputs (outbox) and input position commit in one LMDB transaction; outputs carry deterministic ids' });
+    }
     if (n.kind !== 'sink') continue;
     for (const p of n.paths ?? []) paths.push({ ...p, to: n.subject });
     if (n.incomplete === true) paths.push({ from: '(a source Sluice cannot follow)', to: n.subject, guarantee: 'at-most-once', because: 'part of the pipeline cannot be followed (e.g. RxJS merge); state it with the sink nearer its source' });
@@ -71,7 +74,8 @@ export function formatTopologyDescription(d: TopologyDescription): string {
   for (const n of d.nodes) {
     if (n.kind === 'source') lines.push(`  in   ${n.subject}${n.queue !== undefined ? `  (queue ${n.queue})` : ''}  core NATS`);
     else if (n.kind === 'stream') lines.push(`  in   ${n.subject}  JetStream ${n.stream}${n.durableName !== undefined ? `, durable ${n.durableName}` : ', ordered'}`);
-    else lines.push(`  out  ${n.subject}  ${n.durable === true ? 'JetStream (acked)' : 'core NATS'}`);
+    else if (n.kind === 'sink') lines.push(`  out  ${n.subject}  ${n.durable === true ? 'JetStream (acked)' : 'core NATS'}`);
+    else lines.push(`  ${n.kind} ${n.name ?? '?'}  reads its own stream ${n.stream ?? '?'} (${n.subject})${n.emits !== undefined ? `, emits ${n.emits.join(', ')}` : ''}`);
   }
   lines.push(`  dead letters  ${d.deadLetterSubject}`);
   if (d.paths.length > 0) {

@@ -100,6 +100,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   const inFlight = new Set<Promise<unknown>>();
   const stopHooks: Array<() => void | Promise<void>> = [];
   const nodes: WiringNode[] = [];
+  const parts: Observable<unknown>[] = [];
   const startedAt = scheduler.now();
 
   const durableDeadLetters = options.deadLetterStream !== false && (await ensureDeadLetterStream(transport, topology.name, logger));
@@ -120,6 +121,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     onStop: (hook) => stopHooks.push(hook),
     report,
     wire: (node) => nodes.push(node),
+    run: (part) => parts.push(part),
   });
 
   let resolveDone!: (exit: TopologyExit) => void;
@@ -180,7 +182,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     throw err;
   }
 
-  for (const pipeline of pipelinesOf(output)) {
+  for (const pipeline of [...pipelinesOf(output), ...parts]) {
     pipelinesDone.push(
       new Promise<void>((resolve) => {
         subscriptions.push(

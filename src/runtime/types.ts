@@ -3,6 +3,9 @@ import type { MonoTypeOperatorFunction, Observable, SchedulerLike } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
 import type { Envelope } from '../envelope/envelope.js';
 import type { Transport } from '../transport/transport.js';
+import type { ActorDefinition } from '../actors/types.js';
+import type { TopologyActorOptions } from './mount-actor.js';
+import type { DurableBatchInputs, TopologyDurableBatchOptions } from './mount-durable-batch.js';
 import type { PathGuarantee } from './path-guarantee.js';
 import type { RuntimeStats } from './runtime-stats.js';
 
@@ -141,6 +144,21 @@ export interface TopologyContext {
    * names who gave up (default `topology:<name>`). Never throws.
    */
   deadLetter(env: Envelope<unknown>, error: unknown, operator?: string): void;
+  /**
+   * Mounts a keyed actor (see `actor`) as a part of this topology. `input` (any pipeline of
+   * envelopes, e.g. a routed stream) is handed to the actor's own input stream through a durable
+   * sink with ids from the input positions, and the actor runs on the exactly-once engine, so the
+   * path is exactly-once end to end. Returns the actor's outputs when `options.emits` names
+   * where they go (else an Observable that emits nothing). Needs the LMDB state directory
+   * (`stateDir`, `SLUICE_STATE_DIR`).
+   */
+  actor<S, M, P = unknown>(def: ActorDefinition<S, M, P>, input?: Observable<Envelope<M>> | undefined, options?: TopologyActorOptions): Observable<Envelope<unknown>>;
+  /**
+   * Mounts a durable batch (see `startDurableBatch`): `inputs.values` accumulate in LMDB until a
+   * message on `inputs.triggers` (or `maxItems`) closes the batch, which `flush` then reads in
+   * chunks, its outputs exactly once. Inputs reach the batch's own stream as with {@link actor}.
+   */
+  durableBatch(options: TopologyDurableBatchOptions, inputs: DurableBatchInputs): Observable<Envelope<unknown>>;
   /** Completes a stream when the runtime starts draining (for timers and generators). */
   untilStopped<T>(): MonoTypeOperatorFunction<T>;
   /** Runs after the pipelines have drained and before the transport is flushed and closed. */
@@ -160,10 +178,14 @@ export type TopologyBuilder = (ctx: TopologyContext) => TopologyOutput;
 
 /** One input or output of a topology, as `describeTopology` lists it. */
 export interface WiringNode {
-  readonly kind: 'source' | 'stream' | 'sink';
+  readonly kind: 'source' | 'stream' | 'sink' | 'actor' | 'durable-batch';
   /** Subject or pattern; for a stream, its subjects; for a sink without a fixed subject, how it picks one. */
   readonly subject: string;
-  /** JetStream stream name (kind 'stream'). */
+  /** Kinds 'actor' and 'durable-batch': its name. Kind 'sink': its name in output ids. */
+  readonly name?: string | undefined;
+  /** Kinds 'actor' and 'durable-batch': the subjects its outputs go to (exactly-once), when declared. */
+  readonly emits?: readonly string[] | undefined;
+  /** JetStream stream name (kind 'stream'; the own input stream of an actor or durable batch). */
   readonly stream?: string | undefined;
   readonly durableName?: string | undefined;
   /** Queue group (kind 'source'). */
@@ -172,8 +194,6 @@ export interface WiringNode {
   readonly durable?: boolean | undefined;
   /** Ordered read, nothing acknowledged (kind 'stream'). */
   readonly ordered?: boolean | undefined;
-  /** The sink's name in output ids (kind 'sink'). */
-  readonly name?: string | undefined;
   /**
    * Kind 'sink': every source whose values reach this sink, with the guarantee of that path.
    * Found by following the pipeline upstream; `incomplete` when part of it could not be followed.

@@ -1,0 +1,71 @@
+import { concat, defer, EMPTY, ignoreElements, mergeMap, type Observable } from 'rxjs';
+import { actorSubjects } from '../actors/actor-subjects.js';
+import { actorTopology, type ActorTopologyOptions } from '../actors/actor-topology.js';
+import type { ActorDefinition } from '../actors/types.js';
+import { HEADERS, type Envelope } from '../envelope/envelope.js';
+import type { TopologyContext, WiringNode } from './types.js';
+
+/** Options of {@link TopologyContext.actor}. */
+export interface TopologyActorOptions extends Omit<ActorTopologyOptions, 'stream' | 'subjects' | 'ensureStreams'> {
+  /**
+   * The actor's own input stream, holding what the topology hands it (on its `.tell` subjects),
+   * its timers and resets. Default `SLUICE_ACTOR_<topology>_<actor>`.
+   */
+  stream?: string | undefined;
+  /**
+   * Where the behaviour emits: this stream is created (or extended) with these subjects, and the
+   * Observable `t.actor` returns reads it (a durable consumer: at-least-once downstream, each
+   * output carrying the actor's exactly-once `Nats-Msg-Id`). Without it the returned Observable
+   * emits nothing; outputs still go to their subjects.
+   */
+  emits?: { readonly stream: string; readonly subjects: readonly string[] } | undefined;
+}
+
+/** What mounting needs from the context under construction. Internal. */
+export interface MountDeps {
+  readonly ctx: TopologyContext;
+  /** Runs an Observable as a part of the topology (subscribed and drained by the runtime). */
+  readonly run: (part: Observable<unknown>) => void;
+  readonly wire?: ((node: WiringNode) => void) | undefined;
+}
+
+/**
+ * `t.actor`: the actor runs on the exactly-once engine over its own input stream, and `input`
+ * reaches that stream through a durable sink whose message ids derive from the input positions —
+ * the same hand-over Kafka Streams makes through a repartition topic before a stateful step. So
+ * the whole path stream → operators → actor → JetStream outputs is exactly-once, per-key order
+ * follows the input stream's order, and each part can fail and restart on its own.
+ */
+export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, P>, input: Observable<Envelope<M>> | undefined, options: TopologyActorOptions = {}): Observable<Envelope<unknown>> {
+  const { ctx } = deps;
+  const subjects = actorSubjects({ topology: ctx.topologyName, actor: def.name, prefix: options.prefix });
+  const streamName = options.stream ?? `SLUICE_ACTOR_${ctx.topologyName}_${def.name}`;
+  const ensureInput = defer(() => ctx.transport.ensureStream({ name: streamName, subjects: subjects.streamSubjects }));
+
+  if (input !== undefined) {
+    const handOver = input.pipe(
+      mergeMap((env) => {
+        let key: string;
+        try {
+          key = def.key(env);
+        } catch (err) {
+          // No key, no actor: the input's dead letter is its last effect (it settles once stored).
+          ctx.deadLetter(env, err, `actor:${def.name}`);
+          return EMPTY;
+        }
+        // Re-encoded from `data` (not `raw`): a stage before may have changed the data and kept the bytes.
+        const headers = { ...env.headers, [HEADERS.originSubject]: env.subject };
+        return [{ kind: 'routed' as const, to: subjects.tell(key), envelope: { ...env, raw: undefined, headers } }];
+      }),
+      ctx.sink(undefined, { durable: true, name: `actor-${def.name}`, subjects: [`${subjects.base}.*.tell`] }),
+    );
+    deps.run(concat(ensureInput.pipe(ignoreElements()), handOver));
+  }
+
+  const { emits, stream: _s, ...runOptions } = options;
+  const ensureStreams = emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : [];
+  deps.wire?.({ kind: 'actor', name: def.name, stream: streamName, subject: subjects.streamSubjects.join(', '), emits: emits?.subjects });
+  deps.run(actorTopology(ctx.topologyName, def, { ...runOptions, stream: streamName, ensureStreams }).build(ctx) as Observable<unknown>);
+  if (emits === undefined) return EMPTY;
+  return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${def.name}_out` });
+}

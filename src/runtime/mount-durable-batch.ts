@@ -1,0 +1,63 @@
+import { concat, defer, EMPTY, ignoreElements, map, merge, type Observable } from 'rxjs';
+import { durableBatch, type DurableBatchTopologyOptions } from '../exactly-once/durable-batch-topology.js';
+import { HEADERS, type Envelope } from '../envelope/envelope.js';
+import { markStage } from './lineage.js';
+import type { MountDeps } from './mount-actor.js';
+
+/** Options of {@link TopologyContext.durableBatch}. */
+export interface TopologyDurableBatchOptions extends Omit<DurableBatchTopologyOptions, 'source' | 'triggerSubjects' | 'ensureStreams'> {
+  /** The batch's own input stream (values and triggers, in one order). Default `SLUICE_BATCH_<topology>_<name>`. */
+  stream?: string | undefined;
+  /** Where `flush` emits: created (or extended), and read by the returned Observable. See `t.actor`'s `emits`. */
+  emits?: { readonly stream: string; readonly subjects: readonly string[] } | undefined;
+}
+
+/** The inputs of {@link TopologyContext.durableBatch}. */
+export interface DurableBatchInputs {
+  /** What goes into the open batch. */
+  readonly values: Observable<Envelope<unknown>>;
+  /**
+   * What closes it ("end of day", "file received"): any message; a schedule can publish one.
+   * Optional when `maxItems` cuts the batches.
+   */
+  readonly triggers?: Observable<Envelope<unknown>> | undefined;
+}
+
+/** The subjects of a mounted durable batch in its own stream. */
+export function durableBatchSubjects(topology: string, name: string): { values: string; trigger: string } {
+  const base = `sluice.batch.${topology}.${name}`;
+  return { values: `${base}.in`, trigger: `${base}.trigger` };
+}
+
+/**
+ * `t.durableBatch`: the durable batch accumulates exactly once from its own stream, and the
+ * topology's values and triggers reach that stream through a durable sink whose ids derive from
+ * their input positions, so values and triggers keep one order that every replay sees (the cut is
+ * deterministic) and nothing is lost or doubled on the way. See `mountActor` for the pattern.
+ */
+export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatchOptions, inputs: DurableBatchInputs): Observable<Envelope<unknown>> {
+  const { ctx } = deps;
+  const subjects = durableBatchSubjects(ctx.topologyName, options.name);
+  const streamName = options.stream ?? `SLUICE_BATCH_${ctx.topologyName}_${options.name}`;
+  const ensureInput = defer(() => ctx.transport.ensureStream({ name: streamName, subjects: [subjects.values, subjects.trigger] }));
+  const forward = (to: string) =>
+    map((env: Envelope<unknown>) => ({ kind: 'routed' as const, to, envelope: { ...env, raw: undefined, headers: { ...env.headers, [HEADERS.originSubject]: env.subject } } }));
+  const lanes = [inputs.values.pipe(forward(subjects.values)), ...(inputs.triggers !== undefined ? [inputs.triggers.pipe(forward(subjects.trigger))] : [])];
+  const handOver = markStage(merge(...lanes), lanes, { name: 'merge', effect: 'passes' }).pipe(
+    ctx.sink(undefined, { durable: true, name: `batch-${options.name}`, subjects: [subjects.values, subjects.trigger] }),
+  );
+  deps.run(concat(ensureInput.pipe(ignoreElements()), handOver));
+
+  const { emits, stream: _s, ...batchOptions } = options;
+  deps.wire?.({ kind: 'durable-batch', name: options.name, stream: streamName, subject: `${subjects.values}, ${subjects.trigger}`, emits: emits?.subjects });
+  deps.run(
+    durableBatch(ctx, {
+      ...batchOptions,
+      source: { stream: streamName },
+      triggerSubjects: [subjects.trigger],
+      ensureStreams: [{ name: streamName, subjects: [subjects.values, subjects.trigger] }, ...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : [])],
+    }),
+  );
+  if (emits === undefined) return EMPTY;
+  return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${options.name}_out` });
+}

@@ -1,0 +1,112 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { filter } from 'rxjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { actor } from '../../../src/actors/actor.js';
+import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
+import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
+import { defineTopology } from '../../../src/runtime/define-topology.js';
+import { describeTopology, formatTopologyDescription } from '../../../src/runtime/describe-topology.js';
+import { runTopology } from '../../../src/runtime/run-topology.js';
+import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import type { Transport } from '../../../src/transport/transport.js';
+import { useNatsServer } from '../../helpers/nats-server.js';
+
+const server = useNatsServer();
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+type Deposit = { account: string; cents: number };
+const balances = actor<number, Deposit>({
+  name: 'balances',
+  key: (m) => m.data.account,
+  initial: () => 0,
+  handle: (balance, msg, ctx) => {
+    if (msg.kind === 'timer') return balance;
+    const next = balance + msg.data.cents;
+    ctx.emit('bank.balance.changed', { account: ctx.key, balance: next, from: msg.subject });
+    return next;
+  },
+});
+
+// One file mixing a routed stream, an actor fed by it, and a pipeline over the actor's outputs.
+const mixed = (stateDir: string) =>
+  defineTopology('mixed', (t) => {
+    const deposits = t.stream<Deposit>('BANK_IN', 'bank.deposits.>').pipe(filter((e) => e.data.cents !== 0));
+    const changes = t.actor(balances, deposits, { stateDir, reportEveryMs: 0, emits: { stream: 'BANK_OUT', subjects: ['bank.balance.>'] } });
+    return changes.pipe(t.sink('bank.audit', { durable: true }));
+  });
+
+async function until(cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function readAll(transport: Transport, stream: string): Promise<Array<{ subject: string; data: unknown; msgId: string | undefined }>> {
+  const state = await transport.streamState(stream);
+  const out: Array<{ subject: string; data: unknown; msgId: string | undefined }> = [];
+  await new Promise<void>((resolve) => {
+    if (state.messages === 0) return resolve();
+    const sub = transport.consume({ stream, startSeq: 1 }).subscribe((m) => {
+      out.push({ subject: m.subject, data: decodeEnvelope(m, msgpackCodec).data, msgId: m.headers['Nats-Msg-Id'] });
+      if (m.seq >= state.lastSeq) {
+        sub.unsubscribe();
+        resolve();
+      }
+    });
+  });
+  return out;
+}
+
+describe('t.actor: an actor as a part of a topology', () => {
+  it('describe shows the hand-over to the actor and its outputs as exactly-once paths', () => {
+    const text = formatTopologyDescription(describeTopology(mixed('/nonexistent')));
+    expect(text).toContain('BANK_IN (bank.deposits.>) -> sluice.actor.mixed.balances.*.tell  exactly-once');
+    expect(text).toContain('actor balances -> bank.balance.>  exactly-once');
+    expect(text).toContain('BANK_OUT (bank.balance.>) -> bank.audit  exactly-once');
+  });
+
+  it('runs stream -> filter -> actor -> sink in one topology, each output once, state correct across a restart', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'sluice-mount-'));
+    dirs.push(stateDir);
+    const transport = await NatsTransport.connect({ servers: server().url });
+    await transport.ensureStream({ name: 'BANK_IN', subjects: ['bank.deposits.>'] });
+    await transport.ensureStream({ name: 'AUDIT', subjects: ['bank.audit'] });
+    const publish = async (from: number, to: number) => {
+      for (let i = from; i <= to; i++) {
+        await transport.publishDurable(`bank.deposits.${i % 2 === 0 ? 'web' : 'branch'}`, msgpackCodec.encode({ account: `acc-${i % 3}`, cents: i % 5 === 0 ? 0 : 100 }));
+      }
+    };
+    const logger = pino({ level: 'silent' });
+    await publish(1, 30);
+    let run = await runTopology(mixed(stateDir), { transport, logger, report: () => undefined, closeTransport: false, service: false });
+    await until(async () => (await transport.streamState('AUDIT')).messages === 24);
+    await run.stop();
+    await publish(31, 60);
+    run = await runTopology(mixed(stateDir), { transport, logger, report: () => undefined, closeTransport: false, service: false });
+    await until(async () => (await transport.streamState('AUDIT')).messages === 48);
+    await new Promise((r) => setTimeout(r, 300));
+    await run.stop();
+
+    const changes = await readAll(transport, 'BANK_OUT');
+    expect(changes).toHaveLength(48);
+    expect(new Set(changes.map((c) => c.msgId)).size).toBe(48);
+    const last = new Map<string, number>();
+    for (const c of changes) {
+      const d = c.data as { account: string; balance: number; from: string };
+      expect(d.from).toMatch(/^bank\.deposits\.(web|branch)$/);
+      last.set(d.account, d.balance);
+    }
+    // 60 deposits, every fifth is 0 (filtered): per account 16 deposits of 100.
+    expect(Object.fromEntries(last)).toEqual({ 'acc-0': 1600, 'acc-1': 1600, 'acc-2': 1600 });
+    expect(await readAll(transport, 'AUDIT')).toHaveLength(48);
+    await transport.close();
+  });
+});
