@@ -1,0 +1,92 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
+import { defineTopology } from '../../../src/runtime/define-topology.js';
+import { describeTopology, formatTopologyDescription } from '../../../src/runtime/describe-topology.js';
+import { runTopology } from '../../../src/runtime/run-topology.js';
+import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { useNatsServer } from '../../helpers/nats-server.js';
+
+const server = useNatsServer();
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+// Preference changes held until operations says "end of day", then summed per batch.
+const nightly = (stateDir: string) =>
+  defineTopology('nightly', (t) => {
+    const sums = t.durableBatch(
+      {
+        name: 'prefs',
+        stateDir,
+        reportEveryMs: 0,
+        chunkSize: 7,
+        emits: { stream: 'PREF_SUMS', subjects: ['prefs.sum'] },
+        flush: (chunk, emit, info) => {
+          const total = chunk.reduce((n, r) => n + (msgpackCodec.decode(r.data) as { n: number }).n, 0);
+          emit('prefs.sum', msgpackCodec.encode({ batch: info.batchSeq, from: info.from, count: chunk.length, total }));
+        },
+      },
+      { values: t.stream('PREFS', 'crm.prefs.>'), triggers: t.source('ops.end-of-day') },
+    );
+    return sums.pipe(t.sink('prefs.audit'));
+  });
+
+async function until(cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('t.durableBatch: a durable batch as a part of a topology', () => {
+  it('describe shows values and triggers handed over exactly-once, and the flush outputs', () => {
+    const text = formatTopologyDescription(describeTopology(nightly('/nonexistent')));
+    expect(text).toContain('PREFS (crm.prefs.>) -> sluice.batch.nightly.prefs.in, sluice.batch.nightly.prefs.trigger  exactly-once');
+    expect(text).toContain('ops.end-of-day -> sluice.batch.nightly.prefs.in, sluice.batch.nightly.prefs.trigger  at-most-once');
+    expect(text).toContain('durable-batch prefs -> prefs.sum  exactly-once');
+  });
+
+  it('holds values until the trigger, flushes them in chunks, and keeps them across a restart', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'sluice-mount-batch-'));
+    dirs.push(stateDir);
+    const transport = await NatsTransport.connect({ servers: server().url });
+    await transport.ensureStream({ name: 'PREFS', subjects: ['crm.prefs.>'] });
+    const logger = pino({ level: 'silent' });
+    const start = () => runTopology(nightly(stateDir), { transport, logger, report: () => undefined, closeTransport: false, service: false });
+    const sums = async () => (await transport.streamState('PREF_SUMS').catch(() => ({ messages: 0 }))).messages;
+
+    for (let i = 1; i <= 10; i++) await transport.publishDurable('crm.prefs.x', msgpackCodec.encode({ n: i }));
+    let run = await start();
+    const handedOver = async () => (await transport.streamState('SLUICE_BATCH_nightly_prefs').catch(() => ({ messages: 0 }))).messages;
+    await until(async () => (await handedOver()) === 10);
+    await run.stop();
+    // Restarted before the trigger: the open batch is in LMDB, nothing was flushed.
+    expect(await sums()).toBe(0);
+    for (let i = 11; i <= 15; i++) await transport.publishDurable('crm.prefs.x', msgpackCodec.encode({ n: i }));
+    run = await start();
+    await until(async () => (await handedOver()) === 15);
+    transport.publish('ops.end-of-day', msgpackCodec.encode({ day: '2026-12-04' }));
+    await until(async () => (await sums()) === 3);
+    await run.stop();
+
+    const out: Array<{ batch: number; from: number; count: number; total: number }> = [];
+    await new Promise<void>((resolve) => {
+      const sub = transport.consume({ stream: 'PREF_SUMS' }).subscribe((m) => {
+        out.push(msgpackCodec.decode(m.data) as (typeof out)[number]);
+        if (out.length === 3) (sub.unsubscribe(), resolve());
+      });
+    });
+    expect(out).toEqual([
+      { batch: 1, from: 0, count: 7, total: 28 },
+      { batch: 1, from: 7, count: 7, total: 77 },
+      { batch: 1, from: 14, count: 1, total: 15 },
+    ]);
+    await transport.close();
+  });
+});
