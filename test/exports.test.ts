@@ -130,6 +130,9 @@ describe('public API', () => {
 
   it('sluice/testing exports exactly these names', () => {
     expect(Object.keys(testing).sort()).toEqual([
+      "ManualClock",
+      "TopologyFailedError",
+      "UnconsumedInputError",
       "startTestDriver",
     ]);
   });

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Observable, takeUntil, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
@@ -37,8 +38,10 @@ export interface ContextDeps {
   readonly track: (work: Promise<unknown>) => void;
   readonly onStop: (hook: () => void | Promise<void>) => void;
   readonly report: (line: string) => void;
-  /** Runs a part the context mounts (an actor, a durable batch, their hand-over pipelines) beside the builder's pipelines. */
-  readonly run?: ((part: Observable<unknown>) => void) | undefined;
+  /** Runs a part the context mounts (an actor, a durable batch, their hand-over pipelines) beside the builder's pipelines; `name` names it in errors. */
+  readonly run?: ((part: Observable<unknown>, name: string) => void) | undefined;
+  /** See {@link TopologyContext.stateDir}. Default: `SLUICE_STATE_DIR`, else `./.sluice/state`. */
+  readonly stateDir?: string | undefined;
   /** Receives a node for each source, stream and sink the builder creates (for `describeTopology`). */
   readonly wire?: ((node: WiringNode) => void) | undefined;
 }
@@ -172,6 +175,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
 
   const ctx: TopologyContext = {
     topologyName,
+    stateDir: deps.stateDir ?? process.env['SLUICE_STATE_DIR'] ?? join(process.cwd(), '.sluice', 'state'),
     transport,
     logger,
     scheduler,

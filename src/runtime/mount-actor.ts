@@ -25,7 +25,7 @@ export interface TopologyActorOptions extends Omit<ActorTopologyOptions, 'stream
 export interface MountDeps {
   readonly ctx: TopologyContext;
   /** Runs an Observable as a part of the topology (subscribed and drained by the runtime). */
-  readonly run: (part: Observable<unknown>) => void;
+  readonly run: (part: Observable<unknown>, name: string) => void;
   readonly wire?: ((node: WiringNode) => void) | undefined;
 }
 
@@ -59,13 +59,13 @@ export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, 
       }),
       ctx.sink(undefined, { durable: true, name: `actor-${def.name}`, subjects: [`${subjects.base}.*.tell`] }),
     );
-    deps.run(concat(ensureInput.pipe(ignoreElements()), handOver));
+    deps.run(concat(ensureInput.pipe(ignoreElements()), handOver), `actor ${def.name} (hand-over)`);
   }
 
   const { emits, stream: _s, ...runOptions } = options;
   const ensureStreams = emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : [];
   deps.wire?.({ kind: 'actor', name: def.name, stream: streamName, subject: subjects.streamSubjects.join(', '), emits: emits?.subjects });
-  deps.run(actorTopology(ctx.topologyName, def, { ...runOptions, stream: streamName, ensureStreams }).build(ctx) as Observable<unknown>);
+  deps.run(actorTopology(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams }).build(ctx) as Observable<unknown>, `actor ${def.name}`);
   if (emits === undefined) return EMPTY;
   return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${def.name}_out` });
 }

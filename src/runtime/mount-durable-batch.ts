@@ -46,17 +46,19 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
   const handOver = markStage(merge(...lanes), lanes, { name: 'merge', effect: 'passes' }).pipe(
     ctx.sink(undefined, { durable: true, name: `batch-${options.name}`, subjects: [subjects.values, subjects.trigger] }),
   );
-  deps.run(concat(ensureInput.pipe(ignoreElements()), handOver));
+  deps.run(concat(ensureInput.pipe(ignoreElements()), handOver), `durable batch ${options.name} (hand-over)`);
 
   const { emits, stream: _s, ...batchOptions } = options;
   deps.wire?.({ kind: 'durable-batch', name: options.name, stream: streamName, subject: `${subjects.values}, ${subjects.trigger}`, emits: emits?.subjects });
   deps.run(
     durableBatch(ctx, {
       ...batchOptions,
+      stateDir: batchOptions.stateDir ?? ctx.stateDir,
       source: { stream: streamName },
       triggerSubjects: [subjects.trigger],
       ensureStreams: [{ name: streamName, subjects: [subjects.values, subjects.trigger] }, ...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : [])],
     }),
+    `durable batch ${options.name}`,
   );
   if (emits === undefined) return EMPTY;
   return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${options.name}_out` });

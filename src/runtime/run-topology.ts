@@ -37,6 +37,8 @@ export interface RunTopologyOptions {
    * stream cannot be created (no JetStream) dead letters are core-published, with a warning.
    */
   deadLetterStream?: boolean | undefined;
+  /** Where mounted actors and durable batches keep LMDB state. Default `SLUICE_STATE_DIR`, else `./.sluice/state`. */
+  stateDir?: string | undefined;
 }
 
 /** Why a run ended. */
@@ -47,6 +49,8 @@ export interface TopologyExit {
   readonly reason: StopReason;
   /** The pipeline error, when `reason` is 'failed'. */
   readonly error?: Error | undefined;
+  /** Which part failed: `pipeline <n>` (in the order the builder returned them), `actor <name>`, ... */
+  readonly failedPart?: string | undefined;
   readonly elapsedMs: number;
   readonly stats: StatsSnapshot;
 }
@@ -100,7 +104,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   const inFlight = new Set<Promise<unknown>>();
   const stopHooks: Array<() => void | Promise<void>> = [];
   const nodes: WiringNode[] = [];
-  const parts: Observable<unknown>[] = [];
+  const parts: Array<{ part: Observable<unknown>; name: string }> = [];
   const startedAt = scheduler.now();
 
   const durableDeadLetters = options.deadLetterStream !== false && (await ensureDeadLetterStream(transport, topology.name, logger));
@@ -121,7 +125,8 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     onStop: (hook) => stopHooks.push(hook),
     report,
     wire: (node) => nodes.push(node),
-    run: (part) => parts.push(part),
+    run: (part, name) => parts.push({ part, name }),
+    stateDir: options.stateDir,
   });
 
   let resolveDone!: (exit: TopologyExit) => void;
@@ -132,7 +137,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   let durationTimer: Subscription | undefined;
   let service: { stop(): Promise<void> } | undefined;
 
-  const stop = (reason: StopReason, error?: Error): Promise<TopologyExit> => {
+  const stop = (reason: StopReason, error?: Error, failedPart?: string): Promise<TopologyExit> => {
     stopPromise ??= (async () => {
       logger.info({ reason }, 'draining');
       abort.abort();
@@ -163,7 +168,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
       })().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'transport flush/close failed'));
       if (!(await within(finish, drainTimeoutMs))) logger.warn({ drainTimeoutMs }, 'transport flush/close did not finish in time');
       durationTimer?.unsubscribe();
-      const exit: TopologyExit = { reason, error, elapsedMs: scheduler.now() - startedAt, stats: stats.snapshot() };
+      const exit: TopologyExit = { reason, error, failedPart, elapsedMs: scheduler.now() - startedAt, stats: stats.snapshot() };
       logger.info({ reason, elapsedMs: exit.elapsedMs, ...summaryFields(exit.stats) }, 'stopped');
       resolveDone(exit);
       return exit;
@@ -182,16 +187,17 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     throw err;
   }
 
-  for (const pipeline of [...pipelinesOf(output), ...parts]) {
+  const all = [...pipelinesOf(output).map((part, i) => ({ part, name: `pipeline ${i + 1}` })), ...parts];
+  for (const { part: pipeline, name: partName } of all) {
     pipelinesDone.push(
       new Promise<void>((resolve) => {
         subscriptions.push(
           pipeline.subscribe({
             error: (err: unknown) => {
               const error = ensureError(err);
-              logger.error({ err: error }, 'pipeline failed');
+              logger.error({ err: error, part: partName }, 'pipeline failed');
               resolve();
-              void stop('failed', error);
+              void stop('failed', error, partName);
             },
             complete: () => resolve(),
           }),

@@ -102,6 +102,11 @@ export interface PublishValueOptions {
 export interface TopologyContext {
   /** The topology's name, as given to `defineTopology`. */
   readonly topologyName: string;
+  /**
+   * Where mounted actors and durable batches keep their LMDB state (`<stateDir>/<topology>`):
+   * `RunTopologyOptions.stateDir`, else `SLUICE_STATE_DIR`, else `./.sluice/state`.
+   */
+  readonly stateDir: string;
   readonly transport: Transport;
   /** Structured logger (pino), bound to the topology name. Never give it secrets. */
   readonly logger: Logger;

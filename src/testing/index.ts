@@ -1,2 +1,3 @@
-export { startTestDriver } from './topology-test-driver.js';
+export { startTestDriver, TopologyFailedError, UnconsumedInputError } from './topology-test-driver.js';
+export { ManualClock } from './manual-clock.js';
 export type { TestDriverOptions, TestInput, TestOutput, TopologyTestDriver } from './topology-test-driver.js';

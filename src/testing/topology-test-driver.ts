@@ -1,5 +1,10 @@
 import { pino, type Logger } from 'pino';
-import type { SchedulerLike, Subscription } from 'rxjs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
+import { InvalidConfigError } from '../errors.js';
+import { ManualClock } from './manual-clock.js';
 import type { DeadLetterRecord } from '../dead-letter/dead-letter-record.js';
 import type { Codec } from '../codec/codec.js';
 import { decodeEnvelope } from '../codec/decode-envelope.js';
@@ -15,16 +20,26 @@ import { subjectMatches, validateSubject } from '../transport/subject.js';
 export interface TestDriverOptions {
   /** Default: a silent logger. Pass `pino({ level: 'debug' })` to see the runtime's logs. */
   logger?: Logger | undefined;
-  /** Scheduler for the topology's timers and the transport's clock. Default `asyncScheduler`. */
-  scheduler?: SchedulerLike | undefined;
+  /**
+   * Processing time. `'manual'`: a {@link ManualClock} that moves only with
+   * `driver.advanceTime(ms)` (starting at `startTimeMs`); a scheduler: that one. Default: real
+   * time (`asyncScheduler`).
+   */
+  scheduler?: SchedulerLike | 'manual' | undefined;
+  /** With `scheduler: 'manual'`, where the clock starts, epoch ms. Default 0. */
+  startTimeMs?: number | undefined;
   /** Messages recorded at most; the oldest are dropped past it. Default 100000. */
   maxRecorded?: number | undefined;
 }
 
 /** Publishes test input on one subject. */
 export interface TestInput<T> {
-  /** Encodes (msgpack unless `codec` is given) and publishes `value`. */
-  publish(value: T, options?: { headers?: Record<string, string>; codec?: Codec }): void;
+  /**
+   * Encodes (msgpack unless `codec` is given) and publishes `value`; `eventTimeMs` sets its event
+   * time (the `Sluice-Event-Time` header).
+   * @throws UnconsumedInputError when nothing in the topology reads this subject.
+   */
+  publish(value: T, options?: { headers?: Record<string, string>; codec?: Codec; eventTimeMs?: number }): void;
   /** Publishes bytes as they are, e.g. a malformed payload. */
   publishBytes(bytes: Uint8Array, headers?: Record<string, string>): void;
 }
@@ -50,6 +65,13 @@ export interface TopologyTestDriver {
   deadLetters(): Promise<DeadLetterRecord[]>;
   /** Resolves once all published messages are delivered and the topology has stopped publishing. */
   settle(): Promise<void>;
+  /**
+   * With `scheduler: 'manual'`: moves processing time forward by `ms` (timers due by then fire,
+   * in order), then settles.
+   */
+  advanceTime(ms: number): Promise<void>;
+  /** The topology's processing time, epoch ms. */
+  now(): number;
   /** Drains and stops the topology, then closes the transport. */
   stop(): Promise<TopologyExit>;
 }
@@ -68,7 +90,10 @@ export interface TopologyTestDriver {
  * ```
  */
 export async function startTestDriver(topology: Topology, options: TestDriverOptions = {}): Promise<TopologyTestDriver> {
-  const transport = new LocalTransport({ name: `test:${topology.name}`, scheduler: options.scheduler });
+  const clock = options.scheduler === 'manual' ? new ManualClock(options.startTimeMs ?? 0) : undefined;
+  const scheduler: SchedulerLike = clock ?? (options.scheduler as SchedulerLike | undefined) ?? asyncScheduler;
+  const transport = new LocalTransport({ name: `test:${topology.name}`, scheduler });
+  const stateDir = mkdtempSync(join(tmpdir(), `sluice-test-${topology.name}-`));
   const maxRecorded = options.maxRecorded ?? 100_000;
   let recorded: Envelope<Uint8Array>[] = [];
   let seen = 0;
@@ -77,6 +102,10 @@ export async function startTestDriver(topology: Topology, options: TestDriverOpt
   // are indistinguishable anyway.
   const inputs: Array<{ subject: string; bytes: Uint8Array }> = [];
   const sendInput = (subject: string, bytes: Uint8Array, headers?: Record<string, string>) => {
+    assertRunning();
+    // The recorder itself is one subscriber; a test input nobody else reads would pass silently.
+    const interest = transport.interestIn(subject);
+    if (interest.subscribers <= 1 && interest.stream === undefined) throw new UnconsumedInputError(topology.name, subject);
     inputs.push({ subject, bytes: bytes.slice() });
     transport.publish(subject, bytes, { headers });
   };
@@ -94,21 +123,43 @@ export async function startTestDriver(topology: Topology, options: TestDriverOpt
   const running = await runTopology(topology, {
     transport,
     logger: options.logger ?? pino({ level: 'silent' }),
-    scheduler: options.scheduler,
+    scheduler,
     report: () => undefined,
     closeTransport: true,
+    stateDir,
   });
+  let failure: TopologyFailedError | undefined;
+  void running.done.then((exit) => {
+    if (exit.reason === 'failed') failure = new TopologyFailedError(topology.name, exit.failedPart ?? 'a pipeline', exit.error);
+  });
+  const assertRunning = (): void => {
+    if (failure !== undefined) throw failure;
+  };
 
   const settle = async (): Promise<void> => {
     // Idle = two flushes in a row during which nothing new was published.
     let before = -1;
     for (let rounds = 0; rounds < 1000 && before !== seen; rounds++) {
       before = seen;
+      clock?.advance(0);
       await transport.flush();
       await new Promise((resolve) => setImmediate(resolve));
       await transport.flush();
     }
+    // Let a failure that happened meanwhile reach `running.done`.
+    await new Promise((resolve) => setImmediate(resolve));
+    assertRunning();
   };
+  // Sources subscribe asynchronously (a stream is created first): input published before they
+  // are ready would find nobody reading it.
+  try {
+    await settle();
+  } catch (err) {
+    await running.stop();
+    recorder.unsubscribe();
+    rmSync(stateDir, { recursive: true, force: true });
+    throw err;
+  }
 
   const take = (pattern: string): Envelope<Uint8Array>[] => {
     const taken = recorded.filter((e) => subjectMatches(pattern, e.subject));
@@ -124,7 +175,9 @@ export async function startTestDriver(topology: Topology, options: TestDriverOpt
       return {
         publish: (value, opts = {}) => {
           const codec = opts.codec ?? msgpackCodec;
-          sendInput(subject, codec.encode(value), { ...opts.headers, [HEADERS.contentType]: codec.contentType });
+          const headers: Record<string, string> = { ...opts.headers, [HEADERS.contentType]: codec.contentType };
+          if (opts.eventTimeMs !== undefined) headers[HEADERS.eventTime] = String(opts.eventTimeMs);
+          sendInput(subject, codec.encode(value), headers);
         },
         publishBytes: (bytes, headers) => sendInput(subject, bytes, headers),
       };
@@ -142,12 +195,42 @@ export async function startTestDriver(topology: Topology, options: TestDriverOpt
       return take(deadLetterSubject(topology.name)).map((e) => decodeDeadLetter(e.data));
     },
     settle,
+    async advanceTime(ms: number) {
+      if (clock === undefined) throw new InvalidConfigError('TopologyTestDriver', 'scheduler', "must be 'manual' to advance time");
+      clock.advance(ms);
+      await settle();
+    },
+    now: () => scheduler.now(),
     async stop() {
       const exit = await running.stop();
       recorder.unsubscribe();
+      rmSync(stateDir, { recursive: true, force: true });
       return exit;
     },
   };
+}
+
+/** A test published on a subject nothing in the topology reads (a typo, or a source not wired). */
+export class UnconsumedInputError extends Error {
+  override readonly name = 'UnconsumedInputError';
+  constructor(
+    readonly topology: string,
+    readonly subject: string,
+  ) {
+    super(`test input on subject '${subject}': nothing in topology '${topology}' reads it (no source subscribes to it and no stream captures it)`);
+  }
+}
+
+/** A part of the topology under test failed; the driver's calls throw this from then on. */
+export class TopologyFailedError extends Error {
+  override readonly name = 'TopologyFailedError';
+  constructor(
+    readonly topology: string,
+    readonly part: string,
+    cause: Error | undefined,
+  ) {
+    super(`topology '${topology}' failed in ${part}: ${cause?.message ?? 'unknown error'}`, { cause });
+  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -252,6 +252,14 @@ export class LocalTransport implements Transport {
    * `Nats-Msg-Id`), queues it for matching subscribers, and answers a reply subject with the
    * stream's ack as JetStream does. Returns how many would receive it (a stream counts as one).
    */
+  /**
+   * Who would receive a message published on `subject` now: the number of matching subscriptions
+   * and the stream capturing it, if any. For test drivers checking that input is read.
+   */
+  interestIn(subject: string): { subscribers: number; stream: string | undefined } {
+    return { subscribers: this.router.targets(subject).length, stream: this.streamFor(subject)?.name };
+  }
+
   private send(
     op: string,
     subject: string,

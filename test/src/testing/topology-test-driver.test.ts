@@ -1,7 +1,7 @@
-import { map } from 'rxjs';
+import { bufferTime, filter, map } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
-import { startTestDriver, type TopologyTestDriver } from '../../../src/testing/index.js';
+import { startTestDriver, TopologyFailedError, UnconsumedInputError, type TopologyTestDriver } from '../../../src/testing/index.js';
 
 const greeter = defineTopology('greeter', (t) =>
   t.source<string>('greet.in').pipe(map((e) => `hello ${e.data}`), t.sink('greet.out')),
@@ -45,5 +45,75 @@ describe('startTestDriver', () => {
     await driver.settle();
     const exit = await driver.stop();
     expect(exit.stats.published).toEqual({ 'greet.out': 1 });
+  });
+});
+
+describe('startTestDriver: any topology, clear failures', () => {
+  it('fails a publish on a subject nothing reads, naming the subject', async () => {
+    const d = await startTestDriver(defineTopology('typo', (t) => t.source('orders.in').pipe(t.sink('orders.out'))));
+    try {
+      expect(() => d.input('order.in').publish({ id: 1 })).toThrow(UnconsumedInputError);
+      expect(() => d.input('order.in').publish({ id: 1 })).toThrow("test input on subject 'order.in': nothing in topology 'typo' reads it");
+      d.input('orders.in').publish({ id: 1 });
+      expect(await d.output('orders.out').readAll()).toEqual([{ id: 1 }]);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('feeds a JetStream stream source (at-least-once path) like a core subject', async () => {
+    const d = await startTestDriver(defineTopology('js', (t) => t.stream<{ n: number }>('IN', 'in.>').pipe(map((e) => e.data.n * 2), t.sink('out'))));
+    try {
+      d.input('in.a').publish({ n: 21 });
+      expect(await d.output('out').readAll()).toEqual([42]);
+      expect(d.running.stats.unsettled).toBe(0);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('an error in any part fails the next driver call, naming the part', async () => {
+    const d = await startTestDriver(
+      defineTopology('breaks', (t) => [
+        t.source('ok.in').pipe(t.sink('ok.out')),
+        t.source<number>('bad.in').pipe(
+          map((e) => {
+            if (e.data > 1) throw new Error(`cannot take ${e.data}`);
+            return e;
+          }),
+          t.sink('bad.out'),
+        ),
+      ]),
+    );
+    d.input('bad.in').publish(5);
+    await expect(d.settle()).rejects.toThrow("topology 'breaks' failed in pipeline 2: cannot take 5");
+    await expect(d.output('ok.out').readAll()).rejects.toThrow(TopologyFailedError);
+    await d.stop();
+  });
+
+  it("with scheduler: 'manual', processing time moves only with advanceTime, and event time comes from the input", async () => {
+    const d = await startTestDriver(
+      defineTopology('timed', (t) =>
+        t.source<string>('in').pipe(
+          bufferTime(1_000, t.scheduler),
+          filter((b) => b.length > 0),
+          map((b) => b.map((e) => `${e.data}@${e.eventTime}`)),
+          t.sink('out'),
+        ),
+      ),
+      { scheduler: 'manual', startTimeMs: 1_700_000_000_000 },
+    );
+    try {
+      d.input('in').publish('a', { eventTimeMs: 1_600_000_000_000 });
+      await d.settle();
+      expect(await d.output('out').readAll()).toEqual([]);
+      await d.advanceTime(999);
+      expect(await d.output('out').readAll()).toEqual([]);
+      await d.advanceTime(1);
+      expect(await d.output('out').readAll()).toEqual([['a@1600000000000']]);
+      expect(d.now()).toBe(1_700_000_001_000);
+    } finally {
+      await d.stop();
+    }
   });
 });
