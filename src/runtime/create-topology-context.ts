@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { Observable, takeUntil, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import { Observable, share, takeUntil, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
 import { decodeEnvelope } from '../codec/decode-envelope.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
@@ -143,7 +143,10 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     );
     const node: WiringNode = { kind: 'stream', stream: streamName, subject: list.join(', '), durableName: ordered ? undefined : durableName, ordered };
     deps.wire?.(node);
-    return markSource(env$, node);
+    // One consumer however many pipelines read this Observable: separate subscriptions to one
+    // durable consumer would split its messages between them. Each message reaches every
+    // pipeline inside its settlement, so it settles when all of them are done with it.
+    return markSource(env$.pipe(share()), node);
   };
 
   const sink = createSink({

@@ -127,7 +127,11 @@ export interface TopologyContext {
   source<T = unknown>(subject: string, options?: SourceOptions): Observable<Envelope<T>>;
   /**
    * Messages of JetStream stream `streamName` (created with `subjects` when missing, subjects
-   * added when it exists), decoded like {@link source}. Ordered consumer by default.
+   * added when it exists), decoded like {@link source}, read with a durable consumer. Each message
+   * is acknowledged only when every effect it caused is complete (at-least-once; see
+   * docs/guarantees.md). The Observable is shared: every pipeline that reads it gets every
+   * message from one consumer, and a message settles when all of them are done with it. Call
+   * `stream` again (another consumer) for a pipeline that should read at its own pace.
    */
   stream<T = unknown>(streamName: string, subjects: string | readonly string[], options?: StreamSourceOptions): Observable<Envelope<T>>;
   /**
