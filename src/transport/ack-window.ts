@@ -1,5 +1,6 @@
 import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { ensureError, InvalidConfigError } from '../errors.js';
+import { FifoBuffer } from './fifo-buffer.js';
 import type { AckPublisher, AckPublisherConfig, AckPublishMessage } from './transport.js';
 
 /** What a transport's wire part reports back to the {@link AckWindow} it serves. */
@@ -36,8 +37,7 @@ interface Tracked<T> {
  * ack of its re-send never count twice. The wire part (`connect`) only sends and reports acks.
  */
 export class AckWindow<T> implements AckPublisher<T> {
-  private queue: (Tracked<T> | undefined)[] = [];
-  private head = 0;
+  private readonly queue = new FifoBuffer<Tracked<T>>();
   private readonly sent = new Map<number, Tracked<T>>();
   private readonly maxInFlight: number;
   private readonly ackTimeoutMs: number;
@@ -69,7 +69,7 @@ export class AckWindow<T> implements AckPublisher<T> {
   }
 
   get pending(): number {
-    return this.queue.length - this.head + this.sent.size;
+    return this.queue.size + this.sent.size;
   }
 
   get inFlight(): number {
@@ -95,15 +95,10 @@ export class AckWindow<T> implements AckPublisher<T> {
   }
 
   private pump(): void {
-    while (!this.paused && !this.closed && this.sent.size < this.maxInFlight && this.head < this.queue.length) {
-      const t = this.queue[this.head]!;
+    for (let t = this.queue.peek(); t !== undefined && !this.paused && !this.closed && this.sent.size < this.maxInFlight; t = this.queue.peek()) {
       // Called before the message leaves the queue: if it throws, the message was never sent.
       this.config.beforeSend?.(t.token);
-      this.queue[this.head++] = undefined;
-      if (this.head > 4096 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
+      this.queue.shift();
       this.send(t);
     }
   }

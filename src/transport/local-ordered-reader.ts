@@ -1,4 +1,5 @@
 import { HEADERS } from '../envelope/envelope.js';
+import { FifoBuffer } from './fifo-buffer.js';
 import type { LocalStream, StoredMessage } from './local-stream.js';
 import { localStreamMessage } from './local-stream-message.js';
 import type { OrderedMessage, OrderedReader, OrderedReadOptions } from './transport.js';
@@ -16,8 +17,7 @@ const MAX_SCAN = 4096;
  * Memory: at most `maxBuffered` messages besides the stream itself.
  */
 export class LocalOrderedReader implements OrderedReader {
-  private buffer: OrderedMessage[] = [];
-  private head = 0;
+  private readonly buffer = new FifoBuffer<OrderedMessage>();
   private nextSeq: number;
   private lastSeq: number;
   private queued = false;
@@ -36,7 +36,7 @@ export class LocalOrderedReader implements OrderedReader {
   }
 
   get size(): number {
-    return this.buffer.length - this.head;
+    return this.buffer.size;
   }
 
   get position(): number {
@@ -44,13 +44,7 @@ export class LocalOrderedReader implements OrderedReader {
   }
 
   take(max: number): OrderedMessage[] {
-    const n = Math.min(max, this.size);
-    const out = this.buffer.slice(this.head, this.head + n);
-    this.head += n;
-    if (this.head > 4096 && this.head * 2 > this.buffer.length) {
-      this.buffer = this.buffer.slice(this.head);
-      this.head = 0;
-    }
+    const out = this.buffer.take(max);
     this.schedule();
     return out;
   }

@@ -2,6 +2,7 @@ import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstr
 import { createInbox, nanos, nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { asyncScheduler, type Subscription as RxSubscription } from 'rxjs';
 import { ensureError } from '../errors.js';
+import { FifoBuffer } from './fifo-buffer.js';
 import { NatsOrderedMessage } from './nats-ordered-message.js';
 import type { OrderedReader, OrderedReadOptions } from './transport.js';
 
@@ -23,8 +24,7 @@ const scheduler = asyncScheduler;
  * Memory: at most `maxBuffered` messages.
  */
 export class NatsOrderedReader implements OrderedReader {
-  private buffer: NatsOrderedMessage[] = [];
-  private head = 0;
+  private readonly buffer = new FifoBuffer<NatsOrderedMessage>();
   private requested = 0;
   private lastSeq: number;
   private lastDeliverySeq = 0;
@@ -57,7 +57,7 @@ export class NatsOrderedReader implements OrderedReader {
 
   /** Buffered messages not yet taken. */
   get size(): number {
-    return this.buffer.length - this.head;
+    return this.buffer.size;
   }
 
   /** Last stream sequence received. */
@@ -67,13 +67,7 @@ export class NatsOrderedReader implements OrderedReader {
 
   /** Removes and returns up to `max` buffered messages, in stream order. */
   take(max: number): NatsOrderedMessage[] {
-    const n = Math.min(max, this.size);
-    const out = this.buffer.slice(this.head, this.head + n);
-    this.head += n;
-    if (this.head > 4096 && this.head * 2 > this.buffer.length) {
-      this.buffer = this.buffer.slice(this.head);
-      this.head = 0;
-    }
+    const out = this.buffer.take(max);
     this.maybePull();
     return out;
   }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { firstValueFrom, take, toArray } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { askActor, queryActorState } from '../../src/actors/actor-client.js';
 import { createActorProcessor, timerKey } from '../../src/actors/actor-processor.js';
 import { startActor } from '../../src/actors/start-actor.js';
@@ -16,6 +16,7 @@ import { NatsTransport } from '../../src/transport/nats-transport.js';
 import type { Transport } from '../../src/transport/transport.js';
 import stockTopology, { STREAMS, SUBJECTS, stockReservation, type SkuStock } from '../../topologies/stock-reservation.js';
 import { startTestNatsServer, uniqueName, useNatsServer } from '../helpers/nats-server.js';
+import { TRANSPORT_KINDS, useTransport } from '../helpers/transports.js';
 import { FakeStore, streamMessage } from '../src/actors/fake-txn.js';
 
 describe('stockReservation (fake engine)', () => {
@@ -72,17 +73,13 @@ describe('stockReservation (fake engine)', () => {
   });
 });
 
-describe.each(['nats', 'local'] as const)('stockReservation (real engine, LMDB) on the %s transport', (kind) => {
-  const server = useNatsServer();
-  let transport: Transport;
-  beforeAll(async () => {
-    transport = kind === 'nats' ? await NatsTransport.connect({ servers: server().url }) : new LocalTransport();
-  });
-  afterAll(async () => {
-    await transport?.close();
-  });
+const server = useNatsServer();
+
+describe.each(TRANSPORT_KINDS)('stockReservation (real engine, LMDB) on the %s transport', (kind) => {
+  const openedTransport = useTransport(kind, server);
 
   it('reserves over askActor, expires holds by timer, and publishes stock events exactly once', async () => {
+    const transport = openedTransport();
     const topology = uniqueName('shop');
     const dir = mkdtempSync(join(tmpdir(), 'sluice-stock-'));
     const store = openStateStore({ dir, topology, noSync: true });
@@ -121,7 +118,7 @@ describe.each(['nats', 'local'] as const)('stockReservation (real engine, LMDB) 
 });
 
 describe('stock-reservation topology (sluice run)', () => {
-  it.each(['nats', 'local'] as const)('runs under runTopology on the %s transport and drains cleanly', async (kind) => {
+  it.each(TRANSPORT_KINDS)('runs under runTopology on the %s transport and drains cleanly', async (kind) => {
     const srv = kind === 'nats' ? await startTestNatsServer() : undefined;
     const dir = mkdtempSync(join(tmpdir(), 'sluice-stock-run-'));
     try {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstValueFrom, take } from 'rxjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { askActor, queryActorState, queryActorStatus, resetActorKey, tellActor } from '../../../src/actors/actor-client.js';
 import { actor } from '../../../src/actors/actor.js';
 import { startActor, type RunningActor, type StartActorOptions } from '../../../src/actors/start-actor.js';
@@ -12,11 +12,11 @@ import type { Envelope } from '../../../src/envelope/envelope.js';
 import { decodeDeadLetter } from '../../../src/runtime/dead-letter.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream as readWholeStream } from '../../helpers/read-stream.js';
+import { TRANSPORT_KINDS, useTransport } from '../../helpers/transports.js';
 
 const server = useNatsServer();
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -82,25 +82,19 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Pr
   }
 }
 
-describe.each(['nats', 'local'] as const)('startActor (real engine, LMDB) on the %s transport', (kind) => {
-  let transport: Transport;
-  beforeAll(async () => {
-    transport = kind === 'nats' ? await NatsTransport.connect({ servers: server().url }) : new LocalTransport();
-  });
-  afterAll(async () => {
-    await transport?.close();
-  });
+describe.each(TRANSPORT_KINDS)('startActor (real engine, LMDB) on the %s transport', (kind) => {
+  const transport = useTransport(kind, server);
 
   it('keeps state across a restart and answers state queries', async () => {
-    const s = await setup(transport);
+    const s = await setup(transport());
     const store = s.open();
     const first = await s.start(store);
     await s.send({ acct: 'a', op: 'add', n: 5 });
     await s.send({ acct: 'b', op: 'add', n: 1 });
     const last = await s.send({ acct: 'a', op: 'add', n: 2 });
     await first.engine.settled(last);
-    expect(await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).toEqual({ state: { balance: 7, fired: 0 }, found: true, stopped: false });
-    expect(await queryActorState<Account>(transport, s.address, 'nobody', { timeoutMs: 2_000 })).toMatchObject({ state: { balance: 0 }, found: false });
+    expect(await queryActorState<Account>(transport(), s.address, 'a', { timeoutMs: 2_000 })).toEqual({ state: { balance: 7, fired: 0 }, found: true, stopped: false });
+    expect(await queryActorState<Account>(transport(), s.address, 'nobody', { timeoutMs: 2_000 })).toMatchObject({ state: { balance: 0 }, found: false });
     await first.stop();
     await store.close();
 
@@ -108,12 +102,12 @@ describe.each(['nats', 'local'] as const)('startActor (real engine, LMDB) on the
     const second = await s.start(reopened);
     const more = await s.send({ acct: 'a', op: 'add', n: 1 });
     await second.engine.settled(more);
-    expect((await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state.balance).toBe(8);
+    expect((await queryActorState<Account>(transport(), s.address, 'a', { timeoutMs: 2_000 })).state.balance).toBe(8);
     expect(second.stats().engine.inputs).toBe(1);
   });
 
   it('a timer set before a restart fires after it, exactly once', async () => {
-    const s = await setup(transport);
+    const s = await setup(transport());
     const store = s.open();
     const first = await s.start(store);
     const seq = await s.send({ acct: 'a', op: 'hold' });
@@ -122,18 +116,18 @@ describe.each(['nats', 'local'] as const)('startActor (real engine, LMDB) on the
     await store.close();
 
     const second = await s.start(s.open());
-    await eventually(async () => (await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state.fired > 0);
+    await eventually(async () => (await queryActorState<Account>(transport(), s.address, 'a', { timeoutMs: 2_000 })).state.fired > 0);
     // Restart once more: the fired timer is gone from LMDB, so nothing fires again.
     await second.stop();
     const third = await s.start(s.open());
     const probe = await s.send({ acct: 'a', op: 'add', n: 1 });
     await third.engine.settled(probe);
-    expect((await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state).toEqual({ balance: 101, fired: 1 });
+    expect((await queryActorState<Account>(transport(), s.address, 'a', { timeoutMs: 2_000 })).state).toEqual({ balance: 101, fired: 1 });
     expect(await s.readStream(s.output)).toEqual([{ acct: 'a', timer: 'release' }]);
   });
 
   it.each(['before-commit', 'after-commit'] as const)('a crash at %s of the batch handling a timer firing still fires it exactly once', async (point) => {
-    const s = await setup(transport);
+    const s = await setup(transport());
     const store = s.open();
     const holdSeq = 1;
     const crashing = await s.start(store, {
@@ -144,14 +138,14 @@ describe.each(['nats', 'local'] as const)('startActor (real engine, LMDB) on the
     await s.send({ acct: 'a', op: 'hold' });
     await expect(crashing.done).rejects.toThrow();
     const again = await s.start(store);
-    await eventually(async () => (await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state.fired > 0);
+    await eventually(async () => (await queryActorState<Account>(transport(), s.address, 'a', { timeoutMs: 2_000 })).state.fired > 0);
     await again.engine.settled(again.engine.position);
-    expect((await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state).toEqual({ balance: 100, fired: 1 });
+    expect((await queryActorState<Account>(transport(), s.address, 'a', { timeoutMs: 2_000 })).state).toEqual({ balance: 100, fired: 1 });
     expect(await s.readStream(s.output)).toEqual([{ acct: 'a', timer: 'release' }]);
   });
 
   it('a throwing handler dead-letters its message without stopping other keys', async () => {
-    const s = await setup(transport);
+    const s = await setup(transport());
     const running = await s.start(s.open());
     await s.send({ acct: 'a', op: 'add', n: 1 });
     await s.send({ acct: 'bad', op: 'boom' });
@@ -162,19 +156,19 @@ describe.each(['nats', 'local'] as const)('startActor (real engine, LMDB) on the
     expect(dead[0]).toMatchObject({ operator: 'actor:accounts', key: 'bad', seq: 2, stream: s.input, attempts: 1, error: { name: 'Error', message: 'boom for bad' } });
     expect(decodeDeadLetter(await s.rawFirst(`SLUICE_DLQ_${s.topology}`)).error.name).toBe('Error');
     expect(msgpackCodec.decode(dead[0]!.payload)).toEqual({ acct: 'bad', op: 'boom' });
-    expect((await queryActorState<Account>(transport, s.address, 'b', { timeoutMs: 2_000 })).state.balance).toBe(3);
+    expect((await queryActorState<Account>(transport(), s.address, 'b', { timeoutMs: 2_000 })).state.balance).toBe(3);
     expect(running.stats()).toMatchObject({ handled: 2, deadLettered: 1 });
   });
 
   it('tells and asks an actor through its input stream; the reply comes after the commit', async () => {
-    const s = await setup(transport);
+    const s = await setup(transport());
     await s.start(s.open());
-    await tellActor(transport, s.address, 'c.d', { acct: 'ignored', op: 'add', n: 4 });
-    const answer = await askActor<Account>(transport, s.address, 'c.d', { acct: 'ignored', op: 'add', n: 1 }, { timeoutMs: 5_000 });
+    await tellActor(transport(), s.address, 'c.d', { acct: 'ignored', op: 'add', n: 4 });
+    const answer = await askActor<Account>(transport(), s.address, 'c.d', { acct: 'ignored', op: 'add', n: 1 }, { timeoutMs: 5_000 });
     expect(answer).toEqual({ balance: 5, fired: 0 });
-    expect(await queryActorStatus(transport, s.address, 'c.d', { timeoutMs: 2_000 })).toMatchObject({ key: 'c.d', found: true, stopped: null });
-    await resetActorKey(transport, s.address, 'c.d', { clearState: true });
-    await eventually(async () => !(await queryActorState(transport, s.address, 'c.d', { timeoutMs: 2_000 })).found);
+    expect(await queryActorStatus(transport(), s.address, 'c.d', { timeoutMs: 2_000 })).toMatchObject({ key: 'c.d', found: true, stopped: null });
+    await resetActorKey(transport(), s.address, 'c.d', { clearState: true });
+    await eventually(async () => !(await queryActorState(transport(), s.address, 'c.d', { timeoutMs: 2_000 })).found);
   });
 });
 

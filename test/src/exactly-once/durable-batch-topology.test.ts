@@ -6,9 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { durableBatchTopology } from '../../../src/exactly-once/durable-batch-topology.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { LocalTransport } from '../../../src/transport/local-transport.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
-import type { Transport } from '../../../src/transport/transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
+import { openTransport, TRANSPORT_KINDS } from '../../helpers/transports.js';
 import { batchNames, checkBatchOutputs, echoFlush, publishPlan, readBatchOutputs } from './durable-batch-model.js';
 
 const server = useNatsServer();
@@ -24,7 +23,7 @@ function recordingLogger(): { logger: pino.Logger; warnings: string[] } {
   return { logger, warnings };
 }
 
-describe.each(['nats', 'local'] as const)('durableBatchTopology on the %s transport', (kind) => {
+describe.each(TRANSPORT_KINDS)('durableBatchTopology on the %s transport', (kind) => {
   it('runs under runTopology: creates its streams, flushes on the trigger, stops on drain', async () => {
     const names = batchNames(uniqueName('DTIN'), uniqueName('DTOUT'));
     const stateDir = mkdtempSync(join(tmpdir(), 'sluice-dbt-'));
@@ -34,7 +33,7 @@ describe.each(['nats', 'local'] as const)('durableBatchTopology on the %s transp
       ensureStreams: [{ name: names.input, subjects: [`${names.inSubject}.>`] }, { name: names.output, subjects: [names.outSubject] }],
       flush: echoFlush(names.outSubject), reportEveryMs: 0,
     });
-    const transport: Transport = kind === 'nats' ? await NatsTransport.connect({ servers: server().url }) : new LocalTransport();
+    const transport = await openTransport(kind, server);
     const { logger, warnings } = recordingLogger();
     const run = await runTopology(topology, { transport, logger, report: () => undefined, service: false, deadLetterStream: false });
     cleanups.push(async () => void (await run.stop()));

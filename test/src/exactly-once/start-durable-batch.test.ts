@@ -10,11 +10,10 @@ import { startDurableBatch } from '../../../src/exactly-once/start-durable-batch
 import { batchBufferLayout } from '../../../src/state/lmdb-batch-buffer.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';
+import { openTransport, TRANSPORT_KINDS, type TransportKind } from '../../helpers/transports.js';
 import { batchNames, checkBatchOutputs, createBatchStreams, echoFlush, publishPlan, readBatchOutputs, type BatchNames } from './durable-batch-model.js';
 
 const packr = new Packr({ useRecords: false });
@@ -34,8 +33,8 @@ function tempStore(): StateStore {
   return store;
 }
 
-async function setup(kind: 'nats' | 'local'): Promise<{ transport: Transport; names: BatchNames; store: StateStore; base: DurableBatchConfig }> {
-  const transport = kind === 'nats' ? await NatsTransport.connect({ servers: server().url }) : new LocalTransport();
+async function setup(kind: TransportKind): Promise<{ transport: Transport; names: BatchNames; store: StateStore; base: DurableBatchConfig }> {
+  const transport = await openTransport(kind, server);
   cleanups.push(() => transport.close());
   const names = batchNames(uniqueName('DBIN'), uniqueName('DBOUT'));
   await createBatchStreams(transport, names);
@@ -47,7 +46,7 @@ async function setup(kind: 'nats' | 'local'): Promise<{ transport: Transport; na
   return { transport, names, store, base };
 }
 
-describe.each(['nats', 'local'] as const)('startDurableBatch on the %s transport', (kind) => {
+describe.each(TRANSPORT_KINDS)('startDurableBatch on the %s transport', (kind) => {
   it('accumulates, closes a batch per end-of-day message and publishes each flush output once', async () => {
     const { transport, names, store, base } = await setup(kind);
     const plan = await publishPlan(transport, names, [1200, 'eod', 'eod', 700, 'eod', 150]);

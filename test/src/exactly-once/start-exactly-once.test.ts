@@ -9,10 +9,9 @@ import { startExactlyOnce } from '../../../src/exactly-once/start-exactly-once.j
 import type { ExactlyOnceConfig, ExactlyOnceLogger, FaultContext } from '../../../src/exactly-once/types.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
+import { openTransport, TRANSPORT_KINDS, type TransportKind } from '../../helpers/transports.js';
 import { checkExactlyOnce, counterProcessor, createStreams, publishInputs, readOutputs } from './counter-model.js';
 
 const server = useNatsServer();
@@ -21,13 +20,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
-
-/** A transport of the kind under test, closed after the test. */
-async function openTransport(kind: 'nats' | 'local'): Promise<Transport> {
-  const t = kind === 'nats' ? await NatsTransport.connect({ servers: server().url }) : new LocalTransport();
-  cleanups.push(() => t.close());
-  return t;
-}
 
 interface Setup {
   transport: Transport;
@@ -40,8 +32,9 @@ interface Setup {
   config(store: StateStore, extra?: Partial<ExactlyOnceConfig>): ExactlyOnceConfig;
 }
 
-async function setup(kind: 'nats' | 'local', duplicateWindowMs?: number): Promise<Setup> {
-  const transport = await openTransport(kind);
+async function setup(kind: TransportKind, duplicateWindowMs?: number): Promise<Setup> {
+  const transport = await openTransport(kind, server);
+  cleanups.push(() => transport.close());
   const input = uniqueName('IN');
   const output = uniqueName('OUT');
   const names = { input, inSubject: input.toLowerCase(), output, outSubject: output.toLowerCase(), duplicateWindowMs };
@@ -71,7 +64,7 @@ async function setup(kind: 'nats' | 'local', duplicateWindowMs?: number): Promis
 
 const keysOf = (n: number, distinct: number): string[] => Array.from({ length: n }, (_, i) => `k${(i * 7) % distinct}`);
 
-describe.each(['nats', 'local'] as const)('startExactlyOnce on the %s transport', (kind) => {
+describe.each(TRANSPORT_KINDS)('startExactlyOnce on the %s transport', (kind) => {
   it('processes a stream: state, one output per input under deterministic ids, per-key order', async () => {
     const s = await setup(kind);
     const keys = keysOf(300, 13);

@@ -63,6 +63,14 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
       await fixture.dispose();
     });
 
+    /** A fresh in-memory stream capturing `<p>.>` (or `subjects`); `p` is its lower-cased name. */
+    async function stream(options: { subjects?: string[]; duplicateWindowMs?: number } = {}): Promise<{ name: string; p: string }> {
+      const name = uniqueName('S');
+      const p = name.toLowerCase();
+      await t.ensureStream({ name, subjects: options.subjects ?? [`${p}.>`], storage: 'memory', duplicateWindowMs: options.duplicateWindowMs });
+      return { name, p };
+    }
+
     /** Publishes `subjects` then `last` (which must match) and returns the first subject received. */
     async function firstMatch(pattern: string, subjects: string[], last: string): Promise<string> {
       const got = collect(t.subscribe(pattern), 1);
@@ -211,12 +219,6 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
     });
 
     describe('JetStream', () => {
-      async function stream(subjects?: string[]): Promise<{ name: string; p: string }> {
-        const name = uniqueName('S');
-        const p = name.toLowerCase();
-        await t.ensureStream({ name, subjects: subjects ?? [`${p}.>`], storage: 'memory' });
-        return { name, p };
-      }
 
       it('ensureStream creates, is idempotent, and adds missing subjects', async () => {
         const { name, p } = await stream();
@@ -340,12 +342,6 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
     });
 
     describe('ordered reads (readOrdered)', () => {
-      async function stream(): Promise<{ name: string; p: string }> {
-        const name = uniqueName('R');
-        const p = name.toLowerCase();
-        await t.ensureStream({ name, subjects: [`${p}.>`], storage: 'memory' });
-        return { name, p };
-      }
 
       /** Opens a reader that records how often it said messages are available. */
       async function reader(options: Omit<OrderedReadOptions, 'onAvailable'>): Promise<{ r: OrderedReader; available: () => number }> {
@@ -440,9 +436,7 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
       }
 
       it('acks every message once, in order, duplicate for an id the stream already holds', async () => {
-        const name = uniqueName('P');
-        const p = name.toLowerCase();
-        await t.ensureStream({ name, subjects: [`${p}.>`], storage: 'memory' });
+        const { name, p } = await stream();
         const { pub, acks, failures } = publisher();
         try {
           for (let i = 0; i < 50; i++) pub.publish({ subject: `${p}.${i % 3}`, data: enc(String(i)), msgId: `id-${i}`, headers: { 'X-N': String(i) } }, `m${i}`);
@@ -458,9 +452,7 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
       });
 
       it('keeps at most maxInFlight unacknowledged; the rest wait in order', async () => {
-        const name = uniqueName('P');
-        const p = name.toLowerCase();
-        await t.ensureStream({ name, subjects: [`${p}.>`], storage: 'memory' });
+        const { p } = await stream();
         let maxSeen = 0;
         const sent: string[] = [];
         const { pub, acks } = publisher({ maxInFlight: 3, beforeSend: (token) => void sent.push(token) });
@@ -496,9 +488,7 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
       });
 
       it('a callback that throws closes the publisher and is reported to onFailure', async () => {
-        const name = uniqueName('P');
-        const p = name.toLowerCase();
-        await t.ensureStream({ name, subjects: [`${p}.>`], storage: 'memory' });
+        const { name, p } = await stream();
         const { pub, failures } = publisher({ beforeSend: (token) => {
           if (token === 'm2') throw new Error('crash before m2');
         } });
@@ -513,18 +503,14 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
 
     describe('stream lookups', () => {
       it('findStream names the stream capturing a subject with its window and state; undefined when none does', async () => {
-        const name = uniqueName('F');
-        const p = name.toLowerCase();
-        await t.ensureStream({ name, subjects: [`${p}.>`], storage: 'memory', duplicateWindowMs: 30_000 });
+        const { name, p } = await stream({ duplicateWindowMs: 30_000 });
         await t.publishDurable(`${p}.a`, enc('1'));
         expect(await t.findStream(`${p}.a.b`)).toEqual({ name, subjects: [`${p}.>`], duplicateWindowMs: 30_000, messages: 1, firstSeq: 1, lastSeq: 1 });
         expect(await t.findStream(uniqueName('nowhere'))).toBeUndefined();
       });
 
       it('findMsgIds reports which ids the stream holds', async () => {
-        const name = uniqueName('F');
-        const p = name.toLowerCase();
-        await t.ensureStream({ name, subjects: [`${p}.>`], storage: 'memory' });
+        const { name, p } = await stream();
         for (const id of ['a', 'b', 'c']) await t.publishDurable(`${p}.x`, enc(id), { msgId: id });
         await t.publishDurable(`${p}.x`, enc('no id'));
         const found = await t.findMsgIds(name, new Set(['a', 'c', 'zzz']), { sinceMs: Date.now() - 60_000 });
