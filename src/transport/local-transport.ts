@@ -71,7 +71,9 @@ const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
  * Same subject semantics as NATS (`*` one token, `>` the rest), queue groups (each message to one
  * member per group, round-robin), request/reply with timeout and no-responders, headers, and an
  * in-memory JetStream: streams that capture matching publishes, `Nats-Msg-Id` dedup inside the
- * duplicate window, ordered and durable consumers with ack/nak/term and ack-wait redelivery.
+ * duplicate window, ordered and durable consumers with ack/nak/term and ack-wait redelivery, and
+ * what the exactly-once engine uses (`readOrdered`, `ackPublisher`, `findStream`, `findMsgIds`),
+ * so actors, durable timers and durable batches run on it too (exactly-once within the process).
  *
  * Delivery is asynchronous (a microtask after publishing, in batches) and in publish order, so
  * handlers that publish are never re-entered. Each receiver gets its own copy of the payload.
