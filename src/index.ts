@@ -25,12 +25,19 @@ export { NATS_ENV, natsConnectOptionsFromEnv, redactConnectOptions, redactUrl } 
 export type { NatsConnectOptions, NatsTlsOptions } from './transport/nats-connect-options.js';
 export { subjectMatches, subjectsOverlap, validateSubject } from './transport/subject.js';
 export type {
+  AckPublisher,
+  AckPublisherConfig,
+  AckPublishMessage,
   ConsumeOptions,
   DurablePublishOptions,
+  OrderedMessage,
+  OrderedReader,
+  OrderedReadOptions,
   PubAck,
   PublishOptions,
   RequestOptions,
   StreamConfig,
+  StreamInfo,
   StreamMessage,
   StreamState,
   SubscribeOptions,

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as operators from '../operators/index.js';
 import * as api from '../src/index.js';
 import * as testing from '../src/testing/index.js';
@@ -92,6 +92,19 @@ describe('public API', () => {
       "validateSubject",
       "withSettlement",
     ]);
+  });
+
+  it('sluice exports the Transport contract types, including what the exactly-once engine uses', () => {
+    // Checked by the compiler: a type that stops being exported fails type-checking here.
+    expectTypeOf<api.Transport['readOrdered']>().returns.resolves.toEqualTypeOf<api.OrderedReader>();
+    expectTypeOf<api.OrderedReader['take']>().returns.toEqualTypeOf<api.OrderedMessage[]>();
+    expectTypeOf<api.Transport['ackPublisher']>().parameter(0).toEqualTypeOf<api.AckPublisherConfig<unknown>>();
+    expectTypeOf<api.AckPublisher<string>['publish']>().parameter(0).toEqualTypeOf<api.AckPublishMessage>();
+    expectTypeOf<api.Transport['findStream']>().returns.resolves.toEqualTypeOf<api.StreamInfo | undefined>();
+    expectTypeOf<api.OrderedReadOptions['startSeq']>().toEqualTypeOf<number>();
+    expectTypeOf<api.ExactlyOnceConfig['transport']>().toEqualTypeOf<api.Transport>();
+    expectTypeOf<api.StartActorOptions['transport']>().toEqualTypeOf<api.Transport>();
+    expectTypeOf<api.DurableBatchConfig['transport']>().toEqualTypeOf<api.Transport>();
   });
 
   it('sluice/operators exports exactly these names', () => {

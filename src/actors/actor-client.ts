@@ -1,10 +1,10 @@
-import { nuid } from '@nats-io/nats-core';
 import { firstValueFrom, take, timeout } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
 import { codecFor } from '../codec/codec-for.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { RequestTimeoutError, TransportError } from '../errors.js';
+import { newInbox } from '../transport/new-inbox.js';
 import type { PubAck, Transport } from '../transport/transport.js';
 import { actorSubjects, type ActorAddress } from './actor-subjects.js';
 import { REPLY_TO_HEADER } from './run-behaviour.js';
@@ -58,7 +58,7 @@ export async function askActor<R = unknown>(
   value: unknown,
   options: AskActorOptions,
 ): Promise<R> {
-  const inbox = `_INBOX.${nuid.next()}`;
+  const inbox = newInbox();
   const subject = actorSubjects(address).tell(key);
   const answer = firstValueFrom(
     transport.subscribe(inbox).pipe(

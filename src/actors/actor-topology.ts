@@ -1,19 +1,17 @@
-import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { NEVER, Observable, interval } from 'rxjs';
-import { InvalidConfigError, ensureError } from '../errors.js';
+import { ensureError } from '../errors.js';
+import { openTopologyStore, type TopologyStore } from '../exactly-once/open-topology-store.js';
 import { defineTopology, type Topology } from '../runtime/define-topology.js';
 import type { TopologyContext } from '../runtime/types.js';
-import { openStateStore } from '../state/open-state-store.js';
-import type { StateStore } from '../state/types.js';
 import { startActor, type RunningActor, type StartActorOptions } from './start-actor.js';
 import type { ActorDefinition } from './types.js';
 
 /** Options of {@link actorTopology}. */
-export interface ActorTopologyOptions extends Omit<StartActorOptions, 'nc' | 'store' | 'log' | 'scheduler'> {
+export interface ActorTopologyOptions extends Omit<StartActorOptions, 'transport' | 'store' | 'log' | 'scheduler'> {
   /**
    * Directory holding the topology's LMDB state (`<stateDir>/<topology>`). Default: the
-   * `SLUICE_STATE_DIR` environment variable, else `./.sluice/state`.
+   * `SLUICE_STATE_DIR` environment variable, else `./.sluice/state`. On the in-process transport
+   * the state goes to a temporary directory for the run instead.
    */
   stateDir?: string | undefined;
   /** Streams to create (or extend) before starting, e.g. where the behaviour emits. */
@@ -27,8 +25,10 @@ export interface ActorTopologyOptions extends Omit<StartActorOptions, 'nc' | 'st
  * store, starts the actor on the exactly-once engine (see `startActor`) and, when the run drains,
  * stops the actor (finishing the batch in progress and the outbox) and closes the store.
  *
- * Needs a NATS transport with JetStream; with the in-process transport the run fails at start,
- * saying so (exactly-once state needs a durable stream).
+ * On NATS (JetStream) state and outputs are exactly-once across crashes. On the in-process
+ * transport it runs the same way — timers, queries, supervision — without durability: streams
+ * live in memory, the state in a temporary directory, and the engine warns once at start
+ * ("durability off: in-process transport").
  *
  * @example
  * export default actorTopology('stock-reservation', stockReservation(), {
@@ -41,21 +41,16 @@ export function actorTopology<S, M, P>(name: string, def: ActorDefinition<S, M, 
 
 function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions): Observable<never> {
   return new Observable<never>((subscriber) => {
-    let store: StateStore | undefined;
+    let opened: TopologyStore | undefined;
     let running: RunningActor | undefined;
-    const transport = t.transport as typeof t.transport & { nc?: NatsConnection };
     t.onStop(async () => {
       await running?.stop();
-      await store?.close();
+      await opened?.close();
     });
     const start = async (): Promise<void> => {
-      if (transport.kind !== 'nats' || transport.nc === undefined) {
-        throw new InvalidConfigError(`actor '${def.name}'`, 'transport', 'must be NATS with JetStream: actors keep exactly-once state against a durable stream (the in-process transport has none)');
-      }
-      const root = options.stateDir ?? process.env['SLUICE_STATE_DIR'] ?? join(process.cwd(), '.sluice', 'state');
-      store = openStateStore({ dir: join(root, t.topologyName), topology: t.topologyName });
-      for (const s of options.ensureStreams ?? []) await transport.ensureStream({ name: s.name, subjects: s.subjects });
-      running = await startActor(def, { ...options, nc: transport.nc, store, log: t.logger, scheduler: t.scheduler });
+      opened = openTopologyStore(t, options.stateDir);
+      for (const s of options.ensureStreams ?? []) await t.transport.ensureStream({ name: s.name, subjects: s.subjects });
+      running = await startActor(def, { ...options, transport: t.transport, store: opened.store, log: t.logger, scheduler: t.scheduler });
       running.done.catch((err: unknown) => subscriber.error(ensureError(err)));
       const every = options.reportEveryMs ?? 5_000;
       if (every > 0) {

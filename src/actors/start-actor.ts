@@ -1,10 +1,9 @@
-import type { NatsConnection } from '@nats-io/nats-core';
 import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
 import { InvalidConfigError } from '../errors.js';
 import { startExactlyOnce } from '../exactly-once/start-exactly-once.js';
 import type { ExactlyOnceConfig, ExactlyOnceHandle, ExactlyOnceStats } from '../exactly-once/types.js';
 import type { StateStore } from '../state/types.js';
-import { NatsTransport } from '../transport/nats-transport.js';
+import type { Transport } from '../transport/transport.js';
 import { createActorProcessor, type ActorProcessorStats } from './actor-processor.js';
 import type { ActorSubjects } from './actor-subjects.js';
 import { serveActorQueries } from './serve-actor-queries.js';
@@ -13,8 +12,11 @@ import type { ActorDefinition, ActorLogger, StoredTimer } from './types.js';
 
 /** Options of {@link startActor}. */
 export interface StartActorOptions {
-  /** Connection with JetStream (`noAsyncTraces: true`). The caller owns it. */
-  nc: NatsConnection;
+  /**
+   * Where the actor reads, publishes, answers queries and fires timers: a `NatsTransport`
+   * (JetStream), or a `LocalTransport` (in-process, durability off). The caller owns it.
+   */
+  transport: Transport;
   /** The topology's state store; its `topology` names the actor's subjects. The caller owns it. */
   store: StateStore;
   /**
@@ -67,17 +69,16 @@ export interface RunningActor {
  * `emit`s must exist already (an output with no stream is retried until one captures it).
  *
  * @example
- * const running = await startActor(stock, { nc, store, stream: 'SHOP', subjects: ['shop.orders.>'] });
+ * const running = await startActor(stock, { transport, store, stream: 'SHOP', subjects: ['shop.orders.>'] });
  * // ... later
  * await running.stop();
  */
 export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options: StartActorOptions): Promise<RunningActor> {
-  const { nc, store } = options;
+  const { transport, store } = options;
   if (typeof options.stream !== 'string' || options.stream.length === 0) {
     throw new InvalidConfigError(`startActor(${def.name})`, 'stream', `must be a stream name, got ${JSON.stringify(options.stream)}`);
   }
   const scheduler = options.scheduler ?? asyncScheduler;
-  const transport = new NatsTransport(nc, { name: `actor-${def.name}` });
   let timers: TimerService | undefined;
   const processor = createActorProcessor(def, {
     topology: store.topology,
@@ -102,7 +103,7 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
 
   const engine = await startExactlyOnce({
     name: `actor-${def.name}`,
-    nc,
+    transport,
     store,
     source: { stream: options.stream },
     batch: options.batch,

@@ -1,5 +1,3 @@
-import type { JetStreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
 import type { SchedulerLike } from 'rxjs';
 import { toDeadLetter } from '../dead-letter/dead-letter-record.js';
 import { HEADERS } from '../envelope/envelope.js';
@@ -7,6 +5,7 @@ import { encodeDeadLetter } from '../runtime/dead-letter.js';
 import { batchBufferLayout as L, type SegmentInfo } from '../state/lmdb-batch-buffer.js';
 import type { StateStore } from '../state/types.js';
 import { validateSubject } from '../transport/subject.js';
+import type { Transport } from '../transport/transport.js';
 import type { BatchFlush, BatchRecord, DurableBatchStats, FlushChunkInfo } from './durable-batch-types.js';
 import { decodeOutbox, encodeOutbox, type OutboxEntry } from './outbox-codec.js';
 import { OutboxPublisher } from './outbox-publisher.js';
@@ -21,8 +20,7 @@ interface Progress {
 
 export interface DurableBatchFlusherOptions {
   name: string;
-  nc: NatsConnection;
-  jsm: JetStreamManager;
+  transport: Transport;
   store: StateStore;
   flush: BatchFlush;
   chunkSize: number;
@@ -73,7 +71,7 @@ export class DurableBatchFlusher {
     this.outboxName = `${o.name}.batch`;
     this.msgIdPrefix = `${o.store.topology}.${o.name}.batch.`;
     this.publisher = new OutboxPublisher({
-      nc: o.nc, msgIdPrefix: this.msgIdPrefix, maxInFlight: o.maxInFlight, ackTimeoutMs: o.ackTimeoutMs,
+      transport: o.transport, msgIdPrefix: this.msgIdPrefix, maxInFlight: o.maxInFlight, ackTimeoutMs: o.ackTimeoutMs,
       scheduler: o.scheduler, logger: o.logger, counters: o.stats, faults: o.faults,
       onBatchAcked: (seq) => {
         this.pending.delete(seq);
@@ -89,7 +87,7 @@ export class DurableBatchFlusher {
     const recovered = [...this.o.store.outbox(this.outboxName)].map((r) => ({ seq: r.seq, createdAt: r.createdAt, entries: decodeOutbox(r.blob) }));
     if (recovered.length > 0) {
       const check = await checkStaleOutbox({
-        nc: this.o.nc, jsm: this.o.jsm, batches: recovered, msgIdPrefix: this.msgIdPrefix,
+        transport: this.o.transport, batches: recovered, msgIdPrefix: this.msgIdPrefix,
         nowMs: this.o.scheduler.now(), duplicateWindowMs: this.o.duplicateWindowMs, logger: this.o.logger,
       });
       this.o.logger.info({ batch: this.o.name, records: recovered.length, skipped: check.found.size }, 'durable batch recovery: re-publishing flush outputs');

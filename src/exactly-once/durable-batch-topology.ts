@@ -1,22 +1,20 @@
-import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { NEVER, Observable, interval } from 'rxjs';
-import { InvalidConfigError, ensureError } from '../errors.js';
+import { ensureError } from '../errors.js';
 import { defineTopology, type Topology } from '../runtime/define-topology.js';
 import type { TopologyContext } from '../runtime/types.js';
-import { openStateStore } from '../state/open-state-store.js';
 import type { StateStore } from '../state/types.js';
 import type { DurableBatchConfig, DurableBatchHandle } from './durable-batch-types.js';
+import { openTopologyStore, type TopologyStore } from './open-topology-store.js';
 import { startDurableBatch } from './start-durable-batch.js';
 
 /** Options of {@link durableBatch} / {@link durableBatchTopology}. */
-export interface DurableBatchTopologyOptions extends Omit<DurableBatchConfig, 'nc' | 'store' | 'logger' | 'scheduler'> {
+export interface DurableBatchTopologyOptions extends Omit<DurableBatchConfig, 'transport' | 'store' | 'logger' | 'scheduler'> {
   /**
    * The state store to use (one per topology). Default: opened at `<stateDir>/<topology>` and
-   * closed when the run drains.
+   * closed when the run drains; on the in-process transport, a temporary one for the run.
    */
   store?: StateStore | undefined;
-  /** Default: the `SLUICE_STATE_DIR` environment variable, else `./.sluice/state`. */
+  /** Default: the `SLUICE_STATE_DIR` environment variable, else `./.sluice/state`. Unused on the in-process transport. */
   stateDir?: string | undefined;
   /** Streams to create (or extend) before starting: the source (values + trigger subjects) and the outputs. */
   ensureStreams?: readonly { name: string; subjects: readonly string[] }[] | undefined;
@@ -29,7 +27,9 @@ export interface DurableBatchTopologyOptions extends Omit<DurableBatchConfig, 'n
  * builder to return (alone or beside others). It starts when the run starts, errors the run when
  * the batch fails, and on drain stops it (finishing the chunk in progress and its acks).
  *
- * Needs a NATS transport with JetStream (the in-process transport has no durable stream).
+ * On NATS (JetStream) it is exactly-once across crashes. On the in-process transport it runs the
+ * same way without durability: streams live in memory, the store is a temporary directory, and
+ * the engine warns once at start ("durability off: in-process transport").
  *
  * ```ts
  * export default defineTopology('crm-sync', (t) => [
@@ -40,23 +40,17 @@ export interface DurableBatchTopologyOptions extends Omit<DurableBatchConfig, 'n
  */
 export function durableBatch(t: TopologyContext, options: DurableBatchTopologyOptions): Observable<never> {
   return new Observable<never>((subscriber) => {
-    let store: StateStore | undefined;
+    let opened: TopologyStore | undefined;
     let running: DurableBatchHandle | undefined;
-    const ownStore = options.store === undefined;
-    const transport = t.transport as typeof t.transport & { nc?: NatsConnection };
     t.onStop(async () => {
       await running?.stop();
-      if (ownStore) await store?.close();
+      await opened?.close();
     });
     const start = async (): Promise<void> => {
-      if (transport.kind !== 'nats' || transport.nc === undefined) {
-        throw new InvalidConfigError(`durableBatch '${options.name}'`, 'transport', 'must be NATS with JetStream: a durable batch accumulates exactly once from a durable stream (the in-process transport has none)');
-      }
-      const root = options.stateDir ?? process.env['SLUICE_STATE_DIR'] ?? join(process.cwd(), '.sluice', 'state');
-      store = options.store ?? openStateStore({ dir: join(root, t.topologyName), topology: t.topologyName });
-      for (const s of options.ensureStreams ?? []) await transport.ensureStream({ name: s.name, subjects: s.subjects });
+      const store = options.store ?? (opened = openTopologyStore(t, options.stateDir)).store;
+      for (const s of options.ensureStreams ?? []) await t.transport.ensureStream({ name: s.name, subjects: s.subjects });
       const { stateDir: _d, ensureStreams: _e, reportEveryMs: _r, store: _s, ...config } = options;
-      running = await startDurableBatch({ ...config, nc: transport.nc, store, logger: t.logger, scheduler: t.scheduler });
+      running = await startDurableBatch({ ...config, transport: t.transport, store, logger: t.logger, scheduler: t.scheduler });
       running.done.catch((err: unknown) => subscriber.error(ensureError(err)));
       const every = options.reportEveryMs ?? 5_000;
       if (every > 0) {

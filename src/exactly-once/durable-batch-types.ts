@@ -1,6 +1,6 @@
-import type { NatsConnection } from '@nats-io/nats-core';
 import type { SchedulerLike } from 'rxjs';
 import type { StateStore } from '../state/types.js';
+import type { Transport } from '../transport/transport.js';
 import type { ExactlyOnceLogger, FaultContext } from './types.js';
 
 /**
@@ -55,7 +55,8 @@ export interface DurableBatchConfig {
    * Letters, digits, `-` and `_` only.
    */
   name: string;
-  nc: NatsConnection;
+  /** Where input is read and outputs are published (see `ExactlyOnceConfig.transport`). The caller owns it. */
+  transport: Transport;
   store: StateStore;
   source: {
     /** Stream holding the values AND the trigger messages. */
@@ -80,7 +81,7 @@ export interface DurableBatchConfig {
    * Subject for values whose flush fails: when a chunk's `flush` throws, the chunk is flushed again
    * value by value and each value that still throws is published here as a `DeadLetterRecord`
    * (original bytes, subject, stream, sequence, error; `Sluice-Dlq-*` headers) through the same
-   * outbox, exactly once. It must be captured by a JetStream stream. Default: none — a throwing
+   * outbox, exactly once. It must be captured by a stream. Default: none — a throwing
    * flush stops the batch (`done` rejects) and a restart runs the chunk again.
    */
   deadLetterSubject?: string | undefined;

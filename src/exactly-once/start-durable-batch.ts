@@ -1,4 +1,3 @@
-import { jetstreamManager } from '@nats-io/jetstream';
 import { asyncScheduler } from 'rxjs';
 import { InvalidConfigError, ensureError } from '../errors.js';
 import { batchBufferLayout as L, type OpenSegmentInfo } from '../state/lmdb-batch-buffer.js';
@@ -28,13 +27,13 @@ const noopLogger: ExactlyOnceLogger = { debug() {}, info() {}, warn() {}, error(
  * - Bad values: with `deadLetterSubject`, a value whose flush throws is dead-lettered (exactly once)
  *   and the batch goes on. Without it, a throwing flush stops the batch.
  * - Fails (`done` rejects, nothing more committed): `flush` throws (without `deadLetterSubject`),
- *   the store is full, the connection closes.
+ *   the store is full, the transport closes.
  * - A schedule is a trigger too: publish the trigger subject into the stream from a cron job with a
  *   `Nats-Msg-Id` per fire time, so the cut has a stream position and two instances fire once.
  *
  * ```ts
  * const prefs = await startDurableBatch({
- *   name: 'prefs', nc, store, source: { stream: 'PREFS' }, triggerSubjects: ['ops.end-of-day'],
+ *   name: 'prefs', transport, store, source: { stream: 'PREFS' }, triggerSubjects: ['ops.end-of-day'],
  *   flush: (chunk, emit) => { for (const r of chunk) emit('crm.sync', r.data); },
  * });
  * ```
@@ -42,7 +41,7 @@ const noopLogger: ExactlyOnceLogger = { debug() {}, info() {}, warn() {}, error(
  */
 export async function startDurableBatch(config: DurableBatchConfig): Promise<DurableBatchHandle> {
   const c = validate(config);
-  const { name, nc, store } = config;
+  const { name, transport, store } = config;
   const scheduler = config.scheduler ?? asyncScheduler;
   const logger = config.logger ?? noopLogger;
   const ns = L.namespace(name);
@@ -57,18 +56,20 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
     rejectDone = reject;
   });
   done.catch(() => undefined);
+  let engine: ExactlyOnceHandle | undefined;
 
   const flusher = new DurableBatchFlusher({
-    name, nc, store, flush: config.flush, chunkSize: c.chunkSize, deadLetterSubject: config.deadLetterSubject, jsm: await jetstreamManager(nc),
+    name, transport, store, flush: config.flush, chunkSize: c.chunkSize, deadLetterSubject: config.deadLetterSubject,
     maxInFlight: c.maxInFlight, ackTimeoutMs: c.ackTimeoutMs, maxPending: c.maxPending,
     duplicateWindowMs: config.outputs?.duplicateWindowMs, scheduler, logger, stats, faults: config.faults,
     onFatal: (err) => fail(err),
   });
   await flusher.start();
+  // A fault while re-publishing the flush outbox reaches `fail` through the publisher.
+  if (failure !== undefined) throw failure;
 
-  let engine: ExactlyOnceHandle | undefined;
   engine = await startExactlyOnce({
-    name, nc, store, source: config.source, batch: config.batch, scheduler, logger, faults: config.faults,
+    name, transport, store, source: config.source, batch: config.batch, scheduler, logger, faults: config.faults,
     // The accumulator reads one key per micro-batch and writes values it never reads back: a cache
     // would only hold the latest values in memory.
     stateCacheEntries: 0,
@@ -92,6 +93,11 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
   }
   engine.done.catch((err: unknown) => fail(err));
   const eng = engine;
+  // The flush side failed while the engine was starting: `fail` could not stop it then.
+  if (failure !== undefined) {
+    await eng.stop({ timeoutMs: 0 }).catch(() => undefined);
+    throw failure;
+  }
 
   const openCount = (): OpenSegmentInfo => store.get<OpenSegmentInfo>(ns, L.acc) ?? { open: 1, count: 0 };
   const failed = (): Promise<never> => Promise.reject(failure ?? new Error('unreachable'));
@@ -139,6 +145,7 @@ function validate(config: DurableBatchConfig): Resolved {
     throw new InvalidConfigError('startDurableBatch', field, detail);
   };
   if (typeof config.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(config.name)) fail('name', `must be 1-64 letters, digits, '-' or '_', got ${JSON.stringify(config.name)}`);
+  if (config.transport === undefined || typeof config.transport.ackPublisher !== 'function') fail('transport', 'must be a Transport (NatsTransport or LocalTransport)');
   if (typeof config.flush !== 'function') fail('flush', 'must be a function (chunk, emit, info) => void | Promise<void>');
   if (config.deadLetterSubject !== undefined) {
     try {

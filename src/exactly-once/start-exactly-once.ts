@@ -1,14 +1,12 @@
-import { jetstreamManager } from '@nats-io/jetstream';
 import { asyncScheduler } from 'rxjs';
 import { InvalidConfigError, ensureError } from '../errors.js';
 import { BatchTxn, NOT_WRITTEN } from './batch-txn.js';
 import { StateCache } from './state-cache.js';
 import { BatchFailedError, EngineStoppedError } from './exactly-once-errors.js';
-import type { InputMessage } from './input-message.js';
-import { OrderedReader } from './ordered-reader.js';
 import { decodeOutbox, encodeOutbox } from './outbox-codec.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { checkStaleOutbox, type RecoveredBatch } from './stale-outbox.js';
+import type { OrderedMessage, OrderedReader } from '../transport/transport.js';
 import type { ExactlyOnceConfig, ExactlyOnceHandle, ExactlyOnceLogger, ExactlyOnceStats, FaultPoint } from './types.js';
 
 const noopLogger: ExactlyOnceLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -16,14 +14,16 @@ const noopLogger: ExactlyOnceLogger = { debug() {}, info() {}, warn() {}, error(
 const IDLE_REMOVAL_MS = 200;
 
 /**
- * Starts the exactly-once engine: consumes `source.stream` from the committed checkpoint + 1,
- * runs `process` per micro-batch, and commits the batch's state writes, outputs (outbox) and new
- * checkpoint in ONE LMDB transaction before publishing the outputs with deterministic
- * `Nats-Msg-Id`s (`<topology>.<name>.<seq>.<index>`). See docs/exactly-once.md.
+ * Starts the exactly-once engine: reads `source.stream` from the committed checkpoint + 1
+ * (`transport.readOrdered`), runs `process` per micro-batch, and commits the batch's state writes,
+ * outputs (outbox) and new checkpoint in ONE LMDB transaction before publishing the outputs with
+ * deterministic `Nats-Msg-Id`s (`<topology>.<name>.<seq>.<index>`) through
+ * `transport.ackPublisher`. All broker I/O goes through the transport. See docs/exactly-once.md.
  *
  * On start it first re-publishes whatever the outbox still holds (the server drops the ids it
  * already stored; entries older than the duplicate window are checked against the output stream
- * first) and then resumes input with a fresh ordered consumer at checkpoint + 1.
+ * first) and then resumes input with a fresh ordered reader at checkpoint + 1. On a transport that
+ * is not durable (`LocalTransport`) it runs the same way and warns once that durability is off.
  *
  * - Emits: outputs to JetStream, in commit order; per input, in emit order.
  * - Memory: at most `maxBufferedInputs` inputs fetched ahead, one batch being processed, and
@@ -34,18 +34,18 @@ const IDLE_REMOVAL_MS = 200;
  *
  * ```ts
  * const engine = await startExactlyOnce({
- *   name: 'stock', nc, store, source: { stream: 'ORDERS' },
+ *   name: 'stock', transport, store, source: { stream: 'ORDERS' },
  *   process: (batch, txn) => { for (const m of batch) txn.emit(m, 'stock.changed', m.data); },
  * });
  * await engine.stop();
  * ```
  *
- * @throws InvalidConfigError for bad options or a checkpoint that belongs to another stream; the
- * JetStream error when the source stream does not exist.
+ * @throws InvalidConfigError for bad options or a checkpoint that belongs to another stream;
+ * TransportError when the source stream does not exist.
  */
 export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<ExactlyOnceHandle> {
   const c = validate(config);
-  const { name, nc, store, process } = config;
+  const { name, transport, store, process } = config;
   const { stream, filterSubject } = config.source;
   const scheduler = config.scheduler ?? asyncScheduler;
   const log = config.logger ?? noopLogger;
@@ -60,10 +60,17 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     throw new InvalidConfigError('startExactlyOnce', 'source.stream', `is '${stream}' but engine '${name}' has a checkpoint in stream '${cp.stream}' (seq ${cp.seq}); use another name to start over`);
   }
   stats.position = cp?.seq ?? 0;
-  const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(stream);
-  if (info.state.first_seq > stats.position + 1 && info.state.messages > 0) {
-    log.warn({ engine: name, stream, checkpoint: stats.position, firstSeq: info.state.first_seq }, 'exactly-once input: messages after the checkpoint were removed by the stream\'s retention before being processed');
+  if (!transport.durable) {
+    log.warn({ engine: name, transport: transport.kind }, 'durability off: in-process transport (streams, message ids and positions live in this process only; exactly-once holds within this run)');
+  }
+  const info = await transport.streamState(stream);
+  if (info.firstSeq > stats.position + 1 && info.messages > 0) {
+    log.warn({ engine: name, stream, checkpoint: stats.position, firstSeq: info.firstSeq }, 'exactly-once input: messages after the checkpoint were removed by the stream\'s retention before being processed');
+  }
+  if (info.lastSeq < stats.position) {
+    // A stream recreated, or one that lost its tail (nats-server fsyncs every 60 s by default):
+    // its sequences up to the checkpoint are new messages this engine will never read.
+    log.error({ engine: name, stream, checkpoint: stats.position, lastSeq: info.lastSeq }, 'exactly-once input: the stream ends before the checkpoint (recreated or lost data); its messages up to the checkpoint are skipped');
   }
 
   let failed: Error | undefined;
@@ -101,7 +108,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
   const fault = (point: FaultPoint, seq: number): void => config.faults?.({ point, seq });
 
   const publisher = new OutboxPublisher({
-    nc, msgIdPrefix, scheduler, counters: stats, faults: config.faults, logger: log,
+    transport, msgIdPrefix, scheduler, counters: stats, faults: config.faults, logger: log,
     maxInFlight: c.maxInFlight, ackTimeoutMs: c.ackTimeoutMs,
     onBatchAcked: (seq) => {
       pending.delete(seq);
@@ -129,13 +136,13 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     wakeLoop();
   }
 
-  // A closed connection never comes back (reconnects happen before close): nothing can progress.
-  void nc.closed().then((err) => fail(err ?? new EngineStoppedError(name, 'lost its NATS connection: it was closed before the engine stopped')));
+  // A closed transport never comes back (reconnects happen before close): nothing can progress.
+  void transport.closed().then((err) => fail(err ?? new EngineStoppedError(name, `lost its transport (${transport.kind}): it was closed before the engine stopped`)));
 
   // Recovery: re-publish the outbox before reading any new input.
   const recovered: RecoveredBatch[] = [...store.outbox(name)].map((r) => ({ seq: r.seq, createdAt: r.createdAt, entries: decodeOutbox(r.blob) }));
   if (recovered.length > 0) {
-    const check = await checkStaleOutbox({ nc, jsm, batches: recovered, msgIdPrefix, nowMs: scheduler.now(), duplicateWindowMs: c.duplicateWindowMs, logger: log });
+    const check = await checkStaleOutbox({ transport, batches: recovered, msgIdPrefix, nowMs: scheduler.now(), duplicateWindowMs: c.duplicateWindowMs, logger: log });
     stats.staleOutputs = check.stale;
     stats.staleOutputsFound = check.found.size;
     stats.staleOutputsUnverified = check.unverified;
@@ -144,32 +151,36 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     for (const b of recovered) {
       pending.add(b.seq);
       const entries = check.found.size === 0 ? b.entries : b.entries.filter((e) => !check.found.has(`${msgIdPrefix}${e.seq}.${e.index}`));
-      try {
-        publisher.enqueue({ seq: b.seq, entries });
-      } catch (err) {
-        fail(err);
-        throw err;
-      }
+      publisher.enqueue({ seq: b.seq, entries });
     }
+    // A fault while re-publishing (the publisher reports it through `fail`) ends the start here.
+    if (failed !== undefined) throw failed;
   }
 
-  reader = new OrderedReader({
-    nc, jsm, stream, filterSubject, startSeq: stats.position + 1, maxBuffered: c.maxBufferedInputs,
-    namePrefix: `sluice_${name}`, scheduler, logger: log,
-    onAvailable: () => {
-      if (reader !== undefined && reader.size >= wantInputs) wakeLoop();
-    },
-    onReset: () => {
-      stats.consumerResets += 1;
-    },
-  });
   try {
-    await reader.start();
+    reader = await transport.readOrdered({
+      stream, filterSubject, startSeq: stats.position + 1, maxBuffered: c.maxBufferedInputs, name: `sluice_${name}`,
+      onAvailable: () => {
+        if (reader !== undefined && reader.size >= wantInputs) wakeLoop();
+      },
+      onReset: ({ reason, nextSeq }) => {
+        stats.consumerResets += 1;
+        log.warn({ engine: name, stream, nextSeq, reason }, 'exactly-once input consumer recreated');
+      },
+      onRetry: ({ error, attempt, retryInMs }) => {
+        log.warn({ engine: name, stream, attempt, delayMs: retryInMs, err: error.message }, 'exactly-once input consumer cannot be created yet; retrying');
+      },
+    });
   } catch (err) {
     fail(err);
     throw err;
   }
   const input = reader;
+  // Failed while the reader was starting: `fail` could not close it then.
+  if (failed !== undefined) {
+    await input.close();
+    throw failed;
+  }
 
   const waitFor = async (cond: () => boolean, timeoutMs?: number): Promise<void> => {
     let timedOut = false;
@@ -181,7 +192,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     timer?.unsubscribe();
   };
 
-  const nextBatch = async (): Promise<InputMessage[]> => {
+  const nextBatch = async (): Promise<OrderedMessage[]> => {
     wantInputs = 1;
     if (input.size === 0) {
       await waitFor(() => input.size > 0 || stopping || removable.length > 0);
@@ -241,10 +252,10 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     checkSettled();
   };
 
-  const runBatch = async (batch: InputMessage[]): Promise<void> => {
+  const runBatch = async (batch: OrderedMessage[]): Promise<void> => {
     const first = batch[0]!.seq;
     const last = batch[batch.length - 1]!.seq;
-    const txn = new BatchTxn(base, stream, first, last, nc.info?.max_payload ?? Infinity);
+    const txn = new BatchTxn(base, stream, first, last, transport.maxPayloadBytes);
     try {
       await process(batch, txn);
     } catch (err) {
@@ -354,7 +365,7 @@ function validate(config: ExactlyOnceConfig): Resolved {
     throw new InvalidConfigError('startExactlyOnce', field, detail);
   };
   if (typeof config.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(config.name)) fail('name', `must be 1-64 letters, digits, '-' or '_', got ${JSON.stringify(config.name)}`);
-  if (config.nc === undefined || typeof config.nc.publish !== 'function') fail('nc', 'must be a NatsConnection');
+  if (config.transport === undefined || typeof config.transport.readOrdered !== 'function') fail('transport', 'must be a Transport (NatsTransport or LocalTransport)');
   if (config.store === undefined || typeof config.store.transaction !== 'function') fail('store', 'must be a StateStore (openStateStore)');
   if (typeof config.source?.stream !== 'string' || config.source.stream.length === 0) fail('source.stream', `must be a stream name, got ${JSON.stringify(config.source?.stream)}`);
   if (typeof config.process !== 'function') fail('process', 'must be a function (batch, txn) => void | Promise<void>');

@@ -1,7 +1,6 @@
-import type { NatsConnection } from '@nats-io/nats-core';
 import type { SchedulerLike } from 'rxjs';
 import type { StateStore } from '../state/types.js';
-import type { StreamMessage } from '../transport/transport.js';
+import type { StreamMessage, Transport } from '../transport/transport.js';
 
 /*
  * Changes since the draft (all additive; the draft's members are unchanged):
@@ -10,13 +9,15 @@ import type { StreamMessage } from '../transport/transport.js';
  * - Output ids are `<topology>.<engine name>.<seq>.<index>`: the "source" segment is the engine's
  *   `name`, because two engines may consume the same stream and their ids must not collide.
  * - The engine's config, handle, stats, logger and testing-only fault hook are defined here.
+ * - The engine takes a `Transport` (not a NATS connection): all its broker I/O goes through the
+ *   transport contract, so it also runs on the in-process `LocalTransport` (durability off).
  */
 
 /**
  * The contract between the exactly-once engine (src/exactly-once) and what runs on it (actors,
  * durable batches).
  *
- * The engine consumes one stream from `checkpoint + 1` with an ordered consumer, cuts it into
+ * The engine reads one stream from `checkpoint + 1` with an ordered reader, cuts it into
  * micro-batches, and for each batch calls `process(batch, txn)`. Everything `process` writes
  * through `txn` — state puts/deletes, outputs — is committed in ONE LMDB transaction together with
  * the batch's last input sequence. Outputs are then published from the outbox with a
@@ -81,8 +82,12 @@ export interface ExactlyOnceConfig {
    * Letters, digits, `-` and `_` only.
    */
   name: string;
-  /** Connection to NATS with JetStream. Use `noAsyncTraces: true` and unlimited reconnects. */
-  nc: NatsConnection;
+  /**
+   * Where input is read and outputs are published: a `NatsTransport` (connected with unlimited
+   * reconnects; `NatsTransport.connect` sets `noAsyncTraces`) or a `LocalTransport` (in-process,
+   * durability off: a warning says so at start). The caller owns it.
+   */
+  transport: Transport;
   /** The topology's state store; its `topology` is the first segment of output ids. */
   store: StateStore;
   source: {
@@ -153,7 +158,7 @@ export interface ExactlyOnceStats {
   pendingOutboxBatches: number;
   /** LMDB commits by this engine. */
   commits: number;
-  /** Times the input consumer was recreated (reconnect, gap, missed heartbeats). */
+  /** Times the input reader started over (reconnect, gap, missed heartbeats). */
   consumerResets: number;
   /** Outbox entries found at start that were older than the duplicate window. */
   staleOutputs: number;
@@ -181,7 +186,7 @@ export interface ExactlyOnceHandle {
   /**
    * Drains: stops fetching input, finishes the batch in progress, waits (up to `timeoutMs`,
    * default 30000) for the outbox to be acknowledged, removes it and resolves. The store and the
-   * connection stay open (the caller owns them).
+   * transport stay open (the caller owns them).
    */
   stop(options?: { timeoutMs?: number | undefined }): Promise<void>;
 }

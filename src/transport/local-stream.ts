@@ -1,6 +1,6 @@
 import { HEADERS } from '../envelope/envelope.js';
 import { subjectMatches } from './subject.js';
-import type { PubAck, StreamConfig, StreamState } from './transport.js';
+import type { PubAck, StreamConfig, StreamInfo, StreamState } from './transport.js';
 import { TRANSPORT_DEFAULTS } from './validate-transport-options.js';
 
 /** One message in a {@link LocalStream}. */
@@ -120,6 +120,25 @@ export class LocalStream {
     const count = this.log.length - this.head;
     const first = this.firstStoredSeq() ?? (this.lastSeq === 0 ? 0 : this.lastSeq + 1);
     return { messages: count, firstSeq: first, lastSeq: this.lastSeq };
+  }
+
+  /** The stream's subjects, duplicate window and state, as `Transport.findStream` reports them. */
+  info(): StreamInfo {
+    return { name: this.name, subjects: [...this.subjectList], duplicateWindowMs: this.duplicateWindowMs, ...this.state() };
+  }
+
+  /** Which of `ids` are the `Nats-Msg-Id` of a message stored at or after `sinceMs`. */
+  findMsgIds(ids: ReadonlySet<string>, sinceMs: number): Set<string> {
+    this.enforceLimits();
+    const found = new Set<string>();
+    // Newest first: messages are stored in time order, so the scan ends at the first older one.
+    for (let i = this.log.length - 1; i >= this.head && found.size < ids.size; i--) {
+      const m = this.log[i]!;
+      if (m.time < sinceMs) break;
+      const id = m.headers[HEADERS.msgId];
+      if (id !== undefined && ids.has(id)) found.add(id);
+    }
+    return found;
   }
 
   /** Calls `listener` after every stored message; returns the unsubscribe function. */

@@ -4,18 +4,25 @@ import type { Envelope } from '../envelope/envelope.js';
 import { HEADERS } from '../envelope/envelope.js';
 import { makeEnvelope } from '../envelope/make-envelope.js';
 import { InvalidConfigError, NoRespondersError, RequestTimeoutError, TransportError } from '../errors.js';
+import { AckWindow } from './ack-window.js';
 import { LocalDurableConsumer } from './local-durable-consumer.js';
 import { LocalRouter, type LocalSub } from './local-router.js';
 import { localOrderedConsume } from './local-ordered-consume.js';
+import { LocalOrderedReader } from './local-ordered-reader.js';
 import { LocalStream } from './local-stream.js';
 import { subjectsOverlap, validateSubject } from './subject.js';
 import type {
+  AckPublisher,
+  AckPublisherConfig,
   ConsumeOptions,
   DurablePublishOptions,
+  OrderedReader,
+  OrderedReadOptions,
   PubAck,
   PublishOptions,
   RequestOptions,
   StreamConfig,
+  StreamInfo,
   StreamMessage,
   StreamState,
   SubscribeOptions,
@@ -23,6 +30,7 @@ import type {
 } from './transport.js';
 import {
   resolveConsumeOptions,
+  validateOrderedReadOptions,
   validateRequestOptions,
   validateStreamConfig,
   validateSubscribeOptions,
@@ -63,7 +71,9 @@ const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
  * Same subject semantics as NATS (`*` one token, `>` the rest), queue groups (each message to one
  * member per group, round-robin), request/reply with timeout and no-responders, headers, and an
  * in-memory JetStream: streams that capture matching publishes, `Nats-Msg-Id` dedup inside the
- * duplicate window, ordered and durable consumers with ack/nak/term and ack-wait redelivery.
+ * duplicate window, ordered and durable consumers with ack/nak/term and ack-wait redelivery, and
+ * what the exactly-once engine uses (`readOrdered`, `ackPublisher`, `findStream`, `findMsgIds`),
+ * so actors, durable timers and durable batches run on it too (exactly-once within the process).
  *
  * Delivery is asynchronous (a microtask after publishing, in batches) and in publish order, so
  * handlers that publish are never re-entered. Each receiver gets its own copy of the payload.
@@ -84,7 +94,8 @@ export class LocalTransport implements Transport {
   readonly name: string;
   private readonly label: string;
   private readonly scheduler: SchedulerLike;
-  private readonly maxPayloadBytes: number;
+  /** The largest payload accepted, bytes (the `maxPayloadBytes` option). */
+  readonly maxPayloadBytes: number;
   private readonly router = new LocalRouter();
   private queue: (Delivery | (() => void) | undefined)[] = [];
   private head = 0;
@@ -99,7 +110,9 @@ export class LocalTransport implements Transport {
   private requestCounter = 0;
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private closing = false;
-  private closed: Promise<void> | undefined;
+  private closePromise: Promise<void> | undefined;
+  private markClosed!: () => void;
+  private readonly closedSignal = new Promise<undefined>((resolve) => (this.markClosed = () => resolve(undefined)));
 
   constructor(options: LocalTransportOptions = {}) {
     this.name = options.name ?? 'local';
@@ -227,15 +240,52 @@ export class LocalTransport implements Transport {
   }
 
   async streamState(stream: string): Promise<StreamState> {
-    this.ensureOpen('streamState');
-    const found = this.streams.get(stream);
-    if (found === undefined) throw new TransportError(this.label, 'streamState', `stream '${stream}' not found`);
-    return found.state();
+    return this.existingStream('streamState', stream).state();
+  }
+
+  async findStream(subject: string): Promise<StreamInfo | undefined> {
+    validateSubject(subject, { wildcards: false });
+    this.ensureOpen('findStream');
+    return this.streamFor(subject)?.info();
+  }
+
+  async findMsgIds(stream: string, ids: ReadonlySet<string>, options: { sinceMs: number }): Promise<Set<string>> {
+    return this.existingStream('findMsgIds', stream).findMsgIds(ids, options.sinceMs);
+  }
+
+  async readOrdered(options: OrderedReadOptions): Promise<OrderedReader> {
+    validateOrderedReadOptions(this.label, options);
+    const stream = this.existingStream('readOrdered', options.stream);
+    // Closed with the transport, like every consumer; forgotten when closed first.
+    const stop = (): void => void reader.close();
+    const reader = new LocalOrderedReader(stream, options, () => this.stopHooks.delete(stop));
+    this.stopHooks.add(stop);
+    return reader;
+  }
+
+  /** Stores each message at once; its ack follows asynchronously, in order with other deliveries. */
+  ackPublisher<T>(config: AckPublisherConfig<T>): AckPublisher<T> {
+    return new AckWindow({ ...config, scheduler: config.scheduler ?? this.scheduler }, (events) => ({
+      send: (m, ackId) => {
+        validateSubject(m.subject, { wildcards: false });
+        let ack: PubAck | undefined;
+        this.send('ackPublisher', m.subject, m.data, { ...m.headers, [HEADERS.msgId]: m.msgId }, undefined, (a) => (ack = a));
+        this.enqueue(() => {
+          if (ack !== undefined) events.ack(ackId, ack.duplicate);
+          else events.reject(ackId, `no stream captures subject '${m.subject}'`);
+        });
+      },
+      close: () => undefined,
+    }));
+  }
+
+  closed(): Promise<Error | undefined> {
+    return this.closedSignal;
   }
 
   /** Delivers what is queued, then completes every subscription and consumer. Idempotent. */
   close(): Promise<void> {
-    this.closed ??= (async () => {
+    this.closePromise ??= (async () => {
       this.closing = true;
       await new Promise<void>((resolve) => this.enqueue(resolve));
       for (const fail of [...this.requestFailers]) fail(this.closedError('request'));
@@ -243,8 +293,9 @@ export class LocalTransport implements Transport {
       for (const stop of [...this.stopHooks]) stop();
       for (const consumer of this.durables.values()) consumer.stop();
       if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
+      this.markClosed();
     })();
-    return this.closed;
+    return this.closePromise;
   }
 
   /**
@@ -328,6 +379,13 @@ export class LocalTransport implements Transport {
         });
       }
     }
+  }
+
+  private existingStream(op: string, name: string): LocalStream {
+    this.ensureOpen(op);
+    const found = this.streams.get(name);
+    if (found === undefined) throw new TransportError(this.label, op, `stream '${name}' not found`);
+    return found;
   }
 
   private streamFor(subject: string): LocalStream | undefined {

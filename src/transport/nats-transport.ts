@@ -14,24 +14,32 @@ import {
   type JsMsg,
   type StreamConfig as NatsStreamConfig,
 } from '@nats-io/jetstream';
-import { errors as natsErrors, nanos, type Msg, type NatsConnection } from '@nats-io/nats-core';
+import { errors as natsErrors, millis, nanos, type Msg, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { Observable } from 'rxjs';
 import type { Envelope } from '../envelope/envelope.js';
 import { makeEnvelope } from '../envelope/make-envelope.js';
 import { TransportError } from '../errors.js';
 import { fromNatsError } from './from-nats-error.js';
+import { natsAckPublisher } from './nats-ack-publisher.js';
 import { redactUrl, type NatsConnectOptions } from './nats-connect-options.js';
+import { natsFindMsgIds } from './nats-find-msg-ids.js';
 import { fromNatsHeaders, toNatsHeaders } from './nats-headers.js';
+import { NatsOrderedReader } from './nats-ordered-reader.js';
 import { validateSubject } from './subject.js';
 import { toNodeConnectionOptions } from './to-node-connection-options.js';
 import type {
+  AckPublisher,
+  AckPublisherConfig,
   ConsumeOptions,
   DurablePublishOptions,
+  OrderedReader,
+  OrderedReadOptions,
   PubAck,
   PublishOptions,
   RequestOptions,
   StreamConfig,
+  StreamInfo,
   StreamMessage,
   StreamState,
   SubscribeOptions,
@@ -41,6 +49,7 @@ import {
   resolveConsumeOptions,
   TRANSPORT_DEFAULTS,
   validateRequestOptions,
+  validateOrderedReadOptions,
   validateStreamConfig,
   validateSubscribeOptions,
   type ResolvedConsumeOptions,
@@ -50,8 +59,8 @@ const NO_OP = (): void => undefined;
 
 /**
  * The real broker: core NATS and JetStream through the v3 client. `nc` and `js` are exposed for
- * code that needs the client directly (the exactly-once engine publishes through `nc` with its
- * own ack collection); `jsm()` gives the JetStream manager.
+ * code that needs the client directly; `jsm()` gives the JetStream manager. Sluice's own code
+ * (the exactly-once engine, actors, durable batches) uses only the {@link Transport} methods.
  *
  * Each subscriber of a `subscribe` or `consume` Observable gets its own NATS subscription or
  * consumer, removed when it unsubscribes. Client errors are mapped to Sluice's
@@ -71,7 +80,7 @@ export class NatsTransport implements Transport {
   private readonly label: string;
   private jsmPromise: Promise<JetStreamManager> | undefined;
   private readonly closeHooks = new Set<() => void>();
-  private closed: Promise<void> | undefined;
+  private closePromise: Promise<void> | undefined;
 
   /** Wraps an open connection, which this transport then owns (and drains on `close`). */
   constructor(
@@ -264,16 +273,74 @@ export class NatsTransport implements Transport {
     }
   }
 
+  async findStream(subject: string): Promise<StreamInfo | undefined> {
+    validateSubject(subject, { wildcards: false });
+    const jsm = await this.jsm();
+    try {
+      const name = await jsm.streams.find(subject).catch((err: unknown) => {
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return undefined;
+        throw err;
+      });
+      if (name === undefined) return undefined;
+      const { config, state } = await jsm.streams.info(name);
+      return {
+        name,
+        subjects: config.subjects ?? [],
+        duplicateWindowMs: millis(config.duplicate_window ?? 0),
+        messages: state.messages,
+        firstSeq: state.first_seq,
+        lastSeq: state.last_seq,
+      };
+    } catch (err) {
+      throw fromNatsError(err, { transport: this.label, operation: `findStream '${subject}'` });
+    }
+  }
+
+  async findMsgIds(stream: string, ids: ReadonlySet<string>, options: { sinceMs: number }): Promise<Set<string>> {
+    const jsm = await this.jsm();
+    try {
+      return await natsFindMsgIds(this.js, jsm, stream, ids, options.sinceMs);
+    } catch (err) {
+      throw fromNatsError(err, { transport: this.label, operation: `findMsgIds '${stream}'` });
+    }
+  }
+
+  async readOrdered(options: OrderedReadOptions): Promise<OrderedReader> {
+    validateOrderedReadOptions(this.label, options);
+    const reader = new NatsOrderedReader(this.nc, await this.jsm(), options);
+    try {
+      await reader.start();
+    } catch (err) {
+      await reader.close();
+      throw fromNatsError(err, { transport: this.label, operation: `readOrdered '${options.stream}'` });
+    }
+    return reader;
+  }
+
+  ackPublisher<T>(config: AckPublisherConfig<T>): AckPublisher<T> {
+    return natsAckPublisher(this.nc, config);
+  }
+
+  /** The connected server's `max_payload`; Infinity before the first connection. */
+  get maxPayloadBytes(): number {
+    return this.nc.info?.max_payload ?? Infinity;
+  }
+
+  async closed(): Promise<Error | undefined> {
+    const err = await this.nc.closed();
+    return err instanceof Error ? err : undefined;
+  }
+
   /** Stops consumers, drains subscriptions and closes the connection. Idempotent. */
   close(): Promise<void> {
-    this.closed ??= (async () => {
+    this.closePromise ??= (async () => {
       for (const hook of [...this.closeHooks]) hook();
       if (this.nc.isClosed()) return;
       await this.nc.drain().catch((err: unknown) => {
         if (!this.nc.isClosed()) throw fromNatsError(err, { transport: this.label, operation: 'close' });
       });
     })();
-    return this.closed;
+    return this.closePromise;
   }
 
   /** An ordered consumer from `startSeq`, or the durable consumer created or updated to the options. */

@@ -1,4 +1,4 @@
-import type { Observable } from 'rxjs';
+import type { Observable, SchedulerLike } from 'rxjs';
 import type { Envelope } from '../envelope/envelope.js';
 
 /** Options for a core (at-most-once) publish. */
@@ -108,6 +108,108 @@ export interface StreamState {
   lastSeq: number;
 }
 
+/** What {@link Transport.findStream} tells about the stream capturing a subject. */
+export interface StreamInfo extends StreamState {
+  name: string;
+  subjects: readonly string[];
+  /** How long the stream remembers `Nats-Msg-Id`s, ms. */
+  duplicateWindowMs: number;
+}
+
+/** A message of an ordered read ({@link Transport.readOrdered}); ack methods are no-ops. */
+export interface OrderedMessage extends StreamMessage {
+  /**
+   * When the stream stored the message, epoch ms. It is also the default `eventTime` (instead
+   * of the receive time), so reading the same position again sees the same value.
+   */
+  readonly timestampMs: number;
+}
+
+/** Options for {@link Transport.readOrdered}. */
+export interface OrderedReadOptions {
+  stream: string;
+  /** Only messages on this subject (one filter: nats-server 2.9). Default: all. */
+  filterSubject?: string | undefined;
+  /** First stream sequence to read, >= 1. */
+  startSeq: number;
+  /** Messages received and not yet taken, plus those asked of the server, at most. */
+  maxBuffered: number;
+  /** Names server-side resources (`<name>_<unique>`) so operators can tell whose they are. Default 'sluice'. */
+  name?: string | undefined;
+  /** Called after messages arrive; `take` them. Never called from inside `take`. */
+  onAvailable: () => void;
+  /**
+   * Called when the reader starts over at `nextSeq` (= last received + 1) after a delivery gap,
+   * missed heartbeats or a reconnect: messages already taken are not delivered again.
+   */
+  onReset?: ((info: { reason: string; nextSeq: number }) => void) | undefined;
+  /** Called when starting over failed and is retried after `retryInMs`. */
+  onRetry?: ((info: { error: Error; attempt: number; retryInMs: number }) => void) | undefined;
+}
+
+/**
+ * A pull-on-demand reader of one stream in sequence order: it asks for more only while fewer
+ * than `maxBuffered` messages are buffered or requested, so a slow taker bounds memory and the
+ * server keeps the backlog. Nothing is acknowledged; the caller keeps its own position.
+ */
+export interface OrderedReader {
+  /** Buffered messages not yet taken. */
+  readonly size: number;
+  /** Last stream sequence received (startSeq - 1 before the first). */
+  readonly position: number;
+  /** Removes and returns up to `max` buffered messages, in stream order. */
+  take(max: number): OrderedMessage[];
+  /** Stops reading and releases server-side resources; idempotent. */
+  close(): Promise<void>;
+}
+
+/** One message for an {@link AckPublisher}. */
+export interface AckPublishMessage {
+  subject: string;
+  data: Uint8Array;
+  /** `Nats-Msg-Id`; every re-send carries the same id, so the stream stores the message once. */
+  msgId: string;
+  headers?: Readonly<Record<string, string>> | undefined;
+}
+
+/** Options for {@link Transport.ackPublisher}; `T` is the caller's token for each message. */
+export interface AckPublisherConfig<T> {
+  /** Messages sent and not yet acknowledged, at most; the rest wait in order. Default 4096. */
+  maxInFlight?: number | undefined;
+  /** Re-send (same id) a message whose ack has not come after this, ms. Default 5000. */
+  ackTimeoutMs?: number | undefined;
+  /** Clock and timers for ack timeouts and retry backoff. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike | undefined;
+  /** The stream stored the message (`duplicate`: it already held the id). Once per message. */
+  onAck: (token: T, ack: { duplicate: boolean }) => void;
+  /** Called just before a message is sent the first time (not for re-sends). */
+  beforeSend?: ((token: T) => void) | undefined;
+  /** The server refused the message (no stream captures it, a limit); it is re-sent after `retryInMs`. */
+  onRejected?: ((token: T, info: { message: AckPublishMessage; error: string; attempts: number; retryInMs: number }) => void) | undefined;
+  /** Messages re-sent under their ids: acks overdue, after a reconnect, or after a rejection. */
+  onResent?: ((info: { count: number; reason: 'timeout' | 'reconnect' | 'rejected' }) => void) | undefined;
+  /** A callback above threw: the publisher has closed itself and sends nothing more. */
+  onFailure: (err: Error) => void;
+}
+
+/**
+ * Publishes many messages to streams with message ids and a window of unacknowledged sends,
+ * without a Promise per message. Sends go out in `publish` order. A message whose ack is late,
+ * that the server refused, or that was in flight during a disconnect is re-sent under the same
+ * id, which is safe inside the stream's duplicate window; while disconnected nothing new is
+ * sent, so after a reconnect the re-sends go out before anything newer.
+ */
+export interface AckPublisher<T> {
+  /** Queues a message and sends what the window allows, synchronously; `token` comes back in callbacks. */
+  publish(message: AckPublishMessage, token: T): void;
+  /** Messages queued or in flight (not yet acknowledged). */
+  readonly pending: number;
+  /** Messages sent and not yet acknowledged. */
+  readonly inFlight: number;
+  /** Stops sending and listening; unacknowledged messages are dropped (the caller still has them). */
+  close(): void;
+}
+
 /**
  * How Sluice talks to the world. `NatsTransport` is the real broker (core NATS + JetStream);
  * `LocalTransport` is the in-process fallback with the same subject semantics and an in-memory
@@ -144,6 +246,29 @@ export interface Transport {
   consume(options: ConsumeOptions): Observable<StreamMessage>;
   /** Counts and first/last sequence of a stream. */
   streamState(stream: string): Promise<StreamState>;
+  /** The stream that captures `subject` (its subjects, duplicate window, state); undefined when none does. */
+  findStream(subject: string): Promise<StreamInfo | undefined>;
+  /**
+   * Which of `ids` the stream holds as `Nats-Msg-Id`, looking at the messages stored since
+   * `sinceMs` (epoch ms; the stream's clock) up to its last message now. Reads headers only.
+   */
+  findMsgIds(stream: string, ids: ReadonlySet<string>, options: { sinceMs: number }): Promise<Set<string>>;
+  /**
+   * Reads a stream in order from `startSeq`, pulling only what the buffer has room for; see
+   * {@link OrderedReader}. Resolves once reading has started.
+   * @throws TransportError when the stream does not exist.
+   */
+  readOrdered(options: OrderedReadOptions): Promise<OrderedReader>;
+  /** A windowed publisher with message ids and per-message ack callbacks; see {@link AckPublisher}. */
+  ackPublisher<T>(config: AckPublisherConfig<T>): AckPublisher<T>;
+
+  /** The largest payload the server accepts, bytes (Infinity before a NATS connection knows it). */
+  readonly maxPayloadBytes: number;
+  /**
+   * Resolves when the transport is closed for good — by `close()`, or because the connection was
+   * lost and will not come back — with the error that closed it, if any.
+   */
+  closed(): Promise<Error | undefined>;
 
   /** Drains subscriptions and closes; idempotent. */
   close(): Promise<void>;

@@ -1,6 +1,6 @@
 import { InvalidConfigError } from '../errors.js';
 import { validateSubject } from './subject.js';
-import type { ConsumeOptions, RequestOptions, StreamConfig, SubscribeOptions } from './transport.js';
+import type { ConsumeOptions, OrderedReadOptions, RequestOptions, StreamConfig, SubscribeOptions } from './transport.js';
 
 /** Defaults shared by both transports, so they behave alike when options are left out. */
 export const TRANSPORT_DEFAULTS = {
@@ -84,4 +84,16 @@ function positiveInteger(component: string, field: string, value: number | undef
   if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
     throw new InvalidConfigError(component, field, `must be an integer >= 1, got ${String(value)}`);
   }
+}
+
+/** Validates ordered-read options the same way for both transports. @throws InvalidConfigError, InvalidSubjectError */
+export function validateOrderedReadOptions(component: string, options: OrderedReadOptions): void {
+  if (!NAME_PATTERN.test(options.stream)) throw new InvalidConfigError(component, 'stream', `is not a valid stream name: '${options.stream}'`);
+  if (options.filterSubject !== undefined) validateSubject(options.filterSubject, { wildcards: true });
+  if (options.name !== undefined && !NAME_PATTERN.test(options.name)) throw new InvalidConfigError(component, 'name', `is not a valid consumer name prefix: '${options.name}'`);
+  if (options.startSeq === undefined) throw new InvalidConfigError(component, 'startSeq', 'is required');
+  positiveInteger(component, 'startSeq', options.startSeq);
+  if (options.maxBuffered === undefined) throw new InvalidConfigError(component, 'maxBuffered', 'is required');
+  positiveInteger(component, 'maxBuffered', options.maxBuffered);
+  if (typeof options.onAvailable !== 'function') throw new InvalidConfigError(component, 'onAvailable', 'must be a function');
 }

@@ -9,6 +9,7 @@
 import { connect } from '@nats-io/transport-node';
 import { startDurableBatch } from '../../src/exactly-once/start-durable-batch.js';
 import { openStateStore } from '../../src/state/open-state-store.js';
+import { NatsTransport } from '../../src/transport/nats-transport.js';
 import { echoFlush } from '../src/exactly-once/durable-batch-model.js';
 
 interface ChildConfig {
@@ -22,12 +23,12 @@ interface ChildConfig {
 }
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as ChildConfig;
-const nc = await connect({ servers: cfg.url, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+const transport = new NatsTransport(await connect({ servers: cfg.url, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 }));
 const store = openStateStore({ dir: cfg.dir, topology: 'crash' });
 const echo = echoFlush(cfg.outSubject);
 const handle = await startDurableBatch({
   name: 'nightly',
-  nc,
+  transport,
   store,
   source: { stream: cfg.stream },
   triggerSubjects: [cfg.triggerSubject],
@@ -64,4 +65,4 @@ await handle.stop();
 clearInterval(report);
 process.stdout.write(`done ${JSON.stringify(handle.stats)}\n`);
 await store.close();
-await nc.close();
+await transport.close();

@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStateStore } from '../../src/state/open-state-store.js';
+import { NatsTransport } from '../../src/transport/nats-transport.js';
 import { uniqueName, useNatsServer } from '../helpers/nats-server.js';
 import { mulberry32, spawnCrashChild, type CrashChild } from './crash-child.js';
 import { batchNames, checkBatchOutputs, createBatchStreams, publishPlan, readBatchOutputs } from '../src/exactly-once/durable-batch-model.js';
@@ -50,12 +49,12 @@ function startChild(cfg: object): Child {
 }
 
 const server = useNatsServer();
-let nc: NatsConnection;
+let transport: NatsTransport;
 beforeAll(async () => {
-  nc = await connect({ servers: server().url, noAsyncTraces: true });
+  transport = await NatsTransport.connect({ servers: server().url });
 });
 afterAll(async () => {
-  await nc?.close();
+  await transport?.close();
 });
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -64,8 +63,8 @@ afterEach(async () => {
 
 async function prepare(plan: readonly (number | 'eod')[], chunkSize: number) {
   const names = batchNames(uniqueName('BCIN'), uniqueName('BCOUT'));
-  await createBatchStreams(nc, names);
-  const published = await publishPlan(nc, names, plan);
+  await createBatchStreams(transport, names);
+  const published = await publishPlan(transport, names, plan);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-batch-crash-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const cfg = { url: server().url, dir, stream: names.input, triggerSubject: `${names.inSubject}.eod`, outSubject: names.outSubject, lastSeq: published.lastSeq, chunkSize };
@@ -114,7 +113,7 @@ describe('durable batch under real crashes', () => {
     }
     console.log(`batch-until crash (a): seed ${seed}; kills: ${moments.join('; ')}`);
     await finish(cfg);
-    expect(checkBatchOutputs(ID_PREFIX, published, await readBatchOutputs(nc, names.output))).toEqual([]);
+    expect(checkBatchOutputs(ID_PREFIX, published, await readBatchOutputs(transport, names.output))).toEqual([]);
     expect(openBatchValues(cfg.dir)).toBe(published.open.length);
   }, 60_000);
 
@@ -138,7 +137,7 @@ describe('durable batch under real crashes', () => {
     const stats = await finish(cfg);
     // Outputs published before the last kill but not yet removed from the outbox were sent again.
     expect(stats.duplicates).toBeGreaterThan(0);
-    expect(checkBatchOutputs(ID_PREFIX, published, await readBatchOutputs(nc, names.output))).toEqual([]);
+    expect(checkBatchOutputs(ID_PREFIX, published, await readBatchOutputs(transport, names.output))).toEqual([]);
     expect(openBatchValues(cfg.dir)).toBe(0);
   }, 60_000);
 });

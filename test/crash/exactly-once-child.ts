@@ -8,6 +8,7 @@
 import { connect } from '@nats-io/transport-node';
 import { startExactlyOnce } from '../../src/exactly-once/start-exactly-once.js';
 import { openStateStore } from '../../src/state/open-state-store.js';
+import { NatsTransport } from '../../src/transport/nats-transport.js';
 import { counterProcessor } from '../src/exactly-once/counter-model.js';
 
 interface ChildConfig {
@@ -20,11 +21,13 @@ interface ChildConfig {
 }
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as ChildConfig;
-const nc = await connect({ servers: cfg.url, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+// The raw client for a short reconnect wait (the server is killed and restarted); the engine
+// itself only sees the transport.
+const transport = new NatsTransport(await connect({ servers: cfg.url, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 }));
 const store = openStateStore({ dir: cfg.dir, topology: 'crash' });
 const engine = await startExactlyOnce({
   name: 'counter',
-  nc,
+  transport,
   store,
   source: { stream: cfg.stream },
   batch: { maxCount: cfg.maxCount, maxWaitMs: 2 },
@@ -54,4 +57,4 @@ await engine.stop();
 clearInterval(report);
 process.stdout.write(`pos ${engine.position}\ndone ${JSON.stringify(engine.stats)}\n`);
 await store.close();
-await nc.close();
+await transport.close();

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStateStore } from '../../src/state/open-state-store.js';
+import { NatsTransport } from '../../src/transport/nats-transport.js';
 import { startTestNatsServer, uniqueName, type NatsServerHandle } from '../helpers/nats-server.js';
 import { checkExactlyOnce, createStreams, publishInputs, readOutputs } from '../src/exactly-once/counter-model.js';
 import { mulberry32, spawnCrashChild, type CrashChild } from './crash-child.js';
@@ -40,24 +40,25 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-async function prepare(server: NatsServerHandle): Promise<{ nc: NatsConnection; cfg: { url: string; dir: string; stream: string; outSubject: string; lastSeq: number; maxCount: number }; output: string; keys: string[]; seqs: number[] }> {
-  const nc = await connect({ servers: server.url, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
-  cleanups.push(() => nc.close());
+async function prepare(server: NatsServerHandle): Promise<{ transport: NatsTransport; cfg: { url: string; dir: string; stream: string; outSubject: string; lastSeq: number; maxCount: number }; output: string; keys: string[]; seqs: number[] }> {
+  // Reconnects quickly after the server-kill test restarts nats-server.
+  const transport = new NatsTransport(await connect({ servers: server.url, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 }));
+  cleanups.push(() => transport.close());
   const input = uniqueName('CIN');
   const output = uniqueName('COUT');
   const names = { input, inSubject: input.toLowerCase(), output, outSubject: output.toLowerCase() };
-  await createStreams(nc, names);
+  await createStreams(transport, names);
   const keys = Array.from({ length: EVENTS }, (_, i) => `k${(i * 31 + (i >> 7)) % KEYS}`);
-  const seqs = await publishInputs(nc, names.inSubject, keys);
+  const seqs = await publishInputs(transport, names.inSubject, keys);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-eo-crash-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return { nc, output, keys, seqs, cfg: { url: server.url, dir, stream: input, outSubject: names.outSubject, lastSeq: seqs[seqs.length - 1]!, maxCount: 256 } };
+  return { transport, output, keys, seqs, cfg: { url: server.url, dir, stream: input, outSubject: names.outSubject, lastSeq: seqs[seqs.length - 1]!, maxCount: 256 } };
 }
 
-async function verify(nc: NatsConnection, dir: string, output: string, keys: string[], seqs: number[]): Promise<string[]> {
+async function verify(transport: NatsTransport, dir: string, output: string, keys: string[], seqs: number[]): Promise<string[]> {
   const store = openStateStore({ dir, topology: 'crash' });
   try {
-    return checkExactlyOnce({ idPrefix: 'crash.counter.', keys, seqs, outputs: await readOutputs(nc, output), store });
+    return checkExactlyOnce({ idPrefix: 'crash.counter.', keys, seqs, outputs: await readOutputs(transport, output), store });
   } finally {
     await store.close();
   }
@@ -74,7 +75,7 @@ describe('exactly-once under real crashes', () => {
   it('SIGKILL of the engine process at random moments, restarted each time', async () => {
     const server = await startTestNatsServer();
     cleanups.push(() => server.dispose());
-    const { nc, cfg, output, keys, seqs } = await prepare(server);
+    const { transport, cfg, output, keys, seqs } = await prepare(server);
     const seed = Number(process.env.SLUICE_CRASH_SEED ?? Date.now() % 1_000_000);
     const rnd = mulberry32(seed);
     const points = Array.from({ length: 3 }, () => Math.floor(rnd() * cfg.lastSeq * 0.9)).sort((a, b) => a - b);
@@ -91,13 +92,13 @@ describe('exactly-once under real crashes', () => {
     }
     console.log(`exactly-once crash test: seed ${seed}; kills: ${moments.join('; ')}`);
     await runToCompletion(cfg);
-    expect(await verify(nc, cfg.dir, output, keys, seqs)).toEqual([]);
+    expect(await verify(transport, cfg.dir, output, keys, seqs)).toEqual([]);
   }, 120_000);
 
   it('SIGKILL of nats-server mid-stream: the engine reconnects, recreates its consumer and finishes', async () => {
     const server = await startTestNatsServer();
     cleanups.push(() => server.dispose());
-    const { nc, cfg, output, keys, seqs } = await prepare(server);
+    const { transport, cfg, output, keys, seqs } = await prepare(server);
     const seed = Number(process.env.SLUICE_CRASH_SEED ?? Date.now() % 1_000_000);
     const point = Math.floor(mulberry32(seed)() * cfg.lastSeq * 0.6) + 1000;
     const child = startChild(cfg);
@@ -111,6 +112,6 @@ describe('exactly-once under real crashes', () => {
     const { code } = await child.exited;
     expect(code, child.stderr()).toBe(0);
     expect(child.stderr()).toMatch(/input consumer recreated/);
-    expect(await verify(nc, cfg.dir, output, keys, seqs)).toEqual([]);
+    expect(await verify(transport, cfg.dir, output, keys, seqs)).toEqual([]);
   }, 120_000);
 });

@@ -1,11 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { firstValueFrom, take, toArray } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { askActor, queryActorState } from '../../src/actors/actor-client.js';
 import { createActorProcessor, timerKey } from '../../src/actors/actor-processor.js';
 import { startActor } from '../../src/actors/start-actor.js';
@@ -13,9 +11,12 @@ import type { ActorDeadLetter, StoredTimer } from '../../src/actors/types.js';
 import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import { runTopology } from '../../src/runtime/run-topology.js';
 import { openStateStore } from '../../src/state/open-state-store.js';
+import { LocalTransport } from '../../src/transport/local-transport.js';
 import { NatsTransport } from '../../src/transport/nats-transport.js';
+import type { Transport } from '../../src/transport/transport.js';
 import stockTopology, { STREAMS, SUBJECTS, stockReservation, type SkuStock } from '../../topologies/stock-reservation.js';
 import { startTestNatsServer, uniqueName, useNatsServer } from '../helpers/nats-server.js';
+import { TRANSPORT_KINDS, useTransport } from '../helpers/transports.js';
 import { FakeStore, streamMessage } from '../src/actors/fake-txn.js';
 
 describe('stockReservation (fake engine)', () => {
@@ -72,25 +73,19 @@ describe('stockReservation (fake engine)', () => {
   });
 });
 
-describe('stockReservation (real engine, nats-server, LMDB)', () => {
-  const server = useNatsServer();
-  let nc: NatsConnection;
-  let transport: NatsTransport;
-  beforeAll(async () => {
-    nc = await connect({ servers: server().url, noAsyncTraces: true });
-    transport = new NatsTransport(nc);
-  });
-  afterAll(async () => {
-    await nc?.close();
-  });
+const server = useNatsServer();
+
+describe.each(TRANSPORT_KINDS)('stockReservation (real engine, LMDB) on the %s transport', (kind) => {
+  const openedTransport = useTransport(kind, server);
 
   it('reserves over askActor, expires holds by timer, and publishes stock events exactly once', async () => {
+    const transport = openedTransport();
     const topology = uniqueName('shop');
     const dir = mkdtempSync(join(tmpdir(), 'sluice-stock-'));
     const store = openStateStore({ dir, topology, noSync: true });
     await transport.ensureStream({ ...STREAMS.output, storage: 'memory' });
     const running = await startActor(stockReservation({ holdMs: 300, lowStockThreshold: 2 }), {
-      nc,
+      transport,
       store,
       stream: STREAMS.input.name,
       subjects: STREAMS.input.subjects,
@@ -123,25 +118,29 @@ describe('stockReservation (real engine, nats-server, LMDB)', () => {
 });
 
 describe('stock-reservation topology (sluice run)', () => {
-  it('runs under runTopology on NATS, and drains cleanly', async () => {
-    const srv = await startTestNatsServer();
+  it.each(TRANSPORT_KINDS)('runs under runTopology on the %s transport and drains cleanly', async (kind) => {
+    const srv = kind === 'nats' ? await startTestNatsServer() : undefined;
     const dir = mkdtempSync(join(tmpdir(), 'sluice-stock-run-'));
     try {
-      const t = new NatsTransport(await connect({ servers: srv.url, noAsyncTraces: true }));
+      const t: Transport = srv !== undefined ? await NatsTransport.connect({ servers: srv.url }) : new LocalTransport();
       process.env['SLUICE_STATE_DIR'] = dir;
-      const run = await runTopology(stockTopology, { transport: t, logger: pino({ level: 'silent' }), report: () => {} });
-      const client = new NatsTransport(await connect({ servers: srv.url, noAsyncTraces: true }));
+      const warnings: string[] = [];
+      const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push((JSON.parse(line) as { msg: string }).msg) });
+      const run = await runTopology(stockTopology, { transport: t, logger, report: () => {} });
+      // On NATS a second connection, as another service would use; in-process there is only one.
+      const client: Transport = srv !== undefined ? await NatsTransport.connect({ servers: srv.url }) : t;
       try {
         await eventuallyOk(() => client.publishDurable(SUBJECTS.restock, msgpackCodec.encode({ sku: 'SCARF', quantity: 20 })));
         const reply = await askActor(client, { topology: 'stock-reservation', actor: 'stock' }, 'SCARF', { orderId: 'o9', sku: 'SCARF', quantity: 3 }, { timeoutMs: 5_000 });
         expect(reply).toEqual({ ok: true, available: 17 });
         expect((await run.stop()).reason).toBe('stopped');
+        expect(warnings.filter((m) => m.startsWith('durability off: in-process transport'))).toHaveLength(kind === 'local' ? 1 : 0);
       } finally {
-        await client.close();
+        if (client !== t) await client.close();
       }
     } finally {
       delete process.env['SLUICE_STATE_DIR'];
-      await srv.dispose();
+      await srv?.dispose();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,6 +1,6 @@
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { headers, type MsgHdrs } from '@nats-io/nats-core';
-import { InputMessage } from '../../../src/exactly-once/input-message.js';
+import { NatsOrderedMessage } from '../../../src/transport/nats-ordered-message.js';
 import type { BatchProcessor, ExactlyOnceTxn } from '../../../src/exactly-once/types.js';
 import type { StreamMessage } from '../../../src/transport/transport.js';
 
@@ -124,5 +124,5 @@ export function streamMessage(init: {
   let hdrs: MsgHdrs | undefined;
   for (const [k, v] of Object.entries(init.headers ?? {})) (hdrs ??= headers()).set(k, v);
   // The engine's own message class: its fields are getters, which object spreads would lose.
-  return new InputMessage(init.subject, data, hdrs, init.stream ?? 'IN', init.seq, 0);
+  return new NatsOrderedMessage(init.subject, data, hdrs, init.stream ?? 'IN', init.seq, 0);
 }

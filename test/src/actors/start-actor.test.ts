@@ -1,10 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
-import { firstValueFrom, take, toArray } from 'rxjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { firstValueFrom, take } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
 import { askActor, queryActorState, queryActorStatus, resetActorKey, tellActor } from '../../../src/actors/actor-client.js';
 import { actor } from '../../../src/actors/actor.js';
 import { startActor, type RunningActor, type StartActorOptions } from '../../../src/actors/start-actor.js';
@@ -15,18 +13,12 @@ import { decodeDeadLetter } from '../../../src/runtime/dead-letter.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import type { Transport } from '../../../src/transport/transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
+import { readStream as readWholeStream } from '../../helpers/read-stream.js';
+import { TRANSPORT_KINDS, useTransport } from '../../helpers/transports.js';
 
 const server = useNatsServer();
-let nc: NatsConnection;
-let transport: NatsTransport;
-beforeAll(async () => {
-  nc = await connect({ servers: server().url, noAsyncTraces: true });
-  transport = new NatsTransport(nc);
-});
-afterAll(async () => {
-  await nc?.close();
-});
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
@@ -55,7 +47,7 @@ const accounts = (out: string) =>
     },
   });
 
-async function setup() {
+async function setup(transport: Transport) {
   const topology = uniqueName('topo');
   const input = uniqueName('IN');
   const output = uniqueName('OUT');
@@ -72,23 +64,14 @@ async function setup() {
     return store;
   };
   const start = async (store: StateStore, extra: Partial<StartActorOptions> = {}): Promise<RunningActor> => {
-    const running = await startActor(def, { nc, store, stream: input, subjects: [inSubject], batch: { maxCount: 100, maxWaitMs: 5 }, ...extra });
+    const running = await startActor(def, { transport, store, stream: input, subjects: [inSubject], batch: { maxCount: 100, maxWaitMs: 5 }, ...extra });
     cleanups.push(() => running.stop());
     return running;
   };
   const send = async (cmd: Cmd): Promise<number> => (await transport.publishDurable(inSubject, msgpackCodec.encode(cmd))).seq;
-  return { topology, input, output, outSubject, address, open, start, send };
-}
-
-async function readStream<T>(stream: string): Promise<T[]> {
-  const { messages } = await transport.streamState(stream);
-  if (messages === 0) return [];
-  const msgs = await firstValueFrom(transport.consume({ stream }).pipe(take(messages), toArray()));
-  return msgs.map((m) => msgpackCodec.decode(m.data) as T);
-}
-
-async function rawFirst(stream: string): Promise<Uint8Array> {
-  return (await firstValueFrom(transport.consume({ stream }).pipe(take(1)))).data;
+  const readStream = async <T>(stream: string): Promise<T[]> => (await readWholeStream(transport, stream)).map((m) => msgpackCodec.decode(m.data) as T);
+  const rawFirst = async (stream: string): Promise<Uint8Array> => (await firstValueFrom(transport.consume({ stream }).pipe(take(1)))).data;
+  return { topology, input, output, outSubject, address, open, start, send, readStream, rawFirst };
 }
 
 async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -99,17 +82,19 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Pr
   }
 }
 
-describe('startActor (real engine, nats-server, LMDB)', () => {
-  it('keeps state across a restart and answers state queries over NATS', async () => {
-    const s = await setup();
+describe.each(TRANSPORT_KINDS)('startActor (real engine, LMDB) on the %s transport', (kind) => {
+  const transport = useTransport(kind, server);
+
+  it('keeps state across a restart and answers state queries', async () => {
+    const s = await setup(transport());
     const store = s.open();
     const first = await s.start(store);
     await s.send({ acct: 'a', op: 'add', n: 5 });
     await s.send({ acct: 'b', op: 'add', n: 1 });
     const last = await s.send({ acct: 'a', op: 'add', n: 2 });
     await first.engine.settled(last);
-    expect(await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).toEqual({ state: { balance: 7, fired: 0 }, found: true, stopped: false });
-    expect(await queryActorState<Account>(transport, s.address, 'nobody', { timeoutMs: 2_000 })).toMatchObject({ state: { balance: 0 }, found: false });
+    expect(await queryActorState<Account>(transport(), s.address, 'a', { timeoutMs: 2_000 })).toEqual({ state: { balance: 7, fired: 0 }, found: true, stopped: false });
+    expect(await queryActorState<Account>(transport(), s.address, 'nobody', { timeoutMs: 2_000 })).toMatchObject({ state: { balance: 0 }, found: false });
     await first.stop();
     await store.close();
 
@@ -117,12 +102,12 @@ describe('startActor (real engine, nats-server, LMDB)', () => {
     const second = await s.start(reopened);
     const more = await s.send({ acct: 'a', op: 'add', n: 1 });
     await second.engine.settled(more);
-    expect((await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state.balance).toBe(8);
+    expect((await queryActorState<Account>(transport(), s.address, 'a', { timeoutMs: 2_000 })).state.balance).toBe(8);
     expect(second.stats().engine.inputs).toBe(1);
   });
 
   it('a timer set before a restart fires after it, exactly once', async () => {
-    const s = await setup();
+    const s = await setup(transport());
     const store = s.open();
     const first = await s.start(store);
     const seq = await s.send({ acct: 'a', op: 'hold' });
@@ -131,18 +116,18 @@ describe('startActor (real engine, nats-server, LMDB)', () => {
     await store.close();
 
     const second = await s.start(s.open());
-    await eventually(async () => (await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state.fired > 0);
+    await eventually(async () => (await queryActorState<Account>(transport(), s.address, 'a', { timeoutMs: 2_000 })).state.fired > 0);
     // Restart once more: the fired timer is gone from LMDB, so nothing fires again.
     await second.stop();
     const third = await s.start(s.open());
     const probe = await s.send({ acct: 'a', op: 'add', n: 1 });
     await third.engine.settled(probe);
-    expect((await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state).toEqual({ balance: 101, fired: 1 });
-    expect(await readStream(s.output)).toEqual([{ acct: 'a', timer: 'release' }]);
+    expect((await queryActorState<Account>(transport(), s.address, 'a', { timeoutMs: 2_000 })).state).toEqual({ balance: 101, fired: 1 });
+    expect(await s.readStream(s.output)).toEqual([{ acct: 'a', timer: 'release' }]);
   });
 
   it.each(['before-commit', 'after-commit'] as const)('a crash at %s of the batch handling a timer firing still fires it exactly once', async (point) => {
-    const s = await setup();
+    const s = await setup(transport());
     const store = s.open();
     const holdSeq = 1;
     const crashing = await s.start(store, {
@@ -153,37 +138,37 @@ describe('startActor (real engine, nats-server, LMDB)', () => {
     await s.send({ acct: 'a', op: 'hold' });
     await expect(crashing.done).rejects.toThrow();
     const again = await s.start(store);
-    await eventually(async () => (await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state.fired > 0);
+    await eventually(async () => (await queryActorState<Account>(transport(), s.address, 'a', { timeoutMs: 2_000 })).state.fired > 0);
     await again.engine.settled(again.engine.position);
-    expect((await queryActorState<Account>(transport, s.address, 'a', { timeoutMs: 2_000 })).state).toEqual({ balance: 100, fired: 1 });
-    expect(await readStream(s.output)).toEqual([{ acct: 'a', timer: 'release' }]);
+    expect((await queryActorState<Account>(transport(), s.address, 'a', { timeoutMs: 2_000 })).state).toEqual({ balance: 100, fired: 1 });
+    expect(await s.readStream(s.output)).toEqual([{ acct: 'a', timer: 'release' }]);
   });
 
   it('a throwing handler dead-letters its message without stopping other keys', async () => {
-    const s = await setup();
+    const s = await setup(transport());
     const running = await s.start(s.open());
     await s.send({ acct: 'a', op: 'add', n: 1 });
     await s.send({ acct: 'bad', op: 'boom' });
     const last = await s.send({ acct: 'b', op: 'add', n: 3 });
     await running.engine.settled(last);
-    const dead = await readStream<ActorDeadLetter>(`SLUICE_DLQ_${s.topology}`);
+    const dead = await s.readStream<ActorDeadLetter>(`SLUICE_DLQ_${s.topology}`);
     expect(dead).toHaveLength(1);
     expect(dead[0]).toMatchObject({ operator: 'actor:accounts', key: 'bad', seq: 2, stream: s.input, attempts: 1, error: { name: 'Error', message: 'boom for bad' } });
-    expect(decodeDeadLetter(await rawFirst(`SLUICE_DLQ_${s.topology}`)).error.name).toBe('Error');
+    expect(decodeDeadLetter(await s.rawFirst(`SLUICE_DLQ_${s.topology}`)).error.name).toBe('Error');
     expect(msgpackCodec.decode(dead[0]!.payload)).toEqual({ acct: 'bad', op: 'boom' });
-    expect((await queryActorState<Account>(transport, s.address, 'b', { timeoutMs: 2_000 })).state.balance).toBe(3);
+    expect((await queryActorState<Account>(transport(), s.address, 'b', { timeoutMs: 2_000 })).state.balance).toBe(3);
     expect(running.stats()).toMatchObject({ handled: 2, deadLettered: 1 });
   });
 
   it('tells and asks an actor through its input stream; the reply comes after the commit', async () => {
-    const s = await setup();
+    const s = await setup(transport());
     await s.start(s.open());
-    await tellActor(transport, s.address, 'c.d', { acct: 'ignored', op: 'add', n: 4 });
-    const answer = await askActor<Account>(transport, s.address, 'c.d', { acct: 'ignored', op: 'add', n: 1 }, { timeoutMs: 5_000 });
+    await tellActor(transport(), s.address, 'c.d', { acct: 'ignored', op: 'add', n: 4 });
+    const answer = await askActor<Account>(transport(), s.address, 'c.d', { acct: 'ignored', op: 'add', n: 1 }, { timeoutMs: 5_000 });
     expect(answer).toEqual({ balance: 5, fired: 0 });
-    expect(await queryActorStatus(transport, s.address, 'c.d', { timeoutMs: 2_000 })).toMatchObject({ key: 'c.d', found: true, stopped: null });
-    await resetActorKey(transport, s.address, 'c.d', { clearState: true });
-    await eventually(async () => !(await queryActorState(transport, s.address, 'c.d', { timeoutMs: 2_000 })).found);
+    expect(await queryActorStatus(transport(), s.address, 'c.d', { timeoutMs: 2_000 })).toMatchObject({ key: 'c.d', found: true, stopped: null });
+    await resetActorKey(transport(), s.address, 'c.d', { clearState: true });
+    await eventually(async () => !(await queryActorState(transport(), s.address, 'c.d', { timeoutMs: 2_000 })).found);
   });
 });
 
@@ -205,11 +190,10 @@ describe('docs/actors.md quick start (kept in sync by hand)', () => {
       },
     });
 
-    const nc = await connect({ servers: server().url, noAsyncTraces: true });
-    const transport = new NatsTransport(nc);
+    const transport = await NatsTransport.connect({ servers: server().url });
     await transport.ensureStream({ name: 'BANK_OUT', subjects: ['bank.balance-changed'] });
     const store = openStateStore({ dir, topology: 'bank' });
-    const running = await startActor(balances, { nc, store, stream: 'BANK', subjects: ['bank.deposits'] });
+    const running = await startActor(balances, { transport, store, stream: 'BANK', subjects: ['bank.deposits'] });
 
     await transport.publishDurable('bank.deposits', msgpackCodec.encode({ account: 'acc-1', cents: 500 }));
     const ack = await tellActor(transport, { topology: 'bank', actor: 'balances' }, 'acc-1', { account: 'acc-1', cents: 250 });
@@ -219,7 +203,7 @@ describe('docs/actors.md quick start (kept in sync by hand)', () => {
 
     await running.stop();
     await store.close();
-    await nc.close();
+    await transport.close();
     // --- end ---
     expect(state).toBe(750);
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidSubjectError } from '../../../src/errors.js';
 import { BatchTxn, TxnMisuseError } from '../../../src/exactly-once/batch-txn.js';
-import { InputMessage } from '../../../src/exactly-once/input-message.js';
+import { NatsOrderedMessage } from '../../../src/transport/nats-ordered-message.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
 
@@ -19,7 +19,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const msg = (seq: number): InputMessage => new InputMessage('in.a', new Uint8Array([seq]), undefined, 'IN', seq, 1_700_000_000_000);
+const msg = (seq: number): NatsOrderedMessage => new NatsOrderedMessage('in.a', new Uint8Array([seq]), undefined, 'IN', seq, 1_700_000_000_000);
 
 describe('BatchTxn', () => {
   it('reads committed state overlaid with its own writes; commits them in one transaction', () => {
@@ -65,15 +65,5 @@ describe('BatchTxn', () => {
     txn.afterCommit(() => calls.push(3));
     expect(txn.runAfterCommit().map((e) => e.message)).toEqual(['nope']);
     expect(calls).toEqual([1, 3]);
-  });
-});
-
-describe('InputMessage', () => {
-  it('derives headers, id and event time lazily; the event time defaults to the stream timestamp', () => {
-    const m = msg(4);
-    expect(m.headers).toEqual({});
-    expect(m.id).toBe('IN:4');
-    expect(m.eventTime).toBe(1_700_000_000_000);
-    expect(m.deliveryCount).toBe(1);
   });
 });

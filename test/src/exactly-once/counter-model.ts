@@ -1,8 +1,8 @@
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { Packr } from 'msgpackr';
 import type { BatchProcessor } from '../../../src/exactly-once/types.js';
 import type { StateStore } from '../../../src/state/types.js';
+import type { Transport } from '../../../src/transport/transport.js';
+import { readStream } from '../../helpers/read-stream.js';
 
 /**
  * The processor the exactly-once proofs run: a per-key counter emitting one output per input
@@ -34,35 +34,21 @@ export interface StoredOutput {
 }
 
 /** Publishes inputs with acks, a window at a time; returns their stream sequences. */
-export async function publishInputs(nc: NatsConnection, subjectPrefix: string, keys: readonly string[]): Promise<number[]> {
-  const js = jetstream(nc);
+export async function publishInputs(transport: Transport, subjectPrefix: string, keys: readonly string[]): Promise<number[]> {
   const seqs: number[] = [];
   for (let i = 0; i < keys.length; i += 500) {
-    const acks = await Promise.all(keys.slice(i, i + 500).map((k) => js.publish(`${subjectPrefix}.${k}`, encodeInput(k))));
+    const acks = await Promise.all(keys.slice(i, i + 500).map((k) => transport.publishDurable(`${subjectPrefix}.${k}`, encodeInput(k))));
     seqs.push(...acks.map((a) => a.seq));
   }
   return seqs;
 }
 
 /** Reads a whole stream (up to its last sequence now) with an ordered consumer. */
-export async function readOutputs(nc: NatsConnection, stream: string): Promise<StoredOutput[]> {
-  const jsm = await jetstreamManager(nc);
-  const last = (await jsm.streams.info(stream)).state.last_seq;
-  const out: StoredOutput[] = [];
-  if (last === 0) return out;
-  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  while (out.length === 0 || out[out.length - 1]!.seq < last) {
-    let got = 0;
-    const have = out.length === 0 ? 0 : out[out.length - 1]!.seq;
-    for await (const m of await consumer.fetch({ max_messages: Math.min(1000, last - have), expires: 2000 })) {
-      got += 1;
-      const { k, n } = packr.unpack(m.data) as { k: string; n: number };
-      out.push({ seq: m.seq, id: m.headers?.get('Nats-Msg-Id') ?? '', k, n });
-      if (m.seq >= last) break;
-    }
-    if (got === 0) break;
-  }
-  return out;
+export async function readOutputs(transport: Transport, stream: string): Promise<StoredOutput[]> {
+  return (await readStream(transport, stream)).map((m) => {
+    const { k, n } = packr.unpack(m.data) as { k: string; n: number };
+    return { seq: m.seq, id: m.headers['Nats-Msg-Id'] ?? '', k, n };
+  });
 }
 
 /**
@@ -110,8 +96,7 @@ export function checkExactlyOnce(args: {
 }
 
 /** Creates the input and output streams of one proof run. */
-export async function createStreams(nc: NatsConnection, names: { input: string; inSubject: string; output: string; outSubject: string; duplicateWindowMs?: number }): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: names.input, subjects: [`${names.inSubject}.>`] });
-  await jsm.streams.add({ name: names.output, subjects: [`${names.outSubject}.>`], duplicate_window: (names.duplicateWindowMs ?? 120_000) * 1_000_000 });
+export async function createStreams(transport: Transport, names: { input: string; inSubject: string; output: string; outSubject: string; duplicateWindowMs?: number }): Promise<void> {
+  await transport.ensureStream({ name: names.input, subjects: [`${names.inSubject}.>`] });
+  await transport.ensureStream({ name: names.output, subjects: [`${names.outSubject}.>`], duplicateWindowMs: names.duplicateWindowMs ?? 120_000 });
 }

@@ -1,7 +1,7 @@
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { Packr } from 'msgpackr';
 import type { BatchFlush } from '../../../src/exactly-once/durable-batch-types.js';
+import type { Transport } from '../../../src/transport/transport.js';
+import { readStream } from '../../helpers/read-stream.js';
 
 /*
  * The reference model the durable-batch proofs check against, shared by the integration and the
@@ -29,10 +29,9 @@ export function batchNames(input: string, output: string): BatchNames {
   return { input, inSubject: input.toLowerCase(), output, outSubject: output.toLowerCase() };
 }
 
-export async function createBatchStreams(nc: NatsConnection, names: BatchNames): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name: names.input, subjects: [`${names.inSubject}.>`] });
-  await jsm.streams.add({ name: names.output, subjects: [names.outSubject], duplicate_window: 120_000 * 1_000_000 });
+export async function createBatchStreams(transport: Transport, names: BatchNames): Promise<void> {
+  await transport.ensureStream({ name: names.input, subjects: [`${names.inSubject}.>`] });
+  await transport.ensureStream({ name: names.output, subjects: [names.outSubject], duplicateWindowMs: 120_000 });
 }
 
 /**
@@ -40,8 +39,7 @@ export async function createBatchStreams(nc: NatsConnection, names: BatchNames):
  * `'eod'` = one trigger) and returns, per closed batch (1, 2, ...), the input sequences of its
  * values in order, the values after the last trigger as `open`, and each data input's `n`.
  */
-export async function publishPlan(nc: NatsConnection, names: BatchNames, plan: readonly (number | 'eod')[]): Promise<{ batches: number[][]; open: number[]; lastSeq: number; dataOf: Map<number, number> }> {
-  const js = jetstream(nc);
+export async function publishPlan(transport: Transport, names: BatchNames, plan: readonly (number | 'eod')[]): Promise<{ batches: number[][]; open: number[]; lastSeq: number; dataOf: Map<number, number> }> {
   const batches: number[][] = [];
   let current: number[] = [];
   let lastSeq = 0;
@@ -49,7 +47,7 @@ export async function publishPlan(nc: NatsConnection, names: BatchNames, plan: r
   let n = 0;
   for (const step of plan) {
     if (step === 'eod') {
-      lastSeq = (await js.publish(`${names.inSubject}.eod`, new Uint8Array(0))).seq;
+      lastSeq = (await transport.publishDurable(`${names.inSubject}.eod`, new Uint8Array(0))).seq;
       if (current.length > 0) batches.push(current);
       current = [];
       continue;
@@ -57,7 +55,7 @@ export async function publishPlan(nc: NatsConnection, names: BatchNames, plan: r
     for (let i = 0; i < step; i += 1000) {
       const size = Math.min(1000, step - i);
       const ns = Array.from({ length: size }, () => n++);
-      const acks = await Promise.all(ns.map((x) => js.publish(`${names.inSubject}.data`, packr.pack({ n: x }))));
+      const acks = await Promise.all(ns.map((x) => transport.publishDurable(`${names.inSubject}.data`, packr.pack({ n: x }))));
       acks.forEach((a, j) => {
         current.push(a.seq);
         dataOf.set(a.seq, ns[j]!);
@@ -76,25 +74,11 @@ export interface BatchOutput {
 }
 
 /** Reads the whole output stream (up to its last sequence now). */
-export async function readBatchOutputs(nc: NatsConnection, stream: string): Promise<BatchOutput[]> {
-  const jsm = await jetstreamManager(nc);
-  const last = (await jsm.streams.info(stream)).state.last_seq;
-  const out: BatchOutput[] = [];
-  if (last === 0) return out;
-  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  let seen = 0;
-  while (seen < last) {
-    let got = 0;
-    for await (const m of await consumer.fetch({ max_messages: Math.min(5000, last - seen), expires: 2000 })) {
-      got += 1;
-      seen = m.seq;
-      const { s, n } = packr.unpack(m.data) as { s: number; n: number };
-      out.push({ id: m.headers?.get('Nats-Msg-Id') ?? '', s, n });
-      if (m.seq >= last) break;
-    }
-    if (got === 0) break;
-  }
-  return out;
+export async function readBatchOutputs(transport: Transport, stream: string): Promise<BatchOutput[]> {
+  return (await readStream(transport, stream)).map((m) => {
+    const { s, n } = packr.unpack(m.data) as { s: number; n: number };
+    return { id: m.headers['Nats-Msg-Id'] ?? '', s, n };
+  });
 }
 
 /**

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { BatchTxn } from '../../../src/exactly-once/batch-txn.js';
 import { durableBatchProcessor } from '../../../src/exactly-once/durable-batch-processor.js';
 import type { BatchRecord } from '../../../src/exactly-once/durable-batch-types.js';
-import { InputMessage } from '../../../src/exactly-once/input-message.js';
+import { NatsOrderedMessage } from '../../../src/transport/nats-ordered-message.js';
 import { batchBufferLayout as L, type OpenSegmentInfo, type SegmentInfo } from '../../../src/state/lmdb-batch-buffer.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 
@@ -31,8 +31,8 @@ function model(plan: readonly Step[], maxItems: number | undefined, emitEmpty: b
   return { batches, open };
 }
 
-const message = (step: Step, seq: number): InputMessage =>
-  new InputMessage(step === 't' ? 'ops.eod' : 'crm.pref', new Uint8Array([seq & 0xff, seq >> 8]), undefined, 'IN', seq, 1_000 + seq);
+const message = (step: Step, seq: number): NatsOrderedMessage =>
+  new NatsOrderedMessage(step === 't' ? 'ops.eod' : 'crm.pref', new Uint8Array([seq & 0xff, seq >> 8]), undefined, 'IN', seq, 1_000 + seq);
 
 describe('durableBatchProcessor', () => {
   it('property: with any micro-batch cuts and crashes (uncommitted batches replayed), the buffer equals the sequential model', async () => {

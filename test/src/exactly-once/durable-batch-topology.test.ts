@@ -1,27 +1,29 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidConfigError } from '../../../src/errors.js';
 import { durableBatchTopology } from '../../../src/exactly-once/durable-batch-topology.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { LocalTransport } from '../../../src/transport/local-transport.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
+import { openTransport, TRANSPORT_KINDS } from '../../helpers/transports.js';
 import { batchNames, checkBatchOutputs, echoFlush, publishPlan, readBatchOutputs } from './durable-batch-model.js';
 
 const server = useNatsServer();
-const silent = pino({ level: 'silent' });
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-describe('durableBatchTopology', () => {
+/** A pino logger that keeps the messages of warn and above. */
+function recordingLogger(): { logger: pino.Logger; warnings: string[] } {
+  const warnings: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push((JSON.parse(line) as { msg: string }).msg) });
+  return { logger, warnings };
+}
+
+describe.each(TRANSPORT_KINDS)('durableBatchTopology on the %s transport', (kind) => {
   it('runs under runTopology: creates its streams, flushes on the trigger, stops on drain', async () => {
     const names = batchNames(uniqueName('DTIN'), uniqueName('DTOUT'));
     const stateDir = mkdtempSync(join(tmpdir(), 'sluice-dbt-'));
@@ -31,32 +33,44 @@ describe('durableBatchTopology', () => {
       ensureStreams: [{ name: names.input, subjects: [`${names.inSubject}.>`] }, { name: names.output, subjects: [names.outSubject] }],
       flush: echoFlush(names.outSubject), reportEveryMs: 0,
     });
-    const transport = await NatsTransport.connect({ servers: server().url });
-    const run = await runTopology(topology, { transport, logger: silent, report: () => undefined, service: false, deadLetterStream: false });
+    const transport = await openTransport(kind, server);
+    const { logger, warnings } = recordingLogger();
+    const run = await runTopology(topology, { transport, logger, report: () => undefined, service: false, deadLetterStream: false });
     cleanups.push(async () => void (await run.stop()));
-    const nc: NatsConnection = await connect({ servers: server().url, noAsyncTraces: true });
-    cleanups.push(() => nc.close());
     // The streams exist once the topology started; wait for them before publishing.
-    const jsm = await jetstreamManager(nc);
     for (let i = 0; i < 100; i++) {
-      if (await jsm.streams.info(names.output).then(() => true, () => false)) break;
+      if (await transport.streamState(names.output).then(() => true, () => false)) break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    const plan = await publishPlan(nc, names, [300, 'eod']);
+    const plan = await publishPlan(transport, names, [300, 'eod']);
     for (let i = 0; i < 200; i++) {
-      if ((await jsm.streams.info(names.output)).state.messages >= 300) break;
+      if ((await transport.streamState(names.output)).messages >= 300) break;
       await new Promise((r) => setTimeout(r, 50));
     }
+    expect(checkBatchOutputs('crm.prefs.batch.', plan, await readBatchOutputs(transport, names.output))).toEqual([]);
     const exit = await run.stop();
     expect(exit.reason).toBe('stopped');
-    expect(checkBatchOutputs('crm.prefs.batch.', plan, await readBatchOutputs(nc, names.output))).toEqual([]);
+    expect(warnings.filter((m) => m.startsWith('durability off: in-process transport'))).toHaveLength(kind === 'local' ? 1 : 0);
   });
+});
 
-  it('fails the run with the in-process transport (no durable stream)', async () => {
-    const topology = durableBatchTopology('crm', { name: 'prefs', source: { stream: 'S' }, triggerSubjects: ['t'], flush: () => undefined });
-    const run = await runTopology(topology, { transport: new LocalTransport(), logger: silent, report: () => undefined });
-    const exit = await run.done;
-    expect(exit.reason).toBe('failed');
-    expect(exit.error).toBeInstanceOf(InvalidConfigError);
-  });
+it('on the in-process transport keeps no state across runs: a second run starts from its empty stream', async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'sluice-dbt-'));
+  cleanups.push(() => rmSync(stateDir, { recursive: true, force: true }));
+  for (const run of [1, 2]) {
+    const names = batchNames('DTIN', 'DTOUT');
+    const topology = durableBatchTopology('crm', {
+      name: 'prefs', stateDir, source: { stream: names.input }, triggerSubjects: [`${names.inSubject}.eod`],
+      ensureStreams: [{ name: names.input, subjects: [`${names.inSubject}.>`] }, { name: names.output, subjects: [names.outSubject] }],
+      flush: echoFlush(names.outSubject), reportEveryMs: 0,
+    });
+    const transport = new LocalTransport();
+    const running = await runTopology(topology, { transport, logger: pino({ level: 'silent' }), report: () => undefined, service: false, deadLetterStream: false });
+    while (!(await transport.streamState(names.output).then(() => true, () => false))) await new Promise((r) => setTimeout(r, 10));
+    const plan = await publishPlan(transport, names, [20 * run, 'eod']);
+    while ((await transport.streamState(names.output)).messages < 20 * run) await new Promise((r) => setTimeout(r, 10));
+    // Batch 1 again on the second run: nothing of the first run's store was kept.
+    expect(checkBatchOutputs('crm.prefs.batch.', plan, await readBatchOutputs(transport, names.output))).toEqual([]);
+    expect((await running.stop()).reason).toBe('stopped');
+  }
 });

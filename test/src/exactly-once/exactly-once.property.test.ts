@@ -1,14 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExactlyOnce } from '../../../src/exactly-once/start-exactly-once.js';
 import type { ExactlyOnceHandle, FaultPoint } from '../../../src/exactly-once/types.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
+import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { checkExactlyOnce, counterProcessor, createStreams, publishInputs, readOutputs } from './counter-model.js';
 
@@ -22,12 +21,12 @@ import { checkExactlyOnce, counterProcessor, createStreams, publishInputs, readO
  */
 
 const server = useNatsServer();
-let nc: NatsConnection;
+let transport: NatsTransport;
 beforeAll(async () => {
-  nc = await connect({ servers: server().url, noAsyncTraces: true });
+  transport = await NatsTransport.connect({ servers: server().url });
 });
 afterAll(async () => {
-  await nc?.close();
+  await transport?.close();
 });
 
 const POINTS: readonly FaultPoint[] = ['before-commit', 'after-commit', 'mid-publish', 'before-outbox-removal'];
@@ -65,16 +64,16 @@ describe('exactly-once engine (model-based property)', () => {
         const input = uniqueName('PIN');
         const output = uniqueName('POUT');
         const names = { input, inSubject: input.toLowerCase(), output, outSubject: output.toLowerCase() };
-        await createStreams(nc, names);
+        await createStreams(transport, names);
         const keys = sc.keys.map((k) => `key${k}`);
-        const seqs = await publishInputs(nc, names.inSubject, keys);
+        const seqs = await publishInputs(transport, names.inSubject, keys);
         const lastSeq = seqs[seqs.length - 1]!;
         const dir = mkdtempSync(join(tmpdir(), 'sluice-eo-prop-'));
         let store: StateStore | undefined;
         try {
           const config = (s: StateStore) => ({
             name: 'counter',
-            nc,
+            transport,
             store: s,
             source: { stream: input },
             batch: { maxCount: sc.maxCount, maxWaitMs: sc.maxWaitMs },
@@ -104,7 +103,7 @@ describe('exactly-once engine (model-based property)', () => {
           const final = await watchdog(startExactlyOnce(config(store)), 'final engine start');
           await watchdog(final.settled(lastSeq), 'final engine');
           await final.stop();
-          const problems = checkExactlyOnce({ idPrefix: 'prop.counter.', keys, seqs, outputs: await readOutputs(nc, output), store });
+          const problems = checkExactlyOnce({ idPrefix: 'prop.counter.', keys, seqs, outputs: await readOutputs(transport, output), store });
           expect(problems).toEqual([]);
         } finally {
           await store?.close();

@@ -1,11 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { Packr } from 'msgpackr';
-import { connect } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../../src/errors.js';
 import type { BatchRecord, DurableBatchConfig } from '../../../src/exactly-once/durable-batch-types.js';
 import { decodeDeadLetter } from '../../../src/runtime/dead-letter.js';
@@ -13,34 +10,18 @@ import { startDurableBatch } from '../../../src/exactly-once/start-durable-batch
 import { batchBufferLayout } from '../../../src/state/lmdb-batch-buffer.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
+import type { Transport } from '../../../src/transport/transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
+import { readStream } from '../../helpers/read-stream.js';
+import { openTransport, TRANSPORT_KINDS, type TransportKind } from '../../helpers/transports.js';
 import { batchNames, checkBatchOutputs, createBatchStreams, echoFlush, publishPlan, readBatchOutputs, type BatchNames } from './durable-batch-model.js';
 
 const packr = new Packr({ useRecords: false });
 const server = useNatsServer();
-let nc: NatsConnection;
-beforeAll(async () => {
-  nc = await connect({ servers: server().url, noAsyncTraces: true });
-});
-afterAll(async () => {
-  await nc?.close();
-});
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
-
-async function readStream(stream: string): Promise<{ id: string; data: Uint8Array }[]> {
-  const last = (await (await jetstreamManager(nc)).streams.info(stream)).state.last_seq;
-  const out: { id: string; data: Uint8Array }[] = [];
-  if (last === 0) return out;
-  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  for await (const m of await consumer.fetch({ max_messages: last, expires: 2000 })) {
-    out.push({ id: m.headers?.get('Nats-Msg-Id') ?? '', data: m.data });
-    if (m.seq >= last) break;
-  }
-  return out;
-}
 
 function tempStore(): StateStore {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-dbatch-'));
@@ -52,21 +33,23 @@ function tempStore(): StateStore {
   return store;
 }
 
-async function setup(): Promise<{ names: BatchNames; store: StateStore; base: DurableBatchConfig }> {
+async function setup(kind: TransportKind): Promise<{ transport: Transport; names: BatchNames; store: StateStore; base: DurableBatchConfig }> {
+  const transport = await openTransport(kind, server);
+  cleanups.push(() => transport.close());
   const names = batchNames(uniqueName('DBIN'), uniqueName('DBOUT'));
-  await createBatchStreams(nc, names);
+  await createBatchStreams(transport, names);
   const store = tempStore();
   const base: DurableBatchConfig = {
-    name: 'prefs', nc, store, source: { stream: names.input }, triggerSubjects: [`${names.inSubject}.eod`],
+    name: 'prefs', transport, store, source: { stream: names.input }, triggerSubjects: [`${names.inSubject}.eod`],
     chunkSize: 500, batch: { maxWaitMs: 1 }, flush: echoFlush(names.outSubject),
   };
-  return { names, store, base };
+  return { transport, names, store, base };
 }
 
-describe('startDurableBatch', () => {
+describe.each(TRANSPORT_KINDS)('startDurableBatch on the %s transport', (kind) => {
   it('accumulates, closes a batch per end-of-day message and publishes each flush output once', async () => {
-    const { names, store, base } = await setup();
-    const plan = await publishPlan(nc, names, [1200, 'eod', 'eod', 700, 'eod', 150]);
+    const { transport, names, store, base } = await setup(kind);
+    const plan = await publishPlan(transport, names, [1200, 'eod', 'eod', 700, 'eod', 150]);
     const infos: string[] = [];
     const handle = await startDurableBatch({
       ...base,
@@ -78,7 +61,7 @@ describe('startDurableBatch', () => {
     cleanups.push(() => handle.stop());
     await handle.settled(plan.lastSeq);
     expect(infos).toEqual(['prefs:1 0+500/1200', 'prefs:1 500+500/1200', 'prefs:1 1000+200/1200 last', 'prefs:2 0+500/700', 'prefs:2 500+200/700 last']);
-    expect(checkBatchOutputs('top.prefs.batch.', plan, await readBatchOutputs(nc, names.output))).toEqual([]);
+    expect(checkBatchOutputs('top.prefs.batch.', plan, await readBatchOutputs(transport, names.output))).toEqual([]);
     expect(handle.stats).toMatchObject({ open: 150, batchesFlushed: 2, chunks: 5, outputs: 1900, position: plan.lastSeq });
     // Flushed values are gone from the store; the open batch's 150 remain.
     const keys = [...store.entries(batchBufferLayout.namespace('prefs'))].map((e) => e.key);
@@ -90,8 +73,8 @@ describe('startDurableBatch', () => {
   });
 
   it('closes batches at maxItems and, with emitEmpty, on a trigger with nothing open', async () => {
-    const { names, base } = await setup();
-    const plan = await publishPlan(nc, names, [250, 'eod']);
+    const { transport, names, base } = await setup(kind);
+    const plan = await publishPlan(transport, names, [250, 'eod']);
     const seen: string[] = [];
     const handle = await startDurableBatch({
       ...base, maxItems: 100, emitEmpty: true,
@@ -103,8 +86,8 @@ describe('startDurableBatch', () => {
   });
 
   it('a crash mid-publish of a flush: the restart re-publishes committed chunks and finishes, each output once', async () => {
-    const { names, store, base } = await setup();
-    const plan = await publishPlan(nc, names, [3000, 'eod', 400, 'eod']);
+    const { transport, names, store, base } = await setup(kind);
+    const plan = await publishPlan(transport, names, [3000, 'eod', 400, 'eod']);
     let sent = 0;
     const crashed = await startDurableBatch({
       ...base,
@@ -118,13 +101,13 @@ describe('startDurableBatch', () => {
     const handle = await startDurableBatch(base);
     cleanups.push(() => handle.stop());
     await handle.settled(plan.lastSeq);
-    expect(checkBatchOutputs('top.prefs.batch.', plan, await readBatchOutputs(nc, names.output))).toEqual([]);
+    expect(checkBatchOutputs('top.prefs.batch.', plan, await readBatchOutputs(transport, names.output))).toEqual([]);
     expect(handle.stats.duplicates).toBeGreaterThan(0);
   });
 
   it('a flush that throws stops the batch without committing the chunk; a restart runs it again', async () => {
-    const { names, base } = await setup();
-    const plan = await publishPlan(nc, names, [600, 'eod']);
+    const { transport, names, base } = await setup(kind);
+    const plan = await publishPlan(transport, names, [600, 'eod']);
     let calls = 0;
     const failing = await startDurableBatch({
       ...base,
@@ -138,14 +121,14 @@ describe('startDurableBatch', () => {
     const handle = await startDurableBatch(base);
     cleanups.push(() => handle.stop());
     await handle.settled(plan.lastSeq);
-    expect(checkBatchOutputs('top.prefs.batch.', plan, await readBatchOutputs(nc, names.output))).toEqual([]);
+    expect(checkBatchOutputs('top.prefs.batch.', plan, await readBatchOutputs(transport, names.output))).toEqual([]);
   });
 
   it('with deadLetterSubject, values whose flush throws are dead-lettered once (original bytes, seq) and the rest flushed', async () => {
-    const { names, base } = await setup();
+    const { transport, names, base } = await setup(kind);
     const dlq = `${names.outSubject}_dlq`;
-    await (await jetstreamManager(nc)).streams.add({ name: `${names.output}_DLQ`, subjects: [dlq] });
-    const plan = await publishPlan(nc, names, [700, 'eod']);
+    await transport.ensureStream({ name: `${names.output}_DLQ`, subjects: [dlq] });
+    const plan = await publishPlan(transport, names, [700, 'eod']);
     const echo = echoFlush(names.outSubject);
     const poison = (r: BatchRecord): boolean => (packr.unpack(r.data) as { n: number }).n % 100 === 7;
     const handle = await startDurableBatch({
@@ -158,9 +141,9 @@ describe('startDurableBatch', () => {
     cleanups.push(() => handle.stop());
     await handle.settled(plan.lastSeq);
     const bad = plan.batches[0]!.filter((seq) => plan.dataOf.get(seq)! % 100 === 7);
-    const outputs = await readBatchOutputs(nc, names.output);
+    const outputs = await readBatchOutputs(transport, names.output);
     expect(outputs.map((o) => o.s).sort((a, b) => a - b)).toEqual(plan.batches[0]!.filter((seq) => !bad.includes(seq)));
-    const letters = await readStream(`${names.output}_DLQ`);
+    const letters = (await readStream(transport, `${names.output}_DLQ`)).map((m) => ({ id: m.headers['Nats-Msg-Id'] ?? '', data: m.data }));
     expect(letters.map((l) => decodeDeadLetter(l.data)).map((r) => [r.seq, (packr.unpack(r.payload) as { n: number }).n, r.error.name, r.operator])).toEqual(
       bad.map((seq) => [seq, plan.dataOf.get(seq), 'TypeError', 'durableBatch:prefs']),
     );
@@ -170,13 +153,15 @@ describe('startDurableBatch', () => {
   });
 
   it('rejects bad options at start', async () => {
+    const { transport } = await setup(kind);
     const store = tempStore();
-    const base = { name: 'x', nc, store, source: { stream: 'S' }, flush: () => undefined };
+    const base = { name: 'x', transport, store, source: { stream: 'S' }, flush: () => undefined };
     await expect(startDurableBatch({ ...base, name: 'a.b', triggerSubjects: ['t'] })).rejects.toThrow(InvalidConfigError);
     await expect(startDurableBatch(base)).rejects.toThrow(/never close/);
     await expect(startDurableBatch({ ...base, triggerSubjects: ['a..b'] })).rejects.toThrow(/triggerSubjects/);
     await expect(startDurableBatch({ ...base, maxItems: 0 })).rejects.toThrow(/maxItems/);
     await expect(startDurableBatch({ ...base, maxItems: 5, chunkSize: 0 })).rejects.toThrow(/chunkSize/);
     await expect(startDurableBatch({ ...base, maxItems: 5, deadLetterSubject: 'dlq.*' })).rejects.toThrow(/deadLetterSubject/);
+    await expect(startDurableBatch({ ...base, maxItems: 5, transport: undefined as unknown as Transport })).rejects.toThrow(/'transport' must be a Transport/);
   });
 });

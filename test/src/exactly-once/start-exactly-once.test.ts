@@ -1,27 +1,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidConfigError } from '../../../src/errors.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { InvalidConfigError, TransportError } from '../../../src/errors.js';
 import { BatchFailedError } from '../../../src/exactly-once/exactly-once-errors.js';
 import { startExactlyOnce } from '../../../src/exactly-once/start-exactly-once.js';
-import type { ExactlyOnceConfig, FaultContext } from '../../../src/exactly-once/types.js';
+import type { ExactlyOnceConfig, ExactlyOnceLogger, FaultContext } from '../../../src/exactly-once/types.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
+import type { Transport } from '../../../src/transport/transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
+import { openTransport, TRANSPORT_KINDS, type TransportKind } from '../../helpers/transports.js';
 import { checkExactlyOnce, counterProcessor, createStreams, publishInputs, readOutputs } from './counter-model.js';
 
 const server = useNatsServer();
-let nc: NatsConnection;
-beforeAll(async () => {
-  nc = await connect({ servers: server().url, noAsyncTraces: true });
-});
-afterAll(async () => {
-  await nc?.close();
-});
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -29,6 +22,7 @@ afterEach(async () => {
 });
 
 interface Setup {
+  transport: Transport;
   input: string;
   inSubject: string;
   output: string;
@@ -38,15 +32,18 @@ interface Setup {
   config(store: StateStore, extra?: Partial<ExactlyOnceConfig>): ExactlyOnceConfig;
 }
 
-async function setup(duplicateWindowMs?: number): Promise<Setup> {
+async function setup(kind: TransportKind, duplicateWindowMs?: number): Promise<Setup> {
+  const transport = await openTransport(kind, server);
+  cleanups.push(() => transport.close());
   const input = uniqueName('IN');
   const output = uniqueName('OUT');
   const names = { input, inSubject: input.toLowerCase(), output, outSubject: output.toLowerCase(), duplicateWindowMs };
-  await createStreams(nc, names);
+  await createStreams(transport, names);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-eo-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   return {
     ...names,
+    transport,
     dir,
     open: () => {
       const s = openStateStore({ dir, topology: 'topo', noSync: true });
@@ -55,7 +52,7 @@ async function setup(duplicateWindowMs?: number): Promise<Setup> {
     },
     config: (store, extra = {}) => ({
       name: 'counter',
-      nc,
+      transport,
       store,
       source: { stream: input },
       batch: { maxCount: 50, maxWaitMs: 5 },
@@ -67,11 +64,11 @@ async function setup(duplicateWindowMs?: number): Promise<Setup> {
 
 const keysOf = (n: number, distinct: number): string[] => Array.from({ length: n }, (_, i) => `k${(i * 7) % distinct}`);
 
-describe('startExactlyOnce', () => {
+describe.each(TRANSPORT_KINDS)('startExactlyOnce on the %s transport', (kind) => {
   it('processes a stream: state, one output per input under deterministic ids, per-key order', async () => {
-    const s = await setup();
+    const s = await setup(kind);
     const keys = keysOf(300, 13);
-    const seqs = await publishInputs(nc, s.inSubject, keys);
+    const seqs = await publishInputs(s.transport, s.inSubject, keys);
     const store = s.open();
     const engine = await startExactlyOnce(s.config(store));
     await engine.settled(seqs[seqs.length - 1]!);
@@ -80,13 +77,13 @@ describe('startExactlyOnce', () => {
     expect(engine.stats).toMatchObject({ inputs: 300, outputs: 300, acked: 300, duplicates: 0, pendingOutboxBatches: 0 });
     expect([...store.outbox('counter')]).toEqual([]);
     expect(store.checkpoint('counter')).toMatchObject({ stream: s.input, seq: 300 });
-    const problems = checkExactlyOnce({ idPrefix: 'topo.counter.', keys, seqs, outputs: await readOutputs(nc, s.output), store });
+    const problems = checkExactlyOnce({ idPrefix: 'topo.counter.', keys, seqs, outputs: await readOutputs(s.transport, s.output), store });
     expect(problems).toEqual([]);
   });
 
   it('removes acknowledged outbox records while idle, without waiting for more input', async () => {
-    const s = await setup();
-    await publishInputs(nc, s.inSubject, keysOf(30, 3));
+    const s = await setup(kind);
+    await publishInputs(s.transport, s.inSubject, keysOf(30, 3));
     const store = s.open();
     const engine = await startExactlyOnce(s.config(store));
     await engine.settled(30);
@@ -96,27 +93,27 @@ describe('startExactlyOnce', () => {
   });
 
   it('resumes after the checkpoint: a second engine processes only what is new', async () => {
-    const s = await setup();
+    const s = await setup(kind);
     const first = keysOf(120, 5);
-    const seqs = await publishInputs(nc, s.inSubject, first);
+    const seqs = await publishInputs(s.transport, s.inSubject, first);
     const store = s.open();
     const a = await startExactlyOnce(s.config(store));
     await a.settled(120);
     await a.stop();
     const more = keysOf(80, 7);
-    seqs.push(...(await publishInputs(nc, s.inSubject, more)));
+    seqs.push(...(await publishInputs(s.transport, s.inSubject, more)));
     const b = await startExactlyOnce(s.config(store));
     await b.settled(200);
     await b.stop();
     expect(b.stats.inputs).toBe(80);
-    const problems = checkExactlyOnce({ idPrefix: 'topo.counter.', keys: [...first, ...more], seqs, outputs: await readOutputs(nc, s.output), store });
+    const problems = checkExactlyOnce({ idPrefix: 'topo.counter.', keys: [...first, ...more], seqs, outputs: await readOutputs(s.transport, s.output), store });
     expect(problems).toEqual([]);
   });
 
   it('fails with BatchFailedError when process throws, commits nothing, and a restart recovers', async () => {
-    const s = await setup();
+    const s = await setup(kind);
     const keys = keysOf(100, 4);
-    const seqs = await publishInputs(nc, s.inSubject, keys);
+    const seqs = await publishInputs(s.transport, s.inSubject, keys);
     const store = s.open();
     const good = counterProcessor(s.outSubject);
     let calls = 0;
@@ -133,12 +130,12 @@ describe('startExactlyOnce', () => {
     const again = await startExactlyOnce(s.config(store));
     await again.settled(100);
     await again.stop();
-    expect(checkExactlyOnce({ idPrefix: 'topo.counter.', keys, seqs, outputs: await readOutputs(nc, s.output), store })).toEqual([]);
+    expect(checkExactlyOnce({ idPrefix: 'topo.counter.', keys, seqs, outputs: await readOutputs(s.transport, s.output), store })).toEqual([]);
   });
 
   it('fails the batch when process writes outside it (emit for a foreign input)', async () => {
-    const s = await setup();
-    await publishInputs(nc, s.inSubject, ['a', 'b']);
+    const s = await setup(kind);
+    await publishInputs(s.transport, s.inSubject, ['a', 'b']);
     const store = s.open();
     const engine = await startExactlyOnce(s.config(store, {
       batch: { maxCount: 1, maxWaitMs: 0 },
@@ -151,9 +148,9 @@ describe('startExactlyOnce', () => {
   });
 
   it('after an outage longer than the duplicate window, checks the output stream instead of re-publishing blindly', async () => {
-    const s = await setup(60_000);
+    const s = await setup(kind, 60_000);
     const keys = keysOf(40, 3);
-    const seqs = await publishInputs(nc, s.inSubject, keys);
+    const seqs = await publishInputs(s.transport, s.inSubject, keys);
     const store = s.open();
     // Batches 1-10 published and acked but not removed; batch 11-20 committed and never published.
     let crash = false;
@@ -175,27 +172,51 @@ describe('startExactlyOnce', () => {
     expect(b.stats.staleOutputs).toBeGreaterThan(0);
     expect(b.stats.staleOutputsFound).toBeGreaterThan(0);
     expect(b.stats.staleOutputsUnverified).toBe(0);
-    expect(checkExactlyOnce({ idPrefix: 'topo.counter.', keys, seqs, outputs: await readOutputs(nc, s.output), store })).toEqual([]);
+    expect(checkExactlyOnce({ idPrefix: 'topo.counter.', keys, seqs, outputs: await readOutputs(s.transport, s.output), store })).toEqual([]);
   });
 
-  it('stops with an error when its connection is closed under it', async () => {
-    const s = await setup();
-    const own = await connect({ servers: server().url, noAsyncTraces: true });
+  it('stops with an error when its transport is closed under it', async () => {
+    const s = await setup(kind);
     const store = s.open();
-    const engine = await startExactlyOnce(s.config(store, { nc: own }));
-    await own.close();
-    await expect(engine.done).rejects.toThrow(/lost its NATS connection/);
+    const engine = await startExactlyOnce(s.config(store));
+    await s.transport.close();
+    await expect(engine.done).rejects.toThrow(`lost its transport (${kind})`);
+  });
+
+  it('fails to start with TransportError when the source stream does not exist', async () => {
+    const s = await setup(kind);
+    await expect(startExactlyOnce(s.config(s.open(), { source: { stream: uniqueName('MISSING') } }))).rejects.toThrow(TransportError);
+  });
+
+  it('warns once at start that durability is off, on the in-process transport only', async () => {
+    const s = await setup(kind);
+    const warnings: string[] = [];
+    const logger: ExactlyOnceLogger = { debug() {}, info() {}, warn: (_o, m) => void warnings.push(m), error() {} };
+    const engine = await startExactlyOnce(s.config(s.open(), { logger }));
+    await engine.stop();
+    expect(warnings.filter((m) => m.startsWith('durability off: in-process transport'))).toHaveLength(kind === 'local' ? 1 : 0);
+  });
+
+  it('logs an error when the stream ends before the checkpoint (recreated or lost data)', async () => {
+    const s = await setup(kind);
+    const store = s.open();
+    store.transaction((w) => w.putCheckpoint('counter', { stream: s.input, seq: 5, updatedAt: 0 }));
+    const errors: string[] = [];
+    const logger: ExactlyOnceLogger = { debug() {}, info() {}, warn() {}, error: (_o, m) => void errors.push(m) };
+    const engine = await startExactlyOnce(s.config(store, { logger }));
+    await engine.stop();
+    expect(errors).toEqual([expect.stringContaining('the stream ends before the checkpoint')]);
   });
 
   it('validates its options when started', async () => {
-    const s = await setup();
+    const s = await setup(kind);
     const store = s.open();
     await expect(startExactlyOnce(s.config(store, { name: 'has.dot' }))).rejects.toThrow(InvalidConfigError);
     await expect(startExactlyOnce(s.config(store, { batch: { maxCount: 0 } }))).rejects.toThrow(/'batch.maxCount' must be an integer in 1..100000, got 0/);
   });
 
   it('refuses a checkpoint that belongs to another stream', async () => {
-    const s = await setup();
+    const s = await setup(kind);
     const store = s.open();
     store.transaction((w) => w.putCheckpoint('counter', { stream: 'OTHER', seq: 3, updatedAt: 0 }));
     await expect(startExactlyOnce(s.config(store))).rejects.toThrow(/has a checkpoint in stream 'OTHER'/);

@@ -214,6 +214,50 @@ describe('NatsTransport over mutual TLS', () => {
 });
 
 describe('NatsTransport across a server restart', () => {
+  it('readOrdered starts over at last received + 1; ackPublisher sends what waited during the outage', async () => {
+    const server = await startTestNatsServer();
+    const t = await NatsTransport.connect({ servers: server.url, name: 'restart-eo' });
+    try {
+      const events: string[] = [];
+      void (async () => {
+        for await (const s of t.nc.status()) events.push(s.type);
+      })();
+      // File storage: both survive the restart.
+      await t.ensureStream({ name: 'EO', subjects: ['eo.in'] });
+      await t.ensureStream({ name: 'EO_OUT', subjects: ['eo.out'] });
+      for (let i = 1; i <= 5; i++) await t.publishDurable('eo.in', new Uint8Array([i]));
+      const resets: { reason: string; nextSeq: number }[] = [];
+      const reader = await t.readOrdered({ stream: 'EO', startSeq: 1, maxBuffered: 100, onAvailable: () => undefined, onReset: (r) => void resets.push(r) });
+      const acks: string[] = [];
+      const pub = t.ackPublisher<string>({ onAck: (token) => void acks.push(token), onFailure: (err) => { throw err; } });
+      try {
+        await waitFor(() => reader.size === 5);
+        const seqs = reader.take(100).map((m) => m.seq);
+
+        await server.kill();
+        await waitFor(() => events.includes('disconnect'), 10_000);
+        pub.publish({ subject: 'eo.out', data: new Uint8Array([9]), msgId: 'during-outage' }, 'during-outage');
+        expect(pub.inFlight).toBe(0); // paused: nothing is sent while disconnected
+        await server.restart();
+        await waitFor(() => events.includes('reconnect'), 20_000);
+
+        await waitFor(() => acks.length === 1, 20_000);
+        for (let i = 6; i <= 8; i++) await t.publishDurable('eo.in', new Uint8Array([i]));
+        await waitFor(() => reader.size === 3, 20_000);
+        seqs.push(...reader.take(100).map((m) => m.seq));
+        expect(seqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+        expect(resets).toContainEqual(expect.objectContaining({ nextSeq: 6 }));
+        expect(acks).toEqual(['during-outage']);
+      } finally {
+        pub.close();
+        await reader.close();
+      }
+    } finally {
+      await t.close();
+      await server.dispose();
+    }
+  }, 60_000);
+
   it('keeps core subscriptions and durable consumers working after reconnecting', async () => {
     const server = await startTestNatsServer();
     const t = await NatsTransport.connect({ servers: server.url, name: 'restart' });

@@ -2,7 +2,7 @@ import { firstValueFrom, type Observable, type Subscription } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../../src/envelope/envelope.js';
 import { InvalidSubjectError, NoRespondersError, RequestTimeoutError, TransportError } from '../../../src/errors.js';
-import type { StreamMessage, Transport } from '../../../src/transport/transport.js';
+import type { AckPublisherConfig, OrderedReader, OrderedReadOptions, StreamMessage, Transport } from '../../../src/transport/transport.js';
 import { uniqueName } from '../../helpers/nats-server.js';
 
 /** What each contract test gets: a fresh transport and how to get rid of it. */
@@ -62,6 +62,14 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
     afterEach(async () => {
       await fixture.dispose();
     });
+
+    /** A fresh in-memory stream capturing `<p>.>` (or `subjects`); `p` is its lower-cased name. */
+    async function stream(options: { subjects?: string[]; duplicateWindowMs?: number } = {}): Promise<{ name: string; p: string }> {
+      const name = uniqueName('S');
+      const p = name.toLowerCase();
+      await t.ensureStream({ name, subjects: options.subjects ?? [`${p}.>`], storage: 'memory', duplicateWindowMs: options.duplicateWindowMs });
+      return { name, p };
+    }
 
     /** Publishes `subjects` then `last` (which must match) and returns the first subject received. */
     async function firstMatch(pattern: string, subjects: string[], last: string): Promise<string> {
@@ -159,6 +167,10 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
         await t.flush();
       });
 
+      it('maxPayloadBytes says the limit: the server default max_payload, 1 MiB', () => {
+        expect(t.maxPayloadBytes).toBe(1024 * 1024);
+      });
+
       it('rejects invalid subjects with InvalidSubjectError', async () => {
         for (const bad of ['', 'a..b', 'a.*', 'a.>', 'has space', '.a', 'a.']) {
           expect(() => t.publish(bad, enc('x'))).toThrow(InvalidSubjectError);
@@ -207,12 +219,6 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
     });
 
     describe('JetStream', () => {
-      async function stream(subjects?: string[]): Promise<{ name: string; p: string }> {
-        const name = uniqueName('S');
-        const p = name.toLowerCase();
-        await t.ensureStream({ name, subjects: subjects ?? [`${p}.>`], storage: 'memory' });
-        return { name, p };
-      }
 
       it('ensureStream creates, is idempotent, and adds missing subjects', async () => {
         const { name, p } = await stream();
@@ -335,7 +341,197 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
       });
     });
 
+    describe('ordered reads (readOrdered)', () => {
+
+      /** Opens a reader that records how often it said messages are available. */
+      async function reader(options: Omit<OrderedReadOptions, 'onAvailable'>): Promise<{ r: OrderedReader; available: () => number }> {
+        let calls = 0;
+        const r = await t.readOrdered({ ...options, onAvailable: () => void (calls += 1) });
+        return { r, available: () => calls };
+      }
+
+      it('reads from startSeq in stream order, filtered, then what is stored later', async () => {
+        const { name, p } = await stream();
+        for (let i = 1; i <= 10; i++) await t.publishDurable(`${p}.${i % 2 === 0 ? 'even' : 'odd'}`, enc(String(i)), i === 6 ? { msgId: 'six' } : {});
+        const { r, available } = await reader({ stream: name, filterSubject: `${p}.even`, startSeq: 3, maxBuffered: 100 });
+        try {
+          await waitFor(() => r.size === 4);
+          expect(available()).toBeGreaterThan(0);
+          const first = r.take(10);
+          expect(first.map((m) => [m.seq, dec(m.data)])).toEqual([[4, '4'], [6, '6'], [8, '8'], [10, '10']]);
+          expect(first.map((m) => m.id)).toEqual([`${name}:4`, 'six', `${name}:8`, `${name}:10`]);
+          expect(first.every((m) => m.stream === name && m.deliveryCount === 1)).toBe(true);
+          expect(r.position).toBe(10);
+          await t.publishDurable(`${p}.odd`, enc('11'));
+          await t.publishDurable(`${p}.even`, enc('12'));
+          await waitFor(() => r.size === 1);
+          expect(r.take(10).map((m) => m.seq)).toEqual([12]);
+          expect(r.take(10)).toEqual([]);
+        } finally {
+          await r.close();
+        }
+      });
+
+      it("stamps each message with the stream's timestamp, also its default event time", async () => {
+        const { name, p } = await stream();
+        await t.publishDurable(`${p}.x`, enc('a'));
+        await t.publishDurable(`${p}.x`, enc('b'), { headers: { 'Sluice-Event-Time': '1700000000000' } });
+        const { r } = await reader({ stream: name, startSeq: 1, maxBuffered: 10 });
+        try {
+          await waitFor(() => r.size === 2);
+          const [a, b] = r.take(2);
+          expect(Math.abs((a?.timestampMs ?? 0) - Date.now())).toBeLessThan(60_000);
+          expect(a?.eventTime).toBe(a?.timestampMs);
+          expect(b?.eventTime).toBe(1_700_000_000_000);
+        } finally {
+          await r.close();
+        }
+      });
+
+      it('holds at most maxBuffered messages; taking makes room for the next ones, without gaps', async () => {
+        const { name, p } = await stream();
+        await Promise.all(Array.from({ length: 60 }, (_, i) => t.publishDurable(`${p}.x`, enc(String(i + 1)))));
+        const { r } = await reader({ stream: name, startSeq: 1, maxBuffered: 8 });
+        try {
+          await waitFor(() => r.size > 0);
+          await new Promise((res) => setTimeout(res, 200)); // a window in which more must not arrive
+          expect(r.size).toBeLessThanOrEqual(8);
+          const seqs: number[] = [];
+          while (seqs.length < 60) {
+            await waitFor(() => r.size > 0);
+            expect(r.size).toBeLessThanOrEqual(8);
+            seqs.push(...r.take(3).map((m) => m.seq));
+          }
+          expect(seqs).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+        } finally {
+          await r.close();
+        }
+      });
+
+      it('stops reading when closed; a missing stream rejects with TransportError', async () => {
+        const { name, p } = await stream();
+        const { r, available } = await reader({ stream: name, startSeq: 1, maxBuffered: 10 });
+        await r.close();
+        await r.close();
+        await t.publishDurable(`${p}.x`, enc('late'));
+        await new Promise((res) => setTimeout(res, 200));
+        expect([r.size, available()]).toEqual([0, 0]);
+        await expect(t.readOrdered({ stream: uniqueName('MISSING'), startSeq: 1, maxBuffered: 1, onAvailable: () => undefined })).rejects.toBeInstanceOf(TransportError);
+      });
+    });
+
+    describe('windowed publish with acks (ackPublisher)', () => {
+      /** An ack publisher whose callbacks are recorded; token = the message's label. */
+      function publisher(config: Partial<AckPublisherConfig<string>> = {}) {
+        const acks: [string, boolean][] = [];
+        const rejected: string[] = [];
+        const failures: Error[] = [];
+        const pub = t.ackPublisher<string>({
+          onAck: (token, { duplicate }) => void acks.push([token, duplicate]),
+          onRejected: (token) => void rejected.push(token),
+          onFailure: (err) => void failures.push(err),
+          ...config,
+        });
+        return { pub, acks, rejected, failures };
+      }
+
+      it('acks every message once, in order, duplicate for an id the stream already holds', async () => {
+        const { name, p } = await stream();
+        const { pub, acks, failures } = publisher();
+        try {
+          for (let i = 0; i < 50; i++) pub.publish({ subject: `${p}.${i % 3}`, data: enc(String(i)), msgId: `id-${i}`, headers: { 'X-N': String(i) } }, `m${i}`);
+          pub.publish({ subject: `${p}.0`, data: enc('again'), msgId: 'id-7' }, 'again');
+          await waitFor(() => acks.length === 51);
+          expect(acks).toEqual([...Array.from({ length: 50 }, (_, i) => [`m${i}`, false]), ['again', true]]);
+          expect([pub.pending, pub.inFlight, failures]).toEqual([0, 0, []]);
+          const stored = await collect(t.consume({ stream: name }), 50);
+          expect(stored.map((m) => [m.id, m.headers['X-N'], dec(m.data)])).toEqual(Array.from({ length: 50 }, (_, i) => [`id-${i}`, String(i), String(i)]));
+        } finally {
+          pub.close();
+        }
+      });
+
+      it('keeps at most maxInFlight unacknowledged; the rest wait in order', async () => {
+        const { p } = await stream();
+        let maxSeen = 0;
+        const sent: string[] = [];
+        const { pub, acks } = publisher({ maxInFlight: 3, beforeSend: (token) => void sent.push(token) });
+        try {
+          for (let i = 0; i < 20; i++) pub.publish({ subject: `${p}.x`, data: enc(String(i)), msgId: `w-${i}` }, `m${i}`);
+          expect([pub.inFlight, pub.pending, sent]).toEqual([3, 20, ['m0', 'm1', 'm2']]);
+          await waitFor(() => {
+            maxSeen = Math.max(maxSeen, pub.inFlight);
+            return acks.length === 20;
+          });
+          expect(maxSeen).toBeLessThanOrEqual(3);
+          expect(sent).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+        } finally {
+          pub.close();
+        }
+      });
+
+      it('re-sends a message no stream captures, under the same id, until a stream does', async () => {
+        const name = uniqueName('P');
+        const p = name.toLowerCase();
+        const { pub, acks, rejected } = publisher();
+        try {
+          pub.publish({ subject: `${p}.late`, data: enc('x'), msgId: 'late-1' }, 'late');
+          await waitFor(() => rejected.length >= 1);
+          expect(acks).toEqual([]);
+          await t.ensureStream({ name, subjects: [`${p}.>`], storage: 'memory' });
+          await waitFor(() => acks.length === 1);
+          expect(acks).toEqual([['late', false]]);
+          expect(await t.streamState(name)).toMatchObject({ messages: 1 });
+        } finally {
+          pub.close();
+        }
+      });
+
+      it('a callback that throws closes the publisher and is reported to onFailure', async () => {
+        const { name, p } = await stream();
+        const { pub, failures } = publisher({ beforeSend: (token) => {
+          if (token === 'm2') throw new Error('crash before m2');
+        } });
+        for (let i = 0; i < 5; i++) pub.publish({ subject: `${p}.x`, data: enc(String(i)), msgId: `f-${i}` }, `m${i}`);
+        expect(failures.map((e) => e.message)).toEqual(['crash before m2']);
+        pub.publish({ subject: `${p}.x`, data: enc('after'), msgId: 'f-after' }, 'after'); // ignored
+        await t.flush();
+        await new Promise((res) => setTimeout(res, 100));
+        expect((await t.streamState(name)).messages).toBe(2);
+      });
+    });
+
+    describe('stream lookups', () => {
+      it('findStream names the stream capturing a subject with its window and state; undefined when none does', async () => {
+        const { name, p } = await stream({ duplicateWindowMs: 30_000 });
+        await t.publishDurable(`${p}.a`, enc('1'));
+        expect(await t.findStream(`${p}.a.b`)).toEqual({ name, subjects: [`${p}.>`], duplicateWindowMs: 30_000, messages: 1, firstSeq: 1, lastSeq: 1 });
+        expect(await t.findStream(uniqueName('nowhere'))).toBeUndefined();
+      });
+
+      it('findMsgIds reports which ids the stream holds', async () => {
+        const { name, p } = await stream();
+        for (const id of ['a', 'b', 'c']) await t.publishDurable(`${p}.x`, enc(id), { msgId: id });
+        await t.publishDurable(`${p}.x`, enc('no id'));
+        const found = await t.findMsgIds(name, new Set(['a', 'c', 'zzz']), { sinceMs: Date.now() - 60_000 });
+        expect([...found].sort()).toEqual(['a', 'c']);
+        await expect(t.findMsgIds(uniqueName('MISSING'), new Set(['a']), { sinceMs: 0 })).rejects.toBeInstanceOf(TransportError);
+      });
+    });
+
     describe('close', () => {
+      it('closed() resolves, without an error, once close() has run', async () => {
+        let resolved = false;
+        const closed = t.closed().then((err) => {
+          resolved = true;
+          return err;
+        });
+        await new Promise((res) => setTimeout(res, 20));
+        expect(resolved).toBe(false);
+        await t.close();
+        expect(await closed).toBeUndefined();
+      });
+
       it('is idempotent, completes subscriptions, and refuses later publishes', async () => {
         const p = uniqueName('close');
         let completed = false;

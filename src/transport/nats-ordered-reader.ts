@@ -1,47 +1,30 @@
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import { createInbox, nanos, nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
-import type { SchedulerLike, Subscription as RxSubscription } from 'rxjs';
-import { InputMessage } from './input-message.js';
-import type { ExactlyOnceLogger } from './types.js';
+import { asyncScheduler, type Subscription as RxSubscription } from 'rxjs';
+import { ensureError } from '../errors.js';
+import { FifoBuffer } from './fifo-buffer.js';
+import { NatsOrderedMessage } from './nats-ordered-message.js';
+import type { OrderedReader, OrderedReadOptions } from './transport.js';
 
 const PULL_EXPIRES_MS = 10_000;
 const HEARTBEAT_MS = 2_000;
 const encoder = new TextEncoder();
-
-/** Options of {@link OrderedReader}. */
-export interface OrderedReaderOptions {
-  nc: NatsConnection;
-  jsm: JetStreamManager;
-  stream: string;
-  filterSubject?: string | undefined;
-  /** First stream sequence to read. */
-  startSeq: number;
-  /** Messages fetched ahead (received + requested), at most. */
-  maxBuffered: number;
-  /** Consumer names are `<namePrefix>_<nuid>`. */
-  namePrefix: string;
-  scheduler: SchedulerLike;
-  logger: ExactlyOnceLogger;
-  /** Called after each arrival (messages are buffered; `take` them). */
-  onAvailable: () => void;
-  /** Called when the consumer is recreated. */
-  onReset: (reason: string) => void;
-}
+// Wall-clock concerns (heartbeats, retry backoff) against a real server: never a virtual clock.
+const scheduler = asyncScheduler;
 
 /**
- * Reads a stream in order from a start sequence with an ephemeral, unacknowledged pull consumer
- * it drives itself, rather than the client's ordered consumer: it only asks the server for more
- * when its buffer has room (the client's `consume()` keeps pulling however slowly messages are
- * processed), it builds no `JsMsg` per message, and it controls the restart position.
+ * The NATS {@link OrderedReader}: an ephemeral, unacknowledged pull consumer it drives itself,
+ * rather than the client's ordered consumer: it only asks the server for more when its buffer has
+ * room (the client's `consume()` keeps pulling however slowly messages are taken), it builds no
+ * `JsMsg` per message, and it controls the restart position.
  *
  * The position is "last sequence received". On a delivery-sequence gap, missed heartbeats or a
  * reconnect (the consumer lives in server memory and may be gone) it deletes the consumer and
  * creates a new one at `last received + 1`, retrying with backoff until it succeeds or is closed.
  * Memory: at most `maxBuffered` messages.
  */
-export class OrderedReader {
-  private buffer: InputMessage[] = [];
-  private head = 0;
+export class NatsOrderedReader implements OrderedReader {
+  private readonly buffer = new FifoBuffer<NatsOrderedMessage>();
   private requested = 0;
   private lastSeq: number;
   private lastDeliverySeq = 0;
@@ -54,8 +37,15 @@ export class OrderedReader {
   private closed = false;
   private pullSubject = '';
 
-  constructor(private readonly o: OrderedReaderOptions) {
+  private readonly namePrefix: string;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    private readonly o: OrderedReadOptions,
+  ) {
     this.lastSeq = o.startSeq - 1;
+    this.namePrefix = o.name ?? 'sluice';
   }
 
   /** Creates the consumer and starts fetching; rejects if the consumer cannot be created. */
@@ -67,7 +57,7 @@ export class OrderedReader {
 
   /** Buffered messages not yet taken. */
   get size(): number {
-    return this.buffer.length - this.head;
+    return this.buffer.size;
   }
 
   /** Last stream sequence received. */
@@ -76,14 +66,8 @@ export class OrderedReader {
   }
 
   /** Removes and returns up to `max` buffered messages, in stream order. */
-  take(max: number): InputMessage[] {
-    const n = Math.min(max, this.size);
-    const out = this.buffer.slice(this.head, this.head + n);
-    this.head += n;
-    if (this.head > 4096 && this.head * 2 > this.buffer.length) {
-      this.buffer = this.buffer.slice(this.head);
-      this.head = 0;
-    }
+  take(max: number): NatsOrderedMessage[] {
+    const out = this.buffer.take(max);
     this.maybePull();
     return out;
   }
@@ -96,12 +80,12 @@ export class OrderedReader {
     this.statusLoop?.stop?.();
     this.sub?.unsubscribe();
     const name = this.consumerName;
-    if (name !== '' && !this.o.nc.isClosed()) await this.o.jsm.consumers.delete(this.o.stream, name).catch(() => false);
+    if (name !== '' && !this.nc.isClosed()) await this.jsm.consumers.delete(this.o.stream, name).catch(() => false);
   }
 
   private async createConsumer(): Promise<void> {
-    const name = `${this.o.namePrefix}_${nuid.next()}`;
-    await this.o.jsm.consumers.add(this.o.stream, {
+    const name = `${this.namePrefix}_${nuid.next()}`;
+    await this.jsm.consumers.add(this.o.stream, {
       name,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: this.lastSeq + 1,
@@ -112,7 +96,7 @@ export class OrderedReader {
       inactive_threshold: nanos(60_000),
     });
     if (this.closed) {
-      await this.o.jsm.consumers.delete(this.o.stream, name).catch(() => false);
+      await this.jsm.consumers.delete(this.o.stream, name).catch(() => false);
       return;
     }
     this.consumerName = name;
@@ -120,14 +104,14 @@ export class OrderedReader {
     this.lastDeliverySeq = 0;
     this.requested = 0;
     const inbox = createInbox();
-    this.sub = this.o.nc.subscribe(inbox, { callback: (_err, msg) => this.onMessage(msg, inbox) });
-    this.lastActivity = this.o.scheduler.now();
+    this.sub = this.nc.subscribe(inbox, { callback: (_err, msg) => this.onMessage(msg, inbox) });
+    this.lastActivity = scheduler.now();
     this.maybePull();
   }
 
   private onMessage(msg: Msg, inbox: string): void {
     if (this.closed || this.sub?.getSubject() !== inbox) return;
-    this.lastActivity = this.o.scheduler.now();
+    this.lastActivity = scheduler.now();
     const reply = msg.reply;
     if (reply === undefined || reply === '' || !reply.startsWith('$JS.ACK.')) {
       this.onStatus(msg);
@@ -148,7 +132,7 @@ export class OrderedReader {
     }
     this.lastDeliverySeq = dseq;
     this.lastSeq = seq;
-    this.buffer.push(new InputMessage(msg.subject, msg.data, msg.headers, this.o.stream, seq, tsMs));
+    this.buffer.push(new NatsOrderedMessage(msg.subject, msg.data, msg.headers, this.o.stream, seq, tsMs));
     this.o.onAvailable();
   }
 
@@ -172,14 +156,14 @@ export class OrderedReader {
     if (room < Math.max(1, this.o.maxBuffered >> 1)) return;
     this.requested += room;
     const req = { batch: room, expires: nanos(PULL_EXPIRES_MS), idle_heartbeat: nanos(HEARTBEAT_MS) };
-    this.o.nc.publish(this.pullSubject, encoder.encode(JSON.stringify(req)), { reply: this.sub.getSubject() });
+    this.nc.publish(this.pullSubject, encoder.encode(JSON.stringify(req)), { reply: this.sub.getSubject() });
   }
 
   private scheduleHeartbeatCheck(): void {
     this.monitor?.unsubscribe();
-    this.monitor = this.o.scheduler.schedule(() => {
+    this.monitor = scheduler.schedule(() => {
       if (this.closed) return;
-      const silentMs = this.o.scheduler.now() - this.lastActivity;
+      const silentMs = scheduler.now() - this.lastActivity;
       if (!this.resetting && this.requested > 0 && silentMs > 2 * HEARTBEAT_MS + 500) {
         void this.reset(`no message or heartbeat for ${silentMs} ms`);
       }
@@ -188,7 +172,7 @@ export class OrderedReader {
   }
 
   private watchStatus(): void {
-    const it = this.o.nc.status();
+    const it = this.nc.status();
     this.statusLoop = it as { stop?: () => void };
     void (async () => {
       for await (const s of it) {
@@ -201,20 +185,19 @@ export class OrderedReader {
   private async reset(reason: string): Promise<void> {
     if (this.resetting || this.closed) return;
     this.resetting = true;
-    this.o.onReset(reason);
-    this.o.logger.warn({ stream: this.o.stream, consumer: this.consumerName, nextSeq: this.lastSeq + 1, reason }, 'exactly-once input consumer recreated');
+    this.o.onReset?.({ reason, nextSeq: this.lastSeq + 1 });
     this.sub?.unsubscribe();
     this.sub = undefined;
     const old = this.consumerName;
-    if (old !== '') void this.o.jsm.consumers.delete(this.o.stream, old).catch(() => false);
+    if (old !== '') void this.jsm.consumers.delete(this.o.stream, old).catch(() => false);
     for (let attempt = 0; !this.closed; attempt++) {
       try {
         await this.createConsumer();
         break;
       } catch (err) {
         const delay = Math.min(5_000, 100 * 2 ** attempt);
-        this.o.logger.warn({ stream: this.o.stream, attempt, delayMs: delay, err: (err as Error).message }, 'exactly-once input consumer cannot be created yet; retrying');
-        await new Promise<void>((resolve) => this.o.scheduler.schedule(() => resolve(), delay));
+        this.o.onRetry?.({ error: ensureError(err), attempt, retryInMs: delay });
+        await new Promise<void>((resolve) => scheduler.schedule(() => resolve(), delay));
       }
     }
     this.resetting = false;

@@ -1,16 +1,17 @@
 import type { MsgHdrs } from '@nats-io/nats-core';
 import { HEADERS } from '../envelope/envelope.js';
-import type { StreamMessage } from '../transport/transport.js';
+import type { OrderedMessage } from './transport.js';
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
- * A message of the engine's ordered consumer as a {@link StreamMessage}. Headers, id and event
- * time are derived on first read (most processors never look at them). The event time defaults to
- * the stream's timestamp, not the receive time, so a replay after a crash sees the same value.
- * Ack methods are no-ops: the position lives in LMDB, not in the consumer.
+ * A message of {@link NatsOrderedReader} as an {@link OrderedMessage}, built from the raw client
+ * message without a `JsMsg`. Headers, id and event time are derived on first read (most readers
+ * never look at them). The event time defaults to the stream's timestamp, not the receive time, so
+ * reading the same position again sees the same value. Ack methods are no-ops: the reader's caller
+ * keeps the position.
  */
-export class InputMessage implements StreamMessage {
+export class NatsOrderedMessage implements OrderedMessage {
   private cachedHeaders: Readonly<Record<string, string>> | undefined;
 
   constructor(
