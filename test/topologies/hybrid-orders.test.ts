@@ -9,6 +9,7 @@ import { runTopology } from '../../src/runtime/run-topology.js';
 import { NatsTransport } from '../../src/transport/nats-transport.js';
 import type { Transport } from '../../src/transport/transport.js';
 import hybrid, { INITIAL_UNITS, STREAMS, SUBJECTS, type LedgerChunk, type Order, type OrderBatchSummary, type StockEvent } from '../../topologies/hybrid-orders.js';
+import { startTestDriver } from '../../src/testing/index.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 
 const server = useNatsServer();
@@ -83,4 +84,30 @@ describe('hybrid-orders: real-time, near-real-time and batch on one stream', () 
     expect(chunk!.lines.map((l) => l.orderId).sort()).toEqual(orders.map((o) => o.orderId).sort());
     await transport.close();
   }, 60_000);
+});
+
+describe('hybrid-orders in the test driver (in-process transport, no broker)', () => {
+  it('runs the actor, the micro-batch and the durable batch', async () => {
+    const driver = await startTestDriver(hybrid);
+    try {
+      for (let i = 1; i <= 24; i++) driver.input<Order>('shop.orders.web').publish({ orderId: `o${i}`, sku: 'sku-1', quantity: 1, totalCents: 100 });
+      const deadline = Date.now() + 20_000;
+      const reserved: StockEvent[] = [];
+      while (reserved.length < 24 && Date.now() < deadline) {
+        reserved.push(...(await driver.output<StockEvent>('shop.stock.>').readAll()));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(reserved.filter((e) => e.type === 'reserved')).toHaveLength(INITIAL_UNITS);
+      expect(reserved.filter((e) => e.type === 'rejected')).toHaveLength(24 - INITIAL_UNITS);
+      driver.input('ops.end-of-day').publish({ day: 'today' });
+      const ledger: LedgerChunk[] = [];
+      while (ledger.length === 0 && Date.now() < deadline) {
+        ledger.push(...(await driver.output<LedgerChunk>(SUBJECTS.ledger).readAll()));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(ledger[0]?.lines).toHaveLength(24);
+    } finally {
+      await driver.stop();
+    }
+  }, 30_000);
 });
