@@ -12,7 +12,7 @@ import { holdCurrent, withSettlement } from '../settle/settle-scope.js';
 import { createSink, encodeForPublish } from './create-sink.js';
 import { markSource } from './lineage.js';
 import { pathGuarantee } from './path-guarantee.js';
-import { defaultDurableName, streamSource } from './stream-source.js';
+import { defaultDurableName, STREAM_SOURCE_DEFAULTS, streamSource } from './stream-source.js';
 import { deadLetterSubject, encodeDeadLetter } from './dead-letter.js';
 import type { RuntimeStats } from './runtime-stats.js';
 import type { PublishValueOptions, SourceOptions, StreamSourceOptions, TopologyContext, WiringNode } from './types.js';
@@ -134,7 +134,8 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
       options,
       options.codec ?? msgpackCodec,
     );
-    const node: WiringNode = { kind: 'stream', stream: streamName, subject: list.join(', '), durableName: ordered ? undefined : durableName, ordered };
+    const maxUnsettled = ordered ? undefined : (options.maxUnsettled ?? options.maxInFlight ?? STREAM_SOURCE_DEFAULTS.maxUnsettled);
+    const node: WiringNode = { kind: 'stream', stream: streamName, subject: list.join(', '), durableName: ordered ? undefined : durableName, ordered, maxUnsettled };
     deps.wire?.(node);
     return markSource(env$, node);
   };

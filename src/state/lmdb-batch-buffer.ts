@@ -174,6 +174,7 @@ export function lmdbBatchBuffer<T>(config: LmdbBatchBufferConfig<T>): LmdbBatchB
   };
 
   return {
+    durable: true,
     append: (value) => appendAll([value]),
     appendAll,
     count: () => acc().count,
