@@ -80,7 +80,7 @@ describe('batchUntil settles its inputs (memory buffer)', () => {
             batchUntil(() => NEVER, { name: 'f' }),
             concatMap((batch) => {
               if (how === 'fail') batch.fail(new Error('rejected'));
-              return batch.processChunks(10, () => (how === 'work' ? cold('--#') : of(1))).pipe(finalize(() => batch.release()), catchError(() => EMPTY));
+              return batch.processChunks<unknown>(10, () => (how === 'work' ? cold('--#') : of(1))).pipe(finalize(() => batch.release()), catchError(() => EMPTY));
             }),
             slowSink(() => (how === 'sink' ? cold('---#') : cold('|'))),
           )
