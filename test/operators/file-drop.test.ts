@@ -25,14 +25,14 @@ describe('fileDrop (real files in a temp dir)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('emits complete files matching the pattern, ignores temp files, and moves completed ones to done/', async () => {
+  it("emits complete files matching the pattern, ignores temp files; 'explicit': moved to done/ by complete()", async () => {
     await drop(dir, 'a.csv', 'x,y');
     await writeFile(join(dir, 'b.csv.tmp'), 'half');
     await writeFile(join(dir, '.hidden.csv'), 'no');
     await writeFile(join(dir, 'c.partial'), 'no');
     await writeFile(join(dir, 'notes.txt'), 'no');
-    const file = await firstValueFrom(fileDrop(dir, { pattern: '*.csv', pollMs: 10 }));
-    expect([file.name, file.size, file.subject]).toEqual(['a.csv', 3, 'file.received']);
+    const file = await firstValueFrom(fileDrop(dir, { pattern: '*.csv', pollMs: 10, completion: 'explicit' }));
+    expect([file.name, file.size, file.subject, file.attempt]).toEqual(['a.csv', 3, 'file.received', 1]);
     expect(await readFile(file.path, 'utf8')).toBe('x,y');
     const moved = await file.complete();
     expect(moved).toBe(join(dir, 'done', 'a.csv'));
@@ -42,7 +42,7 @@ describe('fileDrop (real files in a temp dir)', () => {
 
   it('fail(err) moves the file to failed/ with an error record beside it', async () => {
     await drop(dir, 'bad.json', '{');
-    const file = await firstValueFrom(fileDrop(dir, { pollMs: 10 }));
+    const file = await firstValueFrom(fileDrop(dir, { pollMs: 10, completion: 'explicit' }));
     const moved = await file.fail(new SyntaxError('Unexpected end of JSON input'));
     expect(moved).toBe(join(dir, 'failed', 'bad.json'));
     const record = JSON.parse(await readFile(`${moved}.error.json`, 'utf8')) as { file: string; error: { name: string; message: string } };
@@ -55,7 +55,7 @@ describe('fileDrop (real files in a temp dir)', () => {
     let active = 0;
     let maxActive = 0;
     const names = await firstValueFrom(
-      fileDrop(dir, { pollMs: 10, maxInFlight: 1 }).pipe(
+      fileDrop(dir, { pollMs: 10, maxInFlight: 1, completion: 'explicit' }).pipe(
         concatMap((f) => {
           active++;
           maxActive = Math.max(maxActive, active);
@@ -75,13 +75,13 @@ describe('fileDrop (real files in a temp dir)', () => {
 
   it('after a restart, files that were in flight are emitted again', async () => {
     await drop(dir, 'order.csv', '1');
-    const first = await firstValueFrom(fileDrop(dir, { pollMs: 10 }));
+    const first = await firstValueFrom(fileDrop(dir, { pollMs: 10, completion: 'explicit' }));
     // the process "stops" here without completing the file
-    const again = await firstValueFrom(fileDrop(dir, { pollMs: 10 }));
+    const again = await firstValueFrom(fileDrop(dir, { pollMs: 10, completion: 'explicit' }));
     expect(again.name).toBe(first.name);
   });
 
-  it('a name dropped twice does not overwrite the earlier one in done/', async () => {
+  it('a name dropped twice does not overwrite the earlier one in done/ (complete() resolves where it went)', async () => {
     await drop(dir, 'daily.csv', 'monday');
     await (await firstValueFrom(fileDrop(dir, { pollMs: 10 }))).complete();
     await drop(dir, 'daily.csv', 'tuesday');
@@ -120,6 +120,8 @@ describe('fileDrop (real files in a temp dir)', () => {
     expect(() => fileDrop(dir, { maxInFlight: 0 })).toThrow(/maxInFlight/);
     expect(() => fileDrop(dir, { pattern: '' })).toThrow(/pattern/);
     expect(() => fileDrop(dir, { pollMs: -5 })).toThrow(/pollMs/);
+    expect(() => fileDrop(dir, { maxAttempts: 0 })).toThrow(/maxAttempts/);
+    expect(() => fileDrop(dir, { completion: 'manual' as never })).toThrow(/completion/);
   });
 
   it('settleMs skips files modified too recently (writers that do not rename)', async () => {
