@@ -209,11 +209,16 @@ export function poll<I, C>(fetch: (cursor: C) => ObservableInput<PollResult<I, C
       cursor = result.cursor;
       const key = cursorKey(before);
       const settlement = new Settlement(`poll:${name}:${key ?? '?'}`, deterministic && key !== undefined, (failure) => roundSettled(round, failure));
-      withSettlement(settlement, () => {
-        for (const item of result.items) {
-          if (subscriber.closed) break;
-          subscriber.next(item);
-        }
+      // Each item in its own settlement, held by the round: outputs are numbered per item, so
+      // their ids stay the same however a concurrent stage downstream reorders a round's items.
+      result.items.forEach((item, i) => {
+        if (subscriber.closed || round.dropped || !settlement.hold()) return;
+        const one = new Settlement(`${settlement.key}:${i}`, settlement.replayStable, (failure) => {
+          if (failure !== undefined) settlement.fail(failure);
+          settlement.release();
+        });
+        withSettlement(one, () => subscriber.next(item));
+        one.release();
       });
       // Unsubscribed mid-round: items after that point were never emitted, so it is never saved.
       if (subscriber.closed) round.abandoned = true;
@@ -291,9 +296,9 @@ export function poll<I, C>(fetch: (cursor: C) => ObservableInput<PollResult<I, C
 
 /*
  * The round's key names its input: the position it was read from. `poll:<name>:<cursorBefore>`
- * is replay-stable exactly when the fetch is deterministic — the same cursor then yields the
- * same items in the same order, so output n of the round re-fetched after a crash is the same
- * item as before and may reuse its id. Whether that holds depends on the source, not on the
+ * (and `...:<i>` for its i-th item) is replay-stable exactly when the fetch is deterministic —
+ * the same cursor then yields the same items in the same order, so item i of the round
+ * re-fetched after a crash is the same item as before and its outputs may reuse their ids. Whether that holds depends on the source, not on the
  * cursor's type, so the user states it (`deterministic`). A cursor JSON cannot encode gets no
  * stable key.
  */

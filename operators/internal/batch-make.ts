@@ -2,7 +2,7 @@ import { from, Observable, type ObservableInput, type Subscription } from 'rxjs'
 import { BufferOverflowError, ensureError } from '../../src/errors.js';
 import { InterruptedError } from '../../src/settle/interrupted-error.js';
 import { withSettlement } from '../../src/settle/settle-scope.js';
-import type { Settlement } from '../../src/settle/settlement.js';
+import { Settlement } from '../../src/settle/settlement.js';
 import type { SealedSegment } from '../batch-buffer.js';
 import type { Batch } from '../batch-until.js';
 import { requireInt } from './batch-validate.js';
@@ -43,18 +43,26 @@ export function makeBatch<T>(name: string, reason: string, segment: SealedSegmen
         const iterator = chunks(size)[Symbol.iterator]();
         let index = 0;
         let inner: Subscription | undefined;
+        // The chunk in work: its own settlement, holding the batch's. Outputs are numbered per
+        // chunk, so a stage downstream that reorders them does not change their ids.
+        let current: Settlement | undefined;
         let looping = false;
         let wanted = false;
         let finished = false;
         const failed = (err: unknown): void => {
           finished = true;
           settlement?.fail(ensureError(err));
+          current?.fail(ensureError(err));
+          current?.release();
+          current = undefined;
           subscriber.error(err);
         };
         // Pull-driven: the next chunk is read only after the previous work completed, so at most
         // one chunk is held (`from(iterable).pipe(concatMap(...))` would read them all at once).
         // A loop, not recursion, so work that completes synchronously does not grow the stack.
         const pull = (): void => {
+          current?.release();
+          current = undefined;
           wanted = true;
           if (looping) return;
           looping = true;
@@ -67,11 +75,12 @@ export function makeBatch<T>(name: string, reason: string, segment: SealedSegmen
                 subscriber.complete();
                 break;
               }
-              // The work and its results act for the batch: a durable sink downstream holds it.
+              const i = index++;
               const chunk = step.value;
-              inner = withSettlement(settlement, () =>
-                from(work(chunk, index++)).subscribe({
-                  next: (r) => withSettlement(settlement, () => subscriber.next(r)),
+              const scope = (current = chunkSettlement(settlement, i));
+              inner = withSettlement(scope, () =>
+                from(work(chunk, i)).subscribe({
+                  next: (r) => withSettlement(scope, () => subscriber.next(r)),
                   error: failed,
                   complete: pull,
                 }),
@@ -82,10 +91,14 @@ export function makeBatch<T>(name: string, reason: string, segment: SealedSegmen
           }
           looping = false;
         };
-        withSettlement(settlement, pull);
+        pull();
         return () => {
           inner?.unsubscribe();
-          if (!finished) settlement?.fail(new InterruptedError('batch.processChunks', `'${batchId}' was unsubscribed before every chunk was processed`));
+          if (finished) return;
+          const interrupted = new InterruptedError('batch.processChunks', `'${batchId}' was unsubscribed before every chunk was processed`);
+          settlement?.fail(interrupted);
+          current?.fail(interrupted);
+          current?.release();
         };
       }),
     items: (maxCount = 10_000) => {
@@ -102,4 +115,13 @@ export function makeBatch<T>(name: string, reason: string, segment: SealedSegmen
       else settlement.release();
     },
   };
+}
+
+/** A settlement for chunk `index` of a batch, holding the batch's until it settles; none without one. */
+function chunkSettlement(batch: Settlement | undefined, index: number): Settlement | undefined {
+  if (batch === undefined || !batch.hold()) return undefined;
+  return new Settlement(`${batch.key}:${index}`, batch.replayStable, (failure) => {
+    if (failure !== undefined) batch.fail(failure);
+    batch.release();
+  });
 }

@@ -197,7 +197,8 @@ describe('batchUntil settles its inputs (durable buffer)', () => {
     run(of('a', 'b')).subscribe();
     expect(lmdbBatchBuffer<string>({ store, name: 'r' }).unreleased().map((s) => s.read(0, 10).join(''))).toEqual(['ab']);
     run(EMPTY).subscribe();
-    expect(keys).toEqual(['batch:r:1/true/complete/ab', 'batch:r:1/true/recovered/ab']);
+    // chunk 0 of batch 1, both times
+    expect(keys).toEqual(['batch:r:1:0/true/complete/ab', 'batch:r:1:0/true/recovered/ab']);
     expect(lmdbBatchBuffer<string>({ store, name: 'r' }).unreleased()).toEqual([]);
   });
 

@@ -108,7 +108,7 @@ describe('poll advances its cursor only after the effects of what it read', () =
     expect(kv.saves.slice(0, 2)).toEqual(['2@26', '4@26']);
   });
 
-  it('each round has its own settlement: replay-stable only for a named, deterministic poll', () => {
+  it('each item has its own settlement within its round: replay-stable only for a named, deterministic poll', () => {
     const keys: string[] = [];
     const record = () => {
       const s = currentSettlement();
@@ -116,7 +116,8 @@ describe('poll advances its cursor only after the effects of what it read', () =
     };
     ts1(() => poll(table(3, 2), { name: 'orders', deterministic: true, everyMs: 10, cursor: { initial: 0 } }).pipe(tap(record)));
     ts1(() => poll(table(3, 2), { everyMs: 10, cursor: { initial: 0 } }).pipe(tap(record)));
-    expect(keys).toEqual(['poll:orders:0/true', 'poll:orders:0/true', 'poll:orders:2/true', 'poll:poll:0/false', 'poll:poll:0/false', 'poll:poll:2/false']);
+    // one settlement per item, named by the round's cursor and the item's place in it
+    expect(keys).toEqual(['poll:orders:0:0/true', 'poll:orders:0:1/true', 'poll:orders:2:0/true', 'poll:poll:0:0/false', 'poll:poll:0:1/false', 'poll:poll:2:0/false']);
     expect(() => poll(table(1, 1), { deterministic: true, everyMs: 1, cursor: { initial: 0 } })).toThrow(InvalidConfigError);
     expect(() => poll(table(1, 1), { everyMs: 1, maxUnsettledRounds: 0, cursor: { initial: 0 } })).toThrow(/maxUnsettledRounds/);
   });
