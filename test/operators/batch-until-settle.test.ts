@@ -1,20 +1,16 @@
 import fc from 'fast-check';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { catchError, concatMap, EMPTY, finalize, map, NEVER, of, Subject, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../src/errors.js';
 import { markSource, traceSources } from '../../src/runtime/lineage.js';
 import { currentSettlement } from '../../src/settle/settle-scope.js';
 import { lmdbBatchBuffer } from '../../src/state/lmdb-batch-buffer.js';
-import { openStateStore } from '../../src/state/open-state-store.js';
-import type { StateStore } from '../../src/state/types.js';
 import { batchUntil, type Batch } from '../../operators/batch-until.js';
 import { onCount } from '../../operators/on-count.js';
 import { onSubject } from '../../operators/on-subject.js';
 import { SettleLog, slowSink } from '../helpers/settle-log.js';
+import { useTempStateStores } from '../helpers/temp-state-store.js';
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 const tick = (s: string) => ({ subject: s });
@@ -27,19 +23,7 @@ const processEach = <T>(work: (chunk: readonly T[]) => Observable<unknown>) =>
     ),
   );
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-function tempStore(): StateStore {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-bus-'));
-  const store = openStateStore({ dir, topology: 'bus', noSync: true });
-  cleanups.push(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return store;
-}
+const tempStore = useTempStateStores('bus');
 
 describe('batchUntil settles its inputs (memory buffer)', () => {
   it('holds each input until its batch is processed and released', () => {

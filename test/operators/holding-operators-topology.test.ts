@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { concatMap, finalize, from, of } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,13 +6,12 @@ import type { Envelope } from '../../src/envelope/envelope.js';
 import { defineTopology } from '../../src/runtime/define-topology.js';
 import { runTopology, type RunningTopology } from '../../src/runtime/run-topology.js';
 import { lmdbBatchBuffer } from '../../src/state/lmdb-batch-buffer.js';
-import { openStateStore } from '../../src/state/open-state-store.js';
-import type { StateStore } from '../../src/state/types.js';
 import { LocalTransport } from '../../src/transport/local-transport.js';
 import { batchUntil } from '../../operators/batch-until.js';
 import { onSubject } from '../../operators/on-subject.js';
 import { poll } from '../../operators/poll.js';
 import { settleMap } from '../../operators/settle-map.js';
+import { useTempStateStores } from '../helpers/temp-state-store.js';
 
 /*
  * The holding operators in topologies as users write them, on the in-process transport (the same
@@ -42,15 +38,7 @@ async function until(what: string, check: () => boolean | Promise<boolean>): Pro
   throw new Error(`timed out waiting for ${what}`);
 }
 
-function tempStore(): StateStore {
-  const dir = mkdtempSync(join(tmpdir(), 'sluice-hold-'));
-  const store = openStateStore({ dir, topology: 'hold', noSync: true });
-  cleanups.push(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return store;
-}
+const tempStore = useTempStateStores('hold');
 
 describe('t.stream -> batchUntil -> durable sink', () => {
   const setup = async () => {
