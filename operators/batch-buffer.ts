@@ -13,8 +13,16 @@
  * chunked processing testable in virtual time and let the reader pull one chunk at a time.
  */
 export interface BatchBuffer<T> {
+  /**
+   * True when an appended value survives a crash of the process (an LMDB buffer). `batchUntil`
+   * then acknowledges each input as soon as its value is stored: the batch is the buffer's to
+   * keep. Otherwise (memory) it keeps every input unacknowledged until its batch is processed.
+   */
+  readonly durable?: boolean | undefined;
   /** Appends a value to the open segment. Durable buffers write it before returning. */
   append(value: T): void;
+  /** Appends values in order, at once (one transaction for a durable buffer). Optional: `append` each otherwise. */
+  appendAll?(values: readonly T[]): void;
   /** Values in the open segment. */
   count(): number;
   /** Closes the open segment (possibly empty) as the next batch and opens a new one. */
@@ -44,7 +52,8 @@ export interface MemoryBatchBufferConfig<T> {
 }
 
 /**
- * A {@link BatchBuffer} in process memory: nothing survives a restart (the source must redeliver),
+ * A {@link BatchBuffer} in process memory: nothing survives a restart (the source must redeliver:
+ * `batchUntil` keeps the inputs of a memory batch unacknowledged until the batch is processed),
  * and it holds the open segment plus every sealed segment until it is released — release each
  * batch after processing it, or memory grows.
  */

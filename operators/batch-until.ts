@@ -1,9 +1,14 @@
-import { asyncScheduler, Observable, Subject, type OperatorFunction, type SchedulerLike, type ObservableInput } from 'rxjs';
-import { BufferOverflowError } from '../src/errors.js';
-import { memoryBatchBuffer, type BatchBuffer } from './batch-buffer.js';
+import { asyncScheduler, Observable, Subject, type ObservableInput, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { BufferOverflowError, ensureError, InvalidConfigError } from '../src/errors.js';
+import { markStage } from '../src/runtime/lineage.js';
+import { InterruptedError } from '../src/settle/interrupted-error.js';
+import { currentSettlement, holdCurrent } from '../src/settle/settle-scope.js';
+import { Settlement } from '../src/settle/settlement.js';
+import { memoryBatchBuffer, type BatchBuffer, type SealedSegment } from './batch-buffer.js';
 import { makeBatch } from './internal/batch-make.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
 import { optionalInt, requireFunction, requireInt, requireName } from './internal/batch-validate.js';
+import { settlingUpstream } from './internal/settling-upstream.js';
 
 /**
  * What a trigger sees of the batch it controls. Triggers are functions of this context so that
@@ -30,6 +35,14 @@ export type BatchReason = string;
 /**
  * One flushed batch. Its contents stay in the buffer and are read in chunks, so a batch of
  * millions of values is never one array. Call `release()` once it is processed.
+ *
+ * A batch settles — its inputs are acknowledged (memory buffer) or its stored values deleted
+ * (durable buffer) — when it is released AND every effect done in its name is complete: the
+ * results of `processChunks` run in its settlement scope, so a durable sink downstream holds it
+ * until its publish ack. A batch whose processing failed (`fail`, or `processChunks` erroring or
+ * being unsubscribed before its end) settles as failed on release: a memory batch's inputs are
+ * redelivered by their stream, a durable batch stays stored and is emitted again (`'recovered'`)
+ * on the next start.
  */
 export interface Batch<T> {
   /** `<name>:<seq>`: deterministic, so re-processing after a restart reuses the same id. */
@@ -47,12 +60,16 @@ export interface Batch<T> {
   chunks(size: number): Iterable<readonly T[]>;
   /**
    * Runs `work` for each chunk, reading the next chunk only when the previous work completed, so
-   * at most one chunk is in memory; emits what `work` emits. Errors with what `work` errors with.
+   * at most one chunk is in memory; emits what `work` emits, in the batch's settlement scope.
+   * Errors with what `work` errors with, and then the batch is failed; so is it when unsubscribed
+   * before the last chunk's work completed.
    */
   processChunks<R>(size: number, work: (chunk: readonly T[], index: number) => ObservableInput<R>): Observable<R>;
   /** All values as one array, for small batches. @throws BufferOverflowError above `maxCount` (default 10000). */
   items(maxCount?: number): readonly T[];
-  /** Frees the contents (deletes them from a durable buffer). Idempotent. */
+  /** Marks the batch failed (the first error is kept); it settles as failed on `release()`. */
+  fail(error: unknown): void;
+  /** Done with the batch: it settles once the effects done in its name are complete. Idempotent. */
   release(): void;
 }
 
@@ -60,21 +77,28 @@ export interface Batch<T> {
 export interface BatchUntilConfig<T> {
   /** Stable name: the batch id prefix and, for durable buffers, the store name. */
   name: string;
-  /** Where values wait. Default: a fresh {@link memoryBatchBuffer} per subscription. */
+  /**
+   * Where values wait. Default: a fresh {@link memoryBatchBuffer} per subscription, which keeps
+   * every input unacknowledged until its batch is processed; `lmdbBatchBuffer` acknowledges each
+   * input once its value is stored.
+   */
   buffer?: BatchBuffer<T> | undefined;
   /**
    * Flush with reason `'max-items'` when the open batch holds this many values, whatever the
-   * trigger. Default 1000000 with the in-memory buffer, no limit with a given buffer.
+   * trigger. Default with a memory buffer: 1000000, or — fed by a JetStream stream — that
+   * stream's `maxUnsettled` (a larger memory batch could never fill: the stream stops delivering
+   * at that many held messages; a larger value is refused when the topology is built). No
+   * default limit with a durable buffer.
    */
   maxItems?: number | undefined;
   /**
-   * Batches emitted but not yet released at most; one more flush errors the output with
+   * Batches emitted but not yet settled at most; one more flush errors the output with
    * `BufferOverflowError` (the downstream is not keeping up or forgets `release()`). Default 16.
    */
   maxUnreleasedBatches?: number | undefined;
   /** Emit a batch with no values when the trigger fires on an empty buffer. Default false. */
   emitEmpty?: boolean | undefined;
-  /** Scheduler handed to triggers (schedule, idle). Default `asyncScheduler`. */
+  /** Scheduler handed to triggers (schedule, idle), and for a durable buffer's commits. Default `asyncScheduler`. */
   scheduler?: SchedulerLike | undefined;
 }
 
@@ -86,9 +110,20 @@ export interface BatchUntilConfig<T> {
  *   batch per trigger firing (none for an empty buffer unless `emitEmpty`); a batch when the open
  *   one reaches `maxItems`; the remainder on completion (reason `'complete'`).
  * - Holds: whatever the buffer holds — for the in-memory buffer, the open batch plus every
- *   emitted batch until released (bounded by `maxItems` and `maxUnreleasedBatches`).
- * - Fails: source, trigger and buffer errors error the output without flushing; the open batch
- *   stays in a durable buffer (an in-memory one is lost; the source must redeliver).
+ *   emitted batch until it settles (bounded by `maxItems` and `maxUnreleasedBatches`).
+ * - Guarantee (at-least-once from a JetStream stream), by buffer:
+ *   - memory: each input is held unacknowledged until the batch it belongs to has settled:
+ *     released after processing, and every effect done in the batch's name complete. A failed
+ *     batch fails every member (redelivered, dead-lettered after the stream's `maxDeliveries`).
+ *     The batch must fit under the stream's `maxUnsettled`: see `maxItems`.
+ *   - durable (`lmdbBatchBuffer`): each input is acknowledged once its value is committed to
+ *     LMDB (values of one event-loop turn share a commit); from then on the batch belongs to
+ *     the buffer, which survives a crash and re-emits unsettled batches on the next start. A
+ *     value stored but not yet acknowledged when the process dies is stored again on
+ *     redelivery, so a batch may hold it twice.
+ * - Fails: source, trigger and buffer errors error the output without flushing; the open batch's
+ *   inputs are redelivered (memory) or stay stored (durable); an input whose value could not be
+ *   stored is failed (redelivered).
  *
  * ```ts
  * prefs$.pipe(
@@ -96,40 +131,88 @@ export interface BatchUntilConfig<T> {
  *   concatMap((batch) => batch.processChunks(1_000, syncPreferences).pipe(finalize(() => batch.release()))),
  * )
  * ```
- * @throws InvalidConfigError at creation for a bad option.
+ * @throws InvalidConfigError at creation for a bad option; when applied, for a memory buffer
+ * whose `maxItems` is above the `maxUnsettled` of the stream feeding it.
  */
 export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUntilConfig<T>): OperatorFunction<T, Batch<T>> {
   const component = 'batchUntil';
   requireFunction(component, 'trigger', trigger);
   const name = requireName(component, 'name', config.name);
-  const maxItems = optionalInt(component, 'maxItems', config.maxItems, 1) ?? (config.buffer === undefined ? 1_000_000 : undefined);
+  const configuredMaxItems = optionalInt(component, 'maxItems', config.maxItems, 1);
   const maxUnreleased = requireInt(component, 'maxUnreleasedBatches', config.maxUnreleasedBatches ?? 16, 1);
   const emitEmpty = config.emitEmpty ?? false;
   const scheduler = config.scheduler ?? asyncScheduler;
+  const durable = config.buffer?.durable === true;
 
-  return (source) =>
-    new Observable<Batch<T>>((subscriber) => {
+  return (source) => {
+    const maxItems = resolveMaxItems(component, name, configuredMaxItems, config.buffer, source);
+    const output = new Observable<Batch<T>>((subscriber) => {
       const buffer = config.buffer ?? memoryBatchBuffer<T>();
       const arriving = new Subject<T>();
       const appended = new Subject<number>();
       const flushed = new Subject<void>();
+      // Memory buffer: the held inputs of the open batch. Durable buffer: values received and
+      // not yet committed, with their held inputs (acknowledged after the commit).
+      let members: Settlement[] = [];
+      let pending: { value: T; held: Settlement | undefined }[] = [];
+      let commitTimer: Subscription | undefined;
+
+      const count = (): number => buffer.count() + pending.length;
+
+      const commit = (): void => {
+        commitTimer?.unsubscribe();
+        commitTimer = undefined;
+        if (pending.length === 0) return;
+        const stored = pending;
+        pending = [];
+        try {
+          if (buffer.appendAll !== undefined) buffer.appendAll(stored.map((p) => p.value));
+          else for (const p of stored) buffer.append(p.value);
+        } catch (err) {
+          for (const p of stored) {
+            p.held?.fail(ensureError(err));
+            p.held?.release();
+          }
+          throw err;
+        }
+        for (const p of stored) p.held?.release();
+      };
+
+      const settlementOf = (segment: SealedSegment<T>, held: readonly Settlement[]): Settlement =>
+        new Settlement(`batch:${name}:${segment.seq}`, durable, (failure) => {
+          try {
+            // A failed durable batch stays stored: it is emitted again on the next start.
+            if (!durable || failure === undefined) segment.release();
+          } catch (err) {
+            if (!subscriber.closed) subscriber.error(err);
+          }
+          for (const m of held) {
+            if (failure !== undefined) m.fail(failure);
+            m.release();
+          }
+        });
 
       const flush = (reason: BatchReason): void => {
-        if (subscriber.closed || (buffer.count() === 0 && !emitEmpty)) return;
-        const pending = buffer.unreleased().length;
-        if (pending >= maxUnreleased) {
+        if (subscriber.closed) return;
+        commit();
+        if (buffer.count() === 0 && !emitEmpty) return;
+        const unreleased = buffer.unreleased().length;
+        if (unreleased >= maxUnreleased) {
           subscriber.error(
-            new BufferOverflowError(component, maxUnreleased, `'${name}' has ${pending} batches not released; call batch.release() after processing each batch`),
+            new BufferOverflowError(component, maxUnreleased, `'${name}' has ${unreleased} batches not released; call batch.release() after processing each batch`),
           );
           return;
         }
         const segment = buffer.seal();
+        // The members' holds pass to the batch: they are released when it settles.
+        const held = members;
+        members = [];
         flushed.next();
-        subscriber.next(makeBatch(name, reason, segment));
+        subscriber.next(makeBatch(name, reason, segment, settlementOf(segment, held)));
       };
 
       for (const segment of buffer.unreleased()) {
-        subscriber.next(makeBatch(name, 'recovered', segment));
+        subscriber.next(makeBatch(name, 'recovered', segment, settlementOf(segment, [])));
         if (subscriber.closed) return;
       }
 
@@ -150,31 +233,88 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
         arriving.complete();
         appended.complete();
         flushed.complete();
+        // Received values are stored rather than redelivered; if that fails, commit failed them.
+        try {
+          commit();
+        } catch {
+          // already failed and released
+        }
+        // The open memory batch was never processed: its inputs are delivered again.
+        for (const m of members.splice(0)) {
+          m.fail(new InterruptedError(component, `'${name}' stopped before the batch holding this input was flushed`));
+          m.release();
+        }
       });
       subscribeLinked(source, subscriber, {
         next: (value) => {
+          let held: Settlement | undefined;
           try {
             // Most triggers watch neither: skip the Subject fan-out per value when nobody listens.
             if (arriving.observed) {
               arriving.next(value);
               if (subscriber.closed) return;
             }
-            buffer.append(value);
-            if (appended.observed) appended.next(buffer.count());
-            if (maxItems !== undefined && buffer.count() >= maxItems) flush('max-items');
+            held = holdCurrent();
+            if (durable) {
+              const entry = { value, held };
+              pending.push(entry);
+              held = undefined;
+              // Nothing would redeliver a value that came without a settlement: store it now.
+              // Otherwise one commit serves every value of this event-loop turn.
+              if (entry.held === undefined) commit();
+              else commitTimer ??= scheduler.schedule(commitLater);
+            } else {
+              buffer.append(value);
+              if (held !== undefined) members.push(held);
+              held = undefined;
+            }
+            if (appended.observed) appended.next(count());
+            if (maxItems !== undefined && count() >= maxItems) flush('max-items');
           } catch (err) {
+            // The value may not be in the buffer: fail its input so it is delivered again.
+            currentSettlement()?.fail(ensureError(err));
+            held?.release();
             subscriber.error(err);
           }
         },
         error: (err) => subscriber.error(err),
         complete: () => {
           try {
-            if (buffer.count() > 0) flush('complete');
+            if (count() > 0) flush('complete');
             subscriber.complete();
           } catch (err) {
             subscriber.error(err);
           }
         },
       });
+
+      function commitLater(): void {
+        commitTimer = undefined;
+        try {
+          commit();
+        } catch (err) {
+          subscriber.error(err);
+        }
+      }
     });
+    // Not `recorded` even with a durable buffer: the grouping is stored, but a value stored and
+    // not yet acknowledged at a crash is stored again on redelivery, so a replay is not the same.
+    return markStage(output, source, { name: `batchUntil:${name}`, effect: 'groups' });
+  };
+}
+
+/** `maxItems` once the operator knows what feeds it: a memory batch must fit under the stream's bound. */
+function resolveMaxItems(component: string, name: string, configured: number | undefined, buffer: BatchBuffer<unknown> | undefined, source: Observable<unknown>): number | undefined {
+  const fallback = configured ?? (buffer === undefined ? 1_000_000 : undefined);
+  if (buffer?.durable === true) return fallback;
+  const limit = settlingUpstream(source).tightest;
+  if (limit === undefined) return fallback;
+  if (configured !== undefined && configured > limit.maxUnsettled) {
+    throw new InvalidConfigError(
+      `${component} '${name}'`,
+      'maxItems',
+      `is ${configured}, above the maxUnsettled (${limit.maxUnsettled}) of stream '${limit.name}' that feeds it: a memory batch holds its inputs unacknowledged, so the stream would stop delivering before the batch could fill. Raise the stream's maxUnsettled, lower maxItems, or use lmdbBatchBuffer`,
+    );
+  }
+  return Math.min(fallback ?? limit.maxUnsettled, limit.maxUnsettled);
 }

@@ -1,7 +1,10 @@
 import { access, mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { defer, from, type Observable, type SchedulerLike } from 'rxjs';
+import { defer, from, Observable, type SchedulerLike } from 'rxjs';
 import { ensureError, InvalidConfigError } from '../src/errors.js';
+import { markSource } from '../src/runtime/lineage.js';
+import { withSettlement } from '../src/settle/settle-scope.js';
+import { Settlement } from '../src/settle/settlement.js';
 import { globToRegExp } from './internal/batch-glob.js';
 import { optionalInt, optionalNumber, requireName } from './internal/batch-validate.js';
 import { poll } from './poll.js';
@@ -16,8 +19,28 @@ export interface FileDropConfig {
   doneDir?: string | undefined;
   /** Where failed files go, each with a `<name>.error.json` beside it. Default `<dir>/failed`. */
   failedDir?: string | undefined;
-  /** Files emitted and not yet completed/failed, at most; scanning skips new files until one finishes. Default 1. */
+  /** Files emitted and not yet moved (or left for retry), at most; scanning skips new files until one finishes. Default 1. */
   maxInFlight?: number | undefined;
+  /**
+   * When a file counts as processed:
+   * - `'settled'` (default): when the effects of its emission are complete — its settlement
+   *   settles (settle-aware stages downstream: `settleMap`, a durable sink, `batchUntil`).
+   * - `'explicit'`: when `complete()` is called AND those effects are complete; for code that
+   *   processes the file in a stage Sluice cannot see (`concatMap` over a promise).
+   */
+  completion?: 'settled' | 'explicit' | undefined;
+  /**
+   * Attempts of a file whose effects failed before it goes to `failedDir`: until then it stays in
+   * the directory and is emitted again at the next scan. `fail(err)` is final at once. Integer
+   * >= 1, default 3 (counted per process run).
+   */
+  maxAttempts?: number | undefined;
+  /**
+   * Names this source in settlement keys and `describe`. With a name, a file's key
+   * (`fileDrop:<name>:<file>:<size>:<mtimeMs>`) is replay-stable: outputs of a file processed
+   * again after a crash get the same ids and a durable sink drops them as duplicates.
+   */
+  name?: string | undefined;
   /**
    * Only pick up files unmodified for this long, ms — for writers that do not write-then-rename.
    * Uses the file's mtime against the wall clock. Default 0 (trust the rename convention).
@@ -31,7 +54,7 @@ export interface FileDropConfig {
   scheduler?: SchedulerLike | undefined;
 }
 
-/** A complete file that arrived in the drop directory. Call exactly one of `complete`/`fail`. */
+/** A complete file that arrived in the drop directory. */
 export interface DroppedFile {
   /** Always `'file.received'`, so the event works as an `onSubject` trigger. */
   readonly subject: 'file.received';
@@ -39,9 +62,19 @@ export interface DroppedFile {
   readonly name: string;
   readonly size: number;
   readonly mtimeMs: number;
-  /** Moves the file to `doneDir`; resolves with its new path. Idempotent. */
+  /** 1, then 2, 3, ... when the effects of an earlier emission of this file failed. */
+  readonly attempt: number;
+  /**
+   * Resolves with where the file ended once its effects are complete: `doneDir` (or `failedDir`
+   * when they failed for the last time, or its path in the directory when it will be retried).
+   * With `completion: 'explicit'`, calling it is what lets the file complete. Idempotent.
+   */
   complete(): Promise<string>;
-  /** Moves the file to `failedDir` and writes `<name>.error.json` with the error; resolves with the new path. Idempotent. */
+  /**
+   * Final failure: the file goes to `failedDir` with `<name>.error.json` (the error) once the
+   * effects in flight are complete, without further attempts; resolves with its new path.
+   * Idempotent; the first of `complete`/`fail` decides.
+   */
   fail(error: unknown): Promise<string>;
 }
 
@@ -50,20 +83,26 @@ const TEMP_NAME = /^\.|~$|\.(tmp|temp|partial|part|crdownload|swp)$/i;
 
 /**
  * A source of files dropped into `dir`: emits a {@link DroppedFile} for each complete file
- * (written elsewhere, then renamed in; temp and dot files are ignored), oldest first, and moves it
- * to `doneDir` or `failedDir` when the consumer calls `complete()` or `fail(err)`. Files still in
- * `dir` after a restart (in flight when the process stopped) are emitted again: at-least-once.
+ * (written elsewhere, then renamed in; temp and dot files are ignored), oldest first, each in its
+ * own settlement scope, and moves it to `doneDir` once the effects of what it emitted are
+ * complete.
  *
  * - Emits: on each scan (every `pollMs`), new files up to `maxInFlight` unfinished ones.
  * - Holds: the names of files in flight.
- * - Fails: a failed scan is retried on the next tick and reported to `onError`; after
- *   `maxConsecutiveFailures` in a row the source errors. A failed move rejects the promise and
- *   leaves the file in flight (not re-emitted until restart).
+ * - Guarantee: at-least-once. A file leaves the directory only after its effects are complete
+ *   (settle-aware stages downstream hold it; with `completion: 'explicit'` also until
+ *   `complete()`). Files still in `dir` after a restart (in flight when the process stopped) are
+ *   emitted again. A bare async stage (`concatMap` over a promise) does not hold it: use
+ *   `settleMap`, or `completion: 'explicit'`.
+ * - Fails: when an effect fails, the file stays and is emitted again at the next scan, up to
+ *   `maxAttempts`; then — or at once after `fail(err)` — it goes to `failedDir` with an error
+ *   record. A failed scan is retried on the next tick and reported to `onError`; after
+ *   `maxConsecutiveFailures` in a row the source errors. A failed move rejects the promise of
+ *   `complete()`/`fail()` and leaves the file in flight (not emitted again until restart).
  *
  * ```ts
  * fileDrop('/srv/inbox', { pattern: '*.csv' }).pipe(
- *   concatMap((file) => from(importCsv(file.path)).pipe(
- *     concatMap(() => file.complete()), catchError((err) => from(file.fail(err))))),
+ *   settleMap({ name: 'import', project: (file) => importCsv(file.path) }),
  * )
  * ```
  * @throws InvalidConfigError at creation for a bad option.
@@ -73,39 +112,94 @@ export function fileDrop(dir: string, config: FileDropConfig = {}): Observable<D
   requireName(c, 'dir', dir);
   const pollMs = optionalNumber(c, 'pollMs', config.pollMs, 0) ?? 1000;
   const maxInFlight = optionalInt(c, 'maxInFlight', config.maxInFlight, 1) ?? 1;
+  const maxAttempts = optionalInt(c, 'maxAttempts', config.maxAttempts, 1) ?? 3;
   const settleMs = optionalNumber(c, 'settleMs', config.settleMs, 0) ?? 0;
+  const completion = config.completion ?? 'settled';
+  if (completion !== 'settled' && completion !== 'explicit') throw new InvalidConfigError(c, 'completion', `must be 'settled' or 'explicit', got ${String(completion)}`);
+  if (config.name !== undefined) requireName(c, 'name', config.name);
   const pattern = toPattern(config.pattern);
   const doneDir = config.doneDir ?? join(dir, 'done');
   const failedDir = config.failedDir ?? join(dir, 'failed');
 
-  return defer(() => {
+  const files = defer(() => {
     const inFlight = new Set<string>();
+    const attempts = new Map<string, number>();
     let dirsReady = false;
 
     const moveOut = async (name: string, to: string): Promise<string> => {
       const target = await freeName(to, name);
       await rename(join(dir, name), target);
       inFlight.delete(name);
+      attempts.delete(name);
+      return target;
+    };
+    const moveToFailed = async (name: string, error: Error, attempt: number): Promise<string> => {
+      const target = await moveOut(name, failedDir);
+      const record = { file: name, movedTo: target, failedAt: new Date().toISOString(), attempts: attempt, error: { name: error.name, message: error.message } };
+      await writeFile(`${target}.error.json`, JSON.stringify(record, null, 2));
       return target;
     };
 
-    const toEvent = (name: string, size: number, mtimeMs: number): DroppedFile => {
-      let outcome: Promise<string> | undefined;
-      return {
+    /** The file as emitted, with its settlement: it settles when the emission's effects are complete. */
+    const emit = (name: string, size: number, mtimeMs: number, next: (file: DroppedFile) => void): void => {
+      const attempt = (attempts.get(name) ?? 0) + 1;
+      attempts.set(name, attempt);
+      let final: Error | undefined;
+      let resolve!: (path: string) => void;
+      let reject!: (err: unknown) => void;
+      const outcome = new Promise<string>((res, rej) => ((resolve = res), (reject = rej)));
+      // Nobody may be waiting for the outcome (completion 'settled'): a failed move must not crash the process.
+      outcome.catch(() => undefined);
+      const key = config.name === undefined ? undefined : `fileDrop:${config.name}:${name}:${size}:${mtimeMs}`;
+      const settlement = new Settlement(key ?? `fileDrop:${name}`, key !== undefined, (failure) => {
+        const error = final ?? failure;
+        let moved: Promise<string>;
+        if (error === undefined) moved = moveOut(name, doneDir);
+        else if (final !== undefined || attempt >= maxAttempts) moved = moveToFailed(name, error, attempt);
+        else {
+          // Left in the directory: the next scan emits it again.
+          inFlight.delete(name);
+          moved = Promise.resolve(join(dir, name));
+        }
+        moved.then(resolve, reject);
+      });
+      // 'explicit': the file itself holds its settlement until complete() or fail().
+      const ownHold = completion === 'explicit' && settlement.hold();
+      let decided = false;
+      const file: DroppedFile = {
         subject: 'file.received',
         path: join(dir, name),
         name,
         size,
         mtimeMs,
-        complete: () => (outcome ??= moveOut(name, doneDir)),
-        fail: (thrown) =>
-          (outcome ??= moveOut(name, failedDir).then(async (target) => {
-            const error = ensureError(thrown);
-            const record = { file: name, movedTo: target, failedAt: new Date().toISOString(), error: { name: error.name, message: error.message } };
-            await writeFile(`${target}.error.json`, JSON.stringify(record, null, 2));
-            return target;
-          })),
+        attempt,
+        complete: () => {
+          if (!decided) {
+            decided = true;
+            if (ownHold) settlement.release();
+          }
+          return outcome;
+        },
+        fail: (thrown) => {
+          if (!decided) {
+            decided = true;
+            if (!settlement.settled) {
+              final = ensureError(thrown);
+              settlement.fail(final);
+            }
+            if (ownHold) settlement.release();
+          }
+          return outcome;
+        },
       };
+      try {
+        withSettlement(settlement, () => next(file));
+      } catch (err) {
+        settlement.fail(ensureError(err));
+        throw err;
+      } finally {
+        settlement.release();
+      }
     };
 
     const scan = async () => {
@@ -118,12 +212,12 @@ export function fileDrop(dir: string, config: FileDropConfig = {}): Observable<D
       const entries = await readdir(dir, { withFileTypes: true });
       const candidates = entries.filter((e) => e.isFile() && !TEMP_NAME.test(e.name) && pattern.test(e.name) && !inFlight.has(e.name));
       const now = Date.now();
-      const found: DroppedFile[] = [];
+      const found: { name: string; size: number; mtimeMs: number }[] = [];
       for (const entry of candidates) {
         // A file may be moved away between readdir and stat (another instance): skip it.
         const info = await stat(join(dir, entry.name)).catch(() => undefined);
         if (info === undefined || !info.isFile() || now - info.mtimeMs < settleMs) continue;
-        found.push(toEvent(entry.name, info.size, info.mtimeMs));
+        found.push({ name: entry.name, size: info.size, mtimeMs: info.mtimeMs });
       }
       found.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       const items = found.slice(0, room);
@@ -131,14 +225,22 @@ export function fileDrop(dir: string, config: FileDropConfig = {}): Observable<D
       return { items, cursor: null };
     };
 
-    return poll(() => from(scan()), {
+    const scans = poll(() => from(scan()), {
       everyMs: pollMs,
       cursor: { initial: null },
       maxConsecutiveFailures: config.maxConsecutiveFailures,
       onError: config.onError,
       scheduler: config.scheduler,
     });
+    return new Observable<DroppedFile>((subscriber) =>
+      scans.subscribe({
+        next: (f) => emit(f.name, f.size, f.mtimeMs, (file) => subscriber.next(file)),
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => subscriber.complete(),
+      }),
+    );
   });
+  return markSource(files, { kind: 'poll', subject: `fileDrop:${config.name ?? dir}`, name: config.name, replayStable: config.name !== undefined });
 }
 
 function toPattern(pattern: string | RegExp | undefined): RegExp {

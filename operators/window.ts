@@ -1,8 +1,13 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
-import { BufferOverflowError, InvalidConfigError } from '../src/errors.js';
+import { BufferOverflowError, ensureError, InvalidConfigError } from '../src/errors.js';
+import { markStage } from '../src/runtime/lineage.js';
+import { InterruptedError } from '../src/settle/interrupted-error.js';
+import { currentSettlement, withSettlement } from '../src/settle/settle-scope.js';
+import { Settlement } from '../src/settle/settlement.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
 import { optionalNumber, requireInt, requireNumber } from './internal/batch-validate.js';
 import { WindowStore, type OpenWindow } from './internal/batch-window-store.js';
+import { settlingUpstream } from './internal/settling-upstream.js';
 
 /** How windows are cut: fixed and disjoint, fixed and overlapping, or by gaps in activity. */
 export type WindowKind = 'tumbling' | 'sliding' | 'session';
@@ -84,8 +89,16 @@ export type WindowOutput<T, A = T[]> = WindowResult<A> | LateEvent<T>;
  *   never dropped silently: filter `type === 'late'` and route them (e.g. to a dead-letter subject).
  * - Holds: the open windows — their items, or one aggregate each with `aggregate` — bounded by
  *   `maxOpenWindows`. Roughly (maxOutOfOrderMs + allowedLatenessMs + sizeMs) / slideMs windows per key.
- * - Fails: source errors are forwarded (open windows are dropped); a throwing `keyOf` or
- *   `aggregate` callback errors the output.
+ * - Fails: source errors are forwarded (open windows are dropped, their inputs redelivered); a
+ *   throwing `keyOf` or `aggregate` callback errors the output.
+ * - Guarantee (at-least-once from a JetStream stream): each event's input stays unacknowledged
+ *   until every window it joined has been emitted and the effects of that emission are complete
+ *   (a sliding-window event settles after its last window); a window's downstream failure fails
+ *   all its events' inputs (redelivered). A late event is emitted in its own input's scope, so it
+ *   settles with what is done with it. Held events count against the stream's `maxUnsettled`:
+ *   size it above the events of the open windows, and — on a settling source, required — set
+ *   `watermark.idleAdvanceMs`, so a stream that stopped delivering because windows hold
+ *   `maxUnsettled` events still sees its windows close.
  *
  * Session windows are not reopened: an event that would extend a session already emitted starts
  * a new one. The watermark lives in memory; after a restart it starts from the first event.
@@ -93,7 +106,8 @@ export type WindowOutput<T, A = T[]> = WindowResult<A> | LateEvent<T>;
  * ```ts
  * orders$.pipe(window({ kind: 'tumbling', sizeMs: 60_000, allowedLatenessMs: 5_000, watermark: { maxOutOfOrderMs: 2_000 } }))
  * ```
- * @throws InvalidConfigError at creation for a missing or bad option.
+ * @throws InvalidConfigError at creation for a missing or bad option; when applied to a settling
+ * source (a durable stream read, a poll) without `watermark.idleAdvanceMs`.
  */
 export function window<T extends { readonly eventTime: number }, A = T[]>(config: WindowConfig<T, A>): OperatorFunction<T, WindowOutput<T, A>> {
   const c = 'window';
@@ -120,31 +134,54 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
   const keyOf = config.keyOf;
   const scheduler = config.scheduler ?? asyncScheduler;
 
-  return (source) =>
-    new Observable<WindowOutput<T, A>>((subscriber) => {
+  return (source) => {
+    const settling = settlingUpstream(source).sources[0];
+    if (settling !== undefined && idleAdvanceMs === undefined) {
+      throw new InvalidConfigError(
+        c,
+        'watermark.idleAdvanceMs',
+        `is required on a settling source ('${settling.stream ?? settling.subject}'): each event stays unacknowledged until its windows are emitted, so once maxUnsettled events are held the source stops delivering and only an idle advance moves the watermark on`,
+      );
+    }
+    const output = new Observable<WindowOutput<T, A>>((subscriber) => {
       const store = new WindowStore<A>();
       let maxEventTime = -Infinity;
       let idleTimer: Subscription | undefined;
       const watermark = () => maxEventTime - outOfOrderMs;
       const closed = (end: number) => end + latenessMs <= watermark();
 
-      const emit = (w: OpenWindow<A>) =>
-        subscriber.next({ type: 'window', kind, key: w.key, start: w.start, end: w.end, count: w.count, value: w.acc });
-      const closeDue = () => {
-        for (const w of store.takeClosed(watermark() - latenessMs)) {
-          if (subscriber.closed) return;
-          emit(w);
+      // The window's events settle when the emission's effects do: the group holds them.
+      const emit = (w: OpenWindow<A>) => {
+        const group = Settlement.join(w.held);
+        for (const h of w.held.splice(0)) h.release();
+        withSettlement(group, () => subscriber.next({ type: 'window', kind, key: w.key, start: w.start, end: w.end, count: w.count, value: w.acc }));
+        group.release();
+      };
+      // A window dropped unemitted (the output closed mid-way): its events are delivered again.
+      const drop = (w: OpenWindow<A>) => {
+        for (const h of w.held.splice(0)) {
+          h.fail(new InterruptedError(c, `stopped before the window [${w.start}, ${w.end}) holding this input was emitted`));
+          h.release();
         }
       };
+      const emitAll = (windows: readonly OpenWindow<A>[]) => {
+        for (const w of windows) {
+          if (subscriber.closed) drop(w);
+          else emit(w);
+        }
+      };
+      const closeDue = () => emitAll(store.takeClosed(watermark() - latenessMs));
       const open = (key: string | undefined, start: number, end: number): OpenWindow<A> => {
         if (store.size >= maxOpen) {
           throw new BufferOverflowError(c, maxOpen, `${store.size} windows open; lower allowedLatenessMs/maxOutOfOrderMs or raise maxOpenWindows`);
         }
-        return store.add({ key, start, end, count: 0, acc: aggregate.seed() });
+        return store.add({ key, start, end, count: 0, acc: aggregate.seed(), held: [] });
       };
       const add = (w: OpenWindow<A>, item: T) => {
         w.acc = aggregate.add(w.acc, item);
         w.count++;
+        const input = currentSettlement();
+        if (input?.hold() === true) w.held.push(input);
       };
 
       // The windows of t are those starting at k * slideMs + offsetMs with start <= t < start + sizeMs.
@@ -170,6 +207,7 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
           store.remove(other);
           target.acc = merge(target.acc, other.acc);
           target.count += other.count;
+          target.held.push(...other.held);
           target = store.reshape(target, target.start, Math.max(target.end, other.end));
         }
         target = store.reshape(target, Math.min(target.start, t), Math.max(target.end, t + gapMs));
@@ -189,7 +227,10 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
         }, idleAdvanceMs);
       };
 
-      subscriber.add(() => idleTimer?.unsubscribe());
+      subscriber.add(() => {
+        idleTimer?.unsubscribe();
+        for (const w of store.all()) drop(w);
+      });
       subscribeLinked(source, subscriber, {
         next: (item) => {
           try {
@@ -205,19 +246,19 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
             closeDue();
             armIdle();
           } catch (err) {
+            currentSettlement()?.fail(ensureError(err));
             subscriber.error(err);
           }
         },
         error: (err) => subscriber.error(err),
         complete: () => {
-          for (const w of store.takeClosed(Infinity)) {
-            if (subscriber.closed) return;
-            emit(w);
-          }
+          emitAll(store.takeClosed(Infinity));
           subscriber.complete();
         },
       });
     });
+    return markStage(output, source, { name: `window:${kind}`, effect: 'groups' });
+  };
 }
 
 const collectItems: WindowAggregate<unknown, unknown[]> = {

@@ -1,11 +1,22 @@
 import { from, Observable, type ObservableInput, type Subscription } from 'rxjs';
-import { BufferOverflowError } from '../../src/errors.js';
+import { BufferOverflowError, ensureError } from '../../src/errors.js';
+import { InterruptedError } from '../../src/settle/interrupted-error.js';
+import { withSettlement } from '../../src/settle/settle-scope.js';
+import { Settlement } from '../../src/settle/settlement.js';
 import type { SealedSegment } from '../batch-buffer.js';
 import type { Batch } from '../batch-until.js';
 import { requireInt } from './batch-validate.js';
 
-/** Wraps a sealed buffer segment as the {@link Batch} that `batchUntil` emits. */
-export function makeBatch<T>(name: string, reason: string, segment: SealedSegment<T>): Batch<T> {
+/**
+ * Wraps a sealed buffer segment as the {@link Batch} that `batchUntil` emits. With `settlement`
+ * (the batch's own, created by `batchUntil`), `release()` releases the batch's hold on it and
+ * the owner frees the segment when it settles; work and results of `processChunks` run in its
+ * scope, and a `processChunks` that errors or is unsubscribed before its end fails it. Without
+ * one, `release()` frees the segment at once.
+ */
+export function makeBatch<T>(name: string, reason: string, segment: SealedSegment<T>, settlement?: Settlement): Batch<T> {
+  const batchId = `${name}:${segment.seq}`;
+  let released = false;
   const chunks = (size: number): Iterable<readonly T[]> => {
     requireInt('batch.chunks', 'size', size, 1);
     return {
@@ -19,7 +30,7 @@ export function makeBatch<T>(name: string, reason: string, segment: SealedSegmen
     };
   };
   return {
-    batchId: `${name}:${segment.seq}`,
+    batchId,
     name,
     seq: segment.seq,
     reason,
@@ -32,12 +43,26 @@ export function makeBatch<T>(name: string, reason: string, segment: SealedSegmen
         const iterator = chunks(size)[Symbol.iterator]();
         let index = 0;
         let inner: Subscription | undefined;
+        // The chunk in work: its own settlement, holding the batch's. Outputs are numbered per
+        // chunk, so a stage downstream that reorders them does not change their ids.
+        let current: Settlement | undefined;
         let looping = false;
         let wanted = false;
+        let finished = false;
+        const failed = (err: unknown): void => {
+          finished = true;
+          settlement?.fail(ensureError(err));
+          current?.fail(ensureError(err));
+          current?.release();
+          current = undefined;
+          subscriber.error(err);
+        };
         // Pull-driven: the next chunk is read only after the previous work completed, so at most
         // one chunk is held (`from(iterable).pipe(concatMap(...))` would read them all at once).
         // A loop, not recursion, so work that completes synchronously does not grow the stack.
         const pull = (): void => {
+          current?.release();
+          current = undefined;
           wanted = true;
           if (looping) return;
           looping = true;
@@ -46,22 +71,35 @@ export function makeBatch<T>(name: string, reason: string, segment: SealedSegmen
             try {
               const step = iterator.next();
               if (step.done === true) {
+                finished = true;
                 subscriber.complete();
                 break;
               }
-              inner = from(work(step.value, index++)).subscribe({
-                next: (r) => subscriber.next(r),
-                error: (err) => subscriber.error(err),
-                complete: pull,
-              });
+              const i = index++;
+              const chunk = step.value;
+              const scope = (current = chunkSettlement(settlement, i));
+              inner = withSettlement(scope, () =>
+                from(work(chunk, i)).subscribe({
+                  next: (r) => withSettlement(scope, () => subscriber.next(r)),
+                  error: failed,
+                  complete: pull,
+                }),
+              );
             } catch (err) {
-              subscriber.error(err);
+              failed(err);
             }
           }
           looping = false;
         };
         pull();
-        return () => inner?.unsubscribe();
+        return () => {
+          inner?.unsubscribe();
+          if (finished) return;
+          const interrupted = new InterruptedError('batch.processChunks', `'${batchId}' was unsubscribed before every chunk was processed`);
+          settlement?.fail(interrupted);
+          current?.fail(interrupted);
+          current?.release();
+        };
       }),
     items: (maxCount = 10_000) => {
       if (segment.count > maxCount) {
@@ -69,6 +107,21 @@ export function makeBatch<T>(name: string, reason: string, segment: SealedSegmen
       }
       return segment.read(0, segment.count);
     },
-    release: () => segment.release(),
+    fail: (error) => settlement?.fail(ensureError(error)),
+    release: () => {
+      if (released) return;
+      released = true;
+      if (settlement === undefined) segment.release();
+      else settlement.release();
+    },
   };
+}
+
+/** A settlement for chunk `index` of a batch, holding the batch's until it settles; none without one. */
+function chunkSettlement(batch: Settlement | undefined, index: number): Settlement | undefined {
+  if (batch === undefined || !batch.hold()) return undefined;
+  return new Settlement(`${batch.key}:${index}`, batch.replayStable, (failure) => {
+    if (failure !== undefined) batch.fail(failure);
+    batch.release();
+  });
 }

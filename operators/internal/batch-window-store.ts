@@ -1,3 +1,5 @@
+import type { Settlement } from '../../src/settle/settlement.js';
+
 /** One open window of `window`: `[start, end)`, its key, and what it accumulated. */
 export interface OpenWindow<A> {
   readonly key: string | undefined;
@@ -5,6 +7,8 @@ export interface OpenWindow<A> {
   end: number;
   count: number;
   acc: A;
+  /** One hold per event added, on the event's input: released when the window settles. */
+  held: Settlement[];
 }
 
 /**
@@ -59,6 +63,11 @@ export class WindowStore<A> {
     const out: OpenWindow<A>[] = [];
     for (const w of this.byKey.get(key)?.values() ?? []) if (w.start < to && from < w.end) out.push(w);
     return out.sort((a, b) => a.start - b.start);
+  }
+
+  /** Every open window (for failing what they hold when the operator stops). */
+  *all(): IterableIterator<OpenWindow<A>> {
+    for (const starts of this.byKey.values()) yield* starts.values();
   }
 
   /** Removes and returns the windows with `end <= limit`, ordered by end, start, key. */

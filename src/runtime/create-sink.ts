@@ -98,7 +98,7 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
       // A value that reaches this sink outside a settlement, on a path fed by a settling stream,
       // was carried by a stage Sluice cannot see (a bare mergeMap, delay): its input was already
       // acknowledged. Say so once and count every one.
-      const expectsSettlement = trace.sources.some((n) => n.kind === 'stream' && n.ordered !== true);
+      const expectsSettlement = trace.sources.some((n) => (n.kind === 'stream' && n.ordered !== true) || n.kind === 'poll');
       let warned = false;
       const noteUnsettled = (): void => {
         if (!expectsSettlement) return;

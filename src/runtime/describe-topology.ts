@@ -74,6 +74,7 @@ export function formatTopologyDescription(d: TopologyDescription): string {
   for (const n of d.nodes) {
     if (n.kind === 'source') lines.push(`  in   ${n.subject}${n.queue !== undefined ? `  (queue ${n.queue})` : ''}  core NATS`);
     else if (n.kind === 'stream') lines.push(`  in   ${n.subject}  JetStream ${n.stream}${n.durableName !== undefined ? `, durable ${n.durableName}` : ', ordered'}`);
+    else if (n.kind === 'poll') lines.push(`  in   ${n.subject}  polled`);
     else if (n.kind === 'sink') lines.push(`  out  ${n.subject}  ${n.durable === true ? 'JetStream (acked)' : 'core NATS'}`);
     else lines.push(`  ${n.kind} ${n.name ?? '?'}  reads its own stream ${n.stream ?? '?'} (${n.subject})${n.emits !== undefined ? `, emits ${n.emits.join(', ')}` : ''}`);
   }

@@ -187,8 +187,12 @@ export type TopologyBuilder = (ctx: TopologyContext) => TopologyOutput;
 
 /** One input or output of a topology, as `describeTopology` lists it. */
 export interface WiringNode {
-  readonly kind: 'source' | 'stream' | 'sink' | 'actor' | 'durable-batch';
-  /** Subject or pattern; for a stream, its subjects; for a sink without a fixed subject, how it picks one. */
+  /** `poll`: a polling source (`poll`, `fileDrop`) that advances its position only after effects. */
+  readonly kind: 'source' | 'stream' | 'poll' | 'sink' | 'actor' | 'durable-batch';
+  /**
+   * Subject or pattern; for a stream, its subjects; for a sink without a fixed subject, how it
+   * picks one; for a polling source, `poll:<name>` or `fileDrop:<dir>`.
+   */
   readonly subject: string;
   /** Kinds 'actor' and 'durable-batch': its name. Kind 'sink': its name in output ids. */
   readonly name?: string | undefined;
@@ -203,6 +207,16 @@ export interface WiringNode {
   readonly durable?: boolean | undefined;
   /** Ordered read, nothing acknowledged (kind 'stream'). */
   readonly ordered?: boolean | undefined;
+  /**
+   * Kind 'stream' (durable read): messages delivered but not yet settled, at most. An operator
+   * that holds inputs in memory (a batch) must fit under it or the stream stops delivering.
+   */
+  readonly maxUnsettled?: number | undefined;
+  /**
+   * Kind 'poll': a re-read from the same position yields the same items in the same order, so
+   * outputs get deterministic ids (see `poll`'s `deterministic`).
+   */
+  readonly replayStable?: boolean | undefined;
   /**
    * Kind 'sink': every source whose values reach this sink, with the guarantee of that path.
    * Found by following the pipeline upstream; `incomplete` when part of it could not be followed.

@@ -79,8 +79,11 @@ const NAME = /^[A-Za-z0-9_-]{1,100}$/;
  * - Release deletes a segment's values `releaseChunk` at a time; a crash mid-release finishes it
  *   when the buffer is next opened.
  *
- * Not exactly-once on its own: what was appended but not yet acknowledged upstream is appended
- * again on redelivery. For input-exact accumulation use `startDurableBatch`.
+ * It is `durable`: `batchUntil` acknowledges each input from a stream once its value is committed
+ * here (one commit per event-loop turn), and deletes a batch only when the batch's effects are
+ * complete; a failed or interrupted batch is emitted again on the next start. Not exactly-once on
+ * its own: what was appended but not yet acknowledged upstream is appended again on redelivery.
+ * For input-exact accumulation use `startDurableBatch`.
  *
  * ```ts
  * const buffer = lmdbBatchBuffer<Envelope>({ store, name: 'prefs' });
@@ -174,6 +177,7 @@ export function lmdbBatchBuffer<T>(config: LmdbBatchBufferConfig<T>): LmdbBatchB
   };
 
   return {
+    durable: true,
     append: (value) => appendAll([value]),
     appendAll,
     count: () => acc().count,

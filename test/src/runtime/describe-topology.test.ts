@@ -21,7 +21,7 @@ describe('describeTopology', () => {
       nodes: [
         { kind: 'source', subject: 'a.in', queue: 'workers' },
         { kind: 'sink', name: 'a.out', subject: 'a.out', durable: false, paths: [{ from: 'a.in', guarantee: 'at-most-once', because: 'core NATS subject: nothing to redeliver' }], incomplete: undefined },
-        { kind: 'stream', subject: 'o.>', stream: 'ORDERS', durableName: 'reader', ordered: false },
+        { kind: 'stream', subject: 'o.>', stream: 'ORDERS', durableName: 'reader', ordered: false, maxUnsettled: 1000 },
         {
           kind: 'sink',
           name: 'o.copy',
