@@ -1,9 +1,12 @@
 import fc from 'fast-check';
-import { catchError, EMPTY, map, merge, NEVER, Observable, of, take, timer } from 'rxjs';
+import { catchError, EMPTY, map, merge, NEVER, Observable, of, Subject, take, throwError, timer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { BufferOverflowError, InvalidConfigError } from '../../src/errors.js';
-import { microBatchProcess } from '../../operators/micro-batch-process.js';
+import { microBatchProcess, type BatchInfo } from '../../operators/micro-batch-process.js';
+import { holdCurrent, withSettlement } from '../../src/settle/settle-scope.js';
+import { Settlement } from '../../src/settle/settlement.js';
+import { holdingSink, settling, type Settled } from './settle-fixtures.js';
 
 const ts = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -146,5 +149,145 @@ describe('microBatchProcess', () => {
       ),
       { numRuns: Number(process.env.PROP_RUNS ?? 100) },
     );
+  });
+
+  describe('settlement: an input settles once its batch was processed and the results\' effects are complete', () => {
+    it('holds the members through process and the downstream publish of its results', () => {
+      const log: Settled[] = [];
+      const scheduler = new TestScheduler(() => undefined);
+      scheduler.run(({ cold }) => {
+        const op = microBatchProcess<string, string>({ maxCount: 2, maxWaitMs: 100, maxBufferedCount: 2, scheduler, process: (b) => cold('---(x|)', { x: b.join('') }) });
+        // [a,b] cut at 1, processed 1..4; its result is published 4..6. [c] cut at 100 (wait).
+        cold('ab-c 200ms |').pipe(settling(scheduler, log), op, holdingSink(scheduler, 2)).subscribe();
+      });
+      expect(log.map((l) => `${l.value}@${l.at}:${l.ok}`)).toEqual(['a@6:true', 'b@6:true', 'c@108:true']);
+    });
+
+    it('a failing process fails its members (redelivered) and the stream goes on', () => {
+      const log: Settled[] = [];
+      const out: string[] = [];
+      let error: unknown;
+      const scheduler = new TestScheduler(() => undefined);
+      scheduler.run(({ cold }) => {
+        const op = microBatchProcess<string, string>({
+          maxCount: 2,
+          maxWaitMs: 100,
+          maxBufferedCount: 2,
+          scheduler,
+          process: (b) => (b.includes('a') ? cold('--#') : b.includes('c') ? throwError(() => new Error('sync')) : cold('-(x|)', { x: b.join('') })),
+        });
+        cold('abcdef|').pipe(settling(scheduler, log), op).subscribe({ next: (r) => out.push(r), error: (e) => (error = e) });
+      });
+      expect(error).toBeUndefined();
+      expect(out).toEqual(['ef']);
+      expect(log.map((l) => `${l.value}@${l.at}:${l.ok}`)).toEqual(['a@3:false', 'b@3:false', 'c@3:false', 'd@3:false', 'e@6:true', 'f@6:true']);
+    });
+
+    it('settling inputs never overflow maxBufferedCount: the source\'s maxUnsettled bounds them', () => {
+      const log: Settled[] = [];
+      const out: string[] = [];
+      let error: unknown;
+      const scheduler = new TestScheduler(() => undefined);
+      scheduler.run(({ cold }) => {
+        const op = microBatchProcess<string, string>({ maxCount: 1, maxWaitMs: 100, maxBufferedCount: 1, scheduler, process: (b) => cold('-----(x|)', { x: b.join('') }) });
+        cold('abcdefgh|').pipe(settling(scheduler, log), op).subscribe({ next: (r) => out.push(r), error: (e) => (error = e) });
+      });
+      expect(error).toBeUndefined();
+      expect(out).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
+      expect(log.every((l) => l.ok)).toBe(true);
+    });
+
+    it('an unsubscribe fails the batch in progress, the waiting batches and the batch being formed', () => {
+      const log: Settled[] = [];
+      const scheduler = new TestScheduler((a, e) => expect(a).toEqual(e));
+      scheduler.run(({ cold, expectObservable }) => {
+        const op = microBatchProcess<string, string>({ maxCount: 2, maxWaitMs: 100, maxBufferedCount: 4, scheduler, process: () => cold('------(x|)', { x: 'done' }) });
+        expectObservable(cold('abcde---').pipe(settling(scheduler, log), op), '^----!').toBe('');
+      });
+      expect(log.map((l) => `${l.value}@${l.at}:${l.ok}`).sort()).toEqual(['a@5:false', 'b@5:false', 'c@5:false', 'd@5:false', 'e@5:false']);
+    });
+
+    it('tells process the batch key; a value without a settlement gets none', () => {
+      const infos: BatchInfo[] = [];
+      const scheduler = new TestScheduler(() => undefined);
+      scheduler.run(({ cold }) => {
+        cold('ab|').pipe(settling(scheduler, []), microBatchProcess<string, number>({ maxCount: 2, maxWaitMs: 10, maxBufferedCount: 2, process: (_b, info) => (infos.push(info), of(1)) })).subscribe();
+      });
+      of(1).pipe(microBatchProcess<number, number>({ maxCount: 2, maxWaitMs: 10, maxBufferedCount: 2, process: (_b, info) => (infos.push(info), of(1)) })).subscribe();
+      expect(infos).toEqual([{ key: 'S:a+2', recorded: false }, { key: undefined, recorded: false }]);
+    });
+
+    it('property: nothing settles before its batch was processed and its results published; nothing stays held', () => {
+      type Action = { kind: 'value' } | { kind: 'advance'; ms: number } | { kind: 'answer'; pick: number; ok: boolean };
+      const actionArb: fc.Arbitrary<Action> = fc.oneof(
+        { weight: 4, arbitrary: fc.record({ kind: fc.constant('value' as const) }) },
+        { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 40 }) }) },
+        { weight: 3, arbitrary: fc.record({ kind: fc.constant('answer' as const), pick: fc.nat(), ok: fc.boolean() }) },
+      );
+      const workArb = fc.array(fc.record({ ms: fc.integer({ min: 0, max: 30 }), fails: fc.boolean() }), { minLength: 1, maxLength: 8 });
+      fc.assert(
+        fc.property(fc.array(actionArb, { maxLength: 60 }), workArb, fc.integer({ min: 1, max: 5 }), (actions, work, maxCount) => {
+          const scheduler = new TestScheduler(() => undefined);
+          let n = 0;
+          let calls = 0;
+          const outcome = new Map<number, boolean>();
+          const done = new Map<number, boolean>(); // input -> processing failed (false) or its results' publish answered
+          const publishes: Array<{ inputs: number[]; held: Settlement | undefined }> = [];
+          const input = new Subject<number>();
+          const answer = (i: number, ok: boolean): void => {
+            const [p] = publishes.splice(i, 1);
+            for (const x of p!.inputs) done.set(x, ok);
+            if (!ok) p!.held?.fail(new Error('publish failed'));
+            p!.held?.release();
+          };
+          let error: unknown;
+          input
+            .pipe(
+              microBatchProcess<number, number[]>({
+                maxCount,
+                maxWaitMs: 20,
+                maxBufferedCount: maxCount,
+                scheduler,
+                process: (b) => {
+                  const w = work[calls++ % work.length]!;
+                  return timer(w.ms, scheduler).pipe(
+                    map(() => {
+                      if (!w.fails) return b;
+                      for (const x of b) done.set(x, false);
+                      throw new Error('process failed');
+                    }),
+                  );
+                },
+              }),
+            )
+            .subscribe({ next: (b) => publishes.push({ inputs: b, held: holdCurrent() }), error: (e) => (error = e) });
+          let at = 0;
+          for (const a of actions) {
+            if (a.kind === 'advance') at += a.ms;
+            scheduler.schedule(() => {
+              if (a.kind === 'value') {
+                const x = n++;
+                const s = new Settlement(`S:${x}`, true, (f) => {
+                  expect(outcome.has(x), `input ${x} settled twice`).toBe(false);
+                  expect(done.has(x), `input ${x} settled before its batch was processed and published`).toBe(true);
+                  expect(f === undefined, `input ${x} outcome`).toBe(done.get(x));
+                  outcome.set(x, f === undefined);
+                });
+                withSettlement(s, () => input.next(x));
+                s.release();
+              } else if (a.kind === 'answer' && publishes.length > 0) {
+                answer(a.pick % publishes.length, a.ok);
+              }
+            }, at);
+          }
+          scheduler.schedule(() => input.complete(), at);
+          scheduler.flush();
+          while (publishes.length > 0) answer(0, true);
+          expect(error).toBeUndefined();
+          expect(outcome.size).toBe(n);
+        }),
+        { numRuns: Number(process.env.PROP_RUNS ?? 200) },
+      );
+    });
   });
 });

@@ -1,9 +1,12 @@
 import fc from 'fast-check';
-import { merge, NEVER, Observable, take, timer, map, EMPTY, of, throwError } from 'rxjs';
+import { merge, NEVER, Observable, Subject, take, timer, map, EMPTY, of, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../src/errors.js';
+import { currentSettlement, holdCurrent, withSettlement } from '../../src/settle/settle-scope.js';
+import { Settlement } from '../../src/settle/settlement.js';
 import { microBatch } from '../../operators/micro-batch.js';
+import { holdingSink, settling, type Settled } from './settle-fixtures.js';
 
 const ts = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -179,6 +182,144 @@ describe('microBatch', () => {
             if (cfg.maxBytes !== undefined && batch.length > 1) expect(bytes).toBeLessThanOrEqual(cfg.maxBytes);
             for (const a of batch) expect(at - a.at).toBeLessThanOrEqual(cfg.maxWaitMs);
           }
+        }),
+        { numRuns: Number(process.env.PROP_RUNS ?? 200) },
+      );
+    });
+  });
+
+  describe('settlement: an input settles only once its batch was emitted and its downstream effects are complete', () => {
+    const run = (marbles: string, cfg: { maxCount: number; maxWaitMs: number }, ackMs: number, fails: (b: string[]) => boolean = () => false, unsubAt?: string) => {
+      const log: Settled[] = [];
+      const scheduler = new TestScheduler((a, e) => expect(a).toEqual(e));
+      const out: Array<{ at: number; batch: string[] }> = [];
+      scheduler.run(({ cold, expectObservable }) => {
+        const piped = cold(marbles).pipe(settling(scheduler, log), microBatch({ ...cfg, scheduler }), holdingSink(scheduler, ackMs, fails));
+        if (unsubAt === undefined) piped.subscribe({ next: (batch) => out.push({ at: scheduler.now(), batch }), error: () => undefined });
+        else expectObservable(piped, unsubAt);
+      });
+      return { log, out };
+    };
+
+    it('holds every member until the batch downstream releases it, then settles all at once', () => {
+      // a, b, c at 0-2: cut by count at 2; the sink acks 5 ms later.
+      const { log, out } = run('abc 20ms |', { maxCount: 3, maxWaitMs: 100 }, 5);
+      expect(out).toEqual([{ at: 2, batch: ['a', 'b', 'c'] }]);
+      expect(log).toEqual([
+        { value: 'a', at: 7, ok: true },
+        { value: 'b', at: 7, ok: true },
+        { value: 'c', at: 7, ok: true },
+      ]);
+    });
+
+    it('a batch cut by time holds its members until then plus the downstream effects', () => {
+      const { log } = run('a-b 50ms |', { maxCount: 10, maxWaitMs: 10 }, 3);
+      expect(log).toEqual([
+        { value: 'a', at: 13, ok: true },
+        { value: 'b', at: 13, ok: true },
+      ]);
+    });
+
+    it('without an asynchronous downstream, members settle when their batch is emitted', () => {
+      const { log } = run('ab-c 20ms |', { maxCount: 2, maxWaitMs: 100 }, 0);
+      expect(log.map((l) => `${l.value}@${l.at}`)).toEqual(['a@1', 'b@1', 'c@24']);
+    });
+
+    it('a failed downstream effect fails every member of its batch, and only those', () => {
+      const { log } = run('abcd 20ms |', { maxCount: 2, maxWaitMs: 100 }, 4, (b) => b.includes('c'));
+      expect(log).toEqual([
+        { value: 'a', at: 5, ok: true },
+        { value: 'b', at: 5, ok: true },
+        { value: 'c', at: 7, ok: false },
+        { value: 'd', at: 7, ok: false },
+      ]);
+    });
+
+    it('a source error fails the members of the batch being formed (they are redelivered)', () => {
+      const { log } = run('ab-#', { maxCount: 5, maxWaitMs: 100 }, 1);
+      expect(log).toEqual([
+        { value: 'a', at: 3, ok: false },
+        { value: 'b', at: 3, ok: false },
+      ]);
+    });
+
+    it('an unsubscribe fails the members of the batch being formed', () => {
+      const { log } = run('ab----', { maxCount: 5, maxWaitMs: 100 }, 1, undefined, '^--!');
+      expect(log).toEqual([
+        { value: 'a', at: 3, ok: false },
+        { value: 'b', at: 3, ok: false },
+      ]);
+    });
+
+    it('emits each batch inside its group settlement (key from the first member)', () => {
+      const keys: Array<string | undefined> = [];
+      const scheduler = new TestScheduler(() => undefined);
+      scheduler.run(({ cold }) => {
+        cold('abc|').pipe(settling(scheduler, []), microBatch({ maxCount: 2, maxWaitMs: 10, scheduler })).subscribe(() => keys.push(currentSettlement()?.key));
+      });
+      expect(keys).toEqual(['S:a+2', 'S:c+1']);
+    });
+
+    it('values without a settlement pass as before, outside any scope', () => {
+      const keys: Array<string | undefined> = [];
+      of(1, 2).pipe(microBatch({ maxCount: 2, maxWaitMs: 10 })).subscribe(() => keys.push(currentSettlement()?.key));
+      expect(keys).toEqual([undefined]);
+    });
+
+    it('property: nothing settles before its batch\'s effects, nothing stays held after', () => {
+      type Action =
+        | { kind: 'value'; size: number }
+        | { kind: 'advance'; ms: number }
+        | { kind: 'answer'; pick: number; ok: boolean };
+      const actionArb: fc.Arbitrary<Action> = fc.oneof(
+        { weight: 4, arbitrary: fc.record({ kind: fc.constant('value' as const), size: fc.integer({ min: 1, max: 30 }) }) },
+        { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 40 }) }) },
+        { weight: 3, arbitrary: fc.record({ kind: fc.constant('answer' as const), pick: fc.nat(), ok: fc.boolean() }) },
+      );
+      const cfgArb = fc.record({
+        maxCount: fc.integer({ min: 1, max: 6 }),
+        maxWaitMs: fc.integer({ min: 0, max: 60 }),
+        maxBytes: fc.option(fc.integer({ min: 1, max: 80 }), { nil: undefined }),
+        idleMs: fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined }),
+      });
+      fc.assert(
+        fc.property(fc.array(actionArb, { maxLength: 60 }), cfgArb, (actions, cfg) => {
+          const scheduler = new TestScheduler(() => undefined);
+          const sizes: number[] = [];
+          const outcome = new Map<number, boolean>();
+          const answered = new Map<number, boolean>(); // input -> its batch's publish answered (ok?)
+          const publishes: Array<{ inputs: number[]; held: Settlement | undefined }> = [];
+          const input = new Subject<number>();
+          const answer = (i: number, ok: boolean): void => {
+            const [p] = publishes.splice(i, 1);
+            for (const n of p!.inputs) answered.set(n, ok);
+            if (!ok) p!.held?.fail(new Error('publish failed'));
+            p!.held?.release();
+          };
+          input.pipe(microBatch({ ...cfg, sizeOf: (n) => sizes[n]!, scheduler })).subscribe((batch) => publishes.push({ inputs: batch, held: holdCurrent() }));
+          let at = 0;
+          for (const a of actions) {
+            if (a.kind === 'advance') at += a.ms;
+            scheduler.schedule(() => {
+              if (a.kind === 'value') {
+                const n = sizes.push(a.size) - 1;
+                const s = new Settlement(`S:${n}`, true, (f) => {
+                  expect(outcome.has(n), `input ${n} settled twice`).toBe(false);
+                  expect(answered.has(n), `input ${n} settled before its batch's publish answered`).toBe(true);
+                  expect(f === undefined, `input ${n} outcome`).toBe(answered.get(n));
+                  outcome.set(n, f === undefined);
+                });
+                withSettlement(s, () => input.next(n));
+                s.release();
+              } else if (a.kind === 'answer' && publishes.length > 0) {
+                answer(a.pick % publishes.length, a.ok);
+              }
+            }, at);
+          }
+          scheduler.schedule(() => input.complete(), at);
+          scheduler.flush();
+          while (publishes.length > 0) answer(0, true);
+          expect(outcome.size).toBe(sizes.length);
         }),
         { numRuns: Number(process.env.PROP_RUNS ?? 200) },
       );
