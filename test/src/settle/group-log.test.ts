@@ -1,0 +1,301 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { Subject, type Subscription } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { microBatch } from '../../../operators/micro-batch.js';
+import { GroupLog } from '../../../src/settle/group-log.js';
+import { holdCurrent, withSettlement } from '../../../src/settle/settle-scope.js';
+import { Settlement } from '../../../src/settle/settlement.js';
+import { openStateStore } from '../../../src/state/open-state-store.js';
+import type { StateStore } from '../../../src/state/types.js';
+
+const dirs: string[] = [];
+const stores: StateStore[] = [];
+afterAll(async () => {
+  await Promise.all(stores.map((s) => s.close()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+function freshStore(): StateStore {
+  const dir = mkdtempSync(join(tmpdir(), 'group-log-'));
+  dirs.push(dir);
+  const store = openStateStore({ dir, topology: 'groups', noSync: true, mapSizeBytes: 64 * 1024 * 1024 });
+  stores.push(store);
+  return store;
+}
+
+describe('GroupLog', () => {
+  it('records a group with its members, finds it by any member, and marks it published', () => {
+    const store = freshStore();
+    let now = 1_000;
+    const log = new GroupLog({ store, name: 'files', now: () => now });
+    const g = log.record(['S:1', 'S:2']);
+    expect(g.key).toBe(GroupLog.keyOf('files', ['S:1', 'S:2']));
+    expect(g.key).toMatch(/^files:S:1\+2:[0-9a-f]{12}$/);
+    expect(log.groupOf('S:2')).toEqual({ key: g.key, members: ['S:1', 'S:2'], recordedAt: 1_000, publishedAt: undefined });
+    expect(log.groupOf('S:3')).toBeUndefined();
+    now = 1_500;
+    log.markPublished(g);
+    expect(log.groupOf('S:1')?.publishedAt).toBe(1_500);
+    // Another process opening the same store sees the same record.
+    expect(new GroupLog({ store, name: 'files', now: () => now }).groupOf('S:1')?.publishedAt).toBe(1_500);
+    expect(new GroupLog({ store, name: 'other', now: () => now }).groupOf('S:1')).toBeUndefined();
+  });
+
+  it('keys depend on the stage name and on every member, in order', () => {
+    const k = GroupLog.keyOf('a', ['S:1', 'S:2']);
+    expect(GroupLog.keyOf('a', ['S:1', 'S:2'])).toBe(k);
+    expect(GroupLog.keyOf('b', ['S:1', 'S:2'])).not.toBe(k);
+    expect(GroupLog.keyOf('a', ['S:1', 'S:3'])).not.toBe(k);
+    expect(GroupLog.keyOf('a', ['S:2', 'S:1'])).not.toBe(k);
+  });
+
+  it('deletes a published record once it is older than the retention, in a later commit', () => {
+    const store = freshStore();
+    let now = 0;
+    const log = new GroupLog({ store, name: 'r', retentionMs: 100, now: () => now });
+    const g = log.record(['S:1']);
+    log.markPublished(g);
+    now = 100;
+    log.record(['S:2']);
+    expect(log.groupOf('S:1')).toBeUndefined();
+    expect(log.groupOf('S:2')).toBeDefined();
+  });
+
+  it('on open, drops records (published or not) older than the retention', () => {
+    const store = freshStore();
+    let now = 0;
+    const log = new GroupLog({ store, name: 'o', retentionMs: 50, now: () => now });
+    log.markPublished(log.record(['S:1']));
+    log.record(['S:2']);
+    now = 40;
+    log.record(['S:3']);
+    now = 60;
+    const reopened = new GroupLog({ store, name: 'o', retentionMs: 50, now: () => now });
+    expect(reopened.groupOf('S:1')).toBeUndefined();
+    expect(reopened.groupOf('S:2')).toBeUndefined();
+    expect(reopened.groupOf('S:3')?.members).toEqual(['S:3']);
+  });
+
+  it('regroup replaces a group by the members that came back, under a new key', () => {
+    const store = freshStore();
+    const log = new GroupLog({ store, name: 'x', now: () => 0 });
+    const g = log.record(['S:1', 'S:2', 'S:3']);
+    const h = log.regroup(g, ['S:1', 'S:3']);
+    expect(h.key).not.toBe(g.key);
+    expect(log.groupOf('S:1')?.key).toBe(h.key);
+    expect(log.groupOf('S:2')).toBeUndefined();
+  });
+
+  it('validates its config', () => {
+    const store = freshStore();
+    expect(() => new GroupLog({ store, name: '', now: () => 0 })).toThrow(/name/);
+    expect(() => new GroupLog({ store, name: 'n', retentionMs: -1, now: () => 0 })).toThrow(/retentionMs/);
+  });
+});
+
+/*
+ * A simulated JetStream around microBatch with recorded groups, crashed at random points.
+ * The input stream delivers the smallest unacknowledged sequence first (redeliveries before new
+ * messages); each delivery is its own Settlement whose ack or nak counts only in the epoch (process
+ * run) that made it. Acks travel to the server asynchronously: a crash loses the ones sent since
+ * the last step. The sink publishes one message per batch with id `<group key>.<n>` into an output
+ * stream that drops ids it has already stored (an endless duplicate window). A publish answered
+ * with a failure may still have been stored (a timeout); at a crash, each publish in flight was
+ * stored or not. Cuts are by count only, so the grouping is a function of the input order.
+ */
+type Step =
+  | { kind: 'deliver'; n: number }
+  | { kind: 'answer'; pick: number; ok: boolean; stored: boolean }
+  | { kind: 'crash'; stored: boolean[] };
+
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('deliver' as const), n: fc.integer({ min: 1, max: 4 }) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('answer' as const), pick: fc.nat(), ok: fc.boolean(), stored: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('crash' as const), stored: fc.array(fc.boolean(), { maxLength: 8 }) }) },
+);
+
+interface Outcome {
+  /** Output stream: id → member inputs. */
+  readonly stored: Map<string, number[]>;
+  readonly acked: Set<number>;
+  readonly crashes: number;
+}
+
+function simulate(store: StateStore, inputs: number, maxCount: number, steps: readonly Step[]): Outcome {
+  const stored = new Map<string, number[]>();
+  const acked = new Set<number>();
+  let ackInFlight: number[] = [];
+  const toDeliver = new Set<number>(Array.from({ length: inputs }, (_, i) => i + 1));
+  let publishes: Array<{ id: string; members: number[]; held: Settlement }> = [];
+  let epoch = 0;
+  let crashes = 0;
+  let input: Subject<number>;
+  let sub: Subscription | undefined;
+  const scheduler = new TestScheduler(() => undefined);
+
+  const start = (): void => {
+    input = new Subject<number>();
+    sub = input
+      .pipe(microBatch({ maxCount, maxWaitMs: 1_000_000, scheduler, groups: { store, name: 'sim' } }))
+      .subscribe((batch) => {
+        const held = holdCurrent()!;
+        expect(held.replayStable).toBe(true);
+        publishes.push({ id: `${held.key}.${held.nextOutputIndex('out')}`, members: batch, held });
+      });
+  };
+  const store1 = (id: string, members: number[]): void => {
+    if (!stored.has(id)) stored.set(id, members);
+  };
+  const deliver = (n: number): void => {
+    const k = Math.min(...toDeliver);
+    if (!Number.isFinite(k)) return;
+    toDeliver.delete(k);
+    const mine = epoch;
+    const s = new Settlement(`S:${k}`, true, (failure) => {
+      if (mine !== epoch) return;
+      if (failure === undefined) ackInFlight.push(k);
+      else toDeliver.add(k);
+    });
+    withSettlement(s, () => input.next(k));
+    s.release();
+    if (n > 1) deliver(n - 1);
+  };
+  const flushAcks = (): void => {
+    for (const k of ackInFlight) acked.add(k);
+    ackInFlight = [];
+  };
+
+  start();
+  for (const step of steps) {
+    if (step.kind === 'crash') {
+      crashes++;
+      epoch++;
+      publishes.forEach((p, i) => {
+        if (step.stored[i % Math.max(1, step.stored.length)] === true) store1(p.id, p.members);
+      });
+      publishes = [];
+      ackInFlight = [];
+      sub?.unsubscribe();
+      for (let k = 1; k <= inputs; k++) if (!acked.has(k)) toDeliver.add(k);
+      start();
+      continue;
+    }
+    flushAcks();
+    if (step.kind === 'deliver') deliver(step.n);
+    else if (publishes.length > 0) {
+      const [p] = publishes.splice(step.pick % publishes.length, 1);
+      if (step.ok || step.stored) store1(p!.id, p!.members);
+      if (!step.ok) p!.held.fail(new Error('publish failed'));
+      p!.held.release();
+    }
+  }
+  // Run to the end without crashes: deliver everything, answer everything, then complete.
+  for (let guard = 0; guard < 10_000 && (toDeliver.size > 0 || publishes.length > 0); guard++) {
+    flushAcks();
+    if (toDeliver.size > 0) deliver(toDeliver.size);
+    for (const p of publishes.splice(0)) {
+      store1(p.id, p.members);
+      p.held.release();
+    }
+  }
+  input!.complete();
+  for (const p of publishes.splice(0)) {
+    store1(p.id, p.members);
+    p.held.release();
+  }
+  flushAcks();
+  sub?.unsubscribe();
+  return { stored, acked, crashes };
+}
+
+describe('recorded micro-batches across crashes (property, real LMDB)', () => {
+  it('every input lands in exactly one published group, and the groups and ids are those of a run without crashes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 6 }), fc.array(stepArb, { maxLength: 60 }), (inputs, maxCount, steps) => {
+        const crashed = simulate(freshStore(), inputs, maxCount, steps);
+        const calm = simulate(freshStore(), inputs, maxCount, steps.filter((s) => s.kind !== 'crash'));
+        const seen = new Map<number, string>();
+        for (const [id, members] of crashed.stored) {
+          for (const m of members) {
+            expect(seen.get(m), `input ${m} published in ${seen.get(m)} and ${id}`).toBeUndefined();
+            seen.set(m, id);
+          }
+        }
+        expect(seen.size).toBe(inputs);
+        expect(crashed.acked.size).toBe(inputs);
+        expect([...crashed.stored].sort()).toEqual([...calm.stored].sort());
+      }),
+      { numRuns: Number(process.env.PROP_RUNS ?? 60) },
+    );
+  });
+});
+
+describe('microBatch with recorded groups', () => {
+  const deliver = (input: Subject<string>, key: string, log: string[]): void => {
+    const s = new Settlement(`S:${key}`, true, (f) => log.push(`${key}:${f === undefined ? 'ack' : 'nak'}`));
+    withSettlement(s, () => input.next(key));
+    s.release();
+  };
+
+  it('after a restart, a member of a published group is acknowledged without being emitted again', () => {
+    const store = freshStore();
+    const scheduler = new TestScheduler(() => undefined);
+    const log: string[] = [];
+    const out: string[][] = [];
+    const run = () => {
+      const input = new Subject<string>();
+      const sub = input.pipe(microBatch({ maxCount: 2, maxWaitMs: 1_000, scheduler, groups: { store, name: 'p' } })).subscribe((b) => out.push(b));
+      return { input, sub };
+    };
+    const first = run();
+    deliver(first.input, 'a', log);
+    deliver(first.input, 'b', log);
+    first.sub.unsubscribe();
+    expect(log).toEqual(['a:ack', 'b:ack']);
+    // Say the acks were lost: the restarted process gets a and b again.
+    const second = run();
+    deliver(second.input, 'a', log);
+    deliver(second.input, 'b', log);
+    expect(out).toEqual([['a', 'b']]);
+    expect(log).toEqual(['a:ack', 'b:ack', 'a:ack', 'b:ack']);
+    second.sub.unsubscribe();
+  });
+
+  it('a replayed group waits for its members; after replayWaitMs the ones that came back are regrouped under a new key', () => {
+    const store = freshStore();
+    const log: string[] = [];
+    const out: Array<{ at: number; batch: string[]; key: string }> = [];
+    const scheduler = new TestScheduler(() => undefined);
+    scheduler.run(() => {
+      const held: Settlement[] = [];
+      const run = () => {
+        const input = new Subject<string>();
+        const sub = input.pipe(microBatch({ maxCount: 3, maxWaitMs: 1_000, scheduler, groups: { store, name: 'w', replayWaitMs: 50 } })).subscribe((batch) => {
+          const s = holdCurrent()!;
+          out.push({ at: scheduler.now(), batch, key: s.key });
+          held.push(s);
+        });
+        return { input, sub };
+      };
+      const first = run();
+      for (const k of ['a', 'b', 'c']) deliver(first.input, k, log);
+      first.sub.unsubscribe(); // crash: the publish never answered
+      held.splice(0);
+      const second = run();
+      scheduler.schedule(() => deliver(second.input, 'a', log), 10);
+      scheduler.schedule(() => deliver(second.input, 'b', log), 20);
+      scheduler.schedule(() => held.splice(0).forEach((s) => s.release()), 70);
+      scheduler.schedule(() => second.sub.unsubscribe(), 100);
+    });
+    expect(out.map((o) => ({ at: o.at, batch: o.batch }))).toEqual([
+      { at: 0, batch: ['a', 'b', 'c'] },
+      { at: 60, batch: ['a', 'b'] },
+    ]);
+    expect(out[1]!.key).not.toBe(out[0]!.key);
+    expect(out[1]!.key).toBe(GroupLog.keyOf('w', ['S:a', 'S:b']));
+    expect(log).toEqual(['a:ack', 'b:ack']);
+  });
+});
