@@ -6,6 +6,9 @@ import { InvalidConfigError } from '../../src/errors.js';
 import { currentSettlement, holdCurrent, withSettlement } from '../../src/settle/settle-scope.js';
 import { Settlement } from '../../src/settle/settlement.js';
 import { microBatch } from '../../operators/micro-batch.js';
+import { microBatchProcess } from '../../operators/micro-batch-process.js';
+import { defineTopology } from '../../src/runtime/define-topology.js';
+import { describeTopology } from '../../src/runtime/describe-topology.js';
 import { holdingSink, settling, type Settled } from './settle-fixtures.js';
 
 const ts = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -324,5 +327,28 @@ describe('microBatch', () => {
         { numRuns: Number(process.env.PROP_RUNS ?? 200) },
       );
     });
+  });
+
+  it('describe: stream -> microBatch -> durable sink is at-least-once, exactly-once when the groups are recorded', () => {
+    const opened: string[] = [];
+    const store = () => {
+      opened.push('store');
+      throw new Error('describe must not open the store');
+    };
+    const topology = defineTopology('batches', (t) => [
+      t.stream('IN', 'in.>').pipe(microBatch({ maxCount: 10, maxWaitMs: 100 }), t.sink('out.plain', { durable: true })),
+      t.stream('IN', 'in.>').pipe(microBatch({ maxCount: 10, maxWaitMs: 100, groups: { store, name: 'rec' } }), t.sink('out.recorded', { durable: true })),
+      t.stream('IN', 'in.>').pipe(
+        microBatchProcess({ maxCount: 10, maxWaitMs: 100, maxBufferedCount: 10, groups: { store, name: 'proc' }, process: (b) => of(b.length) }),
+        t.sink('out.process', { durable: true }),
+      ),
+    ]);
+    const paths = describeTopology(topology).paths.map((p) => `${p.to}: ${p.guarantee} (${p.because})`);
+    expect(paths).toEqual([
+      'out.plain: at-least-once (microBatch groups are not recorded, so a replay may regroup under new ids)',
+      'out.recorded: exactly-once (output ids derive from input positions; re-publishes fall in the duplicate window)',
+      'out.process: exactly-once (output ids derive from input positions; re-publishes fall in the duplicate window)',
+    ]);
+    expect(opened).toEqual([]);
   });
 });
