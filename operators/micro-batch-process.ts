@@ -1,7 +1,7 @@
 import { from, Observable, type ObservableInput, type OperatorFunction, type Subscription } from 'rxjs';
 import { BufferOverflowError, ensureError, InvalidConfigError } from '../src/errors.js';
 import { markStage } from '../src/runtime/lineage.js';
-import { holdCurrent, withSettlement } from '../src/settle/settle-scope.js';
+import { withSettlement } from '../src/settle/settle-scope.js';
 import type { Settlement } from '../src/settle/settlement.js';
 import { BatchGrouper, type HeldBatch } from './internal/batch-grouper.js';
 import { validateBatchGroups } from './internal/batch-groups.js';
@@ -211,12 +211,7 @@ export function microBatchProcess<T, R>(config: MicroBatchProcessConfig<T, R>): 
         });
         subscribeLinked(source, subscriber, {
           next: (value) => {
-            try {
-              grouper.push(value, holdCurrent());
-            } catch (err) {
-              subscriber.error(err);
-              return;
-            }
+            if (!grouper.next(value)) return;
             const unheld = waitingUnheld + grouper.unheldCount;
             if (unheld > maxBuffered) {
               subscriber.error(

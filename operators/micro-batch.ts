@@ -1,7 +1,7 @@
 import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { ensureError } from '../src/errors.js';
 import { markStage } from '../src/runtime/lineage.js';
-import { holdCurrent, withSettlement } from '../src/settle/settle-scope.js';
+import { withSettlement } from '../src/settle/settle-scope.js';
 import type { StateStore } from '../src/state/types.js';
 import { BatchGrouper, type HeldBatch } from './internal/batch-grouper.js';
 import { validateBatchGroups } from './internal/batch-groups.js';
@@ -109,13 +109,7 @@ export function microBatch<T>(config: MicroBatchConfig<T>): OperatorFunction<T, 
         const grouper = new BatchGrouper<T>(limits, groups?.open(limits.scheduler), groups?.replayWaitMs ?? 0, emit, (err) => subscriber.error(err));
         subscriber.add(() => grouper.dispose(new Error('microBatch unsubscribed (or failed) before this value was emitted')));
         subscribeLinked(source, subscriber, {
-          next: (value) => {
-            try {
-              grouper.push(value, holdCurrent());
-            } catch (err) {
-              subscriber.error(err);
-            }
-          },
+          next: (value) => void grouper.next(value),
           error: (err) => subscriber.error(err),
           complete: () => {
             grouper.finish();

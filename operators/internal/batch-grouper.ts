@@ -1,6 +1,7 @@
 import type { Subscription } from 'rxjs';
 import { ensureError } from '../../src/errors.js';
 import type { GroupLog, RecordedGroup } from '../../src/settle/group-log.js';
+import { holdCurrent } from '../../src/settle/settle-scope.js';
 import { Settlement } from '../../src/settle/settlement.js';
 import { BatchAccumulator, type BatchCutReason, type BatchLimits } from './batch-accumulator.js';
 
@@ -107,6 +108,20 @@ export class BatchGrouper<T> {
         held.release();
       }
       throw err;
+    }
+  }
+
+  /**
+   * The observer side: adds a value arriving now, holding its input (`holdCurrent()`). A throw
+   * (`sizeOf`, the log) goes to `onError`; returns whether the value was taken.
+   */
+  next(value: T): boolean {
+    try {
+      this.push(value, holdCurrent());
+      return true;
+    } catch (err) {
+      this.onError(err);
+      return false;
     }
   }
 

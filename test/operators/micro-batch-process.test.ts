@@ -4,9 +4,8 @@ import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { BufferOverflowError, InvalidConfigError } from '../../src/errors.js';
 import { microBatchProcess, type BatchInfo } from '../../operators/micro-batch-process.js';
-import { holdCurrent, withSettlement } from '../../src/settle/settle-scope.js';
-import { Settlement } from '../../src/settle/settlement.js';
-import { holdingSink, settling, type Settled } from './settle-fixtures.js';
+import { holdCurrent } from '../../src/settle/settle-scope.js';
+import { holdingSink, playSettleActions, settleActionArb, settling, type RecordedPublishes, type Settled } from './settle-fixtures.js';
 
 const ts = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -218,73 +217,29 @@ describe('microBatchProcess', () => {
     });
 
     it('property: nothing settles before its batch was processed and its results published; nothing stays held', () => {
-      type Action = { kind: 'value' } | { kind: 'advance'; ms: number } | { kind: 'answer'; pick: number; ok: boolean };
-      const actionArb: fc.Arbitrary<Action> = fc.oneof(
-        { weight: 4, arbitrary: fc.record({ kind: fc.constant('value' as const) }) },
-        { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 40 }) }) },
-        { weight: 3, arbitrary: fc.record({ kind: fc.constant('answer' as const), pick: fc.nat(), ok: fc.boolean() }) },
-      );
       const workArb = fc.array(fc.record({ ms: fc.integer({ min: 0, max: 30 }), fails: fc.boolean() }), { minLength: 1, maxLength: 8 });
       fc.assert(
-        fc.property(fc.array(actionArb, { maxLength: 60 }), workArb, fc.integer({ min: 1, max: 5 }), (actions, work, maxCount) => {
+        fc.property(fc.array(settleActionArb, { maxLength: 60 }), workArb, fc.integer({ min: 1, max: 5 }), (actions, work, maxCount) => {
           const scheduler = new TestScheduler(() => undefined);
-          let n = 0;
-          let calls = 0;
-          const outcome = new Map<number, boolean>();
-          const done = new Map<number, boolean>(); // input -> processing failed (false) or its results' publish answered
-          const publishes: Array<{ inputs: number[]; held: Settlement | undefined }> = [];
+          const sink: RecordedPublishes = { publishes: [], done: new Map() };
           const input = new Subject<number>();
-          const answer = (i: number, ok: boolean): void => {
-            const [p] = publishes.splice(i, 1);
-            for (const x of p!.inputs) done.set(x, ok);
-            if (!ok) p!.held?.fail(new Error('publish failed'));
-            p!.held?.release();
-          };
+          let calls = 0;
           let error: unknown;
-          input
-            .pipe(
-              microBatchProcess<number, number[]>({
-                maxCount,
-                maxWaitMs: 20,
-                maxBufferedCount: maxCount,
-                scheduler,
-                process: (b) => {
-                  const w = work[calls++ % work.length]!;
-                  return timer(w.ms, scheduler).pipe(
-                    map(() => {
-                      if (!w.fails) return b;
-                      for (const x of b) done.set(x, false);
-                      throw new Error('process failed');
-                    }),
-                  );
-                },
+          const processBatch = (b: number[]) => {
+            const w = work[calls++ % work.length]!;
+            return timer(w.ms, scheduler).pipe(
+              map(() => {
+                if (!w.fails) return b;
+                for (const x of b) sink.done.set(x, false);
+                throw new Error('process failed');
               }),
-            )
-            .subscribe({ next: (b) => publishes.push({ inputs: b, held: holdCurrent() }), error: (e) => (error = e) });
-          let at = 0;
-          for (const a of actions) {
-            if (a.kind === 'advance') at += a.ms;
-            scheduler.schedule(() => {
-              if (a.kind === 'value') {
-                const x = n++;
-                const s = new Settlement(`S:${x}`, true, (f) => {
-                  expect(outcome.has(x), `input ${x} settled twice`).toBe(false);
-                  expect(done.has(x), `input ${x} settled before its batch was processed and published`).toBe(true);
-                  expect(f === undefined, `input ${x} outcome`).toBe(done.get(x));
-                  outcome.set(x, f === undefined);
-                });
-                withSettlement(s, () => input.next(x));
-                s.release();
-              } else if (a.kind === 'answer' && publishes.length > 0) {
-                answer(a.pick % publishes.length, a.ok);
-              }
-            }, at);
-          }
-          scheduler.schedule(() => input.complete(), at);
-          scheduler.flush();
-          while (publishes.length > 0) answer(0, true);
+            );
+          };
+          input
+            .pipe(microBatchProcess<number, number[]>({ maxCount, maxWaitMs: 20, maxBufferedCount: maxCount, scheduler, process: processBatch }))
+            .subscribe({ next: (b) => sink.publishes.push({ inputs: b, held: holdCurrent() }), error: (e) => (error = e) });
+          playSettleActions(scheduler, actions, input, sink);
           expect(error).toBeUndefined();
-          expect(outcome.size).toBe(n);
         }),
         { numRuns: Number(process.env.PROP_RUNS ?? 200) },
       );

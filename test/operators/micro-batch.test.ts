@@ -3,13 +3,12 @@ import { merge, NEVER, Observable, Subject, take, timer, map, EMPTY, of, throwEr
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../src/errors.js';
-import { currentSettlement, holdCurrent, withSettlement } from '../../src/settle/settle-scope.js';
-import { Settlement } from '../../src/settle/settlement.js';
+import { currentSettlement, holdCurrent } from '../../src/settle/settle-scope.js';
 import { microBatch } from '../../operators/micro-batch.js';
 import { microBatchProcess } from '../../operators/micro-batch-process.js';
 import { defineTopology } from '../../src/runtime/define-topology.js';
 import { describeTopology } from '../../src/runtime/describe-topology.js';
-import { holdingSink, settling, type Settled } from './settle-fixtures.js';
+import { holdingSink, playSettleActions, settleActionArb, settling, type RecordedPublishes, type Settled } from './settle-fixtures.js';
 
 const ts = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -270,15 +269,6 @@ describe('microBatch', () => {
     });
 
     it('property: nothing settles before its batch\'s effects, nothing stays held after', () => {
-      type Action =
-        | { kind: 'value'; size: number }
-        | { kind: 'advance'; ms: number }
-        | { kind: 'answer'; pick: number; ok: boolean };
-      const actionArb: fc.Arbitrary<Action> = fc.oneof(
-        { weight: 4, arbitrary: fc.record({ kind: fc.constant('value' as const), size: fc.integer({ min: 1, max: 30 }) }) },
-        { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 40 }) }) },
-        { weight: 3, arbitrary: fc.record({ kind: fc.constant('answer' as const), pick: fc.nat(), ok: fc.boolean() }) },
-      );
       const cfgArb = fc.record({
         maxCount: fc.integer({ min: 1, max: 6 }),
         maxWaitMs: fc.integer({ min: 0, max: 60 }),
@@ -286,43 +276,13 @@ describe('microBatch', () => {
         idleMs: fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined }),
       });
       fc.assert(
-        fc.property(fc.array(actionArb, { maxLength: 60 }), cfgArb, (actions, cfg) => {
+        fc.property(fc.array(settleActionArb, { maxLength: 60 }), cfgArb, (actions, cfg) => {
           const scheduler = new TestScheduler(() => undefined);
           const sizes: number[] = [];
-          const outcome = new Map<number, boolean>();
-          const answered = new Map<number, boolean>(); // input -> its batch's publish answered (ok?)
-          const publishes: Array<{ inputs: number[]; held: Settlement | undefined }> = [];
+          const sink: RecordedPublishes = { publishes: [], done: new Map() };
           const input = new Subject<number>();
-          const answer = (i: number, ok: boolean): void => {
-            const [p] = publishes.splice(i, 1);
-            for (const n of p!.inputs) answered.set(n, ok);
-            if (!ok) p!.held?.fail(new Error('publish failed'));
-            p!.held?.release();
-          };
-          input.pipe(microBatch({ ...cfg, sizeOf: (n) => sizes[n]!, scheduler })).subscribe((batch) => publishes.push({ inputs: batch, held: holdCurrent() }));
-          let at = 0;
-          for (const a of actions) {
-            if (a.kind === 'advance') at += a.ms;
-            scheduler.schedule(() => {
-              if (a.kind === 'value') {
-                const n = sizes.push(a.size) - 1;
-                const s = new Settlement(`S:${n}`, true, (f) => {
-                  expect(outcome.has(n), `input ${n} settled twice`).toBe(false);
-                  expect(answered.has(n), `input ${n} settled before its batch's publish answered`).toBe(true);
-                  expect(f === undefined, `input ${n} outcome`).toBe(answered.get(n));
-                  outcome.set(n, f === undefined);
-                });
-                withSettlement(s, () => input.next(n));
-                s.release();
-              } else if (a.kind === 'answer' && publishes.length > 0) {
-                answer(a.pick % publishes.length, a.ok);
-              }
-            }, at);
-          }
-          scheduler.schedule(() => input.complete(), at);
-          scheduler.flush();
-          while (publishes.length > 0) answer(0, true);
-          expect(outcome.size).toBe(sizes.length);
+          input.pipe(microBatch({ ...cfg, sizeOf: (n) => sizes[n]!, scheduler })).subscribe((batch) => sink.publishes.push({ inputs: batch, held: holdCurrent() }));
+          playSettleActions(scheduler, actions, input, sink, sizes);
         }),
         { numRuns: Number(process.env.PROP_RUNS ?? 200) },
       );

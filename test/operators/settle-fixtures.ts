@@ -1,4 +1,7 @@
-import { Observable, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
+import fc from 'fast-check';
+import { Observable, type MonoTypeOperatorFunction, type SchedulerLike, type Subject } from 'rxjs';
+import type { TestScheduler } from 'rxjs/testing';
+import { expect } from 'vitest';
 import { holdCurrent, withSettlement } from '../../src/settle/settle-scope.js';
 import { Settlement } from '../../src/settle/settlement.js';
 
@@ -50,3 +53,63 @@ export function holdingSink<T>(scheduler: SchedulerLike, ackMs: number, fails: (
       }),
     );
 }
+
+/** One step of {@link playSettleActions}. */
+export type SettleAction =
+  | { kind: 'value'; size: number }
+  | { kind: 'advance'; ms: number }
+  | { kind: 'answer'; pick: number; ok: boolean };
+
+/** Publishes a stand-in sink recorded (the inputs behind each, and the settlement it holds). */
+export interface RecordedPublishes {
+  readonly publishes: Array<{ inputs: number[]; held: Settlement | undefined }>;
+  /** Input -> whether its effects succeeded, set once they are complete (a publish answered, or processing failed). */
+  readonly done: Map<number, boolean>;
+}
+
+/**
+ * Plays `actions` in virtual time: each value is pushed into `input` inside its own settlement
+ * (its number is its index; `sizes` gets its size), each answer acknowledges or fails one recorded
+ * publish. Every input must settle once, only after `done` has its outcome, and with that outcome.
+ * Then completes `input`, runs the scheduler dry, acknowledges what is left and checks that every
+ * input settled.
+ */
+export function playSettleActions(scheduler: TestScheduler, actions: readonly SettleAction[], input: Subject<number>, sink: RecordedPublishes, sizes: number[] = []): void {
+  const outcome = new Map<number, boolean>();
+  const answer = (i: number, ok: boolean): void => {
+    const [p] = sink.publishes.splice(i, 1);
+    for (const n of p!.inputs) sink.done.set(n, ok);
+    if (!ok) p!.held?.fail(new Error('publish failed'));
+    p!.held?.release();
+  };
+  let at = 0;
+  for (const a of actions) {
+    if (a.kind === 'advance') at += a.ms;
+    scheduler.schedule(() => {
+      if (a.kind === 'value') {
+        const n = sizes.push(a.size) - 1;
+        const s = new Settlement(`S:${n}`, true, (f) => {
+          expect(outcome.has(n), `input ${n} settled twice`).toBe(false);
+          expect(sink.done.has(n), `input ${n} settled before its batch's effects were complete`).toBe(true);
+          expect(f === undefined, `input ${n} outcome`).toBe(sink.done.get(n));
+          outcome.set(n, f === undefined);
+        });
+        withSettlement(s, () => input.next(n));
+        s.release();
+      } else if (a.kind === 'answer' && sink.publishes.length > 0) {
+        answer(a.pick % sink.publishes.length, a.ok);
+      }
+    }, at);
+  }
+  scheduler.schedule(() => input.complete(), at);
+  scheduler.flush();
+  while (sink.publishes.length > 0) answer(0, true);
+  expect(outcome.size, 'inputs settled').toBe(sizes.length);
+}
+
+/** Arbitrary steps for {@link playSettleActions}. */
+export const settleActionArb: fc.Arbitrary<SettleAction> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('value' as const), size: fc.integer({ min: 1, max: 30 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 40 }) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('answer' as const), pick: fc.nat(), ok: fc.boolean() }) },
+);
