@@ -222,11 +222,11 @@ export function microBatchProcess<T, R>(config: MicroBatchProcessConfig<T, R>): 
             }
           },
           error: (err) => subscriber.error(err),
-          complete: () => {
-            sourceDone = true;
-            grouper.finish();
-            drain();
-          },
+          complete: () =>
+            grouper.finish(() => {
+              sourceDone = true;
+              drain();
+            }),
         });
       }),
       source,

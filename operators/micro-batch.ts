@@ -101,7 +101,7 @@ export function microBatch<T>(config: MicroBatchConfig<T>): OperatorFunction<T, 
             withSettlement(settlement, () => subscriber.next(values));
           } catch (err) {
             settlement?.fail(ensureError(err));
-            throw err;
+            subscriber.error(err);
           } finally {
             settlement?.release();
           }
@@ -111,10 +111,7 @@ export function microBatch<T>(config: MicroBatchConfig<T>): OperatorFunction<T, 
         subscribeLinked(source, subscriber, {
           next: (value) => void grouper.next(value),
           error: (err) => subscriber.error(err),
-          complete: () => {
-            grouper.finish();
-            subscriber.complete();
-          },
+          complete: () => grouper.finish(() => subscriber.complete()),
         });
       }),
       source,

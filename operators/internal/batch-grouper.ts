@@ -11,7 +11,7 @@ export interface HeldBatch<T> {
   /**
    * Holds every member's input until released by the emitter (and by whatever downstream holds
    * it); undefined when no member came with a settlement (a core subject, a plain Observable).
-   * Its key is the recorded group's key when the grouping is recorded.
+   * With a group log its key is the recorded group's key, and it is replay-stable.
    */
   readonly settlement: Settlement | undefined;
   /** Every member has a settlement: a failed batch can be redelivered instead of ending the stream. */
@@ -24,7 +24,7 @@ export interface HeldBatch<T> {
 interface Entry<T> {
   readonly value: T;
   readonly held: Settlement | undefined;
-  /** Later deliveries of the same input (recorded mode), released with the group. */
+  /** Later deliveries of the same input (recorded mode), released with it. */
   extra?: Settlement[];
 }
 
@@ -34,18 +34,28 @@ interface Replay<T> {
   readonly timer: Subscription;
 }
 
+/** A recorded group between its cut and the end of its "published" mark. */
+interface Flight<T> {
+  /** Its entries until it is emitted (dropped, failed, if the grouper is disposed first). */
+  entries: Entry<T>[] | undefined;
+  /** Deliveries of its inputs that came again meanwhile: released with the group. */
+  readonly extras: Settlement[];
+}
+
 /**
  * The settle-aware heart of `microBatch` and `microBatchProcess`: cuts values into batches like
  * {@link BatchAccumulator}, holding each value's input until the batch it joined has been emitted
- * and released (see `Settlement.join`), and — with a {@link GroupLog} — recording every group
- * before it is emitted and replaying recorded groups after a restart.
+ * and released. With a {@link GroupLog}, every group is recorded before it is emitted (the commit
+ * runs on LMDB's writer thread; the batch is emitted when it resolves, in cut order), and the
+ * group's settlement, once its effects are complete, marks it published before its members are
+ * released.
  *
  * Replay: a value whose input belongs to a recorded group is not batched anew. If the group was
  * published, its input is released at once (acknowledged: its effects are complete). If not, the
  * value waits until every member of the group has come back, and the same group is emitted again
  * under the same key. Members that do not come back within `replayWaitMs` (dead-lettered, or more
- * than the source lets be unsettled) are given up on: the members that did come back are recorded
- * as a new group and emitted under a new key.
+ * than the source lets be unsettled) are given up on: those that did come back are recorded as a
+ * new group and emitted under a new key.
  *
  * Errors (a throwing `sizeOf`, a failed LMDB commit) fail and release the inputs involved, then
  * go to `onError`; the caller ends its stream, and `dispose` fails the rest.
@@ -57,8 +67,11 @@ export class BatchGrouper<T> {
   private readonly replays = new Map<string, Replay<T>>();
   /** Member key → the replay it waits in. */
   private readonly replayOf = new Map<string, Replay<T>>();
-  /** Member key → extra holds of its emitted, unsettled group (a delivery that came again meanwhile). */
-  private readonly inFlight = new Map<string, Settlement[]>();
+  /** Member key → its recorded group, from the cut until the group's mark is done. */
+  private readonly flights = new Map<string, Flight<T>>();
+  /** Record commits not yet resolved. */
+  private recording = 0;
+  private whenIdle: (() => void) | undefined;
   private unheld = 0;
   private disposed = false;
 
@@ -85,58 +98,35 @@ export class BatchGrouper<T> {
   }
 
   /**
-   * Adds a value with the hold its caller took on its input (`holdCurrent()`); the grouper owns
-   * that hold from here. Throws what `sizeOf` throws, after failing and releasing the hold.
-   */
-  push(value: T, held: Settlement | undefined): void {
-    if (this.disposed) {
-      held?.fail(new Error('micro-batch closed before this value was batched'));
-      held?.release();
-      return;
-    }
-    if (this.log !== undefined && held !== undefined && this.joinKnown(this.log, value, held)) return;
-    const entry: Entry<T> = { value, held };
-    if (held === undefined) this.unheld++;
-    else if (this.log !== undefined) this.forming.set(held.key, entry);
-    try {
-      this.acc.push(entry);
-    } catch (err) {
-      if (held === undefined) this.unheld--;
-      else {
-        this.forming.delete(held.key);
-        held.fail(ensureError(err));
-        held.release();
-      }
-      throw err;
-    }
-  }
-
-  /**
-   * The observer side: adds a value arriving now, holding its input (`holdCurrent()`). A throw
-   * (`sizeOf`, the log) goes to `onError`; returns whether the value was taken.
+   * Adds a value arriving now, holding its input (`holdCurrent()`) until its batch is released.
+   * A throw (`sizeOf`, the log) fails and releases that hold and goes to `onError`; returns
+   * whether the value was taken.
    */
   next(value: T): boolean {
+    const held = holdCurrent();
     try {
-      this.push(value, holdCurrent());
+      this.push(value, held);
       return true;
     } catch (err) {
+      if (held !== undefined) {
+        this.forming.delete(held.key);
+        failRelease(held, ensureError(err));
+      }
       this.onError(err);
       return false;
     }
   }
 
-  /** Emits the batch being formed, if any. */
-  flush(reason: BatchCutReason): void {
-    this.acc.cut(reason);
-  }
-
   /**
-   * Completion: emits the batch being formed; replays still waiting for members are failed (not
-   * emitted): their record stays, and the next run completes them.
+   * Completion: emits the batch being formed and calls `done` once every recorded group was
+   * emitted (at once without a log). Replays still waiting for members are failed, not emitted:
+   * their record stays, and the next run completes them.
    */
-  finish(): void {
+  finish(done: () => void): void {
     this.acc.cut('complete');
     this.dropReplays(new Error('micro-batch completed before every member of a recorded group came back'));
+    if (this.recording === 0) done();
+    else this.whenIdle = done;
   }
 
   /** Cancels timers and fails + releases every value not yet emitted (they are redelivered). */
@@ -147,6 +137,31 @@ export class BatchGrouper<T> {
     this.forming.clear();
     this.unheld = 0;
     this.dropReplays(reason);
+    // Groups still being recorded are never emitted now; emitted ones settle downstream.
+    for (const [member, f] of [...this.flights]) {
+      if (f.entries === undefined) continue;
+      this.flights.delete(member);
+      for (const e of f.entries) failEntry(e, reason);
+      for (const x of f.extras.splice(0)) failRelease(x, reason);
+      f.entries = undefined;
+    }
+  }
+
+  private push(value: T, held: Settlement | undefined): void {
+    if (this.disposed) {
+      if (held !== undefined) failRelease(held, new Error('micro-batch closed before this value was batched'));
+      return;
+    }
+    if (this.log !== undefined && held !== undefined && this.joinKnown(this.log, value, held)) return;
+    const entry: Entry<T> = { value, held };
+    if (held === undefined) this.unheld++;
+    else if (this.log !== undefined) this.forming.set(held.key, entry);
+    try {
+      this.acc.push(entry);
+    } catch (err) {
+      if (held === undefined) this.unheld--;
+      throw err;
+    }
   }
 
   /** Recorded mode: handles an input that is already batched, in flight or recorded. True when done. */
@@ -157,19 +172,12 @@ export class BatchGrouper<T> {
       (waiting.extra ??= []).push(held);
       return true;
     }
-    const flying = this.inFlight.get(key);
-    if (flying !== undefined) {
-      flying.push(held);
+    const flight = this.flights.get(key);
+    if (flight !== undefined) {
+      flight.extras.push(held);
       return true;
     }
-    let group: RecordedGroup | undefined;
-    try {
-      group = log.groupOf(key);
-    } catch (err) {
-      held.fail(ensureError(err));
-      held.release();
-      throw err;
-    }
+    const group = log.groupOf(key);
     if (group === undefined) return false;
     if (group.publishedAt !== undefined) {
       held.release();
@@ -188,7 +196,8 @@ export class BatchGrouper<T> {
     this.replayOf.set(key, replay);
     if (replay.group.members.every((m) => replay.arrived.has(m))) {
       this.endReplay(replay);
-      this.emit(replay.group, replay.group.members.map((m) => replay.arrived.get(m)!), 'replay');
+      const entries = replay.group.members.map((m) => replay.arrived.get(m)!);
+      this.emit(replay.group, this.fly(replay.group, entries), 'replay');
     }
     return true;
   }
@@ -197,14 +206,8 @@ export class BatchGrouper<T> {
     if (this.replays.get(replay.group.key) !== replay) return;
     this.endReplay(replay);
     const entries = replay.group.members.flatMap((m) => replay.arrived.get(m) ?? []);
-    let group: RecordedGroup;
-    try {
-      group = this.log!.regroup(replay.group, entries.map((e) => e.held!.key));
-    } catch (err) {
-      for (const e of entries) failEntry(e, ensureError(err));
-      return this.onError(err);
-    }
-    this.emit(group, entries, 'regroup');
+    const group = this.log!.groupFor(entries.map((e) => e.held!.key));
+    this.commitThenEmit(this.log!.regroup(replay.group, group), group, entries, 'regroup', 0);
   }
 
   private endReplay(replay: Replay<T>): void {
@@ -237,41 +240,74 @@ export class BatchGrouper<T> {
       for (const h of holds) h.release();
       return this.onBatch({ values, settlement, allHeld: heldCount === entries.length, unheld: entries.length - heldCount, reason });
     }
-    let group: RecordedGroup;
-    try {
-      group = this.log.record(entries.flatMap((e) => (e.held === undefined ? [] : [e.held.key])));
-    } catch (err) {
-      for (const e of entries) failEntry(e, ensureError(err));
-      return this.onError(err);
-    }
-    this.emit(group, entries, reason, values, entries.length - heldCount);
+    const group = this.log.groupFor(entries.flatMap((e) => (e.held === undefined ? [] : [e.held.key])));
+    this.commitThenEmit(this.log.record(group), group, entries, reason, entries.length - heldCount);
   }
 
-  /** Emits a recorded group: its settlement marks it published before its members are released. */
-  private emit(group: RecordedGroup, entries: Entry<T>[], reason: HeldBatch<T>['reason'], values = entries.map((e) => e.value), unheld = 0): void {
-    const log = this.log!;
-    const extras: Settlement[] = [];
-    for (const m of group.members) this.inFlight.set(m, extras);
+  /** Registers the group as in flight (so a repeated delivery joins it) and emits it once `commit` resolves. */
+  private commitThenEmit(commit: Promise<void>, group: RecordedGroup, entries: Entry<T>[], reason: HeldBatch<T>['reason'], unheld: number): void {
+    const flight = this.fly(group, entries);
+    this.recording++;
+    commit.then(
+      () => {
+        if (flight.entries !== undefined) this.emit(group, flight, reason, unheld);
+        else this.land(group, flight);
+        this.recorded();
+      },
+      (err: unknown) => {
+        this.land(group, flight);
+        for (const e of flight.entries ?? []) failEntry(e, ensureError(err));
+        for (const x of flight.extras) failRelease(x, ensureError(err));
+        flight.entries = undefined;
+        this.recorded();
+        this.onError(err);
+      },
+    );
+  }
+
+  private recorded(): void {
+    if (--this.recording > 0 || this.whenIdle === undefined) return;
+    const done = this.whenIdle;
+    this.whenIdle = undefined;
+    done();
+  }
+
+  private fly(group: RecordedGroup, entries: Entry<T>[]): Flight<T> {
+    const flight: Flight<T> = { entries, extras: [] };
+    for (const m of group.members) this.flights.set(m, flight);
+    return flight;
+  }
+
+  private land(group: RecordedGroup, flight: Flight<T>): void {
+    for (const m of group.members) if (this.flights.get(m) === flight) this.flights.delete(m);
+  }
+
+  /**
+   * Emits a recorded group. Its members are held by a gate that the group's settlement releases
+   * only after the "published" mark is committed (or at once, failed, when the group failed).
+   */
+  private emit(group: RecordedGroup, flight: Flight<T>, reason: HeldBatch<T>['reason'], unheld = 0): void {
+    const entries = flight.entries!;
+    flight.entries = undefined;
     const holds = holdsOf(entries);
-    const settlement = Settlement.join(holds, group.key, (failure) => {
-      for (const m of group.members) if (this.inFlight.get(m) === extras) this.inFlight.delete(m);
-      let outcome = failure;
-      if (outcome === undefined) {
-        try {
-          log.markPublished(group);
-        } catch (err) {
-          // Not marked: the members are redelivered and the group replayed under the same key.
-          outcome = ensureError(err);
-        }
-      }
-      for (const x of extras) {
+    const gate = Settlement.join(holds);
+    for (const h of holds) h.release();
+    const close = (outcome: Error | undefined): void => {
+      this.land(group, flight);
+      for (const x of [...flight.extras, gate]) {
         if (outcome !== undefined) x.fail(outcome);
         x.release();
       }
-      return outcome;
+    };
+    const settlement = new Settlement(group.key, true, (failure) => {
+      // Not marked when failed: the members are redelivered and the group replayed under the same key.
+      if (failure !== undefined) return close(failure);
+      this.log!.markPublished(group).then(
+        () => close(undefined),
+        (err: unknown) => close(ensureError(err)),
+      );
     });
-    for (const h of holds) h.release();
-    this.onBatch({ values, settlement, allHeld: unheld === 0, unheld, reason });
+    this.onBatch({ values: entries.map((e) => e.value), settlement, allHeld: unheld === 0, unheld, reason });
   }
 }
 
@@ -284,9 +320,11 @@ function holdsOf<T>(entries: readonly Entry<T>[]): Settlement[] {
   return out;
 }
 
+function failRelease(s: Settlement, reason: Error): void {
+  s.fail(reason);
+  s.release();
+}
+
 function failEntry<T>(e: Entry<T>, reason: Error): void {
-  for (const h of holdsOf([e])) {
-    h.fail(reason);
-    h.release();
-  }
+  for (const h of holdsOf([e])) failRelease(h, reason);
 }

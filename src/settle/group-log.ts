@@ -63,7 +63,8 @@ const PURGE_PER_COMMIT = 256;
  * dropped: regrouping their members under new keys cannot do worse than the expired ids would.
  *
  * Cost per group: one commit to record (the group plus one index entry per member) and one to mark
- * it published; deletions ride along in later commits.
+ * it published, both on LMDB's writer thread (concurrent commits are batched); deletions ride
+ * along in later commits. Finding whether an arriving input is in a recorded group is one read.
  */
 export class GroupLog {
   private readonly store: StateStore;
@@ -121,43 +122,52 @@ export class GroupLog {
     return g === undefined ? undefined : { key, members: g.members, recordedAt: g.recordedAt, publishedAt: g.publishedAt };
   }
 
+  /** A new group of `members` (settlement keys, in emit order), not yet recorded. */
+  groupFor(members: readonly string[]): RecordedGroup {
+    return { key: GroupLog.keyOf(this.stage, members), members, recordedAt: this.now() };
+  }
+
   /**
-   * Records a new group of `members` (settlement keys, in emit order) in one commit, together with
-   * the removal of expired records. Returns it; its effects may start once this returns.
-   * @throws StateFullError (nothing recorded)
+   * Records `group` in one commit, with the removal of expired records. Its effects may start
+   * once the promise resolves. LMDB commits on its writer thread, in call order, without
+   * blocking the event loop (like the exactly-once engine's commits).
+   * @returns rejects with StateFullError when the store is full (nothing recorded)
    */
-  record(members: readonly string[]): RecordedGroup {
-    const group: RecordedGroup = { key: GroupLog.keyOf(this.stage, members), members, recordedAt: this.now() };
-    this.store.transaction((w) => {
+  record(group: RecordedGroup): Promise<void> {
+    return this.commit((w) => {
       this.put(w, group);
       this.purge(w);
     });
-    return group;
   }
 
   /**
    * Replaces `old` (a replayed group some of whose members never came back: dead-lettered, or
-   * beyond the source's bound) by a new group of the members that did, in one commit. The new
-   * group gets a new key: publishing other contents under the old ids could be dropped as
-   * duplicates of outputs that carried different inputs.
+   * beyond the source's bound) by `group`, of the members that did, in one commit. The new group
+   * has a new key: publishing other contents under the old ids could be dropped as duplicates of
+   * outputs that carried other inputs.
    */
-  regroup(old: RecordedGroup, members: readonly string[]): RecordedGroup {
-    const group: RecordedGroup = { key: GroupLog.keyOf(this.stage, members), members, recordedAt: this.now() };
-    this.store.transaction((w) => {
+  regroup(old: RecordedGroup, group: RecordedGroup): Promise<void> {
+    return this.commit((w) => {
       this.remove(w, old.key, { members: [...old.members], recordedAt: old.recordedAt });
       this.put(w, group);
     });
-    return group;
   }
 
-  /** Marks the group's effects complete, in one commit: its members may be acknowledged after. */
-  markPublished(group: RecordedGroup): void {
+  /** Marks the group's effects complete, in one commit: its members may be acknowledged once it resolves. */
+  markPublished(group: RecordedGroup): Promise<void> {
     const at = this.now();
-    this.store.transaction((w) => {
+    return this.commit((w) => {
       w.put(this.groups, group.key, { members: [...group.members], recordedAt: group.recordedAt, publishedAt: at } satisfies StoredGroup);
       this.purge(w);
-    });
-    this.expiring.push({ key: group.key, at });
+    }).then(() => void this.expiring.push({ key: group.key, at }));
+  }
+
+  private commit(fn: (w: StateWriter) => void): Promise<void> {
+    try {
+      return this.store.transactionAsync(fn);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   private put(w: StateWriter, group: RecordedGroup): void {

@@ -77,21 +77,12 @@ export class Settlement {
    * releases them, failing them all when it failed. Members already settled are skipped (their
    * path lost the guarantee earlier). `stableKey` names the group the same way on every replay
    * when the grouping was recorded; without it the group's outputs get no deterministic id.
-   *
-   * `beforeRelease` runs when the group settles, before any member is released: a recorded group
-   * marks itself published there, so its members are acknowledged only after the mark. What it
-   * returns is the failure the members get (a failed mark fails them: they are redelivered).
    */
-  static join(
-    members: readonly Settlement[],
-    stableKey?: string,
-    beforeRelease?: (failure: Error | undefined) => Error | undefined,
-  ): Settlement {
+  static join(members: readonly Settlement[], stableKey?: string): Settlement {
     const held = members.filter((m) => m.hold());
     const first = held[0]?.key ?? 'none';
     const key = stableKey ?? `${first}+${held.length}`;
-    return new Settlement(key, stableKey !== undefined, (groupFailure) => {
-      const failure = beforeRelease === undefined ? groupFailure : beforeRelease(groupFailure);
+    return new Settlement(key, stableKey !== undefined, (failure) => {
       for (const m of held) {
         if (failure !== undefined) m.fail(failure);
         m.release();

@@ -7,7 +7,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { microBatch } from '../../../operators/micro-batch.js';
 import { GroupLog } from '../../../src/settle/group-log.js';
-import { holdCurrent, withSettlement } from '../../../src/settle/settle-scope.js';
+import { currentSettlement, holdCurrent, withSettlement } from '../../../src/settle/settle-scope.js';
 import { Settlement } from '../../../src/settle/settlement.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
@@ -26,18 +26,45 @@ function freshStore(): StateStore {
   return store;
 }
 
+/** Tracks the store's async commits, so a test can wait until all have landed and been acted on. */
+function tracked(store: StateStore): { store: StateStore; idle: () => Promise<void> } {
+  const pending = new Set<Promise<void>>();
+  const wrapped: StateStore = {
+    ...store,
+    transactionAsync: (fn) => {
+      const p = store.transactionAsync(fn);
+      pending.add(p);
+      p.then(() => pending.delete(p), () => pending.delete(p));
+      return p;
+    },
+  };
+  const idle = async (): Promise<void> => {
+    do {
+      await Promise.allSettled([...pending]);
+      await new Promise((resolve) => setImmediate(resolve));
+    } while (pending.size > 0);
+  };
+  return { store: wrapped, idle };
+}
+
+async function record(log: GroupLog, members: string[]) {
+  const g = log.groupFor(members);
+  await log.record(g);
+  return g;
+}
+
 describe('GroupLog', () => {
-  it('records a group with its members, finds it by any member, and marks it published', () => {
+  it('records a group with its members, finds it by any member, and marks it published', async () => {
     const store = freshStore();
     let now = 1_000;
     const log = new GroupLog({ store, name: 'files', now: () => now });
-    const g = log.record(['S:1', 'S:2']);
+    const g = await record(log, ['S:1', 'S:2']);
     expect(g.key).toBe(GroupLog.keyOf('files', ['S:1', 'S:2']));
     expect(g.key).toMatch(/^files:S:1\+2:[0-9a-f]{12}$/);
     expect(log.groupOf('S:2')).toEqual({ key: g.key, members: ['S:1', 'S:2'], recordedAt: 1_000, publishedAt: undefined });
     expect(log.groupOf('S:3')).toBeUndefined();
     now = 1_500;
-    log.markPublished(g);
+    await log.markPublished(g);
     expect(log.groupOf('S:1')?.publishedAt).toBe(1_500);
     // Another process opening the same store sees the same record.
     expect(new GroupLog({ store, name: 'files', now: () => now }).groupOf('S:1')?.publishedAt).toBe(1_500);
@@ -52,26 +79,25 @@ describe('GroupLog', () => {
     expect(GroupLog.keyOf('a', ['S:2', 'S:1'])).not.toBe(k);
   });
 
-  it('deletes a published record once it is older than the retention, in a later commit', () => {
+  it('deletes a published record once it is older than the retention, in a later commit', async () => {
     const store = freshStore();
     let now = 0;
     const log = new GroupLog({ store, name: 'r', retentionMs: 100, now: () => now });
-    const g = log.record(['S:1']);
-    log.markPublished(g);
+    await log.markPublished(await record(log, ['S:1']));
     now = 100;
-    log.record(['S:2']);
+    await record(log, ['S:2']);
     expect(log.groupOf('S:1')).toBeUndefined();
     expect(log.groupOf('S:2')).toBeDefined();
   });
 
-  it('on open, drops records (published or not) older than the retention', () => {
+  it('on open, drops records (published or not) older than the retention', async () => {
     const store = freshStore();
     let now = 0;
     const log = new GroupLog({ store, name: 'o', retentionMs: 50, now: () => now });
-    log.markPublished(log.record(['S:1']));
-    log.record(['S:2']);
+    await log.markPublished(await record(log, ['S:1']));
+    await record(log, ['S:2']);
     now = 40;
-    log.record(['S:3']);
+    await record(log, ['S:3']);
     now = 60;
     const reopened = new GroupLog({ store, name: 'o', retentionMs: 50, now: () => now });
     expect(reopened.groupOf('S:1')).toBeUndefined();
@@ -79,11 +105,12 @@ describe('GroupLog', () => {
     expect(reopened.groupOf('S:3')?.members).toEqual(['S:3']);
   });
 
-  it('regroup replaces a group by the members that came back, under a new key', () => {
+  it('regroup replaces a group by the members that came back, under a new key', async () => {
     const store = freshStore();
     const log = new GroupLog({ store, name: 'x', now: () => 0 });
-    const g = log.record(['S:1', 'S:2', 'S:3']);
-    const h = log.regroup(g, ['S:1', 'S:3']);
+    const g = await record(log, ['S:1', 'S:2', 'S:3']);
+    const h = log.groupFor(['S:1', 'S:3']);
+    await log.regroup(g, h);
     expect(h.key).not.toBe(g.key);
     expect(log.groupOf('S:1')?.key).toBe(h.key);
     expect(log.groupOf('S:2')).toBeUndefined();
@@ -124,7 +151,8 @@ interface Outcome {
   readonly crashes: number;
 }
 
-function simulate(store: StateStore, inputs: number, maxCount: number, steps: readonly Step[]): Outcome {
+async function simulate(base: StateStore, inputs: number, maxCount: number, steps: readonly Step[]): Promise<Outcome> {
+  const { store, idle } = tracked(base);
   const stored = new Map<string, number[]>();
   const acked = new Set<number>();
   let ackInFlight: number[] = [];
@@ -170,6 +198,9 @@ function simulate(store: StateStore, inputs: number, maxCount: number, steps: re
 
   start();
   for (const step of steps) {
+    // Commits land (or, for a crash, had landed) before the next step: a crash mid-commit is the
+    // same as a crash just before it or just after it.
+    await idle();
     if (step.kind === 'crash') {
       crashes++;
       epoch++;
@@ -193,8 +224,10 @@ function simulate(store: StateStore, inputs: number, maxCount: number, steps: re
     }
   }
   // Run to the end without crashes: deliver everything, answer everything, then complete.
-  for (let guard = 0; guard < 10_000 && (toDeliver.size > 0 || publishes.length > 0); guard++) {
+  for (let guard = 0; guard < 10_000; guard++) {
+    await idle();
     flushAcks();
+    if (toDeliver.size === 0 && publishes.length === 0) break;
     if (toDeliver.size > 0) deliver(toDeliver.size);
     for (const p of publishes.splice(0)) {
       store1(p.id, p.members);
@@ -202,21 +235,23 @@ function simulate(store: StateStore, inputs: number, maxCount: number, steps: re
     }
   }
   input!.complete();
+  await idle();
   for (const p of publishes.splice(0)) {
     store1(p.id, p.members);
     p.held.release();
   }
+  await idle();
   flushAcks();
   sub?.unsubscribe();
   return { stored, acked, crashes };
 }
 
 describe('recorded micro-batches across crashes (property, real LMDB)', () => {
-  it('every input lands in exactly one published group, and the groups and ids are those of a run without crashes', () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 6 }), fc.array(stepArb, { maxLength: 60 }), (inputs, maxCount, steps) => {
-        const crashed = simulate(freshStore(), inputs, maxCount, steps);
-        const calm = simulate(freshStore(), inputs, maxCount, steps.filter((s) => s.kind !== 'crash'));
+  it('every input lands in exactly one published group, and the groups and ids are those of a run without crashes', { timeout: 120_000 }, async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 6 }), fc.array(stepArb, { maxLength: 60 }), async (inputs, maxCount, steps) => {
+        const crashed = await simulate(freshStore(), inputs, maxCount, steps);
+        const calm = await simulate(freshStore(), inputs, maxCount, steps.filter((s) => s.kind !== 'crash'));
         const seen = new Map<number, string>();
         for (const [id, members] of crashed.stored) {
           for (const m of members) {
@@ -239,63 +274,102 @@ describe('microBatch with recorded groups', () => {
     withSettlement(s, () => input.next(key));
     s.release();
   };
+  const start = (store: StateStore, scheduler: TestScheduler, replayWaitMs: number, onBatch: (batch: string[], group: Settlement) => void) => {
+    const input = new Subject<string>();
+    const sub = input
+      .pipe(microBatch({ maxCount: 3, maxWaitMs: 1_000, scheduler, groups: { store, name: 'm', replayWaitMs } }))
+      .subscribe((batch) => onBatch(batch, currentSettlement()!));
+    return { input, stop: () => sub.unsubscribe() };
+  };
 
-  it('after a restart, a member of a published group is acknowledged without being emitted again', () => {
-    const store = freshStore();
+  it('emits a batch once its record is committed, and acknowledges its inputs once it is marked published', async () => {
+    const { store, idle } = tracked(freshStore());
+    const log: string[] = [];
+    const out: string[][] = [];
+    const run = start(store, new TestScheduler(() => undefined), 100, (b) => out.push(b));
+    for (const k of ['a', 'b', 'c']) deliver(run.input, k, log);
+    expect(out).toEqual([]);
+    await idle();
+    expect(out).toEqual([['a', 'b', 'c']]);
+    expect(log).toEqual(['a:ack', 'b:ack', 'c:ack']);
+    expect(new GroupLog({ store, name: 'm', now: () => 0 }).groupOf('S:b')?.publishedAt).toBeDefined();
+    run.stop();
+  });
+
+  it('after a restart, a member of a published group is acknowledged without being emitted again', async () => {
+    const { store, idle } = tracked(freshStore());
     const scheduler = new TestScheduler(() => undefined);
     const log: string[] = [];
     const out: string[][] = [];
-    const run = () => {
-      const input = new Subject<string>();
-      const sub = input.pipe(microBatch({ maxCount: 2, maxWaitMs: 1_000, scheduler, groups: { store, name: 'p' } })).subscribe((b) => out.push(b));
-      return { input, sub };
-    };
-    const first = run();
-    deliver(first.input, 'a', log);
-    deliver(first.input, 'b', log);
-    first.sub.unsubscribe();
-    expect(log).toEqual(['a:ack', 'b:ack']);
-    // Say the acks were lost: the restarted process gets a and b again.
-    const second = run();
-    deliver(second.input, 'a', log);
-    deliver(second.input, 'b', log);
-    expect(out).toEqual([['a', 'b']]);
-    expect(log).toEqual(['a:ack', 'b:ack', 'a:ack', 'b:ack']);
-    second.sub.unsubscribe();
+    const first = start(store, scheduler, 100, (b) => out.push(b));
+    for (const k of ['a', 'b', 'c']) deliver(first.input, k, log);
+    await idle();
+    first.stop();
+    // Say the acks were lost: the restarted process gets the inputs again.
+    const second = start(store, scheduler, 100, (b) => out.push(b));
+    for (const k of ['b', 'a', 'c']) deliver(second.input, k, log);
+    await idle();
+    expect(out).toEqual([['a', 'b', 'c']]);
+    expect(log).toEqual(['a:ack', 'b:ack', 'c:ack', 'b:ack', 'a:ack', 'c:ack']);
+    second.stop();
   });
 
-  it('a replayed group waits for its members; after replayWaitMs the ones that came back are regrouped under a new key', () => {
-    const store = freshStore();
-    const log: string[] = [];
-    const out: Array<{ at: number; batch: string[]; key: string }> = [];
+  it('a replayed group is emitted again under the same key once all its members are back', async () => {
+    const { store, idle } = tracked(freshStore());
     const scheduler = new TestScheduler(() => undefined);
-    scheduler.run(() => {
-      const held: Settlement[] = [];
-      const run = () => {
-        const input = new Subject<string>();
-        const sub = input.pipe(microBatch({ maxCount: 3, maxWaitMs: 1_000, scheduler, groups: { store, name: 'w', replayWaitMs: 50 } })).subscribe((batch) => {
-          const s = holdCurrent()!;
-          out.push({ at: scheduler.now(), batch, key: s.key });
-          held.push(s);
-        });
-        return { input, sub };
-      };
-      const first = run();
-      for (const k of ['a', 'b', 'c']) deliver(first.input, k, log);
-      first.sub.unsubscribe(); // crash: the publish never answered
-      held.splice(0);
-      const second = run();
-      scheduler.schedule(() => deliver(second.input, 'a', log), 10);
-      scheduler.schedule(() => deliver(second.input, 'b', log), 20);
-      scheduler.schedule(() => held.splice(0).forEach((s) => s.release()), 70);
-      scheduler.schedule(() => second.sub.unsubscribe(), 100);
+    const log: string[] = [];
+    const keys: string[] = [];
+    const first = start(store, scheduler, 100, (_b, group) => {
+      keys.push(group.key);
+      group.hold(); // the publish never answers: the process dies
     });
-    expect(out.map((o) => ({ at: o.at, batch: o.batch }))).toEqual([
-      { at: 0, batch: ['a', 'b', 'c'] },
-      { at: 60, batch: ['a', 'b'] },
-    ]);
-    expect(out[1]!.key).not.toBe(out[0]!.key);
-    expect(out[1]!.key).toBe(GroupLog.keyOf('w', ['S:a', 'S:b']));
-    expect(log).toEqual(['a:ack', 'b:ack']);
+    for (const k of ['a', 'b', 'c']) deliver(first.input, k, log);
+    await idle();
+    first.stop();
+    const out: string[][] = [];
+    const second = start(store, scheduler, 100, (b, group) => {
+      keys.push(group.key);
+      out.push(b);
+    });
+    for (const k of ['c', 'a']) deliver(second.input, k, log);
+    await idle();
+    expect(out).toEqual([]);
+    deliver(second.input, 'b', log);
+    await idle();
+    expect(out).toEqual([['a', 'b', 'c']]);
+    expect(keys[1]).toBe(keys[0]);
+    expect(log.sort()).toEqual(['a:ack', 'b:ack', 'c:ack']);
+    second.stop();
+  });
+
+  it('members that do not come back within replayWaitMs: the others are regrouped under a new key', async () => {
+    const { store, idle } = tracked(freshStore());
+    const scheduler = new TestScheduler(() => undefined);
+    const log: string[] = [];
+    const keys: string[] = [];
+    const first = start(store, scheduler, 50, (_b, group) => {
+      keys.push(group.key);
+      group.hold();
+    });
+    for (const k of ['a', 'b', 'c']) deliver(first.input, k, log);
+    await idle();
+    first.stop();
+    const out: string[][] = [];
+    const second = start(store, scheduler, 50, (b, group) => {
+      keys.push(group.key);
+      out.push(b);
+    });
+    deliver(second.input, 'b', log);
+    deliver(second.input, 'a', log);
+    scheduler.flush(); // 50 ms later: c (dead-lettered, say) never came
+    await idle();
+    expect(out).toEqual([['a', 'b']]);
+    expect(keys[1]).not.toBe(keys[0]);
+    expect(keys[1]).toBe(GroupLog.keyOf('m', ['S:a', 'S:b']));
+    expect(log.sort()).toEqual(['a:ack', 'b:ack']);
+    // c, should it come back after all, is batched anew.
+    deliver(second.input, 'c', log);
+    expect(new GroupLog({ store, name: 'm', now: () => 0 }).groupOf('S:c')).toBeUndefined();
+    second.stop();
   });
 });
