@@ -70,7 +70,8 @@ export interface MicroBatchGroups {
  * - Emits: when a limit is reached (synchronously for count/bytes, on the scheduler for time),
  *   and the remainder when the source completes. A batch is emitted inside the settlement of its
  *   group (`Settlement.join` of its members), so a durable sink downstream holds the group until
- *   its publish is acknowledged.
+ *   its publish is acknowledged. With `groups`, a batch is emitted once its record is committed
+ *   (LMDB's writer thread: a few ms later), and completion waits for the last one.
  * - Holds: the batch being formed only — at most `maxCount` values and, with `maxBytes`, at most
  *   `maxBytes` bytes (plus one oversized value). Each value's input stays unacknowledged until the
  *   batch it joined was emitted AND every downstream effect of it is complete, so over a JetStream
@@ -83,7 +84,7 @@ export interface MicroBatchGroups {
  * - Guarantee: at-least-once from a JetStream stream (a replay may regroup, under new ids). With
  *   `groups` the grouping is recorded before it is emitted and replayed as it was, so into a
  *   durable sink the path is exactly-once within the duplicate window, and `describe` says so.
- *   Costs two LMDB commits per batch.
+ *   Costs two LMDB commits per batch and one LMDB read per value.
  *
  * ```ts
  * orders$.pipe(microBatch({ maxCount: 500, maxWaitMs: 5_000, maxBytes: 1_000_000 }))
