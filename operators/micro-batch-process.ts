@@ -45,7 +45,8 @@ export interface MicroBatchProcessConfig<T, R> extends MicroBatchConfig<T> {
   maxBufferedCount: number;
   /**
    * Tells a pausable source to stop when `pauseAtCount` values are held, and to resume when
-   * fewer are. Without it, a source faster than `process` for long enough overflows.
+   * fewer are. Without it, a source without settlements that is faster than `process` for long
+   * enough overflows (a JetStream stream needs none: its `maxUnsettled` holds it back).
    */
   pauseControl?: PauseControl | undefined;
   /**
