@@ -372,4 +372,28 @@ describe('microBatch with recorded groups', () => {
     expect(new GroupLog({ store, name: 'm', now: () => 0 }).groupOf('S:c')).toBeUndefined();
     second.stop();
   });
+
+  it('a second delivery of an input already batched or in flight joins it and settles with it', async () => {
+    const { store, idle } = tracked(freshStore());
+    const log: string[] = [];
+    const out: string[][] = [];
+    const groups: Settlement[] = [];
+    const run = start(store, new TestScheduler(() => undefined), 100, (b, group) => {
+      out.push(b);
+      group.hold();
+      groups.push(group);
+    });
+    deliver(run.input, 'a', log);
+    deliver(run.input, 'a', log); // redelivered while still in the batch being formed
+    deliver(run.input, 'b', log);
+    deliver(run.input, 'c', log);
+    await idle();
+    deliver(run.input, 'b', log); // redelivered while its group is in flight
+    expect(out).toEqual([['a', 'b', 'c']]);
+    expect(log).toEqual([]);
+    groups[0]!.release();
+    await idle();
+    expect(log.sort()).toEqual(['a:ack', 'a:ack', 'b:ack', 'b:ack', 'c:ack']);
+    run.stop();
+  });
 });
