@@ -19,9 +19,9 @@ export { toDeadLetter, deadLettered, isDeadLettered } from '../src/dead-letter/d
 export type { DeadLetterContext, DeadLetterRecord, DeadLettered } from '../src/dead-letter/dead-letter-record.js';
 // Near-real-time, batch and window operators
 export { microBatch } from './micro-batch.js';
-export type { MicroBatchConfig } from './micro-batch.js';
+export type { MicroBatchConfig, MicroBatchGroups } from './micro-batch.js';
 export { microBatchProcess } from './micro-batch-process.js';
-export type { MicroBatchProcessConfig, PauseControl } from './micro-batch-process.js';
+export type { BatchInfo, MicroBatchProcessConfig, PauseControl } from './micro-batch-process.js';
 export { poll, PollFailedError } from './poll.js';
 export type { PollConfig, PollCursorConfig, PollResult } from './poll.js';
 export { batchUntil } from './batch-until.js';

@@ -1,6 +1,10 @@
 import { from, Observable, type ObservableInput, type OperatorFunction, type Subscription } from 'rxjs';
-import { BufferOverflowError, InvalidConfigError } from '../src/errors.js';
-import { BatchAccumulator } from './internal/batch-accumulator.js';
+import { BufferOverflowError, ensureError, InvalidConfigError } from '../src/errors.js';
+import { markStage } from '../src/runtime/lineage.js';
+import { withSettlement } from '../src/settle/settle-scope.js';
+import type { Settlement } from '../src/settle/settlement.js';
+import { BatchGrouper, type HeldBatch } from './internal/batch-grouper.js';
+import { validateBatchGroups } from './internal/batch-groups.js';
 import { validateBatchLimits } from './internal/batch-limits.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
 import { optionalInt, requireFunction, requireInt } from './internal/batch-validate.js';
@@ -12,19 +16,37 @@ export interface PauseControl {
   resume(): void;
 }
 
+/** What `process` is told about the batch it works on. */
+export interface BatchInfo {
+  /**
+   * The batch's settlement key: with `groups`, the recorded group's key (stable across replays);
+   * otherwise derived from the first input, or undefined when no input has a settlement.
+   */
+  readonly key: string | undefined;
+  /** Whether `key` names the same inputs on every replay (the grouping is recorded). */
+  readonly recorded: boolean;
+}
+
 /** Config for {@link microBatchProcess}: the micro-batch limits plus the work and its bounds. */
 export interface MicroBatchProcessConfig<T, R> extends MicroBatchConfig<T> {
-  /** The work for one batch (publish, write, commit). Batches run one at a time, in order. */
-  process: (batch: T[]) => ObservableInput<R>;
   /**
-   * Most values held while a batch is being processed: the batch being formed plus batches
-   * waiting their turn (the batch in progress is not counted). Going past it errors the output
-   * with `BufferOverflowError`. Integer >= `maxCount`.
+   * The work for one batch (publish, write, commit). Batches run one at a time, in order. `info.key`
+   * names the batch: with `groups` it is the recorded group's key, the same on every replay, so
+   * the work can be made idempotent with it (e.g. a file named after it).
+   */
+  process: (batch: T[], info: BatchInfo) => ObservableInput<R>;
+  /**
+   * Most values held while a batch is being processed, counting only values that came WITHOUT a
+   * settling input (a core subject, a plain Observable): the batch being formed plus batches
+   * waiting their turn. Going past it errors the output with `BufferOverflowError`. Values from a
+   * JetStream stream never overflow: each keeps its message unsettled, so the source's
+   * `maxUnsettled` bounds them (the broker stops delivering). Integer >= `maxCount`.
    */
   maxBufferedCount: number;
   /**
    * Tells a pausable source to stop when `pauseAtCount` values are held, and to resume when
-   * fewer are. Without it, a source faster than `process` for long enough overflows.
+   * fewer are. Without it, a source without settlements that is faster than `process` for long
+   * enough overflows (a JetStream stream needs none: its `maxUnsettled` holds it back).
    */
   pauseControl?: PauseControl | undefined;
   /**
@@ -38,15 +60,24 @@ export interface MicroBatchProcessConfig<T, R> extends MicroBatchConfig<T> {
 /**
  * Micro-batches values exactly like `microBatch` and runs `process` for each batch, one batch at a
  * time and in order, emitting what `process` emits. While a batch is in progress, new values keep
- * being batched and complete batches wait their turn; that waiting is bounded by
- * `maxBufferedCount`, and a `pauseControl` lets the source be paused before the bound is hit.
+ * being batched and complete batches wait their turn.
  *
- * - Emits: the values of each `process` call, batch after batch in input order.
- * - Holds: the batch in progress, plus at most `maxBufferedCount` values (forming + waiting).
+ * - Emits: the values of each `process` call, batch after batch in input order, inside the
+ *   batch's settlement (a durable sink downstream holds it until its publish is acknowledged).
+ * - Holds: the batch in progress and the batches waiting. Over a JetStream source, every value's
+ *   input stays unsettled until `process` for its batch completed and the results' downstream
+ *   effects are complete, so the source's `maxUnsettled` bounds what is held and a restart over
+ *   any backlog cannot overflow. Values without a settling input count against
+ *   `maxBufferedCount` (plus `pauseControl` to pause such a source before the bound).
  * - Completes: after the source completes and every batch, including the remainder, is processed.
- * - Fails: a `process` error or throw errors the output (retry inside `process` for transient
- *   failures); a source error is forwarded at once and waiting batches are dropped (unacked, so a
- *   JetStream source redelivers them); too many held values → `BufferOverflowError`.
+ * - Fails: when `process` throws or errors for a batch whose every value has a settling input,
+ *   those inputs are failed (redelivered after a backoff, dead-lettered after their last
+ *   delivery) and the stream goes on; otherwise the error ends the output. A source error is
+ *   forwarded at once; on it and on unsubscribe, batches not yet processed fail their inputs.
+ *   Too many values without a settling input → `BufferOverflowError`.
+ * - Guarantee: at-least-once from a JetStream stream. With `groups`, batches are recorded and
+ *   replayed as they were (`info.key` stable): `process` can make its work idempotent with the
+ *   key, and into a durable sink the path is exactly-once within the duplicate window.
  *
  * ```ts
  * orders$.pipe(microBatchProcess({
@@ -59,6 +90,7 @@ export interface MicroBatchProcessConfig<T, R> extends MicroBatchConfig<T> {
 export function microBatchProcess<T, R>(config: MicroBatchProcessConfig<T, R>): OperatorFunction<T, R> {
   const name = 'microBatchProcess';
   const limits = validateBatchLimits(name, config);
+  const groups = validateBatchGroups(name, config.groups);
   const process = requireFunction(name, 'process', config.process);
   const maxBuffered = requireInt(name, 'maxBufferedCount', config.maxBufferedCount, limits.maxCount);
   const pauseAt =
@@ -69,96 +101,136 @@ export function microBatchProcess<T, R>(config: MicroBatchProcessConfig<T, R>): 
   const control = config.pauseControl;
 
   return (source) =>
-    new Observable<R>((subscriber) => {
-      const waiting: T[][] = [];
-      let waitingCount = 0;
-      let busy = false;
-      let draining = false;
-      let sourceDone = false;
-      let paused = false;
-      let inner: Subscription | undefined;
+    markStage(
+      new Observable<R>((subscriber) => {
+        const waiting: HeldBatch<T>[] = [];
+        let waitingCount = 0;
+        let waitingUnheld = 0;
+        let current: Settlement | undefined;
+        let busy = false;
+        let draining = false;
+        let sourceDone = false;
+        let paused = false;
+        let inner: Subscription | undefined;
 
-      const held = () => waitingCount + acc.count;
-      const acc = new BatchAccumulator<T>(limits, (batch) => {
-        waiting.push(batch);
-        waitingCount += batch.length;
-        drain();
-      });
+        const held = () => waitingCount + grouper.count;
 
-      const setPaused = (want: boolean) => {
-        if (control === undefined || paused === want) return;
-        paused = want;
-        try {
-          if (want) control.pause();
-          else control.resume();
-        } catch (err) {
-          subscriber.error(err);
-        }
-      };
-
-      // A loop rather than recursion: a `process` that completes synchronously would otherwise
-      // nest one stack frame per batch.
-      const drain = () => {
-        if (draining) return;
-        draining = true;
-        try {
-          while (!busy && !subscriber.closed) {
-            const batch = waiting.shift();
-            if (batch === undefined) break;
-            waitingCount -= batch.length;
-            if (held() < pauseAt) setPaused(false);
-            busy = true;
-            let work: ObservableInput<R>;
-            try {
-              work = process(batch);
-            } catch (err) {
-              subscriber.error(err);
-              return;
-            }
-            inner = from(work).subscribe({
-              next: (r) => subscriber.next(r),
-              error: (err) => subscriber.error(err),
-              complete: () => {
-                busy = false;
-                inner = undefined;
-                drain();
-              },
-            });
-            if (!busy) inner = undefined;
-          }
-          if (sourceDone && !busy && waiting.length === 0) subscriber.complete();
-        } finally {
-          draining = false;
-        }
-      };
-
-      subscriber.add(() => {
-        acc.dispose();
-        inner?.unsubscribe();
-      });
-      subscribeLinked(source, subscriber, {
-        next: (value) => {
+        const setPaused = (want: boolean) => {
+          if (control === undefined || paused === want) return;
+          paused = want;
           try {
-            acc.push(value);
+            if (want) control.pause();
+            else control.resume();
           } catch (err) {
             subscriber.error(err);
-            return;
           }
-          const n = held();
-          if (n > maxBuffered) {
-            subscriber.error(
-              new BufferOverflowError(name, maxBuffered, `${n} values held while a batch is processed; pause the source (pauseControl) or raise maxBufferedCount`),
-            );
-          } else if (n >= pauseAt) {
-            setPaused(true);
+        };
+
+        // The batch's work failed: redeliver its inputs when all have a settlement and go on;
+        // otherwise (nothing would redeliver them) end the output.
+        const failed = (batch: HeldBatch<T>, err: unknown): boolean => {
+          if (!batch.allHeld || batch.settlement === undefined) {
+            subscriber.error(err);
+            return false;
           }
-        },
-        error: (err) => subscriber.error(err),
-        complete: () => {
-          sourceDone = true;
-          acc.cut('complete');
-          drain();
-        },
-      });
-    });
+          current = undefined;
+          batch.settlement.fail(ensureError(err));
+          batch.settlement.release();
+          busy = false;
+          inner = undefined;
+          return true;
+        };
+
+        // A loop rather than recursion: a `process` that completes synchronously would otherwise
+        // nest one stack frame per batch.
+        const drain = () => {
+          if (draining) return;
+          draining = true;
+          try {
+            while (!busy && !subscriber.closed) {
+              const batch = waiting.shift();
+              if (batch === undefined) break;
+              waitingCount -= batch.values.length;
+              waitingUnheld -= batch.unheld;
+              if (held() < pauseAt) setPaused(false);
+              busy = true;
+              const s = batch.settlement;
+              current = s;
+              const info: BatchInfo = { key: s?.key, recorded: s?.replayStable === true && groups !== undefined };
+              let work: ObservableInput<R>;
+              try {
+                work = withSettlement(s, () => process(batch.values, info));
+              } catch (err) {
+                if (failed(batch, err)) continue;
+                return;
+              }
+              inner = withSettlement(s, () =>
+                from(work).subscribe({
+                  next: (r) => withSettlement(s, () => subscriber.next(r)),
+                  error: (err) => {
+                    if (failed(batch, err)) drain();
+                  },
+                  complete: () => {
+                    current = undefined;
+                    busy = false;
+                    inner = undefined;
+                    s?.release();
+                    drain();
+                  },
+                }),
+              );
+              if (!busy) inner = undefined;
+            }
+            if (sourceDone && !busy && waiting.length === 0) subscriber.complete();
+          } finally {
+            draining = false;
+          }
+        };
+
+        const grouper = new BatchGrouper<T>(
+          limits,
+          groups?.open(limits.scheduler),
+          groups?.replayWaitMs ?? 0,
+          (batch) => {
+            waiting.push(batch);
+            waitingCount += batch.values.length;
+            waitingUnheld += batch.unheld;
+            drain();
+          },
+          (err) => subscriber.error(err),
+        );
+
+        subscriber.add(() => {
+          const reason = new Error('microBatchProcess unsubscribed (or failed) before this batch was processed');
+          grouper.dispose(reason);
+          inner?.unsubscribe();
+          for (const s of [current, ...waiting.splice(0).map((b) => b.settlement)]) {
+            s?.fail(reason);
+            s?.release();
+          }
+          current = undefined;
+        });
+        subscribeLinked(source, subscriber, {
+          next: (value) => {
+            if (!grouper.next(value)) return;
+            const unheld = waitingUnheld + grouper.unheldCount;
+            if (unheld > maxBuffered) {
+              subscriber.error(
+                new BufferOverflowError(name, maxBuffered, `${unheld} values without a settling input held while a batch is processed; pause the source (pauseControl) or raise maxBufferedCount`),
+              );
+            } else if (held() >= pauseAt) {
+              setPaused(true);
+            }
+          },
+          error: (err) => subscriber.error(err),
+          complete: () =>
+            grouper.finish(() => {
+              sourceDone = true;
+              drain();
+            }),
+        });
+      }),
+      source,
+      { name: 'microBatchProcess', effect: 'groups', recorded: groups !== undefined },
+    );
 }

@@ -1,5 +1,10 @@
 import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { BatchAccumulator } from './internal/batch-accumulator.js';
+import { ensureError } from '../src/errors.js';
+import { markStage } from '../src/runtime/lineage.js';
+import { withSettlement } from '../src/settle/settle-scope.js';
+import type { StateStore } from '../src/state/types.js';
+import { BatchGrouper, type HeldBatch } from './internal/batch-grouper.js';
+import { validateBatchGroups } from './internal/batch-groups.js';
 import { validateBatchLimits } from './internal/batch-limits.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
 
@@ -23,6 +28,37 @@ export interface MicroBatchConfig<T> {
   idleMs?: number | undefined;
   /** Scheduler for the wait and idle timers. Default `asyncScheduler`. */
   scheduler?: SchedulerLike | undefined;
+  /**
+   * Record every group in LMDB before it is emitted, so a replay after a crash rebuilds the same
+   * groups under the same keys: into a durable sink, exactly-once within the duplicate window.
+   * Default: not recorded (at-least-once).
+   */
+  groups?: MicroBatchGroups | undefined;
+}
+
+/** Where and how {@link microBatch} records its groups (see `GroupLog`). */
+export interface MicroBatchGroups {
+  /**
+   * The topology's LMDB state store (`openStateStore`), or a function that returns it, called on
+   * subscribe (so `describe` opens nothing). The caller closes it, after the pipeline stopped.
+   */
+  store: StateStore | (() => StateStore);
+  /**
+   * Names the log (namespaces `group-log.<name>`, `group-log.<name>.members`) and starts every
+   * group key, so every output id: keep it stable across deploys, one subscription per name.
+   */
+  name: string;
+  /**
+   * How long a published group stays recorded, ms. Default 120000: set it to the output stream's
+   * duplicate window (the guarantee ends there anyway).
+   */
+  retentionMs?: number | undefined;
+  /**
+   * After a restart, how long a replayed group waits for its members to come back, ms, before
+   * those that came are regrouped under a new key. Default 90000: at least the source's
+   * `ackWaitMs` plus its largest redelivery delay (30 s).
+   */
+  replayWaitMs?: number | undefined;
 }
 
 /**
@@ -32,15 +68,23 @@ export interface MicroBatchConfig<T> {
  * `bufferTime`).
  *
  * - Emits: when a limit is reached (synchronously for count/bytes, on the scheduler for time),
- *   and the remainder when the source completes.
+ *   and the remainder when the source completes. A batch is emitted inside the settlement of its
+ *   group (`Settlement.join` of its members), so a durable sink downstream holds the group until
+ *   its publish is acknowledged. With `groups`, a batch is emitted once its record is committed
+ *   (LMDB's writer thread: a few ms later), and completion waits for the last one.
  * - Holds: the batch being formed only — at most `maxCount` values and, with `maxBytes`, at most
- *   `maxBytes` bytes (plus one oversized value). Emitted batches belong to the downstream; RxJS
- *   pushes, so a slow asynchronous downstream (`mergeMap`, `concatMap`) buffers them without a
- *   bound. Use {@link microBatchProcess} when the downstream is asynchronous: it runs the work
- *   for one batch at a time and bounds what is buffered.
- * - Fails: source errors are forwarded at once and the batch being formed is dropped (its values
- *   were not acknowledged, so a JetStream source delivers them again). A throwing `sizeOf`
- *   errors the output.
+ *   `maxBytes` bytes (plus one oversized value). Each value's input stays unacknowledged until the
+ *   batch it joined was emitted AND every downstream effect of it is complete, so over a JetStream
+ *   source the source's `maxUnsettled` bounds what is held, batches in flight included. RxJS
+ *   pushes, so a slow asynchronous downstream buffers emitted batches: use
+ *   {@link microBatchProcess} (one batch at a time) or `settleMap` for asynchronous work.
+ * - Fails: source errors are forwarded at once and the batch being formed is dropped, its inputs
+ *   failed (so a JetStream source redelivers them); the same on unsubscribe. A throwing `sizeOf`
+ *   errors the output. A failed downstream effect (a publish) fails every member of its batch.
+ * - Guarantee: at-least-once from a JetStream stream (a replay may regroup, under new ids). With
+ *   `groups` the grouping is recorded before it is emitted and replayed as it was, so into a
+ *   durable sink the path is exactly-once within the duplicate window, and `describe` says so.
+ *   Costs two LMDB commits per batch and one LMDB read per value.
  *
  * ```ts
  * orders$.pipe(microBatch({ maxCount: 500, maxWaitMs: 5_000, maxBytes: 1_000_000 }))
@@ -49,23 +93,29 @@ export interface MicroBatchConfig<T> {
  */
 export function microBatch<T>(config: MicroBatchConfig<T>): OperatorFunction<T, T[]> {
   const limits = validateBatchLimits('microBatch', config);
+  const groups = validateBatchGroups('microBatch', config.groups);
   return (source) =>
-    new Observable<T[]>((subscriber) => {
-      const acc = new BatchAccumulator<T>(limits, (batch) => subscriber.next(batch));
-      subscriber.add(() => acc.dispose());
-      subscribeLinked(source, subscriber, {
-        next: (value) => {
+    markStage(
+      new Observable<T[]>((subscriber) => {
+        const emit = ({ values, settlement }: HeldBatch<T>): void => {
           try {
-            acc.push(value);
+            withSettlement(settlement, () => subscriber.next(values));
           } catch (err) {
+            settlement?.fail(ensureError(err));
             subscriber.error(err);
+          } finally {
+            settlement?.release();
           }
-        },
-        error: (err) => subscriber.error(err),
-        complete: () => {
-          acc.cut('complete');
-          subscriber.complete();
-        },
-      });
-    });
+        };
+        const grouper = new BatchGrouper<T>(limits, groups?.open(limits.scheduler), groups?.replayWaitMs ?? 0, emit, (err) => subscriber.error(err));
+        subscriber.add(() => grouper.dispose(new Error('microBatch unsubscribed (or failed) before this value was emitted')));
+        subscribeLinked(source, subscriber, {
+          next: (value) => void grouper.next(value),
+          error: (err) => subscriber.error(err),
+          complete: () => grouper.finish(() => subscriber.complete()),
+        });
+      }),
+      source,
+      { name: 'microBatch', effect: 'groups', recorded: groups !== undefined },
+    );
 }

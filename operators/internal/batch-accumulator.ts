@@ -70,11 +70,13 @@ export class BatchAccumulator<T> {
     this.onBatch(out, reason);
   }
 
-  /** Cancels timers and drops the batch being formed. */
-  dispose(): void {
+  /** Cancels timers and drops the batch being formed, returning what it dropped. */
+  dispose(): T[] {
     this.disposed = true;
     this.clearTimers();
+    const dropped = this.batch;
     this.batch = [];
+    return dropped;
   }
 
   private clearTimers(): void {

@@ -1,9 +1,11 @@
 import fc from 'fast-check';
-import { catchError, EMPTY, map, merge, NEVER, Observable, of, take, timer } from 'rxjs';
+import { catchError, EMPTY, map, merge, NEVER, Observable, of, Subject, take, throwError, timer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { BufferOverflowError, InvalidConfigError } from '../../src/errors.js';
-import { microBatchProcess } from '../../operators/micro-batch-process.js';
+import { microBatchProcess, type BatchInfo } from '../../operators/micro-batch-process.js';
+import { holdCurrent } from '../../src/settle/settle-scope.js';
+import { holdingSink, playSettleActions, settleActionArb, settling, type RecordedPublishes, type Settled } from './settle-fixtures.js';
 
 const ts = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -146,5 +148,101 @@ describe('microBatchProcess', () => {
       ),
       { numRuns: Number(process.env.PROP_RUNS ?? 100) },
     );
+  });
+
+  describe('settlement: an input settles once its batch was processed and the results\' effects are complete', () => {
+    it('holds the members through process and the downstream publish of its results', () => {
+      const log: Settled[] = [];
+      const scheduler = new TestScheduler(() => undefined);
+      scheduler.run(({ cold }) => {
+        const op = microBatchProcess<string, string>({ maxCount: 2, maxWaitMs: 100, maxBufferedCount: 2, scheduler, process: (b) => cold('---(x|)', { x: b.join('') }) });
+        // [a,b] cut at 1, processed 1..4; its result is published 4..6. [c] cut at 100 (wait).
+        cold('ab-c 200ms |').pipe(settling(scheduler, log), op, holdingSink(scheduler, 2)).subscribe();
+      });
+      expect(log.map((l) => `${l.value}@${l.at}:${l.ok}`)).toEqual(['a@6:true', 'b@6:true', 'c@108:true']);
+    });
+
+    it('a failing process fails its members (redelivered) and the stream goes on', () => {
+      const log: Settled[] = [];
+      const out: string[] = [];
+      let error: unknown;
+      const scheduler = new TestScheduler(() => undefined);
+      scheduler.run(({ cold }) => {
+        const op = microBatchProcess<string, string>({
+          maxCount: 2,
+          maxWaitMs: 100,
+          maxBufferedCount: 2,
+          scheduler,
+          process: (b) => (b.includes('a') ? cold('--#') : b.includes('c') ? throwError(() => new Error('sync')) : cold('-(x|)', { x: b.join('') })),
+        });
+        cold('abcdef|').pipe(settling(scheduler, log), op).subscribe({ next: (r) => out.push(r), error: (e) => (error = e) });
+      });
+      expect(error).toBeUndefined();
+      expect(out).toEqual(['ef']);
+      expect(log.map((l) => `${l.value}@${l.at}:${l.ok}`)).toEqual(['a@3:false', 'b@3:false', 'c@3:false', 'd@3:false', 'e@6:true', 'f@6:true']);
+    });
+
+    it('settling inputs never overflow maxBufferedCount: the source\'s maxUnsettled bounds them', () => {
+      const log: Settled[] = [];
+      const out: string[] = [];
+      let error: unknown;
+      const scheduler = new TestScheduler(() => undefined);
+      scheduler.run(({ cold }) => {
+        const op = microBatchProcess<string, string>({ maxCount: 1, maxWaitMs: 100, maxBufferedCount: 1, scheduler, process: (b) => cold('-----(x|)', { x: b.join('') }) });
+        cold('abcdefgh|').pipe(settling(scheduler, log), op).subscribe({ next: (r) => out.push(r), error: (e) => (error = e) });
+      });
+      expect(error).toBeUndefined();
+      expect(out).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
+      expect(log.every((l) => l.ok)).toBe(true);
+    });
+
+    it('an unsubscribe fails the batch in progress, the waiting batches and the batch being formed', () => {
+      const log: Settled[] = [];
+      const scheduler = new TestScheduler((a, e) => expect(a).toEqual(e));
+      scheduler.run(({ cold, expectObservable }) => {
+        const op = microBatchProcess<string, string>({ maxCount: 2, maxWaitMs: 100, maxBufferedCount: 4, scheduler, process: () => cold('------(x|)', { x: 'done' }) });
+        expectObservable(cold('abcde---').pipe(settling(scheduler, log), op), '^----!').toBe('');
+      });
+      expect(log.map((l) => `${l.value}@${l.at}:${l.ok}`).sort()).toEqual(['a@5:false', 'b@5:false', 'c@5:false', 'd@5:false', 'e@5:false']);
+    });
+
+    it('tells process the batch key; a value without a settlement gets none', () => {
+      const infos: BatchInfo[] = [];
+      const scheduler = new TestScheduler(() => undefined);
+      scheduler.run(({ cold }) => {
+        cold('ab|').pipe(settling(scheduler, []), microBatchProcess<string, number>({ maxCount: 2, maxWaitMs: 10, maxBufferedCount: 2, process: (_b, info) => (infos.push(info), of(1)) })).subscribe();
+      });
+      of(1).pipe(microBatchProcess<number, number>({ maxCount: 2, maxWaitMs: 10, maxBufferedCount: 2, process: (_b, info) => (infos.push(info), of(1)) })).subscribe();
+      expect(infos).toEqual([{ key: 'S:a+2', recorded: false }, { key: undefined, recorded: false }]);
+    });
+
+    it('property: nothing settles before its batch was processed and its results published; nothing stays held', () => {
+      const workArb = fc.array(fc.record({ ms: fc.integer({ min: 0, max: 30 }), fails: fc.boolean() }), { minLength: 1, maxLength: 8 });
+      fc.assert(
+        fc.property(fc.array(settleActionArb, { maxLength: 60 }), workArb, fc.integer({ min: 1, max: 5 }), (actions, work, maxCount) => {
+          const scheduler = new TestScheduler(() => undefined);
+          const sink: RecordedPublishes = { publishes: [], done: new Map() };
+          const input = new Subject<number>();
+          let calls = 0;
+          let error: unknown;
+          const processBatch = (b: number[]) => {
+            const w = work[calls++ % work.length]!;
+            return timer(w.ms, scheduler).pipe(
+              map(() => {
+                if (!w.fails) return b;
+                for (const x of b) sink.done.set(x, false);
+                throw new Error('process failed');
+              }),
+            );
+          };
+          input
+            .pipe(microBatchProcess<number, number[]>({ maxCount, maxWaitMs: 20, maxBufferedCount: maxCount, scheduler, process: processBatch }))
+            .subscribe({ next: (b) => sink.publishes.push({ inputs: b, held: holdCurrent() }), error: (e) => (error = e) });
+          playSettleActions(scheduler, actions, input, sink);
+          expect(error).toBeUndefined();
+        }),
+        { numRuns: Number(process.env.PROP_RUNS ?? 200) },
+      );
+    });
   });
 });

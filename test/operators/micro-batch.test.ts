@@ -1,9 +1,14 @@
 import fc from 'fast-check';
-import { merge, NEVER, Observable, take, timer, map, EMPTY, of, throwError } from 'rxjs';
+import { merge, NEVER, Observable, Subject, take, timer, map, EMPTY, of, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../src/errors.js';
+import { currentSettlement, holdCurrent } from '../../src/settle/settle-scope.js';
 import { microBatch } from '../../operators/micro-batch.js';
+import { microBatchProcess } from '../../operators/micro-batch-process.js';
+import { defineTopology } from '../../src/runtime/define-topology.js';
+import { describeTopology } from '../../src/runtime/describe-topology.js';
+import { holdingSink, playSettleActions, settleActionArb, settling, type RecordedPublishes, type Settled } from './settle-fixtures.js';
 
 const ts = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -183,5 +188,127 @@ describe('microBatch', () => {
         { numRuns: Number(process.env.PROP_RUNS ?? 200) },
       );
     });
+  });
+
+  describe('settlement: an input settles only once its batch was emitted and its downstream effects are complete', () => {
+    const run = (marbles: string, cfg: { maxCount: number; maxWaitMs: number }, ackMs: number, fails: (b: string[]) => boolean = () => false, unsubAt?: string) => {
+      const log: Settled[] = [];
+      const scheduler = new TestScheduler((a, e) => expect(a).toEqual(e));
+      const out: Array<{ at: number; batch: string[] }> = [];
+      scheduler.run(({ cold, expectObservable }) => {
+        const piped = cold(marbles).pipe(settling(scheduler, log), microBatch({ ...cfg, scheduler }), holdingSink(scheduler, ackMs, fails));
+        if (unsubAt === undefined) piped.subscribe({ next: (batch) => out.push({ at: scheduler.now(), batch }), error: () => undefined });
+        else expectObservable(piped, unsubAt);
+      });
+      return { log, out };
+    };
+
+    it('holds every member until the batch downstream releases it, then settles all at once', () => {
+      // a, b, c at 0-2: cut by count at 2; the sink acks 5 ms later.
+      const { log, out } = run('abc 20ms |', { maxCount: 3, maxWaitMs: 100 }, 5);
+      expect(out).toEqual([{ at: 2, batch: ['a', 'b', 'c'] }]);
+      expect(log).toEqual([
+        { value: 'a', at: 7, ok: true },
+        { value: 'b', at: 7, ok: true },
+        { value: 'c', at: 7, ok: true },
+      ]);
+    });
+
+    it('a batch cut by time holds its members until then plus the downstream effects', () => {
+      const { log } = run('a-b 50ms |', { maxCount: 10, maxWaitMs: 10 }, 3);
+      expect(log).toEqual([
+        { value: 'a', at: 13, ok: true },
+        { value: 'b', at: 13, ok: true },
+      ]);
+    });
+
+    it('without an asynchronous downstream, members settle when their batch is emitted', () => {
+      const { log } = run('ab-c 20ms |', { maxCount: 2, maxWaitMs: 100 }, 0);
+      expect(log.map((l) => `${l.value}@${l.at}`)).toEqual(['a@1', 'b@1', 'c@24']);
+    });
+
+    it('a failed downstream effect fails every member of its batch, and only those', () => {
+      const { log } = run('abcd 20ms |', { maxCount: 2, maxWaitMs: 100 }, 4, (b) => b.includes('c'));
+      expect(log).toEqual([
+        { value: 'a', at: 5, ok: true },
+        { value: 'b', at: 5, ok: true },
+        { value: 'c', at: 7, ok: false },
+        { value: 'd', at: 7, ok: false },
+      ]);
+    });
+
+    it('a source error fails the members of the batch being formed (they are redelivered)', () => {
+      const { log } = run('ab-#', { maxCount: 5, maxWaitMs: 100 }, 1);
+      expect(log).toEqual([
+        { value: 'a', at: 3, ok: false },
+        { value: 'b', at: 3, ok: false },
+      ]);
+    });
+
+    it('an unsubscribe fails the members of the batch being formed', () => {
+      const { log } = run('ab----', { maxCount: 5, maxWaitMs: 100 }, 1, undefined, '^--!');
+      expect(log).toEqual([
+        { value: 'a', at: 3, ok: false },
+        { value: 'b', at: 3, ok: false },
+      ]);
+    });
+
+    it('emits each batch inside its group settlement (key from the first member)', () => {
+      const keys: Array<string | undefined> = [];
+      const scheduler = new TestScheduler(() => undefined);
+      scheduler.run(({ cold }) => {
+        cold('abc|').pipe(settling(scheduler, []), microBatch({ maxCount: 2, maxWaitMs: 10, scheduler })).subscribe(() => keys.push(currentSettlement()?.key));
+      });
+      expect(keys).toEqual(['S:a+2', 'S:c+1']);
+    });
+
+    it('values without a settlement pass as before, outside any scope', () => {
+      const keys: Array<string | undefined> = [];
+      of(1, 2).pipe(microBatch({ maxCount: 2, maxWaitMs: 10 })).subscribe(() => keys.push(currentSettlement()?.key));
+      expect(keys).toEqual([undefined]);
+    });
+
+    it('property: nothing settles before its batch\'s effects, nothing stays held after', () => {
+      const cfgArb = fc.record({
+        maxCount: fc.integer({ min: 1, max: 6 }),
+        maxWaitMs: fc.integer({ min: 0, max: 60 }),
+        maxBytes: fc.option(fc.integer({ min: 1, max: 80 }), { nil: undefined }),
+        idleMs: fc.option(fc.integer({ min: 0, max: 30 }), { nil: undefined }),
+      });
+      fc.assert(
+        fc.property(fc.array(settleActionArb, { maxLength: 60 }), cfgArb, (actions, cfg) => {
+          const scheduler = new TestScheduler(() => undefined);
+          const sizes: number[] = [];
+          const sink: RecordedPublishes = { publishes: [], done: new Map() };
+          const input = new Subject<number>();
+          input.pipe(microBatch({ ...cfg, sizeOf: (n) => sizes[n]!, scheduler })).subscribe((batch) => sink.publishes.push({ inputs: batch, held: holdCurrent() }));
+          playSettleActions(scheduler, actions, input, sink, sizes);
+        }),
+        { numRuns: Number(process.env.PROP_RUNS ?? 200) },
+      );
+    });
+  });
+
+  it('describe: stream -> microBatch -> durable sink is at-least-once, exactly-once when the groups are recorded', () => {
+    const opened: string[] = [];
+    const store = () => {
+      opened.push('store');
+      throw new Error('describe must not open the store');
+    };
+    const topology = defineTopology('batches', (t) => [
+      t.stream('IN', 'in.>').pipe(microBatch({ maxCount: 10, maxWaitMs: 100 }), t.sink('out.plain', { durable: true })),
+      t.stream('IN', 'in.>').pipe(microBatch({ maxCount: 10, maxWaitMs: 100, groups: { store, name: 'rec' } }), t.sink('out.recorded', { durable: true })),
+      t.stream('IN', 'in.>').pipe(
+        microBatchProcess({ maxCount: 10, maxWaitMs: 100, maxBufferedCount: 10, groups: { store, name: 'proc' }, process: (b) => of(b.length) }),
+        t.sink('out.process', { durable: true }),
+      ),
+    ]);
+    const paths = describeTopology(topology).paths.map((p) => `${p.to}: ${p.guarantee} (${p.because})`);
+    expect(paths).toEqual([
+      'out.plain: at-least-once (microBatch groups are not recorded, so a replay may regroup under new ids)',
+      'out.recorded: exactly-once (output ids derive from input positions; re-publishes fall in the duplicate window)',
+      'out.process: exactly-once (output ids derive from input positions; re-publishes fall in the duplicate window)',
+    ]);
+    expect(opened).toEqual([]);
   });
 });
