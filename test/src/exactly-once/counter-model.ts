@@ -1,8 +1,9 @@
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Packr } from 'msgpackr';
 import type { BatchProcessor } from '../../../src/exactly-once/types.js';
 import type { StateStore } from '../../../src/state/types.js';
+import { readStream } from '../../helpers/read-stream.js';
 
 /**
  * The processor the exactly-once proofs run: a per-key counter emitting one output per input
@@ -44,25 +45,12 @@ export async function publishInputs(nc: NatsConnection, subjectPrefix: string, k
   return seqs;
 }
 
-/** Reads a whole stream (up to its last sequence now) with an ordered consumer. */
-export async function readOutputs(nc: NatsConnection, stream: string): Promise<StoredOutput[]> {
-  const jsm = await jetstreamManager(nc);
-  const last = (await jsm.streams.info(stream)).state.last_seq;
-  const out: StoredOutput[] = [];
-  if (last === 0) return out;
-  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  while (out.length === 0 || out[out.length - 1]!.seq < last) {
-    let got = 0;
-    const have = out.length === 0 ? 0 : out[out.length - 1]!.seq;
-    for await (const m of await consumer.fetch({ max_messages: Math.min(1000, last - have), expires: 2000 })) {
-      got += 1;
-      const { k, n } = packr.unpack(m.data) as { k: string; n: number };
-      out.push({ seq: m.seq, id: m.headers?.get('Nats-Msg-Id') ?? '', k, n });
-      if (m.seq >= last) break;
-    }
-    if (got === 0) break;
-  }
-  return out;
+/** Reads the whole output stream (up to its last sequence now). */
+export function readOutputs(nc: NatsConnection, stream: string): Promise<StoredOutput[]> {
+  return readStream(nc, stream, (m) => {
+    const { k, n } = packr.unpack(m.data) as { k: string; n: number };
+    return { seq: m.seq, id: m.headers?.get('Nats-Msg-Id') ?? '', k, n };
+  });
 }
 
 /**

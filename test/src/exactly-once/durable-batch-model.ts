@@ -1,7 +1,8 @@
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Packr } from 'msgpackr';
 import type { BatchFlush } from '../../../src/exactly-once/durable-batch-types.js';
+import { readStream } from '../../helpers/read-stream.js';
 
 /*
  * The reference model the durable-batch proofs check against, shared by the integration and the
@@ -76,25 +77,11 @@ export interface BatchOutput {
 }
 
 /** Reads the whole output stream (up to its last sequence now). */
-export async function readBatchOutputs(nc: NatsConnection, stream: string): Promise<BatchOutput[]> {
-  const jsm = await jetstreamManager(nc);
-  const last = (await jsm.streams.info(stream)).state.last_seq;
-  const out: BatchOutput[] = [];
-  if (last === 0) return out;
-  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  let seen = 0;
-  while (seen < last) {
-    let got = 0;
-    for await (const m of await consumer.fetch({ max_messages: Math.min(5000, last - seen), expires: 2000 })) {
-      got += 1;
-      seen = m.seq;
-      const { s, n } = packr.unpack(m.data) as { s: number; n: number };
-      out.push({ id: m.headers?.get('Nats-Msg-Id') ?? '', s, n });
-      if (m.seq >= last) break;
-    }
-    if (got === 0) break;
-  }
-  return out;
+export function readBatchOutputs(nc: NatsConnection, stream: string): Promise<BatchOutput[]> {
+  return readStream(nc, stream, (m) => {
+    const { s, n } = packr.unpack(m.data) as { s: number; n: number };
+    return { id: m.headers?.get('Nats-Msg-Id') ?? '', s, n };
+  });
 }
 
 /**
