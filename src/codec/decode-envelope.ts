@@ -5,6 +5,20 @@ import type { Codec } from './codec.js';
 import { codecFor } from './codec-for.js';
 import { msgpackCodec } from './msgpack-codec.js';
 
+// What each envelope's original bytes decoded to, so a sink can tell whether `data` is still that
+// value: a stage that replaced it (`map((e) => ({ ...e, data: f(e.data) }))` keeps `raw`) must be
+// encoded again, not forwarded as the old bytes. Keyed by the bytes, so the entry goes with them.
+const decodedFrom = new WeakMap<Uint8Array, unknown>();
+
+/**
+ * Whether `env.data` is still exactly what `env.raw` decoded to (by identity), so its bytes may
+ * be forwarded without encoding: true only for envelopes made by {@link decodeEnvelope} whose
+ * data no stage has replaced since.
+ */
+export function carriesDecodedData(env: Envelope<unknown>): boolean {
+  return env.raw !== undefined && env.data !== undefined && decodedFrom.get(env.raw) === env.data;
+}
+
 /**
  * Decodes a transport envelope's bytes with the codec its `Content-Type` header names (or
  * `fallback` when it has none). The original bytes stay in `raw` for dead letters.
@@ -24,6 +38,7 @@ export function decodeEnvelope<T = unknown>(env: Envelope<Uint8Array>, fallback:
     const detail = err instanceof Error ? err.message : String(err);
     throw new DecodeError(env, codec.contentType, detail, { cause: err });
   }
+  decodedFrom.set(env.data, data);
   // Fields are copied one by one, not spread: engine messages expose them as getters, which a
   // spread would drop.
   return {
