@@ -105,6 +105,8 @@ export interface CrashResult extends Tally {
   readonly exitCode: number | null;
   readonly completed: boolean;
   readonly deadLetters: number;
+  /** Inputs received over all runs beyond one each (stream rows): the replays the kills caused. */
+  readonly redelivered: number;
   /** Values that reached a sink after their input settled, over all runs (should be 0). */
   readonly unsettledOutputs: number;
   /** Largest RSS any run of the child measured. */
@@ -154,9 +156,10 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
   const jsm = await jetstreamManager(nc);
   const children: Child[] = [];
   const timeline: string[] = [];
-  const totals = { deadLetters: 0, unsettledOutputs: 0, maxRssBytes: 0 };
+  const totals = { received: 0, deadLetters: 0, unsettledOutputs: 0, maxRssBytes: 0 };
   const fold = (c: Child): void => {
     const p = c.progress();
+    totals.received += p.received;
     totals.deadLetters += p.deadLetters;
     totals.unsettledOutputs += p.unsettledOutputs;
     totals.maxRssBytes = Math.max(totals.maxRssBytes, p.maxRssBytes);
@@ -269,7 +272,10 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
       timeline,
       exitCode: code,
       completed,
-      ...totals,
+      deadLetters: totals.deadLetters,
+      unsettledOutputs: totals.unsettledOutputs,
+      maxRssBytes: totals.maxRssBytes,
+      redelivered: source === 'stream' ? totals.received - row.inputs : 0,
       durationMs: Date.now() - startedAt,
       stderr: last.stderr(),
     };
@@ -301,7 +307,7 @@ export function formatCrashResult(r: CrashResult): string {
   const mib = (r.maxRssBytes / 1024 / 1024).toFixed(0);
   return (
     `crash row "${r.title}" (${r.guarantee}): seed ${r.seed}; ${r.inputs} inputs; ${r.kills} kills [${r.timeline.join('; ')}]; ` +
-    `outputs ${r.outputs}: lost ${r.lost}, duplicated ${r.duplicated}, unexpected ${r.unexpected}; dead letters ${r.deadLetters}; ` +
+    `outputs ${r.outputs}: lost ${r.lost}, duplicated ${r.duplicated}, unexpected ${r.unexpected}; inputs redelivered ${r.redelivered}; dead letters ${r.deadLetters}; ` +
     `unsettled outputs ${r.unsettledOutputs}; max RSS ${mib} MiB; ${(r.durationMs / 1000).toFixed(1)} s` +
     (r.problems.length > 0 ? `; problems: ${r.problems.join(' | ')}` : '')
   );
