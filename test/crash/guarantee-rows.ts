@@ -45,7 +45,7 @@ export const ROWS: readonly CrashRow[] = [
   },
 ];
 
-/** d. Core subject → core sink: at-most-once (inputs published during the runs, 1000/s). */
+/** d. Core subject → core sink: at-most-once (inputs published during the runs, 500/s for 10 s). */
 export const CORE_SOURCE_ROW: CrashRow = {
   title: 'd. core subject → core sink',
   fixture: 'core-source.ts',
@@ -53,7 +53,7 @@ export const CORE_SOURCE_ROW: CrashRow = {
   source: 'core',
   output: 'subscriber',
   inputs: 5000,
-  ratePerSec: 1000,
+  ratePerSec: 500,
   kills: 2,
 };
 

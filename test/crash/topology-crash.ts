@@ -186,7 +186,9 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
     };
     const cfg: TopologyChildConfig = { url: server.url, fixture: join(FIXTURES, row.fixture), params: { ...io, ...row.params } };
     const serverKills = row.serverKills ?? 0;
-    const perRun = Math.max(1, Math.floor(row.inputs / (row.kills + serverKills + 1)));
+    // Kill points spread over the work; with a core source, within about half a second of traffic,
+    // so that every run is killed while inputs still arrive.
+    const perRun = Math.max(1, source === 'core' ? Math.floor((row.ratePerSec ?? 1000) / 2) : Math.floor(row.inputs / (row.kills + serverKills + 1)));
     const waitForTarget = async (child: Child): Promise<string> => {
       const target = 1 + Math.floor(rnd() * perRun);
       const reached = await within(child.when(() => progressOf(child) >= target), 20_000);
