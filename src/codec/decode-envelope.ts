@@ -6,6 +6,37 @@ import { codecFor } from './codec-for.js';
 import { msgpackCodec } from './msgpack-codec.js';
 
 /**
+ * An envelope as {@link decodeEnvelope} made it: while a stage passes on this very object, its
+ * `data` is what `raw` decoded to. A stage that replaced `data` made a new object (a spread keeps
+ * `raw` but not the class), so a sink encodes that one instead of forwarding the old bytes. A
+ * class rather than a registry of decoded values: marking costs nothing per message, where a
+ * WeakMap entry per message cost microseconds in garbage collection.
+ */
+class DecodedEnvelope<T> implements Envelope<T> {
+  constructor(
+    readonly subject: string,
+    readonly data: T,
+    readonly headers: Readonly<Record<string, string>>,
+    readonly id: string,
+    readonly key: string | undefined,
+    readonly eventTime: number,
+    readonly stream: string | undefined,
+    readonly seq: number | undefined,
+    readonly reply: string | undefined,
+    readonly raw: Uint8Array,
+  ) {}
+}
+
+/**
+ * Whether `env.data` is still what `env.raw` decoded to, so its bytes may be forwarded without
+ * encoding: true only for the envelopes {@link decodeEnvelope} returns, as they are. Any copy (a
+ * spread, even one that changed nothing) answers false and is encoded again: correct, just slower.
+ */
+export function carriesDecodedData(env: Envelope<unknown>): boolean {
+  return env instanceof DecodedEnvelope;
+}
+
+/**
  * Decodes a transport envelope's bytes with the codec its `Content-Type` header names (or
  * `fallback` when it has none). The original bytes stay in `raw` for dead letters.
  *
@@ -24,18 +55,7 @@ export function decodeEnvelope<T = unknown>(env: Envelope<Uint8Array>, fallback:
     const detail = err instanceof Error ? err.message : String(err);
     throw new DecodeError(env, codec.contentType, detail, { cause: err });
   }
-  // Fields are copied one by one, not spread: engine messages expose them as getters, which a
+  // Fields are read one by one, not spread: engine messages expose them as getters, which a
   // spread would drop.
-  return {
-    subject: env.subject,
-    data: data as T,
-    headers: env.headers,
-    id: env.id,
-    key: env.key,
-    eventTime: env.eventTime,
-    stream: env.stream,
-    seq: env.seq,
-    reply: env.reply,
-    raw: env.data,
-  };
+  return new DecodedEnvelope(env.subject, data as T, env.headers, env.id, env.key, env.eventTime, env.stream, env.seq, env.reply, env.data);
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { Observable, type MonoTypeOperatorFunction } from 'rxjs';
 import { isDeadLettered, type DeadLetterRecord } from '../dead-letter/dead-letter-record.js';
 import type { Codec } from '../codec/codec.js';
+import { carriesDecodedData } from '../codec/decode-envelope.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { EncodeError, ensureError, InvalidConfigError } from '../errors.js';
@@ -40,8 +41,9 @@ export class NoSinkTargetError extends Error {
 /**
  * Builds `ctx.sink`. Besides plain values and envelopes it understands the operators' in-band
  * protocol: a `DeadLettered` goes to the dead letters, and a `Routed` (from `route`/`tier`)
- * goes to its `to` subject with its envelope's bytes forwarded as they arrived (the envelope is
- * unchanged by routing, so re-encoding would only cost CPU).
+ * goes to its `to` subject with its envelope's bytes forwarded as they arrived while its `data` is
+ * what they decoded to (routing does not change it, so re-encoding would only cost CPU), else
+ * encoded from `data` (a stage before the route replaced it).
  */
 export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?: SinkOptions) => MonoTypeOperatorFunction<V> {
   const { transport, stats } = deps;
@@ -68,7 +70,9 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
         if (isRouted(value)) {
           subject = value.to;
           const env = value.envelope;
-          if (env.raw !== undefined) return { subject, bytes: env.raw, headers: routedHeaders(env) };
+          // Bytes as they arrived only while `data` is what they decoded to: a stage before the
+          // route may have replaced it (a spread keeps `raw`), and that output must be encoded.
+          if (carriesDecodedData(env)) return { subject, bytes: env.raw!, headers: routedHeaders(env) };
           return { subject, ...encodeForPublish(subject, env, codec) };
         }
         if (subjectOf === undefined) throw new NoSinkTargetError('sink has no target subject for a value that is not a Routed');

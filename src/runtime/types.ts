@@ -139,7 +139,8 @@ export interface TopologyContext {
    * envelope publishes its `data` with its headers (minus `Nats-Msg-Id`) plus `Content-Type`,
    * `Sluice-Event-Time` and `Sluice-Key`; any other value is published as it is. What operators
    * emit in-band is understood: a `Routed` goes to its `to` subject (its original bytes
-   * forwarded, `target` not needed), a `DeadLettered` to the dead letters (and passed on).
+   * forwarded while its `data` is what they decoded to, else encoded; `target` not needed), a
+   * `DeadLettered` to the dead letters (and passed on).
    * A value that cannot be encoded, or gets no valid subject, goes to the dead letters and is
    * not passed on. Core publish (at-most-once) unless `durable`.
    */

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStateStore } from '../../src/state/open-state-store.js';
 import { NatsTransport } from '../../src/transport/nats-transport.js';
 import { uniqueName, useNatsServer } from '../helpers/nats-server.js';
-import { mulberry32, spawnCrashChild, type CrashChild } from './crash-child.js';
+import { crashSeed, mulberry32, spawnCrashChild, type CrashChild } from './crash-child.js';
 import { batchNames, checkBatchOutputs, createBatchStreams, publishPlan, readBatchOutputs } from '../src/exactly-once/durable-batch-model.js';
 
 /*
@@ -100,7 +100,7 @@ function openBatchValues(dir: string): number {
 describe('durable batch under real crashes', () => {
   it('(a) SIGKILL while accumulating, restarted each time: every input in exactly one batch, each output once', async () => {
     const { names, published, cfg } = await prepare([4000, 'eod', 3000, 'eod', 1000], 1000);
-    const seed = Number(process.env.SLUICE_CRASH_SEED ?? Date.now() % 1_000_000);
+    const seed = crashSeed();
     const rnd = mulberry32(seed);
     const points = Array.from({ length: 3 }, () => Math.floor(rnd() * cfg.lastSeq * 0.9)).sort((a, b) => a - b);
     const moments: string[] = [];
@@ -119,7 +119,7 @@ describe('durable batch under real crashes', () => {
 
   it('(b) SIGKILL in the middle of a large flush (outputs being published), restarted each time', async () => {
     const { names, published, cfg } = await prepare([500, 'eod', 12_000, 'eod'], 1000);
-    const seed = Number(process.env.SLUICE_CRASH_SEED ?? Date.now() % 1_000_000);
+    const seed = crashSeed();
     const rnd = mulberry32(seed);
     const moments: string[] = [];
     // Two kills inside batch 2's flush, at chunks chosen by the seed (the second after the first).

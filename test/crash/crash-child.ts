@@ -62,3 +62,8 @@ export function mulberry32(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** The seed of a crash test's random kill points: `SLUICE_CRASH_SEED` to reproduce a run, else fresh. */
+export function crashSeed(): number {
+  return Number(process.env.SLUICE_CRASH_SEED ?? Date.now() % 1_000_000);
+}

@@ -7,7 +7,7 @@ import { openStateStore } from '../../src/state/open-state-store.js';
 import { NatsTransport } from '../../src/transport/nats-transport.js';
 import { startTestNatsServer, uniqueName, type NatsServerHandle } from '../helpers/nats-server.js';
 import { checkExactlyOnce, createStreams, publishInputs, readOutputs } from '../src/exactly-once/counter-model.js';
-import { mulberry32, spawnCrashChild, type CrashChild } from './crash-child.js';
+import { crashSeed, mulberry32, spawnCrashChild, type CrashChild } from './crash-child.js';
 
 /*
  * Real crashes: a child process runs the exactly-once engine over 20,000 events and is SIGKILLed
@@ -76,7 +76,7 @@ describe('exactly-once under real crashes', () => {
     const server = await startTestNatsServer();
     cleanups.push(() => server.dispose());
     const { transport, cfg, output, keys, seqs } = await prepare(server);
-    const seed = Number(process.env.SLUICE_CRASH_SEED ?? Date.now() % 1_000_000);
+    const seed = crashSeed();
     const rnd = mulberry32(seed);
     const points = Array.from({ length: 3 }, () => Math.floor(rnd() * cfg.lastSeq * 0.9)).sort((a, b) => a - b);
     const moments: string[] = [];
@@ -99,7 +99,7 @@ describe('exactly-once under real crashes', () => {
     const server = await startTestNatsServer();
     cleanups.push(() => server.dispose());
     const { transport, cfg, output, keys, seqs } = await prepare(server);
-    const seed = Number(process.env.SLUICE_CRASH_SEED ?? Date.now() % 1_000_000);
+    const seed = crashSeed();
     const point = Math.floor(mulberry32(seed)() * cfg.lastSeq * 0.6) + 1000;
     const child = startChild(cfg);
     cleanups.push(() => void child.proc.kill('SIGKILL'));

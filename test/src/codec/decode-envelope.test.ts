@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
+import { carriesDecodedData, decodeEnvelope } from '../../../src/codec/decode-envelope.js';
 import { jsonCodec } from '../../../src/codec/json-codec.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { makeEnvelope } from '../../../src/envelope/make-envelope.js';
@@ -65,5 +65,14 @@ describe('decodeEnvelope on envelopes with getters', () => {
     }
     const decoded = decodeEnvelope(new Lazy());
     expect(decoded).toMatchObject({ id: 'S:7', key: 'k1', eventTime: 123, seq: 7, stream: 'S', headers: { 'Sluice-Key': 'k1' } });
+  });
+
+  it('carriesDecodedData: true for the decoded envelope as it is, false for any copy (a stage may have replaced data)', () => {
+    const decoded = decodeEnvelope<{ a: number }>(makeEnvelope({ subject: 'x', data: msgpackCodec.encode({ a: 1 }) }));
+    expect(carriesDecodedData(decoded)).toBe(true);
+    expect(carriesDecodedData({ ...decoded, data: { a: 2 } })).toBe(false);
+    expect(carriesDecodedData({ ...decoded, key: 'k' })).toBe(false);
+    // raw given by hand says nothing about data
+    expect(carriesDecodedData(makeEnvelope({ subject: 'x', data: { a: 1 }, raw: msgpackCodec.encode({ a: 1 }) }))).toBe(false);
   });
 });

@@ -77,8 +77,9 @@ describe('TopologyContext', () => {
     const { transport, ctx } = await withContext(() => undefined);
     const seen = firstValueFrom(transport.subscribe('r.>').pipe(take(2), toArray()));
     const raw = new Uint8Array([0x81, 0xa1, 0x61, 0x01]);
-    const withHeaders = makeEnvelope({ subject: 'in', data: { a: 1 }, raw, headers: { 'Nats-Msg-Id': 'x1', 'X-Trace': 't' }, key: 'k1' });
-    const bare = makeEnvelope({ subject: 'in', data: { a: 1 }, raw });
+    // As they come off the wire: decoded from their bytes.
+    const withHeaders = decodeEnvelope(makeEnvelope({ subject: 'in', data: raw, headers: { 'Nats-Msg-Id': 'x1', 'X-Trace': 't' }, key: 'k1' }));
+    const bare = decodeEnvelope(makeEnvelope({ subject: 'in', data: new Uint8Array(raw) }));
     from([
       { kind: 'routed' as const, to: 'r.one', envelope: withHeaders },
       { kind: 'routed' as const, to: 'r.two', envelope: bare },
@@ -89,6 +90,15 @@ describe('TopologyContext', () => {
     // no headers made up for headerless input: the publish stays header-free (cheapest path)
     expect(two!.headers).toEqual({});
     expect([...two!.data]).toEqual([...raw]);
+  });
+
+  it('sink(): a Routed envelope whose data a stage replaced (the spread kept `raw`) is encoded from its data, not forwarded as the old bytes', async () => {
+    const { transport, ctx } = await withContext(() => undefined);
+    const seen = firstValueFrom(transport.subscribe('r.mapped'));
+    const arrived = decodeEnvelope<{ a: number }>(makeEnvelope({ subject: 'in', data: msgpackCodec.encode({ a: 1 }) }));
+    const mapped = { ...arrived, data: { a: 1, b: 2 } };
+    of({ kind: 'routed' as const, to: 'r.mapped', envelope: mapped }).pipe(ctx.sink()).subscribe();
+    expect(decodeEnvelope((await seen)).data).toEqual({ a: 1, b: 2 });
   });
 
   it('sink(): publishes in-band dead letters from operators to the dead-letter subject and passes them on', async () => {

@@ -1,0 +1,128 @@
+import type { CrashRow } from './topology-crash.js';
+
+/*
+ * The rows of the guarantee table that hold on main, as crash cases (run by
+ * topology-crash.test.ts; the backlog test reuses ROUTE_ROW). A further row is one more
+ * `CrashRow` in ROWS.
+ */
+
+/** The model of topologies/route-durable.ts: where input `n` goes (nowhere when filtered). */
+export function routeTargets(n: number): string[] {
+  if (n % 5 === 0) return [];
+  const to = [...(n % 2 === 0 ? ['even'] : []), ...(n % 3 === 0 ? ['three'] : [])];
+  return to.length > 0 ? to : ['odd'];
+}
+
+const one = (): readonly string[] => ['out'];
+
+/** a. JetStream stream → filter/map/route → durable sink: exactly-once. */
+export const ROUTE_ROW: CrashRow = {
+  title: 'a. stream → filter/map/route → durable sink',
+  fixture: 'route-durable.ts',
+  guarantee: 'exactly-once',
+  inputs: 3000,
+  kills: 3,
+  expect: routeTargets,
+  payloadOk: (data, n) => (data as { double?: unknown }).double === 2 * n,
+};
+
+/** The rows that SIGKILL only the processor and need nothing beyond the guarantee's counts. */
+export const ROWS: readonly CrashRow[] = [
+  ROUTE_ROW,
+  {
+    title: 'b. stream → settleMap (async, random delays) → durable sink',
+    fixture: 'settle-map-durable.ts',
+    guarantee: 'exactly-once',
+    inputs: 2000,
+    kills: 3,
+    payloadOk: (data, n) => (data as { square?: unknown }).square === n * n,
+  },
+  {
+    title: 'c. stream → core sink, a subscriber connected throughout',
+    fixture: 'stream-core-sink.ts',
+    guarantee: 'at-least-once',
+    inputs: 3000,
+    kills: 3,
+    output: 'subscriber',
+  },
+  {
+    title: 'f. stream → microBatch → durable sink',
+    fixture: 'micro-batch-durable.ts',
+    guarantee: 'at-least-once',
+    inputs: 2000,
+    kills: 3,
+    expect: one,
+  },
+  {
+    title: 'g. stream → microBatch (recorded groups) → durable sink',
+    fixture: 'micro-batch-durable.ts',
+    guarantee: 'exactly-once',
+    msgIds: 'group',
+    inputs: 2000,
+    kills: 3,
+    params: { recorded: true },
+  },
+  {
+    // At-least-once: a value stored in LMDB but not yet acknowledged at the kill is stored again.
+    title: 'h. stream → batchUntil(onCount) with the LMDB buffer → durable sink',
+    fixture: 'batch-until-durable.ts',
+    guarantee: 'at-least-once',
+    msgIds: 'group',
+    inputs: 2000,
+    kills: 3,
+    params: { trigger: 'count' },
+  },
+  {
+    title: 'i. stream → batchUntil(onSchedule, every second) with the LMDB buffer → durable sink',
+    fixture: 'batch-until-durable.ts',
+    guarantee: 'at-least-once',
+    msgIds: 'group',
+    inputs: 2000,
+    kills: 3,
+    params: { trigger: 'schedule' },
+  },
+  {
+    title: 'j. poll → settleMap → durable sink',
+    fixture: 'poll-settle-map.ts',
+    guarantee: 'at-least-once',
+    source: 'none',
+    progress: 'published',
+    inputs: 2000,
+    kills: 3,
+    payloadOk: (data, n) => (data as { square?: unknown }).square === n * n,
+  },
+  {
+    title: 'k. stream → microBatchProcess writing files (rename into place)',
+    fixture: 'micro-batch-files.ts',
+    guarantee: 'at-least-once',
+    output: 'files',
+    inputs: 2000,
+    kills: 3,
+  },
+  {
+    title: 'l. stream → route + actor + durable batch in one topology',
+    fixture: 'mixed-route-actor-batch.ts',
+    guarantee: 'exactly-once',
+    msgIds: 'group',
+    inputs: 1500,
+    kills: 3,
+    // The actor and the batch finish from their own streams: done when every output is there.
+    complete: 'outputs',
+    expect: (n) => [n % 3 === 1 ? 'actor' : n % 3 === 2 ? 'batch' : n % 2 === 0 ? 'even' : 'odd'],
+  },
+];
+
+/** d. Core subject → core sink: at-most-once (inputs published during the runs, 500/s for 10 s). */
+export const CORE_SOURCE_ROW: CrashRow = {
+  title: 'd. core subject → core sink',
+  fixture: 'core-source.ts',
+  guarantee: 'at-most-once',
+  source: 'core',
+  output: 'subscriber',
+  inputs: 5000,
+  ratePerSec: 500,
+  kills: 2,
+};
+
+/** e. Row a with nats-server SIGKILLed (twice) and restarted instead of the processor. */
+export const BROKER_CRASH_ROW: CrashRow = { ...ROUTE_ROW, title: 'e. row a, nats-server SIGKILLed mid-stream', kills: 0, serverKills: 2 };

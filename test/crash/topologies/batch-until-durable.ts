@@ -1,0 +1,31 @@
+import { join } from 'node:path';
+import { concatMap, finalize } from 'rxjs';
+import { defineTopology, lmdbBatchBuffer, openStateStore, type Envelope } from '../../../src/index.js';
+import { batchUntil, onCount, onSchedule } from '../../../operators/index.js';
+
+interface Order {
+  id: string;
+  n: number;
+}
+
+/**
+ * Stream → batchUntil (every 100 values, or every second) with the LMDB buffer (the grouping is
+ * recorded before its effects) → one `{ id, n, batch }` per value → durable sink on `<out>.out`.
+ */
+export default function batchUntilDurable(io: { name: string; stream: string; subjects: string; out: string; ackWaitMs: number; dir: string; trigger: 'count' | 'schedule' }) {
+  return defineTopology(io.name, (t) => {
+    const store = openStateStore({ dir: join(io.dir, 'state'), topology: io.name });
+    t.onStop(() => store.close());
+    return t.stream<Order>(io.stream, io.subjects, { ackWaitMs: io.ackWaitMs, maxUnsettled: 256 }).pipe(
+      batchUntil(io.trigger === 'count' ? onCount(100) : onSchedule('* * * * * *'), {
+        name: 'orders',
+        buffer: lmdbBatchBuffer<Envelope<Order>>({ store, name: 'orders' }),
+        scheduler: t.scheduler,
+      }),
+      concatMap((batch) =>
+        batch.processChunks(200, (chunk) => chunk.map((e) => ({ id: e.data.id, n: e.data.n, batch: batch.batchId }))).pipe(finalize(() => batch.release())),
+      ),
+      t.sink(`${io.out}.out`, { durable: true, name: 'batches' }),
+    );
+  });
+}
