@@ -8,6 +8,7 @@ import { fileDrop, type DroppedFile } from '../../operators/file-drop.js';
 import { settleMap } from '../../operators/settle-map.js';
 import { dropFile } from '../helpers/drop-file.js';
 import { useTempDir } from '../helpers/temp-dir.js';
+import { until } from '../helpers/until.js';
 
 const exists = (path: string) => access(path).then(() => true, () => false);
 
@@ -106,10 +107,3 @@ describe("fileDrop moves a file only after its effects are complete ('settled', 
   });
 });
 
-async function until(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 1_000; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error('timed out waiting');
-}

@@ -12,6 +12,9 @@ import { onSubject } from '../../operators/on-subject.js';
 import { poll } from '../../operators/poll.js';
 import { settleMap } from '../../operators/settle-map.js';
 import { useTempStateStores } from '../helpers/temp-state-store.js';
+import { until } from '../helpers/until.js';
+
+const untilWhat = (what: string, check: () => boolean | Promise<boolean>) => until(check, { what, everyMs: 5, timeoutMs: 5_000 });
 
 /*
  * The holding operators in topologies as users write them, on the in-process transport (the same
@@ -28,14 +31,6 @@ async function start(transport: LocalTransport, build: Parameters<typeof defineT
   const run = await runTopology(defineTopology('hold', build), { transport, logger: silent, report: () => undefined, closeTransport: false, drainTimeoutMs });
   cleanups.push(() => run.stop());
   return run;
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 1_000; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const tempStore = useTempStateStores('hold');
@@ -62,11 +57,11 @@ describe('t.stream -> batchUntil -> durable sink', () => {
         t.sink('synced', { durable: true }),
       ),
     );
-    await until('5 held', () => run.stats.unsettled === 5);
+    await untilWhat('5 held', () => run.stats.unsettled === 5);
     await new Promise((r) => setTimeout(r, 30));
     expect([run.stats.unsettled, await synced(transport)]).toEqual([5, 0]);
     transport.publish('ops.end-of-day', msgpackCodec.encode(null));
-    await until('all settled', () => run.stats.unsettled === 0);
+    await untilWhat('all settled', () => run.stats.unsettled === 0);
     expect(await synced(transport)).toBe(1);
   });
 
@@ -82,11 +77,11 @@ describe('t.stream -> batchUntil -> durable sink', () => {
         t.sink('synced', { durable: true }),
       ),
     );
-    await until('all stored and acknowledged', async () => run.stats.unsettled === 0 && lmdbBatchBuffer({ store, name: 'prefs' }).count() === 5);
+    await untilWhat('all stored and acknowledged', async () => run.stats.unsettled === 0 && lmdbBatchBuffer({ store, name: 'prefs' }).count() === 5);
     expect(await synced(transport)).toBe(0);
     transport.publish('ops.end-of-day', msgpackCodec.encode(null));
-    await until('published', async () => (await synced(transport)) === 1);
-    await until('released', () => lmdbBatchBuffer({ store, name: 'prefs' }).unreleased().length === 0);
+    await untilWhat('published', async () => (await synced(transport)) === 1);
+    await untilWhat('released', () => lmdbBatchBuffer({ store, name: 'prefs' }).unreleased().length === 0);
   });
 });
 
@@ -109,13 +104,13 @@ describe('poll -> settleMap -> durable sink', () => {
         t.sink('ledger.out', { durable: true }),
       );
     const first = await start(transport, build);
-    await until('cursor at the end', () => saved === 6);
+    await untilWhat('cursor at the end', () => saved === 6);
     await first.stop();
     expect((await transport.streamState('LEDGER')).messages).toBe(6);
     // a crash that lost the last save: the next run re-reads from 3; the re-publishes are duplicates
     saved = 3;
     const second = await start(transport, build);
-    await until('cursor at the end again', () => saved === 6);
+    await untilWhat('cursor at the end again', () => saved === 6);
     await second.stop();
     expect((await transport.streamState('LEDGER')).messages).toBe(6);
   });
@@ -136,17 +131,17 @@ describe('poll -> settleMap (concurrent) -> durable sink, crash mid-round', () =
       }).pipe(t.untilStopped(), settleMap({ name: 'work', concurrency: 3, project }), t.sink('rows.out', { durable: true }));
     // First run: row 1 is published, rows 2 and 3 never finish; the run is cut off (a crash).
     const first = await start(transport, build((id) => (id === 1 ? Promise.resolve(id) : new Promise<number>(() => undefined))), 50);
-    await until('row 1 published', async () => (await transport.streamState('ROWS')).messages === 1);
+    await untilWhat('row 1 published', async () => (await transport.streamState('ROWS')).messages === 1);
     await first.stop();
     expect(saved).toBeUndefined();
     // Second run re-reads the round; rows finish in reverse order this time.
     const delays: Record<number, number> = { 1: 30, 2: 15, 3: 0 };
     const second = await start(transport, build((id) => new Promise<number>((r) => setTimeout(() => r(id), delays[id]))));
-    await until('cursor saved', () => saved === 3);
+    await untilWhat('cursor saved', () => saved === 3);
     await second.stop();
     const published: number[] = [];
     const sub = transport.consume({ stream: 'ROWS', startSeq: 1 }).subscribe((m) => published.push(msgpackCodec.decode(m.data) as number));
-    await until('read back', () => published.length === 3);
+    await untilWhat('read back', () => published.length === 3);
     sub.unsubscribe();
     expect(published).toEqual([1, 3, 2]);
   });

@@ -11,20 +11,13 @@ import type { Transport } from '../../src/transport/transport.js';
 import hybrid, { INITIAL_UNITS, STREAMS, SUBJECTS, type LedgerChunk, type Order, type OrderBatchSummary, type StockEvent } from '../../topologies/hybrid-orders.js';
 import { startTestDriver } from '../../src/testing/index.js';
 import { useNatsServer } from '../helpers/nats-server.js';
+import { until } from '../helpers/until.js';
 
 const server = useNatsServer();
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-async function until(cond: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const count = async (transport: Transport, stream: string) => (await transport.streamState(stream).catch(() => ({ messages: 0 }))).messages;
 
@@ -68,7 +61,7 @@ describe('hybrid-orders: real-time, near-real-time and batch on one stream', () 
     await until(async () => (await count(transport, STREAMS.stockEvents)) === 60 && (await count(transport, `SLUICE_BATCH_hybrid-orders_daily-ledger`)) === 60);
     await transport.publishDurable('ops.end-of-day', msgpackCodec.encode({ day: '2026-12-04' }));
     await until(async () => (await count(transport, STREAMS.finance)) === 1);
-    await until(async () => (await readAll<OrderBatchSummary>(transport, STREAMS.analytics)).reduce((n, s) => n + s.orders, 0) === 60, 15_000);
+    await until(async () => (await readAll<OrderBatchSummary>(transport, STREAMS.analytics)).reduce((n, s) => n + s.orders, 0) === 60, { timeoutMs: 15_000 });
     await run.stop();
 
     const events = await readAll<StockEvent>(transport, STREAMS.stockEvents);

@@ -13,6 +13,7 @@ import { runTopology } from '../../../src/runtime/run-topology.js';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { useNatsServer } from '../../helpers/nats-server.js';
+import { until } from '../../helpers/until.js';
 
 const server = useNatsServer();
 const dirs: string[] = [];
@@ -40,14 +41,6 @@ const mixed = (stateDir: string) =>
     const changes = t.actor(balances, deposits, { stateDir, reportEveryMs: 0, emits: { stream: 'BANK_OUT', subjects: ['bank.balance.>'] } });
     return changes.pipe(t.sink('bank.audit', { durable: true }));
   });
-
-async function until(cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function readAll(transport: Transport, stream: string): Promise<Array<{ subject: string; data: unknown; msgId: string | undefined }>> {
   const state = await transport.streamState(stream);

@@ -9,6 +9,7 @@ import { describeTopology, formatTopologyDescription } from '../../../src/runtim
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import { useNatsServer } from '../../helpers/nats-server.js';
+import { until } from '../../helpers/until.js';
 
 const server = useNatsServer();
 const dirs: string[] = [];
@@ -35,14 +36,6 @@ const nightly = (stateDir: string) =>
     );
     return sums.pipe(t.sink('prefs.audit'));
   });
-
-async function until(cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('t.durableBatch: a durable batch as a part of a topology', () => {
   it('describe shows values and triggers handed over exactly-once, and the flush outputs', () => {

@@ -9,6 +9,7 @@ import { defineTopology, type Topology } from '../../../src/runtime/define-topol
 import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
 import { LocalTransport } from '../../../src/transport/local-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
+import { until } from '../../helpers/until.js';
 
 const silent = pino({ level: 'silent' });
 const runs: RunningTopology[] = [];
@@ -20,14 +21,6 @@ async function start(topology: Topology, transport: Transport, drainTimeoutMs = 
   const run = await runTopology(topology, { transport, logger: silent, report: () => undefined, closeTransport: false, service: false, drainTimeoutMs });
   runs.push(run);
   return run;
-}
-
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 async function seed(transport: Transport, n: number): Promise<void> {
