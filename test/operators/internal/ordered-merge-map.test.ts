@@ -35,7 +35,7 @@ describe('orderedMergeMap', () => {
                       tap({ complete: () => (running -= 1) }),
                     );
                   },
-                  { maxInFlight, maxQueued: 1_000, component: 'test' },
+                  { maxInFlight, maxQueued: 1_000, component: 'test', stage: 'test' },
                 ),
               )
               .subscribe({ next: (v) => out.push(v), complete: () => (completed = true) });
@@ -55,7 +55,7 @@ describe('orderedMergeMap', () => {
     const out: number[] = [];
     const first = new Subject<number>();
     const src = new Subject<number>();
-    src.pipe(orderedMergeMap((n) => (n === 0 ? first : of(10, 11)), { maxInFlight: 2, maxQueued: 10, component: 't' })).subscribe((v) => out.push(v));
+    src.pipe(orderedMergeMap((n) => (n === 0 ? first : of(10, 11)), { maxInFlight: 2, maxQueued: 10, component: 't', stage: 't' })).subscribe((v) => out.push(v));
     src.next(0);
     src.next(1); // buffered behind 0
     first.next(1);
@@ -70,7 +70,7 @@ describe('orderedMergeMap limits', () => {
     const inner = new Subject<number>();
     let failure: unknown;
     const out: number[] = [];
-    src.pipe(orderedMergeMap(() => inner, { maxInFlight: 2, maxQueued: 0, component: 'c' })).subscribe({ next: (v) => out.push(v), error: (e: unknown) => (failure = e) });
+    src.pipe(orderedMergeMap(() => inner, { maxInFlight: 2, maxQueued: 0, component: 'c', stage: 'c' })).subscribe({ next: (v) => out.push(v), error: (e: unknown) => (failure = e) });
     src.next(1);
     src.next(2);
     expect(failure).toBeUndefined();
