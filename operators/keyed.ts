@@ -71,11 +71,11 @@ interface KeyState<T> {
  * Backpressure: an RxJS source pushes, and nothing in RxJS can make it wait, so keyed bounds
  * memory in two ways. (1) Credit: keyed keeps every envelope it holds unacknowledged, so a
  * `t.stream` source with `maxUnsettled: N` never has more than N inside keyed; with
- * `mailboxSize >= N` and `maxKeys >= N` nothing can overflow. (2) `pauseControl`: keyed calls `pause()` when some
- * mailbox reaches `pauseAtCount` and `resume()` when none is that long. Pausing stops the whole
- * source, because the next envelope may be for the full key and one stream cannot be read out of
- * order. Without either, a source that outruns its handlers fails with `BufferOverflowError`
- * rather than grow without bound.
+ * `mailboxSize >= N` and `maxKeys >= N` nothing can overflow. (2) `pauseControl`: keyed calls
+ * `pause()` when some mailbox reaches `pauseAtCount` and `resume()` when none is that long.
+ * Pausing stops the whole source, because the next envelope may be for the full key and one
+ * stream cannot be read out of order. Without either, a source that outruns its handlers fails
+ * with `BufferOverflowError` rather than grow without bound.
  *
  * ```ts
  * orders$.pipe(

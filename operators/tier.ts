@@ -117,6 +117,10 @@ export function tier<T, RH, RC>(config: TierConfig<T, RH, RC>): OperatorFunction
         try {
           subs.add(lanes.hot.subscribe(laneObserver));
           subs.add(lanes.cold.subscribe(laneObserver));
+        } catch (err) {
+          subs.unsubscribe();
+          subscriber.error(err);
+          return;
         } finally {
           connecting = previous;
         }

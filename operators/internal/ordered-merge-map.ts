@@ -37,7 +37,10 @@ interface Slot<R> {
  * Without a settling input an inner's failure fails the stream. Inputs still held when the
  * stream stops early are failed.
  */
-export function orderedMergeMap<T, R>(project: (value: T) => ObservableInput<R>, limits: OrderedMergeMapLimits): OperatorFunction<T, R> {
+export function orderedMergeMap<T, R>(
+  project: (value: T) => ObservableInput<R>,
+  limits: OrderedMergeMapLimits,
+): OperatorFunction<T, R> {
   const { maxInFlight, maxQueued, component } = limits;
   return (source) =>
     markStage(
@@ -59,14 +62,15 @@ export function orderedMergeMap<T, R>(project: (value: T) => ObservableInput<R>,
           flushing = true;
           try {
             while (head !== undefined && !subscriber.closed) {
-              while (head.values.length > 0) {
-                const buffered = head.values;
-                head.values = [];
-                for (const v of buffered) head.held.emit(subscriber, v);
+              const slot = head;
+              while (slot.values.length > 0) {
+                const buffered = slot.values;
+                slot.values = [];
+                for (const v of buffered) slot.held.emit(subscriber, v);
               }
-              if (!head.done) return;
-              // Its values are out and their synchronous effects hold what they need.
-              head.held.done();
+              if (!slot.done) return;
+              // Its values are out, and what they started downstream holds the input itself.
+              slot.held.done();
               active -= 1;
               head = slots.shift();
             }

@@ -1,4 +1,4 @@
-import { asyncScheduler, bufferCount, defer, EMPTY, from, map, NEVER, Observable, take, throwError, toArray, type OperatorFunction } from 'rxjs';
+import { asyncScheduler, bufferCount, defer, EMPTY, from, map, NEVER, Observable, switchMap, take, throwError, timer, toArray, type OperatorFunction } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { InvalidConfigError } from '../../src/errors.js';
@@ -63,6 +63,12 @@ describe('tier', () => {
         },
       });
       expectObservable(cold('-a-|', values).pipe(throwing)).toBe('#', undefined, new Error('bad lane'));
+    }));
+
+  it('fails when a lane subscribes to its input later than when it is subscribed', () =>
+    testScheduler().run(({ cold, expectObservable }) => {
+      const late = tier<Order, string, string>({ ...lanes, coldLane: (cold$) => timer(5).pipe(switchMap(() => cold$), map(String)) });
+      expectObservable(cold('-a-|', values).pipe(late, map(show))).toBe('-a---#', { a: 'hot:a' }, expect.objectContaining({ name: 'InvalidConfigError', message: expect.stringMatching(/coldLane/) }));
     }));
 
   it('rejects bad configuration at creation', () => {
