@@ -132,8 +132,10 @@ export function keyed<T, R>(config: KeyedConfig<T, R>): OperatorFunction<Envelop
           let done = false;
           let sub: Subscription | undefined;
           sub = held.subscribe((): ObservableInput<R> => handle(env, st.key), {
-            next: (v) => held.emit(subscriber, v),
-            end: () => {
+            next(v) {
+              held.emit(subscriber, v);
+            },
+            end() {
               done = true;
               held.done();
               // undefined when the handler completed synchronously, inside subscribe()
@@ -144,7 +146,9 @@ export function keyed<T, R>(config: KeyedConfig<T, R>): OperatorFunction<Envelop
               else states.delete(st.key);
               pump();
             },
-            error: (err: unknown) => subscriber.error(err),
+            error(err) {
+              subscriber.error(err);
+            },
           });
           if (!done) running.add(sub);
         };

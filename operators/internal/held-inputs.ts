@@ -1,9 +1,8 @@
-import type { ObservableInput, Subscriber, Subscription } from 'rxjs';
+import { from, Subscription, type ObservableInput, type Subscriber } from 'rxjs';
 import { ensureError } from '../../src/errors.js';
 import { InterruptedError } from '../../src/settle/interrupted-error.js';
 import { holdCurrent, withSettlement } from '../../src/settle/settle-scope.js';
 import type { Settlement } from '../../src/settle/settlement.js';
-import { inSettlement } from './in-settlement.js';
 
 /** How one input's work ended, as {@link HeldInput.subscribe} reports it. */
 export interface HeldWorkObserver<R> {
@@ -46,20 +45,36 @@ export class HeldInput {
   }
 
   /**
-   * Starts the work for this input: `work()` is called and subscribed in the input's scope (see
-   * `inSettlement`). A failure (error or throw) fails the input when it is settling and reports
+   * Starts the work for this input: `work()` is called and subscribed in the input's scope, so
+   * what it does on subscription (a dead-letter store, a nested holder) holds this input. A failure (error or throw) fails the input when it is settling and reports
    * `end(true)`; otherwise it goes to `error`. Completion reports `end(false)`; the caller
    * releases with {@link done} once it has passed the values on (it may buffer them first).
    */
   subscribe<R>(work: () => ObservableInput<R>, observer: HeldWorkObserver<R>): Subscription {
-    return inSettlement(this.settlement, work).subscribe({
-      next: (value) => observer.next(value),
-      error: (err: unknown) => {
-        if (!this.settling) return observer.error(err);
-        this.failed(err);
-        observer.end(true);
+    // This runs once per message: no `inSettlement` layer, and method shorthand rather than
+    // arrow properties, which tsx's esbuild (keepNames) would wrap in an Object.defineProperty
+    // call each time.
+    const held = this;
+    const inner = {
+      next(value: R): void {
+        observer.next(value);
       },
-      complete: () => observer.end(false),
+      error(err: unknown): void {
+        held.workFailed(err, observer);
+      },
+      complete(): void {
+        observer.end(false);
+      },
+    };
+    return withSettlement(this.settlement, () => {
+      let input: ObservableInput<R>;
+      try {
+        input = work();
+      } catch (err) {
+        this.workFailed(err, observer);
+        return Subscription.EMPTY;
+      }
+      return from(input).subscribe(inner);
     });
   }
 
@@ -74,6 +89,12 @@ export class HeldInput {
     if (!this.close()) return;
     this.settlement!.fail(ensureError(err));
     this.settlement!.release();
+  }
+
+  private workFailed(err: unknown, observer: HeldWorkObserver<unknown>): void {
+    if (!this.settling) return observer.error(err);
+    this.failed(err);
+    observer.end(true);
   }
 
   private close(): boolean {
