@@ -46,9 +46,10 @@ export class HeldInput {
 
   /**
    * Starts the work for this input: `work()` is called and subscribed in the input's scope, so
-   * what it does on subscription (a dead-letter store, a nested holder) holds this input. A failure (error or throw) fails the input when it is settling and reports
-   * `end(true)`; otherwise it goes to `error`. Completion reports `end(false)`; the caller
-   * releases with {@link done} once it has passed the values on (it may buffer them first).
+   * what it does on subscription (a dead-letter store, a nested holder) holds this input. A
+   * failure (error or throw) fails the input when it is settling and reports `end(true)`;
+   * otherwise it goes to `error`. Completion reports `end(false)`; the caller releases with
+   * {@link done} once it has passed the values on (it may buffer them first).
    */
   subscribe<R>(work: () => ObservableInput<R>, observer: HeldWorkObserver<R>): Subscription {
     // This runs once per message: no `inSettlement` layer, and method shorthand rather than
@@ -124,11 +125,6 @@ export class HeldInputs {
   /** Holds the input being pushed through now; call it in `next`, before anything asynchronous. */
   take(): HeldInput {
     return new HeldInput(holdCurrent(), this.open);
-  }
-
-  /** Inputs held now. */
-  get size(): number {
-    return this.open.size;
   }
 
   /** Fails every input still held (they were not processed: redeliver them). Call it on teardown. */
