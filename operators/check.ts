@@ -70,9 +70,16 @@ const TIMEOUT_NAMES = new Set(['CheckTimeoutError', 'RequestTimeoutError', 'Time
  *   reply, or a fallback outcome (`timed-out-allowed`, `timed-out-denied`, `failed-allowed`,
  *   `failed-denied`) with the error; or `DeadLettered` when the fallback is `dead-letter`.
  * - Holds: up to `maxInFlight` outstanding requests with their results (a result waits for the
- *   ones before it), plus up to `maxQueued` envelopes waiting for a slot.
+ *   ones before it), plus up to `maxQueued` envelopes waiting for a slot. Each envelope's input
+ *   stays unacknowledged from arrival until its result — answer, fallback or dead letter — has
+ *   been emitted in the input's scope and the effects that emission started downstream (a
+ *   durable publish, the dead letter's store) are complete.
  * - Fails: never because of a request; on queue overflow (bound the source's credit instead),
- *   or when the source fails.
+ *   or when the source fails. Inputs still waiting then (or on unsubscribe) are failed, so a
+ *   JetStream source delivers them again.
+ * - Guarantee: passes its input's on (at-least-once from a JetStream stream). The request itself
+ *   is core request/reply, at-most-once: a redelivered input asks again, so the service should
+ *   answer reads, or dedupe by the message id.
  *
  * ```ts
  * payments$.pipe(
@@ -116,7 +123,7 @@ export function check<T, Reply>(config: CheckConfig<T, Reply>): OperatorFunction
       catchError((err: unknown) => of(fallback(envelope, err))),
     );
 
-  return orderedMergeMap(ask, { maxInFlight, maxQueued, component: `check '${name}'` });
+  return orderedMergeMap(ask, { maxInFlight, maxQueued, component: `check '${name}'`, stage: operator });
 }
 
 function requireFallback(field: string, value: unknown): CheckFallback {

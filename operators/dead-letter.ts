@@ -21,9 +21,16 @@ export interface DeadLetterConfig<T, R> extends GuardHandlerConfig<T, R> {
  *   `DeadLettered` (after `sink` has completed), so acking on the outcome never loses a message.
  * - Holds: up to `maxInFlight` envelopes in progress with their outcomes, plus up to `maxQueued`
  *   waiting (RxJS cannot slow a push source: bound it by the source's credit, e.g. the consumer's
- *   `maxInFlight`, and the queue never fills).
- * - Fails: when `sink` fails (a dead letter that cannot be stored must not be acked), on queue
- *   overflow, or when the source fails. A `TerminalError` from `handle` is never retried.
+ *   `maxUnsettled`, and the queue never fills). Each envelope's input stays unacknowledged across
+ *   every retry (a JetStream source keeps it alive with `working()`) until its outcome has been
+ *   emitted in its scope and that emission's effects downstream are complete. `handle` and
+ *   `sink` run in the input's scope, so a sink such as `ctx.deadLetter` holds it until the dead
+ *   letter is stored.
+ * - Fails: when `sink` fails: a dead letter that cannot be stored must not be acked, so the input
+ *   is failed (redelivered) and the stream goes on; without a settling input (core NATS) the
+ *   output fails. On queue overflow, or when the source fails; inputs still held then are failed.
+ *   A `TerminalError` from `handle` is never retried.
+ * - Guarantee: passes its input's on (at-least-once from a JetStream stream).
  *
  * ```ts
  * payments$.pipe(
@@ -42,5 +49,5 @@ export function deadLetter<T, R>(config: DeadLetterConfig<T, R>): OperatorFuncti
   const guard = createGuard('deadLetter', config);
   const maxInFlight = requireInt('deadLetter', 'maxInFlight', config.maxInFlight ?? 1, 1);
   const maxQueued = requireInt('deadLetter', 'maxQueued', config.maxQueued ?? 10_000, 0);
-  return orderedMergeMap(guard, { maxInFlight, maxQueued, component: `deadLetter '${config.name}'` });
+  return orderedMergeMap(guard, { maxInFlight, maxQueued, component: `deadLetter '${config.name}'`, stage: `deadLetter:${config.name}` });
 }

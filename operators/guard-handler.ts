@@ -2,6 +2,8 @@ import { asyncScheduler, catchError, concat, defer, EMPTY, from, ignoreElements,
 import type { Envelope } from '../src/envelope/envelope.js';
 import { InvalidConfigError } from '../src/errors.js';
 import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';
+import { currentSettlement } from '../src/settle/settle-scope.js';
+import { inSettlement } from './internal/in-settlement.js';
 import { retryWithBackoff, type RetryWithBackoffConfig } from './retry-with-backoff.js';
 
 /** Options for {@link guardHandler} (and the `deadLetter` operator built on it). */
@@ -39,8 +41,14 @@ export interface Handled<T, R> {
  *
  * - Emits: one `Handled` (handler completed; values of failed tries are discarded) or one
  *   `DeadLettered` (not retryable, or `retry.maxAttempts` used up; after `sink` completed).
- * - Holds: the current try's values.
+ * - Holds: the current try's values. It takes no hold itself: the operator running it (`keyed`,
+ *   `deadLetter`, `settleMap`) holds the input until the outcome is out. Every try and the `sink`
+ *   run in the scope of the input the Observable was subscribed for (current when it was called
+ *   or subscribed), even after a retry delay, so a sink such as `ctx.deadLetter` holds that input
+ *   until the dead letter is stored.
  * - Fails: only when `sink` fails, or `handle` is not a function.
+ * - Guarantee: passes its input's on inside a settle-aware operator; inside a bare `mergeMap` the
+ *   outcome comes after the input was acknowledged (at-most-once).
  *
  * ```ts
  * const reserve = guardHandler({
@@ -68,11 +76,15 @@ export function createGuard<T, R>(kind: string, config: GuardHandlerConfig<T, R>
   const retrying = config.retry === undefined ? undefined : retryWithBackoff<unknown>({ scheduler, ...config.retry });
   const operator = `${kind}:${name}`;
 
-  return (envelope) =>
-    defer(() => {
+  return (envelope) => {
+    const calledFor = currentSettlement();
+    return defer(() => {
+      // The input this envelope came from: retries and the dead letter run in its scope, however
+      // late, so what they hold (a dead letter's store) holds that input.
+      const owner = currentSettlement() ?? calledFor;
       let attempts = 0;
       let values: R[] = [];
-      const tries = defer(() => {
+      const tries = inSettlement(owner, () => {
         attempts += 1;
         values = [];
         return from(handle(envelope, attempts)).pipe(tap((v) => values.push(v)));
@@ -84,10 +96,10 @@ export function createGuard<T, R>(kind: string, config: GuardHandlerConfig<T, R>
       ).pipe(
         catchError((err: unknown) => {
           const dead = deadLettered(envelope, err, attempts, { operator, failedAt: scheduler.now() });
-          const stored = sink(dead);
-          const done = stored === undefined || stored === null ? EMPTY : from(stored).pipe(take(1), ignoreElements());
-          return concat(done, of(dead));
+          const stored = inSettlement(owner, () => sink(dead) ?? EMPTY).pipe(take(1), ignoreElements());
+          return concat(stored, of(dead));
         }),
       );
     });
+  };
 }

@@ -1,10 +1,12 @@
-import { asyncScheduler, from, Observable, type ObservableInput, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, Observable, type ObservableInput, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { BufferOverflowError, InvalidConfigError } from '../src/errors.js';
 import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';
+import { markStage } from '../src/runtime/lineage.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
 import { optionalInt, requireInt, requireName } from './internal/batch-validate.js';
 import { Fifo } from './internal/fifo.js';
+import { HeldInputs, type HeldInput } from './internal/held-inputs.js';
 import type { PauseControl } from './micro-batch-process.js';
 
 /** Options for {@link keyed}. */
@@ -35,7 +37,7 @@ export interface KeyedConfig<T, R> {
 
 interface KeyState<T> {
   readonly key: string;
-  readonly mailbox: Fifo<Envelope<T>>;
+  readonly mailbox: Fifo<{ readonly env: Envelope<T>; readonly held: HeldInput }>;
   running: boolean;
   ready: boolean;
   /** Mailbox at least `pauseAtCount` long. */
@@ -53,17 +55,27 @@ interface KeyState<T> {
  *   such keys. A key with nothing left to do is forgotten. Keys that are ready wait for a free
  *   handler slot in the order they became ready (no key starves).
  * - Completes: after the source completes and every mailbox is drained.
- * - Fails: when a handler fails (wrap it with `guardHandler` for retries and dead letters), when
- *   a mailbox or `maxKeys` overflows (`BufferOverflowError`), or when the source fails.
+ * - Settles: each envelope's input stays unacknowledged from arrival, through its wait in the
+ *   mailbox, until its handler has completed and every value it emitted has been passed on in
+ *   the input's scope with those values' effects downstream complete. `handle` runs in the
+ *   input's scope, so a `guardHandler`'s dead-letter sink holds the input until the dead letter
+ *   is stored. A `key` that throws emits its `DeadLettered` at once, in the input's scope.
+ * - Fails: when a handler fails with a settling input (a JetStream stream), that input is failed —
+ *   redelivered after the source's backoff, dead-lettered after its last delivery — and the key
+ *   goes on with its next envelope, so the redelivered one is handled after it (wrap the handler
+ *   with `guardHandler` to retry in place and keep the key's order). Without a settling input the
+ *   output fails. Also fails when a mailbox or `maxKeys` overflows (`BufferOverflowError`) or the
+ *   source fails; every input still held then (running or waiting) is failed for redelivery.
+ * - Guarantee: passes its input's on (at-least-once from a JetStream stream).
  *
  * Backpressure: an RxJS source pushes, and nothing in RxJS can make it wait, so keyed bounds
- * memory in two ways. (1) Credit: a JetStream consumer with `maxInFlight: N` that is acked after
- * keyed's output holds at most N envelopes inside keyed; with `mailboxSize >= N` and
- * `maxKeys >= N` nothing can overflow. (2) `pauseControl`: keyed calls `pause()` when some
- * mailbox reaches `pauseAtCount` and `resume()` when none is that long. Pausing stops the whole
- * source, because the next envelope may be for the full key and one stream cannot be read out of
- * order. Without either, a source that outruns its handlers fails with `BufferOverflowError`
- * rather than grow without bound.
+ * memory in two ways. (1) Credit: keyed keeps every envelope it holds unacknowledged, so a
+ * `t.stream` source with `maxUnsettled: N` never has more than N inside keyed; with
+ * `mailboxSize >= N` and `maxKeys >= N` nothing can overflow. (2) `pauseControl`: keyed calls
+ * `pause()` when some mailbox reaches `pauseAtCount` and `resume()` when none is that long.
+ * Pausing stops the whole source, because the next envelope may be for the full key and one
+ * stream cannot be read out of order. Without either, a source that outruns its handlers fails
+ * with `BufferOverflowError` rather than grow without bound.
  *
  * ```ts
  * orders$.pipe(
@@ -94,131 +106,138 @@ export function keyed<T, R>(config: KeyedConfig<T, R>): OperatorFunction<Envelop
   const operator = `${c}:${name}`;
 
   return (source) =>
-    new Observable<R | DeadLettered<T>>((subscriber) => {
-      const states = new Map<string, KeyState<T>>();
-      const ready = new Fifo<KeyState<T>>();
-      const running = new Set<Subscription>();
-      let inFlight = 0;
-      let sourceDone = false;
-      let pumping = false;
-      // Keys whose mailbox is at least pauseAt long; the source is paused while there are any.
-      let crowded = 0;
-      let paused = false;
+    markStage(
+      new Observable<R | DeadLettered<T>>((subscriber) => {
+        const holds = new HeldInputs(`keyed '${name}'`);
+        const states = new Map<string, KeyState<T>>();
+        const ready = new Fifo<KeyState<T>>();
+        const running = new Set<Subscription>();
+        let inFlight = 0;
+        let sourceDone = false;
+        let pumping = false;
+        // Keys whose mailbox is at least pauseAt long; the source is paused while there are any.
+        let crowded = 0;
+        let paused = false;
 
-      const setPaused = (want: boolean): void => {
-        if (pauseControl === undefined || paused === want) return;
-        paused = want;
-        if (want) pauseControl.pause();
-        else pauseControl.resume();
-      };
+        const setPaused = (want: boolean): void => {
+          if (pauseControl === undefined || paused === want) return;
+          paused = want;
+          if (want) pauseControl.pause();
+          else pauseControl.resume();
+        };
 
-      const run = (st: KeyState<T>, env: Envelope<T>): void => {
-        st.running = true;
-        inFlight += 1;
-        let input: ObservableInput<R>;
-        try {
-          input = handle(env, st.key);
-        } catch (err) {
+        const run = (st: KeyState<T>, env: Envelope<T>, held: HeldInput): void => {
+          st.running = true;
+          inFlight += 1;
+          let done = false;
+          let sub: Subscription | undefined;
+          sub = held.subscribe((): ObservableInput<R> => handle(env, st.key), {
+            next(v) {
+              held.emit(subscriber, v);
+            },
+            end() {
+              done = true;
+              held.done();
+              // undefined when the handler completed synchronously, inside subscribe()
+              if (sub !== undefined) running.delete(sub);
+              inFlight -= 1;
+              st.running = false;
+              if (st.mailbox.length > 0) markReady(st);
+              else states.delete(st.key);
+              pump();
+            },
+            error(err) {
+              subscriber.error(err);
+            },
+          });
+          if (!done) running.add(sub);
+        };
+
+        const updateCrowding = (st: KeyState<T>): void => {
+          const now = st.mailbox.length >= pauseAt;
+          if (now === st.crowded) return;
+          st.crowded = now;
+          crowded += now ? 1 : -1;
+          setPaused(crowded > 0);
+        };
+
+        const markReady = (st: KeyState<T>): void => {
+          if (st.ready || st.running) return;
+          st.ready = true;
+          ready.push(st);
+        };
+
+        // A loop, not recursion: synchronous handlers complete inside `run`, and a long mailbox of
+        // them must not grow the stack.
+        const pump = (): void => {
+          if (pumping) return;
+          pumping = true;
+          try {
+            while (!subscriber.closed && inFlight < maxInFlight && ready.length > 0) {
+              const st = ready.shift()!;
+              st.ready = false;
+              const next = st.mailbox.shift()!;
+              updateCrowding(st);
+              run(st, next.env, next.held);
+            }
+          } finally {
+            pumping = false;
+          }
+          if (sourceDone && inFlight === 0 && ready.length === 0 && !subscriber.closed) subscriber.complete();
+        };
+
+        const overflow = (detail: string, limit: number): void => {
+          const err = new BufferOverflowError(`keyed '${name}'`, limit, detail);
+          // The envelope that did not fit was not processed either: deliver it again.
+          holds.take().failed(err);
           subscriber.error(err);
-          return;
-        }
-        let done = false;
-        let sub: Subscription | undefined;
-        sub = from(input).subscribe({
-          next: (v) => subscriber.next(v),
+        };
+
+        subscriber.add(() => {
+          for (const sub of running) sub.unsubscribe();
+          running.clear();
+          states.clear();
+          ready.clear();
+          holds.interrupt();
+          // Leave a shared source usable by whoever subscribes next.
+          setPaused(false);
+        });
+        subscribeLinked(source, subscriber, {
+          next: (env) => {
+            let k: string;
+            try {
+              k = keyOf(env);
+            } catch (err) {
+              subscriber.next(deadLettered(env, err, 1, { operator, failedAt: scheduler.now() }));
+              return;
+            }
+            let st = states.get(k);
+            if (st === undefined) {
+              if (states.size >= maxKeys) {
+                overflow(`${states.size} keys have work ('maxKeys'); key '${k}' would be one more`, maxKeys);
+                return;
+              }
+              st = { key: k, mailbox: new Fifo(), running: false, ready: false, crowded: false };
+              states.set(k, st);
+            }
+            if (st.mailbox.length >= mailboxSize) {
+              overflow(`the mailbox of key '${k}' holds ${mailboxSize} envelopes ('mailboxSize'); pause the source (pauseControl) or lower its credit`, mailboxSize);
+              return;
+            }
+            st.mailbox.push({ env, held: holds.take() });
+            markReady(st);
+            pump();
+            // After pump, so an envelope that starts at once never counts as waiting.
+            updateCrowding(st);
+          },
           error: (err: unknown) => subscriber.error(err),
           complete: () => {
-            done = true;
-            // undefined when the handler completed synchronously, inside subscribe()
-            if (sub !== undefined) running.delete(sub);
-            inFlight -= 1;
-            st.running = false;
-            if (st.mailbox.length > 0) markReady(st);
-            else states.delete(st.key);
+            sourceDone = true;
             pump();
           },
         });
-        if (!done) running.add(sub);
-      };
-
-      const updateCrowding = (st: KeyState<T>): void => {
-        const now = st.mailbox.length >= pauseAt;
-        if (now === st.crowded) return;
-        st.crowded = now;
-        crowded += now ? 1 : -1;
-        setPaused(crowded > 0);
-      };
-
-      const markReady = (st: KeyState<T>): void => {
-        if (st.ready || st.running) return;
-        st.ready = true;
-        ready.push(st);
-      };
-
-      // A loop, not recursion: synchronous handlers complete inside `run`, and a long mailbox of
-      // them must not grow the stack.
-      const pump = (): void => {
-        if (pumping) return;
-        pumping = true;
-        try {
-          while (!subscriber.closed && inFlight < maxInFlight && ready.length > 0) {
-            const st = ready.shift()!;
-            st.ready = false;
-            const env = st.mailbox.shift()!;
-            updateCrowding(st);
-            run(st, env);
-          }
-        } finally {
-          pumping = false;
-        }
-        if (sourceDone && inFlight === 0 && ready.length === 0 && !subscriber.closed) subscriber.complete();
-      };
-
-      const overflow = (detail: string, limit: number): void => {
-        subscriber.error(new BufferOverflowError(`keyed '${name}'`, limit, detail));
-      };
-
-      subscriber.add(() => {
-        for (const sub of running) sub.unsubscribe();
-        running.clear();
-        states.clear();
-        ready.clear();
-        // Leave a shared source usable by whoever subscribes next.
-        setPaused(false);
-      });
-      subscribeLinked(source, subscriber, {
-        next: (env) => {
-          let k: string;
-          try {
-            k = keyOf(env);
-          } catch (err) {
-            subscriber.next(deadLettered(env, err, 1, { operator, failedAt: scheduler.now() }));
-            return;
-          }
-          let st = states.get(k);
-          if (st === undefined) {
-            if (states.size >= maxKeys) {
-              overflow(`${states.size} keys have work ('maxKeys'); key '${k}' would be one more`, maxKeys);
-              return;
-            }
-            st = { key: k, mailbox: new Fifo(), running: false, ready: false, crowded: false };
-            states.set(k, st);
-          }
-          if (st.mailbox.length >= mailboxSize) {
-            overflow(`the mailbox of key '${k}' holds ${mailboxSize} envelopes ('mailboxSize'); pause the source (pauseControl) or lower its credit`, mailboxSize);
-            return;
-          }
-          st.mailbox.push(env);
-          markReady(st);
-          pump();
-          // After pump, so an envelope that starts at once never counts as waiting.
-          updateCrowding(st);
-        },
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => {
-          sourceDone = true;
-          pump();
-        },
-      });
-    });
+      }),
+      source,
+      { name: operator, effect: 'passes' },
+    );
 }

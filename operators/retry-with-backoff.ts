@@ -1,6 +1,8 @@
-import { retry, throwError, timer, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
-import { asyncScheduler } from 'rxjs';
+import { asyncScheduler, defer, retry, throwError, timer, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { InvalidConfigError } from '../src/errors.js';
+import { markStage } from '../src/runtime/lineage.js';
+import { currentSettlement } from '../src/settle/settle-scope.js';
+import { inSettlement } from './internal/in-settlement.js';
 
 /** How a retry delay is randomised. See {@link backoffDelayMs}. */
 export type Jitter = 'none' | 'full' | 'equal';
@@ -69,6 +71,13 @@ export function backoffDelayMs(retry: number, policy: BackoffPolicy, random: () 
  * Holds: one timer. Fails: with the source's last error, unchanged, when it is not retryable or
  * the attempts are used up; the error is never wrapped, so its `name` reaches dead letters.
  *
+ * Guarantee: passes its input's on. Used per message inside a settle-aware operator
+ * (`settleMap`, `deadLetter`, `keyed`, `guardHandler`), the input stays unacknowledged across
+ * every try and delay (a JetStream source keeps it alive with `working()`, so a long backoff
+ * does not trigger a redelivery), and every try is subscribed in that input's scope, so what a
+ * try holds holds that input. Around a whole stream, a retry resubscribes the source, which
+ * delivers again what was not settled.
+ *
  * ```ts
  * defer(() => transport.request('stock.reserve', bytes, { timeoutMs: 500 })).pipe(
  *   retryWithBackoff({ maxAttempts: 5, initialDelayMs: 50, maxDelayMs: 2_000 }),
@@ -81,7 +90,7 @@ export function retryWithBackoff<T>(config: RetryWithBackoffConfig = {}): MonoTy
   const isRetryable = config.isRetryable ?? isRetryableByDefault;
   const random = config.random ?? Math.random;
   const scheduler = config.scheduler ?? asyncScheduler;
-  return retry<T>({
+  const retrying = retry<T>({
     count: policy.maxAttempts - 1,
     resetOnSuccess: config.resetOnValue ?? false,
     delay: (error: unknown, retryNumber: number) => {
@@ -95,6 +104,17 @@ export function retryWithBackoff<T>(config: RetryWithBackoffConfig = {}): MonoTy
       return timer(backoffDelayMs(retryNumber, policy, random), scheduler);
     },
   });
+  return (source) =>
+    markStage(
+      // A retry resubscribes from a timer, outside any scope: resubscribe in the scope of the
+      // input the first try was for, so what a try holds (a durable publish) holds that input.
+      defer(() => {
+        const owner = currentSettlement();
+        return inSettlement(owner, () => source).pipe(retrying);
+      }),
+      source,
+      { name: 'retryWithBackoff', effect: 'passes' },
+    );
 }
 
 /** Validates and defaults the backoff part of a config; `component` names the operator in errors. */

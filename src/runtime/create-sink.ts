@@ -10,7 +10,7 @@ import { validateSubject } from '../transport/subject.js';
 import type { Transport } from '../transport/transport.js';
 import { currentSettlement, holdCurrent, withSettlement } from '../settle/settle-scope.js';
 import type { Settlement } from '../settle/settlement.js';
-import { traceSources, type Trace } from './lineage.js';
+import { markStage, traceSources, type StageInfo, type Trace } from './lineage.js';
 import type { RuntimeStats } from './runtime-stats.js';
 import type { SinkOptions, SinkTarget } from './types.js';
 
@@ -111,8 +111,11 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
         warned = true;
         deps.logger?.warn({ sink: name }, 'a value reached this sink after its input was acknowledged: a stage Sluice cannot see (e.g. mergeMap over a promise, delay) is async. That path is at-most-once; use settleMap for async work (docs/guarantees.md)');
       };
+      // What a sink passes on went out in its input's scope after the publish: stages downstream
+      // (another sink, a lane's merge) settle with it, and describe follows paths through it.
+      const stage: StageInfo = { name: `sink:${name}`, effect: 'passes' };
       if (!durable) {
-        return new Observable<V>((subscriber) =>
+        const passed = new Observable<V>((subscriber) =>
           source.subscribe({
             next: (value) => {
               const current = currentSettlement();
@@ -130,8 +133,9 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
             complete: () => subscriber.complete(),
           }),
         );
+        return markStage(passed, source, stage);
       }
-      return new Observable<V>((subscriber) => {
+      const passed = new Observable<V>((subscriber) => {
         let inFlight = 0;
         let completed = false;
         const waiting: Array<() => void> = [];
@@ -186,6 +190,7 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
         });
         return () => sub.unsubscribe();
       });
+      return markStage(passed, source, stage);
     };
   };
 }

@@ -1,9 +1,12 @@
-import { EMPTY, from, map, NEVER, Observable, of, take, throwError } from 'rxjs';
+import { asyncScheduler, EMPTY, from, map, NEVER, Observable, of, take, throwError } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { InvalidConfigError, NoRespondersError, RequestTimeoutError } from '../../src/errors.js';
 import { check, CheckTimeoutError, type CheckConfig, type Checked } from '../../operators/check.js';
 import type { DeadLettered } from '../../src/dead-letter/dead-letter-record.js';
+import { defineTopology } from '../../src/runtime/define-topology.js';
+import { describeTopology } from '../../src/runtime/describe-topology.js';
+import { SettleLog, slowSink } from '../helpers/settle-log.js';
 import { env, testScheduler } from './realtime-fixtures.js';
 
 type Out = Checked<number, string> | DeadLettered<number>;
@@ -123,6 +126,64 @@ describe('check', () => {
           .subscribe({ next: (o) => seen.push(show(o)), complete: resolve }),
       );
       expect(seen).toEqual(['1:p1', '2:p2']);
+    });
+  });
+
+  describe('settling', () => {
+    const byId = (x: Envelope<number>): string => x.id;
+
+    it('holds each input until its result is out in input order and its downstream effects are complete', () =>
+      testScheduler().run(({ cold, expectObservable, flush }) => {
+        const replies: Record<number, string> = { 1: '----x|', 2: '-y|', 3: '--z|' };
+        const op = () => check<number, string>({ ...base, request: (x) => cold(replies[x.data]!, { x: 'ok1', y: 'ok2', z: 'ok3' }) });
+        const bare = new SettleLog(() => asyncScheduler.now());
+        const sunk = new SettleLog(() => asyncScheduler.now());
+        expectObservable(cold('abc|', values).pipe(bare.inputs(byId), op(), map(show))).toBe('----(abc|)', { a: '1:ok1', b: '2:ok2', c: '3:ok3' });
+        // A durable sink downstream: its publish ack comes 3 frames after the result reaches it.
+        expectObservable(cold('abc|', values).pipe(sunk.inputs(byId), op(), slowSink(() => cold('---|')), map(show))).toBe('-------(abc|)', { a: '1:ok1', b: '2:ok2', c: '3:ok3' });
+        flush();
+        // b's reply came at 1 and c's at 2, but their results went out behind a's at 4.
+        expect(bare.summary()).toEqual({ '1': 'acked@4', '2': 'acked@4', '3': 'acked@4' });
+        expect(sunk.summary()).toEqual({ '1': 'acked@7', '2': 'acked@7', '3': 'acked@7' });
+      }));
+
+    it('holds an input through its fallback and its dead letter until the dead letter is stored; a failed store fails it', () =>
+      testScheduler().run(({ cold, expectObservable, flush }) => {
+        const log = new SettleLog(() => asyncScheduler.now());
+        const request = (x: Envelope<number>): Observable<string> =>
+          x.data === 1 ? cold('------------r|') : x.data === 2 ? throwError(() => new NoRespondersError('fraud.score')) : cold('-r|');
+        const op = check<number, string>({ ...base, onTimeout: 'dead-letter', onError: 'allow', request });
+        // Downstream, storing a dead letter takes 2 frames, and publishing 3's result fails.
+        const store = slowSink((o: Out) => (o.kind === 'dead-letter' ? cold('--|') : o.envelope.data === 3 ? cold('--#') : cold('|')));
+        expectObservable(cold('abc|', values).pipe(log.inputs(byId), op, store, map(show))).toBe('----------b-(a|)', {
+          a: '1:dlq:CheckTimeoutError',
+          b: '2:failed-allowed:NoRespondersError',
+        });
+        flush();
+        // 1 timed out at 10 and its dead letter was stored at 12; 2 and 3 waited behind it.
+        expect(log.summary()).toEqual({ '1': 'acked@12', '2': 'acked@10', '3': 'failed@12' });
+      }));
+
+    it('fails the inputs still waiting when unsubscribed early, so they are delivered again', () =>
+      testScheduler().run(({ hot, cold, expectObservable, flush }) => {
+        const log = new SettleLog(() => asyncScheduler.now());
+        const source = hot('-ab----', values);
+        expectObservable(source.pipe(log.inputs(byId), check({ ...base, maxInFlight: 1, request: () => cold<string>('-----r|') })), '^--!').toBe('---');
+        flush();
+        expect(log.summary()).toEqual({ '1': 'failed@3', '2': 'failed@3' });
+      }));
+
+    it('runs the request in the input\'s scope and lets describe follow a path through it', () => {
+      const topology = defineTopology('fraud', (t) =>
+        t.stream<number>('PAY', 'pay.in').pipe(
+          check<number, string>({ ...base, request: () => of('ok') }),
+          map((c) => c.envelope),
+          t.sink('pay.checked', { durable: true }),
+        ),
+      );
+      expect(describeTopology(topology).paths).toEqual([
+        { from: 'PAY (pay.in)', to: 'pay.checked', guarantee: 'exactly-once', because: 'output ids derive from input positions; re-publishes fall in the duplicate window' },
+      ]);
     });
   });
 });

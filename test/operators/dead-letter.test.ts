@@ -5,6 +5,10 @@ import { BufferOverflowError, InvalidConfigError } from '../../src/errors.js';
 import { deadLetter } from '../../operators/dead-letter.js';
 import type { DeadLettered } from '../../src/dead-letter/dead-letter-record.js';
 import type { Handled } from '../../operators/guard-handler.js';
+import { holdCurrent } from '../../src/settle/settle-scope.js';
+import { defineTopology } from '../../src/runtime/define-topology.js';
+import { describeTopology } from '../../src/runtime/describe-topology.js';
+import { SettleLog, slowSink } from '../helpers/settle-log.js';
 import { env, testScheduler } from './realtime-fixtures.js';
 
 type Out = Handled<number, string> | DeadLettered<number>;
@@ -55,6 +59,68 @@ describe('deadLetter', () => {
     const ok = { name: 'g', handle: () => of(1), sink: () => undefined };
     expect(() => deadLetter({ ...ok, maxInFlight: 0 })).toThrow(InvalidConfigError);
     expect(() => deadLetter({ ...ok, maxQueued: -1 })).toThrow(/maxQueued/);
+  });
+
+  describe('settling', () => {
+    const byId = (x: Envelope<number>): string => x.id;
+    const retry = { maxAttempts: 3, initialDelayMs: 5, jitter: 'none' as const };
+
+    it('keeps each input held across its retries until its outcome is out and its effects are complete', () =>
+      testScheduler().run(({ cold, expectObservable, flush }) => {
+        const log = new SettleLog(() => asyncScheduler.now());
+        // 1 fails twice: tries at 0 (fails at 1), 6 (fails at 7), 17 (done at 19); 2 succeeds at once but waits its turn.
+        const op = deadLetter<number, string>({
+          name: 'ledger',
+          maxInFlight: 2,
+          retry,
+          handle: (x, attempt) => (x.data === 1 && attempt < 3 ? cold<string>('-#', undefined, new Error('busy')) : cold('-v|', { v: `v${x.data}` })),
+          sink: () => undefined,
+        });
+        expectObservable(cold('ab|', values).pipe(log.inputs(byId), op, slowSink(() => cold('--|')), map(show))).toBe('21ms (ab|)', { a: '1:v1', b: '2:v2' });
+        flush();
+        expect(log.summary()).toEqual({ '1': 'acked@21', '2': 'acked@21' });
+      }));
+
+    it('runs the dead-letter sink in the input\'s scope, so the input settles once the dead letter is stored', () =>
+      testScheduler().run(({ cold, expectObservable, flush }) => {
+        const log = new SettleLog(() => asyncScheduler.now());
+        // Like ctx.deadLetter with a dead-letter stream: holds the current input until the store's ack.
+        const sink = (d: DeadLettered<number>): void => {
+          const held = holdCurrent();
+          cold('----|').subscribe({ complete: () => (d.envelope.data === 3 && held?.fail(new Error('dlq down')), held?.release()) });
+        };
+        const op = deadLetter<number, string>({ name: 'ledger', retry, handle: () => throwError(() => new Error('down')), sink });
+        // each: tries at 0, 5, 15, dead letter at 15, stored at 19 (3's store fails)
+        expectObservable(cold('c|', values).pipe(log.inputs(byId), op, map(show))).toBe('15ms (c|)', { c: '3:dlq' });
+        expectObservable(cold('a|', values).pipe(log.inputs(byId), op, map(show))).toBe('15ms (a|)', { a: '1:dlq' });
+        flush();
+        expect(log.summary()).toEqual({ '1': 'acked@19', '3': 'failed@19' });
+        expect(log.get('3')!.error).toBe('dlq down');
+      }));
+
+    it('fails the input whose dead letter could not be stored and goes on; without a settling input the output fails', () =>
+      testScheduler().run(({ cold, expectObservable, flush }) => {
+        const log = new SettleLog(() => asyncScheduler.now());
+        const op = deadLetter<number, string>({
+          name: 'ledger',
+          handle: (x) => (x.data === 1 ? throwError(() => new Error('down')) : of('ok')),
+          sink: () => cold('--#', undefined, new Error('dlq down')),
+        });
+        expectObservable(cold('ab|', values).pipe(log.inputs(byId), op, map(show))).toBe('--(b|)', { b: '2:ok' });
+        expectObservable(cold('ab|', values).pipe(op, map(show))).toBe('--#', undefined, new Error('dlq down'));
+        flush();
+        expect(log.summary()).toEqual({ '1': 'failed@2', '2': 'acked@2' });
+      }));
+
+    it('lets describe follow a path through it', () => {
+      const topology = defineTopology('ledger', (t) =>
+        t.stream<number>('IN', 'in').pipe(
+          deadLetter<number, string>({ name: 'ledger', handle: () => of('ok'), sink: (d) => t.deadLetter(d.envelope, d.error) }),
+          t.sink('out', { durable: true }),
+        ),
+      );
+      expect(describeTopology(topology).paths.map((p) => p.guarantee)).toEqual(['exactly-once']);
+    });
   });
 
   describe('checklist', () => {

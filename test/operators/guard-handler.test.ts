@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { InvalidConfigError, TerminalError } from '../../src/errors.js';
 import type { DeadLettered } from '../../src/dead-letter/dead-letter-record.js';
 import { guardHandler, type Handled } from '../../operators/guard-handler.js';
+import { currentSettlement, withSettlement } from '../../src/settle/settle-scope.js';
+import { Settlement } from '../../src/settle/settlement.js';
 import { env, testScheduler } from './realtime-fixtures.js';
 
 type Out = Handled<number, string> | DeadLettered<number>;
@@ -90,6 +92,29 @@ describe('guardHandler', () => {
     once.subscribe((o) => seen.push(show(o)));
     expect(seen).toEqual(['ok:v1@1', 'ok:v2@1']);
   });
+
+  it('runs every try and the dead-letter sink in the scope of the input it was called for, however late', () =>
+    testScheduler().run(({ flush }) => {
+      const input = new Settlement('S:1', true, () => undefined);
+      const scopes: string[] = [];
+      const scope = () => currentSettlement()?.key ?? 'none';
+      const guard = guardHandler<number, string>({
+        name: 'g',
+        handle: () => {
+          scopes.push(`try in ${scope()}`);
+          return throwError(() => new Error('down'));
+        },
+        retry: { maxAttempts: 2, initialDelayMs: 5, jitter: 'none' },
+        sink: () => {
+          scopes.push(`sink in ${scope()}`);
+        },
+      });
+      // Called while the input is current (as keyed and deadLetter call it), subscribed outside.
+      const outcome = withSettlement(input, () => guard(env('x', 1)));
+      outcome.subscribe();
+      flush();
+      expect(scopes).toEqual(['try in S:1', 'try in S:1', 'sink in S:1']);
+    }));
 
   it('rejects bad configuration at creation', () => {
     const ok = { name: 'g', handle: () => of(1), sink: () => undefined };

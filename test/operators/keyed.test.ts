@@ -1,10 +1,15 @@
 import fc from 'fast-check';
-import { asyncScheduler, concat, EMPTY, from, map, NEVER, Observable, of, range, Subject, take, tap, throwError, timer } from 'rxjs';
+import { asyncScheduler, concat, EMPTY, from, map, mergeMap, NEVER, Observable, of, range, Subject, take, tap, throwError, timer } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { BufferOverflowError, InvalidConfigError } from '../../src/errors.js';
 import { isDeadLettered } from '../../src/dead-letter/dead-letter-record.js';
 import { keyed, type KeyedConfig } from '../../operators/keyed.js';
+import { guardHandler } from '../../operators/guard-handler.js';
+import { holdCurrent } from '../../src/settle/settle-scope.js';
+import { defineTopology } from '../../src/runtime/define-topology.js';
+import { describeTopology } from '../../src/runtime/describe-topology.js';
+import { SettleLog, slowSink } from '../helpers/settle-log.js';
 import { env, testScheduler } from './realtime-fixtures.js';
 
 type Msg = { k: string; n: number; ms: number };
@@ -208,6 +213,137 @@ describe('keyed', () => {
         ),
         { numRuns: Number(process.env.PROP_RUNS ?? 100) },
       );
+    });
+  });
+
+  describe('settling', () => {
+    const byId = (x: Envelope<Msg>): string => x.id;
+
+    it('holds each input through its wait in the mailbox until its handler is done and its values are out', () =>
+      testScheduler().run(({ cold, expectObservable, flush }) => {
+        const bare = new SettleLog(() => asyncScheduler.now());
+        const sunk = new SettleLog(() => asyncScheduler.now());
+        // x1 0-3, then x2 3-6; y1 2-5
+        expectObservable(cold('abc|', values).pipe(bare.inputs(byId), keyed(base))).toBe('---a-c(b|)', { a: 'x1', c: 'y1', b: 'x2' });
+        // and a durable sink whose publish ack comes 2 frames later
+        expectObservable(cold('abc|', values).pipe(sunk.inputs(byId), keyed(base), slowSink(() => cold('--|')))).toBe('-----a-c(b|)', { a: 'x1', c: 'y1', b: 'x2' });
+        flush();
+        expect(bare.summary()).toEqual({ x1: 'acked@3', y1: 'acked@5', x2: 'acked@6' });
+        expect(sunk.summary()).toEqual({ x1: 'acked@5', y1: 'acked@7', x2: 'acked@8' });
+      }));
+
+    it('fails the input of a failed handler and goes on with its key; without a settling input the output fails', () =>
+      testScheduler().run(({ cold, expectObservable, flush }) => {
+        const log = new SettleLog(() => asyncScheduler.now());
+        const handle = (e: Envelope<Msg>) => (e.id === 'x1' ? cold<string>('--#', undefined, new Error('db down')) : cold('-v|', { v: e.id }));
+        expectObservable(cold('ab|', values).pipe(log.inputs(byId), keyed({ ...base, handle }))).toBe('---b|', { b: 'x2' });
+        expectObservable(cold('ab|', values).pipe(keyed({ ...base, handle }))).toBe('--#', undefined, new Error('db down'));
+        flush();
+        expect(log.summary()).toEqual({ x1: 'failed@2', x2: 'acked@4' });
+        expect(log.get('x1')!.error).toBe('db down');
+      }));
+
+    it("holds an input until guardHandler's dead letter is stored, across retries; a failed store fails it", () =>
+      testScheduler().run(({ cold, expectObservable, flush }) => {
+        const log = new SettleLog(() => asyncScheduler.now());
+        // Like ctx.deadLetter with a dead-letter stream: holds the current input until the store's ack (4 frames).
+        const store = () => {
+          const held = holdCurrent();
+          cold('----|').subscribe({ complete: () => held?.release() });
+        };
+        const failingStore = () => {
+          const held = holdCurrent();
+          cold('----|').subscribe({ complete: () => (held?.fail(new Error('dlq down')), held?.release()) });
+        };
+        const guarded = (sink: () => void) =>
+          keyed({
+            ...base,
+            handle: guardHandler<Msg, string>({ name: 'reserve', handle: () => throwError(() => new Error('busy')), retry: { maxAttempts: 3, initialDelayMs: 5, jitter: 'none' }, sink }),
+          });
+        // tries at 0, 5, 15; dead letter at 15, stored at 19
+        expectObservable(cold('a|', values).pipe(log.inputs(byId), guarded(store), map(show))).toBe('15ms (a|)', { a: 'dlq:x1' });
+        expectObservable(cold('-c|', values).pipe(log.inputs(byId), guarded(failingStore), map(show))).toBe('16ms (c|)', { c: 'dlq:y1' });
+        flush();
+        expect(log.summary()).toEqual({ x1: 'acked@19', y1: 'failed@20' });
+      }));
+
+    it('emits the dead letter of a key that throws in its input\'s scope', () =>
+      testScheduler().run(({ cold, expectObservable, flush }) => {
+        const log = new SettleLog(() => asyncScheduler.now());
+        const broken = { n: env('in.bad', null as unknown as Msg, 'bad') };
+        expectObservable(cold('n|', broken).pipe(log.inputs(byId), keyed(base), slowSink(() => cold('---|')), map(show))).toBe('---(n|)', { n: 'dlq:bad' });
+        flush();
+        expect(log.summary()).toEqual({ bad: 'acked@3' });
+      }));
+
+    it('fails every input it holds, running or waiting, on overflow and when unsubscribed', () =>
+      testScheduler().run(({ hot, cold, expectObservable, flush }) => {
+        const overflow = new SettleLog(() => asyncScheduler.now());
+        const slow = { ...base, handle: () => cold<string>('-----v|') };
+        expectObservable(cold('abf', { ...values, f: m('x', 3) }).pipe(overflow.inputs(byId), keyed({ ...slow, mailboxSize: 1 }))).toBe(
+          '--#',
+          undefined,
+          expect.objectContaining({ name: 'BufferOverflowError' }),
+        );
+        const stopped = new SettleLog(() => asyncScheduler.now());
+        expectObservable(hot('-ac---', values).pipe(stopped.inputs(byId), keyed({ ...slow, maxInFlight: 1 })), '^---!').toBe('----');
+        flush();
+        expect(overflow.summary()).toEqual({ x1: 'failed@2', x2: 'failed@2', x3: 'failed@2' });
+        expect(overflow.get('x3')!.error).toMatch(/mailbox of key 'x'/);
+        expect(stopped.summary()).toEqual({ x1: 'failed@4', y1: 'failed@4' });
+      }));
+
+    it('property: every input settles once, never before its handler and its values\' effects are done, failed exactly when its handler failed', () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.record({ k: fc.constantFrom('a', 'b', 'c'), gap: fc.nat(4), ms: fc.nat(10), fails: fc.boolean(), ackMs: fc.nat(5) }), { maxLength: 30 }),
+          fc.integer({ min: 1, max: 4 }),
+          (arrivals, maxInFlight) => {
+            let log!: SettleLog;
+            const handledAt = new Map<string, number>();
+            const ackedAt = new Map<string, number>();
+            let completed = false;
+            const inputs = arrivals.map((a, i) => m(a.k, i, a.ms));
+            testScheduler().run(({ flush }) => {
+              log = new SettleLog(() => asyncScheduler.now());
+              concat(...arrivals.map((a, i) => timer(a.gap).pipe(map(() => inputs[i]!))))
+                .pipe(
+                  log.inputs(byId),
+                  keyed<Msg, string>({
+                    name: 'p',
+                    key: (e) => e.data.k,
+                    maxInFlight,
+                    mailboxSize: arrivals.length + 1,
+                    handle: (e) =>
+                      timer(e.data.ms).pipe(
+                        tap(() => handledAt.set(e.id, asyncScheduler.now())),
+                        mergeMap(() => (arrivals[e.data.n]!.fails ? throwError(() => new Error('handler failed')) : of(e.id))),
+                      ),
+                  }),
+                  map(show),
+                  slowSink((id: string) => timer(arrivals[Number(id.slice(1))]!.ackMs).pipe(tap({ complete: () => ackedAt.set(id, asyncScheduler.now()) }))),
+                )
+                .subscribe({ complete: () => (completed = true) });
+              flush();
+            });
+            expect(completed).toBe(true);
+            expect(log.held()).toEqual([]);
+            expect(log.settledTwice()).toEqual([]);
+            inputs.forEach((e, i) => {
+              const settled = log.get(e.id)!;
+              expect(settled.as, e.id).toBe(arrivals[i]!.fails ? 'failed' : 'acked');
+              expect(settled.at, e.id).toBeGreaterThanOrEqual(handledAt.get(e.id)!);
+              if (!arrivals[i]!.fails) expect(settled.at, e.id).toBe(ackedAt.get(e.id));
+            });
+          },
+        ),
+        { numRuns: Number(process.env.PROP_RUNS ?? 100) },
+      );
+    });
+
+    it('lets describe follow a path through it', () => {
+      const topology = defineTopology('stock', (t) => t.stream<Msg>('IN', 'in.>').pipe(keyed(base), t.sink('out', { durable: true })));
+      expect(describeTopology(topology).paths.map((p) => p.guarantee)).toEqual(['exactly-once']);
     });
   });
 });

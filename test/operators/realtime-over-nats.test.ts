@@ -1,3 +1,5 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { pino } from 'pino';
 import { filter, firstValueFrom, from, map, mergeMap, take, timeout, toArray, type Observable, type Subscription } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../../src/codec/decode-envelope.js';
@@ -7,6 +9,9 @@ import { NatsTransport } from '../../src/transport/nats-transport.js';
 import { check } from '../../operators/check.js';
 import type { DeadLetterRecord } from '../../src/dead-letter/dead-letter-record.js';
 import { route } from '../../operators/route.js';
+import { defineTopology } from '../../src/runtime/define-topology.js';
+import { runTopology } from '../../src/runtime/run-topology.js';
+import { isDeadLettered } from '../../src/dead-letter/dead-letter-record.js';
 import { uniqueName, useNatsServer } from '../helpers/nats-server.js';
 
 type Payment = { amount: number; currency: string };
@@ -98,5 +103,66 @@ describe('route + check over a real nats-server', () => {
       attempts: 1,
     });
     expect(msgpackCodec.decode(record!.payload)).toEqual({ amount: 20, currency: 'XXX' });
+  });
+
+  it('on a JetStream stream, keeps each payment unacknowledged until its verdict is published or its dead letter stored', async () => {
+    const p = uniqueName('settle');
+    const stream = `PAY_${p}`;
+    const subjects = { input: `${p}.in`, score: `${p}.fraud.score`, out: `${p}.verdict` };
+    await transport.ensureStream({ name: stream, subjects: [subjects.input] });
+    await transport.ensureStream({ name: `OUT_${p}`, subjects: [subjects.out] });
+    const jsm = await jetstreamManager(transport.nc);
+    const pending = async (): Promise<{ ackPending: number; redelivered: number; waiting: number }> => {
+      const info = await jsm.consumers.info(stream, `sluice_${p}_${stream}`);
+      return { ackPending: info.num_ack_pending, redelivered: info.num_redelivered, waiting: info.num_pending };
+    };
+    const until = async (what: () => Promise<boolean>): Promise<void> => {
+      for (let i = 0; i < 200 && !(await what()); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(await what()).toBe(true);
+    };
+
+    // The fraud service answers only when the test says so; 666 is never answered.
+    const asked: Array<{ amount: number; answer: () => void }> = [];
+    subs.push(
+      transport.subscribe(subjects.score).subscribe((req) => {
+        const payment = msgpackCodec.decode(req.data) as Payment;
+        asked.push({ amount: payment.amount, answer: () => transport.publish(req.reply!, msgpackCodec.encode({ ok: payment.amount < 1_000 } satisfies Score)) });
+      }),
+    );
+    const run = await runTopology(
+      defineTopology(p, (t) =>
+        t.stream<Payment>(stream, subjects.input, { ackWaitMs: 10_000 }).pipe(
+          check<Payment, Score>({
+            name: 'fraud',
+            request: (env) => from(t.transport.request(subjects.score, env.raw!, { timeoutMs: 5_000 })).pipe(map((r) => msgpackCodec.decode(r.data) as Score)),
+            timeoutMs: 400,
+            onTimeout: 'dead-letter',
+            onError: 'deny',
+          }),
+          map((c) => (isDeadLettered(c) || c.outcome !== 'answered' ? c : { verdict: c.reply.ok, amount: c.envelope.data.amount })),
+          t.sink(subjects.out, { durable: true }),
+        ),
+      ),
+      { transport, closeTransport: false, service: false, logger: pino({ level: 'silent' }), report: () => undefined },
+    );
+    try {
+      await transport.publishDurable(subjects.input, msgpackCodec.encode({ amount: 10, currency: 'EUR' }));
+      await until(async () => asked.length === 1);
+      // Asked, not answered: the payment is delivered and still unacknowledged.
+      expect(await pending()).toEqual({ ackPending: 1, redelivered: 0, waiting: 0 });
+      const verdict = firstValueFrom(transport.subscribe(subjects.out).pipe(take(1), timeout(10_000)));
+      asked[0]!.answer();
+      expect(msgpackCodec.decode((await verdict).data)).toEqual({ verdict: true, amount: 10 });
+      await until(async () => (await pending()).ackPending === 0);
+
+      // Never answered: dead-lettered at the timeout, acknowledged once the dead letter is stored.
+      await transport.publishDurable(subjects.input, msgpackCodec.encode({ amount: 666, currency: 'EUR' }));
+      await until(async () => (await transport.streamState(`SLUICE_DLQ_${p}`)).messages === 1);
+      await until(async () => (await pending()).ackPending === 0);
+      expect(await pending()).toEqual({ ackPending: 0, redelivered: 0, waiting: 0 });
+      expect((await transport.streamState(`OUT_${p}`)).messages).toBe(1);
+    } finally {
+      await run.stop();
+    }
   });
 });

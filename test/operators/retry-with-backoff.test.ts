@@ -3,6 +3,12 @@ import { asyncScheduler, defer, EMPTY, NEVER, Observable, of, take, throwError }
 import { describe, expect, it } from 'vitest';
 import { DecodeError, InvalidConfigError, TerminalError } from '../../src/errors.js';
 import { backoffDelayMs, isRetryableByDefault, retryWithBackoff, type BackoffPolicy } from '../../operators/retry-with-backoff.js';
+import { settleMap } from '../../operators/settle-map.js';
+import { defineTopology } from '../../src/runtime/define-topology.js';
+import { describeTopology } from '../../src/runtime/describe-topology.js';
+import { currentSettlement, withSettlement } from '../../src/settle/settle-scope.js';
+import { Settlement } from '../../src/settle/settlement.js';
+import { SettleLog } from '../helpers/settle-log.js';
 import { testScheduler } from './realtime-fixtures.js';
 
 /** A source that fails `failures` times, then emits 'ok'; records the virtual time of each try. */
@@ -73,6 +79,44 @@ describe('retryWithBackoff', () => {
     expect(() => retryWithBackoff({ initialDelayMs: 50, maxDelayMs: 10 })).toThrow(/maxDelayMs/);
     expect(() => retryWithBackoff({ multiplier: 0.5 })).toThrow(/multiplier/);
     expect(() => retryWithBackoff({ jitter: 'some' as 'full' })).toThrow(/jitter/);
+  });
+
+  describe('settling', () => {
+    it('subscribes every try in the scope of the input the first try was for', () =>
+      testScheduler().run(({ flush }) => {
+        const input = new Settlement('S:1', true, () => undefined);
+        const scopes: Array<Settlement | undefined> = [];
+        const tries: number[] = [];
+        const source = defer(() => {
+          scopes.push(currentSettlement());
+          return flaky(2, tries);
+        });
+        withSettlement(input, () => source.pipe(retryWithBackoff({ maxAttempts: 3, initialDelayMs: 5, jitter: 'none' })).subscribe());
+        flush();
+        expect(tries).toEqual([0, 5, 15]);
+        expect(scopes).toEqual([input, input, input]);
+      }));
+
+    it('inside settleMap, keeps the input held across every try and delay; the last failure fails it', () =>
+      testScheduler().run(({ cold, expectObservable, flush }) => {
+        const log = new SettleLog(() => asyncScheduler.now());
+        const failures: Record<string, number> = { a: 2, b: 9 };
+        const tries: Record<string, number[]> = { a: [], b: [] };
+        const out = cold('a-b|').pipe(
+          log.inputs(),
+          settleMap({ name: 'erp', concurrency: 2, project: (k: string) => flaky(failures[k]!, tries[k]!).pipe(retryWithBackoff({ maxAttempts: 3, initialDelayMs: 5, jitter: 'none' })) }),
+        );
+        expectObservable(out).toBe('15ms a-|', { a: 'ok' });
+        flush();
+        // a: tries at 0, 5, 15, succeeding at 15; b: tries at 2, 7, 17, all failing
+        expect(log.summary()).toEqual({ a: 'acked@15', b: 'failed@17' });
+        expect(log.get('b')!.error).toBe('transient');
+      }));
+
+    it('lets describe follow a path through it', () => {
+      const topology = defineTopology('retry', (t) => t.stream('IN', 'in').pipe(retryWithBackoff(), t.sink('out', { durable: true })));
+      expect(describeTopology(topology).paths.map((p) => p.guarantee)).toEqual(['exactly-once']);
+    });
   });
 
   describe('checklist', () => {

@@ -51,4 +51,16 @@ describe('describeTopology', () => {
       ].join('\n'),
     );
   });
+
+  it('calls a pipeline that answers requests at-most-once: nothing redelivers a request', () => {
+    const topology = defineTopology('answers', (t) =>
+      t.source<number>('svc.double').pipe(
+        map((e) => ({ ...e, data: e.data * 2 })),
+        t.sink((e) => e.reply!, { name: 'reply' }),
+      ),
+    );
+    expect(describeTopology(topology).paths).toEqual([
+      { from: 'svc.double', to: '(chosen per value)', guarantee: 'at-most-once', because: 'core NATS subject: nothing to redeliver' },
+    ]);
+  });
 });
