@@ -214,7 +214,7 @@ function parseArgs(argv: string[]): BenchOptions {
     });
   const program = new Command('sluice bench')
     .description('Freshness, throughput and cost of Sluice modes against hand-written baselines on a private nats-server.')
-    .option('--quick', 'CI smoke preset: two rates, short steps, under a minute', false)
+    .option('--quick', 'CI smoke preset: two rates, short steps, about a minute', false)
     .option('--json', 'print one JSON document on stdout (no progress bar)', false)
     .option('--no-progress', 'no progress output on stderr')
     .option('--out <dir>', 'where report.md, the SVG and result.json go (default: bench/results for a full run, a temp dir for --quick)')
