@@ -7,6 +7,11 @@ export interface BenchPlan {
   readonly preset: 'quick' | 'full' | 'custom';
   /** Offered rates of the latency-vs-throughput sweep, events/s, ascending. */
   readonly rates: readonly number[];
+  /**
+   * The sweep of the modes that read a JetStream stream (the at-least-once modes), events/s. The
+   * quick preset keeps only the reference rate for them, to stay within its time budget.
+   */
+  readonly streamModeRates: readonly number[];
   /** Add sweep steps at these fractions of the measured capacity (modes with a capacity run). */
   readonly capacityFractions: readonly number[];
   /** Events/s every mode is compared at (freshness and CPU targets are stated at this rate). */
@@ -24,11 +29,24 @@ export interface BenchPlan {
   /** Closed-loop capacity run: length, ms, and events in flight at most. */
   readonly capacityMs: number;
   readonly capacityWindow: number;
+  /**
+   * Events in flight at most in the closed loop of the modes that read a stream. Their consumer
+   * holds at most `maxUnsettled` (1000) anyway: the rest only waits in the stream, and a bigger
+   * window would only make each step's drain longer.
+   */
+  readonly streamCapacityWindow: number;
+  /**
+   * The modes that read a stream lose nothing when they fall behind: what is left after the
+   * drain timeout is still processed later, and would run into the next step (or into the other
+   * side of a paired round). Their drain waits while outputs keep coming, up to this long, ms.
+   */
+  readonly streamDrainMaxMs: number;
   /** Flush period of the triggered-batch mode, ms. */
   readonly triggerPeriodMs: number;
   /**
    * Rounds of the paired comparisons behind the targets (route vs forwarder at capacity and at the
-   * reference rate, micro-batch 100 ms vs route at the reference rate), measured alternately.
+   * reference rate, micro-batch 100 ms vs route at the reference rate, each at-least-once mode vs
+   * its hand-written pull consume + ack loop at capacity), measured alternately.
    * 0 = none: the targets then use the sweeps' figures.
    */
   readonly pairedRounds: number;
@@ -36,6 +54,16 @@ export interface BenchPlan {
   readonly baselineEvents: number;
   readonly lmdbEvents: number;
   readonly jetstreamEvents: number;
+  /**
+   * Backlogs drained by the at-least-once pipeline (bench/backlog-drain.ts), events each, run in
+   * this order; two sizes show whether peak RSS follows the backlog or the `maxUnsettled` bound.
+   * Empty: no backlog figure.
+   */
+  readonly backlogEvents: readonly number[];
+  /** The stream source's `maxUnsettled` for the backlog drains (the default of `t.stream`). */
+  readonly backlogMaxUnsettled: number;
+  /** Give up on a backlog drain after this long, ms (it is then reported as not drained). */
+  readonly backlogTimeoutMs: number;
   /** Inputs and runs of the exactly-once engine bench (bench/exactly-once.bench.ts). */
   readonly exactlyOnceEvents: number;
   readonly exactlyOnceRuns: number;
@@ -71,6 +99,7 @@ export const FULL_PLAN: BenchPlan = {
   stopAtSaturation: true,
   pairedRounds: 3,
   rates: [1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 40_000, 60_000, 80_000, 100_000, 130_000, 160_000, 200_000, 250_000, 300_000, 400_000],
+  streamModeRates: [1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 40_000, 60_000, 80_000, 100_000],
   capacityFractions: [0.5, 0.7, 0.85, 1.0, 1.15, 1.3],
   warmupMs: 1_000,
   measureMs: 5_000,
@@ -78,12 +107,17 @@ export const FULL_PLAN: BenchPlan = {
   drainTimeoutMs: 3_000,
   capacityMs: 5_000,
   capacityWindow: 20_000,
+  streamCapacityWindow: 5_000,
+  streamDrainMaxMs: 60_000,
   triggerPeriodMs: 2_000,
   baselineEvents: 1_000_000,
   lmdbEvents: 200_000,
   jetstreamEvents: 100_000,
   exactlyOnceEvents: 200_000,
   exactlyOnceRuns: 3,
+  backlogEvents: [100_000, 1_000_000],
+  backlogMaxUnsettled: 1_000,
+  backlogTimeoutMs: 600_000,
 };
 
 export const QUICK_PLAN: BenchPlan = {
@@ -92,6 +126,7 @@ export const QUICK_PLAN: BenchPlan = {
   stopAtSaturation: false,
   pairedRounds: 0,
   rates: [2_000, 10_000],
+  streamModeRates: [10_000],
   capacityFractions: [],
   warmupMs: 200,
   measureMs: 600,
@@ -99,10 +134,15 @@ export const QUICK_PLAN: BenchPlan = {
   drainTimeoutMs: 1_500,
   capacityMs: 600,
   capacityWindow: 10_000,
+  streamCapacityWindow: 2_000,
+  streamDrainMaxMs: 15_000,
   triggerPeriodMs: 500,
   baselineEvents: 100_000,
   lmdbEvents: 20_000,
   jetstreamEvents: 10_000,
   exactlyOnceEvents: 5_000,
   exactlyOnceRuns: 1,
+  backlogEvents: [5_000],
+  backlogMaxUnsettled: 1_000,
+  backlogTimeoutMs: 30_000,
 };

@@ -1,3 +1,4 @@
+import type { BacklogResult } from './backlog-drain.js';
 import type { BaselinePair } from './baselines/baseline-pair.js';
 import type { BenchPlan } from './bench-plan.js';
 import type { PairedComparison } from './paired-rounds.js';
@@ -44,8 +45,11 @@ export interface TargetCheck {
 /** The one JSON document a run produces (`--json` prints it; bench/results/ keeps the full run's). */
 export interface BenchResult {
   bench: 'sluice';
-  /** Bumped when the shape or the method changes, so old results are not compared blindly. */
-  schema: 1;
+  /**
+   * Bumped when the shape or the method changes, so old results are not compared blindly.
+   * 2: the at-least-once modes (stream input), their pairs and target, and `backlog`.
+   */
+  schema: 2;
   preset: BenchPlan['preset'];
   date: string;
   commit: string;
@@ -58,6 +62,8 @@ export interface BenchResult {
   comparisons: Comparison[];
   /** Alternating A/B measurements behind the targets (empty when the plan has no paired rounds). */
   paired: PairedComparison[];
+  /** Backlogs drained by the at-least-once pipeline, smallest first (empty when not run). */
+  backlog: BacklogResult[];
   targets: TargetCheck[];
 }
 
@@ -96,11 +102,16 @@ export const TARGET_PAIRS = [
   ['route', 'raw-forwarder', 'capacity'],
   ['route', 'raw-forwarder', 'rate'],
   ['micro-batch-100ms', 'route', 'rate'],
+  // The at-least-once path (issue 9): each Sluice stream pipeline beside the hand-written loop
+  // doing the same work; the first is the target, the others say what acking and ids cost.
+  ['stream-route-sink', 'raw-pull-ack', 'capacity'],
+  ['stream-ordered-route-sink', 'raw-pull-ack', 'capacity'],
+  ['stream-route-durable-sink', 'raw-pull-publish-ack', 'capacity'],
 ] as const;
 
 /**
- * The three targets of the benchmark issue, from the paired (alternating) measurements when the
- * run has them, else from the sweeps.
+ * The targets: the three of the benchmark issue and the at-least-once one of issue 9, from the
+ * paired (alternating) measurements when the run has them, else from the sweeps.
  */
 export function checkTargets(modes: readonly ModeResult[], plan: BenchPlan, paired: readonly PairedComparison[] = []): TargetCheck[] {
   const byName = new Map(modes.map((m) => [m.name, m]));
@@ -111,6 +122,8 @@ export function checkTargets(modes: readonly ModeResult[], plan: BenchPlan, pair
   const pThroughput = find('route', 'raw-forwarder', 'capacity');
   const pCpu = find('micro-batch-100ms', 'route', 'rate');
   const pP99 = find('route', 'raw-forwarder', 'rate');
+  const pAlo = find('stream-route-sink', 'raw-pull-ack', 'capacity');
+  const alo = pAlo?.throughputRatio ?? ratio(byName.get('stream-route-sink')?.sustainedRate, byName.get('raw-pull-ack')?.sustainedRate);
   const throughput = pThroughput?.throughputRatio ?? ratio(route?.sustainedRate, forwarder?.sustainedRate);
   const cpu = pCpu?.cpuRatio ?? ratio(referenceStep(mb100, plan)?.cpuSecPerMillion, referenceStep(route, plan)?.cpuSecPerMillion);
   const p99 = pP99?.p99A ?? referenceStep(route, plan)?.latency.p99 ?? null;
@@ -120,5 +133,6 @@ export function checkTargets(modes: readonly ModeResult[], plan: BenchPlan, pair
     { name: 'route-throughput', goal: 'route operator sustained throughput >= 0.8 x hand-written forwarder', value: throughput, met: throughput === null ? null : throughput >= 0.8, source: src(pThroughput) },
     { name: 'micro-batch-cpu', goal: `micro-batch (maxWait 100 ms) CPU per event <= 1/3 of real-time route's, at ${rate} ev/s`, value: cpu, met: cpu === null ? null : cpu <= 1 / 3, source: src(pCpu) },
     { name: 'route-p99', goal: `real-time route p99 freshness < 5 ms at ${rate} ev/s`, value: p99, met: p99 === null ? null : p99 < 5, source: src(pP99) },
+    { name: 'at-least-once-throughput', goal: 'at-least-once pipeline (t.stream + route + sink) sustained throughput >= 0.9 x hand-written pull consume + ack loop', value: alo, met: alo === null ? null : alo >= 0.9, source: src(pAlo) },
   ];
 }

@@ -50,9 +50,10 @@ export interface Driver {
   closeWindow(): void;
   /**
    * Waits until every event published so far came out; false on timeout, after which the missing
-   * events are written off as lost so the next step starts from an even count.
+   * events are written off as lost so the next step starts from an even count. The timeout is
+   * `timeoutMs` without any output, and `maxMs` (default `timeoutMs`) in all.
    */
-  drain(timeoutMs: number): Promise<boolean>;
+  drain(timeoutMs: number, maxMs?: number): Promise<boolean>;
   /**
    * The window's figures. Delivery after the window's end is not counted against the rate for
    * up to `holdMs` (how long the mode holds events by design) plus `graceMs` (scheduling noise).
@@ -156,10 +157,17 @@ export async function createDriver(config: DriverConfig): Promise<Driver> {
       windowEnd = nowMs();
     },
 
-    async drain(timeoutMs) {
-      const deadline = performance.now() + timeoutMs;
+    async drain(timeoutMs, maxMs = timeoutMs) {
+      const start = performance.now();
+      let progressAt = start;
+      let seen = deliveredTotal;
       while (deliveredTotal < publishedTotal) {
-        if (performance.now() > deadline) {
+        const now = performance.now();
+        if (deliveredTotal !== seen) {
+          seen = deliveredTotal;
+          progressAt = now;
+        }
+        if (now - progressAt > timeoutMs || now - start > maxMs) {
           deliveredTotal = publishedTotal;
           return false;
         }

@@ -10,6 +10,7 @@ import { exactlyOnceBaseline } from './baselines/exactly-once-baseline.js';
 import { jetstreamConsumeBaseline } from './baselines/jetstream-consume.js';
 import { lmdbPutsBaseline } from './baselines/lmdb-puts.js';
 import { rxjsBufferBaseline } from './baselines/rxjs-buffer.js';
+import { failedBacklog, runBacklogDrain, type BacklogResult } from './backlog-drain.js';
 import { FULL_PLAN, QUICK_PLAN, type BenchPlan } from './bench-plan.js';
 import { checkTargets, compareModes, TARGET_PAIRS, type BenchResult, type MachineInfo } from './bench-result.js';
 import { renderLatencyChart } from './latency-chart.js';
@@ -40,6 +41,8 @@ interface BenchOptions {
   maxBytes?: number;
   triggerPeriodMs?: number;
   seed?: number;
+  rounds?: number;
+  backlogEvents?: number[];
   baselines: boolean;
 }
 
@@ -81,11 +84,14 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
   const specs = modeSpecs({ triggerPeriodMs: plan.triggerPeriodMs }).filter((s) => opts.modes === undefined || opts.modes.includes(s.name));
   const baselineCount = opts.baselines ? 4 : 0;
   const pairs = plan.pairedRounds > 0 ? TARGET_PAIRS.filter(([a, b]) => specs.some((s) => s.name === a) && specs.some((s) => s.name === b)) : [];
-  const progress = createProgress(specs.length + pairs.length + baselineCount, opts.json || !opts.progress ? 'off' : process.stderr.isTTY ? 'bar' : 'lines');
+  const backlogSpec = specs.find((s) => s.name === BACKLOG_MODE);
+  const backlogSizes = backlogSpec !== undefined ? plan.backlogEvents : [];
+  const progress = createProgress(specs.length + pairs.length + backlogSizes.length + baselineCount, opts.json || !opts.progress ? 'off' : process.stderr.isTTY ? 'bar' : 'lines');
   const runId = Date.now().toString(36);
   const modes: ModeResult[] = [];
   const baselines: BaselinePair[] = [];
   const paired: PairedComparison[] = [];
+  const backlog: BacklogResult[] = [];
   try {
     const pool = makeOrderPool({ minBytes: plan.minBytes, maxBytes: plan.maxBytes, seed: plan.seed });
     for (const [i, spec] of specs.entries()) {
@@ -102,6 +108,19 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
         progress.tick(`paired ${a} vs ${b} (${kind})`);
       } catch (err) {
         progress.tick(`paired ${a} vs ${b} (${kind}) failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    for (const [i, events] of backlogSizes.entries()) {
+      const label = `backlog: ${BACKLOG_MODE} drains ${events.toLocaleString('en')} events`;
+      progress.step(label);
+      const env = { url, prefix: `bench.${runId}.backlog${i}`, workDir, pool, plan, onStep: (l: string) => progress.step(l) };
+      try {
+        const b = await runBacklogDrain(backlogSpec!, env, events, plan.backlogMaxUnsettled, plan.backlogTimeoutMs);
+        backlog.push(b);
+        progress.tick(`${label}: ${b.eventsPerSec} ev/s, peak RSS ${b.peakRssMiB} MiB`);
+      } catch (err) {
+        backlog.push(failedBacklog(BACKLOG_MODE, events, plan.backlogMaxUnsettled, err));
+        progress.tick(`${label} failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
     if (opts.baselines) {
@@ -127,7 +146,7 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
 
   const result: BenchResult = {
     bench: 'sluice',
-    schema: 1,
+    schema: 2,
     preset: plan.preset,
     date: new Date().toISOString(),
     commit: gitCommit(),
@@ -139,6 +158,7 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
     baselines,
     comparisons: compareModes(modes, plan),
     paired,
+    backlog,
     targets: checkTargets(modes, plan, paired),
   };
   const outDir = resolve(opts.out ?? (plan.preset === 'full' ? join(BENCH_DIR, 'results') : await mkdtemp(join(tmpdir(), 'sluice-bench-out-'))));
@@ -152,8 +172,30 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
     const where = relative(process.cwd(), outDir) || '.';
     process.stdout.write(`report: ${join(where, REPORT)}\nchart:  ${join(where, CHART)}\njson:   ${join(where, JSON_FILE)}\n`);
     for (const t of result.targets) process.stdout.write(`${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'} ${t.goal}: ${t.value ?? 'n/a'}\n`);
+    for (const line of streamRatioLines(result)) process.stdout.write(`${line}\n`);
   }
   return result;
+}
+
+/** The Sluice stream pipeline whose backlog drain is measured. */
+const BACKLOG_MODE = 'stream-route-sink';
+
+/** Sluice ÷ baseline for each mode reading a stream, paired when the run has paired rounds. */
+function streamRatioLines(r: BenchResult): string[] {
+  const lines: string[] = [];
+  for (const c of r.comparisons) {
+    const mode = r.modes.find((m) => m.name === c.mode);
+    if (mode?.input !== 'stream') continue;
+    const p = r.paired.find((x) => x.a === c.mode && x.b === c.baseline && x.kind === 'capacity');
+    const throughput = p?.throughputRatio ?? c.throughputRatio;
+    const efficiency = p?.efficiencyRatio ?? c.efficiencyRatio;
+    lines.push(`${c.mode} ÷ ${c.baseline}: throughput ${throughput ?? 'n/a'}, events per CPU-s ${efficiency ?? 'n/a'} (${p !== undefined ? `paired, ${p.rounds} rounds, median` : 'sweep'})`);
+  }
+  for (const b of r.backlog) {
+    const how = b.error !== undefined ? `did not run (${b.error})` : b.drained ? `drained in ${(b.drainMs / 1000).toFixed(1)} s, ${b.eventsPerSec} ev/s` : 'NOT drained before the timeout';
+    lines.push(`backlog ${b.events.toLocaleString('en')} events: ${how}, peak RSS ${b.peakRssMiB} MiB (maxUnsettled ${b.maxUnsettled})`);
+  }
+  return lines;
 }
 
 function parseArgs(argv: string[]): BenchOptions {
@@ -164,9 +206,15 @@ function parseArgs(argv: string[]): BenchOptions {
     return n;
   };
   const rates = (v: string) => list(v).map(int('--rates'));
+  const backlogEvents = (v: string) =>
+    list(v).map((x) => {
+      const n = Number(x);
+      if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`--backlog-events must be integers >= 0, got '${x}'`);
+      return n;
+    });
   const program = new Command('sluice bench')
     .description('Freshness, throughput and cost of Sluice modes against hand-written baselines on a private nats-server.')
-    .option('--quick', 'CI smoke preset: two rates, short steps, under a minute', false)
+    .option('--quick', 'CI smoke preset: two rates, short steps, about a minute', false)
     .option('--json', 'print one JSON document on stdout (no progress bar)', false)
     .option('--no-progress', 'no progress output on stderr')
     .option('--out <dir>', 'where report.md, the SVG and result.json go (default: bench/results for a full run, a temp dir for --quick)')
@@ -179,6 +227,8 @@ function parseArgs(argv: string[]): BenchOptions {
     .option('--max-bytes <n>', 'largest event, bytes', int('--max-bytes'))
     .option('--trigger-period-ms <ms>', 'flush period of the triggered batch, ms', int('--trigger-period-ms'))
     .option('--seed <n>', 'workload seed', int('--seed'))
+    .option('--rounds <n>', 'rounds of each paired comparison (default: 3 for the full run, none for --quick)', int('--rounds'))
+    .option('--backlog-events <list>', 'backlogs drained by the at-least-once pipeline, events, comma-separated (0: none)', backlogEvents)
     .option('--no-baselines', 'skip the in-process and JetStream baselines')
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stderr.write(s) });
@@ -188,11 +238,14 @@ function parseArgs(argv: string[]): BenchOptions {
 
 function buildPlan(o: BenchOptions): BenchPlan {
   const base = o.quick ? QUICK_PLAN : FULL_PLAN;
-  const custom = [o.rates, o.count, o.stepMs, o.minBytes, o.maxBytes, o.triggerPeriodMs, o.seed].some((v) => v !== undefined);
+  const custom = [o.rates, o.count, o.stepMs, o.minBytes, o.maxBytes, o.triggerPeriodMs, o.seed, o.rounds, o.backlogEvents].some((v) => v !== undefined);
   return {
     ...base,
     preset: custom ? 'custom' : base.preset,
     rates: o.rates ?? base.rates,
+    streamModeRates: o.rates ?? base.streamModeRates,
+    pairedRounds: o.rounds ?? base.pairedRounds,
+    backlogEvents: o.backlogEvents?.filter((n) => n > 0) ?? base.backlogEvents,
     countPerStep: o.count,
     measureMs: o.stepMs ?? base.measureMs,
     minBytes: o.minBytes ?? base.minBytes,

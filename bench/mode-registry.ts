@@ -24,6 +24,11 @@ export interface ModeSpec {
   readonly capacityRun: boolean;
   /** Module under bench/modes/ (without extension) exporting `start: ModeFactory`. */
   readonly module: string;
+  /**
+   * Where the processor reads the driver's events: the core subject (default), or a JetStream
+   * stream capturing it (the at-least-once modes; their sweep uses the plan's `streamModeRates`).
+   */
+  readonly input?: 'core' | 'stream' | undefined;
 }
 
 /** Micro-batch settings: the maxWaitMs steps asked for, each with a count limit 10x its wait. */
@@ -67,6 +72,66 @@ export function modeSpecs(options: { triggerPeriodMs: number }): ModeSpec[] {
       holdMs: 0,
       capacityRun: true,
       module: 'sluice-route-sink',
+    },
+    // The at-least-once path (issue 9): JetStream in, one output per event. Each Sluice variant
+    // is divided by the hand-written pull consume + ack loop doing the same work.
+    {
+      name: 'raw-pull-ack',
+      label: 'hand-written at-least-once: pull consume (raw client), route, core publish, ack',
+      style: 'real-time',
+      implementation: 'raw',
+      params: { durable: 0 },
+      holdMs: 0,
+      capacityRun: true,
+      module: 'raw-pull-ack',
+      input: 'stream',
+    },
+    {
+      name: 'stream-route-sink',
+      label: 'at-least-once: t.stream (durable consumer, ack after the publish) + route + sink()',
+      style: 'real-time',
+      implementation: 'sluice',
+      baseline: 'raw-pull-ack',
+      params: { durable: 0, ordered: 0 },
+      holdMs: 0,
+      capacityRun: true,
+      module: 'sluice-stream-route-sink',
+      input: 'stream',
+    },
+    {
+      name: 'stream-ordered-route-sink',
+      label: "before settlements: t.stream({ ordered: true }) (nothing acked) + route + sink()",
+      style: 'real-time',
+      implementation: 'sluice',
+      baseline: 'raw-pull-ack',
+      params: { durable: 0, ordered: 1 },
+      holdMs: 0,
+      capacityRun: true,
+      module: 'sluice-stream-route-sink',
+      input: 'stream',
+    },
+    {
+      name: 'raw-pull-publish-ack',
+      label: 'hand-written: pull consume (raw client), route, JetStream publish with id (256 in flight), ack after the publish ack',
+      style: 'real-time',
+      implementation: 'raw',
+      params: { durable: 1 },
+      holdMs: 0,
+      capacityRun: true,
+      module: 'raw-pull-ack',
+      input: 'stream',
+    },
+    {
+      name: 'stream-route-durable-sink',
+      label: 'at-least-once, exactly-once ids: t.stream + route + sink({ durable: true }) (ack after the publish ack)',
+      style: 'real-time',
+      implementation: 'sluice',
+      baseline: 'raw-pull-publish-ack',
+      params: { durable: 1, ordered: 0 },
+      holdMs: 0,
+      capacityRun: true,
+      module: 'sluice-stream-route-sink',
+      input: 'stream',
     },
     ...MICRO_BATCH_SETTINGS.map(
       (s): ModeSpec => ({

@@ -39,6 +39,8 @@ export interface ModeResult {
   style: ModeStyle;
   implementation: 'raw' | 'sluice';
   baseline?: string | undefined;
+  /** Where the processor reads its input: the core subject, or a JetStream stream. */
+  input: 'core' | 'stream';
   params: Readonly<Record<string, number>>;
   /** Closed-loop capacity step, when the mode has one. */
   capacity?: StepResult | undefined;
@@ -81,6 +83,7 @@ export async function runMode(spec: ModeSpec, env: ModeRunEnv): Promise<ModeResu
     style: spec.style,
     implementation: spec.implementation,
     baseline: spec.baseline,
+    input: spec.input ?? 'core',
     params: spec.params,
     sweep: [],
     sustainedRate: 0,
@@ -97,7 +100,7 @@ export async function runMode(spec: ModeSpec, env: ModeRunEnv): Promise<ModeResu
       result.capacity = await measureStep(driver, processor, spec, plan, 'capacity', 0);
     }
     let bestP99 = Infinity;
-    for (const rate of sweepRates(plan, result.capacity?.deliveredRate)) {
+    for (const rate of sweepRates(plan, result.capacity?.deliveredRate, spec.input === 'stream' ? plan.streamModeRates : plan.rates)) {
       env.onStep?.(`${spec.name}: ${rate} ev/s`);
       let step = await measureStep(driver, processor, spec, plan, 'rate', rate);
       judge(step, Math.min(bestP99, step.latency.p99), plan);
@@ -146,12 +149,12 @@ export async function startModeProcessor(spec: ModeSpec, env: Pick<ModeRunEnv, '
   });
 }
 
-/** The plan's ladder below the capacity, plus steps around the capacity itself. */
-export function sweepRates(plan: BenchPlan, capacity: number | undefined): number[] {
-  if (capacity === undefined || capacity <= 0 || plan.capacityFractions.length === 0) return [...plan.rates];
+/** The ladder (the plan's rates by default) below the capacity, plus steps around the capacity itself. */
+export function sweepRates(plan: BenchPlan, capacity: number | undefined, ladder: readonly number[] = plan.rates): number[] {
+  if (capacity === undefined || capacity <= 0 || plan.capacityFractions.length === 0) return [...ladder];
   const around = plan.capacityFractions.map((f) => roundRate(f * capacity));
   const lowest = Math.min(...around);
-  const below = plan.rates.filter((r) => r < lowest * 0.9 || r === plan.referenceRate);
+  const below = ladder.filter((r) => r < lowest * 0.9 || r === plan.referenceRate);
   return [...new Set([...below, ...around])].sort((a, b) => a - b);
 }
 
@@ -169,19 +172,21 @@ export async function measureStep(
   kind: StepResult['kind'],
   rate: number,
 ): Promise<StepResult> {
+  const stream = spec.input === 'stream';
   const drainMs = spec.holdMs + plan.drainTimeoutMs;
+  const drainMaxMs = stream ? Math.max(drainMs, plan.streamDrainMaxMs) : drainMs;
   const measureMs = kind === 'capacity' ? plan.capacityMs : stepMs(plan, spec, rate);
-  const publish = (ms: number) =>
-    kind === 'capacity' ? driver.publishClosedLoop(plan.capacityWindow, ms) : driver.publishAtRate(rate, ms);
+  const window = stream ? plan.streamCapacityWindow : plan.capacityWindow;
+  const publish = (ms: number) => (kind === 'capacity' ? driver.publishClosedLoop(window, ms) : driver.publishAtRate(rate, ms));
 
   // Warm up, then drain, so the measured CPU is not paying for earlier events.
   await publish(plan.warmupMs);
-  await driver.drain(drainMs);
+  await driver.drain(drainMs, drainMaxMs);
   const before = await processor.mark();
   driver.openWindow();
   await publish(measureMs);
   driver.closeWindow();
-  const drained = await driver.drain(drainMs);
+  const drained = await driver.drain(drainMs, drainMaxMs);
   const after = await processor.mark();
     // Late delivery within a quarter of the step is noise (a busy machine), not a rate deficit;
   // a processor really falling behind shows in p99 and in the drain.

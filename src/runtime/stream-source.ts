@@ -87,7 +87,9 @@ export function streamSource<T>(
   }
 
   return new Observable<Envelope<T>>((subscriber) => {
-    // Unsettled messages by sequence, with when they were (last) kept alive.
+    // Messages still unsettled after the synchronous pass (held by a sink awaiting its ack, a
+    // batch...), by sequence, with when they were (last) kept alive. Most settle within the pass
+    // and never enter it: nobody can observe them in between.
     const unsettled = new Map<number, { msg: StreamMessage; touchedAt: number }>();
     const settleAs = (msg: StreamMessage, failure: Error | undefined): void => {
       if (unsettled.delete(msg.seq)) deps.unsettled.add(-1);
@@ -114,8 +116,6 @@ export function streamSource<T>(
     const sub = messages$.subscribe({
       next: (msg) => {
         const settlement = new Settlement(`${msg.stream}:${msg.seq}`, true, (failure) => settleAs(msg, failure));
-        unsettled.set(msg.seq, { msg, touchedAt: scheduler.now() });
-        deps.unsettled.add(1);
         try {
           withSettlement(settlement, () => {
             const env = deps.decodeOr<T>(msg, codec, operator);
@@ -129,6 +129,10 @@ export function streamSource<T>(
           throw err;
         }
         settlement.release();
+        if (settlement.settled) return;
+        // The pass took no (virtual) time: now is when the message arrived.
+        unsettled.set(msg.seq, { msg, touchedAt: scheduler.now() });
+        deps.unsettled.add(1);
       },
       error: (err: unknown) => subscriber.error(err),
       complete: () => subscriber.complete(),

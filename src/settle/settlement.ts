@@ -13,7 +13,11 @@
 export class Settlement {
   private holds = 1;
   private failure: Error | undefined;
-  private outputCounts: Map<string, number> | undefined;
+  // Outputs numbered so far: the first sink's in two fields (the usual case, one sink per path),
+  // any other sink's in a map made only then. This runs for every durable output.
+  private firstSink: string | undefined;
+  private firstSinkOutputs = 0;
+  private otherSinkOutputs: Map<string, number> | undefined;
 
   constructor(
     /**
@@ -66,9 +70,11 @@ export class Settlement {
    * makes a deterministic output id when the pipeline is deterministic.
    */
   nextOutputIndex(sink: string): number {
-    this.outputCounts ??= new Map();
-    const n = this.outputCounts.get(sink) ?? 0;
-    this.outputCounts.set(sink, n + 1);
+    this.firstSink ??= sink;
+    if (sink === this.firstSink) return this.firstSinkOutputs++;
+    this.otherSinkOutputs ??= new Map();
+    const n = this.otherSinkOutputs.get(sink) ?? 0;
+    this.otherSinkOutputs.set(sink, n + 1);
     return n;
   }
 

@@ -26,6 +26,7 @@ import { redactUrl, type NatsConnectOptions } from './nats-connect-options.js';
 import { natsFindMsgIds } from './nats-find-msg-ids.js';
 import { fromNatsHeaders, toNatsHeaders } from './nats-headers.js';
 import { NatsOrderedReader } from './nats-ordered-reader.js';
+import { deliveryOf, NatsStreamMessage } from './nats-stream-message.js';
 import { validateSubject } from './subject.js';
 import { toNodeConnectionOptions } from './to-node-connection-options.js';
 import type {
@@ -54,8 +55,6 @@ import {
   validateSubscribeOptions,
   type ResolvedConsumeOptions,
 } from './validate-transport-options.js';
-
-const NO_OP = (): void => undefined;
 
 /**
  * The real broker: core NATS and JetStream through the v3 client. `nc` and `js` are exposed for
@@ -243,8 +242,11 @@ export class NatsTransport implements Transport {
       this.closeHooks.add(onClose);
       const toMessage =
         resolved.durableName === undefined
-          ? (m: JsMsg): StreamMessage => toStreamMessage(m, resolved.stream, m.seq, 1, false)
-          : (m: JsMsg): StreamMessage => toStreamMessage(m, m.info.stream, m.info.streamSequence, m.info.deliveryCount, true);
+          ? (m: JsMsg): StreamMessage => new NatsStreamMessage(m, resolved.stream, deliveryOf(m).streamSequence, 1, false)
+          : (m: JsMsg): StreamMessage => {
+              const info = deliveryOf(m);
+              return new NatsStreamMessage(m, info.stream, info.streamSequence, info.deliveryCount, true);
+            };
       void (async () => {
         const consumer = await this.consumerFor(resolved);
         if (stopped) return;
@@ -391,19 +393,5 @@ function toEnvelope(msg: Msg): Envelope<Uint8Array> {
     data: msg.data,
     headers: fromNatsHeaders(msg.headers),
     reply: msg.reply !== undefined && msg.reply !== '' ? msg.reply : undefined,
-  });
-}
-
-function toStreamMessage(m: JsMsg, stream: string, seq: number, deliveryCount: number, acks: boolean): StreamMessage {
-  const envelope = makeEnvelope({ subject: m.subject, data: m.data, headers: fromNatsHeaders(m.headers), stream, seq });
-  // Object.assign onto the fresh envelope: an object spread here cost ~10x more per message.
-  return Object.assign(envelope, {
-    stream,
-    seq,
-    deliveryCount,
-    ack: acks ? () => m.ack() : NO_OP,
-    nak: acks ? (delayMs?: number) => m.nak(delayMs) : NO_OP,
-    term: acks ? () => m.term() : NO_OP,
-    working: acks ? () => m.working() : NO_OP,
   });
 }

@@ -28,19 +28,24 @@ describe('bench --quick', () => {
     const { stdout } = await run(
       process.execPath,
       ['--import', 'tsx', 'bench/main.ts', '--quick', '--json', '--nats-url', server().url, '--out', out],
-      { cwd: ROOT, maxBuffer: 64 * 1024 * 1024, timeout: 170_000 },
+      { cwd: ROOT, maxBuffer: 64 * 1024 * 1024, timeout: 230_000 },
     );
     const lines = stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     const result = JSON.parse(lines[0]!) as BenchResult;
 
-    expect(result).toMatchObject({ bench: 'sluice', schema: 1, preset: 'quick' });
+    expect(result).toMatchObject({ bench: 'sluice', schema: 2, preset: 'quick' });
     expect(result.machine.cores).toBeGreaterThan(0);
     expect(result.machine.natsServer).toMatch(/2\.\d+\.\d+/);
     expect(result.command).toContain('--quick');
 
     const names = result.modes.map((m) => m.name);
     expect(names).toEqual(expect.arrayContaining(['raw-forwarder', 'route', 'micro-batch-100ms']));
+    // The at-least-once path: JetStream in, each Sluice pipeline beside its hand-written loop.
+    expect(names).toEqual(expect.arrayContaining(['raw-pull-ack', 'stream-route-sink', 'stream-ordered-route-sink', 'raw-pull-publish-ack', 'stream-route-durable-sink']));
+    expect(result.modes.filter((m) => m.input === 'stream').map((m) => m.name).sort()).toEqual(
+      ['raw-pull-ack', 'raw-pull-publish-ack', 'stream-ordered-route-sink', 'stream-route-durable-sink', 'stream-route-sink'],
+    );
     expect(names.some((n) => n.startsWith('triggered-'))).toBe(true);
     for (const mode of result.modes) {
       expect(mode.error, `${mode.name} failed`).toBeUndefined();
@@ -74,14 +79,26 @@ describe('bench --quick', () => {
       expect(positive(b.raw)).toBe(true);
       expect(positive(b.ratio), `${b.name} ratio ${b.ratio}`).toBe(true);
     }
-    expect(result.targets.map((t) => t.name)).toEqual(['route-throughput', 'micro-batch-cpu', 'route-p99']);
+    expect(result.targets.map((t) => t.name)).toEqual(['route-throughput', 'micro-batch-cpu', 'route-p99', 'at-least-once-throughput']);
     for (const t of result.targets) expect(typeof t.met).toBe('boolean');
+
+    // The backlog drained by the at-least-once pipeline: every event out, with its cost and memory.
+    expect(result.backlog.length).toBeGreaterThan(0);
+    for (const b of result.backlog) {
+      expect(b.error, `backlog ${b.events}`).toBeUndefined();
+      expect(b.drained).toBe(true);
+      expect(positive(b.eventsPerSec)).toBe(true);
+      expect(positive(b.peakRssMiB)).toBe(true);
+      expect(b.maxUnsettled).toBe(1000);
+    }
 
     const report = await readFile(join(out, 'report.md'), 'utf8');
     expect(report).toContain("## The article's table, measured");
     expect(report).toContain('| Data freshness |');
+    expect(report).toContain('## At-least-once path');
+    expect(report).toContain('### Backlog drained by `stream-route-sink`');
     const svg = await readFile(join(out, 'latency-vs-throughput.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(JSON.parse(await readFile(join(out, 'result.json'), 'utf8'))).toEqual(result);
-  }, 180_000);
+  }, 240_000);
 });

@@ -1,155 +1,162 @@
 import { pino } from 'pino';
-import { filter, map, mergeMap, NEVER, timer } from 'rxjs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { settleMap } from '../../../operators/settle-map.js';
+import { map, NEVER, Subject, VirtualTimeScheduler, type Observable } from 'rxjs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
-import { decodeDeadLetter } from '../../../src/runtime/dead-letter.js';
-import { defineTopology, type Topology } from '../../../src/runtime/define-topology.js';
-import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
-import type { Transport } from '../../../src/transport/transport.js';
-import { until } from '../../helpers/until.js';
+import type { Envelope } from '../../../src/envelope/envelope.js';
+import { makeEnvelope } from '../../../src/envelope/make-envelope.js';
+import { streamSource, type StreamSourceDeps } from '../../../src/runtime/stream-source.js';
+import type { StreamSourceOptions } from '../../../src/runtime/types.js';
+import { currentSettlement, holdCurrent } from '../../../src/settle/settle-scope.js';
+import type { Settlement } from '../../../src/settle/settlement.js';
+import type { StreamMessage, Transport } from '../../../src/transport/transport.js';
 
-const silent = pino({ level: 'silent' });
-const runs: RunningTopology[] = [];
-afterEach(async () => {
-  await Promise.all(runs.splice(0).map((r) => r.stop()));
+/** A delivered message whose ack calls are recorded. */
+function message(seq: number, deliveryCount = 1, data: Uint8Array = msgpackCodec.encode(seq)) {
+  const calls: string[] = [];
+  const msg: StreamMessage = Object.assign(makeEnvelope({ subject: 'in', data, stream: 'S', seq }), {
+    stream: 'S',
+    seq,
+    deliveryCount,
+    ack: () => void calls.push('ack'),
+    nak: (delayMs?: number) => void calls.push(`nak ${delayMs}`),
+    term: () => void calls.push('term'),
+    working: () => void calls.push('working'),
+  });
+  return { msg, calls };
+}
+
+/** A stream source over a Subject of messages, on a virtual clock; the consumer is live once `ready` resolves. */
+function setup(options: StreamSourceOptions = {}, deadLetter: StreamSourceDeps['deadLetter'] = () => undefined) {
+  const delivered = new Subject<StreamMessage>();
+  const scheduler = new VirtualTimeScheduler();
+  let unsettled = 0;
+  const transport = { ensureStream: () => Promise.resolve(), consume: () => delivered } as unknown as Transport;
+  const deps: StreamSourceDeps = {
+    topologyName: 't',
+    transport,
+    logger: pino({ level: 'silent' }),
+    scheduler,
+    closing$: NEVER,
+    decodeOr: <T>(raw: Envelope<Uint8Array>) => decodeEnvelope<T>(raw),
+    deadLetter,
+    unsettled: { add: (n) => void (unsettled += n) },
+  };
+  const source = <T>() => streamSource<T>(deps, 'S', ['in'], 'reader', options, msgpackCodec);
+  return {
+    source,
+    deliver: (m: StreamMessage) => delivered.next(m),
+    /** Delivers on the virtual clock at `ms` (run by `advanceTo`). */
+    deliverAt: (ms: number, m: StreamMessage) => void scheduler.schedule(() => delivered.next(m), ms - scheduler.now()),
+    /** Runs the virtual clock up to `ms`. */
+    advanceTo: (ms: number) => {
+      scheduler.maxFrames = ms;
+      scheduler.flush();
+    },
+    unsettled: () => unsettled,
+  };
+}
+
+const subscriptions: { unsubscribe(): void }[] = [];
+afterEach(() => subscriptions.splice(0).forEach((s) => s.unsubscribe()));
+
+/** Subscribes and waits until the (async) stream creation has happened and the consumer is live. */
+async function start<T>(pipeline: Observable<T>, next: (v: T) => void = () => undefined, error: (e: unknown) => void = () => undefined) {
+  subscriptions.push(pipeline.subscribe({ next, error }));
+  await new Promise((r) => setImmediate(r));
+}
+
+describe('streamSource (durable consumer)', () => {
+  it('acks a message as soon as the stages it went through are done with it', async () => {
+    const s = setup();
+    const seen: number[] = [];
+    await start(s.source<number>(), (e) => seen.push(e.data));
+    const one = message(1);
+    s.deliver(one.msg);
+    expect(seen).toEqual([1]);
+    expect(one.calls).toEqual(['ack']);
+    expect(s.unsettled()).toBe(0);
+  });
+
+  it('holds the ack while a stage holds the message, keeping it alive every third of the ack wait', async () => {
+    const s = setup({ ackWaitMs: 300 });
+    const held: Settlement[] = [];
+    await start(s.source<number>().pipe(map((e) => (held.push(holdCurrent()!), e))));
+    const one = message(1);
+    s.deliver(one.msg);
+    expect(one.calls).toEqual([]);
+    expect(s.unsettled()).toBe(1);
+    s.advanceTo(99);
+    expect(one.calls).toEqual([]);
+    s.advanceTo(100);
+    expect(one.calls).toEqual(['working']);
+    s.advanceTo(250);
+    expect(one.calls).toEqual(['working', 'working']);
+    held[0]!.release();
+    expect(one.calls).toEqual(['working', 'working', 'ack']);
+    expect(s.unsettled()).toBe(0);
+    s.advanceTo(1000);
+    expect(one.calls).toEqual(['working', 'working', 'ack']);
+  });
+
+  it('keeps alive only what is still held, from when it arrived', async () => {
+    const s = setup({ ackWaitMs: 300 });
+    const held = new Map<number, Settlement>();
+    await start(s.source<number>().pipe(map((e) => (e.data % 2 === 0 ? held.set(e.data, holdCurrent()!) : undefined, e))));
+    const [a, b, c] = [message(1), message(2), message(4)];
+    s.deliver(a.msg);
+    s.deliver(b.msg);
+    s.deliverAt(150, c.msg);
+    s.advanceTo(200);
+    // b arrived at 0 (kept alive at 100 and 200); c at 150 is not yet a third of the wait old.
+    expect([a.calls, b.calls, c.calls]).toEqual([['ack'], ['working', 'working'], []]);
+    s.advanceTo(300);
+    expect(c.calls).toEqual(['working']);
+  });
+
+  it('redelivers a message whose effect failed, after a backoff doubling per delivery up to 30 s', async () => {
+    const s = setup({ maxDeliveries: 10 });
+    await start(s.source<number>().pipe(map((e) => (currentSettlement()!.fail(new Error(`effect of ${e.data} failed`)), e))));
+    const cases = [message(1, 1), message(2, 3), message(3, 7)];
+    for (const m of cases) s.deliver(m.msg);
+    expect(cases.map((m) => m.calls)).toEqual([['nak 1000'], ['nak 4000'], ['nak 30000']]);
+  });
+
+  it('after its last delivery, dead-letters a failing message and acks it once the dead letter is stored', async () => {
+    let dlqHold: Settlement | undefined;
+    const deadLetter = vi.fn(() => void (dlqHold = holdCurrent()));
+    const s = setup({ maxDeliveries: 3 }, deadLetter);
+    await start(s.source<number>().pipe(map((e) => (currentSettlement()!.fail(new Error('boom')), e))));
+    const last = message(9, 3);
+    s.deliver(last.msg);
+    expect(deadLetter).toHaveBeenCalledWith(last.msg, expect.objectContaining({ message: 'boom' }), 'stream:S');
+    expect(last.calls).toEqual([]);
+    dlqHold!.release();
+    expect(last.calls).toEqual(['ack']);
+  });
+
+  it('redelivers a message whose dead letter could not be stored', async () => {
+    const s = setup({ maxDeliveries: 1, ackWaitMs: 5000 }, () => {
+      const h = holdCurrent()!;
+      h.fail(new Error('dead-letter stream unavailable'));
+      h.release();
+    });
+    await start(s.source<number>().pipe(map((e) => (currentSettlement()!.fail(new Error('boom')), e))));
+    const last = message(9, 1);
+    s.deliver(last.msg);
+    expect(last.calls).toEqual(['nak 5000']);
+  });
 });
 
-async function start(topology: Topology, transport: Transport, drainTimeoutMs = 5_000): Promise<RunningTopology> {
-  const run = await runTopology(topology, { transport, logger: silent, report: () => undefined, closeTransport: false, service: false, drainTimeoutMs });
-  runs.push(run);
-  return run;
-}
-
-async function seed(transport: Transport, n: number): Promise<void> {
-  await transport.ensureStream({ name: 'IN', subjects: ['in.>'] });
-  for (let i = 1; i <= n; i++) await transport.publishDurable('in.x', msgpackCodec.encode({ i }));
-}
-
-const outputs = async (transport: Transport, stream = 'OUT') => (await transport.streamState(stream)).messages;
-
-describe('t.stream: at-least-once by default', () => {
-  it('acknowledges a message only after the durable sink has its publish ack, with ids from input positions', async () => {
-    const transport = new LocalTransport();
-    await seed(transport, 5);
-    await transport.ensureStream({ name: 'OUT', subjects: ['out.>'] });
-    const seen: Record<string, string>[] = [];
-    transport.consume({ stream: 'OUT' }).subscribe((m) => seen.push(m.headers));
-    const run = await start(
-      defineTopology('copy', (t) =>
-        t.stream<{ i: number }>('IN', 'in.>').pipe(
-          filter((e) => e.data.i !== 3),
-          map((e) => ({ ...e, data: { doubled: e.data.i * 2 } })),
-          t.sink('out.x', { durable: true }),
-        ),
-      ),
-      transport,
-    );
-    await until(async () => (await outputs(transport)) === 4 && run.stats.unsettled === 0);
-    expect(seen.map((h) => h['Nats-Msg-Id'])).toEqual(['copy.out.x.IN:1.0', 'copy.out.x.IN:2.0', 'copy.out.x.IN:4.0', 'copy.out.x.IN:5.0']);
-    await run.stop();
-    // A second run of the same topology resumes after what was settled: nothing is read again.
-    const again = await start(defineTopology('copy', (t) => t.stream('IN', 'in.>').pipe(t.sink('out.x', { durable: true }))), transport);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(again.stats.total('received')).toBe(0);
-    expect(await outputs(transport)).toBe(4);
-  });
-
-  it('redelivers a message whose async effect failed, and settles it when a later delivery succeeds', async () => {
-    const transport = new LocalTransport();
-    await seed(transport, 3);
-    const attempts = new Map<number, number>();
-    const done: number[] = [];
-    const run = await start(
-      defineTopology('flaky', (t) =>
-        t.stream<{ i: number }>('IN', 'in.>', { redeliveryDelayMs: 5 }).pipe(
-          settleMap({
-            name: 'erp',
-            project: async (e) => {
-              const n = (attempts.get(e.data.i) ?? 0) + 1;
-              attempts.set(e.data.i, n);
-              if (e.data.i === 2 && n < 3) throw new Error('erp unavailable');
-              done.push(e.data.i);
-              return e;
-            },
-          }),
-        ),
-      ),
-      transport,
-    );
-    await until(() => done.length === 3 && run.stats.unsettled === 0);
-    expect(done.sort()).toEqual([1, 2, 3]);
-    expect(attempts.get(2)).toBe(3);
-    expect(run.stats.deadLetters).toBe(0);
-  });
-
-  it('dead-letters a message after maxDeliveries failed deliveries, then acknowledges it', async () => {
-    const transport = new LocalTransport();
-    await seed(transport, 2);
-    const dead: ReturnType<typeof decodeDeadLetter>[] = [];
-    transport.subscribe('sluice.dlq.poison').subscribe((m) => dead.push(decodeDeadLetter(m.data)));
-    const run = await start(
-      defineTopology('poison', (t) =>
-        t.stream<{ i: number }>('IN', 'in.>', { redeliveryDelayMs: 1, maxDeliveries: 3 }).pipe(
-          settleMap({
-            name: 'always-fails',
-            project: async (e) => {
-              if (e.data.i === 1) throw new Error(`cannot handle ${e.data.i}`);
-              return e;
-            },
-          }),
-        ),
-      ),
-      transport,
-    );
-    await until(() => run.stats.deadLetters === 1 && run.stats.unsettled === 0);
-    await until(() => dead.length === 1);
-    expect(dead[0]).toMatchObject({ subject: 'in.x', stream: 'IN', seq: 1, error: { message: 'cannot handle 1' }, operator: 'stream:IN' });
-    expect(decodeEnvelope({ ...dead[0]!, data: dead[0]!.payload, id: 'x', eventTime: 0 }).data).toEqual({ i: 1 });
-  });
-
-  it('pulls no more than maxUnsettled while effects are outstanding (backpressure)', async () => {
-    const transport = new LocalTransport();
-    await seed(transport, 50);
-    let started = 0;
-    const run = await start(
-      defineTopology('stuck', (t) =>
-        t.stream('IN', 'in.>', { maxUnsettled: 7 }).pipe(settleMap({ name: 'never', concurrency: 100, project: () => ((started += 1), NEVER) })),
-      ),
-      transport,
-      50,
-    );
-    await until(() => started === 7);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(started).toBe(7);
-    expect(run.stats.unsettled).toBe(7);
-  });
-
-  it('counts and reports values that reach a sink after their input was acknowledged (a bare async mergeMap)', async () => {
-    const transport = new LocalTransport();
-    await seed(transport, 3);
-    const warnings: string[] = [];
-    const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
-    const run = await runTopology(
-      defineTopology('leaky', (t) => t.stream('IN', 'in.>').pipe(mergeMap((e) => timer(1).pipe(map(() => e))), t.sink('leaky.out'))),
-      { transport, logger, report: () => undefined, closeTransport: false, service: false },
-    );
-    runs.push(run);
-    await until(() => run.stats.snapshot().unsettledOutputs === 3);
-    expect(warnings.filter((w) => w.includes('after its input was acknowledged'))).toHaveLength(1);
-  });
-
-  it("ordered: true reads from startSeq and acknowledges nothing (the old at-most-once read)", async () => {
-    const transport = new LocalTransport();
-    await seed(transport, 4);
-    const got: number[] = [];
-    await start(
-      defineTopology('inspect', (t) => t.stream<{ i: number }>('IN', 'in.>', { ordered: true, startSeq: 3 }).pipe(map((e) => got.push(e.data.i)))),
-      transport,
-    );
-    await until(() => got.length === 2);
-    expect(got).toEqual([3, 4]);
+describe('streamSource (ordered: true)', () => {
+  it('passes messages on and acknowledges nothing', async () => {
+    const s = setup({ ordered: true });
+    const seen: number[] = [];
+    await start(s.source<number>(), (e) => seen.push(e.data));
+    const one = message(1);
+    s.deliver(one.msg);
+    s.advanceTo(100_000);
+    expect(seen).toEqual([1]);
+    expect(one.calls).toEqual([]);
   });
 });

@@ -59,7 +59,8 @@ describe('Settlement', () => {
 
   it('numbers outputs per sink, so output ids are the same on every replay', () => {
     const s = new Settlement('S:1', true, () => undefined);
-    expect([s.nextOutputIndex('x'), s.nextOutputIndex('x'), s.nextOutputIndex('y'), s.nextOutputIndex('x')]).toEqual([0, 1, 0, 2]);
+    const sinks = ['x', 'x', 'y', 'x', 'y', 'z', 'y'];
+    expect(sinks.map((sink) => s.nextOutputIndex(sink))).toEqual([0, 1, 0, 2, 1, 0, 2]);
   });
 
   it('the scope is set only inside withSettlement, nests, and is restored after a throw', () => {
