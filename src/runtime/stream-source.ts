@@ -128,6 +128,9 @@ export function streamSource<T>(
           settlement.release();
           throw err;
         }
+        // RxJS turns a throw in a stage (`map`) into an error notification, not a throw here: the
+        // pipeline closed during this message, so it was not processed. Redeliver it.
+        if (subscriber.closed) settlement.fail(new Error(`the pipeline reading stream '${msg.stream}' stopped while handling seq ${msg.seq}`));
         settlement.release();
         if (settlement.settled) return;
         // The pass took no (virtual) time: now is when the message arrived.

@@ -153,3 +153,27 @@ describe('t.stream: at-least-once by default', () => {
     expect(got).toEqual([3, 4]);
   });
 });
+
+describe('t.stream: a stage that throws', () => {
+  it('does not acknowledge the message that made the pipeline fail: the next run gets it again', async () => {
+    const transport = new LocalTransport();
+    await seed(transport, 3);
+    const failing = await start(
+      defineTopology('throws', (t) =>
+        t.stream<{ i: number }>('IN', 'in.>').pipe(
+          map((e) => {
+            if (e.data.i === 2) throw new Error('bad data');
+            return e;
+          }),
+        ),
+      ),
+      transport,
+    );
+    const exit = await failing.done;
+    expect(exit.reason).toBe('failed');
+    const seen: number[] = [];
+    await start(defineTopology('throws', (t) => t.stream<{ i: number }>('IN', 'in.>').pipe(map((e) => seen.push(e.data.i)))), transport);
+    await until(() => seen.includes(2));
+    expect(seen).not.toContain(1);
+  });
+});
