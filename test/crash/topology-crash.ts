@@ -233,8 +233,13 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
       switch (row.complete ?? { stream: 'consumers' as const, core: 'quiet' as const, none: 'outputs' as const }[source]) {
         case 'consumers':
           return consumersDone(jsm, io.stream, lastSeq, consumers);
-        case 'outputs':
-          return (await streamMessages(jsm, outStream)) >= expectedOutputs;
+        case 'outputs': {
+          if ((await streamMessages(jsm, outStream)) < expectedOutputs) return false;
+          // At-least-once rows may hold duplicates: done only when every distinct output is there.
+          if (row.guarantee === 'exactly-once') return true;
+          const distinct = new Set((await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, undefined))).map((o) => `${o.to} ${o.id ?? ''}`));
+          return distinct.size >= expectedOutputs;
+        }
         case 'quiet': {
           if (publisher === undefined) return false;
           await publisher;
