@@ -1,4 +1,4 @@
-import { InvalidConfigError } from '../src/errors.js';
+import { InvalidConfigError } from 'sluice';
 
 /** Where an order was placed; the generator publishes each on `shop.orders.<channel>`. */
 export const CHANNELS = ['web', 'mobile', 'marketplace', 'store'] as const;

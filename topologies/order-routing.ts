@@ -1,8 +1,6 @@
 import { interval, mergeMap, tap, type Observable } from 'rxjs';
-import { route } from '../operators/route.js';
-import type { Envelope } from '../src/envelope/envelope.js';
-import { InvalidConfigError, TerminalError } from '../src/errors.js';
-import { defineTopology, type Topology } from '../src/runtime/define-topology.js';
+import { defineTopology, InvalidConfigError, TerminalError, type Envelope, type Topology } from 'sluice';
+import { route } from 'sluice/operators';
 import { CHANNELS, createOrderGenerator, type Channel, type Order } from './order-generator.js';
 
 /**

@@ -1,7 +1,4 @@
-import { actorTopology } from '../src/actors/actor-topology.js';
-import { actor } from '../src/actors/actor.js';
-import type { ActorDefinition, ActorMessage, ActorContext } from '../src/actors/types.js';
-import { InvalidConfigError, TerminalError } from '../src/errors.js';
+import { actor, actorTopology, InvalidConfigError, TerminalError, type ActorContext, type ActorDefinition, type ActorMessage } from 'sluice';
 
 /**
  * Stock reservation, the article's e-commerce case: a customer must not be able to buy the last
