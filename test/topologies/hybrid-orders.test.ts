@@ -11,6 +11,7 @@ import type { Transport } from '../../src/transport/transport.js';
 import hybrid, { INITIAL_UNITS, STREAMS, SUBJECTS, type LedgerChunk, type Order, type OrderBatchSummary, type StockEvent } from '../../topologies/hybrid-orders.js';
 import { startTestDriver } from '../../src/testing/index.js';
 import { useNatsServer } from '../helpers/nats-server.js';
+import { readStream } from '../helpers/read-stream.js';
 import { until } from '../helpers/until.js';
 
 const server = useNatsServer();
@@ -22,16 +23,8 @@ afterAll(() => {
 const count = async (transport: Transport, stream: string) => (await transport.streamState(stream).catch(() => ({ messages: 0 }))).messages;
 
 async function readAll<T>(transport: Transport, stream: string): Promise<T[]> {
-  const n = await count(transport, stream);
-  const out: T[] = [];
-  if (n === 0) return out;
-  await new Promise<void>((resolve) => {
-    const sub = transport.consume({ stream }).subscribe((m) => {
-      out.push(msgpackCodec.decode(m.data) as T);
-      if (out.length === n) (sub.unsubscribe(), resolve());
-    });
-  });
-  return out;
+  if ((await count(transport, stream)) === 0) return [];
+  return (await readStream(transport, stream)).map((m) => msgpackCodec.decode(m.data) as T);
 }
 
 describe('hybrid-orders: real-time, near-real-time and batch on one stream', () => {

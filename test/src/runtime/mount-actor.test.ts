@@ -13,6 +13,7 @@ import { runTopology } from '../../../src/runtime/run-topology.js';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { useNatsServer } from '../../helpers/nats-server.js';
+import { readStream } from '../../helpers/read-stream.js';
 import { until } from '../../helpers/until.js';
 
 const server = useNatsServer();
@@ -42,20 +43,9 @@ const mixed = (stateDir: string) =>
     return changes.pipe(t.sink('bank.audit', { durable: true }));
   });
 
+/** The stream's messages, decoded, with their ids (read with the shared helper). */
 async function readAll(transport: Transport, stream: string): Promise<Array<{ subject: string; data: unknown; msgId: string | undefined }>> {
-  const state = await transport.streamState(stream);
-  const out: Array<{ subject: string; data: unknown; msgId: string | undefined }> = [];
-  await new Promise<void>((resolve) => {
-    if (state.messages === 0) return resolve();
-    const sub = transport.consume({ stream, startSeq: 1 }).subscribe((m) => {
-      out.push({ subject: m.subject, data: decodeEnvelope(m, msgpackCodec).data, msgId: m.headers['Nats-Msg-Id'] });
-      if (m.seq >= state.lastSeq) {
-        sub.unsubscribe();
-        resolve();
-      }
-    });
-  });
-  return out;
+  return (await readStream(transport, stream)).map((m) => ({ subject: m.subject, data: decodeEnvelope(m, msgpackCodec).data, msgId: m.headers['Nats-Msg-Id'] }));
 }
 
 describe('t.actor: an actor as a part of a topology', () => {
