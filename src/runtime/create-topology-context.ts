@@ -15,7 +15,7 @@ import { markSource } from './lineage.js';
 import { mountActor, type MountDeps } from './mount-actor.js';
 import { mountDurableBatch } from './mount-durable-batch.js';
 import { pathGuarantee } from './path-guarantee.js';
-import { defaultDurableName, STREAM_SOURCE_DEFAULTS, streamSource } from './stream-source.js';
+import { defaultDurableName, maxUnsettledOf, streamSource } from './stream-source.js';
 import { deadLetterSubject, encodeDeadLetter } from './dead-letter.js';
 import type { RuntimeStats } from './runtime-stats.js';
 import type { PublishValueOptions, SourceOptions, StreamSourceOptions, TopologyContext, WiringNode } from './types.js';
@@ -141,7 +141,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
       options,
       options.codec ?? msgpackCodec,
     );
-    const maxUnsettled = ordered ? undefined : (options.maxUnsettled ?? options.maxInFlight ?? STREAM_SOURCE_DEFAULTS.maxUnsettled);
+    const maxUnsettled = ordered ? undefined : maxUnsettledOf(options);
     const node: WiringNode = { kind: 'stream', stream: streamName, subject: list.join(', '), durableName: ordered ? undefined : durableName, ordered, maxUnsettled };
     deps.wire?.(node);
     // One consumer however many pipelines read this Observable: separate subscriptions to one

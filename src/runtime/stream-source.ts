@@ -52,7 +52,7 @@ export function streamSource<T>(
 ): Observable<Envelope<T>> {
   const { transport, scheduler, closing$ } = deps;
   const ordered = options.ordered === true;
-  const maxUnsettled = options.maxUnsettled ?? options.maxInFlight ?? STREAM_SOURCE_DEFAULTS.maxUnsettled;
+  const maxUnsettled = maxUnsettledOf(options);
   const ackWaitMs = options.ackWaitMs ?? STREAM_SOURCE_DEFAULTS.ackWaitMs;
   const maxDeliveries = options.maxDeliveries ?? STREAM_SOURCE_DEFAULTS.maxDeliveries;
   const redeliveryDelayMs = options.redeliveryDelayMs ?? STREAM_SOURCE_DEFAULTS.redeliveryDelayMs;
@@ -145,6 +145,11 @@ export function streamSource<T>(
       sub.unsubscribe();
     };
   });
+}
+
+/** The bound on unsettled messages a stream read asks for (`maxInFlight` is its old name). */
+export function maxUnsettledOf(options: StreamSourceOptions): number {
+  return options.maxUnsettled ?? options.maxInFlight ?? STREAM_SOURCE_DEFAULTS.maxUnsettled;
 }
 
 /**
