@@ -47,7 +47,9 @@ async function streamWith(messages: { data: Uint8Array; headers?: Record<string,
 
 describe('deliveryOf', () => {
   it('reads what JsMsg.info says, on first delivery and on redelivery', async () => {
-    const s = await streamWith([{ data: new Uint8Array([1]) }, { data: new Uint8Array([2]) }]);
+    // One message only: a nak travels without a reply, so with a second message waiting the next pull
+    // could get that one before the server has seen the nak.
+    const s = await streamWith([{ data: new Uint8Array([1]) }]);
     const first = await s.next();
     expect(deliveryOf(first)).toEqual({ stream: s.stream, streamSequence: first.info.streamSequence, deliveryCount: first.info.deliveryCount });
     expect(deliveryOf(first)).toEqual({ stream: s.stream, streamSequence: 1, deliveryCount: 1 });
