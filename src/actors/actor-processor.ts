@@ -3,7 +3,7 @@ import type { Codec } from '../codec/codec.js';
 import { codecFor } from '../codec/codec-for.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
 import { toDeadLetter } from '../dead-letter/dead-letter-record.js';
-import { encodeDeadLetter } from '../runtime/dead-letter.js';
+import { encodeDeadLetter } from '../dead-letter/encode-dead-letter.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { DecodeError, ensureError } from '../errors.js';
 import type { BatchProcessor, ExactlyOnceTxn } from '../exactly-once/types.js';
@@ -26,6 +26,11 @@ import type {
 export interface ActorProcessorOptions extends ActorRuntimeOptions {
   /** Core NATS for `ctx.ask` (request) and `ctx.reply` (publish). Without it `ask` throws and replies are dropped. */
   io?: Pick<Transport, 'request' | 'publish'> | undefined;
+  /**
+   * The largest dead letter the engine may publish (the transport's max_payload): an oversized
+   * record would be refused on every retry and stop the actor. Default: no limit.
+   */
+  maxDeadLetterBytes?: (() => number) | undefined;
   /** Told about timers set and cancelled (the timer service). */
   timers?: TimerListener | undefined;
 }
@@ -116,7 +121,7 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
     const error = ensureError(thrown);
     const original: Envelope<Uint8Array> = { subject: m.subject, data: m.data, headers: m.headers, id: m.id, key, eventTime: m.eventTime, stream: m.stream, seq: m.seq, raw: m.data };
     const record = toDeadLetter(original, error, attempts, { operator: `actor:${def.name}`, failedAt: scheduler.now() });
-    const { payload, headers } = encodeDeadLetter(record);
+    const { payload, headers } = encodeDeadLetter(record, { maxBytes: options.maxDeadLetterBytes?.() });
     txn.emit(m, subjects.deadLetter, payload, headers);
     stats.deadLettered += 1;
     log.warn({ actor: def.name, key, subject: m.subject, seq: m.seq, err: error.message, attempts }, 'actor message dead-lettered');

@@ -1,4 +1,5 @@
 import { InvalidConfigError } from '../errors.js';
+import { deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import { validateSubject } from '../transport/subject.js';
 
 /** Where an actor lives on NATS. */
@@ -59,7 +60,7 @@ export function keyFromToken(token: string): string {
  * - `<prefix>.<topology>.<actor>.<key>.tell` — messages to the actor (through its input stream)
  * - `<prefix>.<topology>.<actor>.<key>.timer` — timer firings (published by the timer service)
  * - `<prefix>.<topology>.<actor>.<key>.reset` — un-stops a key stopped by supervision
- * - `sluice.dlq.<topology>.<actor>` — dead letters
+ * - `sluice.dlq.<topology>.<actor>` — dead letters (`deadLetterSubject(topology, actor)`)
  *
  * @throws InvalidConfigError when the prefix, topology or actor name cannot be subject tokens.
  */
@@ -85,7 +86,7 @@ export function actorSubjects(address: ActorAddress): ActorSubjects {
     reset: (key) => `${base}.${keyToken(key)}.reset`,
     streamSubjects: [`${base}.*.tell`, `${base}.*.timer`, `${base}.*.reset`],
     queryPattern: `${base}.*`,
-    deadLetter: `sluice.dlq.${address.topology}.${address.actor}`,
+    deadLetter: deadLetterSubject(address.topology, address.actor),
     parse(subject) {
       if (!subject.startsWith(`${base}.`)) return undefined;
       const tokens = subject.split('.');

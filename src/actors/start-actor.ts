@@ -1,4 +1,5 @@
 import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
+import { deadLetterStreamConfig } from '../dead-letter/dead-letter-subject.js';
 import { InvalidConfigError } from '../errors.js';
 import { startExactlyOnce } from '../exactly-once/start-exactly-once.js';
 import type { ExactlyOnceConfig, ExactlyOnceHandle, ExactlyOnceStats } from '../exactly-once/types.js';
@@ -65,7 +66,7 @@ export interface RunningActor {
  * query responder, and a passivation sweep. The engine's name is `actor-<name>`.
  *
  * Streams: the input stream gets the actor's `.tell`, `.timer` and `.reset` subjects; the
- * dead-letter stream gets `sluice.dlq.<topology>.<actor>`. Streams for what the behaviour
+ * dead-letter stream `SLUICE_DLQ_<topology>` (see `deadLetterStreamConfig`) captures `sluice.dlq.<topology>.<actor>`. Streams for what the behaviour
  * `emit`s must exist already (an output with no stream is retried until one captures it).
  *
  * @example
@@ -86,6 +87,7 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
     scheduler,
     log: options.log,
     io: transport,
+    maxDeadLetterBytes: () => transport.maxPayloadBytes,
     timers: { set: (t) => timers?.set(t), cancel: (k, id) => timers?.cancel(k, id) },
   });
   const { subjects, namespaces } = processor;
@@ -99,7 +101,8 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
   });
 
   await transport.ensureStream({ name: options.stream, subjects: [...(options.subjects ?? []), ...subjects.streamSubjects] });
-  await transport.ensureStream({ name: options.deadLetterStream ?? `SLUICE_DLQ_${store.topology}`, subjects: [subjects.deadLetter] });
+  // The topology's one dead-letter stream; a custom name keeps only this actor's subject.
+  await transport.ensureStream(options.deadLetterStream === undefined ? deadLetterStreamConfig(store.topology) : { name: options.deadLetterStream, subjects: [subjects.deadLetter] });
 
   const engine = await startExactlyOnce({
     name: `actor-${def.name}`,

@@ -3,10 +3,13 @@ import type { Envelope } from '../envelope/envelope.js';
 import { ensureError } from '../errors.js';
 
 /**
- * What Sluice publishes for a message it gave up on (on `sluice.dlq.<name>`, msgpack-encoded with
- * `msgpackCodec`, i.e. standard MessagePack any language reads). Fields that do not apply are
- * absent, never `nil`. The record carries everything needed to replay the message after a fix:
- * publish `payload` with `headers` on `subject`.
+ * What Sluice publishes for a message it gave up on: one format for every part (pipelines,
+ * operators, sinks, stream sources, actors, durable batches), on `deadLetterSubject(topology,
+ * part?)`, kept in `SLUICE_DLQ_<topology>`, msgpack-encoded with `msgpackCodec` (standard
+ * MessagePack any language reads); docs/dead-letters.md is the contract for other languages.
+ * Fields that do not apply are absent, never `nil`. The record carries everything needed to
+ * replay the message after a fix: publish `payload` with `headers` on `subject` — or, when
+ * `payloadTruncated`, the original read back from `stream` at `seq`.
  *
  * ```text
  * { v: 1, operator: "route:orders", subject: "shop.orders.eu", id: "ORDERS:42",
@@ -42,6 +45,20 @@ export interface DeadLetterRecord {
   readonly payloadSource: 'raw' | 'data' | 'none';
   /** The failure: `name` is the error class name (e.g. `TerminalError`, `CheckTimeoutError`). */
   readonly error: { readonly name: string; readonly message: string };
+  /**
+   * Present (true) when the bytes did not fit the connection's max_payload: `payload` is then
+   * only their first part, and the original is message `seq` of `stream` (when it came from one).
+   */
+  readonly payloadTruncated?: true;
+  /** Present with `payloadTruncated`: the original payload's size, bytes. */
+  readonly payloadBytes?: number;
+  /**
+   * Present when the failing message was itself a replay: the dead-letter record it replayed
+   * (`<stream>/<seq>` of the dead-letter stream). Such a record is *parked*: a plain replay skips it.
+   */
+  readonly replayOf?: string;
+  /** Present with `replayOf`: which replay of the message failed (1 = the first). */
+  readonly replayAttempt?: number;
   /** How many times the message was tried (1 = not retried). */
   readonly attempts: number;
   /** When Sluice gave up, epoch ms. */
@@ -72,6 +89,17 @@ export interface DeadLetterContext {
 const EMPTY = new Uint8Array(0);
 
 /**
+ * Headers a replayed message carries, naming the dead-letter record it came from, so a message
+ * that fails again becomes a parked record pointing at its predecessor.
+ */
+export const REPLAY_HEADERS = {
+  /** `<dead-letter stream>/<sequence>` of the record replayed. */
+  of: 'Sluice-Replay-Of',
+  /** 1 for the first replay of a message, 2 when a parked record is replayed, ... */
+  attempt: 'Sluice-Replay-Attempt',
+} as const;
+
+/**
  * Builds the dead-letter record for `envelope` failing with `error` after `attempts` tries.
  * Keeps the original bytes (`envelope.raw`, or `data` when it is already bytes); otherwise
  * re-encodes the decoded value. Never throws.
@@ -95,6 +123,12 @@ export function toDeadLetter(envelope: Envelope<unknown>, error: unknown, attemp
   if (envelope.stream !== undefined) record.stream = envelope.stream;
   if (envelope.seq !== undefined) record.seq = envelope.seq;
   if (envelope.key !== undefined) record.key = envelope.key;
+  const replayOf = envelope.headers[REPLAY_HEADERS.of];
+  const replayAttempt = Number(envelope.headers[REPLAY_HEADERS.attempt]);
+  if (replayOf !== undefined && Number.isInteger(replayAttempt) && replayAttempt >= 1) {
+    record.replayOf = replayOf;
+    record.replayAttempt = replayAttempt;
+  }
   return record;
 }
 

@@ -1,7 +1,7 @@
 import type { SchedulerLike } from 'rxjs';
 import { toDeadLetter } from '../dead-letter/dead-letter-record.js';
 import { HEADERS } from '../envelope/envelope.js';
-import { encodeDeadLetter } from '../runtime/dead-letter.js';
+import { encodeDeadLetter } from '../dead-letter/encode-dead-letter.js';
 import { batchBufferLayout as L, type SegmentInfo } from '../state/lmdb-batch-buffer.js';
 import type { StateStore } from '../state/types.js';
 import { validateSubject } from '../transport/subject.js';
@@ -245,7 +245,7 @@ export class DurableBatchFlusher {
           { subject: r.subject, data: r.data, raw: r.data, headers: r.headers, id: r.headers[HEADERS.msgId] ?? `${r.stream}:${r.seq}`, eventTime: r.timestampMs, stream: r.stream, seq: r.seq },
           err, 1, { operator: `durableBatch:${this.o.name}`, failedAt: this.o.scheduler.now() },
         );
-        const { payload, headers } = encodeDeadLetter(record);
+        const { payload, headers } = encodeDeadLetter(record, { maxBytes: this.o.transport.maxPayloadBytes });
         emit(dlq, payload, headers);
         this.o.stats.deadLettered += 1;
         this.o.logger.warn({ batch: this.o.name, batchSeq: info.batchSeq, subject: r.subject, seq: r.seq, err: record.error.message }, 'durable batch: flush failed for a value; dead-lettered');

@@ -3,6 +3,7 @@ import { ensureError } from '../errors.js';
 import { defineTopology, type Topology } from '../runtime/define-topology.js';
 import type { TopologyContext } from '../runtime/types.js';
 import type { StateStore } from '../state/types.js';
+import type { StreamConfig } from '../transport/transport.js';
 import type { DurableBatchConfig, DurableBatchHandle } from './durable-batch-types.js';
 import { openTopologyStore, type TopologyStore } from './open-topology-store.js';
 import { startDurableBatch } from './start-durable-batch.js';
@@ -17,7 +18,7 @@ export interface DurableBatchTopologyOptions extends Omit<DurableBatchConfig, 't
   /** Default: the `SLUICE_STATE_DIR` environment variable, else `./.sluice/state`. Unused on the in-process transport. */
   stateDir?: string | undefined;
   /** Streams to create (or extend) before starting: the source (values + trigger subjects) and the outputs. */
-  ensureStreams?: readonly { name: string; subjects: readonly string[] }[] | undefined;
+  ensureStreams?: readonly StreamConfig[] | undefined;
   /** One status line every this many ms; 0 = none. Default 5000. */
   reportEveryMs?: number | undefined;
 }
@@ -48,7 +49,7 @@ export function durableBatch(t: TopologyContext, options: DurableBatchTopologyOp
     });
     const start = async (): Promise<void> => {
       const store = options.store ?? (opened = openTopologyStore(t, options.stateDir)).store;
-      for (const s of options.ensureStreams ?? []) await t.transport.ensureStream({ name: s.name, subjects: s.subjects });
+      for (const s of options.ensureStreams ?? []) await t.transport.ensureStream(s);
       const { stateDir: _d, ensureStreams: _e, reportEveryMs: _r, store: _s, ...config } = options;
       running = await startDurableBatch({ ...config, transport: t.transport, store, logger: t.logger, scheduler: t.scheduler });
       running.done.catch((err: unknown) => subscriber.error(ensureError(err)));

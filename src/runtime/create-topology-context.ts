@@ -16,7 +16,8 @@ import { mountActor, type MountDeps } from './mount-actor.js';
 import { mountDurableBatch } from './mount-durable-batch.js';
 import { pathGuarantee } from './path-guarantee.js';
 import { defaultDurableName, maxUnsettledOf, streamSource } from './stream-source.js';
-import { deadLetterSubject, encodeDeadLetter } from './dead-letter.js';
+import { deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
+import { encodeDeadLetter } from '../dead-letter/encode-dead-letter.js';
 import type { RuntimeStats } from './runtime-stats.js';
 import type { PublishValueOptions, SourceOptions, StreamSourceOptions, TopologyContext, WiringNode } from './types.js';
 
@@ -52,12 +53,13 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
   const dlqSubject = deadLetterSubject(topologyName);
   const untilStopped = <T>(): MonoTypeOperatorFunction<T> => takeUntil<T>(stopping$);
 
-  const publishDeadLetter = (record: DeadLetterRecord): void => {
+  const publishDeadLetter = (full: DeadLetterRecord): void => {
     try {
-      const { payload, headers } = encodeDeadLetter(record);
+      // Cut to the connection's max_payload: a record the server refuses would be lost (core) or redelivered forever (stream).
+      const { payload, headers, record } = encodeDeadLetter(full, { maxBytes: transport.maxPayloadBytes });
       stats.recordDeadLetter();
       logger.warn(
-        { subject: record.subject, stream: record.stream, seq: record.seq, msgId: record.id, operator: record.operator, error: record.error.name, reason: record.error.message, bytes: record.payload.length },
+        { subject: record.subject, stream: record.stream, seq: record.seq, msgId: record.id, operator: record.operator, error: record.error.name, reason: record.error.message, bytes: full.payload.length, truncated: record.payloadTruncated, replayAttempt: record.replayAttempt },
         'dead-lettered a message',
       );
       if (deps.durableDeadLetters) {
@@ -78,7 +80,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
         transport.publish(dlqSubject, payload, { headers });
       }
     } catch (err) {
-      logger.error({ subject: record.subject, seq: record.seq, msgId: record.id, err: ensureError(err) }, 'dead letter could not be published');
+      logger.error({ subject: full.subject, seq: full.seq, msgId: full.id, err: ensureError(err) }, 'dead letter could not be published');
     }
   };
 

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { asyncScheduler, ReplaySubject } from 'rxjs';
 import { LocalTransport } from '../transport/local-transport.js';
 import { createTopologyContext } from './create-topology-context.js';
-import { deadLetterSubject } from './dead-letter.js';
+import { deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import type { Topology } from './define-topology.js';
 import { RuntimeStats } from './runtime-stats.js';
 import type { PathGuarantee } from './path-guarantee.js';

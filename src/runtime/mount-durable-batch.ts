@@ -1,6 +1,7 @@
 import { concat, defer, EMPTY, ignoreElements, map, merge, type Observable } from 'rxjs';
 import { durableBatch, type DurableBatchTopologyOptions } from '../exactly-once/durable-batch-topology.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
+import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import { markStage } from './lineage.js';
 import type { MountDeps } from './mount-actor.js';
 
@@ -56,7 +57,13 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
       stateDir: batchOptions.stateDir ?? ctx.stateDir,
       source: { stream: streamName },
       triggerSubjects: [subjects.trigger],
-      ensureStreams: [{ name: streamName, subjects: [subjects.values, subjects.trigger] }, ...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : [])],
+      // As an actor's: a value whose flush keeps throwing goes to the topology's dead letters, exactly once.
+      deadLetterSubject: batchOptions.deadLetterSubject ?? deadLetterSubject(ctx.topologyName, options.name),
+      ensureStreams: [
+        { name: streamName, subjects: [subjects.values, subjects.trigger] },
+        ...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : []),
+        ...(batchOptions.deadLetterSubject === undefined ? [deadLetterStreamConfig(ctx.topologyName)] : []),
+      ],
     }),
     `durable batch ${options.name}`,
   );

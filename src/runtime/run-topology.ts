@@ -4,7 +4,7 @@ import { asyncScheduler, isObservable, ReplaySubject, type Observable, type Sche
 import { ensureError, InvalidConfigError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import { createTopologyContext } from './create-topology-context.js';
-import { deadLetterStreamName, deadLetterSubject } from './dead-letter.js';
+import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import type { Topology } from './define-topology.js';
 import { RuntimeStats, type StatsSnapshot } from './runtime-stats.js';
 import { serveTopologyService } from './serve-topology-service.js';
@@ -31,12 +31,18 @@ export interface RunTopologyOptions {
    */
   service?: boolean | undefined;
   /**
-   * Keep dead letters in the JetStream stream `SLUICE_DLQ_<topology>` (subject
-   * `sluice.dlq.<topology>`; 7 days, at most 100000 messages / 256 MiB, oldest dropped first)
+   * Keep dead letters in the JetStream stream `SLUICE_DLQ_<topology>` (subjects
+   * `sluice.dlq.<topology>` and `sluice.dlq.<topology>.>`; 7 days, at most 100000 messages / 256 MiB, oldest dropped first)
    * so they can be listed and replayed. Default true; when the
    * stream cannot be created (no JetStream) dead letters are core-published, with a warning.
    */
   deadLetterStream?: boolean | undefined;
+  /**
+   * Answer the service endpoints that change things (dead-letter replay). Default false: they
+   * then refuse with code 403, whatever the caller's NATS permissions (see the README's security
+   * section for the permissions to give when it is on).
+   */
+  allowControl?: boolean | undefined;
   /** Where mounted actors and durable batches keep LMDB state. Default `SLUICE_STATE_DIR`, else `./.sluice/state`. */
   stateDir?: string | undefined;
 }
@@ -64,10 +70,6 @@ export interface RunningTopology {
   /** Resolves when the run ends for any reason: `stop()`, the duration, completion or failure. */
   readonly done: Promise<TopologyExit>;
 }
-
-// Dead letters are kept for replay but bounded, so a flood of bad input cannot fill the server
-// (or, on the in-process transport, the heap): the oldest go first.
-const DLQ_LIMITS = { maxAgeMs: 7 * 24 * 3600 * 1000, maxMessages: 100_000, maxBytes: 256 * 1024 * 1024 } as const;
 
 /**
  * Runs a topology on a transport: builds it, subscribes the pipelines it returns, and keeps
@@ -213,7 +215,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   const nc = (transport as { nc?: NatsConnection }).nc;
   if (options.service !== false && nc !== undefined && stopPromise === undefined) {
     try {
-      service = await serveTopologyService({ nc, transport, topology: topology.name, stats, nodes, deadLetterStream: durableDeadLetters, now: () => scheduler.now() });
+      service = await serveTopologyService({ nc, transport, topology: topology.name, stats, nodes, deadLetterStream: durableDeadLetters, allowControl: options.allowControl === true, now: () => scheduler.now() });
       // A stop that began while registering has already passed the point where it stops the service.
       if (stopPromise !== undefined) await service.stop();
     } catch (err) {
@@ -227,7 +229,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
 
 async function ensureDeadLetterStream(transport: Transport, topology: string, logger: Logger): Promise<boolean> {
   try {
-    await transport.ensureStream({ name: deadLetterStreamName(topology), subjects: [deadLetterSubject(topology)], ...DLQ_LIMITS });
+    await transport.ensureStream(deadLetterStreamConfig(topology));
     return true;
   } catch (err) {
     logger.warn({ err: ensureError(err) }, 'no dead-letter stream (JetStream unavailable?): dead letters are core-published only');

@@ -1,9 +1,9 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Svcm, type ServiceMsg } from '@nats-io/services';
-import { firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { ensureError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
-import { decodeDeadLetter, deadLetterStreamName, deadLetterSubject } from './dead-letter.js';
+import { deadLetterStreamName, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
+import { readDeadLetters, type DeadLetterEntry, type DeadLetterFilter, type DeadLetterStatus } from '../dead-letter/read-dead-letters.js';
 import { replayDeadLetters } from './replay-dead-letters.js';
 import type { RuntimeStats } from './runtime-stats.js';
 import type { WiringNode } from './types.js';
@@ -20,12 +20,14 @@ export interface TopologyServiceOptions {
   nodes: readonly WiringNode[];
   /** Whether dead letters are kept in `SLUICE_DLQ_<topology>` (the listing endpoint reads it). */
   deadLetterStream: boolean;
+  /** Answer `replay` (it changes things). Default false: it answers 403. */
+  allowControl?: boolean | undefined;
   /** Epoch ms clock. */
   now: () => number;
 }
 
 /** The subject of a topology service endpoint: `sluice.svc.<topology>.<endpoint>`. */
-export const serviceSubject = (topology: string, endpoint: 'stats' | 'describe' | 'dead-letters' | 'replay'): string => `sluice.svc.${topology}.${endpoint}`;
+export const serviceSubject = (topology: string, endpoint: 'stats' | 'describe' | 'dead-letters' | 'dead-letter' | 'replay'): string => `sluice.svc.${topology}.${endpoint}`;
 
 const MAX_LISTED = 100;
 
@@ -34,10 +36,16 @@ const MAX_LISTED = 100;
  * `info`, `stats`, `ping`), answering JSON on:
  * - `sluice.svc.<topology>.stats` → `{ received, published, deadLetters, uptimeMs }`;
  * - `sluice.svc.<topology>.describe` → `{ nodes, deadLetterSubject }`;
- * - `sluice.svc.<topology>.dead-letters` (body `{"limit": n}`, default 20, at most 100) →
- *   `{ stream, messages, firstSeq, lastSeq, recent: [{ seq, subject, operator, error, failedAt }] }`;
- * - `sluice.svc.<topology>.replay` (body `{"fromSeq": n, "limit": n, "subject": s}`, all optional)
- *   → `{ replayed, skipped, nextSeq }`: see `replayDeadLetters`.
+ * - `sluice.svc.<topology>.dead-letters` (body `{"limit", "fromSeq", "subject", "reason",
+ *   "sinceMs", "untilMs", "status"}`, all optional; limit default 20, at most 100; without
+ *   fromSeq the newest matches) → `{ stream, messages, firstSeq, lastSeq, matched, nextSeq,
+ *   entries: [{ seq, status, subject, operator, error, failedAt, ... }] }` (`recent`: the same);
+ * - `sluice.svc.<topology>.dead-letter` (body `{"seq": n}`) → one entry with its whole record
+ *   (payload base64), 404 when there is none;
+ * - `sluice.svc.<topology>.replay` (body: the listing filters plus `"includeParked"`) → see
+ *   `replayDeadLetters`. It changes things, so it answers 403 unless `allowControl`; give its
+ *   subject only to operators' NATS users (README, security).
+ * Errors answer with the service error headers (code 400, 403, 404 or 500, and the reason).
  * Instances share a queue group, so one of them answers each request.
  */
 export async function serveTopologyService(options: TopologyServiceOptions): Promise<{ stop(): Promise<void> }> {
@@ -58,7 +66,7 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
         json(msg, await work(msg));
       } catch (e) {
         const error = ensureError(e);
-        msg.respondError(error instanceof BadRequestError || error.name === 'InvalidConfigError' ? 400 : 500, error.message);
+        msg.respondError(codeOf(error), error.message);
       }
     })();
   };
@@ -74,31 +82,37 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
   service.addEndpoint('dead-letters', {
     subject: serviceSubject(topology, 'dead-letters'),
     handler: answer(async (msg) => {
-      if (!options.deadLetterStream) return { stream: null, messages: null, recent: [] };
-      const limit = Math.min(MAX_LISTED, Math.max(1, limitOf(msg.data) ?? 20));
-      const stream = deadLetterStreamName(topology);
-      const state = await options.transport.streamState(stream);
-      if (state.messages === 0) return { stream, ...state, recent: [] };
-      const count = Math.min(limit, state.messages);
-      const messages = await firstValueFrom(
-        options.transport.consume({ stream, startSeq: Math.max(state.firstSeq, state.lastSeq - count + 1), maxInFlight: count }).pipe(take(count), timeout(5_000), toArray()),
-      );
-      const recent = messages.map((m) => {
-        const r = decodeDeadLetter(m.data);
-        return { seq: m.seq, subject: r.subject, operator: r.operator, error: r.error, failedAt: r.failedAt, streamSeq: r.seq };
-      });
-      return { stream, ...state, recent };
+      if (!options.deadLetterStream) return { stream: null, messages: null, entries: [], recent: [] };
+      const body = jsonBody(msg.data);
+      const page = await readDeadLetters(options.transport, topology, { ...filterOf(body), limit: Math.min(MAX_LISTED, Math.max(1, intOf(body, 'limit') ?? 20)), fromSeq: intOf(body, 'fromSeq') });
+      const entries = page.entries.map(summaryOf);
+      return { stream: page.stream, messages: page.messages, firstSeq: page.firstSeq, lastSeq: page.lastSeq, matched: page.matched, nextSeq: page.nextSeq, entries, recent: entries };
+    }),
+  });
+  service.addEndpoint('dead-letter', {
+    subject: serviceSubject(topology, 'dead-letter'),
+    handler: answer(async (msg) => {
+      if (!options.deadLetterStream) throw new NotFoundError('dead letters are not kept in a stream here');
+      const seq = intOf(jsonBody(msg.data), 'seq');
+      if (seq === undefined || seq < 1) throw new BadRequestError("'seq' must be an integer >= 1");
+      const entry = (await readDeadLetters(options.transport, topology, { seq, limit: 1 })).entries[0];
+      if (entry === undefined) throw new NotFoundError(`no dead-letter record at seq ${seq} of ${deadLetterStreamName(topology)}`);
+      const { payload, ...rest } = entry.record;
+      return { ...summaryOf(entry), record: { ...rest, payload: Buffer.from(payload).toString('base64') }, replay: entry.replay };
     }),
   });
   service.addEndpoint('replay', {
     subject: serviceSubject(topology, 'replay'),
     handler: answer((msg) => {
-      if (!options.deadLetterStream) throw new Error('dead letters are not kept in a stream here: nothing to replay');
+      if (!options.allowControl) throw new ForbiddenError(`replay is disabled for topology '${topology}': run it with --allow-control (runTopology option allowControl)`);
+      if (!options.deadLetterStream) throw new NotFoundError('dead letters are not kept in a stream here: nothing to replay');
       const body = jsonBody(msg.data);
       return replayDeadLetters(options.transport, topology, {
-        fromSeq: typeof body.fromSeq === 'number' ? body.fromSeq : undefined,
-        limit: typeof body.limit === 'number' ? body.limit : undefined,
-        subject: typeof body.subject === 'string' ? body.subject : undefined,
+        ...filterOf(body),
+        fromSeq: intOf(body, 'fromSeq'),
+        limit: intOf(body, 'limit'),
+        includeParked: body.includeParked === true,
+        now: options.now,
       });
     }),
   });
@@ -109,14 +123,58 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
   };
 }
 
-function limitOf(data: Uint8Array): number | undefined {
-  const { limit } = jsonBody(data);
-  return typeof limit === 'number' && Number.isFinite(limit) ? Math.floor(limit) : undefined;
+function codeOf(error: Error): number {
+  if (error instanceof ForbiddenError) return 403;
+  if (error instanceof NotFoundError) return 404;
+  return error instanceof BadRequestError || error.name === 'InvalidConfigError' ? 400 : 500;
+}
+
+function intOf(body: Record<string, unknown>, field: string): number | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new BadRequestError(`'${field}' must be an integer, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function stringOf(body: Record<string, unknown>, field: string): string | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new BadRequestError(`'${field}' must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+const STATUSES: readonly DeadLetterStatus[] = ['dead', 'parked', 'replayed'];
+
+function filterOf(body: Record<string, unknown>): DeadLetterFilter {
+  const status = body.status;
+  if (status !== undefined && !(Array.isArray(status) && status.every((x) => STATUSES.includes(x as DeadLetterStatus)))) {
+    throw new BadRequestError(`'status' must be a list of ${STATUSES.join(', ')}, got ${JSON.stringify(status)}`);
+  }
+  return { subject: stringOf(body, 'subject'), reason: stringOf(body, 'reason'), sinceMs: intOf(body, 'sinceMs'), untilMs: intOf(body, 'untilMs'), status: status as DeadLetterStatus[] | undefined };
+}
+
+/** A listing line: the record without its bytes and headers. */
+function summaryOf({ seq, status, record: r, replay }: DeadLetterEntry): Record<string, unknown> {
+  return {
+    seq, status, subject: r.subject, operator: r.operator, error: r.error, failedAt: r.failedAt, attempts: r.attempts,
+    stream: r.stream, streamSeq: r.seq, key: r.key, bytes: r.payloadBytes ?? r.payload.length, truncated: r.payloadTruncated === true,
+    replayOf: r.replayOf, replayAttempt: r.replayAttempt, replayedTo: replay?.to,
+  };
 }
 
 /** A request the service cannot act on; answered with code 400. */
 class BadRequestError extends Error {
   override readonly name = 'BadRequestError';
+}
+
+/** A control endpoint this run does not allow; answered with code 403. */
+class ForbiddenError extends Error {
+  override readonly name = 'ForbiddenError';
+}
+
+/** Nothing there; answered with code 404. */
+class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
 }
 
 /** A request body as a JSON object; an empty body means all defaults. A malformed one is refused, not guessed at. */

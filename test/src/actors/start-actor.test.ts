@@ -9,7 +9,7 @@ import { startActor, type RunningActor, type StartActorOptions } from '../../../
 import type { ActorDeadLetter } from '../../../src/actors/types.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
-import { decodeDeadLetter } from '../../../src/runtime/dead-letter.js';
+import { decodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';

@@ -5,7 +5,7 @@ import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../../src/errors.js';
 import type { BatchRecord, DurableBatchConfig } from '../../../src/exactly-once/durable-batch-types.js';
-import { decodeDeadLetter } from '../../../src/runtime/dead-letter.js';
+import { decodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js';
 import { startDurableBatch } from '../../../src/exactly-once/start-durable-batch.js';
 import { batchBufferLayout } from '../../../src/state/lmdb-batch-buffer.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';

@@ -6,7 +6,7 @@ import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { makeEnvelope } from '../../../src/envelope/make-envelope.js';
 import { InvalidSubjectError } from '../../../src/errors.js';
-import { decodeDeadLetter } from '../../../src/runtime/dead-letter.js';
+import { decodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
 import type { TopologyContext } from '../../../src/runtime/types.js';

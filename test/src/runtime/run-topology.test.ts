@@ -7,7 +7,7 @@ import { jsonCodec } from '../../../src/codec/json-codec.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
 import { InvalidConfigError } from '../../../src/errors.js';
-import { decodeDeadLetter, DEAD_LETTER_HEADERS } from '../../../src/runtime/dead-letter.js';
+import { decodeDeadLetter, DEAD_LETTER_HEADERS } from '../../../src/dead-letter/encode-dead-letter.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
 import { LocalTransport } from '../../../src/transport/local-transport.js';

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { settleMap } from '../../../operators/settle-map.js';
 import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
-import { decodeDeadLetter } from '../../../src/runtime/dead-letter.js';
+import { decodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js';
 import { defineTopology, type Topology } from '../../../src/runtime/define-topology.js';
 import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
 import { LocalTransport } from '../../../src/transport/local-transport.js';
