@@ -5,6 +5,7 @@ import { connect, type Connection } from '../runtime/connect.js';
 import { describeTopology, formatTopologyDescription } from '../runtime/describe-topology.js';
 import { runTopology, type TopologyExit } from '../runtime/run-topology.js';
 import { benchCommand } from './bench-command.js';
+import { dlqCommand } from './dlq-command.js';
 import { loadTopology } from './load-topology.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
 
@@ -13,6 +14,7 @@ interface RunFlags extends NatsFlags {
   durationMs?: number | undefined;
   drainTimeoutMs?: number | undefined;
   logLevel: string;
+  allowControl?: boolean | undefined;
 }
 
 const ENDINGS: Record<TopologyExit['reason'], string> = {
@@ -52,6 +54,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--export <name>', 'which export of the module is the topology (default: the default export)')
     .option('--duration-ms <n>', 'stop (and drain) after this many ms', nonNegative)
     .option('--drain-timeout-ms <n>', 'how long a stop waits for in-flight work, ms (default 5000)', nonNegative)
+    .option('--allow-control', 'answer the service endpoints that change things (dead-letter replay); off by default')
     .addOption(new Option('--log-level <level>', 'log level (stderr)').choices(LOG_LEVELS).default(process.env.SLUICE_LOG_LEVEL ?? 'info'))
     .action(async (file: string, flags: RunFlags) => {
       code = await run(file, flags);
@@ -73,6 +76,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         code = 1;
       }
     });
+
+  program.addCommand(dlqCommand((c) => (code = c)));
 
   program
     .command('bench')
@@ -110,6 +115,7 @@ async function run(file: string, flags: RunFlags): Promise<number> {
       drainTimeoutMs: flags.drainTimeoutMs,
       report: say,
       closeTransport: false,
+      allowControl: flags.allowControl === true,
     });
     say(`sluice: running ${topology.name} on ${connection.description}${flags.durationMs !== undefined ? ` for ${flags.durationMs} ms` : ''} (Ctrl-C to stop)`);
     signals.onStop(() => void running.stop());

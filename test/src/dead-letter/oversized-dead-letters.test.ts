@@ -51,7 +51,7 @@ describe('dead letters near max_payload (real nats-server, max_payload 16 KiB)',
       defineTopology(name, (t) => merge(t.source<number>(core), t.stream<number>(streamName, streamed)).pipe(map((e: Envelope<number>) => (outputs.push(e.data), e.data)), t.sink(`${name}.out`))),
       { transport, logger: pino({ level: 'silent' }), closeTransport: false },
     );
-    cleanups.push(() => run.stop());
+    cleanups.push(async () => void (await run.stop()));
     await transport.flush();
     transport.publish(core, poison);
     await transport.publishDurable(streamed, poison);
