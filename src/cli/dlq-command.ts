@@ -134,11 +134,8 @@ async function ask(flags: DlqFlags, topology: string, endpoint: Endpoint, body: 
   }
   const subject = serviceSubject(topology, endpoint);
   const timeoutMs = flags.timeoutMs ?? 10_000;
-  // A publish the user's permissions forbid is not answered at all: the server reports it on
-  // the connection, so watch for it to say so instead of waiting for the timeout.
-  const denied = permissionDenied(transport, subject);
   try {
-    const reply = await Promise.race([transport.request(subject, new TextEncoder().encode(JSON.stringify(dropUndefined(body))), { timeoutMs }), denied.promise]);
+    const reply = await transport.request(subject, new TextEncoder().encode(JSON.stringify(dropUndefined(body))), { timeoutMs });
     const code = reply.headers['Nats-Service-Error-Code'];
     if (code !== undefined) {
       const reason = reply.headers['Nats-Service-Error'] ?? 'error';
@@ -147,28 +144,22 @@ async function ask(flags: DlqFlags, topology: string, endpoint: Endpoint, body: 
     return JSON.parse(new TextDecoder().decode(reply.data)) as unknown;
   } catch (err) {
     if (err instanceof DlqCommandError) throw err;
+    if (permissionViolation(err)) throw new DlqCommandError(DLQ_EXIT.refused, `permission denied: this NATS user may not publish to ${subject}`);
     if (err instanceof NoRespondersError || err instanceof RequestTimeoutError) {
       throw new DlqCommandError(DLQ_EXIT.unreachable, `topology '${topology}' did not answer on ${subject} (${err instanceof NoRespondersError ? 'no responders' : `no reply in ${timeoutMs} ms`}): is it running on this NATS system?`);
     }
     throw err;
   } finally {
-    denied.stop();
     await transport.close().catch(() => undefined);
   }
 }
 
-function permissionDenied(transport: NatsTransport, subject: string): { promise: Promise<never>; stop(): void } {
-  const status = transport.nc.status();
-  const promise = (async (): Promise<never> => {
-    for await (const s of status) {
-      if (s.type === 'error' && s.error instanceof natsErrors.PermissionViolationError && s.error.subject === subject) {
-        throw new DlqCommandError(DLQ_EXIT.refused, `permission denied: this NATS user may not publish to ${subject}`);
-      }
-    }
-    return new Promise<never>(() => undefined);
-  })();
-  promise.catch(() => undefined);
-  return { promise, stop: () => (status as { stop?: () => void }).stop?.() };
+/** The server refused the request's publish (the client passes its `-ERR` on to the request). */
+function permissionViolation(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof natsErrors.PermissionViolationError) return true;
+  }
+  return false;
 }
 
 function filterBody(flags: DlqFlags): Record<string, unknown> {
