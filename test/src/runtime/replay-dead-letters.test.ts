@@ -10,6 +10,9 @@ import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { replayDeadLetters } from '../../../src/runtime/replay-dead-letters.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { LocalTransport } from '../../../src/transport/local-transport.js';
+import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
+import { until } from '../../helpers/until.js';
 
 // Odd numbers are bad input: dead-lettered every time they come, replays included.
 const picky = defineTopology('picky', (t) =>
@@ -77,5 +80,41 @@ describe('replayDeadLetters', () => {
     sub.unsubscribe();
     await run.stop();
     await transport.close();
+  });
+});
+
+describe('replayDeadLetters over a real nats-server', () => {
+  const server = useNatsServer();
+
+  it('a replay repeated after a crash between the publish and its marker is stored once', async () => {
+    const name = uniqueName('replayonce').replace(/_/g, '-');
+    const stream = uniqueName('RIN');
+    const transport = await NatsTransport.connect({ servers: server().url });
+    await transport.ensureStream({ name: stream, subjects: [`${name}.in`] });
+    const run = await runTopology(
+      defineTopology(name, (t) =>
+        t.stream<number>(stream, `${name}.in`).pipe(
+          filter((e) => (e.data % 2 === 1 ? (t.deadLetter(e, new TerminalError(`odd: ${e.data}`)), false) : true)),
+          map((e) => e.data),
+          t.sink(`${name}.out`),
+        ),
+      ),
+      { transport, logger: pino({ level: 'silent' }), closeTransport: false },
+    );
+    try {
+      await transport.publishDurable(`${name}.in`, msgpackCodec.encode(7));
+      await until(async () => (await transport.streamState(`SLUICE_DLQ_${name}`)).messages === 1, { what: 'the dead letter' });
+
+      await expect(replayDeadLetters(transport, name, { faults: { afterPublish: () => { throw new Error('crash after publish'); } } })).rejects.toThrow('crash after publish');
+      expect((await transport.streamState(stream)).messages).toBe(2);
+      const again = await replayDeadLetters(transport, name);
+      expect(again).toMatchObject({ replayed: 1, records: [{ seq: 1, attempt: 1, to: { stream, seq: 2, duplicate: true } }] });
+      expect((await transport.streamState(stream)).messages).toBe(2);
+      expect(await replayDeadLetters(transport, name)).toMatchObject({ replayed: 0, skipped: 1 });
+      expect((await transport.streamState(stream)).messages).toBe(2);
+    } finally {
+      await run.stop();
+      await transport.close();
+    }
   });
 });
