@@ -4,11 +4,13 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
+import { decodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { describeTopology, formatTopologyDescription } from '../../../src/runtime/describe-topology.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import { useNatsServer } from '../../helpers/nats-server.js';
+import { readStream } from '../../helpers/read-stream.js';
 import { until } from '../../helpers/until.js';
 
 const server = useNatsServer();
@@ -81,5 +83,46 @@ describe('t.durableBatch: a durable batch as a part of a topology', () => {
       { batch: 1, from: 14, count: 1, total: 15 },
     ]);
     await transport.close();
+  });
+});
+
+describe('t.durableBatch: dead letters', () => {
+  it('a value whose flush keeps throwing goes to the topology dead-letter stream, and the batch goes on', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'sluice-mount-batch-dl-'));
+    dirs.push(stateDir);
+    const transport = await NatsTransport.connect({ servers: server().url });
+    await transport.ensureStream({ name: 'NUMS', subjects: ['nums.>'] });
+    const topology = defineTopology('picky-batch', (t) =>
+      t.durableBatch(
+        {
+          name: 'sums',
+          stateDir,
+          reportEveryMs: 0,
+          maxItems: 5,
+          emits: { stream: 'NUM_OUT', subjects: ['nums-out.each'] },
+          flush: (chunk, emit) => {
+            for (const r of chunk) {
+              const { n } = msgpackCodec.decode(r.data) as { n: number };
+              if (n === 3) throw new Error('three is not allowed');
+              emit('nums-out.each', msgpackCodec.encode({ n }));
+            }
+          },
+        },
+        { values: t.stream('NUMS', 'nums.>') },
+      ),
+    );
+    for (let n = 1; n <= 5; n++) await transport.publishDurable('nums.x', msgpackCodec.encode({ n }));
+    const run = await runTopology(topology, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false });
+    try {
+      const count = async (s: string) => (await transport.streamState(s).catch(() => ({ messages: 0 }))).messages;
+      await until(async () => (await count('NUM_OUT')) === 4 && (await count('SLUICE_DLQ_picky-batch')) === 1, { what: 'four outputs and one dead letter' });
+      const [dead] = await readStream(transport, 'SLUICE_DLQ_picky-batch');
+      expect(dead!.subject).toBe('sluice.dlq.picky-batch.sums');
+      expect(decodeDeadLetter(dead!.data)).toMatchObject({ v: 1, operator: 'durableBatch:sums', error: { message: 'three is not allowed' } });
+      expect(msgpackCodec.decode(decodeDeadLetter(dead!.data).payload)).toEqual({ n: 3 });
+    } finally {
+      await run.stop();
+      await transport.close();
+    }
   });
 });
