@@ -10,7 +10,7 @@ import type { Codec } from '../codec/codec.js';
 import { decodeEnvelope } from '../codec/decode-envelope.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
-import { deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
+import { deadLetterSubject, REPLAYED_PART } from '../dead-letter/dead-letter-subject.js';
 import { decodeDeadLetter } from '../dead-letter/encode-dead-letter.js';
 import type { Topology } from '../runtime/define-topology.js';
 import { runTopology, type RunningTopology, type TopologyExit } from '../runtime/run-topology.js';
@@ -193,7 +193,13 @@ export async function startTestDriver(topology: Topology, options: TestDriverOpt
     },
     async deadLetters() {
       await settle();
-      return take(deadLetterSubject(topology.name)).map((e) => decodeDeadLetter(e.data));
+      // Every part's subject (`sluice.dlq.<topology>[.<part>]`), in the order they were published.
+      const own = deadLetterSubject(topology.name);
+      const markers = deadLetterSubject(topology.name, REPLAYED_PART);
+      const isDeadLetter = (e: Envelope<Uint8Array>) => e.subject === own || (subjectMatches(`${own}.>`, e.subject) && e.subject !== markers);
+      const taken = recorded.filter(isDeadLetter);
+      recorded = recorded.filter((e) => !isDeadLetter(e));
+      return taken.map((e) => decodeDeadLetter(e.data));
     },
     settle,
     async advanceTime(ms: number) {

@@ -1,5 +1,8 @@
 import { bufferTime, filter, map } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { toDeadLetter } from '../../../src/dead-letter/dead-letter-record.js';
+import { deadLetterSubject, REPLAYED_PART } from '../../../src/dead-letter/dead-letter-subject.js';
+import { encodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { startTestDriver, TopologyFailedError, UnconsumedInputError, type TopologyTestDriver } from '../../../src/testing/index.js';
 
@@ -37,6 +40,27 @@ describe('startTestDriver', () => {
     const dead = await driver.deadLetters();
     expect(dead).toHaveLength(1);
     expect(dead[0]).toMatchObject({ subject: 'greet.in', error: { name: 'DecodeError' } });
+  });
+
+  it("collects every part's dead letters (sluice.dlq.<topology>.<part>), in order, but no replay markers", async () => {
+    const parts = defineTopology('parts', (t) =>
+      t.source<number>('parts.in').pipe(
+        map((e) => {
+          // As an actor's engine would: its own part subject, the same record.
+          const { payload, headers } = encodeDeadLetter(toDeadLetter(e, new Error(`part ${e.data}`), 1, { operator: 'actor:counter' }));
+          t.transport.publish(deadLetterSubject('parts', 'counter'), payload, { headers });
+          t.transport.publish(deadLetterSubject('parts', REPLAYED_PART), new Uint8Array([0x80]));
+          t.deadLetter(e, new Error(`topology ${e.data}`));
+          return e.data;
+        }),
+        t.sink('parts.out'),
+      ),
+    );
+    const driver = await startTestDriver(parts);
+    drivers.push(driver);
+    driver.input<number>('parts.in').publish(1);
+    const dead = await driver.deadLetters();
+    expect(dead.map((d) => [d.operator, d.error.message])).toEqual([['actor:counter', 'part 1'], ['topology:parts', 'topology 1']]);
   });
 
   it('stop() drains and reports the stats', async () => {
