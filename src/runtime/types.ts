@@ -116,7 +116,11 @@ export interface TopologyContext {
   readonly signal: AbortSignal;
   /** Per-subject counters of received, published and dead-lettered messages. */
   readonly stats: RuntimeStats;
-  /** `sluice.dlq.<topology>`: where bad input goes, with its original bytes. */
+  /**
+   * `sluice.dlq.<topology>`: where bad input goes, with its original bytes (actors and durable
+   * batches use `sluice.dlq.<topology>.<part>`; all are kept in `SLUICE_DLQ_<topology>`, see
+   * docs/dead-letters.md).
+   */
   readonly deadLetterSubject: string;
 
   /**
@@ -150,7 +154,8 @@ export interface TopologyContext {
   /**
    * Sends a message to the dead letters and logs it (without the payload). The message on
    * `sluice.dlq.<topology>` is a msgpack `DeadLetterRecord` (original bytes, subject, stream,
-   * seq, error) with the subject, seq and reason also in `Sluice-Dlq-*` headers. `operator`
+   * seq, error) with the subject, seq and reason also in `Sluice-Dlq-*` headers, cut to fit the
+   * connection's max_payload (then it points at the original's stream and seq). `operator`
    * names who gave up (default `topology:<name>`). Never throws.
    */
   deadLetter(env: Envelope<unknown>, error: unknown, operator?: string): void;
