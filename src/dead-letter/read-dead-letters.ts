@@ -1,4 +1,4 @@
-import { firstValueFrom, reduce, take, timeout } from 'rxjs';
+import { firstValueFrom, reduce, takeWhile, timeout } from 'rxjs';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
 import { InvalidConfigError } from '../errors.js';
 import { subjectMatches } from '../transport/subject.js';
@@ -98,7 +98,9 @@ export async function readDeadLetters(transport: Transport, topology: string, op
   let matched = 0;
   await firstValueFrom(
     transport.consume({ stream, startSeq: from, maxInFlight: Math.min(count, 1000) }).pipe(
-      take(count),
+      // Up to the last message (limits drop only the oldest, so it stays), not a count: records
+      // dropped meanwhile would leave a count waiting for messages that never come.
+      takeWhile((m) => m.seq < state.lastSeq, true),
       timeout({ each: 10_000 }),
       reduce((_, m) => {
         if (m.subject === markerSubject) {
