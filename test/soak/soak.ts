@@ -15,7 +15,8 @@ import { jetstream, jetstreamManager, StorageType, type JetStreamClient } from '
 import { connect } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { msgpackCodec } from '../../src/index.js';
-import { deadLetterStreamName, decodeDeadLetter } from '../../src/runtime/dead-letter.js';
+import { deadLetterStreamName } from '../../src/dead-letter/dead-letter-subject.js';
+import { decodeDeadLetter } from '../../src/dead-letter/encode-dead-letter.js';
 import { startNatsServer, type NatsServerHandle } from '../../src/runtime/nats-server-process.js';
 import { crashSeed, mulberry32, spawnCrashChild, type CrashChild } from '../crash/crash-child.js';
 import { readStreamDecoded } from '../helpers/read-stream.js';
