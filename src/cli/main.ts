@@ -28,7 +28,8 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 /**
  * The `sluice` command line. Returns the exit code: 0 after a clean stop (signal, duration, or
- * a topology that finished), 1 when the topology failed or could not start, 2 for usage errors.
+ * a topology that finished), 1 when the topology failed or could not start, 2 for usage errors
+ * (`sluice dlq` adds 3 and 4: see `DLQ_EXIT`).
  * Logs are pino JSON lines on stderr; the topology's one-line summaries go to stdout.
  */
 export async function main(argv: readonly string[]): Promise<number> {

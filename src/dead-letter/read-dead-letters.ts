@@ -2,7 +2,7 @@ import { firstValueFrom, reduce, takeWhile, timeout } from 'rxjs';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
 import { InvalidConfigError } from '../errors.js';
 import { subjectMatches } from '../transport/subject.js';
-import type { StreamState, Transport } from '../transport/transport.js';
+import type { StreamMessage, StreamState, Transport } from '../transport/transport.js';
 import type { DeadLetterRecord } from './dead-letter-record.js';
 import { deadLetterStreamName, deadLetterSubject, REPLAYED_PART } from './dead-letter-subject.js';
 import { decodeDeadLetter } from './encode-dead-letter.js';
@@ -63,18 +63,22 @@ export interface ReadDeadLettersOptions extends DeadLetterFilter {
 /** What {@link readDeadLetters} found. */
 export interface DeadLetterPage extends StreamState {
   readonly stream: string;
-  /** Matching entries in sequence order. */
+  /** The selected entries (at most `limit`) in sequence order. */
   readonly entries: DeadLetterEntry[];
-  /** Records that matched in the range read (may exceed `entries.length`). */
+  /** Records matching every filter but `status`, by status. */
+  readonly counts: Readonly<Record<DeadLetterStatus, number>>;
+  /** Records that matched in the range read, status included (may exceed `entries.length`). */
   readonly matched: number;
   /** Where to continue: after the last entry kept when `limit` cut the read, else after the stream's last message. */
   readonly nextSeq: number;
 }
 
 /**
- * Reads a topology's dead-letter stream: the records that match `options`, each with its status
- * (replay markers are read to the end of the stream, since they follow their records). Reads
- * only what is present at the call; holds at most `limit` entries.
+ * Reads a topology's dead-letter stream: the records that match `options`, each with its status.
+ * Two passes over what is present at the call: the first finds the matching sequences and the
+ * replay markers (which follow their records, so a status is known only at the end), the second
+ * decodes the `limit` selected records. Holds sequence numbers for every match and whole
+ * records for at most `limit`.
  *
  * @throws InvalidConfigError for a bad limit or sequence; TransportError when the stream is missing.
  */
@@ -89,60 +93,70 @@ export async function readDeadLetters(transport: Transport, topology: string, op
   const markerSubject = deadLetterSubject(topology, REPLAYED_PART);
   const state = await transport.streamState(stream);
   const from = Math.max(options.fromSeq ?? options.seq ?? state.firstSeq, state.firstSeq, 1);
-  const empty = { stream, ...state, entries: [], matched: 0, nextSeq: Math.max(from, state.lastSeq + 1) };
-  if (state.messages === 0 || from > state.lastSeq) return empty;
-  const count = state.lastSeq - from + 1;
-  const newest = options.fromSeq === undefined && options.seq === undefined;
-  const kept: Array<{ seq: number; record: DeadLetterRecord }> = [];
+  if (state.messages === 0 || from > state.lastSeq) return { stream, ...state, entries: [], matched: 0, counts: { dead: 0, parked: 0, replayed: 0 }, nextSeq: Math.max(from, state.lastSeq + 1) };
+
+  const candidates: Array<{ seq: number; parked: boolean }> = [];
   const markers = new Map<number, ReplayMarker>();
-  let matched = 0;
-  await firstValueFrom(
-    transport.consume({ stream, startSeq: from, maxInFlight: Math.min(count, 1000) }).pipe(
-      // Up to the last message (limits drop only the oldest, so it stays), not a count: records
-      // dropped meanwhile would leave a count waiting for messages that never come.
-      takeWhile((m) => m.seq < state.lastSeq, true),
-      timeout({ each: 10_000 }),
-      reduce((_, m) => {
-        if (m.subject === markerSubject) {
-          const marker = decodeMarker(m.data);
-          if (marker !== undefined) markers.set(marker.replayed, marker);
-          return 0;
-        }
-        let record: DeadLetterRecord;
-        try {
-          record = decodeDeadLetter(m.data);
-        } catch {
-          return 0; // Not ours (someone published on the subject): listing carries on.
-        }
-        if (!matches(m.seq, record, options)) return 0;
-        matched += 1;
-        if (newest) {
-          kept.push({ seq: m.seq, record });
-          if (kept.length > limit) kept.shift();
-        } else if (kept.length < limit) {
-          kept.push({ seq: m.seq, record });
-        }
-        return 0;
-      }, 0),
-    ),
-  );
-  const entries: DeadLetterEntry[] = [];
-  for (const { seq, record } of kept) {
-    const replay = markers.get(seq);
-    const status: DeadLetterStatus = replay !== undefined ? 'replayed' : record.replayOf !== undefined ? 'parked' : 'dead';
-    if (options.status !== undefined && !options.status.includes(status)) continue;
-    entries.push({ seq, record, status, replay });
+  await scan(transport, stream, from, state.lastSeq, (m) => {
+    if (m.subject === markerSubject) {
+      const marker = decodeMarker(m.data);
+      if (marker !== undefined) markers.set(marker.replayed, marker);
+      return;
+    }
+    const record = tryDecode(m.data);
+    if (record !== undefined && matches(m.seq, record, options)) candidates.push({ seq: m.seq, parked: record.replayOf !== undefined });
+  });
+  const statusOf = (c: { seq: number; parked: boolean }): DeadLetterStatus => (markers.has(c.seq) ? 'replayed' : c.parked ? 'parked' : 'dead');
+  const counts: Record<DeadLetterStatus, number> = { dead: 0, parked: 0, replayed: 0 };
+  for (const c of candidates) counts[statusOf(c)] += 1;
+  const matching = options.status === undefined ? candidates : candidates.filter((c) => options.status!.includes(statusOf(c)));
+  const newest = options.fromSeq === undefined && options.seq === undefined;
+  const selected = newest ? matching.slice(-limit) : matching.slice(0, limit);
+
+  const records = new Map<number, DeadLetterRecord>();
+  if (selected.length > 0) {
+    const wanted = new Set(selected.map((c) => c.seq));
+    await scan(transport, stream, selected[0]!.seq, selected.at(-1)!.seq, (m) => {
+      if (!wanted.has(m.seq)) return;
+      const record = tryDecode(m.data);
+      if (record !== undefined) records.set(m.seq, record);
+    });
   }
-  const full = !newest && kept.length === limit;
-  return { stream, ...state, entries, matched, nextSeq: full ? kept.at(-1)!.seq + 1 : state.lastSeq + 1 };
+  const entries: DeadLetterEntry[] = [];
+  for (const c of selected) {
+    const record = records.get(c.seq);
+    if (record !== undefined) entries.push({ seq: c.seq, record, status: statusOf(c), replay: markers.get(c.seq) });
+  }
+  const cut = !newest && matching.length > selected.length;
+  return { stream, ...state, entries, matched: matching.length, counts, nextSeq: cut ? selected.at(-1)!.seq + 1 : state.lastSeq + 1 };
+}
+
+/** Visits the messages of `stream` from `from` to `to` (both present at the call), in order. */
+async function scan(transport: Transport, stream: string, from: number, to: number, visit: (m: StreamMessage) => void): Promise<void> {
+  await firstValueFrom(
+    transport.consume({ stream, startSeq: from, maxInFlight: Math.min(to - from + 1, 1000) }).pipe(
+      // Up to a sequence, not a count: messages dropped by the limits meanwhile would leave a
+      // count waiting for messages that never come (limits drop the oldest, never `to`).
+      takeWhile((m) => m.seq < to, true),
+      timeout({ each: 10_000 }),
+      reduce((_, m) => (visit(m), 0), 0),
+    ),
+    { defaultValue: 0 },
+  );
+}
+
+function tryDecode(data: Uint8Array): DeadLetterRecord | undefined {
+  try {
+    return decodeDeadLetter(data);
+  } catch {
+    return undefined; // Not ours (someone published on the subject): reading carries on.
+  }
 }
 
 function matches(seq: number, r: DeadLetterRecord, f: DeadLetterFilter): boolean {
   if (f.seq !== undefined && seq !== f.seq) return false;
   if (f.subject !== undefined && !subjectMatches(f.subject, r.subject)) return false;
   if (f.reason !== undefined && !`${r.error.name}: ${r.error.message}`.toLowerCase().includes(f.reason.toLowerCase())) return false;
-  // Parked is known from the record; replayed only once the markers after it are read.
-  if (f.status !== undefined && (r.replayOf !== undefined ? !f.status.includes('parked') && !f.status.includes('replayed') : !f.status.includes('dead') && !f.status.includes('replayed'))) return false;
   if (f.sinceMs !== undefined && r.failedAt < f.sinceMs) return false;
   if (f.untilMs !== undefined && r.failedAt >= f.untilMs) return false;
   return true;

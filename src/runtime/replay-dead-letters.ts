@@ -33,7 +33,7 @@ export interface ReplayedRecord {
 /** What a replay did; continue from `nextSeq` to replay the rest. */
 export interface ReplayResult {
   readonly replayed: number;
-  /** Matching records not replayed: already replayed, or parked without `includeParked`. */
+  /** Records matching the filters that were not to replay: already replayed, or parked without `includeParked`. */
   readonly skipped: number;
   /** Records that could not be replayed (a truncated record whose original is gone), with why. */
   readonly failed: ReadonlyArray<{ readonly seq: number; readonly reason: string }>;
@@ -62,22 +62,20 @@ export interface ReplayResult {
  */
 export async function replayDeadLetters(transport: Transport, topology: string, options: ReplayDeadLettersOptions = {}): Promise<ReplayResult> {
   const now = options.now ?? Date.now;
+  // Oldest first, and only what is still to do: a second "replay all" goes on where the first stopped.
   const page = await readDeadLetters(transport, topology, {
     ...options,
+    fromSeq: options.fromSeq ?? 1,
     limit: options.limit ?? 1000,
-    status: options.includeParked === true ? ['dead', 'parked', 'replayed'] : ['dead', 'replayed'],
+    status: options.includeParked === true ? ['dead', 'parked'] : ['dead'],
   });
   const markerSubject = deadLetterSubject(topology, REPLAYED_PART);
   const targets = new Map<string, Promise<StreamInfo | undefined>>();
   const records: ReplayedRecord[] = [];
   const failed: Array<{ seq: number; reason: string }> = [];
-  let skipped = 0;
+  const skipped = page.counts.replayed + (options.includeParked === true ? 0 : page.counts.parked);
   let corePublished = false;
   for (const entry of page.entries) {
-    if (entry.status === 'replayed') {
-      skipped += 1;
-      continue;
-    }
     const { record, seq } = entry;
     let payload: Uint8Array;
     try {

@@ -38,7 +38,7 @@ const MAX_LISTED = 100;
  * - `sluice.svc.<topology>.describe` → `{ nodes, deadLetterSubject }`;
  * - `sluice.svc.<topology>.dead-letters` (body `{"limit", "fromSeq", "subject", "reason",
  *   "sinceMs", "untilMs", "status"}`, all optional; limit default 20, at most 100; without
- *   fromSeq the newest matches) → `{ stream, messages, firstSeq, lastSeq, matched, nextSeq,
+ *   fromSeq the newest matches) → `{ stream, messages, firstSeq, lastSeq, matched, counts, nextSeq,
  *   entries: [{ seq, status, subject, operator, error, failedAt, ... }] }` (`recent`: the same);
  * - `sluice.svc.<topology>.dead-letter` (body `{"seq": n}`) → one entry with its whole record
  *   (payload base64), 404 when there is none;
@@ -86,7 +86,7 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
       const body = jsonBody(msg.data);
       const page = await readDeadLetters(options.transport, topology, { ...filterOf(body), limit: Math.min(MAX_LISTED, Math.max(1, intOf(body, 'limit') ?? 20)), fromSeq: intOf(body, 'fromSeq') });
       const entries = page.entries.map(summaryOf);
-      return { stream: page.stream, messages: page.messages, firstSeq: page.firstSeq, lastSeq: page.lastSeq, matched: page.matched, nextSeq: page.nextSeq, entries, recent: entries };
+      return { stream: page.stream, messages: page.messages, firstSeq: page.firstSeq, lastSeq: page.lastSeq, matched: page.matched, counts: page.counts, nextSeq: page.nextSeq, entries, recent: entries };
     }),
   });
   service.addEndpoint('dead-letter', {

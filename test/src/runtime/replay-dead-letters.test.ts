@@ -60,10 +60,10 @@ describe('replayDeadLetters', () => {
 
     // "Replay all" twice: the first replays what is left (n.c); the second finds nothing to do.
     const all = await replayDeadLetters(transport, 'picky');
-    expect(all).toMatchObject({ replayed: 1, skipped: 2, records: [{ seq: 3, subject: 'n.c' }] });
+    expect(all).toMatchObject({ replayed: 1, skipped: 4, records: [{ seq: 3, subject: 'n.c' }] }); // 1, 2 replayed; 6, 7 parked
     await transport.flush();
     const size = (await transport.streamState('SLUICE_DLQ_picky')).messages;
-    expect(await replayDeadLetters(transport, 'picky')).toMatchObject({ replayed: 0, skipped: 3 });
+    expect(await replayDeadLetters(transport, 'picky')).toMatchObject({ replayed: 0, skipped: 6 }); // and n.c parked too
     await transport.flush();
     expect((await transport.streamState('SLUICE_DLQ_picky')).messages).toBe(size);
 
@@ -78,6 +78,24 @@ describe('replayDeadLetters', () => {
     expect(inRange.entries.map((e) => [e.seq, e.record.error.message])).toEqual([[2, 'odd: 3']]);
     await expect(replayDeadLetters(transport, 'picky', { limit: 0 })).rejects.toThrow(/'limit' must be an integer >= 1/);
     sub.unsubscribe();
+    await run.stop();
+    await transport.close();
+  });
+});
+
+describe('replayDeadLetters with a limit', () => {
+  it('"replay all" in pieces: each call goes on with the oldest records not yet replayed', async () => {
+    const transport = new LocalTransport();
+    const run = await runTopology(picky, { transport, logger: pino({ level: 'silent' }), closeTransport: false });
+    await transport.flush();
+    for (const n of [1, 3, 5, 7, 9]) transport.publish('n.x', msgpackCodec.encode(n), { headers: { 'Content-Type': 'application/msgpack' } });
+    await transport.flush();
+    const pieces: number[][] = [];
+    for (let i = 0; i < 4; i++) {
+      pieces.push((await replayDeadLetters(transport, 'picky', { limit: 2 })).records.map((r) => r.seq));
+      await transport.flush();
+    }
+    expect(pieces).toEqual([[1, 2], [3, 4], [5], []]);
     await run.stop();
     await transport.close();
   });
@@ -110,7 +128,7 @@ describe('replayDeadLetters over a real nats-server', () => {
       const again = await replayDeadLetters(transport, name);
       expect(again).toMatchObject({ replayed: 1, records: [{ seq: 1, attempt: 1, to: { stream, seq: 2, duplicate: true } }] });
       expect((await transport.streamState(stream)).messages).toBe(2);
-      expect(await replayDeadLetters(transport, name)).toMatchObject({ replayed: 0, skipped: 1 });
+      expect(await replayDeadLetters(transport, name)).toMatchObject({ replayed: 0 });
       expect((await transport.streamState(stream)).messages).toBe(2);
     } finally {
       await run.stop();
