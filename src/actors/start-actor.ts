@@ -66,8 +66,9 @@ export interface RunningActor {
  * query responder, and a passivation sweep. The engine's name is `actor-<name>`.
  *
  * Streams: the input stream gets the actor's `.tell`, `.timer` and `.reset` subjects; the
- * dead-letter stream `SLUICE_DLQ_<topology>` (see `deadLetterStreamConfig`) captures `sluice.dlq.<topology>.<actor>`. Streams for what the behaviour
- * `emit`s must exist already (an output with no stream is retried until one captures it).
+ * topology's dead-letter stream `SLUICE_DLQ_<topology>` (`deadLetterStreamConfig`) captures
+ * `sluice.dlq.<topology>.<actor>`. Streams for what the behaviour `emit`s must exist already (an
+ * output with no stream is retried until one captures it).
  *
  * @example
  * const running = await startActor(stock, { transport, store, stream: 'SHOP', subjects: ['shop.orders.>'] });
