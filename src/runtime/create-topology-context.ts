@@ -4,7 +4,7 @@ import { Observable, share, takeUntil, type MonoTypeOperatorFunction, type Sched
 import type { Codec } from '../codec/codec.js';
 import { decodeEnvelope } from '../codec/decode-envelope.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
-import type { Envelope } from '../envelope/envelope.js';
+import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { ensureError, InvalidConfigError } from '../errors.js';
 import { validateSubject } from '../transport/subject.js';
 import type { Transport } from '../transport/transport.js';
@@ -63,6 +63,8 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
         'dead-lettered a message',
       );
       if (deps.durableDeadLetters) {
+        // An input redelivered after a crash is dead-lettered again: an id from its stream position lets the stream keep one record.
+        if (record.stream !== undefined && record.seq !== undefined) headers[HEADERS.msgId] = `sluice-dlq:${record.stream}:${record.seq}:${record.operator}`;
         // The input settles only once its dead letter is stored; if that fails it is redelivered.
         const held = holdCurrent();
         deps.track(

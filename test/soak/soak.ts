@@ -251,6 +251,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const minutes = i > 0 ? Number(process.argv[i + 1]) : 3;
   const result = await runSoak({ durationMs: minutes * 60_000, log: (line) => console.log(line) });
   console.log(soakSummary(result));
-  const ok = result.lost === 0 && result.duplicated === 0 && result.unexpected === 0 && result.poisonLost === 0 && result.goodDeadLettered === 0;
+  const ok = result.lost === 0 && result.duplicated === 0 && result.unexpected === 0 && result.poisonLost === 0 && result.poisonDuplicated === 0 && result.goodDeadLettered === 0;
   process.exit(ok ? 0 : 1);
 }
