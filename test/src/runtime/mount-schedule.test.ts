@@ -119,4 +119,44 @@ describe('calendar triggers in a topology, over a real nats-server', () => {
     expect(times.some((at) => at > stoppedAt && at < restartedAt)).toBe(true);
     await transport.close();
   });
+
+  it('a run repeated because its state was not saved (a crash) reaches the durable batch once: same id, duplicate dropped', async () => {
+    const stateDir = tempDir('cal-repeat');
+    const transport = await NatsTransport.connect({ servers: server().url });
+    await transport.ensureStream({ name: 'REP_IN', subjects: ['rep.entry'] });
+    const t0 = Math.floor(Date.now() / 1000) * 1000 - 3_000;
+    // A state that never records anything: every start runs every second since t0 again, as a
+    // crash between each hand-over and its state commit would.
+    const forgetful = { load: () => t0, save: () => undefined };
+    const topology = defineTopology('repeats', (t) => {
+      t.durableBatch(
+        { name: 'rep', stateDir, reportEveryMs: 0, flush: () => undefined },
+        { values: t.stream('REP_IN', 'rep.entry'), triggers: t.schedule('rep', '* * * * * *', { tz: 'UTC', catchUp: 'all', overlap: 'queue', state: forgetful }) },
+      );
+    });
+    const start = () => runTopology(topology, { transport, logger, report: () => undefined, closeTransport: false, service: false, stateDir });
+    const stored = async () => (await transport.streamState('SLUICE_BATCH_repeats_rep').catch(() => ({ messages: 0 }))).messages;
+    let run = await start();
+    await until(async () => (await stored()) >= 4, { what: 'the runs since t0 handed over' });
+    await run.stop();
+    const afterFirst = await stored();
+    const stoppedAt = Date.now();
+    run = await start();
+    await until(async () => (await stored()) > afterFirst, { what: 'a new run after the restart' });
+    await run.stop();
+    const ids: string[] = [];
+    const total = await stored();
+    await new Promise<void>((resolve) => {
+      const sub = transport.consume({ stream: 'SLUICE_BATCH_repeats_rep' }).subscribe((m) => {
+        ids.push(m.headers['Nats-Msg-Id'] ?? '');
+        if (m.seq === total) (sub.unsubscribe(), resolve());
+      });
+    });
+    const times = ids.map((id) => Number(/schedule:rep:(\d+)\.0$/.exec(id)?.[1]));
+    // Every second since t0 once, in order, though the second start ran them all again.
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(times).toEqual(times.map((_, i) => t0 + 1000 * (i + 1)));
+    expect(times.at(-1)!).toBeGreaterThan(stoppedAt - 1000);
+    await transport.close();
+  });
 });
