@@ -1,5 +1,6 @@
 import { asyncScheduler, Observable, Subject, type SchedulerLike } from 'rxjs';
 import { makeEnvelope } from '../src/envelope/make-envelope.js';
+import { markSource } from '../src/runtime/lineage.js';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { InvalidConfigError } from '../src/errors.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
@@ -61,7 +62,7 @@ export function schedule(cron: string, config: ScheduleConfig): Observable<Sched
   const { name } = config;
   const timing = parseTiming(`schedule '${name}'`, cron, config);
   const scheduler = config.scheduler ?? asyncScheduler;
-  return new Observable<ScheduleRun>((subscriber) => {
+  const runs$ = new Observable<ScheduleRun>((subscriber) => {
     const running = new Set<AbortController>();
     const idle = new Subject<void>();
     const stop = runSchedule(name, timing, {
@@ -91,4 +92,8 @@ export function schedule(cron: string, config: ScheduleConfig): Observable<Sched
       idle.complete();
     };
   });
+  // For describe: with a state, a run cut by a crash runs again (its position moves only after
+  // its effects), under the same id only when every missed run is run again as itself.
+  if (timing.state === undefined || timing.catchUp === 'skip') return markSource(runs$, { kind: 'source', subject: `schedule:${name}` });
+  return markSource(runs$, { kind: 'poll', subject: `schedule:${name}`, name, replayStable: timing.catchUp === 'all' });
 }

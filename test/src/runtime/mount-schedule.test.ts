@@ -10,6 +10,7 @@ import { scheduleStateIn } from '../../../operators/schedule-state.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
+import { describeTopology, formatTopologyDescription } from '../../../src/runtime/describe-topology.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { lmdbBatchBuffer } from '../../../src/state/lmdb-batch-buffer.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
@@ -38,6 +39,22 @@ const read = async (transport: NatsTransport, stream: string, n: number) => {
   });
   return out;
 };
+
+describe('t.schedule in describe', () => {
+  it('states the guarantee of a schedule path by its catch-up policy', () => {
+    const text = (catchUp: 'skip' | 'once' | 'all') =>
+      formatTopologyDescription(
+        describeTopology(
+          defineTopology('d', (t) => {
+            t.durableBatch({ name: 'p', flush: () => undefined }, { values: t.stream('PAY', 'pay.>'), triggers: t.schedule('nightly', '0 2 * * *', { tz: 'Europe/London', catchUp }) });
+          }),
+        ),
+      );
+    expect(text('all')).toContain('schedule:nightly -> sluice.batch.d.p.in, sluice.batch.d.p.trigger  exactly-once');
+    expect(text('once')).toContain('schedule:nightly -> sluice.batch.d.p.in, sluice.batch.d.p.trigger  at-least-once');
+    expect(text('skip')).toContain('schedule:nightly -> sluice.batch.d.p.in, sluice.batch.d.p.trigger  at-most-once');
+  });
+});
 
 describe('calendar triggers in a topology, over a real nats-server', () => {
   it('a cron trigger (every second) flushes a batchUntil fed by a stream, its state in the same LMDB store', async () => {
