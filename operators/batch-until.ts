@@ -24,6 +24,10 @@ export interface TriggerContext<T> {
   readonly flushed: Observable<void>;
   /** The operator's scheduler, for triggers that wait. */
   readonly scheduler: SchedulerLike;
+  /** Batches emitted and not yet settled (a schedule's overlap policy reads it). */
+  readonly unsettled?: (() => number) | undefined;
+  /** Notifies after each batch settles. */
+  readonly settled?: Observable<void> | undefined;
 }
 
 /** A flush condition: emits a reason (e.g. `'schedule'`) each time the open batch should be flushed. */
@@ -151,6 +155,8 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
       const arriving = new Subject<T>();
       const appended = new Subject<number>();
       const flushed = new Subject<void>();
+      const settled = new Subject<void>();
+      let unsettled = 0;
       // Memory buffer: the held inputs of the open batch. Durable buffer: values received and
       // not yet committed, with their held inputs (acknowledged after the commit).
       let members: Settlement[] = [];
@@ -180,6 +186,7 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
 
       const settlementOf = (segment: SealedSegment<T>, held: readonly Settlement[]): Settlement =>
         new Settlement(`batch:${name}:${segment.seq}`, durable, (failure) => {
+          unsettled--;
           try {
             // A failed durable batch stays stored: it is emitted again on the next start.
             if (!durable || failure === undefined) segment.release();
@@ -190,6 +197,7 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
             if (failure !== undefined) m.fail(failure);
             m.release();
           }
+          if (!subscriber.closed) settled.next();
         });
 
       const flush = (reason: BatchReason): void => {
@@ -208,15 +216,17 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
         const held = members;
         members = [];
         flushed.next();
+        unsettled++;
         subscriber.next(makeBatch(name, reason, segment, settlementOf(segment, held)));
       };
 
       for (const segment of buffer.unreleased()) {
+        unsettled++;
         subscriber.next(makeBatch(name, 'recovered', segment, settlementOf(segment, [])));
         if (subscriber.closed) return;
       }
 
-      const triggerSub = trigger({ arriving, appended, flushed, scheduler }).subscribe({
+      const triggerSub = trigger({ arriving, appended, flushed, scheduler, unsettled: () => unsettled, settled }).subscribe({
         next: (reason) => {
           try {
             flush(reason);
@@ -233,6 +243,7 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
         arriving.complete();
         appended.complete();
         flushed.complete();
+        settled.complete();
         // Received values are stored rather than redelivered; if that fails, commit failed them.
         try {
           commit();

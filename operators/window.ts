@@ -1,4 +1,4 @@
-import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, isObservable, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import { BufferOverflowError, ensureError, InvalidConfigError } from '../src/errors.js';
 import { markStage } from '../src/runtime/lineage.js';
 import { InterruptedError } from '../src/settle/interrupted-error.js';
@@ -39,6 +39,12 @@ export interface WindowConfig<T, A = T[]> {
      * on by the same amount, so windows close when input stops. Default: off.
      */
     idleAdvanceMs?: number | undefined;
+    /**
+     * Each value moves the watermark to at least its `eventTime`: windows close on a calendar.
+     * Pass a `schedule(...)` (its runs carry their fire time as `eventTime`), e.g. close the
+     * month's windows at 00:00 on the 3rd, London time, once late transactions are in.
+     */
+    advanceOn?: Observable<{ readonly eventTime: number }> | undefined;
   } | undefined;
   /** Window per key (customer, SKU). Default: one key for everything. */
   keyOf?: ((item: T) => string) | undefined;
@@ -97,8 +103,10 @@ export type WindowOutput<T, A = T[]> = WindowResult<A> | LateEvent<T>;
  *   all its events' inputs (redelivered). A late event is emitted in its own input's scope, so it
  *   settles with what is done with it. Held events count against the stream's `maxUnsettled`:
  *   size it above the events of the open windows, and — on a settling source, required — set
- *   `watermark.idleAdvanceMs`, so a stream that stopped delivering because windows hold
- *   `maxUnsettled` events still sees its windows close.
+ *   `watermark.idleAdvanceMs` (or `advanceOn`), so a stream that stopped delivering because
+ *   windows hold `maxUnsettled` events still sees its windows close.
+ * - Calendar: `watermark.advanceOn` (e.g. a `schedule`) moves the watermark to each value's
+ *   `eventTime`, closing the windows that end by then (plus `allowedLatenessMs`).
  *
  * Session windows are not reopened: an event that would extend a session already emitted starts
  * a new one. The watermark lives in memory; after a restart it starts from the first event.
@@ -133,14 +141,16 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
   }
   const keyOf = config.keyOf;
   const scheduler = config.scheduler ?? asyncScheduler;
+  const advanceOn = config.watermark?.advanceOn;
+  if (advanceOn !== undefined && !isObservable(advanceOn)) throw new InvalidConfigError(c, 'watermark.advanceOn', `must be an Observable of { eventTime }, got ${typeof advanceOn}`);
 
   return (source) => {
     const settling = settlingUpstream(source).sources[0];
-    if (settling !== undefined && idleAdvanceMs === undefined) {
+    if (settling !== undefined && idleAdvanceMs === undefined && advanceOn === undefined) {
       throw new InvalidConfigError(
         c,
         'watermark.idleAdvanceMs',
-        `is required on a settling source ('${settling.stream ?? settling.subject}'): each event stays unacknowledged until its windows are emitted, so once maxUnsettled events are held the source stops delivering and only an idle advance moves the watermark on`,
+        `is required on a settling source ('${settling.stream ?? settling.subject}') unless watermark.advanceOn is given: each event stays unacknowledged until its windows are emitted, so once maxUnsettled events are held the source stops delivering and only an idle or calendar advance moves the watermark on`,
       );
     }
     const output = new Observable<WindowOutput<T, A>>((subscriber) => {
@@ -231,6 +241,20 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
         idleTimer?.unsubscribe();
         for (const w of store.all()) drop(w);
       });
+      if (advanceOn !== undefined) {
+        subscriber.add(
+          advanceOn.subscribe({
+            next: (tick) => {
+              const to = tick.eventTime + outOfOrderMs;
+              if (!(to > maxEventTime)) return;
+              maxEventTime = to;
+              closeDue();
+              armIdle();
+            },
+            error: (err: unknown) => subscriber.error(err),
+          }),
+        );
+      }
       subscribeLinked(source, subscriber, {
         next: (item) => {
           try {

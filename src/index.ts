@@ -118,6 +118,9 @@ export type { ReplayDeadLettersOptions, ReplayResult, ReplayedRecord } from './r
 export { readDeadLetters } from './dead-letter/read-dead-letters.js';
 export type { DeadLetterEntry, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, ReadDeadLettersOptions, ReplayMarker } from './dead-letter/read-dead-letters.js';
 export { RuntimeStats } from './runtime/runtime-stats.js';
+export { NoReplyError, RESPOND_HEADERS } from './runtime/mount-responder.js';
+export type { RespondFallbackReason, RespondHandler, RespondOptions } from './runtime/mount-responder.js';
+export type { TopologyScheduleOptions } from './runtime/mount-schedule.js';
 export type { StatsSnapshot } from './runtime/runtime-stats.js';
 export { deadLetterSubject, deadLetterStreamName, deadLetterStreamConfig, REPLAYED_PART } from './dead-letter/dead-letter-subject.js';
 export { DEAD_LETTER_HEADERS, decodeDeadLetter, encodeDeadLetter } from './dead-letter/encode-dead-letter.js';

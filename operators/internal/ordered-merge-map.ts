@@ -15,6 +15,8 @@ export interface OrderedMergeMapLimits {
   readonly component: string;
   /** The stage's name in `describe`, e.g. `check:fraud`. */
   readonly stage: string;
+  /** False: each inner's values go out as they arrive, whatever the order (plain `mergeMap` order). Default true. */
+  readonly ordered?: boolean | undefined;
 }
 
 interface Slot<R> {
@@ -42,6 +44,7 @@ export function orderedMergeMap<T, R>(
   limits: OrderedMergeMapLimits,
 ): OperatorFunction<T, R> {
   const { maxInFlight, maxQueued, component } = limits;
+  const ordered = limits.ordered !== false;
   return (source) =>
     markStage(
       new Observable<R>((subscriber) => {
@@ -79,7 +82,33 @@ export function orderedMergeMap<T, R>(
           }
         };
 
+        // Unordered: no head to wait for; a slot ends as soon as its inner has.
+        const running = new Set<Slot<R>>();
+        const startUnordered = (value: T, held: HeldInput): void => {
+          const slot: Slot<R> = { held, values: [], done: false, sub: undefined };
+          running.add(slot);
+          active += 1;
+          slot.sub = held.subscribe(() => project(value), {
+            next(v) {
+              held.emit(subscriber, v);
+            },
+            end() {
+              slot.done = true;
+              slot.sub = undefined;
+              running.delete(slot);
+              held.done();
+              active -= 1;
+              fill();
+            },
+            error(err) {
+              subscriber.error(err);
+            },
+          });
+          if (slot.done) slot.sub = undefined;
+        };
+
         const start = (value: T, held: HeldInput): void => {
+          if (!ordered) return startUnordered(value, held);
           const slot: Slot<R> = { held, values: [], done: false, sub: undefined };
           if (head === undefined) head = slot;
           else slots.push(slot);
@@ -125,6 +154,7 @@ export function orderedMergeMap<T, R>(
         subscriber.add(() => {
           head?.sub?.unsubscribe();
           for (let s = slots.shift(); s !== undefined; s = slots.shift()) s.sub?.unsubscribe();
+          for (const s of running) s.sub?.unsubscribe();
           queue.clear();
           holds.interrupt();
         });

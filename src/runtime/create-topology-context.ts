@@ -14,6 +14,8 @@ import { createSink, encodeForPublish } from './create-sink.js';
 import { markSource } from './lineage.js';
 import { mountActor, type MountDeps } from './mount-actor.js';
 import { mountDurableBatch } from './mount-durable-batch.js';
+import { mountSchedule } from './mount-schedule.js';
+import { mountResponder } from './mount-responder.js';
 import { pathGuarantee } from './path-guarantee.js';
 import { defaultDurableName, maxUnsettledOf, streamSource } from './stream-source.js';
 import { deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
@@ -200,6 +202,8 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     report: deps.report,
     actor: (def, input, options) => mountActor(mountDeps, def, input, options),
     durableBatch: (options, inputs) => mountDurableBatch(mountDeps, options, inputs),
+    schedule: (name, cron, options) => mountSchedule(ctx, name, cron, options),
+    respond: (subject, handler, options) => mountResponder(mountDeps, subject, handler, options),
   };
   const mountDeps: MountDeps = { ctx, run: deps.run ?? (() => undefined), wire: deps.wire };
   return ctx;

@@ -19,11 +19,15 @@ export interface StatsSnapshot {
 /** Subjects beyond this many are counted together under {@link OTHER_SUBJECTS}. */
 export const MAX_TRACKED_SUBJECTS = 1000;
 export const OTHER_SUBJECTS = '(other)';
+/** Reply subjects (`_INBOX.<unique>`, one per request) are counted together under this key. */
+export const INBOX_SUBJECTS = '_INBOX.>';
+const INBOX_PREFIX = '_INBOX.';
 
 /**
  * Counters per subject for summaries and the stats endpoint. Memory is bounded: per-key subjects
  * (`orders.<id>`) would otherwise grow without limit, so past {@link MAX_TRACKED_SUBJECTS}
- * distinct subjects the rest share one counter.
+ * distinct subjects the rest share one counter, and replies to requests (each to its own
+ * `_INBOX.<unique>` subject) all count under {@link INBOX_SUBJECTS}.
  */
 export class RuntimeStats {
   readonly #received = new Map<string, number>();
@@ -82,6 +86,7 @@ export class RuntimeStats {
 
 // Two map operations for a known subject, not three: this runs twice per event.
 function bump(counts: Map<string, number>, subject: string, by: number): void {
+  if (subject.startsWith(INBOX_PREFIX)) subject = INBOX_SUBJECTS;
   const n = counts.get(subject);
   if (n !== undefined) counts.set(subject, n + by);
   else if (counts.size < MAX_TRACKED_SUBJECTS) counts.set(subject, by);

@@ -5,6 +5,9 @@ import type { Envelope } from '../envelope/envelope.js';
 import type { Transport } from '../transport/transport.js';
 import type { ActorDefinition } from '../actors/types.js';
 import type { TopologyActorOptions } from './mount-actor.js';
+import type { TopologyScheduleOptions } from './mount-schedule.js';
+import type { RespondHandler, RespondOptions } from './mount-responder.js';
+import type { ScheduleRun } from '../../operators/schedule.js';
 import type { DurableBatchInputs, TopologyDurableBatchOptions } from './mount-durable-batch.js';
 import type { PathGuarantee } from './path-guarantee.js';
 import type { RuntimeStats } from './runtime-stats.js';
@@ -174,6 +177,20 @@ export interface TopologyContext {
    * chunks, its outputs exactly once. Inputs reach the batch's own stream as with {@link actor}.
    */
   durableBatch(options: TopologyDurableBatchOptions, inputs: DurableBatchInputs): Observable<Envelope<unknown>>;
+  /**
+   * A calendar source (see `schedule` in `sluice/operators`) on the topology's clock, stopped by
+   * the drain, recording what ran in the state directory so `catchUp` works across restarts.
+   * Use it as `triggers` of {@link durableBatch} (each run is handed over with a replay-stable
+   * id, so a run repeated after a crash is a duplicate), or with `onSubject`, `settleMap`.
+   */
+  schedule(name: string, cron: string, options?: TopologyScheduleOptions): Observable<ScheduleRun>;
+  /**
+   * Answers core NATS requests on `subject` (wildcards allowed, queue group `sluice.<topology>`):
+   * each gets the handler's reply within `deadlineMs`, else `fallback(request, reason)`; a
+   * failure gets an error reply (`Nats-Service-Error`, `Nats-Service-Error-Code`) and a dead
+   * letter. At-most-once, like any request/reply. See `mountResponder` and docs/runtime.md.
+   */
+  respond<Req = unknown, Rep = unknown>(subject: string, handler: RespondHandler<Req, Rep>, options: RespondOptions<Req, Rep>): void;
   /** Completes a stream when the runtime starts draining (for timers and generators). */
   untilStopped<T>(): MonoTypeOperatorFunction<T>;
   /** Runs after the pipelines have drained and before the transport is flushed and closed. */

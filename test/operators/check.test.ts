@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+import { TestScheduler } from 'rxjs/testing';
 import { asyncScheduler, EMPTY, from, map, NEVER, Observable, of, take, throwError } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope/envelope.js';
@@ -184,6 +186,81 @@ describe('check', () => {
       expect(describeTopology(topology).paths).toEqual([
         { from: 'PAY (pay.in)', to: 'pay.checked', guarantee: 'exactly-once', because: 'output ids derive from input positions; re-publishes fall in the duplicate window' },
       ]);
+    });
+  });
+
+  describe('ordered: false', () => {
+    it('emits each result as soon as it is known', () =>
+      testScheduler().run(({ cold, expectObservable }) => {
+        const replies: Record<number, string> = { 1: '----x|', 2: '-y|', 3: '--z|' };
+        const op = check<number, string>({ ...base, ordered: false, request: (x) => cold(replies[x.data]!, { x: 'ok1', y: 'ok2', z: 'ok3' }) });
+        expectObservable(cold('abc|', values).pipe(op, map(show))).toBe('--b-(ac|)', { a: '1:ok1', b: '2:ok2', c: '3:ok3' });
+      }));
+
+    it('settles each input when its own result is out, not behind a slower one', () =>
+      testScheduler().run(({ cold, expectObservable, flush }) => {
+        const replies: Record<number, string> = { 1: '----x|', 2: '-y|', 3: '--z|' };
+        const log = new SettleLog(() => asyncScheduler.now());
+        const op = check<number, string>({ ...base, ordered: false, request: (x) => cold(replies[x.data]!, { x: 'ok1', y: 'ok2', z: 'ok3' }) });
+        expectObservable(cold('abc|', values).pipe(log.inputs((x) => x.id), op, map(show))).toBe('--b-(ac|)', { a: '1:ok1', b: '2:ok2', c: '3:ok3' });
+        flush();
+        expect(log.summary()).toEqual({ '1': 'acked@4', '2': 'acked@2', '3': 'acked@4' });
+      }));
+
+    it('rejects a non-boolean ordered', () => {
+      expect(() => check<number, string>({ ...base, ordered: 'no' as never, request: () => of('x') })).toThrow(/ordered/);
+    });
+
+    it('property: every input gets one result, at its completion time, with at most maxInFlight requests outstanding', () => {
+      fc.assert(
+        fc.property(fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 40 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 25 }), (delays, maxInFlight, timeoutMs) => {
+          const scheduler = new TestScheduler(() => undefined);
+          const out: { id: number; at: number; outcome: string }[] = [];
+          let outstanding = 0;
+          let peak = 0;
+          scheduler.run(({ cold }) => {
+            const request = (x: Envelope<number>) =>
+              new Observable<string>((sub) => {
+                // Outstanding = asked and neither answered nor cancelled.
+                let open = true;
+                const close = () => {
+                  if (open) outstanding--;
+                  open = false;
+                };
+                outstanding++;
+                peak = Math.max(peak, outstanding);
+                const inner = cold(`${'-'.repeat(delays[x.data]!)}r|`).subscribe((v) => {
+                  close();
+                  sub.next(v);
+                });
+                return () => {
+                  close();
+                  inner.unsubscribe();
+                };
+              });
+            from(delays.map((_, i) => e(i)))
+              .pipe(check<number, string>({ ...base, timeoutMs, maxInFlight, ordered: false, request }))
+              .subscribe((o) => out.push({ id: (o as Checked<number, string>).envelope.data, at: scheduler.now(), outcome: (o as Checked<number, string>).outcome }));
+          });
+          // Model: requests start in input order as slots free up; each ends after min(delay, timeout).
+          const slots: number[] = [];
+          const model: { id: number; at: number }[] = [];
+          delays.forEach((d, i) => {
+            slots.sort((a, b) => a - b);
+            const startAt = slots.length < maxInFlight ? 0 : slots.shift()!;
+            const end = startAt + Math.min(d, timeoutMs);
+            slots.push(end);
+            model.push({ id: i, at: end });
+          });
+          expect(out.map((o) => o.id).sort((a, b) => a - b)).toEqual(delays.map((_, i) => i));
+          for (const o of out) expect(o.at).toBe(model[o.id]!.at);
+          expect(out.every((o, i) => i === 0 || o.at >= out[i - 1]!.at)).toBe(true);
+          // A reply due at the very frame the timeout fires may go either way.
+          expect(out.every((o) => delays[o.id] === timeoutMs || o.outcome === (delays[o.id]! < timeoutMs ? 'answered' : 'timed-out-allowed'))).toBe(true);
+          expect(peak).toBeLessThanOrEqual(maxInFlight);
+        }),
+        { numRuns: Number(process.env.PROP_RUNS ?? 200) },
+      );
     });
   });
 });

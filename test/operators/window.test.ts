@@ -1,9 +1,11 @@
 import fc from 'fast-check';
-import { EMPTY, map, NEVER, Observable, of, take } from 'rxjs';
+import { EMPTY, map, NEVER, Observable, of, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { BufferOverflowError, InvalidConfigError } from '../../src/errors.js';
 import { window, type WindowConfig, type WindowOutput } from '../../operators/window.js';
+import { schedule } from '../../operators/schedule.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 
 const ts = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -99,6 +101,33 @@ describe('window', () => {
       // watermark 2 after b; +5 at frame 6 → 7; +5 at frame 11 → 12 ≥ 10: emitted at frame 11.
       expectObservable(cold('ab', v).pipe(op, show), '^ 50ms !').toBe('11ms x', { x: '[0,10):ab' });
     }));
+
+  it('advanceOn: a calendar moves the watermark to each tick’s eventTime and closes windows', () =>
+    ts().run(({ cold, expectObservable }) => {
+      const v = { a: ev('a', 1), b: ev('b', 12) };
+      const ticks = cold('----x', { x: { eventTime: 10 } });
+      // Out-of-order tolerance 100 holds both windows; the tick at frame 4 says event time 10 is final.
+      const op = window<Ev>({ kind: 'tumbling', sizeMs: 10, watermark: { maxOutOfOrderMs: 100, advanceOn: ticks } });
+      expectObservable(cold('ab---|', v).pipe(op, show)).toBe('----x(y|)', { x: '[0,10):a', y: '[10,20):b' });
+    }));
+
+  it('advanceOn with schedule(): the day closes at 00:30 London time, late transactions after it go to the side output', () => {
+    const clock = new ManualClock(Date.parse('2026-10-24T12:00Z'));
+    const HOUR = 3_600_000;
+    const tx = new Subject<Ev>();
+    const out: string[] = [];
+    // Days in London time (BST, UTC+1, until 25 October): windows start at 23:00Z.
+    const sub = tx
+      .pipe(window<Ev>({ kind: 'tumbling', sizeMs: 24 * HOUR, offsetMs: -HOUR, watermark: { maxOutOfOrderMs: 24 * HOUR, advanceOn: schedule('30 0 * * *', { name: 'day-close', tz: 'Europe/London', scheduler: clock }) } }))
+      .subscribe((o) => out.push(`${new Date(clock.now()).toISOString()} ${o.type === 'window' ? `${new Date(o.start).toISOString()} ${o.value.map((e) => e.id).join('')}` : `late ${o.item.id}`}`));
+    tx.next(ev('a', Date.parse('2026-10-24T13:00Z')));
+    clock.advance(11 * HOUR); // 23:00Z = 00:00 BST on the 25th
+    tx.next(ev('b', Date.parse('2026-10-24T22:50Z'))); // arrives after midnight, before the close: in
+    clock.advance(HOUR); // 00:30 BST = 23:30Z closes the 24th
+    tx.next(ev('c', Date.parse('2026-10-24T22:55Z'))); // after the close: late
+    sub.unsubscribe();
+    expect(out).toEqual(['2026-10-24T23:30:00.000Z 2026-10-23T23:00:00.000Z ab', '2026-10-25T00:00:00.000Z late c']);
+  });
 
   it('an event without a finite eventTime goes to the side output', () =>
     ts().run(({ cold, expectObservable }) => {
@@ -202,6 +231,43 @@ describe('window', () => {
             const sortMap = (m: Map<string, string[]>) => [...m].map(([k, v]) => [k, [...v].sort()]).sort();
             expect(sortMap(gotIn)).toEqual(sortMap(expectedIn));
             expect(sortMap(gotLate)).toEqual(sortMap(expectedLate));
+          },
+        ),
+        { numRuns: Number(process.env.PROP_RUNS ?? 200) },
+      );
+    });
+
+    it('advanceOn: with calendar ticks interleaved, each event is in exactly its window or late (vs a reference model)', () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.oneof(fc.record({ e: fc.integer({ min: 0, max: 200 }) }), fc.record({ tick: fc.integer({ min: 0, max: 200 }) })), { maxLength: 60 }),
+          fc.integer({ min: 1, max: 30 }),
+          fc.integer({ min: 0, max: 20 }),
+          fc.integer({ min: 0, max: 20 }),
+          (steps, sizeMs, outOfOrderMs, latenessMs) => {
+            const expectedIn = new Map<string, string[]>();
+            const expectedLate = new Set<string>();
+            let max = -Infinity;
+            steps.forEach((s, i) => {
+              if ('tick' in s) return void (max = Math.max(max, s.tick + outOfOrderMs));
+              max = Math.max(max, s.e);
+              const start = Math.floor(s.e / sizeMs) * sizeMs;
+              if (start + sizeMs + latenessMs <= max - outOfOrderMs) expectedLate.add(String(i));
+              else expectedIn.set(String(start), [...(expectedIn.get(String(start)) ?? []), String(i)]);
+            });
+            const events = new Subject<Ev>();
+            const ticks = new Subject<{ eventTime: number }>();
+            const gotIn = new Map<string, string[]>();
+            const gotLate = new Set<string>();
+            events.pipe(window<Ev>({ kind: 'tumbling', sizeMs, allowedLatenessMs: latenessMs, watermark: { maxOutOfOrderMs: outOfOrderMs, advanceOn: ticks } })).subscribe((o) => {
+              if (o.type === 'late') return void gotLate.add(o.item.id);
+              expect(gotIn.has(String(o.start))).toBe(false);
+              gotIn.set(String(o.start), o.value.map((e) => e.id));
+            });
+            steps.forEach((s, i) => ('tick' in s ? ticks.next({ eventTime: s.tick }) : events.next(ev(String(i), s.e))));
+            events.complete();
+            expect([...gotIn].sort()).toEqual([...expectedIn].sort());
+            expect([...gotLate].sort()).toEqual([...expectedLate].sort());
           },
         ),
         { numRuns: Number(process.env.PROP_RUNS ?? 200) },

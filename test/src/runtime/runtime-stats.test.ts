@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_TRACKED_SUBJECTS, OTHER_SUBJECTS, RuntimeStats } from '../../../src/runtime/runtime-stats.js';
+import { INBOX_SUBJECTS, MAX_TRACKED_SUBJECTS, OTHER_SUBJECTS, RuntimeStats } from '../../../src/runtime/runtime-stats.js';
 
 describe('RuntimeStats', () => {
   it('counts per subject and sums by pattern', () => {
@@ -13,6 +13,14 @@ describe('RuntimeStats', () => {
     expect(s.total('received')).toBe(3);
     expect(s.total('published', 'shop.orders.*')).toBe(0);
     expect(s.snapshot()).toEqual({ received: { 'shop.orders.web': 2, 'shop.orders.store': 1 }, published: { 'shop.fulfilment.priority': 1 }, deadLetters: 1, unsettled: 0, unsettledOutputs: 0 });
+  });
+
+  it('counts replies to request inboxes (_INBOX.<unique>) under one key', () => {
+    const s = new RuntimeStats();
+    for (let i = 0; i < 5; i++) s.recordPublished(`_INBOX.abc${i}.${i}`);
+    s.recordPublished('fraud.checked');
+    expect(s.snapshot().published).toEqual({ [INBOX_SUBJECTS]: 5, 'fraud.checked': 1 });
+    expect(s.total('published', '_INBOX.>')).toBe(5);
   });
 
   it('property: memory stays bounded and no count is lost, whatever the subjects', () => {

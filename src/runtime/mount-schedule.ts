@@ -1,0 +1,42 @@
+import type { Observable } from 'rxjs';
+import { schedule, type ScheduleRun, type ScheduleTiming } from '../../operators/schedule.js';
+import type { ScheduleState } from '../../operators/schedule-state.js';
+import { scheduleStateIn } from '../../operators/schedule-state.js';
+import { ensureError } from '../errors.js';
+import { openTopologyStore, type TopologyStore } from '../exactly-once/open-topology-store.js';
+import type { TopologyContext } from './types.js';
+
+/** Options of {@link TopologyContext.schedule}. */
+export interface TopologyScheduleOptions extends ScheduleTiming {
+  /** Where the schedule records what ran. Default: LMDB at `<stateDir>/<topology>.schedules` (a temp dir on the in-process transport). */
+  state?: ScheduleState | undefined;
+}
+
+/**
+ * `t.schedule`: a `schedule` on the topology's clock that stops when the runtime drains, its
+ * state in the topology's state directory beside the parts it triggers, opened on first use and
+ * closed once the pipelines have drained.
+ */
+export function mountSchedule(ctx: TopologyContext, name: string, cron: string, options: TopologyScheduleOptions = {}): Observable<ScheduleRun> {
+  let opened: TopologyStore | undefined;
+  let closed = false;
+  const open = () => (opened ??= openTopologyStore({ ...ctx, topologyName: `${ctx.topologyName}.schedules` }, ctx.stateDir)).store;
+  const inStore = scheduleStateIn(open, name);
+  const state: ScheduleState = options.state ?? {
+    load: () => inStore.load(),
+    save: (ms) => {
+      // A run acknowledged during the drain, after the store closed, is simply caught up next time.
+      if (closed) return;
+      try {
+        inStore.save(ms);
+      } catch (err) {
+        ctx.logger.error({ schedule: name, handledThroughMs: ms, err: ensureError(err) }, 'schedule state could not be saved: runs after the last saved one are caught up at the next start');
+      }
+    },
+  };
+  ctx.onStop(async () => {
+    closed = true;
+    await opened?.close();
+  });
+  return schedule(cron, { ...options, name, state, scheduler: ctx.scheduler }).pipe(ctx.untilStopped());
+}
