@@ -6,6 +6,7 @@ import { describeTopology, formatTopologyDescription } from '../runtime/describe
 import { runTopology, type TopologyExit } from '../runtime/run-topology.js';
 import { benchCommand } from './bench-command.js';
 import { dlqCommand } from './dlq-command.js';
+import { ingestCommand } from './ingest-command.js';
 import { loadTopology } from './load-topology.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
 
@@ -88,6 +89,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .action(async (args: string[]) => {
       code = await benchCommand(args);
     });
+
+  program.addCommand(ingestCommand((c) => (code = c)));
 
   try {
     await program.parseAsync([...argv]);

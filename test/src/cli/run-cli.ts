@@ -12,9 +12,11 @@ export interface CliResult {
 }
 
 export interface CliRun {
-  /** Resolves when stdout has printed a line matching `pattern` (rejects if the process exits first). */
+  /** Resolves when stdout or stderr has printed a line matching `pattern` (rejects if the process exits first). */
   waitFor(pattern: RegExp): Promise<void>;
   kill(signal: NodeJS.Signals): void;
+  /** What stdout and stderr printed so far. */
+  output(): { stdout: string; stderr: string };
   readonly result: Promise<CliResult>;
 }
 
@@ -38,11 +40,17 @@ export function spawnCli(command: string, args: readonly string[], env: NodeJS.P
   let stdout = '';
   let stderr = '';
   const waiters: Array<{ pattern: RegExp; resolve: () => void; reject: (e: Error) => void }> = [];
+  const check = () => {
+    for (const w of [...waiters]) if (w.pattern.test(stdout) || w.pattern.test(stderr)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+  };
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
-    for (const w of [...waiters]) if (w.pattern.test(stdout)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
+    check();
   });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    check();
+  });
   const result = new Promise<CliResult>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (code, signal) => {
@@ -52,8 +60,9 @@ export function spawnCli(command: string, args: readonly string[], env: NodeJS.P
   });
   return {
     waitFor: (pattern) =>
-      pattern.test(stdout) ? Promise.resolve() : new Promise<void>((resolve, reject) => waiters.push({ pattern, resolve, reject })),
+      pattern.test(stdout) || pattern.test(stderr) ? Promise.resolve() : new Promise<void>((resolve, reject) => waiters.push({ pattern, resolve, reject })),
     kill: (signal) => child.kill(signal),
+    output: () => ({ stdout, stderr }),
     result,
   };
 }

@@ -1,0 +1,34 @@
+import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+/** How the CLI writes its log: readable lines, or one JSON object per line. */
+export type LogFormat = 'pretty' | 'json';
+export const LOG_FORMATS: readonly LogFormat[] = ['pretty', 'json'];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Options for {@link createCliLogger}. */
+export interface CliLoggerOptions {
+  level: string;
+  /** Default: `pretty` when stderr is a terminal, else `json`. */
+  format?: LogFormat | undefined;
+}
+
+/**
+ * The one logger of a CLI command, on stderr: readable single lines on a terminal, JSON lines
+ * otherwise (or as `format` says), so progress, warnings and errors never come out in two
+ * shapes on two streams. stdout is left to a command's results (`describe`, `--version`).
+ * Passwords and tokens under `nats` (or any `pass`/`token` field one level down) print as `***`.
+ */
+export function createCliLogger(options: CliLoggerOptions): Logger {
+  const format = options.format ?? (process.stderr.isTTY === true ? 'pretty' : 'json');
+  const settings = {
+    level: options.level,
+    base: { app: 'sluice' },
+    redact: { paths: ['nats.pass', 'nats.token', '*.pass', '*.token'], censor: '***' },
+  };
+  if (format === 'json') return pino(settings, pino.destination({ dest: 2, sync: true }));
+  return pino(
+    settings,
+    pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, singleLine: true, ignore: 'pid,hostname,app', translateTime: 'SYS:HH:MM:ss' }),
+  );
+}
