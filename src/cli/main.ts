@@ -9,6 +9,7 @@ import { dlqCommand } from './dlq-command.js';
 import { ingestCommand } from './ingest-command.js';
 import { loadTopology } from './load-topology.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
+import { packageVersion } from './package-version.js';
 
 interface RunFlags extends NatsFlags {
   export?: string | undefined;
@@ -38,7 +39,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command('sluice')
     .description('Stream processing over NATS: run a topology file.')
     .exitOverride()
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .version(packageVersion(), '-V, --version', 'print the version');
 
   program
     .command('run')
