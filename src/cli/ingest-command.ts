@@ -115,9 +115,7 @@ async function serve(flags: IngestFlags, env: NodeJS.ProcessEnv): Promise<number
     logger.info(stats, `sluice ingest: stopped (${stats.recorded} recorded, ${stats.duplicates} duplicates)`);
     return 0;
   } catch (err) {
-    // One readable line; the stack only when asked for (--log-level debug).
-    logger.debug({ err: ensureError(err) }, 'the error in full');
-    logger.fatal(`sluice ingest: ${ensureError(err).message}`);
+    logger.fatal({ err: ensureError(err) }, 'sluice ingest: could not start');
     return 1;
   } finally {
     await connection?.dispose().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'closing the connection failed'));

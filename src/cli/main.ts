@@ -1,11 +1,12 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { ensureError } from '../errors.js';
 import { connect, type Connection } from '../runtime/connect.js';
 import { describeTopology, formatTopologyDescription } from '../runtime/describe-topology.js';
 import { runTopology, type TopologyExit } from '../runtime/run-topology.js';
 import { benchCommand } from './bench-command.js';
 import { dlqCommand } from './dlq-command.js';
+import { createCliLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from './create-cli-logger.js';
 import { ingestCommand } from './ingest-command.js';
 import { loadTopology } from './load-topology.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
@@ -17,6 +18,7 @@ interface RunFlags extends NatsFlags {
   drainTimeoutMs?: number | undefined;
   logLevel: string;
   allowControl?: boolean | undefined;
+  logFormat?: LogFormat | undefined;
 }
 
 const ENDINGS: Record<TopologyExit['reason'], string> = {
@@ -26,13 +28,12 @@ const ENDINGS: Record<TopologyExit['reason'], string> = {
   failed: 'FAILED (see the log)',
 };
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 /**
  * The `sluice` command line. Returns the exit code: 0 after a clean stop (signal, duration, or
  * a topology that finished), 1 when the topology failed or could not start, 2 for usage errors
  * (`sluice dlq` adds 3 and 4: see `DLQ_EXIT`).
- * Logs are pino JSON lines on stderr; the topology's one-line summaries go to stdout.
+ * `run` writes one log on stderr (its banner and the topology's summaries included): readable
+ * lines on a terminal, JSON lines otherwise (`--log-format`); stdout carries results only.
  */
 export async function main(argv: readonly string[]): Promise<number> {
   let code: number | undefined;
@@ -60,6 +61,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--drain-timeout-ms <n>', 'how long a stop waits for in-flight work, ms (default 5000)', nonNegative)
     .option('--allow-control', 'answer the service endpoints that change things (dead-letter replay); off by default')
     .addOption(new Option('--log-level <level>', 'log level (stderr)').choices(LOG_LEVELS).default(process.env.SLUICE_LOG_LEVEL ?? 'info'))
+    .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, else json)').choices(LOG_FORMATS))
     .action(async (file: string, flags: RunFlags) => {
       code = await run(file, flags);
     });
@@ -104,11 +106,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function run(file: string, flags: RunFlags): Promise<number> {
-  const logger = pino(
-    { level: flags.logLevel, base: { app: 'sluice' }, redact: { paths: ['nats.pass', 'nats.token', '*.pass', '*.token'], censor: '***' } },
-    pino.destination({ dest: 2, sync: true }),
-  );
-  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const logger = createCliLogger({ level: flags.logLevel, format: flags.logFormat });
   const signals = new SignalWatch(logger);
   let connection: Connection | undefined;
   try {
@@ -119,19 +117,17 @@ async function run(file: string, flags: RunFlags): Promise<number> {
       logger,
       durationMs: flags.durationMs,
       drainTimeoutMs: flags.drainTimeoutMs,
-      report: say,
       closeTransport: false,
       allowControl: flags.allowControl === true,
     });
-    say(`sluice: running ${topology.name} on ${connection.description}${flags.durationMs !== undefined ? ` for ${flags.durationMs} ms` : ''} (Ctrl-C to stop)`);
+    logger.info(`sluice: running ${topology.name} on ${connection.description}${flags.durationMs !== undefined ? ` for ${flags.durationMs} ms` : ''} (Ctrl-C to stop)`);
     signals.onStop(() => void running.stop());
     const exit = await running.done;
-    say(`sluice: ${topology.name} ${ENDINGS[exit.reason]} after ${(exit.elapsedMs / 1000).toFixed(1)} s`);
+    logger[exit.reason === 'failed' ? 'error' : 'info'](`sluice: ${topology.name} ${ENDINGS[exit.reason]} after ${(exit.elapsedMs / 1000).toFixed(1)} s`);
     return exit.reason === 'failed' ? 1 : 0;
   } catch (err) {
     const error = ensureError(err);
     logger.fatal({ err: error }, 'could not run the topology');
-    process.stderr.write(`sluice: ${error.message}\n`);
     return 1;
   } finally {
     await connection?.dispose().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'closing the connection failed'));

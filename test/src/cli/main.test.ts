@@ -3,7 +3,7 @@ import { main } from '../../../src/cli/main.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import { startTestNatsServer, useNatsServer } from '../../helpers/nats-server.js';
-import { cleanEnv, sluice } from './run-cli.js';
+import { cleanEnv, logMessages, sluice } from './run-cli.js';
 
 const SUMMARY = /^order-routing \d+s \| generated \d+\/s, in \d+\/s/m;
 const DONE = /^order-routing done \| generated (?<generated>\d+), in (?<in>\d+), priority (?<priority>\d+) \(\d+%\), standard (?<standard>\d+), dead letters 0$/m;
@@ -20,10 +20,11 @@ describe('sluice run', () => {
     try {
       const result = await sluice(['run', ROUTING, '--nats', server().url, '--duration-ms', '1500']).result;
       expect(result.code, result.stderr).toBe(0);
-      expect(result.stdout).toContain(`on nats ${server().url} for 1500 ms`);
-      expect(result.stdout).toMatch(SUMMARY);
-      expect(result.stdout).toMatch(/stopped at --duration-ms, drained/);
-      const done = DONE.exec(result.stdout)!;
+      const log = logMessages(result.stderr);
+      expect(log).toContain(`on nats ${server().url} for 1500 ms`);
+      expect(log).toMatch(SUMMARY);
+      expect(log).toMatch(/stopped at --duration-ms, drained/);
+      const done = DONE.exec(log)!;
       await client.flush();
       expect(routed.length).toBe(Number(done.groups!.priority) + Number(done.groups!.standard));
       expect(routed.length).toBeGreaterThan(0);
@@ -35,13 +36,14 @@ describe('sluice run', () => {
 
   it('SIGTERM: drains in-flight work and exits 0', { timeout: 60_000 }, async () => {
     const run = sluice(['run', ROUTING, '--nats', server().url], cleanEnv({ ORDER_RATE_PER_SEC: '5000' }));
-    await run.waitFor(SUMMARY);
+    await run.waitFor(/"msg":"order-routing \d+s \|/); // a live summary, in the JSON log
     run.kill('SIGTERM');
     const result = await run.result;
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/stopped on request, drained/);
-    const done = DONE.exec(result.stdout);
-    expect(done, result.stdout).not.toBeNull();
+    const log = logMessages(result.stderr);
+    expect(log).toMatch(/stopped on request, drained/);
+    const done = DONE.exec(log);
+    expect(done, log).not.toBeNull();
     // Nothing in flight was lost: everything received was routed before exit.
     expect(Number(done!.groups!.priority) + Number(done!.groups!.standard)).toBe(Number(done!.groups!.in));
     expect(Number(done!.groups!.in)).toBe(Number(done!.groups!.generated));
@@ -67,7 +69,7 @@ describe('sluice run', () => {
   it('exits 1 when a pipeline fails', { timeout: 60_000 }, async () => {
     const result = await sluice(['run', 'test/src/cli/fixtures/failing-topology.ts', '--nats', server().url]).result;
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/failing FAILED/);
+    expect(logMessages(result.stderr)).toMatch(/failing FAILED/);
     expect(result.stderr).toMatch(/pipeline blew up/);
   });
 

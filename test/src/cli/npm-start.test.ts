@@ -4,7 +4,7 @@ import { mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, spawnCli, type CliResult } from './run-cli.js';
+import { cleanEnv, logMessages, spawnCli, type CliResult } from './run-cli.js';
 
 // `npm start` is the README's set-up command: it must show the live summary and exit 0 whether
 // or not nats-server is installed.
@@ -13,9 +13,10 @@ const DONE = /^order-routing done \| generated (?<generated>\d+), in (?<in>\d+),
 
 function expectCleanRun(result: CliResult): void {
   expect(result.code, result.stderr).toBe(0);
-  expect(result.stdout).toMatch(SUMMARY);
-  const done = DONE.exec(result.stdout);
-  expect(done, result.stdout).not.toBeNull();
+  const log = logMessages(result.stderr);
+  expect(log).toMatch(SUMMARY);
+  const done = DONE.exec(log);
+  expect(done, log).not.toBeNull();
   // Drained: every order received was routed.
   expect(Number(done!.groups!.priority) + Number(done!.groups!.standard)).toBe(Number(done!.groups!.in));
   expect(Number(done!.groups!.in)).toBeGreaterThan(0);
@@ -29,8 +30,8 @@ describe('npm start', () => {
   it('runs order-routing on an embedded nats-server from PATH and removes its store', { timeout: 60_000 }, async () => {
     const result = await npm(cleanEnv({ SLUICE_DURATION_MS: '1500', PATH: `${process.env.PATH}:/usr/sbin` }));
     expectCleanRun(result);
-    const banner = /on embedded nats-server nats:\/\/127\.0\.0\.1:\d+ \(JetStream store (\S+), removed at exit\)/.exec(result.stdout);
-    expect(banner, result.stdout).not.toBeNull();
+    const banner = /on embedded nats-server nats:\/\/127\.0\.0\.1:\d+ \(JetStream store (\S+), removed at exit\)/.exec(logMessages(result.stderr));
+    expect(banner, result.stderr).not.toBeNull();
     expect(existsSync(banner![1]!)).toBe(false);
     expect(result.stderr).not.toMatch(/durability is OFF/);
   });
@@ -38,7 +39,7 @@ describe('npm start', () => {
   it('falls back to the in-process transport when SLUICE_NATS_SERVER_BIN names no binary, saying so once', { timeout: 60_000 }, async () => {
     const result = await npm(cleanEnv({ SLUICE_DURATION_MS: '1500', SLUICE_NATS_SERVER_BIN: '/nonexistent/nats-server', SLUICE_REQUIRE_NATS: undefined }));
     expectCleanRun(result);
-    expect(result.stdout).toMatch(/on in-process transport \(durability off\)/);
+    expect(logMessages(result.stderr)).toMatch(/on in-process transport \(durability off\)/);
     expect(result.stderr.match(/durability is OFF/g)).toHaveLength(1);
   });
 
@@ -67,7 +68,7 @@ describe('npm start', () => {
       const result = await spawnCli(join(bin, 'npm'), ['start', '--silent'], env).result;
       expect(result.code).not.toBe(0);
       expect(result.stderr).toMatch(/SLUICE_REQUIRE_NATS=1 forbids the in-process fallback/);
-      expect(result.stdout).not.toMatch(SUMMARY);
+      expect(logMessages(result.stderr)).not.toMatch(SUMMARY);
     });
   });
 });

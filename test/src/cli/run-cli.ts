@@ -71,3 +71,22 @@ export function spawnCli(command: string, args: readonly string[], env: NodeJS.P
 export function sluice(args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv()): CliRun {
   return spawnCli(process.execPath, ['bin/sluice.js', ...args], env);
 }
+
+/**
+ * The messages of a child's JSON log (its stderr when not on a terminal), one per line, so tests
+ * can match the lines a person sees; lines that are not JSON are kept as they are.
+ */
+export function logMessages(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: unknown };
+        return typeof entry.msg === 'string' ? entry.msg : line;
+      } catch {
+        return line;
+      }
+    })
+    .join('\n');
+}
