@@ -1,5 +1,6 @@
 import { asyncScheduler, Observable, Subject, type ObservableInput, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import { BufferOverflowError, ensureError, InvalidConfigError } from '../src/errors.js';
+import { reportBatch } from '../src/runtime/batch-observer.js';
 import { markStage } from '../src/runtime/lineage.js';
 import { InterruptedError } from '../src/settle/interrupted-error.js';
 import { currentSettlement, holdCurrent } from '../src/settle/settle-scope.js';
@@ -217,6 +218,7 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
         members = [];
         flushed.next();
         unsettled++;
+        reportBatch('batchUntil', name, segment.count);
         subscriber.next(makeBatch(name, reason, segment, settlementOf(segment, held)));
       };
 

@@ -1,5 +1,6 @@
 import { from, Observable, type ObservableInput, type OperatorFunction, type Subscription } from 'rxjs';
 import { BufferOverflowError, ensureError, InvalidConfigError } from '../src/errors.js';
+import { reportBatch } from '../src/runtime/batch-observer.js';
 import { markStage } from '../src/runtime/lineage.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
 import type { Settlement } from '../src/settle/settlement.js';
@@ -192,6 +193,7 @@ export function microBatchProcess<T, R>(config: MicroBatchProcessConfig<T, R>): 
           groups?.open(limits.scheduler),
           groups?.replayWaitMs ?? 0,
           (batch) => {
+            reportBatch(name, config.groups?.name ?? '', batch.values.length);
             waiting.push(batch);
             waitingCount += batch.values.length;
             waitingUnheld += batch.unheld;

@@ -1,5 +1,6 @@
 import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { ensureError } from '../src/errors.js';
+import { reportBatch } from '../src/runtime/batch-observer.js';
 import { markStage } from '../src/runtime/lineage.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
 import type { StateStore } from '../src/state/types.js';
@@ -98,6 +99,7 @@ export function microBatch<T>(config: MicroBatchConfig<T>): OperatorFunction<T, 
     markStage(
       new Observable<T[]>((subscriber) => {
         const emit = ({ values, settlement }: HeldBatch<T>): void => {
+          reportBatch('microBatch', config.groups?.name ?? '', values.length);
           try {
             withSettlement(settlement, () => subscriber.next(values));
           } catch (err) {

@@ -1,5 +1,6 @@
 import { asyncScheduler, isObservable, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import { BufferOverflowError, ensureError, InvalidConfigError } from '../src/errors.js';
+import { reportBatch } from '../src/runtime/batch-observer.js';
 import { markStage } from '../src/runtime/lineage.js';
 import { InterruptedError } from '../src/settle/interrupted-error.js';
 import { currentSettlement, withSettlement } from '../src/settle/settle-scope.js';
@@ -164,6 +165,7 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
       const emit = (w: OpenWindow<A>) => {
         const group = Settlement.join(w.held);
         for (const h of w.held.splice(0)) h.release();
+        reportBatch('window', kind, w.count);
         withSettlement(group, () => subscriber.next({ type: 'window', kind, key: w.key, start: w.start, end: w.end, count: w.count, value: w.acc }));
         group.release();
       };

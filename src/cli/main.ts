@@ -4,6 +4,7 @@ import { ensureError } from '../errors.js';
 import { connect, type Connection } from '../runtime/connect.js';
 import { describeTopology, formatTopologyDescription } from '../runtime/describe-topology.js';
 import { runTopology, type TopologyExit } from '../runtime/run-topology.js';
+import { startMetricsServer, type MetricsServer } from '../runtime/start-metrics-server.js';
 import { benchCommand } from './bench-command.js';
 import { dlqCommand } from './dlq-command.js';
 import { createCliLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from './create-cli-logger.js';
@@ -19,6 +20,8 @@ interface RunFlags extends NatsFlags {
   logLevel: string;
   allowControl?: boolean | undefined;
   logFormat?: LogFormat | undefined;
+  metricsPort?: number | undefined;
+  metricsHost?: string | undefined;
 }
 
 const ENDINGS: Record<TopologyExit['reason'], string> = {
@@ -62,6 +65,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--allow-control', 'answer the service endpoints that change things (dead-letter replay); off by default')
     .addOption(new Option('--log-level <level>', 'log level (stderr)').choices(LOG_LEVELS).default(process.env.SLUICE_LOG_LEVEL ?? 'info'))
     .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, else json)').choices(LOG_FORMATS))
+    .option('--metrics-port <n>', 'serve Prometheus metrics at http://<metrics-host>:<n>/metrics (0: a free port)', nonNegative)
+    .option('--metrics-host <address>', 'address of the metrics endpoint (default 127.0.0.1)')
     .action(async (file: string, flags: RunFlags) => {
       code = await run(file, flags);
     });
@@ -109,10 +114,16 @@ async function run(file: string, flags: RunFlags): Promise<number> {
   const logger = createCliLogger({ level: flags.logLevel, format: flags.logFormat });
   const signals = new SignalWatch(logger);
   let connection: Connection | undefined;
+  let metrics: MetricsServer | undefined;
   try {
     const topology = await loadTopology(file, flags.export);
     connection = await connect({ nats: natsOptionsFromFlags(flags, process.env), logger });
+    if (flags.metricsPort !== undefined) {
+      metrics = await startMetricsServer({ topologyName: topology.name, port: flags.metricsPort, host: flags.metricsHost, logger });
+      logger.info({ url: metrics.url }, `sluice: metrics at ${metrics.url}`);
+    }
     const running = await runTopology(topology, {
+      statsObserver: metrics?.observer,
       transport: connection.transport,
       logger,
       durationMs: flags.durationMs,
@@ -120,6 +131,7 @@ async function run(file: string, flags: RunFlags): Promise<number> {
       closeTransport: false,
       allowControl: flags.allowControl === true,
     });
+    metrics?.attach(running.stats);
     logger.info(`sluice: running ${topology.name} on ${connection.description}${flags.durationMs !== undefined ? ` for ${flags.durationMs} ms` : ''} (Ctrl-C to stop)`);
     signals.onStop(() => void running.stop());
     const exit = await running.done;
@@ -130,6 +142,7 @@ async function run(file: string, flags: RunFlags): Promise<number> {
     logger.fatal({ err: error }, 'could not run the topology');
     return 1;
   } finally {
+    await metrics?.close();
     await connection?.dispose().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'closing the connection failed'));
     signals.dispose();
   }

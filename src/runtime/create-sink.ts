@@ -126,6 +126,7 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
                 // An ack sent after this publish travels the same connection behind it.
                 transport.publish(out.subject, out.bytes, { headers: out.headers });
                 stats.recordPublished(out.subject);
+                if (stats.observer !== undefined) stats.observer.published(out.subject, eventTimeOf(value));
               }
               subscriber.next(value);
             },
@@ -151,6 +152,7 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
           transport.publishDurable(out.subject, out.bytes, { headers: out.headers, msgId }).then(
             () => {
               stats.recordPublished(out.subject);
+              if (stats.observer !== undefined) stats.observer.published(out.subject, eventTimeOf(value));
               if (!subscriber.closed) withSettlement(held, () => subscriber.next(value));
               held?.release();
               finishOne();
@@ -247,4 +249,9 @@ export function isEnvelope(value: unknown): value is Envelope<unknown> {
 function isRouted(value: unknown): value is { kind: 'routed'; to: string; envelope: Envelope<unknown> } {
   const v = value as { kind?: unknown; to?: unknown; envelope?: unknown } | null;
   return typeof v === 'object' && v !== null && v.kind === 'routed' && typeof v.to === 'string' && isEnvelope(v.envelope);
+}
+
+function eventTimeOf(value: unknown): number | undefined {
+  if (isRouted(value)) return value.envelope.eventTime;
+  return isEnvelope(value) ? value.eventTime : undefined;
 }

@@ -6,7 +6,7 @@ import type { Transport } from '../transport/transport.js';
 import { createTopologyContext } from './create-topology-context.js';
 import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import type { Topology } from './define-topology.js';
-import { RuntimeStats, type StatsSnapshot } from './runtime-stats.js';
+import { RuntimeStats, type StatsObserver, type StatsSnapshot } from './runtime-stats.js';
 import { serveTopologyService } from './serve-topology-service.js';
 import type { TopologyContext, WiringNode } from './types.js';
 
@@ -43,6 +43,8 @@ export interface RunTopologyOptions {
    * section for the permissions to give when it is on).
    */
   allowControl?: boolean | undefined;
+  /** Told about each output as it is published (the metrics endpoint's latency histogram). Default none. */
+  statsObserver?: StatsObserver | undefined;
   /** Where mounted actors and durable batches keep LMDB state. Default `SLUICE_STATE_DIR`, else `./.sluice/state`. */
   stateDir?: string | undefined;
 }
@@ -99,7 +101,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   const scheduler = options.scheduler ?? asyncScheduler;
   const logger = (options.logger ?? pino({ level: 'info' }, pino.destination(2))).child({ topology: topology.name });
   const report = options.report ?? ((line: string) => logger.info(line));
-  const stats = new RuntimeStats();
+  const stats = new RuntimeStats(options.statsObserver);
   const abort = new AbortController();
   const stopping$ = new ReplaySubject<void>(1);
   const closing$ = new ReplaySubject<void>(1);

@@ -16,6 +16,12 @@ export interface StatsSnapshot {
   readonly unsettledOutputs: number;
 }
 
+/** Told about each output as it is published (acknowledged, for a durable sink); metrics use it. */
+export interface StatsObserver {
+  /** `eventTimeMs`: the output's envelope event time (epoch ms), when the value had one. */
+  published(subject: string, eventTimeMs: number | undefined): void;
+}
+
 /** Subjects beyond this many are counted together under {@link OTHER_SUBJECTS}. */
 export const MAX_TRACKED_SUBJECTS = 1000;
 export const OTHER_SUBJECTS = '(other)';
@@ -35,6 +41,9 @@ export class RuntimeStats {
   #deadLetters = 0;
   #unsettled = 0;
   #unsettledOutputs = 0;
+
+  /** @param observer sinks call it on each publish; absent (the default), they skip it with one check. */
+  constructor(readonly observer?: StatsObserver | undefined) {}
 
   recordUnsettled(delta: number): void {
     this.#unsettled += delta;

@@ -1,0 +1,86 @@
+import { pino } from 'pino';
+import { from, mergeMap } from 'rxjs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { microBatch } from '../../../operators/micro-batch.js';
+import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
+import type { Envelope } from '../../../src/envelope/envelope.js';
+import { defineTopology } from '../../../src/runtime/define-topology.js';
+import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
+import { startMetricsServer, type MetricsServer } from '../../../src/runtime/start-metrics-server.js';
+import { LocalTransport } from '../../../src/transport/local-transport.js';
+import { prometheusSample as sample } from '../../helpers/prometheus-sample.js';
+import { until } from '../../helpers/until.js';
+
+const silent = pino({ level: 'silent' });
+const open: Array<{ close(): Promise<unknown> } | RunningTopology> = [];
+afterEach(async () => {
+  for (const o of open.splice(0).reverse()) await ('close' in o ? o.close() : o.stop());
+});
+
+describe('startMetricsServer', () => {
+  it('serves the runtime counters, end-to-end latency and batch sizes in the Prometheus text format', async () => {
+    const transport = new LocalTransport();
+    await transport.ensureStream({ name: 'IN', subjects: ['in.>'] });
+    await transport.ensureStream({ name: 'OUT', subjects: ['out.>'] });
+    // Events that happened 2 s before they were read: every latency lands between 1 s and 5 s.
+    const eventTime = String(Date.now() - 2_000);
+    for (let i = 0; i < 10; i++) await transport.publishDurable('in.x', msgpackCodec.encode({ i }), { headers: { 'Sluice-Event-Time': eventTime } });
+
+    const metrics: MetricsServer = await startMetricsServer({ topologyName: 'm', port: 0, logger: silent });
+    open.push(metrics);
+    const topology = defineTopology('m', (t) =>
+      t.stream<{ i: number }>('IN', 'in.>').pipe(
+        microBatch<Envelope<{ i: number }>>({ maxCount: 5, maxWaitMs: 60_000 }),
+        mergeMap((batch) => from(batch)),
+        t.sink('out.x', { durable: true }),
+      ),
+    );
+    const running = await runTopology(topology, { transport, logger: silent, report: () => undefined, closeTransport: false, service: false, statsObserver: metrics.observer });
+    open.push(running);
+    metrics.attach(running.stats);
+    await until(async () => (await transport.streamState('OUT')).messages === 10, { what: '10 outputs' });
+    await until(() => running.stats.unsettled === 0, { what: 'inputs settled' });
+
+    const res = await fetch(metrics.url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    const m = { topology: 'm' };
+    expect(sample(text, 'sluice_events_received_total', { ...m, subject: 'in.x' })).toBe(10);
+    expect(sample(text, 'sluice_events_published_total', { ...m, subject: 'out.x' })).toBe(10);
+    expect(sample(text, 'sluice_dead_letters_total', m)).toBe(0);
+    expect(sample(text, 'sluice_unsettled_messages', m)).toBe(0);
+    expect(sample(text, 'sluice_unsettled_outputs_total', m)).toBe(0);
+    const latency = { ...m, subject: 'out.x' };
+    expect(sample(text, 'sluice_end_to_end_latency_seconds_count', latency)).toBe(10);
+    expect(sample(text, 'sluice_end_to_end_latency_seconds_bucket', { ...latency, le: '1' })).toBe(0);
+    expect(sample(text, 'sluice_end_to_end_latency_seconds_bucket', { ...latency, le: '5' })).toBe(10);
+    const batches = { ...m, operator: 'microBatch', name: '' };
+    expect(sample(text, 'sluice_batch_size_count', batches)).toBe(2);
+    expect(sample(text, 'sluice_batch_size_sum', batches)).toBe(10);
+    expect(sample(text, 'sluice_batch_size_bucket', { ...batches, le: '2' })).toBe(0);
+    expect(sample(text, 'sluice_batch_size_bucket', { ...batches, le: '5' })).toBe(2);
+    expect(sample(text, 'process_resident_memory_bytes', m)).toBeGreaterThan(0);
+
+    expect((await fetch(metrics.url.replace('/metrics', '/'))).status).toBe(404);
+  });
+
+  it('bounds the subject label: past 1,000 subjects latencies count under (other)', async () => {
+    const metrics = await startMetricsServer({ topologyName: 'b', port: 0, logger: silent });
+    open.push(metrics);
+    for (let i = 0; i < 1_005; i++) metrics.observer.published(`orders.${i}`, Date.now());
+    metrics.observer.published('orders.0', undefined); // no event time: not observed
+    const text = await (await fetch(metrics.url)).text();
+    expect(sample(text, 'sluice_end_to_end_latency_seconds_count', { topology: 'b', subject: 'orders.999' })).toBe(1);
+    expect(sample(text, 'sluice_end_to_end_latency_seconds_count', { topology: 'b', subject: 'orders.1000' })).toBeUndefined();
+    expect(sample(text, 'sluice_end_to_end_latency_seconds_count', { topology: 'b', subject: '(other)' })).toBe(5);
+    expect(sample(text, 'sluice_end_to_end_latency_seconds_count', { topology: 'b', subject: 'orders.0' })).toBe(1);
+  });
+
+  it('close stops serving and frees the port', async () => {
+    const metrics = await startMetricsServer({ topologyName: 'n', port: 0, logger: silent });
+    expect((await fetch(metrics.url)).status).toBe(200);
+    await metrics.close();
+    await expect(fetch(metrics.url)).rejects.toThrow();
+  });
+});
