@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { hmacSha256Verifier } from '../../../src/ingest/hmac-sha256-verifier.js';
-import { WebhookRejectedError } from '../../../src/ingest/webhook-rejected-error.js';
+import { rejectionOf as rejection } from './rejection-of.js';
 
 // GitHub's documented example ("Validating webhook deliveries").
 const SECRET = "It's a Secret to Everybody";
 const BODY = Buffer.from('Hello, World!');
 const SIGNATURE = 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17';
-
-function rejection(fn: () => unknown): WebhookRejectedError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(WebhookRejectedError);
-    return err as WebhookRejectedError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('hmacSha256Verifier', () => {
   it("accepts GitHub's example with the default headers, and with GitHub's own header names", () => {

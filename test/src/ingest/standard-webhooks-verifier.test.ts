@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../../src/errors.js';
 import { standardWebhooksVerifier } from '../../../src/ingest/standard-webhooks-verifier.js';
-import { WebhookRejectedError } from '../../../src/ingest/webhook-rejected-error.js';
+import { rejectionOf as rejection } from './rejection-of.js';
 
 // The Standard Webhooks reference example (standard-webhooks repository, spec and libraries).
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -18,16 +18,6 @@ const headers = (over: Record<string, string | undefined> = {}) => {
   else h[k] = v;
   return h;
 };
-
-function rejection(fn: () => unknown): WebhookRejectedError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(WebhookRejectedError);
-    return err as WebhookRejectedError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('standardWebhooksVerifier', () => {
   const verifier = standardWebhooksVerifier({ secrets: [SECRET] });
