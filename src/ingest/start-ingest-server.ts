@@ -133,10 +133,11 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
       }
       stats.rejected[thrown.code] = (stats.rejected[thrown.code] ?? 0) + 1;
       if (thrown.status !== 503) logger.warn({ path, status: thrown.status, code: thrown.code, id, remote: req.socket.remoteAddress, reason: thrown.message }, 'webhook refused');
-      // A body not read to its end would be read as the next request: close the connection.
-      const unread = !req.complete;
-      send(res, thrown.status, { error: thrown.message, code: thrown.code }, unread ? { ...thrown.headers, Connection: 'close' } : thrown.headers);
-      if (unread) req.resume();
+      send(res, thrown.status, { error: thrown.message, code: thrown.code }, thrown.headers);
+      // The rest of a refused body is read and dropped (memory stays flat; requestTimeout bounds
+      // how long): closing with bytes unread would reset the connection, and the sender could
+      // lose the answer it is owed.
+      if (!req.complete) req.resume();
     }
   };
 
