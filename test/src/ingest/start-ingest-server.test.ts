@@ -198,6 +198,34 @@ describe('startIngestServer over a real nats-server', () => {
     }
   });
 
+  it('close() lets a request in progress finish (200, stored) and refuses new connections', async () => {
+    const logger = pino({ level: 'silent' });
+    const draining = await startIngestServer({ transport, logger, port: 0, host: '127.0.0.1', routes: [{ path: '/x', subject, verifier: standardWebhooksVerifier({ secrets: [SECRET] }) }] });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const body = '{"order":"drain"}';
+    const slow = fetch(`${draining.url}/x`, {
+      method: 'POST',
+      headers: signed('evt-drain', body),
+      body: new ReadableStream({
+        async start(c) {
+          c.enqueue(Buffer.from(body.slice(0, 5)));
+          await held;
+          c.enqueue(Buffer.from(body.slice(5)));
+          c.close();
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit);
+    await until(() => draining.stats().inProgress === 1, { what: 'the slow request being read' });
+    const closed = draining.close(10_000);
+    await expect(fetch(`${draining.url}/x`, { method: 'POST', body, headers: signed('evt-late', body) })).rejects.toThrow();
+    release();
+    expect((await slow).status).toBe(200);
+    await closed;
+    expect((await recorded()).filter((m) => m.headers['Nats-Msg-Id'] === 'evt-drain')).toHaveLength(1);
+  });
+
   it('refuses a body limit above max_payload, and a stream whose duplicate window is shorter than the replay window', async () => {
     const logger = pino({ level: 'silent' });
     const routes = [{ path: '/x', subject, verifier: standardWebhooksVerifier({ secrets: [SECRET] }) }];
