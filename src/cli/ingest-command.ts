@@ -38,11 +38,13 @@ interface IngestFlags extends NatsFlags {
  * the NATS connection closed for good.
  */
 export function ingestCommand(done: (code: number) => void, env: NodeJS.ProcessEnv = process.env): Command {
-  const ingest = new Command('ingest').description('Bring outside events into JetStream.');
+  // Built apart from the program, so it does not inherit the program's settings: usage errors
+  // must still throw (exit code 2 in main), not exit the process.
+  const ingest = new Command('ingest').description('Bring outside events into JetStream.').exitOverride().showHelpAfterError();
   ingest
     .command('http')
     .description('Serve webhook endpoints: verify each POST, publish it to JetStream with its delivery id as Nats-Msg-Id, answer 200 after the ack.')
-    .requiredOption('--route <path=subject[;key=value...]>', 'a webhook endpoint, repeatable; keys: scheme, secret-env, signature-header, id-header, content-type', collect, [])
+    .requiredOption('--route <path=subject[;key=value...]>', 'a webhook endpoint, repeatable; keys: scheme, secret-env, signature-header, id-header, content-type', collect)
     .option('--nats <url>', 'NATS server URL(s), comma-separated [env NATS_URL]; required')
     .option('--creds <file>', 'credentials file (JWT + nkey seed) [env NATS_CREDS]')
     .option('--nkey <file>', 'nkey seed file [env NATS_NKEY]')
@@ -155,8 +157,8 @@ function stopSignal(logger: Logger): { signalled: Promise<void>; dispose(): void
   return { signalled, dispose: () => (process.off('SIGINT', handler), process.off('SIGTERM', handler)) };
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function integer(value: string): number {
