@@ -41,7 +41,7 @@ describe('sluice ingest http (child process)', () => {
     expect(done.stdout + done.stderr).not.toContain(SECRET.slice(6));
   });
 
-  it('exits 2 without a route, 1 with a one-line reason when no secret or no server is given', { timeout: 30_000 }, async () => {
+  it('exits 2 without a route, 1 with a one-line reason when no secret or no server is given', { timeout: 60_000 }, async () => {
     const noRoute = await sluice(['ingest', 'http']).result;
     expect(noRoute.code).toBe(2);
     expect(noRoute.stderr).toContain("required option '--route <path=subject[;key=value...]>' not specified");
