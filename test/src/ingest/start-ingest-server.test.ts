@@ -20,6 +20,26 @@ function signed(id: string, body: string, timestampSec = Math.floor(Date.now() /
   return { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestampSec), 'webhook-signature': `v1,${sig}` };
 }
 
+/** A signed POST whose body stops after 5 bytes until `release()`: a request held in progress. */
+function slowPost(url: string, id: string, body: string): { response: Promise<Response>; release: () => void } {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  const response = fetch(url, {
+    method: 'POST',
+    headers: signed(id, body),
+    body: new ReadableStream({
+      async start(c) {
+        c.enqueue(Buffer.from(body.slice(0, 5)));
+        await held;
+        c.enqueue(Buffer.from(body.slice(5)));
+        c.close();
+      },
+    }),
+    duplex: 'half',
+  } as RequestInit);
+  return { response, release };
+}
+
 describe('startIngestServer over a real nats-server', () => {
   const server = useNatsServer();
   const stream = uniqueName('HOOKS');
@@ -172,27 +192,13 @@ describe('startIngestServer over a real nats-server', () => {
     const logger = pino({ level: 'silent' });
     const small = await startIngestServer({ transport, logger, port: 0, host: '127.0.0.1', maxInFlight: 1, routes: [{ path: '/x', subject, verifier: standardWebhooksVerifier({ secrets: [SECRET] }) }] });
     try {
-      let release!: () => void;
-      const held = new Promise<void>((r) => (release = r));
       const body = '{"order":"slow"}';
-      const slow = fetch(`${small.url}/x`, {
-        method: 'POST',
-        headers: signed('evt-slow', body),
-        body: new ReadableStream({
-          async start(c) {
-            c.enqueue(Buffer.from(body.slice(0, 5)));
-            await held;
-            c.enqueue(Buffer.from(body.slice(5)));
-            c.close();
-          },
-        }),
-        duplex: 'half',
-      } as RequestInit);
+      const slow = slowPost(`${small.url}/x`, 'evt-slow', body);
       await until(() => small.stats().inProgress === 1, { what: 'the slow request being read' });
       const busy = await fetch(`${small.url}/x`, { method: 'POST', body, headers: signed('evt-busy', body) });
       expect([busy.status, busy.headers.get('retry-after'), ((await busy.json()) as { code: string }).code]).toEqual([503, '5', 'busy']);
-      release();
-      expect((await slow).status).toBe(200);
+      slow.release();
+      expect((await slow.response).status).toBe(200);
     } finally {
       await small.close();
     }
@@ -201,27 +207,13 @@ describe('startIngestServer over a real nats-server', () => {
   it('close() lets a request in progress finish (200, stored) and refuses new connections', async () => {
     const logger = pino({ level: 'silent' });
     const draining = await startIngestServer({ transport, logger, port: 0, host: '127.0.0.1', routes: [{ path: '/x', subject, verifier: standardWebhooksVerifier({ secrets: [SECRET] }) }] });
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
     const body = '{"order":"drain"}';
-    const slow = fetch(`${draining.url}/x`, {
-      method: 'POST',
-      headers: signed('evt-drain', body),
-      body: new ReadableStream({
-        async start(c) {
-          c.enqueue(Buffer.from(body.slice(0, 5)));
-          await held;
-          c.enqueue(Buffer.from(body.slice(5)));
-          c.close();
-        },
-      }),
-      duplex: 'half',
-    } as RequestInit);
+    const slow = slowPost(`${draining.url}/x`, 'evt-drain', body);
     await until(() => draining.stats().inProgress === 1, { what: 'the slow request being read' });
     const closed = draining.close(10_000);
     await expect(fetch(`${draining.url}/x`, { method: 'POST', body, headers: signed('evt-late', body) })).rejects.toThrow();
-    release();
-    expect((await slow).status).toBe(200);
+    slow.release();
+    expect((await slow.response).status).toBe(200);
     await closed;
     expect((await recorded()).filter((m) => m.headers['Nats-Msg-Id'] === 'evt-drain')).toHaveLength(1);
   });
