@@ -107,6 +107,27 @@ describe('msgpackCodec', () => {
     expect(hex(-0)).toBe('00');
   });
 
+  it('class instances: toJSON() when they have one, else own fields; a symbol cannot be encoded', () => {
+    class Money {
+      constructor(readonly cents: number) {}
+      toJSON() {
+        return `${this.cents / 100} EUR`;
+      }
+    }
+    class Point {
+      x = 1;
+      y = 2;
+    }
+    expect(roundTrip({ price: new Money(1250), at: new Point() })).toEqual({ price: '12.5 EUR', at: { x: 1, y: 2 } });
+    expect(() => msgpackCodec.encode({ s: Symbol('x') })).toThrow();
+  });
+
+  it('reads maps with integer or boolean keys as objects, refuses maps keyed by arrays; a time past Date range is an invalid Date', () => {
+    expect(msgpackCodec.decode(Buffer.from('8201a161c302', 'hex'))).toEqual({ '1': 'a', true: 2 });
+    expect(() => msgpackCodec.decode(Buffer.from('81920102a178', 'hex'))).toThrow();
+    expect((msgpackCodec.decode(Buffer.from('c70cff000000007fffffffffffffff', 'hex')) as Date).getTime()).toBeNaN();
+  });
+
   it('strings are UTF-8; a lone surrogate becomes U+FFFD', () => {
     expect(roundTrip('Zoë 😀')).toBe('Zoë 😀');
     expect(roundTrip('a\ud800b')).toBe('a\ufffdb');
