@@ -95,7 +95,8 @@ function u32(bytes: Uint8Array, i: number): number {
 
 // The compaction's cursor: read position, write position (never ahead of the read position, so
 // the copy can be made within the same buffer), and the buffer.
-let src: Uint8Array = new Uint8Array(0);
+const NONE = new Uint8Array(0);
+let src: Uint8Array = NONE;
 let ri = 0;
 let wo = 0;
 
@@ -113,7 +114,7 @@ function dropUndefined(bytes: Uint8Array): Uint8Array {
     while (ri < bytes.length) copyItem();
     return bytes.subarray(0, wo);
   } finally {
-    src = new Uint8Array(0);
+    src = NONE; // not holding on to the caller's bytes
   }
 }
 
