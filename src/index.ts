@@ -46,6 +46,7 @@ export type {
 
 // State (LMDB)
 export { openStateStore, fnv1a32, partitionOf, InvalidNamespaceError, StateDirectoryError, StateFullError } from './state/index.js';
+export { MAX_STATE_KEY_BYTES, StateKeyTooLongError } from './state/state-key.js';
 export type {
   Checkpoint,
   DurableTimer,
@@ -149,6 +150,8 @@ export { TimerService } from './actors/timer-service.js';
 export type { TimerServiceOptions } from './actors/timer-service.js';
 export { REPLY_TO_HEADER } from './actors/run-behaviour.js';
 export { KeyStoppedError, InvalidActorKeyError } from './actors/actor-errors.js';
+export { KeyTooLongError } from './actors/actor-errors.js';
+export { MAX_ACTOR_KEY_BYTES, MAX_TIMER_ID_BYTES } from './actors/actor-limits.js';
 export type {
   ActorBehaviour,
   ActorConfig,

@@ -9,7 +9,9 @@ import { DecodeError, ensureError } from '../errors.js';
 import type { BatchProcessor, ExactlyOnceTxn } from '../exactly-once/types.js';
 import type { StreamMessage, Transport } from '../transport/transport.js';
 import { ActorCache } from './actor-cache.js';
-import { InvalidActorKeyError, KeyStoppedError } from './actor-errors.js';
+import { keyBytes, keyFits } from '../state/state-key.js';
+import { InvalidActorKeyError, KeyStoppedError, KeyTooLongError } from './actor-errors.js';
+import { MAX_ACTOR_KEY_BYTES } from './actor-limits.js';
 import { actorSubjects, keyToken, type ActorSubjects } from './actor-subjects.js';
 import { runBehaviour, type BehaviourEnv, type BehaviourRun, type Effect } from './run-behaviour.js';
 import type {
@@ -127,7 +129,7 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
     log.warn({ actor: def.name, key, subject: m.subject, seq: m.seq, err: error.message, attempts }, 'actor message dead-lettered');
   };
 
-  /** Groups by key in stream order; inputs whose key cannot be had are dead-lettered here. */
+  /** Groups by key in stream order; inputs whose key cannot be had, or is too long, are dead-lettered here. */
   const classify = (batch: readonly StreamMessage[], txn: ExactlyOnceTxn): Map<string, Work[]> => {
     const groups = new Map<string, Work[]>();
     for (const m of batch) {
@@ -158,6 +160,12 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
           continue;
         }
         work = { m, kind: 'message', msg: msg as ActorMessage<unknown> };
+      }
+      // Here, before the key reaches LMDB: there, a key past its limit fails the whole batch's
+      // commit, on every restart again.
+      if (!keyFits(key, MAX_ACTOR_KEY_BYTES)) {
+        deadLetter(txn, m, undefined, new KeyTooLongError(def.name, m.subject, m.seq, keyBytes(key), MAX_ACTOR_KEY_BYTES), 0);
+        continue;
       }
       const list = groups.get(key);
       if (list === undefined) groups.set(key, [work]);

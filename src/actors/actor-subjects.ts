@@ -1,6 +1,8 @@
 import { InvalidConfigError } from '../errors.js';
 import { deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
+import { keyBytes, keyFits } from '../state/state-key.js';
 import { validateSubject } from '../transport/subject.js';
+import { MAX_ACTOR_KEY_BYTES } from './actor-limits.js';
 
 /** Where an actor lives on NATS. */
 export interface ActorAddress {
@@ -43,9 +45,12 @@ const TOKEN = /^[A-Za-z0-9_-]+$/;
  * The subject token for a key: the key itself when it is letters, digits, `-` and `_`; else `~`
  * followed by the key's UTF-8 bytes in base64url, so keys with dots, spaces or wildcards are
  * still one token. Other services must build subjects the same way (or use the client helpers).
+ *
+ * @throws InvalidConfigError for an empty key or one past `MAX_ACTOR_KEY_BYTES` (no actor has it).
  */
 export function keyToken(key: string): string {
   if (key.length === 0) throw new InvalidConfigError('keyToken', 'key', 'must not be empty');
+  if (!keyFits(key, MAX_ACTOR_KEY_BYTES)) throw new InvalidConfigError('keyToken', 'key', `is ${keyBytes(key)} bytes, longer than the ${MAX_ACTOR_KEY_BYTES} bytes an actor key may be`);
   return TOKEN.test(key) ? key : `~${Buffer.from(key, 'utf8').toString('base64url')}`;
 }
 

@@ -3,7 +3,9 @@ import { codecFor } from '../codec/codec-for.js';
 import { HEADERS } from '../envelope/envelope.js';
 import { TerminalError, TransportError, ensureError } from '../errors.js';
 import { validateSubject } from '../transport/subject.js';
+import { keyBytes, keyFits } from '../state/state-key.js';
 import type { Transport } from '../transport/transport.js';
+import { MAX_TIMER_ID_BYTES } from './actor-limits.js';
 import type { ActorContext, ActorDefinition, ActorLogger, ActorMessage, AskOptions, TimerWhen } from './types.js';
 
 /** A behaviour's buffered side effect, applied to the transaction only when it returned. */
@@ -140,13 +142,12 @@ class Context<S, M, P> implements ActorContext {
   }
 
   setTimer(timerId: string, when: TimerWhen, payload?: unknown): void {
-    if (typeof timerId !== 'string' || timerId.length === 0) {
-      throw new TerminalError(`setTimer: 'timerId' must be a non-empty string, got ${JSON.stringify(timerId)}`);
-    }
+    checkTimerId('setTimer', timerId);
     this.effects.push({ t: 'set-timer', timerId, dueAt: dueAt(when, this.env.scheduler.now()), payload });
   }
 
   cancelTimer(timerId: string): void {
+    checkTimerId('cancelTimer', timerId);
     this.effects.push({ t: 'cancel-timer', timerId });
   }
 
@@ -157,6 +158,16 @@ class Context<S, M, P> implements ActorContext {
   private headers(extra: Readonly<Record<string, string>> | undefined): Record<string, string> {
     const h: Record<string, string> = { [HEADERS.contentType]: this.env.def.codec.contentType, [HEADERS.key]: this.key };
     return extra === undefined ? h : { ...h, ...extra };
+  }
+}
+
+/** A timer id is part of an LMDB key: one built from input (an order id) can be too long. */
+function checkTimerId(method: string, timerId: string): void {
+  if (typeof timerId !== 'string' || timerId.length === 0) {
+    throw new TerminalError(`${method}: 'timerId' must be a non-empty string, got ${JSON.stringify(timerId)}`);
+  }
+  if (!keyFits(timerId, MAX_TIMER_ID_BYTES)) {
+    throw new TerminalError(`${method}: 'timerId' is ${keyBytes(timerId)} bytes, longer than the ${MAX_TIMER_ID_BYTES} bytes a timer id may be`);
   }
 }
 

@@ -2,7 +2,9 @@ import type { Subscription } from 'rxjs';
 import { codecFor } from '../codec/codec-for.js';
 import { HEADERS } from '../envelope/envelope.js';
 import { ensureError } from '../errors.js';
+import { keyBytes, keyFits } from '../state/state-key.js';
 import type { Transport } from '../transport/transport.js';
+import { MAX_ACTOR_KEY_BYTES } from './actor-limits.js';
 import type { ActorRecord } from './actor-processor.js';
 import { keyFromToken, type ActorSubjects } from './actor-subjects.js';
 import type { ActorDefinition, ActorLogger } from './types.js';
@@ -47,7 +49,8 @@ export interface ServeActorQueriesOptions {
  * actor's codec:
  * - `state`: the committed state of the key, or `initial(key)` with `Sluice-Actor-Found: false`;
  * - `status`: an {@link ActorStatus}.
- * An unknown op gets an empty answer with `Nats-Service-Error` and `Nats-Service-Error-Code: 400`.
+ * An unknown op, or a key past `MAX_ACTOR_KEY_BYTES`, gets an empty answer with `Nats-Service-Error` and
+ * `Nats-Service-Error-Code: 400`.
  *
  * Answers come from LMDB's committed state, so they never show a batch in progress; they may lag
  * the input stream by the batches not yet processed. Returns the subscription; unsubscribe to stop.
@@ -66,6 +69,10 @@ export function serveActorQueries<S, M, P>(def: ActorDefinition<S, M, P>, option
       const token = req.subject.split('.')[baseTokens];
       if (token === undefined) throw new Error(`not an actor subject: ${req.subject}`);
       const key = keyFromToken(token);
+      if (!keyFits(key, MAX_ACTOR_KEY_BYTES)) {
+        answer(to, null, { [ACTOR_QUERY_HEADERS.error]: `the key is ${keyBytes(key)} bytes, longer than the ${MAX_ACTOR_KEY_BYTES} bytes an actor key may be`, [ACTOR_QUERY_HEADERS.errorCode]: '400' });
+        return;
+      }
       const op = opOf(req.data, req.headers[HEADERS.contentType]);
       const rec = read<ActorRecord<S>>(namespace, key);
       if (op === 'state') {

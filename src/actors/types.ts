@@ -81,9 +81,12 @@ export interface ActorContext {
    * Sets (or replaces) the durable timer `timerId` of this key. It is stored in LMDB with the
    * state and survives restarts; when due it is delivered to the behaviour once as a message of
    * kind `'timer'` carrying `payload`.
+   *
+   * @throws TerminalError for an empty `timerId` or one past `MAX_TIMER_ID_BYTES` (256 UTF-8 bytes):
+   * the message is dead-lettered, the key carries on.
    */
   setTimer(timerId: string, when: TimerWhen, payload?: unknown): void;
-  /** Cancels the timer `timerId` of this key; a firing already on its way is ignored. */
+  /** Cancels the timer `timerId` of this key; a firing already on its way is ignored. @throws TerminalError as setTimer does. */
   cancelTimer(timerId: string): void;
   /** Deletes this key's state after this message (the returned state is ignored). */
   clearState(): void;
@@ -130,7 +133,11 @@ export interface ActorConfig<S, M, P = unknown> {
    * dead-letter subject. Renaming it orphans the state. Letters, digits, `-` and `_`.
    */
   name: string;
-  /** The key of an input message. Not called for `.tell`/timer messages (the key is in the subject). */
+  /**
+   * The key of an input message. Not called for `.tell`/timer messages (the key is in the subject).
+   * A key past `MAX_ACTOR_KEY_BYTES` (1024 UTF-8 bytes) sends the message to the dead letters as a
+   * `KeyTooLongError`; the actor carries on.
+   */
   key: (msg: Envelope<M>) => string;
   /** The state of a key that has none yet. */
   initial: (key: string) => S;

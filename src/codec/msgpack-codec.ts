@@ -1,19 +1,39 @@
-import { C1, Packr } from 'msgpackr';
+import { C1, Packr, Unpackr, type Options } from 'msgpackr';
+import { checkMsgpack } from './check-msgpack.js';
 import type { Codec } from './codec.js';
+import { standardizeMsgpack } from './standardize-msgpack.js';
 
 /**
- * Standard MessagePack, readable by any language's msgpack library: msgpackr's record and
- * shared-structure extensions are turned off on the wire (they are only for LMDB, where Sluice
- * alone reads them).
+ * Standard MessagePack, readable by any language's msgpack library (docs/wire.md is the
+ * contract): no msgpackr records or extensions, integers as integers (int64/uint64 past 32 bits),
+ * `undefined` fields left out, Dates as the standard timestamp (extension -1), and nothing else
+ * as an extension. Decoding gives numbers for integers up to 2^53 and BigInt beyond, and refuses
+ * extension types other than -1.
  */
 export const msgpackCodec: Codec = (() => {
-  const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true, variableMapSize: true });
+  const packr = new Packr({
+    useRecords: false,
+    moreTypes: false,
+    variableMapSize: true,
+    // Written as fixext1 type 0 and removed by standardizeMsgpack: a field must disappear, which
+    // nil could not say.
+    encodeUndefinedAsNil: false,
+    onInvalidDate: () => null,
+  });
+  // A decoded binary must not keep the whole received buffer alive: copyBuffers.
+  const unpackOptions = { useRecords: false, mapsAsObjects: true, copyBuffers: true } as const;
+  // 64-bit integers as numbers: exact up to 2^53, which checkMsgpack has seen they all are.
+  const unpackr = new Unpackr({ ...unpackOptions, int64AsType: 'number' });
+  // 'auto' (in msgpackr, not in its typings): a number up to 2^53, a BigInt beyond.
+  const exactUnpackr = new Unpackr({ ...unpackOptions, int64AsType: 'auto' as Options['int64AsType'] });
   return {
     contentType: 'application/msgpack',
-    encode: (value) => packr.pack(value),
-    decode: (bytes) => {
+    encode(value) {
+      return standardizeMsgpack(packr.pack(value));
+    },
+    decode(bytes) {
       if (bytes.length === 0) throw new Error('empty payload');
-      const value: unknown = packr.unpack(bytes);
+      const value: unknown = (checkMsgpack(bytes) ? exactUnpackr : unpackr).unpack(bytes);
       // 0xC1 is "never used" in the MessagePack spec; msgpackr hands back a marker instead of failing.
       if (value === C1) throw new Error('byte 0xC1 is not valid MessagePack');
       return value;

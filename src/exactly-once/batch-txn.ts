@@ -1,10 +1,15 @@
 import { InvalidSubjectError } from '../errors.js';
+import { keyBytes, keyFits, MAX_STATE_KEY_BYTES, StateKeyTooLongError } from '../state/state-key.js';
 import type { StateStore, StateWriter } from '../state/types.js';
 import type { StreamMessage } from '../transport/transport.js';
 import type { OutboxEntry } from './outbox-codec.js';
 import type { ExactlyOnceTxn } from './types.js';
 
 const DELETED = Symbol('deleted');
+
+function checkKey(namespace: string, key: string): void {
+  if (!keyFits(key, MAX_STATE_KEY_BYTES)) throw new StateKeyTooLongError(namespace, keyBytes(key));
+}
 /** What {@link BatchTxn.own} returns for a key the batch did not write. */
 export const NOT_WRITTEN: unique symbol = Symbol('not-written');
 // A publish subject: dot-separated non-empty tokens, no whitespace, no wildcards.
@@ -43,7 +48,9 @@ export class BatchTxn implements ExactlyOnceTxn {
     private readonly maxPayloadBytes = Infinity,
   ) {}
 
+  /** A key past `MAX_STATE_KEY_BYTES` cannot have been stored: undefined, without asking LMDB (which throws). */
   get<V>(namespace: string, key: string): V | undefined {
+    if (!keyFits(key, MAX_STATE_KEY_BYTES)) return undefined;
     const ns = this.writes.get(namespace);
     if (ns !== undefined && ns.has(key)) {
       const v = ns.get(key);
@@ -60,13 +67,17 @@ export class BatchTxn implements ExactlyOnceTxn {
     return v === DELETED ? undefined : v;
   }
 
+  /** @throws StateKeyTooLongError now, rather than LMDB in the commit of the whole batch. */
   put<V>(namespace: string, key: string, value: V): void {
     this.check();
+    checkKey(namespace, key);
     this.ns(namespace).set(key, value);
   }
 
+  /** @throws StateKeyTooLongError as {@link put} does. */
   delete(namespace: string, key: string): void {
     this.check();
+    checkKey(namespace, key);
     this.ns(namespace).set(key, DELETED);
   }
 

@@ -30,8 +30,13 @@ import type { StreamMessage, Transport } from '../transport/transport.js';
 export interface ExactlyOnceTxn {
   /** Reads a value written earlier (committed, or written earlier in this batch). */
   get<V>(namespace: string, key: string): V | undefined;
-  /** Writes `value` at commit (it is encoded then: do not mutate it afterwards). */
+  /**
+   * Writes `value` at commit (it is encoded then: do not mutate it afterwards).
+   * @throws StateKeyTooLongError for a key past `MAX_STATE_KEY_BYTES` (1900 UTF-8 bytes): check
+   * or hash keys that come from input before they get here, or the batch fails.
+   */
   put<V>(namespace: string, key: string, value: V): void;
+  /** @throws StateKeyTooLongError as {@link put} does. */
   delete(namespace: string, key: string): void;
   /**
    * Queues an output for `subject`; published after commit with a message id derived from the

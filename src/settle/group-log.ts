@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidConfigError } from '../errors.js';
+import { keyFits } from '../state/state-key.js';
 import type { StateStore, StateWriter } from '../state/types.js';
 
 /** Options of {@link GroupLog}. */
@@ -77,10 +78,15 @@ export class GroupLog {
   private expiring: Array<{ key: string; at: number }>;
   private expiringFrom = 0;
 
-  /** The key of a group: the stage name, the first member, the count, and a hash of all members. */
+  /**
+   * The key of a group: the stage name, the first member, the count, and a hash of all members.
+   * A first member past 200 bytes (a poll cursor can be anything) is replaced by its hash, so the
+   * key stays a valid LMDB key.
+   */
   static keyOf(name: string, members: readonly string[]): string {
     const hash = createHash('sha256').update(members.join('\n')).digest('hex').slice(0, 12);
-    return `${name}:${members[0] ?? 'none'}+${members.length}:${hash}`;
+    const first = members[0] ?? 'none';
+    return `${name}:${keyFits(first, 200) ? first : hashedKey(first)}+${members.length}:${hash}`;
   }
 
   /** Opens the log: reads the records of `name` and drops those past their retention. */
@@ -116,7 +122,7 @@ export class GroupLog {
 
   /** The recorded group `memberKey` belongs to, if any. */
   groupOf(memberKey: string): RecordedGroup | undefined {
-    const key = this.store.get<string>(this.index, memberKey);
+    const key = this.store.get<string>(this.index, indexKey(memberKey));
     if (key === undefined) return undefined;
     const g = this.store.get<StoredGroup>(this.groups, key);
     return g === undefined ? undefined : { key, members: g.members, recordedAt: g.recordedAt, publishedAt: g.publishedAt };
@@ -172,13 +178,13 @@ export class GroupLog {
 
   private put(w: StateWriter, group: RecordedGroup): void {
     w.put(this.groups, group.key, { members: [...group.members], recordedAt: group.recordedAt } satisfies StoredGroup);
-    for (const m of group.members) w.put(this.index, m, group.key);
+    for (const m of group.members) w.put(this.index, indexKey(m), group.key);
   }
 
   private remove(w: StateWriter, key: string, group: StoredGroup): void {
     w.delete(this.groups, key);
     // A member regrouped since points at its new group: leave that entry alone.
-    for (const m of group.members) if (this.store.get<string>(this.index, m) === key) w.delete(this.index, m);
+    for (const m of group.members) if (this.store.get<string>(this.index, indexKey(m)) === key) w.delete(this.index, indexKey(m));
   }
 
   private purge(w: StateWriter): void {
@@ -198,4 +204,19 @@ export class GroupLog {
       this.expiringFrom = 0;
     }
   }
+}
+
+const HASHED = '#sha256:';
+
+function hashedKey(key: string): string {
+  return HASHED + createHash('sha256').update(key).digest('hex');
+}
+
+/**
+ * A member's key in the index namespace: itself, or its SHA-256 when it is longer than 200 bytes
+ * or could be mistaken for a hash (starts with `#sha256:`), so two members never share an entry.
+ * The index is only ever read by member key, and the group's record keeps the full keys.
+ */
+function indexKey(member: string): string {
+  return keyFits(member, 200) && !member.startsWith(HASHED) ? member : hashedKey(member);
 }

@@ -3,6 +3,7 @@ import { VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { actor } from '../../../src/actors/actor.js';
 import { createActorProcessor, timerKey, type ActorRecord } from '../../../src/actors/actor-processor.js';
+import { MAX_ACTOR_KEY_BYTES, MAX_TIMER_ID_BYTES } from '../../../src/actors/actor-limits.js';
 import type { ActorDeadLetter, StoredTimer } from '../../../src/actors/types.js';
 import { jsonCodec } from '../../../src/codec/json-codec.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
@@ -31,6 +32,56 @@ function counter(extra: Partial<Parameters<typeof actor<number, Cmd>>[0]> = {}) 
 }
 
 describe('createActorProcessor', () => {
+  it('dead-letters a key past MAX_ACTOR_KEY_BYTES (counted in UTF-8 bytes) as KeyTooLongError; other keys go on', async () => {
+    const store = new FakeStore();
+    const p = createActorProcessor(counter(), { topology });
+    const longest = 'k'.repeat(MAX_ACTOR_KEY_BYTES);
+    const euros = '€'.repeat(342); // 342 characters, 1026 bytes
+    await store.run(p.process, [msg(1, 'a'), msg(2, longest + 'k'), msg(3, longest), msg(4, euros), msg(5, 'a')]);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')).toEqual({ s: 2, q: 5 });
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, longest)).toEqual({ s: 1, q: 3 });
+    const dead = store.decodedOutputs('sluice.dlq.shop.counter') as ActorDeadLetter[];
+    expect(dead.map((d) => [d.seq, d.error.name, d.key])).toEqual([
+      [2, 'KeyTooLongError', undefined],
+      [4, 'KeyTooLongError', undefined],
+    ]);
+    expect(dead[1]!.error.message).toBe(`actor 'counter': the key of the message on subject 'in.cmd' (seq 4) is 1026 bytes, longer than the 1024 bytes an actor key may be`);
+  });
+
+  it('dead-letters a tell whose subject carries a key past the limit', async () => {
+    const store = new FakeStore();
+    const p = createActorProcessor(counter(), { topology });
+    const token = `~${Buffer.from('x.'.repeat(600)).toString('base64url')}`; // 1200 bytes, not a plain token
+    await store.run(p.process, [streamMessage({ subject: `${p.subjects.base}.${token}.tell`, seq: 1, data: { sku: 'x', n: 1 } }), msg(2, 'a')]);
+    expect((store.decodedOutputs('sluice.dlq.shop.counter') as ActorDeadLetter[]).map((d) => d.error.name)).toEqual(['KeyTooLongError']);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')).toEqual({ s: 1, q: 2 });
+  });
+
+  it('a timer id past MAX_TIMER_ID_BYTES is a TerminalError: the message is dead-lettered, the key carries on', async () => {
+    const store = new FakeStore();
+    const def = actor<number, Cmd>({
+      name: 'timed',
+      key: keyOf,
+      initial: () => 0,
+      handle: (s, m, ctx) => {
+        if (m.kind === 'message' && m.data.n > 1) ctx.setTimer('t'.repeat(MAX_TIMER_ID_BYTES + m.data.n - 2), { afterMs: 10 });
+        if (m.kind === 'message' && m.data.n < 0) ctx.cancelTimer('t'.repeat(MAX_TIMER_ID_BYTES + 1));
+        return s + 1;
+      },
+      supervision: 'retry',
+    });
+    const p = createActorProcessor(def, { topology });
+    await store.run(p.process, [msg(1, 'a', 2), msg(2, 'a', 3), msg(3, 'a', -1), msg(4, 'a', 1)]);
+    const dead = store.decodedOutputs('sluice.dlq.shop.timed') as ActorDeadLetter[];
+    expect(dead.map((d) => [d.seq, d.error.name, d.attempts])).toEqual([
+      [2, 'TerminalError', 1],
+      [3, 'TerminalError', 1],
+    ]);
+    expect(dead[0]!.error.message).toBe(`setTimer: 'timerId' is 257 bytes, longer than the 256 bytes a timer id may be`);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')).toMatchObject({ s: 2, q: 4 });
+    expect(store.read<StoredTimer>(p.namespaces.timers, timerKey('a', 't'.repeat(MAX_TIMER_ID_BYTES)))).toBeDefined();
+  });
+
   it('folds each key\'s messages in stream order and commits state + outputs through the txn', async () => {
     const store = new FakeStore();
     const p = createActorProcessor(counter(), { topology });

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { MAX_ACTOR_KEY_BYTES } from '../../../src/actors/actor-limits.js';
 import { actorSubjects, keyFromToken, keyToken } from '../../../src/actors/actor-subjects.js';
 import { InvalidConfigError } from '../../../src/errors.js';
 import { subjectMatches, validateSubject } from '../../../src/transport/subject.js';
@@ -15,6 +16,11 @@ describe('actorSubjects', () => {
     expect(s.deadLetter).toBe('sluice.dlq.shop.stock');
     expect(s.streamSubjects).toEqual(['sluice.actor.shop.stock.*.tell', 'sluice.actor.shop.stock.*.timer', 'sluice.actor.shop.stock.*.reset']);
     expect(actorSubjects({ topology: 't', actor: 'a', prefix: 'acme.x' }).tell('k')).toBe('acme.x.t.a.k.tell');
+  });
+
+  it('refuses a key past MAX_ACTOR_KEY_BYTES: no actor has one, and its subjects would pass NATS limits', () => {
+    expect(keyToken('k'.repeat(MAX_ACTOR_KEY_BYTES))).toHaveLength(MAX_ACTOR_KEY_BYTES);
+    expect(() => s.tell('k'.repeat(MAX_ACTOR_KEY_BYTES + 1))).toThrow(/is 1025 bytes, longer than the 1024 bytes an actor key may be/);
   });
 
   it('parses its own stream subjects and nothing else', () => {

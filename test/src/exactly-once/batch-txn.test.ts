@@ -6,6 +6,7 @@ import { InvalidSubjectError } from '../../../src/errors.js';
 import { BatchTxn, TxnMisuseError } from '../../../src/exactly-once/batch-txn.js';
 import { NatsOrderedMessage } from '../../../src/transport/nats-ordered-message.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
+import { MAX_STATE_KEY_BYTES, StateKeyTooLongError } from '../../../src/state/state-key.js';
 import type { StateStore } from '../../../src/state/types.js';
 
 let dir: string;
@@ -22,6 +23,17 @@ afterEach(async () => {
 const msg = (seq: number): NatsOrderedMessage => new NatsOrderedMessage('in.a', new Uint8Array([seq]), undefined, 'IN', seq, 1_700_000_000_000);
 
 describe('BatchTxn', () => {
+  it('refuses a state key past MAX_STATE_KEY_BYTES at put/delete, not later in the commit of the whole batch', () => {
+    const txn = new BatchTxn(store, 'IN', 1, 1);
+    const fits = 'k'.repeat(MAX_STATE_KEY_BYTES);
+    txn.put('ns', fits, 1);
+    expect(() => txn.put('ns', fits + 'k', 1)).toThrow(StateKeyTooLongError);
+    expect(() => txn.delete('ns', '€'.repeat(700))).toThrow(/a key of 2100 bytes is longer than the 1900 bytes/);
+    store.transaction((w) => txn.writeTo(w));
+    expect(store.get('ns', fits)).toBe(1); // the longest key the store takes, with its partition
+    expect(txn.get('ns', 'x'.repeat(5_000))).toBeUndefined(); // a read of a key that cannot exist
+  });
+
   it('reads committed state overlaid with its own writes; commits them in one transaction', () => {
     store.commit([{ namespace: 'n', key: 'a', value: 1 }, { namespace: 'n', key: 'b', value: 2 }]);
     const txn = new BatchTxn(store, 'IN', 1, 3);

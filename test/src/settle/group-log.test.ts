@@ -71,6 +71,23 @@ describe('GroupLog', () => {
     expect(new GroupLog({ store, name: 'other', now: () => now }).groupOf('S:1')).toBeUndefined();
   });
 
+  it('members with keys of any length (a poll cursor can be anything): hashed in the index, kept whole in the record', async () => {
+    const store = freshStore();
+    let now = 0;
+    const log = new GroupLog({ store, name: 'poll', retentionMs: 100, now: () => now });
+    const long = `poll:feed:${'c'.repeat(5_000)}:0`;
+    const lookalike = `#sha256:${'0'.repeat(64)}`; // a member that looks like a hashed one gets an entry of its own
+    const g = await record(log, [long, 'S:1', lookalike]);
+    expect(g.key).toMatch(/^poll:#sha256:[0-9a-f]{64}\+3:[0-9a-f]{12}$/);
+    for (const m of [long, 'S:1', lookalike]) expect(log.groupOf(m)?.members).toEqual([long, 'S:1', lookalike]);
+    expect(log.groupOf(`poll:feed:${'c'.repeat(4_999)}:0`)).toBeUndefined();
+    await log.markPublished(g);
+    now = 100;
+    await record(log, ['S:2']); // purges the expired group, index entries included
+    expect(log.groupOf(long)).toBeUndefined();
+    expect([...store.entries('group-log.poll.members')].map((e) => e.key)).toEqual(['S:2']);
+  });
+
   it('keys depend on the stage name and on every member, in order', () => {
     const k = GroupLog.keyOf('a', ['S:1', 'S:2']);
     expect(GroupLog.keyOf('a', ['S:1', 'S:2'])).toBe(k);

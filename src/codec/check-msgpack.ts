@@ -1,0 +1,46 @@
+import { MSGPACK_FIXED_SIZE } from './msgpack-item-size.js';
+import { variableSize } from './standardize-msgpack.js';
+
+/**
+ * Checks a payload before msgpackr decodes it, in one pass over the bytes:
+ *
+ * - throws when it uses a MessagePack extension other than the standard timestamp (type -1, 4, 8
+ *   or 12 bytes): msgpackr would turn other types into whatever its own extensions mean (a Set,
+ *   an Error, a RegExp, `undefined`...), which is not what the sender meant;
+ * - returns whether an int64/uint64 holds a value beyond ±2^53, the only case that needs BigInts
+ *   (msgpackr's exact mode makes a BigInt for every 64-bit integer first, ~4x slower).
+ *
+ * Truncated input is left for the decoder to report.
+ */
+export function checkMsgpack(bytes: Uint8Array): boolean {
+  const n = bytes.length;
+  let bigInts = false;
+  let i = 0;
+  while (i < n) {
+    const b = bytes[i]!;
+    const fixed = MSGPACK_FIXED_SIZE[b]!;
+    if (fixed !== 0) {
+      if (b >= 0xd5 && b <= 0xd8) {
+        // fixext 2 and 16 are never a timestamp; fixext 4 and 8 are one when their type is -1
+        if (b === 0xd5 || b === 0xd8 || bytes[i + 1] !== 0xff) throw foreign(bytes[i + 1], i);
+      } else if (b === 0xcf || b === 0xd3) {
+        const hi = (bytes[i + 1]! << 24) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 8) | bytes[i + 4]!; // signed
+        if (b === 0xcf ? hi >>> 0 >= 0x20_0000 : hi >= 0x20_0000 || hi < -0x20_0000) bigInts = true;
+      }
+      i += fixed;
+      continue;
+    }
+    if (b === 0xd4) throw foreign(bytes[i + 1], i);
+    if (b === 0xc7 || b === 0xc8 || b === 0xc9) {
+      const typeAt = b === 0xc7 ? i + 2 : b === 0xc8 ? i + 3 : i + 5;
+      if (b !== 0xc7 || bytes[i + 1] !== 12 || bytes[typeAt] !== 0xff) throw foreign(bytes[typeAt], i);
+    }
+    i += variableSize(bytes, i, b);
+  }
+  return bigInts;
+}
+
+function foreign(type: number | undefined, at: number): Error {
+  const what = type === 0xff ? 'a timestamp (type -1) of a length the spec does not define' : `extension type ${type === undefined ? '(truncated)' : type > 127 ? type - 256 : type}`;
+  return new Error(`${what} at byte ${at}: Sluice's wire format has no MessagePack extension but the timestamp (type -1, 4, 8 or 12 bytes)`);
+}
