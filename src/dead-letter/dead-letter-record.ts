@@ -119,7 +119,7 @@ export function toDeadLetter(envelope: Envelope<unknown>, error: unknown, attemp
     attempts,
     failedAt: context.failedAt ?? Date.now(),
   };
-  // Absent rather than undefined: msgpackr writes undefined as a non-standard extension.
+  // Absent rather than undefined, so the record reads the same in every encoding (JSON drops undefined too).
   if (envelope.stream !== undefined) record.stream = envelope.stream;
   if (envelope.seq !== undefined) record.seq = envelope.seq;
   if (envelope.key !== undefined) record.key = envelope.key;
