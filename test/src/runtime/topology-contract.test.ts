@@ -32,8 +32,8 @@ describe('describeContract', () => {
     expect((out.payload!.properties as Record<string, { type: string }>)['placedAt']!.type).toBe('integer');
     expect(find(c.subjects, 'pipe.core-out')).toMatchObject({ direction: 'out', transport: 'core', guarantee: 'at-most-once' });
     expect(find(c.subjects, deadLetterSubject('pipe'))).toMatchObject({ direction: 'dead-letter', stream: 'SLUICE_DLQ_pipe', payload: { required: expect.arrayContaining(['v', 'subject', 'payload', 'error', 'failedAt']) } });
-    expect(c.streams).toEqual(expect.arrayContaining([{ name: 'PIPE', subjects: ['pipe.in.a', 'pipe.in.b'] }, { name: 'PIPE_OUT', subjects: ['pipe.out'] }]));
-    expect(c.subjects.filter((s) => s.part === 'service').map((s) => s.subject)).toEqual(['sluice.svc.pipe.stats', 'sluice.svc.pipe.describe', 'sluice.svc.pipe.dead-letters', 'sluice.svc.pipe.replay', '$SRV.>']);
+    expect(c.streams).toEqual(expect.arrayContaining([{ name: 'PIPE', subjects: ['pipe.in.a', 'pipe.in.b'] }, { name: 'PIPE_OUT', subjects: ['pipe.out'] }, { name: 'SLUICE_DLQ_pipe', subjects: ['sluice.dlq.pipe', 'sluice.dlq.pipe.>'] }]));
+    expect(c.subjects.filter((s) => s.part === 'service').map((s) => s.subject)).toEqual(['sluice.svc.pipe.stats', 'sluice.svc.pipe.describe', 'sluice.svc.pipe.dead-letters', 'sluice.svc.pipe.dead-letter', 'sluice.svc.pipe.replay', '$SRV.>']);
   });
 
   it("an actor topology: its inputs, outputs, own dead letters (from actorSubjects), queries and replies", () => {
@@ -66,7 +66,8 @@ describe('describeContract', () => {
     const by = (d: string) => c.subjects.filter((s) => s.direction === d).map((s) => s.subject);
     expect(by('in')).toEqual(['mix.orders', 'sluice.actor.mix.counter.*.tell', 'sluice.actor.mix.counter.*.reset', 'mix.close']);
     expect(by('out')).toEqual(['mix.events.reserved', 'mix.ledger', 'mix.count']);
-    expect(by('dead-letter')).toEqual(['sluice.dlq.mix.counter', 'mix.batch.dead', 'sluice.dlq.mix']);
+    expect(by('dead-letter')).toEqual(['sluice.dlq.mix.counter', 'mix.batch.dead', 'sluice.dlq.mix', 'sluice.dlq.mix.$replayed']);
+    expect(find(c.subjects, 'mix.batch.dead')!.stream).toBeUndefined(); // a subject of its own, outside SLUICE_DLQ_mix
     expect(by('internal')).toEqual(
       expect.arrayContaining(['sluice.actor.mix.counter.*.tell', 'sluice.actor.mix.counter.*.timer', 'sluice.batch.mix.daily.in', 'sluice.batch.mix.daily.trigger']),
     );
