@@ -168,3 +168,16 @@ export type {
   TimerListener,
   TimerWhen,
 } from './actors/types.js';
+
+// Payload schemas (Standard Schema) and the wire contract (`sluice describe --json`)
+export { checkPayload, formatIssuePath } from './schema/check-payload.js';
+export { jsonSchemaOf } from './schema/json-schema-of.js';
+export { isStandardSchema } from './schema/payload-schema.js';
+export type { JsonSchema, PayloadSchema, StandardIssue, StandardResult, StandardSchemaV1 } from './schema/payload-schema.js';
+export { PayloadSchemaError } from './schema/payload-schema-error.js';
+export { contractOf, describeContract } from './runtime/topology-contract.js';
+export type { ContractHeader, ContractSubject, Direction, TopologyContract } from './runtime/topology-contract.js';
+export { contractToAsyncApi } from './runtime/contract-to-async-api.js';
+export type { AsyncApiDocument } from './runtime/contract-to-async-api.js';
+export { deadLetterPayloadSchema } from './runtime/dead-letter-payload-schema.js';
+export type { OutputsOf } from './runtime/mount-actor.js';

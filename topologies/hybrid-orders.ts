@@ -1,6 +1,20 @@
 import { filter, map } from 'rxjs';
 import { actor, defineTopology, msgpackCodec } from 'sluice';
 import { microBatch } from 'sluice/operators';
+import {
+  EndOfDaySchema,
+  LedgerChunkSchema,
+  LowStockSchema,
+  OrderBatchSummarySchema,
+  OrderSchema,
+  RejectedEventSchema,
+  ReservedEventSchema,
+  type LedgerChunk,
+  type LowStock,
+  type Order,
+  type OrderBatchSummary,
+  type StockEvent,
+} from './hybrid-orders-schemas.js';
 
 /**
  * The article's three styles on one order stream, in one file and one runtime:
@@ -11,7 +25,9 @@ import { microBatch } from 'sluice/operators';
  * - batch: finance gets the day's orders when operations says "end of day", read back in chunks
  *   from LMDB (exactly-once lines, whatever crashes in between).
  *
- * `sluice describe topologies/hybrid-orders.ts` prints each path's guarantee.
+ * `sluice describe topologies/hybrid-orders.ts` prints each path's guarantee; with `--json`, every
+ * subject with its payload JSON Schema (from hybrid-orders-schemas.ts, where the payload types are
+ * defined once).
  */
 export const SUBJECTS = {
   /** In (stream SHOP_ORDERS): `Order`. */
@@ -36,36 +52,7 @@ export const STREAMS = {
   finance: 'FINANCE',
 } as const;
 
-export interface Order {
-  readonly orderId: string;
-  readonly sku: string;
-  readonly quantity: number;
-  readonly totalCents: number;
-}
-
-export type StockEvent =
-  | { readonly type: 'reserved'; readonly orderId: string; readonly sku: string; readonly quantity: number; readonly available: number }
-  | { readonly type: 'rejected'; readonly orderId: string; readonly sku: string; readonly quantity: number; readonly available: number };
-
-export interface LowStock {
-  readonly sku: string;
-  readonly available: number;
-}
-
-export interface OrderBatchSummary {
-  readonly orders: number;
-  readonly totalCents: number;
-  readonly firstOrderId: string;
-  readonly lastOrderId: string;
-}
-
-export interface LedgerChunk {
-  /** 1 for the first day's batch, then 2, 3, ... */
-  readonly batch: number;
-  /** Index of the chunk's first order in the day's batch. */
-  readonly from: number;
-  readonly lines: readonly { readonly orderId: string; readonly totalCents: number }[];
-}
+export type { LedgerChunk, LowStock, Order, OrderBatchSummary, StockEvent } from './hybrid-orders-schemas.js';
 
 /** Units each SKU starts with (a real system would restock through the same actor). */
 export const INITIAL_UNITS = 20;
@@ -88,14 +75,18 @@ const stock = actor<{ available: number }, Order>({
 });
 
 export default defineTopology('hybrid-orders', (t) => {
-  const orders = t.stream<Order>(STREAMS.orders, SUBJECTS.orders);
+  const orders = t.stream<Order>(STREAMS.orders, SUBJECTS.orders, { schema: OrderSchema });
 
   // Real-time: per-SKU reservations, exactly once; their events feed a low-stock alert.
-  const lowStock = t.actor(stock, orders, { emits: { stream: STREAMS.stockEvents, subjects: [SUBJECTS.stockEvents] } }).pipe(
+  const lowStock = t.actor(stock, orders, { emits: {
+      stream: STREAMS.stockEvents,
+      subjects: [SUBJECTS.stockEvents],
+      schemas: { 'shop.stock.reserved': ReservedEventSchema, 'shop.stock.rejected': RejectedEventSchema },
+    } }).pipe(
     map((e) => e.data as StockEvent),
     filter((e) => e.type === 'reserved' && e.available < 3),
     map((e): LowStock => ({ sku: e.sku, available: e.available })),
-    t.sink(SUBJECTS.lowStock),
+    t.sink(SUBJECTS.lowStock, { schema: LowStockSchema }),
   );
 
   // Near-real-time: one summary per micro-batch, published with an ack before the orders settle.
@@ -107,7 +98,7 @@ export default defineTopology('hybrid-orders', (t) => {
       firstOrderId: batch[0]!.data.orderId,
       lastOrderId: batch[batch.length - 1]!.data.orderId,
     })),
-    t.sink(SUBJECTS.analytics, { durable: true }),
+    t.sink(SUBJECTS.analytics, { durable: true, stream: STREAMS.analytics, schema: OrderBatchSummarySchema }),
   );
 
   // Batch: the day's orders wait in LMDB until operations closes the day.
@@ -115,16 +106,17 @@ export default defineTopology('hybrid-orders', (t) => {
     {
       name: 'daily-ledger',
       chunkSize: 1_000,
-      emits: { stream: STREAMS.finance, subjects: [SUBJECTS.ledger] },
+      emits: { stream: STREAMS.finance, subjects: [SUBJECTS.ledger], schemas: { [SUBJECTS.ledger]: LedgerChunkSchema } },
       flush: (chunk, emit, info) => {
         const lines = chunk.map((r) => {
           const o = msgpackCodec.decode(r.data) as Order;
           return { orderId: o.orderId, totalCents: o.totalCents };
         });
-        emit(SUBJECTS.ledger, msgpackCodec.encode({ batch: info.batchSeq, from: info.from, lines } satisfies LedgerChunk));
+        const chunkOut: LedgerChunk = { batch: info.batchSeq, from: info.from, lines };
+        emit(SUBJECTS.ledger, msgpackCodec.encode(chunkOut), { 'Content-Type': msgpackCodec.contentType });
       },
     },
-    { values: orders, triggers: t.stream(STREAMS.ops, SUBJECTS.endOfDay) },
+    { values: orders, triggers: t.stream(STREAMS.ops, SUBJECTS.endOfDay, { schema: EndOfDaySchema }) },
   );
 
   return [lowStock, analytics, ledger];

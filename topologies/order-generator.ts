@@ -1,32 +1,8 @@
 import { InvalidConfigError } from 'sluice';
+import { CHANNELS, type Channel, type Order, type OrderLine, type Shipping } from './order-routing-schemas.js';
 
-/** Where an order was placed; the generator publishes each on `shop.orders.<channel>`. */
-export const CHANNELS = ['web', 'mobile', 'marketplace', 'store'] as const;
-export type Channel = (typeof CHANNELS)[number];
-
-export type Shipping = 'standard' | 'express' | 'pickup';
-
-/** One line of an order. Amounts are integer minor units (cents) to stay exact. */
-export interface OrderLine {
-  readonly sku: string;
-  readonly quantity: number;
-  readonly unitPriceCents: number;
-}
-
-/** A placed order, as a shop front-end would publish it. */
-export interface Order {
-  readonly orderId: string;
-  readonly customerId: string;
-  readonly channel: Channel;
-  /** ISO 3166-1 alpha-2. */
-  readonly country: string;
-  readonly currency: string;
-  readonly shipping: Shipping;
-  readonly lines: readonly OrderLine[];
-  readonly totalCents: number;
-  /** Epoch ms. */
-  readonly placedAt: number;
-}
+export { CHANNELS } from './order-routing-schemas.js';
+export type { Channel, Order, OrderLine, Shipping } from './order-routing-schemas.js';
 
 /** Options for {@link createOrderGenerator}. */
 export interface OrderGeneratorConfig {

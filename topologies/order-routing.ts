@@ -1,16 +1,18 @@
-import { interval, mergeMap, tap, type Observable } from 'rxjs';
-import { defineTopology, InvalidConfigError, TerminalError, type Envelope, type Topology } from 'sluice';
+import { interval, tap, type Observable } from 'rxjs';
+import { defineTopology, InvalidConfigError, type Topology } from 'sluice';
 import { route } from 'sluice/operators';
-import { CHANNELS, createOrderGenerator, type Channel, type Order } from './order-generator.js';
+import { createOrderGenerator } from './order-generator.js';
+import { OrderSchema, type Channel, type Order } from './order-routing-schemas.js';
 
 /**
  * Real-time order routing: orders placed on any channel are routed by content, as they arrive,
  * to the priority or the standard fulfilment queue.
  *
- * Input `shop.orders.<channel>` (msgpack or JSON `Order`); outputs `shop.fulfilment.priority`
- * (express shipping, or a total of 500.00 or more) and `shop.fulfilment.standard` (the rest),
- * each carrying the order unchanged. An order that is not an `Order` goes to
- * `sluice.dlq.order-routing`. Core NATS throughout: at-most-once, lowest latency.
+ * Input `shop.orders.<channel>` (msgpack or JSON `Order`, see order-routing-schemas.ts);
+ * outputs `shop.fulfilment.priority` (express shipping, or a total of 500.00 or more) and
+ * `shop.fulfilment.standard` (the rest), each carrying the order unchanged. A message that does
+ * not match `OrderSchema` goes to `sluice.dlq.order-routing` (PayloadSchemaError, naming the
+ * failing fields). Core NATS throughout: at-most-once, lowest latency.
  */
 export const SUBJECTS = {
   orders: 'shop.orders.*',
@@ -39,11 +41,6 @@ export interface OrderRoutingConfig {
   summaryEveryMs?: number | undefined;
 }
 
-/** A message on an order subject that is not an order. */
-export class InvalidOrderError extends TerminalError {
-  override readonly name = 'InvalidOrderError';
-}
-
 // Generated orders go out every tick in one synchronous loop, which coalesces socket writes.
 const TICK_MS = 50;
 
@@ -63,13 +60,8 @@ export function createOrderRouting(config: OrderRoutingConfig = {}): Topology {
   }
 
   return defineTopology('order-routing', (t) => {
-    const routing = t.source<unknown>(SUBJECTS.orders, { queue: 'order-routing' }).pipe(
-      mergeMap((env) => {
-        const problem = orderProblem(env.data);
-        if (problem === undefined) return [env as Envelope<Order>];
-        t.deadLetter(env, new InvalidOrderError(`not an order: ${problem}`), 'validate:orders');
-        return [];
-      }),
+    // What is not an Order is dead-lettered by the source, with the failing field paths.
+    const routing = t.source<Order>(SUBJECTS.orders, { queue: 'order-routing', schema: OrderSchema }).pipe(
       route<Order>({
         name: 'orders',
         rules: [{ to: SUBJECTS.priority, when: (e) => isPriority(e.data) }],
@@ -77,7 +69,7 @@ export function createOrderRouting(config: OrderRoutingConfig = {}): Topology {
         scheduler: t.scheduler,
       }),
       // Routed orders go out byte for byte as they arrived; a failing rule's dead letter is stored.
-      t.sink(undefined, { subjects: [SUBJECTS.priority, SUBJECTS.standard] }),
+      t.sink(undefined, { subjects: [SUBJECTS.priority, SUBJECTS.standard], schema: OrderSchema }),
     );
     const pipelines: Observable<unknown>[] = [routing];
 
@@ -139,17 +131,6 @@ export function createOrderRouting(config: OrderRoutingConfig = {}): Topology {
     }
     return pipelines;
   });
-}
-
-/** What is wrong with a decoded message that should be an order, or undefined if it is one. */
-function orderProblem(data: unknown): string | undefined {
-  if (typeof data !== 'object' || data === null) return `expected an object, got ${data === null ? 'null' : typeof data}`;
-  const o = data as Partial<Record<keyof Order, unknown>>;
-  if (typeof o.orderId !== 'string' || o.orderId === '') return "'orderId' must be a non-empty string";
-  if (typeof o.totalCents !== 'number' || !Number.isFinite(o.totalCents) || o.totalCents < 0) return "'totalCents' must be a number >= 0";
-  if (o.shipping !== 'standard' && o.shipping !== 'express' && o.shipping !== 'pickup') return "'shipping' must be standard, express or pickup";
-  if (typeof o.channel !== 'string' || !(CHANNELS as readonly string[]).includes(o.channel)) return `'channel' must be one of ${CHANNELS.join(', ')}`;
-  return undefined;
 }
 
 /** Reads `ORDER_RATE_PER_SEC`, `ORDER_SEED` and `ORDER_SUMMARY_EVERY_MS` (all optional). */

@@ -1,4 +1,24 @@
 import { actor, actorTopology, InvalidConfigError, TerminalError, type ActorContext, type ActorDefinition, type ActorMessage } from 'sluice';
+import {
+  CancelSchema,
+  ConfirmSchema,
+  LowStockSchema,
+  RejectedSchema,
+  ReleasedSchema,
+  ReserveSchema,
+  ReservedSchema,
+  RestockSchema,
+  SoldSchema,
+  type Cancel,
+  type Confirm,
+  type LowStock,
+  type Rejected,
+  type Released,
+  type Reserve,
+  type Reserved,
+  type Restock,
+  type Sold,
+} from './stock-reservation-schemas.js';
 
 /**
  * Stock reservation, the article's e-commerce case: a customer must not be able to buy the last
@@ -6,6 +26,9 @@ import { actor, actorTopology, InvalidConfigError, TerminalError, type ActorCont
  * reservation takes units at once (in stream order per SKU, so two orders never both get the last
  * unit), a durable timer releases it after `holdMs` unless the order is confirmed, and a SKU that
  * runs low is announced on `shop.stock.low`.
+ *
+ * Payloads are defined once as zod schemas in stock-reservation-schemas.ts (the types below are
+ * inferred from them; `sluice describe --json` publishes them as JSON Schema).
  *
  * Inputs (JetStream, stream `SHOP_STOCK`; msgpack or JSON):
  * - `shop.stock.reserve`  `{ orderId, sku, quantity }` — hold units for an order. To get the
@@ -46,10 +69,20 @@ export const STREAMS = {
 } as const;
 
 /** A command on one of the input subjects. */
-export type StockCommand =
-  | { readonly orderId: string; readonly sku: string; readonly quantity: number }
-  | { readonly orderId: string; readonly sku: string }
-  | { readonly sku: string; readonly quantity: number };
+export type StockCommand = Reserve | Confirm | Cancel | Restock;
+
+/** The payload schema of every input and output subject. */
+export const SCHEMAS = {
+  [SUBJECTS.reserve]: ReserveSchema,
+  [SUBJECTS.confirm]: ConfirmSchema,
+  [SUBJECTS.cancel]: CancelSchema,
+  [SUBJECTS.restock]: RestockSchema,
+  [SUBJECTS.reserved]: ReservedSchema,
+  [SUBJECTS.rejected]: RejectedSchema,
+  [SUBJECTS.released]: ReleasedSchema,
+  [SUBJECTS.sold]: SoldSchema,
+  [SUBJECTS.low]: LowStockSchema,
+} as const;
 
 /** One SKU's stock. `available` = `onHand` minus everything held. */
 export interface SkuStock {
@@ -94,7 +127,7 @@ export function stockReservation(config: StockReservationConfig = {}): ActorDefi
   const watchLow = (s: SkuStock, ctx: ActorContext): SkuStock => {
     const left = available(s);
     if (left < threshold && !s.low) {
-      ctx.emit(SUBJECTS.low, { sku: ctx.key, available: left, threshold });
+      ctx.emit(SUBJECTS.low, { sku: ctx.key, available: left, threshold } satisfies LowStock);
       return { ...s, low: true };
     }
     return left >= threshold && s.low ? { ...s, low: false } : s;
@@ -104,7 +137,7 @@ export function stockReservation(config: StockReservationConfig = {}): ActorDefi
     if (hold === undefined) return s;
     const { [orderId]: _released, ...holds } = s.holds;
     const next = { ...s, holds };
-    ctx.emit(SUBJECTS.released, { orderId, sku: ctx.key, quantity: hold.quantity, available: available(next), reason });
+    ctx.emit(SUBJECTS.released, { orderId, sku: ctx.key, quantity: hold.quantity, available: available(next), reason } satisfies Released);
     return watchLow(next, ctx);
   };
 
@@ -124,14 +157,14 @@ export function stockReservation(config: StockReservationConfig = {}): ActorDefi
         }
         const left = available(s);
         if (quantity > left) {
-          ctx.emit(SUBJECTS.rejected, { orderId, sku: ctx.key, quantity, available: left });
+          ctx.emit(SUBJECTS.rejected, { orderId, sku: ctx.key, quantity, available: left } satisfies Rejected);
           ctx.reply({ ok: false, available: left });
           return s;
         }
         const expiresAt = ctx.now() + holdMs;
         ctx.setTimer(`hold:${orderId}`, { atMs: expiresAt }, { orderId });
         const next = { ...s, holds: { ...s.holds, [orderId]: { quantity, expiresAt } } };
-        ctx.emit(SUBJECTS.reserved, { orderId, sku: ctx.key, quantity, available: left - quantity, expiresAt });
+        ctx.emit(SUBJECTS.reserved, { orderId, sku: ctx.key, quantity, available: left - quantity, expiresAt } satisfies Reserved);
         ctx.reply({ ok: true, available: left - quantity });
         return watchLow(next, ctx);
       }
@@ -142,7 +175,7 @@ export function stockReservation(config: StockReservationConfig = {}): ActorDefi
         ctx.cancelTimer(`hold:${orderId}`);
         const { [orderId]: _sold, ...holds } = s.holds;
         const next = { ...s, onHand: s.onHand - hold.quantity, holds };
-        ctx.emit(SUBJECTS.sold, { orderId, sku: ctx.key, quantity: hold.quantity, onHand: next.onHand });
+        ctx.emit(SUBJECTS.sold, { orderId, sku: ctx.key, quantity: hold.quantity, onHand: next.onHand } satisfies Sold);
         return next;
       }
       case 'cancel': {
@@ -175,9 +208,12 @@ export function stockReservation(config: StockReservationConfig = {}): ActorDefi
 /**
  * `sluice run topologies/stock-reservation.ts`: the stock actor with a 15-minute hold and a
  * threshold of 5, state in `$SLUICE_STATE_DIR/stock-reservation` (default `./.sluice/state`).
+ * A command that does not match its subject's schema is dead-lettered (PayloadSchemaError, with
+ * the failing field paths) before the actor sees it.
  */
 export default actorTopology('stock-reservation', stockReservation(), {
   stream: STREAMS.input.name,
   subjects: STREAMS.input.subjects,
   ensureStreams: [STREAMS.output],
+  schemas: SCHEMAS,
 });

@@ -156,7 +156,8 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
           key = k;
         } catch (err) {
           const e = ensureError(err);
-          deadLetter(txn, m, undefined, new InvalidActorKeyError(def.name, m.subject, e.message, { cause: e }), 0);
+          // A payload that failed its edge schema (checked where the key is taken) says so itself.
+          deadLetter(txn, m, undefined, e.name === 'PayloadSchemaError' ? e : new InvalidActorKeyError(def.name, m.subject, e.message, { cause: e }), 0);
           continue;
         }
         work = { m, kind: 'message', msg: msg as ActorMessage<unknown> };

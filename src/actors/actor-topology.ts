@@ -3,6 +3,10 @@ import { ensureError } from '../errors.js';
 import { openTopologyStore, type TopologyStore } from '../exactly-once/open-topology-store.js';
 import { defineTopology, type Topology } from '../runtime/define-topology.js';
 import type { TopologyContext } from '../runtime/types.js';
+import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
+import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
+import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
+import { actorSubjects } from './actor-subjects.js';
 import { startActor, type RunningActor, type StartActorOptions } from './start-actor.js';
 import type { ActorDefinition } from './types.js';
 
@@ -18,6 +22,15 @@ export interface ActorTopologyOptions extends Omit<StartActorOptions, 'transport
   ensureStreams?: readonly { name: string; subjects: readonly string[] }[] | undefined;
   /** One status line every this many ms; 0 = none. Default 5000. */
   reportEveryMs?: number | undefined;
+  /**
+   * Payload schemas by subject (any Standard Schema), for the input `subjects` and the subjects
+   * the behaviour emits on. An input whose payload does not match its subject's schema is
+   * dead-lettered (with the failing field paths) before the behaviour sees it; `describe`
+   * publishes the JSON Schema of each (zod gives its own; see `jsonSchemas` for other libraries).
+   */
+  schemas?: Readonly<Record<string, PayloadSchema>> | undefined;
+  /** JSON Schemas by subject for `describe`, where `schemas` are not zod schemas. */
+  jsonSchemas?: Readonly<Record<string, JsonSchema>> | undefined;
 }
 
 /**
@@ -36,7 +49,41 @@ export interface ActorTopologyOptions extends Omit<StartActorOptions, 'transport
  * });
  */
 export function actorTopology<S, M, P>(name: string, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions): Topology {
-  return defineTopology(name, (t) => runActor(t, def, options));
+  for (const [subject, schema] of Object.entries(options.schemas ?? {})) validateSchemaOption(schema, `actorTopology(${name}) schemas['${subject}']`);
+  const checked = withInputSchemas(def, options.schemas);
+  return defineTopology(name, (t) => {
+    const subjects = actorSubjects({ topology: t.topologyName, actor: def.name, prefix: options.prefix });
+    t.declare({
+      kind: 'actor',
+      name: def.name,
+      stream: options.stream,
+      subject: [...(options.subjects ?? []), ...subjects.streamSubjects].join(', '),
+      inputs: options.subjects ?? [],
+      emits: (options.ensureStreams ?? []).flatMap((s) => s.subjects),
+      outputStreams: options.ensureStreams ?? [],
+      payloads: jsonSchemasBySubject(options.schemas, options.jsonSchemas),
+      deadLetterSubject: subjects.deadLetter,
+      queryPattern: options.queries !== false ? subjects.queryPattern : undefined,
+    });
+    return runActor(t, checked, options);
+  });
+}
+
+/**
+ * The definition with its inputs checked against their subject's schema where the key is taken:
+ * a throwing key dead-letters the message without running (or stopping) the behaviour.
+ */
+function withInputSchemas<S, M, P>(def: ActorDefinition<S, M, P>, schemas: Readonly<Record<string, PayloadSchema>> | undefined): ActorDefinition<S, M, P> {
+  if (schemas === undefined || Object.keys(schemas).length === 0) return def;
+  const bySubject = new Map(Object.entries(schemas));
+  return {
+    ...def,
+    key: (msg) => {
+      const schema = bySubject.get(msg.subject);
+      if (schema !== undefined) checkPayload(schema, msg.data, msg);
+      return def.key(msg);
+    },
+  };
 }
 
 function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions): Observable<never> {
@@ -48,7 +95,8 @@ function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, op
       await opened?.close();
     });
     const start = async (): Promise<void> => {
-      opened = openTopologyStore(t, options.stateDir);
+      // The run's state directory (runTopology's stateDir) unless this part names its own.
+      opened = openTopologyStore(t, options.stateDir ?? t.stateDir);
       for (const s of options.ensureStreams ?? []) await t.transport.ensureStream({ name: s.name, subjects: s.subjects });
       running = await startActor(def, { ...options, transport: t.transport, store: opened.store, log: t.logger, scheduler: t.scheduler });
       running.done.catch((err: unknown) => subscriber.error(ensureError(err)));

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { ensureError } from '../errors.js';
 import { connect, type Connection } from '../runtime/connect.js';
 import { describeTopology, formatTopologyDescription } from '../runtime/describe-topology.js';
+import { contractToAsyncApi } from '../runtime/contract-to-async-api.js';
+import { describeContract } from '../runtime/topology-contract.js';
 import { runTopology, type TopologyExit } from '../runtime/run-topology.js';
 import { startMetricsServer, type MetricsServer } from '../runtime/start-metrics-server.js';
 import { benchCommand } from './bench-command.js';
@@ -76,11 +78,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description("List a topology's inputs, outputs and dead-letter subject without running it.")
     .argument('<file>', 'topology module')
     .option('--export <name>', 'which export of the module is the topology')
-    .option('--json', 'print JSON instead of text')
-    .action(async (file: string, flags: { export?: string; json?: boolean }) => {
+    .option('--json', 'print the wire contract as JSON: every subject with direction, stream, payload JSON Schema, headers and guarantee (docs/describe.md)')
+    .option('--asyncapi', 'print the wire contract as an AsyncAPI 3.0 document (JSON)')
+    .action(async (file: string, flags: { export?: string; json?: boolean; asyncapi?: boolean }) => {
       try {
-        const description = describeTopology(await loadTopology(file, flags.export));
-        process.stdout.write(`${flags.json === true ? JSON.stringify(description) : formatTopologyDescription(description)}\n`);
+        const topology = await loadTopology(file, flags.export);
+        const out =
+          flags.asyncapi === true
+            ? JSON.stringify(contractToAsyncApi(describeContract(topology)), null, 2)
+            : flags.json === true
+              ? JSON.stringify(describeContract(topology), null, 2)
+              : formatTopologyDescription(describeTopology(topology));
+        process.stdout.write(`${out}\n`);
         code = 0;
       } catch (err) {
         process.stderr.write(`sluice: ${ensureError(err).message}\n`);

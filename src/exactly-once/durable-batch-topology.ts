@@ -48,7 +48,7 @@ export function durableBatch(t: TopologyContext, options: DurableBatchTopologyOp
       await opened?.close();
     });
     const start = async (): Promise<void> => {
-      const store = options.store ?? (opened = openTopologyStore(t, options.stateDir)).store;
+      const store = options.store ?? (opened = openTopologyStore(t, options.stateDir ?? t.stateDir)).store;
       for (const s of options.ensureStreams ?? []) await t.transport.ensureStream(s);
       const { stateDir: _d, ensureStreams: _e, reportEveryMs: _r, store: _s, ...config } = options;
       running = await startDurableBatch({ ...config, transport: t.transport, store, logger: t.logger, scheduler: t.scheduler });

@@ -11,6 +11,9 @@ import type { Transport } from '../transport/transport.js';
 import { currentSettlement, holdCurrent, withSettlement } from '../settle/settle-scope.js';
 import type { Settlement } from '../settle/settlement.js';
 import { markStage, traceSources, type StageInfo, type Trace } from './lineage.js';
+import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
+import { jsonSchemaOf } from '../schema/json-schema-of.js';
+import type { JsonSchema } from '../schema/payload-schema.js';
 import type { RuntimeStats } from './runtime-stats.js';
 import type { SinkOptions, SinkTarget } from './types.js';
 
@@ -20,7 +23,7 @@ export interface SinkDeps {
   readonly transport: Transport;
   readonly logger?: Pick<Logger, 'warn'> | undefined;
   /** Told, when a sink is applied to its upstream, where its values come from. */
-  readonly wire?: ((sink: { name: string; subject: string; trace: Trace; durable: boolean }) => void) | undefined;
+  readonly wire?: ((sink: { name: string; subject: string; trace: Trace; durable: boolean; subjects?: readonly string[] | undefined; payload?: JsonSchema | undefined; stream?: string | undefined }) => void) | undefined;
   readonly stats: RuntimeStats;
   readonly now: () => number;
   readonly deadLetter: (env: Envelope<unknown>, error: unknown, operator: string) => void;
@@ -57,6 +60,11 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
     if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new InvalidConfigError('sink', 'maxInFlight', `must be an integer >= 1, got ${maxInFlight}`);
     const codec = options.codec ?? msgpackCodec;
     const subjectOf = typeof target === 'string' ? () => target : target;
+    validateSchemaOption(options.schema, `sink${typeof target === 'string' ? ` '${target}'` : ''}`);
+    const schema = (options.validate ?? process.env['NODE_ENV'] !== 'production') ? options.schema : undefined;
+    const check = (subject: string, data: unknown): void => {
+      if (schema !== undefined) checkPayload(schema, data, { subject });
+    };
 
     // Returns what to publish; undefined when the value was dead-lettered instead (bad input:
     // it is not passed on). Dead letters handed over by operators are stored, and passed on.
@@ -70,6 +78,7 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
         if (isRouted(value)) {
           subject = value.to;
           const env = value.envelope;
+          check(subject, env.data);
           // Bytes as they arrived only while `data` is what they decoded to: a stage before the
           // route may have replaced it (a spread keeps `raw`), and that output must be encoded.
           if (carriesDecodedData(env)) return { subject, bytes: env.raw!, headers: routedHeaders(env) };
@@ -78,6 +87,7 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
         if (subjectOf === undefined) throw new NoSinkTargetError('sink has no target subject for a value that is not a Routed');
         subject = subjectOf(value);
         validateSubject(subject, { wildcards: false });
+        check(subject, isEnvelope(value) ? value.data : value);
         return { subject, ...encodeForPublish(subject, value, codec) };
       } catch (err) {
         const env = isRouted(value) ? value.envelope : isEnvelope(value) ? value : { subject, data: value, headers: {}, id: '(unpublished)', eventTime: deps.now() };
@@ -98,7 +108,15 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
             : '(chosen per value)';
     return (source) => {
       const trace = traceSources(source);
-      deps.wire?.({ name, subject: described, trace, durable });
+      deps.wire?.({
+        name,
+        subject: described,
+        trace,
+        durable,
+        subjects: typeof target === 'string' ? undefined : options.subjects,
+        payload: jsonSchemaOf(options.schema, options.jsonSchema),
+        stream: options.stream,
+      });
       // A value that reaches this sink outside a settlement, on a path fed by a settling stream,
       // was carried by a stage Sluice cannot see (a bare mergeMap, delay): its input was already
       // acknowledged. Say so once and count every one.

@@ -21,6 +21,9 @@ import { defaultDurableName, maxUnsettledOf, streamSource } from './stream-sourc
 import { deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import { encodeDeadLetter } from '../dead-letter/encode-dead-letter.js';
 import type { RuntimeStats } from './runtime-stats.js';
+import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
+import { jsonSchemaOf } from '../schema/json-schema-of.js';
+import type { PayloadSchema } from '../schema/payload-schema.js';
 import type { PublishValueOptions, SourceOptions, StreamSourceOptions, TopologyContext, WiringNode } from './types.js';
 
 /** What the runtime hands the context; the context owns no lifecycle itself. */
@@ -91,11 +94,14 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
   const deadLetter = (env: Envelope<unknown>, thrown: unknown, operator = `topology:${topologyName}`): void =>
     publishDeadLetter(toDeadLetter(env, thrown, 1, { operator, failedAt: scheduler.now() }));
 
-  // Decode failures are dead-lettered here so no source ever errors on bad bytes.
-  const decodeOr = <T>(raw: Envelope<Uint8Array>, codec: Codec, operator: string): Envelope<T> | undefined => {
+  // Decode and schema failures are dead-lettered here so no source ever errors on bad bytes.
+  const decodeOr = <T>(raw: Envelope<Uint8Array>, codec: Codec, operator: string, schema?: PayloadSchema): Envelope<T> | undefined => {
     stats.recordReceived(raw.subject);
     try {
-      return decodeEnvelope<T>(raw, codec);
+      const env = decodeEnvelope<T>(raw, codec);
+      // The decoded envelope goes on (not the schema's output) so its bytes can still be forwarded as they came.
+      if (schema !== undefined) checkPayload(schema, env.data, raw);
+      return env;
     } catch (err) {
       deadLetter(raw, err, operator);
       return undefined;
@@ -104,7 +110,8 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
 
   const source = <T>(subject: string, options: SourceOptions = {}): Observable<Envelope<T>> => {
     validateSubject(subject, { wildcards: true });
-    const node: WiringNode = { kind: 'source', subject, queue: options.queue };
+    validateSchemaOption(options.schema, `source '${subject}'`);
+    const node: WiringNode = { kind: 'source', subject, queue: options.queue, ...payloadOf(options) };
     deps.wire?.(node);
     const codec = options.codec ?? msgpackCodec;
     const env$ = new Observable<Envelope<T>>((subscriber) =>
@@ -115,7 +122,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
           // Outside any settlement: an in-process publish may deliver inside another input's scope.
           next: (raw) =>
             withSettlement(undefined, () => {
-              const env = decodeOr<T>(raw, codec, `source:${subject}`);
+              const env = decodeOr<T>(raw, codec, `source:${subject}`, options.schema);
               if (env !== undefined) subscriber.next(env);
             }),
           error: (err: unknown) => subscriber.error(err),
@@ -130,6 +137,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     const list = typeof subjects === 'string' ? [subjects] : [...subjects];
     if (list.length === 0) throw new InvalidConfigError('stream', 'subjects', `must name at least one subject for stream '${streamName}'`);
     for (const s of list) validateSubject(s, { wildcards: true });
+    validateSchemaOption(options.schema, `stream '${streamName}'`);
     for (const field of ['maxUnsettled', 'maxInFlight', 'ackWaitMs', 'maxDeliveries', 'redeliveryDelayMs'] as const) {
       const v = options[field];
       if (v !== undefined && !(Number.isInteger(v) && v >= (field === 'redeliveryDelayMs' ? 0 : 1))) throw new InvalidConfigError(`stream '${streamName}'`, field, `must be an integer >= ${field === 'redeliveryDelayMs' ? 0 : 1}, got ${v}`);
@@ -148,7 +156,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
       options.codec ?? msgpackCodec,
     );
     const maxUnsettled = ordered ? undefined : maxUnsettledOf(options);
-    const node: WiringNode = { kind: 'stream', stream: streamName, subject: list.join(', '), durableName: ordered ? undefined : durableName, ordered, maxUnsettled };
+    const node: WiringNode = { kind: 'stream', stream: streamName, subject: list.join(', '), durableName: ordered ? undefined : durableName, ordered, maxUnsettled, ...(list.length > 1 ? { subjects: list } : {}), ...payloadOf(options) };
     deps.wire?.(node);
     // One consumer however many pipelines read this Observable: separate subscriptions to one
     // durable consumer would split its messages between them. Each message reaches every
@@ -164,12 +172,15 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     now: () => scheduler.now(),
     deadLetter,
     publishDeadLetter,
-    wire: ({ name, subject, trace, durable }) => {
+    wire: ({ name, subject, trace, durable, subjects, payload, stream }) => {
       deps.wire?.({
         kind: 'sink',
         name,
         subject,
         durable,
+        ...(subjects !== undefined ? { subjects } : {}),
+        ...(payload !== undefined ? { payload } : {}),
+        ...(stream !== undefined ? { stream } : {}),
         paths: trace.sources.map((source) => pathGuarantee(source, trace.stages, { durable })),
         incomplete: trace.incomplete || undefined,
       });
@@ -197,6 +208,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     sink,
     publish,
     deadLetter,
+    declare: (node) => deps.wire?.(node),
     untilStopped,
     onStop: deps.onStop,
     report: deps.report,
@@ -207,4 +219,10 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
   };
   const mountDeps: MountDeps = { ctx, run: deps.run ?? (() => undefined), wire: deps.wire };
   return ctx;
+}
+
+/** The `payload` field of an edge's node: its published JSON Schema, when it has one. */
+function payloadOf(options: SourceOptions | StreamSourceOptions): Pick<WiringNode, 'payload'> {
+  const payload = jsonSchemaOf(options.schema, options.jsonSchema);
+  return payload !== undefined ? { payload } : {};
 }

@@ -56,6 +56,11 @@ export function describeTopology(topology: Topology): TopologyDescription {
   } finally {
     void transport.close();
   }
+  return { name: topology.name, nodes, deadLetterSubject: deadLetterSubject(topology.name), paths: pathsOf(nodes) };
+}
+
+/** Every source-to-output path of a wiring, with its guarantee. */
+export function pathsOf(nodes: readonly WiringNode[]): TopologyPath[] {
   const paths: TopologyPath[] = [];
   for (const n of nodes) {
     if ((n.kind === 'actor' || n.kind === 'durable-batch') && n.emits !== undefined) {
@@ -65,7 +70,7 @@ export function describeTopology(topology: Topology): TopologyDescription {
     for (const p of n.paths ?? []) paths.push({ ...p, to: n.subject });
     if (n.incomplete === true) paths.push({ from: '(a source Sluice cannot follow)', to: n.subject, guarantee: 'at-most-once', because: 'part of the pipeline cannot be followed (e.g. RxJS merge); state it with the sink nearer its source' });
   }
-  return { name: topology.name, nodes, deadLetterSubject: deadLetterSubject(topology.name), paths };
+  return paths;
 }
 
 /** A few human-readable lines, as `sluice describe` prints them. */
@@ -76,7 +81,10 @@ export function formatTopologyDescription(d: TopologyDescription): string {
     else if (n.kind === 'stream') lines.push(`  in   ${n.subject}  JetStream ${n.stream}${n.durableName !== undefined ? `, durable ${n.durableName}` : ', ordered'}`);
     else if (n.kind === 'poll') lines.push(`  in   ${n.subject}  polled`);
     else if (n.kind === 'sink') lines.push(`  out  ${n.subject}  ${n.durable === true ? 'JetStream (acked)' : 'core NATS'}`);
-    else lines.push(`  ${n.kind} ${n.name ?? '?'}  reads its own stream ${n.stream ?? '?'} (${n.subject})${n.emits !== undefined ? `, emits ${n.emits.join(', ')}` : ''}`);
+    else {
+      lines.push(`  ${n.kind} ${n.name ?? '?'}  reads its own stream ${n.stream ?? '?'} (${n.subject})${n.emits !== undefined && n.emits.length > 0 ? `, emits ${n.emits.join(', ')}` : ''}`);
+      if (n.deadLetterSubject !== undefined) lines.push(`  dead letters  ${n.deadLetterSubject}  (${n.kind} ${n.name ?? '?'})`);
+    }
   }
   lines.push(`  dead letters  ${d.deadLetterSubject}`);
   if (d.paths.length > 0) {

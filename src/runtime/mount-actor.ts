@@ -3,6 +3,7 @@ import { actorSubjects } from '../actors/actor-subjects.js';
 import { actorTopology, type ActorTopologyOptions } from '../actors/actor-topology.js';
 import type { ActorDefinition } from '../actors/types.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
+import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { TopologyContext, WiringNode } from './types.js';
 
 /** Options of {@link TopologyContext.actor}. */
@@ -18,7 +19,20 @@ export interface TopologyActorOptions extends Omit<ActorTopologyOptions, 'stream
    * output carrying the actor's exactly-once `Nats-Msg-Id`). Without it the returned Observable
    * emits nothing; outputs still go to their subjects.
    */
-  emits?: { readonly stream: string; readonly subjects: readonly string[] } | undefined;
+  emits?: OutputsOf | undefined;
+}
+
+/** Where an actor or durable batch emits, and the payload contract of each output subject. */
+export interface OutputsOf {
+  readonly stream: string;
+  readonly subjects: readonly string[];
+  /**
+   * Payload schemas by output subject (any Standard Schema), published by `describe`; key them
+   * by the concrete subjects emitted (`shop.stock.reserved`), which `subjects` capture.
+   */
+  readonly schemas?: Readonly<Record<string, PayloadSchema>> | undefined;
+  /** JSON Schemas by subject for `describe`, where `schemas` are not zod schemas. */
+  readonly jsonSchemas?: Readonly<Record<string, JsonSchema>> | undefined;
 }
 
 /** What mounting needs from the context under construction. Internal. */
@@ -64,8 +78,8 @@ export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, 
 
   const { emits, stream: _s, ...runOptions } = options;
   const ensureStreams = emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : [];
-  deps.wire?.({ kind: 'actor', name: def.name, stream: streamName, subject: subjects.streamSubjects.join(', '), emits: emits?.subjects });
-  deps.run(actorTopology(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams }).build(ctx) as Observable<unknown>, `actor ${def.name}`);
+  // actorTopology declares the actor (its stream, outputs and their schemas, dead letters) to describe.
+  deps.run(actorTopology(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas: emits?.schemas, jsonSchemas: emits?.jsonSchemas }).build(ctx) as Observable<unknown>, `actor ${def.name}`);
   if (emits === undefined) return EMPTY;
   return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${def.name}_out` });
 }

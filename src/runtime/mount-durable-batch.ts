@@ -3,14 +3,15 @@ import { durableBatch, type DurableBatchTopologyOptions } from '../exactly-once/
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import { markStage } from './lineage.js';
-import type { MountDeps } from './mount-actor.js';
+import type { MountDeps, OutputsOf } from './mount-actor.js';
+import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
 
 /** Options of {@link TopologyContext.durableBatch}. */
 export interface TopologyDurableBatchOptions extends Omit<DurableBatchTopologyOptions, 'source' | 'triggerSubjects' | 'ensureStreams'> {
   /** The batch's own input stream (values and triggers, in one order). Default `SLUICE_BATCH_<topology>_<name>`. */
   stream?: string | undefined;
   /** Where `flush` emits: created (or extended), and read by the returned Observable. See `t.actor`'s `emits`. */
-  emits?: { readonly stream: string; readonly subjects: readonly string[] } | undefined;
+  emits?: OutputsOf | undefined;
 }
 
 /** The inputs of {@link TopologyContext.durableBatch}. */
@@ -50,7 +51,17 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
   deps.run(concat(ensureInput.pipe(ignoreElements()), handOver), `durable batch ${options.name} (hand-over)`);
 
   const { emits, stream: _s, ...batchOptions } = options;
-  deps.wire?.({ kind: 'durable-batch', name: options.name, stream: streamName, subject: `${subjects.values}, ${subjects.trigger}`, emits: emits?.subjects });
+  const dlqSubject = batchOptions.deadLetterSubject ?? deadLetterSubject(ctx.topologyName, options.name);
+  deps.wire?.({
+    kind: 'durable-batch',
+    name: options.name,
+    stream: streamName,
+    subject: `${subjects.values}, ${subjects.trigger}`,
+    emits: emits?.subjects,
+    outputStreams: emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : undefined,
+    payloads: jsonSchemasBySubject(emits?.schemas, emits?.jsonSchemas),
+    deadLetterSubject: dlqSubject,
+  });
   deps.run(
     durableBatch(ctx, {
       ...batchOptions,
@@ -58,7 +69,7 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
       source: { stream: streamName },
       triggerSubjects: [subjects.trigger],
       // As an actor's: a value whose flush keeps throwing goes to the topology's dead letters, exactly once.
-      deadLetterSubject: batchOptions.deadLetterSubject ?? deadLetterSubject(ctx.topologyName, options.name),
+      deadLetterSubject: dlqSubject,
       ensureStreams: [
         { name: streamName, subjects: [subjects.values, subjects.trigger] },
         ...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : []),

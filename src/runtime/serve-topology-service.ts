@@ -6,6 +6,8 @@ import { deadLetterStreamName, deadLetterSubject } from '../dead-letter/dead-let
 import { readDeadLetters, type DeadLetterEntry, type DeadLetterFilter, type DeadLetterStatus } from '../dead-letter/read-dead-letters.js';
 import { replayDeadLetters } from './replay-dead-letters.js';
 import type { RuntimeStats } from './runtime-stats.js';
+import { contractOf } from './topology-contract.js';
+import { serviceSubject } from './service-subject.js';
 import type { WiringNode } from './types.js';
 
 /** Version reported by the service (`nats micro info`). */
@@ -26,8 +28,7 @@ export interface TopologyServiceOptions {
   now: () => number;
 }
 
-/** The subject of a topology service endpoint: `sluice.svc.<topology>.<endpoint>`. */
-export const serviceSubject = (topology: string, endpoint: 'stats' | 'describe' | 'dead-letters' | 'dead-letter' | 'replay'): string => `sluice.svc.${topology}.${endpoint}`;
+export { serviceSubject } from './service-subject.js';
 
 const MAX_LISTED = 100;
 
@@ -35,7 +36,9 @@ const MAX_LISTED = 100;
  * Registers the topology as a NATS micro service `sluice-<topology>` (visible to `nats micro ls`,
  * `info`, `stats`, `ping`), answering JSON on:
  * - `sluice.svc.<topology>.stats` → `{ received, published, deadLetters, uptimeMs }`;
- * - `sluice.svc.<topology>.describe` → `{ nodes, deadLetterSubject }`;
+ * - `sluice.svc.<topology>.describe` → the topology's contract (`TopologyContract`, as
+ *   `sluice describe --json` prints it: every subject with direction, stream, payload JSON
+ *   Schema, headers and guarantee; see docs/describe.md);
  * - `sluice.svc.<topology>.dead-letters` (body `{"limit", "fromSeq", "subject", "reason",
  *   "sinceMs", "untilMs", "status"}`, all optional; limit default 20, at most 100; without
  *   fromSeq the newest matches) → `{ stream, messages, firstSeq, lastSeq, matched, counts, nextSeq,
@@ -58,6 +61,7 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
     metadata: { topology, deadLetters: deadLetterSubject(topology) },
     statsHandler: () => Promise.resolve(stats.snapshot()),
   });
+  let contract: ReturnType<typeof contractOf> | undefined;
   const json = (msg: ServiceMsg, body: unknown) => msg.respond(JSON.stringify(body));
   const answer = (work: (msg: ServiceMsg) => Promise<unknown> | unknown) => (err: Error | null, msg: ServiceMsg) => {
     if (err !== null) return;
@@ -77,7 +81,8 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
   });
   service.addEndpoint('describe', {
     subject: serviceSubject(topology, 'describe'),
-    handler: answer(() => ({ nodes: options.nodes, deadLetterSubject: deadLetterSubject(topology) })),
+    // Built once: the wiring does not change while the topology runs.
+    handler: answer(() => (contract ??= contractOf(topology, options.nodes, { service: true }))),
   });
   service.addEndpoint('dead-letters', {
     subject: serviceSubject(topology, 'dead-letters'),

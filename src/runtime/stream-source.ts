@@ -6,6 +6,7 @@ import { ensureError } from '../errors.js';
 import { Settlement } from '../settle/settlement.js';
 import { withSettlement } from '../settle/settle-scope.js';
 import type { StreamMessage, Transport } from '../transport/transport.js';
+import type { PayloadSchema } from '../schema/payload-schema.js';
 import type { StreamSourceOptions } from './types.js';
 
 /** What a stream source needs from the context. Internal. */
@@ -16,7 +17,7 @@ export interface StreamSourceDeps {
   readonly scheduler: SchedulerLike;
   readonly closing$: Observable<void>;
   /** Decodes, or dead-letters (holding the current settlement) and returns undefined. */
-  readonly decodeOr: <T>(raw: Envelope<Uint8Array>, codec: Codec, operator: string) => Envelope<T> | undefined;
+  readonly decodeOr: <T>(raw: Envelope<Uint8Array>, codec: Codec, operator: string, schema?: PayloadSchema) => Envelope<T> | undefined;
   readonly deadLetter: (env: Envelope<unknown>, error: unknown, operator: string) => void;
   /** Unsettled messages of all stream sources, for stats. */
   readonly unsettled: { add(n: number): void };
@@ -77,7 +78,7 @@ export function streamSource<T>(
     return new Observable<Envelope<T>>((subscriber) =>
       messages$.subscribe({
         next: (msg) => {
-          const env = deps.decodeOr<T>(msg, codec, operator);
+          const env = deps.decodeOr<T>(msg, codec, operator, options.schema);
           if (env !== undefined) subscriber.next(env);
         },
         error: (err: unknown) => subscriber.error(err),
@@ -118,7 +119,7 @@ export function streamSource<T>(
         const settlement = new Settlement(`${msg.stream}:${msg.seq}`, true, (failure) => settleAs(msg, failure));
         try {
           withSettlement(settlement, () => {
-            const env = deps.decodeOr<T>(msg, codec, operator);
+            const env = deps.decodeOr<T>(msg, codec, operator, options.schema);
             if (env !== undefined) subscriber.next(env);
           });
         } catch (err) {

@@ -10,6 +10,7 @@ import type { RespondHandler, RespondOptions } from './mount-responder.js';
 import type { ScheduleRun } from '../../operators/schedule.js';
 import type { DurableBatchInputs, TopologyDurableBatchOptions } from './mount-durable-batch.js';
 import type { PathGuarantee } from './path-guarantee.js';
+import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { RuntimeStats } from './runtime-stats.js';
 
 /** Options for {@link TopologyContext.source}. */
@@ -18,6 +19,17 @@ export interface SourceOptions {
   queue?: string | undefined;
   /** Codec for messages without a `Content-Type` header. Default msgpack. */
   codec?: Codec | undefined;
+  /**
+   * The payload contract of this edge (any Standard Schema: zod 4, valibot, ArkType...). Each
+   * decoded message is validated before anything else sees it; one that does not match goes to
+   * the dead letters with a `PayloadSchemaError` naming the subject, sequence and failing field
+   * paths (`items[2].sku: expected string`), and the stream carries on. The data passed on is
+   * the value as decoded (the schema checks; its transforms and defaults are not applied, so the
+   * original bytes can still be forwarded unchanged). `describe` publishes its JSON Schema.
+   */
+  schema?: PayloadSchema | undefined;
+  /** The JSON Schema `describe` publishes for this edge when `schema` is not a zod schema (which gives its own). */
+  jsonSchema?: JsonSchema | undefined;
 }
 
 /** Options for {@link TopologyContext.stream}. */
@@ -60,6 +72,17 @@ export interface StreamSourceOptions {
   maxAgeMs?: number | undefined;
   /** Default 'file'. */
   storage?: 'file' | 'memory' | undefined;
+  /**
+   * The payload contract of this edge (any Standard Schema: zod 4, valibot, ArkType...). Each
+   * decoded message is validated before anything else sees it; one that does not match goes to
+   * the dead letters with a `PayloadSchemaError` naming the subject, sequence and failing field
+   * paths (`items[2].sku: expected string`), and the stream carries on. The data passed on is
+   * the value as decoded (the schema checks; its transforms and defaults are not applied, so the
+   * original bytes can still be forwarded unchanged). `describe` publishes its JSON Schema.
+   */
+  schema?: PayloadSchema | undefined;
+  /** The JSON Schema `describe` publishes for this edge when `schema` is not a zod schema (which gives its own). */
+  jsonSchema?: JsonSchema | undefined;
 }
 
 /** Where {@link TopologyContext.sink} publishes: a fixed subject, or one chosen per value. */
@@ -89,6 +112,19 @@ export interface SinkOptions {
    * them (documentation only: not enforced).
    */
   subjects?: readonly string[] | undefined;
+  /**
+   * The payload contract of what this sink publishes (any Standard Schema). `describe` publishes
+   * its JSON Schema for every subject of the sink. Each value is validated before it is encoded
+   * when `validate` is on: one that does not match is dead-lettered with the failing field paths
+   * and not published.
+   */
+  schema?: PayloadSchema | undefined;
+  /** See {@link SourceOptions.jsonSchema}. */
+  jsonSchema?: JsonSchema | undefined;
+  /** Validate each value against `schema`. Default: on unless `NODE_ENV` is `production` (outputs are checked in tests and development, and cost nothing in production). */
+  validate?: boolean | undefined;
+  /** The JetStream stream that captures a durable sink's subjects, for `describe` (documentation only). */
+  stream?: string | undefined;
 }
 
 /** Options for {@link TopologyContext.publish}. */
@@ -191,6 +227,11 @@ export interface TopologyContext {
    * letter. At-most-once, like any request/reply. See `mountResponder` and docs/runtime.md.
    */
   respond<Req = unknown, Rep = unknown>(subject: string, handler: RespondHandler<Req, Rep>, options: RespondOptions<Req, Rep>): void;
+  /**
+   * Declares an input or output the runtime cannot see for itself (a part the builder starts by
+   * hand, like `actorTopology`'s actor), so `describe` and the contract list it. Does nothing else.
+   */
+  declare(node: WiringNode): void;
   /** Completes a stream when the runtime starts draining (for timers and generators). */
   untilStopped<T>(): MonoTypeOperatorFunction<T>;
   /** Runs after the pipelines have drained and before the transport is flushed and closed. */
@@ -246,4 +287,21 @@ export interface WiringNode {
    */
   readonly paths?: readonly PathGuarantee[] | undefined;
   readonly incomplete?: boolean | undefined;
+  /** Every subject (or pattern) of the node, one per entry: a stream's subjects, a sink's declared subjects. */
+  readonly subjects?: readonly string[] | undefined;
+  /** JSON Schema of the payload on every subject of the node (from its `schema`). */
+  readonly payload?: JsonSchema | undefined;
+  /**
+   * Kinds 'actor' and 'durable-batch': payload schemas by subject (inputs and outputs), for
+   * parts whose subjects carry different shapes.
+   */
+  readonly payloads?: Readonly<Record<string, JsonSchema | undefined>> | undefined;
+  /** Kinds 'actor' and 'durable-batch': the subjects it reads from outside (its input stream's other subjects). */
+  readonly inputs?: readonly string[] | undefined;
+  /** Kinds 'actor' and 'durable-batch': the streams its outputs (`emits`) go to. */
+  readonly outputStreams?: readonly { readonly name: string; readonly subjects: readonly string[] }[] | undefined;
+  /** Kinds 'actor' and 'durable-batch': where its own dead letters go (when not the topology's). */
+  readonly deadLetterSubject?: string | undefined;
+  /** Kind 'actor': the pattern its state queries are answered on (core request/reply), when it answers them. */
+  readonly queryPattern?: string | undefined;
 }

@@ -76,10 +76,11 @@ describe('order-routing (test driver)', () => {
     const dead = await driver.deadLetters();
     expect(dead.map((d) => [d.subject, d.error.name, d.operator])).toEqual([
       ['shop.orders.web', 'DecodeError', 'source:shop.orders.*'],
-      ['shop.orders.mobile', 'InvalidOrderError', 'validate:orders'],
+      ['shop.orders.mobile', 'PayloadSchemaError', 'source:shop.orders.*'],
     ]);
     expect([...dead[0]!.payload]).toEqual([...garbage]);
-    expect(dead[1]!.error.message).toMatch(/orderId/);
+    expect(dead[1]!.error.message).toContain("subject 'shop.orders.mobile'");
+    expect(dead[1]!.error.message).toMatch(/orderId: expected string/);
   });
 
   it('property: every order lands in exactly one queue, the one isPriority picks, in order', async () => {

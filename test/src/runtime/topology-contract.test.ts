@@ -1,0 +1,107 @@
+import { map } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { actor } from '../../../src/actors/actor.js';
+import { actorSubjects } from '../../../src/actors/actor-subjects.js';
+import { actorTopology } from '../../../src/actors/actor-topology.js';
+import { contractToAsyncApi } from '../../../src/runtime/contract-to-async-api.js';
+import { deadLetterSubject } from '../../../src/dead-letter/dead-letter-subject.js';
+import { defineTopology } from '../../../src/runtime/define-topology.js';
+import { describeContract, type ContractSubject } from '../../../src/runtime/topology-contract.js';
+import stockReservation from '../../../topologies/stock-reservation.js';
+
+const Order = z.object({ orderId: z.string(), sku: z.string(), placedAt: z.number().int() });
+const Reserved = z.object({ orderId: z.string(), left: z.number().int() });
+const counter = actor<{ n: number }, z.infer<typeof Order>>({ name: 'counter', key: (e) => e.data.sku, initial: () => ({ n: 0 }), handle: (s) => ({ n: s.n + 1 }) });
+
+const find = (subjects: readonly ContractSubject[], subject: string, direction?: string) => subjects.find((s) => s.subject === subject && (direction === undefined || s.direction === direction));
+
+describe('describeContract', () => {
+  it('a pipeline: inputs and outputs with payload schemas, headers and guarantees; the runtime dead letters', () => {
+    const topology = defineTopology('pipe', (t) => [
+      t.source('pipe.core', { schema: Order }).pipe(t.sink('pipe.core-out', { schema: Order })),
+      t.stream('PIPE', ['pipe.in.a', 'pipe.in.b'], { schema: Order }).pipe(t.sink('pipe.out', { durable: true, stream: 'PIPE_OUT', schema: Order })),
+    ]);
+    const c = describeContract(topology);
+    expect(c.format).toBe('sluice.describe/1');
+    expect(find(c.subjects, 'pipe.core')).toMatchObject({ direction: 'in', transport: 'core', guarantee: 'at-most-once', payload: { type: 'object' } });
+    expect(find(c.subjects, 'pipe.in.b')).toMatchObject({ direction: 'in', transport: 'jetstream', stream: 'PIPE', consumer: 'sluice_pipe_PIPE', guarantee: 'at-least-once' });
+    const out = find(c.subjects, 'pipe.out')!;
+    expect(out).toMatchObject({ direction: 'out', transport: 'jetstream', stream: 'PIPE_OUT', guarantee: 'exactly-once' });
+    expect(out.headers.map((h) => h.name)).toEqual(['Content-Type', 'Nats-Msg-Id', 'Sluice-Event-Time', 'Sluice-Key', '*']);
+    expect((out.payload!.properties as Record<string, { type: string }>)['placedAt']!.type).toBe('integer');
+    expect(find(c.subjects, 'pipe.core-out')).toMatchObject({ direction: 'out', transport: 'core', guarantee: 'at-most-once' });
+    expect(find(c.subjects, deadLetterSubject('pipe'))).toMatchObject({ direction: 'dead-letter', stream: 'SLUICE_DLQ_pipe', payload: { required: expect.arrayContaining(['v', 'subject', 'payload', 'error', 'failedAt']) } });
+    expect(c.streams).toEqual(expect.arrayContaining([{ name: 'PIPE', subjects: ['pipe.in.a', 'pipe.in.b'] }, { name: 'PIPE_OUT', subjects: ['pipe.out'] }, { name: 'SLUICE_DLQ_pipe', subjects: ['sluice.dlq.pipe', 'sluice.dlq.pipe.>'] }]));
+    expect(c.subjects.filter((s) => s.part === 'service').map((s) => s.subject)).toEqual(['sluice.svc.pipe.stats', 'sluice.svc.pipe.describe', 'sluice.svc.pipe.dead-letters', 'sluice.svc.pipe.dead-letter', 'sluice.svc.pipe.replay', '$SRV.>']);
+  });
+
+  it("an actor topology: its inputs, outputs, own dead letters (from actorSubjects), queries and replies", () => {
+    const c = describeContract(stockReservation);
+    const dlq = actorSubjects({ topology: 'stock-reservation', actor: 'stock' }).deadLetter;
+    expect(dlq).toBe('sluice.dlq.stock-reservation.stock');
+    expect(find(c.subjects, dlq)).toMatchObject({ direction: 'dead-letter', part: 'actor stock', stream: 'SLUICE_DLQ_stock-reservation' });
+    expect(find(c.subjects, 'shop.stock.reserve')).toMatchObject({ direction: 'in', stream: 'SHOP_STOCK', guarantee: 'exactly-once', payload: { required: ['orderId', 'sku', 'quantity'] } });
+    const reserved = find(c.subjects, 'shop.stock.reserved')!;
+    expect(reserved).toMatchObject({ direction: 'out', stream: 'SHOP_STOCK_EVENTS', guarantee: 'exactly-once' });
+    expect((reserved.payload!.properties as Record<string, { type: string }>)['expiresAt']!.type).toBe('integer');
+    expect(reserved.headers.find((h) => h.name === 'Nats-Msg-Id')).toMatchObject({ presence: 'always' });
+    expect(find(c.subjects, 'sluice.actor.stock-reservation.stock.*', 'request')).toBeDefined();
+    expect(c.subjects.filter((s) => s.direction === 'reply')).toHaveLength(1);
+    expect(find(c.subjects, 'sluice.actor.stock-reservation.stock.*.timer')).toMatchObject({ direction: 'internal' });
+    for (const s of c.subjects.filter((x) => x.direction === 'in' || x.direction === 'out')) expect(s.guarantee, s.subject).toBeDefined();
+  });
+
+  it('a mixture: a stream feeding an actor (t.actor) and a durable batch, with their hand-over subjects internal', () => {
+    const topology = defineTopology('mix', (t) => {
+      const orders = t.stream<z.infer<typeof Order>>('MIX', 'mix.orders', { schema: Order });
+      const events = t.actor(counter, orders, { emits: { stream: 'MIX_EVENTS', subjects: ['mix.events.>'], schemas: { 'mix.events.reserved': Reserved } } });
+      const batch = t.durableBatch(
+        { name: 'daily', deadLetterSubject: 'mix.batch.dead', emits: { stream: 'MIX_LEDGER', subjects: ['mix.ledger'] }, flush: () => undefined },
+        { values: orders, triggers: t.source('mix.close') },
+      );
+      return [events.pipe(map((e) => e.data), t.sink('mix.count')), batch];
+    });
+    const c = describeContract(topology);
+    const by = (d: string) => c.subjects.filter((s) => s.direction === d).map((s) => s.subject);
+    expect(by('in')).toEqual(['mix.orders', 'sluice.actor.mix.counter.*.tell', 'sluice.actor.mix.counter.*.reset', 'mix.close']);
+    expect(by('out')).toEqual(['mix.events.reserved', 'mix.ledger', 'mix.count']);
+    expect(by('dead-letter')).toEqual(['sluice.dlq.mix.counter', 'mix.batch.dead', 'sluice.dlq.mix', 'sluice.dlq.mix.$replayed']);
+    expect(find(c.subjects, 'mix.batch.dead')!.stream).toBeUndefined(); // a subject of its own, outside SLUICE_DLQ_mix
+    expect(by('internal')).toEqual(
+      expect.arrayContaining(['sluice.actor.mix.counter.*.tell', 'sluice.actor.mix.counter.*.timer', 'sluice.batch.mix.daily.in', 'sluice.batch.mix.daily.trigger']),
+    );
+    expect(find(c.subjects, 'sluice.batch.mix.daily.in', 'internal')).toMatchObject({ stream: 'SLUICE_BATCH_mix_daily' });
+    expect(find(c.subjects, 'mix.events.reserved')).toMatchObject({ stream: 'MIX_EVENTS', payload: { required: ['orderId', 'left'] } });
+    expect(c.paths.map((p) => `${p.from} -> ${p.to}: ${p.guarantee}`)).toEqual(
+      expect.arrayContaining(['actor counter -> mix.events.>: exactly-once', 'durable-batch daily -> mix.ledger: exactly-once']),
+    );
+  });
+});
+
+describe('contractToAsyncApi', () => {
+  it('one channel, operation and message per external subject; internal ones left out', () => {
+    const doc = contractToAsyncApi(describeContract(stockReservation)) as unknown as {
+      asyncapi: string;
+      channels: Record<string, { address: string; messages: Record<string, { $ref: string }> }>;
+      operations: Record<string, { action: string; channel: { $ref: string } }>;
+      components: { messages: Record<string, { payload?: { schemaFormat: string; schema: unknown }; headers?: { required: string[] } }> };
+    };
+    expect(doc.asyncapi).toBe('3.0.0');
+    const addresses = Object.values(doc.channels).map((c) => c.address);
+    expect(addresses).toContain('shop.stock.reserve');
+    expect(addresses).not.toContain('sluice.actor.stock-reservation.stock.*.timer');
+    const id = Object.keys(doc.channels).find((k) => doc.channels[k]!.address === 'shop.stock.reserved')!;
+    expect(doc.operations[id]).toMatchObject({ action: 'send', channel: { $ref: `#/channels/${id}` } });
+    expect(doc.components.messages[id]!.payload!.schemaFormat).toBe('application/schema+json;version=draft-2020-12');
+    expect(doc.components.messages[id]!.headers!.required).toEqual(['Content-Type', 'Nats-Msg-Id', 'Sluice-Key']);
+    const input = Object.keys(doc.channels).find((k) => doc.channels[k]!.address === 'shop.stock.reserve')!;
+    expect(doc.operations[input]!.action).toBe('receive');
+    // Every $ref resolves.
+    const json = JSON.stringify(doc);
+    for (const [, ref] of json.matchAll(/"\$ref":"#\/([^"]+)"/g)) {
+      const target = ref!.split('/').reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], doc);
+      expect(target, ref).toBeDefined();
+    }
+  });
+});
