@@ -143,3 +143,18 @@ function safeString(v: unknown): string {
     return String(v);
   }
 }
+
+/**
+ * A part of a topology failed under the `'stop'` supervision (or kept failing with no message
+ * processed in between), so the run ended. `part` names it: `pipeline <n>`, `settleMap:<name>`...
+ */
+export class TopologyFailedError extends Error {
+  override readonly name = 'TopologyFailedError';
+  constructor(
+    readonly part: string,
+    detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${part} failed: ${detail}`, options);
+  }
+}

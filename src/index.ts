@@ -13,6 +13,7 @@ export {
   NoRespondersError,
   RequestTimeoutError,
   TerminalError,
+  TopologyFailedError,
   TransportError,
 } from './errors.js';
 export type { MessageOrigin } from './errors.js';
@@ -94,7 +95,11 @@ export type { Guarantee, PathGuarantee } from './runtime/path-guarantee.js';
 
 // Runtime: topologies, running them, connecting
 export { defineTopology, isTopology } from './runtime/define-topology.js';
-export type { Topology } from './runtime/define-topology.js';
+export type { DefineTopologyOptions, Topology } from './runtime/define-topology.js';
+export { supervised } from './runtime/supervised.js';
+export { DEFAULT_SUPERVISION } from './settle/supervision.js';
+export type { SupervisionMode } from './settle/supervision.js';
+export type { RestartSettings } from './runtime/pipeline-supervisor.js';
 export { runTopology } from './runtime/run-topology.js';
 export type { RunTopologyOptions, RunningTopology, StopReason, TopologyExit } from './runtime/run-topology.js';
 export type {

@@ -58,9 +58,9 @@ export function actor<S, M = unknown, P = unknown>(config: ActorConfig<S, M, P>)
 function resolveSupervision(where: string, s: Supervision | undefined): ResolvedSupervision {
   const base: ResolvedSupervision = { mode: 'retry', maxAttempts: 3, backoffMs: 100, maxBackoffMs: 5_000, onExhausted: 'skip' };
   if (s === undefined || s === 'retry') return base;
-  if (s === 'skip' || s === 'stop-key') return { ...base, mode: s, maxAttempts: 1 };
+  if (s === 'skip' || s === 'resume' || s === 'stop-key') return { ...base, mode: s === 'resume' ? 'skip' : s, maxAttempts: 1 };
   if (typeof s !== 'object' || s.mode !== 'retry') {
-    throw new InvalidConfigError(where, 'supervision', `must be 'retry', 'skip', 'stop-key' or { mode: 'retry', ... }, got ${JSON.stringify(s)}`);
+    throw new InvalidConfigError(where, 'supervision', `must be 'retry', 'resume', 'skip', 'stop-key' or { mode: 'retry', ... }, got ${JSON.stringify(s)}`);
   }
   const resolved: ResolvedSupervision = {
     mode: 'retry',

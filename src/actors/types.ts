@@ -106,11 +106,13 @@ export type ActorBehaviour<S, M, P = unknown> = (
  * What a throwing behaviour does. `TerminalError`s skip retries in every mode.
  * - `retry`: try again up to `maxAttempts` in all, waiting `backoffMs * 2^(attempt-1)` (capped at
  *   `maxBackoffMs`) between attempts, while the rest of the batch waits; then `onExhausted`.
- * - `skip`: dead-letter the message, keep the old state, go on.
+ * - `resume` (`skip` is its older name): dead-letter the message, keep the old state, go on —
+ *   the same word as a pipeline's and an operator's `SupervisionMode`.
  * - `stop-key`: dead-letter the message and stop the key: its later messages go to the dead
  *   letters until a reset (`resetActorKey`). Other keys go on.
  */
 export type Supervision =
+  | 'resume'
   | 'skip'
   | 'stop-key'
   | 'retry'

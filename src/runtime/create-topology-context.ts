@@ -50,6 +50,8 @@ export interface ContextDeps {
   readonly stateDir?: string | undefined;
   /** Receives a node for each source, stream and sink the builder creates (for `describeTopology`). */
   readonly wire?: ((node: WiringNode) => void) | undefined;
+  /** Set to the core-NATS message being pushed through, so a stage that throws on it can dead-letter it. */
+  readonly coreInput?: { current: Envelope<Uint8Array> | undefined } | undefined;
 }
 
 /** Builds the {@link TopologyContext} a builder gets. Internal to the runtime. */
@@ -122,8 +124,15 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
           // Outside any settlement: an in-process publish may deliver inside another input's scope.
           next: (raw) =>
             withSettlement(undefined, () => {
-              const env = decodeOr<T>(raw, codec, `source:${subject}`, options.schema);
-              if (env !== undefined) subscriber.next(env);
+              const input = deps.coreInput;
+              const previous = input?.current;
+              if (input !== undefined) input.current = raw;
+              try {
+                const env = decodeOr<T>(raw, codec, `source:${subject}`, options.schema);
+                if (env !== undefined) subscriber.next(env);
+              } finally {
+                if (input !== undefined) input.current = previous;
+              }
             }),
           error: (err: unknown) => subscriber.error(err),
           complete: () => subscriber.complete(),

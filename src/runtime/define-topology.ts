@@ -1,4 +1,5 @@
 import { InvalidConfigError } from '../errors.js';
+import { requireSupervision, type SupervisionMode } from '../settle/supervision.js';
 import type { TopologyBuilder } from './types.js';
 
 /** A named topology: what `sluice run` loads and `runTopology` runs. */
@@ -9,6 +10,14 @@ export interface Topology {
    */
   readonly name: string;
   readonly build: TopologyBuilder;
+  /** What a pipeline error does in this topology, unless a pipeline sets its own. Default `'resume'`. */
+  readonly supervision?: SupervisionMode | undefined;
+}
+
+/** Options of {@link defineTopology}. */
+export interface DefineTopologyOptions {
+  /** See {@link SupervisionMode}. Default `'resume'`: a message a stage throws on is dead-lettered, the pipeline carries on. */
+  supervision?: SupervisionMode | undefined;
 }
 
 const brand = Symbol.for('sluice.topology');
@@ -28,14 +37,15 @@ const NAME = /^[A-Za-z0-9_-]{1,64}$/;
  *   t.source<string>(SUBJECTS.in).pipe(map((e) => `hello ${e.data}`), t.sink(SUBJECTS.out)));
  * ```
  */
-export function defineTopology(name: string, build: TopologyBuilder): Topology {
+export function defineTopology(name: string, build: TopologyBuilder, options: DefineTopologyOptions = {}): Topology {
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new InvalidConfigError('defineTopology', 'name', `must be 1-64 letters, digits, '_' or '-', got ${JSON.stringify(name)}`);
   }
   if (typeof build !== 'function') {
     throw new InvalidConfigError('defineTopology', 'build', `must be a function, got ${typeof build}`);
   }
-  return Object.freeze({ name, build, [brand]: true });
+  const supervision = options.supervision === undefined ? undefined : requireSupervision('defineTopology', options.supervision);
+  return Object.freeze({ name, build, ...(supervision !== undefined ? { supervision } : {}), [brand]: true });
 }
 
 /** Whether a module export is a topology made by {@link defineTopology}. */

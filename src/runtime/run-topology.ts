@@ -3,10 +3,15 @@ import { pino, type Logger } from 'pino';
 import { asyncScheduler, isObservable, ReplaySubject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { ensureError, InvalidConfigError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
+import type { Envelope } from '../envelope/envelope.js';
+import { requireSupervision, type SupervisionMode } from '../settle/supervision.js';
 import { createTopologyContext } from './create-topology-context.js';
 import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import type { Topology } from './define-topology.js';
+import { traceSources } from './lineage.js';
+import { PipelineSupervisor, restartSettings, type RestartSettings } from './pipeline-supervisor.js';
 import { RuntimeStats, type StatsObserver, type StatsSnapshot } from './runtime-stats.js';
+import { supervisionOf } from './supervised.js';
 import { serveTopologyService } from './serve-topology-service.js';
 import type { TopologyContext, WiringNode } from './types.js';
 
@@ -47,6 +52,14 @@ export interface RunTopologyOptions {
   statsObserver?: StatsObserver | undefined;
   /** Where mounted actors and durable batches keep LMDB state. Default `SLUICE_STATE_DIR`, else `./.sluice/state`. */
   stateDir?: string | undefined;
+  /**
+   * What a pipeline error does (a stage threw on a message), for pipelines that do not set their
+   * own with `supervised`: see {@link SupervisionMode}. Default: the topology's own
+   * (`defineTopology(name, build, { supervision })`), else `'resume'`.
+   */
+  supervision?: SupervisionMode | undefined;
+  /** How failed pipelines are restarted under `'resume'`/`'retry'`; see {@link RestartSettings}. */
+  restart?: RestartSettings | undefined;
 }
 
 /** Why a run ended. */
@@ -82,8 +95,10 @@ export interface RunningTopology {
  * operators flush), the runtime waits for the pipelines and in-flight durable publishes (each
  * step up to `drainTimeoutMs`, then cut off with a warning), runs `onStop` hooks, flushes the
  * transport and closes it.
- * A pipeline error is logged and stops the run with reason 'failed'; bad input never gets that
- * far (it is dead-lettered). A builder that throws rejects the returned promise.
+ * A pipeline error (a stage threw on a message) is handled by the pipeline's supervision
+ * (`supervision`, default `'resume'`: the message is dead-lettered and the pipeline resubscribed;
+ * see `PipelineSupervisor`); under `'stop'`, or when it keeps failing, the run ends with reason
+ * 'failed' and a `TopologyFailedError`. A builder that throws rejects the returned promise.
  *
  * @example
  * ```ts
@@ -110,6 +125,9 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   const nodes: WiringNode[] = [];
   const parts: Array<{ part: Observable<unknown>; name: string }> = [];
   const startedAt = scheduler.now();
+  const supervision = requireSupervision('runTopology', options.supervision ?? topology.supervision);
+  const restart = restartSettings(options.restart);
+  const coreInput: { current: Envelope<Uint8Array> | undefined } = { current: undefined };
 
   const durableDeadLetters = options.deadLetterStream !== false && (await ensureDeadLetterStream(transport, topology.name, logger));
   const ctx = createTopologyContext({
@@ -131,11 +149,13 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     wire: (node) => nodes.push(node),
     run: (part, name) => parts.push({ part, name }),
     stateDir: options.stateDir,
+    coreInput,
   });
 
   let resolveDone!: (exit: TopologyExit) => void;
   const done = new Promise<TopologyExit>((resolve) => (resolveDone = resolve));
   const subscriptions: Array<{ unsubscribe(): void }> = [];
+  let stopping = false;
   const pipelinesDone: Array<Promise<void>> = [];
   let stopPromise: Promise<TopologyExit> | undefined;
   let durationTimer: Subscription | undefined;
@@ -143,6 +163,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
 
   const stop = (reason: StopReason, error?: Error, failedPart?: string): Promise<TopologyExit> => {
     stopPromise ??= (async () => {
+      stopping = true;
       logger.info({ reason }, 'draining');
       abort.abort();
       stopping$.next();
@@ -195,17 +216,22 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   for (const { part: pipeline, name: partName } of all) {
     pipelinesDone.push(
       new Promise<void>((resolve) => {
-        subscriptions.push(
-          pipeline.subscribe({
-            error: (err: unknown) => {
-              const error = ensureError(err);
-              logger.error({ err: error, part: partName }, 'pipeline failed');
-              resolve();
-              void stop('failed', error, partName);
-            },
-            complete: () => resolve(),
-          }),
-        );
+        const supervisor = new PipelineSupervisor({
+          name: partName,
+          pipeline,
+          supervision: supervisionOf(pipeline) ?? supervision,
+          restart,
+          logger,
+          scheduler,
+          coreInput,
+          deadLetter: ctx.deadLetter,
+          received: receivedBy(pipeline, stats),
+          stopping: () => stopping,
+          failed: (error) => void stop('failed', error, partName),
+          ended: resolve,
+        });
+        subscriptions.push(supervisor);
+        supervisor.start();
       }),
     );
   }
@@ -237,6 +263,15 @@ async function ensureDeadLetterStream(transport: Transport, topology: string, lo
     logger.warn({ err: ensureError(err) }, 'no dead-letter stream (JetStream unavailable?): dead letters are core-published only');
     return false;
   }
+}
+
+/** Counts the messages the sources of `pipeline` received (all sources' when they cannot be traced). */
+function receivedBy(pipeline: Observable<unknown>, stats: RuntimeStats): () => number {
+  const subjects = traceSources(pipeline)
+    .sources.filter((n) => n.kind === 'source' || n.kind === 'stream')
+    .flatMap((n) => n.subject.split(', '));
+  if (subjects.length === 0) return () => stats.total('received');
+  return () => subjects.reduce((sum, s) => sum + stats.total('received', s), 0);
 }
 
 function pipelinesOf(output: ReturnType<Topology['build']>): Observable<unknown>[] {

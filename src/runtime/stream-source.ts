@@ -3,7 +3,7 @@ import { defer, from, interval, mergeMap, Observable, takeUntil, type SchedulerL
 import type { Codec } from '../codec/codec.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { ensureError } from '../errors.js';
-import { Settlement } from '../settle/settlement.js';
+import { Settlement, type FailureOutcome } from '../settle/settlement.js';
 import { withSettlement } from '../settle/settle-scope.js';
 import type { StreamMessage, Transport } from '../transport/transport.js';
 import type { PayloadSchema } from '../schema/payload-schema.js';
@@ -38,6 +38,7 @@ export const STREAM_SOURCE_DEFAULTS = {
  * `maxUnsettled`, so the broker stops delivering while that many are unsettled (backpressure from
  * the sinks to the broker, and memory bounded over any backlog). A message whose effects failed
  * is redelivered after a backoff; after `maxDeliveries` it is dead-lettered, then acknowledged.
+ * One failed with `'resume'` supervision (or a `TerminalError`) is dead-lettered at once.
  * A message held longer than a third of the ack wait is kept alive with `working()`.
  *
  * With `ordered: true`, the old reader: an ordered consumer from `startSeq`, nothing acknowledged
@@ -92,17 +93,19 @@ export function streamSource<T>(
     // batch...), by sequence, with when they were (last) kept alive. Most settle within the pass
     // and never enter it: nobody can observe them in between.
     const unsettled = new Map<number, { msg: StreamMessage; touchedAt: number }>();
-    const settleAs = (msg: StreamMessage, failure: Error | undefined): void => {
+    const settleAs = (msg: StreamMessage, failure: Error | undefined, outcome?: FailureOutcome): void => {
       if (unsettled.delete(msg.seq)) deps.unsettled.add(-1);
       if (failure === undefined) return msg.ack();
-      if (msg.deliveryCount < maxDeliveries) {
+      // 'resume' supervision (or an error that says a retry cannot help): dead-letter it now.
+      const now = outcome?.resume === true || failure.name === 'TerminalError';
+      if (!now && msg.deliveryCount < maxDeliveries) {
         const delay = Math.min(30_000, redeliveryDelayMs * 2 ** (msg.deliveryCount - 1));
         deps.logger.warn({ stream: msg.stream, seq: msg.seq, subject: msg.subject, delivery: msg.deliveryCount, retryInMs: delay, err: failure }, 'an effect of this message failed: it will be redelivered');
         return msg.nak(delay);
       }
       // Out of deliveries: the dead letter is this message's last effect, then it is acked.
       const last = new Settlement(`${msg.stream}:${msg.seq}`, true, (dlqFailure) => (dlqFailure === undefined ? msg.ack() : msg.nak(ackWaitMs)));
-      withSettlement(last, () => deps.deadLetter(msg, failure, operator));
+      withSettlement(last, () => deps.deadLetter(msg, failure, outcome?.part ?? operator));
       last.release();
     };
     const keepAlive = interval(Math.max(1, Math.floor(ackWaitMs / 3)), scheduler).subscribe(() => {
@@ -116,7 +119,7 @@ export function streamSource<T>(
     });
     const sub = messages$.subscribe({
       next: (msg) => {
-        const settlement = new Settlement(`${msg.stream}:${msg.seq}`, true, (failure) => settleAs(msg, failure));
+        const settlement = new Settlement(`${msg.stream}:${msg.seq}`, true, (failure, outcome) => settleAs(msg, failure, outcome));
         try {
           withSettlement(settlement, () => {
             const env = deps.decodeOr<T>(msg, codec, operator, options.schema);

@@ -1,3 +1,11 @@
+/** How a failed settlement asks its source to treat the input (absent: retry, no part named). */
+export interface FailureOutcome {
+  /** Dead-letter the input now rather than redeliver it (`Supervision` `'resume'`). */
+  readonly resume: boolean;
+  /** The stage whose function failed, `<kind>:<name>` or `pipeline <n>`: the dead letter's operator. */
+  readonly part?: string | undefined;
+}
+
 /**
  * The bookkeeping behind "no message is acknowledged before the effects it caused are complete".
  *
@@ -13,6 +21,7 @@
 export class Settlement {
   private holds = 1;
   private failure: Error | undefined;
+  private outcome: FailureOutcome | undefined;
   // Outputs numbered so far: the first sink's in two fields (the usual case, one sink per path),
   // any other sink's in a map made only then. This runs for every durable output.
   private firstSink: string | undefined;
@@ -30,7 +39,7 @@ export class Settlement {
      * recorded before its effects), so output ids derived from it make re-publishes duplicates.
      */
     readonly replayStable: boolean,
-    private readonly onSettle: (failure: Error | undefined) => void,
+    private readonly onSettle: (failure: Error | undefined, outcome?: FailureOutcome) => void,
   ) {}
 
   /** Whether it has settled (no holds left). A settled settlement can no longer be held. */
@@ -57,12 +66,19 @@ export class Settlement {
   /** Releases one hold; the last release settles. Extra releases are ignored. */
   release(): void {
     if (this.holds === 0) return;
-    if (--this.holds === 0) this.onSettle(this.failure);
+    if (--this.holds === 0) this.onSettle(this.failure, this.outcome);
   }
 
-  /** Marks the input failed (redeliver it) without releasing; the first failure is kept. */
-  fail(error: Error): void {
-    this.failure ??= error;
+  /**
+   * Marks the input failed without releasing; the first failure is kept. `supervision` says what
+   * the source does with it (see `Supervision`): `'retry'` (default) redelivers it after a backoff
+   * and dead-letters it after its last delivery; `'resume'` dead-letters it at once, naming
+   * `part` (the stage whose function threw) as the operator that gave up.
+   */
+  fail(error: Error, supervision: 'retry' | 'resume' = 'retry', part?: string): void {
+    if (this.failure !== undefined) return;
+    this.failure = error;
+    if (supervision === 'resume' || part !== undefined) this.outcome = { resume: supervision === 'resume', part };
   }
 
   /**
@@ -88,9 +104,9 @@ export class Settlement {
     const held = members.filter((m) => m.hold());
     const first = held[0]?.key ?? 'none';
     const key = stableKey ?? `${first}+${held.length}`;
-    return new Settlement(key, stableKey !== undefined, (failure) => {
+    return new Settlement(key, stableKey !== undefined, (failure, outcome) => {
       for (const m of held) {
-        if (failure !== undefined) m.fail(failure);
+        if (failure !== undefined) m.fail(failure, outcome?.resume === true ? 'resume' : 'retry', outcome?.part);
         m.release();
       }
     });

@@ -1,0 +1,172 @@
+import type { Logger } from 'pino';
+import type { Observable, SchedulerLike, Subscription } from 'rxjs';
+import type { Envelope } from '../envelope/envelope.js';
+import { ensureError, InvalidConfigError, TopologyFailedError } from '../errors.js';
+import { currentSettlement, withSettlement } from '../settle/settle-scope.js';
+import type { SupervisionMode } from '../settle/supervision.js';
+
+/**
+ * How the runtime restarts a pipeline that failed under `'resume'` or `'retry'` supervision, as
+ * Akka's `RestartSettings`. Every field has a default.
+ */
+export interface RestartSettings {
+  /**
+   * Failures in a row, with no message of the pipeline's sources received in between, after which
+   * the run ends with `TopologyFailedError` (a function that throws on every message is a bug to
+   * fix, not input to dead-letter for ever). Integer >= 1. Default 10.
+   */
+  maxConsecutiveFailures?: number | undefined;
+  /**
+   * Failures in a row restarted at once (the pipeline is resubscribed while the failing message
+   * is still being delivered, so the stream's consumer is kept and nothing in flight waits for a
+   * redelivery); later ones, and failures no message can be blamed for, wait a backoff.
+   * Integer >= 0. Default 3.
+   */
+  immediateRestarts?: number | undefined;
+  /** First backoff, ms; doubles per failure in a row. Default 100. */
+  minBackoffMs?: number | undefined;
+  /** Longest backoff, ms. Default 10000. */
+  maxBackoffMs?: number | undefined;
+}
+
+/** What a {@link PipelineSupervisor} needs from the runtime. Internal. */
+export interface PipelineSupervisorDeps {
+  /** `pipeline <n>`, `actor <name>`...: names the part in logs, dead letters and errors. */
+  readonly name: string;
+  readonly pipeline: Observable<unknown>;
+  readonly supervision: SupervisionMode;
+  readonly restart: Required<RestartSettings>;
+  readonly logger: Logger;
+  readonly scheduler: SchedulerLike;
+  /** The core-NATS message being pushed through now (those have no settlement), if any. */
+  readonly coreInput: { readonly current: Envelope<Uint8Array> | undefined };
+  readonly deadLetter: (env: Envelope<unknown>, error: unknown, operator: string) => void;
+  /** Messages received so far by the sources this pipeline reads: progress between failures. */
+  readonly received: () => number;
+  readonly stopping: () => boolean;
+  /** The part gives up: end the run. */
+  readonly failed: (error: Error) => void;
+  /** The part is over for good (completed, or failed while the run drains). */
+  readonly ended: () => void;
+}
+
+/** Validates and defaults {@link RestartSettings}. */
+export function restartSettings(settings: RestartSettings = {}): Required<RestartSettings> {
+  const out = {
+    maxConsecutiveFailures: settings.maxConsecutiveFailures ?? 10,
+    immediateRestarts: settings.immediateRestarts ?? 3,
+    minBackoffMs: settings.minBackoffMs ?? 100,
+    maxBackoffMs: settings.maxBackoffMs ?? 10_000,
+  };
+  for (const [field, v] of Object.entries(out)) {
+    const min = field === 'maxConsecutiveFailures' ? 1 : 0;
+    if (!Number.isInteger(v) || v < min) throw new InvalidConfigError('runTopology', `restart.${field}`, `must be an integer >= ${min}, got ${v}`);
+  }
+  if (out.maxBackoffMs < out.minBackoffMs) throw new InvalidConfigError('runTopology', 'restart.maxBackoffMs', `must be >= minBackoffMs (${out.minBackoffMs}), got ${out.maxBackoffMs}`);
+  return out;
+}
+
+/**
+ * Keeps one pipeline running under its supervision. When the pipeline errors (a `map` threw):
+ * the message being pushed through at that moment is the one that failed — its settlement is the
+ * current one (`settle-scope`) — so under `'resume'` it is failed for the dead letters, under
+ * `'retry'` for redelivery, and the pipeline is resubscribed; under `'stop'` it is failed for
+ * redelivery and the run ends with `TopologyFailedError`. Inputs the old subscription still held
+ * (a batch, a sink's queue) are failed by their stages' teardown and redelivered.
+ */
+export class PipelineSupervisor {
+  private subscription: Subscription | undefined;
+  private consecutive = 0;
+  private receivedAtFailure = -1;
+  private over = false;
+  private timer: Subscription | undefined;
+
+  constructor(private readonly deps: PipelineSupervisorDeps) {}
+
+  start(): void {
+    this.subscribe();
+  }
+
+  /** Unsubscribes the current subscription and any pending restart (the drain's cut-off). */
+  unsubscribe(): void {
+    this.timer?.unsubscribe();
+    this.subscription?.unsubscribe();
+  }
+
+  private subscribe(): void {
+    const supervisor = this;
+    let failedSynchronously = false;
+    const sub = this.deps.pipeline.subscribe({
+      error(err: unknown): void {
+        failedSynchronously = true;
+        supervisor.onError(err);
+      },
+      complete(): void {
+        supervisor.end();
+      },
+    });
+    if (!failedSynchronously || this.subscription === undefined) this.subscription = sub;
+  }
+
+  private end(): void {
+    if (this.over) return;
+    this.over = true;
+    this.deps.ended();
+  }
+
+  private giveUp(error: Error): void {
+    this.end();
+    this.deps.failed(error);
+  }
+
+  private onError(thrown: unknown): void {
+    const { name, logger } = this.deps;
+    const error = ensureError(thrown);
+    const settlement = currentSettlement();
+    const held = settlement !== undefined && !settlement.settled ? settlement : undefined;
+    const input = settlement === undefined ? this.deps.coreInput.current : undefined;
+    if (this.deps.stopping()) {
+      held?.fail(error);
+      logger.warn({ err: error, part: name }, 'pipeline failed while draining');
+      return this.end();
+    }
+    if (error.name === 'TopologyFailedError' || this.deps.supervision === 'stop') {
+      // Not acknowledged: the next run gets the message again.
+      held?.fail(error);
+      const failure = error instanceof TopologyFailedError ? error : new TopologyFailedError(name, error.message, { cause: error });
+      logger.error({ err: error, part: name }, 'pipeline failed: stopping the topology (supervision stop)');
+      return this.giveUp(failure);
+    }
+    if (held !== undefined) held.fail(error, this.deps.supervision === 'resume' ? 'resume' : 'retry', name);
+    // A core-NATS message cannot be redelivered: 'retry' dead-letters it too.
+    else if (input !== undefined) this.deps.deadLetter(input, error, name);
+    const blamed = held !== undefined || input !== undefined;
+
+    const received = this.deps.received();
+    if (received - this.receivedAtFailure > 1) this.consecutive = 0;
+    this.receivedAtFailure = received;
+    this.consecutive += 1;
+    const { maxConsecutiveFailures, immediateRestarts, minBackoffMs, maxBackoffMs } = this.deps.restart;
+    if (this.consecutive >= maxConsecutiveFailures) {
+      logger.error({ err: error, part: name, failures: this.consecutive }, 'pipeline keeps failing: stopping the topology');
+      return this.giveUp(
+        new TopologyFailedError(name, `${this.consecutive} failures in a row with no message processed in between (restart.maxConsecutiveFailures); last: ${error.message}`, { cause: error }),
+      );
+    }
+    if (blamed && this.consecutive <= immediateRestarts) {
+      logger.warn({ err: error, part: name, supervision: this.deps.supervision, failures: this.consecutive }, 'a stage threw on a message: restarting the pipeline');
+      // Outside the failed message's scope, so a failure while subscribing is not blamed on it.
+      return withSettlement(undefined, () => this.subscribe());
+    }
+    const delayMs = Math.min(maxBackoffMs, minBackoffMs * 2 ** (this.consecutive - 1));
+    logger.warn(
+      { err: error, part: name, supervision: this.deps.supervision, failures: this.consecutive, restartInMs: delayMs },
+      blamed ? 'a stage threw on a message: restarting the pipeline after a backoff' : 'pipeline failed outside any message: restarting it after a backoff',
+    );
+    this.timer = this.deps.scheduler.schedule(() => {
+      this.timer = undefined;
+      if (!this.deps.stopping()) this.subscribe();
+      else this.end();
+    }, delayMs);
+  }
+}
