@@ -8,6 +8,7 @@ import { optionalInt, requireInt, requireName } from './internal/batch-validate.
 import { Fifo } from './internal/fifo.js';
 import { HeldInputs, type HeldInput } from './internal/held-inputs.js';
 import type { PauseControl } from './micro-batch-process.js';
+import { requireSupervision, type SupervisionMode } from '../src/settle/supervision.js';
 
 /** Options for {@link keyed}. */
 export interface KeyedConfig<T, R> {
@@ -33,6 +34,12 @@ export interface KeyedConfig<T, R> {
   pauseAtCount?: number | undefined;
   /** Clock for dead-letter timestamps. Default `asyncScheduler`. */
   scheduler?: SchedulerLike | undefined;
+  /**
+   * What a `handle` that throws or errors does to its envelope's input (see `SupervisionMode`):
+   * `'resume'` (default) dead-letters it and goes on, `'retry'` redelivers it (dead-lettered after
+   * the stream's `maxDeliveries`), `'stop'` ends the run with `TopologyFailedError`.
+   */
+  supervision?: SupervisionMode | undefined;
 }
 
 interface KeyState<T> {
@@ -60,11 +67,12 @@ interface KeyState<T> {
  *   the input's scope with those values' effects downstream complete. `handle` runs in the
  *   input's scope, so a `guardHandler`'s dead-letter sink holds the input until the dead letter
  *   is stored. A `key` that throws emits its `DeadLettered` at once, in the input's scope.
- * - Fails: when a handler fails with a settling input (a JetStream stream), that input is failed —
- *   redelivered after the source's backoff, dead-lettered after its last delivery — and the key
- *   goes on with its next envelope, so the redelivered one is handled after it (wrap the handler
- *   with `guardHandler` to retry in place and keep the key's order). Without a settling input the
- *   output fails. Also fails when a mailbox or `maxKeys` overflows (`BufferOverflowError`) or the
+ * - Fails: when a handler fails with a settling input (a JetStream stream), `supervision` decides:
+ *   `'resume'` (default) dead-letters that input and the key goes on with its next envelope;
+ *   `'retry'` redelivers it after the source's backoff (dead-lettered after its last delivery),
+ *   so it is handled after the key's next ones (wrap the handler with `guardHandler` to retry in
+ *   place and keep the key's order); `'stop'` ends the run with `TopologyFailedError`. Without a
+ *   settling input the output fails (the runtime's supervision then restarts the pipeline). Also fails when a mailbox or `maxKeys` overflows (`BufferOverflowError`) or the
  *   source fails; every input still held then (running or waiting) is failed for redelivery.
  * - Guarantee: passes its input's on (at-least-once from a JetStream stream).
  *
@@ -104,11 +112,12 @@ export function keyed<T, R>(config: KeyedConfig<T, R>): OperatorFunction<Envelop
   }
   const scheduler = config.scheduler ?? asyncScheduler;
   const operator = `${c}:${name}`;
+  const supervision = requireSupervision(c, config.supervision);
 
   return (source) =>
     markStage(
       new Observable<R | DeadLettered<T>>((subscriber) => {
-        const holds = new HeldInputs(`keyed '${name}'`);
+        const holds = new HeldInputs(`keyed '${name}'`, { mode: supervision, part: `keyed:${name}` });
         const states = new Map<string, KeyState<T>>();
         const ready = new Fifo<KeyState<T>>();
         const running = new Set<Subscription>();

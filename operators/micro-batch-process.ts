@@ -1,6 +1,7 @@
 import { from, Observable, type ObservableInput, type OperatorFunction, type Subscription } from 'rxjs';
-import { BufferOverflowError, ensureError, InvalidConfigError } from '../src/errors.js';
+import { BufferOverflowError, ensureError, InvalidConfigError, TopologyFailedError } from '../src/errors.js';
 import { reportBatch } from '../src/runtime/batch-observer.js';
+import { requireSupervision, type SupervisionMode } from '../src/settle/supervision.js';
 import { markStage } from '../src/runtime/lineage.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
 import type { Settlement } from '../src/settle/settlement.js';
@@ -56,6 +57,13 @@ export interface MicroBatchProcessConfig<T, R> extends MicroBatchConfig<T> {
    * Default `floor(maxBufferedCount / 2)`, at least 1.
    */
   pauseAtCount?: number | undefined;
+  /**
+   * What a `process` that throws or errors does to the inputs of its batch (see
+   * `SupervisionMode`): `'resume'` (default) dead-letters each of them (the batch failed as a
+   * whole: Sluice cannot tell which value was bad), `'retry'` redelivers them after the source's
+   * backoff (dead-lettered after `maxDeliveries`), `'stop'` ends the run with `TopologyFailedError`.
+   */
+  supervision?: SupervisionMode | undefined;
 }
 
 /**
@@ -72,8 +80,9 @@ export interface MicroBatchProcessConfig<T, R> extends MicroBatchConfig<T> {
  *   `maxBufferedCount` (plus `pauseControl` to pause such a source before the bound).
  * - Completes: after the source completes and every batch, including the remainder, is processed.
  * - Fails: when `process` throws or errors for a batch whose every value has a settling input,
- *   those inputs are failed (redelivered after a backoff, dead-lettered after their last
- *   delivery) and the stream goes on; otherwise the error ends the output. A source error is
+ *   `supervision` decides: those inputs are dead-lettered (`'resume'`, the default) or redelivered
+ *   after a backoff and dead-lettered after their last delivery (`'retry'`), and the stream goes
+ *   on; or the run ends (`'stop'`). Without settling inputs the error ends the output. A source error is
  *   forwarded at once; on it and on unsubscribe, batches not yet processed fail their inputs.
  *   Too many values without a settling input → `BufferOverflowError`.
  * - Guarantee: at-least-once from a JetStream stream. With `groups`, batches are recorded and
@@ -93,6 +102,8 @@ export function microBatchProcess<T, R>(config: MicroBatchProcessConfig<T, R>): 
   const limits = validateBatchLimits(name, config);
   const groups = validateBatchGroups(name, config.groups);
   const process = requireFunction(name, 'process', config.process);
+  const supervision = requireSupervision(name, config.supervision);
+  const part = config.groups?.name !== undefined ? `${name}:${config.groups.name}` : name;
   const maxBuffered = requireInt(name, 'maxBufferedCount', config.maxBufferedCount, limits.maxCount);
   const pauseAt =
     optionalInt(name, 'pauseAtCount', config.pauseAtCount, 1) ?? Math.max(1, Math.floor(maxBuffered / 2));
@@ -130,12 +141,19 @@ export function microBatchProcess<T, R>(config: MicroBatchProcessConfig<T, R>): 
         // The batch's work failed: redeliver its inputs when all have a settlement and go on;
         // otherwise (nothing would redeliver them) end the output.
         const failed = (batch: HeldBatch<T>, err: unknown): boolean => {
+          if (supervision === 'stop') {
+            const error = ensureError(err);
+            batch.settlement?.fail(error);
+            batch.settlement?.release();
+            subscriber.error(new TopologyFailedError(part, error.message, { cause: error }));
+            return false;
+          }
           if (!batch.allHeld || batch.settlement === undefined) {
             subscriber.error(err);
             return false;
           }
           current = undefined;
-          batch.settlement.fail(ensureError(err));
+          batch.settlement.fail(ensureError(err), supervision, part);
           batch.settlement.release();
           busy = false;
           inner = undefined;

@@ -1,5 +1,6 @@
 import { from, Observable, type ObservableInput, type OperatorFunction } from 'rxjs';
-import { ensureError, InvalidConfigError } from '../src/errors.js';
+import { ensureError, InvalidConfigError, TopologyFailedError } from '../src/errors.js';
+import { requireSupervision, type SupervisionMode } from '../src/settle/supervision.js';
 import { markStage } from '../src/runtime/lineage.js';
 import { holdCurrent, withSettlement } from '../src/settle/settle-scope.js';
 import type { Settlement } from '../src/settle/settlement.js';
@@ -13,6 +14,13 @@ export interface SettleMapConfig<T, R> {
   project: (value: T) => ObservableInput<R>;
   /** Values worked on at once; more wait in order. Integer >= 1. Default 1. */
   concurrency?: number | undefined;
+  /**
+   * What a `project` that throws or errors does to its value's input (see `SupervisionMode`):
+   * `'resume'` (default) dead-letters it, `'retry'` redelivers it after the source's backoff
+   * (dead-lettered after `maxDeliveries`; for a service that may be down), `'stop'` ends the run
+   * with `TopologyFailedError` naming `settleMap:<name>`.
+   */
+  supervision?: SupervisionMode | undefined;
 }
 
 /**
@@ -25,9 +33,11 @@ export interface SettleMapConfig<T, R> {
  * - Emits: each result of `project`, as it comes (out of input order when `concurrency` > 1).
  * - Holds: at most `concurrency` values in work; values beyond wait in a queue, still
  *   unacknowledged, so a JetStream source's `maxUnsettled` bounds it.
- * - Fails: when `project` throws or its result errors, the value's input is failed (redelivered
- *   after a backoff; dead-lettered after its last delivery) and the stream goes on. Without a
- *   settling input (a core subject), the error ends the stream, as `mergeMap` would.
+ * - Fails: when `project` throws or its result errors, `supervision` decides: the value's input is
+ *   dead-lettered (`'resume'`, the default) or redelivered after a backoff and dead-lettered after
+ *   its last delivery (`'retry'`), and the stream goes on; or the run ends (`'stop'`). Without a
+ *   settling input (a core subject), the error ends the stream, as `mergeMap` would, and the
+ *   runtime's supervision restarts the pipeline.
  * - Guarantee: passes its input's guarantee on (at-least-once from a JetStream stream).
  *
  * ```ts
@@ -39,6 +49,8 @@ export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction
   const concurrency = config.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidConfigError(`settleMap '${config.name}'`, 'concurrency', `must be an integer >= 1, got ${concurrency}`);
   if (typeof config.project !== 'function') throw new InvalidConfigError(`settleMap '${config.name}'`, 'project', 'must be a function');
+  const supervision = requireSupervision(`settleMap '${config.name}'`, config.supervision);
+  const part = `settleMap:${config.name}`;
   return (source) =>
     markStage(
       new Observable<R>((subscriber) => {
@@ -73,9 +85,16 @@ export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction
           subscriber.add(inner);
         };
         const failed = (held: Settlement | undefined, err: unknown): void => {
+          const error = ensureError(err);
+          if (supervision === 'stop') {
+            if (held !== undefined) working.delete(held);
+            held?.fail(error);
+            held?.release();
+            return subscriber.error(new TopologyFailedError(part, error.message, { cause: error }));
+          }
           if (held === undefined) return subscriber.error(err);
           working.delete(held);
-          held.fail(ensureError(err));
+          held.fail(error, supervision, part);
           held.release();
           finish();
         };
@@ -102,6 +121,6 @@ export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction
         });
       }),
       source,
-      { name: `settleMap:${config.name}`, effect: 'passes' },
+      { name: part, effect: 'passes' },
     );
 }

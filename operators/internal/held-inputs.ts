@@ -1,8 +1,15 @@
 import { from, Subscription, type ObservableInput, type Subscriber } from 'rxjs';
-import { ensureError } from '../../src/errors.js';
+import { ensureError, TopologyFailedError } from '../../src/errors.js';
 import { InterruptedError } from '../../src/settle/interrupted-error.js';
 import { holdCurrent, withSettlement } from '../../src/settle/settle-scope.js';
 import type { Settlement } from '../../src/settle/settlement.js';
+import type { SupervisionMode } from '../../src/settle/supervision.js';
+
+/** How a failed work is handled: the operator's `supervision`, and its `<kind>:<name>` for dead letters. */
+export interface WorkSupervision {
+  readonly mode: SupervisionMode;
+  readonly part: string;
+}
 
 /** How one input's work ended, as {@link HeldInput.subscribe} reports it. */
 export interface HeldWorkObserver<R> {
@@ -29,6 +36,7 @@ export class HeldInput {
   constructor(
     readonly settlement: Settlement | undefined,
     private readonly owner: Set<HeldInput>,
+    private readonly supervision?: WorkSupervision | undefined,
   ) {
     this.open = settlement !== undefined;
     if (this.open) owner.add(this);
@@ -93,8 +101,18 @@ export class HeldInput {
   }
 
   private workFailed(err: unknown, observer: HeldWorkObserver<unknown>): void {
+    const sup = this.supervision;
+    if (sup?.mode === 'stop') {
+      // Not acknowledged (the next run gets it again), and the run ends naming this operator.
+      this.failed(err);
+      const error = ensureError(err);
+      return observer.error(new TopologyFailedError(sup.part, error.message, { cause: error }));
+    }
     if (!this.settling) return observer.error(err);
-    this.failed(err);
+    if (sup !== undefined && this.close()) {
+      this.settlement!.fail(ensureError(err), sup.mode === 'resume' ? 'resume' : 'retry', sup.part);
+      this.settlement!.release();
+    } else this.failed(err);
     observer.end(true);
   }
 
@@ -119,12 +137,19 @@ export class HeldInput {
 export class HeldInputs {
   private readonly open = new Set<HeldInput>();
 
-  /** @param component names the operator in the error an interrupted input is failed with. */
-  constructor(private readonly component: string) {}
+  /**
+   * @param component names the operator in the error an interrupted input is failed with.
+   * @param supervision what a failed work does to its input (see `SupervisionMode`); without it,
+   * the input is failed for redelivery (`'retry'`).
+   */
+  constructor(
+    private readonly component: string,
+    private readonly supervision?: WorkSupervision | undefined,
+  ) {}
 
   /** Holds the input being pushed through now; call it in `next`, before anything asynchronous. */
   take(): HeldInput {
-    return new HeldInput(holdCurrent(), this.open);
+    return new HeldInput(holdCurrent(), this.open, this.supervision);
   }
 
   /** Fails every input still held (they were not processed: redeliver them). Call it on teardown. */
