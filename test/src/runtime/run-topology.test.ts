@@ -6,7 +6,7 @@ import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
 import { jsonCodec } from '../../../src/codec/json-codec.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
-import { InvalidConfigError } from '../../../src/errors.js';
+import { InvalidConfigError, TopologyFailedError } from '../../../src/errors.js';
 import { decodeDeadLetter, DEAD_LETTER_HEADERS } from '../../../src/dead-letter/encode-dead-letter.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
@@ -101,11 +101,13 @@ describe('runTopology', () => {
     expect((await run.done).reason).toBe('completed');
   });
 
-  it('stops with "failed" and the error when a pipeline errors', async () => {
-    const { run } = await start(defineTopology('broken', () => throwError(() => new Error('boom'))));
+  it('stops with "failed" and a TopologyFailedError naming the part when a pipeline under supervision "stop" errors', async () => {
+    const { run } = await start(defineTopology('broken', () => throwError(() => new Error('boom')), { supervision: 'stop' }));
     const exit = await run.done;
     expect(exit.reason).toBe('failed');
-    expect(exit.error?.message).toBe('boom');
+    expect(exit.error).toBeInstanceOf(TopologyFailedError);
+    expect(exit.error?.message).toBe('pipeline 1 failed: boom');
+    expect(exit.failedPart).toBe('pipeline 1');
   });
 
   it('drains: generators stop, in-process traffic is delivered, then sources complete and hooks run', async () => {

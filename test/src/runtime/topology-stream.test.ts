@@ -67,6 +67,7 @@ describe('t.stream: at-least-once by default', () => {
         t.stream<{ i: number }>('IN', 'in.>', { redeliveryDelayMs: 5 }).pipe(
           settleMap({
             name: 'erp',
+            supervision: 'retry',
             project: async (e) => {
               const n = (attempts.get(e.data.i) ?? 0) + 1;
               attempts.set(e.data.i, n);
@@ -95,6 +96,7 @@ describe('t.stream: at-least-once by default', () => {
         t.stream<{ i: number }>('IN', 'in.>', { redeliveryDelayMs: 1, maxDeliveries: 3 }).pipe(
           settleMap({
             name: 'always-fails',
+            supervision: 'retry',
             project: async (e) => {
               if (e.data.i === 1) throw new Error(`cannot handle ${e.data.i}`);
               return e;
@@ -106,7 +108,7 @@ describe('t.stream: at-least-once by default', () => {
     );
     await until(() => run.stats.deadLetters === 1 && run.stats.unsettled === 0);
     await until(() => dead.length === 1);
-    expect(dead[0]).toMatchObject({ subject: 'in.x', stream: 'IN', seq: 1, error: { message: 'cannot handle 1' }, operator: 'stream:IN' });
+    expect(dead[0]).toMatchObject({ subject: 'in.x', stream: 'IN', seq: 1, error: { message: 'cannot handle 1' }, operator: 'settleMap:always-fails' });
     expect(decodeEnvelope({ ...dead[0]!, data: dead[0]!.payload, id: 'x', eventTime: 0 }).data).toEqual({ i: 1 });
   });
 
@@ -155,17 +157,20 @@ describe('t.stream: at-least-once by default', () => {
 });
 
 describe('t.stream: a stage that throws', () => {
-  it('does not acknowledge the message that made the pipeline fail: the next run gets it again', async () => {
+  it('under supervision "stop", does not acknowledge the message that made the pipeline fail: the next run gets it again', async () => {
     const transport = new LocalTransport();
     await seed(transport, 3);
     const failing = await start(
-      defineTopology('throws', (t) =>
-        t.stream<{ i: number }>('IN', 'in.>').pipe(
-          map((e) => {
-            if (e.data.i === 2) throw new Error('bad data');
-            return e;
-          }),
-        ),
+      defineTopology(
+        'throws',
+        (t) =>
+          t.stream<{ i: number }>('IN', 'in.>').pipe(
+            map((e) => {
+              if (e.data.i === 2) throw new Error('bad data');
+              return e;
+            }),
+          ),
+        { supervision: 'stop' },
       ),
       transport,
     );
