@@ -145,7 +145,7 @@ export function microBatchProcess<T, R>(config: MicroBatchProcessConfig<T, R>): 
             const error = ensureError(err);
             batch.settlement?.fail(error);
             batch.settlement?.release();
-            subscriber.error(new TopologyFailedError(part, error.message, { cause: error }));
+            subscriber.error(new TopologyFailedError(undefined, part, error));
             return false;
           }
           if (!batch.allHeld || batch.settlement === undefined) {

@@ -90,7 +90,7 @@ export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction
             if (held !== undefined) working.delete(held);
             held?.fail(error);
             held?.release();
-            return subscriber.error(new TopologyFailedError(part, error.message, { cause: error }));
+            return subscriber.error(new TopologyFailedError(undefined, part, error));
           }
           if (held === undefined) return subscriber.error(err);
           working.delete(held);

@@ -145,16 +145,20 @@ function safeString(v: unknown): string {
 }
 
 /**
- * A part of a topology failed under the `'stop'` supervision (or kept failing with no message
- * processed in between), so the run ended. `part` names it: `pipeline <n>`, `settleMap:<name>`...
+ * A part of a topology failed under the `'stop'` supervision, or kept failing with no message
+ * processed in between, so the run ended (the test driver's calls throw it from then on). `part`
+ * names it: `pipeline <n>`, `settleMap:<name>`, `actor <name>`... An operator raising it does not
+ * know its topology (`topology` undefined); the runtime's has it.
  */
 export class TopologyFailedError extends Error {
   override readonly name = 'TopologyFailedError';
   constructor(
+    readonly topology: string | undefined,
     readonly part: string,
-    detail: string,
-    options?: ErrorOptions,
+    cause: Error | undefined,
+    /** What went wrong; default the cause's message. */
+    readonly detail: string = cause?.message ?? 'unknown error',
   ) {
-    super(`${part} failed: ${detail}`, options);
+    super(topology !== undefined ? `topology '${topology}' failed in ${part}: ${detail}` : `${part} failed: ${detail}`, { cause });
   }
 }

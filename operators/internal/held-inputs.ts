@@ -106,7 +106,7 @@ export class HeldInput {
       // Not acknowledged (the next run gets it again), and the run ends naming this operator.
       this.failed(err);
       const error = ensureError(err);
-      return observer.error(new TopologyFailedError(sup.part, error.message, { cause: error }));
+      return observer.error(new TopologyFailedError(undefined, sup.part, error));
     }
     if (!this.settling) return observer.error(err);
     if (sup !== undefined && this.close()) {

@@ -138,7 +138,9 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
           complete: () => subscriber.complete(),
         }),
     );
-    return markSource(env$, node);
+    // One subscription however many pipelines read it, as `stream`: a pipeline the runtime
+    // restarts after a stage threw rejoins it at once, so no delivery queued for it is dropped.
+    return markSource(env$.pipe(share()), node);
   };
 
   const streamReaders = new Map<string, number>();

@@ -23,7 +23,11 @@ export interface RestartSettings {
    * Integer >= 0. Default 3.
    */
   immediateRestarts?: number | undefined;
-  /** First backoff, ms; doubles per failure in a row. Default 100. */
+  /**
+   * First backoff, ms; doubles per failure in a row. Default 100. While the pipeline waits, its
+   * stream consumer is stopped: messages the broker had already sent it come again after the
+   * source's `ackWaitMs`.
+   */
   minBackoffMs?: number | undefined;
   /** Longest backoff, ms. Default 10000. */
   maxBackoffMs?: number | undefined;
@@ -31,6 +35,7 @@ export interface RestartSettings {
 
 /** What a {@link PipelineSupervisor} needs from the runtime. Internal. */
 export interface PipelineSupervisorDeps {
+  readonly topology: string;
   /** `pipeline <n>`, `actor <name>`...: names the part in logs, dead letters and errors. */
   readonly name: string;
   readonly pipeline: Observable<unknown>;
@@ -133,7 +138,10 @@ export class PipelineSupervisor {
     if (error.name === 'TopologyFailedError' || this.deps.supervision === 'stop') {
       // Not acknowledged: the next run gets the message again.
       held?.fail(error);
-      const failure = error instanceof TopologyFailedError ? error : new TopologyFailedError(name, error.message, { cause: error });
+      const failure =
+        error instanceof TopologyFailedError
+          ? new TopologyFailedError(this.deps.topology, error.part, error.cause instanceof Error ? error.cause : error, error.detail)
+          : new TopologyFailedError(this.deps.topology, name, error);
       logger.error({ err: error, part: name }, 'pipeline failed: stopping the topology (supervision stop)');
       return this.giveUp(failure);
     }
@@ -150,7 +158,7 @@ export class PipelineSupervisor {
     if (this.consecutive >= maxConsecutiveFailures) {
       logger.error({ err: error, part: name, failures: this.consecutive }, 'pipeline keeps failing: stopping the topology');
       return this.giveUp(
-        new TopologyFailedError(name, `${this.consecutive} failures in a row with no message processed in between (restart.maxConsecutiveFailures); last: ${error.message}`, { cause: error }),
+        new TopologyFailedError(this.deps.topology, name, error, `${this.consecutive} failures in a row with no message processed in between (restart.maxConsecutiveFailures); last: ${error.message}`),
       );
     }
     if (blamed && this.consecutive <= immediateRestarts) {
@@ -158,7 +166,7 @@ export class PipelineSupervisor {
       // Outside the failed message's scope, so a failure while subscribing is not blamed on it.
       return withSettlement(undefined, () => this.subscribe());
     }
-    const delayMs = Math.min(maxBackoffMs, minBackoffMs * 2 ** (this.consecutive - 1));
+    const delayMs = Math.min(maxBackoffMs, minBackoffMs * 2 ** (this.consecutive - 1 - (blamed ? immediateRestarts : 0)));
     logger.warn(
       { err: error, part: name, supervision: this.deps.supervision, failures: this.consecutive, restartInMs: delayMs },
       blamed ? 'a stage threw on a message: restarting the pipeline after a backoff' : 'pipeline failed outside any message: restarting it after a backoff',

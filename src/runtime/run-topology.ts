@@ -217,6 +217,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     pipelinesDone.push(
       new Promise<void>((resolve) => {
         const supervisor = new PipelineSupervisor({
+          topology: topology.name,
           name: partName,
           pipeline,
           supervision: supervisionOf(pipeline) ?? supervision,

@@ -1,3 +1,4 @@
-export { startTestDriver, TopologyFailedError, UnconsumedInputError } from './topology-test-driver.js';
+export { startTestDriver, UnconsumedInputError } from './topology-test-driver.js';
+export { TopologyFailedError } from '../errors.js';
 export { ManualClock } from './manual-clock.js';
 export type { TestDriverOptions, TestInput, TestOutput, TopologyTestDriver } from './topology-test-driver.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
-import { InvalidConfigError } from '../errors.js';
+import { InvalidConfigError, TopologyFailedError } from '../errors.js';
 import { ManualClock } from './manual-clock.js';
 import type { DeadLetterRecord } from '../dead-letter/dead-letter-record.js';
 import type { Codec } from '../codec/codec.js';
@@ -131,7 +131,7 @@ export async function startTestDriver(topology: Topology, options: TestDriverOpt
   });
   let failure: TopologyFailedError | undefined;
   void running.done.then((exit) => {
-    if (exit.reason === 'failed') failure = new TopologyFailedError(topology.name, exit.failedPart ?? 'a pipeline', exit.error);
+    if (exit.reason === 'failed') failure = exit.error instanceof TopologyFailedError ? exit.error : new TopologyFailedError(topology.name, exit.failedPart ?? 'a pipeline', exit.error);
   });
   const assertRunning = (): void => {
     if (failure !== undefined) throw failure;
@@ -225,18 +225,6 @@ export class UnconsumedInputError extends Error {
     readonly subject: string,
   ) {
     super(`test input on subject '${subject}': nothing in topology '${topology}' reads it (no source subscribes to it and no stream captures it)`);
-  }
-}
-
-/** A part of the topology under test failed; the driver's calls throw this from then on. */
-export class TopologyFailedError extends Error {
-  override readonly name = 'TopologyFailedError';
-  constructor(
-    readonly topology: string,
-    readonly part: string,
-    cause: Error | undefined,
-  ) {
-    super(`topology '${topology}' failed in ${part}: ${cause?.message ?? 'unknown error'}`, { cause });
   }
 }
 

@@ -106,7 +106,7 @@ describe('runTopology', () => {
     const exit = await run.done;
     expect(exit.reason).toBe('failed');
     expect(exit.error).toBeInstanceOf(TopologyFailedError);
-    expect(exit.error?.message).toBe('pipeline 1 failed: boom');
+    expect(exit.error?.message).toBe("topology 'broken' failed in pipeline 1: boom");
     expect(exit.failedPart).toBe('pipeline 1');
   });
 

@@ -96,7 +96,7 @@ describe('startTestDriver: any topology, clear failures', () => {
     }
   });
 
-  it('an error in any part fails the next driver call, naming the part', async () => {
+  it("under supervision 'stop', an error in any part fails the next driver call, naming the part", async () => {
     const d = await startTestDriver(
       defineTopology('breaks', (t) => [
         t.source('ok.in').pipe(t.sink('ok.out')),
@@ -107,7 +107,7 @@ describe('startTestDriver: any topology, clear failures', () => {
           }),
           t.sink('bad.out'),
         ),
-      ]),
+      ], { supervision: 'stop' }),
     );
     d.input('bad.in').publish(5);
     await expect(d.settle()).rejects.toThrow("topology 'breaks' failed in pipeline 2: cannot take 5");
