@@ -5,6 +5,7 @@ import type { ActorDefinition } from '../actors/types.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { TopologyContext, WiringNode } from './types.js';
+import { supervised } from './supervised.js';
 
 /** Options of {@link TopologyContext.actor}. */
 export interface TopologyActorOptions extends Omit<ActorTopologyOptions, 'stream' | 'subjects' | 'ensureStreams'> {
@@ -79,7 +80,9 @@ export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, 
   const { emits, stream: _s, ...runOptions } = options;
   const ensureStreams = emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : [];
   // actorTopology declares the actor (its stream, outputs and their schemas, dead letters) to describe.
-  deps.run(actorTopology(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas: emits?.schemas, jsonSchemas: emits?.jsonSchemas }).build(ctx) as Observable<unknown>, `actor ${def.name}`);
+  // The engine handles bad input itself (its own supervision); an error out of it is a fault (storage): stop.
+  const engine = actorTopology(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas: emits?.schemas, jsonSchemas: emits?.jsonSchemas }).build(ctx) as Observable<unknown>;
+  deps.run(supervised(engine, 'stop'), `actor ${def.name}`);
   if (emits === undefined) return EMPTY;
   return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${def.name}_out` });
 }

@@ -5,6 +5,7 @@ import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-l
 import { markStage } from './lineage.js';
 import type { MountDeps, OutputsOf } from './mount-actor.js';
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
+import { supervised } from './supervised.js';
 
 /** Options of {@link TopologyContext.durableBatch}. */
 export interface TopologyDurableBatchOptions extends Omit<DurableBatchTopologyOptions, 'source' | 'triggerSubjects' | 'ensureStreams'> {
@@ -62,8 +63,9 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
     payloads: jsonSchemasBySubject(emits?.schemas, emits?.jsonSchemas),
     deadLetterSubject: dlqSubject,
   });
+  // An error out of the engine is a fault (storage, a broken trigger), not bad input: stop.
   deps.run(
-    durableBatch(ctx, {
+    supervised(durableBatch(ctx, {
       ...batchOptions,
       stateDir: batchOptions.stateDir ?? ctx.stateDir,
       source: { stream: streamName },
@@ -75,7 +77,7 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
         ...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : []),
         ...(batchOptions.deadLetterSubject === undefined ? [deadLetterStreamConfig(ctx.topologyName)] : []),
       ],
-    }),
+    }), 'stop'),
     `durable batch ${options.name}`,
   );
   if (emits === undefined) return EMPTY;

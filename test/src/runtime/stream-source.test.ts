@@ -5,6 +5,7 @@ import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
 import { makeEnvelope } from '../../../src/envelope/make-envelope.js';
+import { TerminalError } from '../../../src/errors.js';
 import { streamSource, type StreamSourceDeps } from '../../../src/runtime/stream-source.js';
 import type { StreamSourceOptions } from '../../../src/runtime/types.js';
 import { currentSettlement, holdCurrent } from '../../../src/settle/settle-scope.js';
@@ -133,6 +134,43 @@ describe('streamSource (durable consumer)', () => {
     expect(last.calls).toEqual([]);
     dlqHold!.release();
     expect(last.calls).toEqual(['ack']);
+  });
+
+  it("dead-letters at once, on its first delivery, a message failed under 'resume' supervision (naming the part) or with a TerminalError", async () => {
+    let dlqHold: Settlement | undefined;
+    const deadLetter = vi.fn(() => void (dlqHold = holdCurrent()));
+    const s = setup({ maxDeliveries: 5 }, deadLetter);
+    await start(
+      s.source<number>().pipe(
+        map((e) => {
+          if (e.data === 1) currentSettlement()!.fail(new TypeError('bad input 1'), 'resume', 'pipeline 1');
+          if (e.data === 2) currentSettlement()!.fail(new TerminalError('cannot ever handle 2'));
+          return e;
+        }),
+      ),
+    );
+    const resumed = message(1, 1);
+    s.deliver(resumed.msg);
+    expect(deadLetter).toHaveBeenLastCalledWith(resumed.msg, expect.objectContaining({ message: 'bad input 1' }), 'pipeline 1');
+    expect(resumed.calls).toEqual([]);
+    dlqHold!.release();
+    expect(resumed.calls).toEqual(['ack']);
+    const terminal = message(2, 1);
+    s.deliver(terminal.msg);
+    expect(deadLetter).toHaveBeenLastCalledWith(terminal.msg, expect.objectContaining({ name: 'TerminalError' }), 'stream:S');
+    dlqHold!.release();
+    expect(terminal.calls).toEqual(['ack']);
+  });
+
+  it("names the part in the dead letter of a message failed under 'retry' once its deliveries are used up", async () => {
+    const deadLetter = vi.fn();
+    const s = setup({ maxDeliveries: 2 }, deadLetter);
+    await start(s.source<number>().pipe(map((e) => (currentSettlement()!.fail(new Error('erp down'), 'retry', 'settleMap:erp'), e))));
+    const first = message(4, 1);
+    s.deliver(first.msg);
+    expect(first.calls).toEqual(['nak 1000']);
+    s.deliver(message(4, 2).msg);
+    expect(deadLetter).toHaveBeenCalledWith(expect.objectContaining({ seq: 4 }), expect.objectContaining({ message: 'erp down' }), 'settleMap:erp');
   });
 
   it('redelivers a message whose dead letter could not be stored', async () => {

@@ -44,6 +44,27 @@ describe('Settlement', () => {
     expect(log).toEqual(['a flush failed', 'b flush failed']);
   });
 
+  it("passes the first failure's supervision ('resume' and the part, or 'retry') to its source, and from a join to its members", () => {
+    const log: string[] = [];
+    const record = (name: string) => (f: Error | undefined, o?: { resume: boolean; part?: string | undefined }) =>
+      log.push(`${name} ${f?.message ?? 'ok'} ${o?.resume === true ? 'resume' : 'retry'} ${o?.part ?? '-'}`);
+    const one = new Settlement('S:1', true, record('one'));
+    one.fail(new Error('bad'), 'resume', 'pipeline 1');
+    one.fail(new Error('later'), 'retry');
+    one.release();
+    const a = new Settlement('S:2', true, record('a'));
+    const b = new Settlement('S:3', true, record('b'));
+    const group = Settlement.join([a, b]);
+    a.release();
+    b.release();
+    group.fail(new Error('batch bad'), 'resume', 'microBatchProcess');
+    group.release();
+    const plain = new Settlement('S:4', true, record('plain'));
+    plain.fail(new Error('down'));
+    plain.release();
+    expect(log).toEqual(['one bad resume pipeline 1', 'a batch bad resume microBatchProcess', 'b batch bad resume microBatchProcess', 'plain down retry -']);
+  });
+
   it('a join made with a recorded key is replay-stable; already-settled members are skipped', () => {
     const a = new Settlement('S:1', true, () => undefined);
     a.release();
