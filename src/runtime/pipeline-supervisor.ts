@@ -92,6 +92,14 @@ export class PipelineSupervisor {
     this.subscribe();
   }
 
+  /** The run is draining: a pipeline waiting for its restart is over now, not after its backoff. */
+  drain(): void {
+    if (this.timer === undefined) return;
+    this.timer.unsubscribe();
+    this.timer = undefined;
+    this.end();
+  }
+
   /** Unsubscribes the current subscription and any pending restart (the drain's cut-off). */
   unsubscribe(): void {
     this.timer?.unsubscribe();

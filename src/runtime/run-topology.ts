@@ -155,6 +155,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   let resolveDone!: (exit: TopologyExit) => void;
   const done = new Promise<TopologyExit>((resolve) => (resolveDone = resolve));
   const subscriptions: Array<{ unsubscribe(): void }> = [];
+  const supervisors: PipelineSupervisor[] = [];
   let stopping = false;
   const pipelinesDone: Array<Promise<void>> = [];
   let stopPromise: Promise<TopologyExit> | undefined;
@@ -171,6 +172,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
       // sources before those complete, so a drain does not cut off in-process traffic.
       await within(transport.flush().catch(() => undefined), drainTimeoutMs);
       closing$.next();
+      for (const s of supervisors) s.drain();
       if (!(await within(Promise.all(pipelinesDone), drainTimeoutMs))) {
         logger.warn({ drainTimeoutMs }, 'pipelines did not complete in time: cutting them off');
       }
@@ -232,6 +234,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
           ended: resolve,
         });
         subscriptions.push(supervisor);
+        supervisors.push(supervisor);
         supervisor.start();
       }),
     );

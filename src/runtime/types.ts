@@ -166,6 +166,8 @@ export interface TopologyContext {
    * Core NATS messages on `subject` (wildcards allowed), decoded by their `Content-Type`.
    * Completes when the runtime drains. A message that cannot be decoded goes to the dead
    * letters and the stream carries on. At-most-once: what arrives while nobody listens is gone.
+   * One NATS subscription however many pipelines read the returned Observable (each gets every
+   * message), so a pipeline restarted by its supervision misses nothing.
    */
   source<T = unknown>(subject: string, options?: SourceOptions): Observable<Envelope<T>>;
   /**

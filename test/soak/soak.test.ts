@@ -3,7 +3,8 @@ import { runSoak, soakSummary } from './soak.js';
 
 /*
  * A short soak in CI (`npm run soak` runs the long one): steady load with processor SIGKILLs,
- * broker SIGKILLs and poison mixed in; every input is reconciled against the outputs and the
+ * broker SIGKILLs and poison mixed in (undecodable bytes, and inputs the topology's map throws
+ * on: resumed by the runtime's supervision); every input is reconciled against the outputs and the
  * dead letters.
  */
 it('a short soak: kills, broker restarts and poison under load lose nothing and duplicate nothing', async () => {
@@ -13,7 +14,7 @@ it('a short soak: kills, broker restarts and poison under load lose nothing and 
     processorKillEveryMs: [4000, 8000],
     brokerKillEveryMs: [11000, 15000],
     poisonEvery: 53,
-    poisonKinds: ['bytes'],
+    poisonKinds: ['bytes', 'throw'],
   });
   const summary = soakSummary(result);
   console.log(summary);

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { map, scan, type Observable } from 'rxjs';
+import { defer, map, scan, throwError, type Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { keyed } from '../../../operators/keyed.js';
 import { microBatchProcess } from '../../../operators/micro-batch-process.js';
@@ -15,7 +15,7 @@ import { runTopology, type RunningTopology, type RunTopologyOptions, type Topolo
 import { supervised } from '../../../src/runtime/supervised.js';
 import type { TopologyContext } from '../../../src/runtime/types.js';
 import { startTestDriver } from '../../../src/testing/topology-test-driver.js';
-import type { Transport } from '../../../src/transport/transport.js';
+import { LocalTransport } from '../../../src/transport/local-transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';
 import { TRANSPORT_KINDS, useTransport } from '../../helpers/transports.js';
@@ -229,6 +229,38 @@ describe.each(TRANSPORT_KINDS)('pipeline supervision over %s', (kind) => {
     expect(dead.every((d) => d.operator === 'microBatchProcess' && d.error.message === 'batch with 50')).toBe(true);
     expect(dead.map((d) => d.seq)).toContain(50);
     expect(ended()).toBeUndefined();
+  });
+});
+
+describe('pipeline restarts outside any message', () => {
+  it('restarts a pipeline that failed with no message to blame after a backoff, and a drain does not wait for the backoff', async () => {
+    const transport = new LocalTransport();
+    let subscriptions = 0;
+    const run = await runTopology(
+      defineTopology('flaky-start', (t) =>
+        defer(() => (++subscriptions === 1 ? throwError(() => new Error('not ready yet')) : t.source<In>('flaky.in'))).pipe(map(assertGood), t.sink('flaky.out')),
+      ),
+      { transport, logger: silent, report: () => undefined, service: false, restart: { minBackoffMs: 50 } },
+    );
+    await until(() => subscriptions === 2);
+    const outputs: number[] = [];
+    transport.subscribe('flaky.out').subscribe((m) => outputs.push((msgpackCodec.decode(m.data) as In).i));
+    transport.publish('flaky.in', msgpackCodec.encode({ i: 1 }));
+    await until(() => outputs.length === 1);
+
+    const waiting = await runTopology(defineTopology('slow-restart', () => throwError(() => new Error('always'))), {
+      transport: new LocalTransport(),
+      logger: silent,
+      report: () => undefined,
+      service: false,
+      restart: { minBackoffMs: 60_000, maxBackoffMs: 60_000 },
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    const startedAt = Date.now();
+    const exit = await waiting.stop();
+    expect(exit.reason).toBe('stopped');
+    expect(Date.now() - startedAt).toBeLessThan(2_000);
+    expect((await run.stop()).reason).toBe('stopped');
   });
 });
 
