@@ -17,16 +17,11 @@ export interface RestartSettings {
    */
   maxConsecutiveFailures?: number | undefined;
   /**
-   * Failures in a row restarted at once (the pipeline is resubscribed while the failing message
-   * is still being delivered, so the stream's consumer is kept and nothing in flight waits for a
-   * redelivery); later ones, and failures no message can be blamed for, wait a backoff.
-   * Integer >= 0. Default 3.
-   */
-  immediateRestarts?: number | undefined;
-  /**
-   * First backoff, ms; doubles per failure in a row. Default 100. While the pipeline waits, its
-   * stream consumer is stopped: messages the broker had already sent it come again after the
-   * source's `ackWaitMs`.
+   * First backoff before restarting a pipeline that failed with no message to blame (an error
+   * raised outside any delivery: a source, a timer), ms; doubles per failure in a row. Default
+   * 100. While it waits, its stream consumer is stopped: messages the broker had already sent come
+   * again after the source's `ackWaitMs`. (A failure on a message restarts at once, while that
+   * message is still being delivered, so the consumer is kept and nothing in flight waits.)
    */
   minBackoffMs?: number | undefined;
   /** Longest backoff, ms. Default 10000. */
@@ -59,7 +54,6 @@ export interface PipelineSupervisorDeps {
 export function restartSettings(settings: RestartSettings = {}): Required<RestartSettings> {
   const out = {
     maxConsecutiveFailures: settings.maxConsecutiveFailures ?? 10,
-    immediateRestarts: settings.immediateRestarts ?? 3,
     minBackoffMs: settings.minBackoffMs ?? 100,
     maxBackoffMs: settings.maxBackoffMs ?? 10_000,
   };
@@ -162,23 +156,26 @@ export class PipelineSupervisor {
     if (received - this.receivedAtFailure > 1) this.consecutive = 0;
     this.receivedAtFailure = received;
     this.consecutive += 1;
-    const { maxConsecutiveFailures, immediateRestarts, minBackoffMs, maxBackoffMs } = this.deps.restart;
-    if (this.consecutive >= maxConsecutiveFailures) {
+    const { maxConsecutiveFailures, minBackoffMs, maxBackoffMs } = this.deps.restart;
+    // A wrong configuration does not get better by waiting.
+    const hopeless = !blamed && error.name === 'InvalidConfigError';
+    if (hopeless || this.consecutive >= maxConsecutiveFailures) {
       logger.error({ err: error, part: name, failures: this.consecutive }, 'pipeline keeps failing: stopping the topology');
       return this.giveUp(
-        new TopologyFailedError(this.deps.topology, name, error, `${this.consecutive} failures in a row with no message processed in between (restart.maxConsecutiveFailures); last: ${error.message}`),
+        hopeless
+          ? new TopologyFailedError(this.deps.topology, name, error)
+          : new TopologyFailedError(this.deps.topology, name, error, `${this.consecutive} failures in a row with no message processed in between (restart.maxConsecutiveFailures); last: ${error.message}`),
       );
     }
-    if (blamed && this.consecutive <= immediateRestarts) {
+    if (blamed) {
+      // Each such restart uses up one message (dead-lettered or redelivered with the stream's
+      // backoff): its rate is the input's, and maxConsecutiveFailures ends a run of them.
       logger.warn({ err: error, part: name, supervision: this.deps.supervision, failures: this.consecutive }, 'a stage threw on a message: restarting the pipeline');
       // Outside the failed message's scope, so a failure while subscribing is not blamed on it.
       return withSettlement(undefined, () => this.subscribe());
     }
-    const delayMs = Math.min(maxBackoffMs, minBackoffMs * 2 ** (this.consecutive - 1 - (blamed ? immediateRestarts : 0)));
-    logger.warn(
-      { err: error, part: name, supervision: this.deps.supervision, failures: this.consecutive, restartInMs: delayMs },
-      blamed ? 'a stage threw on a message: restarting the pipeline after a backoff' : 'pipeline failed outside any message: restarting it after a backoff',
-    );
+    const delayMs = Math.min(maxBackoffMs, minBackoffMs * 2 ** (this.consecutive - 1));
+    logger.warn({ err: error, part: name, supervision: this.deps.supervision, failures: this.consecutive, restartInMs: delayMs }, 'pipeline failed outside any message: restarting it after a backoff');
     this.timer = this.deps.scheduler.schedule(() => {
       this.timer = undefined;
       if (!this.deps.stopping()) this.subscribe();
