@@ -95,8 +95,9 @@ const TEMP_NAME = /^\.|~$|\.(tmp|temp|partial|part|crdownload|swp)$/i;
  *   emitted again. A bare async stage (`concatMap` over a promise) does not hold it: use
  *   `settleMap`, or `completion: 'explicit'`.
  * - Fails: when an effect fails, the file stays and is emitted again at the next scan, up to
- *   `maxAttempts`; then — or at once after `fail(err)` — it goes to `failedDir` with an error
- *   record. A failed scan is retried on the next tick and reported to `onError`; after
+ *   `maxAttempts`; then — or at once after `fail(err)`, or when a stage throws on it under
+ *   `'resume'` supervision (`failedDir` is a file's dead letters) — it goes to `failedDir` with
+ *   an error record. A failed scan is retried on the next tick and reported to `onError`; after
  *   `maxConsecutiveFailures` in a row the source errors. A failed move rejects the promise of
  *   `complete()`/`fail()` and leaves the file in flight (not emitted again until restart).
  *
@@ -151,11 +152,12 @@ export function fileDrop(dir: string, config: FileDropConfig = {}): Observable<D
       // Nobody may be waiting for the outcome (completion 'settled'): a failed move must not crash the process.
       outcome.catch(() => undefined);
       const key = config.name === undefined ? undefined : `fileDrop:${config.name}:${name}:${size}:${mtimeMs}`;
-      const settlement = new Settlement(key ?? `fileDrop:${name}`, key !== undefined, (failure) => {
+      const settlement = new Settlement(key ?? `fileDrop:${name}`, key !== undefined, (failure, how) => {
         const error = final ?? failure;
         let moved: Promise<string>;
         if (error === undefined) moved = moveOut(name, doneDir);
-        else if (final !== undefined || attempt >= maxAttempts) moved = moveToFailed(name, error, attempt);
+        // A stage threw on the file under 'resume' supervision: failed/ is a file's dead letters.
+        else if (final !== undefined || how?.resume === true || attempt >= maxAttempts) moved = moveToFailed(name, error, attempt);
         else {
           // Left in the directory: the next scan emits it again.
           inFlight.delete(name);

@@ -79,6 +79,8 @@ export class PipelineSupervisor {
   private receivedAtFailure = -1;
   private over = false;
   private timer: Subscription | undefined;
+  /** True during a restart made while the failed message is still being delivered. */
+  private restarting = false;
 
   constructor(private readonly deps: PipelineSupervisorDeps) {}
 
@@ -129,9 +131,10 @@ export class PipelineSupervisor {
   private onError(thrown: unknown): void {
     const { name, logger } = this.deps;
     const error = ensureError(thrown);
-    const settlement = currentSettlement();
+    // A failure while restarting is the pipeline's own (its subscription), not the message's.
+    const settlement = this.restarting ? undefined : currentSettlement();
     const held = settlement !== undefined && !settlement.settled ? settlement : undefined;
-    const input = settlement === undefined ? this.deps.coreInput.current : undefined;
+    const input = settlement === undefined && !this.restarting ? this.deps.coreInput.current : undefined;
     if (this.deps.stopping()) {
       held?.fail(error);
       logger.warn({ err: error, part: name }, 'pipeline failed while draining');
@@ -171,8 +174,12 @@ export class PipelineSupervisor {
       // Each such restart uses up one message (dead-lettered or redelivered with the stream's
       // backoff): its rate is the input's, and maxConsecutiveFailures ends a run of them.
       logger.warn({ err: error, part: name, supervision: this.deps.supervision, failures: this.consecutive }, 'a stage threw on a message: restarting the pipeline');
-      // Outside the failed message's scope, so a failure while subscribing is not blamed on it.
-      return withSettlement(undefined, () => this.subscribe());
+      this.restarting = true;
+      try {
+        return withSettlement(undefined, () => this.subscribe());
+      } finally {
+        this.restarting = false;
+      }
     }
     const delayMs = Math.min(maxBackoffMs, minBackoffMs * 2 ** (this.consecutive - 1));
     logger.warn({ err: error, part: name, supervision: this.deps.supervision, failures: this.consecutive, restartInMs: delayMs }, 'pipeline failed outside any message: restarting it after a backoff');

@@ -50,13 +50,28 @@ describe("fileDrop moves a file only after its effects are complete ('settled', 
     expect(await exists(join(dir(), 'orders.csv'))).toBe(false);
   });
 
-  it('a failed effect leaves the file for another attempt; after maxAttempts it goes to failed/ with the error', async () => {
+  it("a stage that throws on the file under 'resume' supervision (settleMap's default) sends it to failed/ at once, with the error", async () => {
+    await dropFile(dir(), 'poison.csv', 'x');
+    const seen: number[] = [];
+    const sub = fileDrop(dir(), { pollMs: 5, maxAttempts: 3 })
+      .pipe(
+        tap((f) => seen.push(f.attempt)),
+        settleMap({ name: 'import', project: (f: DroppedFile) => Promise.reject(new Error(`cannot import ${f.name}`)) }),
+      )
+      .subscribe();
+    await until(() => exists(join(dir(), 'failed', 'poison.csv.error.json')));
+    sub.unsubscribe();
+    const record = JSON.parse(await readFile(join(dir(), 'failed', 'poison.csv.error.json'), 'utf8')) as { attempts: number; error: { message: string } };
+    expect([seen, record.attempts, record.error.message]).toEqual([[1], 1, 'cannot import poison.csv']);
+  });
+
+  it("a failed effect under 'retry' leaves the file for another attempt; after maxAttempts it goes to failed/ with the error", async () => {
     await dropFile(dir(), 'bad.csv', 'x');
     const seen: number[] = [];
     const sub = fileDrop(dir(), { pollMs: 5, maxAttempts: 2 })
       .pipe(
         tap((f) => seen.push(f.attempt)),
-        settleMap({ name: 'import', project: (f: DroppedFile) => Promise.reject(new Error(`attempt ${f.attempt} failed`)) }),
+        settleMap({ name: 'import', supervision: 'retry', project: (f: DroppedFile) => Promise.reject(new Error(`attempt ${f.attempt} failed`)) }),
       )
       .subscribe();
     await until(() => exists(join(dir(), 'failed', 'bad.csv.error.json')));
