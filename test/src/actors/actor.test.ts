@@ -13,8 +13,9 @@ describe('actor', () => {
     expect(def.codec.contentType).toBe('application/msgpack');
   });
 
-  it("'skip' and 'stop-key' run the behaviour once", () => {
+  it("'skip' ('resume', the word pipelines and operators use) and 'stop-key' run the behaviour once", () => {
     expect(actor({ ...base, supervision: 'skip' }).supervision).toMatchObject({ mode: 'skip', maxAttempts: 1 });
+    expect(actor({ ...base, supervision: 'resume' }).supervision).toMatchObject({ mode: 'skip', maxAttempts: 1 });
     expect(actor({ ...base, supervision: 'stop-key' }).supervision).toMatchObject({ mode: 'stop-key', maxAttempts: 1 });
   });
 
