@@ -9,7 +9,6 @@ import { EncodeError, ensureError, InvalidConfigError } from '../errors.js';
 import { validateSubject } from '../transport/subject.js';
 import type { Transport } from '../transport/transport.js';
 import { currentSettlement, holdCurrent, withSettlement } from '../settle/settle-scope.js';
-import { InterruptedError } from '../settle/interrupted-error.js';
 import type { Settlement } from '../settle/settlement.js';
 import { markStage, traceSources, type StageInfo, type Trace } from './lineage.js';
 import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
@@ -158,11 +157,11 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
       const passed = new Observable<V>((subscriber) => {
         let inFlight = 0;
         let completed = false;
-        const waiting: Array<{ value: V; out: Outgoing; held: Settlement | undefined }> = [];
+        const waiting: Array<() => void> = [];
         const finishOne = (): void => {
           inFlight--;
           const next = waiting.shift();
-          if (next !== undefined) publish(next.value, next.out, next.held);
+          if (next !== undefined) next();
           else if (completed && inFlight === 0) subscriber.complete();
         };
         const publish = (value: V, out: Outgoing, held: Settlement | undefined): void => {
@@ -201,7 +200,7 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
               return held?.release();
             }
             if (inFlight < maxInFlight) publish(value, out, held);
-            else waiting.push({ value, out, held });
+            else waiting.push(() => publish(value, out, held));
           },
           error: (err: unknown) => subscriber.error(err),
           complete: () => {
@@ -209,15 +208,7 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
             if (inFlight === 0) subscriber.complete();
           },
         });
-        return () => {
-          sub.unsubscribe();
-          // Never published (the pipeline stopped or is being restarted): redeliver them.
-          const interrupted = new InterruptedError(`sink '${name}'`, 'stopped before this value was published');
-          for (const w of waiting.splice(0)) {
-            w.held?.fail(interrupted);
-            w.held?.release();
-          }
-        };
+        return () => sub.unsubscribe();
       });
       return markStage(passed, source, stage);
     };

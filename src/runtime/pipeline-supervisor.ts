@@ -71,7 +71,7 @@ export function restartSettings(settings: RestartSettings = {}): Required<Restar
  * current one (`settle-scope`) — so under `'resume'` it is failed for the dead letters, under
  * `'retry'` for redelivery, and the pipeline is resubscribed; under `'stop'` it is failed for
  * redelivery and the run ends with `TopologyFailedError`. Inputs the old subscription still held
- * (a batch, a sink's queue) are failed by their stages' teardown and redelivered.
+ * (a batch, a `settleMap`) are failed by their stages' teardown and redelivered.
  */
 export class PipelineSupervisor {
   private subscription: Subscription | undefined;

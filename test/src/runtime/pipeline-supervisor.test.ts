@@ -96,6 +96,14 @@ describe.each(TRANSPORT_KINDS)('pipeline supervision over %s', (kind) => {
     await expectResumed(s, run, ended, 'pipeline 1', (i) => `bad input ${i}`);
   });
 
+  it('values a restarted pipeline had handed to a durable sink (one publish at a time, the rest queued) still arrive', async () => {
+    const s = await setup();
+    const { run, ended } = await start(
+      defineTopology(s.name, (t) => t.stream<In>(s.stream, `${s.subject}.>`).pipe(map(assertGood), t.sink(s.out, { durable: true, maxInFlight: 1 }))),
+    );
+    await expectResumed(s, run, ended, 'pipeline 1', (i) => `bad input ${i}`);
+  });
+
   it("a Sluice operator's user function (settleMap's project) that throws on 1 message in 50: the same, naming the operator", async () => {
     const s = await setup();
     const { run, ended } = await start(
