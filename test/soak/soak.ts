@@ -48,6 +48,8 @@ export interface SoakResult {
   readonly poison: number;
   readonly processorKills: number;
   readonly brokerRestarts: number;
+  /** Processor starts that found the broker down and were started again (as a supervisor would). */
+  readonly startRetries: number;
   readonly outputs: number;
   readonly lost: number;
   readonly duplicated: number;
@@ -86,9 +88,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await jsm.streams.add({ name: io.stream, subjects: [io.subjects], storage: StorageType.File });
     await jsm.streams.add({ name: 'SOAK_OUT', subjects: [`${io.out}.>`], storage: StorageType.File });
 
+    let ready = false;
     const startChild = (): CrashChild => {
-      const c = spawnCrashChild(CHILD, { url: server.url, fixture: FIXTURE, params: io }, () => undefined);
-      return c;
+      ready = false;
+      return spawnCrashChild(CHILD, { url: server.url, fixture: FIXTURE, params: io }, (line) => {
+        if (line === 'ready') ready = true;
+      });
     };
     child = startChild();
 
@@ -123,6 +128,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     // Chaos: processor and broker kills on their own schedules until the load stops.
     let processorKills = 0;
     let brokerRestarts = 0;
+    let startRetries = 0;
     const until = started + options.durationMs;
     let nextProcessorKill = Date.now() + between(options.processorKillEveryMs ?? [4000, 9000]);
     let nextBrokerKill = Date.now() + between(options.brokerKillEveryMs ?? [12000, 20000]);
@@ -145,7 +151,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         nextBrokerKill = Date.now() + between(options.brokerKillEveryMs ?? [12000, 20000]);
       }
       const exited = await Promise.race([child.exited.then(() => true), Promise.resolve(false)]);
-      if (exited) throw new Error(`the processor exited on its own (it must carry on through poison and outages): ${child.stderr()}`);
+      if (exited) {
+        // A processor started while the broker is down fails to connect, and says so; a service
+        // supervisor (systemd, Kubernetes) starts it again. Once running, it must never exit.
+        if (!ready && /ECONNREFUSED|CONNECTION_REFUSED|connection refused/i.test(child.stderr())) {
+          startRetries += 1;
+          log(`processor could not connect (broker down): started again`);
+          await sleep(250);
+          child = startChild();
+        } else {
+          throw new Error(`the processor exited on its own (it must carry on through poison and outages): ${child.stderr()}`);
+        }
+      }
     }
     loading = false;
     await load;
@@ -203,6 +220,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       poison,
       processorKills,
       brokerRestarts,
+      startRetries,
       outputs: outputs.length,
       lost,
       duplicated,
@@ -240,7 +258,7 @@ function sleep(ms: number): Promise<void> {
 export function soakSummary(r: SoakResult): string {
   return (
     `soak seed ${r.seed}: ${r.events} events (${r.poison} poison) in ${(r.durationMs / 1000).toFixed(0)} s; ` +
-    `${r.processorKills} processor kills, ${r.brokerRestarts} broker restarts; ` +
+    `${r.processorKills} processor kills, ${r.brokerRestarts} broker restarts, ${r.startRetries} starts retried; ` +
     `outputs ${r.outputs}: lost ${r.lost}, duplicated ${r.duplicated}, unexpected ${r.unexpected}; ` +
     `dead letters ${r.deadLetters}: poison lost ${r.poisonLost}, poison duplicated ${r.poisonDuplicated}, good inputs dead-lettered ${r.goodDeadLettered}`
   );
