@@ -1,7 +1,7 @@
 import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import type { LocalStream } from './local-stream.js';
 import { localStreamMessage } from './local-stream-message.js';
-import type { StreamMessage } from './transport.js';
+import type { ConsumerState, StreamMessage } from './transport.js';
 import type { ResolvedConsumeOptions } from './validate-transport-options.js';
 
 /** Messages handed out per turn before yielding to the event loop. */
@@ -62,6 +62,23 @@ export class LocalDurableConsumer {
     this.options = options;
     this.nextSeq = options.startSeq;
     this.offAppend = stream.onAppend(() => this.schedulePump());
+  }
+
+  /**
+   * Counts as JetStream reports them. `pending` scans the undelivered tail (stats only, never on a
+   * message path); redeliveries waiting are counted as ack-pending, as on NATS.
+   */
+  state(): ConsumerState {
+    let pending = 0;
+    const filter = this.options.filterSubject;
+    for (let seq = this.nextSeq; ; pending++) {
+      const found = this.stream.next(seq, filter);
+      if (found.message === undefined) break;
+      seq = found.nextSeq;
+    }
+    let redelivered = 0;
+    for (const p of this.pending.values()) if (p.deliveryCount > 1) redelivered++;
+    return { pending, ackPending: this.pending.size, redelivered };
   }
 
   /** Applies changed settings of a later `consume` call; the position is kept. */

@@ -15,6 +15,7 @@ import type {
   AckPublisher,
   AckPublisherConfig,
   ConsumeOptions,
+  ConsumerState,
   DurablePublishOptions,
   OrderedReader,
   OrderedReadOptions,
@@ -241,6 +242,10 @@ export class LocalTransport implements Transport {
 
   async streamState(stream: string): Promise<StreamState> {
     return this.existingStream('streamState', stream).state();
+  }
+
+  async consumerState(stream: string, durableName: string): Promise<ConsumerState | undefined> {
+    return this.durables.get(`${stream}/${durableName}`)?.state();
   }
 
   async findStream(subject: string): Promise<StreamInfo | undefined> {

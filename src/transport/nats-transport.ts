@@ -33,6 +33,7 @@ import type {
   AckPublisher,
   AckPublisherConfig,
   ConsumeOptions,
+  ConsumerState,
   DurablePublishOptions,
   OrderedReader,
   OrderedReadOptions,
@@ -272,6 +273,17 @@ export class NatsTransport implements Transport {
       return { messages: state.messages, firstSeq: state.first_seq, lastSeq: state.last_seq };
     } catch (err) {
       throw fromNatsError(err, { transport: this.label, operation: `streamState '${stream}'` });
+    }
+  }
+
+  async consumerState(stream: string, durableName: string): Promise<ConsumerState | undefined> {
+    const jsm = await this.jsm();
+    try {
+      const info = await jsm.consumers.info(stream, durableName);
+      return { pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
+    } catch (err) {
+      if (err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.ConsumerNotFound || err.code === JetStreamApiCodes.StreamNotFound)) return undefined;
+      throw fromNatsError(err, { transport: this.label, operation: `consumerState '${stream}' '${durableName}'` });
     }
   }
 

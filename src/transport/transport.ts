@@ -108,6 +108,16 @@ export interface StreamState {
   lastSeq: number;
 }
 
+/** Where a durable consumer stands ({@link Transport.consumerState}), as JetStream reports it. */
+export interface ConsumerState {
+  /** Messages in the stream the consumer has not yet delivered (JetStream's `num_pending`): its lag. */
+  pending: number;
+  /** Delivered and not yet acknowledged (`num_ack_pending`). */
+  ackPending: number;
+  /** Delivered more than once and not yet acknowledged (`num_redelivered`). */
+  redelivered: number;
+}
+
 /** What {@link Transport.findStream} tells about the stream capturing a subject. */
 export interface StreamInfo extends StreamState {
   name: string;
@@ -246,6 +256,11 @@ export interface Transport {
   consume(options: ConsumeOptions): Observable<StreamMessage>;
   /** Counts and first/last sequence of a stream. */
   streamState(stream: string): Promise<StreamState>;
+  /**
+   * Where durable consumer `durableName` of `stream` stands; undefined when it does not exist
+   * (yet). Read on demand (stats), never on a message path.
+   */
+  consumerState(stream: string, durableName: string): Promise<ConsumerState | undefined>;
   /** The stream that captures `subject` (its subjects, duplicate window, state); undefined when none does. */
   findStream(subject: string): Promise<StreamInfo | undefined>;
   /**

@@ -318,6 +318,27 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
         expect(got.map((m) => [m.seq, m.deliveryCount])).toEqual([[1, 1], [1, 2]]);
       });
 
+      it("consumerState: a durable consumer's lag (num_pending), unacknowledged and redelivered counts; undefined before it exists", async () => {
+        const { name, p } = await stream();
+        const durableName = uniqueName('d');
+        expect(await t.consumerState(name, durableName)).toBeUndefined();
+        for (let i = 1; i <= 5; i++) await t.publishDurable(`${p}.x`, enc(String(i)));
+        const seen: StreamMessage[] = [];
+        const sub = t.consume({ stream: name, durableName, maxInFlight: 2, ackWaitMs: 30_000 }).subscribe((m) => seen.push(m));
+        try {
+          await waitFor(() => seen.length >= 2);
+          await waitForAsync(async () => (await t.consumerState(name, durableName))?.pending === 3);
+          expect(await t.consumerState(name, durableName)).toEqual({ pending: 3, ackPending: 2, redelivered: 0 });
+          seen[0]!.nak();
+          seen[1]!.ack();
+          await waitFor(() => seen.some((m) => m.seq === 1 && m.deliveryCount === 2));
+          await waitForAsync(async () => (await t.consumerState(name, durableName))?.redelivered === 1);
+          expect(await t.consumerState(name, durableName)).toMatchObject({ ackPending: 2, redelivered: 1 });
+        } finally {
+          sub.unsubscribe();
+        }
+      });
+
       it('durable consume holds at most maxInFlight unacknowledged messages', async () => {
         const { name, p } = await stream();
         for (let i = 1; i <= 5; i++) await t.publishDurable(`${p}.x`, enc(String(i)));
