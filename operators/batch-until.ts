@@ -2,6 +2,7 @@ import { asyncScheduler, Observable, Subject, type ObservableInput, type Operato
 import { BufferOverflowError, ensureError, InvalidConfigError } from '../src/errors.js';
 import { reportBatch } from '../src/runtime/batch-observer.js';
 import { markStage } from '../src/runtime/lineage.js';
+import { operatorCounters } from '../src/runtime/operator-stats.js';
 import { InterruptedError } from '../src/settle/interrupted-error.js';
 import { currentSettlement, holdCurrent } from '../src/settle/settle-scope.js';
 import { Settlement } from '../src/settle/settlement.js';
@@ -148,6 +149,7 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
   const emitEmpty = config.emitEmpty ?? false;
   const scheduler = config.scheduler ?? asyncScheduler;
   const durable = config.buffer?.durable === true;
+  const counters = operatorCounters(`batchUntil ${name}`);
 
   return (source) => {
     const maxItems = resolveMaxItems(component, name, configuredMaxItems, config.buffer, source);
@@ -213,6 +215,8 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
           return;
         }
         const segment = buffer.seal();
+        counters.out += segment.count;
+        counters.batch(segment.count);
         // The members' holds pass to the batch: they are released when it settles.
         const held = members;
         members = [];
@@ -260,6 +264,7 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
       });
       subscribeLinked(source, subscriber, {
         next: (value) => {
+          counters.in++;
           let held: Settlement | undefined;
           try {
             // Most triggers watch neither: skip the Subject fan-out per value when nobody listens.

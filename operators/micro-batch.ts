@@ -2,6 +2,7 @@ import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { ensureError } from '../src/errors.js';
 import { reportBatch } from '../src/runtime/batch-observer.js';
 import { markStage } from '../src/runtime/lineage.js';
+import { operatorCounters } from '../src/runtime/operator-stats.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
 import type { StateStore } from '../src/state/types.js';
 import { BatchGrouper, type HeldBatch } from './internal/batch-grouper.js';
@@ -95,10 +96,13 @@ export interface MicroBatchGroups {
 export function microBatch<T>(config: MicroBatchConfig<T>): OperatorFunction<T, T[]> {
   const limits = validateBatchLimits('microBatch', config);
   const groups = validateBatchGroups('microBatch', config.groups);
+  const counters = operatorCounters(groups !== undefined ? `microBatch ${config.groups!.name}` : 'microBatch');
   return (source) =>
     markStage(
       new Observable<T[]>((subscriber) => {
         const emit = ({ values, settlement }: HeldBatch<T>): void => {
+          counters.out += values.length;
+          counters.batch(values.length);
           reportBatch('microBatch', config.groups?.name ?? '', values.length);
           try {
             withSettlement(settlement, () => subscriber.next(values));
@@ -112,7 +116,10 @@ export function microBatch<T>(config: MicroBatchConfig<T>): OperatorFunction<T, 
         const grouper = new BatchGrouper<T>(limits, groups?.open(limits.scheduler), groups?.replayWaitMs ?? 0, emit, (err) => subscriber.error(err));
         subscriber.add(() => grouper.dispose(new Error('microBatch unsubscribed (or failed) before this value was emitted')));
         subscribeLinked(source, subscriber, {
-          next: (value) => void grouper.next(value),
+          next: (value) => {
+            counters.in++;
+            void grouper.next(value);
+          },
           error: (err) => subscriber.error(err),
           complete: () => grouper.finish(() => subscriber.complete()),
         });

@@ -2,6 +2,7 @@ import { asyncScheduler, isObservable, Observable, type OperatorFunction, type S
 import { BufferOverflowError, ensureError, InvalidConfigError } from '../src/errors.js';
 import { reportBatch } from '../src/runtime/batch-observer.js';
 import { markStage } from '../src/runtime/lineage.js';
+import { operatorCounters } from '../src/runtime/operator-stats.js';
 import { InterruptedError } from '../src/settle/interrupted-error.js';
 import { currentSettlement, withSettlement } from '../src/settle/settle-scope.js';
 import { Settlement } from '../src/settle/settlement.js';
@@ -144,6 +145,7 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
   const scheduler = config.scheduler ?? asyncScheduler;
   const advanceOn = config.watermark?.advanceOn;
   if (advanceOn !== undefined && !isObservable(advanceOn)) throw new InvalidConfigError(c, 'watermark.advanceOn', `must be an Observable of { eventTime }, got ${typeof advanceOn}`);
+  const counters = operatorCounters(`window ${kind}`);
 
   return (source) => {
     const settling = settlingUpstream(source).sources[0];
@@ -165,6 +167,8 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
       const emit = (w: OpenWindow<A>) => {
         const group = Settlement.join(w.held);
         for (const h of w.held.splice(0)) h.release();
+        counters.out++;
+        counters.batch(w.count);
         reportBatch('window', kind, w.count);
         withSettlement(group, () => subscriber.next({ type: 'window', kind, key: w.key, start: w.start, end: w.end, count: w.count, value: w.acc }));
         group.release();
@@ -259,16 +263,21 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
       }
       subscribeLinked(source, subscriber, {
         next: (item) => {
+          counters.in++;
           try {
             const t = item.eventTime;
             if (typeof t !== 'number' || !Number.isFinite(t)) {
+              counters.out++;
               subscriber.next({ type: 'late', item, watermark: watermark(), missed: [] });
               return;
             }
             if (t > maxEventTime) maxEventTime = t;
             const key = keyOf?.(item);
             const missed = kind === 'session' ? assignSession(item, key, t) : assignFixed(item, key, t);
-            if (missed !== undefined) subscriber.next({ type: 'late', item, watermark: watermark(), missed });
+            if (missed !== undefined) {
+              counters.out++;
+              subscriber.next({ type: 'late', item, watermark: watermark(), missed });
+            }
             closeDue();
             armIdle();
           } catch (err) {

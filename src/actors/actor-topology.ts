@@ -1,5 +1,6 @@
 import { NEVER, Observable, interval } from 'rxjs';
 import { ensureError } from '../errors.js';
+import { registerEnginePart } from '../exactly-once/engine-part.js';
 import { openTopologyStore, type TopologyStore } from '../exactly-once/open-topology-store.js';
 import { defineTopology, type Topology } from '../runtime/define-topology.js';
 import type { TopologyContext } from '../runtime/types.js';
@@ -87,6 +88,7 @@ function withInputSchemas<S, M, P>(def: ActorDefinition<S, M, P>, schemas: Reado
 }
 
 function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions): Observable<never> {
+  const part = registerEnginePart(t, 'actor', `actor ${def.name}`, options.stream);
   return new Observable<never>((subscriber) => {
     let opened: TopologyStore | undefined;
     let running: RunningActor | undefined;
@@ -98,8 +100,23 @@ function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, op
       // The run's state directory (runTopology's stateDir) unless this part names its own.
       opened = openTopologyStore(t, options.stateDir ?? t.stateDir);
       for (const s of options.ensureStreams ?? []) await t.transport.ensureStream({ name: s.name, subjects: s.subjects });
-      running = await startActor(def, { ...options, transport: t.transport, store: opened.store, log: t.logger, scheduler: t.scheduler });
-      running.done.catch((err: unknown) => subscriber.error(ensureError(err)));
+      const actor = (running = await startActor(def, { ...options, transport: t.transport, store: opened.store, log: t.logger, scheduler: t.scheduler }));
+      part.running(() => {
+        const s = actor.stats();
+        const e = s.engine;
+        return {
+          position: e.position, in: e.inputs, out: e.outputs, deadLetters: s.deadLettered, unsettled: e.inFlight, batches: e.batches,
+          lastBatchSize: e.lastBatchSize, maxBatchSize: e.maxBatchSize, actors: s.keysInMemory, outbox: e.pendingOutputs,
+          detail: {
+            position: e.position, handled: s.handled, timersFired: s.timersFired, timersInMemory: s.timersInMemory, evictions: s.evictions,
+            acked: e.acked, duplicates: e.duplicates, resent: e.resent, publishErrors: e.publishErrors, consumerResets: e.consumerResets, staleOutputsUnverified: e.staleOutputsUnverified,
+          },
+        };
+      });
+      running.done.catch((err: unknown) => {
+        part.failed();
+        subscriber.error(ensureError(err));
+      });
       const every = options.reportEveryMs ?? 5_000;
       if (every > 0) {
         subscriber.add(
@@ -110,7 +127,10 @@ function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, op
         );
       }
     };
-    start().catch((err: unknown) => subscriber.error(ensureError(err)));
+    start().catch((err: unknown) => {
+      part.failed();
+      subscriber.error(ensureError(err));
+    });
     // Completes when the run drains; the onStop hook then stops the actor.
     subscriber.add(NEVER.pipe(t.untilStopped()).subscribe({ complete: () => subscriber.complete() }));
   });

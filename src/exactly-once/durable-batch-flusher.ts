@@ -99,6 +99,11 @@ export class DurableBatchFlusher {
     this.loop = this.run();
   }
 
+  /** Flush outputs committed and not yet acknowledged. */
+  get pendingOutputs(): number {
+    return this.publisher.pending;
+  }
+
   /** A segment was sealed: look again. */
   poke(): void {
     this.wanted = true;
@@ -218,7 +223,11 @@ export class DurableBatchFlusher {
     });
     this.o.stats.chunks += 1;
     this.o.stats.outputs += entries.length;
-    if (last) this.o.stats.batchesFlushed += 1;
+    if (last) {
+      this.o.stats.batchesFlushed += 1;
+      this.o.stats.lastBatchSize = info.count;
+      if (info.count > this.o.stats.maxBatchSize) this.o.stats.maxBatchSize = info.count;
+    }
     if (blob !== undefined) {
       this.pending.add(recordSeq);
       this.publisher.enqueue({ seq: recordSeq, entries });

@@ -5,6 +5,7 @@ import type { TopologyContext } from '../runtime/types.js';
 import type { StateStore } from '../state/types.js';
 import type { StreamConfig } from '../transport/transport.js';
 import type { DurableBatchConfig, DurableBatchHandle } from './durable-batch-types.js';
+import { registerEnginePart } from './engine-part.js';
 import { openTopologyStore, type TopologyStore } from './open-topology-store.js';
 import { startDurableBatch } from './start-durable-batch.js';
 
@@ -40,6 +41,7 @@ export interface DurableBatchTopologyOptions extends Omit<DurableBatchConfig, 't
  * ```
  */
 export function durableBatch(t: TopologyContext, options: DurableBatchTopologyOptions): Observable<never> {
+  const part = registerEnginePart(t, 'durable-batch', `durable-batch ${options.name}`, options.source.stream);
   return new Observable<never>((subscriber) => {
     let opened: TopologyStore | undefined;
     let running: DurableBatchHandle | undefined;
@@ -51,8 +53,19 @@ export function durableBatch(t: TopologyContext, options: DurableBatchTopologyOp
       const store = options.store ?? (opened = openTopologyStore(t, options.stateDir ?? t.stateDir)).store;
       for (const s of options.ensureStreams ?? []) await t.transport.ensureStream(s);
       const { stateDir: _d, ensureStreams: _e, reportEveryMs: _r, store: _s, ...config } = options;
-      running = await startDurableBatch({ ...config, transport: t.transport, store, logger: t.logger, scheduler: t.scheduler });
-      running.done.catch((err: unknown) => subscriber.error(ensureError(err)));
+      const batch = (running = await startDurableBatch({ ...config, transport: t.transport, store, logger: t.logger, scheduler: t.scheduler }));
+      part.running(() => {
+        const s = batch.stats;
+        return {
+          position: s.position, in: s.inputs, out: s.outputs, deadLetters: s.deadLettered, unsettled: null, batches: s.batchesFlushed,
+          lastBatchSize: s.batchesFlushed > 0 ? s.lastBatchSize : null, maxBatchSize: s.batchesFlushed > 0 ? s.maxBatchSize : null, actors: null, outbox: s.pendingOutputs,
+          detail: { position: s.position, open: s.open, chunks: s.chunks, acked: s.acked, duplicates: s.duplicates, resent: s.resent, publishErrors: s.publishErrors },
+        };
+      });
+      running.done.catch((err: unknown) => {
+        part.failed();
+        subscriber.error(ensureError(err));
+      });
       const every = options.reportEveryMs ?? 5_000;
       if (every > 0) {
         subscriber.add(
@@ -63,7 +76,10 @@ export function durableBatch(t: TopologyContext, options: DurableBatchTopologyOp
         );
       }
     };
-    start().catch((err: unknown) => subscriber.error(ensureError(err)));
+    start().catch((err: unknown) => {
+      part.failed();
+      subscriber.error(ensureError(err));
+    });
     subscriber.add(NEVER.pipe(t.untilStopped()).subscribe({ complete: () => subscriber.complete() }));
   });
 }

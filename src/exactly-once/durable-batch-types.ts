@@ -109,8 +109,15 @@ export interface DurableBatchStats {
   position: number;
   /** Values currently in the open batch. */
   open: number;
+  /** Input messages committed by the accumulator (values and triggers) since start. */
+  inputs: number;
   /** Batches fully flushed (all chunks committed). */
   batchesFlushed: number;
+  /** Values in the last batch flushed, and in the largest one, since start (0 before any). */
+  lastBatchSize: number;
+  maxBatchSize: number;
+  /** Flush outputs committed and not yet acknowledged (the flush outbox's depth). */
+  pendingOutputs: number;
   /** Chunks committed by flushes. */
   chunks: number;
   /** Values dead-lettered because their flush threw. */

@@ -45,7 +45,7 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
   const scheduler = config.scheduler ?? asyncScheduler;
   const logger = config.logger ?? noopLogger;
   const ns = L.namespace(name);
-  const stats: DurableBatchStats = { position: 0, open: 0, batchesFlushed: 0, chunks: 0, deadLettered: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0 };
+  const stats: DurableBatchStats = { position: 0, open: 0, inputs: 0, batchesFlushed: 0, lastBatchSize: 0, maxBatchSize: 0, pendingOutputs: 0, chunks: 0, deadLettered: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0 };
   let failure: Error | undefined;
   let engineStopped: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
@@ -106,7 +106,7 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
     name,
     get stats() {
       const e = eng.stats;
-      return { ...stats, position: e.position, open: openCount().count };
+      return { ...stats, position: e.position, inputs: e.inputs, open: openCount().count, pendingOutputs: flusher.pendingOutputs };
     },
     done,
     settled: async (seq) => {

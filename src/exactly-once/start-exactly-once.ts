@@ -52,7 +52,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
   const msgIdPrefix = `${store.topology}.${name}.`;
   const stats: ExactlyOnceStats = {
     position: 0, batches: 0, inputs: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0, inFlight: 0,
-    pendingOutboxBatches: 0, commits: 0, consumerResets: 0, staleOutputs: 0, staleOutputsFound: 0, staleOutputsUnverified: 0,
+    pendingOutboxBatches: 0, pendingOutputs: 0, lastBatchSize: 0, maxBatchSize: 0, commits: 0, consumerResets: 0, staleOutputs: 0, staleOutputsFound: 0, staleOutputsUnverified: 0,
   };
 
   const cp = store.checkpoint(name);
@@ -241,6 +241,8 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     stats.commits += 1;
     stats.batches += 1;
     stats.inputs += batchSize;
+    stats.lastBatchSize = batchSize;
+    if (batchSize > stats.maxBatchSize) stats.maxBatchSize = batchSize;
     stats.outputs += txn.outputs.length;
     stats.position = last;
     for (const err of txn.runAfterCommit()) log.warn({ engine: name, seq: last, err: err.message }, 'exactly-once after-commit callback failed');
@@ -310,7 +312,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
       return stats.position;
     },
     get stats() {
-      return { ...stats, inFlight: publisher.inFlightCount, pendingOutboxBatches: pending.size };
+      return { ...stats, inFlight: publisher.inFlightCount, pendingOutboxBatches: pending.size, pendingOutputs: publisher.pending };
     },
     done,
     settled: (seq) => {

@@ -161,6 +161,11 @@ export interface ExactlyOnceStats {
   inFlight: number;
   /** Outbox batches not yet fully acknowledged. */
   pendingOutboxBatches: number;
+  /** Outputs committed to the outbox and not yet acknowledged (the outbox's depth). */
+  pendingOutputs: number;
+  /** Inputs in the last micro-batch committed, and in the largest one, since start (0 before any). */
+  lastBatchSize: number;
+  maxBatchSize: number;
   /** LMDB commits by this engine. */
   commits: number;
   /** Times the input reader started over (reconnect, gap, missed heartbeats). */

@@ -14,6 +14,7 @@ import { markStage, traceSources, type StageInfo, type Trace } from './lineage.j
 import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
 import { jsonSchemaOf } from '../schema/json-schema-of.js';
 import type { JsonSchema } from '../schema/payload-schema.js';
+import { PartCounters } from './part-stats.js';
 import type { RuntimeStats } from './runtime-stats.js';
 import type { SinkOptions, SinkTarget } from './types.js';
 
@@ -98,6 +99,9 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
 
     const name = options.name ?? (typeof target === 'string' ? target : `sink${++sinkCount}`);
     const durable = options.durable === true;
+    const counters = new PartCounters('sink', `sink ${name}`);
+    if (durable) counters.unsettled = 0;
+    stats.registerPart(counters);
     const described =
       typeof target === 'string'
         ? target
@@ -136,14 +140,19 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
         const passed = new Observable<V>((subscriber) =>
           source.subscribe({
             next: (value) => {
+              counters.in++;
               const current = currentSettlement();
               if (current === undefined || current.settled) noteUnsettled();
               const out = prepare(value);
-              if (out === undefined) return;
+              if (out === undefined) {
+                counters.deadLetters++;
+                return;
+              }
               if (out !== 'passed') {
                 // An ack sent after this publish travels the same connection behind it.
                 transport.publish(out.subject, out.bytes, { headers: out.headers });
                 stats.recordPublished(out.subject);
+                counters.out++;
                 if (stats.observer !== undefined) stats.observer.published(out.subject, eventTimeOf(value));
               }
               subscriber.next(value);
@@ -160,16 +169,19 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
         const waiting: Array<() => void> = [];
         const finishOne = (): void => {
           inFlight--;
+          counters.unsettled = inFlight + waiting.length;
           const next = waiting.shift();
           if (next !== undefined) next();
           else if (completed && inFlight === 0) subscriber.complete();
         };
         const publish = (value: V, out: Outgoing, held: Settlement | undefined): void => {
           inFlight++;
+          counters.unsettled = inFlight + waiting.length;
           const msgId = held?.replayStable === true ? `${deps.topologyName}.${name}.${held.key}.${held.nextOutputIndex(name)}` : undefined;
           transport.publishDurable(out.subject, out.bytes, { headers: out.headers, msgId }).then(
             () => {
               stats.recordPublished(out.subject);
+              counters.out++;
               if (stats.observer !== undefined) stats.observer.published(out.subject, eventTimeOf(value));
               if (!subscriber.closed) withSettlement(held, () => subscriber.next(value));
               held?.release();
@@ -184,6 +196,7 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
               } else {
                 const env = isRouted(value) ? value.envelope : isEnvelope(value) ? value : { subject: out.subject, data: value, headers: {}, id: '(unpublished)', eventTime: deps.now() };
                 deps.deadLetter(env, error, `sink:${out.subject}`);
+                counters.deadLetters++;
               }
               finishOne();
             },
@@ -191,16 +204,23 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
         };
         const sub = source.subscribe({
           next: (value) => {
+            counters.in++;
             const held = holdCurrent();
             if (held === undefined) noteUnsettled();
             const out = prepare(value);
-            if (out === undefined) return held?.release();
+            if (out === undefined) {
+              counters.deadLetters++;
+              return held?.release();
+            }
             if (out === 'passed') {
               withSettlement(held, () => subscriber.next(value));
               return held?.release();
             }
             if (inFlight < maxInFlight) publish(value, out, held);
-            else waiting.push(() => publish(value, out, held));
+            else {
+              waiting.push(() => publish(value, out, held));
+              counters.unsettled = inFlight + waiting.length;
+            }
           },
           error: (err: unknown) => subscriber.error(err),
           complete: () => {

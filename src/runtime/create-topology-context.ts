@@ -20,6 +20,7 @@ import { pathGuarantee } from './path-guarantee.js';
 import { defaultDurableName, maxUnsettledOf, streamSource } from './stream-source.js';
 import { deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import { encodeDeadLetter } from '../dead-letter/encode-dead-letter.js';
+import { PartCounters } from './part-stats.js';
 import type { RuntimeStats } from './runtime-stats.js';
 import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
 import { jsonSchemaOf } from '../schema/json-schema-of.js';
@@ -116,6 +117,8 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     const node: WiringNode = { kind: 'source', subject, queue: options.queue, ...payloadOf(options) };
     deps.wire?.(node);
     const codec = options.codec ?? msgpackCodec;
+    const counters = new PartCounters('source', `source ${subject}`);
+    stats.registerPart(counters);
     const env$ = new Observable<Envelope<T>>((subscriber) =>
       transport
         .subscribe(subject, { queue: options.queue })
@@ -128,8 +131,13 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
               const previous = input?.current;
               if (input !== undefined) input.current = raw;
               try {
+                counters.in++;
                 const env = decodeOr<T>(raw, codec, `source:${subject}`, options.schema);
-                if (env !== undefined) subscriber.next(env);
+                if (env === undefined) counters.deadLetters++;
+                else {
+                  counters.out++;
+                  subscriber.next(env);
+                }
               } finally {
                 if (input !== undefined) input.current = previous;
               }
@@ -158,8 +166,10 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     streamReaders.set(readerKey, ordinal);
     const durableName = options.durableName ?? defaultDurableName(topologyName, streamName, options.filterSubject, ordinal);
     const ordered = options.ordered === true;
+    const counters = new PartCounters('stream', `stream ${streamName}${options.filterSubject !== undefined ? ` (${options.filterSubject})` : ''}`);
+    stats.registerPart(counters);
     const env$ = streamSource<T>(
-      { topologyName, transport, logger, scheduler, closing$, decodeOr, deadLetter, unsettled: { add: (n) => stats.recordUnsettled(n) } },
+      { topologyName, transport, logger, scheduler, closing$, decodeOr, deadLetter, unsettled: { add: (n) => stats.recordUnsettled(n) }, counters },
       streamName,
       list,
       durableName,

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { pino, type Logger } from 'pino';
-import { asyncScheduler, isObservable, ReplaySubject, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, isObservable, Observable, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
 import { ensureError, InvalidConfigError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import type { Envelope } from '../envelope/envelope.js';
@@ -10,6 +10,8 @@ import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-l
 import type { Topology } from './define-topology.js';
 import { traceSources } from './lineage.js';
 import { PipelineSupervisor, restartSettings, type RestartSettings } from './pipeline-supervisor.js';
+import { whileBuilding } from './operator-stats.js';
+import { PartCounters } from './part-stats.js';
 import { RuntimeStats, type StatsObserver, type StatsSnapshot } from './runtime-stats.js';
 import { supervisionOf } from './supervised.js';
 import { serveTopologyService } from './serve-topology-service.js';
@@ -205,7 +207,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
 
   let output: ReturnType<Topology['build']>;
   try {
-    output = topology.build(ctx);
+    output = whileBuilding(stats, () => topology.build(ctx));
   } catch (err) {
     abort.abort();
     stopping$.next();
@@ -214,14 +216,16 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     throw err;
   }
 
-  const all = [...pipelinesOf(output).map((part, i) => ({ part, name: `pipeline ${i + 1}` })), ...parts];
-  for (const { part: pipeline, name: partName } of all) {
+  const all = [...pipelinesOf(output).map((part, i) => ({ part, name: `pipeline ${i + 1}`, counters: new PartCounters('pipeline', `pipeline ${i + 1}`) })), ...parts.map((p) => ({ ...p, counters: undefined }))];
+  for (const { part: pipeline, name: partName, counters } of all) {
+    // A pipeline's `in` is what its sources report; here, what comes out of its end.
+    if (counters !== undefined) stats.registerPart(counters);
     pipelinesDone.push(
       new Promise<void>((resolve) => {
         const supervisor = new PipelineSupervisor({
           topology: topology.name,
           name: partName,
-          pipeline,
+          pipeline: counters !== undefined ? countingOutputs(pipeline, counters) : pipeline,
           supervision: supervisionOf(pipeline) ?? supervision,
           restart,
           logger,
@@ -230,8 +234,14 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
           deadLetter: ctx.deadLetter,
           received: receivedBy(pipeline, stats),
           stopping: () => stopping,
-          failed: (error) => void stop('failed', error, partName),
-          ended: resolve,
+          failed: (error) => {
+            if (counters !== undefined) counters.state = 'failed';
+            void stop('failed', error, partName);
+          },
+          ended: () => {
+            if (counters !== undefined && counters.state === 'running') counters.state = 'completed';
+            resolve();
+          },
         });
         subscriptions.push(supervisor);
         supervisors.push(supervisor);
@@ -301,4 +311,22 @@ async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
 function summaryFields(s: StatsSnapshot): { received: number; published: number; deadLetters: number } {
   const sum = (r: Readonly<Record<string, number>>) => Object.values(r).reduce((a, b) => a + b, 0);
   return { received: sum(s.received), published: sum(s.published), deadLetters: s.deadLetters };
+}
+
+/** The pipeline with each value out of its end counted (one counter bump, no allocation). */
+function countingOutputs(pipeline: Observable<unknown>, counters: PartCounters): Observable<unknown> {
+  return new Observable<unknown>((subscriber) =>
+    pipeline.subscribe({
+      next(value) {
+        counters.out++;
+        subscriber.next(value);
+      },
+      error(err: unknown) {
+        subscriber.error(err);
+      },
+      complete() {
+        subscriber.complete();
+      },
+    }),
+  );
 }

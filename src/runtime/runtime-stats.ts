@@ -1,4 +1,5 @@
 import { subjectMatches } from '../transport/subject.js';
+import type { PartProvider } from './part-stats.js';
 
 /** A copy of the counters at one moment. */
 export interface StatsSnapshot {
@@ -41,6 +42,26 @@ export class RuntimeStats {
   #deadLetters = 0;
   #unsettled = 0;
   #unsettledOutputs = 0;
+  readonly #parts: PartProvider[] = [];
+  readonly #partNames = new Set<string>();
+
+  /**
+   * Adds a part (a stream reader, a sink, an actor...) to what the stats endpoint reports; its
+   * counters are read only when someone asks. A second part with a taken name gets ` #2`, ` #3`...
+   * Returns the name it is reported under.
+   */
+  registerPart(part: PartProvider): string {
+    let name = part.name;
+    for (let n = 2; this.#partNames.has(name); n++) name = `${part.name} #${n}`;
+    this.#partNames.add(name);
+    this.#parts.push(name === part.name ? part : renamed(part, name));
+    return name;
+  }
+
+  /** The registered parts, in registration order (build order: sources, then what reads them). */
+  parts(): readonly PartProvider[] {
+    return this.#parts;
+  }
 
   /** @param observer sinks call it on each publish; absent (the default), they skip it with one check. */
   constructor(readonly observer?: StatsObserver | undefined) {}
@@ -100,4 +121,8 @@ function bump(counts: Map<string, number>, subject: string, by: number): void {
   if (n !== undefined) counts.set(subject, n + by);
   else if (counts.size < MAX_TRACKED_SUBJECTS) counts.set(subject, by);
   else counts.set(OTHER_SUBJECTS, (counts.get(OTHER_SUBJECTS) ?? 0) + by);
+}
+
+function renamed(part: PartProvider, name: string): PartProvider {
+  return { kind: part.kind, name, read: () => part.read(), lag: part.lag === undefined ? undefined : () => part.lag!() };
 }

@@ -8,6 +8,7 @@ import { replayDeadLetters } from './replay-dead-letters.js';
 import type { RuntimeStats } from './runtime-stats.js';
 import { contractOf } from './topology-contract.js';
 import { serviceSubject } from './service-subject.js';
+import { TopologyStatsCollector } from './topology-stats.js';
 import type { WiringNode } from './types.js';
 
 /** Version reported by the service (`nats micro info`). */
@@ -35,7 +36,10 @@ const MAX_LISTED = 100;
 /**
  * Registers the topology as a NATS micro service `sluice-<topology>` (visible to `nats micro ls`,
  * `info`, `stats`, `ping`), answering JSON on:
- * - `sluice.svc.<topology>.stats` → `{ received, published, deadLetters, uptimeMs }`;
+ * - `sluice.svc.<topology>.stats` → a `TopologyStats`: `{ received, published, deadLetters,
+ *   unsettled, unsettledOutputs, uptimeMs, topology, health, problems, totals, parts }`, every part
+ *   (pipelines, sources, streams, sinks, operators, actors, durable batches) in one shape; also
+ *   the `data` of the `stats` endpoint in `$SRV.STATS` (docs/operations.md);
  * - `sluice.svc.<topology>.describe` → the topology's contract (`TopologyContract`, as
  *   `sluice describe --json` prints it: every subject with direction, stream, payload JSON
  *   Schema, headers and guarantee; see docs/describe.md);
@@ -53,13 +57,15 @@ const MAX_LISTED = 100;
  */
 export async function serveTopologyService(options: TopologyServiceOptions): Promise<{ stop(): Promise<void> }> {
   const { nc, topology, stats } = options;
-  const startedAt = options.now();
+  const collector = new TopologyStatsCollector({ topology, stats, now: options.now }).start();
+  const statsSubject = serviceSubject(topology, 'stats');
   const service = await new Svcm(nc).add({
     name: `sluice-${topology}`,
     version: SERVICE_VERSION,
     description: `Sluice topology ${topology}`,
     metadata: { topology, deadLetters: deadLetterSubject(topology) },
-    statsHandler: () => Promise.resolve(stats.snapshot()),
+    // `$SRV.STATS` asks once per endpoint: the full answer once, under the stats endpoint.
+    statsHandler: (endpoint) => (endpoint.subject === statsSubject ? collector.collect() : Promise.resolve(null)),
   });
   let contract: ReturnType<typeof contractOf> | undefined;
   const json = (msg: ServiceMsg, body: unknown) => msg.respond(JSON.stringify(body));
@@ -77,7 +83,7 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
 
   service.addEndpoint('stats', {
     subject: serviceSubject(topology, 'stats'),
-    handler: answer(() => ({ ...stats.snapshot(), uptimeMs: options.now() - startedAt })),
+    handler: answer(() => collector.collect()),
   });
   service.addEndpoint('describe', {
     subject: serviceSubject(topology, 'describe'),
@@ -123,6 +129,7 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
   });
   return {
     stop: async () => {
+      collector.stop();
       await service.stop();
     },
   };

@@ -7,6 +7,7 @@ import { Settlement, type FailureOutcome } from '../settle/settlement.js';
 import { withSettlement } from '../settle/settle-scope.js';
 import type { StreamMessage, Transport } from '../transport/transport.js';
 import type { PayloadSchema } from '../schema/payload-schema.js';
+import type { PartCounters } from './part-stats.js';
 import type { StreamSourceOptions } from './types.js';
 
 /** What a stream source needs from the context. Internal. */
@@ -21,6 +22,8 @@ export interface StreamSourceDeps {
   readonly deadLetter: (env: Envelope<unknown>, error: unknown, operator: string) => void;
   /** Unsettled messages of all stream sources, for stats. */
   readonly unsettled: { add(n: number): void };
+  /** This reader's part in the stats: messages in, envelopes passed on, dead letters, unsettled. */
+  readonly counters?: PartCounters | undefined;
 }
 
 /** Defaults of the at-least-once stream source. */
@@ -54,6 +57,11 @@ export function streamSource<T>(
 ): Observable<Envelope<T>> {
   const { transport, scheduler, closing$ } = deps;
   const ordered = options.ordered === true;
+  const counters = deps.counters;
+  if (counters !== undefined && !ordered) {
+    counters.unsettled = 0;
+    counters.lagOf = () => transport.consumerState(streamName, durableName).then((c) => c?.pending ?? null);
+  }
   const maxUnsettled = maxUnsettledOf(options);
   const ackWaitMs = options.ackWaitMs ?? STREAM_SOURCE_DEFAULTS.ackWaitMs;
   const maxDeliveries = options.maxDeliveries ?? STREAM_SOURCE_DEFAULTS.maxDeliveries;
@@ -79,8 +87,14 @@ export function streamSource<T>(
     return new Observable<Envelope<T>>((subscriber) =>
       messages$.subscribe({
         next: (msg) => {
+          if (counters !== undefined) counters.in++;
           const env = deps.decodeOr<T>(msg, codec, operator, options.schema);
-          if (env !== undefined) subscriber.next(env);
+          if (env === undefined) {
+            if (counters !== undefined) counters.deadLetters++;
+            return;
+          }
+          if (counters !== undefined) counters.out++;
+          subscriber.next(env);
         },
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
@@ -94,7 +108,10 @@ export function streamSource<T>(
     // and never enter it: nobody can observe them in between.
     const unsettled = new Map<number, { msg: StreamMessage; touchedAt: number }>();
     const settleAs = (msg: StreamMessage, failure: Error | undefined, outcome?: FailureOutcome): void => {
-      if (unsettled.delete(msg.seq)) deps.unsettled.add(-1);
+      if (unsettled.delete(msg.seq)) {
+        deps.unsettled.add(-1);
+        if (counters !== undefined) counters.unsettled = unsettled.size;
+      }
       if (failure === undefined) return msg.ack();
       // 'resume' supervision (or an error that says a retry cannot help): dead-letter it now.
       const now = outcome?.resume === true || failure.name === 'TerminalError';
@@ -105,6 +122,7 @@ export function streamSource<T>(
       }
       // Out of deliveries: the dead letter is this message's last effect, then it is acked.
       const last = new Settlement(`${msg.stream}:${msg.seq}`, true, (dlqFailure) => (dlqFailure === undefined ? msg.ack() : msg.nak(ackWaitMs)));
+      if (counters !== undefined) counters.deadLetters++;
       withSettlement(last, () => deps.deadLetter(msg, failure, outcome?.part ?? operator));
       last.release();
     };
@@ -120,10 +138,16 @@ export function streamSource<T>(
     const sub = messages$.subscribe({
       next: (msg) => {
         const settlement = new Settlement(`${msg.stream}:${msg.seq}`, true, (failure, outcome) => settleAs(msg, failure, outcome));
+        if (counters !== undefined) counters.in++;
         try {
           withSettlement(settlement, () => {
             const env = deps.decodeOr<T>(msg, codec, operator, options.schema);
-            if (env !== undefined) subscriber.next(env);
+            if (env === undefined) {
+              if (counters !== undefined) counters.deadLetters++;
+              return;
+            }
+            if (counters !== undefined) counters.out++;
+            subscriber.next(env);
           });
         } catch (err) {
           // A synchronous stage threw: the message was not processed. Redeliver it rather than
@@ -140,6 +164,7 @@ export function streamSource<T>(
         // The pass took no (virtual) time: now is when the message arrived.
         unsettled.set(msg.seq, { msg, touchedAt: scheduler.now() });
         deps.unsettled.add(1);
+        if (counters !== undefined) counters.unsettled = unsettled.size;
       },
       error: (err: unknown) => subscriber.error(err),
       complete: () => subscriber.complete(),
