@@ -100,7 +100,10 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
     const name = options.name ?? (typeof target === 'string' ? target : `sink${++sinkCount}`);
     const durable = options.durable === true;
     const counters = new PartCounters('sink', `sink ${name}`);
-    if (durable) counters.unsettled = 0;
+    if (durable) {
+      counters.unsettled = 0;
+      counters.failures = 0;
+    }
     stats.registerPart(counters);
     const described =
       typeof target === 'string'
@@ -189,6 +192,7 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
             },
             (err: unknown) => {
               const error = ensureError(err);
+              counters.failures!++;
               if (held !== undefined) {
                 // The input is redelivered (and dead-lettered after its last delivery).
                 held.fail(error);

@@ -65,6 +65,8 @@ export class PartCounters implements PartProvider {
   lastBatchSize: number | null = null;
   maxBatchSize: number | null = null;
   state: PartState = 'running';
+  /** Effects that failed and will be retried (a durable sink's refused publishes); reported in `detail`. Null: not counted. */
+  failures: number | null = null;
   lagOf: (() => Promise<number | null>) | undefined;
 
   constructor(
@@ -91,6 +93,7 @@ export class PartCounters implements PartProvider {
       maxBatchSize: this.maxBatchSize,
       actors: null,
       outbox: null,
+      detail: this.failures === null ? undefined : { failures: this.failures },
     };
   }
 
