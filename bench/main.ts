@@ -47,7 +47,7 @@ interface BenchOptions {
 }
 
 /**
- * `sluice bench` / `npm run bench` / `node --import tsx bench/main.ts`: runs the benchmark (see
+ * `npm run bench` (= `node --import tsx bench/main.ts`): runs the benchmark (see
  * {@link runBench}) and resolves with the process exit code: 0 when it ran (whether or not the
  * targets were met), 1 when it could not (no nats-server, a bad option), with the reason on stderr.
  */
@@ -60,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
     // Commander has already printed the help or the usage error.
     if (code === 'commander.helpDisplayed' || code === 'commander.help') return 0;
     if (typeof code !== 'string' || !code.startsWith('commander.')) {
-      process.stderr.write(`sluice bench: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);
     }
     return 1;
   }
@@ -212,7 +212,7 @@ function parseArgs(argv: string[]): BenchOptions {
       if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`--backlog-events must be integers >= 0, got '${x}'`);
       return n;
     });
-  const program = new Command('sluice bench')
+  const program = new Command('npm run bench --')
     .description('Freshness, throughput and cost of Sluice modes against hand-written baselines on a private nats-server.')
     .option('--quick', 'CI smoke preset: two rates, short steps, about a minute', false)
     .option('--json', 'print one JSON document on stdout (no progress bar)', false)

@@ -19,7 +19,7 @@ export function createProgress(total: number, mode: 'bar' | 'lines' | 'off'): Pr
     };
   }
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: 'sluice bench [{bar}] {value}/{total} | {step}', hideCursor: true, clearOnComplete: true },
+    { stream: process.stderr, format: 'bench [{bar}] {value}/{total} | {step}', hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
   );
   bar.start(total, 0, { step: 'starting' });

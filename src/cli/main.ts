@@ -7,13 +7,15 @@ import { contractToAsyncApi } from '../runtime/contract-to-async-api.js';
 import { describeContract } from '../runtime/topology-contract.js';
 import { runTopology, type TopologyExit } from '../runtime/run-topology.js';
 import { startMetricsServer, type MetricsServer } from '../runtime/start-metrics-server.js';
-import { benchCommand } from './bench-command.js';
 import { dlqCommand } from './dlq-command.js';
 import { createCliLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from './create-cli-logger.js';
 import { ingestCommand } from './ingest-command.js';
 import { loadTopology } from './load-topology.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
 import { packageVersion } from './package-version.js';
+import { registerStateCommand } from './state-command.js';
+import { registerStatsCommand } from './stats-command.js';
+import { registerStatusCommand } from './status-command.js';
 
 interface RunFlags extends NatsFlags {
   export?: string | undefined;
@@ -99,14 +101,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   program.addCommand(dlqCommand((c) => (code = c)));
 
-  program
-    .command('bench')
-    .description('Run the benchmarks (bench/main.ts)')
-    .allowUnknownOption()
-    .argument('[args...]', 'passed to the benchmark harness')
-    .action(async (args: string[]) => {
-      code = await benchCommand(args);
-    });
+  // Operations: what runs on a NATS system (docs/operations.md).
+  for (const register of [registerStatusCommand, registerStatsCommand, registerStateCommand]) register(program, (c) => (code = c));
 
   program.addCommand(ingestCommand((c) => (code = c)));
 

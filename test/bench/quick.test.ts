@@ -13,7 +13,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const positive = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
-// A smoke test of `sluice bench --quick --json` as CI runs it: the real CLI entry in a child
+// A smoke test of `npm run bench -- --quick --json` as CI runs it: the real entry in a child
 // process against a real nats-server. It checks the shape of the JSON and that every figure that
 // must be a ratio is a positive number. No timing assertions: the machine is shared.
 describe('bench --quick', () => {
