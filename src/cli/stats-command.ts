@@ -24,7 +24,7 @@ async function stats(topology: string, flags: OpsFlags): Promise<number> {
   try {
     const [found] = await withNats(flags, (t) => findTopologies(t, { topology, maxWaitMs: flags.timeoutMs }));
     if (found === undefined) {
-      process.stderr.write(`sluice stats: topology '${topology}' is not running (no answer within ${flags.timeoutMs} ms)\n`);
+      process.stderr.write(`sluice stats: topology '${topology}' is not running (no instance answered on $SRV.STATS.sluice-${topology} within ${flags.timeoutMs} ms)\n`);
       return 1;
     }
     process.stdout.write(`${flags.json === true ? JSON.stringify(found) : formatStats(found)}\n`);

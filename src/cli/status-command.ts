@@ -39,7 +39,7 @@ async function status(flags: OpsFlags): Promise<number> {
     const lines = found.map(statusLine);
     if (flags.json === true) process.stdout.write(`${JSON.stringify(lines)}\n`);
     if (lines.length === 0) {
-      process.stderr.write(`sluice status: no Sluice topology answered within ${flags.timeoutMs} ms\n`);
+      process.stderr.write(`sluice status: no Sluice topology is running (none answered on $SRV.STATS within ${flags.timeoutMs} ms)\n`);
       return 1;
     }
     if (flags.json !== true) process.stdout.write(`${formatStatus(lines)}\n`);

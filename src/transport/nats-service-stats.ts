@@ -1,5 +1,6 @@
 import { Svcm, type ServiceStats } from '@nats-io/services';
 import type { NatsTransport } from './nats-transport.js';
+import { NoRespondersError } from '../errors.js';
 import { fromNatsError } from './from-nats-error.js';
 
 /**
@@ -13,9 +14,11 @@ export async function natsServiceStats(transport: NatsTransport, options: { name
     const client = new Svcm(transport.nc).client({ strategy: 'stall', maxWait: options.maxWaitMs });
     for await (const s of await client.stats(options.name ?? '')) answers.push(s);
   } catch (err) {
-    // No responders is how an empty system answers a discovery request.
-    if ((err as { code?: unknown }).code === '503' || (err as Error).name === 'NoRespondersError') return answers;
-    throw fromNatsError(err, { transport: 'NatsTransport', operation: '$SRV.STATS' });
+    const subject = options.name !== undefined ? `$SRV.STATS.${options.name}` : '$SRV.STATS';
+    const mapped = fromNatsError(err, { transport: 'NatsTransport', operation: 'service stats', subject });
+    // No responders is how a system without such a service answers a discovery request.
+    if (mapped instanceof NoRespondersError) return answers;
+    throw mapped;
   }
   return answers;
 }
