@@ -116,5 +116,7 @@ describe('sluice (in-process)', () => {
     expect(usage.err).toMatch(/missing required argument 'file'/);
     expect((await capture(['run', 'x.ts', '--duration-ms', '-5'])).code).toBe(2);
     expect((await capture(['nope'])).code).toBe(2);
+    // The benchmarks are `npm run bench`, not a product command.
+    expect((await capture(['bench', '--quick'])).code).toBe(2);
   });
 });
