@@ -117,6 +117,8 @@ export { describeTopology, formatTopologyDescription } from './runtime/describe-
 export type { TopologyDescription, TopologyPath } from './runtime/describe-topology.js';
 export { serveTopologyService, serviceSubject } from './runtime/serve-topology-service.js';
 export type { TopologyServiceOptions } from './runtime/serve-topology-service.js';
+export type { PartKind, PartState, PartStats } from './runtime/part-stats.js';
+export type { TopologyHealth, TopologyStats } from './runtime/topology-stats.js';
 export { toDeadLetter, deadLettered, isDeadLettered, REPLAY_HEADERS } from './dead-letter/dead-letter-record.js';
 export type { DeadLetterContext, DeadLetterRecord, DeadLettered } from './dead-letter/dead-letter-record.js';
 export { replayDeadLetters } from './runtime/replay-dead-letters.js';

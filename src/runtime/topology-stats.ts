@@ -115,7 +115,7 @@ export class TopologyStatsCollector {
     }
     if (snapshot.unsettledOutputs > 0) worse('degraded', `${snapshot.unsettledOutputs} values reached a sink after their input was acknowledged (an async stage Sluice cannot see: that path is at-most-once)`);
     const recentDead = current.deadLetters - minuteAgo.deadLetters;
-    if (recentDead > 0) worse('degraded', `${recentDead} dead letter${recentDead === 1 ? '' : 's'} in the last ${Math.round((current.at - minuteAgo.at) / 1000)} s`);
+    if (recentDead > 0) worse('degraded', `${recentDead} dead letter${recentDead === 1 ? '' : 's'} in the last ${Math.min(60, Math.round((current.at - minuteAgo.at) / 1000))} s`);
     return {
       ...snapshot,
       topology,
