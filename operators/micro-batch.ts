@@ -97,11 +97,14 @@ export function microBatch<T>(config: MicroBatchConfig<T>): OperatorFunction<T, 
   const limits = validateBatchLimits('microBatch', config);
   const groups = validateBatchGroups('microBatch', config.groups);
   const counters = operatorCounters(groups !== undefined ? `microBatch ${config.groups!.name}` : 'microBatch');
+  // Values waiting in the open batch (their inputs stay unacknowledged until it is emitted).
+  counters.unsettled = 0;
   return (source) =>
     markStage(
       new Observable<T[]>((subscriber) => {
         const emit = ({ values, settlement }: HeldBatch<T>): void => {
           counters.out += values.length;
+          counters.unsettled = counters.in - counters.out;
           counters.batch(values.length);
           reportBatch('microBatch', config.groups?.name ?? '', values.length);
           try {
@@ -118,6 +121,7 @@ export function microBatch<T>(config: MicroBatchConfig<T>): OperatorFunction<T, 
         subscribeLinked(source, subscriber, {
           next: (value) => {
             counters.in++;
+            counters.unsettled = counters.in - counters.out;
             void grouper.next(value);
           },
           error: (err) => subscriber.error(err),

@@ -5,13 +5,14 @@ import { fromNatsError } from './from-nats-error.js';
 
 /**
  * Asks every NATS micro service (or those named `name`) for its stats (`$SRV.STATS[.<name>]`)
- * and collects the answers: one per running instance. Waits up to `maxWaitMs` for the first
- * answer, then until answers stop coming for a moment. No answer is an empty list, not an error.
+ * and collects the answers that come within `maxWaitMs`: one per running instance. It waits the
+ * whole time: a busy instance computing its stats may answer well after an idle one, and stopping
+ * at the first pause would leave it out. No answer is an empty list, not an error.
  */
 export async function natsServiceStats(transport: NatsTransport, options: { name?: string | undefined; maxWaitMs: number }): Promise<ServiceStats[]> {
   const answers: ServiceStats[] = [];
   try {
-    const client = new Svcm(transport.nc).client({ strategy: 'stall', maxWait: options.maxWaitMs });
+    const client = new Svcm(transport.nc).client({ strategy: 'timer', maxWait: options.maxWaitMs });
     for await (const s of await client.stats(options.name ?? '')) answers.push(s);
   } catch (err) {
     const subject = options.name !== undefined ? `$SRV.STATS.${options.name}` : '$SRV.STATS';
