@@ -11,6 +11,7 @@ import { dlqCommand } from './dlq-command.js';
 import { createCliLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from './create-cli-logger.js';
 import { ingestCommand } from './ingest-command.js';
 import { loadTopology } from './load-topology.js';
+import { withNatsFlags } from './nats-flags.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
 import { packageVersion } from './package-version.js';
 import { registerStateCommand } from './state-command.js';
@@ -50,19 +51,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     .showHelpAfterError()
     .version(packageVersion(), '-V, --version', 'print the version');
 
-  program
-    .command('run')
-    .description('Load a topology module and run it until SIGINT/SIGTERM (or --duration-ms), draining in-flight work.')
-    .argument('<file>', 'topology module (.ts or .js) exporting a defineTopology() result')
-    .option('--nats <url>', 'NATS server URL(s), comma-separated [env NATS_URL]; without one: a private nats-server from PATH, else in-process')
-    .option('--creds <file>', 'credentials file (JWT + nkey seed) [env NATS_CREDS]')
-    .option('--nkey <file>', 'nkey seed file [env NATS_NKEY]')
-    .option('--token <token>', 'auth token [env NATS_TOKEN; prefer it: command lines are visible to other users]')
-    .option('--user <user>', 'user name [env NATS_USER]')
-    .option('--password <password>', 'password [env NATS_PASSWORD; prefer it]')
-    .option('--tls-ca <file>', 'CA certificate to trust [env NATS_CA]')
-    .option('--tls-cert <file>', 'client certificate [env NATS_CERT]')
-    .option('--tls-key <file>', 'client key [env NATS_KEY]')
+  withNatsFlags(
+    program
+      .command('run')
+      .description('Load a topology module and run it until SIGINT/SIGTERM (or --duration-ms), draining in-flight work.')
+      .argument('<file>', 'topology module (.ts or .js) exporting a defineTopology() result'),
+    'a private nats-server from PATH, else in-process',
+  )
     .option('--export <name>', 'which export of the module is the topology (default: the default export)')
     .option('--duration-ms <n>', 'stop (and drain) after this many ms', nonNegative)
     .option('--drain-timeout-ms <n>', 'how long a stop waits for in-flight work, ms (default 5000)', nonNegative)

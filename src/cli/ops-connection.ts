@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { NatsTransport } from '../transport/nats-transport.js';
+import { withNatsFlags } from './nats-flags.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
 
 /** Where the operations commands look when neither `--nats` nor `NATS_URL` says: the `nats` CLI's default. */
@@ -14,16 +15,7 @@ export interface OpsFlags extends NatsFlags {
 
 /** Adds the connection flags, `--json` and `--timeout-ms` to an operations command. */
 export function withOpsOptions(command: Command): Command {
-  return command
-    .option('--nats <url>', `NATS server URL(s), comma-separated [env NATS_URL; default ${DEFAULT_NATS_URL}]`)
-    .option('--creds <file>', 'credentials file (JWT + nkey seed) [env NATS_CREDS]')
-    .option('--nkey <file>', 'nkey seed file [env NATS_NKEY]')
-    .option('--token <token>', 'auth token [env NATS_TOKEN; prefer it: command lines are visible to other users]')
-    .option('--user <user>', 'user name [env NATS_USER]')
-    .option('--password <password>', 'password [env NATS_PASSWORD; prefer it]')
-    .option('--tls-ca <file>', 'CA certificate to trust [env NATS_CA]')
-    .option('--tls-cert <file>', 'client certificate [env NATS_CERT]')
-    .option('--tls-key <file>', 'client key [env NATS_KEY]')
+  return withNatsFlags(command, DEFAULT_NATS_URL)
     .option('--json', 'print one JSON document (for scripts) instead of a table')
     .option('--timeout-ms <n>', 'how long to wait for answers, ms', positiveInt, 2_000);
 }
