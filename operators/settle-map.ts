@@ -2,6 +2,7 @@ import { from, Observable, type ObservableInput, type OperatorFunction } from 'r
 import { ensureError, InvalidConfigError, TopologyFailedError } from '../src/errors.js';
 import { requireSupervision, type SupervisionMode } from '../src/settle/supervision.js';
 import { markStage } from '../src/runtime/lineage.js';
+import { operatorCounters } from '../src/runtime/operator-stats.js';
 import { holdCurrent, withSettlement } from '../src/settle/settle-scope.js';
 import type { Settlement } from '../src/settle/settlement.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
@@ -51,6 +52,10 @@ export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction
   if (typeof config.project !== 'function') throw new InvalidConfigError(`settleMap '${config.name}'`, 'project', 'must be a function');
   const supervision = requireSupervision(`settleMap '${config.name}'`, config.supervision);
   const part = `settleMap:${config.name}`;
+  // in: values taken; out: results emitted; unsettled: values being worked on or waiting. A failed value's dead letter (under 'resume') is its source's.
+  const counters = operatorCounters(`settleMap ${config.name}`);
+  counters.unsettled = 0;
+  counters.failures = 0;
   return (source) =>
     markStage(
       new Observable<R>((subscriber) => {
@@ -60,6 +65,7 @@ export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction
         let completed = false;
         const finish = (): void => {
           active--;
+          counters.unsettled = active + queue.length;
           const next = queue.shift();
           if (next !== undefined) run(next.value, next.held);
           else if (completed && active === 0) subscriber.complete();
@@ -74,7 +80,10 @@ export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction
             return failed(held, err);
           }
           const inner = from(input).subscribe({
-            next: (result) => withSettlement(held, () => subscriber.next(result)),
+            next: (result) => {
+              counters.out++;
+              withSettlement(held, () => subscriber.next(result));
+            },
             error: (err: unknown) => failed(held, err),
             complete: () => {
               if (held !== undefined) working.delete(held);
@@ -85,6 +94,7 @@ export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction
           subscriber.add(inner);
         };
         const failed = (held: Settlement | undefined, err: unknown): void => {
+          counters.failures!++;
           const error = ensureError(err);
           if (supervision === 'stop') {
             if (held !== undefined) working.delete(held);
@@ -109,9 +119,11 @@ export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction
         });
         subscribeLinked(source, subscriber, {
           next: (value) => {
+            counters.in++;
             const held = holdCurrent();
             if (active < concurrency) run(value, held);
             else queue.push({ value, held });
+            counters.unsettled = active + queue.length;
           },
           error: (err: unknown) => subscriber.error(err),
           complete: () => {

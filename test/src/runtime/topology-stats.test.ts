@@ -107,6 +107,7 @@ describe('stats for every part (real nats-server)', () => {
       await until(async () => part(await askStats(client, name), `stream ${stream}`).lag === 7, { what: 'lag 7' });
       const stats = await askStats(client, name);
       expect(part(stats, `stream ${stream}`)).toMatchObject({ in: 3, out: 3, unsettled: 3, lag: 7 });
+      expect(part(stats, 'settleMap stuck')).toMatchObject({ kind: 'operator', in: 3, out: 0, unsettled: 3, detail: { failures: 0 } });
       expect(stats.totals).toMatchObject({ unsettled: 3, lag: 7 });
       expect(stats.health).toBe('ok');
     } finally {
