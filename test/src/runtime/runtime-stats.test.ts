@@ -1,5 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { operatorCounters, whileBuilding } from '../../../src/runtime/operator-stats.js';
+import { PartCounters } from '../../../src/runtime/part-stats.js';
 import { INBOX_SUBJECTS, MAX_TRACKED_SUBJECTS, OTHER_SUBJECTS, RuntimeStats } from '../../../src/runtime/runtime-stats.js';
 
 describe('RuntimeStats', () => {
@@ -35,5 +37,27 @@ describe('RuntimeStats', () => {
       }),
       { numRuns: Number(process.env.PROP_RUNS ?? 30) },
     );
+  });
+
+  it('parts: registered in order, a taken name gets #2, read on demand', () => {
+    const s = new RuntimeStats();
+    const a = new PartCounters('sink', 'sink out');
+    const b = new PartCounters('sink', 'sink out');
+    expect([s.registerPart(a), s.registerPart(b), s.registerPart(new PartCounters('sink', 'sink out'))]).toEqual(['sink out', 'sink out #2', 'sink out #3']);
+    b.in = 5;
+    b.batch(3);
+    b.batch(7);
+    b.batch(2);
+    expect(s.parts().map((p) => p.name)).toEqual(['sink out', 'sink out #2', 'sink out #3']);
+    expect(s.parts()[1]!.read()).toMatchObject({ in: 5, batches: 3, lastBatchSize: 2, maxBatchSize: 7, state: 'running' });
+  });
+
+  it('operator counters report to the topology being built, and to nobody outside a build', () => {
+    const s = new RuntimeStats();
+    const inside = whileBuilding(s, () => operatorCounters('microBatch'));
+    const outside = operatorCounters('microBatch');
+    inside.in = 2;
+    outside.in = 9;
+    expect(s.parts().map((p) => [p.kind, p.name, p.read().in])).toEqual([['operator', 'microBatch', 2]]);
   });
 });
