@@ -127,6 +127,9 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
       });
     }),
   });
+  // The subscriptions reach the server before this resolves: a caller that then asks on another
+  // connection finds the service, instead of "no responders".
+  await nc.flush();
   return {
     stop: async () => {
       collector.stop();
