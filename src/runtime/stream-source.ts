@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { defer, from, interval, mergeMap, Observable, takeUntil, type SchedulerLike } from 'rxjs';
+import { defer, from, interval, mergeMap, Observable, takeUntil, type SchedulerLike, type Subscriber } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { ensureError } from '../errors.js';
@@ -83,19 +83,22 @@ export function streamSource<T>(
     takeUntil<StreamMessage>(closing$),
   );
 
+  // Decodes and passes a message on (a decode failure is dead-lettered), counting both.
+  const pass = (msg: StreamMessage, subscriber: Subscriber<Envelope<T>>): void => {
+    if (counters !== undefined) counters.in++;
+    const env = deps.decodeOr<T>(msg, codec, operator, options.schema);
+    if (env === undefined) {
+      if (counters !== undefined) counters.deadLetters++;
+      return;
+    }
+    if (counters !== undefined) counters.out++;
+    subscriber.next(env);
+  };
+
   if (ordered) {
     return new Observable<Envelope<T>>((subscriber) =>
       messages$.subscribe({
-        next: (msg) => {
-          if (counters !== undefined) counters.in++;
-          const env = deps.decodeOr<T>(msg, codec, operator, options.schema);
-          if (env === undefined) {
-            if (counters !== undefined) counters.deadLetters++;
-            return;
-          }
-          if (counters !== undefined) counters.out++;
-          subscriber.next(env);
-        },
+        next: (msg) => pass(msg, subscriber),
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       }),
@@ -138,17 +141,8 @@ export function streamSource<T>(
     const sub = messages$.subscribe({
       next: (msg) => {
         const settlement = new Settlement(`${msg.stream}:${msg.seq}`, true, (failure, outcome) => settleAs(msg, failure, outcome));
-        if (counters !== undefined) counters.in++;
         try {
-          withSettlement(settlement, () => {
-            const env = deps.decodeOr<T>(msg, codec, operator, options.schema);
-            if (env === undefined) {
-              if (counters !== undefined) counters.deadLetters++;
-              return;
-            }
-            if (counters !== undefined) counters.out++;
-            subscriber.next(env);
-          });
+          withSettlement(settlement, () => pass(msg, subscriber));
         } catch (err) {
           // A synchronous stage threw: the message was not processed. Redeliver it rather than
           // ack it; the error still ends the pipeline as RxJS would.
