@@ -143,6 +143,7 @@ describe('public API', () => {
       "deadLetter",
       "deadLettered",
       "fileDrop",
+      "fileSink",
       "guardHandler",
       "isDeadLettered",
       "isRetryableByDefault",
