@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { readStagedFiles } from './staged-files.js';
 import type { CrashRow } from './topology-crash.js';
 
 /*
@@ -109,6 +111,18 @@ export const ROWS: readonly CrashRow[] = [
     // The actor and the batch finish from their own streams: done when every output is there.
     complete: 'outputs',
     expect: (n) => [n % 3 === 1 ? 'actor' : n % 3 === 2 ? 'batch' : n % 2 === 0 ? 'even' : 'odd'],
+  },
+  {
+    // Every input in exactly one published file; every file whole and matching its manifest; no temporary file left.
+    title: 'm. stream → microBatch (recorded groups) → fileSink (staged NDJSON files + manifests)',
+    fixture: 'micro-batch-file-sink.ts',
+    guarantee: 'exactly-once',
+    msgIds: 'group',
+    output: 'files',
+    readFiles: (dir) => readStagedFiles(join(dir, 'staged')),
+    inputs: 2000,
+    kills: 3,
+    payloadOk: (data, n) => (data as { n?: unknown }).n === n,
   },
 ];
 

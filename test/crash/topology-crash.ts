@@ -67,6 +67,11 @@ export interface CrashRow {
    * of payloads. Default 'stream'.
    */
   readonly output?: 'stream' | 'subscriber' | 'files' | undefined;
+  /**
+   * Files rows: reads the outputs from the run's directory instead of `<dir>/out/*.json`, and
+   * returns what it finds wrong beyond counting (added to the result's problems).
+   */
+  readonly readFiles?: ((dir: string) => { outputs: CrashOutput[]; problems: string[] }) | undefined;
   /** Durable consumers the fixture makes on the input stream (each must ack everything). Default 1. */
   readonly consumers?: number | undefined;
   /** The targets (`<out>.<target>`) input number `n` must produce, one output each; [] for a filtered input. Default ['out']. */
@@ -264,13 +269,19 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
       for (const o of await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))) outputs.push(o);
       timeline.push(`outputs read back in ${((Date.now() - readFrom) / 1000).toFixed(1)} s`);
     }
-    if (output === 'files') for (const o of readOutputFiles(join(io.dir, 'out'))) outputs.push(o);
+    const fileProblems: string[] = [];
+    if (output === 'files') {
+      const read = row.readFiles?.(io.dir) ?? { outputs: readOutputFiles(join(io.dir, 'out')), problems: [] };
+      for (const o of read.outputs) outputs.push(o);
+      fileProblems.push(...read.problems.slice(0, 5));
+    }
     const tally = tallyOutputs(inputs, outputs, expect, {
       payloadOk: row.payloadOk,
       msgIdPart: row.guarantee === 'exactly-once' && (row.msgIds ?? 'position') === 'position' ? (i) => `.${io.stream}:${i.seq}.` : undefined,
     });
     const result: CrashResult = {
       ...tally,
+      problems: [...tally.problems, ...fileProblems],
       title: row.title,
       guarantee: row.guarantee,
       seed,
