@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { from, of, Subject, VirtualTimeScheduler, type Observable } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../src/errors.js';
-import { withSettlement } from '../../src/settle/settle-scope.js';
+import { currentSettlement, withSettlement } from '../../src/settle/settle-scope.js';
+import { openStateStore } from '../../src/state/index.js';
 import { Settlement } from '../../src/settle/settlement.js';
 import { fileNameOf, fileSink, type StagedFile, type StagedFileManifest } from '../../operators/file-sink.js';
 import { microBatch } from '../../operators/micro-batch.js';
@@ -101,6 +102,41 @@ describe('fileSink', () => {
     expect(fileNameOf('orders', 'orders:ORDERS:7+2:ab12', 'ndjson')).toMatch(/^orders\.orders_ORDERS_7_2_ab12\.[0-9a-f]{12}\.ndjson$/);
     // keys that read alike once made file-safe still get different names
     expect(fileNameOf('x', 'a:b', 'csv')).not.toBe(fileNameOf('x', 'a+b', 'csv'));
+  });
+
+  it('a recorded group replayed after a crash (members redelivered in another order) is written again under the same file name', async () => {
+    const dir = tempDir();
+    const store = openStateStore({ dir: join(dir, 'state'), topology: 'files' });
+    const staged = join(dir, 'staged');
+    const acks: string[] = [];
+    const files: StagedFile[] = [];
+    const start = (crashes: boolean) => {
+      const input = new Subject<ReturnType<typeof envelope>>();
+      const sub = input
+        .pipe(microBatch({ maxCount: 2, maxWaitMs: 1_000, groups: { store, name: 'orders' } }), fileSink({ dir: staged, format: 'ndjson', name: 'orders' }))
+        .subscribe((f) => {
+          files.push(f);
+          if (crashes) currentSettlement()?.hold(); // the process dies after the rename, before its inputs are acknowledged
+        });
+      return { deliver: (seq: number) => deliver(input, `ORDERS:${seq}`, envelope(seq), (failure) => acks.push(`${seq} ${failure === undefined ? 'ack' : 'redeliver'}`)), stop: () => sub.unsubscribe() };
+    };
+    const first = start(true);
+    first.deliver(1);
+    first.deliver(2);
+    await until(() => files.length === 1);
+    expect(acks).toEqual([]);
+    const second = start(false);
+    second.deliver(2);
+    second.deliver(1);
+    await until(() => acks.length === 2);
+    second.stop();
+    first.stop();
+    await store.close();
+    expect(files.map((f) => f.path)).toEqual([files[0]!.path, files[0]!.path]);
+    expect(files[1]!.recorded).toBe(true);
+    expect(files[1]!.files[0]!.sha256).toBe(files[0]!.files[0]!.sha256);
+    expect(acks.sort()).toEqual(['1 ack', '2 ack']);
+    expect(published(staged)).toHaveLength(2); // one data file, one manifest
   });
 
   it('writes CSV with a header row, CRLF and RFC 4180 quoting, columns from the config', async () => {
