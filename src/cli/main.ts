@@ -12,7 +12,7 @@ import { createCliLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from './crea
 import { ingestCommand } from './ingest-command.js';
 import { loadTopology } from './load-topology.js';
 import { withNatsFlags } from './nats-flags.js';
-import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
+import { natsCredentialsFromFlags, natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
 import { packageVersion } from './package-version.js';
 import { registerStateCommand } from './state-command.js';
 import { registerStatsCommand } from './stats-command.js';
@@ -117,7 +117,8 @@ async function run(file: string, flags: RunFlags): Promise<number> {
   let metrics: MetricsServer | undefined;
   try {
     const topology = await loadTopology(file, flags.export);
-    connection = await connect({ nats: natsOptionsFromFlags(flags, process.env), logger });
+    const nats = natsOptionsFromFlags(flags, process.env);
+    connection = await connect({ nats, credentials: nats === undefined ? natsCredentialsFromFlags(flags, process.env) : undefined, logger });
     if (flags.metricsPort !== undefined) {
       metrics = await startMetricsServer({ topologyName: topology.name, port: flags.metricsPort, host: flags.metricsHost, logger });
       logger.info({ url: metrics.url }, `sluice: metrics at ${metrics.url}`);
