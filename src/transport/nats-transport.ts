@@ -14,7 +14,7 @@ import {
   type JsMsg,
   type StreamConfig as NatsStreamConfig,
 } from '@nats-io/jetstream';
-import { errors as natsErrors, millis, nanos, type Msg, type NatsConnection } from '@nats-io/nats-core';
+import { errors as natsErrors, millis, nanos, type Msg, type NatsConnection, type Status } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { Observable } from 'rxjs';
 import type { Envelope } from '../envelope/envelope.js';
@@ -33,6 +33,7 @@ import { toNodeConnectionOptions } from './to-node-connection-options.js';
 import type {
   AckPublisher,
   AckPublisherConfig,
+  ConnectionEvent,
   ConsumeOptions,
   ConsumerState,
   DurablePublishOptions,
@@ -365,6 +366,28 @@ export class NatsTransport implements Transport {
   async closed(): Promise<Error | undefined> {
     const err = await this.nc.closed();
     return err instanceof Error ? err : undefined;
+  }
+
+  /** From the client's status stream: each outage as one 'disconnected' and, once back, one 'reconnected'. */
+  connectionEvents(): Observable<ConnectionEvent> {
+    return new Observable<ConnectionEvent>((subscriber) => {
+      const status = this.nc.status() as AsyncIterable<Status> & { stop?(): void };
+      let downSince: number | undefined;
+      void (async () => {
+        for await (const s of status) {
+          if (s.type === 'disconnect' && downSince === undefined) {
+            downSince = Date.now();
+            subscriber.next({ type: 'disconnected', server: redactUrl(s.server), atMs: downSince });
+          } else if (s.type === 'reconnect' && downSince !== undefined) {
+            const atMs = Date.now();
+            subscriber.next({ type: 'reconnected', server: redactUrl(s.server), atMs, disconnectedAtMs: downSince, downMs: atMs - downSince });
+            downSince = undefined;
+          }
+        }
+        subscriber.complete();
+      })().catch((err: unknown) => subscriber.error(err));
+      return () => status.stop?.();
+    });
   }
 
   /** Stops consumers, drains subscriptions and closes the connection. Idempotent. */
