@@ -1,8 +1,9 @@
-import { accessSync, constants, mkdirSync, statSync, statfsSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { InvalidConfigError } from '../errors.js';
 import { partitionOf } from './partition-of.js';
-import { InvalidNamespaceError, StateDirectoryError, StateFullError } from './state-errors.js';
+import { prepareStateDirectory } from './prepare-state-directory.js';
+import { InvalidNamespaceError, StateDirectoryError, StateDiskFullError, StateMapFullError } from './state-errors.js';
 import type {
   Checkpoint,
   DurableTimer,
@@ -60,13 +61,13 @@ export function openStateStore(config: StateStoreConfig): StateStore {
   const maxNamespaces = config.maxNamespaces ?? DEFAULT_MAX_NAMESPACES;
   validate(config, partitions, mapSizeBytes, maxNamespaces);
   const dir = config.dir;
-  prepareDirectory(dir);
+  prepareStateDirectory(dir);
 
   let env: RootDatabase;
   try {
     env = open({ path: dir, maxDbs: maxNamespaces, mapSize: mapSizeBytes, noSync: config.noSync === true, noSubdir: false });
   } catch (err) {
-    throw new StateDirectoryError(dir, `LMDB cannot open it: ${(err as Error).message}`, { cause: err });
+    throw new StateDirectoryError(dir, `LMDB cannot open a store there (${(err as Error).message}): use a directory on a local disk (SLUICE_STATE_DIR)`, { cause: err });
   }
 
   const dbs = new Map<string, Database>();
@@ -112,26 +113,28 @@ export function openStateStore(config: StateStoreConfig): StateStore {
   };
   const part = (key: string): number => partitionOf(key, partitions);
 
+  // In a batch each write returns a promise, rejected with the batch when the commit fails;
+  // the batch's promise carries that error, so these would only crash the process as unhandled.
   const writer: StateWriter = {
-    put: (namespace, key, value) => void userDb(namespace).put([part(key), key], value as never),
-    delete: (namespace, key) => void userDb(namespace).remove([part(key), key]),
-    putCheckpoint: (engine, checkpoint) => void db(DB.checkpoints).put(engine, checkpoint),
+    put: (namespace, key, value) => quiet(userDb(namespace).put([part(key), key], value as never)),
+    delete: (namespace, key) => quiet(userDb(namespace).remove([part(key), key])),
+    putCheckpoint: (engine, checkpoint) => quiet(db(DB.checkpoints).put(engine, checkpoint)),
     putOutbox: (engine, record) =>
-      void db(DB.outbox).put([engine, record.seq], { createdAt: record.createdAt, blob: record.blob }),
-    deleteOutbox: (engine, seq) => void db(DB.outbox).remove([engine, seq]),
+      quiet(db(DB.outbox).put([engine, record.seq], { createdAt: record.createdAt, blob: record.blob })),
+    deleteOutbox: (engine, seq) => quiet(db(DB.outbox).remove([engine, seq])),
     setTimer: (timer) => {
       const k = [timer.owner, part(timer.key), timer.key];
       const old = db(DB.timers).get(k) as StoredTimer | undefined;
-      if (old !== undefined) db(DB.timersDue).remove([old.dueAt, ...k]);
-      db(DB.timers).put(k, { dueAt: timer.dueAt, payload: timer.payload } satisfies StoredTimer);
-      db(DB.timersDue).put([timer.dueAt, ...k], EMPTY);
+      if (old !== undefined) quiet(db(DB.timersDue).remove([old.dueAt, ...k]));
+      quiet(db(DB.timers).put(k, { dueAt: timer.dueAt, payload: timer.payload } satisfies StoredTimer));
+      quiet(db(DB.timersDue).put([timer.dueAt, ...k], EMPTY));
     },
     cancelTimer: (owner, key) => {
       const k = [owner, part(key), key];
       const old = db(DB.timers).get(k) as StoredTimer | undefined;
       if (old === undefined) return;
-      db(DB.timersDue).remove([old.dueAt, ...k]);
-      db(DB.timers).remove(k);
+      quiet(db(DB.timersDue).remove([old.dueAt, ...k]));
+      quiet(db(DB.timers).remove(k));
     },
   };
 
@@ -139,7 +142,7 @@ export function openStateStore(config: StateStoreConfig): StateStore {
     if (closed) throw new Error(`state store '${dir}' is closed`);
     const used = usedBytes();
     if (used >= mapSizeBytes) {
-      throw new StateFullError(dir, used, mapSizeBytes, `the size limit is reached: raise 'mapSizeBytes' above ${mapSizeBytes} (e.g. to ${mapSizeBytes * 2})`);
+      throw new StateMapFullError(dir, used, mapSizeBytes);
     }
   };
   const transaction = (fn: (w: StateWriter) => void): void => {
@@ -169,8 +172,8 @@ export function openStateStore(config: StateStoreConfig): StateStore {
       () => {
         stats.commits += 1;
       },
-      (err: unknown) => {
-        throw classifyWriteError(err, dir, mapSizeBytes, usedBytes);
+      async (err: unknown) => {
+        throw classifyWriteError(await commitCause(err), dir, mapSizeBytes, usedBytes);
       },
     );
   };
@@ -261,50 +264,73 @@ function checkNamespace(namespace: string): void {
   if (namespace.startsWith(RESERVED_PREFIX)) throw new InvalidNamespaceError(namespace, `names starting with '${RESERVED_PREFIX}' are reserved for Sluice`);
 }
 
-function prepareDirectory(dir: string): void {
-  let isDir = false;
-  try {
-    isDir = statSync(dir).isDirectory();
-    if (!isDir) throw new StateDirectoryError(dir, 'it is a file, not a directory');
-  } catch (err) {
-    if (err instanceof StateDirectoryError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOTDIR') throw new StateDirectoryError(dir, 'cannot create it (a parent path is a file)', { cause: err });
-    if (code !== 'ENOENT') throw new StateDirectoryError(dir, `cannot stat it (${code ?? (err as Error).message})`, { cause: err });
-  }
-  if (!isDir) {
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a parent path is a file' : code === 'EACCES' ? 'permission denied' : (code ?? (err as Error).message);
-      throw new StateDirectoryError(dir, `cannot create it (${why})`, { cause: err });
-    }
-  }
-  try {
-    accessSync(dir, constants.W_OK | constants.R_OK | constants.X_OK);
-  } catch (err) {
-    throw new StateDirectoryError(dir, `it is not writable (${(err as NodeJS.ErrnoException).code ?? 'access denied'})`, { cause: err });
-  }
+/**
+ * lmdb-js rejects a failed batch with "Commit failed (see commitError for details)" and the real
+ * error (with its code) in a promise under `commitError`: read it, or keep the outer error when
+ * it does not come within a second.
+ */
+async function commitCause(err: unknown): Promise<unknown> {
+  const inner = (err as { commitError?: unknown } | null)?.commitError;
+  if (inner === undefined || typeof (inner as { then?: unknown }).then !== 'function') return err;
+  absorbCommitRejections(inner as object);
+  let timer: NodeJS.Timeout | undefined;
+  const cause = await Promise.race([
+    (inner as Promise<unknown>).then(() => err, (e: unknown) => e),
+    new Promise<unknown>((resolve) => (timer = setTimeout(() => resolve(err), 1_000))),
+  ]);
+  clearTimeout(timer);
+  return cause;
 }
 
-/** Maps LMDB's "map full" and a full disk (lmdb reports ENOSPC or, on some filesystems, EIO) to StateFullError. */
+// A failed batch also rejects promises lmdb-js makes for its own writes (shared msgpack
+// structures) and never handles: each would crash the process as an unhandled rejection before
+// the named error is reported. Those — and only those, for commits this store already turned
+// into its error — are absorbed; any other unhandled rejection still ends the process as
+// Node's default does.
+const absorbedCommits = new WeakSet<object>();
+let absorbing = false;
+function absorbCommitRejections(commitError: object): void {
+  absorbedCommits.add(commitError);
+  if (absorbing) return;
+  absorbing = true;
+  const onUnhandled = (reason: unknown): void => {
+    const inner = (reason as { commitError?: unknown } | null)?.commitError;
+    if (typeof inner === 'object' && inner !== null && absorbedCommits.has(inner)) return;
+    if (process.listenerCount('unhandledRejection') === 1) {
+      process.off('unhandledRejection', onUnhandled);
+      absorbing = false;
+      throw reason;
+    }
+  };
+  process.on('unhandledRejection', onUnhandled);
+}
+
+/**
+ * Maps LMDB's "map full" to StateMapFullError, and a full disk (ENOSPC or, as tmpfs and some
+ * other filesystems report it, EIO with no room left) to StateDiskFullError.
+ */
 function classifyWriteError(err: unknown, dir: string, mapSizeBytes: number, usedBytes: () => number): unknown {
-  const code = (err as { code?: unknown }).code;
+  const code = (err as { code?: unknown } | null)?.code;
   const used = safe(usedBytes);
-  if (code === MDB_MAP_FULL || code === 'MDB_MAP_FULL') {
-    return new StateFullError(dir, used, mapSizeBytes, `LMDB map is full: raise 'mapSizeBytes' above ${mapSizeBytes}`, { cause: err });
+  if (code === MDB_MAP_FULL || code === 'MDB_MAP_FULL' || /MDB_MAP_FULL/.test(String((err as Error | null)?.message))) {
+    return new StateMapFullError(dir, used, mapSizeBytes, { cause: err });
   }
   if (code === 28 || code === 'ENOSPC' || code === 5 || code === 'EIO') {
     const free = safe(() => {
       const s = statfsSync(dir);
       return s.bavail * s.bsize;
     });
-    if (code === 28 || code === 'ENOSPC' || free < 1024 * 1024) {
-      return new StateFullError(dir, used, mapSizeBytes, `the disk holding it is full (${free} bytes free)`, { cause: err });
-    }
+    if (code === 28 || code === 'ENOSPC' || free < 1024 * 1024) return new StateDiskFullError(dir, used, mapSizeBytes, free, { cause: err });
   }
   return err;
+}
+
+// All writes of one transaction share one promise: handle each promise once, not per write.
+let lastQuieted: unknown;
+function quiet(result: unknown): void {
+  if (result === lastQuieted || typeof (result as { then?: unknown } | null)?.then !== 'function') return;
+  lastQuieted = result;
+  (result as Promise<unknown>).then(undefined, () => undefined);
 }
 
 function safe(fn: () => number): number {
