@@ -47,7 +47,7 @@ export type {
 } from './transport/transport.js';
 
 // State (LMDB)
-export { openStateStore, fnv1a32, partitionOf, InvalidNamespaceError, StateDirectoryError, StateDiskFullError, StateFullError, StateMapFullError, UnsupportedStateDirectoryError } from './state/index.js';
+export { openStateStore, fnv1a32, partitionOf, InvalidNamespaceError, StateDirectoryError, StateDirectoryInUseError, StateDiskFullError, StateFullError, StateMapFullError, UnsupportedStateDirectoryError } from './state/index.js';
 export { MAX_STATE_KEY_BYTES, StateKeyTooLongError } from './state/state-key.js';
 export type {
   Checkpoint,

@@ -42,6 +42,7 @@ describe('public API', () => {
       "RuntimeStats",
       "Settlement",
       "StateDirectoryError",
+      "StateDirectoryInUseError",
       "StateDiskFullError",
       "StateFullError",
       "StateKeyTooLongError",

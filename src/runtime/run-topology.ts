@@ -186,11 +186,9 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
       }
       await service?.stop().catch((err: unknown) => logger.warn({ err: ensureError(err) }, 'stopping the service failed'));
       for (const hook of stopHooks) {
-        try {
-          await hook();
-        } catch (err) {
-          logger.error({ err: ensureError(err) }, 'onStop hook failed');
-        }
+        // Bounded too: a part stuck on a dead disk or a held lock must not keep the process alive.
+        const finished = (async () => hook())().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'onStop hook failed'));
+        if (!(await within(finished, drainTimeoutMs))) logger.warn({ drainTimeoutMs }, 'an onStop hook did not finish in time: going on without it');
       }
       // A broker that went away must not hang the exit: bounded like the rest of the drain.
       const finish = (async () => {

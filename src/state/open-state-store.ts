@@ -2,6 +2,7 @@ import { statfsSync } from 'node:fs';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { InvalidConfigError } from '../errors.js';
 import { partitionOf } from './partition-of.js';
+import { claimStateDirectory } from './claim-state-directory.js';
 import { prepareStateDirectory } from './prepare-state-directory.js';
 import { InvalidNamespaceError, StateDirectoryError, StateDiskFullError, StateMapFullError } from './state-errors.js';
 import type {
@@ -19,6 +20,7 @@ const DEFAULT_PARTITIONS = 16;
 const DEFAULT_MAP_SIZE_BYTES = 4 * 1024 ** 3;
 const DEFAULT_MAX_NAMESPACES = 64;
 const MDB_MAP_FULL = -30792;
+const CLOSE_WAIT_MS = 2_000;
 const STRUCTURES = Symbol.for('sluice.structures');
 const RESERVED_PREFIX = 'sluice.';
 const DB = {
@@ -40,6 +42,19 @@ interface StoredTimer {
   payload: unknown;
 }
 
+const stuck = new Set<string>();
+const committing = new Map<string, number>();
+
+/**
+ * Directories of stores with a commit still under way, or whose close did not finish. Called
+ * when a process is about to exit, it names commits that are stuck (on a lock another process
+ * holds, on a dead disk): lmdb-js waits for them in its exit hook, so such a process cannot end
+ * with `process.exit` and must be killed (`sluice run` does).
+ */
+export function stuckStateStores(): readonly string[] {
+  return [...new Set([...stuck, ...committing.keys()])];
+}
+
 /**
  * Opens (or creates) the LMDB state store of one topology instance in `dir`. See
  * `src/state/types.ts` for what it holds and how keys are partitioned.
@@ -51,7 +66,9 @@ interface StoredTimer {
  * await store.close();
  * ```
  *
- * @throws StateDirectoryError when `dir` is a file, cannot be created or is not writable;
+ * @throws StateDirectoryError when `dir` is a file, cannot be created or is not writable
+ * (UnsupportedStateDirectoryError: on /proc or another pseudo-filesystem;
+ * StateDirectoryInUseError: another live process has it open);
  * InvalidConfigError for bad options or when the store was created for another topology or
  * partition count.
  */
@@ -62,11 +79,13 @@ export function openStateStore(config: StateStoreConfig): StateStore {
   validate(config, partitions, mapSizeBytes, maxNamespaces);
   const dir = config.dir;
   prepareStateDirectory(dir);
+  const release = claimStateDirectory(dir);
 
   let env: RootDatabase;
   try {
     env = open({ path: dir, maxDbs: maxNamespaces, mapSize: mapSizeBytes, noSync: config.noSync === true, noSubdir: false });
   } catch (err) {
+    release();
     throw new StateDirectoryError(dir, `LMDB cannot open a store there (${(err as Error).message}): use a directory on a local disk (SLUICE_STATE_DIR)`, { cause: err });
   }
 
@@ -97,10 +116,12 @@ export function openStateStore(config: StateStoreConfig): StateStore {
   } else {
     if (existing.topology !== config.topology) {
       void env.close();
+      release();
       throw new InvalidConfigError('openStateStore', 'topology', `is '${config.topology}' but the store in '${dir}' belongs to topology '${existing.topology}'`);
     }
     if (existing.partitions !== partitions) {
       void env.close();
+      release();
       throw new InvalidConfigError('openStateStore', 'partitions', `is ${partitions} but the store in '${dir}' was created with ${existing.partitions} (keys would map to other partitions)`);
     }
   }
@@ -168,11 +189,19 @@ export function openStateStore(config: StateStoreConfig): StateStore {
     } catch (err) {
       throw classifyWriteError(err, dir, mapSizeBytes, usedBytes);
     }
+    committing.set(dir, (committing.get(dir) ?? 0) + 1);
+    const settled = () => {
+      const left = (committing.get(dir) ?? 1) - 1;
+      if (left > 0) committing.set(dir, left);
+      else committing.delete(dir);
+    };
     return queued.then(
       () => {
+        settled();
         stats.commits += 1;
       },
       async (err: unknown) => {
+        settled();
         throw classifyWriteError(await commitCause(err), dir, mapSizeBytes, usedBytes);
       },
     );
@@ -235,7 +264,12 @@ export function openStateStore(config: StateStoreConfig): StateStore {
     close: async () => {
       if (closed) return;
       closed = true;
-      await env.close();
+      // After a failed commit lmdb-js's close never settles: do not let it hold up an exit.
+      let timer: NodeJS.Timeout | undefined;
+      const settled = await Promise.race([env.close().then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS)))]);
+      clearTimeout(timer);
+      if (!settled) stuck.add(dir);
+      release();
     },
   };
 }

@@ -29,6 +29,21 @@ export class UnsupportedStateDirectoryError extends StateDirectoryError {
 }
 
 /**
+ * Another live process has this state directory open. One process per store: stop the other,
+ * or give this one its own directory (SLUICE_STATE_DIR).
+ */
+export class StateDirectoryInUseError extends StateDirectoryError {
+  override readonly name: string = 'StateDirectoryInUseError';
+  constructor(
+    dir: string,
+    readonly pid: number,
+    options?: ErrorOptions,
+  ) {
+    super(dir, `process ${pid} has it open (one process per state directory): stop that process, or set SLUICE_STATE_DIR to another directory`, options);
+  }
+}
+
+/**
  * The state store cannot take more data: its size limit (`mapSizeBytes`) is reached, or the disk
  * holding it is full. Nothing of the failed commit was written. The two causes have their own
  * subclasses, {@link StateMapFullError} and {@link StateDiskFullError}.
