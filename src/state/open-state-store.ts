@@ -264,12 +264,14 @@ export function openStateStore(config: StateStoreConfig): StateStore {
     close: async () => {
       if (closed) return;
       closed = true;
+      // Released at once, not after the close settles: callers that do not await close() (and
+      // a process that starts next on this directory) must not find a stale claim.
+      release();
       // After a failed commit lmdb-js's close never settles: do not let it hold up an exit.
       let timer: NodeJS.Timeout | undefined;
       const settled = await Promise.race([env.close().then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS)))]);
       clearTimeout(timer);
       if (!settled) stuck.add(dir);
-      release();
     },
   };
 }
