@@ -14,12 +14,11 @@ import {
   type JsMsg,
   type StreamConfig as NatsStreamConfig,
 } from '@nats-io/jetstream';
-import { errors as natsErrors, millis, nanos, type Msg, type NatsConnection, type Status } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
+import { millis, nanos, type Msg, type NatsConnection, type Status } from '@nats-io/nats-core';
 import { Observable } from 'rxjs';
 import type { Envelope } from '../envelope/envelope.js';
 import { makeEnvelope } from '../envelope/make-envelope.js';
-import { InvalidConfigError, TransportError } from '../errors.js';
+import { TransportError } from '../errors.js';
 import { fromNatsError } from './from-nats-error.js';
 import { natsAckPublisher } from './nats-ack-publisher.js';
 import { redactUrl, type NatsConnectOptions } from './nats-connect-options.js';
@@ -27,9 +26,8 @@ import { natsFindMsgIds } from './nats-find-msg-ids.js';
 import { fromNatsHeaders, toNatsHeaders } from './nats-headers.js';
 import { NatsOrderedReader } from './nats-ordered-reader.js';
 import { deliveryOf, NatsStreamMessage } from './nats-stream-message.js';
-import { probeNatsServer } from './probe-nats-server.js';
 import { validateSubject } from './subject.js';
-import { toNodeConnectionOptions } from './to-node-connection-options.js';
+import { openNatsConnection } from './open-nats-connection.js';
 import type {
   AckPublisher,
   AckPublisherConfig,
@@ -58,9 +56,6 @@ import {
   validateSubscribeOptions,
   type ResolvedConsumeOptions,
 } from './validate-transport-options.js';
-
-/** How long {@link NatsTransport.connect} waits by default, as the `nats` CLI does. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 
 /**
  * The real broker: core NATS and JetStream through the v3 client. `nc` and `js` are exposed for
@@ -102,36 +97,7 @@ export class NatsTransport implements Transport {
    * server cannot be reached or refuses the credentials (the message never contains secrets).
    */
   static async connect(options: NatsConnectOptions): Promise<NatsTransport> {
-    const connectOptions = await toNodeConnectionOptions(options);
-    const servers = (Array.isArray(options.servers) ? options.servers : [options.servers]).map(redactUrl);
-    const label = `NatsTransport(${servers.join(', ')})`;
-    const timeoutMs = connectOptions.timeout ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    // The probes run beside the client's own attempt and only speak when every server failed
-    // for a reason they can name (a refused TLS handshake, say), so a failure is reported at once
-    // instead of at the client's timeout, and with its reason.
-    const probes = (connectOptions.servers as string[]).map((server) => probeNatsServer(server, options.tls, timeoutMs));
-    const probeFailure = Promise.all(probes).then((results) => {
-      const reasons = results.map((r) => (r.ok ? undefined : r.reason));
-      return reasons.every((r) => r !== undefined) ? reasons : new Promise<never>(() => undefined);
-    });
-    const attempt = connect({ ...connectOptions, timeout: timeoutMs });
-    const failed = (reason: string, cause?: unknown) => new TransportError(label, 'connect', reason, cause === undefined ? undefined : { cause });
-    try {
-      const first = await Promise.race([attempt.then((nc) => ({ nc })), probeFailure.then((reasons) => ({ reasons }))]);
-      if ('nc' in first) return new NatsTransport(first.nc, { name: options.name });
-      // The client's attempt has no way to be cancelled: close it if it ever succeeds.
-      attempt.then((nc) => void nc.close().catch(() => undefined), () => undefined);
-      throw failed(joinReasons(servers, first.reasons));
-    } catch (err) {
-      if (err instanceof TransportError || err instanceof InvalidConfigError) throw err;
-      if (err instanceof natsErrors.TimeoutError) {
-        const results = await Promise.all(probes);
-        const reasons = results.map((r) => (r.ok ? undefined : r.reason));
-        const known = reasons.some((r) => r !== undefined) ? `: ${joinReasons(servers, reasons)}` : ': check the address, and whether the server requires TLS or a client certificate';
-        throw failed(`no connection within ${timeoutMs} ms${known}`, err);
-      }
-      throw fromNatsError(err, { transport: label, operation: 'connect' });
-    }
+    return new NatsTransport(await openNatsConnection(options), { name: options.name });
   }
 
   /** The JetStream manager, created on first use. */
@@ -442,13 +408,6 @@ export class NatsTransport implements Transport {
       throw err;
     }
   }
-}
-
-/** One reason, or one per server when they differ. */
-function joinReasons(servers: readonly string[], reasons: ReadonlyArray<string | undefined>): string {
-  const known = reasons.map((r, i) => ({ server: servers[i] ?? '?', reason: r })).filter((r): r is { server: string; reason: string } => r.reason !== undefined);
-  if (known.length === 1 || new Set(known.map((k) => k.reason)).size === 1) return known[0]!.reason;
-  return known.map((k) => `${k.server}: ${k.reason}`).join('; ');
 }
 
 function toEnvelope(msg: Msg): Envelope<Uint8Array> {
