@@ -3,7 +3,7 @@ import { connect } from '@nats-io/transport-node';
 import { InvalidConfigError, TransportError } from '../errors.js';
 import { fromNatsError } from './from-nats-error.js';
 import { redactUrl, type NatsConnectOptions } from './nats-connect-options.js';
-import { probeNatsServer } from './probe-nats-server.js';
+import { probeNatsServer, type ProbeResult } from './probe-nats-server.js';
 import { toNodeConnectionOptions } from './to-node-connection-options.js';
 
 /** How long {@link openNatsConnection} waits by default, as the `nats` CLI does. */
@@ -46,8 +46,23 @@ export async function openNatsConnection(options: NatsConnectOptions): Promise<N
       const known = reasons.some((r) => r !== undefined) ? `: ${joinReasons(servers, reasons)}` : ': check the address, and whether the server requires TLS or a client certificate';
       throw failed(`no connection within ${timeoutMs} ms${known}`, err);
     }
+    // The client can fail first (an untrusted certificate, say) with its own terse words: the
+    // probes, a moment behind, say it with what to do. Refused credentials pass the probes.
+    const reasons = await namedWithin(probes, PROBE_GRACE_MS);
+    if (reasons !== undefined) throw failed(joinReasons(servers, reasons), err);
     throw fromNatsError(err, { transport: label, operation: 'connect' });
   }
+}
+
+const PROBE_GRACE_MS = 1_000;
+
+/** Every probe's failure reason, when all of them failed within `ms`; else undefined. */
+async function namedWithin(probes: ReadonlyArray<Promise<ProbeResult>>, ms: number): Promise<string[] | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const results = await Promise.race([Promise.all(probes), new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)))]);
+  clearTimeout(timer);
+  if (results === undefined || results.some((r) => r.ok)) return undefined;
+  return results.map((r) => (r.ok ? '' : r.reason));
 }
 
 /** One reason, or one per server when they differ. */
