@@ -22,13 +22,14 @@ export type { MessageOrigin } from './errors.js';
 export { LocalTransport } from './transport/local-transport.js';
 export type { LocalTransportOptions } from './transport/local-transport.js';
 export { NatsTransport } from './transport/nats-transport.js';
-export { NATS_ENV, natsConnectOptionsFromEnv, redactConnectOptions, redactUrl } from './transport/nats-connect-options.js';
-export type { NatsConnectOptions, NatsTlsOptions } from './transport/nats-connect-options.js';
+export { NATS_ENV, natsConnectOptionsFromEnv, natsCredentialsFromEnv, redactConnectOptions, redactUrl } from './transport/nats-connect-options.js';
+export type { NatsConnectOptions, NatsCredentials, NatsTlsOptions } from './transport/nats-connect-options.js';
 export { subjectMatches, subjectsOverlap, validateSubject } from './transport/subject.js';
 export type {
   AckPublisher,
   AckPublisherConfig,
   AckPublishMessage,
+  ConnectionEvent,
   ConsumeOptions,
   DurablePublishOptions,
   OrderedMessage,
@@ -46,7 +47,7 @@ export type {
 } from './transport/transport.js';
 
 // State (LMDB)
-export { openStateStore, fnv1a32, partitionOf, InvalidNamespaceError, StateDirectoryError, StateFullError } from './state/index.js';
+export { openStateStore, fnv1a32, partitionOf, InvalidNamespaceError, StateDirectoryError, StateDirectoryInUseError, StateDiskFullError, StateFullError, StateMapFullError, UnsupportedStateDirectoryError } from './state/index.js';
 export { MAX_STATE_KEY_BYTES, StateKeyTooLongError } from './state/state-key.js';
 export type {
   Checkpoint,
@@ -129,7 +130,7 @@ export { RuntimeStats } from './runtime/runtime-stats.js';
 export { NoReplyError, RESPOND_HEADERS } from './runtime/mount-responder.js';
 export type { RespondFallbackReason, RespondHandler, RespondOptions } from './runtime/mount-responder.js';
 export type { TopologyScheduleOptions } from './runtime/mount-schedule.js';
-export type { StatsSnapshot } from './runtime/runtime-stats.js';
+export type { ConnectionStats, StatsSnapshot } from './runtime/runtime-stats.js';
 export { deadLetterSubject, deadLetterStreamName, deadLetterStreamConfig, REPLAYED_PART } from './dead-letter/dead-letter-subject.js';
 export { DEAD_LETTER_HEADERS, decodeDeadLetter, encodeDeadLetter } from './dead-letter/encode-dead-letter.js';
 export type { EncodeDeadLetterOptions } from './dead-letter/encode-dead-letter.js';

@@ -7,12 +7,13 @@ import { contractToAsyncApi } from '../runtime/contract-to-async-api.js';
 import { describeContract } from '../runtime/topology-contract.js';
 import { runTopology, type TopologyExit } from '../runtime/run-topology.js';
 import { startMetricsServer, type MetricsServer } from '../runtime/start-metrics-server.js';
+import { stuckStateStores } from '../state/open-state-store.js';
 import { dlqCommand } from './dlq-command.js';
 import { createCliLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from './create-cli-logger.js';
 import { ingestCommand } from './ingest-command.js';
 import { loadTopology } from './load-topology.js';
 import { withNatsFlags } from './nats-flags.js';
-import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
+import { natsCredentialsFromFlags, natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
 import { packageVersion } from './package-version.js';
 import { registerStateCommand } from './state-command.js';
 import { registerStatsCommand } from './stats-command.js';
@@ -112,12 +113,13 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 async function run(file: string, flags: RunFlags): Promise<number> {
   const logger = createCliLogger({ level: flags.logLevel, format: flags.logFormat });
-  const signals = new SignalWatch(logger);
+  const signals = new SignalWatch(logger, flags.drainTimeoutMs ?? 5_000);
   let connection: Connection | undefined;
   let metrics: MetricsServer | undefined;
   try {
     const topology = await loadTopology(file, flags.export);
-    connection = await connect({ nats: natsOptionsFromFlags(flags, process.env), logger });
+    const nats = natsOptionsFromFlags(flags, process.env);
+    connection = await connect({ nats, credentials: nats === undefined ? natsCredentialsFromFlags(flags, process.env) : undefined, logger });
     if (flags.metricsPort !== undefined) {
       metrics = await startMetricsServer({ topologyName: topology.name, port: flags.metricsPort, host: flags.metricsHost, logger });
       logger.info({ url: metrics.url }, `sluice: metrics at ${metrics.url}`);
@@ -145,17 +147,34 @@ async function run(file: string, flags: RunFlags): Promise<number> {
     await metrics?.close();
     await connection?.dispose().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'closing the connection failed'));
     signals.dispose();
+    exitPastStuckStores(logger);
   }
+}
+
+/**
+ * A store whose commit is stuck (a lock held by another process, a dead disk) would hang
+ * `process.exit` in lmdb-js's exit hook, so the process ends itself with SIGKILL (exit status
+ * 137). Safe: nothing was acknowledged that the stuck commit held.
+ */
+function exitPastStuckStores(logger: Logger): void {
+  const stuck = stuckStateStores();
+  if (stuck.length === 0) return;
+  logger.error({ stores: stuck }, `the state store in ${stuck.join(', ')} did not close (a commit is stuck: a lock held by another process, or a dead disk): ending with SIGKILL`);
+  process.kill(process.pid, 'SIGKILL');
 }
 
 /**
  * SIGINT/SIGTERM handling from the very start, so a signal during start-up still stops the
  * embedded server and removes its store (the default action would kill only this process).
- * The first signal drains; a second one exits at once.
+ * The first signal drains; a second one exits at once; a drain that has not ended the process
+ * after twice the drain timeout plus 2 s (a commit stuck on a lock or a dead disk, a hook that
+ * never returns) exits with code 1. Leaving early is safe: nothing is acknowledged before its
+ * effects are committed, so what was cut off is redelivered on the next start.
  */
 class SignalWatch {
   #stop: (() => void) | undefined;
   #signalled = false;
+  #deadline: NodeJS.Timeout | undefined;
   readonly #handler = (signal: NodeJS.Signals) => {
     if (this.#signalled) {
       this.logger.warn({ signal }, 'second signal: exiting without finishing the drain');
@@ -163,10 +182,19 @@ class SignalWatch {
     }
     this.#signalled = true;
     this.logger.info({ signal }, 'signal received: draining');
+    const limitMs = this.drainTimeoutMs * 2 + 2_000;
+    this.#deadline = setTimeout(() => {
+      this.logger.error({ signal, limitMs }, `stopped by ${signal} without finishing the drain after ${limitMs} ms (unacknowledged input is redelivered on the next start)`);
+      process.exit(1);
+    }, limitMs);
+    this.#deadline.unref();
     this.#stop?.();
   };
 
-  constructor(private readonly logger: Logger) {
+  constructor(
+    private readonly logger: Logger,
+    private readonly drainTimeoutMs: number,
+  ) {
     process.on('SIGINT', this.#handler);
     process.on('SIGTERM', this.#handler);
   }
@@ -178,6 +206,7 @@ class SignalWatch {
   }
 
   dispose(): void {
+    clearTimeout(this.#deadline);
     process.off('SIGINT', this.#handler);
     process.off('SIGTERM', this.#handler);
   }

@@ -2,9 +2,10 @@ import { rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { TransportError } from '../errors.js';
 import { LocalTransport } from '../transport/local-transport.js';
-import { redactConnectOptions, type NatsConnectOptions } from '../transport/nats-connect-options.js';
+import { redactConnectOptions, type NatsConnectOptions, type NatsCredentials } from '../transport/nats-connect-options.js';
 import { NatsTransport } from '../transport/nats-transport.js';
 import type { Transport } from '../transport/transport.js';
+import { embeddedServerAuth } from './embedded-server-auth.js';
 import { NatsServerNotFoundError, startNatsServer, type NatsServerHandle } from './nats-server-process.js';
 
 /** Environment variables {@link connect} reads besides the `NATS_*` ones. */
@@ -19,6 +20,12 @@ export const CONNECT_ENV = {
 export interface ConnectOptions {
   /** An explicit broker (from `--nats` / `NATS_URL` and the credential flags). Absent: embedded default. */
   nats?: NatsConnectOptions | undefined;
+  /**
+   * Credentials for the embedded default (used only when `nats` is absent): the private
+   * nats-server is started requiring them and the client connects with them (see
+   * `embeddedServerAuth`: a token, a user with a password, an nkey seed).
+   */
+  credentials?: NatsCredentials | undefined;
   logger: Logger;
   /** Default `process.env`. */
   env?: Readonly<Record<string, string | undefined>> | undefined;
@@ -41,11 +48,14 @@ export interface Connection {
  * Picks the transport for `sluice run`:
  * 1. `nats` given → `NatsTransport` to that broker;
  * 2. otherwise a private `nats-server` (from `SLUICE_NATS_SERVER_BIN` or PATH) on a free port
- *    with JetStream in a temp dir, stopped and deleted on `dispose` or process exit;
+ *    with JetStream in a temp dir, stopped and deleted on `dispose` or process exit; when
+ *    `credentials` are given it requires them;
  * 3. no nats-server → the in-process `LocalTransport`, with one warning that durability is off —
  *    unless `SLUICE_REQUIRE_NATS=1`, which makes that an error.
  *
- * @throws TransportError when the broker cannot be reached, or it had to fall back and may not.
+ * @throws TransportError when the broker cannot be reached or refuses the connection (one line
+ * naming the server and the reason), or it had to fall back and may not; InvalidConfigError for
+ * credentials the embedded server cannot honour.
  */
 export async function connect(options: ConnectOptions): Promise<Connection> {
   const { logger } = options;
@@ -58,10 +68,12 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     return connection(transport, 'nats', `nats ${servers}`, async () => undefined);
   }
 
+  const credentials = options.credentials ?? {};
+  const authorization = await embeddedServerAuth(credentials);
   const binary = env[CONNECT_ENV.serverBin] || 'nats-server';
   let server: NatsServerHandle;
   try {
-    server = await startNatsServer({ binary });
+    server = await startNatsServer({ binary, ...(authorization !== undefined ? { config: { authorization } } : {}) });
   } catch (err) {
     if (!(err instanceof NatsServerNotFoundError)) throw err;
     if (env[CONNECT_ENV.requireNats] === '1') {
@@ -87,8 +99,9 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     await server.dispose();
   };
   try {
-    const transport = await NatsTransport.connect({ servers: server.url, name: 'sluice' });
-    return connection(transport, 'embedded', `embedded nats-server ${server.url} (JetStream store ${server.dir}, removed at exit)`, stopServer);
+    const transport = await NatsTransport.connect({ ...credentials, servers: server.url, name: 'sluice' });
+    const auth = authorization === undefined ? '' : ', requiring the given credentials';
+    return connection(transport, 'embedded', `embedded nats-server ${server.url} (JetStream store ${server.dir}, removed at exit${auth})`, stopServer);
   } catch (err) {
     await stopServer();
     throw err;

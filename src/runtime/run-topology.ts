@@ -15,6 +15,7 @@ import { PartCounters } from './part-stats.js';
 import { RuntimeStats, type StatsObserver, type StatsSnapshot } from './runtime-stats.js';
 import { supervisionOf } from './supervised.js';
 import { serveTopologyService } from './serve-topology-service.js';
+import { watchConnection } from './watch-connection.js';
 import type { TopologyContext, WiringNode } from './types.js';
 
 /** Options for {@link runTopology}. */
@@ -163,6 +164,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   let stopPromise: Promise<TopologyExit> | undefined;
   let durationTimer: Subscription | undefined;
   let service: { stop(): Promise<void> } | undefined;
+  let outages: Subscription | undefined;
 
   const stop = (reason: StopReason, error?: Error, failedPart?: string): Promise<TopologyExit> => {
     stopPromise ??= (async () => {
@@ -184,11 +186,9 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
       }
       await service?.stop().catch((err: unknown) => logger.warn({ err: ensureError(err) }, 'stopping the service failed'));
       for (const hook of stopHooks) {
-        try {
-          await hook();
-        } catch (err) {
-          logger.error({ err: ensureError(err) }, 'onStop hook failed');
-        }
+        // Bounded too: a part stuck on a dead disk or a held lock must not keep the process alive.
+        const finished = (async () => hook())().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'onStop hook failed'));
+        if (!(await within(finished, drainTimeoutMs))) logger.warn({ drainTimeoutMs }, 'an onStop hook did not finish in time: going on without it');
       }
       // A broker that went away must not hang the exit: bounded like the rest of the drain.
       const finish = (async () => {
@@ -197,6 +197,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
       })().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'transport flush/close failed'));
       if (!(await within(finish, drainTimeoutMs))) logger.warn({ drainTimeoutMs }, 'transport flush/close did not finish in time');
       durationTimer?.unsubscribe();
+      outages?.unsubscribe();
       const exit: TopologyExit = { reason, error, failedPart, elapsedMs: scheduler.now() - startedAt, stats: stats.snapshot() };
       logger.info({ reason, elapsedMs: exit.elapsedMs, ...summaryFields(exit.stats) }, 'stopped');
       resolveDone(exit);
@@ -250,6 +251,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     );
   }
   if (isSubscription(output)) subscriptions.push(output);
+  outages = watchConnection(transport, { logger, stats, coreSubjects: () => nodes.filter((n) => n.kind === 'source').map((n) => n.subject) });
 
   // A topology whose every pipeline finished (a finite batch job) has nothing left to do.
   if (pipelinesDone.length > 0) void Promise.all(pipelinesDone).then(() => stop('completed'));

@@ -15,6 +15,23 @@ export interface StatsSnapshot {
    * is asynchronous): should stay 0.
    */
   readonly unsettledOutputs: number;
+  /** The broker connection: outages so far and the last one (what core-subject sources missed). */
+  readonly connection: ConnectionStats;
+}
+
+/** Broker outages, for {@link StatsSnapshot.connection}. */
+export interface ConnectionStats {
+  /** False from a disconnect until the reconnect. */
+  readonly connected: boolean;
+  readonly disconnects: number;
+  readonly reconnects: number;
+  /** Time spent disconnected, all outages together, ms (the current one counted up to now). */
+  readonly disconnectedMs: number;
+  /**
+   * The last outage: a core-subject source received nothing published in this window, and the
+   * client cannot know how much that was. `reconnectedAt` is absent while it lasts.
+   */
+  readonly lastGap?: { readonly disconnectedAt: string; readonly reconnectedAt?: string | undefined; readonly durationMs: number } | undefined;
 }
 
 /** Told about each output as it is published (acknowledged, for a durable sink); metrics use it. */
@@ -42,6 +59,12 @@ export class RuntimeStats {
   #deadLetters = 0;
   #unsettled = 0;
   #unsettledOutputs = 0;
+  #disconnects = 0;
+  #reconnects = 0;
+  #closedGapsMs = 0;
+  #downSince: number | undefined;
+  #lastGap: { disconnectedAtMs: number; reconnectedAtMs?: number } | undefined;
+
   readonly #parts: PartProvider[] = [];
   readonly #partNames = new Set<string>();
 
@@ -61,6 +84,43 @@ export class RuntimeStats {
   /** The registered parts, in registration order (build order: sources, then what reads them). */
   parts(): readonly PartProvider[] {
     return this.#parts;
+  }
+
+  /** The broker connection was lost at `atMs` (epoch ms). */
+  recordDisconnect(atMs: number): void {
+    if (this.#downSince !== undefined) return;
+    this.#disconnects += 1;
+    this.#downSince = atMs;
+    this.#lastGap = { disconnectedAtMs: atMs };
+  }
+
+  /** The broker connection is back at `atMs` (epoch ms). */
+  recordReconnect(atMs: number): void {
+    if (this.#downSince === undefined) return;
+    this.#reconnects += 1;
+    this.#closedGapsMs += atMs - this.#downSince;
+    this.#lastGap = { disconnectedAtMs: this.#downSince, reconnectedAtMs: atMs };
+    this.#downSince = undefined;
+  }
+
+  connection(nowMs = Date.now()): ConnectionStats {
+    const gap = this.#lastGap;
+    const openMs = this.#downSince === undefined ? 0 : nowMs - this.#downSince;
+    return {
+      connected: this.#downSince === undefined,
+      disconnects: this.#disconnects,
+      reconnects: this.#reconnects,
+      disconnectedMs: this.#closedGapsMs + openMs,
+      ...(gap === undefined
+        ? {}
+        : {
+            lastGap: {
+              disconnectedAt: new Date(gap.disconnectedAtMs).toISOString(),
+              ...(gap.reconnectedAtMs !== undefined ? { reconnectedAt: new Date(gap.reconnectedAtMs).toISOString() } : {}),
+              durationMs: (gap.reconnectedAtMs ?? nowMs) - gap.disconnectedAtMs,
+            },
+          }),
+    };
   }
 
   /** @param observer sinks call it on each publish; absent (the default), they skip it with one check. */
@@ -110,6 +170,7 @@ export class RuntimeStats {
       deadLetters: this.#deadLetters,
       unsettled: this.#unsettled,
       unsettledOutputs: this.#unsettledOutputs,
+      connection: this.connection(),
     };
   }
 }

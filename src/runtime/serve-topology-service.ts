@@ -37,9 +37,9 @@ const MAX_LISTED = 100;
  * Registers the topology as a NATS micro service `sluice-<topology>` (visible to `nats micro ls`,
  * `info`, `stats`, `ping`), answering JSON on:
  * - `sluice.svc.<topology>.stats` → a `TopologyStats`: `{ received, published, deadLetters,
- *   unsettled, unsettledOutputs, uptimeMs, topology, health, problems, totals, parts }`, every part
- *   (pipelines, sources, streams, sinks, operators, actors, durable batches) in one shape; also
- *   the `data` of the `stats` endpoint in `$SRV.STATS` (docs/operations.md);
+ *   unsettled, unsettledOutputs, connection, uptimeMs, topology, health, problems, totals, parts }`,
+ *   every part (pipelines, sources, streams, sinks, operators, actors, durable batches) in one
+ *   shape; also the `data` of the `stats` endpoint in `$SRV.STATS` (docs/operations.md);
  * - `sluice.svc.<topology>.describe` → the topology's contract (`TopologyContract`, as
  *   `sluice describe --json` prints it: every subject with direction, stream, payload JSON
  *   Schema, headers and guarantee; see docs/describe.md);

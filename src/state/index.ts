@@ -1,6 +1,6 @@
 export { openStateStore } from './open-state-store.js';
 export { fnv1a32, partitionOf } from './partition-of.js';
-export { InvalidNamespaceError, StateDirectoryError, StateFullError } from './state-errors.js';
+export { InvalidNamespaceError, StateDirectoryError, StateDirectoryInUseError, StateDiskFullError, StateFullError, StateMapFullError, UnsupportedStateDirectoryError } from './state-errors.js';
 export type {
   Checkpoint,
   DurableTimer,

@@ -1,8 +1,10 @@
-import { accessSync, constants, mkdirSync, statSync, statfsSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { InvalidConfigError } from '../errors.js';
 import { partitionOf } from './partition-of.js';
-import { InvalidNamespaceError, StateDirectoryError, StateFullError } from './state-errors.js';
+import { claimStateDirectory } from './claim-state-directory.js';
+import { prepareStateDirectory } from './prepare-state-directory.js';
+import { InvalidNamespaceError, StateDirectoryError, StateDiskFullError, StateMapFullError } from './state-errors.js';
 import type {
   Checkpoint,
   DurableTimer,
@@ -18,6 +20,7 @@ const DEFAULT_PARTITIONS = 16;
 const DEFAULT_MAP_SIZE_BYTES = 4 * 1024 ** 3;
 const DEFAULT_MAX_NAMESPACES = 64;
 const MDB_MAP_FULL = -30792;
+const CLOSE_WAIT_MS = 2_000;
 const STRUCTURES = Symbol.for('sluice.structures');
 const RESERVED_PREFIX = 'sluice.';
 const DB = {
@@ -39,6 +42,19 @@ interface StoredTimer {
   payload: unknown;
 }
 
+const stuck = new Set<string>();
+const committing = new Map<string, number>();
+
+/**
+ * Directories of stores with a commit still under way, or whose close did not finish. Called
+ * when a process is about to exit, it names commits that are stuck (on a lock another process
+ * holds, on a dead disk): lmdb-js waits for them in its exit hook, so such a process cannot end
+ * with `process.exit` and must be killed (`sluice run` does).
+ */
+export function stuckStateStores(): readonly string[] {
+  return [...new Set([...stuck, ...committing.keys()])];
+}
+
 /**
  * Opens (or creates) the LMDB state store of one topology instance in `dir`. See
  * `src/state/types.ts` for what it holds and how keys are partitioned.
@@ -50,7 +66,9 @@ interface StoredTimer {
  * await store.close();
  * ```
  *
- * @throws StateDirectoryError when `dir` is a file, cannot be created or is not writable;
+ * @throws StateDirectoryError when `dir` is a file, cannot be created or is not writable
+ * (UnsupportedStateDirectoryError: on /proc or another pseudo-filesystem;
+ * StateDirectoryInUseError: another live process has it open);
  * InvalidConfigError for bad options or when the store was created for another topology or
  * partition count.
  */
@@ -60,13 +78,15 @@ export function openStateStore(config: StateStoreConfig): StateStore {
   const maxNamespaces = config.maxNamespaces ?? DEFAULT_MAX_NAMESPACES;
   validate(config, partitions, mapSizeBytes, maxNamespaces);
   const dir = config.dir;
-  prepareDirectory(dir);
+  prepareStateDirectory(dir);
+  const release = claimStateDirectory(dir);
 
   let env: RootDatabase;
   try {
     env = open({ path: dir, maxDbs: maxNamespaces, mapSize: mapSizeBytes, noSync: config.noSync === true, noSubdir: false });
   } catch (err) {
-    throw new StateDirectoryError(dir, `LMDB cannot open it: ${(err as Error).message}`, { cause: err });
+    release();
+    throw new StateDirectoryError(dir, `LMDB cannot open a store there (${(err as Error).message}): use a directory on a local disk (SLUICE_STATE_DIR)`, { cause: err });
   }
 
   const dbs = new Map<string, Database>();
@@ -96,10 +116,12 @@ export function openStateStore(config: StateStoreConfig): StateStore {
   } else {
     if (existing.topology !== config.topology) {
       void env.close();
+      release();
       throw new InvalidConfigError('openStateStore', 'topology', `is '${config.topology}' but the store in '${dir}' belongs to topology '${existing.topology}'`);
     }
     if (existing.partitions !== partitions) {
       void env.close();
+      release();
       throw new InvalidConfigError('openStateStore', 'partitions', `is ${partitions} but the store in '${dir}' was created with ${existing.partitions} (keys would map to other partitions)`);
     }
   }
@@ -112,26 +134,28 @@ export function openStateStore(config: StateStoreConfig): StateStore {
   };
   const part = (key: string): number => partitionOf(key, partitions);
 
+  // In a batch each write returns a promise, rejected with the batch when the commit fails;
+  // the batch's promise carries that error, so these would only crash the process as unhandled.
   const writer: StateWriter = {
-    put: (namespace, key, value) => void userDb(namespace).put([part(key), key], value as never),
-    delete: (namespace, key) => void userDb(namespace).remove([part(key), key]),
-    putCheckpoint: (engine, checkpoint) => void db(DB.checkpoints).put(engine, checkpoint),
+    put: (namespace, key, value) => quiet(userDb(namespace).put([part(key), key], value as never)),
+    delete: (namespace, key) => quiet(userDb(namespace).remove([part(key), key])),
+    putCheckpoint: (engine, checkpoint) => quiet(db(DB.checkpoints).put(engine, checkpoint)),
     putOutbox: (engine, record) =>
-      void db(DB.outbox).put([engine, record.seq], { createdAt: record.createdAt, blob: record.blob }),
-    deleteOutbox: (engine, seq) => void db(DB.outbox).remove([engine, seq]),
+      quiet(db(DB.outbox).put([engine, record.seq], { createdAt: record.createdAt, blob: record.blob })),
+    deleteOutbox: (engine, seq) => quiet(db(DB.outbox).remove([engine, seq])),
     setTimer: (timer) => {
       const k = [timer.owner, part(timer.key), timer.key];
       const old = db(DB.timers).get(k) as StoredTimer | undefined;
-      if (old !== undefined) db(DB.timersDue).remove([old.dueAt, ...k]);
-      db(DB.timers).put(k, { dueAt: timer.dueAt, payload: timer.payload } satisfies StoredTimer);
-      db(DB.timersDue).put([timer.dueAt, ...k], EMPTY);
+      if (old !== undefined) quiet(db(DB.timersDue).remove([old.dueAt, ...k]));
+      quiet(db(DB.timers).put(k, { dueAt: timer.dueAt, payload: timer.payload } satisfies StoredTimer));
+      quiet(db(DB.timersDue).put([timer.dueAt, ...k], EMPTY));
     },
     cancelTimer: (owner, key) => {
       const k = [owner, part(key), key];
       const old = db(DB.timers).get(k) as StoredTimer | undefined;
       if (old === undefined) return;
-      db(DB.timersDue).remove([old.dueAt, ...k]);
-      db(DB.timers).remove(k);
+      quiet(db(DB.timersDue).remove([old.dueAt, ...k]));
+      quiet(db(DB.timers).remove(k));
     },
   };
 
@@ -139,7 +163,7 @@ export function openStateStore(config: StateStoreConfig): StateStore {
     if (closed) throw new Error(`state store '${dir}' is closed`);
     const used = usedBytes();
     if (used >= mapSizeBytes) {
-      throw new StateFullError(dir, used, mapSizeBytes, `the size limit is reached: raise 'mapSizeBytes' above ${mapSizeBytes} (e.g. to ${mapSizeBytes * 2})`);
+      throw new StateMapFullError(dir, used, mapSizeBytes);
     }
   };
   const transaction = (fn: (w: StateWriter) => void): void => {
@@ -165,12 +189,20 @@ export function openStateStore(config: StateStoreConfig): StateStore {
     } catch (err) {
       throw classifyWriteError(err, dir, mapSizeBytes, usedBytes);
     }
+    committing.set(dir, (committing.get(dir) ?? 0) + 1);
+    const settled = () => {
+      const left = (committing.get(dir) ?? 1) - 1;
+      if (left > 0) committing.set(dir, left);
+      else committing.delete(dir);
+    };
     return queued.then(
       () => {
+        settled();
         stats.commits += 1;
       },
-      (err: unknown) => {
-        throw classifyWriteError(err, dir, mapSizeBytes, usedBytes);
+      async (err: unknown) => {
+        settled();
+        throw classifyWriteError(await commitCause(err), dir, mapSizeBytes, usedBytes);
       },
     );
   };
@@ -232,7 +264,14 @@ export function openStateStore(config: StateStoreConfig): StateStore {
     close: async () => {
       if (closed) return;
       closed = true;
-      await env.close();
+      // Released at once, not after the close settles: callers that do not await close() (and
+      // a process that starts next on this directory) must not find a stale claim.
+      release();
+      // After a failed commit lmdb-js's close never settles: do not let it hold up an exit.
+      let timer: NodeJS.Timeout | undefined;
+      const settled = await Promise.race([env.close().then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS)))]);
+      clearTimeout(timer);
+      if (!settled) stuck.add(dir);
     },
   };
 }
@@ -261,50 +300,73 @@ function checkNamespace(namespace: string): void {
   if (namespace.startsWith(RESERVED_PREFIX)) throw new InvalidNamespaceError(namespace, `names starting with '${RESERVED_PREFIX}' are reserved for Sluice`);
 }
 
-function prepareDirectory(dir: string): void {
-  let isDir = false;
-  try {
-    isDir = statSync(dir).isDirectory();
-    if (!isDir) throw new StateDirectoryError(dir, 'it is a file, not a directory');
-  } catch (err) {
-    if (err instanceof StateDirectoryError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOTDIR') throw new StateDirectoryError(dir, 'cannot create it (a parent path is a file)', { cause: err });
-    if (code !== 'ENOENT') throw new StateDirectoryError(dir, `cannot stat it (${code ?? (err as Error).message})`, { cause: err });
-  }
-  if (!isDir) {
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a parent path is a file' : code === 'EACCES' ? 'permission denied' : (code ?? (err as Error).message);
-      throw new StateDirectoryError(dir, `cannot create it (${why})`, { cause: err });
-    }
-  }
-  try {
-    accessSync(dir, constants.W_OK | constants.R_OK | constants.X_OK);
-  } catch (err) {
-    throw new StateDirectoryError(dir, `it is not writable (${(err as NodeJS.ErrnoException).code ?? 'access denied'})`, { cause: err });
-  }
+/**
+ * lmdb-js rejects a failed batch with "Commit failed (see commitError for details)" and the real
+ * error (with its code) in a promise under `commitError`: read it, or keep the outer error when
+ * it does not come within a second.
+ */
+async function commitCause(err: unknown): Promise<unknown> {
+  const inner = (err as { commitError?: unknown } | null)?.commitError;
+  if (inner === undefined || typeof (inner as { then?: unknown }).then !== 'function') return err;
+  absorbCommitRejections(inner as object);
+  let timer: NodeJS.Timeout | undefined;
+  const cause = await Promise.race([
+    (inner as Promise<unknown>).then(() => err, (e: unknown) => e),
+    new Promise<unknown>((resolve) => (timer = setTimeout(() => resolve(err), 1_000))),
+  ]);
+  clearTimeout(timer);
+  return cause;
 }
 
-/** Maps LMDB's "map full" and a full disk (lmdb reports ENOSPC or, on some filesystems, EIO) to StateFullError. */
+// A failed batch also rejects promises lmdb-js makes for its own writes (shared msgpack
+// structures) and never handles: each would crash the process as an unhandled rejection before
+// the named error is reported. Those — and only those, for commits this store already turned
+// into its error — are absorbed; any other unhandled rejection still ends the process as
+// Node's default does.
+const absorbedCommits = new WeakSet<object>();
+let absorbing = false;
+function absorbCommitRejections(commitError: object): void {
+  absorbedCommits.add(commitError);
+  if (absorbing) return;
+  absorbing = true;
+  const onUnhandled = (reason: unknown): void => {
+    const inner = (reason as { commitError?: unknown } | null)?.commitError;
+    if (typeof inner === 'object' && inner !== null && absorbedCommits.has(inner)) return;
+    if (process.listenerCount('unhandledRejection') === 1) {
+      process.off('unhandledRejection', onUnhandled);
+      absorbing = false;
+      throw reason;
+    }
+  };
+  process.on('unhandledRejection', onUnhandled);
+}
+
+/**
+ * Maps LMDB's "map full" to StateMapFullError, and a full disk (ENOSPC or, as tmpfs and some
+ * other filesystems report it, EIO with no room left) to StateDiskFullError.
+ */
 function classifyWriteError(err: unknown, dir: string, mapSizeBytes: number, usedBytes: () => number): unknown {
-  const code = (err as { code?: unknown }).code;
+  const code = (err as { code?: unknown } | null)?.code;
   const used = safe(usedBytes);
-  if (code === MDB_MAP_FULL || code === 'MDB_MAP_FULL') {
-    return new StateFullError(dir, used, mapSizeBytes, `LMDB map is full: raise 'mapSizeBytes' above ${mapSizeBytes}`, { cause: err });
+  if (code === MDB_MAP_FULL || code === 'MDB_MAP_FULL' || /MDB_MAP_FULL/.test(String((err as Error | null)?.message))) {
+    return new StateMapFullError(dir, used, mapSizeBytes, { cause: err });
   }
   if (code === 28 || code === 'ENOSPC' || code === 5 || code === 'EIO') {
     const free = safe(() => {
       const s = statfsSync(dir);
       return s.bavail * s.bsize;
     });
-    if (code === 28 || code === 'ENOSPC' || free < 1024 * 1024) {
-      return new StateFullError(dir, used, mapSizeBytes, `the disk holding it is full (${free} bytes free)`, { cause: err });
-    }
+    if (code === 28 || code === 'ENOSPC' || free < 1024 * 1024) return new StateDiskFullError(dir, used, mapSizeBytes, free, { cause: err });
   }
   return err;
+}
+
+// All writes of one transaction share one promise: handle each promise once, not per write.
+let lastQuieted: unknown;
+function quiet(result: unknown): void {
+  if (result === lastQuieted || typeof (result as { then?: unknown } | null)?.then !== 'function') return;
+  lastQuieted = result;
+  (result as Promise<unknown>).then(undefined, () => undefined);
 }
 
 function safe(fn: () => number): number {

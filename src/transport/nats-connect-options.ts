@@ -23,7 +23,10 @@ export interface NatsConnectOptions {
   tls?: NatsTlsOptions | undefined;
   /** Reconnect attempts per server before giving up. Default -1: forever. */
   maxReconnectAttempts?: number | undefined;
-  /** How long to wait for the initial connection, ms. Default 20000 (the client's default). */
+  /**
+   * How long to wait for the initial connection, ms. Default 5000 (the `nats` CLI's default; the
+   * client's own is 20000): a server that does not answer is reported within seconds.
+   */
   connectTimeoutMs?: number | undefined;
 }
 
@@ -48,41 +51,52 @@ export const NATS_ENV = {
   key: 'NATS_KEY',
 } as const;
 
+/** Everything in {@link NatsConnectOptions} but the servers: what authenticates and encrypts a connection. */
+export type NatsCredentials = Omit<NatsConnectOptions, 'servers'>;
+
 /**
  * Reads connection options from the environment: `NATS_URL` (comma-separated for several
- * servers), `NATS_USER` + `NATS_PASSWORD`, `NATS_TOKEN`, `NATS_CREDS` (creds file path),
- * `NATS_NKEY` (nkey seed file path), and `NATS_CA` / `NATS_CERT` / `NATS_KEY` (TLS file paths).
- * Empty values count as unset.
+ * servers) plus the credentials {@link natsCredentialsFromEnv} reads. Empty values count as unset.
  *
  * @returns undefined when `NATS_URL` is unset, so callers can fall back to an embedded server or
  * the local transport.
  */
 export function natsConnectOptionsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): NatsConnectOptions | undefined {
-  const get = (name: string): string | undefined => {
-    const value = env[name]?.trim();
-    return value === undefined || value === '' ? undefined : value;
-  };
-  const url = get(NATS_ENV.url);
+  const url = envValue(env, NATS_ENV.url);
   if (url === undefined) return undefined;
   const servers = url.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  const options: NatsConnectOptions = { servers: servers.length === 1 ? (servers[0] ?? url) : servers };
-  const set = <K extends keyof NatsConnectOptions>(key: K, value: NatsConnectOptions[K] | undefined): void => {
+  return { servers: servers.length === 1 ? (servers[0] ?? url) : servers, ...natsCredentialsFromEnv(env) };
+}
+
+/**
+ * The credentials in the environment, whether or not `NATS_URL` is set: `NATS_USER` +
+ * `NATS_PASSWORD`, `NATS_TOKEN`, `NATS_CREDS` (creds file path), `NATS_NKEY` (nkey seed file
+ * path), and `NATS_CA` / `NATS_CERT` / `NATS_KEY` (TLS file paths). Empty values count as unset.
+ */
+export function natsCredentialsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): NatsCredentials {
+  const options: NatsCredentials = {};
+  const set = <K extends keyof NatsCredentials>(key: K, value: NatsCredentials[K] | undefined): void => {
     if (value !== undefined) options[key] = value;
   };
-  set('user', get(NATS_ENV.user));
-  set('pass', get(NATS_ENV.password));
-  set('token', get(NATS_ENV.token));
-  set('credsFile', get(NATS_ENV.creds));
-  set('nkeySeedFile', get(NATS_ENV.nkey));
+  set('user', envValue(env, NATS_ENV.user));
+  set('pass', envValue(env, NATS_ENV.password));
+  set('token', envValue(env, NATS_ENV.token));
+  set('credsFile', envValue(env, NATS_ENV.creds));
+  set('nkeySeedFile', envValue(env, NATS_ENV.nkey));
   const tls: NatsTlsOptions = {};
-  const ca = get(NATS_ENV.ca);
-  const cert = get(NATS_ENV.cert);
-  const key = get(NATS_ENV.key);
+  const ca = envValue(env, NATS_ENV.ca);
+  const cert = envValue(env, NATS_ENV.cert);
+  const key = envValue(env, NATS_ENV.key);
   if (ca !== undefined) tls.caFile = ca;
   if (cert !== undefined) tls.certFile = cert;
   if (key !== undefined) tls.keyFile = key;
   if (Object.keys(tls).length > 0) options.tls = tls;
   return options;
+}
+
+function envValue(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
 }
 
 const REDACTED = '***';

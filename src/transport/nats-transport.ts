@@ -14,8 +14,7 @@ import {
   type JsMsg,
   type StreamConfig as NatsStreamConfig,
 } from '@nats-io/jetstream';
-import { errors as natsErrors, millis, nanos, type Msg, type NatsConnection } from '@nats-io/nats-core';
-import { connect } from '@nats-io/transport-node';
+import { millis, nanos, type Msg, type NatsConnection, type Status } from '@nats-io/nats-core';
 import { Observable } from 'rxjs';
 import type { Envelope } from '../envelope/envelope.js';
 import { makeEnvelope } from '../envelope/make-envelope.js';
@@ -28,10 +27,11 @@ import { fromNatsHeaders, toNatsHeaders } from './nats-headers.js';
 import { NatsOrderedReader } from './nats-ordered-reader.js';
 import { deliveryOf, NatsStreamMessage } from './nats-stream-message.js';
 import { validateSubject } from './subject.js';
-import { toNodeConnectionOptions } from './to-node-connection-options.js';
+import { openNatsConnection } from './open-nats-connection.js';
 import type {
   AckPublisher,
   AckPublisherConfig,
+  ConnectionEvent,
   ConsumeOptions,
   ConsumerState,
   DurablePublishOptions,
@@ -97,18 +97,7 @@ export class NatsTransport implements Transport {
    * server cannot be reached or refuses the credentials (the message never contains secrets).
    */
   static async connect(options: NatsConnectOptions): Promise<NatsTransport> {
-    const connectOptions = await toNodeConnectionOptions(options);
-    try {
-      const nc = await connect(connectOptions);
-      return new NatsTransport(nc, { name: options.name });
-    } catch (err) {
-      const servers = (Array.isArray(options.servers) ? options.servers : [options.servers]).map(redactUrl).join(', ');
-      if (err instanceof natsErrors.TimeoutError) {
-        // Seen when the server drops a TLS handshake (e.g. no client certificate) or never answers.
-        throw new TransportError(`NatsTransport(${servers})`, 'connect', `no handshake within ${connectOptions.timeout ?? 20_000} ms: check the address, and whether the server requires TLS or a client certificate`, { cause: err });
-      }
-      throw fromNatsError(err, { transport: `NatsTransport(${servers})`, operation: 'connect' });
-    }
+    return new NatsTransport(await openNatsConnection(options), { name: options.name });
   }
 
   /** The JetStream manager, created on first use. */
@@ -343,6 +332,28 @@ export class NatsTransport implements Transport {
   async closed(): Promise<Error | undefined> {
     const err = await this.nc.closed();
     return err instanceof Error ? err : undefined;
+  }
+
+  /** From the client's status stream: each outage as one 'disconnected' and, once back, one 'reconnected'. */
+  connectionEvents(): Observable<ConnectionEvent> {
+    return new Observable<ConnectionEvent>((subscriber) => {
+      const status = this.nc.status() as AsyncIterable<Status> & { stop?(): void };
+      let downSince: number | undefined;
+      void (async () => {
+        for await (const s of status) {
+          if (s.type === 'disconnect' && downSince === undefined) {
+            downSince = Date.now();
+            subscriber.next({ type: 'disconnected', server: redactUrl(s.server), atMs: downSince });
+          } else if (s.type === 'reconnect' && downSince !== undefined) {
+            const atMs = Date.now();
+            subscriber.next({ type: 'reconnected', server: redactUrl(s.server), atMs, disconnectedAtMs: downSince, downMs: atMs - downSince });
+            downSince = undefined;
+          }
+        }
+        subscriber.complete();
+      })().catch((err: unknown) => subscriber.error(err));
+      return () => status.stop?.();
+    });
   }
 
   /** Stops consumers, drains subscriptions and closes the connection. Idempotent. */

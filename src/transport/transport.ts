@@ -203,6 +203,22 @@ export interface AckPublisherConfig<T> {
 }
 
 /**
+ * A change of the broker connection. While disconnected, core subscriptions receive nothing
+ * (what was published meanwhile is gone for them) and publishes wait in the client's buffer;
+ * JetStream consumers resume where they were.
+ */
+export type ConnectionEvent =
+  | { readonly type: 'disconnected'; readonly server: string; readonly atMs: number }
+  | {
+      readonly type: 'reconnected';
+      readonly server: string;
+      readonly atMs: number;
+      /** When the connection was lost (the first disconnect of this outage). */
+      readonly disconnectedAtMs: number;
+      readonly downMs: number;
+    };
+
+/**
  * Publishes many messages to streams with message ids and a window of unacknowledged sends,
  * without a Promise per message. Sends go out in `publish` order. A message whose ack is late,
  * that the server refused, or that was in flight during a disconnect is re-sent under the same
@@ -284,6 +300,11 @@ export interface Transport {
    * lost and will not come back — with the error that closed it, if any.
    */
   closed(): Promise<Error | undefined>;
+  /**
+   * Losses and recoveries of the broker connection, as they happen (absent on a transport that
+   * cannot lose one, like the in-process one). Completes when the transport closes.
+   */
+  connectionEvents?(): Observable<ConnectionEvent>;
 
   /** Drains subscriptions and closes; idempotent. */
   close(): Promise<void>;

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { natsOptionsFromFlags } from '../../../src/cli/nats-options-from-flags.js';
-import { InvalidConfigError } from '../../../src/errors.js';
+import { natsCredentialsFromFlags, natsOptionsFromFlags } from '../../../src/cli/nats-options-from-flags.js';
 
 describe('natsOptionsFromFlags', () => {
   it('returns undefined without --nats or NATS_URL (embedded default)', () => {
@@ -23,8 +22,16 @@ describe('natsOptionsFromFlags', () => {
     });
   });
 
-  it('refuses credentials without a server to use them on', () => {
-    expect(() => natsOptionsFromFlags({ creds: '/x.creds' }, {})).toThrow(InvalidConfigError);
-    expect(() => natsOptionsFromFlags({ tlsCa: '/ca.pem' }, {})).toThrow("'--tls-ca' needs a server: give --nats <url> or set NATS_URL");
+  it('takes NATS_USER / NATS_PASSWORD / NATS_TOKEN with --nats even when NATS_URL is unset', () => {
+    expect(natsOptionsFromFlags({ nats: 'nats://h:4222' }, { NATS_USER: 'u', NATS_PASSWORD: 'p', NATS_TOKEN: 't', NATS_NKEY: '/u.nk', NATS_CERT: '/c.pem', NATS_KEY: '/k.pem' })).toEqual({
+      servers: 'nats://h:4222', user: 'u', pass: 'p', token: 't', nkeySeedFile: '/u.nk', tls: { certFile: '/c.pem', keyFile: '/k.pem' },
+    });
+  });
+
+  it('without a server: undefined, and the credentials alone for the embedded default', () => {
+    expect(natsOptionsFromFlags({ creds: '/x.creds' }, {})).toBeUndefined();
+    expect(natsCredentialsFromFlags({ user: 'flag-user', tlsCa: '/ca.pem' }, { NATS_PASSWORD: 'env-pw', NATS_USER: 'env-user' })).toEqual({
+      user: 'flag-user', pass: 'env-pw', tls: { caFile: '/ca.pem' },
+    });
   });
 });

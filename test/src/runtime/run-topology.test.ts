@@ -44,7 +44,7 @@ describe('runTopology', () => {
     await transport.flush();
     expect(out.map((e) => decodeEnvelope(e).data)).toEqual(['hello ada', 'hello bob']);
     expect(out[0]?.headers['Content-Type']).toBe('application/msgpack');
-    expect(run.stats.snapshot()).toEqual({ received: { 'greet.in': 2 }, published: { 'greet.out': 2 }, deadLetters: 0, unsettled: 0, unsettledOutputs: 0 });
+    expect(run.stats.snapshot()).toEqual({ received: { 'greet.in': 2 }, published: { 'greet.out': 2 }, deadLetters: 0, unsettled: 0, unsettledOutputs: 0, connection: { connected: true, disconnects: 0, reconnects: 0, disconnectedMs: 0 } });
   });
 
   it('dead-letters undecodable input with its original bytes, subject and reason, and carries on', async () => {

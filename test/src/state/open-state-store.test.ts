@@ -1,11 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../../src/errors.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
-import { InvalidNamespaceError, StateDirectoryError, StateFullError } from '../../../src/state/state-errors.js';
+import { InvalidNamespaceError, StateDirectoryError, StateDirectoryInUseError, StateFullError, StateMapFullError, UnsupportedStateDirectoryError } from '../../../src/state/state-errors.js';
 import type { StateStore } from '../../../src/state/types.js';
 
 const dirs: string[] = [];
@@ -123,8 +123,56 @@ describe('openStateStore', () => {
       }
     }
     expect(error).toBeInstanceOf(StateFullError);
+    expect(error).toBeInstanceOf(StateMapFullError);
     expect((error as Error).message).toMatch(/raise 'mapSizeBytes' above 1048576/);
     expect([...store.entries('big')].length).toBe(written);
+  });
+
+  it('an async commit past the size limit rejects with StateMapFullError, and nothing of it is written', async () => {
+    const store = openIn(tempDir(), { mapSizeBytes: 1024 * 1024 });
+    const blob = 'y'.repeat(4000);
+    let error: unknown;
+    let written = 0;
+    for (let b = 0; b < 100 && error === undefined; b++) {
+      try {
+        await store.transactionAsync((w) => {
+          for (let i = 0; i < 50; i++) w.put('big', `${b}-${i}`, blob);
+        });
+        written += 50;
+      } catch (err) {
+        error = err;
+      }
+    }
+    expect(error).toBeInstanceOf(StateMapFullError);
+    expect((error as Error).message).toContain(`state store '${store.dir}' is full`);
+    expect([...store.entries('big')].length).toBe(written);
+  });
+
+  it('a directory on /proc (or under it): UnsupportedStateDirectoryError at once, nothing created', () => {
+    for (const dir of ['/proc', '/proc/sluice-state/orders']) {
+      const started = Date.now();
+      expect(() => openStateStore({ dir, topology: 't' })).toThrow(UnsupportedStateDirectoryError);
+      expect(() => openStateStore({ dir, topology: 't' })).toThrow(`state directory '${dir}' is unusable: it is on a proc filesystem, which cannot hold an LMDB store: set SLUICE_STATE_DIR (or stateDir) to a directory on a local disk`);
+      expect(Date.now() - started).toBeLessThan(1_000);
+    }
+  });
+
+  it('one process per directory: a live owner is refused by pid, a dead one is taken over, and the claim goes at close', async () => {
+    const dir = tempDir();
+    const ownerFile = join(dir, 'sluice.owner');
+    // pid 1 is alive and not this process; without a start time only its liveness counts.
+    writeFileSync(ownerFile, JSON.stringify({ pid: 1 }));
+    expect(() => openStateStore({ dir, topology: 't' })).toThrow(StateDirectoryInUseError);
+    expect(() => openStateStore({ dir, topology: 't' })).toThrow(`state directory '${dir}' is unusable: process 1 has it open (one process per state directory)`);
+    // A pid that no longer runs: a crashed owner.
+    writeFileSync(ownerFile, JSON.stringify({ pid: 2 ** 22 + 17 }));
+    const store = openStateStore({ dir, topology: 't' });
+    expect(JSON.parse(readFileSync(ownerFile, 'utf8')).pid).toBe(process.pid);
+    const again = openStateStore({ dir, topology: 't' }); // the same process may open it twice
+    await again.close();
+    expect(existsSync(ownerFile)).toBe(true);
+    await store.close();
+    expect(existsSync(ownerFile)).toBe(false);
   });
 
   it('keeps checkpoints and the outbox per engine, outbox in sequence order', () => {
