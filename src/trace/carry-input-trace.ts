@@ -24,7 +24,7 @@ export function carryInputTrace(value: unknown, headers: Record<string, string>,
     }
   }
   const input = inputTraceOf(settlement);
-  if (input === undefined) return;
+  if (input?.traceparent === undefined) return;
   headers[HEADERS.traceparent] = input.traceparent;
   if (input.tracestate !== undefined) headers[HEADERS.tracestate] = input.tracestate;
 }
