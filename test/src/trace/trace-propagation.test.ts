@@ -1,3 +1,5 @@
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { pino } from 'pino';
 import { filter, map } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,7 +14,6 @@ import { disableTracing, enableTracing } from '../../../src/trace/enable-tracing
 import { parseTraceparent } from '../../../src/trace/parse-traceparent.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';
-import { recordingTracerProvider } from '../../helpers/recording-tracer.js';
 import { useTransport } from '../../helpers/transports.js';
 import { until } from '../../helpers/until.js';
 
@@ -90,8 +91,9 @@ describe('trace context over nats', () => {
 
   it('tracing on: a consumer span per input (child of its traceparent), a producer span per publish; outputs carry the trace id with the producer span id; a dead letter joins the trace', async () => {
     const s = await setup(['plain']);
-    const { provider, spans } = recordingTracerProvider();
-    enableTracing({ tracerProvider: provider });
+    // The SDK's in-memory exporter: it holds the spans that ended, as an exporter would get them.
+    const exporter = new InMemorySpanExporter();
+    enableTracing({ tracerProvider: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }) });
     const run = await start(
       defineTopology(s.name, (t) => t.stream<In>(s.stream, `${s.subject}.>`).pipe(map(assertGood), map((e) => e.data.i), t.sink(`${s.name}.plain`, { durable: true }))),
     );
@@ -99,7 +101,10 @@ describe('trace context over nats', () => {
     await send(s.subject, { i: 2 });
     await send(s.subject, { i: 3, bad: true }, { traceparent: TP3 });
     await until(async () => (await transport().streamState(`OUT_${s.name}_plain`)).messages >= 2 && run.stats.deadLetters >= 1 && run.stats.unsettled === 0, { what: 'outputs and the dead letter' });
-    await until(() => spans.filter((x) => x.name.startsWith('process')).every((x) => x.ended) && spans.length >= 5, { what: 'spans ended' });
+    // Three consumer spans (ended as each input settled) and two producer spans (ended on the acks).
+    await until(() => exporter.getFinishedSpans().length >= 5, { what: 'spans ended' });
+    const spans = exporter.getFinishedSpans();
+    expect(spans).toHaveLength(5);
 
     const [one, two] = await outputs(s.name, 'plain');
     const tp1 = parseTraceparent(TP1)!;
@@ -108,23 +113,24 @@ describe('trace context over nats', () => {
     expect(out1.spanId).not.toBe(tp1.spanId);
     expect(one!.tracestate).toBe(STATE);
 
-    const consumer1 = spans.find((x) => x.name === `process ${s.subject}.x` && x.parent?.spanId === tp1.spanId)!;
-    expect(consumer1).toMatchObject({ kind: 4 /* CONSUMER */, ended: true, parent: { traceId: tp1.traceId, isRemote: true } });
+    const consumer1 = spans.find((x) => x.name === `process ${s.subject}.x` && x.parentSpanContext?.spanId === tp1.spanId)!;
+    expect(consumer1).toMatchObject({ kind: SpanKind.CONSUMER, parentSpanContext: { traceId: tp1.traceId, isRemote: true } });
+    expect(consumer1.spanContext().traceState?.serialize()).toBe(STATE);
     expect(consumer1.attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.destination.name': `${s.subject}.x`, 'messaging.message.id': `${s.stream}:1` });
-    const producer1 = spans.find((x) => x.context.spanId === out1.spanId)!;
-    expect(producer1).toMatchObject({ name: `send ${s.name}.plain`, kind: 3 /* PRODUCER */, ended: true, parent: { spanId: consumer1.context.spanId } });
+    const producer1 = spans.find((x) => x.spanContext().spanId === out1.spanId)!;
+    expect(producer1).toMatchObject({ name: `send ${s.name}.plain`, kind: SpanKind.PRODUCER, parentSpanContext: { spanId: consumer1.spanContext().spanId } });
     expect(producer1.attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.destination.name': `${s.name}.plain`, 'messaging.message.id': `${s.name}.${s.name}.plain.${s.stream}:1.0` });
 
     // No traceparent in: with tracing on the input starts a trace, and its output is in it.
     const out2 = parseTraceparent(two!.traceparent)!;
     const consumer2 = spans.find((x) => x.attributes['messaging.message.id'] === `${s.stream}:2`)!;
-    expect(consumer2.parent).toBeUndefined();
-    expect(out2.traceId).toBe(consumer2.context.traceId);
+    expect(consumer2.parentSpanContext).toBeUndefined();
+    expect(out2.traceId).toBe(consumer2.spanContext().traceId);
 
     // The failed input's consumer span is marked failed; its dead letter keeps the traceparent it
     // arrived with (the record holds the original headers, so a replay rejoins the same trace).
     const consumer3 = spans.find((x) => x.attributes['messaging.message.id'] === `${s.stream}:3`)!;
-    expect(consumer3).toMatchObject({ ended: true, status: { code: 2 /* ERROR */, message: 'bad input 3' } });
+    expect(consumer3).toMatchObject({ status: { code: SpanStatusCode.ERROR, message: 'bad input 3' }, parentSpanContext: { spanId: parseTraceparent(TP3)!.spanId } });
     const dead = await readStream(transport(), deadLetterStreamName(s.name));
     expect(dead[0]!.headers['traceparent']).toBe(TP3);
   });
