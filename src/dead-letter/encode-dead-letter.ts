@@ -56,9 +56,14 @@ export function encodeDeadLetter(record: DeadLetterRecord, options: EncodeDeadLe
     };
     let overhead = size(encodeOnce(shrunk)) + RESERVED_BYTES + 5; // 5: a bin32 length prefix
     if (overhead > maxBytes) {
-      // Huge original headers: keep the content type only, so the payload stays decodable.
-      const contentType = record.headers[HEADERS.contentType];
-      shrunk = { ...shrunk, headers: contentType !== undefined ? { [HEADERS.contentType]: contentType } : {}, error: { ...shrunk.error, message: shrunk.error.message.slice(0, 200) } };
+      // Huge original headers: keep the content type only, so the payload stays decodable, and the
+      // trace context, so the dead letter still joins its trace.
+      const kept: Record<string, string> = {};
+      for (const name of [HEADERS.contentType, HEADERS.traceparent, HEADERS.tracestate]) {
+        const value = record.headers[name];
+        if (value !== undefined && value.length <= 512) kept[name] = value;
+      }
+      shrunk = { ...shrunk, headers: kept, error: { ...shrunk.error, message: shrunk.error.message.slice(0, 200) } };
       overhead = size(encodeOnce(shrunk)) + RESERVED_BYTES + 5;
     }
     const keep = Math.max(0, Math.min(full.length, maxBytes - overhead));
@@ -79,6 +84,11 @@ function encodeOnce(record: DeadLetterRecord): { payload: Uint8Array; headers: R
   if (record.seq !== undefined) headers[DEAD_LETTER_HEADERS.seq] = String(record.seq);
   if (record.payloadTruncated === true) headers[DEAD_LETTER_HEADERS.truncated] = 'true';
   if (record.replayAttempt !== undefined) headers[DEAD_LETTER_HEADERS.replayAttempt] = String(record.replayAttempt);
+  // The failed input's trace context, so a tracing backend shows the dead letter in its trace.
+  const traceparent = record.headers[HEADERS.traceparent];
+  if (traceparent !== undefined && traceparent.length <= 128) headers[HEADERS.traceparent] = traceparent;
+  const tracestate = record.headers[HEADERS.tracestate];
+  if (tracestate !== undefined && tracestate.length <= 512) headers[HEADERS.tracestate] = tracestate;
   return { payload: msgpackCodec.encode(record), headers };
 }
 

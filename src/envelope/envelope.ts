@@ -40,4 +40,7 @@ export const HEADERS = {
    * input a topology hands to its actor goes to the actor's `.tell` subject).
    */
   originSubject: 'Sluice-Origin-Subject',
+  /** W3C trace context, carried from each input to the outputs and dead letters it causes (docs/runtime.md, Tracing). */
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
 } as const;

@@ -17,6 +17,9 @@ import type { JsonSchema } from '../schema/payload-schema.js';
 import { PartCounters } from './part-stats.js';
 import type { RuntimeStats } from './runtime-stats.js';
 import type { SinkOptions, SinkTarget } from './types.js';
+import { activeTracer } from '../trace/enable-tracing.js';
+import { carryInputTrace } from '../trace/carry-input-trace.js';
+import { endPublishSpan, startPublishSpan } from '../trace/start-publish-span.js';
 
 /** What a sink needs from the runtime. Internal. */
 export interface SinkDeps {
@@ -69,7 +72,7 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
 
     // Returns what to publish; undefined when the value was dead-lettered instead (bad input:
     // it is not passed on). Dead letters handed over by operators are stored, and passed on.
-    const prepare = (value: V): Outgoing | 'passed' | undefined => {
+    const prepare = (value: V, settlement: Settlement | undefined): Outgoing | 'passed' | undefined => {
       if (isDeadLettered(value)) {
         deps.publishDeadLetter(value.record);
         return 'passed';
@@ -88,8 +91,12 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
         if (subjectOf === undefined) throw new NoSinkTargetError('sink has no target subject for a value that is not a Routed');
         subject = subjectOf(value);
         validateSubject(subject, { wildcards: false });
-        check(subject, isEnvelope(value) ? value.data : value);
-        return { subject, ...encodeForPublish(subject, value, codec) };
+        const isEnv = isEnvelope(value);
+        check(subject, isEnv ? value.data : value);
+        const out = { subject, ...encodeForPublish(subject, value, codec) };
+        // An envelope carries its input's trace headers; any other value gets them from its input.
+        if (!isEnv) carryInputTrace(value, out.headers, settlement);
+        return out;
       } catch (err) {
         const env = isRouted(value) ? value.envelope : isEnvelope(value) ? value : { subject, data: value, headers: {}, id: '(unpublished)', eventTime: deps.now() };
         deps.deadLetter(env, err, `sink:${subject}`);
@@ -146,14 +153,17 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
               counters.in++;
               const current = currentSettlement();
               if (current === undefined || current.settled) noteUnsettled();
-              const out = prepare(value);
+              const out = prepare(value, current);
               if (out === undefined) {
                 counters.deadLetters++;
                 return;
               }
               if (out !== 'passed') {
+                const tracer = activeTracer();
+                const span = tracer === undefined ? undefined : startPublishSpan(tracer, out.subject, out.headers, undefined);
                 // An ack sent after this publish travels the same connection behind it.
                 transport.publish(out.subject, out.bytes, { headers: out.headers });
+                if (span !== undefined) endPublishSpan(span);
                 stats.recordPublished(out.subject);
                 counters.out++;
                 if (stats.observer !== undefined) stats.observer.published(out.subject, eventTimeOf(value));
@@ -181,8 +191,11 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
           inFlight++;
           counters.unsettled = inFlight + waiting.length;
           const msgId = held?.replayStable === true ? `${deps.topologyName}.${name}.${held.key}.${held.nextOutputIndex(name)}` : undefined;
+          const tracer = activeTracer();
+          const span = tracer === undefined ? undefined : startPublishSpan(tracer, out.subject, out.headers, msgId);
           transport.publishDurable(out.subject, out.bytes, { headers: out.headers, msgId }).then(
             () => {
+              if (span !== undefined) endPublishSpan(span);
               stats.recordPublished(out.subject);
               counters.out++;
               if (stats.observer !== undefined) stats.observer.published(out.subject, eventTimeOf(value));
@@ -193,6 +206,7 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
             (err: unknown) => {
               const error = ensureError(err);
               counters.failures!++;
+              if (span !== undefined) endPublishSpan(span, error);
               if (held !== undefined) {
                 // The input is redelivered (and dead-lettered after its last delivery).
                 held.fail(error);
@@ -211,7 +225,7 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
             counters.in++;
             const held = holdCurrent();
             if (held === undefined) noteUnsettled();
-            const out = prepare(value);
+            const out = prepare(value, held);
             if (out === undefined) {
               counters.deadLetters++;
               return held?.release();

@@ -9,6 +9,7 @@ import type { StreamMessage, Transport } from '../transport/transport.js';
 import type { PayloadSchema } from '../schema/payload-schema.js';
 import type { PartCounters } from './part-stats.js';
 import type { StreamSourceOptions } from './types.js';
+import { endInputSpan, traceInput } from '../trace/trace-input.js';
 
 /** What a stream source needs from the context. Internal. */
 export interface StreamSourceDeps {
@@ -84,7 +85,9 @@ export function streamSource<T>(
   );
 
   // Decodes and passes a message on (a decode failure is dead-lettered), counting both.
-  const pass = (msg: StreamMessage, subscriber: Subscriber<Envelope<T>>): void => {
+  // Ordered reads have no settlement: their envelopes carry the input's trace headers, other
+  // values do not get them (docs/runtime.md, Tracing).
+  const pass = (msg: StreamMessage, subscriber: Subscriber<Envelope<T>>, settlement?: Settlement): void => {
     if (counters !== undefined) counters.in++;
     const env = deps.decodeOr<T>(msg, codec, operator, options.schema);
     if (env === undefined) {
@@ -92,7 +95,7 @@ export function streamSource<T>(
       return;
     }
     if (counters !== undefined) counters.out++;
-    subscriber.next(env);
+    subscriber.next(settlement !== undefined ? traceInput(env, settlement) : env);
   };
 
   if (ordered) {
@@ -140,9 +143,12 @@ export function streamSource<T>(
     });
     const sub = messages$.subscribe({
       next: (msg) => {
-        const settlement = new Settlement(`${msg.stream}:${msg.seq}`, true, (failure, outcome) => settleAs(msg, failure, outcome));
+        const settlement: Settlement = new Settlement(`${msg.stream}:${msg.seq}`, true, (failure, outcome) => {
+          endInputSpan(settlement, failure);
+          settleAs(msg, failure, outcome);
+        });
         try {
-          withSettlement(settlement, () => pass(msg, subscriber));
+          withSettlement(settlement, () => pass(msg, subscriber, settlement));
         } catch (err) {
           // A synchronous stage threw: the message was not processed. Redeliver it rather than
           // ack it; the error still ends the pipeline as RxJS would.

@@ -55,4 +55,16 @@ describe('dead-letter records never exceed max_payload', () => {
     expect(payload.length + headerBytes).toBeLessThanOrEqual(2048 - 512);
     expect(decodeDeadLetter(payload)).toMatchObject({ headers: { 'Content-Type': 'application/json' }, payloadTruncated: true, payloadBytes: 5000 });
   });
+
+  it("copies the input's traceparent/tracestate to the dead letter's headers, also when its other headers are dropped to fit", () => {
+    const trace = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'rojo=00f067aa0ba902b7' };
+    const env = makeEnvelope({ subject: 'in.x', data: null, raw: big(10), headers: trace });
+    expect(encodeDeadLetter(toDeadLetter(env, new Error('bad'))).headers).toMatchObject(trace);
+    const huge = makeEnvelope({ subject: 'in.x', data: null, raw: big(5000), headers: { ...trace, 'Content-Type': 'application/json', 'X-Huge': 'h'.repeat(8000) } });
+    const { payload, headers } = encodeDeadLetter(toDeadLetter(huge, new Error('bad')), { maxBytes: 2048 });
+    expect(headers).toMatchObject(trace);
+    expect(decodeDeadLetter(payload).headers).toEqual({ ...trace, 'Content-Type': 'application/json' });
+    const plain = encodeDeadLetter(toDeadLetter(makeEnvelope({ subject: 'in.x', data: null, raw: big(10) }), new Error('bad'))).headers;
+    expect(plain['traceparent']).toBeUndefined();
+  });
 });
