@@ -10,3 +10,16 @@ export async function until(cond: () => boolean | Promise<boolean>, options: { t
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Calls `fn` until it resolves (e.g. a publish to a stream the topology creates as it starts), rethrowing its last error after `timeoutMs`. */
+export async function retryUntilOk<T>(fn: () => Promise<T>, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}

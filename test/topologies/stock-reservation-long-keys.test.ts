@@ -13,6 +13,7 @@ import { NatsTransport } from '../../src/transport/nats-transport.js';
 import stockTopology, { STREAMS, SUBJECTS } from '../../topologies/stock-reservation.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 import { readStream } from '../helpers/read-stream.js';
+import { retryUntilOk } from '../helpers/until.js';
 
 const server = useNatsServer();
 const SKUS = 40;
@@ -34,7 +35,7 @@ describe('stock-reservation with keys of any length, over nats-server and LMDB',
     const nc = (client as unknown as { nc: NatsConnection }).nc;
     try {
       let run = await start();
-      const send = (subject: string, body: unknown) => eventually(() => client.publishDurable(subject, msgpackCodec.encode(body)));
+      const send = (subject: string, body: unknown) => retryUntilOk(() => client.publishDurable(subject, msgpackCodec.encode(body)));
       const longSku = 'S'.repeat(LONG);
       const longOrder = 'o'.repeat(LONG);
       for (let i = 0; i < SKUS; i++) await send(SUBJECTS.restock, { sku: `SKU-${i}`, quantity: 10 });
@@ -95,15 +96,3 @@ async function waitForMessages(t: NatsTransport, stream: string, count: number, 
   return readStream(t, stream);
 }
 
-/** The topology creates its input stream as it starts; publish once it exists. */
-async function eventually<T>(fn: () => Promise<T>, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}

@@ -18,6 +18,7 @@ import stockTopology, { STREAMS, SUBJECTS, stockReservation, type SkuStock } fro
 import { startTestNatsServer, uniqueName, useNatsServer } from '../helpers/nats-server.js';
 import { TRANSPORT_KINDS, useTransport } from '../helpers/transports.js';
 import { FakeStore, streamMessage } from '../src/actors/fake-txn.js';
+import { retryUntilOk } from '../helpers/until.js';
 
 describe('stockReservation (fake engine)', () => {
   const topology = 'shop';
@@ -130,7 +131,7 @@ describe('stock-reservation topology (sluice run)', () => {
       // On NATS a second connection, as another service would use; in-process there is only one.
       const client: Transport = srv !== undefined ? await NatsTransport.connect({ servers: srv.url }) : t;
       try {
-        await eventuallyOk(() => client.publishDurable(SUBJECTS.restock, msgpackCodec.encode({ sku: 'SCARF', quantity: 20 })));
+        await retryUntilOk(() => client.publishDurable(SUBJECTS.restock, msgpackCodec.encode({ sku: 'SCARF', quantity: 20 })));
         const reply = await askActor(client, { topology: 'stock-reservation', actor: 'stock' }, 'SCARF', { orderId: 'o9', sku: 'SCARF', quantity: 3 }, { timeoutMs: 5_000 });
         expect(reply).toEqual({ ok: true, available: 17 });
         expect((await run.stop()).reason).toBe('stopped');
@@ -146,15 +147,3 @@ describe('stock-reservation topology (sluice run)', () => {
   });
 });
 
-/** The topology creates its input stream as it starts; publish once it exists. */
-async function eventuallyOk<T>(fn: () => Promise<T>, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
