@@ -207,7 +207,7 @@ export function fileSink<T>(config: FileSinkConfig<T>): OperatorFunction<readonl
         });
       }),
       source,
-      { name: part, effect: 'passes' },
+      { name: part, effect: 'passes', file: { dir, format } },
     );
 }
 

@@ -1,12 +1,13 @@
 import { pino } from 'pino';
-import { asyncScheduler, ReplaySubject } from 'rxjs';
+import { asyncScheduler, isObservable, ReplaySubject } from 'rxjs';
 import { LocalTransport } from '../transport/local-transport.js';
 import { createTopologyContext } from './create-topology-context.js';
 import { deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import type { Topology } from './define-topology.js';
 import { RuntimeStats } from './runtime-stats.js';
-import type { PathGuarantee } from './path-guarantee.js';
-import type { WiringNode } from './types.js';
+import { fileStages, traceSources } from './lineage.js';
+import { pathGuarantee, type PathGuarantee } from './path-guarantee.js';
+import type { TopologyOutput, WiringNode } from './types.js';
 
 /** What a topology reads and writes: for operators, and for services in other languages. */
 export interface TopologyDescription {
@@ -27,7 +28,8 @@ export interface TopologyPath extends PathGuarantee {
 /**
  * Lists a topology's inputs and outputs by calling its builder with a context that records them
  * and subscribing nothing (builders wire cold Observables, so nothing runs). Subjects a topology
- * only publishes to at run time (`t.publish`) are not seen.
+ * only publishes to at run time (`t.publish`) are not seen unless the builder declares them
+ * (`t.declare({ kind: 'sink', subject, name, payload })`).
  *
  * @throws whatever the builder throws (e.g. InvalidConfigError).
  */
@@ -52,11 +54,37 @@ export function describeTopology(topology: Topology): TopologyDescription {
     wire: (node) => nodes.push(node),
   });
   try {
-    topology.build(ctx);
+    nodes.push(...fileNodesOf(topology.build(ctx)));
   } finally {
     void transport.close();
   }
   return { name: topology.name, nodes, deadLetterSubject: deadLetterSubject(topology.name), paths: pathsOf(nodes) };
+}
+
+/**
+ * The `fileSink`s in the pipelines a builder returned, as nodes of kind `file`: files are not
+ * subjects, so they are found by following each pipeline upstream, not wired by the context.
+ * A file sink in a pipeline the builder subscribes itself is not seen.
+ */
+export function fileNodesOf(output: TopologyOutput): WiringNode[] {
+  const pipelines = Array.isArray(output) ? output : isObservable(output) ? [output] : [];
+  const nodes: WiringNode[] = [];
+  for (const pipeline of pipelines as readonly unknown[]) {
+    if (!isObservable(pipeline)) continue;
+    for (const { output: written, info } of fileStages(pipeline)) {
+      const { dir, format } = info.file!;
+      if (nodes.some((n) => n.name === info.name && n.file?.dir === dir)) continue;
+      const trace = traceSources(written);
+      // A file replaced under the same name on a replay is to a reader what a duplicate id is to JetStream.
+      const paths = trace.sources.map((source) => {
+        const p = pathGuarantee(source, trace.stages, { durable: true });
+        return p.guarantee === 'exactly-once' ? { ...p, because: 'inputs acknowledged after the file, its manifest and the directory are fsynced; recorded groups rewrite the same file name on a replay' } : p;
+      });
+      if (trace.incomplete) paths.push({ from: '(a source Sluice cannot follow)', guarantee: 'at-most-once', because: 'part of the pipeline cannot be followed (e.g. RxJS merge)' });
+      nodes.push({ kind: 'file', subject: `file:${dir}`, name: info.name, file: { dir, format, paths } });
+    }
+  }
+  return nodes;
 }
 
 /** Every source-to-output path of a wiring, with its guarantee. */
@@ -66,6 +94,7 @@ export function pathsOf(nodes: readonly WiringNode[]): TopologyPath[] {
     if ((n.kind === 'actor' || n.kind === 'durable-batch') && n.emits !== undefined) {
       paths.push({ from: `${n.kind} ${n.name ?? '?'}`, to: n.emits.join(', '), guarantee: 'exactly-once', because: 'state, outputs (outbox) and input position commit in one LMDB transaction; outputs carry deterministic ids' });
     }
+    if (n.kind === 'file' && n.file !== undefined) for (const p of n.file.paths) paths.push({ ...p, to: `${n.subject} (${n.file.format})` });
     if (n.kind !== 'sink') continue;
     for (const p of n.paths ?? []) paths.push({ ...p, to: n.subject });
     if (n.incomplete === true) paths.push({ from: '(a source Sluice cannot follow)', to: n.subject, guarantee: 'at-most-once', because: 'part of the pipeline cannot be followed (e.g. RxJS merge); state it with the sink nearer its source' });
@@ -81,6 +110,9 @@ export function formatTopologyDescription(d: TopologyDescription): string {
     else if (n.kind === 'stream') lines.push(`  in   ${n.subject}  JetStream ${n.stream}${n.durableName !== undefined ? `, durable ${n.durableName}` : ', ordered'}`);
     else if (n.kind === 'poll') lines.push(`  in   ${n.subject}  polled`);
     else if (n.kind === 'sink') lines.push(`  out  ${n.subject}  ${n.durable === true ? 'JetStream (acked)' : 'core NATS'}`);
+    else if (n.kind === 'respond') lines.push(`  request  ${n.subject}  (queue ${n.queue ?? '?'})  core request/reply, answered on the requester's inbox`);
+    else if (n.kind === 'schedule') lines.push(`  schedule ${n.name ?? '?'}  '${n.timing?.cron ?? '?'}'${n.timing?.tz !== undefined ? ` in ${n.timing.tz}` : ''}  (${n.subject}, in-process)`);
+    else if (n.kind === 'file') lines.push(`  out  ${n.subject}  ${n.file?.format ?? '?'} files (${n.name ?? '?'})`);
     else {
       lines.push(`  ${n.kind} ${n.name ?? '?'}  reads its own stream ${n.stream ?? '?'} (${n.subject})${n.emits !== undefined && n.emits.length > 0 ? `, emits ${n.emits.join(', ')}` : ''}`);
       if (n.deadLetterSubject !== undefined) lines.push(`  dead letters  ${n.deadLetterSubject}  (${n.kind} ${n.name ?? '?'})`);

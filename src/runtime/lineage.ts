@@ -12,6 +12,8 @@ export interface StageInfo {
   readonly name: string;
   readonly effect: 'passes' | 'groups' | 'weakens';
   readonly recorded?: boolean | undefined;
+  /** A stage that writes files (`fileSink`): where and in what format, so `describe` lists it as an output. */
+  readonly file?: { readonly dir: string; readonly format: string } | undefined;
 }
 
 /** Where a sink's values come from. */
@@ -69,4 +71,25 @@ export function traceSources(observable: Observable<unknown>): Trace {
     else incomplete = true;
   }
   return { sources: found, stages: met, incomplete };
+}
+
+/** The file-writing stages (`fileSink`) upstream of `observable`, each with its own output Observable. */
+export function fileStages(observable: Observable<unknown>): { output: Observable<unknown>; info: StageInfo }[] {
+  const found: { output: Observable<unknown>; info: StageInfo }[] = [];
+  const seen = new Set<Observable<unknown>>();
+  const queue: Observable<unknown>[] = [observable];
+  while (queue.length > 0) {
+    const o = queue.shift()!;
+    if (seen.has(o) || sources.has(o)) continue;
+    seen.add(o);
+    const stage = stages.get(o);
+    if (stage !== undefined) {
+      if (stage.info.file !== undefined) found.push({ output: o, info: stage.info });
+      queue.push(...stage.upstream);
+      continue;
+    }
+    const upstream = (o as { source?: Observable<unknown> | undefined }).source;
+    if (upstream !== undefined) queue.push(upstream);
+  }
+  return found;
 }

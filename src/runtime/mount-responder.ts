@@ -7,6 +7,9 @@ import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { EncodeError, ensureError, InvalidConfigError } from '../errors.js';
 import { withSettlement } from '../settle/settle-scope.js';
 import { validateSubject } from '../transport/subject.js';
+import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
+import { jsonSchemaOf } from '../schema/json-schema-of.js';
+import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { MountDeps } from './mount-actor.js';
 
 /** Headers on a responder's replies. The error pair is the one `@nats-io/services` uses. */
@@ -41,6 +44,17 @@ export interface RespondOptions<Req, Rep> {
   maxInFlight?: number | undefined;
   /** Dead-letter a request whose handling failed (besides the error reply). Default true. */
   deadLetterErrors?: boolean | undefined;
+  /**
+   * The requests' schema: a request that does not match gets an error reply (code 400) and goes to
+   * the dead letters as a `PayloadSchemaError`; the handler never sees it. Published by `describe`.
+   */
+  schema?: PayloadSchema | undefined;
+  /** The JSON Schema `describe` publishes for the requests when `schema` is not a zod schema. */
+  jsonSchema?: JsonSchema | undefined;
+  /** The replies' schema, published by `describe` (a declaration: replies are not validated). */
+  replySchema?: PayloadSchema | undefined;
+  /** The JSON Schema `describe` publishes for the replies when `replySchema` is not a zod schema. */
+  replyJsonSchema?: JsonSchema | undefined;
 }
 
 /** The handler completed without a value: there is nothing to reply. */
@@ -55,8 +69,8 @@ const MAX_ERROR_CHARS = 500;
  * `t.respond`: serves core NATS request/reply on `subject` as a part of the topology (subscribed
  * and drained by the runtime). Each request gets exactly one reply: the handler's first value
  * when it comes within `deadlineMs`, else `fallback(request, 'deadline')`; with `maxInFlight`
- * requests running, `fallback(request, 'overloaded')` at once. A request that cannot be decoded,
- * a handler that throws, errors or completes without a value, a fallback that throws or a reply
+ * requests running, `fallback(request, 'overloaded')` at once. A request that cannot be decoded
+ * or does not match `schema`, a handler that throws, errors or completes without a value, a fallback that throws or a reply
  * that cannot be encoded get an error reply (empty body, {@link RESPOND_HEADERS}) and go to the
  * dead letters with the request's bytes (unless `deadLetterErrors: false`). Request/reply is
  * at-most-once: a request lost in a crash is not answered, and the requester's timeout decides.
@@ -77,8 +91,12 @@ export function mountResponder<Req, Rep>(deps: MountDeps, subject: string, handl
   const queue = options.queue ?? `sluice.${ctx.topologyName}`;
   validateSubject(queue, { wildcards: false });
   const deadLetterErrors = options.deadLetterErrors ?? true;
+  validateSchemaOption(options.schema, component);
+  validateSchemaOption(options.replySchema, component);
   const { transport, stats, logger, scheduler } = ctx;
-  deps.wire?.({ kind: 'source', subject, queue });
+  const payload = jsonSchemaOf(options.schema, options.jsonSchema);
+  const replyPayload = jsonSchemaOf(options.replySchema, options.replyJsonSchema);
+  deps.wire?.({ kind: 'respond', subject, name, queue, ...(payload !== undefined ? { payload } : {}), ...(replyPayload !== undefined ? { replyPayload } : {}) });
 
   const reply = (to: string, body: Uint8Array, headers: Record<string, string>): void => {
     transport.publish(to, body, { headers });
@@ -131,6 +149,7 @@ export function mountResponder<Req, Rep>(deps: MountDeps, subject: string, handl
       let request: Envelope<Req>;
       try {
         request = decodeEnvelope<Req>(raw, msgpackCodec);
+        if (options.schema !== undefined) checkPayload(options.schema, request.data, raw);
       } catch (err) {
         failed(raw, to, err, 400);
         return;

@@ -38,5 +38,9 @@ export function mountSchedule(ctx: TopologyContext, name: string, cron: string, 
     closed = true;
     await opened?.close();
   });
-  return schedule(cron, { ...options, name, state, scheduler: ctx.scheduler }).pipe(ctx.untilStopped());
+  const runs$ = schedule(cron, { ...options, name, state, scheduler: ctx.scheduler }).pipe(ctx.untilStopped());
+  // Runs are envelopes on `schedule.<name>` inside the process, never on the wire: listed so the
+  // contract says what starts the parts it triggers.
+  ctx.declare({ kind: 'schedule', subject: `schedule.${name}`, name, timing: { cron, tz: options.tz, catchUp: options.catchUp ?? 'skip', overlap: options.overlap ?? 'skip' } });
+  return runs$;
 }

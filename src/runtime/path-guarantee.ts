@@ -27,7 +27,8 @@ export function pathGuarantee(source: WiringNode, stages: readonly StageInfo[], 
   const from = source.kind === 'stream' ? `${source.stream ?? '?'} (${source.subject})` : source.subject;
   const polled = source.kind === 'poll';
   if (!polled && (source.kind !== 'stream' || source.ordered === true)) {
-    return { from, guarantee: 'at-most-once', because: source.kind === 'stream' ? 'ordered read: nothing is acknowledged or redelivered' : 'core NATS subject: nothing to redeliver' };
+    const because = source.kind === 'stream' ? 'ordered read: nothing is acknowledged or redelivered' : source.subject.startsWith('schedule:') ? 'schedule without catch-up: runs missed while down (or cut by a crash) are not run again' : 'core NATS subject: nothing to redeliver';
+    return { from, guarantee: 'at-most-once', because };
   }
   const weak = stages.find((s) => s.effect === 'weakens');
   if (weak !== undefined) return { from, guarantee: 'at-most-once', because: `${weak.name} acknowledges before its downstream effects` };

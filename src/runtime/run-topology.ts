@@ -17,6 +17,7 @@ import { supervisionOf } from './supervised.js';
 import { serveTopologyService } from './serve-topology-service.js';
 import { watchConnection } from './watch-connection.js';
 import type { TopologyContext, WiringNode } from './types.js';
+import { fileNodesOf } from './describe-topology.js';
 
 /** Options for {@link runTopology}. */
 export interface RunTopologyOptions {
@@ -209,6 +210,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   let output: ReturnType<Topology['build']>;
   try {
     output = whileBuilding(stats, () => topology.build(ctx));
+    nodes.push(...fileNodesOf(output));
   } catch (err) {
     abort.abort();
     stopping$.next();
@@ -251,7 +253,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     );
   }
   if (isSubscription(output)) subscriptions.push(output);
-  outages = watchConnection(transport, { logger, stats, coreSubjects: () => nodes.filter((n) => n.kind === 'source').map((n) => n.subject) });
+  outages = watchConnection(transport, { logger, stats, coreSubjects: () => nodes.filter((n) => n.kind === 'source' || n.kind === 'respond').map((n) => n.subject) });
 
   // A topology whose every pipeline finished (a finite batch job) has nothing left to do.
   if (pipelinesDone.length > 0) void Promise.all(pipelinesDone).then(() => stop('completed'));

@@ -12,6 +12,7 @@ import { deadLetterPayloadSchema, replayMarkerPayloadSchema } from './dead-lette
 import type { Topology } from './define-topology.js';
 import { describeTopology, pathsOf, type TopologyPath } from './describe-topology.js';
 import type { Guarantee } from './path-guarantee.js';
+import { RESPOND_HEADERS } from './mount-responder.js';
 import { SERVICE_ENDPOINTS, serviceSubject } from './service-subject.js';
 import type { WiringNode } from './types.js';
 
@@ -37,7 +38,8 @@ export interface ContractSubject {
   readonly direction: Direction;
   /** The part that reads or writes it: `source`, `stream <name>`, `sink <name>`, `actor <name>`, `durable-batch <name>`, `runtime`, `service`. */
   readonly part: string;
-  readonly transport: 'core' | 'jetstream';
+  /** `none` for what never goes on the wire (a schedule's runs). */
+  readonly transport: 'core' | 'jetstream' | 'none';
   /** The JetStream stream that captures it, when known. */
   readonly stream?: string | undefined;
   /** The durable consumer the topology reads it with. */
@@ -186,6 +188,10 @@ export function contractOf(name: string, nodes: readonly WiringNode[], options: 
           description: internal ? 'hand-over to a part of the topology through its own stream' : undefined,
         });
       }
+    } else if (n.kind === 'respond') {
+      subjects.push(...responderSubjectsOf(name, n));
+    } else if (n.kind === 'schedule') {
+      subjects.push(scheduleSubjectOf(n));
     } else if (n.kind === 'actor' || n.kind === 'durable-batch') {
       subjects.push(...partSubjectsOf(name, n));
       addStream(n.stream, splitSubjects(n.subject));
@@ -280,6 +286,67 @@ function partSubjectsOf(topology: string, n: WiringNode): ContractSubject[] {
     out.push({ subject: `(the ${REPLY_TO_HEADER} header of a told message)`, direction: 'reply', part, transport: 'core', contentType: msgpackCodec.contentType, headers: [{ name: HEADERS.contentType, presence: 'always', description: msgpackCodec.contentType }, { name: HEADERS.key, presence: 'always', description: 'the actor key' }], guarantee: 'at-most-once', because: 'sent after the commit; a crash in between loses the reply, not the effect', description: "the behaviour's ctx.reply" });
   }
   return out;
+}
+
+const AT_MOST_ONCE_REQUEST = 'core request/reply: a request lost in a crash or while no instance runs is not answered; the requester\'s timeout decides';
+
+/** A `t.respond` responder: the requests it answers and the replies it sends to the requester's inbox. */
+function responderSubjectsOf(topology: string, n: WiringNode): ContractSubject[] {
+  const part = `respond ${n.name ?? n.subject}`;
+  return [
+    {
+      subject: n.subject,
+      direction: 'request',
+      part,
+      transport: 'core',
+      payload: n.payload,
+      contentType: msgpackCodec.contentType,
+      headers: [{ ...H.contentTypeIn, description: `${H.contentTypeIn.description}; the reply is encoded the same way` }, H.otherIn],
+      guarantee: 'at-most-once',
+      because: AT_MOST_ONCE_REQUEST,
+      description: `core request/reply (queue group ${n.queue ?? '?'}); a request that cannot be decoded${n.payload !== undefined ? ' or does not match its schema' : ''}, or whose handling fails, gets an error reply and goes to the dead letters on ${deadLetterSubject(topology)} (operator respond:${n.name ?? n.subject})`,
+    },
+    {
+      subject: '(the reply inbox of the request)',
+      direction: 'reply',
+      part,
+      transport: 'core',
+      payload: n.replyPayload,
+      contentType: msgpackCodec.contentType,
+      headers: [
+        { name: HEADERS.contentType, presence: 'sometimes', description: `on an answer: the request's encoding (${msgpackCodec.contentType} when it had none), or the responder's codec` },
+        { name: RESPOND_HEADERS.outcome, presence: 'always', description: '`answered` (the handler), `deadline` or `overloaded` (the fallback answered), or `error`' },
+        { name: RESPOND_HEADERS.error, presence: 'sometimes', description: 'on an error reply (empty body): `<ErrorName>: <message>`, one line, at most 500 characters' },
+        { name: RESPOND_HEADERS.errorCode, presence: 'sometimes', description: 'on an error reply: `400` the request could not be decoded or did not match its schema, `500` the handler or fallback failed' },
+      ],
+      guarantee: 'at-most-once',
+      because: AT_MOST_ONCE_REQUEST,
+      description: `exactly one reply per request on its reply subject, within the responder's deadline (the fallback's when the handler is late)`,
+    },
+  ];
+}
+
+/** A `t.schedule`: runs are envelopes on `schedule.<name>` inside the process, never published unless a sink publishes them. */
+function scheduleSubjectOf(n: WiringNode): ContractSubject {
+  const t = n.timing;
+  const catchUp = t?.catchUp ?? 'skip';
+  const when = `cron '${t?.cron ?? '?'}' in ${t?.tz ?? 'the process\'s local time zone'}, catch-up '${catchUp}', overlap '${t?.overlap ?? 'skip'}'`;
+  return {
+    subject: n.subject,
+    direction: 'internal',
+    part: `schedule ${n.name ?? '?'}`,
+    transport: 'none',
+    contentType: msgpackCodec.contentType,
+    headers: [],
+    guarantee: catchUp === 'all' ? 'at-least-once' : 'at-most-once',
+    because:
+      catchUp === 'all'
+        ? 'its state (LMDB) moves past a run only once the run is done: every fire time is run, again after a crash; exactly once into a durable sink (same id)'
+        : catchUp === 'once'
+          ? 'after a restart only the latest missed run is run; earlier ones are skipped'
+          : 'runs missed while down are skipped',
+    description: `calendar source, ${when}; id \`schedule:<name>:<scheduledAt>\`, data \`{ name, scheduledAt, firedAt, catchUp, runs }\`; in-process only (not on the wire)`,
+  };
 }
 
 function splitSubjects(subject: string): string[] {

@@ -253,8 +253,12 @@ export type TopologyBuilder = (ctx: TopologyContext) => TopologyOutput;
 
 /** One input or output of a topology, as `describeTopology` lists it. */
 export interface WiringNode {
-  /** `poll`: a polling source (`poll`, `fileDrop`) that advances its position only after effects. */
-  readonly kind: 'source' | 'stream' | 'poll' | 'sink' | 'actor' | 'durable-batch';
+  /**
+   * `poll`: a polling source (`poll`, `fileDrop`) that advances its position only after effects.
+   * `respond`: a `t.respond` responder (core request/reply). `schedule`: a `t.schedule` calendar
+   * source (not on the wire). `file`: a `fileSink` (files, not subjects; `subject` is `file:<dir>`).
+   */
+  readonly kind: 'source' | 'stream' | 'poll' | 'sink' | 'actor' | 'durable-batch' | 'respond' | 'schedule' | 'file';
   /**
    * Subject or pattern; for a stream, its subjects; for a sink without a fixed subject, how it
    * picks one; for a polling source, `poll:<name>` or `fileDrop:<dir>`.
@@ -306,4 +310,10 @@ export interface WiringNode {
   readonly deadLetterSubject?: string | undefined;
   /** Kind 'actor': the pattern its state queries are answered on (core request/reply), when it answers them. */
   readonly queryPattern?: string | undefined;
+  /** Kind 'respond': JSON Schema of its replies (from `replySchema`). */
+  readonly replyPayload?: JsonSchema | undefined;
+  /** Kind 'schedule': when it fires and what it does about missed and overlapping runs. */
+  readonly timing?: { readonly cron: string; readonly tz?: string | undefined; readonly catchUp: string; readonly overlap: string } | undefined;
+  /** Kind 'file': the directory and format of the files, and the guarantee of the path into them. */
+  readonly file?: { readonly dir: string; readonly format: string; readonly paths: readonly PathGuarantee[] } | undefined;
 }
