@@ -1,6 +1,8 @@
 import { map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { fileSink } from '../../../operators/file-sink.js';
+import { microBatch } from '../../../operators/micro-batch.js';
 import { actor } from '../../../src/actors/actor.js';
 import { actorSubjects } from '../../../src/actors/actor-subjects.js';
 import { actorTopology } from '../../../src/actors/actor-topology.js';
@@ -76,6 +78,44 @@ describe('describeContract', () => {
     expect(c.paths.map((p) => `${p.from} -> ${p.to}: ${p.guarantee}`)).toEqual(
       expect.arrayContaining(['actor counter -> mix.events.>: exactly-once', 'durable-batch daily -> mix.ledger: exactly-once']),
     );
+  });
+});
+
+describe('describeContract: responders, schedules, file sinks, hand-made publishes', () => {
+  const noStore = () => {
+    throw new Error('describe subscribes nothing, so it opens no store');
+  };
+  const topology = defineTopology('parts', (t) => {
+    t.respond('parts.ask', () => 1, { deadlineMs: 10, fallback: () => 0 });
+    const nightly = t.schedule('nightly', '0 2 * * *', { tz: 'Europe/London', catchUp: 'all', overlap: 'queue' }).pipe(t.sink('parts.nightly', { durable: true, stream: 'PARTS_OUT' }));
+    const lines = t.stream('PARTS', 'parts.lines');
+    return [
+      nightly,
+      lines.pipe(microBatch({ maxCount: 10, maxWaitMs: 1_000, groups: { store: noStore, name: 'recorded' } }), fileSink({ dir: 'out/recorded', format: 'csv', columns: ['a'], name: 'recorded' })),
+      lines.pipe(microBatch({ maxCount: 10, maxWaitMs: 1_000 }), fileSink({ dir: 'out/plain', format: 'ndjson', name: 'plain' })),
+    ];
+  });
+  const c = describeContract(topology);
+
+  it('a responder without schemas: a request and a reply entry, no payloads', () => {
+    expect(find(c.subjects, 'parts.ask', 'request')).toMatchObject({ part: 'respond parts.ask', transport: 'core', guarantee: 'at-most-once' });
+    expect(find(c.subjects, 'parts.ask', 'request')!.payload).toBeUndefined();
+    expect(c.subjects.filter((s) => s.direction === 'reply').map((s) => s.part)).toEqual(['respond parts.ask']);
+    expect(find(c.subjects, 'parts.ask', 'in')).toBeUndefined();
+  });
+
+  it('a schedule with catch-up all: internal, at-least-once, and exactly-once into a durable sink', () => {
+    const s = find(c.subjects, 'schedule.nightly')!;
+    expect(s).toMatchObject({ direction: 'internal', transport: 'none', guarantee: 'at-least-once' });
+    expect(s.description).toContain("cron '0 2 * * *' in Europe/London, catch-up 'all', overlap 'queue'");
+    expect(c.paths).toContainEqual(expect.objectContaining({ from: 'schedule:nightly', to: 'parts.nightly', guarantee: 'exactly-once' }));
+  });
+
+  it('file sinks: a path each, exactly-once only from recorded groups; no subject', () => {
+    expect(c.paths).toContainEqual(expect.objectContaining({ from: 'PARTS (parts.lines)', to: 'file:out/recorded (csv)', guarantee: 'exactly-once' }));
+    expect(c.paths).toContainEqual(expect.objectContaining({ from: 'PARTS (parts.lines)', to: 'file:out/plain (ndjson)', guarantee: 'at-least-once' }));
+    expect(c.nodes.filter((n) => n.kind === 'file').map((n) => n.name)).toEqual(['fileSink:recorded', 'fileSink:plain']);
+    expect(c.subjects.some((s) => s.subject.startsWith('file:'))).toBe(false);
   });
 });
 
