@@ -307,7 +307,7 @@ function responderSubjectsOf(topology: string, n: WiringNode): ContractSubject[]
       description: `core request/reply (queue group ${n.queue ?? '?'}); a request that cannot be decoded${n.payload !== undefined ? ' or does not match its schema' : ''}, or whose handling fails, gets an error reply and goes to the dead letters on ${deadLetterSubject(topology)} (operator respond:${n.name ?? n.subject})`,
     },
     {
-      subject: '(the reply inbox of the request)',
+      subject: `(the reply inbox of a request on ${n.subject})`,
       direction: 'reply',
       part,
       transport: 'core',
