@@ -1,17 +1,11 @@
-import { errors as natsErrors } from '@nats-io/nats-core';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureError, NoRespondersError, RequestTimeoutError } from '../errors.js';
 import { serviceSubject } from '../runtime/serve-topology-service.js';
 import { NatsTransport } from '../transport/nats-transport.js';
+import { EXIT } from './exit-codes.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
+import { CliExitError, permissionViolation } from './ops-connection.js';
 
-/**
- * Exit codes of `sluice dlq`, for scripts: 0 done; 1 the topology answered with an error, or a
- * replay left records it could not replay; 2 usage (bad flag, no server given); 3 no answer (the
- * topology is not running, or the connection failed); 4 refused (control not enabled on the
- * topology, or the NATS user may not publish the request).
- */
-export const DLQ_EXIT = { ok: 0, failed: 1, usage: 2, unreachable: 3, refused: 4 } as const;
 
 interface DlqFlags extends NatsFlags {
   subject?: string | undefined;
@@ -26,19 +20,12 @@ interface DlqFlags extends NatsFlags {
   json?: boolean | undefined;
 }
 
-/** A failure with its exit code and one line for stderr. */
-class DlqCommandError extends Error {
-  override readonly name = 'DlqCommandError';
-  constructor(readonly code: number, message: string) {
-    super(message);
-  }
-}
-
 /**
  * `sluice dlq list|show|replay <topology>`: lists, shows and replays a running topology's dead
  * letters through its service endpoints (`sluice.svc.<topology>.dead-letters`, `.dead-letter`,
  * `.replay`). A table on stdout, or one JSON document with `--json`; errors are one line on
- * stderr with an exit code from {@link DLQ_EXIT}. `done` receives the exit code.
+ * stderr with an exit code from {@link EXIT} (0 done; 1 the topology answered with an error, or a replay
+ * left records it could not replay; 2 usage; 3 no answer; 4 refused). `done` receives the exit code.
  */
 export function dlqCommand(done: (code: number) => void): Command {
   // addCommand does not pass the parent's settings on: exit codes stay main's (usage errors → 2).
@@ -97,8 +84,8 @@ export function dlqCommand(done: (code: number) => void): Command {
         failed = r.failed.length;
         return flags.json === true ? JSON.stringify(body) : replayText(r);
       });
-      if (code === DLQ_EXIT.ok && failed > 0) process.stderr.write(`sluice: ${failed} record(s) could not be replayed (listed above)\n`);
-      done(code === DLQ_EXIT.ok && failed > 0 ? DLQ_EXIT.failed : code);
+      if (code === EXIT.ok && failed > 0) process.stderr.write(`sluice: ${failed} record(s) could not be replayed (listed above)\n`);
+      done(code === EXIT.ok && failed > 0 ? EXIT.failed : code);
     });
   return dlq;
 }
@@ -110,9 +97,9 @@ async function guarded(flags: DlqFlags, topology: string, endpoint: Endpoint, bo
   try {
     const answer = await ask(flags, topology, endpoint, body);
     process.stdout.write(`${render(answer)}\n`);
-    return DLQ_EXIT.ok;
+    return EXIT.ok;
   } catch (err) {
-    const e = err instanceof DlqCommandError ? err : new DlqCommandError(DLQ_EXIT.failed, ensureError(err).message);
+    const e = err instanceof CliExitError ? err : new CliExitError(EXIT.failed, ensureError(err).message);
     process.stderr.write(`sluice: ${e.message.replace(/[\r\n]+/g, ' ')}\n`);
     return e.code;
   }
@@ -123,14 +110,14 @@ async function ask(flags: DlqFlags, topology: string, endpoint: Endpoint, body: 
   try {
     options = natsOptionsFromFlags(flags, process.env);
   } catch (err) {
-    throw new DlqCommandError(DLQ_EXIT.usage, ensureError(err).message);
+    throw new CliExitError(EXIT.usage, ensureError(err).message);
   }
-  if (options === undefined) throw new DlqCommandError(DLQ_EXIT.usage, 'sluice dlq needs the NATS system the topology runs on: give --nats <url> or set NATS_URL');
+  if (options === undefined) throw new CliExitError(EXIT.usage, 'sluice dlq needs the NATS system the topology runs on: give --nats <url> or set NATS_URL');
   let transport: NatsTransport;
   try {
     transport = await NatsTransport.connect({ ...options, name: 'sluice-dlq' });
   } catch (err) {
-    throw new DlqCommandError(DLQ_EXIT.unreachable, ensureError(err).message);
+    throw new CliExitError(EXIT.unreachable, ensureError(err).message);
   }
   const subject = serviceSubject(topology, endpoint);
   const timeoutMs = flags.timeoutMs ?? 10_000;
@@ -139,27 +126,19 @@ async function ask(flags: DlqFlags, topology: string, endpoint: Endpoint, body: 
     const code = reply.headers['Nats-Service-Error-Code'];
     if (code !== undefined) {
       const reason = reply.headers['Nats-Service-Error'] ?? 'error';
-      throw new DlqCommandError(code === '403' ? DLQ_EXIT.refused : DLQ_EXIT.failed, `${topology}: ${reason} (${code})`);
+      throw new CliExitError(code === '403' ? EXIT.refused : EXIT.failed, `${topology}: ${reason} (${code})`);
     }
     return JSON.parse(new TextDecoder().decode(reply.data)) as unknown;
   } catch (err) {
-    if (err instanceof DlqCommandError) throw err;
-    if (permissionViolation(err)) throw new DlqCommandError(DLQ_EXIT.refused, `permission denied: this NATS user may not publish to ${subject}`);
+    if (err instanceof CliExitError) throw err;
+    if (permissionViolation(err)) throw new CliExitError(EXIT.refused, `permission denied: this NATS user may not publish to ${subject}`);
     if (err instanceof NoRespondersError || err instanceof RequestTimeoutError) {
-      throw new DlqCommandError(DLQ_EXIT.unreachable, `topology '${topology}' did not answer on ${subject} (${err instanceof NoRespondersError ? 'no responders' : `no reply in ${timeoutMs} ms`}): is it running on this NATS system?`);
+      throw new CliExitError(EXIT.unreachable, `topology '${topology}' did not answer on ${subject} (${err instanceof NoRespondersError ? 'no responders' : `no reply in ${timeoutMs} ms`}): is it running on this NATS system?`);
     }
     throw err;
   } finally {
     await transport.close().catch(() => undefined);
   }
-}
-
-/** The server refused the request's publish (the client passes its `-ERR` on to the request). */
-function permissionViolation(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof natsErrors.PermissionViolationError) return true;
-  }
-  return false;
 }
 
 function filterBody(flags: DlqFlags): Record<string, unknown> {

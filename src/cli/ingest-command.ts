@@ -8,6 +8,7 @@ import { standardWebhooksVerifier } from '../ingest/standard-webhooks-verifier.j
 import { startIngestServer } from '../ingest/start-ingest-server.js';
 import { connect, type Connection } from '../runtime/connect.js';
 import { createCliLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from './create-cli-logger.js';
+import { EXIT } from './exit-codes.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
 import { parseRouteFlag, SCHEME_NAMES, type RouteFlag, type SchemeName } from './parse-route-flag.js';
 
@@ -34,8 +35,8 @@ interface IngestFlags extends NatsFlags {
 
 /**
  * `sluice ingest http`: records signed webhooks in JetStream until SIGINT/SIGTERM (see
- * docs/ingest.md). `done` gets the exit code: 0 after a signal, 1 when it could not start or
- * the NATS connection closed for good.
+ * docs/ingest.md). `done` gets the exit code ({@link EXIT}): 0 after a signal, 1 when it could
+ * not start or the NATS connection closed for good, 2 without a route or a server.
  */
 export function ingestCommand(done: (code: number) => void, env: NodeJS.ProcessEnv = process.env): Command {
   // Built apart from the program, so it does not inherit the program's settings: usage errors
@@ -81,7 +82,11 @@ async function serve(flags: IngestFlags, env: NodeJS.ProcessEnv): Promise<number
   try {
     const routes = flags.route.map((spec) => toRoute(parseRouteFlag(spec), flags, env));
     const nats = natsOptionsFromFlags(flags, env);
-    if (nats === undefined) throw new InvalidConfigError('sluice ingest http', '--nats', 'is required (or NATS_URL): webhooks are recorded on a NATS server other services read');
+    if (nats === undefined) {
+      // Usage, as for `sluice dlq`: no server to record on was given.
+      logger.fatal({ err: new InvalidConfigError('sluice ingest http', '--nats', 'is required (or NATS_URL): webhooks are recorded on a NATS server other services read') }, 'sluice ingest: could not start');
+      return EXIT.usage;
+    }
     connection = await connect({ nats, logger, env });
     const transport = connection.transport;
     const needsWindow = routes.some((r) => r.verifier.scheme === 'standard-webhooks');
@@ -112,13 +117,13 @@ async function serve(flags: IngestFlags, env: NodeJS.ProcessEnv): Promise<number
     const stats = server.stats();
     if (outcome !== undefined) {
       logger.fatal({ err: outcome.lost, ...stats }, 'sluice ingest: the NATS connection is gone for good; stopped');
-      return 1;
+      return EXIT.failed;
     }
     logger.info(stats, `sluice ingest: stopped (${stats.recorded} recorded, ${stats.duplicates} duplicates)`);
-    return 0;
+    return EXIT.ok;
   } catch (err) {
     logger.fatal({ err: ensureError(err) }, 'sluice ingest: could not start');
-    return 1;
+    return EXIT.failed;
   } finally {
     await connection?.dispose().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'closing the connection failed'));
     stop.dispose();
@@ -148,7 +153,7 @@ function stopSignal(logger: Logger): { signalled: Promise<void>; dispose(): void
   let count = 0;
   const handler = (signal: NodeJS.Signals) => {
     count += 1;
-    if (count > 1) process.exit(130);
+    if (count > 1) process.exit(EXIT.interrupted);
     logger.info({ signal }, 'signal received: finishing requests in progress');
     resolve();
   };

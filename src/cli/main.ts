@@ -10,6 +10,7 @@ import { startMetricsServer, type MetricsServer } from '../runtime/start-metrics
 import { stuckStateStores } from '../state/open-state-store.js';
 import { dlqCommand } from './dlq-command.js';
 import { createCliLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from './create-cli-logger.js';
+import { EXIT } from './exit-codes.js';
 import { ingestCommand } from './ingest-command.js';
 import { loadTopology } from './load-topology.js';
 import { withNatsFlags } from './nats-flags.js';
@@ -38,9 +39,10 @@ const ENDINGS: Record<TopologyExit['reason'], string> = {
 };
 
 /**
- * The `sluice` command line. Returns the exit code: 0 after a clean stop (signal, duration, or
- * a topology that finished), 1 when the topology failed or could not start, 2 for usage errors
- * (`sluice dlq` adds 3 and 4: see `DLQ_EXIT`).
+ * The `sluice` command line. Returns the exit code, one table for every command ({@link EXIT}):
+ * 0 after a clean stop (signal, duration, or a topology that finished), 1 when the topology
+ * failed or could not start, 2 for usage errors, 3 and 4 from the commands that ask a running
+ * topology (not answering, refused).
  * `run` writes one log on stderr (its banner and the topology's summaries included): readable
  * lines on a terminal, JSON lines otherwise (`--log-format`); stdout carries results only.
  */
@@ -88,10 +90,10 @@ export async function main(argv: readonly string[]): Promise<number> {
               ? JSON.stringify(describeContract(topology), null, 2)
               : formatTopologyDescription(describeTopology(topology));
         process.stdout.write(`${out}\n`);
-        code = 0;
+        code = EXIT.ok;
       } catch (err) {
         process.stderr.write(`sluice: ${ensureError(err).message}\n`);
-        code = 1;
+        code = EXIT.failed;
       }
     });
 
@@ -105,10 +107,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     await program.parseAsync([...argv]);
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     throw err;
   }
-  return code ?? 0;
+  return code ?? EXIT.ok;
 }
 
 async function run(file: string, flags: RunFlags): Promise<number> {
@@ -138,11 +140,11 @@ async function run(file: string, flags: RunFlags): Promise<number> {
     signals.onStop(() => void running.stop());
     const exit = await running.done;
     logger[exit.reason === 'failed' ? 'error' : 'info'](`sluice: ${topology.name} ${ENDINGS[exit.reason]} after ${(exit.elapsedMs / 1000).toFixed(1)} s`);
-    return exit.reason === 'failed' ? 1 : 0;
+    return exit.reason === 'failed' ? EXIT.failed : EXIT.ok;
   } catch (err) {
     const error = ensureError(err);
     logger.fatal({ err: error }, 'could not run the topology');
-    return 1;
+    return EXIT.failed;
   } finally {
     await metrics?.close();
     await connection?.dispose().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'closing the connection failed'));
@@ -178,14 +180,14 @@ class SignalWatch {
   readonly #handler = (signal: NodeJS.Signals) => {
     if (this.#signalled) {
       this.logger.warn({ signal }, 'second signal: exiting without finishing the drain');
-      process.exit(130);
+      process.exit(EXIT.interrupted);
     }
     this.#signalled = true;
     this.logger.info({ signal }, 'signal received: draining');
     const limitMs = this.drainTimeoutMs * 2 + 2_000;
     this.#deadline = setTimeout(() => {
       this.logger.error({ signal, limitMs }, `stopped by ${signal} without finishing the drain after ${limitMs} ms (unacknowledged input is redelivered on the next start)`);
-      process.exit(1);
+      process.exit(EXIT.failed);
     }, limitMs);
     this.#deadline.unref();
     this.#stop?.();

@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
+import { errors as natsErrors } from '@nats-io/nats-core';
+import { ensureError, NoRespondersError, RequestTimeoutError } from '../errors.js';
+import { EXIT } from './exit-codes.js';
 import { NatsTransport } from '../transport/nats-transport.js';
 import { withNatsFlags } from './nats-flags.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
@@ -25,8 +28,18 @@ export function withOpsOptions(command: Command): Command {
  * `work`, and closes. Errors come back as they are, for the command to print on one line.
  */
 export async function withNats<T>(flags: OpsFlags, work: (transport: NatsTransport) => Promise<T>): Promise<T> {
-  const options = natsOptionsFromFlags(flags, process.env) ?? { servers: DEFAULT_NATS_URL };
-  const transport = await NatsTransport.connect({ ...options, name: 'sluice-cli', maxReconnectAttempts: 0, connectTimeoutMs: Math.max(flags.timeoutMs, 1_000) });
+  let options;
+  try {
+    options = natsOptionsFromFlags(flags, process.env) ?? { servers: DEFAULT_NATS_URL };
+  } catch (err) {
+    throw new CliExitError(EXIT.usage, ensureError(err).message);
+  }
+  let transport: NatsTransport;
+  try {
+    transport = await NatsTransport.connect({ ...options, name: 'sluice-cli', maxReconnectAttempts: 0, connectTimeoutMs: Math.max(flags.timeoutMs, 1_000) });
+  } catch (err) {
+    throw new CliExitError(EXIT.unreachable, ensureError(err).message);
+  }
   try {
     return await work(transport);
   } finally {
@@ -34,11 +47,42 @@ export async function withNats<T>(flags: OpsFlags, work: (transport: NatsTranspo
   }
 }
 
-/** Prints `sluice <command>: <message>` on one line of stderr and returns exit code 1. */
+/** A command failure that knows its exit code ({@link EXIT}); the message is one line for stderr. */
+export class CliExitError extends Error {
+  override readonly name = 'CliExitError';
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Prints `sluice <command>: <message>` on one line of stderr and returns its exit code: the
+ * code a {@link CliExitError} carries; 3 (unreachable) for a request nobody answered; 4
+ * (refused) for a publish the NATS user may not make; 1 for anything else.
+ */
 export function failed(command: string, err: unknown): number {
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`sluice ${command}: ${message.replace(/[\r\n]+/g, ' ')}\n`);
-  return 1;
+  return exitCodeOf(err);
+}
+
+/** The exit code ({@link EXIT}) an error stands for. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof CliExitError) return err.code;
+  if (err instanceof NoRespondersError || err instanceof RequestTimeoutError) return EXIT.unreachable;
+  if (permissionViolation(err)) return EXIT.refused;
+  return EXIT.failed;
+}
+
+/** The server refused the request's publish (the client passes its `-ERR` on to the request). */
+export function permissionViolation(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof natsErrors.PermissionViolationError) return true;
+  }
+  return false;
 }
 
 function positiveInt(value: string): number {

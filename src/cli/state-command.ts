@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { queryActorState, queryActorStatus } from '../actors/actor-client.js';
 import { actorSubjects } from '../actors/actor-subjects.js';
 import type { ActorStatus } from '../actors/serve-actor-queries.js';
-import { InvalidConfigError, NoRespondersError, RequestTimeoutError } from '../errors.js';
-import { failed, withNats, withOpsOptions, type OpsFlags } from './ops-connection.js';
+import { ensureError, InvalidConfigError, NoRespondersError, RequestTimeoutError } from '../errors.js';
+import { EXIT } from './exit-codes.js';
+import { CliExitError, failed, withNats, withOpsOptions, type OpsFlags } from './ops-connection.js';
 
 interface StateFlags extends OpsFlags {
   prefix?: string | undefined;
@@ -26,9 +27,9 @@ export interface ActorStateReport {
 /**
  * `sluice state <topology> <actor> <key>`: the committed state of one actor key, asked of the
  * running actor (core request/reply on `<prefix>.<topology>.<actor>.<key>`, answered from LMDB).
- * Exit 0 with the state (also for a key without state: `found: false`), 1 when the actor does not
- * answer (not running) or NATS cannot be reached, 2 for bad usage (a name that is not a subject
- * token).
+ * Exit codes from {@link EXIT}: 0 with the state (also for a key without state: `found: false`),
+ * 3 when the actor does not answer (not running) or NATS cannot be reached, 4 when the NATS user
+ * may not publish the query, 2 for bad usage (a name that is not a subject token).
  */
 export function registerStateCommand(program: Command, done: (code: number) => void): void {
   withOpsOptions(
@@ -50,8 +51,7 @@ async function state(topology: string, actor: string, key: string, flags: StateF
   try {
     subject = actorSubjects(address).query(key);
   } catch (err) {
-    failed('state', err);
-    return 2;
+    return failed('state', new CliExitError(EXIT.usage, ensureError(err).message));
   }
   try {
     const report = await withNats(flags, async (t): Promise<ActorStateReport> => {
@@ -60,16 +60,13 @@ async function state(topology: string, actor: string, key: string, flags: StateF
       return { topology, actor, key, found: answer.found, lastSeq: status.lastSeq, stopped: status.stopped, state: answer.state };
     });
     process.stdout.write(`${flags.json === true ? JSON.stringify(report, jsonSafe) : formatState(report)}\n`);
-    return 0;
+    return EXIT.ok;
   } catch (err) {
     if (err instanceof NoRespondersError || err instanceof RequestTimeoutError) {
       const why = err instanceof NoRespondersError ? 'no responders' : `no answer within ${flags.timeoutMs} ms`;
-      return failed('state', new Error(`actor '${actor}' of topology '${topology}' is not running (${why} on ${subject})`));
+      return failed('state', new CliExitError(EXIT.unreachable, `actor '${actor}' of topology '${topology}' is not running (${why} on ${subject})`));
     }
-    if (err instanceof InvalidConfigError) {
-      failed('state', err);
-      return 2;
-    }
+    if (err instanceof InvalidConfigError) return failed('state', new CliExitError(EXIT.usage, err.message));
     return failed('state', err);
   }
 }

@@ -2,12 +2,13 @@ import type { Command } from 'commander';
 import type { PartStats } from '../runtime/part-stats.js';
 import { findTopologies, type FoundTopology } from './find-topologies.js';
 import { formatDuration, formatTable } from './format-table.js';
+import { EXIT } from './exit-codes.js';
 import { failed, withNats, withOpsOptions, type OpsFlags } from './ops-connection.js';
 
 /**
  * `sluice stats <topology>`: every part of a running topology in one table (or its merged
- * `TopologyStats` with `--json`). Exit 0 when it answered, 1 when it is not running (or NATS
- * cannot be reached), 2 for bad usage.
+ * `TopologyStats` with `--json`). Exit codes from {@link EXIT}: 0 when it answered, 3 when it is
+ * not running or NATS cannot be reached, 2 for bad usage.
  */
 export function registerStatsCommand(program: Command, done: (code: number) => void): void {
   withOpsOptions(
@@ -25,10 +26,10 @@ async function stats(topology: string, flags: OpsFlags): Promise<number> {
     const [found] = await withNats(flags, (t) => findTopologies(t, { topology, maxWaitMs: flags.timeoutMs }));
     if (found === undefined) {
       process.stderr.write(`sluice stats: topology '${topology}' is not running (no instance answered on $SRV.STATS.sluice-${topology} within ${flags.timeoutMs} ms)\n`);
-      return 1;
+      return EXIT.unreachable;
     }
     process.stdout.write(`${flags.json === true ? JSON.stringify(found) : formatStats(found)}\n`);
-    return 0;
+    return EXIT.ok;
   } catch (err) {
     return failed('stats', err);
   }

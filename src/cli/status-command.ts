@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { findTopologies, type FoundTopology } from './find-topologies.js';
 import { formatDuration, formatTable } from './format-table.js';
+import { EXIT } from './exit-codes.js';
 import { failed, withNats, withOpsOptions, type OpsFlags } from './ops-connection.js';
 
 /** One topology in `sluice status --json`. */
@@ -20,8 +21,8 @@ export interface TopologyStatusLine {
 
 /**
  * `sluice status`: every Sluice topology running on the NATS system, one line each, found
- * through `$SRV.STATS`. Exit 0 when at least one answered, 1 when none did (or NATS cannot be
- * reached), 2 for bad usage.
+ * through `$SRV.STATS`. Exit codes from {@link EXIT}: 0 when at least one answered, 3 when none
+ * did or NATS cannot be reached, 2 for bad usage.
  */
 export function registerStatusCommand(program: Command, done: (code: number) => void): void {
   withOpsOptions(
@@ -40,10 +41,10 @@ async function status(flags: OpsFlags): Promise<number> {
     if (flags.json === true) process.stdout.write(`${JSON.stringify(lines)}\n`);
     if (lines.length === 0) {
       process.stderr.write(`sluice status: no Sluice topology is running (none answered on $SRV.STATS within ${flags.timeoutMs} ms)\n`);
-      return 1;
+      return EXIT.unreachable;
     }
     if (flags.json !== true) process.stdout.write(`${formatStatus(lines)}\n`);
-    return 0;
+    return EXIT.ok;
   } catch (err) {
     return failed('status', err);
   }

@@ -26,9 +26,9 @@ describe('sluice state <topology> <actor> <key> (child process, real nats-server
     expect(JSON.parse(fresh.stdout)).toMatchObject({ key: 'SKU with spaces/and.dots', found: false, lastSeq: null, state: { available: INITIAL_UNITS } });
   });
 
-  it('exits 1 with one line when the actor is not running, 2 for a name that cannot be a subject token', { timeout: 60_000 }, async () => {
+  it('exits 3 with one line when the actor is not running, 2 for a name that cannot be a subject token', { timeout: 60_000 }, async () => {
     const missing = await sluice(['state', 'hybrid-orders', 'nobody', 'k', '--nats', server().url]).result;
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(3);
     expect(missing.stderr).toBe("sluice state: actor 'nobody' of topology 'hybrid-orders' is not running (no responders on sluice.actor.hybrid-orders.nobody.k)\n");
     const bad = await sluice(['state', 'hybrid-orders', 'st.ock', 'k', '--nats', server().url]).result;
     expect(bad.code).toBe(2);

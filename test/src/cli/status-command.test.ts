@@ -40,19 +40,20 @@ describe('sluice status (child process, real nats-server)', () => {
     ]);
   });
 
-  it('exits 1 when nothing runs (an empty JSON list for scripts) or NATS cannot be reached, 2 on bad usage; one-line errors', { timeout: 60_000 }, async () => {
+  it('exits 3 when nothing runs (an empty JSON list for scripts) or NATS cannot be reached, 2 on bad usage; one-line errors', { timeout: 60_000 }, async () => {
     const empty = await startTestNatsServer();
     try {
       const none = await sluice(['status', '--nats', empty.url, '--json', '--timeout-ms', '500']).result;
-      expect(none.code).toBe(1);
+      expect(none.code).toBe(3);
       expect(JSON.parse(none.stdout)).toEqual([]);
       expect(none.stderr).toBe('sluice status: no Sluice topology is running (none answered on $SRV.STATS within 500 ms)\n');
     } finally {
       await empty.dispose();
     }
     const unreachable = await sluice(['status', '--nats', 'nats://127.0.0.1:1']).result;
-    expect(unreachable.code).toBe(1);
-    expect(unreachable.stderr).toMatch(/^sluice status: .*connection refused: nothing listens on 127\.0\.0\.1:1\n$/);
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.stderr).toMatch(/^sluice status: .*connection refused: nothing listens on 127\.0\.0\.1:1
+$/);
     const usage = await sluice(['status', '--timeout-ms', '0']).result;
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--timeout-ms.*expected an integer >= 1, got '0'/);
