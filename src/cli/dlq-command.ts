@@ -1,3 +1,4 @@
+import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureError, NoRespondersError, RequestTimeoutError } from '../errors.js';
 import { serviceSubject } from '../runtime/serve-topology-service.js';
@@ -78,34 +79,81 @@ export function dlqCommand(done: (code: number) => void): Command {
     .argument('<topology>', 'topology name')
     .option('--parked', 'replay parked records too (replays that already failed again)')
     .action(async (topology: string, flags: DlqFlags) => {
-      let failed = 0;
-      const code = await guarded(flags, topology, 'replay', { ...filterBody(flags), limit: flags.limit, includeParked: flags.parked === true }, (body) => {
-        const r = body as ReplayBody;
-        failed = r.failed.length;
-        return flags.json === true ? JSON.stringify(body) : replayText(r);
-      });
-      if (code === EXIT.ok && failed > 0) process.stderr.write(`sluice: ${failed} record(s) could not be replayed (listed above)\n`);
-      done(code === EXIT.ok && failed > 0 ? EXIT.failed : code);
+      done(await replay(topology, flags));
     });
   return dlq;
 }
 
 type Endpoint = 'dead-letters' | 'dead-letter' | 'replay';
 
+/** Records a replay request asks for at most: the CLI replays in chunks to show progress. */
+export const REPLAY_CHUNK = 100;
+/** Records `sluice dlq replay` replays at most without `--limit`. */
+const REPLAY_LIMIT = 1000;
+
 /** Connects, asks the endpoint, prints the answer; turns every failure into one line and a code. */
 async function guarded(flags: DlqFlags, topology: string, endpoint: Endpoint, body: Record<string, unknown>, render: (answer: unknown) => string): Promise<number> {
   try {
-    const answer = await ask(flags, topology, endpoint, body);
+    const answer = await withTransport(flags, (transport) => ask(transport, flags, topology, endpoint, body));
     process.stdout.write(`${render(answer)}\n`);
     return EXIT.ok;
   } catch (err) {
-    const e = err instanceof CliExitError ? err : new CliExitError(EXIT.failed, ensureError(err).message);
-    process.stderr.write(`sluice: ${e.message.replace(/[\r\n]+/g, ' ')}\n`);
-    return e.code;
+    return printed(err);
   }
 }
 
-async function ask(flags: DlqFlags, topology: string, endpoint: Endpoint, body: Record<string, unknown>): Promise<unknown> {
+function printed(err: unknown): number {
+  const e = err instanceof CliExitError ? err : new CliExitError(EXIT.failed, ensureError(err).message);
+  process.stderr.write(`sluice: ${e.message.replace(/[\r\n]+/g, ' ')}\n`);
+  return e.code;
+}
+
+/**
+ * Replays oldest first in requests of {@link REPLAY_CHUNK} records, each going on from the
+ * previous one's `nextSeq`, up to `--limit` (default 1000): a bar on stderr when it is a
+ * terminal and the output is a table, then one summary (or one JSON document) for all chunks.
+ * The topology's exactly-once markers make a chunk cut off by a failure safe to run again.
+ */
+async function replay(topology: string, flags: DlqFlags): Promise<number> {
+  const limit = flags.limit ?? REPLAY_LIMIT;
+  const total: ReplayBody = { replayed: 0, skipped: 0, failed: [], records: [], nextSeq: flags.fromSeq ?? 1 };
+  let bar: cliProgress.SingleBar | undefined;
+  let error: unknown;
+  try {
+    await withTransport(flags, async (transport) => {
+      const filters = { ...filterBody(flags), fromSeq: total.nextSeq };
+      if (flags.json !== true && process.stderr.isTTY === true) {
+        const status = flags.parked === true ? ['dead', 'parked'] : ['dead'];
+        const listed = (await ask(transport, flags, topology, 'dead-letters', { ...filters, status, limit: 1 })) as ListBody;
+        bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'replaying [{bar}] {value}/{total} records', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+        bar.start(Math.min(limit, listed.matched ?? 0), 0);
+      }
+      for (let first = true; total.records.length + total.failed.length < limit; first = false) {
+        const chunk = Math.min(REPLAY_CHUNK, limit - total.records.length - total.failed.length);
+        const r = (await ask(transport, flags, topology, 'replay', { ...filters, fromSeq: total.nextSeq, limit: chunk, includeParked: flags.parked === true })) as ReplayBody;
+        total.replayed += r.replayed;
+        // Each answer counts what it skipped from its fromSeq to the stream's end: the first one counts them all.
+        if (first) total.skipped = r.skipped;
+        total.failed.push(...r.failed);
+        total.records.push(...r.records);
+        total.nextSeq = r.nextSeq;
+        bar?.increment(r.records.length + r.failed.length);
+        if (r.records.length + r.failed.length < chunk) break;
+      }
+    });
+  } catch (err) {
+    error = err;
+  } finally {
+    bar?.stop();
+  }
+  if (error !== undefined && total.records.length + total.failed.length === 0) return printed(error);
+  process.stdout.write(`${flags.json === true ? JSON.stringify(total) : replayText(total)}\n`);
+  if (error !== undefined) return printed(error);
+  if (total.failed.length > 0) process.stderr.write(`sluice: ${total.failed.length} record(s) could not be replayed (listed above)\n`);
+  return total.failed.length > 0 ? EXIT.failed : EXIT.ok;
+}
+
+async function withTransport<T>(flags: DlqFlags, work: (transport: NatsTransport) => Promise<T>): Promise<T> {
   let options;
   try {
     options = natsOptionsFromFlags(flags, process.env);
@@ -119,6 +167,14 @@ async function ask(flags: DlqFlags, topology: string, endpoint: Endpoint, body: 
   } catch (err) {
     throw new CliExitError(EXIT.unreachable, ensureError(err).message);
   }
+  try {
+    return await work(transport);
+  } finally {
+    await transport.close().catch(() => undefined);
+  }
+}
+
+async function ask(transport: NatsTransport, flags: DlqFlags, topology: string, endpoint: Endpoint, body: Record<string, unknown>): Promise<unknown> {
   const subject = serviceSubject(topology, endpoint);
   const timeoutMs = flags.timeoutMs ?? 10_000;
   try {
@@ -136,8 +192,6 @@ async function ask(flags: DlqFlags, topology: string, endpoint: Endpoint, body: 
       throw new CliExitError(EXIT.unreachable, `topology '${topology}' did not answer on ${subject} (${err instanceof NoRespondersError ? 'no responders' : `no reply in ${timeoutMs} ms`}): is it running on this NATS system?`);
     }
     throw err;
-  } finally {
-    await transport.close().catch(() => undefined);
   }
 }
 

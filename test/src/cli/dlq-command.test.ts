@@ -4,7 +4,8 @@ import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';
 import { until } from '../../helpers/until.js';
-import { cleanEnv, sluice, type CliRun } from './run-cli.js';
+import { REPLAY_CHUNK } from '../../../src/cli/dlq-command.js';
+import { cleanEnv, sluice, spawnCli, type CliRun } from './run-cli.js';
 
 const FIXTURE = 'test/src/cli/fixtures/dead-letter-topology.ts';
 const running: CliRun[] = [];
@@ -98,5 +99,41 @@ describe('sluice dlq list|show|replay (child processes, real nats-server)', () =
     const missing = await sluice(['dlq', 'show', name, '99', '--nats', server().url]).result;
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no dead-letter record at seq 99 .*\(404\)/);
+  });
+
+  it('replays many records in chunks of REPLAY_CHUNK, each once; a bar only on a terminal, one summary otherwise', { timeout: 120_000 }, async () => {
+    const name = uniqueName('dlqbar').replace(/_/g, '-');
+    const stream = `${name.toUpperCase().replace(/-/g, '_')}_IN`;
+    await startTopology(server().url, name, ['--allow-control']);
+    const client = await NatsTransport.connect({ servers: server().url });
+    try {
+      const COUNT = 2 * REPLAY_CHUNK + 50;
+      await Promise.all(Array.from({ length: COUNT }, (_, i) => client.publishDurable(`${name}.in`, msgpackCodec.encode(2 * i + 1))));
+      await until(async () => (await client.streamState(`SLUICE_DLQ_${name}`).catch(() => ({ messages: 0 }))).messages === COUNT, { what: `${COUNT} dead letters` });
+
+      // Not a terminal (a pipe): no bar, the summary of all chunks.
+      const piped = await sluice(['dlq', 'replay', name, '--nats', server().url]).result;
+      expect(piped.code, piped.stderr).toBe(0);
+      expect(piped.stderr).toBe('');
+      expect(piped.stdout).not.toMatch(/[\u2588\u2591]|replaying \[/);
+      expect(piped.stdout).toMatch(new RegExp(`^replayed ${COUNT}, skipped 0 \\(already replayed or parked\\), failed 0; continue from seq \\d+$`, 'm'));
+      const replays = (await readStream(client, stream)).slice(COUNT).map((m) => m.headers['Sluice-Replay-Of']);
+      expect(replays).toHaveLength(COUNT);
+      expect(new Set(replays)).toEqual(new Set(Array.from({ length: COUNT }, (_, i) => `SLUICE_DLQ_${name}/${i + 1}`)));
+
+      // On a terminal (script(1) gives the child a pty): a bar while replaying parked records, a limit honoured across chunks.
+      await until(async () => JSON.parse((await sluice(['dlq', 'list', name, '--nats', server().url, '--json', '--status', 'parked']).result).stdout).matched === COUNT, { what: 'all parked' });
+      const tty = await spawnCli('script', ['-qec', `${process.execPath} bin/sluice.js dlq replay ${name} --nats ${server().url} --parked --limit 150`, '/dev/null'], cleanEnv()).result;
+      expect(tty.code, tty.stdout).toBe(0);
+      expect(tty.stdout).toMatch(/replaying \[[\u2588\u2591]+\] \d+\/150 records/);
+      expect(tty.stdout).toMatch(/replayed 150, skipped \d+ \(already replayed or parked\), failed 0/);
+      // --json: no bar, one document for every chunk, the limit honoured across two chunks.
+      const json = await sluice(['dlq', 'replay', name, '--nats', server().url, '--parked', '--json', '--limit', '120']).result;
+      expect(json.stderr).toBe('');
+      const body = JSON.parse(json.stdout) as { replayed: number; records: Array<{ seq: number }> };
+      expect([body.replayed, new Set(body.records.map((r) => r.seq)).size]).toEqual([120, 120]);
+    } finally {
+      await client.close();
+    }
   });
 });
