@@ -78,6 +78,26 @@ export interface TopologyExit {
   readonly failedPart?: string | undefined;
   readonly elapsedMs: number;
   readonly stats: StatsSnapshot;
+  /** What the drain did (also logged as one record when the run ends). */
+  readonly drain: DrainSummary;
+}
+
+/** What a drain did, between the stop and the end of the run. */
+export interface DrainSummary {
+  /** Wall-clock ms the drain took. */
+  readonly ms: number;
+  /** Stream messages settled during the drain: acknowledged, or handed back for redelivery when their effects failed (unsettled at its start less those left). */
+  readonly inputsSettled: number;
+  /** Values sinks published (after the ack, when durable) and other tracked durable publishes (dead letters) that finished during the drain. */
+  readonly outputsFlushed: number;
+  /** Batches emitted or committed during the drain by every part that counts batches (open micro-batches, windows, engine commits, durable-batch flushes). */
+  readonly batchesFlushed: number;
+  /** Stream messages still unacknowledged at the end: redelivered on the next start. */
+  readonly unsettledLeft: number;
+  /** Publishes still unanswered at the end, sinks' included (their inputs are unacknowledged too). */
+  readonly outputsLeft: number;
+  /** Drain steps cut off by `drainTimeoutMs`: `pipelines`, `publishes`, `onStop hooks`, `transport`. */
+  readonly cutOff: readonly string[];
 }
 
 /** A running topology. */
@@ -125,6 +145,8 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   const stopping$ = new ReplaySubject<void>(1);
   const closing$ = new ReplaySubject<void>(1);
   const inFlight = new Set<Promise<unknown>>();
+  // Publishes finished, for the drain summary: one counter bump per publish.
+  let publishesFinished = 0;
   const stopHooks: Array<() => void | Promise<void>> = [];
   const nodes: WiringNode[] = [];
   const parts: Array<{ part: Observable<unknown>; name: string }> = [];
@@ -146,7 +168,10 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     durableDeadLetters,
     track: (work) => {
       inFlight.add(work);
-      void work.finally(() => inFlight.delete(work));
+      void work.finally(() => {
+        inFlight.delete(work);
+        publishesFinished++;
+      });
     },
     onStop: (hook) => stopHooks.push(hook),
     report,
@@ -171,6 +196,8 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     stopPromise ??= (async () => {
       stopping = true;
       logger.info({ reason }, 'draining');
+      const before = { at: performance.now(), unsettled: stats.unsettled, publishes: publishesFinished, ...partTotals(stats) };
+      const cutOff: string[] = [];
       abort.abort();
       stopping$.next();
       // Let what generators and pipelines published before the stop come back to our own
@@ -180,27 +207,45 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
       for (const s of supervisors) s.drain();
       if (!(await within(Promise.all(pipelinesDone), drainTimeoutMs))) {
         logger.warn({ drainTimeoutMs }, 'pipelines did not complete in time: cutting them off');
+        cutOff.push('pipelines');
       }
       for (const s of subscriptions) s.unsubscribe();
       if (!(await within(Promise.all(inFlight), drainTimeoutMs))) {
         logger.warn({ pending: inFlight.size }, 'in-flight publishes did not finish in time');
+        cutOff.push('publishes');
       }
       await service?.stop().catch((err: unknown) => logger.warn({ err: ensureError(err) }, 'stopping the service failed'));
       for (const hook of stopHooks) {
         // Bounded too: a part stuck on a dead disk or a held lock must not keep the process alive.
         const finished = (async () => hook())().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'onStop hook failed'));
-        if (!(await within(finished, drainTimeoutMs))) logger.warn({ drainTimeoutMs }, 'an onStop hook did not finish in time: going on without it');
+        if (!(await within(finished, drainTimeoutMs))) {
+          logger.warn({ drainTimeoutMs }, 'an onStop hook did not finish in time: going on without it');
+          if (!cutOff.includes('onStop hooks')) cutOff.push('onStop hooks');
+        }
       }
       // A broker that went away must not hang the exit: bounded like the rest of the drain.
       const finish = (async () => {
         await transport.flush();
         if (options.closeTransport !== false) await transport.close();
       })().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'transport flush/close failed'));
-      if (!(await within(finish, drainTimeoutMs))) logger.warn({ drainTimeoutMs }, 'transport flush/close did not finish in time');
+      if (!(await within(finish, drainTimeoutMs))) {
+        logger.warn({ drainTimeoutMs }, 'transport flush/close did not finish in time');
+        cutOff.push('transport');
+      }
       durationTimer?.unsubscribe();
       outages?.unsubscribe();
-      const exit: TopologyExit = { reason, error, failedPart, elapsedMs: scheduler.now() - startedAt, stats: stats.snapshot() };
-      logger.info({ reason, elapsedMs: exit.elapsedMs, ...summaryFields(exit.stats) }, 'stopped');
+      const after = partTotals(stats);
+      const drain: DrainSummary = {
+        ms: Math.round(performance.now() - before.at),
+        inputsSettled: Math.max(0, before.unsettled - stats.unsettled),
+        outputsFlushed: after.sinkOut - before.sinkOut + publishesFinished - before.publishes,
+        batchesFlushed: after.batches - before.batches,
+        unsettledLeft: stats.unsettled,
+        outputsLeft: inFlight.size + after.sinkUnsettled,
+        cutOff,
+      };
+      const exit: TopologyExit = { reason, error, failedPart, elapsedMs: scheduler.now() - startedAt, stats: stats.snapshot(), drain };
+      logger.info({ reason, elapsedMs: exit.elapsedMs, ...summaryFields(exit.stats), drain }, `stopped (${reason}): ${describeDrain(drain)}`);
       resolveDone(exit);
       return exit;
     })();
@@ -310,6 +355,28 @@ async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Batches counted by every part, values sinks published and publishes they await (a stop-time read, never on a message path). */
+function partTotals(stats: RuntimeStats): { batches: number; sinkOut: number; sinkUnsettled: number } {
+  const totals = { batches: 0, sinkOut: 0, sinkUnsettled: 0 };
+  for (const p of stats.parts()) {
+    const r = p.read();
+    totals.batches += r.batches ?? 0;
+    if (p.kind !== 'sink') continue;
+    totals.sinkOut += r.out;
+    totals.sinkUnsettled += r.unsettled ?? 0;
+  }
+  return totals;
+}
+
+function describeDrain(d: DrainSummary): string {
+  const left = d.unsettledLeft + d.outputsLeft;
+  return (
+    `drained in ${d.ms} ms: ${d.inputsSettled} inputs settled, ${d.outputsFlushed} outputs flushed, ${d.batchesFlushed} batches flushed, ` +
+    `${left === 0 ? 'nothing left unsettled' : `${d.unsettledLeft} inputs and ${d.outputsLeft} outputs left unsettled (redelivered on the next start)`}` +
+    (d.cutOff.length > 0 ? `; cut off by the drain timeout: ${d.cutOff.join(', ')}` : '')
+  );
 }
 
 function summaryFields(s: StatsSnapshot): { received: number; published: number; deadLetters: number } {
