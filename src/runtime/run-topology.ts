@@ -11,7 +11,7 @@ import type { Topology } from './define-topology.js';
 import { traceSources } from './lineage.js';
 import { PipelineSupervisor, restartSettings, type RestartSettings } from './pipeline-supervisor.js';
 import { whileBuilding } from './operator-stats.js';
-import { PartCounters } from './part-stats.js';
+import { PartCounters, type PartReading } from './part-stats.js';
 import { RuntimeStats, type StatsObserver, type StatsSnapshot } from './runtime-stats.js';
 import { supervisionOf } from './supervised.js';
 import { serveTopologyService } from './serve-topology-service.js';
@@ -214,6 +214,8 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
         logger.warn({ pending: inFlight.size }, 'in-flight publishes did not finish in time');
         cutOff.push('publishes');
       }
+      // Read before the onStop hooks: they close the stores that actors and durable batches read their counts from.
+      const after = partTotals(stats);
       await service?.stop().catch((err: unknown) => logger.warn({ err: ensureError(err) }, 'stopping the service failed'));
       for (const hook of stopHooks) {
         // Bounded too: a part stuck on a dead disk or a held lock must not keep the process alive.
@@ -234,7 +236,6 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
       }
       durationTimer?.unsubscribe();
       outages?.unsubscribe();
-      const after = partTotals(stats);
       const drain: DrainSummary = {
         ms: Math.round(performance.now() - before.at),
         inputsSettled: Math.max(0, before.unsettled - stats.unsettled),
@@ -361,7 +362,12 @@ async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
 function partTotals(stats: RuntimeStats): { batches: number; sinkOut: number; sinkUnsettled: number } {
   const totals = { batches: 0, sinkOut: 0, sinkUnsettled: 0 };
   for (const p of stats.parts()) {
-    const r = p.read();
+    let r: PartReading;
+    try {
+      r = p.read();
+    } catch {
+      continue; // a part whose store is already closed has nothing more to add
+    }
     totals.batches += r.batches ?? 0;
     if (p.kind !== 'sink') continue;
     totals.sinkOut += r.out;
