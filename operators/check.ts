@@ -4,6 +4,7 @@ import { ensureError, InvalidConfigError } from '../src/errors.js';
 import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';
 import { requireInt, requireName, requireNumber } from './internal/batch-validate.js';
 import { orderedMergeMap } from './internal/ordered-merge-map.js';
+import { operatorCounters } from '../src/runtime/operator-stats.js';
 
 /** What to do with an envelope whose check timed out or failed. */
 export type CheckFallback = 'allow' | 'deny' | 'dead-letter';
@@ -112,24 +113,39 @@ export function check<T, Reply>(config: CheckConfig<T, Reply>): OperatorFunction
   const ordered = config.ordered ?? true;
   if (typeof ordered !== 'boolean') throw new InvalidConfigError(NAME, 'ordered', `must be a boolean, got ${typeof ordered}`);
   const operator = `${NAME}:${name}`;
+  // in: envelopes asked about; out: results (answers and fallbacks); failures: fallbacks (timeouts, errors); unsettled: being asked.
+  const counters = operatorCounters(`check ${name}`);
+  counters.unsettled = 0;
+  counters.failures = 0;
 
   const fallback = (envelope: Envelope<T>, thrown: unknown): Checked<T, Reply> | DeadLettered<T> => {
     const error = ensureError(thrown);
     const timedOut = TIMEOUT_NAMES.has(error.name);
     const policy = timedOut ? onTimeout : onError;
+    counters.failures!++;
+    counters.unsettled!--;
+    counters.out++;
+    if (policy === 'dead-letter') counters.deadLetters++;
     if (policy === 'dead-letter') return deadLettered(envelope, error, 1, { operator, failedAt: scheduler.now() });
     const outcome = timedOut ? (policy === 'allow' ? 'timed-out-allowed' : 'timed-out-denied') : policy === 'allow' ? 'failed-allowed' : 'failed-denied';
     return { kind: 'checked', outcome, envelope, error };
   };
 
-  const ask = (envelope: Envelope<T>): Observable<Checked<T, Reply> | DeadLettered<T>> =>
-    defer(() => from(request(envelope))).pipe(
+  const ask = (envelope: Envelope<T>): Observable<Checked<T, Reply> | DeadLettered<T>> => {
+    counters.in++;
+    counters.unsettled!++;
+    return defer(() => from(request(envelope))).pipe(
       take(1),
       throwIfEmpty(() => new Error(`check '${name}': the request completed without a reply`)),
       timeout({ first: timeoutMs, scheduler, with: () => throwError(() => new CheckTimeoutError(name, timeoutMs, envelope.id)) }),
-      map((reply): Checked<T, Reply> => ({ kind: 'checked', outcome: 'answered', envelope, reply })),
+      map((reply): Checked<T, Reply> => {
+        counters.unsettled!--;
+        counters.out++;
+        return { kind: 'checked', outcome: 'answered', envelope, reply };
+      }),
       catchError((err: unknown) => of(fallback(envelope, err))),
     );
+  };
 
   return orderedMergeMap(ask, { maxInFlight, maxQueued, component: `check '${name}'`, stage: operator, ordered });
 }

@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import { defer, from, Observable, type SchedulerLike } from 'rxjs';
 import { ensureError, InvalidConfigError } from '../src/errors.js';
 import { markSource } from '../src/runtime/lineage.js';
+import { operatorCounters, unregistered } from '../src/runtime/operator-stats.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
 import { Settlement } from '../src/settle/settlement.js';
 import { globToRegExp } from './internal/batch-glob.js';
@@ -121,6 +122,9 @@ export function fileDrop(dir: string, config: FileDropConfig = {}): Observable<D
   const pattern = toPattern(config.pattern);
   const doneDir = config.doneDir ?? join(dir, 'done');
   const failedDir = config.failedDir ?? join(dir, 'failed');
+  // in = out: files emitted (again after a failed attempt); deadLetters: files moved to failed/; unsettled: files being handled.
+  const counters = operatorCounters(`fileDrop ${config.name ?? dir}`, 'source');
+  counters.unsettled = 0;
 
   const files = defer(() => {
     const inFlight = new Set<string>();
@@ -131,11 +135,13 @@ export function fileDrop(dir: string, config: FileDropConfig = {}): Observable<D
       const target = await freeName(to, name);
       await rename(join(dir, name), target);
       inFlight.delete(name);
+      counters.unsettled = inFlight.size;
       attempts.delete(name);
       return target;
     };
     const moveToFailed = async (name: string, error: Error, attempt: number): Promise<string> => {
       const target = await moveOut(name, failedDir);
+      counters.deadLetters++;
       const record = { file: name, movedTo: target, failedAt: new Date().toISOString(), attempts: attempt, error: { name: error.name, message: error.message } };
       await writeFile(`${target}.error.json`, JSON.stringify(record, null, 2));
       return target;
@@ -161,6 +167,7 @@ export function fileDrop(dir: string, config: FileDropConfig = {}): Observable<D
         else {
           // Left in the directory: the next scan emits it again.
           inFlight.delete(name);
+          counters.unsettled = inFlight.size;
           moved = Promise.resolve(join(dir, name));
         }
         moved.then(resolve, reject);
@@ -224,19 +231,24 @@ export function fileDrop(dir: string, config: FileDropConfig = {}): Observable<D
       found.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       const items = found.slice(0, room);
       for (const f of items) inFlight.add(f.name);
+      counters.unsettled = inFlight.size;
       return { items, cursor: null };
     };
 
-    const scans = poll(() => from(scan()), {
+    const scans = unregistered(() => poll(() => from(scan()), {
       everyMs: pollMs,
       cursor: { initial: null },
       maxConsecutiveFailures: config.maxConsecutiveFailures,
       onError: config.onError,
       scheduler: config.scheduler,
-    });
+    }));
     return new Observable<DroppedFile>((subscriber) =>
       scans.subscribe({
-        next: (f) => emit(f.name, f.size, f.mtimeMs, (file) => subscriber.next(file)),
+        next: (f) => {
+          counters.in++;
+          counters.out++;
+          emit(f.name, f.size, f.mtimeMs, (file) => subscriber.next(file));
+        },
         error: (err: unknown) => subscriber.error(err),
         complete: () => subscriber.complete(),
       }),

@@ -1,6 +1,7 @@
 import { asyncScheduler, from, Observable, take, type ObservableInput, type SchedulerLike, type Subscription } from 'rxjs';
 import { ensureError, InvalidConfigError } from '../src/errors.js';
 import { markSource } from '../src/runtime/lineage.js';
+import { operatorCounters } from '../src/runtime/operator-stats.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
 import { Settlement } from '../src/settle/settlement.js';
 import { requireFunction, requireInt, requireName, requireNumber } from './internal/batch-validate.js';
@@ -125,6 +126,10 @@ export function poll<I, C>(fetch: (cursor: C) => ObservableInput<PollResult<I, C
   const deterministic = config.deterministic === true;
   const { initial, load, save } = config.cursor ?? ({} as PollCursorConfig<C>);
   const scheduler = config.scheduler ?? asyncScheduler;
+  // in: items fetched; out: items emitted; batches: rounds and their sizes; unsettled: items emitted, not yet settled; failures: failed fetches and loads.
+  const counters = operatorCounters(`poll ${name}`, 'source');
+  counters.unsettled = 0;
+  counters.failures = 0;
 
   const polled = new Observable<I>((subscriber) => {
     let cursor = initial;
@@ -141,6 +146,7 @@ export function poll<I, C>(fetch: (cursor: C) => ObservableInput<PollResult<I, C
     /** Counts a failed poll; false when the source gave up (errored). */
     const report = (thrown: unknown): boolean => {
       failures++;
+      counters.failures!++;
       const error = ensureError(thrown);
       try {
         config.onError?.(error, failures);
@@ -207,6 +213,8 @@ export function poll<I, C>(fetch: (cursor: C) => ObservableInput<PollResult<I, C
       const round: Round<C> = { before, after: result.cursor, settled: false, abandoned: false, dropped: false };
       rounds.push(round);
       cursor = result.cursor;
+      counters.in += result.items.length;
+      counters.batch(result.items.length);
       const key = cursorKey(before);
       const settlement = new Settlement(`poll:${name}:${key ?? '?'}`, deterministic && key !== undefined, (failure) => roundSettled(round, failure));
       // Each item in its own settlement, held by the round: outputs are numbered per item, so
@@ -214,9 +222,12 @@ export function poll<I, C>(fetch: (cursor: C) => ObservableInput<PollResult<I, C
       result.items.forEach((item, i) => {
         if (subscriber.closed || round.dropped || !settlement.hold()) return;
         const one = new Settlement(`${settlement.key}:${i}`, settlement.replayStable, (failure) => {
+          counters.unsettled!--;
           if (failure !== undefined) settlement.fail(failure);
           settlement.release();
         });
+        counters.out++;
+        counters.unsettled!++;
         withSettlement(one, () => subscriber.next(item));
         one.release();
       });

@@ -11,6 +11,7 @@ import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
 import { jsonSchemaOf } from '../schema/json-schema-of.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { MountDeps } from './mount-actor.js';
+import { PartCounters } from './part-stats.js';
 
 /** Headers on a responder's replies. The error pair is the one `@nats-io/services` uses. */
 export const RESPOND_HEADERS = {
@@ -97,19 +98,28 @@ export function mountResponder<Req, Rep>(deps: MountDeps, subject: string, handl
   const payload = jsonSchemaOf(options.schema, options.jsonSchema);
   const replyPayload = jsonSchemaOf(options.replySchema, options.replyJsonSchema);
   deps.wire?.({ kind: 'respond', subject, name, queue, ...(payload !== undefined ? { payload } : {}), ...(replyPayload !== undefined ? { replyPayload } : {}) });
+  // in: requests; out: replies (fallbacks and error replies included); failures: error replies; unsettled: requests being handled.
+  const counters = new PartCounters('source', `respond ${name}`);
+  counters.unsettled = 0;
+  counters.failures = 0;
+  stats.registerPart(counters);
 
   const reply = (to: string, body: Uint8Array, headers: Record<string, string>): void => {
     transport.publish(to, body, { headers });
     stats.recordPublished(to);
+    counters.out++;
   };
   const failed = (request: Envelope<unknown>, to: string | undefined, thrown: unknown, code: 400 | 500): void => {
     const error = ensureError(thrown);
+    counters.failures!++;
     if (to !== undefined) {
       const text = `${error.name}: ${error.message}`.replace(/[\r\n]+/g, ' ').slice(0, MAX_ERROR_CHARS);
       reply(to, NO_BODY, { [RESPOND_HEADERS.outcome]: 'error', [RESPOND_HEADERS.error]: text, [RESPOND_HEADERS.errorCode]: String(code) });
     }
-    if (deadLetterErrors) ctx.deadLetter(request, error, operator);
-    else logger.warn({ subject: request.subject, msgId: request.id, responder: name, error: error.name, reason: error.message }, 'request answered with an error');
+    if (deadLetterErrors) {
+      ctx.deadLetter(request, error, operator);
+      counters.deadLetters++;
+    } else logger.warn({ subject: request.subject, msgId: request.id, responder: name, error: error.name, reason: error.message }, 'request answered with an error');
   };
   const answer = (request: Envelope<Req>, to: string | undefined, codec: Codec, value: Rep, outcome: 'answered' | RespondFallbackReason): void => {
     if (to === undefined) return;
@@ -138,6 +148,7 @@ export function mountResponder<Req, Rep>(deps: MountDeps, subject: string, handl
     let sourceDone = false;
     const settleOne = (entry: { work: Subscription | undefined; timer: Subscription | undefined }): void => {
       inFlight.delete(entry);
+      counters.unsettled = inFlight.size;
       entry.timer?.unsubscribe();
       entry.work?.unsubscribe();
       if (sourceDone && inFlight.size === 0) subscriber.complete();
@@ -145,6 +156,7 @@ export function mountResponder<Req, Rep>(deps: MountDeps, subject: string, handl
 
     const onRequest = (raw: Envelope<Uint8Array>): void => {
       stats.recordReceived(raw.subject);
+      counters.in++;
       const to = raw.reply;
       let request: Envelope<Req>;
       try {
@@ -174,6 +186,7 @@ export function mountResponder<Req, Rep>(deps: MountDeps, subject: string, handl
         return true;
       };
       inFlight.add(entry);
+      counters.unsettled = inFlight.size;
       entry.timer = scheduler.schedule(() => {
         if (end()) answerFallback(request, to, codec, 'deadline');
       }, deadlineMs);

@@ -1,9 +1,10 @@
-import type { Observable } from 'rxjs';
+import { tap, type Observable } from 'rxjs';
 import { schedule, type ScheduleRun, type ScheduleTiming } from '../../operators/schedule.js';
 import type { ScheduleState } from '../../operators/schedule-state.js';
 import { scheduleStateIn } from '../../operators/schedule-state.js';
 import { ensureError } from '../errors.js';
 import { openTopologyStore, type TopologyStore } from '../exactly-once/open-topology-store.js';
+import { PartCounters } from './part-stats.js';
 import type { TopologyContext } from './types.js';
 
 /** Options of {@link TopologyContext.schedule}. */
@@ -38,7 +39,16 @@ export function mountSchedule(ctx: TopologyContext, name: string, cron: string, 
     closed = true;
     await opened?.close();
   });
-  const runs$ = schedule(cron, { ...options, name, state, scheduler: ctx.scheduler }).pipe(ctx.untilStopped());
+  // in = out: runs emitted (caught-up ones included); one counter bump per run.
+  const counters = new PartCounters('source', `schedule ${name}`);
+  ctx.stats.registerPart(counters);
+  const count = {
+    next(): void {
+      counters.in++;
+      counters.out++;
+    },
+  };
+  const runs$ = schedule(cron, { ...options, name, state, scheduler: ctx.scheduler }).pipe(tap(count), ctx.untilStopped());
   // Runs are envelopes on `schedule.<name>` inside the process, never on the wire: listed so the
   // contract says what starts the parts it triggers.
   ctx.declare({ kind: 'schedule', subject: `schedule.${name}`, name, timing: { cron, tz: options.tz, catchUp: options.catchUp ?? 'skip', overlap: options.overlap ?? 'skip' } });

@@ -1,4 +1,4 @@
-import { PartCounters } from './part-stats.js';
+import { PartCounters, type PartKind } from './part-stats.js';
 import type { RuntimeStats } from './runtime-stats.js';
 
 // Operators are plain RxJS functions with no context; they are called while a builder runs, so
@@ -17,12 +17,24 @@ export function whileBuilding<T>(stats: RuntimeStats, build: () => T): T {
 }
 
 /**
- * Counters for an operator (`microBatch orders`, `window sales`...). Called while a topology is
- * being built, they are that topology's part and the stats endpoint reports them; elsewhere
- * (a test, a plain RxJS chain) they count for nobody, at the same cost.
+ * Counters for an operator (`microBatch orders`, `window sales`...) or a source built the same
+ * way (`poll erp`, `fileDrop inbox`). Called while a topology is being built, they are that
+ * topology's part and the stats endpoint reports them; elsewhere (a test, a plain RxJS chain)
+ * they count for nobody, at the same cost.
  */
-export function operatorCounters(name: string): PartCounters {
-  const counters = new PartCounters('operator', name);
+/** Runs `create` with nothing registering: a part built from another (fileDrop's poll) counts once, as the outer one. */
+export function unregistered<T>(create: () => T): T {
+  const outer = building;
+  building = undefined;
+  try {
+    return create();
+  } finally {
+    building = outer;
+  }
+}
+
+export function operatorCounters(name: string, kind: PartKind = 'operator'): PartCounters {
+  const counters = new PartCounters(kind, name);
   if (building !== undefined) building.registerPart(counters);
   return counters;
 }
