@@ -52,8 +52,7 @@ describe('sluice status (child process, real nats-server)', () => {
     }
     const unreachable = await sluice(['status', '--nats', 'nats://127.0.0.1:1']).result;
     expect(unreachable.code).toBe(3);
-    expect(unreachable.stderr).toMatch(/^sluice status: .*connection refused: nothing listens on 127\.0\.0\.1:1
-$/);
+    expect(unreachable.stderr).toMatch(/^sluice status: .*connection refused: nothing listens on 127\.0\.0\.1:1\n$/);
     const usage = await sluice(['status', '--timeout-ms', '0']).result;
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--timeout-ms.*expected an integer >= 1, got '0'/);
