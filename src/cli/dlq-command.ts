@@ -5,7 +5,7 @@ import { serviceSubject } from '../runtime/serve-topology-service.js';
 import { NatsTransport } from '../transport/nats-transport.js';
 import { EXIT } from './exit-codes.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
-import { CliExitError, permissionViolation } from './ops-connection.js';
+import { CliExitError, connectedFor, permissionViolation } from './ops-connection.js';
 
 
 interface DlqFlags extends NatsFlags {
@@ -161,17 +161,7 @@ async function withTransport<T>(flags: DlqFlags, work: (transport: NatsTransport
     throw new CliExitError(EXIT.usage, ensureError(err).message);
   }
   if (options === undefined) throw new CliExitError(EXIT.usage, 'sluice dlq needs the NATS system the topology runs on: give --nats <url> or set NATS_URL');
-  let transport: NatsTransport;
-  try {
-    transport = await NatsTransport.connect({ ...options, name: 'sluice-dlq' });
-  } catch (err) {
-    throw new CliExitError(EXIT.unreachable, ensureError(err).message);
-  }
-  try {
-    return await work(transport);
-  } finally {
-    await transport.close().catch(() => undefined);
-  }
+  return connectedFor({ ...options, name: 'sluice-dlq' }, work);
 }
 
 async function ask(transport: NatsTransport, flags: DlqFlags, topology: string, endpoint: Endpoint, body: Record<string, unknown>): Promise<unknown> {

@@ -34,9 +34,14 @@ export async function withNats<T>(flags: OpsFlags, work: (transport: NatsTranspo
   } catch (err) {
     throw new CliExitError(EXIT.usage, ensureError(err).message);
   }
+  return connectedFor({ ...options, name: 'sluice-cli', maxReconnectAttempts: 0, connectTimeoutMs: Math.max(flags.timeoutMs, 1_000) }, work);
+}
+
+/** Connects (a failure is exit 3, unreachable), runs `work` and closes: one command's connection. */
+export async function connectedFor<T>(options: Parameters<typeof NatsTransport.connect>[0], work: (transport: NatsTransport) => Promise<T>): Promise<T> {
   let transport: NatsTransport;
   try {
-    transport = await NatsTransport.connect({ ...options, name: 'sluice-cli', maxReconnectAttempts: 0, connectTimeoutMs: Math.max(flags.timeoutMs, 1_000) });
+    transport = await NatsTransport.connect(options);
   } catch (err) {
     throw new CliExitError(EXIT.unreachable, ensureError(err).message);
   }
