@@ -195,7 +195,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     let poisonDuplicated = 0;
     let goodDeadLettered = 0;
     let poison = 0;
-    const goodIds = new Set<string>();
     for (const [seq, input] of bySeq) {
       if (input.poison !== undefined) {
         poison += 1;
@@ -204,14 +203,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         poisonDuplicated += Math.max(0, d - 1);
         if (seen.has(input.id)) duplicated += seen.get(input.id)!;
       } else {
-        goodIds.add(input.id);
         const c = seen.get(input.id) ?? 0;
         if (c === 0) lost += 1;
         duplicated += Math.max(0, c - 1);
         if (dead.has(seq)) goodDeadLettered += 1;
       }
     }
-    const unexpected = [...seen.keys()].filter((id) => !goodIds.has(id) && ![...bySeq.values()].some((i) => i.id === id)).length;
+    // Outputs no input can explain (a poison input's output is counted as duplicated above).
+    const inputIds = new Set([...bySeq.values()].map((i) => i.id));
+    const unexpected = [...seen.keys()].filter((id) => !inputIds.has(id)).length;
     child.proc.kill('SIGTERM');
     await child.exited;
     return {
