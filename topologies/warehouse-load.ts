@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { concat, defer, ignoreElements, map } from 'rxjs';
 import { defineTopology, InvalidConfigError, msgpackCodec, openStateStore, type Envelope, type StateStore, type Topology } from 'sluice';
@@ -134,7 +135,7 @@ export function createWarehouseLoad(config: WarehouseLoadConfig = {}): Topology 
           // Named by position: a chunk flushed again after a crash replaces its own part.
           if (rows.length > 0) await writeStagedFiles(rows, { dir: parts, format: 'ndjson', name: 'part', key: `${info.batchSeq}-${info.from}` });
           if (!info.last) return;
-          const snapshot = await compact(parts);
+          const snapshot = latestPerRow(stagedChanges(parts));
           if (snapshot.length === 0) return;
           const file = await writeStagedFiles(snapshot, { dir: join(outDir, 'snapshots'), format: 'ndjson', name: 'snapshot', key: `nightly-${info.batchSeq}`, partitionBy: (r) => r.table });
           // Through the batch's outbox: published once the last chunk is committed, exactly once.
@@ -164,29 +165,41 @@ function loadReadyOf(kind: LoadReady['kind'], file: StagedFile): LoadReady {
 }
 
 /**
- * The last change to each row among the staged parts: by `changedAt`, then stream sequence. A
- * part staged twice (a chunk flushed again) holds the same changes, so duplicates do not matter.
- * Sorted by table and key, so the same parts always give the same files.
+ * The nightly compaction: the last change to each row (by `changedAt`, then stream sequence), a
+ * delete kept as a tombstone, sorted by table and key. The same changes in any order, some of them
+ * twice, give the same rows — what makes a chunk staged again after a crash harmless.
  */
-async function compact(parts: string): Promise<SnapshotRow[]> {
+export function latestPerRow(changes: Iterable<StagedChange>): SnapshotRow[] {
   const latest = new Map<string, SnapshotRow>();
-  const manifests = (await readdir(parts).catch(() => [] as string[])).filter((f) => f.endsWith('.manifest.json') && !f.startsWith('.'));
-  for (const m of manifests) {
-    const manifest = JSON.parse(await readFile(join(parts, m), 'utf8')) as StagedFileManifest;
-    for (const entry of manifest.files) {
-      const bytes = await readFile(join(parts, entry.file));
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
-      if (sha256 !== entry.sha256) throw new Error(`warehouse-load: staged part ${entry.file} does not match its manifest (sha256 ${sha256}, expected ${entry.sha256})`);
-      for (const line of bytes.toString('utf8').split('\n')) {
-        if (line === '') continue;
-        const change = JSON.parse(line) as StagedChange;
-        const id = `${change.table}\u0000${change.key}`;
-        const seen = latest.get(id);
-        if (seen === undefined || Date.parse(change.changedAt) > Date.parse(seen.changedAt) || (change.changedAt === seen.changedAt && change.seq > seen.seq)) latest.set(id, change);
-      }
-    }
+  for (const change of changes) {
+    const id = `${change.table}\u0000${change.key}`;
+    const seen = latest.get(id);
+    if (seen === undefined || isLater(change, seen)) latest.set(id, change);
   }
   return [...latest.values()].sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+function isLater(a: StagedChange, b: StagedChange): boolean {
+  const ms = Date.parse(a.changedAt) - Date.parse(b.changedAt);
+  return ms !== 0 ? ms > 0 : a.seq > b.seq;
+}
+
+/**
+ * The changes of a nightly batch's staged parts, one file at a time (each checked against its
+ * manifest), so that compaction holds one row per key and one part, not the day. Read
+ * synchronously: a part is at most one chunk (1,000 changes).
+ */
+function* stagedChanges(parts: string): Generator<StagedChange> {
+  const manifests = existsSync(parts) ? readdirSync(parts).filter((f) => f.endsWith('.manifest.json') && !f.startsWith('.')) : [];
+  for (const m of manifests) {
+    const manifest = JSON.parse(readFileSync(join(parts, m), 'utf8')) as StagedFileManifest;
+    for (const entry of manifest.files) {
+      const bytes = readFileSync(join(parts, entry.file));
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      if (sha256 !== entry.sha256) throw new Error(`warehouse-load: staged part ${entry.file} does not match its manifest (sha256 ${sha256}, expected ${entry.sha256})`);
+      for (const line of bytes.toString('utf8').split('\n')) if (line !== '') yield JSON.parse(line) as StagedChange;
+    }
+  }
 }
 
 /** Parts of earlier nightly batches: every chunk of those is committed once a later batch flushes. */

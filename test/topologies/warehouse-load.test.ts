@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
@@ -8,7 +9,7 @@ import { describeTopology, formatTopologyDescription } from '../../src/runtime/d
 import { runTopology } from '../../src/runtime/run-topology.js';
 import { ManualClock } from '../../src/testing/index.js';
 import { NatsTransport } from '../../src/transport/nats-transport.js';
-import warehouseLoad, { createWarehouseLoad, STREAMS, SUBJECTS, warehouseLoadConfigFromEnv, type ChangeEvent, type LoadReady } from '../../topologies/warehouse-load.js';
+import warehouseLoad, { createWarehouseLoad, latestPerRow, STREAMS, SUBJECTS, warehouseLoadConfigFromEnv, type ChangeEvent, type LoadReady, type StagedChange } from '../../topologies/warehouse-load.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 import { readStream } from '../helpers/read-stream.js';
 import { until } from '../helpers/until.js';
@@ -52,6 +53,38 @@ describe('warehouse-load', () => {
       outDir: '/data/loads', maxCount: 500, maxWaitMs: undefined, nightly: { cron: '0 2 * * *', tz: 'UTC' },
     });
     expect(() => createWarehouseLoad({ maxCount: 0 })).toThrow(/'maxCount' must be an integer >= 1, got 0/);
+  });
+
+  it('property: the compaction keeps the last change per row (changedAt, then seq) whatever the order and however many chunks were staged twice', () => {
+    const change = fc.record({
+      table: fc.constantFrom('customers' as const, 'orders' as const),
+      key: fc.constantFrom('a', 'b', 'c', 'd'),
+      op: fc.constantFrom('insert' as const, 'update' as const, 'delete' as const),
+      second: fc.integer({ min: 0, max: 5 }),
+    });
+    fc.assert(
+      fc.property(fc.array(change, { maxLength: 40 }), fc.array(fc.nat(), { maxLength: 10 }), fc.nat(), (drawn, twice, seed) => {
+        const changes: StagedChange[] = drawn.map((c, i) => ({
+          changeId: `ch-${i + 1}`, table: c.table, op: c.op, key: c.key, row: c.op === 'delete' ? null : { v: i }, seq: i + 1,
+          changedAt: new Date(Date.UTC(2026, 11, 4, 9, 0, c.second)).toISOString(),
+        }));
+        // Reference: a sequential fold in stream order, a later (changedAt, seq) replacing the row.
+        const reference = new Map<string, StagedChange>();
+        for (const c of [...changes].sort((a, b) => a.changedAt.localeCompare(b.changedAt) || a.seq - b.seq)) reference.set(`${c.table}/${c.key}`, c);
+        // What the flush sees: some changes staged twice (a chunk re-run), in a shuffled order.
+        const staged = [...changes, ...twice.filter((i) => i < changes.length).map((i) => changes[i]!)];
+        let r = seed;
+        for (let i = staged.length - 1; i > 0; i--) {
+          r = (r * 1103515245 + 12345) % 2 ** 31;
+          const j = r % (i + 1);
+          [staged[i], staged[j]] = [staged[j]!, staged[i]!];
+        }
+        const rows = latestPerRow(staged);
+        expect(new Map(rows.map((row) => [`${row.table}/${row.key}`, row.changeId]))).toEqual(new Map([...reference].map(([k, c]) => [k, c.changeId])));
+        expect(rows.map((row) => `${row.table}/${row.key}`)).toEqual([...reference.keys()].sort());
+      }),
+      { numRuns: Number(process.env.PROP_RUNS ?? 200) },
+    );
   });
 
   it('over a real nats-server in virtual time: micro-batch loads with manifests and events, then the 02:00 London snapshot, each exactly once', async () => {
