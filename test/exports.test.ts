@@ -175,6 +175,7 @@ describe('public API', () => {
       "tier",
       "toDeadLetter",
       "window",
+      "writeStagedFiles",
     ]);
   });
 
