@@ -18,6 +18,12 @@ export interface ActorStateReader<S> {
    * when it could not start or the run has stopped (its store is closed).
    */
   get(key: string): Promise<ActorStateAnswer<S>>;
+  /**
+   * The same, synchronously: for a hot path that should not pay for a Promise (a responder whose
+   * handler returns a plain value answers without arming its deadline). `undefined` while the
+   * actor is starting — fall back on {@link get} then. Throws once the run has stopped.
+   */
+  read(key: string): ActorStateAnswer<S> | undefined;
 }
 
 /** Internal: where `t.actor` records a mounted actor, so a reader can find it by name. */
@@ -57,5 +63,6 @@ export function actorStateReader<S>(deps: MountDeps, def: Pick<ActorDefinition<S
   }
   return {
     get: async (key) => (slot.running ?? (await slot.ready)).state(key),
+    read: (key) => slot.running?.state(key),
   };
 }

@@ -24,10 +24,15 @@ const bank = defineTopology('bank', (t) => {
     deadlineMs: 5_000,
     fallback: () => ({ state: -1, found: false, stopped: false }),
   });
+  // The synchronous read: undefined (here null on the wire) only while the actor is starting.
+  t.respond<{ account: string }, ActorStateAnswer<number> | null>('bank.balance.now', (req) => state.read(req.data.account) ?? null, {
+    deadlineMs: 5_000,
+    fallback: () => null,
+  });
 });
 
 describe('t.actorState: a part reads a mounted actor’s committed state in-process', () => {
-  it('answers the committed state of a key, and initial(key) with found: false for a key without state', async () => {
+  it('get and read answer the committed state of a key, and initial(key) with found: false for a key without state', async () => {
     const driver = await startTestDriver(bank);
     const ask = async (account: string) => msgpackCodec.decode((await driver.transport.request('bank.balance', msgpackCodec.encode({ account }), { timeoutMs: 5_000 })).data) as ActorStateAnswer<number>;
     // Asked while the actor may still be starting: the read waits for it instead of failing.
@@ -39,6 +44,9 @@ describe('t.actorState: a part reads a mounted actor’s committed state in-proc
     await until(async () => (await ask('acc-1')).state === 60, { what: 'acc-1 at 60' });
     expect(await ask('acc-1')).toEqual({ state: 60, found: true, stopped: false });
     expect(await ask('vip-1')).toEqual({ state: 105, found: true, stopped: false });
+    const now = async (account: string) => msgpackCodec.decode((await driver.transport.request('bank.balance.now', msgpackCodec.encode({ account }), { timeoutMs: 5_000 })).data) as unknown;
+    expect(await now('acc-1')).toEqual({ state: 60, found: true, stopped: false });
+    expect(await now('nobody')).toEqual({ state: 0, found: false, stopped: false });
     await driver.stop();
   });
 
