@@ -3,11 +3,11 @@ import {
   FraudDecisionSchema,
   PaymentCheckSchema,
   PaymentSchema,
+  ScoreReplySchema,
   type FraudDecision,
   type Payment,
   type PaymentCheck,
   type Reason,
-  type ScoreReply,
   type ScoreRequest,
 } from './fraud-check-schemas.js';
 
@@ -43,7 +43,8 @@ import {
  * - `fraud.score` — out, optional: when the rules would say `review`, the topology asks this
  *   subject (`{ check, reasons }` → `{ score: 0..1 }`, msgpack) for a second opinion within the
  *   deadline: a score of `denyAtScore` or more denies, under `allowBelowScore` allows. With no
- *   service listening the rules' `review` stands; a slow one lets the fallback answer.
+ *   service listening, or an answer that is not `{ score }`, the rules' `review` stands; a slow
+ *   one lets the fallback answer.
  * Dead letters: `sluice.dlq.fraud-check` (and `.activity` for the actor), stream
  * `SLUICE_DLQ_fraud-check`.
  */
@@ -204,7 +205,12 @@ export function fraudCheck(config: FraudCheckConfig = {}): Topology {
         const body: ScoreRequest = { check, reasons };
         // The responder's deadline answers a slow score with the fallback; this timeout, later, only ends the request.
         const res = await t.transport.request(SUBJECTS.score, msgpackCodec.encode(body), { timeoutMs: 2 * deadlineMs, headers: { 'Content-Type': msgpackCodec.contentType } });
-        const { score: risk } = msgpackCodec.decode(res.data) as ScoreReply;
+        const reply = ScoreReplySchema.safeParse(msgpackCodec.decode(res.data));
+        if (!reply.success) {
+          t.logger.warn({ paymentId: check.paymentId, reply: reply.error.message }, 'fraud.score answered something that is not { score: 0..1 }: the rules decide');
+          return review;
+        }
+        const risk = reply.data.score;
         if (risk >= denyAtScore) return { ...review, decision: 'deny', reasons: [...reasons, 'score'], by: 'score' };
         if (risk < allowBelowScore) return { ...review, decision: 'allow', by: 'score' };
         return { ...review, by: 'score' };

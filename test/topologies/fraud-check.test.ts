@@ -12,6 +12,8 @@ import { RESPOND_HEADERS } from '../../src/runtime/mount-responder.js';
 import { runTopology, type RunningTopology } from '../../src/runtime/run-topology.js';
 import { NatsTransport } from '../../src/transport/nats-transport.js';
 import { applyPayment, decide, DEFAULT_RULES, fraudCheck, SUBJECTS, type CustomerActivity, type FraudDecision, type Payment, type PaymentCheck } from '../../topologies/fraud-check.js';
+import { startTestDriver } from '../../src/testing/topology-test-driver.js';
+import { InvalidConfigError } from '../../src/errors.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 import { retryUntilOk, until } from '../helpers/until.js';
 
@@ -167,5 +169,28 @@ describe('fraud-check rules (property)', () => {
       }),
       { numRuns: Number(process.env['PROP_RUNS'] ?? 200) },
     );
+  });
+});
+
+describe('fraud-check options (in-process)', () => {
+  const review: PaymentCheck = { paymentId: 'r', customerId: 'new', amountCents: 50_000, deviceId: 'd', country: 'NL' };
+  const ask = async (score: boolean | undefined, answer: unknown) => {
+    const driver = await startTestDriver(fraudCheck({ score, deadlineMs: 5_000 }));
+    driver.transport.subscribe(SUBJECTS.score).subscribe((m) => driver.transport.publish(m.reply!, msgpackCodec.encode(answer)));
+    const res = await driver.transport.request(SUBJECTS.check, msgpackCodec.encode(review), { timeoutMs: 5_000 });
+    await driver.stop();
+    return msgpackCodec.decode(res.data) as FraudDecision;
+  };
+
+  it('score: false never asks fraud.score; an answer that is not { score } leaves the rules’ review', async () => {
+    expect(await ask(undefined, { score: 0.1 })).toMatchObject({ decision: 'allow', by: 'score' });
+    expect(await ask(false, { score: 0.1 })).toMatchObject({ decision: 'review', by: 'rules' });
+    expect(await ask(undefined, { risk: 'high' })).toMatchObject({ decision: 'review', by: 'rules' });
+  });
+
+  it('rejects a deadline or a threshold out of range', () => {
+    expect(() => fraudCheck({ deadlineMs: 0 })).toThrow(InvalidConfigError);
+    expect(() => fraudCheck({ rules: { maxPaymentsInWindow: -1 } })).toThrow(/rules.maxPaymentsInWindow/);
+    expect(() => fraudCheck({ allowBelowScore: 0.95, denyAtScore: 0.9 })).toThrow(/allowBelowScore/);
   });
 });
