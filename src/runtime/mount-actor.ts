@@ -1,11 +1,12 @@
 import { concat, defer, EMPTY, ignoreElements, mergeMap, type Observable } from 'rxjs';
 import { actorSubjects } from '../actors/actor-subjects.js';
-import { actorTopology, type ActorTopologyOptions } from '../actors/actor-topology.js';
+import { actorPart, type ActorTopologyOptions } from '../actors/actor-topology.js';
 import type { ActorDefinition } from '../actors/types.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { TopologyContext, WiringNode } from './types.js';
 import { supervised } from './supervised.js';
+import { ActorSlot } from './actor-state-reader.js';
 
 /** Options of {@link TopologyContext.actor}. */
 export interface TopologyActorOptions extends Omit<ActorTopologyOptions, 'stream' | 'subjects' | 'ensureStreams'> {
@@ -42,6 +43,8 @@ export interface MountDeps {
   /** Runs an Observable as a part of the topology (subscribed and drained by the runtime). */
   readonly run: (part: Observable<unknown>, name: string) => void;
   readonly wire?: ((node: WiringNode) => void) | undefined;
+  /** The actors mounted so far, by name, for `t.actorState`. */
+  readonly actors?: Map<string, ActorSlot<unknown>> | undefined;
 }
 
 /**
@@ -79,9 +82,11 @@ export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, 
 
   const { emits, stream: _s, ...runOptions } = options;
   const ensureStreams = emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : [];
-  // actorTopology declares the actor (its stream, outputs and their schemas, dead letters) to describe.
+  const slot = new ActorSlot<S>();
+  if (!deps.actors?.has(def.name)) deps.actors?.set(def.name, slot as ActorSlot<unknown>);
+  // actorPart declares the actor (its stream, outputs and their schemas, dead letters) to describe.
   // The engine handles bad input itself (its own supervision); an error out of it is a fault (storage): stop.
-  const engine = actorTopology(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas: emits?.schemas, jsonSchemas: emits?.jsonSchemas }).build(ctx) as Observable<unknown>;
+  const engine = actorPart(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas: emits?.schemas, jsonSchemas: emits?.jsonSchemas }, slot)(ctx);
   deps.run(supervised(engine, 'stop'), `actor ${def.name}`);
   if (emits === undefined) return EMPTY;
   return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${def.name}_out` });

@@ -12,6 +12,7 @@ import type { DurableBatchInputs, TopologyDurableBatchOptions } from './mount-du
 import type { PathGuarantee } from './path-guarantee.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { RuntimeStats } from './runtime-stats.js';
+import type { ActorStateReader } from './actor-state-reader.js';
 
 /** Options for {@link TopologyContext.source}. */
 export interface SourceOptions {
@@ -209,6 +210,18 @@ export interface TopologyContext {
    * (`stateDir`, `SLUICE_STATE_DIR`).
    */
   actor<S, M, P = unknown>(def: ActorDefinition<S, M, P>, input?: Observable<Envelope<M>> | undefined, options?: TopologyActorOptions): Observable<Envelope<unknown>>;
+  /**
+   * Reads the committed state of the actor `def` that {@link actor} mounted in this topology, in
+   * this process (no NATS round trip): for a part that decides from an actor's state, such as a
+   * {@link respond} handler. The state is exactly-once (it is the actor's); a read never shows a
+   * batch in progress, so it lags the actor's input by the batches not yet committed.
+   * @throws InvalidConfigError when no actor named `def.name` was mounted before.
+   * @example
+   * t.actor(activity, payments);
+   * const state = t.actorState(activity);
+   * t.respond('fraud.check', async (req) => rules(req.data, (await state.get(req.data.customerId)).state), { deadlineMs: 50, fallback });
+   */
+  actorState<S>(def: Pick<ActorDefinition<S, never, never>, 'name' | 'initial'>): ActorStateReader<S>;
   /**
    * Mounts a durable batch (see `startDurableBatch`): `inputs.values` accumulate in LMDB until a
    * message on `inputs.triggers` (or `maxItems`) closes the batch, which `flush` then reads in
