@@ -192,4 +192,4 @@ export type { ContractHeader, ContractSubject, Direction, TopologyContract } fro
 export { contractToAsyncApi } from './runtime/contract-to-async-api.js';
 export type { AsyncApiDocument } from './runtime/contract-to-async-api.js';
 export { deadLetterPayloadSchema } from './runtime/dead-letter-payload-schema.js';
-export type { OutputsOf } from './runtime/mount-actor.js';
+export type { MountedActor, OutputsOf } from './runtime/mount-actor.js';

@@ -1,5 +1,6 @@
 import { NEVER, Observable, interval } from 'rxjs';
 import { ensureError } from '../errors.js';
+import { EngineStoppedError } from '../exactly-once/exactly-once-errors.js';
 import { registerEnginePart } from '../exactly-once/engine-part.js';
 import { openTopologyStore, type TopologyStore } from '../exactly-once/open-topology-store.js';
 import { defineTopology, type Topology } from '../runtime/define-topology.js';
@@ -7,6 +8,7 @@ import type { TopologyContext } from '../runtime/types.js';
 import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
+import type { ActorStateAnswer } from './actor-client.js';
 import { actorSubjects } from './actor-subjects.js';
 import { startActor, type RunningActor, type StartActorOptions } from './start-actor.js';
 import type { ActorDefinition } from './types.js';
@@ -50,9 +52,30 @@ export interface ActorTopologyOptions extends Omit<StartActorOptions, 'transport
  * });
  */
 export function actorTopology<S, M, P>(name: string, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions): Topology {
-  for (const [subject, schema] of Object.entries(options.schemas ?? {})) validateSchemaOption(schema, `actorTopology(${name}) schemas['${subject}']`);
+  const build = actorPart(def, options);
+  return defineTopology(name, (t) => build(t).part);
+}
+
+/** What {@link actorPart} builds: the part to run, and in-process reads of its committed state. */
+export interface ActorPart<S> {
+  /** Runs the actor while subscribed; completes when the run drains. */
+  readonly part: Observable<never>;
+  /**
+   * The committed state of `key` (see `RunningActor.query`), once the actor has started: waits
+   * for the start, rejects with the start's error, or with `EngineStoppedError` once the actor
+   * has stopped.
+   */
+  query(key: string): Promise<ActorStateAnswer<S>>;
+}
+
+/**
+ * Internal (`actorTopology`, `t.actor`): checks the options now and returns the builder of the
+ * actor's part, which declares the actor to `describe` and runs it in the topology.
+ */
+export function actorPart<S, M, P>(def: ActorDefinition<S, M, P>, options: ActorTopologyOptions): (t: TopologyContext) => ActorPart<S> {
+  for (const [subject, schema] of Object.entries(options.schemas ?? {})) validateSchemaOption(schema, `actorTopology(${def.name}) schemas['${subject}']`);
   const checked = withInputSchemas(def, options.schemas);
-  return defineTopology(name, (t) => {
+  return (t) => {
     const subjects = actorSubjects({ topology: t.topologyName, actor: def.name, prefix: options.prefix });
     t.declare({
       kind: 'actor',
@@ -66,8 +89,33 @@ export function actorTopology<S, M, P>(name: string, def: ActorDefinition<S, M, 
       deadLetterSubject: subjects.deadLetter,
       queryPattern: options.queries !== false ? subjects.queryPattern : undefined,
     });
-    return runActor(t, checked, options);
-  });
+    const whenStopped = (): EngineStoppedError => new EngineStoppedError(`actor-${def.name}`, 'is stopped: no state to read');
+    let stopped = false;
+    let started!: (actor: RunningActor<S>) => void;
+    let failed!: (err: Error) => void;
+    const running = new Promise<RunningActor<S>>((resolve, reject) => {
+      started = resolve;
+      failed = reject;
+    });
+    // Nobody may be waiting when the start fails: the part's own error reports it.
+    running.catch(() => undefined);
+    const part = runActor(t, checked, options, {
+      started,
+      failed,
+      stopped: () => {
+        stopped = true;
+        failed(whenStopped()); // a read still waiting for the start
+      },
+    });
+    return {
+      part,
+      query: async (key) => {
+        const actor = await running;
+        if (stopped) throw whenStopped();
+        return actor.query(key);
+      },
+    };
+  };
 }
 
 /**
@@ -87,12 +135,21 @@ function withInputSchemas<S, M, P>(def: ActorDefinition<S, M, P>, schemas: Reado
   };
 }
 
-function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions): Observable<never> {
+/** What {@link runActor} tells its part's owner. */
+interface ActorLifecycle<S> {
+  started(actor: RunningActor<S>): void;
+  failed(err: Error): void;
+  /** Called before the actor stops and its store closes: no reads after this. */
+  stopped(): void;
+}
+
+function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions, lifecycle: ActorLifecycle<S>): Observable<never> {
   const part = registerEnginePart(t, 'actor', `actor ${def.name}`, options.stream);
   return new Observable<never>((subscriber) => {
     let opened: TopologyStore | undefined;
-    let running: RunningActor | undefined;
+    let running: RunningActor<S> | undefined;
     t.onStop(async () => {
+      lifecycle.stopped();
       await running?.stop();
       await opened?.close();
     });
@@ -101,6 +158,7 @@ function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, op
       opened = openTopologyStore(t, options.stateDir ?? t.stateDir);
       for (const s of options.ensureStreams ?? []) await t.transport.ensureStream({ name: s.name, subjects: s.subjects });
       const actor = (running = await startActor(def, { ...options, transport: t.transport, store: opened.store, log: t.logger, scheduler: t.scheduler }));
+      lifecycle.started(actor);
       part.running(() => {
         const s = actor.stats();
         const e = s.engine;
@@ -129,6 +187,7 @@ function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, op
     };
     start().catch((err: unknown) => {
       part.failed();
+      lifecycle.failed(ensureError(err));
       subscriber.error(ensureError(err));
     });
     // Completes when the run drains; the onStop hook then stops the actor.

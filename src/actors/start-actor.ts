@@ -1,11 +1,14 @@
 import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
 import { deadLetterStreamConfig } from '../dead-letter/dead-letter-subject.js';
 import { InvalidConfigError } from '../errors.js';
+import { keyBytes, keyFits } from '../state/state-key.js';
 import { startExactlyOnce } from '../exactly-once/start-exactly-once.js';
 import type { ExactlyOnceConfig, ExactlyOnceHandle, ExactlyOnceStats } from '../exactly-once/types.js';
 import type { StateStore } from '../state/types.js';
 import type { Transport } from '../transport/transport.js';
-import { createActorProcessor, type ActorProcessorStats } from './actor-processor.js';
+import type { ActorStateAnswer } from './actor-client.js';
+import { MAX_ACTOR_KEY_BYTES } from './actor-limits.js';
+import { createActorProcessor, type ActorProcessorStats, type ActorRecord } from './actor-processor.js';
 import type { ActorSubjects } from './actor-subjects.js';
 import { serveActorQueries } from './serve-actor-queries.js';
 import { TimerService } from './timer-service.js';
@@ -44,13 +47,23 @@ export interface StartActorOptions {
   faults?: ExactlyOnceConfig['faults'];
 }
 
-/** A running actor. */
-export interface RunningActor {
+/** A running actor; `S` is its state. */
+export interface RunningActor<S = unknown> {
   readonly name: string;
   readonly subjects: ActorSubjects;
   readonly engine: ExactlyOnceHandle;
   /** Actor and engine counters. */
   stats(): ActorProcessorStats & { timersInMemory: number; timerFirings: number; engine: ExactlyOnceStats };
+  /**
+   * The committed state of `key`, read in-process from LMDB (never a batch in progress): the
+   * answer a state query over NATS gets (`queryActorState`), without the round trip. A key
+   * without state answers `initial(key)` with `found: false`. Synchronous and cheap (one LMDB
+   * read), so a `t.respond` handler can answer from it at once.
+   *
+   * @throws InvalidConfigError for an empty key or one past `MAX_ACTOR_KEY_BYTES`; whatever LMDB
+   * throws once the store is closed.
+   */
+  query(key: string): ActorStateAnswer<S>;
   /** Settles when the actor stops: resolves after `stop()`, rejects with the engine's fatal error. */
   readonly done: Promise<void>;
   /**
@@ -75,7 +88,7 @@ export interface RunningActor {
  * // ... later
  * await running.stop();
  */
-export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options: StartActorOptions): Promise<RunningActor> {
+export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options: StartActorOptions): Promise<RunningActor<S>> {
   const { transport, store } = options;
   if (typeof options.stream !== 'string' || options.stream.length === 0) {
     throw new InvalidConfigError(`startActor(${def.name})`, 'stream', `must be a stream name, got ${JSON.stringify(options.stream)}`);
@@ -137,6 +150,12 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
     engine,
     done: engine.done,
     stats: () => ({ ...processor.stats(), timersInMemory: timers?.size ?? 0, timerFirings: timers?.firings ?? 0, engine: engine.stats }),
+    query(key) {
+      if (typeof key !== 'string' || key.length === 0) throw new InvalidConfigError(`actor '${def.name}' query`, 'key', `must be a non-empty string, got ${JSON.stringify(key)}`);
+      if (!keyFits(key, MAX_ACTOR_KEY_BYTES)) throw new InvalidConfigError(`actor '${def.name}' query`, 'key', `is ${keyBytes(key)} bytes, longer than the ${MAX_ACTOR_KEY_BYTES} bytes an actor key may be`);
+      const rec = store.get<ActorRecord<S>>(namespaces.state, key);
+      return { state: rec !== undefined ? rec.s : def.initial(key), found: rec !== undefined, stopped: rec?.stop !== undefined };
+    },
     stop(stopOptions) {
       stopping ??= (async () => {
         halt();

@@ -1,6 +1,7 @@
-import { concat, defer, EMPTY, ignoreElements, mergeMap, type Observable } from 'rxjs';
+import { concat, defer, EMPTY, ignoreElements, mergeMap, Observable } from 'rxjs';
+import type { ActorStateAnswer } from '../actors/actor-client.js';
 import { actorSubjects } from '../actors/actor-subjects.js';
-import { actorTopology, type ActorTopologyOptions } from '../actors/actor-topology.js';
+import { actorPart, type ActorTopologyOptions } from '../actors/actor-topology.js';
 import type { ActorDefinition } from '../actors/types.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
@@ -36,6 +37,27 @@ export interface OutputsOf {
   readonly jsonSchemas?: Readonly<Record<string, JsonSchema>> | undefined;
 }
 
+/**
+ * What `t.actor` returns: the actor's outputs (when `emits` names where they go; else an
+ * Observable that emits nothing) and in-process reads of its committed state.
+ */
+export interface MountedActor<S> extends Observable<Envelope<unknown>> {
+  /**
+   * The committed state of `key`, read from the actor's LMDB store in this process — the answer
+   * a state query over NATS gets (`queryActorState`), without the round trip: `initial(key)` with
+   * `found: false` for a key without state. It never shows a batch in progress, and lags the
+   * input by what is not yet processed. Waits for the actor to start; rejects with the start's
+   * error, with `EngineStoppedError` once the run drains, and with `InvalidConfigError` for an
+   * empty key or one past `MAX_ACTOR_KEY_BYTES`. Made for a `t.respond` handler:
+   *
+   * ```ts
+   * const view = t.actor(customerView, events);
+   * t.respond('customer.view.get', (req) => view.query(req.data.customerId).then((a) => a.state), { deadlineMs: 50, fallback: () => null });
+   * ```
+   */
+  query(key: string): Promise<ActorStateAnswer<S>>;
+}
+
 /** What mounting needs from the context under construction. Internal. */
 export interface MountDeps {
   readonly ctx: TopologyContext;
@@ -51,7 +73,7 @@ export interface MountDeps {
  * the whole path stream → operators → actor → JetStream outputs is exactly-once, per-key order
  * follows the input stream's order, and each part can fail and restart on its own.
  */
-export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, P>, input: Observable<Envelope<M>> | undefined, options: TopologyActorOptions = {}): Observable<Envelope<unknown>> {
+export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, P>, input: Observable<Envelope<M>> | undefined, options: TopologyActorOptions = {}): MountedActor<S> {
   const { ctx } = deps;
   const subjects = actorSubjects({ topology: ctx.topologyName, actor: def.name, prefix: options.prefix });
   const streamName = options.stream ?? `SLUICE_ACTOR_${ctx.topologyName}_${def.name}`;
@@ -79,10 +101,11 @@ export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, 
 
   const { emits, stream: _s, ...runOptions } = options;
   const ensureStreams = emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : [];
-  // actorTopology declares the actor (its stream, outputs and their schemas, dead letters) to describe.
+  // actorPart declares the actor (its stream, outputs and their schemas, dead letters) to describe.
   // The engine handles bad input itself (its own supervision); an error out of it is a fault (storage): stop.
-  const engine = actorTopology(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas: emits?.schemas, jsonSchemas: emits?.jsonSchemas }).build(ctx) as Observable<unknown>;
-  deps.run(supervised(engine, 'stop'), `actor ${def.name}`);
-  if (emits === undefined) return EMPTY;
-  return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${def.name}_out` });
+  const mounted = actorPart(def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas: emits?.schemas, jsonSchemas: emits?.jsonSchemas })(ctx);
+  deps.run(supervised(mounted.part, 'stop'), `actor ${def.name}`);
+  // A fresh Observable either way (never the shared EMPTY), so the handle can carry `query`.
+  const outputs = emits === undefined ? new Observable<Envelope<unknown>>((s) => s.complete()) : ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${def.name}_out` });
+  return Object.assign(outputs, { query: mounted.query });
 }

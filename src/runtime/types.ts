@@ -4,7 +4,7 @@ import type { Codec } from '../codec/codec.js';
 import type { Envelope } from '../envelope/envelope.js';
 import type { Transport } from '../transport/transport.js';
 import type { ActorDefinition } from '../actors/types.js';
-import type { TopologyActorOptions } from './mount-actor.js';
+import type { MountedActor, TopologyActorOptions } from './mount-actor.js';
 import type { TopologyScheduleOptions } from './mount-schedule.js';
 import type { RespondHandler, RespondOptions } from './mount-responder.js';
 import type { ScheduleRun } from '../../operators/schedule.js';
@@ -205,10 +205,11 @@ export interface TopologyContext {
    * envelopes, e.g. a routed stream) is handed to the actor's own input stream through a durable
    * sink with ids from the input positions, and the actor runs on the exactly-once engine, so the
    * path is exactly-once end to end. Returns the actor's outputs when `options.emits` names
-   * where they go (else an Observable that emits nothing). Needs the LMDB state directory
+   * where they go (else an Observable that emits nothing), with `query(key)`: the committed state
+   * of a key, read in-process (for a {@link respond} handler). Needs the LMDB state directory
    * (`stateDir`, `SLUICE_STATE_DIR`).
    */
-  actor<S, M, P = unknown>(def: ActorDefinition<S, M, P>, input?: Observable<Envelope<M>> | undefined, options?: TopologyActorOptions): Observable<Envelope<unknown>>;
+  actor<S, M, P = unknown>(def: ActorDefinition<S, M, P>, input?: Observable<Envelope<M>> | undefined, options?: TopologyActorOptions): MountedActor<S>;
   /**
    * Mounts a durable batch (see `startDurableBatch`): `inputs.values` accumulate in LMDB until a
    * message on `inputs.triggers` (or `maxItems`) closes the batch, which `flush` then reads in
