@@ -202,14 +202,14 @@ export interface TopologyContext {
   deadLetter(env: Envelope<unknown>, error: unknown, operator?: string): void;
   /**
    * Mounts a keyed actor (see `actor`) as a part of this topology. `input` (any pipeline of
-   * envelopes, e.g. a routed stream) is handed to the actor's own input stream through a durable
+   * envelopes, e.g. a routed stream, or an array of them: several streams feeding one actor) is handed to the actor's own input stream through a durable
    * sink with ids from the input positions, and the actor runs on the exactly-once engine, so the
    * path is exactly-once end to end. Returns the actor's outputs when `options.emits` names
    * where they go (else an Observable that emits nothing), with `query(key)`: the committed state
    * of a key, read in-process (for a {@link respond} handler). Needs the LMDB state directory
    * (`stateDir`, `SLUICE_STATE_DIR`).
    */
-  actor<S, M, P = unknown>(def: ActorDefinition<S, M, P>, input?: Observable<Envelope<M>> | undefined, options?: TopologyActorOptions): MountedActor<S>;
+  actor<S, M, P = unknown>(def: ActorDefinition<S, M, P>, input?: Observable<Envelope<M>> | readonly Observable<Envelope<M>>[] | undefined, options?: TopologyActorOptions): MountedActor<S>;
   /**
    * Mounts a durable batch (see `startDurableBatch`): `inputs.values` accumulate in LMDB until a
    * message on `inputs.triggers` (or `maxItems`) closes the batch, which `flush` then reads in

@@ -98,6 +98,14 @@ describe('t.actor: an actor as a part of a topology', () => {
   // No outputs: a view others read through the topology's responder.
   const sums = actor<number, Deposit>({ name: 'sums', key: (m) => m.data.account, initial: () => 0, handle: (sum, msg) => (msg.kind === 'message' ? sum + msg.data.cents : sum) });
 
+  it('several inputs (an array) feed one actor: describe follows each to its stream, each path exactly-once', () => {
+    const text = formatTopologyDescription(describeTopology(defineTopology('two-in', (t) => {
+      t.actor(sums, [t.stream<Deposit>('A_IN', 'a.deposits'), t.stream<Deposit>('B_IN', 'b.deposits')], { stateDir: '/nonexistent' });
+    })));
+    expect(text).toContain('A_IN (a.deposits) -> sluice.actor.two-in.sums.*.tell  exactly-once');
+    expect(text).toContain('B_IN (b.deposits) -> sluice.actor.two-in.sums.*.tell  exactly-once');
+  });
+
   it('query(key) reads the committed state in-process: a t.respond handler answers from it; unknown key, long key, after stop', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'sluice-mount-'));
     dirs.push(stateDir);
