@@ -30,7 +30,7 @@ import {
  *   times, the last `recentLimit` of each kind, newest first, and `outstandingCents`). A customer
  *   never seen gets the empty view (`version` 0), not an error. The reply is in the request's
  *   encoding (JSON in, JSON out; else msgpack). A request that does not match its schema gets an
- *   error reply (`Nats-Service-Error-Code: 400`).
+ *   error reply (`Nats-Service-Error-Code: 400`) and a dead letter.
  *
  * Output (JetStream, stream CUSTOMER_CONTEXT, exactly once, msgpack):
  * - `customer.context.changed` `{ customerId, version, cause: { kind, id }, lastSeenAt }`, one per
