@@ -88,10 +88,27 @@ export function emptyContext(customerId: string): CustomerContext {
 
 const later = (a: number | null, b: number): number => (a === null ? b : Math.max(a, b));
 
+/** Newest first: by time, then by id (a total order, so the result never depends on arrival order). */
+const newestFirst = <E>(time: (e: E) => number, id: (e: E) => string) => (a: E, b: E): number => time(b) - time(a) || (id(b) < id(a) ? -1 : id(b) > id(a) ? 1 : 0);
+const byOrder = newestFirst<CustomerContext['orders']['recent'][number]>((o) => o.placedAt, (o) => o.orderId);
+const byPayment = newestFirst<CustomerContext['payments']['recent'][number]>((p) => p.at, (p) => p.paymentId);
+const byTicket = newestFirst<CustomerContext['tickets']['recent'][number]>((t) => t.updatedAt, (t) => t.ticketId);
+const STATUS_RANK = { open: 0, pending: 1, closed: 2 } as const;
+
+/** Whether update `u` supersedes the listed one: a later time; at the same time the further status (open < pending < closed), then the topic. */
+function supersedes(u: TicketUpdated, listed: CustomerContext['tickets']['recent'][number]): boolean {
+  if (u.updatedAt !== listed.updatedAt) return u.updatedAt > listed.updatedAt;
+  if (u.status !== listed.status) return STATUS_RANK[u.status] > STATUS_RANK[listed.status];
+  return u.topic > listed.topic;
+}
+
 /**
- * The view after one input (pure). `subject` says what the input is. Lists keep the newest
- * `recentLimit` entries in arrival order; a ticket is listed once, moved to the front on each
- * update. Last-seen times are the latest event times, so a late event never moves them back.
+ * The view after one input (pure). `subject` says what the input is. Each list keeps the
+ * `recentLimit` newest entries by event time (ties by id), a ticket once with its latest status;
+ * last-seen times are the latest event times. So the view depends only on which inputs were
+ * applied, never on the order they arrived in: the three streams interleave freely, late events
+ * land in their place, and an input redelivered after a crash (handed to the actor after newer
+ * ones) gives the same view.
  *
  * @throws TerminalError for a subject that is not one of the inputs.
  */
@@ -104,13 +121,18 @@ export function applyEvent(view: CustomerContext, subject: string, event: Custom
         count: view.orders.count + 1,
         totalCents: view.orders.totalCents + o.totalCents,
         lastAt: later(view.orders.lastAt, o.placedAt),
-        recent: [{ orderId: o.orderId, totalCents: o.totalCents, placedAt: o.placedAt }, ...view.orders.recent].slice(0, recentLimit),
+        recent: [...view.orders.recent, { orderId: o.orderId, totalCents: o.totalCents, placedAt: o.placedAt }].sort(byOrder).slice(0, recentLimit),
       };
       return withOutstanding({ ...view, version, lastSeenAt: later(view.lastSeenAt, o.placedAt), orders });
     }
     case SUBJECTS.tickets: {
       const u = event as TicketUpdated;
-      const recent = [{ ticketId: u.ticketId, status: u.status, topic: u.topic, updatedAt: u.updatedAt }, ...view.tickets.recent.filter((r) => r.ticketId !== u.ticketId)].slice(0, recentLimit);
+      const listed = view.tickets.recent.find((r) => r.ticketId === u.ticketId);
+      // A ticket not listed is older than every listed one (or new): the sort decides whether it enters.
+      const recent =
+        listed !== undefined && !supersedes(u, listed)
+          ? view.tickets.recent
+          : [...view.tickets.recent.filter((r) => r.ticketId !== u.ticketId), { ticketId: u.ticketId, status: u.status, topic: u.topic, updatedAt: u.updatedAt }].sort(byTicket).slice(0, recentLimit);
       const tickets = { updates: view.tickets.updates + 1, open: recent.filter((r) => r.status !== 'closed').length, lastAt: later(view.tickets.lastAt, u.updatedAt), recent };
       return { ...view, version, lastSeenAt: later(view.lastSeenAt, u.updatedAt), tickets };
     }
@@ -122,7 +144,7 @@ export function applyEvent(view: CustomerContext, subject: string, event: Custom
         refundedCents: view.payments.refundedCents + (p.status === 'refunded' ? p.amountCents : 0),
         failed: view.payments.failed + (p.status === 'failed' ? 1 : 0),
         lastAt: later(view.payments.lastAt, p.at),
-        recent: [{ paymentId: p.paymentId, amountCents: p.amountCents, status: p.status, at: p.at }, ...view.payments.recent].slice(0, recentLimit),
+        recent: [...view.payments.recent, { paymentId: p.paymentId, amountCents: p.amountCents, status: p.status, at: p.at }].sort(byPayment).slice(0, recentLimit),
       };
       return withOutstanding({ ...view, version, lastSeenAt: later(view.lastSeenAt, p.at), payments });
     }

@@ -60,6 +60,9 @@ export async function publishEvents(nc: NatsConnection, events: readonly Publish
 }
 
 const maxOrNull = (xs: readonly number[]): number | null => (xs.length === 0 ? null : Math.max(...xs));
+/** Newest first by event time, ties by id descending. */
+const newest = <E>(xs: readonly E[], time: (e: E) => number, id: (e: E) => string): E[] =>
+  [...xs].sort((a, b) => time(b) - time(a) || (id(b) < id(a) ? -1 : id(b) > id(a) ? 1 : 0));
 const sum = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
 
 /** What the view of `customerId` must be after `events` (all customers' inputs, in publish order). */
@@ -68,13 +71,15 @@ export function referenceContext(customerId: string, events: readonly PublishedE
   const orders = mine.filter((e) => e.subject === SUBJECTS.orders).map((e) => e.data as OrderPlaced);
   const updates = mine.filter((e) => e.subject === SUBJECTS.tickets).map((e) => e.data as TicketUpdated);
   const payments = mine.filter((e) => e.subject === SUBJECTS.payments).map((e) => e.data as Payment);
-  // Tickets: each once with its last update, most recently updated first.
-  const lastUpdate = new Map<string, TicketUpdated>();
+  // Tickets: each once with its latest update (time, then status open < pending < closed, then topic); the newest N of those.
+  const rank = { open: 0, pending: 1, closed: 2 } as const;
+  const latest = new Map<string, TicketUpdated>();
   for (const u of updates) {
-    lastUpdate.delete(u.ticketId);
-    lastUpdate.set(u.ticketId, u);
+    const l = latest.get(u.ticketId);
+    const newer = l === undefined || u.updatedAt > l.updatedAt || (u.updatedAt === l.updatedAt && (rank[u.status] > rank[l.status] || (u.status === l.status && u.topic > l.topic)));
+    if (newer) latest.set(u.ticketId, u);
   }
-  const tickets = [...lastUpdate.values()].reverse().slice(0, recentLimit);
+  const tickets = newest([...latest.values()], (t) => t.updatedAt, (t) => t.ticketId).slice(0, recentLimit);
   const captured = sum(payments.filter((p) => p.status === 'captured').map((p) => p.amountCents));
   const refunded = sum(payments.filter((p) => p.status === 'refunded').map((p) => p.amountCents));
   const totalCents = sum(orders.map((o) => o.totalCents));
@@ -87,7 +92,7 @@ export function referenceContext(customerId: string, events: readonly PublishedE
       count: orders.length,
       totalCents,
       lastAt: maxOrNull(orders.map((o) => o.placedAt)),
-      recent: orders.slice(-recentLimit).reverse().map((o) => ({ orderId: o.orderId, totalCents: o.totalCents, placedAt: o.placedAt })),
+      recent: newest(orders, (o) => o.placedAt, (o) => o.orderId).slice(0, recentLimit).map((o) => ({ orderId: o.orderId, totalCents: o.totalCents, placedAt: o.placedAt })),
     },
     tickets: {
       updates: updates.length,
@@ -101,7 +106,7 @@ export function referenceContext(customerId: string, events: readonly PublishedE
       refundedCents: refunded,
       failed: payments.filter((p) => p.status === 'failed').length,
       lastAt: maxOrNull(payments.map((p) => p.at)),
-      recent: payments.slice(-recentLimit).reverse().map((p) => ({ paymentId: p.paymentId, amountCents: p.amountCents, status: p.status, at: p.at })),
+      recent: newest(payments, (p) => p.at, (p) => p.paymentId).slice(0, recentLimit).map((p) => ({ paymentId: p.paymentId, amountCents: p.amountCents, status: p.status, at: p.at })),
     },
     outstandingCents: totalCents - captured + refunded,
   };
