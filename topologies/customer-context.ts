@@ -37,10 +37,12 @@ import {
  *   input applied, so caches and screens can refresh.
  *
  * Guarantee: each input is applied to its customer's view exactly once (view, position and change
- * event commit in one LMDB transaction: `t.actor`), in its stream's order per customer; the three
- * streams interleave in arrival order. Replies come from committed state, so they never show half
- * of a batch, and may lag the streams by what is not yet processed; a reply is at-most-once like
- * any request/reply. An input that does not match its schema goes to `sluice.dlq.customer-context`.
+ * event commit in one LMDB transaction: `t.actor`), and the view does not depend on the order
+ * inputs arrive in (lists by event time, see `applyEvent`): the three streams interleave freely,
+ * and an input redelivered after a crash lands in its place. Replies come from committed state, so
+ * they never show half of a batch, and may lag the streams by what is not yet processed; a reply
+ * is at-most-once like any request/reply. An input that does not match its schema goes to
+ * `sluice.dlq.customer-context`.
  */
 export const SUBJECTS = {
   orders: 'sales.orders',
@@ -197,8 +199,7 @@ export function customerContextActor(recentLimit = 20): ActorDefinition<Customer
 }
 
 /**
- * The customer-context topology: three streams feed the view actor (exactly once, per-customer
- * stream order), and `customer.context.get` is answered from the view's committed state in this
+ * The customer-context topology: three streams feed the view actor (exactly once), and `customer.context.get` is answered from the view's committed state in this
  * process (`query`, one LMDB read: no hop to another service).
  *
  * @throws InvalidConfigError for a `recentLimit` below 1, a negative `deadlineMs` or an `ackWaitMs` below 1.
