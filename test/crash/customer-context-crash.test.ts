@@ -80,7 +80,7 @@ it('SIGKILLed at random points: every input counted exactly once in the views, t
     for (let k = 1; k <= kills; k++) {
       const child = await launch();
       const target = 1 + Math.floor(rnd() * (inputs / (kills + 1)));
-      await child.when(() => child.progress() >= target);
+      await Promise.race([child.when(() => child.progress() >= target), new Promise((r) => setTimeout(r, 20_000))]);
       await new Promise((r) => setTimeout(r, Math.floor(rnd() * 20)));
       child.proc.kill('SIGKILL');
       const { signal } = await child.exited;
@@ -93,6 +93,8 @@ it('SIGKILLed at random points: every input counted exactly once in the views, t
       for (const c of customers) if (((await askView(nc, c).catch(() => undefined))?.version ?? -1) < expected.get(c)!.version) return false;
       return true;
     }, { what: 'every view caught up', timeoutMs: 90_000, everyMs: 200 });
+    // A view commits with its change events in the outbox; they are published just after.
+    await until(async () => (await jsm.streams.info(STREAMS.changes.name)).state.messages >= inputs, { what: 'every change event published', timeoutMs: 30_000 });
     timeline.push(`last run caught up after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
 
     const views = await Promise.all(customers.map((c) => askView(nc, c)));

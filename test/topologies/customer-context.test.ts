@@ -114,7 +114,8 @@ describe('customer-context over a real nats-server', () => {
       expect(bad.headers['Nats-Service-Error-Code']).toBe('400');
       expect(bad.headers['Nats-Service-Error']).toContain('customerId');
 
-      // The change feed: one event per input, versions 1..n per customer.
+      // The change feed: one event per input, versions 1..n per customer (published just after each commit).
+      await until(async () => (await transport.streamState('CUSTOMER_CONTEXT')).messages >= events.length, { what: 'every change event published' });
       const changes = await readStreamDecoded(nc, 'CUSTOMER_CONTEXT', (m) => msgpackCodec.decode(m.data) as ContextChanged);
       expect(changes).toHaveLength(events.length);
       for (const c of customers) {
