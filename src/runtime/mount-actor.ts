@@ -1,10 +1,11 @@
-import { concat, defer, EMPTY, ignoreElements, mergeMap, type Observable } from 'rxjs';
+import { concat, defer, EMPTY, ignoreElements, merge, mergeMap, Observable } from 'rxjs';
 import { actorSubjects } from '../actors/actor-subjects.js';
 import { actorPart, type ActorTopologyOptions } from '../actors/actor-topology.js';
 import type { ActorDefinition } from '../actors/types.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { TopologyContext, WiringNode } from './types.js';
+import { markStage } from './lineage.js';
 import { supervised } from './supervised.js';
 import { ActorSlot } from './actor-state-reader.js';
 
@@ -52,10 +53,15 @@ export interface MountDeps {
  * reaches that stream through a durable sink whose message ids derive from the input positions —
  * the same hand-over Kafka Streams makes through a repartition topic before a stateful step. So
  * the whole path stream → operators → actor → JetStream outputs is exactly-once, per-key order
- * follows the input stream's order, and each part can fail and restart on its own.
+ * follows the input stream's order while nothing crashes (an input delivered but not handed over
+ * before a crash comes back after the ack wait, possibly after newer ones: docs/actors.md), and
+ * each part can fail and restart on its own. Several
+ * inputs (an array) are merged into the one hand-over, each keeping its own order and guarantee.
  */
-export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, P>, input: Observable<Envelope<M>> | undefined, options: TopologyActorOptions = {}): Observable<Envelope<unknown>> {
+export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, P>, inputs: Observable<Envelope<M>> | readonly Observable<Envelope<M>>[] | undefined, options: TopologyActorOptions = {}): Observable<Envelope<unknown>> {
   const { ctx } = deps;
+  // Marked, unlike a plain RxJS merge, so `describe` follows each input to its source.
+  const input = isInputList(inputs) ? (inputs.length > 0 ? markStage(merge(...inputs), inputs, { name: 'merge', effect: 'passes' }) : undefined) : inputs;
   const subjects = actorSubjects({ topology: ctx.topologyName, actor: def.name, prefix: options.prefix });
   const streamName = options.stream ?? `SLUICE_ACTOR_${ctx.topologyName}_${def.name}`;
   const ensureInput = defer(() => ctx.transport.ensureStream({ name: streamName, subjects: subjects.streamSubjects }));
@@ -90,4 +96,8 @@ export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, 
   deps.run(supervised(engine, 'stop'), `actor ${def.name}`);
   if (emits === undefined) return EMPTY;
   return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${def.name}_out` });
+}
+
+function isInputList<M>(inputs: Observable<Envelope<M>> | readonly Observable<Envelope<M>>[] | undefined): inputs is readonly Observable<Envelope<M>>[] {
+  return Array.isArray(inputs);
 }
