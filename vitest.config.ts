@@ -9,8 +9,8 @@ if (!(process.env.NODE_OPTIONS ?? '').includes(SOURCE_CONDITION)) {
 }
 
 export default defineConfig({
-  // Vite's default server conditions, after ours.
-  ssr: { resolve: { conditions: ['sluice-source', 'module', 'node', 'development|production'] } },
+  // Vitest's default server conditions after ours (vitest passes them to its workers as --conditions).
+  ssr: { resolve: { conditions: ['sluice-source', 'node', 'development|production'] } },
   test: {
     include: ['test/**/*.test.ts'],
     // Integration tests start their own nats-server processes; two cores cannot run many at once.

@@ -12,7 +12,7 @@
  * `--root`/`--bin` measure another checkout (e.g. an older commit, `--bin bin/sluice.js`).
  */
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +52,7 @@ async function main(argv: string[]): Promise<void> {
     // The .js topology runs from a project of its own whose node_modules/sluice is the package.
     await mkdir(join(sandbox, 'project', 'node_modules'), { recursive: true });
     await symlink(root, join(sandbox, 'project', 'node_modules', 'sluice'));
+    await writeFile(join(sandbox, 'project', 'package.json'), '{ "type": "module" }\n');
     const echo = join(sandbox, 'project', 'echo-topology.js');
     await copyFile(join(REPO, 'bench', 'startup', 'echo-topology.js'), echo);
     const hybrid = join(root, 'topologies', 'hybrid-orders.ts');
