@@ -6,7 +6,7 @@
  * and on exit `done <json>`. SIGTERM drains the run (exit 0); a failed run exits 2. The parent
  * SIGKILLs it at chosen moments and starts it again.
  *
- * Usage: node --import tsx test/crash/topology-child.ts '<json config>'
+ * Usage: node --conditions=sluice-source --import tsx test/crash/topology-child.ts '<json config>'
  */
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
