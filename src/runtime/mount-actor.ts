@@ -34,6 +34,12 @@ export interface OutputsOf {
   readonly schemas?: Readonly<Record<string, PayloadSchema>> | undefined;
   /** JSON Schemas by subject for `describe`, where `schemas` are not zod schemas. */
   readonly jsonSchemas?: Readonly<Record<string, JsonSchema>> | undefined;
+  /**
+   * `t.actor` only: whether the Observable it returns reads the outputs back from `stream` (a
+   * durable consumer). Default true; false when nothing in the topology reads them, so no
+   * consumer is made or described and `t.actor` returns an Observable that emits nothing.
+   */
+  readonly readBack?: boolean | undefined;
 }
 
 /** What mounting needs from the context under construction. Internal. */
@@ -83,6 +89,6 @@ export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, 
   // The engine handles bad input itself (its own supervision); an error out of it is a fault (storage): stop.
   const engine = actorTopology(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas: emits?.schemas, jsonSchemas: emits?.jsonSchemas }).build(ctx) as Observable<unknown>;
   deps.run(supervised(engine, 'stop'), `actor ${def.name}`);
-  if (emits === undefined) return EMPTY;
+  if (emits === undefined || emits.readBack === false) return EMPTY;
   return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${def.name}_out` });
 }
