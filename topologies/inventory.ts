@@ -1,4 +1,4 @@
-import { actor, checkPayload, defineTopology, InvalidConfigError, queryActorState, TerminalError, type ActorContext, type ActorDefinition, type Envelope, type PayloadSchema, type Topology } from 'sluice';
+import { actor, checkPayload, defineTopology, InvalidConfigError, jsonSchemaOf, queryActorState, TerminalError, type ActorContext, type ActorDefinition, type Envelope, type PayloadSchema, type Topology } from 'sluice';
 import {
   CancelSchema,
   ConfirmSchema,
@@ -234,8 +234,10 @@ function commandSchema(verb: string): PayloadSchema {
 export function inventoryTopology(config: InventoryConfig = {}): Topology {
   const stock = inventory(config);
   return defineTopology(TOPOLOGY, (t) => {
-    // One consumer over all four subjects: a SKU's confirm never overtakes its reserve.
-    const commands = t.stream<StockCommand>(STREAMS.input.name, STREAMS.input.subjects, { schema: StockCommandSchema });
+    // One consumer over all four subjects: a SKU's confirm never overtakes its reserve. Each
+    // subject's own schema is checked where the SKU is taken (see `inventory`'s key); `describe`
+    // publishes the union of the four.
+    const commands = t.stream<StockCommand>(STREAMS.input.name, STREAMS.input.subjects, { jsonSchema: jsonSchemaOf(StockCommandSchema) });
 
     // Reserve → hold (durable timer) → confirm / cancel / expire, one SKU at a time, exactly once.
     // The events are for other services (billing, the shop front); nothing here reads them back.

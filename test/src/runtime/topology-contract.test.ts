@@ -10,11 +10,20 @@ import { contractToAsyncApi } from '../../../src/runtime/contract-to-async-api.j
 import { deadLetterSubject } from '../../../src/dead-letter/dead-letter-subject.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { describeContract, type ContractSubject } from '../../../src/runtime/topology-contract.js';
-import stockReservation from '../../../topologies/stock-reservation.js';
+import inventoryTopology, { inventory, STREAMS } from '../../../topologies/inventory.js';
+import { ReservedSchema, ReserveSchema } from '../../../topologies/inventory-schemas.js';
 
 const Order = z.object({ orderId: z.string(), sku: z.string(), placedAt: z.number().int() });
 const Reserved = z.object({ orderId: z.string(), left: z.number().int() });
 const counter = actor<{ n: number }, z.infer<typeof Order>>({ name: 'counter', key: (e) => e.data.sku, initial: () => ({ n: 0 }), handle: (s) => ({ n: s.n + 1 }) });
+
+// The stock actor read straight from its input stream, as `actorTopology` runs one actor.
+const stockReservation = actorTopology('stock-reservation', inventory(), {
+  stream: STREAMS.input.name,
+  subjects: STREAMS.input.subjects,
+  ensureStreams: [STREAMS.output],
+  schemas: { 'shop.stock.reserve': ReserveSchema, 'shop.stock.reserved': ReservedSchema },
+});
 
 const find = (subjects: readonly ContractSubject[], subject: string, direction?: string) => subjects.find((s) => s.subject === subject && (direction === undefined || s.direction === direction));
 
@@ -52,6 +61,19 @@ describe('describeContract', () => {
     expect(c.subjects.filter((s) => s.direction === 'reply')).toHaveLength(1);
     expect(find(c.subjects, 'sluice.actor.stock-reservation.stock.*.timer')).toMatchObject({ direction: 'internal' });
     for (const s of c.subjects.filter((x) => x.direction === 'in' || x.direction === 'out')) expect(s.guarantee, s.subject).toBeDefined();
+  });
+
+  it('inventory: commands in at-least-once and handed to the actor exactly once; events out exactly once; the stock query; two dead-letter subjects', () => {
+    const c = describeContract(inventoryTopology);
+    expect(find(c.subjects, 'shop.stock.reserve')).toMatchObject({ direction: 'in', stream: 'SHOP_STOCK', consumer: 'sluice_inventory_SHOP_STOCK', payload: { anyOf: expect.any(Array) } });
+    expect(find(c.subjects, 'shop.stock.reserved')).toMatchObject({ direction: 'out', part: 'actor stock', stream: 'SHOP_STOCK_EVENTS', guarantee: 'exactly-once', payload: { required: ['orderId', 'sku', 'quantity', 'available', 'expiresAt'] } });
+    expect(find(c.subjects, 'sluice.actor.inventory.stock.*.tell', 'internal')).toBeDefined();
+    expect(find(c.subjects, 'shop.stock.query', 'request')).toMatchObject({ part: 'respond shop.stock.query', transport: 'core', guarantee: 'at-most-once', payload: { required: ['sku'] } });
+    expect(find(c.subjects, 'sluice.dlq.inventory', 'dead-letter')).toBeDefined();
+    expect(find(c.subjects, 'sluice.dlq.inventory.stock', 'dead-letter')).toMatchObject({ part: 'actor stock', stream: 'SLUICE_DLQ_inventory' });
+    // Nothing in the topology reads the events back (emits.readBack: false): no consumer on them.
+    expect(c.nodes.filter((n) => n.kind === 'stream').map((n) => n.stream)).toEqual(['SHOP_STOCK']);
+    expect(c.paths.map((p) => p.guarantee)).toEqual(['exactly-once', 'exactly-once']);
   });
 
   it('a mixture: a stream feeding an actor (t.actor) and a durable batch, with their hand-over subjects internal', () => {
