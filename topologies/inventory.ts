@@ -53,7 +53,8 @@ import {
  *
  * Query (core request/reply, at-most-once): `shop.stock.query` `{ sku }` →
  * `{ sku, onHand, held, holds, available }` from the SKU's committed state, or
- * `{ sku, unknown: 'deadline' | 'overloaded' }` when the actor does not answer within 2 s.
+ * `{ sku, unknown: 'deadline' | 'overloaded' }` when the actor does not answer within 2 s; a
+ * request that is not `{ sku }` gets an error reply (`Nats-Service-Error-Code: 400`).
  *
  * Bad input never stops a SKU: a command that does not match its subject's schema goes to
  * `sluice.dlq.inventory` (PayloadSchemaError, with the failing field paths); a confirmation for a
@@ -257,10 +258,12 @@ export function inventoryTopology(config: InventoryConfig = {}): Topology {
     });
 
     // "How many TEEs can I still sell?" — from the SKU's committed state, never a half-done batch.
+    // The deadline answers first when the actor is slow. A bad request, or no actor yet (at start),
+    // is an error reply and no dead letter: a query changes nothing, so there is nothing to replay.
     t.respond<StockQuery, StockAnswer>(
       SUBJECTS.query,
-      async ({ data: { sku } }) => levelOf(sku, (await queryActorState<SkuStock>(t.transport, STOCK_ACTOR, sku, { timeoutMs: 2_000 })).state),
-      { deadlineMs: 2_000, fallback: ({ data: { sku } }, reason) => ({ sku, unknown: reason }), schema: StockQuerySchema, replySchema: StockAnswerSchema },
+      async ({ data: { sku } }) => levelOf(sku, (await queryActorState<SkuStock>(t.transport, STOCK_ACTOR, sku, { timeoutMs: 5_000 })).state),
+      { deadlineMs: 2_000, fallback: ({ data: { sku } }, reason) => ({ sku, unknown: reason }), schema: StockQuerySchema, replySchema: StockAnswerSchema, deadLetterErrors: false },
     );
   });
 }

@@ -234,6 +234,12 @@ describe('inventory topology over a real nats-server (sluice run)', () => {
       expect(dead?.subject).toBe('sluice.dlq.inventory');
       expect(dead?.record.error.name).toBe('PayloadSchemaError');
       expect(dead?.record.error.message).toContain('quantity');
+      // A bad query is answered with an error, and is no dead letter (it changes nothing).
+      const h = headers();
+      h.set('Content-Type', 'application/json');
+      const reply = await nc.request(SUBJECTS.query, json({ item: 'HAT' }), { timeout: 5_000, headers: h });
+      expect(reply.headers?.get('Nats-Service-Error-Code')).toBe('400');
+      expect((await client.streamState('SLUICE_DLQ_inventory')).messages).toBe(1);
     });
   }, 60_000);
 
