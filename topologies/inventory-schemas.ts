@@ -22,8 +22,6 @@ export const ConfirmSchema = z.object({ orderId, sku });
 export const CancelSchema = z.object({ orderId, sku });
 /** `shop.stock.restock`: units received. */
 export const RestockSchema = z.object({ sku, quantity });
-/** Any command on the input stream, as `describe` publishes it (each subject's own schema is what is checked). */
-export const StockCommandSchema = z.union([ReserveSchema, ConfirmSchema, RestockSchema]);
 
 /** `shop.stock.reserved`: units held until `expiresAt` unless confirmed. */
 export const ReservedSchema = z.object({ orderId, sku, quantity, available: units, expiresAt: z.number().int().describe('epoch milliseconds') });

@@ -1,4 +1,4 @@
-import { actor, checkPayload, defineTopology, InvalidConfigError, jsonSchemaOf, queryActorState, TerminalError, type ActorContext, type ActorDefinition, type Envelope, type PayloadSchema, type Topology } from 'sluice';
+import { actor, checkPayload, defineTopology, InvalidConfigError, queryActorState, TerminalError, type ActorContext, type ActorDefinition, type Envelope, type PayloadSchema, type Topology } from 'sluice';
 import {
   CancelSchema,
   ConfirmSchema,
@@ -10,7 +10,6 @@ import {
   RestockSchema,
   SoldSchema,
   StockAnswerSchema,
-  StockCommandSchema,
   StockQuerySchema,
   type Cancel,
   type Confirm,
@@ -56,10 +55,10 @@ import {
  * `{ sku, unknown: 'deadline' | 'overloaded' }` when the actor does not answer within 2 s; a
  * request that is not `{ sku }` gets an error reply (`Nats-Service-Error-Code: 400`).
  *
- * Bad input never stops a SKU: a command that does not match its subject's schema goes to
- * `sluice.dlq.inventory` (PayloadSchemaError, with the failing field paths); a confirmation for a
- * hold that has expired (or never existed) to `sluice.dlq.inventory.stock` (TerminalError). Both
- * are kept in stream `SLUICE_DLQ_inventory`.
+ * Bad input never stops a SKU: a command that does not match its subject's schema
+ * (PayloadSchemaError, with the failing field paths) and a confirmation for a hold that has
+ * expired or never existed (TerminalError) go to `sluice.dlq.inventory.stock`, kept in stream
+ * `SLUICE_DLQ_inventory`.
  */
 export const SUBJECTS = {
   reserve: 'shop.stock.reserve',
@@ -185,7 +184,7 @@ export function inventory(config: InventoryConfig = {}): ActorDefinition<SkuStoc
 
   return actor<SkuStock, StockCommand, HoldExpiry>({
     name: STOCK_ACTOR.actor,
-    // Checked here, where the topology hands a command to its SKU: a bad one never reaches the actor.
+    // A command is checked where its SKU is taken: a bad one is dead-lettered before any state is read.
     key: (m) => checkPayload<StockCommand>(commandSchema(verbOf(m)), m.data, m).sku,
     initial: (sku) => ({ onHand: initialOnHand(sku), holds: {}, low: false }),
     handle: (s, msg, ctx) => {
@@ -235,14 +234,14 @@ function commandSchema(verb: string): PayloadSchema {
 export function inventoryTopology(config: InventoryConfig = {}): Topology {
   const stock = inventory(config);
   return defineTopology(TOPOLOGY, (t) => {
-    // One consumer over all four subjects: a SKU's confirm never overtakes its reserve. Each
-    // subject's own schema is checked where the SKU is taken (see `inventory`'s key); `describe`
-    // publishes the union of the four.
-    const commands = t.stream<StockCommand>(STREAMS.input.name, STREAMS.input.subjects, { jsonSchema: jsonSchemaOf(StockCommandSchema) });
-
-    // Reserve → hold (durable timer) → confirm / cancel / expire, one SKU at a time, exactly once.
-    // The events are for other services (billing, the shop front); nothing here reads them back.
-    t.actor(stock, commands, {
+    // Commands → the SKU's stock actor: reserve → hold (durable timer) → confirm / cancel / expire.
+    // The actor reads SHOP_STOCK itself, in stream order from its committed position, so a SKU's
+    // confirm never overtakes its reserve, not even across a crash. Its events are for other
+    // services (billing, the shop front); nothing here reads them back.
+    t.actor(stock, undefined, {
+      stream: STREAMS.input.name,
+      subjects: STREAMS.input.subjects,
+      schemas: { [SUBJECTS.reserve]: ReserveSchema, [SUBJECTS.confirm]: ConfirmSchema, [SUBJECTS.cancel]: CancelSchema, [SUBJECTS.restock]: RestockSchema },
       emits: {
         stream: STREAMS.output.name,
         subjects: STREAMS.output.subjects,

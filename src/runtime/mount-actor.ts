@@ -15,6 +15,13 @@ export interface TopologyActorOptions extends Omit<ActorTopologyOptions, 'stream
    */
   stream?: string | undefined;
   /**
+   * Subjects from outside that `stream` captures and the actor reads itself, in stream order
+   * from its committed position (no hand-over): for an actor fed by a stream of its own, whose
+   * per-key order must hold across crashes. `schemas` may name their payload schemas (checked
+   * where the key is taken, as in `actorTopology`). Default none.
+   */
+  subjects?: readonly string[] | undefined;
+  /**
    * Where the behaviour emits: this stream is created (or extended) with these subjects, and the
    * Observable `t.actor` returns reads it (a durable consumer: at-least-once downstream, each
    * output carrying the actor's exactly-once `Nats-Msg-Id`). Without it the returned Observable
@@ -87,7 +94,9 @@ export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, 
   const ensureStreams = emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : [];
   // actorTopology declares the actor (its stream, outputs and their schemas, dead letters) to describe.
   // The engine handles bad input itself (its own supervision); an error out of it is a fault (storage): stop.
-  const engine = actorTopology(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas: emits?.schemas, jsonSchemas: emits?.jsonSchemas }).build(ctx) as Observable<unknown>;
+  const schemas = { ...runOptions.schemas, ...emits?.schemas };
+  const jsonSchemas = { ...runOptions.jsonSchemas, ...emits?.jsonSchemas };
+  const engine = actorTopology(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas, jsonSchemas }).build(ctx) as Observable<unknown>;
   deps.run(supervised(engine, 'stop'), `actor ${def.name}`);
   if (emits === undefined || emits.readBack === false) return EMPTY;
   return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${def.name}_out` });

@@ -47,8 +47,8 @@ describe('inventory with keys of any length, over nats-server and LMDB', () => {
       const dead = (await waitForMessages(client, DLQ_STREAM, 2)).map((m) => ({ subject: m.subject, record: msgpackCodec.decode(m.data) as DeadLetterRecord }));
       const inputSeqs = await inputSequences(client);
       expect(dead.map((d) => [d.subject, d.record.error.name])).toEqual([
-        ['sluice.dlq.inventory', 'PayloadSchemaError'],
-        ['sluice.dlq.inventory', 'PayloadSchemaError'],
+        ['sluice.dlq.inventory.stock', 'PayloadSchemaError'],
+        ['sluice.dlq.inventory.stock', 'PayloadSchemaError'],
       ]);
       const [tooLongSku, tooLongOrder] = dead.map((d) => d.record);
       expect(tooLongSku!.error.message).toMatch(/sku: .*128/);

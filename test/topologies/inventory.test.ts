@@ -225,13 +225,13 @@ describe('inventory topology over a real nats-server (sluice run)', () => {
     });
   }, 60_000);
 
-  it('dead-letters a command that does not match its subject schema on sluice.dlq.inventory, and carries on', async () => {
+  it('dead-letters a command that does not match its subject schema on sluice.dlq.inventory.stock, and carries on', async () => {
     await withRun(inventoryDefault, async (client, nc) => {
       await retryUntilOk(() => client.publishDurable(SUBJECTS.reserve, msgpackCodec.encode({ orderId: 'o1', sku: 'HAT', quantity: 0 })));
       await client.publishDurable(SUBJECTS.restock, msgpackCodec.encode({ sku: 'HAT', quantity: 3 }));
       await until(async () => ((await queryStock(nc, 'HAT').catch(() => undefined)) as StockLevel | undefined)?.onHand === 3, { what: 'the restock' });
       const [dead] = (await readStream(client, 'SLUICE_DLQ_inventory')).map((m) => ({ subject: m.subject, record: msgpackCodec.decode(m.data) as ActorDeadLetter }));
-      expect(dead?.subject).toBe('sluice.dlq.inventory');
+      expect(dead?.subject).toBe('sluice.dlq.inventory.stock');
       expect(dead?.record.error.name).toBe('PayloadSchemaError');
       expect(dead?.record.error.message).toContain('quantity');
       // A bad query is answered with an error, and is no dead letter (it changes nothing).
