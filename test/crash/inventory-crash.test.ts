@@ -42,8 +42,12 @@ function commandsOf(rnd: () => number): Command[] {
   return out;
 }
 
-/** The reference: one SKU at a time in stream order, first come first served. Low-stock alerts left out. */
-function expectedEvents(commands: readonly Command[]): Map<string, string[]> {
+/**
+ * The reference: one SKU at a time in stream order, first come first served. Low-stock alerts
+ * left out; a confirmation for an order that holds nothing is a dead letter (`dead` counts them).
+ */
+function expectedEvents(commands: readonly Command[]): { events: Map<string, string[]>; dead: number } {
+  let dead = 0;
   const skus = new Map<string, { onHand: number; holds: Map<string, number> }>();
   const events = new Map<string, string[]>();
   for (const { subject, body } of commands) {
@@ -67,9 +71,9 @@ function expectedEvents(commands: readonly Command[]): Map<string, string[]> {
       s.holds.delete(id);
       s.onHand -= hold;
       out.push(`sold ${id} ${hold} ${s.onHand}`);
-    }
+    } else if (subject === SUBJECTS.confirm) dead++;
   }
-  return events;
+  return { events, dead };
 }
 
 /** An event as the model writes it. */
@@ -90,7 +94,7 @@ describe('inventory under real crashes (SIGKILL of the processor)', () => {
       await client.ensureStream({ name: STREAMS.input.name, subjects: [...STREAMS.input.subjects] });
       const commands = commandsOf(rnd);
       for (const c of commands) await client.publishDurable(c.subject, msgpackCodec.encode(c.body));
-      const expected = expectedEvents(commands);
+      const { events: expected, dead } = expectedEvents(commands);
       const total = [...expected.values()].reduce((n, list) => n + list.length, 0);
 
       process.env['SLUICE_STATE_DIR'] = stateDir;
@@ -127,6 +131,8 @@ describe('inventory under real crashes (SIGKILL of the processor)', () => {
       const nonLow = async () => (await readStreamDecoded(client.nc, STREAMS.output.name, (m) => m.subject)).filter((s) => s !== SUBJECTS.low).length;
       while (Date.now() < deadline && (await outcomes()) < total) await new Promise((r) => setTimeout(r, 200));
       while (Date.now() < deadline && (await nonLow()) < total) await new Promise((r) => setTimeout(r, 200));
+      const dlq = async () => (await client.streamState('SLUICE_DLQ_inventory').catch(() => ({ messages: 0 }))).messages;
+      while (Date.now() < deadline && (await dlq()) < dead) await new Promise((r) => setTimeout(r, 200));
       await new Promise((r) => setTimeout(r, 500)); // anything beyond the expected would show up by now
       last.child.proc.kill('SIGTERM');
       expect((await last.child.exited).code, last.child.stderr()).toBe(0);
@@ -140,8 +146,9 @@ describe('inventory under real crashes (SIGKILL of the processor)', () => {
       const lost = [...wanted].filter((k) => !byOrder.has(k)).length;
       const duplicated = [...byOrder.values()].reduce((n, c) => n + c - 1, 0);
       const oversold = events.filter(({ subject, e }) => subject === SUBJECTS.reserved && (e.available ?? -1) < 0).length;
-      console.log(`inventory crash: seed ${seed}; ${commands.length} commands; ${total} events expected, ${events.length} out (with low-stock); lost ${lost}, duplicated ${duplicated}, oversold ${oversold}; [${timeline.join('; ')}]`);
-      expect({ lost, duplicated, oversold }, `seed ${seed}`).toEqual({ lost: 0, duplicated: 0, oversold: 0 });
+      const deadLetters = await dlq();
+      console.log(`inventory crash: seed ${seed}; ${commands.length} commands; ${total} events expected, ${events.length} out (with low-stock); lost ${lost}, duplicated ${duplicated}, oversold ${oversold}; dead letters ${deadLetters} (model ${dead}); [${timeline.join('; ')}]`);
+      expect({ lost, duplicated, oversold, deadLetters }, `seed ${seed}`).toEqual({ lost: 0, duplicated: 0, oversold: 0, deadLetters: dead });
       expect(got, `seed ${seed}`).toEqual(expected);
     } finally {
       delete process.env['SLUICE_STATE_DIR'];
