@@ -45,7 +45,7 @@ export interface ActorTopologyOptions extends Omit<StartActorOptions, 'transport
  * ("durability off: in-process transport").
  *
  * @example
- * export default actorTopology('stock-reservation', stockReservation(), {
+ * export default actorTopology('stock', inventory(), {
  *   stream: 'SHOP_STOCK', subjects: ['shop.stock.reserve', 'shop.stock.confirm'],
  * });
  */

@@ -17,6 +17,13 @@ export interface TopologyActorOptions extends Omit<ActorTopologyOptions, 'stream
    */
   stream?: string | undefined;
   /**
+   * Subjects from outside that `stream` captures and the actor reads itself, in stream order
+   * from its committed position (no hand-over): for an actor fed by a stream of its own, whose
+   * per-key order must hold across crashes. `schemas` may name their payload schemas (checked
+   * where the key is taken, as in `actorTopology`). Default none.
+   */
+  subjects?: readonly string[] | undefined;
+  /**
    * Where the behaviour emits: this stream is created (or extended) with these subjects, and the
    * Observable `t.actor` returns reads it (a durable consumer: at-least-once downstream, each
    * output carrying the actor's exactly-once `Nats-Msg-Id`). Without it the returned Observable
@@ -36,6 +43,12 @@ export interface OutputsOf {
   readonly schemas?: Readonly<Record<string, PayloadSchema>> | undefined;
   /** JSON Schemas by subject for `describe`, where `schemas` are not zod schemas. */
   readonly jsonSchemas?: Readonly<Record<string, JsonSchema>> | undefined;
+  /**
+   * `t.actor` only: whether the Observable it returns reads the outputs back from `stream` (a
+   * durable consumer). Default true; false when nothing in the topology reads them, so no
+   * consumer is made or described and `t.actor` returns an Observable that emits nothing.
+   */
+  readonly readBack?: boolean | undefined;
 }
 
 /** What mounting needs from the context under construction. Internal. */
@@ -92,9 +105,11 @@ export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, 
   if (!deps.actors?.has(def.name)) deps.actors?.set(def.name, slot as ActorSlot<unknown>);
   // actorPart declares the actor (its stream, outputs and their schemas, dead letters) to describe.
   // The engine handles bad input itself (its own supervision); an error out of it is a fault (storage): stop.
-  const engine = actorPart(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas: emits?.schemas, jsonSchemas: emits?.jsonSchemas }, slot)(ctx);
+  const schemas = { ...runOptions.schemas, ...emits?.schemas };
+  const jsonSchemas = { ...runOptions.jsonSchemas, ...emits?.jsonSchemas };
+  const engine = actorPart(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas, jsonSchemas }, slot)(ctx);
   deps.run(supervised(engine, 'stop'), `actor ${def.name}`);
-  if (emits === undefined) return EMPTY;
+  if (emits === undefined || emits.readBack === false) return EMPTY;
   return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${def.name}_out` });
 }
 

@@ -58,6 +58,17 @@ describe('t.actor: an actor as a part of a topology', () => {
     expect(text).toContain('BANK_OUT (bank.balance.>) -> bank.audit  exactly-once');
   });
 
+  it('with subjects, the actor reads its own stream itself (no hand-over); with readBack: false, nothing reads its outputs', () => {
+    const direct = defineTopology('direct', (t) => {
+      t.actor(balances, undefined, { stream: 'BANK_DIRECT', subjects: ['bank.direct.>'], emits: { stream: 'BANK_OUT', subjects: ['bank.balance.>'], readBack: false } });
+    });
+    const description = describeTopology(direct);
+    const text = formatTopologyDescription(description);
+    expect(text).toContain('actor balances  reads its own stream BANK_DIRECT (bank.direct.>, sluice.actor.direct.balances.*.tell');
+    expect(text).not.toContain('-> sluice.actor.direct.balances.*.tell');
+    expect(description.nodes.filter((n) => n.kind === 'stream' || n.kind === 'sink')).toEqual([]);
+  });
+
   it('runs stream -> filter -> actor -> sink in one topology, each output once, state correct across a restart', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'sluice-mount-'));
     dirs.push(stateDir);
