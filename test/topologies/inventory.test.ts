@@ -230,6 +230,8 @@ describe('inventory topology over a real nats-server (sluice run)', () => {
       await retryUntilOk(() => client.publishDurable(SUBJECTS.reserve, msgpackCodec.encode({ orderId: 'o1', sku: 'HAT', quantity: 0 })));
       await client.publishDurable(SUBJECTS.restock, msgpackCodec.encode({ sku: 'HAT', quantity: 3 }));
       await until(async () => ((await queryStock(nc, 'HAT').catch(() => undefined)) as StockLevel | undefined)?.onHand === 3, { what: 'the restock' });
+      // The dead letter leaves through the actor's outbox after the commit the query already sees.
+      await until(async () => (await client.streamState('SLUICE_DLQ_inventory').catch(() => undefined))?.messages === 1, { what: 'the dead letter' });
       const [dead] = (await readStream(client, 'SLUICE_DLQ_inventory')).map((m) => ({ subject: m.subject, record: msgpackCodec.decode(m.data) as ActorDeadLetter }));
       expect(dead?.subject).toBe('sluice.dlq.inventory.stock');
       expect(dead?.record.error.name).toBe('PayloadSchemaError');
