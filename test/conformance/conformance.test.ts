@@ -16,6 +16,7 @@ import { NatsTransport } from '../../src/transport/nats-transport.js';
 import { subjectMatches } from '../../src/transport/subject.js';
 import hybrid from '../helpers/orders-ledger.js';
 import lowStock from '../../topologies/low-stock.js';
+import { createOrderGenerator } from '../../demo/order-generator.js';
 import { createOrderRouting } from '../../topologies/order-routing.js';
 import stockReservation from '../../topologies/stock-reservation.js';
 import { startTestNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
@@ -61,8 +62,13 @@ async function seen(published: () => ReadonlySet<string>, subjects: readonly str
 
 const scenarios: Scenario[] = [
   {
-    topology: createOrderRouting({ ratePerSec: 40, summaryEveryMs: 0, seed: 3 }),
+    topology: createOrderRouting({ summaryEveryMs: 0 }),
     feed: async (t, published) => {
+      const orders = createOrderGenerator({ seed: 3 });
+      for (let i = 0; i < 40; i++) {
+        const order = orders.next();
+        t.publish(`shop.orders.${order.channel}`, pack(order), { headers: { 'Content-Type': 'application/msgpack' } });
+      }
       t.publish('shop.orders.web', pack({ hello: 'world' }), { headers: { 'Content-Type': 'application/msgpack' } });
       await seen(published, ['shop.fulfilment.priority', 'shop.fulfilment.standard', 'sluice.dlq.order-routing']);
     },

@@ -1,8 +1,8 @@
 import { InvalidConfigError } from 'sluice';
-import { CHANNELS, type Channel, type Order, type OrderLine, type Shipping } from './order-routing-schemas.js';
+import { CHANNELS, type Channel, type Order, type OrderLine, type Shipping } from '../topologies/order-routing-schemas.js';
 
-export { CHANNELS } from './order-routing-schemas.js';
-export type { Channel, Order, OrderLine, Shipping } from './order-routing-schemas.js';
+export { CHANNELS } from '../topologies/order-routing-schemas.js';
+export type { Channel, Order, OrderLine, Shipping } from '../topologies/order-routing-schemas.js';
 
 /** Options for {@link createOrderGenerator}. */
 export interface OrderGeneratorConfig {
