@@ -90,7 +90,7 @@ function weightedIndex(random: () => number, length: number, weights?: readonly 
 }
 
 /** Small, fast, good-enough PRNG with a 32-bit state; not for anything secret. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -120,9 +120,24 @@ const orderStatus = actor<Tracked, Order | OrderUpdate>({
   },
 });
 
+/** Where files named by `ops.files.received` are read from, unless configured. */
+export const DEFAULT_INBOX_DIR = join('.sluice', 'inbox');
+
+/** A line of a carrier file that is not an `OrderUpdate`: dead-lettered with its bytes, and the import goes on. */
+export class CarrierLineError extends Error {
+  override readonly name = 'CarrierLineError';
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    detail: string,
+  ) {
+    super(`${file} line ${line}: ${detail}`);
+  }
+}
+
 /** Options of {@link createHybridOrders}. */
 export interface HybridOrdersConfig {
-  /** Where files named by `ops.files.received` are read from. Default `./.sluice/inbox`. */
+  /** Where files named by `ops.files.received` are read from. Default {@link DEFAULT_INBOX_DIR}. */
   inboxDir?: string | undefined;
 }
 
@@ -134,7 +149,7 @@ export interface HybridOrdersConfig {
  * @throws InvalidConfigError for an empty `inboxDir`.
  */
 export function createHybridOrders(config: HybridOrdersConfig = {}): Topology {
-  const inboxDir = config.inboxDir ?? join('.sluice', 'inbox');
+  const inboxDir = config.inboxDir ?? DEFAULT_INBOX_DIR;
   if (typeof inboxDir !== 'string' || inboxDir === '') throw new InvalidConfigError('hybridOrders', 'inboxDir', `must be a directory path, got ${JSON.stringify(inboxDir)}`);
 
   return defineTopology('hybrid-orders', (t) => {
@@ -239,11 +254,11 @@ function readCarrierFile(t: TopologyContext, event: Envelope<FileReceived>, path
       try {
         parsed = CarrierLineSchema.safeParse(JSON.parse(text));
       } catch (err) {
-        t.deadLetter(line, new Error(`${event.data.name} line ${n}: not JSON (${(err as Error).message})`), 'carrier-import');
+        t.deadLetter(line, new CarrierLineError(event.data.name, n, `not JSON (${(err as Error).message})`), 'carrier-import');
         return;
       }
       if (!parsed.success) {
-        t.deadLetter(line, new Error(`${event.data.name} line ${n}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`), 'carrier-import');
+        t.deadLetter(line, new CarrierLineError(event.data.name, n, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')), 'carrier-import');
         return;
       }
       subscriber.next({ ...event, data: { ...parsed.data, source: `carrier-file:${event.data.name}` } });

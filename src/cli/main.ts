@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
 import { ensureError } from '../errors.js';
@@ -127,6 +130,7 @@ async function run(files: readonly string[], flags: RunFlags): Promise<number> {
   let metrics: MetricsServer | undefined;
   let summary: NodeJS.Timeout | undefined;
   let durationTimer: NodeJS.Timeout | undefined;
+  let tempStateDir: string | undefined;
   try {
     const topologies: Topology[] = [];
     for (const file of files) topologies.push(await loadTopology(file, flags.export));
@@ -136,6 +140,8 @@ async function run(files: readonly string[], flags: RunFlags): Promise<number> {
     const [main] = topologies as [Topology, ...Topology[]];
     const nats = natsOptionsFromFlags(flags, process.env);
     connection = await connect({ nats, credentials: nats === undefined ? natsCredentialsFromFlags(flags, process.env) : undefined, logger });
+    // The embedded server's streams go at exit, so the LMDB state that records positions in them goes too.
+    if (connection.mode === 'embedded' && process.env.SLUICE_STATE_DIR === undefined) tempStateDir = mkdtempSync(join(tmpdir(), 'sluice-state-'));
     if (flags.metricsPort !== undefined) {
       metrics = await startMetricsServer({ topologyName: main.name, port: flags.metricsPort, host: flags.metricsHost, logger });
       logger.info({ url: metrics.url }, `sluice: metrics at ${metrics.url}`);
@@ -150,6 +156,7 @@ async function run(files: readonly string[], flags: RunFlags): Promise<number> {
           drainTimeoutMs: flags.drainTimeoutMs,
           closeTransport: false,
           allowControl: flags.allowControl === true,
+          stateDir: tempStateDir,
         }),
       );
     }
@@ -161,7 +168,8 @@ async function run(files: readonly string[], flags: RunFlags): Promise<number> {
       for (const r of [...runs].reverse()) await r.stop();
     })());
     const drivers = names.length > 1 ? ` (with ${names.slice(1).join(', ')})` : '';
-    logger.info(`sluice: running ${main.name}${drivers} on ${connection.description}${flags.durationMs !== undefined ? ` for ${flags.durationMs} ms` : ''} (Ctrl-C to stop)`);
+    const state = tempStateDir !== undefined ? `, state ${tempStateDir} (removed at exit)` : '';
+    logger.info(`sluice: running ${main.name}${drivers} on ${connection.description}${state}${flags.durationMs !== undefined ? ` for ${flags.durationMs} ms` : ''} (Ctrl-C to stop)`);
     if (flags.durationMs !== undefined) {
       durationTimer = setTimeout(() => {
         why = 'duration';
@@ -204,6 +212,7 @@ async function run(files: readonly string[], flags: RunFlags): Promise<number> {
     await connection?.dispose().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'closing the connection failed'));
     signals.dispose();
     exitPastStuckStores(logger);
+    if (tempStateDir !== undefined) rmSync(tempStateDir, { recursive: true, force: true });
   }
 }
 

@@ -205,7 +205,7 @@ describe('hybrid-orders: each part of the mix over a real nats-server', () => {
       ]);
       await until(async () => (await count(transport, 'SLUICE_DLQ_hybrid-orders')) === dlqBefore + 1, { what: 'the bad line dead-lettered' });
       const dead = (await readStream(transport, 'SLUICE_DLQ_hybrid-orders')).map((m) => decodeDeadLetter(m.data)).at(-1)!;
-      expect(dead.error.message).toMatch(/^deliveries-1\.ndjson line 2: /);
+      expect(dead.error).toMatchObject({ name: 'CarrierLineError', message: expect.stringMatching(/^deliveries-1\.ndjson line 2: status: /) });
       expect(new TextDecoder().decode(dead.payload)).toBe('{"orderId": "F2", "status": "lost"}');
       // The import published each good line once, into the orders stream the actor reads.
       const imported = (await readAll<OrderUpdate>(transport, STREAMS.orders)).filter((m) => m.data.source === 'carrier-file:deliveries-1.ndjson');
