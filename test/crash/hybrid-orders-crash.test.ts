@@ -9,8 +9,9 @@ import { STREAMS, SUBJECTS, type OrderStatusChanged, type OrderUpdate, type Pref
 import { useNatsServer } from '../helpers/nats-server.js';
 import { readStream } from '../helpers/read-stream.js';
 import { until } from '../helpers/until.js';
-import { crashSeed, mulberry32, spawnCrashChild, type CrashChild } from './crash-child.js';
-import type { ChildProgress, TopologyChildConfig } from './topology-child.js';
+import { crashSeed, mulberry32 } from './crash-child.js';
+import { startChild, type Child } from './topology-crash.js';
+import type { TopologyChildConfig } from './topology-child.js';
 
 /*
  * The exactly-once parts of topologies/hybrid-orders.ts under real crashes: the real topology runs
@@ -23,27 +24,11 @@ import type { ChildProgress, TopologyChildConfig } from './topology-child.js';
  */
 
 const server = useNatsServer();
-const CHILD = join(import.meta.dirname, 'topology-child.ts');
 const FIXTURE = join(import.meta.dirname, 'topologies', 'hybrid-orders.ts');
 const ORDERS = 300;
 const CHANGES = 200;
 const dir = mkdtempSync(join(tmpdir(), 'sluice-hybrid-crash-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-interface Child extends CrashChild {
-  progress(): ChildProgress;
-  readonly ready: Promise<void>;
-}
-
-function startChild(cfg: TopologyChildConfig): Child {
-  let progress: ChildProgress = { received: 0, published: 0, deadLetters: 0, unsettledOutputs: 0, maxRssBytes: 0 };
-  let isReady = false;
-  const child = spawnCrashChild(CHILD, cfg, (line) => {
-    if (line === 'ready') isReady = true;
-    else if (line.startsWith('p ') || line.startsWith('done ')) progress = JSON.parse(line.slice(line.indexOf(' ') + 1)) as ChildProgress;
-  });
-  return { ...child, progress: () => progress, ready: child.when(() => isReady) };
-}
 
 describe('hybrid-orders under SIGKILL of the processor', () => {
   it('status events, the carrier import and the nightly preference sync are exactly once', { timeout: 180_000 }, async () => {
