@@ -22,6 +22,7 @@ import hybrid, {
   type PreferenceChange,
   type PreferenceSyncChunk,
 } from '../../topologies/hybrid-orders.js';
+import { startTestDriver } from '../../src/testing/index.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 import { readStream } from '../helpers/read-stream.js';
 import { until } from '../helpers/until.js';
@@ -213,6 +214,27 @@ describe('hybrid-orders: each part of the mix over a real nats-server', () => {
     } finally {
       await run.stop();
       await transport.close();
+    }
+  });
+});
+
+describe('hybrid-orders in the test driver (in-process transport, no broker)', () => {
+  it('tracks order status and syncs preferences at end of day', { timeout: 30_000 }, async () => {
+    const driver = await startTestDriver(createHybridOrders({ inboxDir: tempDir('sluice-inbox-') }));
+    try {
+      driver.input<Order>('shop.orders.web').publish(order('D1', 'C1'));
+      driver.input<OrderUpdate>('shop.order-updates.paid').publish(update('D1', 'paid', 2_000));
+      driver.input<OrderUpdate>('shop.order-updates.delivered').publish(update('D1', 'delivered', 3_000));
+      driver.input<PreferenceChange>(SUBJECTS.preferences).publish({ customerId: 'C1', smsAlerts: true, changedAt: 1 });
+      const status: Array<OrderStatusChanged | OrderStatusRejected> = [];
+      await until(async () => (status.push(...(await driver.output<OrderStatusChanged | OrderStatusRejected>(SUBJECTS.status).readAll())), status.length === 3), { what: '3 status events' });
+      expect(status.map((e) => e.status)).toEqual(['placed', 'paid', 'delivered']);
+      driver.input(SUBJECTS.endOfDay).publish({ by: 'operations' });
+      const synced: PreferenceSyncChunk[] = [];
+      await until(async () => (synced.push(...(await driver.output<PreferenceSyncChunk>(SUBJECTS.preferenceSync).readAll())), synced.length === 1), { what: 'the sync' });
+      expect(synced[0]!.customers).toEqual([{ customerId: 'C1', smsAlerts: true }]);
+    } finally {
+      await driver.stop();
     }
   });
 });
