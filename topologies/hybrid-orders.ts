@@ -1,123 +1,279 @@
-import { filter, map } from 'rxjs';
-import { actor, defineTopology, msgpackCodec } from 'sluice';
-import { microBatch } from 'sluice/operators';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { concat, defer, filter, ignoreElements, map, Observable } from 'rxjs';
+import { actor, defineTopology, InvalidConfigError, msgpackCodec, type Envelope, type Topology, type TopologyContext } from 'sluice';
+import { microBatch, settleMap } from 'sluice/operators';
 import {
+  CarrierLineSchema,
   EndOfDaySchema,
-  LedgerChunkSchema,
-  LowStockSchema,
+  FileReceivedSchema,
   OrderBatchSummarySchema,
   OrderSchema,
-  RejectedEventSchema,
-  ReservedEventSchema,
-  type LedgerChunk,
-  type LowStock,
+  OrderStatusChangedSchema,
+  OrderStatusRejectedSchema,
+  OrderUpdateSchema,
+  PreferenceChangeSchema,
+  PreferenceSyncChunkSchema,
+  type FileReceived,
   type Order,
   type OrderBatchSummary,
-  type StockEvent,
+  type OrderStatus,
+  type OrderStatusChanged,
+  type OrderStatusRejected,
+  type OrderUpdate,
+  type PreferenceChange,
+  type PreferenceSyncChunk,
 } from './hybrid-orders-schemas.js';
 
 /**
- * The article's three styles on one order stream, in one file and one runtime:
+ * The article's mix in one topology: real-time for the 20% of data that matters most, batches
+ * for the rest, each part with the guarantee it needs.
  *
- * - real-time: an actor per SKU reserves stock the moment an order arrives, so two customers
- *   never both get the last unit (exactly-once state and events);
- * - near-real-time: the analytics feed gets one summary per micro-batch (500 orders or 5 s);
- * - batch: finance gets the day's orders when operations says "end of day", read back in chunks
- *   from LMDB (exactly-once lines, whatever crashes in between).
+ * 1. Real-time — order status: an actor per order follows placed → paid → shipped → delivered
+ *    (or cancelled) as the events arrive and announces each change once (exactly-once state and
+ *    events), so support sees an order's status within seconds.
+ * 2. Near-real-time — analytics: orders in small batches (1000 orders or 5 s, whichever first),
+ *    one summary per batch (at-least-once: a crash can cut a batch again).
+ * 3. Batch — customer preferences: changes accumulate in LMDB and are synced to the CRM in one
+ *    nightly batch at 02:00 London time, or earlier when operations says "end of day" (exactly
+ *    once, read back in chunks).
+ * 4. Event-triggered batch — a "file received" event starts the import of a carrier's delivery
+ *    file: its lines become order updates (exactly once), which part 1 then applies.
  *
- * `sluice describe topologies/hybrid-orders.ts` prints each path's guarantee; with `--json`, every
- * subject with its payload JSON Schema (from hybrid-orders-schemas.ts, where the payload types are
- * defined once).
+ * Every subject and payload is in SUBJECTS and hybrid-orders-schemas.ts; `sluice describe
+ * topologies/hybrid-orders.ts` prints each path's guarantee. Bad input (a payload that fails its
+ * schema, a bad line in a file, a file that is not there) goes to `sluice.dlq.hybrid-orders`.
  */
 export const SUBJECTS = {
-  /** In (stream SHOP_ORDERS): `Order`. */
-  orders: 'shop.orders.>',
-  /** In (stream OPS): any message closes the day's batch. */
-  endOfDay: 'ops.end-of-day',
-  /** Out (stream SHOP_STOCK_EVENTS): `StockEvent`. */
-  stockEvents: 'shop.stock.>',
-  /** Out (core NATS): `LowStock`, when a reservation leaves fewer than 3 units. */
-  lowStock: 'shop.alerts.low-stock',
+  /** In (stream SHOP_ORDERS): `Order`, on `shop.orders.<channel>` (the shop's one order, as order-routing reads it). */
+  orders: 'shop.orders.*',
+  /** In (stream SHOP_ORDERS): `OrderUpdate`, on `shop.order-updates.<status>`, from payments, the warehouse, and part 4. */
+  updates: 'shop.order-updates.*',
+  /** Out (stream ORDER_STATUS): `OrderStatusChanged` on `shop.order-status.<status>`, `OrderStatusRejected` on `shop.order-status.rejected`. */
+  status: 'shop.order-status.>',
   /** Out (stream ANALYTICS): `OrderBatchSummary`, one per micro-batch. */
   analytics: 'analytics.orders.batch',
-  /** Out (stream FINANCE): `LedgerChunk`, the day's orders in chunks. */
-  ledger: 'finance.ledger.daily',
+  /** In (stream CRM_PREFERENCES): `PreferenceChange`. */
+  preferences: 'crm.preferences.changed',
+  /** In (stream OPS): any message closes the open preference batch; the 02:00 schedule publishes one too. */
+  endOfDay: 'ops.end-of-day',
+  /** In (stream OPS): `FileReceived`, a file in the inbox to import. */
+  fileReceived: 'ops.files.received',
+  /** Out (stream CRM_SYNC): `PreferenceSyncChunk`, the night's changes in chunks. */
+  preferenceSync: 'crm.preferences.nightly',
 } as const;
 
 export const STREAMS = {
   orders: 'SHOP_ORDERS',
-  ops: 'OPS',
-  stockEvents: 'SHOP_STOCK_EVENTS',
+  status: 'ORDER_STATUS',
   analytics: 'ANALYTICS',
-  finance: 'FINANCE',
+  preferences: 'CRM_PREFERENCES',
+  ops: 'OPS',
+  crmSync: 'CRM_SYNC',
 } as const;
 
-export type { LedgerChunk, LowStock, Order, OrderBatchSummary, StockEvent } from './hybrid-orders-schemas.js';
+export type * from './hybrid-orders-schemas.js';
 
-/** Units each SKU starts with (a real system would restock through the same actor). */
-export const INITIAL_UNITS = 20;
+/** When the preference batch closes by itself: 02:00 every day, London time (DST-correct). */
+export const NIGHTLY = { cron: '0 2 * * *', tz: 'Europe/London' } as const;
 
-const stock = actor<{ available: number }, Order>({
-  name: 'stock',
-  key: (o) => o.data.sku,
-  initial: () => ({ available: INITIAL_UNITS }),
+/** A delivered or cancelled order's status is kept this long (so late updates are rejected), then forgotten. */
+export const FORGET_AFTER_MS = 30 * 24 * 3600_000;
+
+const RANK: Record<OrderStatus | 'none', number> = { none: 0, placed: 1, paid: 2, shipped: 3, delivered: 4, cancelled: 4 };
+
+interface Tracked {
+  status: OrderStatus | 'none';
+  customerId: string;
+}
+
+/** Whether `next` follows from `current`: forward only, cancel before shipping, nothing after the end. */
+function follows(current: Tracked['status'], next: OrderStatus): boolean {
+  if (current === 'delivered' || current === 'cancelled') return false;
+  if (next === 'cancelled') return current !== 'shipped';
+  return RANK[next] > RANK[current];
+}
+
+const orderStatus = actor<Tracked, Order | OrderUpdate>({
+  name: 'order-status',
+  key: (e) => e.data.orderId,
+  initial: () => ({ status: 'none', customerId: '' }),
   handle: (state, msg, ctx) => {
-    if (msg.kind !== 'message') return state;
-    const { orderId, sku, quantity } = msg.data;
-    if (quantity > state.available) {
-      ctx.emit('shop.stock.rejected', { type: 'rejected', orderId, sku, quantity, available: state.available } satisfies StockEvent);
+    if (msg.kind === 'timer') {
+      ctx.clearState();
       return state;
     }
-    const available = state.available - quantity;
-    ctx.emit('shop.stock.reserved', { type: 'reserved', orderId, sku, quantity, available } satisfies StockEvent);
-    return { available };
+    const data = msg.data;
+    // An update can come before its order (another service was faster): the order then only fills in the customer.
+    const update = 'lines' in data ? { orderId: data.orderId, status: 'placed' as const, at: data.placedAt, source: 'shop' } : data;
+    if ('lines' in data && state.status !== 'none') return { ...state, customerId: data.customerId };
+    const customerId = 'lines' in data ? data.customerId : state.customerId;
+    if (!follows(state.status, update.status)) {
+      ctx.emit('shop.order-status.rejected', { orderId: update.orderId, status: update.status, current: state.status, at: update.at } satisfies OrderStatusRejected);
+      return state;
+    }
+    const changed: OrderStatusChanged = { orderId: update.orderId, customerId, status: update.status, previous: state.status, at: update.at, source: update.source ?? 'unknown' };
+    ctx.emit(`shop.order-status.${update.status}`, changed);
+    if (update.status === 'delivered' || update.status === 'cancelled') ctx.setTimer('forget', { afterMs: FORGET_AFTER_MS });
+    return { status: update.status, customerId };
   },
 });
 
-export default defineTopology('hybrid-orders', (t) => {
-  const orders = t.stream<Order>(STREAMS.orders, SUBJECTS.orders, { schema: OrderSchema });
+/** Where files named by `ops.files.received` are read from, unless configured. */
+export const DEFAULT_INBOX_DIR = join('.sluice', 'inbox');
 
-  // Real-time: per-SKU reservations, exactly once; their events feed a low-stock alert.
-  const lowStock = t.actor(stock, orders, { emits: {
-      stream: STREAMS.stockEvents,
-      subjects: [SUBJECTS.stockEvents],
-      schemas: { 'shop.stock.reserved': ReservedEventSchema, 'shop.stock.rejected': RejectedEventSchema },
-    } }).pipe(
-    map((e) => e.data as StockEvent),
-    filter((e) => e.type === 'reserved' && e.available < 3),
-    map((e): LowStock => ({ sku: e.sku, available: e.available })),
-    t.sink(SUBJECTS.lowStock, { schema: LowStockSchema }),
-  );
+/** A line of a carrier file that is not an `OrderUpdate`: dead-lettered with its bytes, and the import goes on. */
+export class CarrierLineError extends Error {
+  override readonly name = 'CarrierLineError';
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    detail: string,
+  ) {
+    super(`${file} line ${line}: ${detail}`);
+  }
+}
 
-  // Near-real-time: one summary per micro-batch, published with an ack before the orders settle.
-  const analytics = orders.pipe(
-    microBatch({ maxCount: 500, maxWaitMs: 5_000, scheduler: t.scheduler }),
-    map((batch): OrderBatchSummary => ({
-      orders: batch.length,
-      totalCents: batch.reduce((sum, o) => sum + o.data.totalCents, 0),
-      firstOrderId: batch[0]!.data.orderId,
-      lastOrderId: batch[batch.length - 1]!.data.orderId,
-    })),
-    t.sink(SUBJECTS.analytics, { durable: true, stream: STREAMS.analytics, schema: OrderBatchSummarySchema }),
-  );
+/** Options of {@link createHybridOrders}. */
+export interface HybridOrdersConfig {
+  /** Where files named by `ops.files.received` are read from. Default {@link DEFAULT_INBOX_DIR}. */
+  inboxDir?: string | undefined;
+}
 
-  // Batch: the day's orders wait in LMDB until operations closes the day.
-  const ledger = t.durableBatch(
-    {
-      name: 'daily-ledger',
-      chunkSize: 1_000,
-      emits: { stream: STREAMS.finance, subjects: [SUBJECTS.ledger], schemas: { [SUBJECTS.ledger]: LedgerChunkSchema } },
-      flush: (chunk, emit, info) => {
-        const lines = chunk.map((r) => {
-          const o = msgpackCodec.decode(r.data) as Order;
-          return { orderId: o.orderId, totalCents: o.totalCents };
-        });
-        const chunkOut: LedgerChunk = { batch: info.batchSeq, from: info.from, lines };
-        emit(SUBJECTS.ledger, msgpackCodec.encode(chunkOut), { 'Content-Type': msgpackCodec.contentType });
+/**
+ * The hybrid-orders topology. Memory: the order-status actor keeps recently used orders (state
+ * in LMDB); a micro-batch holds at most 1000 orders; the preference batch lives in LMDB; a
+ * carrier file is read line by line.
+ *
+ * @throws InvalidConfigError for an empty `inboxDir`.
+ */
+export function createHybridOrders(config: HybridOrdersConfig = {}): Topology {
+  const inboxDir = config.inboxDir ?? DEFAULT_INBOX_DIR;
+  if (typeof inboxDir !== 'string' || inboxDir === '') throw new InvalidConfigError('hybridOrders', 'inboxDir', `must be a directory path, got ${JSON.stringify(inboxDir)}`);
+
+  return defineTopology('hybrid-orders', (t) => {
+    // Orders and their updates in one stream: an order's events reach its actor in the order they were published.
+    const shop = t.stream<Order | OrderUpdate>(STREAMS.orders, [SUBJECTS.orders, SUBJECTS.updates], { schema: OrderSchema.or(OrderUpdateSchema) });
+
+    // 1. Real-time: one actor per order, exactly once from the stream to its status events.
+    const status = t.actor(orderStatus, shop, {
+      emits: {
+        stream: STREAMS.status,
+        subjects: [SUBJECTS.status],
+        schemas: Object.fromEntries([
+          ...(['placed', 'paid', 'shipped', 'delivered', 'cancelled'] as const).map((s) => [`shop.order-status.${s}`, OrderStatusChangedSchema]),
+          ['shop.order-status.rejected', OrderStatusRejectedSchema],
+        ]),
       },
-    },
-    { values: orders, triggers: t.stream(STREAMS.ops, SUBJECTS.endOfDay, { schema: EndOfDaySchema }) },
-  );
+    });
 
-  return [lowStock, analytics, ledger];
-});
+    // 2. Near-real-time: a summary per small batch of orders, published with an ack before the orders settle.
+    const analytics = concat(
+      ensureStream(t, STREAMS.analytics, SUBJECTS.analytics),
+      shop.pipe(
+        filter((e): e is Envelope<Order> => 'lines' in e.data),
+        microBatch({ maxCount: 1000, maxWaitMs: 5_000, scheduler: t.scheduler }),
+        map(summarise),
+        t.sink(SUBJECTS.analytics, { durable: true, stream: STREAMS.analytics, schema: OrderBatchSummarySchema }),
+      ),
+    );
+
+    // 3. Batch: the 02:00 schedule says "end of day" on the same subject operations uses, and
+    //    that closes the preference batch (read from the batch's own stream, so the cut is the
+    //    same on every replay).
+    const opsSubjects = [SUBJECTS.endOfDay, SUBJECTS.fileReceived];
+    const nightly = t.schedule('nightly-preferences', NIGHTLY.cron, { tz: NIGHTLY.tz, catchUp: 'once' }).pipe(
+      map((run) => ({ by: 'schedule', scheduledAt: run.data.scheduledAt })),
+      t.sink(SUBJECTS.endOfDay, { durable: true, stream: STREAMS.ops, name: 'nightly-close' }),
+    );
+    const preferenceSync = t.durableBatch(
+      {
+        name: 'nightly-preferences',
+        emits: { stream: STREAMS.crmSync, subjects: [SUBJECTS.preferenceSync], schemas: { [SUBJECTS.preferenceSync]: PreferenceSyncChunkSchema } },
+        flush: (chunk, emit, info) => {
+          // Merged per customer within the chunk (later wins); chunks go out in order, so applying them in order gives the night's end state.
+          const customers = new Map<string, PreferenceSyncChunk['customers'][number]>();
+          for (const r of chunk) {
+            const { changedAt: _at, ...change } = msgpackCodec.decode(r.data) as PreferenceChange;
+            customers.set(change.customerId, { ...customers.get(change.customerId), ...change });
+          }
+          const out: PreferenceSyncChunk = { batch: info.batchSeq, from: info.from, changes: chunk.length, customers: [...customers.values()] };
+          emit(SUBJECTS.preferenceSync, msgpackCodec.encode(out), { 'Content-Type': msgpackCodec.contentType });
+        },
+      },
+      {
+        values: t.stream(STREAMS.preferences, SUBJECTS.preferences, { schema: PreferenceChangeSchema }),
+        triggers: t.stream(STREAMS.ops, opsSubjects, { filterSubject: SUBJECTS.endOfDay, schema: EndOfDaySchema }),
+      },
+    );
+
+    // 4. Event-triggered batch: "file received" → the file's lines become order updates, with
+    //    ids from the event's stream position, so a re-import after a crash is dropped as a duplicate.
+    const carrierImport = t.stream<FileReceived>(STREAMS.ops, opsSubjects, { filterSubject: SUBJECTS.fileReceived, schema: FileReceivedSchema }).pipe(
+      settleMap({ name: 'carrier-import', project: (e) => readCarrierFile(t, e, join(inboxDir, e.data.name)) }),
+      t.sink((e: Envelope<OrderUpdate>) => `shop.order-updates.${e.data.status}`, { durable: true, name: 'carrier-import', stream: STREAMS.orders, subjects: [SUBJECTS.updates], schema: OrderUpdateSchema }),
+    );
+
+    return [status, analytics, nightly, preferenceSync, carrierImport];
+  });
+}
+
+function summarise(batch: readonly Envelope<Order>[]): OrderBatchSummary {
+  const revenueCents: Record<string, number> = {};
+  const byChannel: Record<string, number> = {};
+  for (const { data: o } of batch) {
+    revenueCents[o.currency] = (revenueCents[o.currency] ?? 0) + o.totalCents;
+    byChannel[o.channel] = (byChannel[o.channel] ?? 0) + 1;
+  }
+  const placed = batch.map((e) => e.data.placedAt);
+  return { orders: batch.length, revenueCents, byChannel, firstPlacedAt: Math.min(...placed), lastPlacedAt: Math.max(...placed) };
+}
+
+/** Creates the stream a durable sink publishes to (it must exist before the first publish). */
+function ensureStream(t: TopologyContext, name: string, subject: string): Observable<never> {
+  return defer(() => t.transport.ensureStream({ name, subjects: [subject] })).pipe(ignoreElements());
+}
+
+/**
+ * The file's lines as order updates, in file order (so their output ids are the same on every
+ * re-import), read line by line. A line that is not an `OrderUpdate` is dead-lettered with its
+ * line number and the import goes on; a missing file fails the event (dead-lettered by settleMap).
+ */
+function readCarrierFile(t: TopologyContext, event: Envelope<FileReceived>, path: string): Observable<Envelope<OrderUpdate>> {
+  return new Observable<Envelope<OrderUpdate>>((subscriber) => {
+    const input = createReadStream(path);
+    const lines = createInterface({ input, crlfDelay: Infinity });
+    let n = 0;
+    input.once('error', (err) => subscriber.error(err));
+    lines.on('line', (text) => {
+      n++;
+      if (text.trim() === '') return;
+      const line = { ...event, subject: `${event.subject}.line`, data: text, raw: new TextEncoder().encode(text) };
+      let parsed: ReturnType<typeof CarrierLineSchema.safeParse>;
+      try {
+        parsed = CarrierLineSchema.safeParse(JSON.parse(text));
+      } catch (err) {
+        t.deadLetter(line, new CarrierLineError(event.data.name, n, `not JSON (${(err as Error).message})`), 'carrier-import');
+        return;
+      }
+      if (!parsed.success) {
+        t.deadLetter(line, new CarrierLineError(event.data.name, n, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')), 'carrier-import');
+        return;
+      }
+      subscriber.next({ ...event, data: { ...parsed.data, source: `carrier-file:${event.data.name}` } });
+    });
+    lines.once('close', () => subscriber.complete());
+    return () => {
+      lines.close();
+      input.destroy();
+    };
+  });
+}
+
+/** Reads `HYBRID_ORDERS_INBOX` (optional). */
+export function hybridOrdersConfigFromEnv(env: Readonly<Record<string, string | undefined>>): HybridOrdersConfig {
+  return { inboxDir: env.HYBRID_ORDERS_INBOX || undefined };
+}
+
+export default createHybridOrders(hybridOrdersConfigFromEnv(process.env));

@@ -1,7 +1,6 @@
 import { interval, tap, type Observable } from 'rxjs';
 import { defineTopology, InvalidConfigError, type Topology } from 'sluice';
 import { route } from 'sluice/operators';
-import { createOrderGenerator } from './order-generator.js';
 import { OrderSchema, type Channel, type Order } from './order-routing-schemas.js';
 
 /**
@@ -33,28 +32,20 @@ export function isPriority(order: Order): boolean {
 
 /** Options for {@link createOrderRouting}. */
 export interface OrderRoutingConfig {
-  /** Demo orders generated per second (published on `shop.orders.<channel>`); 0 = none, route external orders only. Default 500. */
-  ratePerSec?: number | undefined;
-  /** Seed of the order generator. Default 1. */
-  seed?: number | undefined;
   /** One-line summary every this many ms; 0 = none. Default 1000. */
   summaryEveryMs?: number | undefined;
 }
-
-// Generated orders go out every tick in one synchronous loop, which coalesces socket writes.
-const TICK_MS = 50;
 
 /**
  * The order-routing topology. Memory: nothing per order (routing is stateless). Each second it
  * reports a line like
  * `order-routing 3s | in 500/s -> priority 112/s, standard 388/s | dlq 0 | totals in 1500, priority 336, standard 1164`.
+ * For a demo, run it with the order feed: `sluice run topologies/order-routing.ts demo/order-feed.ts`.
  *
- * @throws InvalidConfigError for a negative or non-finite rate, or a negative summary period.
+ * @throws InvalidConfigError for a negative summary period.
  */
 export function createOrderRouting(config: OrderRoutingConfig = {}): Topology {
-  const ratePerSec = config.ratePerSec ?? 500;
   const summaryEveryMs = config.summaryEveryMs ?? 1000;
-  if (!Number.isFinite(ratePerSec) || ratePerSec < 0) throw new InvalidConfigError('orderRouting', 'ratePerSec', `must be >= 0, got ${ratePerSec}`);
   if (!Number.isFinite(summaryEveryMs) || summaryEveryMs < 0) {
     throw new InvalidConfigError('orderRouting', 'summaryEveryMs', `must be >= 0, got ${summaryEveryMs}`);
   }
@@ -73,33 +64,10 @@ export function createOrderRouting(config: OrderRoutingConfig = {}): Topology {
     );
     const pipelines: Observable<unknown>[] = [routing];
 
-    if (ratePerSec > 0) {
-      const generator = createOrderGenerator({ seed: config.seed, now: () => t.scheduler.now() });
-      const startedAt = t.scheduler.now();
-      // At most two ticks' worth per tick: when the machine cannot keep up, the backlog is
-      // dropped instead of piling up in the client's write buffer (the rate shown drops instead).
-      const maxPerTick = Math.max(1, Math.ceil((ratePerSec * TICK_MS * 2) / 1000));
-      let due = 0;
-      pipelines.push(
-        interval(TICK_MS, t.scheduler).pipe(
-          t.untilStopped(),
-          tap(() => {
-            const target = ((t.scheduler.now() - startedAt) * ratePerSec) / 1000;
-            due = Math.max(due, target - maxPerTick);
-            for (; due < target; due++) {
-              const order = generator.next();
-              t.publish(orderSubject(order.channel), order);
-            }
-          }),
-        ),
-      );
-    }
-
     if (summaryEveryMs > 0) {
       const startedAt = t.scheduler.now();
-      let last = { generated: 0, in: 0, priority: 0, standard: 0, at: startedAt };
+      let last = { in: 0, priority: 0, standard: 0, at: startedAt };
       const counts = () => ({
-        generated: t.stats.total('published', SUBJECTS.orders),
         in: t.stats.total('received', SUBJECTS.orders),
         priority: t.stats.total('published', SUBJECTS.priority),
         standard: t.stats.total('published', SUBJECTS.standard),
@@ -111,9 +79,8 @@ export function createOrderRouting(config: OrderRoutingConfig = {}): Topology {
           tap(() => {
             const now = counts();
             const perSec = (n: number) => Math.round((n * 1000) / Math.max(1, now.at - last.at));
-            const generated = ratePerSec > 0 ? `generated ${perSec(now.generated - last.generated)}/s, ` : '';
             t.report(
-              `order-routing ${Math.round((now.at - startedAt) / 1000)}s | ${generated}in ${perSec(now.in - last.in)}/s -> ` +
+              `order-routing ${Math.round((now.at - startedAt) / 1000)}s | in ${perSec(now.in - last.in)}/s -> ` +
                 `priority ${perSec(now.priority - last.priority)}/s, standard ${perSec(now.standard - last.standard)}/s | ` +
                 `dlq ${t.stats.deadLetters} | totals in ${now.in}, priority ${now.priority}, standard ${now.standard}`,
             );
@@ -125,7 +92,7 @@ export function createOrderRouting(config: OrderRoutingConfig = {}): Topology {
         const end = counts();
         const share = end.in > 0 ? Math.round((end.priority * 100) / end.in) : 0;
         t.report(
-          `order-routing done | ${ratePerSec > 0 ? `generated ${end.generated}, ` : ''}in ${end.in}, priority ${end.priority} (${share}%), standard ${end.standard}, dead letters ${t.stats.deadLetters}`,
+          `order-routing done | in ${end.in}, priority ${end.priority} (${share}%), standard ${end.standard}, dead letters ${t.stats.deadLetters}`,
         );
       });
     }
@@ -133,10 +100,10 @@ export function createOrderRouting(config: OrderRoutingConfig = {}): Topology {
   });
 }
 
-/** Reads `ORDER_RATE_PER_SEC`, `ORDER_SEED` and `ORDER_SUMMARY_EVERY_MS` (all optional). */
+/** Reads `ORDER_SUMMARY_EVERY_MS` (optional). */
 export function orderRoutingConfigFromEnv(env: Readonly<Record<string, string | undefined>>): OrderRoutingConfig {
-  const num = (name: string) => (env[name] !== undefined && env[name] !== '' ? Number(env[name]) : undefined);
-  return { ratePerSec: num('ORDER_RATE_PER_SEC'), seed: num('ORDER_SEED'), summaryEveryMs: num('ORDER_SUMMARY_EVERY_MS') };
+  const every = env.ORDER_SUMMARY_EVERY_MS;
+  return { summaryEveryMs: every !== undefined && every !== '' ? Number(every) : undefined };
 }
 
 export default createOrderRouting(orderRoutingConfigFromEnv(process.env));

@@ -1,16 +1,21 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Logger } from 'pino';
 import { ensureError } from '../errors.js';
+import type { Topology } from '../runtime/define-topology.js';
 import { connect, type Connection } from '../runtime/connect.js';
 import { describeTopology, formatTopologyDescription } from '../runtime/describe-topology.js';
 import { contractToAsyncApi } from '../runtime/contract-to-async-api.js';
 import { describeContract } from '../runtime/topology-contract.js';
-import { runTopology, type TopologyExit } from '../runtime/run-topology.js';
+import { runTopology, type RunningTopology, type TopologyExit } from '../runtime/run-topology.js';
 import type { MetricsServer } from '../runtime/start-metrics-server.js';
 import { stuckStateStores } from '../state/open-state-store.js';
 import { dlqCommand } from './dlq-command.js';
 import { createCliLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from './create-cli-logger.js';
 import { EXIT } from './exit-codes.js';
+import { formatPartSummary, type PartSummaryBase } from './format-part-summary.js';
 import { ingestCommand } from './ingest-command.js';
 import { loadTopology } from './load-topology.js';
 import { withNatsFlags } from './nats-flags.js';
@@ -29,6 +34,7 @@ interface RunFlags extends NatsFlags {
   logFormat?: LogFormat | undefined;
   metricsPort?: number | undefined;
   metricsHost?: string | undefined;
+  summaryEveryMs?: number | undefined;
 }
 
 const ENDINGS: Record<TopologyExit['reason'], string> = {
@@ -57,8 +63,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   withNatsFlags(
     program
       .command('run')
-      .description('Load a topology module and run it until SIGINT/SIGTERM (or --duration-ms), draining in-flight work.')
-      .argument('<file>', 'topology module (.ts or .js) exporting a defineTopology() result'),
+      .description(
+        'Load a topology module and run it until SIGINT/SIGTERM (or --duration-ms), draining in-flight work. ' +
+          'Further modules (a demo driver, a feed) run beside it on the same connection and are stopped first.',
+      )
+      .argument('<files...>', 'topology modules (.ts or .js) exporting a defineTopology() result; the first is the topology, the others its drivers'),
     'a private nats-server from PATH, else in-process',
   )
     .option('--export <name>', 'which export of the module is the topology (default: the default export)')
@@ -69,8 +78,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, else json)').choices(LOG_FORMATS))
     .option('--metrics-port <n>', 'serve Prometheus metrics at http://<metrics-host>:<n>/metrics (0: a free port)', nonNegative)
     .option('--metrics-host <address>', 'address of the metrics endpoint (default 127.0.0.1)')
-    .action(async (file: string, flags: RunFlags) => {
-      code = await run(file, flags);
+    .option('--summary-every-ms <n>', 'log one line per part (in, out, batches, open, outbox, dead letters) every n ms; 0: none (default 5000 on a terminal, else 0)', nonNegative)
+    .action(async (files: string[], flags: RunFlags) => {
+      code = await run(files, flags);
     });
 
   program
@@ -113,45 +123,98 @@ export async function main(argv: readonly string[]): Promise<number> {
   return code ?? EXIT.ok;
 }
 
-async function run(file: string, flags: RunFlags): Promise<number> {
+async function run(files: readonly string[], flags: RunFlags): Promise<number> {
   const logger = await createCliLogger({ level: flags.logLevel, format: flags.logFormat });
   const signals = new SignalWatch(logger, flags.drainTimeoutMs ?? 5_000);
   let connection: Connection | undefined;
   let metrics: MetricsServer | undefined;
+  let summary: NodeJS.Timeout | undefined;
+  let durationTimer: NodeJS.Timeout | undefined;
+  let tempStateDir: string | undefined;
   try {
-    const topology = await loadTopology(file, flags.export);
+    const topologies: Topology[] = [];
+    for (const file of files) topologies.push(await loadTopology(file, flags.export));
+    const names = topologies.map((t) => t.name);
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice !== undefined) throw new Error(`two modules define the topology '${twice}': each topology of one run needs its own name`);
+    const [main] = topologies as [Topology, ...Topology[]];
     const nats = natsOptionsFromFlags(flags, process.env);
     connection = await connect({ nats, credentials: nats === undefined ? natsCredentialsFromFlags(flags, process.env) : undefined, logger });
+    // The embedded server's streams go at exit, so the LMDB state that records positions in them goes too.
+    if (connection.mode === 'embedded' && process.env.SLUICE_STATE_DIR === undefined) tempStateDir = mkdtempSync(join(tmpdir(), 'sluice-state-'));
     if (flags.metricsPort !== undefined) {
       // prom-client loads only when metrics are asked for.
       const { startMetricsServer } = await import('../runtime/start-metrics-server.js');
-      metrics = await startMetricsServer({ topologyName: topology.name, port: flags.metricsPort, host: flags.metricsHost, logger });
+      metrics = await startMetricsServer({ topologyName: main.name, port: flags.metricsPort, host: flags.metricsHost, logger });
       logger.info({ url: metrics.url }, `sluice: metrics at ${metrics.url}`);
     }
-    const running = await runTopology(topology, {
-      statsObserver: metrics?.observer,
-      transport: connection.transport,
-      logger,
-      durationMs: flags.durationMs,
-      drainTimeoutMs: flags.drainTimeoutMs,
-      closeTransport: false,
-      allowControl: flags.allowControl === true,
-    });
-    metrics?.attach(running.stats);
-    logger.info(`sluice: running ${topology.name} on ${connection.description}${flags.durationMs !== undefined ? ` for ${flags.durationMs} ms` : ''} (Ctrl-C to stop)`);
-    signals.onStop(() => void running.stop());
-    const exit = await running.done;
-    logger[exit.reason === 'failed' ? 'error' : 'info'](`sluice: ${topology.name} ${ENDINGS[exit.reason]} after ${(exit.elapsedMs / 1000).toFixed(1)} s`);
-    return exit.reason === 'failed' ? EXIT.failed : EXIT.ok;
+    const runs: RunningTopology[] = [];
+    for (const [i, topology] of topologies.entries()) {
+      runs.push(
+        await runTopology(topology, {
+          statsObserver: i === 0 ? metrics?.observer : undefined,
+          transport: connection.transport,
+          logger,
+          drainTimeoutMs: flags.drainTimeoutMs,
+          closeTransport: false,
+          allowControl: flags.allowControl === true,
+          stateDir: tempStateDir,
+        }),
+      );
+    }
+    metrics?.attach(runs[0]!.stats);
+    // Drivers stop first, so what they published is drained by the topology they feed.
+    let stopping: Promise<unknown> | undefined;
+    let why: 'duration' | undefined;
+    const stopAll = (): Promise<unknown> => (stopping ??= (async () => {
+      for (const r of [...runs].reverse()) await r.stop();
+    })());
+    const drivers = names.length > 1 ? ` (with ${names.slice(1).join(', ')})` : '';
+    const state = tempStateDir !== undefined ? `, state ${tempStateDir} (removed at exit)` : '';
+    logger.info(`sluice: running ${main.name}${drivers} on ${connection.description}${state}${flags.durationMs !== undefined ? ` for ${flags.durationMs} ms` : ''} (Ctrl-C to stop)`);
+    if (flags.durationMs !== undefined) {
+      durationTimer = setTimeout(() => {
+        why = 'duration';
+        void stopAll();
+      }, flags.durationMs);
+    }
+    signals.onStop(() => void stopAll());
+    const summaryEveryMs = flags.summaryEveryMs ?? (process.stderr.isTTY === true ? 5_000 : 0);
+    if (summaryEveryMs > 0) {
+      const startedAt = Date.now();
+      const bases = new Map<string, PartSummaryBase>();
+      summary = setInterval(() => {
+        const now = Date.now();
+        for (const r of runs) {
+          const { lines, base } = formatPartSummary(r.name, now - startedAt, r.stats.parts(), bases.get(r.name), now);
+          bases.set(r.name, base);
+          for (const line of lines) logger.info(line);
+        }
+      }, summaryEveryMs);
+    }
+    // Whichever ends first (the topology finished or failed, a driver failed), the others follow.
+    for (const r of runs) void r.done.then((exit) => (r === runs[0] || exit.reason === 'failed' ? stopAll() : undefined));
+    const exits = await Promise.all(runs.map((r) => r.done));
+    clearInterval(summary);
+    let failed = false;
+    for (const [i, exit] of exits.entries()) {
+      const reason = exit.reason === 'stopped' && why === 'duration' ? 'duration' : exit.reason;
+      failed ||= reason === 'failed';
+      logger[reason === 'failed' ? 'error' : 'info'](`sluice: ${names[i]} ${ENDINGS[reason]} after ${(exit.elapsedMs / 1000).toFixed(1)} s`);
+    }
+    return failed ? EXIT.failed : EXIT.ok;
   } catch (err) {
     const error = ensureError(err);
     logger.fatal({ err: error }, 'could not run the topology');
     return EXIT.failed;
   } finally {
+    clearInterval(summary);
+    clearTimeout(durationTimer);
     await metrics?.close();
     await connection?.dispose().catch((err: unknown) => logger.error({ err: ensureError(err) }, 'closing the connection failed'));
     signals.dispose();
     exitPastStuckStores(logger);
+    if (tempStateDir !== undefined) rmSync(tempStateDir, { recursive: true, force: true });
   }
 }
 

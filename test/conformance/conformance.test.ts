@@ -14,8 +14,9 @@ import { serviceSubject } from '../../src/runtime/service-subject.js';
 import { describeContract, type TopologyContract } from '../../src/runtime/topology-contract.js';
 import { NatsTransport } from '../../src/transport/nats-transport.js';
 import { subjectMatches } from '../../src/transport/subject.js';
-import hybrid from '../../topologies/hybrid-orders.js';
+import hybrid from '../helpers/orders-ledger.js';
 import lowStock from '../../topologies/low-stock.js';
+import { createOrderGenerator } from '../../demo/order-generator.js';
 import { createOrderRouting } from '../../topologies/order-routing.js';
 import inventory from '../../topologies/inventory.js';
 import { startTestNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
@@ -61,8 +62,13 @@ async function seen(published: () => ReadonlySet<string>, subjects: readonly str
 
 const scenarios: Scenario[] = [
   {
-    topology: createOrderRouting({ ratePerSec: 40, summaryEveryMs: 0, seed: 3 }),
+    topology: createOrderRouting({ summaryEveryMs: 0 }),
     feed: async (t, published) => {
+      const orders = createOrderGenerator({ seed: 3 });
+      for (let i = 0; i < 40; i++) {
+        const order = orders.next();
+        t.publish(`shop.orders.${order.channel}`, pack(order), { headers: { 'Content-Type': 'application/msgpack' } });
+      }
       t.publish('shop.orders.web', pack({ hello: 'world' }), { headers: { 'Content-Type': 'application/msgpack' } });
       await seen(published, ['shop.fulfilment.priority', 'shop.fulfilment.standard', 'sluice.dlq.order-routing']);
     },
@@ -101,13 +107,13 @@ const scenarios: Scenario[] = [
       const headers = { 'Content-Type': 'application/msgpack' };
       for (let i = 1; i <= 23; i++) await t.publishDurable('shop.orders.web', pack({ orderId: `o${i}`, sku: 'sku-1', quantity: 1, totalCents: 100 * i }), { headers });
       await t.publishDurable('shop.orders.web', pack({ orderId: 'bad', sku: 'sku-1', quantity: 'one', totalCents: 1 }), { headers });
-      await seen(published, ['shop.stock.reserved', 'shop.stock.rejected', 'shop.alerts.low-stock', 'sluice.dlq.hybrid-orders']);
+      await seen(published, ['shop.stock.reserved', 'shop.stock.rejected', 'shop.alerts.low-stock', 'sluice.dlq.orders-ledger']);
       await t.publishDurable('ops.end-of-day', pack({ day: '2026-12-04' }), { headers });
       await seen(published, ['finance.ledger.daily', 'analytics.orders.batch']);
     },
     notExercised: {
-      'sluice.dlq.hybrid-orders.stock': 'orders are validated before the actor, so it has nothing to dead-letter',
-      'sluice.dlq.hybrid-orders.daily-ledger': "the ledger's flush does not throw",
+      'sluice.dlq.orders-ledger.stock': 'orders are validated before the actor, so it has nothing to dead-letter',
+      'sluice.dlq.orders-ledger.daily-ledger': "the ledger's flush does not throw",
     },
   },
 ];

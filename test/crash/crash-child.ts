@@ -51,17 +51,8 @@ export function spawnCrashChild(file: string, cfg: object, onLine: (line: string
   };
 }
 
-/** A small seeded PRNG, so kill points are reproducible from the printed seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG, so kill points are reproducible from the printed seed (the demo generator's). */
+export { mulberry32 } from '../../demo/order-generator.js';
 
 /** The seed of a crash test's random kill points: `SLUICE_CRASH_SEED` to reproduce a run, else fresh. */
 export function crashSeed(): number {

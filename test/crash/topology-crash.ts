@@ -130,12 +130,14 @@ export interface CrashResult extends Tally {
   readonly stderr: string;
 }
 
-interface Child extends CrashChild {
+/** A running topology child (topology-child.ts) and its latest progress line. */
+export interface Child extends CrashChild {
   progress(): ChildProgress;
   readonly ready: Promise<void>;
 }
 
-function startChild(cfg: TopologyChildConfig): Child {
+/** Starts topology-child.ts with `cfg`, following its `ready` / `p` / `done` lines. */
+export function startChild(cfg: TopologyChildConfig): Child {
   let progress: ChildProgress = { received: 0, published: 0, deadLetters: 0, unsettledOutputs: 0, maxRssBytes: 0 };
   let isReady = false;
   const child = spawnCrashChild(CHILD, cfg, (line) => {

@@ -9,7 +9,8 @@ import { runTopology } from '../../src/runtime/run-topology.js';
 import { startTestDriver, type TopologyTestDriver } from '../../src/testing/index.js';
 import { LocalTransport } from '../../src/transport/local-transport.js';
 import { NatsTransport } from '../../src/transport/nats-transport.js';
-import { createOrderGenerator, type Order } from '../../topologies/order-generator.js';
+import { createOrderFeed } from '../../demo/order-feed.js';
+import { createOrderGenerator, type Order } from '../../demo/order-generator.js';
 import { createOrderRouting, HIGH_VALUE_CENTS, isPriority, orderSubject, SUBJECTS } from '../../topologies/order-routing.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 
@@ -19,7 +20,7 @@ afterEach(async () => {
 });
 
 async function routingOnly(): Promise<TopologyTestDriver> {
-  const driver = await startTestDriver(createOrderRouting({ ratePerSec: 0, summaryEveryMs: 0 }));
+  const driver = await startTestDriver(createOrderRouting({ summaryEveryMs: 0 }));
   drivers.push(driver);
   return driver;
 }
@@ -101,24 +102,28 @@ describe('order-routing (test driver)', () => {
   });
 });
 
-describe('order-routing with its generator', () => {
-  it('generates exactly the configured rate in virtual time, routes everything generated, and reports every period', async () => {
+describe('order-routing fed by the demo order feed', () => {
+  it('routes everything the feed generated at exactly its rate in virtual time, and reports every period', async () => {
     // Virtual time makes the rate exact and immune to a busy machine; flush() runs 1 s of it.
     const scheduler = new VirtualTimeScheduler(VirtualAction, 1000);
     const lines: string[] = [];
     const transport = new LocalTransport({ scheduler });
-    const run = await runTopology(createOrderRouting({ ratePerSec: 2000, seed: 3, summaryEveryMs: 200 }), {
-      transport, logger: pino({ level: 'silent' }), scheduler, report: (l) => lines.push(l),
-    });
+    const options = { transport, logger: pino({ level: 'silent' }), scheduler, report: (l: string) => lines.push(l), closeTransport: false };
+    const routing = await runTopology(createOrderRouting({ summaryEveryMs: 200 }), options);
+    const feed = await runTopology(createOrderFeed({ ratePerSec: 2000, seed: 3 }), options);
     scheduler.flush();
     await transport.flush();
-    const exit = await run.stop();
-    const generated = Object.entries(exit.stats.published).filter(([s]) => s.startsWith('shop.orders.')).reduce((n, [, c]) => n + c, 0);
+    // As `sluice run` does: the driver stops first, so the topology drains what it published.
+    const fed = await feed.stop();
+    const exit = await routing.stop();
+    await transport.close();
+    const generated = Object.entries(fed.stats.published).filter(([s]) => s.startsWith('shop.orders.')).reduce((n, [, c]) => n + c, 0);
     const routed = (exit.stats.published[SUBJECTS.priority] ?? 0) + (exit.stats.published[SUBJECTS.standard] ?? 0);
     expect(generated).toBe(2000);
     expect(routed).toBe(generated);
-    expect(lines.filter((l) => /^order-routing \d+s \| generated \d+\/s/.test(l))).toHaveLength(5);
-    expect(lines.at(-1)).toMatch(/^order-routing done \| generated 2000, in 2000, priority \d+ \(\d+%\), standard \d+, dead letters 0$/);
+    expect(lines.filter((l) => /^order-routing \d+s \| in \d+\/s/.test(l))).toHaveLength(5);
+    expect(lines).toContain('order-feed done | generated 2000');
+    expect(lines.at(-1)).toMatch(/^order-routing done \| in 2000, priority \d+ \(\d+%\), standard \d+, dead letters 0$/);
   });
 });
 
@@ -127,7 +132,7 @@ describe('order-routing on a real nats-server', () => {
 
   it('routes orders published by another client', async () => {
     const transport = await NatsTransport.connect({ servers: server().url });
-    const run = await runTopology(createOrderRouting({ ratePerSec: 0, summaryEveryMs: 0 }), { transport, logger: pino({ level: 'silent' }) });
+    const run = await runTopology(createOrderRouting({ summaryEveryMs: 0 }), { transport, logger: pino({ level: 'silent' }) });
     const client = await NatsTransport.connect({ servers: server().url });
     try {
       const got: Envelope<Uint8Array>[] = [];

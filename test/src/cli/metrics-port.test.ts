@@ -8,7 +8,7 @@ describe('sluice run --metrics-port', () => {
   const server = useNatsServer();
 
   it('serves the running topology’s metrics over HTTP until it stops', { timeout: 60_000 }, async () => {
-    const run = sluice(['run', 'topologies/order-routing.ts', '--nats', server().url, '--metrics-port', '0', '--log-format', 'json']);
+    const run = sluice(['run', 'topologies/order-routing.ts', 'demo/order-feed.ts', '--nats', server().url, '--metrics-port', '0', '--log-format', 'json']);
     await run.waitFor(/"url":"http:\/\/127\.0\.0\.1:\d+\/metrics"/);
     const url = /"url":"(http:\/\/127\.0\.0\.1:\d+\/metrics)"/.exec(run.output().stderr)![1]!;
     const labels = { topology: 'order-routing', subject: 'shop.fulfilment.standard' };

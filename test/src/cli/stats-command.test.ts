@@ -2,17 +2,17 @@ import { describe, expect, it } from 'vitest';
 import type { FoundTopology } from '../../../src/cli/find-topologies.js';
 import { useNatsServer } from '../../helpers/nats-server.js';
 import { sluice } from './run-cli.js';
-import { ORDERS, useRunningHybridOrders } from './running-hybrid-orders.js';
+import { ORDERS, useRunningOrdersLedger } from './running-orders-ledger.js';
 
 describe('sluice stats <topology> (child process, real nats-server)', () => {
   const server = useNatsServer();
-  useRunningHybridOrders(server);
+  useRunningOrdersLedger(server);
 
-  it('prints every part of hybrid-orders in one table, pipelines first; --json is the merged TopologyStats', { timeout: 60_000 }, async () => {
-    const table = await sluice(['stats', 'hybrid-orders', '--nats', server().url]).result;
+  it('prints every part of orders-ledger in one table, pipelines first; --json is the merged TopologyStats', { timeout: 60_000 }, async () => {
+    const table = await sluice(['stats', 'orders-ledger', '--nats', server().url]).result;
     expect(table.code, table.stderr).toBe(0);
     const lines = table.stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^hybrid-orders: 1 instance, up \d+s, health degraded \(1 dead letter in the last \d+ s\)$/);
+    expect(lines[0]).toMatch(/^orders-ledger: 1 instance, up \d+s, health degraded \(1 dead letter in the last \d+ s\)$/);
     expect(lines[1]).toMatch(/^PART\s+STATE\s+IN\s+OUT\s+IN\/S\s+OUT\/S\s+LAG\s+UNSETTLED\s+DLQ\s+BATCHES\s+LAST\s+MAX\s+ACTORS\s+OUTBOX$/);
     const row = (name: string) => lines.find((l) => l.startsWith(`${name} `));
     expect(lines.slice(2, 5).map((l) => l.split(/\s{2,}/)[0])).toEqual(['pipeline 1', 'pipeline 2', 'pipeline 3']);
@@ -23,10 +23,10 @@ describe('sluice stats <topology> (child process, real nats-server)', () => {
     expect(row('microBatch')).toMatch(/^microBatch\s+running\s+30\s+30\s/);
     expect(lines.at(-1)).toMatch(/^totals: in \d+ \([\d.]+\/s\), out \d+ \([\d.]+\/s\), lag 0, unsettled 0, dead letters 1$/);
 
-    const json = await sluice(['stats', 'hybrid-orders', '--nats', server().url, '--json']).result;
+    const json = await sluice(['stats', 'orders-ledger', '--nats', server().url, '--json']).result;
     expect(json.code, json.stderr).toBe(0);
     const stats = JSON.parse(json.stdout) as FoundTopology;
-    expect(stats).toMatchObject({ topology: 'hybrid-orders', instances: [expect.any(String)], health: 'degraded', totals: { deadLetters: 1, lag: 0, unsettled: 0 } });
+    expect(stats).toMatchObject({ topology: 'orders-ledger', instances: [expect.any(String)], health: 'degraded', totals: { deadLetters: 1, lag: 0, unsettled: 0 } });
     expect(stats.parts.find((p) => p.name === 'actor stock')).toMatchObject({ kind: 'actor', in: ORDERS.length, actors: 3, outbox: 0, detail: { handled: ORDERS.length } });
   });
 

@@ -6,11 +6,11 @@ import lowStock from '../../../topologies/low-stock.js';
 import type { TopologyStatusLine } from '../../../src/cli/status-command.js';
 import { startTestNatsServer, useNatsServer } from '../../helpers/nats-server.js';
 import { sluice } from './run-cli.js';
-import { useRunningHybridOrders } from './running-hybrid-orders.js';
+import { useRunningOrdersLedger } from './running-orders-ledger.js';
 
 describe('sluice status (child process, real nats-server)', () => {
   const server = useNatsServer();
-  useRunningHybridOrders(server);
+  useRunningOrdersLedger(server);
   // Two instances of a second topology: status shows one line for both.
   const lowStockRuns: RunningTopology[] = [];
   beforeAll(async () => {
@@ -28,15 +28,15 @@ describe('sluice status (child process, real nats-server)', () => {
     const lines = table.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^TOPOLOGY\s+INSTANCES\s+PARTS\s+IN\/S\s+OUT\/S\s+LAG\s+UNSETTLED\s+DEAD LETTERS\s+UP\s+HEALTH$/);
     expect(lines).toHaveLength(3);
-    expect(lines[1]).toMatch(/^hybrid-orders\s+1\s+14\s+[\d.]+\s+[\d.]+\s+0\s+0\s+1\s+\d+s\s+degraded: 1 dead letter in the last \d+ s$/);
-    expect(lines[2]).toMatch(/^low-stock\s+2\s+3\s+0\s+0\s+0\s+0\s+0\s+\d+s\s+ok$/);
+    expect(lines[1]).toMatch(/^low-stock\s+2\s+3\s+0\s+0\s+0\s+0\s+0\s+\d+s\s+ok$/);
+    expect(lines[2]).toMatch(/^orders-ledger\s+1\s+14\s+[\d.]+\s+[\d.]+\s+0\s+0\s+1\s+\d+s\s+degraded: 1 dead letter in the last \d+ s$/);
 
     const json = await sluice(['status', '--nats', server().url, '--json']).result;
     expect(json.code, json.stderr).toBe(0);
     const parsed = JSON.parse(json.stdout) as TopologyStatusLine[];
     expect(parsed).toEqual([
-      expect.objectContaining({ topology: 'hybrid-orders', instances: 1, parts: 14, lag: 0, unsettled: 0, deadLetters: 1, health: 'degraded' }),
       expect.objectContaining({ topology: 'low-stock', instances: 2, parts: 3, lag: 0, deadLetters: 0, health: 'ok', problems: [] }),
+      expect.objectContaining({ topology: 'orders-ledger', instances: 1, parts: 14, lag: 0, unsettled: 0, deadLetters: 1, health: 'degraded' }),
     ]);
   });
 

@@ -10,7 +10,7 @@ import { runTopology } from '../../../src/runtime/run-topology.js';
 import { serviceSubject } from '../../../src/runtime/serve-topology-service.js';
 import type { TopologyStats } from '../../../src/runtime/topology-stats.js';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';
-import hybridOrders, { STREAMS, SUBJECTS, type Order } from '../../../topologies/hybrid-orders.js';
+import ordersLedger, { STREAMS, SUBJECTS, type Order } from '../../helpers/orders-ledger.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { useTempDir } from '../../helpers/temp-dir.js';
 import { until } from '../../helpers/until.js';
@@ -30,27 +30,27 @@ const part = (stats: TopologyStats, name: string): PartStats => {
 };
 
 describe('stats for every part (real nats-server)', () => {
-  it('hybrid-orders: pipelines, the stream, sinks, microBatch, the actor and the durable batch each report in one shape', { timeout: 60_000 }, async () => {
+  it('orders-ledger: pipelines, the stream, sinks, microBatch, the actor and the durable batch each report in one shape', { timeout: 60_000 }, async () => {
     const transport = await NatsTransport.connect({ servers: server().url });
     const client = await NatsTransport.connect({ servers: server().url });
     await client.ensureStream({ name: STREAMS.analytics, subjects: [SUBJECTS.analytics] });
-    const run = await runTopology(hybridOrders, { transport, logger: pino({ level: 'silent' }), stateDir: stateDir() });
+    const run = await runTopology(ordersLedger, { transport, logger: pino({ level: 'silent' }), stateDir: stateDir() });
     try {
       const orders: Order[] = Array.from({ length: 30 }, (_, i) => ({ orderId: `o-${i}`, sku: `SKU-${i % 3}`, quantity: 1, totalCents: 100 + i }));
-      await until(async () => (await askStats(client, 'hybrid-orders')).parts.every((p) => p.state !== 'starting'), { what: 'actor and durable batch started' });
+      await until(async () => (await askStats(client, 'orders-ledger')).parts.every((p) => p.state !== 'starting'), { what: 'actor and durable batch started' });
       for (const o of orders) await client.publishDurable(`shop.orders.${o.orderId}`, msgpackCodec.encode(o));
       await client.publishDurable('shop.orders.bad', new Uint8Array([0xc1])); // 0xc1 is never valid MessagePack
       await until(async () => {
-        const s = await askStats(client, 'hybrid-orders');
+        const s = await askStats(client, 'orders-ledger');
         return part(s, 'actor stock').in >= 30 && part(s, 'microBatch').out >= 30;
       }, { what: 'orders handled by the actor and the micro-batch' });
       await client.publishDurable(SUBJECTS.endOfDay, msgpackCodec.encode({ day: '2026-12-04' }));
-      await until(async () => (await askStats(client, 'hybrid-orders')).parts.some((p) => p.name === 'durable-batch daily-ledger' && p.batches === 1 && p.outbox === 0), { what: 'the day flushed' });
-      await until(async () => part(await askStats(client, 'hybrid-orders'), `stream ${STREAMS.orders}`).lag === 0, { what: 'orders read' });
+      await until(async () => (await askStats(client, 'orders-ledger')).parts.some((p) => p.name === 'durable-batch daily-ledger' && p.batches === 1 && p.outbox === 0), { what: 'the day flushed' });
+      await until(async () => part(await askStats(client, 'orders-ledger'), `stream ${STREAMS.orders}`).lag === 0, { what: 'orders read' });
 
-      const stats = await askStats(client, 'hybrid-orders');
+      const stats = await askStats(client, 'orders-ledger');
       // Everything as before is still there.
-      expect(stats).toMatchObject({ topology: 'hybrid-orders', received: expect.any(Object), published: expect.any(Object), deadLetters: 1, unsettledOutputs: 0 });
+      expect(stats).toMatchObject({ topology: 'orders-ledger', received: expect.any(Object), published: expect.any(Object), deadLetters: 1, unsettledOutputs: 0 });
       expect(stats.uptimeMs).toBeGreaterThan(0);
       // One shape: every field present on every part (null where it does not apply).
       for (const p of stats.parts) {
@@ -80,11 +80,11 @@ describe('stats for every part (real nats-server)', () => {
 
       // $SRV discovery finds the same answer, as the stats endpoint's data.
       const found: Array<{ name: string; data: unknown }> = [];
-      for await (const s of await new Svcm(client.nc).client({ strategy: 'stall', maxWait: 2000 }).stats('sluice-hybrid-orders')) {
+      for await (const s of await new Svcm(client.nc).client({ strategy: 'stall', maxWait: 2000 }).stats('sluice-orders-ledger')) {
         for (const e of s.endpoints ?? []) if (e.data !== null && e.data !== undefined) found.push({ name: e.name, data: e.data });
       }
       expect(found).toHaveLength(1);
-      expect(found[0]).toMatchObject({ name: 'stats', data: { topology: 'hybrid-orders', totals: { deadLetters: 1 } } });
+      expect(found[0]).toMatchObject({ name: 'stats', data: { topology: 'orders-ledger', totals: { deadLetters: 1 } } });
       expect((found[0]!.data as TopologyStats).parts.map((p) => p.name)).toEqual(stats.parts.map((p) => p.name));
     } finally {
       await run.stop();

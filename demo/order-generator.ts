@@ -1,8 +1,8 @@
 import { InvalidConfigError } from 'sluice';
-import { CHANNELS, type Channel, type Order, type OrderLine, type Shipping } from './order-routing-schemas.js';
+import { CHANNELS, type Channel, type Order, type OrderLine, type Shipping } from '../topologies/order-routing-schemas.js';
 
-export { CHANNELS } from './order-routing-schemas.js';
-export type { Channel, Order, OrderLine, Shipping } from './order-routing-schemas.js';
+export { CHANNELS } from '../topologies/order-routing-schemas.js';
+export type { Channel, Order, OrderLine, Shipping } from '../topologies/order-routing-schemas.js';
 
 /** Options for {@link createOrderGenerator}. */
 export interface OrderGeneratorConfig {
@@ -90,7 +90,7 @@ function weightedIndex(random: () => number, length: number, weights?: readonly 
 }
 
 /** Small, fast, good-enough PRNG with a 32-bit state; not for anything secret. */
-function mulberry32(seed: number): () => number {
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

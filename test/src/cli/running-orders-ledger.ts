@@ -6,11 +6,11 @@ import { afterAll, beforeAll } from 'vitest';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';
-import hybridOrders, { INITIAL_UNITS, STREAMS, SUBJECTS, type Order } from '../../../topologies/hybrid-orders.js';
+import ordersLedger, { INITIAL_UNITS, STREAMS, SUBJECTS, type Order } from '../../helpers/orders-ledger.js';
 import type { NatsServerHandle } from '../../helpers/nats-server.js';
 import { until } from '../../helpers/until.js';
 
-/** The orders {@link useRunningHybridOrders} sends: 30 orders over 3 SKUs, quantities 1-2. */
+/** The orders {@link useRunningOrdersLedger} sends: 30 orders over 3 SKUs, quantities 1-2. */
 export const ORDERS: readonly Order[] = Array.from({ length: 30 }, (_, i) => ({ orderId: `o-${i}`, sku: `SKU-${i % 3}`, quantity: 1 + (i % 2), totalCents: 500 + i }));
 
 /** What the stock actor must hold for `sku` after {@link ORDERS}. */
@@ -19,11 +19,11 @@ export function expectedAvailable(sku: string): number {
 }
 
 /**
- * topologies/hybrid-orders.ts running in this process on `server` (the commands under test run
+ * test/helpers/orders-ledger.ts running in this process on `server` (the commands under test run
  * as child processes against it), fed {@link ORDERS} and one undecodable message, and settled:
  * the actor has handled every order and every order is acknowledged.
  */
-export function useRunningHybridOrders(server: () => NatsServerHandle): () => RunningTopology {
+export function useRunningOrdersLedger(server: () => NatsServerHandle): () => RunningTopology {
   let run: RunningTopology | undefined;
   let dir: string | undefined;
   beforeAll(async () => {
@@ -31,7 +31,7 @@ export function useRunningHybridOrders(server: () => NatsServerHandle): () => Ru
     const transport = await NatsTransport.connect({ servers: server().url });
     await transport.ensureStream({ name: STREAMS.analytics, subjects: [SUBJECTS.analytics] });
     await transport.ensureStream({ name: STREAMS.orders, subjects: [SUBJECTS.orders] });
-    run = await runTopology(hybridOrders, { transport, logger: pino({ level: 'silent' }), stateDir: dir });
+    run = await runTopology(ordersLedger, { transport, logger: pino({ level: 'silent' }), stateDir: dir });
     const client = await NatsTransport.connect({ servers: server().url });
     try {
       for (const o of ORDERS) await client.publishDurable(`shop.orders.${o.orderId}`, msgpackCodec.encode(o));
@@ -50,7 +50,7 @@ export function useRunningHybridOrders(server: () => NatsServerHandle): () => Ru
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
   return () => {
-    if (run === undefined) throw new Error('useRunningHybridOrders: not started');
+    if (run === undefined) throw new Error('useRunningOrdersLedger: not started');
     return run;
   };
 }
