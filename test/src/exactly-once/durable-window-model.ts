@@ -49,7 +49,7 @@ export function windowModel(cut: ModelCut, inputs: readonly WindowInput[]): stri
   };
   for (const m of inputs) {
     if (m.type === 'value') {
-      const next = mx === null ? m.t : Math.max(mx, m.t);
+      const next: number = mx === null ? m.t : Math.max(mx, m.t);
       const w = next - cut.maxOutOfOrderMs;
       if (cut.kind === 'session') {
         if (closed(m.t + cut.gapMs, w)) {

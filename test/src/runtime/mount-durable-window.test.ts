@@ -90,7 +90,7 @@ describe('t.durableWindow: durable windows as a part of a topology', () => {
     await until(async () => (await count('SENSORS_SUMS')) === 4, { what: 'the late record and the closed window' });
     await run.stop();
 
-    const out = (await readStream(transport, 'SENSORS_SUMS')).map((m) => ({ ...(msgpackCodec.decode(m.data) as Record<string, unknown>), subject: m.subject }));
+    const out = (await readStream(transport, 'SENSORS_SUMS')).map((m): Record<string, unknown> => ({ ...(msgpackCodec.decode(m.data) as Record<string, unknown>), subject: m.subject }));
     expect(out.map((o) => [o.subject, o['key'], o['start'] ?? o['eventTime'], o['value'] ?? o['missed'], o['closedBy'] ?? null])).toEqual([
       ['sensors.sums', 'a', 0, { sum: 3 }, 'event'],
       ['sensors.sums', 'b', 0, { sum: 10 }, 'event'],
