@@ -148,6 +148,7 @@ describe('public API', () => {
       "anyOf",
       "backoffDelayMs",
       "batchUntil",
+      "calendarPeriodOf",
       "check",
       "deadLetter",
       "deadLettered",

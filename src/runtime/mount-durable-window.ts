@@ -51,8 +51,9 @@ export interface DurableWindowInputs<T> {
    * Messages that move the watermark to their `eventTime` (like the `window` operator's
    * `advanceOn`), e.g. `t.schedule(...)` at 00:00 on the 3rd, or a "period final" event: the
    * windows that end (plus `allowedLatenessMs`) by then close, at that position in the stream.
+   * Several sources as an array (merged here, so `describe` still follows each one's path).
    */
-  readonly closes?: Observable<Envelope<unknown>> | undefined;
+  readonly closes?: Observable<Envelope<unknown>> | readonly Observable<Envelope<unknown>>[] | undefined;
 }
 
 /** The subjects of a mounted durable window in its own stream. */
@@ -118,10 +119,11 @@ export function mountDurableWindow<T, A>(deps: MountDeps, options: TopologyDurab
       return [{ kind: 'routed' as const, to: subjects.values, envelope: { ...env, raw: undefined, eventTime: t, key, headers } }];
     }),
   );
-  const closes = inputs.closes?.pipe(
-    map((env) => ({ kind: 'routed' as const, to: subjects.close, envelope: { ...env, raw: undefined, headers: { ...env.headers, [HEADERS.originSubject]: env.subject, [HEADERS.eventTime]: String(env.eventTime) } } })),
+  const closeSources: readonly Observable<Envelope<unknown>>[] = inputs.closes === undefined ? [] : Array.isArray(inputs.closes) ? inputs.closes : [inputs.closes as Observable<Envelope<unknown>>];
+  const closes = closeSources.map((source) =>
+    source.pipe(map((env: Envelope<unknown>) => ({ kind: 'routed' as const, to: subjects.close, envelope: { ...env, raw: undefined, headers: { ...env.headers, [HEADERS.originSubject]: env.subject, [HEADERS.eventTime]: String(env.eventTime) } } }))),
   );
-  const lanes = [values, ...(closes !== undefined ? [closes] : [])];
+  const lanes = [values, ...closes];
   const handOver = markStage(merge(...lanes), lanes, { name: 'merge', effect: 'passes' }).pipe(
     ctx.sink(undefined, { durable: true, name: `window-${name}`, subjects: [subjects.values, subjects.close] }),
   );
