@@ -10,6 +10,7 @@ import { NatsTransport } from '../../src/transport/nats-transport.js';
 import type { Transport } from '../../src/transport/transport.js';
 import monthEnd, { STREAMS, SUBJECTS, type LateTransaction, type MonthTotal, type Transaction } from '../../topologies/month-end.js';
 import { LateTransactionSchema, MonthTotalSchema } from '../../topologies/month-end-schemas.js';
+import { startTestDriver } from '../../src/testing/index.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 import { readStream } from '../helpers/read-stream.js';
 import { until } from '../helpers/until.js';
@@ -81,4 +82,23 @@ describe('month-end: totals per account and London month, closed once, late book
     expect(late.map((l) => [l.key, l.item.amountMinor, l.missed])).toEqual([['acc-1', 999, [{ start: Date.parse('2026-03-01T00:00:00Z'), end: Date.parse('2026-03-31T23:00:00Z') }]]]);
     await transport.close();
   });
+
+  it('runs in-process under the test driver, as a user testing a copy would', async () => {
+    const driver = await startTestDriver(monthEnd);
+    try {
+      const tx = (transactionId: string, account: string, at: string, amountMinor: number): Transaction => ({ transactionId, account, amountMinor, currency: 'GBP', bookedAt: Date.parse(at) });
+      driver.input<Transaction>('ledger.transactions.acc-9').publish(tx('a', 'acc-9', '2026-10-25T00:30:00Z', 40));
+      driver.input<Transaction>('ledger.transactions.acc-9').publish(tx('b', 'acc-9', '2026-10-31T23:30:00Z', 2)); // 23:30 GMT: still October
+      driver.input('ledger.period-final').publish({ period: '2026-10' });
+      const deadline = Date.now() + 20_000;
+      const totals: MonthTotal[] = [];
+      while (totals.length === 0 && Date.now() < deadline) {
+        totals.push(...(await driver.output<MonthTotal>(SUBJECTS.totals).readAll()));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(totals.map((t) => [t.key, t.period, t.value.totalMinor, (t.end - t.start) / 3_600_000])).toEqual([['acc-9', '2026-10', 42, 745]]);
+    } finally {
+      await driver.stop();
+    }
+  }, 30_000);
 });
