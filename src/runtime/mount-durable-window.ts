@@ -152,7 +152,7 @@ export function mountDurableWindow<T, A>(deps: MountDeps, options: TopologyDurab
     kind: 'durable-window',
     name,
     stream: streamName,
-    subject: `${subjects.values}, ${subjects.close}`,
+    subject: `${subjects.values}, ${subjects.close}, ${subjects.tick}`,
     emits: [options.subject, options.lateSubject],
     outputStreams: [{ name: emits.stream, subjects: emits.subjects }],
     payloads: jsonSchemasBySubject(emits.schemas, emits.jsonSchemas),
