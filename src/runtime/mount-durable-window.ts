@@ -133,7 +133,8 @@ export function mountDurableWindow<T, A>(deps: MountDeps, options: TopologyDurab
   const probe: DurableWindowProbe = { meta: undefined, position: () => 0, lastValueAt: ctx.scheduler.now() };
   const idle = cut.idleAdvanceMs;
   if (idle !== undefined) {
-    const ticks = interval(idle, ctx.scheduler).pipe(
+    // Checked four times per idle period, so a tick follows the last value by idle to idle × 1.25.
+    const ticks = interval(Math.max(10, Math.floor(idle / 4)), ctx.scheduler).pipe(
       filter(() => (probe.meta?.open ?? 0) > 0 && ctx.scheduler.now() - probe.lastValueAt >= idle),
       tap(() => {
         probe.lastValueAt = ctx.scheduler.now();
