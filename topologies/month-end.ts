@@ -19,7 +19,8 @@ import {
  *   and one at 23:30 on 31 March is March's, whatever the DST change did to the hours;
  * - a month stays open two days past its end for late bookings, and closes when it is final: at
  *   00:00 on the 3rd (a schedule, London time), or earlier when accounting publishes "period
- *   final" for it; then each account's total is published once, on `ledger.month-end.totals`;
+ *   final" for it; then each account's total is published once, on `ledger.month-end.totals`
+ *   (bookings alone close a month only five weeks after the newest, if no close ever comes);
  * - a transaction for a month already closed is not put into the next month: it is published on
  *   `ledger.month-end.late` with the month it missed, for a manual adjustment.
  *
@@ -50,6 +51,7 @@ export const TIME_ZONE = 'Europe/London';
 const MONTH = { unit: 'month', timeZone: TIME_ZONE } as const;
 /** A month takes bookings until 00:00 on the 3rd of the next (London time). */
 const GRACE_MS = 2 * 24 * 3_600_000;
+const SAFETY_NET_MS = 35 * 24 * 3_600_000;
 
 export default defineTopology('month-end', (t) => {
   const transactions = t.stream<Transaction>(STREAMS.transactions, SUBJECTS.transactions, { schema: TransactionSchema });
@@ -78,9 +80,11 @@ export default defineTopology('month-end', (t) => {
           debits: sum.debits + (e.data.amountMinor < 0 ? 1 : 0),
         }),
       },
-      // Bookings move the clock too: one booked on the 3rd or later closes the month before, as
-      // the schedule would.
       allowedLatenessMs: GRACE_MS,
+      // Months close on the calendar (above), not because a booking is ahead of the others: the
+      // bookings' own clock trails the newest by five weeks, a safety net that closes a month
+      // only if no close ever comes.
+      watermark: { maxOutOfOrderMs: SAFETY_NET_MS },
       subject: SUBJECTS.totals,
       lateSubject: SUBJECTS.late,
       emits: {
