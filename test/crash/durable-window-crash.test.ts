@@ -22,7 +22,7 @@ function perInput(o: CrashOutput): CrashOutput[] {
 }
 
 export const DURABLE_WINDOW_ROW: CrashRow = {
-  title: 'n. stream → t.durableWindow (tumbling per key, late events, idle close) → window results + late records',
+  title: 'durable window: stream → t.durableWindow (tumbling per key, late events, idle close) → window results + late records',
   fixture: 'durable-window.ts',
   guarantee: 'exactly-once',
   msgIds: 'group',
