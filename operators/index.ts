@@ -47,6 +47,8 @@ export { fileDrop } from './file-drop.js';
 export type { DroppedFile, FileDropConfig } from './file-drop.js';
 export { window } from './window.js';
 export type { LateEvent, WindowAggregate, WindowConfig, WindowKind, WindowOutput, WindowResult } from './window.js';
+export { calendarPeriodOf } from './internal/calendar-period.js';
+export type { CalendarPeriod, CalendarSpec, CalendarUnit } from './internal/calendar-period.js';
 export { fileSink } from './file-sink.js';
 export type { FileSinkConfig, StagedFile, StagedFileEntry, StagedFileManifest } from './file-sink.js';
 export { writeStagedFiles } from './write-staged-files.js';

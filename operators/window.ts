@@ -9,10 +9,15 @@ import { Settlement } from '../src/settle/settlement.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
 import { optionalNumber, requireInt, requireNumber } from './internal/batch-validate.js';
 import { WindowStore, type OpenWindow } from './internal/batch-window-store.js';
+import { validateCalendar, type CalendarSpec } from './internal/calendar-period.js';
+import { windowSpansOf, type FixedWindowSpec } from './internal/window-spans.js';
 import { settlingUpstream } from './internal/settling-upstream.js';
 
-/** How windows are cut: fixed and disjoint, fixed and overlapping, or by gaps in activity. */
-export type WindowKind = 'tumbling' | 'sliding' | 'session';
+/**
+ * How windows are cut: fixed and disjoint, fixed and overlapping, by gaps in activity, or by
+ * calendar period (day, week, month) in a time zone.
+ */
+export type WindowKind = 'tumbling' | 'sliding' | 'session' | 'calendar';
 
 /** Folds a window's items into one value instead of keeping them. */
 export interface WindowAggregate<T, A> {
@@ -31,6 +36,12 @@ export interface WindowConfig<T, A = T[]> {
   slideMs?: number | undefined;
   /** A session ends after this long without an event of its key, ms (session). */
   gapMs?: number | undefined;
+  /**
+   * The period of a calendar window: `{ unit: 'day' | 'week' | 'month', timeZone: 'Europe/London' }`
+   * (kind `calendar`). Periods start at local midnight (ISO weeks on Monday), DST included: a
+   * late-March event is in March's window however many hours March has.
+   */
+  calendar?: CalendarSpec | undefined;
   /** How long after the watermark passes a window's end it still accepts events, ms. Default 0. */
   allowedLatenessMs?: number | undefined;
   watermark?: {
@@ -87,8 +98,9 @@ export type WindowOutput<T, A = T[]> = WindowResult<A> | LateEvent<T>;
 
 /**
  * Groups events into event-time windows (`eventTime`, epoch ms): tumbling (`sizeMs`), sliding
- * (`sizeMs` every `slideMs`) or session (`gapMs` of inactivity closes a session), optionally per
- * key. The watermark is the newest event time seen minus `maxOutOfOrderMs`; a window `[start,
+ * (`sizeMs` every `slideMs`), session (`gapMs` of inactivity closes a session) or calendar (the
+ * day, ISO week or month in `calendar.timeZone` holding the event, DST-correct), optionally per
+ * key. For windows that survive restarts, mount `t.durableWindow` instead. The watermark is the newest event time seen minus `maxOutOfOrderMs`; a window `[start,
  * end)` is emitted once, when the watermark reaches `end + allowedLatenessMs`.
  *
  * - Emits: `{ type: 'window', ... }` as the watermark passes each window (ordered by end, start,
@@ -122,10 +134,11 @@ export type WindowOutput<T, A = T[]> = WindowResult<A> | LateEvent<T>;
 export function window<T extends { readonly eventTime: number }, A = T[]>(config: WindowConfig<T, A>): OperatorFunction<T, WindowOutput<T, A>> {
   const c = 'window';
   const kind = config.kind;
-  if (kind !== 'tumbling' && kind !== 'sliding' && kind !== 'session') {
-    throw new InvalidConfigError(c, 'kind', `must be 'tumbling', 'sliding' or 'session', got ${String(kind)}`);
+  if (kind !== 'tumbling' && kind !== 'sliding' && kind !== 'session' && kind !== 'calendar') {
+    throw new InvalidConfigError(c, 'kind', `must be 'tumbling', 'sliding', 'session' or 'calendar', got ${String(kind)}`);
   }
-  const sizeMs = kind === 'session' ? 0 : requireNumber(c, 'sizeMs', config.sizeMs, Number.MIN_VALUE);
+  const calendar = kind === 'calendar' ? validateCalendar(c, 'calendar', config.calendar) : undefined;
+  const sizeMs = kind === 'session' || kind === 'calendar' ? 0 : requireNumber(c, 'sizeMs', config.sizeMs, Number.MIN_VALUE);
   const slideMs = kind === 'sliding' ? requireNumber(c, 'slideMs', config.slideMs, Number.MIN_VALUE) : sizeMs;
   if (slideMs > sizeMs) {
     // Events between two windows would belong to none and vanish.
@@ -141,6 +154,7 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
   if (kind === 'session' && typeof aggregate.merge !== 'function') {
     throw new InvalidConfigError(c, 'aggregate.merge', 'is required for session windows (sessions merge)');
   }
+  const spans: FixedWindowSpec = calendar !== undefined ? { kind: 'calendar', calendar } : { kind: kind === 'sliding' ? 'sliding' : 'tumbling', sizeMs, slideMs, offsetMs };
   const keyOf = config.keyOf;
   const scheduler = config.scheduler ?? asyncScheduler;
   const advanceOn = config.watermark?.advanceOn;
@@ -200,13 +214,9 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
         if (input?.hold() === true) w.held.push(input);
       };
 
-      // The windows of t are those starting at k * slideMs + offsetMs with start <= t < start + sizeMs.
       const assignFixed = (item: T, key: string | undefined, t: number) => {
         let missed: { start: number; end: number }[] | undefined;
-        const last = Math.floor((t - offsetMs) / slideMs);
-        for (let k = Math.floor((t - offsetMs - sizeMs) / slideMs) + 1; k <= last; k++) {
-          const start = k * slideMs + offsetMs;
-          const end = start + sizeMs;
+        for (const { start, end } of windowSpansOf(spans, t)) {
           if (closed(end)) (missed ??= []).push({ start, end });
           else add(store.get(key, start) ?? open(key, start, end), item);
         }

@@ -80,6 +80,8 @@ export type { LmdbBatchBuffer, LmdbBatchBufferConfig } from './state/lmdb-batch-
 export { startDurableBatch } from './exactly-once/start-durable-batch.js';
 export { durableBatch, durableBatchTopology } from './exactly-once/durable-batch-topology.js';
 export type { DurableBatchTopologyOptions } from './exactly-once/durable-batch-topology.js';
+export type { DurableLateRecord, DurableWindowAggregate, DurableWindowCut, DurableWindowKind, DurableWindowResult } from './exactly-once/durable-window-types.js';
+export type { DurableWindowInputs, TopologyDurableWindowOptions } from './runtime/mount-durable-window.js';
 export type {
   BatchEmit,
   BatchFlush,

@@ -150,6 +150,7 @@ describe('public API', () => {
       "anyOf",
       "backoffDelayMs",
       "batchUntil",
+      "calendarPeriodOf",
       "check",
       "deadLetter",
       "deadLettered",

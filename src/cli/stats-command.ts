@@ -36,7 +36,7 @@ async function stats(topology: string, flags: OpsFlags): Promise<number> {
 }
 
 // Pipelines first, then data in the order it flows.
-const KIND_ORDER: readonly PartStats['kind'][] = ['pipeline', 'source', 'stream', 'operator', 'actor', 'durable-batch', 'sink'];
+const KIND_ORDER: readonly PartStats['kind'][] = ['pipeline', 'source', 'stream', 'operator', 'actor', 'durable-batch', 'durable-window', 'sink'];
 
 function formatStats(t: FoundTopology): string {
   const n = t.instances.length;

@@ -14,6 +14,7 @@ import { createSink, encodeForPublish } from './create-sink.js';
 import { markSource } from './lineage.js';
 import { mountActor, type MountDeps } from './mount-actor.js';
 import { mountDurableBatch } from './mount-durable-batch.js';
+import { mountDurableWindow } from './mount-durable-window.js';
 import { mountSchedule } from './mount-schedule.js';
 import { mountResponder } from './mount-responder.js';
 import { actorStateReader } from './actor-state-reader.js';
@@ -237,6 +238,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     actor: (def, input, options) => mountActor(mountDeps, def, input, options),
     actorState: (def) => actorStateReader(mountDeps, def),
     durableBatch: (options, inputs) => mountDurableBatch(mountDeps, options, inputs),
+    durableWindow: (options, inputs) => mountDurableWindow(mountDeps, options, inputs),
     schedule: (name, cron, options) => mountSchedule(ctx, name, cron, options),
     respond: (subject, handler, options) => mountResponder(mountDeps, subject, handler, options),
   };

@@ -91,7 +91,7 @@ export function fileNodesOf(output: TopologyOutput): WiringNode[] {
 export function pathsOf(nodes: readonly WiringNode[]): TopologyPath[] {
   const paths: TopologyPath[] = [];
   for (const n of nodes) {
-    if ((n.kind === 'actor' || n.kind === 'durable-batch') && n.emits !== undefined) {
+    if ((n.kind === 'actor' || n.kind === 'durable-batch' || n.kind === 'durable-window') && n.emits !== undefined) {
       paths.push({ from: `${n.kind} ${n.name ?? '?'}`, to: n.emits.join(', '), guarantee: 'exactly-once', because: 'state, outputs (outbox) and input position commit in one LMDB transaction; outputs carry deterministic ids' });
     }
     if (n.kind === 'file' && n.file !== undefined) for (const p of n.file.paths) paths.push({ ...p, to: `${n.subject} (${n.file.format})` });

@@ -1,5 +1,5 @@
 /** What a part of a topology is. */
-export type PartKind = 'pipeline' | 'source' | 'stream' | 'sink' | 'operator' | 'actor' | 'durable-batch';
+export type PartKind = 'pipeline' | 'source' | 'stream' | 'sink' | 'operator' | 'actor' | 'durable-batch' | 'durable-window';
 
 /** `starting` until an actor or durable batch has opened its store and engine; `failed` after its error. */
 export type PartState = 'starting' | 'running' | 'completed' | 'failed';

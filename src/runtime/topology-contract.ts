@@ -125,7 +125,7 @@ export function contractOf(name: string, nodes: readonly WiringNode[], options: 
     for (const s of list) set.add(s);
     streams.set(stream, set);
   };
-  const parts = nodes.filter((n) => n.kind === 'actor' || n.kind === 'durable-batch');
+  const parts = nodes.filter((n) => n.kind === 'actor' || n.kind === 'durable-batch' || n.kind === 'durable-window');
   const partSubjects = parts.flatMap((n) => splitSubjects(n.subject));
   const emitted = parts.flatMap((n) => n.emits ?? []);
   const dlqStream = deadLetterStreamName(name);
@@ -192,7 +192,7 @@ export function contractOf(name: string, nodes: readonly WiringNode[], options: 
       subjects.push(...responderSubjectsOf(name, n));
     } else if (n.kind === 'schedule') {
       subjects.push(scheduleSubjectOf(n));
-    } else if (n.kind === 'actor' || n.kind === 'durable-batch') {
+    } else if (n.kind === 'actor' || n.kind === 'durable-batch' || n.kind === 'durable-window') {
       subjects.push(...partSubjectsOf(name, n));
       addStream(n.stream, splitSubjects(n.subject));
       for (const s of n.outputStreams ?? []) addStream(s.name, s.subjects);

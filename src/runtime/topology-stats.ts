@@ -158,7 +158,7 @@ export class TopologyStatsCollector {
     for (const p of stats.parts()) {
       const r = p.read();
       parts.set(p.name, { in: r.in, out: r.out });
-      if (p.kind === 'actor' || p.kind === 'durable-batch') engineDead += r.deadLetters;
+      if (p.kind === 'actor' || p.kind === 'durable-batch' || p.kind === 'durable-window') engineDead += r.deadLetters;
     }
     return { at: this.#o.now(), in: stats.total('received'), out: stats.total('published'), deadLetters: stats.deadLetters + engineDead, parts };
   }

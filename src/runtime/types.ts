@@ -9,6 +9,7 @@ import type { TopologyScheduleOptions } from './mount-schedule.js';
 import type { RespondHandler, RespondOptions } from './mount-responder.js';
 import type { ScheduleRun } from '../../operators/schedule.js';
 import type { DurableBatchInputs, TopologyDurableBatchOptions } from './mount-durable-batch.js';
+import type { DurableWindowInputs, TopologyDurableWindowOptions } from './mount-durable-window.js';
 import type { PathGuarantee } from './path-guarantee.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { RuntimeStats } from './runtime-stats.js';
@@ -230,9 +231,18 @@ export interface TopologyContext {
    */
   durableBatch(options: TopologyDurableBatchOptions, inputs: DurableBatchInputs): Observable<Envelope<unknown>>;
   /**
+   * Mounts durable event-time windows (tumbling, sliding, session, or calendar day/week/month in a
+   * time zone): `inputs.values` are folded per key and window with `aggregate`, accumulators and
+   * watermark in LMDB; each window is published once on `subject` when the watermark (values,
+   * idle ticks, `inputs.closes`) passes its end + `allowedLatenessMs`, and late events on
+   * `lateSubject` — exactly once, across crashes. Inputs reach the window's own stream as with
+   * {@link actor}. Returns what `emits.stream` receives (results and late records). See docs/windows.md.
+   */
+  durableWindow<T = unknown, A = unknown>(options: TopologyDurableWindowOptions<T, A>, inputs: DurableWindowInputs<T>): Observable<Envelope<unknown>>;
+  /**
    * A calendar source (see `schedule` in `sluice/operators`) on the topology's clock, stopped by
    * the drain, recording what ran in the state directory so `catchUp` works across restarts.
-   * Use it as `triggers` of {@link durableBatch} (each run is handed over with a replay-stable
+   * Use it as `triggers` of {@link durableBatch} or `closes` of {@link durableWindow} (each run is handed over with a replay-stable
    * id, so a run repeated after a crash is a duplicate), or with `onSubject`, `settleMap`.
    */
   schedule(name: string, cron: string, options?: TopologyScheduleOptions): Observable<ScheduleRun>;
@@ -272,7 +282,7 @@ export interface WiringNode {
    * `respond`: a `t.respond` responder (core request/reply). `schedule`: a `t.schedule` calendar
    * source (not on the wire). `file`: a `fileSink` (files, not subjects; `subject` is `file:<dir>`).
    */
-  readonly kind: 'source' | 'stream' | 'poll' | 'sink' | 'actor' | 'durable-batch' | 'respond' | 'schedule' | 'file';
+  readonly kind: 'source' | 'stream' | 'poll' | 'sink' | 'actor' | 'durable-batch' | 'durable-window' | 'respond' | 'schedule' | 'file';
   /**
    * Subject or pattern; for a stream, its subjects; for a sink without a fixed subject, how it
    * picks one; for a polling source, `poll:<name>` or `fileDrop:<dir>`.

@@ -83,6 +83,11 @@ export interface CrashRow {
   readonly expect?: ((n: number) => readonly string[]) | undefined;
   readonly payloadOk?: ((data: unknown, n: number) => boolean) | undefined;
   /**
+   * Outputs that stand for several inputs (a window result listing its inputs' ids): what each
+   * output read back counts as, one entry per input it carries. Default: itself.
+   */
+  readonly expand?: ((output: CrashOutput) => readonly CrashOutput[]) | undefined;
+  /**
    * Exactly-once rows: outputs carry `Nats-Msg-Id` derived from the input position
    * (`<stream>:<seq>`), unless their ids come from recorded groups. Default 'position'.
    */
@@ -181,15 +186,19 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
     totals.maxRssBytes = Math.max(totals.maxRssBytes, p.maxRssBytes);
   };
   const outputs: CrashOutput[] = [];
-  const decode = (subject: string, data: Uint8Array, msgId: string | undefined): CrashOutput => {
+  const decodeOne = (subject: string, data: Uint8Array, msgId: string | undefined): CrashOutput => {
     const payload = msgpackCodec.decode(data) as { id?: unknown } | null;
     const id = typeof payload?.id === 'string' ? payload.id : undefined;
     return { id, to: subject.slice(io.out.length + 1), msgId, data: payload };
   };
+  const decode = (subject: string, data: Uint8Array, msgId: string | undefined): CrashOutput[] => {
+    const o = decodeOne(subject, data, msgId);
+    return row.expand !== undefined ? [...row.expand(o)] : [o];
+  };
   try {
     if (source === 'stream') await jsm.streams.add({ name: io.stream, subjects: [io.subjects], storage: StorageType.File });
     if (output !== 'subscriber') await jsm.streams.add({ name: outStream, subjects: row.outSubjects?.(io.out) ?? [`${io.out}.>`], storage: StorageType.File });
-    const sub = output === 'subscriber' ? nc.subscribe(`${io.out}.>`, { callback: (err, m) => void (err === null && outputs.push(decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))) }) : undefined;
+    const sub = output === 'subscriber' ? nc.subscribe(`${io.out}.>`, { callback: (err, m) => void (err === null && outputs.push(...decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))) }) : undefined;
     const all: CrashInput[] = Array.from({ length: row.inputs }, (_, i) => ({ id: `${base}-${i + 1}`, n: i + 1 }));
     const payload = row.payload;
     const encode = payload !== undefined ? (input: CrashInput) => msgpackCodec.encode(payload(input)) : inputEncoder(row.padBytes ?? 0);
@@ -251,10 +260,10 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
         case 'consumers':
           return consumersDone(jsm, io.stream, lastSeq, consumers);
         case 'outputs': {
-          if ((await streamMessages(jsm, outStream)) < expectedOutputs) return false;
+          if (row.expand === undefined && (await streamMessages(jsm, outStream)) < expectedOutputs) return false;
           // At-least-once rows may hold duplicates: done only when every distinct output is there.
-          if (row.guarantee === 'exactly-once') return true;
-          const distinct = new Set((await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, undefined))).map((o) => `${o.to} ${o.id ?? ''}`));
+          if (row.guarantee === 'exactly-once' && row.expand === undefined) return true;
+          const distinct = new Set((await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, undefined))).flat().map((o) => `${o.to} ${o.id ?? ''}`));
           return distinct.size >= expectedOutputs;
         }
         case 'files': {
@@ -282,12 +291,12 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
     }
     if (output === 'stream') {
       const readFrom = Date.now();
-      for (const o of await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))) outputs.push(o);
+      for (const o of await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))) outputs.push(...o);
       timeline.push(`outputs read back in ${((Date.now() - readFrom) / 1000).toFixed(1)} s`);
     }
     const fileProblems: string[] = [];
     if (output === 'files') {
-      const published = row.readFiles !== undefined ? await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id'))) : [];
+      const published = row.readFiles !== undefined ? (await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))).flat() : [];
       const read = row.readFiles?.(io.dir, published) ?? { outputs: readOutputFiles(join(io.dir, 'out')), problems: [] };
       for (const o of read.outputs) outputs.push(o);
       fileProblems.push(...read.problems.slice(0, 5));
