@@ -59,7 +59,12 @@ export function durableBatch(t: TopologyContext, options: DurableBatchTopologyOp
         return {
           position: s.position, in: s.inputs, out: s.outputs, deadLetters: s.deadLettered, unsettled: null, batches: s.batchesFlushed,
           lastBatchSize: s.batchesFlushed > 0 ? s.lastBatchSize : null, maxBatchSize: s.batchesFlushed > 0 ? s.maxBatchSize : null, actors: null, outbox: s.pendingOutputs,
-          detail: { position: s.position, open: s.open, chunks: s.chunks, acked: s.acked, duplicates: s.duplicates, resent: s.resent, publishErrors: s.publishErrors },
+          detail: {
+            position: s.position, open: s.open, chunks: s.chunks, acked: s.acked, duplicates: s.duplicates, resent: s.resent, publishErrors: s.publishErrors,
+            ...(options.periods !== undefined ? { openGroups: s.openGroups, waitingGroups: s.waitingGroups, late: s.late, ruleErrors: s.ruleErrors } : {}),
+            // Which periods wait, as `waiting:<period>` counters (detail holds numbers only).
+            ...Object.fromEntries(Object.entries(s.waitingByPeriod).slice(0, 20).map(([p, n]) => [`waiting:${p}`, n])),
+          },
         };
       });
       running.done.catch((err: unknown) => {
@@ -71,7 +76,8 @@ export function durableBatch(t: TopologyContext, options: DurableBatchTopologyOp
         subscriber.add(
           interval(every, t.scheduler).subscribe(() => {
             const s = running!.stats;
-            t.report(`${t.topologyName}/${options.name} | position ${s.position} | open ${s.open} | batches flushed ${s.batchesFlushed} | outputs ${s.outputs}, acked ${s.acked}`);
+            const groups = options.periods !== undefined ? ` | groups open ${s.openGroups}, waiting ${s.waitingGroups} | late ${s.late}` : '';
+            t.report(`${t.topologyName}/${options.name} | position ${s.position} | open ${s.open}${groups} | batches flushed ${s.batchesFlushed} | outputs ${s.outputs}, acked ${s.acked}`);
           }),
         );
       }
