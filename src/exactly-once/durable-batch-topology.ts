@@ -20,6 +20,8 @@ export interface DurableBatchTopologyOptions extends Omit<DurableBatchConfig, 't
   stateDir?: string | undefined;
   /** Streams to create (or extend) before starting: the source (values + trigger subjects) and the outputs. */
   ensureStreams?: readonly StreamConfig[] | undefined;
+  /** Period batches: the stream to create for `periods.lateSubject` when no stream captures it yet. Default: none (create it yourself). */
+  lateStream?: string | undefined;
   /** One status line every this many ms; 0 = none. Default 5000. */
   reportEveryMs?: number | undefined;
 }
@@ -52,7 +54,9 @@ export function durableBatch(t: TopologyContext, options: DurableBatchTopologyOp
     const start = async (): Promise<void> => {
       const store = options.store ?? (opened = openTopologyStore(t, options.stateDir ?? t.stateDir)).store;
       for (const s of options.ensureStreams ?? []) await t.transport.ensureStream(s);
-      const { stateDir: _d, ensureStreams: _e, reportEveryMs: _r, store: _s, ...config } = options;
+      const late = options.periods?.lateSubject;
+      if (late !== undefined && options.lateStream !== undefined && (await t.transport.findStream(late)) === undefined) await t.transport.ensureStream({ name: options.lateStream, subjects: [late] });
+      const { stateDir: _d, ensureStreams: _e, reportEveryMs: _r, store: _s, lateStream: _l, ...config } = options;
       const batch = (running = await startDurableBatch({ ...config, transport: t.transport, store, logger: t.logger, scheduler: t.scheduler }));
       part.running(() => {
         const s = batch.stats;

@@ -9,7 +9,7 @@ import { supervised } from './supervised.js';
 import { subjectMatches } from '../transport/subject.js';
 
 /** Options of {@link TopologyContext.durableBatch}. */
-export interface TopologyDurableBatchOptions extends Omit<DurableBatchTopologyOptions, 'source' | 'triggerSubjects' | 'ensureStreams'> {
+export interface TopologyDurableBatchOptions extends Omit<DurableBatchTopologyOptions, 'source' | 'triggerSubjects' | 'ensureStreams' | 'lateStream'> {
   /** The batch's own input stream (values and triggers, in one order). Default `SLUICE_BATCH_<topology>_<name>`. */
   stream?: string | undefined;
   /** Where `flush` emits: created (or extended), and read by the returned Observable. See `t.actor`'s `emits`. */
@@ -56,7 +56,8 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
   const { emits, stream: _s, ...batchOptions } = options;
   const dlqSubject = batchOptions.deadLetterSubject ?? deadLetterSubject(ctx.topologyName, options.name);
   const late = options.periods?.lateSubject;
-  // Late records need a stream; the one of `emits` when it captures the late subject, else their own.
+  // Late records need a stream: the one of `emits` when it captures the late subject, else any
+  // stream that already does, else their own (created at start).
   const lateStream = late !== undefined && !(emits?.subjects ?? []).some((p) => subjectMatches(p, late)) ? { name: `${streamName}_LATE`, subjects: [late] } : undefined;
   deps.wire?.({
     kind: 'durable-batch',
@@ -76,12 +77,12 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
       stateDir: batchOptions.stateDir ?? ctx.stateDir,
       source: { stream: streamName },
       triggerSubjects: [subjects.trigger],
+      lateStream: lateStream?.name,
       // As an actor's: a value whose flush keeps throwing goes to the topology's dead letters, exactly once.
       deadLetterSubject: dlqSubject,
       ensureStreams: [
         { name: streamName, subjects: [subjects.values, subjects.trigger] },
         ...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : []),
-        ...(lateStream !== undefined ? [lateStream] : []),
         ...(batchOptions.deadLetterSubject === undefined ? [deadLetterStreamConfig(ctx.topologyName)] : []),
       ],
     }), 'stop'),
