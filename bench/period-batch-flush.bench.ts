@@ -3,9 +3,10 @@
  * exactly-once engine, closed by one close message and flushed in chunks from LMDB: how long each
  * phase takes and how much memory the process holds meanwhile. The claim it backs: a period of
  * millions of values is never in memory — the JS heap and the anonymous RSS (`RssAnon`: heap,
- * buffers; LMDB's file-backed map pages are `RssFile`, which the kernel can drop) stay flat.
+ * buffers; LMDB's file-backed map pages are `RssFile`, which the kernel can drop) and the
+ * ArrayBuffers (the values read back live outside the heap) stay flat.
  *
- * Run: node --import tsx bench/period-batch-flush.bench.ts [--records 1000000] [--keys 1] [--chunk 1000] [--url nats://...]
+ * Run: node --import tsx bench/period-batch-flush.bench.ts [--records 1000000] [--keys 1] [--chunk 1000] [--pad 100] [--url nats://...]
  * Prints one JSON line (HOUSE-STYLE 15).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -27,6 +28,8 @@ export interface PeriodFlushBenchOptions {
   keys?: number | undefined;
   /** Values per flush chunk. Default 1000. */
   chunkSize?: number | undefined;
+  /** Padding per value, bytes. Default 100. */
+  padBytes?: number | undefined;
   /** A running nats-server; default: a private one for the run. */
   url?: string | undefined;
 }
@@ -56,6 +59,8 @@ interface Memory {
   rss: number;
   rssAnon: number;
   heapUsed: number;
+  /** Buffers (values read from LMDB, outputs) live outside the JS heap: counted here. */
+  arrayBuffers: number;
 }
 
 const mib = (b: number): number => Math.round((b / 1024 / 1024) * 10) / 10;
@@ -63,10 +68,10 @@ const mib = (b: number): number => Math.round((b / 1024 / 1024) * 10) / 10;
 function memory(): Memory {
   const m = process.memoryUsage();
   const anon = /RssAnon:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return { rss: mib(m.rss), rssAnon: anon !== null ? mib(Number(anon[1]) * 1024) : Number.NaN, heapUsed: mib(m.heapUsed) };
+  return { rss: mib(m.rss), rssAnon: anon !== null ? mib(Number(anon[1]) * 1024) : Number.NaN, heapUsed: mib(m.heapUsed), arrayBuffers: mib(m.arrayBuffers) };
 }
 
-const max = (a: Memory, b: Memory): Memory => ({ rss: Math.max(a.rss, b.rss), rssAnon: Math.max(a.rssAnon, b.rssAnon), heapUsed: Math.max(a.heapUsed, b.heapUsed) });
+const max = (a: Memory, b: Memory): Memory => ({ rss: Math.max(a.rss, b.rss), rssAnon: Math.max(a.rssAnon, b.rssAnon), heapUsed: Math.max(a.heapUsed, b.heapUsed), arrayBuffers: Math.max(a.arrayBuffers, b.arrayBuffers) });
 
 export async function runPeriodFlushBench(options: PeriodFlushBenchOptions = {}): Promise<PeriodFlushBenchResult> {
   const records = options.records ?? 1_000_000;
@@ -84,7 +89,7 @@ export async function runPeriodFlushBench(options: PeriodFlushBenchOptions = {})
     await transport.ensureStream({ name: stream, subjects: [`${sub}.in.>`] });
     await transport.ensureStream({ name: `${stream}_OUT`, subjects: [`${sub}.out`, `${sub}.late`] });
     const preloadStarted = performance.now();
-    const pad = 'x'.repeat(100);
+    const pad = 'x'.repeat(options.padBytes ?? 100);
     for (let i = 0; i < records; i++) {
       nc.publish(`${sub}.in.v`, msgpackCodec.encode({ i, pad }));
       if (i % 10_000 === 9_999) await nc.flush();
@@ -141,6 +146,6 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     return i > 0 ? Number(process.argv[i + 1]) : undefined;
   };
   const urlAt = process.argv.indexOf('--url');
-  const result = await runPeriodFlushBench({ records: arg('records'), keys: arg('keys'), chunkSize: arg('chunk'), url: urlAt > 0 ? process.argv[urlAt + 1] : undefined });
+  const result = await runPeriodFlushBench({ records: arg('records'), keys: arg('keys'), chunkSize: arg('chunk'), padBytes: arg('pad'), url: urlAt > 0 ? process.argv[urlAt + 1] : undefined });
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
