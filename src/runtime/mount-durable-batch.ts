@@ -65,7 +65,7 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
     stream: streamName,
     subject: `${subjects.values}, ${subjects.trigger}`,
     emits: late !== undefined && lateStream !== undefined ? [...(emits?.subjects ?? []), late] : emits?.subjects,
-    outputStreams: [...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : []), ...(lateStream !== undefined ? [lateStream] : [])],
+    outputStreams: emits === undefined && lateStream === undefined ? undefined : [...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : []), ...(lateStream !== undefined ? [lateStream] : [])],
     periods: options.periods !== undefined ? { lateSubject: options.periods.lateSubject, complete: options.periods.complete !== undefined ? 'rule' : 'stream order' } : undefined,
     payloads: jsonSchemasBySubject(emits?.schemas, emits?.jsonSchemas),
     deadLetterSubject: dlqSubject,
