@@ -243,6 +243,44 @@ describe.each(TRANSPORT_KINDS)('period batches on the %s transport', (kind: Tran
   });
 });
 
+describe('period batch closes', () => {
+  it('a later close of a closed period re-checks its waiting groups with the new close; a throwing rule counts as not yet', async () => {
+    const transport = new LocalTransport();
+    const { store, dir } = tempStore();
+    try {
+      const r = await rig(transport);
+      const warnings: string[] = [];
+      const h = await startDurableBatch({
+        ...config(r, store, 10, false),
+        logger: { debug() {}, info() {}, warn: (_f, msg) => void warnings.push(msg), error() {} },
+        periods: {
+          ...periods(r.late, false),
+          complete: (g, c: Close & { need?: number }) => {
+            if (c.need === undefined) throw new Error('no need given');
+            return g.count >= c.need;
+          },
+        } as PeriodsConfig<any, any, any>,
+      });
+      const base = r.input.toLowerCase();
+      const send = async (kind: string, body: object): Promise<number> => (await transport.publishDurable(`${base}.in.${kind}`, msgpackCodec.encode(body))).seq;
+      await send('value', { id: 1, k: 'ann', p: 'nov' });
+      await h.settled(await send('close', { p: 'nov' })); // the rule throws: not yet
+      expect(h.stats).toMatchObject({ waitingGroups: 1, ruleErrors: 1 });
+      expect(warnings).toContain('period batch: complete() threw; the group keeps waiting');
+      await h.settled(await send('close', { p: 'nov', need: 2 }));
+      expect((await outputsOf(r)).map((o) => o.id)).toEqual([]);
+      await h.settled(await send('close', { p: 'nov', need: 1 }));
+      expect((await outputsOf(r)).map((o) => o.id)).toEqual([1]);
+      expect(h.stats).toMatchObject({ waitingGroups: 0, waitingByPeriod: {}, late: 0 });
+      await h.stop();
+    } finally {
+      await transport.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('period batch options', () => {
   it('rejects periods without functions, with maxItems, or without triggers', async () => {
     const transport = new LocalTransport();
