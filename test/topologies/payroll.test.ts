@@ -9,6 +9,7 @@ import { runTopology } from '../../src/runtime/run-topology.js';
 import { NatsTransport } from '../../src/transport/nats-transport.js';
 import type { Transport } from '../../src/transport/transport.js';
 import payroll, { STREAMS, SUBJECTS, type Entry, type LateEntry, type Payslip, type PeriodClosed } from '../../topologies/payroll.js';
+import { startTestDriver } from '../../src/testing/index.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 import { readStream } from '../helpers/read-stream.js';
 import { until } from '../helpers/until.js';
@@ -83,4 +84,26 @@ describe('payroll: one payslip per employee per pay period, late entries to revi
     expect(await count(transport, 'SLUICE_DLQ_payroll')).toBe(1);
     await transport.close();
   }, 60_000);
+});
+
+describe('payroll in the test driver (in-process transport, no broker)', () => {
+  it('pays each employee once the period closes', async () => {
+    const driver = await startTestDriver(payroll);
+    try {
+      const entries = [time('ann', '2026-11-02', 60, 3000), expense('ann', '2026-11-05', 99), time('bob', '2026-11-03', 30, 2000)];
+      for (const e of entries) driver.input<Entry>(`payroll.entries.${e.type}.${e.employeeId}`).publish(e);
+      // The close goes in only once the entries are in the batch's stream: with two input streams, arrival order is the order.
+      const deadline = Date.now() + 20_000;
+      while ((await count(driver.transport, BATCH_STREAM)) < entries.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      driver.input<PeriodClosed>(SUBJECTS.periodClosed).publish({ period: '2026-11' });
+      const payslips: Payslip[] = [];
+      while (payslips.length < 2 && Date.now() < deadline) {
+        payslips.push(...(await driver.output<Payslip>(SUBJECTS.payslips).readAll()));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(payslips.map((p) => `${p.employeeId} ${p.grossCents}`).sort()).toEqual(['ann 3099', 'bob 1000']);
+    } finally {
+      await driver.stop();
+    }
+  }, 30_000);
 });
