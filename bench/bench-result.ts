@@ -1,4 +1,5 @@
 import type { BacklogResult } from './backlog-drain.js';
+import type { FraudCheckLatency } from './fraud-check-latency.js';
 import type { BaselinePair } from './baselines/baseline-pair.js';
 import type { BenchPlan } from './bench-plan.js';
 import type { PairedComparison } from './paired-rounds.js';
@@ -64,6 +65,8 @@ export interface BenchResult {
   paired: PairedComparison[];
   /** Backlogs drained by the at-least-once pipeline, smallest first (empty when not run). */
   backlog: BacklogResult[];
+  /** Request/reply latency of topologies/fraud-check.ts beside a raw responder (absent when not run; results before it lack it). */
+  fraudCheck?: FraudCheckLatency | undefined;
   targets: TargetCheck[];
 }
 

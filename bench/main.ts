@@ -11,6 +11,7 @@ import { jetstreamConsumeBaseline } from './baselines/jetstream-consume.js';
 import { lmdbPutsBaseline } from './baselines/lmdb-puts.js';
 import { rxjsBufferBaseline } from './baselines/rxjs-buffer.js';
 import { failedBacklog, runBacklogDrain, type BacklogResult } from './backlog-drain.js';
+import { FRAUD_CHECK_MODE, fraudCheckLine, fraudCheckPlan, runFraudCheckLatency, type FraudCheckLatency } from './fraud-check-latency.js';
 import { FULL_PLAN, QUICK_PLAN, type BenchPlan } from './bench-plan.js';
 import { checkTargets, compareModes, TARGET_PAIRS, type BenchResult, type MachineInfo } from './bench-result.js';
 import { renderLatencyChart } from './latency-chart.js';
@@ -86,12 +87,14 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
   const pairs = plan.pairedRounds > 0 ? TARGET_PAIRS.filter(([a, b]) => specs.some((s) => s.name === a) && specs.some((s) => s.name === b)) : [];
   const backlogSpec = specs.find((s) => s.name === BACKLOG_MODE);
   const backlogSizes = backlogSpec !== undefined ? plan.backlogEvents : [];
-  const progress = createProgress(specs.length + pairs.length + backlogSizes.length + baselineCount, opts.json || !opts.progress ? 'off' : process.stderr.isTTY ? 'bar' : 'lines');
+  const runFraudCheck = opts.modes === undefined || opts.modes.includes(FRAUD_CHECK_MODE);
+  const progress = createProgress(specs.length + pairs.length + backlogSizes.length + baselineCount + (runFraudCheck ? 1 : 0), opts.json || !opts.progress ? 'off' : process.stderr.isTTY ? 'bar' : 'lines');
   const runId = Date.now().toString(36);
   const modes: ModeResult[] = [];
   const baselines: BaselinePair[] = [];
   const paired: PairedComparison[] = [];
   const backlog: BacklogResult[] = [];
+  let fraudCheck: FraudCheckLatency | undefined;
   try {
     const pool = makeOrderPool({ minBytes: plan.minBytes, maxBytes: plan.maxBytes, seed: plan.seed });
     for (const [i, spec] of specs.entries()) {
@@ -122,6 +125,11 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
         backlog.push(failedBacklog(BACKLOG_MODE, events, plan.backlogMaxUnsettled, err));
         progress.tick(`${label} failed: ${err instanceof Error ? err.message : String(err)}`);
       }
+    }
+    if (runFraudCheck) {
+      progress.step('fraud-check: request/reply at 100 in flight');
+      fraudCheck = await runFraudCheckLatency({ url, workDir, prefix: `bench.${runId}.fraud`, onStep: (l) => progress.step(l) }, fraudCheckPlan(plan.preset, opts.rounds, plan.seed));
+      progress.tick(fraudCheckLine(fraudCheck));
     }
     if (opts.baselines) {
       progress.step('baseline: RxJS batching');
@@ -159,6 +167,7 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
     comparisons: compareModes(modes, plan),
     paired,
     backlog,
+    ...(fraudCheck !== undefined ? { fraudCheck } : {}),
     targets: checkTargets(modes, plan, paired),
   };
   const outDir = resolve(opts.out ?? (plan.preset === 'full' ? join(BENCH_DIR, 'results') : await mkdtemp(join(tmpdir(), 'sluice-bench-out-'))));
@@ -173,6 +182,7 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
     process.stdout.write(`report: ${join(where, REPORT)}\nchart:  ${join(where, CHART)}\njson:   ${join(where, JSON_FILE)}\n`);
     for (const t of result.targets) process.stdout.write(`${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'} ${t.goal}: ${t.value ?? 'n/a'}\n`);
     for (const line of streamRatioLines(result)) process.stdout.write(`${line}\n`);
+    if (result.fraudCheck !== undefined) process.stdout.write(`${fraudCheckLine(result.fraudCheck)}\n`);
   }
   return result;
 }
@@ -219,7 +229,7 @@ function parseArgs(argv: string[]): BenchOptions {
     .option('--no-progress', 'no progress output on stderr')
     .option('--out <dir>', 'where report.md, the SVG and result.json go (default: bench/results for a full run, a temp dir for --quick)')
     .option('--nats-url <url>', 'use this nats-server (JetStream enabled) instead of starting a private one')
-    .option('--modes <list>', `comma-separated modes (default all: ${modeSpecs({ triggerPeriodMs: FULL_PLAN.triggerPeriodMs }).map((s) => s.name).join(', ')})`, list)
+    .option('--modes <list>', `comma-separated modes (default all: ${modeSpecs({ triggerPeriodMs: FULL_PLAN.triggerPeriodMs }).map((s) => s.name).join(', ')}, ${FRAUD_CHECK_MODE})`, list)
     .option('--rates <list>', 'offered rates of the sweep, events/s, comma-separated', rates)
     .option('--count <n>', 'events per measured step (instead of a fixed step length)', int('--count'))
     .option('--step-ms <ms>', 'length of a measured step, ms', int('--step-ms'))

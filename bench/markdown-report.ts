@@ -1,5 +1,6 @@
 import { referenceStep, type BenchResult } from './bench-result.js';
 import type { ModeResult, StepResult } from './run-mode.js';
+import { fraudCheckMarkdown } from './fraud-check-latency.js';
 
 /** The human report of a run, built only from its JSON document (so both always agree). */
 export function markdownReport(r: BenchResult, chartFile: string): string {
@@ -52,6 +53,7 @@ export function markdownReport(r: BenchResult, chartFile: string): string {
   }
 
   push(...atLeastOnceSection(r));
+  if (r.fraudCheck !== undefined) push(...fraudCheckMarkdown(r.fraudCheck));
 
   push(`## Every mode at ${rate} events/s, beside its baseline`, '');
   push(

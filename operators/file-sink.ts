@@ -1,13 +1,14 @@
 import { mkdir } from 'node:fs/promises';
 import { Observable, type OperatorFunction } from 'rxjs';
-import { ensureError, InvalidConfigError } from '../src/errors.js';
+import { ensureError } from '../src/errors.js';
 import { markStage } from '../src/runtime/lineage.js';
 import { holdCurrent, withSettlement } from '../src/settle/settle-scope.js';
 import type { Settlement } from '../src/settle/settlement.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
-import { requireFunction, requireName } from './internal/batch-validate.js';
-import { formatRecords, type RecordFileFormat } from './internal/record-file-format.js';
-import { removeStaleTempFiles, sha256Hex, syncDirectory, writeFileAtomically } from './internal/staged-file-write.js';
+import { requireName } from './internal/batch-validate.js';
+import type { RecordFileFormat } from './internal/record-file-format.js';
+import { fileStemOf, planStagedFiles, publishStagedFiles, validateStageConfig, type StagePlan } from './internal/stage-files.js';
+import { removeStaleTempFiles, sha256Hex } from './internal/staged-file-write.js';
 
 /** Config of {@link fileSink}. */
 export interface FileSinkConfig<T> {
@@ -24,12 +25,21 @@ export interface FileSinkConfig<T> {
   columns?: readonly string[] | undefined;
   /** The record written for one value. Default: an envelope's `data`, any other value as it is. */
   record?: ((value: T) => unknown) | undefined;
+  /**
+   * Splits each batch into one file per partition (e.g. per table), all named in the batch's one
+   * manifest: `<name>.<key>.<hash>.<partition>.<ext>`, manifest `<name>.<key>.<hash>.manifest.json`.
+   * Letters, digits, `-` and `_`; a value with another partition is treated as one `record`
+   * cannot write. Default: one file per batch.
+   */
+  partitionBy?: ((value: T) => string) | undefined;
 }
 
 /** One file entry of a manifest. */
 export interface StagedFileEntry {
   /** File name in the sink's directory. */
   readonly file: string;
+  /** With `partitionBy`: the partition the file holds. */
+  readonly partition?: string | undefined;
   readonly records: number;
   readonly bytes: number;
   /** Hex SHA-256 of the file's bytes. */
@@ -54,12 +64,12 @@ export interface StagedFileManifest {
 
 /** Emitted once a batch's file and manifest are published and their directory entries are durable. */
 export interface StagedFile extends StagedFileManifest {
-  /** Absolute-or-relative path (as `dir` was given) of the data file and of the manifest. */
+  /** The directory the load was published in, as it was given. */
+  readonly dir: string;
+  /** Path (as `dir` was given) of the (first) data file and of the manifest. */
   readonly path: string;
   readonly manifestPath: string;
 }
-
-const NAME = /^[A-Za-z0-9_-]+$/;
 
 /**
  * Writes each batch (an array, as `microBatch` emits it) as one staged file, NDJSON or CSV, plus
@@ -93,18 +103,10 @@ const NAME = /^[A-Za-z0-9_-]+$/;
  */
 export function fileSink<T>(config: FileSinkConfig<T>): OperatorFunction<readonly T[], StagedFile> {
   const component = 'fileSink';
-  const name = requireName(component, 'name', config.name);
-  if (!NAME.test(name)) throw new InvalidConfigError(component, 'name', `must be letters, digits, '-' and '_' only, got '${name}'`);
+  const stage = validateStageConfig<T>(component, config);
+  const { name, format } = stage;
   const dir = requireName(component, 'dir', config.dir);
-  const format = config.format;
-  if (format !== 'ndjson' && format !== 'csv') throw new InvalidConfigError(component, 'format', `must be 'ndjson' or 'csv', got ${String(format)}`);
-  const columns = config.columns;
-  if (format === 'csv' && (!Array.isArray(columns) || columns.length === 0 || columns.some((c) => typeof c !== 'string' || c.length === 0))) {
-    throw new InvalidConfigError(component, 'columns', `must be a non-empty array of column names for 'csv', got ${JSON.stringify(columns)}`);
-  }
-  const record = config.record === undefined ? defaultRecord : requireFunction(component, 'record', config.record);
   const part = `fileSink:${name}`;
-  const ext = format === 'ndjson' ? 'ndjson' : 'csv';
 
   return (source) =>
     markStage(
@@ -147,42 +149,26 @@ export function fileSink<T>(config: FileSinkConfig<T>): OperatorFunction<readonl
 
         // Resolves with the published file, or undefined when the batch's inputs were failed instead.
         const write = async (batch: readonly T[], held: Settlement | undefined): Promise<StagedFile | undefined> => {
-          let text: string;
+          let plan: StagePlan;
           try {
-            text = formatRecords(format, batch.map(record), columns);
+            plan = planStagedFiles(stage, batch, held?.key ?? '', held?.replayStable === true);
+            // Without a settling input a load is named by its contents, so a rewrite replaces it.
+            if (held === undefined) plan = planStagedFiles(stage, batch, `content:${sha256Hex(Buffer.concat(plan.contents.map((c) => c.bytes)))}`, false);
           } catch (err) {
             if (held === undefined) throw err;
             held.fail(ensureError(err), 'resume', part);
             held.release();
             return undefined;
           }
-          const key = held?.key ?? `content:${sha256Hex(text)}`;
-          const file = fileNameOf(name, key, ext);
-          const bytes = Buffer.from(text, 'utf8');
-          const manifest: StagedFileManifest = {
-            version: 1,
-            sink: name,
-            format,
-            batchKey: key,
-            recorded: held?.replayStable === true,
-            files: [{ file, records: batch.length, bytes: bytes.length, sha256: sha256Hex(bytes) }],
-            records: batch.length,
-            inputRange: rangeOf(batch),
-          };
-          const manifestName = `${file}.manifest.json`;
           try {
             await ready;
-            await writeFileAtomically(dir, file, bytes);
-            // After the data file: a manifest never names a file that is not complete.
-            await writeFileAtomically(dir, manifestName, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`, 'utf8'));
-            await syncDirectory(dir);
+            return await publishStagedFiles(dir, plan);
           } catch (err) {
             if (held === undefined) throw err;
-            held.fail(new Error(`${part}: writing ${file} in ${dir} failed: ${ensureError(err).message}`, { cause: err }));
+            held.fail(new Error(`${part}: writing ${plan.manifestName} and its files in ${dir} failed: ${ensureError(err).message}`, { cause: err }));
             held.release();
             return undefined;
           }
-          return { ...manifest, path: `${dir}/${file}`, manifestPath: `${dir}/${manifestName}` };
         };
 
         subscriber.add(() => {
@@ -216,26 +202,5 @@ export function fileSink<T>(config: FileSinkConfig<T>): OperatorFunction<readonl
  * same key always gives the same name, and two keys that read alike once made safe still differ.
  */
 export function fileNameOf(name: string, key: string, ext: string): string {
-  const safe = key.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 80);
-  return `${name}.${safe}.${sha256Hex(key).slice(0, 12)}.${ext}`;
-}
-
-function defaultRecord(value: unknown): unknown {
-  if (value !== null && typeof value === 'object' && 'data' in value && 'subject' in value) return (value as { data: unknown }).data;
-  return value;
-}
-
-function rangeOf(batch: readonly unknown[]): StagedFileManifest['inputRange'] {
-  let stream: string | undefined;
-  let firstSeq: number | undefined;
-  let lastSeq: number | undefined;
-  for (const v of batch) {
-    if (v === null || typeof v !== 'object') continue;
-    const { seq, stream: s } = v as { seq?: unknown; stream?: unknown };
-    if (typeof seq !== 'number') continue;
-    if (typeof s === 'string') stream ??= s;
-    firstSeq = firstSeq === undefined ? seq : Math.min(firstSeq, seq);
-    lastSeq = lastSeq === undefined ? seq : Math.max(lastSeq, seq);
-  }
-  return { stream, firstSeq, lastSeq };
+  return `${fileStemOf(name, key)}.${ext}`;
 }

@@ -49,3 +49,5 @@ export { window } from './window.js';
 export type { LateEvent, WindowAggregate, WindowConfig, WindowKind, WindowOutput, WindowResult } from './window.js';
 export { fileSink } from './file-sink.js';
 export type { FileSinkConfig, StagedFile, StagedFileEntry, StagedFileManifest } from './file-sink.js';
+export { writeStagedFiles } from './write-staged-files.js';
+export type { WriteStagedFilesConfig } from './write-staged-files.js';

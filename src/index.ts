@@ -196,3 +196,4 @@ export { contractToAsyncApi } from './runtime/contract-to-async-api.js';
 export type { AsyncApiDocument } from './runtime/contract-to-async-api.js';
 export { deadLetterPayloadSchema } from './runtime/dead-letter-payload-schema.js';
 export type { OutputsOf } from './runtime/mount-actor.js';
+export type { ActorStateReader } from './runtime/actor-state-reader.js';

@@ -138,6 +138,8 @@ describe('public API', () => {
     expectTypeOf<api.ExactlyOnceConfig['transport']>().toEqualTypeOf<api.Transport>();
     expectTypeOf<api.StartActorOptions['transport']>().toEqualTypeOf<api.Transport>();
     expectTypeOf<api.DurableBatchConfig['transport']>().toEqualTypeOf<api.Transport>();
+    expectTypeOf<api.ActorStateReader<number>['read']>().returns.toEqualTypeOf<api.ActorStateAnswer<number> | undefined>();
+    expectTypeOf<api.TopologyContext['actorState']>().returns.toHaveProperty('get');
   });
 
   it('sluice/operators exports exactly these names', () => {
@@ -175,6 +177,7 @@ describe('public API', () => {
       "tier",
       "toDeadLetter",
       "window",
+      "writeStagedFiles",
     ]);
   });
 

@@ -45,14 +45,23 @@ export interface ActorTopologyOptions extends Omit<StartActorOptions, 'transport
  * ("durability off: in-process transport").
  *
  * @example
- * export default actorTopology('stock-reservation', stockReservation(), {
+ * export default actorTopology('stock', inventory(), {
  *   stream: 'SHOP_STOCK', subjects: ['shop.stock.reserve', 'shop.stock.confirm'],
  * });
  */
 export function actorTopology<S, M, P>(name: string, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions): Topology {
+  return defineTopology(name, actorPart(name, def, options));
+}
+
+/**
+ * Internal: the builder of {@link actorTopology} (declare the actor, run it), which `t.actor`
+ * also uses; `onStarted` hears of the running actor (or of its failure to start), so
+ * `t.actorState` can read its committed state in-process.
+ */
+export function actorPart<S, M, P>(name: string, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions, onStarted?: ActorStarted<S>): (t: TopologyContext) => Observable<never> {
   for (const [subject, schema] of Object.entries(options.schemas ?? {})) validateSchemaOption(schema, `actorTopology(${name}) schemas['${subject}']`);
   const checked = withInputSchemas(def, options.schemas);
-  return defineTopology(name, (t) => {
+  return (t) => {
     const subjects = actorSubjects({ topology: t.topologyName, actor: def.name, prefix: options.prefix });
     t.declare({
       kind: 'actor',
@@ -66,8 +75,14 @@ export function actorTopology<S, M, P>(name: string, def: ActorDefinition<S, M, 
       deadLetterSubject: subjects.deadLetter,
       queryPattern: options.queries !== false ? subjects.queryPattern : undefined,
     });
-    return runActor(t, checked, options);
-  });
+    return runActor(t, checked, options, onStarted);
+  };
+}
+
+/** Internal: told when an actor part has started, or could not start. */
+export interface ActorStarted<S> {
+  started(actor: RunningActor<S>): void;
+  failed(error: Error): void;
 }
 
 /**
@@ -87,11 +102,11 @@ function withInputSchemas<S, M, P>(def: ActorDefinition<S, M, P>, schemas: Reado
   };
 }
 
-function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions): Observable<never> {
+function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions, onStarted: ActorStarted<S> | undefined): Observable<never> {
   const part = registerEnginePart(t, 'actor', `actor ${def.name}`, options.stream);
   return new Observable<never>((subscriber) => {
     let opened: TopologyStore | undefined;
-    let running: RunningActor | undefined;
+    let running: RunningActor<S> | undefined;
     t.onStop(async () => {
       await running?.stop();
       await opened?.close();
@@ -113,6 +128,7 @@ function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, op
           },
         };
       });
+      onStarted?.started(actor);
       running.done.catch((err: unknown) => {
         part.failed();
         subscriber.error(ensureError(err));
@@ -128,6 +144,7 @@ function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, op
       }
     };
     start().catch((err: unknown) => {
+      onStarted?.failed(ensureError(err));
       part.failed();
       subscriber.error(ensureError(err));
     });

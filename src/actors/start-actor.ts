@@ -4,8 +4,11 @@ import { InvalidConfigError } from '../errors.js';
 import { startExactlyOnce } from '../exactly-once/start-exactly-once.js';
 import type { ExactlyOnceConfig, ExactlyOnceHandle, ExactlyOnceStats } from '../exactly-once/types.js';
 import type { StateStore } from '../state/types.js';
+import { keyFits } from '../state/state-key.js';
 import type { Transport } from '../transport/transport.js';
-import { createActorProcessor, type ActorProcessorStats } from './actor-processor.js';
+import type { ActorStateAnswer } from './actor-client.js';
+import { MAX_ACTOR_KEY_BYTES } from './actor-limits.js';
+import { createActorProcessor, type ActorProcessorStats, type ActorRecord } from './actor-processor.js';
 import type { ActorSubjects } from './actor-subjects.js';
 import { serveActorQueries } from './serve-actor-queries.js';
 import { TimerService } from './timer-service.js';
@@ -44,13 +47,20 @@ export interface StartActorOptions {
   faults?: ExactlyOnceConfig['faults'];
 }
 
-/** A running actor. */
-export interface RunningActor {
+/** A running actor; `S` is its state. */
+export interface RunningActor<S = unknown> {
   readonly name: string;
   readonly subjects: ActorSubjects;
   readonly engine: ExactlyOnceHandle;
   /** Actor and engine counters. */
   stats(): ActorProcessorStats & { timersInMemory: number; timerFirings: number; engine: ExactlyOnceStats };
+  /**
+   * The committed state of `key`, read from LMDB in this process (what a state query answers over
+   * NATS): never a batch in progress, so it may lag the input stream by the batches not yet
+   * committed. `initial(key)` with `found: false` for a key without state (a key longer than
+   * `MAX_ACTOR_KEY_BYTES` never has any). Throws once the store is closed.
+   */
+  state(key: string): ActorStateAnswer<S>;
   /** Settles when the actor stops: resolves after `stop()`, rejects with the engine's fatal error. */
   readonly done: Promise<void>;
   /**
@@ -75,7 +85,7 @@ export interface RunningActor {
  * // ... later
  * await running.stop();
  */
-export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options: StartActorOptions): Promise<RunningActor> {
+export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options: StartActorOptions): Promise<RunningActor<S>> {
   const { transport, store } = options;
   if (typeof options.stream !== 'string' || options.stream.length === 0) {
     throw new InvalidConfigError(`startActor(${def.name})`, 'stream', `must be a stream name, got ${JSON.stringify(options.stream)}`);
@@ -137,6 +147,10 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
     engine,
     done: engine.done,
     stats: () => ({ ...processor.stats(), timersInMemory: timers?.size ?? 0, timerFirings: timers?.firings ?? 0, engine: engine.stats }),
+    state(key) {
+      const rec = keyFits(key, MAX_ACTOR_KEY_BYTES) ? store.get<ActorRecord<S>>(namespaces.state, key) : undefined;
+      return rec !== undefined ? { state: rec.s, found: true, stopped: rec.stop !== undefined } : { state: def.initial(key), found: false, stopped: false };
+    },
     stop(stopOptions) {
       stopping ??= (async () => {
         halt();

@@ -1,5 +1,4 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
-import pretty from 'pino-pretty';
 
 /** How the CLI writes its log: readable lines, or one JSON object per line. */
 export type LogFormat = 'pretty' | 'json';
@@ -19,8 +18,9 @@ export interface CliLoggerOptions {
  * shapes on two streams. stdout is left to a command's results (`describe`, `--version`).
  * Passwords and tokens under `nats` (or any `pass`/`token` field one level down) print as `***`.
  * Pretty lines show an error as `Name: message`; its stack only at `debug` and `trace`.
+ * pino-pretty is imported only for the pretty format: a service logging JSON never loads it.
  */
-export function createCliLogger(options: CliLoggerOptions): Logger {
+export async function createCliLogger(options: CliLoggerOptions): Promise<Logger> {
   const format = options.format ?? (process.stderr.isTTY === true ? 'pretty' : 'json');
   const settings: LoggerOptions = {
     level: options.level,
@@ -28,6 +28,7 @@ export function createCliLogger(options: CliLoggerOptions): Logger {
     redact: { paths: ['nats.pass', 'nats.token', '*.pass', '*.token'], censor: '***' },
   };
   if (format === 'json') return pino(settings, pino.destination({ dest: 2, sync: true }));
+  const { default: pretty } = await import('pino-pretty');
   const stacks = options.level === 'debug' || options.level === 'trace';
   // pino-pretty prints `err` as a block under the line, always; as `error` (a string) it stays on it.
   if (!stacks) settings.formatters = { log: ({ err, ...rest }) => (err === undefined ? rest : { ...rest, error: errorLine(err) }) };

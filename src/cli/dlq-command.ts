@@ -1,4 +1,4 @@
-import cliProgress from 'cli-progress';
+import type cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureError, NoRespondersError, RequestTimeoutError } from '../errors.js';
 import { serviceSubject } from '../runtime/serve-topology-service.js';
@@ -125,7 +125,9 @@ async function replay(topology: string, flags: DlqFlags): Promise<number> {
       if (flags.json !== true && process.stderr.isTTY === true) {
         const status = flags.parked === true ? ['dead', 'parked'] : ['dead'];
         const listed = (await ask(transport, flags, topology, 'dead-letters', { ...filters, status, limit: 1 })) as ListBody;
-        bar = new cliProgress.SingleBar({ stream: process.stderr, format: 'replaying [{bar}] {value}/{total} records', hideCursor: true, clearOnComplete: true }, cliProgress.Presets.shades_classic);
+        // Loaded here: only a replay on a terminal draws the bar (17 modules the other commands skip).
+        const { default: progress } = await import('cli-progress');
+        bar = new progress.SingleBar({ stream: process.stderr, format: 'replaying [{bar}] {value}/{total} records', hideCursor: true, clearOnComplete: true }, progress.Presets.shades_classic);
         bar.start(Math.min(limit, listed.matched ?? 0), 0);
       }
       for (let first = true; total.records.length + total.failed.length < limit; first = false) {

@@ -76,7 +76,7 @@ export function ingestCommand(done: (code: number) => void, env: NodeJS.ProcessE
 }
 
 async function serve(flags: IngestFlags, env: NodeJS.ProcessEnv): Promise<number> {
-  const logger = createCliLogger({ level: flags.logLevel, format: flags.logFormat });
+  const logger = await createCliLogger({ level: flags.logLevel, format: flags.logFormat });
   let connection: Connection | undefined;
   const stop = stopSignal(logger);
   try {

@@ -3,9 +3,10 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidConfigError } from '../errors.js';
 import { isTopology, type Topology } from '../runtime/define-topology.js';
+import { registerTypeScriptFor } from './register-typescript.js';
 
 /**
- * Imports a topology module (`.ts` works under `bin/sluice.js`, which registers tsx) and picks
+ * Imports a topology module (`.js`, or `.ts` through tsx, registered on first use) and picks
  * its topology: the export named `exportName`, else the default export, else the only named
  * export that is a topology.
  *
@@ -18,6 +19,7 @@ export async function loadTopology(file: string, exportName?: string): Promise<T
   } catch {
     throw new InvalidConfigError('sluice run', 'file', `'${file}' does not exist (resolved to ${path})`);
   }
+  await registerTypeScriptFor(path);
   const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   if (exportName !== undefined) {
     const chosen = mod[exportName];

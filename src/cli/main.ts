@@ -6,7 +6,7 @@ import { describeTopology, formatTopologyDescription } from '../runtime/describe
 import { contractToAsyncApi } from '../runtime/contract-to-async-api.js';
 import { describeContract } from '../runtime/topology-contract.js';
 import { runTopology, type TopologyExit } from '../runtime/run-topology.js';
-import { startMetricsServer, type MetricsServer } from '../runtime/start-metrics-server.js';
+import type { MetricsServer } from '../runtime/start-metrics-server.js';
 import { stuckStateStores } from '../state/open-state-store.js';
 import { dlqCommand } from './dlq-command.js';
 import { createCliLogger, LOG_FORMATS, LOG_LEVELS, type LogFormat } from './create-cli-logger.js';
@@ -114,7 +114,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function run(file: string, flags: RunFlags): Promise<number> {
-  const logger = createCliLogger({ level: flags.logLevel, format: flags.logFormat });
+  const logger = await createCliLogger({ level: flags.logLevel, format: flags.logFormat });
   const signals = new SignalWatch(logger, flags.drainTimeoutMs ?? 5_000);
   let connection: Connection | undefined;
   let metrics: MetricsServer | undefined;
@@ -123,6 +123,8 @@ async function run(file: string, flags: RunFlags): Promise<number> {
     const nats = natsOptionsFromFlags(flags, process.env);
     connection = await connect({ nats, credentials: nats === undefined ? natsCredentialsFromFlags(flags, process.env) : undefined, logger });
     if (flags.metricsPort !== undefined) {
+      // prom-client loads only when metrics are asked for.
+      const { startMetricsServer } = await import('../runtime/start-metrics-server.js');
       metrics = await startMetricsServer({ topologyName: topology.name, port: flags.metricsPort, host: flags.metricsHost, logger });
       logger.info({ url: metrics.url }, `sluice: metrics at ${metrics.url}`);
     }

@@ -16,6 +16,7 @@ import { mountActor, type MountDeps } from './mount-actor.js';
 import { mountDurableBatch } from './mount-durable-batch.js';
 import { mountSchedule } from './mount-schedule.js';
 import { mountResponder } from './mount-responder.js';
+import { actorStateReader } from './actor-state-reader.js';
 import { pathGuarantee } from './path-guarantee.js';
 import { defaultDurableName, maxUnsettledOf, streamSource } from './stream-source.js';
 import { deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
@@ -234,11 +235,12 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     onStop: deps.onStop,
     report: deps.report,
     actor: (def, input, options) => mountActor(mountDeps, def, input, options),
+    actorState: (def) => actorStateReader(mountDeps, def),
     durableBatch: (options, inputs) => mountDurableBatch(mountDeps, options, inputs),
     schedule: (name, cron, options) => mountSchedule(ctx, name, cron, options),
     respond: (subject, handler, options) => mountResponder(mountDeps, subject, handler, options),
   };
-  const mountDeps: MountDeps = { ctx, run: deps.run ?? (() => undefined), wire: deps.wire };
+  const mountDeps: MountDeps = { ctx, run: deps.run ?? (() => undefined), wire: deps.wire, actors: new Map() };
   return ctx;
 }
 

@@ -1,11 +1,13 @@
-import { concat, defer, EMPTY, ignoreElements, mergeMap, type Observable } from 'rxjs';
+import { concat, defer, EMPTY, ignoreElements, merge, mergeMap, Observable } from 'rxjs';
 import { actorSubjects } from '../actors/actor-subjects.js';
-import { actorTopology, type ActorTopologyOptions } from '../actors/actor-topology.js';
+import { actorPart, type ActorTopologyOptions } from '../actors/actor-topology.js';
 import type { ActorDefinition } from '../actors/types.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { TopologyContext, WiringNode } from './types.js';
+import { markStage } from './lineage.js';
 import { supervised } from './supervised.js';
+import { ActorSlot } from './actor-state-reader.js';
 
 /** Options of {@link TopologyContext.actor}. */
 export interface TopologyActorOptions extends Omit<ActorTopologyOptions, 'stream' | 'subjects' | 'ensureStreams'> {
@@ -14,6 +16,13 @@ export interface TopologyActorOptions extends Omit<ActorTopologyOptions, 'stream
    * its timers and resets. Default `SLUICE_ACTOR_<topology>_<actor>`.
    */
   stream?: string | undefined;
+  /**
+   * Subjects from outside that `stream` captures and the actor reads itself, in stream order
+   * from its committed position (no hand-over): for an actor fed by a stream of its own, whose
+   * per-key order must hold across crashes. `schemas` may name their payload schemas (checked
+   * where the key is taken, as in `actorTopology`). Default none.
+   */
+  subjects?: readonly string[] | undefined;
   /**
    * Where the behaviour emits: this stream is created (or extended) with these subjects, and the
    * Observable `t.actor` returns reads it (a durable consumer: at-least-once downstream, each
@@ -34,6 +43,12 @@ export interface OutputsOf {
   readonly schemas?: Readonly<Record<string, PayloadSchema>> | undefined;
   /** JSON Schemas by subject for `describe`, where `schemas` are not zod schemas. */
   readonly jsonSchemas?: Readonly<Record<string, JsonSchema>> | undefined;
+  /**
+   * `t.actor` only: whether the Observable it returns reads the outputs back from `stream` (a
+   * durable consumer). Default true; false when nothing in the topology reads them, so no
+   * consumer is made or described and `t.actor` returns an Observable that emits nothing.
+   */
+  readonly readBack?: boolean | undefined;
 }
 
 /** What mounting needs from the context under construction. Internal. */
@@ -42,6 +57,8 @@ export interface MountDeps {
   /** Runs an Observable as a part of the topology (subscribed and drained by the runtime). */
   readonly run: (part: Observable<unknown>, name: string) => void;
   readonly wire?: ((node: WiringNode) => void) | undefined;
+  /** The actors mounted so far, by name, for `t.actorState`. */
+  readonly actors?: Map<string, ActorSlot<unknown>> | undefined;
 }
 
 /**
@@ -49,10 +66,15 @@ export interface MountDeps {
  * reaches that stream through a durable sink whose message ids derive from the input positions —
  * the same hand-over Kafka Streams makes through a repartition topic before a stateful step. So
  * the whole path stream → operators → actor → JetStream outputs is exactly-once, per-key order
- * follows the input stream's order, and each part can fail and restart on its own.
+ * follows the input stream's order while nothing crashes (an input delivered but not handed over
+ * before a crash comes back after the ack wait, possibly after newer ones: docs/actors.md), and
+ * each part can fail and restart on its own. Several
+ * inputs (an array) are merged into the one hand-over, each keeping its own order and guarantee.
  */
-export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, P>, input: Observable<Envelope<M>> | undefined, options: TopologyActorOptions = {}): Observable<Envelope<unknown>> {
+export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, P>, inputs: Observable<Envelope<M>> | readonly Observable<Envelope<M>>[] | undefined, options: TopologyActorOptions = {}): Observable<Envelope<unknown>> {
   const { ctx } = deps;
+  // Marked, unlike a plain RxJS merge, so `describe` follows each input to its source.
+  const input = isInputList(inputs) ? (inputs.length > 0 ? markStage(merge(...inputs), inputs, { name: 'merge', effect: 'passes' }) : undefined) : inputs;
   const subjects = actorSubjects({ topology: ctx.topologyName, actor: def.name, prefix: options.prefix });
   const streamName = options.stream ?? `SLUICE_ACTOR_${ctx.topologyName}_${def.name}`;
   const ensureInput = defer(() => ctx.transport.ensureStream({ name: streamName, subjects: subjects.streamSubjects }));
@@ -79,10 +101,18 @@ export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, 
 
   const { emits, stream: _s, ...runOptions } = options;
   const ensureStreams = emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : [];
-  // actorTopology declares the actor (its stream, outputs and their schemas, dead letters) to describe.
+  const slot = new ActorSlot<S>();
+  if (!deps.actors?.has(def.name)) deps.actors?.set(def.name, slot as ActorSlot<unknown>);
+  // actorPart declares the actor (its stream, outputs and their schemas, dead letters) to describe.
   // The engine handles bad input itself (its own supervision); an error out of it is a fault (storage): stop.
-  const engine = actorTopology(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas: emits?.schemas, jsonSchemas: emits?.jsonSchemas }).build(ctx) as Observable<unknown>;
+  const schemas = { ...runOptions.schemas, ...emits?.schemas };
+  const jsonSchemas = { ...runOptions.jsonSchemas, ...emits?.jsonSchemas };
+  const engine = actorPart(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas, jsonSchemas }, slot)(ctx);
   deps.run(supervised(engine, 'stop'), `actor ${def.name}`);
-  if (emits === undefined) return EMPTY;
+  if (emits === undefined || emits.readBack === false) return EMPTY;
   return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${def.name}_out` });
+}
+
+function isInputList<M>(inputs: Observable<Envelope<M>> | readonly Observable<Envelope<M>>[] | undefined): inputs is readonly Observable<Envelope<M>>[] {
+  return Array.isArray(inputs);
 }

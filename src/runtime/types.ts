@@ -12,6 +12,7 @@ import type { DurableBatchInputs, TopologyDurableBatchOptions } from './mount-du
 import type { PathGuarantee } from './path-guarantee.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { RuntimeStats } from './runtime-stats.js';
+import type { ActorStateReader } from './actor-state-reader.js';
 
 /** Options for {@link TopologyContext.source}. */
 export interface SourceOptions {
@@ -202,13 +203,26 @@ export interface TopologyContext {
   deadLetter(env: Envelope<unknown>, error: unknown, operator?: string): void;
   /**
    * Mounts a keyed actor (see `actor`) as a part of this topology. `input` (any pipeline of
-   * envelopes, e.g. a routed stream) is handed to the actor's own input stream through a durable
+   * envelopes, e.g. a routed stream, or an array of them: several streams feeding one actor) is handed to the actor's own input stream through a durable
    * sink with ids from the input positions, and the actor runs on the exactly-once engine, so the
    * path is exactly-once end to end. Returns the actor's outputs when `options.emits` names
-   * where they go (else an Observable that emits nothing). Needs the LMDB state directory
+   * where they go (else an Observable that emits nothing); {@link actorState} reads its committed state
+   * in-process. Needs the LMDB state directory
    * (`stateDir`, `SLUICE_STATE_DIR`).
    */
-  actor<S, M, P = unknown>(def: ActorDefinition<S, M, P>, input?: Observable<Envelope<M>> | undefined, options?: TopologyActorOptions): Observable<Envelope<unknown>>;
+  actor<S, M, P = unknown>(def: ActorDefinition<S, M, P>, input?: Observable<Envelope<M>> | readonly Observable<Envelope<M>>[] | undefined, options?: TopologyActorOptions): Observable<Envelope<unknown>>;
+  /**
+   * Reads the committed state of the actor `def` that {@link actor} mounted in this topology, in
+   * this process (no NATS round trip): for a part that decides from an actor's state, such as a
+   * {@link respond} handler. The state is exactly-once (it is the actor's); a read never shows a
+   * batch in progress, so it lags the actor's input by the batches not yet committed.
+   * @throws InvalidConfigError when no actor named `def.name` was mounted before.
+   * @example
+   * t.actor(activity, payments);
+   * const state = t.actorState(activity);
+   * t.respond('fraud.check', async (req) => rules(req.data, (await state.get(req.data.customerId)).state), { deadlineMs: 50, fallback });
+   */
+  actorState<S>(def: Pick<ActorDefinition<S, never, never>, 'name' | 'initial'>): ActorStateReader<S>;
   /**
    * Mounts a durable batch (see `startDurableBatch`): `inputs.values` accumulate in LMDB until a
    * message on `inputs.triggers` (or `maxItems`) closes the batch, which `flush` then reads in

@@ -1,5 +1,7 @@
 import { statfsSync } from 'node:fs';
-import { open, type Database, type Key, type RootDatabase } from 'lmdb';
+import { createRequire } from 'node:module';
+import type * as Lmdb from 'lmdb';
+import type { Database, Key, RootDatabase } from 'lmdb';
 import { InvalidConfigError } from '../errors.js';
 import { partitionOf } from './partition-of.js';
 import { claimStateDirectory } from './claim-state-directory.js';
@@ -83,7 +85,7 @@ export function openStateStore(config: StateStoreConfig): StateStore {
 
   let env: RootDatabase;
   try {
-    env = open({ path: dir, maxDbs: maxNamespaces, mapSize: mapSizeBytes, noSync: config.noSync === true, noSubdir: false });
+    env = lmdb().open({ path: dir, maxDbs: maxNamespaces, mapSize: mapSizeBytes, noSync: config.noSync === true, noSubdir: false });
   } catch (err) {
     release();
     throw new StateDirectoryError(dir, `LMDB cannot open a store there (${(err as Error).message}): use a directory on a local disk (SLUICE_STATE_DIR)`, { cause: err });
@@ -375,4 +377,15 @@ function safe(fn: () => number): number {
   } catch {
     return -1;
   }
+}
+
+let lmdbExports: typeof Lmdb | undefined;
+
+/**
+ * lmdb (a native addon: ~90 ms and ~10 MiB at start) loads with the first store, so a topology
+ * without state never loads it. Required (its CommonJS build, one bundled file) to keep
+ * openStateStore synchronous; nothing else in the runtime imports lmdb.
+ */
+function lmdb(): typeof Lmdb {
+  return (lmdbExports ??= createRequire(import.meta.url)('lmdb') as typeof Lmdb);
 }

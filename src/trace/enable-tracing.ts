@@ -1,4 +1,6 @@
-import { trace, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import { createRequire } from 'node:module';
+import type * as OtelApi from '@opentelemetry/api';
+import type { Tracer, TracerProvider } from '@opentelemetry/api';
 import { packageVersion } from '../cli/package-version.js';
 
 /** Options for {@link enableTracing}. */
@@ -13,6 +15,10 @@ export interface TracingOptions {
 // Module state, read on the hot path as one variable: tracing is off unless asked for, so a
 // topology that does not trace pays one `undefined` check per input and per publish.
 let active: Tracer | undefined;
+// The OpenTelemetry API (45 CommonJS modules) is loaded by the first enableTracing, not at start:
+// a topology that does not trace never loads it. Required, not imported, to keep enableTracing
+// synchronous; an ESM import of this CommonJS package would give the same module instance.
+let api: typeof OtelApi | undefined;
 
 /**
  * Turns OpenTelemetry spans on for every topology in this process: a consumer span per stream
@@ -21,7 +27,8 @@ let active: Tracer | undefined;
  * `tracestate` headers are carried from inputs to outputs either way.
  */
 export function enableTracing(options: TracingOptions = {}): void {
-  const provider = options.tracerProvider ?? trace.getTracerProvider();
+  api ??= createRequire(import.meta.url)('@opentelemetry/api') as typeof OtelApi;
+  const provider = options.tracerProvider ?? api.trace.getTracerProvider();
   active = provider.getTracer('sluice', packageVersion());
 }
 
@@ -33,4 +40,10 @@ export function disableTracing(): void {
 /** The tracer spans are made with, or undefined when tracing is off. Internal. */
 export function activeTracer(): Tracer | undefined {
   return active;
+}
+
+/** The OpenTelemetry API, loaded once tracing was enabled. Internal: call only with a tracer. */
+export function otelApi(): typeof OtelApi {
+  if (api === undefined) throw new Error('otelApi: tracing was never enabled');
+  return api;
 }

@@ -1,5 +1,6 @@
-import { context, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import type { Span, Tracer } from '@opentelemetry/api';
 import { HEADERS } from '../envelope/envelope.js';
+import { otelApi } from './enable-tracing.js';
 import { formatTraceparent, parseTraceparent } from './parse-traceparent.js';
 
 /**
@@ -9,6 +10,7 @@ import { formatTraceparent, parseTraceparent } from './parse-traceparent.js';
  * for a durable sink). Internal.
  */
 export function startPublishSpan(tracer: Tracer, subject: string, headers: Record<string, string>, msgId: string | undefined): Span {
+  const { context, SpanKind, trace } = otelApi();
   const parent = parseTraceparent(headers[HEADERS.traceparent]);
   const parentContext =
     parent === undefined ? context.active() : trace.setSpanContext(context.active(), { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: false });
@@ -34,7 +36,7 @@ export function startPublishSpan(tracer: Tracer, subject: string, headers: Recor
 export function endPublishSpan(span: Span, error?: Error): void {
   if (error !== undefined) {
     span.recordException(error);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+    span.setStatus({ code: otelApi().SpanStatusCode.ERROR, message: error.message });
   }
   span.end();
 }

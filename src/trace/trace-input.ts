@@ -1,7 +1,7 @@
-import { context, createTraceState, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import type { Settlement } from '../settle/settlement.js';
-import { activeTracer } from './enable-tracing.js';
+import { activeTracer, otelApi } from './enable-tracing.js';
 import { formatTraceparent, parseTraceparent } from './parse-traceparent.js';
 
 /**
@@ -36,6 +36,7 @@ export function traceInput<T>(env: Envelope<T>, settlement: Settlement): Envelop
     if (traceparent !== undefined) (settlement as Traced)[INPUT_TRACE] = env.headers;
     return env;
   }
+  const { context, createTraceState, SpanKind, trace } = otelApi();
   const parent = parseTraceparent(traceparent);
   const tracestate = env.headers[HEADERS.tracestate];
   const parentContext =
@@ -85,7 +86,7 @@ export function endInputSpan(settlement: Settlement, failure: Error | undefined)
   if (span === undefined) return;
   if (failure !== undefined) {
     span.recordException(failure);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
+    span.setStatus({ code: otelApi().SpanStatusCode.ERROR, message: failure.message });
   }
   span.end();
 }

@@ -17,7 +17,7 @@ import { subjectMatches } from '../../src/transport/subject.js';
 import hybrid from '../../topologies/hybrid-orders.js';
 import lowStock from '../../topologies/low-stock.js';
 import { createOrderRouting } from '../../topologies/order-routing.js';
-import stockReservation from '../../topologies/stock-reservation.js';
+import inventory from '../../topologies/inventory.js';
 import { startTestNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { until } from '../helpers/until.js';
 import { startConsumer } from './start-consumer.js';
@@ -68,7 +68,7 @@ const scenarios: Scenario[] = [
     },
   },
   {
-    topology: stockReservation,
+    topology: inventory,
     feed: async (t, published) => {
       const send = (subject: string, v: unknown) => t.publishDurable(subject, pack(v), { headers: { 'Content-Type': 'application/msgpack' } });
       await send('shop.stock.restock', { sku: 'TEE', quantity: 6 });
@@ -78,10 +78,13 @@ const scenarios: Scenario[] = [
       await send('shop.stock.confirm', { orderId: 'o1', sku: 'TEE' });
       await send('shop.stock.cancel', { orderId: 'o2', sku: 'TEE' });
       await send('shop.stock.reserve', { orderId: 'o4', sku: 'TEE', quantity: -1 });
-      await seen(published, ['shop.stock.reserved', 'shop.stock.rejected', 'shop.stock.sold', 'shop.stock.released', 'shop.stock.low', 'sluice.dlq.stock-reservation.stock']);
+      await send('shop.stock.confirm', { orderId: 'o5', sku: 'TEE' });
+      await seen(published, ['shop.stock.reserved', 'shop.stock.rejected', 'shop.stock.sold', 'shop.stock.released', 'shop.stock.low', 'sluice.dlq.inventory.stock']);
+      const query = await t.request('shop.stock.query', new TextEncoder().encode(JSON.stringify({ sku: 'TEE' })), { timeoutMs: 5_000, headers: { 'Content-Type': 'application/json' } });
+      expect(JSON.parse(new TextDecoder().decode(query.data))).toEqual({ sku: 'TEE', onHand: 4, held: 0, holds: 0, available: 4 });
     },
     notExercised: {
-      'sluice.dlq.stock-reservation': 'the actor dead-letters on its own subject; nothing in this topology uses the runtime one',
+      'sluice.dlq.inventory': 'the actor dead-letters on its own subject; nothing in this topology uses the runtime one',
     },
   },
   {

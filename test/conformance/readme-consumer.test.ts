@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import { runTopology } from '../../src/runtime/run-topology.js';
 import { NatsTransport } from '../../src/transport/nats-transport.js';
-import stockReservation from '../../topologies/stock-reservation.js';
+import inventory from '../../topologies/inventory.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 import { until } from '../helpers/until.js';
 
@@ -36,7 +36,7 @@ describe('README: Subscribing from another service', () => {
     const script = join(dir, 'billing.py');
     writeFileSync(script, readmeExample());
     const transport = await NatsTransport.connect({ servers: server().url });
-    const run = await runTopology(stockReservation, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, stateDir: join(dir, 'state') });
+    const run = await runTopology(inventory, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, stateDir: join(dir, 'state') });
     try {
       const jsm = await jetstreamManager(transport.nc);
       await until(async () => jsm.streams.info('SHOP_STOCK').then(() => true, () => false), { what: 'the input stream' });
@@ -48,8 +48,8 @@ describe('README: Subscribing from another service', () => {
       const { stdout } = await promisify(execFile)('/usr/bin/python3', [script], { env: { ...process.env, NATS_ADDR: `${hostname}:${port}`, MAX_MESSAGES: '2' }, timeout: 20_000 });
       const lines = stdout.trim().split('\n');
       expect(lines).toHaveLength(2);
-      expect(lines[0]).toMatch(new RegExp(String.raw`^stock-reservation\.actor-stock\.\d+\.\d+: order o1 holds 2 x TEE until ${EPOCH_MS} \(8 left\)$`));
-      expect(lines[1]).toMatch(new RegExp(String.raw`^stock-reservation\.actor-stock\.\d+\.\d+: order o2 holds 3 x TEE until ${EPOCH_MS} \(5 left\)$`));
+      expect(lines[0]).toMatch(new RegExp(String.raw`^inventory\.actor-stock\.\d+\.\d+: order o1 holds 2 x TEE until ${EPOCH_MS} \(8 left\)$`));
+      expect(lines[1]).toMatch(new RegExp(String.raw`^inventory\.actor-stock\.\d+\.\d+: order o2 holds 3 x TEE until ${EPOCH_MS} \(5 left\)$`));
       // Both acknowledged: the durable consumer has nothing pending or unacknowledged.
       const info = await jsm.consumers.info('SHOP_STOCK_EVENTS', 'billing');
       expect([info.num_ack_pending, info.ack_floor.stream_seq]).toEqual([0, 2]);

@@ -127,7 +127,7 @@ export const ROWS: readonly CrashRow[] = [
   },
   {
     // Every value of a closed period in exactly one flushed group, and nothing late (the closes trail their periods by more than a redelivery can move).
-    title: 'n. stream → period batch (per key and period, closes in the same stream) → flush outputs',
+    title: 'o. stream → period batch (per key and period, closes in the same stream) → flush outputs',
     fixture: 'period-batch.ts',
     guarantee: 'exactly-once',
     msgIds: 'group',

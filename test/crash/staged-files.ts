@@ -10,7 +10,11 @@ import type { CrashOutput } from './crash-tally.js';
  * file without a manifest (or named by none), a manifest whose file is missing or whose record
  * count, byte count or SHA-256 does not match the file, a line that is not whole JSON.
  */
-export function readStagedFiles(dir: string): { outputs: CrashOutput[]; problems: string[] } {
+export function readStagedFiles(
+  dir: string,
+  options: { idOf?: ((data: Record<string, unknown>) => unknown) | undefined; to?: string | undefined } = {},
+): { outputs: CrashOutput[]; problems: string[] } {
+  const idOf = options.idOf ?? ((data) => data['id']);
   const outputs: CrashOutput[] = [];
   const problems: string[] = [];
   const names = existsSync(dir) ? readdirSync(dir) : [];
@@ -32,8 +36,9 @@ export function readStagedFiles(dir: string): { outputs: CrashOutput[]; problems
       }
       for (const line of lines) {
         try {
-          const data = JSON.parse(line) as { id?: unknown };
-          outputs.push({ id: typeof data.id === 'string' ? data.id : undefined, to: 'out', data });
+          const data = JSON.parse(line) as Record<string, unknown>;
+          const id = idOf(data);
+          outputs.push({ id: typeof id === 'string' ? id : undefined, to: options.to ?? 'out', data: { ...data, file: entry.file, partition: entry.partition } });
         } catch {
           problems.push(`${entry.file}: a line is not whole JSON: ${line.slice(0, 60)}`);
         }

@@ -6,7 +6,7 @@
  * and on exit `done <json>`. SIGTERM drains the run (exit 0); a failed run exits 2. The parent
  * SIGKILLs it at chosen moments and starts it again.
  *
- * Usage: node --import tsx test/crash/topology-child.ts '<json config>'
+ * Usage: node --conditions=sluice-source --import tsx test/crash/topology-child.ts '<json config>'
  */
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
@@ -18,6 +18,8 @@ export interface TopologyChildConfig {
   /** Absolute path of the fixture module; its default export makes the topology from `params`. */
   fixture: string;
   params: Readonly<Record<string, unknown>>;
+  /** Where the run keeps its LMDB state (runTopology's `stateDir`). Default `SLUICE_STATE_DIR`, else `./.sluice/state`. */
+  stateDir?: string | undefined;
   /** How often counters are sampled (and RSS measured), ms. Default 10. */
   sampleEveryMs?: number | undefined;
 }
@@ -37,6 +39,7 @@ const topology = mod.default(cfg.params);
 const transport = await NatsTransport.connect({ servers: cfg.url, name: `crash-${topology.name}`, maxReconnectAttempts: -1 });
 const run = await runTopology(topology, {
   transport,
+  stateDir: cfg.stateDir,
   logger: pino({ level: 'warn' }, pino.destination(2)),
   report: () => undefined,
 });

@@ -69,9 +69,14 @@ export interface CrashRow {
   readonly output?: 'stream' | 'subscriber' | 'files' | undefined;
   /**
    * Files rows: reads the outputs from the run's directory instead of `<dir>/out/*.json`, and
-   * returns what it finds wrong beyond counting (added to the result's problems).
+   * returns what it finds wrong beyond counting (added to the result's problems). `published` is
+   * what the output stream holds (messages announcing files, say), decoded.
    */
-  readonly readFiles?: ((dir: string) => { outputs: CrashOutput[]; problems: string[] }) | undefined;
+  readonly readFiles?: ((dir: string, published: readonly CrashOutput[]) => { outputs: CrashOutput[]; problems: string[] }) | undefined;
+  /** The output stream's subjects, from the output prefix. Default `[<out>.>]`. */
+  readonly outSubjects?: ((out: string) => string[]) | undefined;
+  /** The msgpack payload published for an input. Default `{ id, n }` (plus `pad`). */
+  readonly payload?: ((input: CrashInput) => unknown) | undefined;
   /** Durable consumers the fixture makes on the input stream (each must ack everything). Default 1. */
   readonly consumers?: number | undefined;
   /** The targets (`<out>.<target>`) input number `n` must produce, one output each; [] for a filtered input. Default ['out']. */
@@ -82,8 +87,12 @@ export interface CrashRow {
    * (`<stream>:<seq>`), unless their ids come from recorded groups. Default 'position'.
    */
   readonly msgIds?: 'position' | 'group' | undefined;
-  /** When the work is complete: every consumer of the input stream acked it all (default for streams), the output stream holds every expected output, or (core source) all inputs were published and the child went quiet. */
-  readonly complete?: 'consumers' | 'outputs' | 'quiet' | undefined;
+  /**
+   * When the work is complete: every consumer of the input stream acked it all (default for
+   * streams), the output stream holds every expected output, `readFiles` finds every expected
+   * output, or (core source) all inputs were published and the child went quiet.
+   */
+  readonly complete?: 'consumers' | 'outputs' | 'files' | 'quiet' | undefined;
   /** The child counter that kill points are drawn on. Default 'received'. */
   readonly progress?: 'received' | 'published' | undefined;
   /** Core-source rows: inputs per second. Default 1000. */
@@ -177,10 +186,11 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
   };
   try {
     if (source === 'stream') await jsm.streams.add({ name: io.stream, subjects: [io.subjects], storage: StorageType.File });
-    if (output !== 'subscriber') await jsm.streams.add({ name: outStream, subjects: [`${io.out}.>`], storage: StorageType.File });
+    if (output !== 'subscriber') await jsm.streams.add({ name: outStream, subjects: row.outSubjects?.(io.out) ?? [`${io.out}.>`], storage: StorageType.File });
     const sub = output === 'subscriber' ? nc.subscribe(`${io.out}.>`, { callback: (err, m) => void (err === null && outputs.push(decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))) }) : undefined;
     const all: CrashInput[] = Array.from({ length: row.inputs }, (_, i) => ({ id: `${base}-${i + 1}`, n: i + 1 }));
-    const encode = inputEncoder(row.padBytes ?? 0);
+    const payload = row.payload;
+    const encode = payload !== undefined ? (input: CrashInput) => msgpackCodec.encode(payload(input)) : inputEncoder(row.padBytes ?? 0);
     const inputs = source === 'stream' ? await publishToStream(nc, inputSubject, all, encode) : all;
     if (source === 'stream') timeline.push(`${inputs.length} inputs published in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
     const lastSeq = inputs.at(-1)?.seq ?? 0;
@@ -245,6 +255,10 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
           const distinct = new Set((await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, undefined))).map((o) => `${o.to} ${o.id ?? ''}`));
           return distinct.size >= expectedOutputs;
         }
+        case 'files': {
+          const distinct = new Set(row.readFiles!(io.dir, []).outputs.map((o) => `${o.to} ${o.id ?? ''}`));
+          return distinct.size >= expectedOutputs;
+        }
         case 'quiet': {
           if (publisher === undefined) return false;
           await publisher;
@@ -271,7 +285,8 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
     }
     const fileProblems: string[] = [];
     if (output === 'files') {
-      const read = row.readFiles?.(io.dir) ?? { outputs: readOutputFiles(join(io.dir, 'out')), problems: [] };
+      const published = row.readFiles !== undefined ? await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id'))) : [];
+      const read = row.readFiles?.(io.dir, published) ?? { outputs: readOutputFiles(join(io.dir, 'out')), problems: [] };
       for (const o of read.outputs) outputs.push(o);
       fileProblems.push(...read.problems.slice(0, 5));
     }

@@ -224,11 +224,55 @@ describe('fileSink', () => {
     ]);
   });
 
+  it('partitionBy: one file per partition of a batch (partitions in name order, batch order within), all named in one manifest', async () => {
+    const dir = tempDir();
+    const rows = [
+      { table: 'orders', id: 'o1' },
+      { table: 'customers', id: 'c1' },
+      { table: 'orders', id: 'o2' },
+    ];
+    const input = new Subject<typeof rows>();
+    const files: StagedFile[] = [];
+    input.pipe(fileSink({ dir, format: 'ndjson', name: 'changes', partitionBy: (r) => r.table })).subscribe((f) => files.push(f));
+    const s = new Settlement('changes:CRM:1+3:ab', true, () => undefined);
+    withSettlement(s, () => input.next(rows));
+    s.release();
+    await until(() => files.length === 1);
+    const [load] = files as [StagedFile];
+    const stem = fileNameOf('changes', 'changes:CRM:1+3:ab', 'x').slice(0, -2);
+    expect(load.files.map((f) => [f.file, f.partition, f.records])).toEqual([
+      [`${stem}.customers.ndjson`, 'customers', 1],
+      [`${stem}.orders.ndjson`, 'orders', 2],
+    ]);
+    expect(load.manifestPath).toBe(`${dir}/${stem}.manifest.json`);
+    expect(load.dir).toBe(dir);
+    expect(readFileSync(join(dir, `${stem}.orders.ndjson`), 'utf8')).toBe('{"table":"orders","id":"o1"}\n{"table":"orders","id":"o2"}\n');
+    const manifest = JSON.parse(readFileSync(load.manifestPath, 'utf8')) as StagedFileManifest;
+    expect(manifest.records).toBe(3);
+    for (const entry of manifest.files) expect(entry.sha256).toBe(sha(readFileSync(join(dir, entry.file))));
+    expect(published(dir)).toHaveLength(3);
+  });
+
+  it('partitionBy giving a name that is not file-safe dead-letters the batch, like a record it cannot write', async () => {
+    const dir = tempDir();
+    const input = new Subject<Array<{ table: string }>>();
+    const outcomes: Array<{ error: string | undefined; resume: boolean | undefined }> = [];
+    input.pipe(fileSink({ dir, format: 'ndjson', name: 'changes', partitionBy: (r) => r.table })).subscribe();
+    const s = new Settlement('k', true, (failure, outcome) => outcomes.push({ error: failure?.message, resume: outcome?.resume }));
+    withSettlement(s, () => input.next([{ table: '../etc' }]));
+    s.release();
+    await until(() => outcomes.length === 1);
+    expect(outcomes[0]!.resume).toBe(true);
+    expect(outcomes[0]!.error).toMatch(/partitionBy returned "\.\.\/etc"/);
+    expect(published(dir)).toEqual([]);
+  });
+
   it('refuses a bad config, naming the field', () => {
     expect(() => fileSink({ dir: '/tmp/x', format: 'xml' as 'csv', name: 'a' })).toThrow(InvalidConfigError);
     expect(() => fileSink({ dir: '/tmp/x', format: 'csv', name: 'a' })).toThrow(/'columns' must be a non-empty array/);
     expect(() => fileSink({ dir: '/tmp/x', format: 'ndjson', name: 'a/b' })).toThrow(/'name' must be letters/);
     expect(() => fileSink({ dir: '', format: 'ndjson', name: 'a' })).toThrow(/'dir'/);
+    expect(() => fileSink({ dir: '/tmp/x', format: 'ndjson', name: 'a', partitionBy: 'table' as never })).toThrow(/'partitionBy' must be a function/);
   });
 });
 

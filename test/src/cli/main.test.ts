@@ -102,11 +102,11 @@ describe('sluice (in-process)', () => {
     const json = await capture(['describe', 'topologies/low-stock.ts', '--json']);
     expect(JSON.parse(json.out)).toMatchObject({ format: 'sluice.describe/1', name: 'low-stock', deadLetterSubject: 'sluice.dlq.low-stock' });
     expect(JSON.parse(json.out).subjects).toContainEqual(expect.objectContaining({ subject: 'shop.stock.low', direction: 'out', payload: expect.objectContaining({ required: ['sku', 'onHand'] }) }));
-    const asyncapi = await capture(['describe', 'topologies/stock-reservation.ts', '--asyncapi']);
+    const asyncapi = await capture(['describe', 'topologies/inventory.ts', '--asyncapi']);
     expect(asyncapi.code).toBe(0);
     const doc = JSON.parse(asyncapi.out) as { asyncapi: string; channels: Record<string, { address: string }> };
     expect(doc.asyncapi).toBe('3.0.0');
-    expect(Object.values(doc.channels).map((c) => c.address)).toContain('sluice.dlq.stock-reservation.stock');
+    expect(Object.values(doc.channels).map((c) => c.address)).toContain('sluice.dlq.inventory.stock');
     expect((await capture(['describe', 'topologies/nope.ts'])).code).toBe(1);
   });
 

@@ -7,14 +7,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { actor } from '../../../src/actors/actor.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
+import { EngineStoppedError } from '../../../src/exactly-once/exactly-once-errors.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
+import type { ActorStateReader } from '../../../src/runtime/actor-state-reader.js';
 import { describeTopology, formatTopologyDescription } from '../../../src/runtime/describe-topology.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';
-import { until } from '../../helpers/until.js';
+import { retryUntilOk, until } from '../../helpers/until.js';
 
 const server = useNatsServer();
 const dirs: string[] = [];
@@ -56,6 +58,17 @@ describe('t.actor: an actor as a part of a topology', () => {
     expect(text).toContain('BANK_OUT (bank.balance.>) -> bank.audit  exactly-once');
   });
 
+  it('with subjects, the actor reads its own stream itself (no hand-over); with readBack: false, nothing reads its outputs', () => {
+    const direct = defineTopology('direct', (t) => {
+      t.actor(balances, undefined, { stream: 'BANK_DIRECT', subjects: ['bank.direct.>'], emits: { stream: 'BANK_OUT', subjects: ['bank.balance.>'], readBack: false } });
+    });
+    const description = describeTopology(direct);
+    const text = formatTopologyDescription(description);
+    expect(text).toContain('actor balances  reads its own stream BANK_DIRECT (bank.direct.>, sluice.actor.direct.balances.*.tell');
+    expect(text).not.toContain('-> sluice.actor.direct.balances.*.tell');
+    expect(description.nodes.filter((n) => n.kind === 'stream' || n.kind === 'sink')).toEqual([]);
+  });
+
   it('runs stream -> filter -> actor -> sink in one topology, each output once, state correct across a restart', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'sluice-mount-'));
     dirs.push(stateDir);
@@ -92,4 +105,48 @@ describe('t.actor: an actor as a part of a topology', () => {
     expect(await readAll(transport, 'AUDIT')).toHaveLength(48);
     await transport.close();
   });
+
+  // No outputs: a view others read through the topology's responder.
+  const sums = actor<number, Deposit>({ name: 'sums', key: (m) => m.data.account, initial: () => 0, handle: (sum, msg) => (msg.kind === 'message' ? sum + msg.data.cents : sum) });
+
+  it('several inputs (an array) feed one actor: describe follows each to its stream, each path exactly-once', () => {
+    const text = formatTopologyDescription(describeTopology(defineTopology('two-in', (t) => {
+      t.actor(sums, [t.stream<Deposit>('A_IN', 'a.deposits'), t.stream<Deposit>('B_IN', 'b.deposits')], { stateDir: '/nonexistent' });
+    })));
+    expect(text).toContain('A_IN (a.deposits) -> sluice.actor.two-in.sums.*.tell  exactly-once');
+    expect(text).toContain('B_IN (b.deposits) -> sluice.actor.two-in.sums.*.tell  exactly-once');
+  });
+
+  it('t.actorState(def) reads the committed state in-process: a t.respond handler answers from it; unknown key, long key, after stop', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'sluice-mount-'));
+    dirs.push(stateDir);
+    const transport = await NatsTransport.connect({ servers: server().url });
+    await transport.ensureStream({ name: 'QBANK_IN', subjects: ['qbank.deposits'] });
+    let handle: ActorStateReader<number> | undefined;
+    const topology = defineTopology('query-mixed', (t) => {
+      t.actor(sums, t.stream<Deposit>('QBANK_IN', 'qbank.deposits'), { stateDir, reportEveryMs: 0 });
+      const view = (handle = t.actorState(sums));
+      t.respond<{ account: string }, { balance: number; found: boolean }>('qbank.balance', async (req) => {
+        const answer = await view.get(req.data.account);
+        return { balance: answer.state, found: answer.found };
+      }, { deadlineMs: 2_000, fallback: () => ({ balance: -1, found: false }) });
+    });
+    const run = await runTopology(topology, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false });
+    for (let i = 1; i <= 10; i++) await transport.publishDurable('qbank.deposits', msgpackCodec.encode({ account: `acc-${i % 2}`, cents: i }));
+    // Another connection, as any service would be (the topology's own connection does not get its own messages back).
+    const requester = await NatsTransport.connect({ servers: server().url });
+    const ask = async (account: string) => msgpackCodec.decode((await requester.request('qbank.balance', msgpackCodec.encode({ account }), { timeoutMs: 2_000 })).data) as { balance: number; found: boolean };
+    // Committed state only: it catches up with the stream, never shows a half-done batch.
+    await until(async () => (await retryUntilOk(() => ask('acc-0'))).balance === 30 && (await ask('acc-1')).balance === 25, { what: 'balances 30 and 25' });
+    expect(await ask('nobody')).toEqual({ balance: 0, found: false });
+    expect(await handle!.get('acc-1')).toEqual({ state: 25, found: true, stopped: false });
+    expect(handle!.read('acc-1')).toEqual({ state: 25, found: true, stopped: false });
+    // A key no actor can have (past 1,024 bytes) has no state.
+    expect(await handle!.get('k'.repeat(2_000))).toEqual({ state: 0, found: false, stopped: false });
+    await run.stop();
+    await expect(handle!.get('acc-1')).rejects.toThrow();
+    await requester.close();
+    await transport.close();
+  });
 });
+

@@ -10,11 +10,20 @@ import { contractToAsyncApi } from '../../../src/runtime/contract-to-async-api.j
 import { deadLetterSubject } from '../../../src/dead-letter/dead-letter-subject.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { describeContract, type ContractSubject } from '../../../src/runtime/topology-contract.js';
-import stockReservation from '../../../topologies/stock-reservation.js';
+import inventoryTopology, { inventory, STREAMS } from '../../../topologies/inventory.js';
+import { ReservedSchema, ReserveSchema } from '../../../topologies/inventory-schemas.js';
 
 const Order = z.object({ orderId: z.string(), sku: z.string(), placedAt: z.number().int() });
 const Reserved = z.object({ orderId: z.string(), left: z.number().int() });
 const counter = actor<{ n: number }, z.infer<typeof Order>>({ name: 'counter', key: (e) => e.data.sku, initial: () => ({ n: 0 }), handle: (s) => ({ n: s.n + 1 }) });
+
+// The stock actor read straight from its input stream, as `actorTopology` runs one actor.
+const stockActorTopology = actorTopology('stock', inventory(), {
+  stream: STREAMS.input.name,
+  subjects: STREAMS.input.subjects,
+  ensureStreams: [STREAMS.output],
+  schemas: { 'shop.stock.reserve': ReserveSchema, 'shop.stock.reserved': ReservedSchema },
+});
 
 const find = (subjects: readonly ContractSubject[], subject: string, direction?: string) => subjects.find((s) => s.subject === subject && (direction === undefined || s.direction === direction));
 
@@ -39,19 +48,32 @@ describe('describeContract', () => {
   });
 
   it("an actor topology: its inputs, outputs, own dead letters (from actorSubjects), queries and replies", () => {
-    const c = describeContract(stockReservation);
-    const dlq = actorSubjects({ topology: 'stock-reservation', actor: 'stock' }).deadLetter;
-    expect(dlq).toBe('sluice.dlq.stock-reservation.stock');
-    expect(find(c.subjects, dlq)).toMatchObject({ direction: 'dead-letter', part: 'actor stock', stream: 'SLUICE_DLQ_stock-reservation' });
+    const c = describeContract(stockActorTopology);
+    const dlq = actorSubjects({ topology: 'stock', actor: 'stock' }).deadLetter;
+    expect(dlq).toBe('sluice.dlq.stock.stock');
+    expect(find(c.subjects, dlq)).toMatchObject({ direction: 'dead-letter', part: 'actor stock', stream: 'SLUICE_DLQ_stock' });
     expect(find(c.subjects, 'shop.stock.reserve')).toMatchObject({ direction: 'in', stream: 'SHOP_STOCK', guarantee: 'exactly-once', payload: { required: ['orderId', 'sku', 'quantity'] } });
     const reserved = find(c.subjects, 'shop.stock.reserved')!;
     expect(reserved).toMatchObject({ direction: 'out', stream: 'SHOP_STOCK_EVENTS', guarantee: 'exactly-once' });
     expect((reserved.payload!.properties as Record<string, { type: string }>)['expiresAt']!.type).toBe('integer');
     expect(reserved.headers.find((h) => h.name === 'Nats-Msg-Id')).toMatchObject({ presence: 'always' });
-    expect(find(c.subjects, 'sluice.actor.stock-reservation.stock.*', 'request')).toBeDefined();
+    expect(find(c.subjects, 'sluice.actor.stock.stock.*', 'request')).toBeDefined();
     expect(c.subjects.filter((s) => s.direction === 'reply')).toHaveLength(1);
-    expect(find(c.subjects, 'sluice.actor.stock-reservation.stock.*.timer')).toMatchObject({ direction: 'internal' });
+    expect(find(c.subjects, 'sluice.actor.stock.stock.*.timer')).toMatchObject({ direction: 'internal' });
     for (const s of c.subjects.filter((x) => x.direction === 'in' || x.direction === 'out')) expect(s.guarantee, s.subject).toBeDefined();
+  });
+
+  it('inventory: commands read by the actor from its own stream and events out, exactly once; the stock query; its dead letters', () => {
+    const c = describeContract(inventoryTopology);
+    expect(find(c.subjects, 'shop.stock.reserve')).toMatchObject({ direction: 'in', part: 'actor stock', stream: 'SHOP_STOCK', guarantee: 'exactly-once', payload: { required: ['orderId', 'sku', 'quantity'] } });
+    expect(find(c.subjects, 'shop.stock.restock')).toMatchObject({ direction: 'in', payload: { required: ['sku', 'quantity'] } });
+    expect(find(c.subjects, 'shop.stock.reserved')).toMatchObject({ direction: 'out', part: 'actor stock', stream: 'SHOP_STOCK_EVENTS', guarantee: 'exactly-once', payload: { required: ['orderId', 'sku', 'quantity', 'available', 'expiresAt'] } });
+    expect(find(c.subjects, 'sluice.actor.inventory.stock.*.tell', 'in')).toMatchObject({ stream: 'SHOP_STOCK' });
+    expect(find(c.subjects, 'shop.stock.query', 'request')).toMatchObject({ part: 'respond shop.stock.query', transport: 'core', guarantee: 'at-most-once', payload: { required: ['sku'] } });
+    expect(find(c.subjects, 'sluice.dlq.inventory.stock', 'dead-letter')).toMatchObject({ part: 'actor stock', stream: 'SLUICE_DLQ_inventory' });
+    // No hand-over, and nothing reads the events back (emits.readBack: false): no stream consumer at all.
+    expect(c.nodes.filter((n) => n.kind === 'stream' || n.kind === 'sink')).toEqual([]);
+    expect(c.paths.map((p) => p.guarantee)).toEqual(['exactly-once']);
   });
 
   it('a mixture: a stream feeding an actor (t.actor) and a durable batch, with their hand-over subjects internal', () => {
@@ -121,7 +143,7 @@ describe('describeContract: responders, schedules, file sinks, hand-made publish
 
 describe('contractToAsyncApi', () => {
   it('one channel, operation and message per external subject; internal ones left out', () => {
-    const doc = contractToAsyncApi(describeContract(stockReservation)) as unknown as {
+    const doc = contractToAsyncApi(describeContract(stockActorTopology)) as unknown as {
       asyncapi: string;
       channels: Record<string, { address: string; messages: Record<string, { $ref: string }> }>;
       operations: Record<string, { action: string; channel: { $ref: string } }>;
@@ -130,7 +152,7 @@ describe('contractToAsyncApi', () => {
     expect(doc.asyncapi).toBe('3.0.0');
     const addresses = Object.values(doc.channels).map((c) => c.address);
     expect(addresses).toContain('shop.stock.reserve');
-    expect(addresses).not.toContain('sluice.actor.stock-reservation.stock.*.timer');
+    expect(addresses).not.toContain('sluice.actor.stock.stock.*.timer');
     const id = Object.keys(doc.channels).find((k) => doc.channels[k]!.address === 'shop.stock.reserved')!;
     expect(doc.operations[id]).toMatchObject({ action: 'send', channel: { $ref: `#/channels/${id}` } });
     expect(doc.components.messages[id]!.payload!.schemaFormat).toBe('application/schema+json;version=draft-2020-12');

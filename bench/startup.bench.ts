@@ -1,0 +1,140 @@
+/**
+ * Start-up and footprint of the `sluice` command (issue 14): from spawning `node <bin> run
+ * <topology>` to the first message handled, and the idle RSS after it, for the demo topology
+ * (topologies/hybrid-orders.ts, TypeScript) and a small JavaScript one (bench/startup/
+ * echo-topology.js), each against a fresh private nats-server per run; plus the time to the
+ * `running` line when the CLI starts its own server (no `--nats`). Medians of `--runs`.
+ * Targets: first message <= 300 ms, idle RSS <= 80 MiB.
+ *
+ * Run: npm run bench:startup (builds dist/ first), or
+ *      node --conditions=sluice-source --import tsx bench/startup.bench.ts [--runs 7] [--json]
+ *      [--root <package dir>] [--bin <entry, relative to root>]
+ * `--root`/`--bin` measure another checkout (e.g. an older commit, `--bin bin/sluice.js`).
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { startNatsServer } from '../src/runtime/nats-server-process.js';
+import { measureStart, type StartProbe, type StartRun } from './startup/measure-start.js';
+import { samplePayload, type SampleSchema } from './startup/sample-payload.js';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const TARGET_FIRST_MESSAGE_MS = 300;
+const TARGET_IDLE_RSS_MIB = 80;
+
+interface Options {
+  runs: number;
+  json: boolean;
+  root: string;
+  bin: string;
+  idleMs: number;
+}
+
+/** One row of the result: a topology started `runs` times one way. */
+export interface StartupCase {
+  readonly name: string;
+  readonly runs: readonly StartRun[];
+  readonly firstMessageMs?: number | undefined;
+  readonly runningMs: number;
+  readonly cpuMs: number;
+  readonly idleRssMiB: number;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const o = parseArgs(argv);
+  const root = resolve(o.root);
+  const bin = join(root, o.bin);
+  const sandbox = await mkdtemp(join(tmpdir(), 'sluice-startup-'));
+  try {
+    // The .js topology runs from a project of its own whose node_modules/sluice is the package.
+    await mkdir(join(sandbox, 'project', 'node_modules'), { recursive: true });
+    await symlink(root, join(sandbox, 'project', 'node_modules', 'sluice'));
+    await writeFile(join(sandbox, 'project', 'package.json'), '{ "type": "module" }\n');
+    const echo = join(sandbox, 'project', 'echo-topology.js');
+    await copyFile(join(REPO, 'bench', 'startup', 'echo-topology.js'), echo);
+    const hybrid = join(root, 'topologies', 'hybrid-orders.ts');
+    const cases: StartupCase[] = [];
+    for (const [name, topology, server] of [
+      ['hybrid-orders.ts, --nats', hybrid, true],
+      ['echo-topology.js, --nats', echo, true],
+      ['echo-topology.js, own nats-server', echo, false],
+    ] as const) {
+      const probe = server ? probeFor(bin, topology) : undefined;
+      const runs: StartRun[] = [];
+      for (let i = 0; i < o.runs; i++) {
+        const cwd = await mkdtemp(join(sandbox, 'run-'));
+        const nats = server ? await startNatsServer() : undefined;
+        try {
+          runs.push(await measureStart({ bin, topology, cwd, natsUrl: nats?.url, probe, idleMs: o.idleMs, timeoutMs: 30_000 }));
+        } finally {
+          await nats?.dispose();
+        }
+        if (!o.json) process.stderr.write(`${name}: run ${i + 1}/${o.runs} ${JSON.stringify(runs.at(-1))}\n`);
+      }
+      cases.push({
+        name,
+        runs,
+        firstMessageMs: server ? median(runs.map((r) => r.firstMessageMs ?? NaN)) : undefined,
+        runningMs: median(runs.map((r) => r.runningMs)),
+        cpuMs: median(runs.map((r) => r.cpuMs)),
+        idleRssMiB: median(runs.map((r) => r.idleRssMiB)),
+      });
+    }
+    const result = { command: `node ${o.bin} run <topology>`, root, node: process.versions.node, loadAvg: loadavg()[0], cases };
+    process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${table(cases, o)}\n`);
+  } finally {
+    await rm(sandbox, { recursive: true, force: true });
+  }
+}
+
+/** The first input of the topology's contract, with a payload made from its schema; outputs and dead letters watched. */
+function probeFor(bin: string, topology: string): StartProbe {
+  const contract = JSON.parse(execFileSync(process.execPath, [bin, 'describe', topology, '--json'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } })) as {
+    subjects: { subject: string; direction: string; payload?: SampleSchema }[];
+  };
+  const input = contract.subjects.find((s) => s.direction === 'in');
+  if (input === undefined) throw new Error(`${topology} has no input to probe`);
+  const watch = contract.subjects.filter((s) => s.direction === 'out' || s.direction === 'dead-letter').map((s) => s.subject);
+  return { subject: input.subject.replace(/>$/, 'probe').replaceAll('*', 'probe'), payload: samplePayload(input.payload), watch };
+}
+
+function table(cases: readonly StartupCase[], o: Options): string {
+  const lines = [
+    `node ${o.bin} run <topology> (${o.runs} runs each, medians; node ${process.versions.node}, load ${loadavg()[0]?.toFixed(1)})`,
+    '',
+    '| case | first message handled | `running` line | CPU until then | idle RSS |',
+    '|---|---|---|---|---|',
+    ...cases.map((c) => `| ${c.name} | ${c.firstMessageMs !== undefined ? `${c.firstMessageMs} ms` : 'n/a'} | ${c.runningMs} ms | ${c.cpuMs} ms | ${c.idleRssMiB} MiB |`),
+    '',
+    `targets: first message <= ${TARGET_FIRST_MESSAGE_MS} ms, idle RSS <= ${TARGET_IDLE_RSS_MIB} MiB`,
+  ];
+  return lines.join('\n');
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : Math.round(((s[m - 1]! + s[m]!) / 2) * 10) / 10;
+}
+
+function parseArgs(argv: string[]): Options {
+  const positive = (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);
+    return n;
+  };
+  return new Command('npm run bench:startup --')
+    .description('Start-up time and idle RSS of `sluice run`.')
+    .option('--runs <n>', 'starts per case', positive, 5)
+    .option('--idle-ms <ms>', 'idle time before RSS is read', positive, 2_000)
+    .option('--json', 'print one JSON document', false)
+    .option('--root <dir>', 'package directory measured', REPO)
+    .option('--bin <file>', 'CLI entry, relative to --root', 'dist/src/cli/bin.js')
+    .parse(argv, { from: 'user' })
+    .opts<Options>();
+}
+
+await main(process.argv.slice(2));

@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process';
+import { access, readdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { useTempDir } from '../helpers/temp-dir.js';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/**
+ * The environment of a user's shell: without the `sluice-source` condition the test run sets
+ * (the tarball has no sources) and without the variables `npm test` sets for its own package.
+ */
+function userEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('npm_')));
+}
+
+const TOPOLOGY = (name: string) => `import { defineTopology } from 'sluice';
+
+// Core NATS in, the same payload out (the package's smallest topology).
+export default defineTopology('${name}', (t) => t.source('user.in').pipe(t.sink('user.out')));
+`;
+
+const TYPED = `import type { Envelope } from 'sluice';
+import { microBatch } from 'sluice/operators';
+import { ManualClock } from 'sluice/testing';
+
+const batch = microBatch<{ n: number }>({ maxCount: 10, maxWaitMs: 100 });
+const clock: ManualClock | undefined = undefined;
+const first = (e: Envelope<{ n: number }>): number => e.data.n;
+export { batch, clock, first };
+`;
+
+describe('the packed package', () => {
+  const dir = useTempDir('packed');
+
+  it('installs from its tarball and runs a .ts and a .js topology with the installed sluice command', async () => {
+    const env = userEnv();
+    // `npm pack` builds dist/ first (the prepare script) and packs what package.json `files` lists.
+    const { stdout: packed } = await run('npm', ['pack', '--json', '--pack-destination', dir()], { cwd: ROOT, env, timeout: 120_000 });
+    const [{ filename, files }] = JSON.parse(packed.slice(packed.indexOf('['))) as [{ filename: string; files: { path: string }[] }];
+    const paths = files.map((f) => f.path);
+    expect(paths).toContain('dist/src/cli/bin.js');
+    expect(paths).toContain('dist/src/index.d.ts');
+    expect(paths.filter((p) => p.endsWith('.ts') && !p.endsWith('.d.ts'))).toEqual([]);
+    expect(paths.filter((p) => p.startsWith('test/') || p.startsWith('bench/'))).toEqual([]);
+
+    const project = join(dir(), 'project');
+    await run('mkdir', [project]);
+    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'user-project', private: true, type: 'module' }));
+    // From npm's cache (this machine installed the same versions); the registry only when one is missing.
+    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir(), filename)], { cwd: project, env, timeout: 120_000 });
+    await expect(access(join(project, 'node_modules', 'vega'))).rejects.toThrow();
+
+    await writeFile(join(project, 'user-topology.ts'), TOPOLOGY('user-ts'));
+    await writeFile(join(project, 'user-topology.js'), TOPOLOGY('user-js'));
+    await writeFile(join(project, 'typed.ts'), TYPED);
+    const sluice = join(project, 'node_modules', '.bin', 'sluice');
+
+    for (const [file, name] of [['user-topology.ts', 'user-ts'], ['user-topology.js', 'user-js']] as const) {
+      const { stderr } = await run(sluice, ['run', file, '--duration-ms', '500', '--log-format', 'json'], { cwd: project, env, timeout: 30_000 });
+      expect(stderr).toContain(`sluice: running ${name} on `);
+      expect(stderr).toContain(`sluice: ${name} stopped at --duration-ms, drained`);
+    }
+
+    // The .d.ts files give a user's TypeScript the package's types (its tsc, strict, as a user sets it up).
+    await writeFile(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: [] }, include: ['*.ts'] }),
+    );
+    const tsc = run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: project, env, timeout: 60_000 });
+    await expect(tsc.catch((err: { stdout?: string }) => Promise.reject(new Error(`tsc: ${err.stdout ?? String(err)}`)))).resolves.toBeDefined();
+    expect(await readdir(join(project, 'node_modules', 'sluice'))).not.toContain('src');
+  }, 240_000);
+});

@@ -1,0 +1,226 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { concat, defer, ignoreElements, map } from 'rxjs';
+import { defineTopology, InvalidConfigError, msgpackCodec, openStateStore, type Envelope, type StateStore, type Topology } from 'sluice';
+import { fileSink, microBatch, writeStagedFiles, type StagedFile, type StagedFileManifest } from 'sluice/operators';
+import {
+  ChangeEventSchema,
+  LoadReadySchema,
+  type ChangeEvent,
+  type LoadReady,
+  type SnapshotRow,
+  type StagedChange,
+  type Table,
+} from './warehouse-load-schemas.js';
+
+/**
+ * Change data for the warehouse, in the two shapes warehouses load best:
+ *
+ * - near-real-time: the CRM's row changes are cut into micro-batches (1,000 changes or 30 s) and
+ *   each batch is published as one *load*: a staged NDJSON file per table plus a manifest (files,
+ *   record counts, SHA-256, the stream range), then a `LoadReady` event;
+ * - nightly: at 02:00 Europe/London the day's changes (kept in a durable batch in LMDB) are
+ *   compacted into a snapshot file per table — the last change to each row — with its manifest and
+ *   its own `LoadReady` event.
+ *
+ * Every change is in exactly one published change file, a file is never published half-written
+ * (temporary name, fsync, rename, directory fsync), and each load's event is published exactly once.
+ * A loader in any language subscribes to `warehouse.loads.>`, loads the files its event names
+ * and checks them against the manifest. File layout and manifest: docs/warehouse-load.md.
+ */
+export const SUBJECTS = {
+  /** In (stream CRM_CHANGES): `ChangeEvent`, on `crm.changes.<table>`. */
+  changes: 'crm.changes.>',
+  /** Out (stream WAREHOUSE_CHANGE_LOADS): `LoadReady` with kind 'changes', one per micro-batch load. */
+  changeLoads: 'warehouse.loads.changes',
+  /** Out (stream WAREHOUSE_SNAPSHOT_LOADS): `LoadReady` with kind 'snapshot', one per nightly run that found changes. */
+  snapshotLoads: 'warehouse.loads.snapshot',
+} as const;
+
+export const STREAMS = {
+  changes: 'CRM_CHANGES',
+  changeLoads: 'WAREHOUSE_CHANGE_LOADS',
+  snapshotLoads: 'WAREHOUSE_SNAPSHOT_LOADS',
+} as const;
+
+export type { ChangeEvent, LoadReady, SnapshotRow, StagedChange, Table } from './warehouse-load-schemas.js';
+
+/** Options of {@link createWarehouseLoad}; every field has a default. */
+export interface WarehouseLoadConfig {
+  /** Topology name (state, consumer and output ids derive from it). Default 'warehouse-load'. */
+  name?: string | undefined;
+  /** Where loads are published. Default `<stateDir>/<name>.files`. */
+  outDir?: string | undefined;
+  /** Changes per micro-batch load at most. Default 1000. */
+  maxCount?: number | undefined;
+  /** Longest a change waits for its load, ms. Default 30000. */
+  maxWaitMs?: number | undefined;
+  /** When the nightly snapshot runs (croner pattern) and in which time zone. Default '0 2 * * *', 'Europe/London'. */
+  nightly?: { cron: string; tz: string } | undefined;
+  /** Input and output names, for running beside another instance. Default {@link SUBJECTS}, {@link STREAMS}. */
+  subjects?: Partial<Record<keyof typeof SUBJECTS, string>> | undefined;
+  streams?: Partial<Record<keyof typeof STREAMS, string>> | undefined;
+  /** Ack wait of the change stream, ms: how soon a crashed run's unacknowledged changes come back. Default 30000. */
+  ackWaitMs?: number | undefined;
+  /** How long a micro-batch replayed after a crash waits for its changes to come back, ms. Default 90000 (3 × ackWaitMs). */
+  replayWaitMs?: number | undefined;
+}
+
+/**
+ * The warehouse-load topology. Holds in memory: the micro-batch being formed and written (at most
+ * `maxCount` changes), and during the nightly run one row per key changed that day (the
+ * compaction); the day's changes themselves wait in LMDB.
+ *
+ * @throws InvalidConfigError for a non-positive `maxCount` or a negative `maxWaitMs`.
+ */
+export function createWarehouseLoad(config: WarehouseLoadConfig = {}): Topology {
+  const name = config.name ?? 'warehouse-load';
+  const subjects = { ...SUBJECTS, ...config.subjects };
+  const streams = { ...STREAMS, ...config.streams };
+  const maxCount = config.maxCount ?? 1_000;
+  const maxWaitMs = config.maxWaitMs ?? 30_000;
+  const nightly = config.nightly ?? { cron: '0 2 * * *', tz: 'Europe/London' };
+  const ackWaitMs = config.ackWaitMs ?? 30_000;
+  if (!Number.isInteger(maxCount) || maxCount < 1) throw new InvalidConfigError('warehouseLoad', 'maxCount', `must be an integer >= 1, got ${maxCount}`);
+  if (!(maxWaitMs >= 0)) throw new InvalidConfigError('warehouseLoad', 'maxWaitMs', `must be >= 0, got ${maxWaitMs}`);
+
+  return defineTopology(name, (t) => {
+    const outDir = resolve(config.outDir ?? join(t.stateDir, `${name}.files`));
+    let groupStore: StateStore | undefined;
+    t.onStop(() => groupStore?.close());
+
+    // What is not a ChangeEvent is dead-lettered by the source, with the failing field paths.
+    // The stream must let a whole micro-batch be unacknowledged at once.
+    const changes = t
+      .stream<ChangeEvent>(streams.changes, subjects.changes, { schema: ChangeEventSchema, ackWaitMs, maxUnsettled: 2 * maxCount })
+      .pipe(map((e): Envelope<StagedChange> => ({ ...e, data: { ...e.data, seq: e.seq! } })));
+
+    // Near-real-time: the groups are recorded in LMDB before their files are written, so a replay
+    // after a crash rewrites the same files under the same names: each change in exactly one file.
+    const changeLoads = concat(
+      defer(() => t.transport.ensureStream({ name: streams.changeLoads, subjects: [subjects.changeLoads] })).pipe(ignoreElements()),
+      changes.pipe(
+        microBatch<Envelope<StagedChange>>({
+          maxCount,
+          maxWaitMs,
+          scheduler: t.scheduler,
+          groups: {
+            store: () => (groupStore ??= openStateStore({ dir: join(t.stateDir, `${name}.groups`), topology: name })),
+            name: 'changes',
+            replayWaitMs: config.replayWaitMs ?? 3 * ackWaitMs,
+          },
+        }),
+        fileSink<Envelope<StagedChange>>({ dir: join(outDir, 'changes'), format: 'ndjson', name: 'changes', partitionBy: (e) => e.data.table }),
+        map((file) => loadReadyOf('changes', file)),
+        // Its message id comes from the recorded group: a load announced again after a crash is a duplicate.
+        t.sink(subjects.changeLoads, { durable: true, name: 'change-loads', stream: streams.changeLoads, schema: LoadReadySchema }),
+      ),
+    );
+
+    // Nightly: the day's changes accumulate exactly once in LMDB; the schedule's run closes the
+    // batch, which is then read in chunks: each chunk is staged in a work directory, and the last
+    // one compacts them into the snapshot load.
+    const work = join(outDir, '.work');
+    t.durableBatch(
+      {
+        name: 'nightly',
+        chunkSize: 1_000,
+        emits: { stream: streams.snapshotLoads, subjects: [subjects.snapshotLoads], schemas: { [subjects.snapshotLoads]: LoadReadySchema } },
+        flush: async (chunk, emit, info) => {
+          await removeEarlierWork(work, info.batchSeq);
+          const parts = join(work, String(info.batchSeq));
+          const rows = chunk.map((r) => msgpackCodec.decode(r.data) as StagedChange);
+          // Named by position: a chunk flushed again after a crash replaces its own part.
+          if (rows.length > 0) await writeStagedFiles(rows, { dir: parts, format: 'ndjson', name: 'part', key: `${info.batchSeq}-${info.from}` });
+          if (!info.last) return;
+          const snapshot = latestPerRow(stagedChanges(parts));
+          if (snapshot.length === 0) return;
+          const file = await writeStagedFiles(snapshot, { dir: join(outDir, 'snapshots'), format: 'ndjson', name: 'snapshot', key: `nightly-${info.batchSeq}`, partitionBy: (r) => r.table });
+          // Through the batch's outbox: published once the last chunk is committed, exactly once.
+          emit(subjects.snapshotLoads, msgpackCodec.encode(LoadReadySchema.parse(loadReadyOf('snapshot', file))), { 'Content-Type': msgpackCodec.contentType });
+        },
+      },
+      { values: changes, triggers: t.schedule('nightly', nightly.cron, { tz: nightly.tz, catchUp: 'all', overlap: 'queue' }) },
+    );
+
+    return changeLoads;
+  });
+}
+
+/** The event announcing a published load (no `undefined` fields: they are not standard MessagePack). */
+function loadReadyOf(kind: LoadReady['kind'], file: StagedFile): LoadReady {
+  const { firstSeq, lastSeq } = file.inputRange;
+  return {
+    kind,
+    load: file.batchKey,
+    dir: file.dir,
+    manifest: basename(file.manifestPath),
+    records: file.records,
+    files: file.files.map((f) => ({ table: f.partition as Table, file: f.file, records: f.records, bytes: f.bytes, sha256: f.sha256 })),
+    ...(firstSeq !== undefined ? { firstSeq } : {}),
+    ...(lastSeq !== undefined ? { lastSeq } : {}),
+  };
+}
+
+/**
+ * The nightly compaction: the last change to each row (by `changedAt`, then stream sequence), a
+ * delete kept as a tombstone, sorted by table and key. The same changes in any order, some of them
+ * twice, give the same rows — what makes a chunk staged again after a crash harmless.
+ */
+export function latestPerRow(changes: Iterable<StagedChange>): SnapshotRow[] {
+  const latest = new Map<string, SnapshotRow>();
+  for (const change of changes) {
+    const id = `${change.table}\u0000${change.key}`;
+    const seen = latest.get(id);
+    if (seen === undefined || isLater(change, seen)) latest.set(id, change);
+  }
+  return [...latest.values()].sort((a, b) => (a.table < b.table ? -1 : a.table > b.table ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+function isLater(a: StagedChange, b: StagedChange): boolean {
+  const ms = Date.parse(a.changedAt) - Date.parse(b.changedAt);
+  return ms !== 0 ? ms > 0 : a.seq > b.seq;
+}
+
+/**
+ * The changes of a nightly batch's staged parts, one file at a time (each checked against its
+ * manifest), so that compaction holds one row per key and one part, not the day. Read
+ * synchronously: a part is at most one chunk (1,000 changes).
+ */
+function* stagedChanges(parts: string): Generator<StagedChange> {
+  const manifests = existsSync(parts) ? readdirSync(parts).filter((f) => f.endsWith('.manifest.json') && !f.startsWith('.')) : [];
+  for (const m of manifests) {
+    const manifest = JSON.parse(readFileSync(join(parts, m), 'utf8')) as StagedFileManifest;
+    for (const entry of manifest.files) {
+      const bytes = readFileSync(join(parts, entry.file));
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      if (sha256 !== entry.sha256) throw new Error(`warehouse-load: staged part ${entry.file} does not match its manifest (sha256 ${sha256}, expected ${entry.sha256})`);
+      for (const line of bytes.toString('utf8').split('\n')) if (line !== '') yield JSON.parse(line) as StagedChange;
+    }
+  }
+}
+
+/** Parts of earlier nightly batches: every chunk of those is committed once a later batch flushes. */
+async function removeEarlierWork(work: string, batchSeq: number): Promise<void> {
+  for (const d of await readdir(work).catch(() => [] as string[])) {
+    if (Number(d) < batchSeq) await rm(join(work, d), { recursive: true, force: true });
+  }
+}
+
+/** Reads `WAREHOUSE_OUT_DIR`, `WAREHOUSE_MAX_COUNT`, `WAREHOUSE_MAX_WAIT_MS`, `WAREHOUSE_NIGHTLY_CRON` and `WAREHOUSE_NIGHTLY_TZ` (all optional). */
+export function warehouseLoadConfigFromEnv(env: Readonly<Record<string, string | undefined>>): WarehouseLoadConfig {
+  const text = (key: string) => (env[key] !== undefined && env[key] !== '' ? env[key] : undefined);
+  const num = (key: string) => (text(key) !== undefined ? Number(text(key)) : undefined);
+  const cron = text('WAREHOUSE_NIGHTLY_CRON');
+  const tz = text('WAREHOUSE_NIGHTLY_TZ');
+  return {
+    outDir: text('WAREHOUSE_OUT_DIR'),
+    maxCount: num('WAREHOUSE_MAX_COUNT'),
+    maxWaitMs: num('WAREHOUSE_MAX_WAIT_MS'),
+    nightly: cron !== undefined || tz !== undefined ? { cron: cron ?? '0 2 * * *', tz: tz ?? 'Europe/London' } : undefined,
+  };
+}
+
+export default createWarehouseLoad(warehouseLoadConfigFromEnv(process.env));
