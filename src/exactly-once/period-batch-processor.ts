@@ -240,6 +240,7 @@ function lateRecord(batch: string, r: BatchRecord, key: string, period: string, 
   };
   return {
     payload: msgpackCodec.encode(record),
-    headers: { [HEADERS.contentType]: msgpackCodec.contentType, 'Sluice-Late-Period': period, 'Sluice-Late-Stream': r.stream, 'Sluice-Late-Seq': String(r.seq) },
+    // A period is user text: kept to one short line in the header (the record has it whole).
+    headers: { [HEADERS.contentType]: msgpackCodec.contentType, 'Sluice-Late-Period': period.replace(/[\r\n]+/g, ' ').slice(0, 200), 'Sluice-Late-Stream': r.stream, 'Sluice-Late-Seq': String(r.seq) },
   };
 }
