@@ -90,6 +90,9 @@ export type {
   DurableBatchHandle,
   DurableBatchStats,
   FlushChunkInfo,
+  LateRecord,
+  PeriodGroup,
+  PeriodsConfig,
 } from './exactly-once/durable-batch-types.js';
 
 // Settling: acknowledging an input only once the effects it caused are complete

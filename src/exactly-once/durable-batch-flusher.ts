@@ -1,7 +1,5 @@
 import type { SchedulerLike } from 'rxjs';
-import { toDeadLetter } from '../dead-letter/dead-letter-record.js';
-import { HEADERS } from '../envelope/envelope.js';
-import { encodeDeadLetter } from '../dead-letter/encode-dead-letter.js';
+import { batchRecordDeadLetter } from './batch-record-dead-letter.js';
 import { batchBufferLayout as L, type SegmentInfo } from '../state/lmdb-batch-buffer.js';
 import type { StateStore } from '../state/types.js';
 import { validateSubject } from '../transport/subject.js';
@@ -12,10 +10,11 @@ import { OutboxPublisher } from './outbox-publisher.js';
 import { checkStaleOutbox } from './stale-outbox.js';
 import type { ExactlyOnceLogger, FaultContext } from './types.js';
 
-/** Flush progress of one segment, under `fl.<segment>`: the next value and output index. */
+/** Flush progress of one segment, under `fl.<segment>`: the next value, output and chunk index. */
 interface Progress {
   readonly index: number;
   readonly outputs: number;
+  readonly chunk?: number | undefined;
 }
 
 export interface DurableBatchFlusherOptions {
@@ -42,10 +41,11 @@ const progressKey = (segment: number): string => `fl.${segment}`;
 const OUTBOX_COUNTER = 'fo';
 
 /**
- * The flushing side of a durable batch: reads each sealed segment oldest first, `chunkSize` values
+ * The flushing side of a durable batch: reads each sealed segment in the order it was sealed (the
+ * seal queue `sq.<i>`; period groups seal out of creation order), `chunkSize` values
  * at a time, calls `flush` per chunk, and commits in ONE transaction the chunk's outputs (outbox
  * record `<name>.batch`), the deletion of its values and the segment's progress; the last chunk
- * also deletes the segment. Outputs are then published with `Nats-Msg-Id`
+ * also deletes the segment and advances the queue head `sqh`. Outputs are then published with `Nats-Msg-Id`
  * `<topology>.<name>.batch.<batchSeq>.<index>` (index counts the batch's outputs across chunks), so
  * after a crash the committed chunks are re-published (dropped as duplicates) and the flush goes on
  * from the first uncommitted chunk.
@@ -110,9 +110,9 @@ export class DurableBatchFlusher {
     this.notify();
   }
 
-  /** Resolves when no sealed segment up to `segment` is left and nothing is unacknowledged. */
-  async idleThrough(segment: number): Promise<void> {
-    while (!this.failed && !(this.low() > segment && this.pending.size === 0)) {
+  /** Resolves when every segment queued before queue index `tail` is flushed and nothing is unacknowledged. */
+  async idleThrough(tail: number): Promise<void> {
+    while (!this.failed && !(this.head() >= tail && this.pending.size === 0)) {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
   }
@@ -139,8 +139,8 @@ export class DurableBatchFlusher {
     this.notify();
   }
 
-  private low(): number {
-    return this.o.store.get<number>(this.ns, L.low) ?? 1;
+  private head(): number {
+    return this.o.store.get<number>(this.ns, L.queueHead) ?? 0;
   }
 
   private notify(): void {
@@ -159,22 +159,23 @@ export class DurableBatchFlusher {
   private async run(): Promise<void> {
     try {
       while (!this.stopping && !this.failed) {
-        const n = this.low();
-        const info = this.o.store.get<SegmentInfo>(this.ns, L.segment(n));
-        if (info === undefined) {
+        const head = this.head();
+        const n = this.o.store.get<number>(this.ns, L.queued(head));
+        const info = n === undefined ? undefined : this.o.store.get<SegmentInfo>(this.ns, L.segment(n));
+        if (n === undefined || info === undefined) {
           this.commitRemovals();
           if (!this.wanted) await new Promise<void>((resolve) => (this.wake = resolve));
           this.wanted = false;
           continue;
         }
-        await this.flushChunk(n, info);
+        await this.flushChunk(head, n, info);
       }
     } catch (err) {
       this.fail(err);
     }
   }
 
-  private async flushChunk(n: number, info: SegmentInfo): Promise<void> {
+  private async flushChunk(head: number, n: number, info: SegmentInfo): Promise<void> {
     const { store, chunkSize } = this.o;
     const progress = store.get<Progress>(this.ns, progressKey(n)) ?? { index: 0, outputs: 0 };
     const from = progress.index;
@@ -193,7 +194,8 @@ export class DurableBatchFlusher {
     const last = end >= info.count;
     const chunkInfo: FlushChunkInfo = {
       batchId: `${this.o.name}:${n}`, batchSeq: n, reason: info.reason ?? 'trigger', count: info.count,
-      from, last, firstSeq: info.firstSeq, lastSeq: info.lastSeq,
+      from, last, firstSeq: info.firstSeq, lastSeq: info.lastSeq, chunk: progress.chunk ?? 0,
+      ...(info.key !== undefined ? { key: info.key, period: info.period, tally: info.tally } : {}),
     };
     try {
       await this.o.flush(chunk, emit, chunkInfo);
@@ -216,9 +218,10 @@ export class DurableBatchFlusher {
       if (last) {
         w.delete(this.ns, L.segment(n));
         w.delete(this.ns, progressKey(n));
-        w.put(this.ns, L.low, n + 1);
+        w.delete(this.ns, L.queued(head));
+        w.put(this.ns, L.queueHead, head + 1);
       } else {
-        w.put(this.ns, progressKey(n), { index: end, outputs: progress.outputs + entries.length } satisfies Progress);
+        w.put(this.ns, progressKey(n), { index: end, outputs: progress.outputs + entries.length, chunk: (progress.chunk ?? 0) + 1 } satisfies Progress);
       }
     });
     this.o.stats.chunks += 1;
@@ -250,14 +253,10 @@ export class DurableBatchFlusher {
         await this.o.flush([r], emit, { ...info, from: info.from + j, last: info.last && j === chunk.length - 1 });
       } catch (err) {
         entries.length = mark;
-        const record = toDeadLetter(
-          { subject: r.subject, data: r.data, raw: r.data, headers: r.headers, id: r.headers[HEADERS.msgId] ?? `${r.stream}:${r.seq}`, eventTime: r.timestampMs, stream: r.stream, seq: r.seq },
-          err, 1, { operator: `durableBatch:${this.o.name}`, failedAt: this.o.scheduler.now() },
-        );
-        const { payload, headers } = encodeDeadLetter(record, { maxBytes: this.o.transport.maxPayloadBytes });
-        emit(dlq, payload, headers);
+        const d = batchRecordDeadLetter(r, err, `durableBatch:${this.o.name}`, this.o.scheduler.now(), this.o.transport.maxPayloadBytes);
+        emit(dlq, d.payload, d.headers);
         this.o.stats.deadLettered += 1;
-        this.o.logger.warn({ batch: this.o.name, batchSeq: info.batchSeq, subject: r.subject, seq: r.seq, err: record.error.message }, 'durable batch: flush failed for a value; dead-lettered');
+        this.o.logger.warn({ batch: this.o.name, batchSeq: info.batchSeq, subject: r.subject, seq: r.seq, err: d.message }, 'durable batch: flush failed for a value; dead-lettered');
       }
     }
   }

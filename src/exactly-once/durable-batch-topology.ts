@@ -20,6 +20,8 @@ export interface DurableBatchTopologyOptions extends Omit<DurableBatchConfig, 't
   stateDir?: string | undefined;
   /** Streams to create (or extend) before starting: the source (values + trigger subjects) and the outputs. */
   ensureStreams?: readonly StreamConfig[] | undefined;
+  /** Period batches: the stream to create for `periods.lateSubject` when no stream captures it yet. Default: none (create it yourself). */
+  lateStream?: string | undefined;
   /** One status line every this many ms; 0 = none. Default 5000. */
   reportEveryMs?: number | undefined;
 }
@@ -52,14 +54,21 @@ export function durableBatch(t: TopologyContext, options: DurableBatchTopologyOp
     const start = async (): Promise<void> => {
       const store = options.store ?? (opened = openTopologyStore(t, options.stateDir ?? t.stateDir)).store;
       for (const s of options.ensureStreams ?? []) await t.transport.ensureStream(s);
-      const { stateDir: _d, ensureStreams: _e, reportEveryMs: _r, store: _s, ...config } = options;
+      const late = options.periods?.lateSubject;
+      if (late !== undefined && options.lateStream !== undefined && (await t.transport.findStream(late)) === undefined) await t.transport.ensureStream({ name: options.lateStream, subjects: [late] });
+      const { stateDir: _d, ensureStreams: _e, reportEveryMs: _r, store: _s, lateStream: _l, ...config } = options;
       const batch = (running = await startDurableBatch({ ...config, transport: t.transport, store, logger: t.logger, scheduler: t.scheduler }));
       part.running(() => {
         const s = batch.stats;
         return {
           position: s.position, in: s.inputs, out: s.outputs, deadLetters: s.deadLettered, unsettled: null, batches: s.batchesFlushed,
           lastBatchSize: s.batchesFlushed > 0 ? s.lastBatchSize : null, maxBatchSize: s.batchesFlushed > 0 ? s.maxBatchSize : null, actors: null, outbox: s.pendingOutputs,
-          detail: { position: s.position, open: s.open, chunks: s.chunks, acked: s.acked, duplicates: s.duplicates, resent: s.resent, publishErrors: s.publishErrors },
+          detail: {
+            position: s.position, open: s.open, chunks: s.chunks, acked: s.acked, duplicates: s.duplicates, resent: s.resent, publishErrors: s.publishErrors,
+            ...(options.periods !== undefined ? { openGroups: s.openGroups, waitingGroups: s.waitingGroups, late: s.late, ruleErrors: s.ruleErrors } : {}),
+            // Which periods wait, as `waiting:<period>` counters (detail holds numbers only).
+            ...Object.fromEntries(Object.entries(s.waitingByPeriod).slice(0, 20).map(([p, n]) => [`waiting:${p}`, n])),
+          },
         };
       });
       running.done.catch((err: unknown) => {
@@ -71,7 +80,8 @@ export function durableBatch(t: TopologyContext, options: DurableBatchTopologyOp
         subscriber.add(
           interval(every, t.scheduler).subscribe(() => {
             const s = running!.stats;
-            t.report(`${t.topologyName}/${options.name} | position ${s.position} | open ${s.open} | batches flushed ${s.batchesFlushed} | outputs ${s.outputs}, acked ${s.acked}`);
+            const groups = options.periods !== undefined ? ` | groups open ${s.openGroups}, waiting ${s.waitingGroups} | late ${s.late}` : '';
+            t.report(`${t.topologyName}/${options.name} | position ${s.position} | open ${s.open}${groups} | batches flushed ${s.batchesFlushed} | outputs ${s.outputs}, acked ${s.acked}`);
           }),
         );
       }

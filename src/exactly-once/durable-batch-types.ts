@@ -38,6 +38,14 @@ export interface FlushChunkInfo {
   /** Stream sequences of the batch's first and last value. */
   readonly firstSeq?: number | undefined;
   readonly lastSeq?: number | undefined;
+  /** 0 for the batch's first chunk, then 1, 2, ... — the same after restarts. */
+  readonly chunk: number;
+  /** Period batches: the group's key (e.g. the employee). Absent for a single batch. */
+  readonly key?: string | undefined;
+  /** Period batches: the group's period (e.g. `2026-11`). Absent for a single batch. */
+  readonly period?: string | undefined;
+  /** Period batches with `periods.tally`: the group's tally over all its values (the same on every chunk). */
+  readonly tally?: unknown;
 }
 
 /**
@@ -70,6 +78,11 @@ export interface DurableBatchConfig {
    * at the same position on every replay. At least one of `triggerSubjects` and `maxItems`.
    */
   triggerSubjects?: readonly string[] | undefined;
+  /**
+   * Period batches: one batch per key and period instead of one open batch (see {@link PeriodsConfig}).
+   * Then trigger messages are closes (each names the period it closes) and `maxItems` is not allowed.
+   */
+  periods?: PeriodsConfig<any, any, any> | undefined;
   /** Close the open batch (reason `'max-items'`) when it holds this many values. Default: no limit. */
   maxItems?: number | undefined;
   /** On a trigger with an empty open batch, close an empty batch (flush is called once with no values). Default false. */
@@ -103,12 +116,92 @@ export interface DurableBatchConfig {
   faults?: ((ctx: FaultContext) => void) | undefined;
 }
 
+/**
+ * A group of a period batch as the completeness rule sees it: its key and period, how many values
+ * it holds, and its tally. Values themselves stay in LMDB.
+ */
+export interface PeriodGroup<S = unknown> {
+  readonly key: string;
+  readonly period: string;
+  readonly count: number;
+  /** `periods.tally` folded over the group's values (undefined without a tally). */
+  readonly tally: S | undefined;
+}
+
+/**
+ * Period batches: each value goes to the group `{ key: keyOf(value), period: periodOf(value) }`,
+ * which accumulates in LMDB on its own; a close message (a trigger, read from the same stream so
+ * the cut is the same on every replay) names the period it closes, and each group of that period
+ * is sealed and flushed once `complete` says so. Values are decoded once, by their
+ * `Content-Type` (msgpack when absent). `V`: the value type, `C`: the close message, `S`: the tally.
+ *
+ * A value whose period is closed and that has no waiting group is late: it is published to
+ * `lateSubject` as a {@link LateRecord}, exactly once. A user function that throws dead-letters the
+ * value or the close it was given (to `deadLetterSubject`; without one, the batch stops).
+ */
+export interface PeriodsConfig<V = unknown, C = unknown, S = unknown> {
+  /** The group key of a value, e.g. the employee id. A non-empty string. */
+  keyOf: (value: V, record: BatchRecord) => string;
+  /** The period of a value, e.g. `'2026-11'`. A non-empty string; periods are opaque labels. */
+  periodOf: (value: V, record: BatchRecord) => string;
+  /** The period a close message closes. A close of a period already closed re-checks its waiting groups with the new close. */
+  closeOf: (close: C, record: BatchRecord) => string;
+  /**
+   * Whether a group of a closed period may flush now. Checked at the close, then each time a value
+   * joins a waiting group (and at a later close of the same period). Default: always — everything
+   * before the close in the stream is in, which stream order gives. A throw counts as "not yet"
+   * (logged, counted in `ruleErrors`). E.g. `(g, close) => g.count >= (close.expected[g.key] ?? 0)`.
+   */
+  complete?: ((group: PeriodGroup<S>, close: C) => boolean) | undefined;
+  /**
+   * Folds each value into the group's small summary, kept beside the group in LMDB and given to
+   * `complete` and to every flushed chunk (`info.tally`) — e.g. the pay so far, or whether a
+   * 'final' entry came. Must be deterministic. Default: none.
+   */
+  tally?: ((previous: S | undefined, value: V, record: BatchRecord) => S) | undefined;
+  /** Where late values go (a publish subject captured by a stream). */
+  lateSubject: string;
+}
+
+/**
+ * A late value as published (msgpack) on `periods.lateSubject`, with `Sluice-Late-Period`,
+ * `Sluice-Late-Stream` and `Sluice-Late-Seq` headers. `payload` is the original bytes, empty with
+ * `payloadTruncated` when the record would not fit the server's max_payload (then read it from
+ * `stream` at `seq`).
+ */
+export interface LateRecord {
+  /** The batch's name. */
+  readonly batch: string;
+  /** The value's subject in the batch's stream, and its original subject (`Sluice-Origin-Subject`) when it was handed over. */
+  readonly subject: string;
+  readonly originSubject?: string | undefined;
+  readonly key: string;
+  /** The period it missed. */
+  readonly period: string;
+  /** Its position in the batch's stream. */
+  readonly stream: string;
+  readonly seq: number;
+  /** Stream sequence of the close that closed its period. */
+  readonly closedBySeq: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly payload: Uint8Array;
+  readonly payloadTruncated?: true | undefined;
+}
+
 /** Counters since start. */
 export interface DurableBatchStats {
   /** Last input sequence committed by the accumulator. */
   position: number;
-  /** Values currently in the open batch. */
+  /** Values currently in the open batch (period batches: values in open groups). */
   open: number;
+  /** Period batches: groups accumulating (their period not closed), and groups of closed periods waiting for `complete`. */
+  openGroups: number;
+  waitingGroups: number;
+  /** Period batches: waiting groups per period (only periods that have some). */
+  waitingByPeriod: Record<string, number>;
+  /** Period batches: values published to the late subject, and throws of `complete`. */
+  late: number;
+  ruleErrors: number;
   /** Input messages committed by the accumulator (values and triggers) since start. */
   inputs: number;
   /** Batches fully flushed (all chunks committed). */
@@ -137,8 +230,8 @@ export interface DurableBatchHandle {
   /** Settles when stopped: resolves after `stop()`, rejects with the fatal error (accumulator or flush). */
   readonly done: Promise<void>;
   /**
-   * Resolves once input up to `seq` is committed, every batch closed by then is flushed and all its
-   * outputs are acknowledged.
+   * Resolves once input up to `seq` is committed, every batch closed (group sealed) by then is
+   * flushed and all its outputs are acknowledged.
    */
   settled(seq: number): Promise<void>;
   /** Stops input, finishes the chunk in progress, waits for acks (up to `timeoutMs`, default 30000). */

@@ -28,3 +28,18 @@ export class EngineStoppedError extends Error {
     super(`exactly-once engine '${engine}' ${detail}`, options);
   }
 }
+
+/**
+ * A period batch's `keyOf`, `periodOf` or `closeOf` returned something other than a non-empty
+ * string for one message: that message is dead-lettered (the batch goes on).
+ */
+export class PeriodLabelError extends Error {
+  override readonly name = 'PeriodLabelError';
+  constructor(
+    readonly batch: string,
+    readonly field: 'keyOf' | 'periodOf' | 'closeOf',
+    readonly value: unknown,
+  ) {
+    super(`period batch '${batch}': 'periods.${field}' must return a non-empty string, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+  }
+}

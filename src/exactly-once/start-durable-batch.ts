@@ -1,10 +1,12 @@
 import { asyncScheduler } from 'rxjs';
 import { InvalidConfigError, ensureError } from '../errors.js';
-import { batchBufferLayout as L, type OpenSegmentInfo } from '../state/lmdb-batch-buffer.js';
+import { batchBufferLayout as L, type OpenSegmentInfo, type SegmentInfo } from '../state/lmdb-batch-buffer.js';
+import type { StateStore } from '../state/types.js';
 import { validateSubject } from '../transport/subject.js';
 import { DurableBatchFlusher } from './durable-batch-flusher.js';
 import { durableBatchProcessor } from './durable-batch-processor.js';
 import type { DurableBatchConfig, DurableBatchHandle, DurableBatchStats } from './durable-batch-types.js';
+import { emptyTotals, periodBatchLayout, type PeriodGroupTotals } from './period-batch-processor.js';
 import { startExactlyOnce } from './start-exactly-once.js';
 import type { ExactlyOnceHandle, ExactlyOnceLogger } from './types.js';
 
@@ -28,6 +30,9 @@ const noopLogger: ExactlyOnceLogger = { debug() {}, info() {}, warn() {}, error(
  *   and the batch goes on. Without it, a throwing flush stops the batch.
  * - Fails (`done` rejects, nothing more committed): `flush` throws (without `deadLetterSubject`),
  *   the store is full, the transport closes.
+ * - Period batches (`periods`): one batch per key and period, each in LMDB on its own; a trigger
+ *   is a close naming its period, whose groups flush (in seal order) once `periods.complete` says
+ *   so; values for a closed period go to `periods.lateSubject`, exactly once. See `PeriodsConfig`.
  * - A schedule is a trigger too: publish the trigger subject into the stream from a cron job with a
  *   `Nats-Msg-Id` per fire time, so the cut has a stream position and two instances fire once.
  *
@@ -45,7 +50,7 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
   const scheduler = config.scheduler ?? asyncScheduler;
   const logger = config.logger ?? noopLogger;
   const ns = L.namespace(name);
-  const stats: DurableBatchStats = { position: 0, open: 0, inputs: 0, batchesFlushed: 0, lastBatchSize: 0, maxBatchSize: 0, pendingOutputs: 0, chunks: 0, deadLettered: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0 };
+  const stats: DurableBatchStats = { position: 0, open: 0, openGroups: 0, waitingGroups: 0, waitingByPeriod: {}, late: 0, ruleErrors: 0, inputs: 0, batchesFlushed: 0, lastBatchSize: 0, maxBatchSize: 0, pendingOutputs: 0, chunks: 0, deadLettered: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0 };
   let failure: Error | undefined;
   let engineStopped: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
@@ -64,6 +69,7 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
     duplicateWindowMs: config.outputs?.duplicateWindowMs, scheduler, logger, stats, faults: config.faults,
     onFatal: (err) => fail(err),
   });
+  queueLegacySegments(store, ns);
   await flusher.start();
   // A fault while re-publishing the flush outbox reaches `fail` through the publisher.
   if (failure !== undefined) throw failure;
@@ -75,6 +81,8 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
     stateCacheEntries: 0,
     process: durableBatchProcessor({
       name, triggerSubjects: c.triggerSubjects, maxItems: config.maxItems, emitEmpty: config.emitEmpty ?? false,
+      periods: config.periods, deadLetterSubject: config.deadLetterSubject, maxPayloadBytes: transport.maxPayloadBytes,
+      onRuleError: (err, group) => logger.warn({ batch: name, key: group.key, period: group.period, err: ensureError(err).message }, 'period batch: complete() threw; the group keeps waiting'),
       onSealed: () => flusher.poke(),
     }),
   }).catch((err: unknown) => {
@@ -106,13 +114,16 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
     name,
     get stats() {
       const e = eng.stats;
-      return { ...stats, position: e.position, inputs: e.inputs, open: openCount().count, pendingOutputs: flusher.pendingOutputs };
+      const base = { ...stats, position: e.position, inputs: e.inputs, pendingOutputs: flusher.pendingOutputs };
+      if (config.periods === undefined) return { ...base, open: openCount().count };
+      const g = store.get<PeriodGroupTotals>(ns, periodBatchLayout.totals) ?? emptyTotals();
+      return { ...base, open: g.values, openGroups: g.open, waitingGroups: g.waiting, waitingByPeriod: { ...g.waitingByPeriod }, late: g.late, ruleErrors: g.ruleErrors, deadLettered: stats.deadLettered + g.deadLettered };
     },
     done,
     settled: async (seq) => {
       if (failure !== undefined) return failed();
       await Promise.race([eng.settled(seq), done]);
-      await Promise.race([flusher.idleThrough(openCount().open - 1), done]);
+      await Promise.race([flusher.idleThrough(store.get<number>(ns, L.queueTail) ?? 0), done]);
       if (failure !== undefined) return failed();
     },
     stop: async (options = {}) => {
@@ -169,6 +180,7 @@ function validate(config: DurableBatchConfig): Resolved {
     return x;
   };
   if (config.maxItems !== undefined) int('maxItems', config.maxItems, 1, 1, Number.MAX_SAFE_INTEGER);
+  if (config.periods !== undefined) validatePeriods(config, triggerSubjects, fail);
   if (triggerSubjects.length === 0 && config.maxItems === undefined) fail('triggerSubjects', 'is empty and maxItems is not set: the batch would never close');
   const chunkSize = int('chunkSize', config.chunkSize, 1000, 1, 1_000_000);
   return {
@@ -178,4 +190,35 @@ function validate(config: DurableBatchConfig): Resolved {
     ackTimeoutMs: int('outputs.ackTimeoutMs', config.outputs?.ackTimeoutMs, 5000, 100, 3_600_000),
     maxPending: int('outputs.maxPending', config.outputs?.maxPending, 4 * chunkSize, 1, 10_000_000),
   };
+}
+
+function validatePeriods(config: DurableBatchConfig, triggerSubjects: readonly string[], fail: (field: string, detail: string) => never): void {
+  const p = config.periods!;
+  if (typeof p !== 'object' || p === null) fail('periods', 'must be an object { keyOf, periodOf, closeOf, lateSubject }');
+  for (const f of ['keyOf', 'periodOf', 'closeOf'] as const) if (typeof p[f] !== 'function') fail(`periods.${f}`, `must be a function, got ${typeof p[f]}`);
+  for (const f of ['complete', 'tally'] as const) if (p[f] !== undefined && typeof p[f] !== 'function') fail(`periods.${f}`, `must be a function when set, got ${typeof p[f]}`);
+  try {
+    validateSubject(p.lateSubject, { wildcards: false });
+  } catch (err) {
+    fail('periods.lateSubject', `is not a publish subject: ${(err as Error).message}`);
+  }
+  if (config.maxItems !== undefined) fail('maxItems', `cannot be used with periods (a group closes with its period), got ${config.maxItems}`);
+  if (triggerSubjects.length === 0) fail('triggerSubjects', 'is empty: period batches close on a trigger (close) message');
+}
+
+/**
+ * State written before the seal queue existed has sealed segments `low..open-1` and no queue:
+ * queues them once, in order, so an upgrade flushes them.
+ */
+function queueLegacySegments(store: StateStore, ns: string): void {
+  if (store.get<number>(ns, L.queueTail) !== undefined) return;
+  const open = store.get<OpenSegmentInfo>(ns, L.acc)?.open ?? 1;
+  const low = store.get<number>(ns, L.low) ?? 1;
+  const sealed: number[] = [];
+  for (let n = low; n < open; n++) if (store.get<SegmentInfo>(ns, L.segment(n)) !== undefined) sealed.push(n);
+  if (sealed.length === 0) return;
+  store.transaction((w) => {
+    sealed.forEach((n, i) => w.put(ns, L.queued(i), n));
+    w.put(ns, L.queueTail, sealed.length);
+  });
 }

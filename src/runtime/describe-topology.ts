@@ -115,6 +115,7 @@ export function formatTopologyDescription(d: TopologyDescription): string {
     else if (n.kind === 'file') lines.push(`  out  ${n.subject}  ${n.file?.format ?? '?'} files (${n.name ?? '?'})`);
     else {
       lines.push(`  ${n.kind} ${n.name ?? '?'}  reads its own stream ${n.stream ?? '?'} (${n.subject})${n.emits !== undefined && n.emits.length > 0 ? `, emits ${n.emits.join(', ')}` : ''}`);
+      if (n.periods !== undefined) lines.push(`  period batch ${n.name ?? '?'}  one batch per key and period; a close flushes its period's groups ${n.periods.complete === 'rule' ? 'when the complete rule says so' : 'at once (stream order)'}; late values -> ${n.periods.lateSubject}  exactly-once`);
       if (n.deadLetterSubject !== undefined) lines.push(`  dead letters  ${n.deadLetterSubject}  (${n.kind} ${n.name ?? '?'})`);
     }
   }

@@ -6,9 +6,10 @@ import { markStage } from './lineage.js';
 import type { MountDeps, OutputsOf } from './mount-actor.js';
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
 import { supervised } from './supervised.js';
+import { subjectMatches } from '../transport/subject.js';
 
 /** Options of {@link TopologyContext.durableBatch}. */
-export interface TopologyDurableBatchOptions extends Omit<DurableBatchTopologyOptions, 'source' | 'triggerSubjects' | 'ensureStreams'> {
+export interface TopologyDurableBatchOptions extends Omit<DurableBatchTopologyOptions, 'source' | 'triggerSubjects' | 'ensureStreams' | 'lateStream'> {
   /** The batch's own input stream (values and triggers, in one order). Default `SLUICE_BATCH_<topology>_<name>`. */
   stream?: string | undefined;
   /** Where `flush` emits: created (or extended), and read by the returned Observable. See `t.actor`'s `emits`. */
@@ -21,7 +22,8 @@ export interface DurableBatchInputs {
   readonly values: Observable<Envelope<unknown>>;
   /**
    * What closes it ("end of day", "file received"): any message; a schedule can publish one.
-   * Optional when `maxItems` cuts the batches.
+   * Optional when `maxItems` cuts the batches. With `periods`, the closes: each names the period
+   * it closes (`periods.closeOf`).
    */
   readonly triggers?: Observable<Envelope<unknown>> | undefined;
 }
@@ -53,13 +55,18 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
 
   const { emits, stream: _s, ...batchOptions } = options;
   const dlqSubject = batchOptions.deadLetterSubject ?? deadLetterSubject(ctx.topologyName, options.name);
+  const late = options.periods?.lateSubject;
+  // Late records need a stream: the one of `emits` when it captures the late subject, else any
+  // stream that already does, else their own (created at start).
+  const lateStream = late !== undefined && !(emits?.subjects ?? []).some((p) => subjectMatches(p, late)) ? { name: `${streamName}_LATE`, subjects: [late] } : undefined;
   deps.wire?.({
     kind: 'durable-batch',
     name: options.name,
     stream: streamName,
     subject: `${subjects.values}, ${subjects.trigger}`,
-    emits: emits?.subjects,
-    outputStreams: emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : undefined,
+    emits: late !== undefined && lateStream !== undefined ? [...(emits?.subjects ?? []), late] : emits?.subjects,
+    outputStreams: emits === undefined && lateStream === undefined ? undefined : [...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : []), ...(lateStream !== undefined ? [lateStream] : [])],
+    periods: options.periods !== undefined ? { lateSubject: options.periods.lateSubject, complete: options.periods.complete !== undefined ? 'rule' : 'stream order' } : undefined,
     payloads: jsonSchemasBySubject(emits?.schemas, emits?.jsonSchemas),
     deadLetterSubject: dlqSubject,
   });
@@ -70,6 +77,7 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
       stateDir: batchOptions.stateDir ?? ctx.stateDir,
       source: { stream: streamName },
       triggerSubjects: [subjects.trigger],
+      lateStream: lateStream?.name,
       // As an actor's: a value whose flush keeps throwing goes to the topology's dead letters, exactly once.
       deadLetterSubject: dlqSubject,
       ensureStreams: [

@@ -228,6 +228,8 @@ export interface TopologyContext {
    * Mounts a durable batch (see `startDurableBatch`): `inputs.values` accumulate in LMDB until a
    * message on `inputs.triggers` (or `maxItems`) closes the batch, which `flush` then reads in
    * chunks, its outputs exactly once. Inputs reach the batch's own stream as with {@link actor}.
+   * With `options.periods`, one batch per key and period, closed per period by the triggers, late
+   * values to `periods.lateSubject` (see `PeriodsConfig`).
    */
   durableBatch(options: TopologyDurableBatchOptions, inputs: DurableBatchInputs): Observable<Envelope<unknown>>;
   /**
@@ -332,6 +334,11 @@ export interface WiringNode {
   readonly outputStreams?: readonly { readonly name: string; readonly subjects: readonly string[] }[] | undefined;
   /** Kinds 'actor' and 'durable-batch': where its own dead letters go (when not the topology's). */
   readonly deadLetterSubject?: string | undefined;
+  /**
+   * Kind 'durable-batch' with `periods`: batches per key and period; where late values go, and
+   * whether a closed period's groups flush at the close (`'stream order'`) or by a user `complete` rule.
+   */
+  readonly periods?: { readonly lateSubject: string; readonly complete: 'stream order' | 'rule' } | undefined;
   /** Kind 'actor': the pattern its state queries are answered on (core request/reply), when it answers them. */
   readonly queryPattern?: string | undefined;
   /** Kind 'respond': JSON Schema of its replies (from `replySchema`). */

@@ -12,6 +12,11 @@ import type { StateStore } from './types.js';
  * - `seg.<segment>`: a sealed segment's {@link SegmentInfo} — written at seal, deleted when released;
  * - `low`: lowest segment that may still be unreleased — written by whoever releases.
  *
+ * The exactly-once durable batch also keeps a queue of sealed segments, because period batches
+ * seal groups out of creation order: `sq.<i>` = a segment number, `sqt` the next free index
+ * (written by the accumulator), `sqh` the next to flush (written by the flusher). Its period
+ * groups (see `periodBatchLayout`) live in the same namespace.
+ *
  * Values are one key each rather than one array per chunk so an append is one put, whatever the
  * chunk size the reader later chooses. The store's namespaces are hash-partitioned, so a segment
  * is not one contiguous key range: a chunk is read with one point get per value (~1 µs each),
@@ -23,7 +28,20 @@ export const batchBufferLayout = {
   low: 'low',
   value: (segment: number, index: number): string => `v.${segment}.${index}`,
   segment: (segment: number): string => `seg.${segment}`,
+  queued: (index: number): string => `sq.${index}`,
+  queueHead: 'sqh',
+  queueTail: 'sqt',
 } as const;
+
+/**
+ * Queues a sealed segment for the flusher (`sq.<tail>`, then `sqt` + 1), through the writer of the
+ * accumulator's transaction.
+ */
+export function enqueueSealed(w: { get<V>(ns: string, key: string): V | undefined; put<V>(ns: string, key: string, value: V): void }, ns: string, segment: number): void {
+  const tail = w.get<number>(ns, batchBufferLayout.queueTail) ?? 0;
+  w.put(ns, batchBufferLayout.queued(tail), segment);
+  w.put(ns, batchBufferLayout.queueTail, tail + 1);
+}
 
 /** The open segment as stored under `acc`. */
 export interface OpenSegmentInfo {
@@ -42,6 +60,10 @@ export interface SegmentInfo {
   readonly lastSeq?: number | undefined;
   /** Why it was sealed (a trigger's reason), when the sealer says. */
   readonly reason?: string | undefined;
+  /** Period batches: the group's key, period and tally. */
+  readonly key?: string | undefined;
+  readonly period?: string | undefined;
+  readonly tally?: unknown;
   /** Set once release started: its values are being deleted, it is no longer readable. */
   readonly releasing?: true | undefined;
 }

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { readStagedFiles } from './staged-files.js';
 import type { CrashRow } from './topology-crash.js';
+import { flushedValue, periodOf } from './topologies/period-batch.js';
 
 /*
  * The rows of the guarantee table that hold on main, as crash cases (run by
@@ -123,6 +124,21 @@ export const ROWS: readonly CrashRow[] = [
     inputs: 2000,
     kills: 3,
     payloadOk: (data, n) => (data as { n?: unknown }).n === n,
+  },
+  {
+    // Every value of a closed period in exactly one flushed group, and nothing late (the closes trail their periods by more than a redelivery can move).
+    title: 'o. stream → period batch (per key and period, closes in the same stream) → flush outputs',
+    fixture: 'period-batch.ts',
+    guarantee: 'exactly-once',
+    msgIds: 'group',
+    inputs: 2250,
+    kills: 3,
+    complete: 'outputs',
+    expect: (n) => (flushedValue(n, 2250) ? ['batch'] : []),
+    payloadOk: (data, n) => {
+      const d = data as { n?: unknown; key?: unknown; period?: unknown };
+      return d.n === n && d.key === `k${n % 7}` && d.period === `p${periodOf(n)}`;
+    },
   },
 ];
 

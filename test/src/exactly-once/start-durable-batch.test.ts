@@ -10,6 +10,7 @@ import { startDurableBatch } from '../../../src/exactly-once/start-durable-batch
 import { batchBufferLayout } from '../../../src/state/lmdb-batch-buffer.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
+import { LocalTransport } from '../../../src/transport/local-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';
@@ -163,5 +164,34 @@ describe.each(TRANSPORT_KINDS)('startDurableBatch on the %s transport', (kind) =
     await expect(startDurableBatch({ ...base, maxItems: 5, chunkSize: 0 })).rejects.toThrow(/chunkSize/);
     await expect(startDurableBatch({ ...base, maxItems: 5, deadLetterSubject: 'dlq.*' })).rejects.toThrow(/deadLetterSubject/);
     await expect(startDurableBatch({ ...base, maxItems: 5, transport: undefined as unknown as Transport })).rejects.toThrow(/'transport' must be a Transport/);
+  });
+});
+
+describe('startDurableBatch over state written before the seal queue', () => {
+  it('queues the sealed segments it finds (low..open-1) once, in order, and flushes them', async () => {
+    const transport = new LocalTransport();
+    cleanups.push(() => transport.close());
+    const names = batchNames(uniqueName('DBIN'), uniqueName('DBOUT'));
+    await createBatchStreams(transport, names);
+    const store = tempStore();
+    const ns = batchBufferLayout.namespace('prefs');
+    // The old layout: segments 2 and 3 sealed (1 already flushed), no queue keys.
+    store.transaction((w) => {
+      for (const [seg, seqs] of [[2, [5, 6]], [3, [7]]] as const) {
+        seqs.forEach((seq, i) => w.put(ns, batchBufferLayout.value(seg, i), { subject: 'x', data: packr.pack({ n: seq }), headers: {}, stream: names.input, seq, timestampMs: 0 } satisfies BatchRecord));
+        w.put(ns, batchBufferLayout.segment(seg), { seq: seg, count: seqs.length, firstSeq: seqs[0], lastSeq: seqs.at(-1), reason: 'trigger' });
+      }
+      w.put(ns, batchBufferLayout.low, 2);
+      w.put(ns, batchBufferLayout.acc, { open: 4, count: 0 });
+    });
+    const seen: string[] = [];
+    const handle = await startDurableBatch({
+      name: 'prefs', transport, store, source: { stream: names.input }, triggerSubjects: [`${names.inSubject}.eod`],
+      flush: (chunk, _emit, info) => void seen.push(`${info.batchSeq}:${chunk.map((r) => r.seq).join(',')}`),
+    });
+    cleanups.push(() => handle.stop());
+    await handle.settled(0);
+    expect(seen).toEqual(['2:5,6', '3:7']);
+    expect(store.get(ns, batchBufferLayout.queueTail)).toBe(2);
   });
 });

@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { filter } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { decodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js';
+import type { LateRecord } from '../../../src/exactly-once/durable-batch-types.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { describeTopology, formatTopologyDescription } from '../../../src/runtime/describe-topology.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
@@ -125,4 +127,38 @@ describe('t.durableBatch: dead letters', () => {
       await transport.close();
     }
   });
+});
+
+describe('t.durableBatch with periods', () => {
+  it('makes a stream for the late subject when none captures it, and late values land there once', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'sluice-mount-period-'));
+    dirs.push(stateDir);
+    const transport = await NatsTransport.connect({ servers: server().url });
+    await transport.ensureStream({ name: 'MONTHLY_IN', subjects: ['monthly.in.>'] });
+    const topology = defineTopology('monthly', (t) => {
+      const input = t.stream<{ k: string; m: string; close?: boolean }>('MONTHLY_IN', 'monthly.in.>');
+      return t.durableBatch(
+        {
+          name: 'totals', stateDir, reportEveryMs: 0,
+          emits: { stream: 'MONTHLY_OUT', subjects: ['monthly.total'] },
+          periods: { keyOf: (v: { k: string }) => v.k, periodOf: (v: { m: string }) => v.m, closeOf: (c: { m: string }) => c.m, lateSubject: 'monthly.late' },
+          flush: (chunk, emit, info) => void (info.last && emit('monthly.total', msgpackCodec.encode({ key: info.key, month: info.period, count: info.count }))),
+        },
+        { values: input.pipe(filter((e) => e.data.close !== true)), triggers: input.pipe(filter((e) => e.data.close === true)) },
+      );
+    });
+    expect(formatTopologyDescription(describeTopology(topology))).toContain('durable-batch totals -> monthly.total, monthly.late  exactly-once');
+    const run = await runTopology(topology, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false });
+    for (const body of [{ k: 'a', m: '11' }, { k: 'a', m: '11' }, { k: 'b', m: '11' }, { k: '', m: '11', close: true }, { k: 'a', m: '11' }]) {
+      await transport.publishDurable('monthly.in.x', msgpackCodec.encode({ ...body, ...(body.close === true ? { m: '11' } : {}) }));
+    }
+    const count = async (s: string) => (await transport.streamState(s).catch(() => ({ messages: 0 }))).messages;
+    await until(async () => (await count('MONTHLY_OUT')) === 2 && (await count('SLUICE_BATCH_monthly_totals_LATE')) === 1);
+    await run.stop();
+    const totals = (await readStream(transport, 'MONTHLY_OUT')).map((m) => msgpackCodec.decode(m.data) as { key: string; count: number });
+    expect(totals.map((t) => `${t.key}:${t.count}`).sort()).toEqual(['a:2', 'b:1']);
+    const late = (await readStream(transport, 'SLUICE_BATCH_monthly_totals_LATE')).map((m) => msgpackCodec.decode(m.data) as LateRecord);
+    expect(late.map((l) => [l.key, l.period, l.originSubject])).toEqual([['a', '11', 'monthly.in.x']]);
+    await transport.close();
+  }, 30_000);
 });
