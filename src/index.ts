@@ -19,11 +19,11 @@ export {
 export type { MessageOrigin } from './errors.js';
 
 // Transports
-export { LocalTransport } from './transport/local-transport.js';
-export type { LocalTransportOptions } from './transport/local-transport.js';
-export { NatsTransport } from './transport/nats-transport.js';
-export { NATS_ENV, natsConnectOptionsFromEnv, natsCredentialsFromEnv, redactConnectOptions, redactUrl } from './transport/nats-connect-options.js';
-export type { NatsConnectOptions, NatsCredentials, NatsTlsOptions } from './transport/nats-connect-options.js';
+export { LocalTransport } from './transport/local/local-transport.js';
+export type { LocalTransportOptions } from './transport/local/local-transport.js';
+export { NatsTransport } from './transport/nats/nats-transport.js';
+export { NATS_ENV, natsConnectOptionsFromEnv, natsCredentialsFromEnv, redactConnectOptions, redactUrl } from './transport/nats/nats-connect-options.js';
+export type { NatsConnectOptions, NatsCredentials, NatsTlsOptions } from './transport/nats/nats-connect-options.js';
 export { subjectMatches, subjectsOverlap, validateSubject } from './transport/subject.js';
 export type {
   AckPublisher,

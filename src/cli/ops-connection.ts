@@ -3,7 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import { errors as natsErrors } from '@nats-io/nats-core';
 import { ensureError, NoRespondersError, RequestTimeoutError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
-import { NatsTransport } from '../transport/nats-transport.js';
+import { NatsTransport } from '../transport/nats/nats-transport.js';
 import { withNatsFlags } from './nats-flags.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
 

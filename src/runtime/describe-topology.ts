@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { asyncScheduler, isObservable, ReplaySubject } from 'rxjs';
-import { LocalTransport } from '../transport/local-transport.js';
+import { LocalTransport } from '../transport/local/local-transport.js';
 import { createTopologyContext } from './create-topology-context.js';
 import { deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import type { Topology } from './define-topology.js';

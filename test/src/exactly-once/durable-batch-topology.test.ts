@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { durableBatchTopology } from '../../../src/exactly-once/durable-batch-topology.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
+import { LocalTransport } from '../../../src/transport/local/local-transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { openTransport, TRANSPORT_KINDS } from '../../helpers/transports.js';
 import { batchNames, checkBatchOutputs, echoFlush, publishPlan, readBatchOutputs } from './durable-batch-model.js';

@@ -14,7 +14,7 @@ import { describeTopology, formatTopologyDescription } from '../../../src/runtim
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { lmdbBatchBuffer } from '../../../src/state/lmdb-batch-buffer.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { useNatsServer } from '../../helpers/nats-server.js';
 import { until } from '../../helpers/until.js';
 

@@ -9,7 +9,7 @@ import type { PartStats } from '../../../src/runtime/part-stats.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { serviceSubject } from '../../../src/runtime/serve-topology-service.js';
 import type { TopologyStats } from '../../../src/runtime/topology-stats.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import ordersLedger, { STREAMS, SUBJECTS, type Order } from '../../helpers/orders-ledger.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { useTempDir } from '../../helpers/temp-dir.js';

@@ -1,8 +1,8 @@
-import { HEADERS } from '../envelope/envelope.js';
-import { FifoBuffer } from './fifo-buffer.js';
+import { HEADERS } from '../../envelope/envelope.js';
+import { FifoBuffer } from '../fifo-buffer.js';
 import type { LocalStream, StoredMessage } from './local-stream.js';
 import { localStreamMessage } from './local-stream-message.js';
-import type { OrderedMessage, OrderedReader, OrderedReadOptions } from './transport.js';
+import type { OrderedMessage, OrderedReader, OrderedReadOptions } from '../transport.js';
 
 // Messages looked at per `LocalStream.next` call when a filter skips many.
 const MAX_SCAN = 4096;

@@ -1,6 +1,6 @@
 import { errors as natsErrors, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { InvalidConfigError, TransportError } from '../errors.js';
+import { InvalidConfigError, TransportError } from '../../errors.js';
 import { fromNatsError } from './from-nats-error.js';
 import { redactUrl, type NatsConnectOptions } from './nats-connect-options.js';
 import { probeNatsServer, type ProbeResult } from './probe-nats-server.js';

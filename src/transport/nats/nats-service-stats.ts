@@ -1,6 +1,6 @@
 import { Svcm, type ServiceStats } from '@nats-io/services';
 import type { NatsTransport } from './nats-transport.js';
-import { NoRespondersError } from '../errors.js';
+import { NoRespondersError } from '../../errors.js';
 import { fromNatsError } from './from-nats-error.js';
 
 /**

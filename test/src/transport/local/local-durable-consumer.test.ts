@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
-import type { StreamMessage } from '../../../src/transport/transport.js';
+import { LocalTransport } from '../../../../src/transport/local/local-transport.js';
+import type { StreamMessage } from '../../../../src/transport/transport.js';
 
 const numRuns = Number(process.env.PROP_RUNS ?? 60);
 

@@ -3,12 +3,12 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TransportError } from '../../../src/errors.js';
-import type { NatsConnectOptions } from '../../../src/transport/nats-connect-options.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
-import { probeNatsServer } from '../../../src/transport/probe-nats-server.js';
-import { startTestNatsServer, type NatsServerHandle } from '../../helpers/nats-server.js';
-import { makeTlsCerts, type TlsCerts } from '../../helpers/tls-certs.js';
+import { TransportError } from '../../../../src/errors.js';
+import type { NatsConnectOptions } from '../../../../src/transport/nats/nats-connect-options.js';
+import { NatsTransport } from '../../../../src/transport/nats/nats-transport.js';
+import { probeNatsServer } from '../../../../src/transport/nats/probe-nats-server.js';
+import { startTestNatsServer, type NatsServerHandle } from '../../../helpers/nats-server.js';
+import { makeTlsCerts, type TlsCerts } from '../../../helpers/tls-certs.js';
 
 let dir: string;
 let certs: TlsCerts;

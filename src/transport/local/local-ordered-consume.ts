@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs';
 import type { LocalStream } from './local-stream.js';
 import { localStreamMessage } from './local-stream-message.js';
-import type { StreamMessage } from './transport.js';
+import type { StreamMessage } from '../transport.js';
 
 /**
  * An ordered consumer of a {@link LocalStream}: every stored message from `startSeq` on (matching

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { credsAuthenticator, nkeyAuthenticator, type Authenticator } from '@nats-io/nats-core';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
-import { InvalidConfigError } from '../errors.js';
+import { InvalidConfigError } from '../../errors.js';
 import type { NatsConnectOptions } from './nats-connect-options.js';
 
 const COMPONENT = 'NatsConnectOptions';

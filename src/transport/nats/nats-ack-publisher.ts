@@ -1,7 +1,7 @@
 import { createInbox, headers as natsHeaders, type Msg, type NatsConnection } from '@nats-io/nats-core';
-import { HEADERS } from '../envelope/envelope.js';
-import { AckWindow } from './ack-window.js';
-import type { AckPublisher, AckPublisherConfig } from './transport.js';
+import { HEADERS } from '../../envelope/envelope.js';
+import { AckWindow } from '../ack-window.js';
+import type { AckPublisher, AckPublisherConfig } from '../transport.js';
 
 const PUB_ACK_E = 0x65; // 'e' of `"error"` at byte 2, and of `true}` (duplicate) at the end
 const decoder = new TextDecoder();

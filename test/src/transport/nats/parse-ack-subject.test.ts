@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseAckSubject } from '../../../src/transport/parse-ack-subject.js';
+import { parseAckSubject } from '../../../../src/transport/nats/parse-ack-subject.js';
 
 /** The v3 client's reading of an ack subject (`JsMsg.info`), as a reference model. */
 function clientInfo(reply: string): { stream: string; streamSequence: number; deliveryCount: number } | undefined {

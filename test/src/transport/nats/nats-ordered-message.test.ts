@@ -1,6 +1,6 @@
 import { headers } from '@nats-io/nats-core';
 import { describe, expect, it } from 'vitest';
-import { NatsOrderedMessage } from '../../../src/transport/nats-ordered-message.js';
+import { NatsOrderedMessage } from '../../../../src/transport/nats/nats-ordered-message.js';
 
 describe('NatsOrderedMessage', () => {
   it('derives headers, id and event time lazily; the event time defaults to the stream timestamp', () => {

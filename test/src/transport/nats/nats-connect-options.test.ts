@@ -5,9 +5,9 @@ import {
   redactConnectOptions,
   redactUrl,
   type NatsConnectOptions,
-} from '../../../src/transport/nats-connect-options.js';
-import { toNodeConnectionOptions } from '../../../src/transport/to-node-connection-options.js';
-import { InvalidConfigError } from '../../../src/errors.js';
+} from '../../../../src/transport/nats/nats-connect-options.js';
+import { toNodeConnectionOptions } from '../../../../src/transport/nats/to-node-connection-options.js';
+import { InvalidConfigError } from '../../../../src/errors.js';
 
 const numRuns = Number(process.env.PROP_RUNS ?? 200);
 

@@ -1,5 +1,5 @@
-import type { Envelope } from '../envelope/envelope.js';
-import { subjectMatches } from './subject.js';
+import type { Envelope } from '../../envelope/envelope.js';
+import { subjectMatches } from '../subject.js';
 
 /** One subscription of the local transport. */
 export interface LocalSub {

@@ -1,6 +1,6 @@
-import { makeEnvelope } from '../envelope/make-envelope.js';
+import { makeEnvelope } from '../../envelope/make-envelope.js';
 import type { StoredMessage } from './local-stream.js';
-import type { StreamMessage } from './transport.js';
+import type { StreamMessage } from '../transport.js';
 
 /** What acking a delivered message does; ordered consumers pass no-ops. */
 export interface AckControls {

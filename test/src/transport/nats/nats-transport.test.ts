@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { nkeys } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidConfigError, TransportError } from '../../../src/errors.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
-import { startTestNatsServer, uniqueName, useNatsServer, type NatsServerHandle } from '../../helpers/nats-server.js';
-import type { StreamMessage } from '../../../src/transport/transport.js';
-import { runTransportContract, waitFor, waitForAsync } from './transport-contract.js';
+import { InvalidConfigError, TransportError } from '../../../../src/errors.js';
+import { NatsTransport } from '../../../../src/transport/nats/nats-transport.js';
+import { startTestNatsServer, uniqueName, useNatsServer, type NatsServerHandle } from '../../../helpers/nats-server.js';
+import type { StreamMessage } from '../../../../src/transport/transport.js';
+import { runTransportContract, waitFor, waitForAsync } from '../transport-contract.js';
 
 // Monitoring on a free port, so tests can ask the server itself how many subscriptions exist.
 const server = useNatsServer({ config: { http_port: -1 } });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LocalStream, type StoredMessage } from '../../../src/transport/local-stream.js';
+import { LocalStream, type StoredMessage } from '../../../../src/transport/local/local-stream.js';
 
 const numRuns = Number(process.env.PROP_RUNS ?? 200);
 

@@ -5,7 +5,7 @@ import {
   NoRespondersError,
   RequestTimeoutError,
   TransportError,
-} from '../errors.js';
+} from '../../errors.js';
 
 /** What was being done when a NATS client error happened, for the mapped error's message. */
 export interface NatsErrorContext {

@@ -16,9 +16,9 @@ import {
 } from '@nats-io/jetstream';
 import { millis, nanos, type Msg, type NatsConnection, type Status } from '@nats-io/nats-core';
 import { Observable } from 'rxjs';
-import type { Envelope } from '../envelope/envelope.js';
-import { makeEnvelope } from '../envelope/make-envelope.js';
-import { TransportError } from '../errors.js';
+import type { Envelope } from '../../envelope/envelope.js';
+import { makeEnvelope } from '../../envelope/make-envelope.js';
+import { TransportError } from '../../errors.js';
 import { fromNatsError } from './from-nats-error.js';
 import { natsAckPublisher } from './nats-ack-publisher.js';
 import { redactUrl, type NatsConnectOptions } from './nats-connect-options.js';
@@ -26,7 +26,7 @@ import { natsFindMsgIds } from './nats-find-msg-ids.js';
 import { fromNatsHeaders, toNatsHeaders } from './nats-headers.js';
 import { NatsOrderedReader } from './nats-ordered-reader.js';
 import { deliveryOf, NatsStreamMessage } from './nats-stream-message.js';
-import { validateSubject } from './subject.js';
+import { validateSubject } from '../subject.js';
 import { openNatsConnection } from './open-nats-connection.js';
 import type {
   AckPublisher,
@@ -46,7 +46,7 @@ import type {
   StreamState,
   SubscribeOptions,
   Transport,
-} from './transport.js';
+} from '../transport.js';
 import {
   resolveConsumeOptions,
   TRANSPORT_DEFAULTS,
@@ -55,7 +55,7 @@ import {
   validateStreamConfig,
   validateSubscribeOptions,
   type ResolvedConsumeOptions,
-} from './validate-transport-options.js';
+} from '../validate-transport-options.js';
 
 /**
  * The real broker: core NATS and JetStream through the v3 client. `nc` and `js` are exposed for

@@ -1,9 +1,9 @@
 import { VirtualTimeScheduler } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RequestTimeoutError, TransportError } from '../../../src/errors.js';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
-import type { StreamMessage } from '../../../src/transport/transport.js';
-import { collect, runTransportContract } from './transport-contract.js';
+import { RequestTimeoutError, TransportError } from '../../../../src/errors.js';
+import { LocalTransport } from '../../../../src/transport/local/local-transport.js';
+import type { StreamMessage } from '../../../../src/transport/transport.js';
+import { collect, runTransportContract } from '../transport-contract.js';
 
 runTransportContract('LocalTransport', async () => {
   const transport = new LocalTransport({ name: 'contract' });

@@ -1,6 +1,6 @@
 import type { MsgHdrs } from '@nats-io/nats-core';
-import { HEADERS } from '../envelope/envelope.js';
-import type { OrderedMessage } from './transport.js';
+import { HEADERS } from '../../envelope/envelope.js';
+import type { OrderedMessage } from '../transport.js';
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 

@@ -1,8 +1,8 @@
 import type { JsMsg } from '@nats-io/jetstream';
-import { HEADERS } from '../envelope/envelope.js';
+import { HEADERS } from '../../envelope/envelope.js';
 import { fromNatsHeaders } from './nats-headers.js';
 import { parseAckSubject, type AckSubjectInfo } from './parse-ack-subject.js';
-import type { StreamMessage } from './transport.js';
+import type { StreamMessage } from '../transport.js';
 
 /**
  * A message of a JetStream consumer as a {@link StreamMessage}: the envelope fields as

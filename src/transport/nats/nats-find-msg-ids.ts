@@ -1,5 +1,5 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { HEADERS } from '../envelope/envelope.js';
+import { HEADERS } from '../../envelope/envelope.js';
 
 // A fetch that returns nothing for this long means the scan has passed what is left of the stream.
 const FETCH_EXPIRES_MS = 2_000;

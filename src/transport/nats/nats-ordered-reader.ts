@@ -1,10 +1,10 @@
 import { AckPolicy, DeliverPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import { createInbox, nanos, nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/nats-core';
 import { asyncScheduler, type Subscription as RxSubscription } from 'rxjs';
-import { ensureError } from '../errors.js';
-import { FifoBuffer } from './fifo-buffer.js';
+import { ensureError } from '../../errors.js';
+import { FifoBuffer } from '../fifo-buffer.js';
 import { NatsOrderedMessage } from './nats-ordered-message.js';
-import type { OrderedReader, OrderedReadOptions } from './transport.js';
+import type { OrderedReader, OrderedReadOptions } from '../transport.js';
 
 const PULL_EXPIRES_MS = 10_000;
 const HEARTBEAT_MS = 2_000;

@@ -1,16 +1,16 @@
 import { nuid } from '@nats-io/nats-core';
 import { asyncScheduler, Observable, type SchedulerLike } from 'rxjs';
-import type { Envelope } from '../envelope/envelope.js';
-import { HEADERS } from '../envelope/envelope.js';
-import { makeEnvelope } from '../envelope/make-envelope.js';
-import { InvalidConfigError, NoRespondersError, RequestTimeoutError, TransportError } from '../errors.js';
-import { AckWindow } from './ack-window.js';
+import type { Envelope } from '../../envelope/envelope.js';
+import { HEADERS } from '../../envelope/envelope.js';
+import { makeEnvelope } from '../../envelope/make-envelope.js';
+import { InvalidConfigError, NoRespondersError, RequestTimeoutError, TransportError } from '../../errors.js';
+import { AckWindow } from '../ack-window.js';
 import { LocalDurableConsumer } from './local-durable-consumer.js';
 import { LocalRouter, type LocalSub } from './local-router.js';
 import { localOrderedConsume } from './local-ordered-consume.js';
 import { LocalOrderedReader } from './local-ordered-reader.js';
 import { LocalStream } from './local-stream.js';
-import { subjectsOverlap, validateSubject } from './subject.js';
+import { subjectsOverlap, validateSubject } from '../subject.js';
 import type {
   AckPublisher,
   AckPublisherConfig,
@@ -28,14 +28,14 @@ import type {
   StreamState,
   SubscribeOptions,
   Transport,
-} from './transport.js';
+} from '../transport.js';
 import {
   resolveConsumeOptions,
   validateOrderedReadOptions,
   validateRequestOptions,
   validateStreamConfig,
   validateSubscribeOptions,
-} from './validate-transport-options.js';
+} from '../validate-transport-options.js';
 
 /** Options for {@link LocalTransport}. */
 export interface LocalTransportOptions {

@@ -2,10 +2,10 @@ import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jet
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeEnvelope } from '../../../src/envelope/make-envelope.js';
-import { fromNatsHeaders } from '../../../src/transport/nats-headers.js';
-import { deliveryOf, NatsStreamMessage } from '../../../src/transport/nats-stream-message.js';
-import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
+import { makeEnvelope } from '../../../../src/envelope/make-envelope.js';
+import { fromNatsHeaders } from '../../../../src/transport/nats/nats-headers.js';
+import { deliveryOf, NatsStreamMessage } from '../../../../src/transport/nats/nats-stream-message.js';
+import { uniqueName, useNatsServer } from '../../../helpers/nats-server.js';
 
 const server = useNatsServer();
 let nc: NatsConnection;

@@ -1,8 +1,8 @@
 import { Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import type { LocalStream } from './local-stream.js';
 import { localStreamMessage } from './local-stream-message.js';
-import type { ConsumerState, StreamMessage } from './transport.js';
-import type { ResolvedConsumeOptions } from './validate-transport-options.js';
+import type { ConsumerState, StreamMessage } from '../transport.js';
+import type { ResolvedConsumeOptions } from '../validate-transport-options.js';
 
 /** Messages handed out per turn before yielding to the event loop. */
 const BATCH = 512;

@@ -1,7 +1,7 @@
-import { HEADERS } from '../envelope/envelope.js';
-import { subjectMatches } from './subject.js';
-import type { PubAck, StreamConfig, StreamInfo, StreamState } from './transport.js';
-import { TRANSPORT_DEFAULTS } from './validate-transport-options.js';
+import { HEADERS } from '../../envelope/envelope.js';
+import { subjectMatches } from '../subject.js';
+import type { PubAck, StreamConfig, StreamInfo, StreamState } from '../transport.js';
+import { TRANSPORT_DEFAULTS } from '../validate-transport-options.js';
 
 /** One message in a {@link LocalStream}. */
 export interface StoredMessage {
