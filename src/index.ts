@@ -78,8 +78,8 @@ export type {
 export { lmdbBatchBuffer } from './state/lmdb-batch-buffer.js';
 export type { LmdbBatchBuffer, LmdbBatchBufferConfig } from './state/lmdb-batch-buffer.js';
 export { startDurableBatch } from './exactly-once/start-durable-batch.js';
-export { durableBatch, durableBatchTopology } from './exactly-once/durable-batch-topology.js';
-export type { DurableBatchTopologyOptions } from './exactly-once/durable-batch-topology.js';
+export { durableBatch, durableBatchTopology } from './runtime/durable-batch-topology.js';
+export type { DurableBatchTopologyOptions } from './runtime/durable-batch-topology.js';
 export type { DurableLateRecord, DurableWindowAggregate, DurableWindowCut, DurableWindowKind, DurableWindowResult } from './exactly-once/durable-window-types.js';
 export type { DurableWindowInputs, TopologyDurableWindowOptions } from './runtime/mount-durable-window.js';
 export type {
@@ -152,8 +152,8 @@ export type { NatsServerHandle, NatsServerOptions } from './runtime/nats-server-
 // Actors: keyed state + behaviour on the exactly-once engine
 export { actor } from './actors/actor.js';
 export { startActor } from './actors/start-actor.js';
-export { actorTopology } from './actors/actor-topology.js';
-export type { ActorTopologyOptions } from './actors/actor-topology.js';
+export { actorTopology } from './runtime/actor-topology.js';
+export type { ActorTopologyOptions } from './runtime/actor-topology.js';
 export type { RunningActor, StartActorOptions } from './actors/start-actor.js';
 export { createActorProcessor, actorNamespaces } from './actors/actor-processor.js';
 export type { ActorNamespaces, ActorProcessor, ActorProcessorOptions, ActorProcessorStats, ActorRecord, TimerFiring } from './actors/actor-processor.js';

@@ -5,7 +5,8 @@ import { serviceSubject } from '../runtime/serve-topology-service.js';
 import { NatsTransport } from '../transport/nats/nats-transport.js';
 import { EXIT } from './exit-codes.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
-import { CliExitError, connectedFor, permissionViolation } from './ops-connection.js';
+import { CliExitError, connectedFor } from './ops-connection.js';
+import { permissionViolation } from '../transport/nats/permission-violation.js';
 
 
 interface DlqFlags extends NatsFlags {

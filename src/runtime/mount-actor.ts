@@ -1,6 +1,6 @@
 import { concat, defer, EMPTY, ignoreElements, merge, mergeMap, Observable } from 'rxjs';
 import { actorSubjects } from '../actors/actor-subjects.js';
-import { actorPart, type ActorTopologyOptions } from '../actors/actor-topology.js';
+import { actorPart, type ActorTopologyOptions } from './actor-topology.js';
 import type { ActorDefinition } from '../actors/types.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';

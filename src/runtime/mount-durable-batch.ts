@@ -1,5 +1,5 @@
 import { concat, defer, EMPTY, ignoreElements, map, merge, type Observable } from 'rxjs';
-import { durableBatch, type DurableBatchTopologyOptions } from '../exactly-once/durable-batch-topology.js';
+import { durableBatch, type DurableBatchTopologyOptions } from './durable-batch-topology.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import { markStage } from './lineage.js';

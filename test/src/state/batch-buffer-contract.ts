@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BatchBuffer } from '../../operators/batch-buffer.js';
+import type { BatchBuffer } from '../../../src/state/batch-buffer.js';
 
 /** A value as the contract appends it: an envelope-like record with a stream position. */
 export interface ContractValue {

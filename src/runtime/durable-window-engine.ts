@@ -1,14 +1,14 @@
 import { NEVER, Observable, interval } from 'rxjs';
 import { ensureError } from '../errors.js';
-import type { TopologyContext } from '../runtime/types.js';
+import type { TopologyContext } from './types.js';
 import type { StreamConfig } from '../transport/transport.js';
-import { durableWindowProcessor, type DurableWindowProcessorConfig } from './durable-window-processor.js';
-import type { WindowMeta } from './durable-window-state.js';
-import type { DurableWindowCounters } from './durable-window-types.js';
+import { durableWindowProcessor, type DurableWindowProcessorConfig } from '../exactly-once/durable-window-processor.js';
+import type { WindowMeta } from '../exactly-once/durable-window-state.js';
+import type { DurableWindowCounters } from '../exactly-once/durable-window-types.js';
 import { registerEnginePart } from './engine-part.js';
 import { openTopologyStore, type TopologyStore } from './open-topology-store.js';
-import { startExactlyOnce } from './start-exactly-once.js';
-import type { ExactlyOnceHandle } from './types.js';
+import { startExactlyOnce } from '../exactly-once/start-exactly-once.js';
+import type { ExactlyOnceHandle } from '../exactly-once/types.js';
 
 /** Options of {@link durableWindowEngine}. */
 export interface DurableWindowEngineOptions<T, A> extends Omit<DurableWindowProcessorConfig<T, A>, 'counters' | 'onCommitted' | 'now' | 'maxPayloadBytes'> {

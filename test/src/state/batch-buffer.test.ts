@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memoryBatchBuffer } from '../../operators/batch-buffer.js';
+import { memoryBatchBuffer } from '../../../src/state/batch-buffer.js';
 import { describeBatchBufferContract } from './batch-buffer-contract.js';
 
 describeBatchBufferContract('memoryBatchBuffer', { make: () => memoryBatchBuffer() });

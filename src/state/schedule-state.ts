@@ -1,5 +1,5 @@
-import { InvalidConfigError } from '../src/errors.js';
-import type { StateStore } from '../src/state/types.js';
+import { InvalidConfigError } from '../errors.js';
+import type { StateStore } from './types.js';
 
 /**
  * Where a schedule keeps how far it has run: the fire time (epoch ms) up to which every run is

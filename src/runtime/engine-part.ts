@@ -1,5 +1,5 @@
-import type { PartKind, PartReading, PartState } from '../runtime/part-stats.js';
-import type { TopologyContext } from '../runtime/types.js';
+import type { PartKind, PartReading, PartState } from './part-stats.js';
+import type { TopologyContext } from './types.js';
 
 /** What an engine-backed part (an actor, a durable batch) reports once it runs. */
 export interface EngineReading extends Omit<PartReading, 'state'> {

@@ -1,13 +1,13 @@
 import { NEVER, Observable, interval } from 'rxjs';
 import { ensureError } from '../errors.js';
-import { defineTopology, type Topology } from '../runtime/define-topology.js';
-import type { TopologyContext } from '../runtime/types.js';
+import { defineTopology, type Topology } from './define-topology.js';
+import type { TopologyContext } from './types.js';
 import type { StateStore } from '../state/types.js';
 import type { StreamConfig } from '../transport/transport.js';
-import type { DurableBatchConfig, DurableBatchHandle } from './durable-batch-types.js';
+import type { DurableBatchConfig, DurableBatchHandle } from '../exactly-once/durable-batch-types.js';
 import { registerEnginePart } from './engine-part.js';
 import { openTopologyStore, type TopologyStore } from './open-topology-store.js';
-import { startDurableBatch } from './start-durable-batch.js';
+import { startDurableBatch } from '../exactly-once/start-durable-batch.js';
 
 /** Options of {@link durableBatch} / {@link durableBatchTopology}. */
 export interface DurableBatchTopologyOptions extends Omit<DurableBatchConfig, 'transport' | 'store' | 'logger' | 'scheduler'> {

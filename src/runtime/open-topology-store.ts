@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TopologyContext } from '../runtime/types.js';
+import type { TopologyContext } from './types.js';
 import { openStateStore } from '../state/open-state-store.js';
 import type { StateStore } from '../state/types.js';
 

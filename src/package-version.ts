@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The `version` of Sluice's package.json, read once at start (no JSON import attributes needed).
- * Found by walking up from this file, because it runs from src/cli (sources) and from
- * dist/src/cli (the compiled package) alike.
+ * Found by walking up from this file, because it runs from src/ (sources) and from
+ * dist/src/ (the compiled package) alike.
  */
 export function packageVersion(): string {
   for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {

@@ -1,15 +1,15 @@
 import { NEVER, Observable, interval } from 'rxjs';
 import { ensureError } from '../errors.js';
-import { registerEnginePart } from '../exactly-once/engine-part.js';
-import { openTopologyStore, type TopologyStore } from '../exactly-once/open-topology-store.js';
-import { defineTopology, type Topology } from '../runtime/define-topology.js';
-import type { TopologyContext } from '../runtime/types.js';
+import { registerEnginePart } from './engine-part.js';
+import { openTopologyStore, type TopologyStore } from './open-topology-store.js';
+import { defineTopology, type Topology } from './define-topology.js';
+import type { TopologyContext } from './types.js';
 import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
-import { actorSubjects } from './actor-subjects.js';
-import { startActor, type RunningActor, type StartActorOptions } from './start-actor.js';
-import type { ActorDefinition } from './types.js';
+import { actorSubjects } from '../actors/actor-subjects.js';
+import { startActor, type RunningActor, type StartActorOptions } from '../actors/start-actor.js';
+import type { ActorDefinition } from '../actors/types.js';
 
 /** Options of {@link actorTopology}. */
 export interface ActorTopologyOptions extends Omit<StartActorOptions, 'transport' | 'store' | 'log' | 'scheduler'> {

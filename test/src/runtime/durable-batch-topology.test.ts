@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { durableBatchTopology } from '../../../src/exactly-once/durable-batch-topology.js';
+import { durableBatchTopology } from '../../../src/runtime/durable-batch-topology.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { LocalTransport } from '../../../src/transport/local/local-transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { openTransport, TRANSPORT_KINDS } from '../../helpers/transports.js';
-import { batchNames, checkBatchOutputs, echoFlush, publishPlan, readBatchOutputs } from './durable-batch-model.js';
+import { batchNames, checkBatchOutputs, echoFlush, publishPlan, readBatchOutputs } from '../exactly-once/durable-batch-model.js';
 
 const server = useNatsServer();
 const cleanups: (() => Promise<void> | void)[] = [];
