@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { ensureError } from '../src/errors.js';
-import { markStage } from '../src/runtime/lineage.js';
+import { markStage } from '../src/observe/lineage.js';
 import { holdCurrent, withSettlement } from '../src/settle/settle-scope.js';
 import type { Settlement } from '../src/settle/settlement.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';

@@ -97,7 +97,7 @@ export type {
 
 // Settling: acknowledging an input only once the effects it caused are complete
 export { Settlement, currentSettlement, holdCurrent, withSettlement } from './settle/index.js';
-export type { Guarantee, PathGuarantee } from './runtime/path-guarantee.js';
+export type { Guarantee, PathGuarantee } from './observe/path-guarantee.js';
 
 // Runtime: topologies, running them, connecting
 export { defineTopology, isTopology } from './runtime/define-topology.js';
@@ -123,7 +123,7 @@ export { describeTopology, formatTopologyDescription } from './runtime/describe-
 export type { TopologyDescription, TopologyPath } from './runtime/describe-topology.js';
 export { serveTopologyService, serviceSubject } from './runtime/serve-topology-service.js';
 export type { TopologyServiceOptions } from './runtime/serve-topology-service.js';
-export type { PartKind, PartState, PartStats } from './runtime/part-stats.js';
+export type { PartKind, PartState, PartStats } from './observe/part-stats.js';
 export type { TopologyHealth, TopologyStats } from './runtime/topology-stats.js';
 export { toDeadLetter, deadLettered, isDeadLettered, REPLAY_HEADERS } from './dead-letter/dead-letter-record.js';
 export type { DeadLetterContext, DeadLetterRecord, DeadLettered } from './dead-letter/dead-letter-record.js';
@@ -135,11 +135,11 @@ export { enableTracing, disableTracing } from './trace/enable-tracing.js';
 export type { TracingOptions } from './trace/enable-tracing.js';
 export { parseTraceparent, formatTraceparent } from './trace/parse-traceparent.js';
 export type { Traceparent } from './trace/parse-traceparent.js';
-export { RuntimeStats } from './runtime/runtime-stats.js';
+export { RuntimeStats } from './observe/runtime-stats.js';
 export { NoReplyError, RESPOND_HEADERS } from './runtime/mount-responder.js';
 export type { RespondFallbackReason, RespondHandler, RespondOptions } from './runtime/mount-responder.js';
 export type { TopologyScheduleOptions } from './runtime/mount-schedule.js';
-export type { ConnectionStats, StatsSnapshot } from './runtime/runtime-stats.js';
+export type { ConnectionStats, StatsSnapshot } from './observe/runtime-stats.js';
 export { deadLetterSubject, deadLetterStreamName, deadLetterStreamConfig, REPLAYED_PART } from './dead-letter/dead-letter-subject.js';
 export { DEAD_LETTER_HEADERS, decodeDeadLetter, encodeDeadLetter } from './dead-letter/encode-dead-letter.js';
 export type { EncodeDeadLetterOptions } from './dead-letter/encode-dead-letter.js';

@@ -1,4 +1,4 @@
-import type { PartKind, PartReading, PartState } from './part-stats.js';
+import type { PartKind, PartReading, PartState } from '../observe/part-stats.js';
 import type { TopologyContext } from './types.js';
 
 /** What an engine-backed part (an actor, a durable batch) reports once it runs. */

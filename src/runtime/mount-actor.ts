@@ -5,7 +5,7 @@ import type { ActorDefinition } from '../actors/types.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { TopologyContext, WiringNode } from './types.js';
-import { markStage } from './lineage.js';
+import { markStage } from '../observe/lineage.js';
 import { supervised } from './supervised.js';
 import { ActorSlot } from './actor-state-reader.js';
 

@@ -8,7 +8,7 @@ import type { DurableWindowAggregate, DurableWindowCut } from '../exactly-once/d
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
 import { keyFits } from '../state/state-key.js';
 import { subjectMatches, validateSubject } from '../transport/subject.js';
-import { markStage } from './lineage.js';
+import { markStage } from '../observe/lineage.js';
 import type { MountDeps, OutputsOf } from './mount-actor.js';
 import { supervised } from './supervised.js';
 

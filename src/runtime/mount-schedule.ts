@@ -4,7 +4,7 @@ import type { ScheduleState } from '../state/schedule-state.js';
 import { scheduleStateIn } from '../state/schedule-state.js';
 import { ensureError } from '../errors.js';
 import { openTopologyStore, type TopologyStore } from './open-topology-store.js';
-import { PartCounters } from './part-stats.js';
+import { PartCounters } from '../observe/part-stats.js';
 import type { TopologyContext } from './types.js';
 
 /** Options of {@link TopologyContext.schedule}. */

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { settleMap } from '../../../operators/settle-map.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
-import type { PartStats } from '../../../src/runtime/part-stats.js';
+import type { PartStats } from '../../../src/observe/part-stats.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { serviceSubject } from '../../../src/runtime/serve-topology-service.js';
 import type { TopologyStats } from '../../../src/runtime/topology-stats.js';

@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import type { WiringNode } from './types.js';
+import type { WiringNode } from './wiring-node.js';
 
 /**
  * What a stage on a path does to the guarantee, as `describe` reports it:

@@ -1,17 +1,7 @@
 import type { StageInfo } from './lineage.js';
-import type { WiringNode } from './types.js';
+import type { PathGuarantee, WiringNode } from './wiring-node.js';
 
-/** What a path from a source to a sink survives: a processor crash, a broker restart, a redelivery. */
-export type Guarantee = 'at-most-once' | 'at-least-once' | 'exactly-once';
-
-/** One source-to-sink path, as `describe` prints it. */
-export interface PathGuarantee {
-  /** The source: its subject, or `<stream> (<subjects>)`. */
-  readonly from: string;
-  readonly guarantee: Guarantee;
-  /** Why, in one line. */
-  readonly because: string;
-}
+export type { Guarantee, PathGuarantee } from './wiring-node.js';
 
 /**
  * The guarantee of the path from `source` through `stages` to a sink. The rules (README

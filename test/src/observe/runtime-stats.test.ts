@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { operatorCounters, whileBuilding } from '../../../src/runtime/operator-stats.js';
-import { PartCounters } from '../../../src/runtime/part-stats.js';
-import { INBOX_SUBJECTS, MAX_TRACKED_SUBJECTS, OTHER_SUBJECTS, RuntimeStats } from '../../../src/runtime/runtime-stats.js';
+import { operatorCounters, whileBuilding } from '../../../src/observe/operator-stats.js';
+import { PartCounters } from '../../../src/observe/part-stats.js';
+import { INBOX_SUBJECTS, MAX_TRACKED_SUBJECTS, OTHER_SUBJECTS, RuntimeStats } from '../../../src/observe/runtime-stats.js';
 
 describe('RuntimeStats', () => {
   it('counts per subject and sums by pattern', () => {
