@@ -84,6 +84,7 @@ export interface ConsumeOptions {
    * in stream order BEFORE newer ones (JetStream would redeliver them only after the ack wait,
    * after newer ones). Messages past the floor that were acked come again too (duplicates). 0:
    * never; then they come back when their ack wait expires. Default 0 (`t.stream` uses 60000).
+   * NatsTransport only: the in-process transport has no crash to recover from.
    */
   reReadUnackedWithinMs?: number | undefined;
 }
