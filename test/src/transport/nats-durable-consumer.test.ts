@@ -60,6 +60,8 @@ describe('durable consumer restart (nats-server)', () => {
       // Floor 3: 4.. again, 5 and 7 as duplicates.
       expect(await firstSeqs(t, options, 10)).toEqual([4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
       const jsm = await t.jsm();
+      // Acks are processed by the server after the request that sent them returns.
+      await waitUntil(async () => (await jsm.consumers.info(stream, 'd')).num_ack_pending === 0);
       const info = await jsm.consumers.info(stream, 'd');
       expect({ ackPending: info.num_ack_pending, floor: info.ack_floor.stream_seq, ackWait: info.config.ack_wait, maxAckPending: info.config.max_ack_pending }).toEqual({ ackPending: 0, floor: 13, ackWait: 30_000_000_000, maxAckPending: 1000 });
       expect((await jsm.consumers.list(stream).next()).map((c) => c.name)).toEqual(['d']); // no restart mark left
