@@ -32,7 +32,8 @@ export function restartMarkName(durableName: string): string {
  *    that recently, so a hand-over's duplicate window still drops them. Later, their ack wait has
  *    usually expired and JetStream redelivers them before newer messages anyway;
  *  - no other reader is pulling from it (`num_waiting` 0): instances sharing the consumer keep it.
- * The move goes through a restart mark (see {@link restartMarkName}) so no crash can lose it.
+ * The move goes through a restart mark (see {@link restartMarkName}) so no crash can lose it; a
+ * stream that refuses the mark (a work queue allows one consumer per subject) is not moved.
  */
 export async function ensureDurableConsumer(jsm: JetStreamManager, o: ResolvedConsumeOptions & { durableName: string }, nowMs = Date.now()): Promise<void> {
   const settings: Partial<ConsumerConfig> = {
@@ -52,8 +53,8 @@ export async function ensureDurableConsumer(jsm: JetStreamManager, o: ResolvedCo
       ...settings,
     });
     if (mark !== undefined) await deleteIfExists(jsm, o.stream, mark.name);
-  } else if (shouldReRead(info, o.reReadUnackedWithinMs, nowMs)) {
-    await moveToAckFloor(jsm, o.stream, info, settings);
+  } else if (shouldReRead(info, o.reReadUnackedWithinMs, nowMs) && (await moveToAckFloor(jsm, o.stream, info, settings))) {
+    return;
   } else if (Object.entries(settings).some(([k, v]) => info.config[k as keyof ConsumerConfig] !== v)) {
     await jsm.consumers.update(o.stream, o.durableName, settings);
   }
@@ -67,17 +68,24 @@ export function shouldReRead(info: Pick<ConsumerInfo, 'num_ack_pending' | 'num_w
   return Number.isNaN(lastMs) || nowMs - lastMs < withinMs;
 }
 
-async function moveToAckFloor(jsm: JetStreamManager, stream: string, info: ConsumerInfo, settings: Partial<ConsumerConfig>): Promise<void> {
+/** Moves the consumer; false (nothing changed) when the stream refuses a second consumer (a work queue). */
+async function moveToAckFloor(jsm: JetStreamManager, stream: string, info: ConsumerInfo, settings: Partial<ConsumerConfig>): Promise<boolean> {
   // Nothing acked yet: the floor is the sequence before the configured start.
   const startSeq = Math.max(info.ack_floor.stream_seq + 1, info.config.opt_start_seq ?? 1);
   const { opt_start_time: _t, name: _n, ...kept } = info.config;
   const config: Partial<ConsumerConfig> = { ...kept, ...settings, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: startSeq };
   const mark = restartMarkName(info.name);
   await deleteIfExists(jsm, stream, mark); // an older mark from a crash during an earlier move
-  await jsm.consumers.add(stream, { ...config, durable_name: mark });
+  try {
+    await jsm.consumers.add(stream, { ...config, durable_name: mark });
+  } catch (err) {
+    if (err instanceof JetStreamApiError) return false;
+    throw err;
+  }
   await jsm.consumers.delete(stream, info.name);
   await jsm.consumers.add(stream, { ...config, durable_name: info.name });
   await deleteIfExists(jsm, stream, mark);
+  return true;
 }
 
 async function infoOrUndefined(jsm: JetStreamManager, stream: string, name: string): Promise<ConsumerInfo | undefined> {

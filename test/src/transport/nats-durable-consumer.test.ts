@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, RetentionPolicy } from '@nats-io/jetstream';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { NatsTransport } from '../../../src/transport/nats-transport.js';
@@ -92,6 +92,23 @@ describe('durable consumer restart (nats-server)', () => {
       // What a move leaves when it dies after the delete: only the mark, at 6.
       await jsm.consumers.add(stream, { durable_name: restartMarkName('d'), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: 6 });
       expect(await firstSeqs(t, { stream, durableName: 'd', reReadUnackedWithinMs: 60_000 }, 5)).toEqual([6, 7, 8, 9, 10]);
+      expect((await jsm.consumers.list(stream).next()).map((c) => c.name)).toEqual(['d']);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('leaves a work-queue stream\'s consumer where it is (the stream refuses the restart mark)', async () => {
+    const t = await NatsTransport.connect({ servers: server().url });
+    try {
+      const stream = uniqueName('ORDER').toUpperCase();
+      const jsm = await t.jsm();
+      await jsm.streams.add({ name: stream, subjects: [`${stream}.>`], retention: RetentionPolicy.Workqueue });
+      for (let i = 1; i <= 5; i++) await t.publishDurable(`${stream}.in`, bytes(i));
+      const options = { stream, durableName: 'd', ackWaitMs: 30_000, reReadUnackedWithinMs: 60_000 };
+      await crashingReader(options, 5, [1]);
+      await t.publishDurable(`${stream}.in`, bytes(6));
+      expect(await firstSeqs(t, options, 1)).toEqual([6]);
       expect((await jsm.consumers.list(stream).next()).map((c) => c.name)).toEqual(['d']);
     } finally {
       await t.close();
