@@ -162,7 +162,7 @@ export function perKeyOrderProblems(outputs: readonly CrashOutput[]): string[] {
 
 /** n. Stream → map → t.actor (hand-over): exactly-once, and per-key order across crashes. */
 export const ACTOR_ORDER_ROW: CrashRow = {
-  title: 'n. stream → map → t.actor (hand-over): per-key order across crashes',
+  title: 'p. stream → map → t.actor (hand-over): per-key order across crashes',
   fixture: 'actor-order.ts',
   guarantee: 'exactly-once',
   msgIds: 'group',
