@@ -159,9 +159,10 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     if (list.length === 0) throw new InvalidConfigError('stream', 'subjects', `must name at least one subject for stream '${streamName}'`);
     for (const s of list) validateSubject(s, { wildcards: true });
     validateSchemaOption(options.schema, `stream '${streamName}'`);
-    for (const field of ['maxUnsettled', 'maxInFlight', 'ackWaitMs', 'maxDeliveries', 'redeliveryDelayMs'] as const) {
+    for (const field of ['maxUnsettled', 'maxInFlight', 'ackWaitMs', 'maxDeliveries', 'redeliveryDelayMs', 'reReadUnackedWithinMs'] as const) {
       const v = options[field];
-      if (v !== undefined && !(Number.isInteger(v) && v >= (field === 'redeliveryDelayMs' ? 0 : 1))) throw new InvalidConfigError(`stream '${streamName}'`, field, `must be an integer >= ${field === 'redeliveryDelayMs' ? 0 : 1}, got ${v}`);
+      const min = field === 'redeliveryDelayMs' || field === 'reReadUnackedWithinMs' ? 0 : 1;
+      if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new InvalidConfigError(`stream '${streamName}'`, field, `must be an integer >= ${min}, got ${v}`);
     }
     const readerKey = `${streamName}\u0000${options.filterSubject ?? ''}`;
     const ordinal = (streamReaders.get(readerKey) ?? 0) + 1;

@@ -66,9 +66,9 @@ export interface MountDeps {
  * reaches that stream through a durable sink whose message ids derive from the input positions —
  * the same hand-over Kafka Streams makes through a repartition topic before a stateful step. So
  * the whole path stream → operators → actor → JetStream outputs is exactly-once, per-key order
- * follows the input stream's order while nothing crashes (an input delivered but not handed over
- * before a crash comes back after the ack wait, possibly after newer ones: docs/actors.md), and
- * each part can fail and restart on its own. Several
+ * follows the input stream's order across crashes (a restarted stream source re-reads from its
+ * ack floor; what it does not cover: docs/guarantees.md, Per-key order), and each part can fail
+ * and restart on its own. Several
  * inputs (an array) are merged into the one hand-over, each keeping its own order and guarantee.
  */
 export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, P>, inputs: Observable<Envelope<M>> | readonly Observable<Envelope<M>>[] | undefined, options: TopologyActorOptions = {}): Observable<Envelope<unknown>> {

@@ -34,6 +34,8 @@ export const STREAM_SOURCE_DEFAULTS = {
   maxDeliveries: 5,
   /** First redelivery delay after a failed effect; doubles per delivery up to 30 s. */
   redeliveryDelayMs: 1_000,
+  /** Half the default duplicate window: re-read inputs handed over before a crash are still dropped. */
+  reReadUnackedWithinMs: 60_000,
 } as const;
 
 /**
@@ -44,6 +46,8 @@ export const STREAM_SOURCE_DEFAULTS = {
  * is redelivered after a backoff; after `maxDeliveries` it is dead-lettered, then acknowledged.
  * One failed with `'resume'` supervision (or a `TerminalError`) is dead-lettered at once.
  * A message held longer than a third of the ack wait is kept alive with `working()`.
+ * A restart after a crash resumes in stream order from the ack floor (`reReadUnackedWithinMs`):
+ * the unsettled messages come before newer ones, so per-key order holds across crashes.
  *
  * With `ordered: true`, the old reader: an ordered consumer from `startSeq`, nothing acknowledged
  * (at-most-once; for replays and inspection).
@@ -79,6 +83,7 @@ export function streamSource<T>(
         filterSubject: options.filterSubject,
         maxInFlight: maxUnsettled,
         ackWaitMs,
+        reReadUnackedWithinMs: options.reReadUnackedWithinMs ?? STREAM_SOURCE_DEFAULTS.reReadUnackedWithinMs,
       }),
     ),
     takeUntil<StreamMessage>(closing$),

@@ -64,6 +64,17 @@ export interface StreamSourceOptions {
   /** Redeliver a message not settled (nor kept alive) within this, ms. Default 30000. */
   ackWaitMs?: number | undefined;
   /**
+   * Restart in stream order: when the last run left messages delivered but unsettled (it
+   * crashed) and its last delivery was less than this long ago, the consumer is moved back to
+   * its ack floor, so those messages come again in stream order before any newer one (JetStream
+   * alone would redeliver them after their ack wait, behind newer ones). Messages past the floor
+   * that were settled come again: hand-overs (`t.actor`, `t.durableBatch`) drop them by message
+   * id within the duplicate window (2 min by default), which this default stays under; other
+   * paths are at-least-once anyway. Not done while another instance pulls from the consumer.
+   * 0: never. Default 60000. See docs/guarantees.md (per-key order).
+   */
+  reReadUnackedWithinMs?: number | undefined;
+  /**
    * Deliveries of a message whose effects keep failing before it is dead-lettered (then
    * acknowledged). Default 5.
    */

@@ -77,6 +77,16 @@ export interface ConsumeOptions {
   maxInFlight?: number | undefined;
   /** Durable consumers: redeliver when not acked within this, ms. Default 30000. */
   ackWaitMs?: number | undefined;
+  /**
+   * Durable consumers: when the consumer has unacknowledged deliveries at start (the last reader
+   * crashed), its last delivery was less than this long ago, and no other reader is pulling from
+   * it, it is recreated to start at its ack floor + 1, so the unacknowledged messages come again
+   * in stream order BEFORE newer ones (JetStream would redeliver them only after the ack wait,
+   * after newer ones). Messages past the floor that were acked come again too (duplicates). 0:
+   * never; then they come back when their ack wait expires. Default 0 (`t.stream` uses 60000).
+   * NatsTransport only: the in-process transport has no crash to recover from.
+   */
+  reReadUnackedWithinMs?: number | undefined;
 }
 
 /**

@@ -37,6 +37,7 @@ export interface ResolvedConsumeOptions {
   filterSubject: string | undefined;
   maxInFlight: number;
   ackWaitMs: number;
+  reReadUnackedWithinMs: number;
 }
 
 /** Validates consume options and applies defaults. @throws InvalidConfigError, InvalidSubjectError */
@@ -49,6 +50,7 @@ export function resolveConsumeOptions(component: string, options: ConsumeOptions
   positiveInteger(component, 'startSeq', options.startSeq);
   positiveInteger(component, 'maxInFlight', options.maxInFlight);
   positiveInteger(component, 'ackWaitMs', options.ackWaitMs);
+  nonNegative(component, 'reReadUnackedWithinMs', options.reReadUnackedWithinMs);
   return {
     stream: options.stream,
     durableName: options.durableName,
@@ -56,6 +58,7 @@ export function resolveConsumeOptions(component: string, options: ConsumeOptions
     filterSubject: options.filterSubject,
     maxInFlight: options.maxInFlight ?? TRANSPORT_DEFAULTS.maxInFlight,
     ackWaitMs: options.ackWaitMs ?? TRANSPORT_DEFAULTS.ackWaitMs,
+    reReadUnackedWithinMs: options.reReadUnackedWithinMs ?? 0,
   };
 }
 

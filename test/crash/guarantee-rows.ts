@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { readStagedFiles } from './staged-files.js';
+import type { CrashOutput } from './crash-tally.js';
 import type { CrashRow } from './topology-crash.js';
 import { flushedValue, periodOf } from './topologies/period-batch.js';
 
@@ -141,6 +142,35 @@ export const ROWS: readonly CrashRow[] = [
     },
   },
 ];
+
+/**
+ * Per-key order problems of the actor-order fixture: for each key (`n % 10`), the outputs in
+ * output-stream order must carry increasing `n`, each with `prev` = the key's previous `n`.
+ */
+export function perKeyOrderProblems(outputs: readonly CrashOutput[]): string[] {
+  const lastByKey = new Map<number, number>();
+  const problems: string[] = [];
+  for (const o of outputs) {
+    const { n, prev } = o.data as { n: number; prev: number };
+    const key = n % 10;
+    const last = lastByKey.get(key) ?? 0;
+    if (n <= last || prev !== last) problems.push(`order: key ${key} applied n=${n} (prev ${prev}) after n=${last}`);
+    lastByKey.set(key, Math.max(last, n));
+  }
+  return problems;
+}
+
+/** n. Stream → map → t.actor (hand-over): exactly-once, and per-key order across crashes. */
+export const ACTOR_ORDER_ROW: CrashRow = {
+  title: 'p. stream → map → t.actor (hand-over): per-key order across crashes',
+  fixture: 'actor-order.ts',
+  guarantee: 'exactly-once',
+  msgIds: 'group',
+  inputs: 2000,
+  kills: 3,
+  complete: 'outputs',
+  checkOutputs: perKeyOrderProblems,
+};
 
 /** d. Core subject → core sink: at-most-once (inputs published during the runs, 500/s for 10 s). */
 export const CORE_SOURCE_ROW: CrashRow = {

@@ -107,6 +107,11 @@ export interface CrashRow {
   /** Inputs carry a `pad` string of this many characters besides `id` and `n`. Default 0. */
   readonly padBytes?: number | undefined;
   readonly params?: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * What the outputs, in the order the output stream holds them, break beyond counting (per-key
+   * order, say); added to the result's problems.
+   */
+  readonly checkOutputs?: ((outputs: readonly CrashOutput[]) => string[]) | undefined;
   /** How long the last run may take to complete the work, ms. Default 40000. */
   readonly timeoutMs?: number | undefined;
 }
@@ -307,7 +312,7 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
     });
     const result: CrashResult = {
       ...tally,
-      problems: [...tally.problems, ...fileProblems],
+      problems: [...tally.problems, ...fileProblems, ...(row.checkOutputs?.(outputs) ?? []).slice(0, 5)],
       title: row.title,
       guarantee: row.guarantee,
       seed,

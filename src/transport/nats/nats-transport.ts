@@ -22,6 +22,7 @@ import { TransportError } from '../../errors.js';
 import { fromNatsError } from './from-nats-error.js';
 import { natsAckPublisher } from './nats-ack-publisher.js';
 import { redactUrl, type NatsConnectOptions } from './nats-connect-options.js';
+import { ensureDurableConsumer } from './nats-durable-consumer.js';
 import { natsFindMsgIds } from './nats-find-msg-ids.js';
 import { fromNatsHeaders, toNatsHeaders } from './nats-headers.js';
 import { NatsOrderedReader } from './nats-ordered-reader.js';
@@ -368,7 +369,7 @@ export class NatsTransport implements Transport {
     return this.closePromise;
   }
 
-  /** An ordered consumer from `startSeq`, or the durable consumer created or updated to the options. */
+  /** An ordered consumer from `startSeq`, or the durable consumer created or updated to the options (see `ensureDurableConsumer`). */
   private async consumerFor(o: ResolvedConsumeOptions) {
     if (o.durableName === undefined) {
       return this.js.consumers.get(o.stream, {
@@ -377,26 +378,7 @@ export class NatsTransport implements Transport {
         ...(o.filterSubject !== undefined ? { filter_subjects: o.filterSubject } : {}),
       });
     }
-    const jsm = await this.jsm();
-    const settings: Partial<ConsumerConfig> = {
-      ack_wait: nanos(o.ackWaitMs),
-      max_ack_pending: o.maxInFlight,
-      ...(o.filterSubject !== undefined ? { filter_subject: o.filterSubject } : {}),
-    };
-    const info = await jsm.consumers.info(o.stream, o.durableName).catch((err: unknown) => {
-      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound) return undefined;
-      throw err;
-    });
-    if (info === undefined) {
-      await jsm.consumers.add(o.stream, {
-        durable_name: o.durableName,
-        ack_policy: AckPolicy.Explicit,
-        ...(o.startSeq > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: o.startSeq } : { deliver_policy: DeliverPolicy.All }),
-        ...settings,
-      });
-    } else if (Object.entries(settings).some(([k, v]) => info.config[k as keyof ConsumerConfig] !== v)) {
-      await jsm.consumers.update(o.stream, o.durableName, settings);
-    }
+    await ensureDurableConsumer(await this.jsm(), { ...o, durableName: o.durableName });
     return this.js.consumers.get(o.stream, o.durableName);
   }
 

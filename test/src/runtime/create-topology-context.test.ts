@@ -126,6 +126,7 @@ describe('TopologyContext', () => {
     expect(() => ctx.sink('bad.*')).toThrow(InvalidSubjectError);
     expect(() => ctx.source('')).toThrow(InvalidSubjectError);
     expect(() => ctx.publish('a..b', 1)).toThrow(InvalidSubjectError);
+    expect(() => ctx.stream('S', 's.>', { reReadUnackedWithinMs: -1 })).toThrow("'reReadUnackedWithinMs' must be an integer >= 0, got -1");
   });
 
   it('deadLetter(): never throws, even for data that cannot be encoded', async () => {

@@ -10,7 +10,7 @@ import { streamSource, type StreamSourceDeps } from '../../../src/runtime/stream
 import type { StreamSourceOptions } from '../../../src/runtime/types.js';
 import { currentSettlement, holdCurrent } from '../../../src/settle/settle-scope.js';
 import type { Settlement } from '../../../src/settle/settlement.js';
-import type { StreamMessage, Transport } from '../../../src/transport/transport.js';
+import type { ConsumeOptions, StreamMessage, Transport } from '../../../src/transport/transport.js';
 
 /** A delivered message whose ack calls are recorded. */
 function message(seq: number, deliveryCount = 1, data: Uint8Array = msgpackCodec.encode(seq)) {
@@ -32,7 +32,8 @@ function setup(options: StreamSourceOptions = {}, deadLetter: StreamSourceDeps['
   const delivered = new Subject<StreamMessage>();
   const scheduler = new VirtualTimeScheduler();
   let unsettled = 0;
-  const transport = { ensureStream: () => Promise.resolve(), consume: () => delivered } as unknown as Transport;
+  const consumed: ConsumeOptions[] = [];
+  const transport = { ensureStream: () => Promise.resolve(), consume: (o: ConsumeOptions) => (consumed.push(o), delivered) } as unknown as Transport;
   const deps: StreamSourceDeps = {
     topologyName: 't',
     transport,
@@ -55,6 +56,8 @@ function setup(options: StreamSourceOptions = {}, deadLetter: StreamSourceDeps['
       scheduler.flush();
     },
     unsettled: () => unsettled,
+    /** The options each consume call got. */
+    consumed,
   };
 }
 
@@ -196,5 +199,15 @@ describe('streamSource (ordered: true)', () => {
     s.advanceTo(100_000);
     expect(seen).toEqual([1]);
     expect(one.calls).toEqual([]);
+  });
+});
+
+describe('streamSource restart order', () => {
+  it('asks the consumer to re-read from its ack floor after a crash within 60 s by default, or as configured', async () => {
+    const byDefault = setup();
+    await start(byDefault.source());
+    const off = setup({ reReadUnackedWithinMs: 0 });
+    await start(off.source());
+    expect([byDefault.consumed[0]?.reReadUnackedWithinMs, off.consumed[0]?.reReadUnackedWithinMs]).toEqual([60_000, 0]);
   });
 });
