@@ -8,7 +8,7 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import type { ResolvedConsumeOptions } from './validate-transport-options.js';
+import type { ResolvedConsumeOptions } from '../validate-transport-options.js';
 
 /**
  * The name of the short-lived consumer that holds a durable consumer's restart position while

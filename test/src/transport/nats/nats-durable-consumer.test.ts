@@ -1,10 +1,10 @@
 import { AckPolicy, DeliverPolicy, RetentionPolicy } from '@nats-io/jetstream';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
-import { restartMarkName, shouldReRead } from '../../../src/transport/nats-durable-consumer.js';
-import type { ConsumeOptions, StreamMessage } from '../../../src/transport/transport.js';
-import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
+import { NatsTransport } from '../../../../src/transport/nats/nats-transport.js';
+import { restartMarkName, shouldReRead } from '../../../../src/transport/nats/nats-durable-consumer.js';
+import type { ConsumeOptions, StreamMessage } from '../../../../src/transport/transport.js';
+import { uniqueName, useNatsServer } from '../../../helpers/nats-server.js';
 
 const server = useNatsServer();
 const bytes = (n: number): Uint8Array => new TextEncoder().encode(String(n));
