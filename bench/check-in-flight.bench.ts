@@ -17,7 +17,7 @@ import { makeEnvelope } from '../src/envelope/make-envelope.js';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { msgpackCodec } from '../src/codec/msgpack-codec.js';
 import { startNatsServer } from '../src/runtime/nats-server-process.js';
-import { NatsTransport } from '../src/transport/nats-transport.js';
+import { NatsTransport } from '../src/transport/nats/nats-transport.js';
 import { createLatencyHistogram } from './latency-histogram.js';
 
 type Mode = 'ordered' | 'unordered' | 'hand-written';

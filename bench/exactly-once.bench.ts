@@ -28,7 +28,7 @@ import { startExactlyOnce } from '../src/exactly-once/start-exactly-once.js';
 import type { BatchProcessor } from '../src/exactly-once/types.js';
 import { startNatsServer } from '../src/runtime/nats-server-process.js';
 import { openStateStore } from '../src/state/open-state-store.js';
-import { NatsTransport } from '../src/transport/nats-transport.js';
+import { NatsTransport } from '../src/transport/nats/nats-transport.js';
 
 /** Options of {@link runExactlyOnceBench}. */
 export interface ExactlyOnceBenchOptions {

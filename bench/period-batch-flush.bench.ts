@@ -18,7 +18,7 @@ import { msgpackCodec } from '../src/codec/msgpack-codec.js';
 import { startDurableBatch } from '../src/exactly-once/start-durable-batch.js';
 import { startNatsServer } from '../src/runtime/nats-server-process.js';
 import { openStateStore } from '../src/state/open-state-store.js';
-import { NatsTransport } from '../src/transport/nats-transport.js';
+import { NatsTransport } from '../src/transport/nats/nats-transport.js';
 
 /** Options of {@link runPeriodFlushBench}. */
 export interface PeriodFlushBenchOptions {

@@ -14,7 +14,7 @@ import { Subject } from 'rxjs';
 import { makeEnvelope } from '../src/envelope/make-envelope.js';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { createSink } from '../src/runtime/create-sink.js';
-import { RuntimeStats } from '../src/runtime/runtime-stats.js';
+import { RuntimeStats } from '../src/observe/runtime-stats.js';
 import { Settlement } from '../src/settle/settlement.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
 import type { Transport } from '../src/transport/transport.js';

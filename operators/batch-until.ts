@@ -1,16 +1,18 @@
 import { asyncScheduler, Observable, Subject, type ObservableInput, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import { BufferOverflowError, ensureError, InvalidConfigError } from '../src/errors.js';
-import { reportBatch } from '../src/runtime/batch-observer.js';
-import { markStage } from '../src/runtime/lineage.js';
-import { operatorCounters } from '../src/runtime/operator-stats.js';
+import { reportBatch } from '../src/observe/batch-observer.js';
+import { markStage } from '../src/observe/lineage.js';
+import { operatorCounters } from '../src/observe/operator-stats.js';
 import { InterruptedError } from '../src/settle/interrupted-error.js';
 import { currentSettlement, holdCurrent } from '../src/settle/settle-scope.js';
 import { Settlement } from '../src/settle/settlement.js';
-import { memoryBatchBuffer, type BatchBuffer, type SealedSegment } from './batch-buffer.js';
-import { makeBatch } from './internal/batch-make.js';
+import { memoryBatchBuffer, type BatchBuffer, type SealedSegment } from '../src/state/batch-buffer.js';
+import { makeBatch, type Batch, type BatchReason } from './internal/batch-make.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
 import { optionalInt, requireFunction, requireInt, requireName } from './internal/batch-validate.js';
 import { settlingUpstream } from './internal/settling-upstream.js';
+
+export type { Batch, BatchReason } from './internal/batch-make.js';
 
 /**
  * What a trigger sees of the batch it controls. Triggers are functions of this context so that
@@ -34,50 +36,6 @@ export interface TriggerContext<T> {
 
 /** A flush condition: emits a reason (e.g. `'schedule'`) each time the open batch should be flushed. */
 export type BatchTrigger<T = unknown> = (context: TriggerContext<T>) => Observable<string>;
-
-/** Why a batch was flushed: a trigger's reason, or one of the operator's own. */
-export type BatchReason = string;
-
-/**
- * One flushed batch. Its contents stay in the buffer and are read in chunks, so a batch of
- * millions of values is never one array. Call `release()` once it is processed.
- *
- * A batch settles — its inputs are acknowledged (memory buffer) or its stored values deleted
- * (durable buffer) — when it is released AND every effect done in its name is complete: the
- * results of `processChunks` run in its settlement scope, so a durable sink downstream holds it
- * until its publish ack. A batch whose processing failed (`fail`, or `processChunks` erroring or
- * being unsubscribed before its end) settles as failed on release: a memory batch's inputs are
- * redelivered by their stream, a durable batch stays stored and is emitted again (`'recovered'`)
- * on the next start.
- */
-export interface Batch<T> {
-  /** `<name>:<seq>`: deterministic, so re-processing after a restart reuses the same id. */
-  readonly batchId: string;
-  readonly name: string;
-  /** 1 for the buffer's first batch, then 2, 3, ... */
-  readonly seq: number;
-  /** The trigger's reason, `'max-items'`, `'complete'`, or `'recovered'` (sealed before a restart). */
-  readonly reason: BatchReason;
-  readonly count: number;
-  /** Stream sequence of the first / last value, for values that carry one. */
-  readonly firstSeq?: number | undefined;
-  readonly lastSeq?: number | undefined;
-  /** Pulls the values in arrays of at most `size`, one read per step (`for (const c of batch.chunks(1000))`). */
-  chunks(size: number): Iterable<readonly T[]>;
-  /**
-   * Runs `work` for each chunk, reading the next chunk only when the previous work completed, so
-   * at most one chunk is in memory; emits what `work` emits, in the batch's settlement scope.
-   * Errors with what `work` errors with, and then the batch is failed; so is it when unsubscribed
-   * before the last chunk's work completed.
-   */
-  processChunks<R>(size: number, work: (chunk: readonly T[], index: number) => ObservableInput<R>): Observable<R>;
-  /** All values as one array, for small batches. @throws BufferOverflowError above `maxCount` (default 10000). */
-  items(maxCount?: number): readonly T[];
-  /** Marks the batch failed (the first error is kept); it settles as failed on `release()`. */
-  fail(error: unknown): void;
-  /** Done with the batch: it settles once the effects done in its name are complete. Idempotent. */
-  release(): void;
-}
 
 /** Config for {@link batchUntil}. */
 export interface BatchUntilConfig<T> {

@@ -4,7 +4,7 @@ import { ensureError, InvalidConfigError } from '../src/errors.js';
 import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';
 import { requireInt, requireName, requireNumber } from './internal/batch-validate.js';
 import { orderedMergeMap } from './internal/ordered-merge-map.js';
-import { operatorCounters } from '../src/runtime/operator-stats.js';
+import { operatorCounters } from '../src/observe/operator-stats.js';
 
 /** What to do with an envelope whose check timed out or failed. */
 export type CheckFallback = 'allow' | 'deny' | 'dead-letter';

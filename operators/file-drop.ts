@@ -2,8 +2,8 @@ import { access, mkdir, readdir, rename, stat, writeFile } from 'node:fs/promise
 import { basename, join } from 'node:path';
 import { defer, from, Observable, type SchedulerLike } from 'rxjs';
 import { ensureError, InvalidConfigError } from '../src/errors.js';
-import { markSource } from '../src/runtime/lineage.js';
-import { operatorCounters, unregistered } from '../src/runtime/operator-stats.js';
+import { markSource } from '../src/observe/lineage.js';
+import { operatorCounters, unregistered } from '../src/observe/operator-stats.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
 import { Settlement } from '../src/settle/settlement.js';
 import { globToRegExp } from './internal/batch-glob.js';

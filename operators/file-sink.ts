@@ -1,14 +1,16 @@
 import { mkdir } from 'node:fs/promises';
 import { Observable, type OperatorFunction } from 'rxjs';
 import { ensureError } from '../src/errors.js';
-import { markStage } from '../src/runtime/lineage.js';
+import { markStage } from '../src/observe/lineage.js';
 import { holdCurrent, withSettlement } from '../src/settle/settle-scope.js';
 import type { Settlement } from '../src/settle/settlement.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
 import { requireName } from './internal/batch-validate.js';
 import type { RecordFileFormat } from './internal/record-file-format.js';
-import { fileStemOf, planStagedFiles, publishStagedFiles, validateStageConfig, type StagePlan } from './internal/stage-files.js';
+import { fileStemOf, planStagedFiles, publishStagedFiles, validateStageConfig, type StagedFile, type StagePlan } from './internal/stage-files.js';
 import { removeStaleTempFiles, sha256Hex } from './internal/staged-file-write.js';
+
+export type { StagedFile, StagedFileEntry, StagedFileManifest } from './internal/stage-files.js';
 
 /** Config of {@link fileSink}. */
 export interface FileSinkConfig<T> {
@@ -32,43 +34,6 @@ export interface FileSinkConfig<T> {
    * cannot write. Default: one file per batch.
    */
   partitionBy?: ((value: T) => string) | undefined;
-}
-
-/** One file entry of a manifest. */
-export interface StagedFileEntry {
-  /** File name in the sink's directory. */
-  readonly file: string;
-  /** With `partitionBy`: the partition the file holds. */
-  readonly partition?: string | undefined;
-  readonly records: number;
-  readonly bytes: number;
-  /** Hex SHA-256 of the file's bytes. */
-  readonly sha256: string;
-}
-
-/** What a manifest (`<file>.manifest.json`) says about one load: one batch, one file. */
-export interface StagedFileManifest {
-  readonly version: 1;
-  readonly sink: string;
-  readonly format: RecordFileFormat;
-  /** The batch's settlement key (with recorded groups, the same on every replay). */
-  readonly batchKey: string;
-  /** Whether `batchKey` names the same inputs on every replay. */
-  readonly recorded: boolean;
-  readonly files: readonly StagedFileEntry[];
-  /** Records in all files. */
-  readonly records: number;
-  /** Where the inputs came from: the stream and the first/last stream sequence of the batch's values that have one. */
-  readonly inputRange: { readonly stream?: string | undefined; readonly firstSeq?: number | undefined; readonly lastSeq?: number | undefined };
-}
-
-/** Emitted once a batch's file and manifest are published and their directory entries are durable. */
-export interface StagedFile extends StagedFileManifest {
-  /** The directory the load was published in, as it was given. */
-  readonly dir: string;
-  /** Path (as `dir` was given) of the (first) data file and of the manifest. */
-  readonly path: string;
-  readonly manifestPath: string;
 }
 
 /**

@@ -2,7 +2,7 @@ import { asyncScheduler, Observable, type ObservableInput, type OperatorFunction
 import type { Envelope } from '../src/envelope/envelope.js';
 import { BufferOverflowError, InvalidConfigError } from '../src/errors.js';
 import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';
-import { markStage } from '../src/runtime/lineage.js';
+import { markStage } from '../src/observe/lineage.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
 import { optionalInt, requireInt, requireName } from './internal/batch-validate.js';
 import { Fifo } from './internal/fifo.js';

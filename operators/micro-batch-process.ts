@@ -1,8 +1,8 @@
 import { from, Observable, type ObservableInput, type OperatorFunction, type Subscription } from 'rxjs';
 import { BufferOverflowError, ensureError, InvalidConfigError, TopologyFailedError } from '../src/errors.js';
-import { reportBatch } from '../src/runtime/batch-observer.js';
+import { reportBatch } from '../src/observe/batch-observer.js';
 import { requireSupervision, type SupervisionMode } from '../src/settle/supervision.js';
-import { markStage } from '../src/runtime/lineage.js';
+import { markStage } from '../src/observe/lineage.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
 import type { Settlement } from '../src/settle/settlement.js';
 import { BatchGrouper, type HeldBatch } from './internal/batch-grouper.js';

@@ -1,8 +1,8 @@
 import { Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import { ensureError } from '../src/errors.js';
-import { reportBatch } from '../src/runtime/batch-observer.js';
-import { markStage } from '../src/runtime/lineage.js';
-import { operatorCounters } from '../src/runtime/operator-stats.js';
+import { reportBatch } from '../src/observe/batch-observer.js';
+import { markStage } from '../src/observe/lineage.js';
+import { operatorCounters } from '../src/observe/operator-stats.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
 import type { StateStore } from '../src/state/types.js';
 import { BatchGrouper, type HeldBatch } from './internal/batch-grouper.js';

@@ -1,7 +1,7 @@
 import { asyncScheduler, from, Observable, take, type ObservableInput, type SchedulerLike, type Subscription } from 'rxjs';
 import { ensureError, InvalidConfigError } from '../src/errors.js';
-import { markSource } from '../src/runtime/lineage.js';
-import { operatorCounters } from '../src/runtime/operator-stats.js';
+import { markSource } from '../src/observe/lineage.js';
+import { operatorCounters } from '../src/observe/operator-stats.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
 import { Settlement } from '../src/settle/settlement.js';
 import { requireFunction, requireInt, requireName, requireNumber } from './internal/batch-validate.js';

@@ -1,6 +1,6 @@
 import { asyncScheduler, defer, retry, throwError, timer, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { InvalidConfigError } from '../src/errors.js';
-import { markStage } from '../src/runtime/lineage.js';
+import { markStage } from '../src/observe/lineage.js';
 import { currentSettlement } from '../src/settle/settle-scope.js';
 import { inSettlement } from './internal/in-settlement.js';
 

@@ -1,5 +1,5 @@
 import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike } from 'rxjs';
-import { markStage } from '../src/runtime/lineage.js';
+import { markStage } from '../src/observe/lineage.js';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { InvalidConfigError, InvalidSubjectError } from '../src/errors.js';
 import { validateSubject } from '../src/transport/subject.js';

@@ -1,6 +1,6 @@
 import { asyncScheduler, Observable, Subject, type SchedulerLike } from 'rxjs';
 import { makeEnvelope } from '../src/envelope/make-envelope.js';
-import { markSource } from '../src/runtime/lineage.js';
+import { markSource } from '../src/observe/lineage.js';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { InvalidConfigError } from '../src/errors.js';
 import { withSettlement } from '../src/settle/settle-scope.js';

@@ -1,8 +1,8 @@
 import { from, Observable, type ObservableInput, type OperatorFunction } from 'rxjs';
 import { ensureError, InvalidConfigError, TopologyFailedError } from '../src/errors.js';
 import { requireSupervision, type SupervisionMode } from '../src/settle/supervision.js';
-import { markStage } from '../src/runtime/lineage.js';
-import { operatorCounters } from '../src/runtime/operator-stats.js';
+import { markStage } from '../src/observe/lineage.js';
+import { operatorCounters } from '../src/observe/operator-stats.js';
 import { holdCurrent, withSettlement } from '../src/settle/settle-scope.js';
 import type { Settlement } from '../src/settle/settlement.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';

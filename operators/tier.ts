@@ -1,7 +1,7 @@
 import { asyncScheduler, Observable, Subject, Subscription, type OperatorFunction, type SchedulerLike } from 'rxjs';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { InvalidConfigError } from '../src/errors.js';
-import { markStage } from '../src/runtime/lineage.js';
+import { markStage } from '../src/observe/lineage.js';
 import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';
 import { subscribeLinked } from './internal/batch-subscribe-linked.js';
 import { requireName } from './internal/batch-validate.js';

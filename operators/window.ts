@@ -1,8 +1,8 @@
 import { asyncScheduler, isObservable, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import { BufferOverflowError, ensureError, InvalidConfigError } from '../src/errors.js';
-import { reportBatch } from '../src/runtime/batch-observer.js';
-import { markStage } from '../src/runtime/lineage.js';
-import { operatorCounters } from '../src/runtime/operator-stats.js';
+import { reportBatch } from '../src/observe/batch-observer.js';
+import { markStage } from '../src/observe/lineage.js';
+import { operatorCounters } from '../src/observe/operator-stats.js';
 import { InterruptedError } from '../src/settle/interrupted-error.js';
 import { currentSettlement, withSettlement } from '../src/settle/settle-scope.js';
 import { Settlement } from '../src/settle/settlement.js';

@@ -19,11 +19,11 @@ export {
 export type { MessageOrigin } from './errors.js';
 
 // Transports
-export { LocalTransport } from './transport/local-transport.js';
-export type { LocalTransportOptions } from './transport/local-transport.js';
-export { NatsTransport } from './transport/nats-transport.js';
-export { NATS_ENV, natsConnectOptionsFromEnv, natsCredentialsFromEnv, redactConnectOptions, redactUrl } from './transport/nats-connect-options.js';
-export type { NatsConnectOptions, NatsCredentials, NatsTlsOptions } from './transport/nats-connect-options.js';
+export { LocalTransport } from './transport/local/local-transport.js';
+export type { LocalTransportOptions } from './transport/local/local-transport.js';
+export { NatsTransport } from './transport/nats/nats-transport.js';
+export { NATS_ENV, natsConnectOptionsFromEnv, natsCredentialsFromEnv, redactConnectOptions, redactUrl } from './transport/nats/nats-connect-options.js';
+export type { NatsConnectOptions, NatsCredentials, NatsTlsOptions } from './transport/nats/nats-connect-options.js';
 export { subjectMatches, subjectsOverlap, validateSubject } from './transport/subject.js';
 export type {
   AckPublisher,
@@ -78,8 +78,8 @@ export type {
 export { lmdbBatchBuffer } from './state/lmdb-batch-buffer.js';
 export type { LmdbBatchBuffer, LmdbBatchBufferConfig } from './state/lmdb-batch-buffer.js';
 export { startDurableBatch } from './exactly-once/start-durable-batch.js';
-export { durableBatch, durableBatchTopology } from './exactly-once/durable-batch-topology.js';
-export type { DurableBatchTopologyOptions } from './exactly-once/durable-batch-topology.js';
+export { durableBatch, durableBatchTopology } from './runtime/durable-batch-topology.js';
+export type { DurableBatchTopologyOptions } from './runtime/durable-batch-topology.js';
 export type { DurableLateRecord, DurableWindowAggregate, DurableWindowCut, DurableWindowKind, DurableWindowResult } from './exactly-once/durable-window-types.js';
 export type { DurableWindowInputs, TopologyDurableWindowOptions } from './runtime/mount-durable-window.js';
 export type {
@@ -97,7 +97,7 @@ export type {
 
 // Settling: acknowledging an input only once the effects it caused are complete
 export { Settlement, currentSettlement, holdCurrent, withSettlement } from './settle/index.js';
-export type { Guarantee, PathGuarantee } from './runtime/path-guarantee.js';
+export type { Guarantee, PathGuarantee } from './observe/path-guarantee.js';
 
 // Runtime: topologies, running them, connecting
 export { defineTopology, isTopology } from './runtime/define-topology.js';
@@ -123,7 +123,7 @@ export { describeTopology, formatTopologyDescription } from './runtime/describe-
 export type { TopologyDescription, TopologyPath } from './runtime/describe-topology.js';
 export { serveTopologyService, serviceSubject } from './runtime/serve-topology-service.js';
 export type { TopologyServiceOptions } from './runtime/serve-topology-service.js';
-export type { PartKind, PartState, PartStats } from './runtime/part-stats.js';
+export type { PartKind, PartState, PartStats } from './observe/part-stats.js';
 export type { TopologyHealth, TopologyStats } from './runtime/topology-stats.js';
 export { toDeadLetter, deadLettered, isDeadLettered, REPLAY_HEADERS } from './dead-letter/dead-letter-record.js';
 export type { DeadLetterContext, DeadLetterRecord, DeadLettered } from './dead-letter/dead-letter-record.js';
@@ -135,11 +135,11 @@ export { enableTracing, disableTracing } from './trace/enable-tracing.js';
 export type { TracingOptions } from './trace/enable-tracing.js';
 export { parseTraceparent, formatTraceparent } from './trace/parse-traceparent.js';
 export type { Traceparent } from './trace/parse-traceparent.js';
-export { RuntimeStats } from './runtime/runtime-stats.js';
+export { RuntimeStats } from './observe/runtime-stats.js';
 export { NoReplyError, RESPOND_HEADERS } from './runtime/mount-responder.js';
 export type { RespondFallbackReason, RespondHandler, RespondOptions } from './runtime/mount-responder.js';
 export type { TopologyScheduleOptions } from './runtime/mount-schedule.js';
-export type { ConnectionStats, StatsSnapshot } from './runtime/runtime-stats.js';
+export type { ConnectionStats, StatsSnapshot } from './observe/runtime-stats.js';
 export { deadLetterSubject, deadLetterStreamName, deadLetterStreamConfig, REPLAYED_PART } from './dead-letter/dead-letter-subject.js';
 export { DEAD_LETTER_HEADERS, decodeDeadLetter, encodeDeadLetter } from './dead-letter/encode-dead-letter.js';
 export type { EncodeDeadLetterOptions } from './dead-letter/encode-dead-letter.js';
@@ -152,8 +152,8 @@ export type { NatsServerHandle, NatsServerOptions } from './runtime/nats-server-
 // Actors: keyed state + behaviour on the exactly-once engine
 export { actor } from './actors/actor.js';
 export { startActor } from './actors/start-actor.js';
-export { actorTopology } from './actors/actor-topology.js';
-export type { ActorTopologyOptions } from './actors/actor-topology.js';
+export { actorTopology } from './runtime/actor-topology.js';
+export type { ActorTopologyOptions } from './runtime/actor-topology.js';
 export type { RunningActor, StartActorOptions } from './actors/start-actor.js';
 export { createActorProcessor, actorNamespaces } from './actors/actor-processor.js';
 export type { ActorNamespaces, ActorProcessor, ActorProcessorOptions, ActorProcessorStats, ActorRecord, TimerFiring } from './actors/actor-processor.js';

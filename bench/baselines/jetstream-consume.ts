@@ -6,7 +6,7 @@ import { median, pair, rateOf, type BaselinePair } from './baseline-pair.js';
 
 const IN_FLIGHT = 1000;
 
-/** What this baseline needs of Sluice's NATS transport (src/transport/nats-transport.ts). */
+/** What this baseline needs of Sluice's NATS transport (src/transport/nats/nats-transport.ts). */
 interface SluiceConsumeTransport {
   consume(options: { stream: string; durableName: string; maxInFlight: number }): Observable<{ ack(): void }>;
   close(): Promise<void>;
@@ -107,7 +107,7 @@ export async function jetstreamConsumeBaseline(
 
 /** Sluice's NATS transport, when this build has it (it is written in parallel with the bench). */
 async function loadSluiceTransport(): Promise<ConnectTransport | undefined> {
-  const path = '../../src/transport/nats-transport.js';
+  const path = '../../src/transport/nats/nats-transport.js';
   try {
     const mod = (await import(path)) as { NatsTransport?: { connect(o: { servers: string }): Promise<SluiceConsumeTransport> } };
     const NatsTransport = mod.NatsTransport;

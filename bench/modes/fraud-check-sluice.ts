@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { runTopology } from '../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import { fraudCheck } from '../../topologies/fraud-check.js';
 import type { ModeFactory } from './mode.js';
 

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { defineTopology } from '../../src/runtime/define-topology.js';
 import { runTopology } from '../../src/runtime/run-topology.js';
 import type { TopologyBuilder } from '../../src/runtime/types.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import type { ModeContext, RunningMode } from './mode.js';
 
 /**

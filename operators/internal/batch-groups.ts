@@ -2,11 +2,18 @@ import type { SchedulerLike } from 'rxjs';
 import { InvalidConfigError } from '../../src/errors.js';
 import { GroupLog } from '../../src/settle/group-log.js';
 import type { StateStore } from '../../src/state/types.js';
-import type { MicroBatchGroups } from '../micro-batch.js';
 import { optionalNumber, requireName } from './batch-validate.js';
 
 /** Default wait for the members of a replayed group: the source's ack wait (30 s) + its largest redelivery delay (30 s) + margin. */
 export const REPLAY_WAIT_MS = 90_000;
+
+/** The `groups` option as given (`MicroBatchGroups` of micro-batch.ts, which documents it). */
+export interface BatchGroupsConfig {
+  store: StateStore | (() => StateStore);
+  name: string;
+  retentionMs?: number | undefined;
+  replayWaitMs?: number | undefined;
+}
 
 /** Validated `groups` option: opens the group log on subscribe. */
 export interface BatchGroups {
@@ -16,7 +23,7 @@ export interface BatchGroups {
 }
 
 /** Validates the `groups` option of `microBatch`/`microBatchProcess` at operator creation. */
-export function validateBatchGroups(component: string, groups: MicroBatchGroups | undefined): BatchGroups | undefined {
+export function validateBatchGroups(component: string, groups: BatchGroupsConfig | undefined): BatchGroups | undefined {
   if (groups === undefined) return undefined;
   if (typeof groups !== 'object' || groups === null) throw new InvalidConfigError(component, 'groups', `must be an object, got ${String(groups)}`);
   const name = requireName(component, 'groups.name', groups.name);

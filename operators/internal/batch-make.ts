@@ -3,9 +3,52 @@ import { BufferOverflowError, ensureError } from '../../src/errors.js';
 import { InterruptedError } from '../../src/settle/interrupted-error.js';
 import { withSettlement } from '../../src/settle/settle-scope.js';
 import { Settlement } from '../../src/settle/settlement.js';
-import type { SealedSegment } from '../batch-buffer.js';
-import type { Batch } from '../batch-until.js';
+import type { SealedSegment } from '../../src/state/batch-buffer.js';
 import { requireInt } from './batch-validate.js';
+
+/** Why a batch was flushed: a trigger's reason, or one of the operator's own. */
+export type BatchReason = string;
+
+/**
+ * One flushed batch. Its contents stay in the buffer and are read in chunks, so a batch of
+ * millions of values is never one array. Call `release()` once it is processed.
+ *
+ * A batch settles — its inputs are acknowledged (memory buffer) or its stored values deleted
+ * (durable buffer) — when it is released AND every effect done in its name is complete: the
+ * results of `processChunks` run in its settlement scope, so a durable sink downstream holds it
+ * until its publish ack. A batch whose processing failed (`fail`, or `processChunks` erroring or
+ * being unsubscribed before its end) settles as failed on release: a memory batch's inputs are
+ * redelivered by their stream, a durable batch stays stored and is emitted again (`'recovered'`)
+ * on the next start.
+ */
+export interface Batch<T> {
+  /** `<name>:<seq>`: deterministic, so re-processing after a restart reuses the same id. */
+  readonly batchId: string;
+  readonly name: string;
+  /** 1 for the buffer's first batch, then 2, 3, ... */
+  readonly seq: number;
+  /** The trigger's reason, `'max-items'`, `'complete'`, or `'recovered'` (sealed before a restart). */
+  readonly reason: BatchReason;
+  readonly count: number;
+  /** Stream sequence of the first / last value, for values that carry one. */
+  readonly firstSeq?: number | undefined;
+  readonly lastSeq?: number | undefined;
+  /** Pulls the values in arrays of at most `size`, one read per step (`for (const c of batch.chunks(1000))`). */
+  chunks(size: number): Iterable<readonly T[]>;
+  /**
+   * Runs `work` for each chunk, reading the next chunk only when the previous work completed, so
+   * at most one chunk is in memory; emits what `work` emits, in the batch's settlement scope.
+   * Errors with what `work` errors with, and then the batch is failed; so is it when unsubscribed
+   * before the last chunk's work completed.
+   */
+  processChunks<R>(size: number, work: (chunk: readonly T[], index: number) => ObservableInput<R>): Observable<R>;
+  /** All values as one array, for small batches. @throws BufferOverflowError above `maxCount` (default 10000). */
+  items(maxCount?: number): readonly T[];
+  /** Marks the batch failed (the first error is kept); it settles as failed on `release()`. */
+  fail(error: unknown): void;
+  /** Done with the batch: it settles once the effects done in its name are complete. Idempotent. */
+  release(): void;
+}
 
 /**
  * Wraps a sealed buffer segment as the {@link Batch} that `batchUntil` emits. With `settlement`

@@ -1,7 +1,7 @@
 import type { Cron } from 'croner';
 import type { Observable, SchedulerLike, Subscription } from 'rxjs';
 import { InvalidConfigError } from '../../src/errors.js';
-import type { ScheduleState } from '../schedule-state.js';
+import type { ScheduleState } from '../../src/state/schedule-state.js';
 import { requireInt } from './batch-validate.js';
 import { nextFireAfter, parseCron } from './batch-cron.js';
 

@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
-import { traceSources } from '../../src/runtime/lineage.js';
-import type { WiringNode } from '../../src/runtime/types.js';
+import { traceSources } from '../../src/observe/lineage.js';
+import type { WiringNode } from '../../src/observe/wiring-node.js';
 
 /** What a holding operator needs to know about the sources feeding it. */
 export interface SettlingUpstream {

@@ -1,5 +1,4 @@
 import { InvalidConfigError } from '../../src/errors.js';
-import type { StagedFile, StagedFileEntry, StagedFileManifest } from '../file-sink.js';
 import { requireFunction, requireName } from './batch-validate.js';
 import { formatRecords, type RecordFileFormat } from './record-file-format.js';
 import { sha256Hex, syncDirectory, writeFileAtomically } from './staged-file-write.js';
@@ -19,6 +18,43 @@ export interface StageConfig<T> {
   readonly columns: readonly string[] | undefined;
   readonly record: (value: T) => unknown;
   readonly partitionBy: ((value: T) => string) | undefined;
+}
+
+/** One file entry of a manifest. */
+export interface StagedFileEntry {
+  /** File name in the sink's directory. */
+  readonly file: string;
+  /** With `partitionBy`: the partition the file holds. */
+  readonly partition?: string | undefined;
+  readonly records: number;
+  readonly bytes: number;
+  /** Hex SHA-256 of the file's bytes. */
+  readonly sha256: string;
+}
+
+/** What a manifest (`<file>.manifest.json`) says about one load: one batch, one file. */
+export interface StagedFileManifest {
+  readonly version: 1;
+  readonly sink: string;
+  readonly format: RecordFileFormat;
+  /** The batch's settlement key (with recorded groups, the same on every replay). */
+  readonly batchKey: string;
+  /** Whether `batchKey` names the same inputs on every replay. */
+  readonly recorded: boolean;
+  readonly files: readonly StagedFileEntry[];
+  /** Records in all files. */
+  readonly records: number;
+  /** Where the inputs came from: the stream and the first/last stream sequence of the batch's values that have one. */
+  readonly inputRange: { readonly stream?: string | undefined; readonly firstSeq?: number | undefined; readonly lastSeq?: number | undefined };
+}
+
+/** Emitted once a batch's file and manifest are published and their directory entries are durable. */
+export interface StagedFile extends StagedFileManifest {
+  /** The directory the load was published in, as it was given. */
+  readonly dir: string;
+  /** Path (as `dir` was given) of the (first) data file and of the manifest. */
+  readonly path: string;
+  readonly manifestPath: string;
 }
 
 /** A load ready to publish: its manifest and each file's bytes. */

@@ -2,10 +2,11 @@ import type cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureError, NoRespondersError, RequestTimeoutError } from '../errors.js';
 import { serviceSubject } from '../runtime/serve-topology-service.js';
-import { NatsTransport } from '../transport/nats-transport.js';
+import { NatsTransport } from '../transport/nats/nats-transport.js';
 import { EXIT } from './exit-codes.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
-import { CliExitError, connectedFor, permissionViolation } from './ops-connection.js';
+import { CliExitError, connectedFor } from './ops-connection.js';
+import { permissionViolation } from '../transport/nats/permission-violation.js';
 
 
 interface DlqFlags extends NatsFlags {

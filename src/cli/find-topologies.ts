@@ -1,7 +1,7 @@
-import type { PartStats, PartState } from '../runtime/part-stats.js';
+import type { PartStats, PartState } from '../observe/part-stats.js';
 import type { TopologyHealth, TopologyStats } from '../runtime/topology-stats.js';
-import { natsServiceStats } from '../transport/nats-service-stats.js';
-import type { NatsTransport } from '../transport/nats-transport.js';
+import { natsServiceStats } from '../transport/nats/nats-service-stats.js';
+import type { NatsTransport } from '../transport/nats/nats-transport.js';
 
 /** A running topology as `$SRV.STATS` shows it: its instances' stats merged. */
 export interface FoundTopology extends TopologyStats {

@@ -1,4 +1,4 @@
-import type { PartProvider, PartReading } from '../runtime/part-stats.js';
+import type { PartProvider, PartReading } from '../observe/part-stats.js';
 
 /** What {@link formatPartSummary} remembers between two summaries: each part's counts. */
 export type PartSummaryBase = ReadonlyMap<string, { readonly in: number; readonly out: number; readonly at: number }>;

@@ -20,7 +20,7 @@ import { ingestCommand } from './ingest-command.js';
 import { loadTopology } from './load-topology.js';
 import { withNatsFlags } from './nats-flags.js';
 import { natsCredentialsFromFlags, natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
-import { packageVersion } from './package-version.js';
+import { packageVersion } from '../package-version.js';
 import { registerStateCommand } from './state-command.js';
 import { registerStatsCommand } from './stats-command.js';
 import { registerStatusCommand } from './status-command.js';

@@ -1,4 +1,4 @@
-import { natsCredentialsFromEnv, NATS_ENV, type NatsConnectOptions, type NatsCredentials } from '../transport/nats-connect-options.js';
+import { natsCredentialsFromEnv, NATS_ENV, type NatsConnectOptions, type NatsCredentials } from '../transport/nats/nats-connect-options.js';
 
 /** The connection flags of `sluice run` (and any command that talks to a broker), as commander parses them. */
 export interface NatsFlags {

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { errors as natsErrors } from '@nats-io/nats-core';
 import { ensureError, NoRespondersError, RequestTimeoutError } from '../errors.js';
 import { EXIT } from './exit-codes.js';
-import { NatsTransport } from '../transport/nats-transport.js';
+import { NatsTransport } from '../transport/nats/nats-transport.js';
+import { permissionViolation } from '../transport/nats/permission-violation.js';
 import { withNatsFlags } from './nats-flags.js';
 import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
 
@@ -80,14 +80,6 @@ export function exitCodeOf(err: unknown): number {
   if (err instanceof NoRespondersError || err instanceof RequestTimeoutError) return EXIT.unreachable;
   if (permissionViolation(err)) return EXIT.refused;
   return EXIT.failed;
-}
-
-/** The server refused the request's publish (the client passes its `-ERR` on to the request). */
-export function permissionViolation(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if (e instanceof natsErrors.PermissionViolationError) return true;
-  }
-  return false;
 }
 
 function positiveInt(value: string): number {

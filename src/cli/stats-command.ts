@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { PartStats } from '../runtime/part-stats.js';
+import type { PartStats } from '../observe/part-stats.js';
 import { findTopologies, type FoundTopology } from './find-topologies.js';
 import { formatDuration, formatTable } from './format-table.js';
 import { EXIT } from './exit-codes.js';

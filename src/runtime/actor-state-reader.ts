@@ -1,9 +1,8 @@
 import type { ActorStateAnswer } from '../actors/actor-client.js';
-import type { ActorStarted } from '../actors/actor-topology.js';
+import type { ActorStarted } from './actor-topology.js';
 import type { RunningActor } from '../actors/start-actor.js';
 import type { ActorDefinition } from '../actors/types.js';
 import { InvalidConfigError } from '../errors.js';
-import type { MountDeps } from './mount-actor.js';
 
 /**
  * Reads the committed state of an actor mounted in the same topology (see
@@ -56,7 +55,7 @@ export class ActorSlot<S> implements ActorStarted<S> {
  * `t.actorState(def)`: a reader of the actor `def.name` that `t.actor` mounted in this topology.
  * @throws InvalidConfigError when no actor of that name was mounted (mount it first).
  */
-export function actorStateReader<S>(deps: MountDeps, def: Pick<ActorDefinition<S, unknown, unknown>, 'name'>): ActorStateReader<S> {
+export function actorStateReader<S>(deps: { readonly actors?: Map<string, ActorSlot<unknown>> | undefined }, def: Pick<ActorDefinition<S, unknown, unknown>, 'name'>): ActorStateReader<S> {
   const slot = deps.actors?.get(def?.name) as ActorSlot<S> | undefined;
   if (slot === undefined) {
     throw new InvalidConfigError('actorState', 'def', `names actor '${String(def?.name)}', which this topology has not mounted: call t.actor(def, input) before t.actorState(def)`);

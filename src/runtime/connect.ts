@@ -1,9 +1,9 @@
 import { rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { TransportError } from '../errors.js';
-import { LocalTransport } from '../transport/local-transport.js';
-import { redactConnectOptions, type NatsConnectOptions, type NatsCredentials } from '../transport/nats-connect-options.js';
-import { NatsTransport } from '../transport/nats-transport.js';
+import { LocalTransport } from '../transport/local/local-transport.js';
+import { redactConnectOptions, type NatsConnectOptions, type NatsCredentials } from '../transport/nats/nats-connect-options.js';
+import { NatsTransport } from '../transport/nats/nats-transport.js';
 import type { Transport } from '../transport/transport.js';
 import { embeddedServerAuth } from './embedded-server-auth.js';
 import { NatsServerNotFoundError, startNatsServer, type NatsServerHandle } from './nats-server-process.js';

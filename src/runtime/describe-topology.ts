@@ -1,12 +1,12 @@
 import { pino } from 'pino';
 import { asyncScheduler, isObservable, ReplaySubject } from 'rxjs';
-import { LocalTransport } from '../transport/local-transport.js';
+import { LocalTransport } from '../transport/local/local-transport.js';
 import { createTopologyContext } from './create-topology-context.js';
 import { deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import type { Topology } from './define-topology.js';
-import { RuntimeStats } from './runtime-stats.js';
-import { fileStages, traceSources } from './lineage.js';
-import { pathGuarantee, type PathGuarantee } from './path-guarantee.js';
+import { RuntimeStats } from '../observe/runtime-stats.js';
+import { fileStages, traceSources } from '../observe/lineage.js';
+import { pathGuarantee, type PathGuarantee } from '../observe/path-guarantee.js';
 import type { TopologyOutput, WiringNode } from './types.js';
 
 /** What a topology reads and writes: for operators, and for services in other languages. */

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { nkeys } from '@nats-io/nats-core';
 import { InvalidConfigError } from '../errors.js';
-import type { NatsCredentials } from '../transport/nats-connect-options.js';
+import type { NatsCredentials } from '../transport/nats/nats-connect-options.js';
 
 const COMPONENT = 'embedded nats-server';
 

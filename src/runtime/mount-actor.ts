@@ -1,11 +1,11 @@
 import { concat, defer, EMPTY, ignoreElements, merge, mergeMap, Observable } from 'rxjs';
 import { actorSubjects } from '../actors/actor-subjects.js';
-import { actorPart, type ActorTopologyOptions } from '../actors/actor-topology.js';
+import { actorPart, type ActorTopologyOptions } from './actor-topology.js';
 import type { ActorDefinition } from '../actors/types.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { TopologyContext, WiringNode } from './types.js';
-import { markStage } from './lineage.js';
+import { markStage } from '../observe/lineage.js';
 import { supervised } from './supervised.js';
 import { ActorSlot } from './actor-state-reader.js';
 

@@ -1,8 +1,8 @@
 import { concat, defer, EMPTY, ignoreElements, map, merge, type Observable } from 'rxjs';
-import { durableBatch, type DurableBatchTopologyOptions } from '../exactly-once/durable-batch-topology.js';
+import { durableBatch, type DurableBatchTopologyOptions } from './durable-batch-topology.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
-import { markStage } from './lineage.js';
+import { markStage } from '../observe/lineage.js';
 import type { MountDeps, OutputsOf } from './mount-actor.js';
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
 import { supervised } from './supervised.js';

@@ -2,13 +2,13 @@ import { concat, defer, EMPTY, filter, ignoreElements, interval, map, merge, mer
 import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { ensureError, InvalidConfigError } from '../errors.js';
-import { durableWindowEngine, type DurableWindowProbe } from '../exactly-once/durable-window-engine.js';
+import { durableWindowEngine, type DurableWindowProbe } from './durable-window-engine.js';
 import { resolveWindowCut } from '../exactly-once/durable-window-processor.js';
 import type { DurableWindowAggregate, DurableWindowCut } from '../exactly-once/durable-window-types.js';
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
 import { keyFits } from '../state/state-key.js';
 import { subjectMatches, validateSubject } from '../transport/subject.js';
-import { markStage } from './lineage.js';
+import { markStage } from '../observe/lineage.js';
 import type { MountDeps, OutputsOf } from './mount-actor.js';
 import { supervised } from './supervised.js';
 

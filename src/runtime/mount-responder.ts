@@ -11,7 +11,7 @@ import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
 import { jsonSchemaOf } from '../schema/json-schema-of.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { MountDeps } from './mount-actor.js';
-import { PartCounters } from './part-stats.js';
+import { PartCounters } from '../observe/part-stats.js';
 
 /** Headers on a responder's replies. The error pair is the one `@nats-io/services` uses. */
 export const RESPOND_HEADERS = {

@@ -1,10 +1,10 @@
 import { tap, type Observable } from 'rxjs';
 import { schedule, type ScheduleRun, type ScheduleTiming } from '../../operators/schedule.js';
-import type { ScheduleState } from '../../operators/schedule-state.js';
-import { scheduleStateIn } from '../../operators/schedule-state.js';
+import type { ScheduleState } from '../state/schedule-state.js';
+import { scheduleStateIn } from '../state/schedule-state.js';
 import { ensureError } from '../errors.js';
-import { openTopologyStore, type TopologyStore } from '../exactly-once/open-topology-store.js';
-import { PartCounters } from './part-stats.js';
+import { openTopologyStore, type TopologyStore } from './open-topology-store.js';
+import { PartCounters } from '../observe/part-stats.js';
 import type { TopologyContext } from './types.js';
 
 /** Options of {@link TopologyContext.schedule}. */

@@ -1,4 +1,3 @@
-import type { NatsConnection } from '@nats-io/nats-core';
 import { pino, type Logger } from 'pino';
 import { asyncScheduler, isObservable, Observable, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
 import { ensureError, InvalidConfigError } from '../errors.js';
@@ -8,11 +7,11 @@ import { requireSupervision, type SupervisionMode } from '../settle/supervision.
 import { createTopologyContext } from './create-topology-context.js';
 import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import type { Topology } from './define-topology.js';
-import { traceSources } from './lineage.js';
+import { traceSources } from '../observe/lineage.js';
 import { PipelineSupervisor, restartSettings, type RestartSettings } from './pipeline-supervisor.js';
-import { whileBuilding } from './operator-stats.js';
-import { PartCounters, type PartReading } from './part-stats.js';
-import { RuntimeStats, type StatsObserver, type StatsSnapshot } from './runtime-stats.js';
+import { whileBuilding } from '../observe/operator-stats.js';
+import { PartCounters, type PartReading } from '../observe/part-stats.js';
+import { RuntimeStats, type StatsObserver, type StatsSnapshot } from '../observe/runtime-stats.js';
 import { supervisionOf } from './supervised.js';
 import { serveTopologyService } from './serve-topology-service.js';
 import { watchConnection } from './watch-connection.js';
@@ -304,12 +303,11 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   // A topology whose every pipeline finished (a finite batch job) has nothing left to do.
   if (pipelinesDone.length > 0) void Promise.all(pipelinesDone).then(() => stop('completed'));
   if (options.durationMs !== undefined) durationTimer = scheduler.schedule(() => void stop('duration'), options.durationMs);
-  const nc = (transport as { nc?: NatsConnection }).nc;
-  if (options.service !== false && nc !== undefined && stopPromise === undefined) {
+  if (options.service !== false && stopPromise === undefined) {
     try {
-      service = await serveTopologyService({ nc, transport, topology: topology.name, stats, nodes, deadLetterStream: durableDeadLetters, allowControl: options.allowControl === true, now: () => scheduler.now() });
+      service = await serveTopologyService({ transport, topology: topology.name, stats, nodes, deadLetterStream: durableDeadLetters, allowControl: options.allowControl === true, now: () => scheduler.now() });
       // A stop that began while registering has already passed the point where it stops the service.
-      if (stopPromise !== undefined) await service.stop();
+      if (stopPromise !== undefined) await service?.stop();
     } catch (err) {
       logger.warn({ err: ensureError(err) }, 'could not register the micro service; running without it');
     }

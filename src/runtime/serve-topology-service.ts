@@ -1,11 +1,10 @@
-import type { NatsConnection } from '@nats-io/nats-core';
-import { Svcm, type ServiceMsg } from '@nats-io/services';
 import { ensureError } from '../errors.js';
+import { serveMicroService } from '../transport/nats/serve-micro-service.js';
 import type { Transport } from '../transport/transport.js';
 import { deadLetterStreamName, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import { readDeadLetters, type DeadLetterEntry, type DeadLetterFilter, type DeadLetterStatus } from '../dead-letter/read-dead-letters.js';
 import { replayDeadLetters } from './replay-dead-letters.js';
-import type { RuntimeStats } from './runtime-stats.js';
+import type { RuntimeStats } from '../observe/runtime-stats.js';
 import { contractOf } from './topology-contract.js';
 import { serviceSubject } from './service-subject.js';
 import { TopologyStatsCollector } from './topology-stats.js';
@@ -16,7 +15,6 @@ export const SERVICE_VERSION = '0.1.0';
 
 /** Options for {@link serveTopologyService}. */
 export interface TopologyServiceOptions {
-  nc: NatsConnection;
   transport: Transport;
   topology: string;
   stats: RuntimeStats;
@@ -53,83 +51,76 @@ const MAX_LISTED = 100;
  *   `replayDeadLetters`. It changes things, so it answers 403 unless `allowControl`; give its
  *   subject only to operators' NATS users (README, security).
  * Errors answer with the service error headers (code 400, 403, 404 or 500, and the reason).
- * Instances share a queue group, so one of them answers each request.
+ * Instances share a queue group, so one of them answers each request. Resolves to undefined on
+ * a transport without NATS micro services (the in-process one).
  */
-export async function serveTopologyService(options: TopologyServiceOptions): Promise<{ stop(): Promise<void> }> {
-  const { nc, topology, stats } = options;
+export async function serveTopologyService(options: TopologyServiceOptions): Promise<{ stop(): Promise<void> } | undefined> {
+  const { topology, stats } = options;
   const collector = new TopologyStatsCollector({ topology, stats, now: options.now }).start();
   const statsSubject = serviceSubject(topology, 'stats');
-  const service = await new Svcm(nc).add({
+  let contract: ReturnType<typeof contractOf> | undefined;
+  const service = await serveMicroService(options.transport, {
     name: `sluice-${topology}`,
     version: SERVICE_VERSION,
     description: `Sluice topology ${topology}`,
     metadata: { topology, deadLetters: deadLetterSubject(topology) },
     // `$SRV.STATS` asks once per endpoint: the full answer once, under the stats endpoint.
-    statsHandler: (endpoint) => (endpoint.subject === statsSubject ? collector.collect() : Promise.resolve(null)),
+    statsOf: (subject) => (subject === statsSubject ? collector.collect() : Promise.resolve(null)),
+    errorCode: codeOf,
+    endpoints: [
+      { name: 'stats', subject: statsSubject, answer: () => collector.collect() },
+      {
+        name: 'describe',
+        subject: serviceSubject(topology, 'describe'),
+        // Built once: the wiring does not change while the topology runs.
+        answer: () => (contract ??= contractOf(topology, options.nodes, { service: true })),
+      },
+      {
+        name: 'dead-letters',
+        subject: serviceSubject(topology, 'dead-letters'),
+        answer: async (data) => {
+          if (!options.deadLetterStream) return { stream: null, messages: null, entries: [], recent: [] };
+          const body = jsonBody(data);
+          const page = await readDeadLetters(options.transport, topology, { ...filterOf(body), limit: Math.min(MAX_LISTED, Math.max(1, intOf(body, 'limit') ?? 20)), fromSeq: intOf(body, 'fromSeq') });
+          const entries = page.entries.map(summaryOf);
+          return { stream: page.stream, messages: page.messages, firstSeq: page.firstSeq, lastSeq: page.lastSeq, matched: page.matched, counts: page.counts, nextSeq: page.nextSeq, entries, recent: entries };
+        },
+      },
+      {
+        name: 'dead-letter',
+        subject: serviceSubject(topology, 'dead-letter'),
+        answer: async (data) => {
+          if (!options.deadLetterStream) throw new NotFoundError('dead letters are not kept in a stream here');
+          const seq = intOf(jsonBody(data), 'seq');
+          if (seq === undefined || seq < 1) throw new BadRequestError("'seq' must be an integer >= 1");
+          const entry = (await readDeadLetters(options.transport, topology, { seq, limit: 1 })).entries[0];
+          if (entry === undefined) throw new NotFoundError(`no dead-letter record at seq ${seq} of ${deadLetterStreamName(topology)}`);
+          const { payload, ...rest } = entry.record;
+          return { ...summaryOf(entry), record: { ...rest, payload: Buffer.from(payload).toString('base64') }, replay: entry.replay };
+        },
+      },
+      {
+        name: 'replay',
+        subject: serviceSubject(topology, 'replay'),
+        answer: (data) => {
+          if (!options.allowControl) throw new ForbiddenError(`replay is disabled for topology '${topology}': run it with --allow-control (runTopology option allowControl)`);
+          if (!options.deadLetterStream) throw new NotFoundError('dead letters are not kept in a stream here: nothing to replay');
+          const body = jsonBody(data);
+          return replayDeadLetters(options.transport, topology, {
+            ...filterOf(body),
+            fromSeq: intOf(body, 'fromSeq'),
+            limit: intOf(body, 'limit'),
+            includeParked: body.includeParked === true,
+            now: options.now,
+          });
+        },
+      },
+    ],
   });
-  let contract: ReturnType<typeof contractOf> | undefined;
-  const json = (msg: ServiceMsg, body: unknown) => msg.respond(JSON.stringify(body));
-  const answer = (work: (msg: ServiceMsg) => Promise<unknown> | unknown) => (err: Error | null, msg: ServiceMsg) => {
-    if (err !== null) return;
-    void (async () => {
-      try {
-        json(msg, await work(msg));
-      } catch (e) {
-        const error = ensureError(e);
-        msg.respondError(codeOf(error), error.message);
-      }
-    })();
-  };
-
-  service.addEndpoint('stats', {
-    subject: serviceSubject(topology, 'stats'),
-    handler: answer(() => collector.collect()),
-  });
-  service.addEndpoint('describe', {
-    subject: serviceSubject(topology, 'describe'),
-    // Built once: the wiring does not change while the topology runs.
-    handler: answer(() => (contract ??= contractOf(topology, options.nodes, { service: true }))),
-  });
-  service.addEndpoint('dead-letters', {
-    subject: serviceSubject(topology, 'dead-letters'),
-    handler: answer(async (msg) => {
-      if (!options.deadLetterStream) return { stream: null, messages: null, entries: [], recent: [] };
-      const body = jsonBody(msg.data);
-      const page = await readDeadLetters(options.transport, topology, { ...filterOf(body), limit: Math.min(MAX_LISTED, Math.max(1, intOf(body, 'limit') ?? 20)), fromSeq: intOf(body, 'fromSeq') });
-      const entries = page.entries.map(summaryOf);
-      return { stream: page.stream, messages: page.messages, firstSeq: page.firstSeq, lastSeq: page.lastSeq, matched: page.matched, counts: page.counts, nextSeq: page.nextSeq, entries, recent: entries };
-    }),
-  });
-  service.addEndpoint('dead-letter', {
-    subject: serviceSubject(topology, 'dead-letter'),
-    handler: answer(async (msg) => {
-      if (!options.deadLetterStream) throw new NotFoundError('dead letters are not kept in a stream here');
-      const seq = intOf(jsonBody(msg.data), 'seq');
-      if (seq === undefined || seq < 1) throw new BadRequestError("'seq' must be an integer >= 1");
-      const entry = (await readDeadLetters(options.transport, topology, { seq, limit: 1 })).entries[0];
-      if (entry === undefined) throw new NotFoundError(`no dead-letter record at seq ${seq} of ${deadLetterStreamName(topology)}`);
-      const { payload, ...rest } = entry.record;
-      return { ...summaryOf(entry), record: { ...rest, payload: Buffer.from(payload).toString('base64') }, replay: entry.replay };
-    }),
-  });
-  service.addEndpoint('replay', {
-    subject: serviceSubject(topology, 'replay'),
-    handler: answer((msg) => {
-      if (!options.allowControl) throw new ForbiddenError(`replay is disabled for topology '${topology}': run it with --allow-control (runTopology option allowControl)`);
-      if (!options.deadLetterStream) throw new NotFoundError('dead letters are not kept in a stream here: nothing to replay');
-      const body = jsonBody(msg.data);
-      return replayDeadLetters(options.transport, topology, {
-        ...filterOf(body),
-        fromSeq: intOf(body, 'fromSeq'),
-        limit: intOf(body, 'limit'),
-        includeParked: body.includeParked === true,
-        now: options.now,
-      });
-    }),
-  });
-  // The subscriptions reach the server before this resolves: a caller that then asks on another
-  // connection finds the service, instead of "no responders".
-  await nc.flush();
+  if (service === undefined) {
+    collector.stop();
+    return undefined;
+  }
   return {
     stop: async () => {
       collector.stop();

@@ -2,8 +2,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { observeBatches } from './batch-observer.js';
-import { MAX_TRACKED_SUBJECTS, OTHER_SUBJECTS, type RuntimeStats, type StatsObserver } from './runtime-stats.js';
+import { observeBatches } from '../observe/batch-observer.js';
+import { MAX_TRACKED_SUBJECTS, OTHER_SUBJECTS, type RuntimeStats, type StatsObserver } from '../observe/runtime-stats.js';
 
 /** Options for {@link startMetricsServer}. */
 export interface MetricsServerOptions {

@@ -7,7 +7,7 @@ import { Settlement, type FailureOutcome } from '../settle/settlement.js';
 import { withSettlement } from '../settle/settle-scope.js';
 import type { StreamMessage, Transport } from '../transport/transport.js';
 import type { PayloadSchema } from '../schema/payload-schema.js';
-import type { PartCounters } from './part-stats.js';
+import type { PartCounters } from '../observe/part-stats.js';
 import type { StreamSourceOptions } from './types.js';
 import { endInputSpan, traceInput } from '../trace/trace-input.js';
 

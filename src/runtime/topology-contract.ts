@@ -11,7 +11,7 @@ import { DEAD_LETTER_HEADERS } from '../dead-letter/encode-dead-letter.js';
 import { deadLetterPayloadSchema, replayMarkerPayloadSchema } from './dead-letter-payload-schema.js';
 import type { Topology } from './define-topology.js';
 import { describeTopology, pathsOf, type TopologyPath } from './describe-topology.js';
-import type { Guarantee } from './path-guarantee.js';
+import type { Guarantee } from '../observe/path-guarantee.js';
 import { RESPOND_HEADERS } from './mount-responder.js';
 import { SERVICE_ENDPOINTS, serviceSubject } from './service-subject.js';
 import type { WiringNode } from './types.js';

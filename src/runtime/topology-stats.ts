@@ -1,5 +1,5 @@
-import type { PartProvider, PartStats } from './part-stats.js';
-import type { RuntimeStats, StatsSnapshot } from './runtime-stats.js';
+import type { PartProvider, PartStats } from '../observe/part-stats.js';
+import type { RuntimeStats, StatsSnapshot } from '../observe/runtime-stats.js';
 
 /** How a topology is doing, from its parts: `failing` beats `degraded` beats `starting` beats `ok`. */
 export type TopologyHealth = 'ok' | 'starting' | 'degraded' | 'failing';

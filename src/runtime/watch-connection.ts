@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Subscription } from 'rxjs';
 import { ensureError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
-import type { RuntimeStats } from './runtime-stats.js';
+import type { RuntimeStats } from '../observe/runtime-stats.js';
 
 /** What {@link watchConnection} needs. */
 export interface WatchConnectionOptions {

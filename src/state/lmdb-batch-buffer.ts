@@ -1,5 +1,5 @@
 import { InvalidConfigError } from '../errors.js';
-import type { BatchBuffer, SealedSegment } from '../../operators/batch-buffer.js';
+import type { BatchBuffer, SealedSegment } from './batch-buffer.js';
 import type { StateStore } from './types.js';
 
 /**

@@ -14,7 +14,7 @@ import { deadLetterSubject, REPLAYED_PART } from '../dead-letter/dead-letter-sub
 import { decodeDeadLetter } from '../dead-letter/encode-dead-letter.js';
 import type { Topology } from '../runtime/define-topology.js';
 import { runTopology, type RunningTopology, type TopologyExit } from '../runtime/run-topology.js';
-import { LocalTransport } from '../transport/local-transport.js';
+import { LocalTransport } from '../transport/local/local-transport.js';
 import { subjectMatches, validateSubject } from '../transport/subject.js';
 
 /** Options for {@link startTestDriver}. */

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type * as OtelApi from '@opentelemetry/api';
 import type { Tracer, TracerProvider } from '@opentelemetry/api';
-import { packageVersion } from '../cli/package-version.js';
+import { packageVersion } from '../package-version.js';
 
 /** Options for {@link enableTracing}. */
 export interface TracingOptions {

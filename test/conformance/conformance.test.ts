@@ -12,7 +12,7 @@ import { replayDeadLetters } from '../../src/runtime/replay-dead-letters.js';
 import { runTopology } from '../../src/runtime/run-topology.js';
 import { serviceSubject } from '../../src/runtime/service-subject.js';
 import { describeContract, type TopologyContract } from '../../src/runtime/topology-contract.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import { subjectMatches } from '../../src/transport/subject.js';
 import hybrid from '../helpers/orders-ledger.js';
 import lowStock from '../../topologies/low-stock.js';

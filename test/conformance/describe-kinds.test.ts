@@ -12,7 +12,7 @@ import { deadLetterSubject } from '../../src/dead-letter/dead-letter-subject.js'
 import { runTopology } from '../../src/runtime/run-topology.js';
 import { serviceSubject } from '../../src/runtime/service-subject.js';
 import type { TopologyContract } from '../../src/runtime/topology-contract.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import { subjectMatches } from '../../src/transport/subject.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 import { until } from '../helpers/until.js';

@@ -9,7 +9,7 @@
 import { connect } from '@nats-io/transport-node';
 import { startDurableBatch } from '../../src/exactly-once/start-durable-batch.js';
 import { openStateStore } from '../../src/state/open-state-store.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import { echoFlush } from '../src/exactly-once/durable-batch-model.js';
 
 interface ChildConfig {

@@ -8,7 +8,7 @@
 import { connect } from '@nats-io/transport-node';
 import { startExactlyOnce } from '../../src/exactly-once/start-exactly-once.js';
 import { openStateStore } from '../../src/state/open-state-store.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import { counterProcessor } from '../src/exactly-once/counter-model.js';
 
 interface ChildConfig {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import { createOrderGenerator } from '../../demo/order-generator.js';
 import { STREAMS, SUBJECTS, type OrderStatusChanged, type OrderUpdate, type PreferenceChange, type PreferenceSyncChunk } from '../../topologies/hybrid-orders.js';
 import { useNatsServer } from '../helpers/nats-server.js';

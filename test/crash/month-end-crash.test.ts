@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import { calendarPeriodOf } from '../../operators/internal/calendar-period.js';
 import { STREAMS, SUBJECTS, TIME_ZONE, type LateTransaction, type MonthTotal, type Transaction } from '../../topologies/month-end.js';
 import { useNatsServer } from '../helpers/nats-server.js';

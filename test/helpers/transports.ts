@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
-import { LocalTransport } from '../../src/transport/local-transport.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { LocalTransport } from '../../src/transport/local/local-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import type { Transport } from '../../src/transport/transport.js';
 import type { NatsServerHandle } from './nats-server.js';
 

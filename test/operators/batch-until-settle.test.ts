@@ -3,7 +3,7 @@ import { catchError, concatMap, EMPTY, finalize, map, NEVER, of, Subject, type O
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../src/errors.js';
-import { markSource, traceSources } from '../../src/runtime/lineage.js';
+import { markSource, traceSources } from '../../src/observe/lineage.js';
 import { currentSettlement } from '../../src/settle/settle-scope.js';
 import { lmdbBatchBuffer } from '../../src/state/lmdb-batch-buffer.js';
 import { batchUntil, type Batch } from '../../operators/batch-until.js';

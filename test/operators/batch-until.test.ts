@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { makeEnvelope } from '../../src/envelope/make-envelope.js';
 import { BufferOverflowError, InvalidConfigError } from '../../src/errors.js';
 import { anyOf } from '../../operators/any-of.js';
-import { memoryBatchBuffer } from '../../operators/batch-buffer.js';
+import { memoryBatchBuffer } from '../../src/state/batch-buffer.js';
 import { batchUntil, type Batch, type BatchTrigger } from '../../operators/batch-until.js';
 import { onCount } from '../../operators/on-count.js';
 import { onIdle } from '../../operators/on-idle.js';

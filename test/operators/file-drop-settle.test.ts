@@ -2,7 +2,7 @@ import { access, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { firstValueFrom, map, take, tap, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { traceSources } from '../../src/runtime/lineage.js';
+import { traceSources } from '../../src/observe/lineage.js';
 import { currentSettlement } from '../../src/settle/settle-scope.js';
 import { fileDrop, type DroppedFile } from '../../operators/file-drop.js';
 import { settleMap } from '../../operators/settle-map.js';

@@ -6,7 +6,7 @@ import type { Envelope } from '../../src/envelope/envelope.js';
 import { defineTopology } from '../../src/runtime/define-topology.js';
 import { runTopology, type RunningTopology } from '../../src/runtime/run-topology.js';
 import { lmdbBatchBuffer } from '../../src/state/lmdb-batch-buffer.js';
-import { LocalTransport } from '../../src/transport/local-transport.js';
+import { LocalTransport } from '../../src/transport/local/local-transport.js';
 import { batchUntil } from '../../operators/batch-until.js';
 import { onSubject } from '../../operators/on-subject.js';
 import { poll } from '../../operators/poll.js';

@@ -10,7 +10,7 @@ import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { defineTopology } from '../../src/runtime/define-topology.js';
 import { runTopology } from '../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import { uniqueName, useNatsServer } from '../helpers/nats-server.js';
 
 /*

@@ -14,7 +14,7 @@ import { runTopology } from '../../src/runtime/run-topology.js';
 import { GroupLog } from '../../src/settle/group-log.js';
 import { openStateStore } from '../../src/state/open-state-store.js';
 import type { StateStore } from '../../src/state/types.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import { uniqueName, useNatsServer } from '../helpers/nats-server.js';
 
 /*

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../src/errors.js';
 import { batchUntil, type TriggerContext } from '../../operators/batch-until.js';
 import { onSchedule } from '../../operators/on-schedule.js';
-import { scheduleStateIn } from '../../operators/schedule-state.js';
+import { scheduleStateIn } from '../../src/state/schedule-state.js';
 import type { Batch } from '../../operators/batch-until.js';
 import { lmdbBatchBuffer } from '../../src/state/lmdb-batch-buffer.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';

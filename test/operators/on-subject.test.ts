@@ -2,7 +2,7 @@ import { firstValueFrom, map, Subject, tap } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEnvelope } from '../../src/envelope/make-envelope.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import { batchUntil } from '../../operators/batch-until.js';
 import { onSubject } from '../../operators/on-subject.js';
 import { uniqueName, useNatsServer } from '../helpers/nats-server.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEnvelope } from '../../src/codec/decode-envelope.js';
 import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import { check } from '../../operators/check.js';
 import type { DeadLetterRecord } from '../../src/dead-letter/dead-letter-record.js';
 import { route } from '../../operators/route.js';

@@ -7,7 +7,7 @@ import { currentSettlement } from '../../src/settle/settle-scope.js';
 import type { Settlement } from '../../src/settle/settlement.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
 import { schedule, type ScheduleRun } from '../../operators/schedule.js';
-import { memoryScheduleState, scheduleStateIn } from '../../operators/schedule-state.js';
+import { memoryScheduleState, scheduleStateIn } from '../../src/state/schedule-state.js';
 import { useTempStateStores } from '../helpers/temp-state-store.js';
 
 const tempStore = useTempStateStores('schedule');

@@ -5,7 +5,7 @@ import { InvalidConfigError } from '../../src/errors.js';
 import { isDeadLettered } from '../../src/dead-letter/dead-letter-record.js';
 import { defineTopology } from '../../src/runtime/define-topology.js';
 import { describeTopology } from '../../src/runtime/describe-topology.js';
-import { markStage } from '../../src/runtime/lineage.js';
+import { markStage } from '../../src/observe/lineage.js';
 import { holdCurrent, withSettlement } from '../../src/settle/settle-scope.js';
 import { Settlement } from '../../src/settle/settlement.js';
 import { tier, type TierConfig } from '../../operators/tier.js';

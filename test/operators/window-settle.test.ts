@@ -3,7 +3,7 @@ import { filter, map, NEVER, of, timer, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../src/errors.js';
-import { markSource, traceSources } from '../../src/runtime/lineage.js';
+import { markSource, traceSources } from '../../src/observe/lineage.js';
 import { holdCurrent } from '../../src/settle/settle-scope.js';
 import type { Settlement } from '../../src/settle/settlement.js';
 import { window, type WindowConfig, type WindowOutput } from '../../operators/window.js';

@@ -10,7 +10,7 @@ import { queryActorState } from '../../src/actors/actor-client.js';
 import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import { RESPOND_HEADERS } from '../../src/runtime/mount-responder.js';
 import { runTopology, type RunningTopology } from '../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import { applyPayment, decide, DEFAULT_RULES, fraudCheck, SUBJECTS, type CustomerActivity, type FraudDecision, type Payment, type PaymentCheck } from '../../topologies/fraud-check.js';
 import { startTestDriver } from '../../src/testing/topology-test-driver.js';
 import { InvalidConfigError } from '../../src/errors.js';

@@ -8,7 +8,7 @@ import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import { decodeDeadLetter } from '../../src/dead-letter/encode-dead-letter.js';
 import { describeTopology, formatTopologyDescription } from '../../src/runtime/describe-topology.js';
 import { runTopology, type RunningTopology } from '../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import type { Transport } from '../../src/transport/transport.js';
 import hybrid, {
   createHybridOrders,

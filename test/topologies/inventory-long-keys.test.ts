@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import type { DeadLetterRecord } from '../../src/dead-letter/dead-letter-record.js';
 import { runTopology } from '../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import inventory, { STREAMS, SUBJECTS } from '../../topologies/inventory.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 import { readStream } from '../helpers/read-stream.js';

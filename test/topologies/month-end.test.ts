@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import { describeTopology, formatTopologyDescription } from '../../src/runtime/describe-topology.js';
 import { runTopology } from '../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import type { Transport } from '../../src/transport/transport.js';
 import monthEnd, { STREAMS, SUBJECTS, type LateTransaction, type MonthTotal, type Transaction } from '../../topologies/month-end.js';
 import { LateTransactionSchema, MonthTotalSchema } from '../../topologies/month-end-schemas.js';

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import { describeTopology, formatTopologyDescription } from '../../src/runtime/describe-topology.js';
 import { runTopology } from '../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import type { Transport } from '../../src/transport/transport.js';
 import payroll, { STREAMS, SUBJECTS, type Entry, type LateEntry, type Payslip, type PeriodClosed } from '../../topologies/payroll.js';
 import { startTestDriver } from '../../src/testing/index.js';

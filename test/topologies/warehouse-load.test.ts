@@ -8,7 +8,7 @@ import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import { describeTopology, formatTopologyDescription } from '../../src/runtime/describe-topology.js';
 import { runTopology } from '../../src/runtime/run-topology.js';
 import { ManualClock } from '../../src/testing/index.js';
-import { NatsTransport } from '../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import warehouseLoad, { createWarehouseLoad, latestPerRow, STREAMS, SUBJECTS, warehouseLoadConfigFromEnv, type ChangeEvent, type LoadReady, type StagedChange } from '../../topologies/warehouse-load.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 import { readStream } from '../helpers/read-stream.js';

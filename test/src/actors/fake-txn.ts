@@ -1,6 +1,6 @@
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { headers, type MsgHdrs } from '@nats-io/nats-core';
-import { NatsOrderedMessage } from '../../../src/transport/nats-ordered-message.js';
+import { NatsOrderedMessage } from '../../../src/transport/nats/nats-ordered-message.js';
 import type { BatchProcessor, ExactlyOnceTxn } from '../../../src/exactly-once/types.js';
 import type { StreamMessage } from '../../../src/transport/transport.js';
 

@@ -12,7 +12,7 @@ import type { Envelope } from '../../../src/envelope/envelope.js';
 import { decodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream as readWholeStream } from '../../helpers/read-stream.js';

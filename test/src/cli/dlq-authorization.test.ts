@@ -6,7 +6,7 @@ import { readDeadLetters } from '../../../src/dead-letter/read-dead-letters.js';
 import { TerminalError } from '../../../src/errors.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { useNatsServer } from '../../helpers/nats-server.js';
 import { until } from '../../helpers/until.js';
 import { cleanEnv, sluice } from './run-cli.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';
 import { until } from '../../helpers/until.js';

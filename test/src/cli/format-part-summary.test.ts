@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatPartSummary } from '../../../src/cli/format-part-summary.js';
-import { PartCounters, type PartProvider, type PartReading } from '../../../src/runtime/part-stats.js';
+import { PartCounters, type PartProvider, type PartReading } from '../../../src/observe/part-stats.js';
 
 const part = (kind: PartProvider['kind'], name: string, reading: Partial<PartReading>): PartProvider => {
   const base = new PartCounters(kind, name).read();

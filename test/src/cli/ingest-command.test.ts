@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseRouteFlag } from '../../../src/cli/parse-route-flag.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';
 import { cleanEnv, sluice } from './run-cli.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { main } from '../../../src/cli/main.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { startTestNatsServer, useNatsServer } from '../../helpers/nats-server.js';
 import { cleanEnv, logMessages, sluice } from './run-cli.js';
 

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import ordersLedger, { INITIAL_UNITS, STREAMS, SUBJECTS, type Order } from '../../helpers/orders-ledger.js';
 import type { NatsServerHandle } from '../../helpers/nats-server.js';
 import { until } from '../../helpers/until.js';

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import lowStock from '../../../topologies/low-stock.js';
 import type { TopologyStatusLine } from '../../../src/cli/status-command.js';
 import { startTestNatsServer, useNatsServer } from '../../helpers/nats-server.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { startTestNatsServer, type NatsServerHandle } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';
 import { until } from '../../helpers/until.js';

@@ -15,7 +15,7 @@ import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { replayDeadLetters } from '../../../src/runtime/replay-dead-letters.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import type { StreamMessage } from '../../../src/transport/transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';

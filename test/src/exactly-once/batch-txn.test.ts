@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidSubjectError } from '../../../src/errors.js';
 import { BatchTxn, TxnMisuseError } from '../../../src/exactly-once/batch-txn.js';
-import { NatsOrderedMessage } from '../../../src/transport/nats-ordered-message.js';
+import { NatsOrderedMessage } from '../../../src/transport/nats/nats-ordered-message.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import { MAX_STATE_KEY_BYTES, StateKeyTooLongError } from '../../../src/state/state-key.js';
 import type { StateStore } from '../../../src/state/types.js';

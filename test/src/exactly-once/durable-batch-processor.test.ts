@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { BatchTxn } from '../../../src/exactly-once/batch-txn.js';
 import { durableBatchProcessor } from '../../../src/exactly-once/durable-batch-processor.js';
 import type { BatchRecord } from '../../../src/exactly-once/durable-batch-types.js';
-import { NatsOrderedMessage } from '../../../src/transport/nats-ordered-message.js';
+import { NatsOrderedMessage } from '../../../src/transport/nats/nats-ordered-message.js';
 import { batchBufferLayout as L, type OpenSegmentInfo, type SegmentInfo } from '../../../src/state/lmdb-batch-buffer.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 

@@ -7,7 +7,7 @@ import { startExactlyOnce } from '../../../src/exactly-once/start-exactly-once.j
 import type { ExactlyOnceHandle, FaultPoint } from '../../../src/exactly-once/types.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { checkExactlyOnce, counterProcessor, createStreams, publishInputs, readOutputs } from './counter-model.js';
 

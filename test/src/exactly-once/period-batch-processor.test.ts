@@ -9,7 +9,7 @@ import type { DurableBatchConfig, DurableBatchHandle, LateRecord, PeriodsConfig 
 import { startDurableBatch } from '../../../src/exactly-once/start-durable-batch.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
+import { LocalTransport } from '../../../src/transport/local/local-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';

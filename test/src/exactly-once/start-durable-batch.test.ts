@@ -10,7 +10,7 @@ import { startDurableBatch } from '../../../src/exactly-once/start-durable-batch
 import { batchBufferLayout } from '../../../src/state/lmdb-batch-buffer.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
+import { LocalTransport } from '../../../src/transport/local/local-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';

@@ -6,7 +6,7 @@ import { ensureIngestStream } from '../../../src/ingest/ensure-ingest-stream.js'
 import { hmacSha256Verifier } from '../../../src/ingest/hmac-sha256-verifier.js';
 import { standardWebhooksVerifier } from '../../../src/ingest/standard-webhooks-verifier.js';
 import { startIngestServer, type IngestServer } from '../../../src/ingest/start-ingest-server.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';
 import { until } from '../../helpers/until.js';

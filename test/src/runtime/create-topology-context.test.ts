@@ -10,7 +10,7 @@ import { decodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
 import type { TopologyContext } from '../../../src/runtime/types.js';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
+import { LocalTransport } from '../../../src/transport/local/local-transport.js';
 
 const silent = pino({ level: 'silent' });
 const runs: RunningTopology[] = [];

@@ -12,7 +12,7 @@ import { defineTopology } from '../../../src/runtime/define-topology.js';
 import type { ActorStateReader } from '../../../src/runtime/actor-state-reader.js';
 import { describeTopology, formatTopologyDescription } from '../../../src/runtime/describe-topology.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';

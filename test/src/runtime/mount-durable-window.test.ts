@@ -10,7 +10,7 @@ import { InvalidConfigError } from '../../../src/errors.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { describeTopology, formatTopologyDescription } from '../../../src/runtime/describe-topology.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';
 import { until } from '../../helpers/until.js';

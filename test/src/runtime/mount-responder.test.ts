@@ -8,7 +8,7 @@ import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { RESPOND_HEADERS } from '../../../src/runtime/mount-responder.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { startTestDriver } from '../../../src/testing/topology-test-driver.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { pino } from 'pino';
 import { useNatsServer } from '../../helpers/nats-server.js';
 

@@ -6,7 +6,7 @@ import { concatMap, finalize } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { batchUntil } from '../../../operators/batch-until.js';
 import { onSchedule } from '../../../operators/on-schedule.js';
-import { scheduleStateIn } from '../../../operators/schedule-state.js';
+import { scheduleStateIn } from '../../../src/state/schedule-state.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
@@ -14,7 +14,7 @@ import { describeTopology, formatTopologyDescription } from '../../../src/runtim
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { lmdbBatchBuffer } from '../../../src/state/lmdb-batch-buffer.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { useNatsServer } from '../../helpers/nats-server.js';
 import { until } from '../../helpers/until.js';
 

@@ -16,7 +16,7 @@ import { runTopology, type RunningTopology, type RunTopologyOptions, type Topolo
 import { supervised } from '../../../src/runtime/supervised.js';
 import type { TopologyContext } from '../../../src/runtime/types.js';
 import { startTestDriver } from '../../../src/testing/topology-test-driver.js';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
+import { LocalTransport } from '../../../src/transport/local/local-transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';
 import { TRANSPORT_KINDS, useTransport } from '../../helpers/transports.js';

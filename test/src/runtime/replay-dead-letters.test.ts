@@ -9,8 +9,8 @@ import { TerminalError } from '../../../src/errors.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { replayDeadLetters } from '../../../src/runtime/replay-dead-letters.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { LocalTransport } from '../../../src/transport/local/local-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { until } from '../../helpers/until.js';
 

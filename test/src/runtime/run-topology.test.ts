@@ -10,7 +10,7 @@ import { InvalidConfigError, TopologyFailedError } from '../../../src/errors.js'
 import { decodeDeadLetter, DEAD_LETTER_HEADERS } from '../../../src/dead-letter/encode-dead-letter.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
+import { LocalTransport } from '../../../src/transport/local/local-transport.js';
 
 const silent = pino({ level: 'silent' });
 const runs: RunningTopology[] = [];

@@ -6,7 +6,7 @@ import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { serviceSubject } from '../../../src/runtime/serve-topology-service.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 
 describe('topology micro service (real nats-server)', () => {

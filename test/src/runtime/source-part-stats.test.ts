@@ -9,9 +9,9 @@ import { fileDrop } from '../../../operators/file-drop.js';
 import { poll } from '../../../operators/poll.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
-import type { PartReading } from '../../../src/runtime/part-stats.js';
+import type { PartReading } from '../../../src/observe/part-stats.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { until } from '../../helpers/until.js';
 

@@ -7,7 +7,7 @@ import type { Envelope } from '../../../src/envelope/envelope.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
 import { startMetricsServer, type MetricsServer } from '../../../src/runtime/start-metrics-server.js';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
+import { LocalTransport } from '../../../src/transport/local/local-transport.js';
 import { prometheusSample as sample } from '../../helpers/prometheus-sample.js';
 import { until } from '../../helpers/until.js';
 

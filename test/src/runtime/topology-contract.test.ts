@@ -5,7 +5,7 @@ import { fileSink } from '../../../operators/file-sink.js';
 import { microBatch } from '../../../operators/micro-batch.js';
 import { actor } from '../../../src/actors/actor.js';
 import { actorSubjects } from '../../../src/actors/actor-subjects.js';
-import { actorTopology } from '../../../src/actors/actor-topology.js';
+import { actorTopology } from '../../../src/runtime/actor-topology.js';
 import { contractToAsyncApi } from '../../../src/runtime/contract-to-async-api.js';
 import { deadLetterSubject } from '../../../src/dead-letter/dead-letter-subject.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';

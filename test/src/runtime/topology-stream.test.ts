@@ -7,7 +7,7 @@ import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { decodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js';
 import { defineTopology, type Topology } from '../../../src/runtime/define-topology.js';
 import { runTopology, type RunningTopology } from '../../../src/runtime/run-topology.js';
-import { LocalTransport } from '../../../src/transport/local-transport.js';
+import { LocalTransport } from '../../../src/transport/local/local-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { until } from '../../helpers/until.js';
 

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../../src/transport/nats-transport.js';
+import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { startTestNatsServer } from '../../helpers/nats-server.js';
 import { until } from '../../helpers/until.js';
 

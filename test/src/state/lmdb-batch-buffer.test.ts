@@ -7,8 +7,8 @@ import { batchBufferLayout, lmdbBatchBuffer } from '../../../src/state/lmdb-batc
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
 import { makeBatch } from '../../../operators/internal/batch-make.js';
-import type { BatchBuffer } from '../../../operators/batch-buffer.js';
-import { describeBatchBufferContract, type ContractValue } from '../../operators/batch-buffer-contract.js';
+import type { BatchBuffer } from '../../../src/state/batch-buffer.js';
+import { describeBatchBufferContract, type ContractValue } from './batch-buffer-contract.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

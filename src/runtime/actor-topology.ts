@@ -1,0 +1,154 @@
+import { NEVER, Observable, interval } from 'rxjs';
+import { ensureError } from '../errors.js';
+import { registerEnginePart } from './engine-part.js';
+import { openTopologyStore, type TopologyStore } from './open-topology-store.js';
+import { defineTopology, type Topology } from './define-topology.js';
+import type { TopologyContext } from './types.js';
+import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
+import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
+import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
+import { actorSubjects } from '../actors/actor-subjects.js';
+import { startActor, type RunningActor, type StartActorOptions } from '../actors/start-actor.js';
+import type { ActorDefinition } from '../actors/types.js';
+
+/** Options of {@link actorTopology}. */
+export interface ActorTopologyOptions extends Omit<StartActorOptions, 'transport' | 'store' | 'log' | 'scheduler'> {
+  /**
+   * Directory holding the topology's LMDB state (`<stateDir>/<topology>`). Default: the
+   * `SLUICE_STATE_DIR` environment variable, else `./.sluice/state`. On the in-process transport
+   * the state goes to a temporary directory for the run instead.
+   */
+  stateDir?: string | undefined;
+  /** Streams to create (or extend) before starting, e.g. where the behaviour emits. */
+  ensureStreams?: readonly { name: string; subjects: readonly string[] }[] | undefined;
+  /** One status line every this many ms; 0 = none. Default 5000. */
+  reportEveryMs?: number | undefined;
+  /**
+   * Payload schemas by subject (any Standard Schema), for the input `subjects` and the subjects
+   * the behaviour emits on. An input whose payload does not match its subject's schema is
+   * dead-lettered (with the failing field paths) before the behaviour sees it; `describe`
+   * publishes the JSON Schema of each (zod gives its own; see `jsonSchemas` for other libraries).
+   */
+  schemas?: Readonly<Record<string, PayloadSchema>> | undefined;
+  /** JSON Schemas by subject for `describe`, where `schemas` are not zod schemas. */
+  jsonSchemas?: Readonly<Record<string, JsonSchema>> | undefined;
+}
+
+/**
+ * A topology that runs one actor, so `sluice run` can start it: it opens the topology's state
+ * store, starts the actor on the exactly-once engine (see `startActor`) and, when the run drains,
+ * stops the actor (finishing the batch in progress and the outbox) and closes the store.
+ *
+ * On NATS (JetStream) state and outputs are exactly-once across crashes. On the in-process
+ * transport it runs the same way — timers, queries, supervision — without durability: streams
+ * live in memory, the state in a temporary directory, and the engine warns once at start
+ * ("durability off: in-process transport").
+ *
+ * @example
+ * export default actorTopology('stock', inventory(), {
+ *   stream: 'SHOP_STOCK', subjects: ['shop.stock.reserve', 'shop.stock.confirm'],
+ * });
+ */
+export function actorTopology<S, M, P>(name: string, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions): Topology {
+  return defineTopology(name, actorPart(name, def, options));
+}
+
+/**
+ * Internal: the builder of {@link actorTopology} (declare the actor, run it), which `t.actor`
+ * also uses; `onStarted` hears of the running actor (or of its failure to start), so
+ * `t.actorState` can read its committed state in-process.
+ */
+export function actorPart<S, M, P>(name: string, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions, onStarted?: ActorStarted<S>): (t: TopologyContext) => Observable<never> {
+  for (const [subject, schema] of Object.entries(options.schemas ?? {})) validateSchemaOption(schema, `actorTopology(${name}) schemas['${subject}']`);
+  const checked = withInputSchemas(def, options.schemas);
+  return (t) => {
+    const subjects = actorSubjects({ topology: t.topologyName, actor: def.name, prefix: options.prefix });
+    t.declare({
+      kind: 'actor',
+      name: def.name,
+      stream: options.stream,
+      subject: [...(options.subjects ?? []), ...subjects.streamSubjects].join(', '),
+      inputs: options.subjects ?? [],
+      emits: (options.ensureStreams ?? []).flatMap((s) => s.subjects),
+      outputStreams: options.ensureStreams ?? [],
+      payloads: jsonSchemasBySubject(options.schemas, options.jsonSchemas),
+      deadLetterSubject: subjects.deadLetter,
+      queryPattern: options.queries !== false ? subjects.queryPattern : undefined,
+    });
+    return runActor(t, checked, options, onStarted);
+  };
+}
+
+/** Internal: told when an actor part has started, or could not start. */
+export interface ActorStarted<S> {
+  started(actor: RunningActor<S>): void;
+  failed(error: Error): void;
+}
+
+/**
+ * The definition with its inputs checked against their subject's schema where the key is taken:
+ * a throwing key dead-letters the message without running (or stopping) the behaviour.
+ */
+function withInputSchemas<S, M, P>(def: ActorDefinition<S, M, P>, schemas: Readonly<Record<string, PayloadSchema>> | undefined): ActorDefinition<S, M, P> {
+  if (schemas === undefined || Object.keys(schemas).length === 0) return def;
+  const bySubject = new Map(Object.entries(schemas));
+  return {
+    ...def,
+    key: (msg) => {
+      const schema = bySubject.get(msg.subject);
+      if (schema !== undefined) checkPayload(schema, msg.data, msg);
+      return def.key(msg);
+    },
+  };
+}
+
+function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions, onStarted: ActorStarted<S> | undefined): Observable<never> {
+  const part = registerEnginePart(t, 'actor', `actor ${def.name}`, options.stream);
+  return new Observable<never>((subscriber) => {
+    let opened: TopologyStore | undefined;
+    let running: RunningActor<S> | undefined;
+    t.onStop(async () => {
+      await running?.stop();
+      await opened?.close();
+    });
+    const start = async (): Promise<void> => {
+      // The run's state directory (runTopology's stateDir) unless this part names its own.
+      opened = openTopologyStore(t, options.stateDir ?? t.stateDir);
+      for (const s of options.ensureStreams ?? []) await t.transport.ensureStream({ name: s.name, subjects: s.subjects });
+      const actor = (running = await startActor(def, { ...options, transport: t.transport, store: opened.store, log: t.logger, scheduler: t.scheduler }));
+      part.running(() => {
+        const s = actor.stats();
+        const e = s.engine;
+        return {
+          position: e.position, in: e.inputs, out: e.outputs, deadLetters: s.deadLettered, unsettled: e.inFlight, batches: e.batches,
+          lastBatchSize: e.lastBatchSize, maxBatchSize: e.maxBatchSize, actors: s.keysInMemory, outbox: e.pendingOutputs,
+          detail: {
+            position: e.position, handled: s.handled, timersFired: s.timersFired, timersInMemory: s.timersInMemory, evictions: s.evictions,
+            acked: e.acked, duplicates: e.duplicates, resent: e.resent, publishErrors: e.publishErrors, consumerResets: e.consumerResets, staleOutputsUnverified: e.staleOutputsUnverified,
+          },
+        };
+      });
+      onStarted?.started(actor);
+      running.done.catch((err: unknown) => {
+        part.failed();
+        subscriber.error(ensureError(err));
+      });
+      const every = options.reportEveryMs ?? 5_000;
+      if (every > 0) {
+        subscriber.add(
+          interval(every, t.scheduler).subscribe(() => {
+            const s = running!.stats();
+            t.report(`${t.topologyName}/${def.name} | position ${s.engine.position} | handled ${s.handled} | dlq ${s.deadLettered} | keys in memory ${s.keysInMemory} | timers ${s.timersInMemory}, fired ${s.timersFired}`);
+          }),
+        );
+      }
+    };
+    start().catch((err: unknown) => {
+      onStarted?.failed(ensureError(err));
+      part.failed();
+      subscriber.error(ensureError(err));
+    });
+    // Completes when the run drains; the onStop hook then stops the actor.
+    subscriber.add(NEVER.pipe(t.untilStopped()).subscribe({ complete: () => subscriber.complete() }));
+  });
+}
