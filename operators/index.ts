@@ -28,6 +28,9 @@ export { batchUntil } from './batch-until.js';
 export type { Batch, BatchReason, BatchTrigger, BatchUntilConfig, TriggerContext } from './batch-until.js';
 export { memoryBatchBuffer } from '../src/state/batch-buffer.js';
 export type { BatchBuffer, MemoryBatchBufferConfig, SealedSegment } from '../src/state/batch-buffer.js';
+// batchUntil's durable buffer, in the topology's LMDB store (`openStateStore` from 'sluice')
+export { lmdbBatchBuffer } from '../src/state/lmdb-batch-buffer.js';
+export type { LmdbBatchBuffer, LmdbBatchBufferConfig } from '../src/state/lmdb-batch-buffer.js';
 export { onSubject } from './on-subject.js';
 export type { OnSubjectConfig } from './on-subject.js';
 export { onSchedule } from './on-schedule.js';
@@ -50,6 +53,7 @@ export type { LateEvent, WindowAggregate, WindowConfig, WindowKind, WindowOutput
 export { calendarPeriodOf } from './internal/calendar-period.js';
 export type { CalendarPeriod, CalendarSpec, CalendarUnit } from './internal/calendar-period.js';
 export { fileSink } from './file-sink.js';
+export type { RecordFileFormat } from './internal/record-file-format.js';
 export type { FileSinkConfig, StagedFile, StagedFileEntry, StagedFileManifest } from './file-sink.js';
 export { writeStagedFiles } from './write-staged-files.js';
 export type { WriteStagedFilesConfig } from './write-staged-files.js';

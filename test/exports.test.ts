@@ -1,133 +1,171 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import * as operators from '../operators/index.js';
+import * as engine from '../src/entry/engine.js';
+import * as errors from '../src/entry/errors.js';
 import * as api from '../src/index.js';
 import * as testing from '../src/testing/index.js';
+import { apiModel, formatApiReport, readCheckedInReport, REGENERATE } from './helpers/api-report.js';
 
-// The public surface, written out: a change to it shows up here as a visible diff in review.
+// The public surface, written out: a change to it shows up here (values) and in docs/api-report.md
+// (values and types) as a visible diff in review.
 describe('public API', () => {
-  it('sluice exports exactly these names', () => {
+  it('sluice exports exactly these values', () => {
     expect(Object.keys(api).sort()).toEqual([
-      "ACTOR_QUERY_HEADERS",
-      "BatchFailedError",
-      "BufferOverflowError",
-      "CONNECT_ENV",
-      "DEAD_LETTER_HEADERS",
-      "DEFAULT_SUPERVISION",
-      "DecodeError",
-      "EncodeError",
-      "EngineStoppedError",
-      "HEADERS",
-      "InvalidActorKeyError",
-      "InvalidConfigError",
-      "InvalidNamespaceError",
-      "InvalidSubjectError",
-      "KeyStoppedError",
-      "KeyTooLongError",
-      "LocalTransport",
-      "MAX_ACTOR_KEY_BYTES",
-      "MAX_STATE_KEY_BYTES",
-      "MAX_TIMER_ID_BYTES",
-      "NATS_ENV",
-      "NatsServerNotFoundError",
-      "NatsTransport",
-      "NoReplyError",
-      "NoRespondersError",
-      "NoSinkTargetError",
-      "PayloadSchemaError",
-      "REPLAYED_PART",
-      "REPLAY_HEADERS",
-      "REPLY_TO_HEADER",
-      "RESPOND_HEADERS",
-      "RequestTimeoutError",
-      "RuntimeStats",
-      "Settlement",
-      "StateDirectoryError",
-      "StateDirectoryInUseError",
-      "StateDiskFullError",
-      "StateFullError",
-      "StateKeyTooLongError",
-      "StateMapFullError",
-      "TerminalError",
-      "TimerService",
-      "TopologyFailedError",
-      "TransportError",
-      "TxnMisuseError",
-      "UnsupportedStateDirectoryError",
-      "actor",
-      "actorNamespaces",
-      "actorSubjects",
-      "actorTopology",
-      "askActor",
-      "checkPayload",
-      "codecFor",
-      "codecNamed",
-      "connect",
-      "contractOf",
-      "contractToAsyncApi",
-      "createActorProcessor",
-      "currentSettlement",
-      "deadLetterPayloadSchema",
-      "deadLetterStreamConfig",
-      "deadLetterStreamName",
-      "deadLetterSubject",
-      "deadLettered",
-      "decodeDeadLetter",
-      "decodeEnvelope",
-      "defineTopology",
-      "describeContract",
-      "describeTopology",
-      "disableTracing",
-      "durableBatch",
-      "durableBatchTopology",
-      "enableTracing",
-      "encodeDeadLetter",
-      "ensureError",
-      "fnv1a32",
-      "formatIssuePath",
-      "formatTopologyDescription",
-      "formatTraceparent",
-      "holdCurrent",
-      "isDeadLettered",
-      "isStandardSchema",
-      "isTopology",
-      "jsonCodec",
-      "jsonSchemaOf",
-      "keyFromToken",
-      "keyToken",
-      "lmdbBatchBuffer",
-      "makeEnvelope",
-      "msgpackCodec",
-      "natsConnectOptionsFromEnv",
-      "natsCredentialsFromEnv",
-      "openStateStore",
-      "parseTraceparent",
-      "partitionOf",
-      "queryActorState",
-      "queryActorStatus",
-      "readDeadLetters",
-      "redactConnectOptions",
-      "redactUrl",
-      "replayDeadLetters",
-      "resetActorKey",
-      "runTopology",
-      "serveActorQueries",
-      "serveTopologyService",
-      "serviceSubject",
-      "startActor",
-      "startDurableBatch",
-      "startExactlyOnce",
-      "startNatsServer",
-      "subjectMatches",
-      "subjectsOverlap",
-      "supervised",
-      "tellActor",
-      "toDeadLetter",
-      "validateSubject",
-      "withSettlement",
+      'InvalidConfigError',
+      'LocalTransport',
+      'NatsTransport',
+      'NoRespondersError',
+      'PayloadSchemaError',
+      'RESPOND_HEADERS',
+      'RequestTimeoutError',
+      'TerminalError',
+      'TopologyFailedError',
+      'TransportError',
+      'actor',
+      'askActor',
+      'checkPayload',
+      'contractToAsyncApi',
+      'deadLetterSubject',
+      'decodeDeadLetter',
+      'defineTopology',
+      'describeContract',
+      'describeTopology',
+      'disableTracing',
+      'enableTracing',
+      'formatTopologyDescription',
+      'jsonCodec',
+      'jsonSchemaOf',
+      'msgpackCodec',
+      'natsConnectOptionsFromEnv',
+      'openStateStore',
+      'queryActorState',
+      'queryActorStatus',
+      'readDeadLetters',
+      'redactConnectOptions',
+      'replayDeadLetters',
+      'resetActorKey',
+      'runTopology',
+      'startNatsServer',
+      'supervised',
+      'tellActor',
     ]);
   });
 
-  it('sluice exports the Transport contract types, including what the exactly-once engine uses', () => {
+  it('sluice/operators exports exactly these values', () => {
+    expect(Object.keys(operators).sort()).toEqual([
+      'CheckTimeoutError',
+      'PollFailedError',
+      'RouteRuleError',
+      'anyOf',
+      'backoffDelayMs',
+      'batchUntil',
+      'calendarPeriodOf',
+      'check',
+      'deadLetter',
+      'deadLettered',
+      'fileDrop',
+      'fileSink',
+      'guardHandler',
+      'isDeadLettered',
+      'isRetryableByDefault',
+      'keyed',
+      'lmdbBatchBuffer',
+      'memoryBatchBuffer',
+      'memoryScheduleState',
+      'microBatch',
+      'microBatchProcess',
+      'onCount',
+      'onIdle',
+      'onSchedule',
+      'onSubject',
+      'onWatermark',
+      'poll',
+      'retryWithBackoff',
+      'route',
+      'schedule',
+      'scheduleStateIn',
+      'settleMap',
+      'tier',
+      'toDeadLetter',
+      'window',
+      'writeStagedFiles',
+    ]);
+  });
+
+  it('sluice/testing exports exactly these values', () => {
+    expect(Object.keys(testing).sort()).toEqual([
+      'ManualClock',
+      'TopologyFailedError',
+      'UnconsumedInputError',
+      'startTestDriver',
+    ]);
+  });
+
+  it('sluice/engine exports exactly these values', () => {
+    expect(Object.keys(engine).sort()).toEqual([
+      'HEADERS',
+      'Settlement',
+      'actorTopology',
+      'currentSettlement',
+      'decodeEnvelope',
+      'durableBatch',
+      'durableBatchTopology',
+      'holdCurrent',
+      'makeEnvelope',
+      'startActor',
+      'startDurableBatch',
+      'startExactlyOnce',
+      'withSettlement',
+    ]);
+  });
+
+  it('sluice/errors exports every error class, each one an Error', () => {
+    expect(Object.keys(errors).sort()).toEqual([
+      'BatchFailedError',
+      'BufferOverflowError',
+      'CheckTimeoutError',
+      'DecodeError',
+      'EncodeError',
+      'EngineStoppedError',
+      'InterruptedError',
+      'InvalidActorKeyError',
+      'InvalidConfigError',
+      'InvalidNamespaceError',
+      'InvalidSubjectError',
+      'KeyStoppedError',
+      'KeyTooLongError',
+      'NatsServerNotFoundError',
+      'NoReplyError',
+      'NoRespondersError',
+      'NoSinkTargetError',
+      'PayloadSchemaError',
+      'PeriodLabelError',
+      'PollFailedError',
+      'RequestTimeoutError',
+      'RouteRuleError',
+      'StateDirectoryError',
+      'StateDirectoryInUseError',
+      'StateDiskFullError',
+      'StateFullError',
+      'StateKeyTooLongError',
+      'StateMapFullError',
+      'TerminalError',
+      'TopologyFailedError',
+      'TransportError',
+      'TxnMisuseError',
+      'UnsupportedStateDirectoryError',
+    ]);
+    for (const [name, value] of Object.entries(errors)) expect(value.prototype, name).toBeInstanceOf(Error);
+  });
+
+  it('an error class exported by two entry points is the same class (instanceof works with either)', () => {
+    expect(api.TerminalError).toBe(errors.TerminalError);
+    expect(api.InvalidConfigError).toBe(errors.InvalidConfigError);
+    expect(testing.TopologyFailedError).toBe(errors.TopologyFailedError);
+    expect(operators.RouteRuleError).toBe(errors.RouteRuleError);
+  });
+
+  it('exports the types the exported values name, including the Transport contract', () => {
     // Checked by the compiler: a type that stops being exported fails type-checking here.
     expectTypeOf<api.Transport['readOrdered']>().returns.resolves.toEqualTypeOf<api.OrderedReader>();
     expectTypeOf<api.OrderedReader['take']>().returns.toEqualTypeOf<api.OrderedMessage[]>();
@@ -135,59 +173,17 @@ describe('public API', () => {
     expectTypeOf<api.AckPublisher<string>['publish']>().parameter(0).toEqualTypeOf<api.AckPublishMessage>();
     expectTypeOf<api.Transport['findStream']>().returns.resolves.toEqualTypeOf<api.StreamInfo | undefined>();
     expectTypeOf<api.OrderedReadOptions['startSeq']>().toEqualTypeOf<number>();
-    expectTypeOf<api.ExactlyOnceConfig['transport']>().toEqualTypeOf<api.Transport>();
-    expectTypeOf<api.StartActorOptions['transport']>().toEqualTypeOf<api.Transport>();
+    expectTypeOf<engine.ExactlyOnceConfig['transport']>().toEqualTypeOf<api.Transport>();
+    expectTypeOf<engine.StartActorOptions['transport']>().toEqualTypeOf<api.Transport>();
     expectTypeOf<api.DurableBatchConfig['transport']>().toEqualTypeOf<api.Transport>();
     expectTypeOf<api.ActorStateReader<number>['read']>().returns.toEqualTypeOf<api.ActorStateAnswer<number> | undefined>();
     expectTypeOf<api.TopologyContext['actorState']>().returns.toHaveProperty('get');
   });
 
-  it('sluice/operators exports exactly these names', () => {
-    expect(Object.keys(operators).sort()).toEqual([
-      "CheckTimeoutError",
-      "PollFailedError",
-      "RouteRuleError",
-      "anyOf",
-      "backoffDelayMs",
-      "batchUntil",
-      "calendarPeriodOf",
-      "check",
-      "deadLetter",
-      "deadLettered",
-      "fileDrop",
-      "fileSink",
-      "guardHandler",
-      "isDeadLettered",
-      "isRetryableByDefault",
-      "keyed",
-      "memoryBatchBuffer",
-      "memoryScheduleState",
-      "microBatch",
-      "microBatchProcess",
-      "onCount",
-      "onIdle",
-      "onSchedule",
-      "onSubject",
-      "onWatermark",
-      "poll",
-      "retryWithBackoff",
-      "route",
-      "schedule",
-      "scheduleStateIn",
-      "settleMap",
-      "tier",
-      "toDeadLetter",
-      "window",
-      "writeStagedFiles",
-    ]);
-  });
-
-  it('sluice/testing exports exactly these names', () => {
-    expect(Object.keys(testing).sort()).toEqual([
-      "ManualClock",
-      "TopologyFailedError",
-      "UnconsumedInputError",
-      "startTestDriver",
-    ]);
-  });
+  it(`docs/api-report.md is up to date (regenerate: ${REGENERATE})`, () => {
+    const model = apiModel();
+    // Every type an export names can be imported by a user.
+    expect(model.unexported, 'types an export names that no entry point exports').toEqual([]);
+    expect(readCheckedInReport(), `docs/api-report.md is out of date: run ${REGENERATE} and commit it`).toBe(formatApiReport(model));
+  }, 120_000);
 });

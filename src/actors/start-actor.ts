@@ -43,7 +43,7 @@ export interface StartActorOptions {
   maxTimersInMemory?: number | undefined;
   scheduler?: SchedulerLike | undefined;
   log?: ActorLogger | undefined;
-  /** TESTING ONLY: passed to the engine. */
+  /** @internal TESTING ONLY: passed to the engine. */
   faults?: ExactlyOnceConfig['faults'];
 }
 

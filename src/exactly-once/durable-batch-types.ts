@@ -112,7 +112,7 @@ export interface DurableBatchConfig {
   } | undefined;
   logger?: ExactlyOnceLogger | undefined;
   scheduler?: SchedulerLike | undefined;
-  /** TESTING ONLY: fault hook of the accumulating engine and of the flush publisher (see `ExactlyOnceConfig.faults`). */
+  /** @internal TESTING ONLY: fault hook of the accumulating engine and of the flush publisher (see `ExactlyOnceConfig.faults`). */
   faults?: ((ctx: FaultContext) => void) | undefined;
 }
 

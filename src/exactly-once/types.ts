@@ -137,6 +137,7 @@ export interface ExactlyOnceConfig {
   /**
    * TESTING ONLY: called at each step of the commit protocol; throwing makes the engine stop at that
    * point as if the process had crashed (nothing more is committed or published).
+   * @internal not part of the package's types (`stripInternal`); crash tests import the source.
    */
   faults?: ((ctx: FaultContext) => void) | undefined;
 }

@@ -16,7 +16,7 @@ export interface ReplayDeadLettersOptions extends Omit<DeadLetterFilter, 'status
   includeParked?: boolean | undefined;
   /** Epoch ms clock for the markers. Default `Date.now`. */
   now?: (() => number) | undefined;
-  /** TESTING ONLY: called after a message is re-published and before its marker is written (a crash there). */
+  /** @internal TESTING ONLY: called after a message is re-published and before its marker is written (a crash there). */
   faults?: { afterPublish?: ((seq: number) => void) | undefined } | undefined;
 }
 

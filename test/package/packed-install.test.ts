@@ -23,13 +23,20 @@ export default defineTopology('${name}', (t) => t.source('user.in').pipe(t.sink(
 `;
 
 const TYPED = `import type { Envelope } from 'sluice';
+import { startExactlyOnce, type ExactlyOnceConfig } from 'sluice/engine';
+import { TerminalError } from 'sluice/errors';
 import { microBatch } from 'sluice/operators';
 import { ManualClock } from 'sluice/testing';
+
+// The test hooks are stripped from the published types (stripInternal).
+// @ts-expect-error faults is internal
+const hook: ExactlyOnceConfig['faults'] = undefined;
+const parts = [startExactlyOnce, TerminalError, hook];
 
 const batch = microBatch<{ n: number }>({ maxCount: 10, maxWaitMs: 100 });
 const clock: ManualClock | undefined = undefined;
 const first = (e: Envelope<{ n: number }>): number => e.data.n;
-export { batch, clock, first };
+export { batch, clock, first, parts };
 `;
 
 describe('the packed package', () => {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { concatMap, finalize } from 'rxjs';
-import { defineTopology, lmdbBatchBuffer, openStateStore, type Envelope } from '../../../src/index.js';
-import { batchUntil, onCount, onSchedule } from '../../../operators/index.js';
+import { defineTopology, openStateStore, type Envelope } from '../../../src/index.js';
+import { batchUntil, lmdbBatchBuffer, onCount, onSchedule } from '../../../operators/index.js';
 
 interface Order {
   id: string;
