@@ -45,6 +45,8 @@ const LAYERS: ReadonlyArray<{ layer: string; mayImport: readonly string[] }> = [
   { layer: 'src/testing', mayImport: ['*', '!src/cli', '!src/ingest', '!src/index.ts'] },
   { layer: 'src/cli', mayImport: ['*', '!src/testing', '!src/index.ts'] },
   { layer: 'src/index.ts', mayImport: ['*', '!src/cli'] },
+  // The package's other entry points (sluice/engine, sluice/errors): re-exports, like src/index.ts.
+  { layer: 'src/entry', mayImport: ['*', '!src/cli', '!src/index.ts'] },
 ];
 
 /** Packages only one folder may import: all broker I/O behind the Transport, all LMDB in src/state. */
