@@ -61,13 +61,16 @@ export type {
   StateWriter,
 } from './state/index.js';
 
+// Logging: the one logger type (pino's subset)
+export type { Logger } from './logger.js';
+export { childLogger, silentLogger } from './logger.js';
+
 // Exactly-once engine
 export { startExactlyOnce, BatchFailedError, EngineStoppedError, TxnMisuseError } from './exactly-once/index.js';
 export type {
   BatchProcessor,
   ExactlyOnceConfig,
   ExactlyOnceHandle,
-  ExactlyOnceLogger,
   ExactlyOnceStats,
   ExactlyOnceTxn,
   FaultContext,
@@ -176,7 +179,6 @@ export type {
   ActorDeadLetter,
   ActorDefinition,
   ActorInput,
-  ActorLogger,
   ActorMessage,
   AskOptions,
   StoredTimer,

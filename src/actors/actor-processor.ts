@@ -14,15 +14,8 @@ import { InvalidActorKeyError, KeyStoppedError, KeyTooLongError } from './actor-
 import { MAX_ACTOR_KEY_BYTES } from './actor-limits.js';
 import { actorSubjects, keyToken, type ActorSubjects } from './actor-subjects.js';
 import { runBehaviour, type BehaviourEnv, type BehaviourRun, type Effect } from './run-behaviour.js';
-import type {
-  ActorDefinition,
-  ActorInput,
-  ActorLogger,
-  ActorMessage,
-  ActorRuntimeOptions,
-  StoredTimer,
-  TimerListener,
-} from './types.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { ActorDefinition, ActorInput, ActorMessage, ActorRuntimeOptions, StoredTimer, TimerListener } from './types.js';
 
 /** Options of {@link createActorProcessor}. */
 export interface ActorProcessorOptions extends ActorRuntimeOptions {
@@ -79,8 +72,6 @@ export interface ActorRecord<S> {
 type Work = { readonly m: StreamMessage; readonly kind: 'message' | 'tell' | 'timer' | 'reset'; readonly msg?: ActorMessage<unknown> };
 type MaybeAfterCommit = ExactlyOnceTxn & { afterCommit?: (fn: () => void) => void };
 
-const noopLog: ActorLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
 export function actorNamespaces(name: string): ActorNamespaces {
   return { state: `actor.${name}`, timers: `actor.${name}.timers` };
 }
@@ -110,7 +101,7 @@ export function timerKey(key: string, timerId: string): string {
  */
 export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, options: ActorProcessorOptions): ActorProcessor {
   const scheduler = options.scheduler ?? asyncScheduler;
-  const log = options.log ?? noopLog;
+  const log = options.log ?? silentLogger;
   const subjects = actorSubjects({ topology: options.topology, actor: def.name, prefix: options.prefix });
   const ns = actorNamespaces(def.name);
   const actorSpace = subjects.base.slice(0, -def.name.length); // `<prefix>.<topology>.`

@@ -6,7 +6,8 @@ import { validateSubject } from '../transport/subject.js';
 import { keyBytes, keyFits } from '../state/state-key.js';
 import type { Transport } from '../transport/transport.js';
 import { MAX_TIMER_ID_BYTES } from './actor-limits.js';
-import type { ActorContext, ActorDefinition, ActorLogger, ActorMessage, AskOptions, TimerWhen } from './types.js';
+import type { Logger } from '../logger.js';
+import type { ActorContext, ActorDefinition, ActorMessage, AskOptions, TimerWhen } from './types.js';
 
 /** A behaviour's buffered side effect, applied to the transaction only when it returned. */
 export type Effect =
@@ -26,7 +27,7 @@ export interface BehaviourEnv<S, M, P> {
   readonly def: ActorDefinition<S, M, P>;
   readonly scheduler: SchedulerLike;
   readonly io: Pick<Transport, 'request'> | undefined;
-  readonly log: ActorLogger;
+  readonly log: Logger;
 }
 
 /** Header on a `.tell` message naming the inbox `ctx.reply` answers on. */
@@ -83,7 +84,7 @@ async function retry<S, M, P>(env: BehaviourEnv<S, M, P>, key: string, state: S,
 
 /** One attempt's `ctx`: a class, so a message costs one small object rather than a dozen closures. */
 class Context<S, M, P> implements ActorContext {
-  private logger: ActorLogger | undefined;
+  private logger: Logger | undefined;
 
   constructor(
     private readonly env: BehaviourEnv<S, M, P>,
@@ -97,7 +98,7 @@ class Context<S, M, P> implements ActorContext {
     return this.env.def.name;
   }
 
-  get log(): ActorLogger {
+  get log(): Logger {
     if (this.logger === undefined) {
       const base = this.env.log;
       const bind = { actor: this.env.def.name, key: this.key };

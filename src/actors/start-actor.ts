@@ -12,7 +12,8 @@ import { createActorProcessor, type ActorProcessorStats, type ActorRecord } from
 import type { ActorSubjects } from './actor-subjects.js';
 import { serveActorQueries } from './serve-actor-queries.js';
 import { TimerService } from './timer-service.js';
-import type { ActorDefinition, ActorLogger, StoredTimer } from './types.js';
+import type { Logger } from '../logger.js';
+import type { ActorDefinition, StoredTimer } from './types.js';
 
 /** Options of {@link startActor}. */
 export interface StartActorOptions {
@@ -42,7 +43,7 @@ export interface StartActorOptions {
   /** Timers held in memory at most (the rest wait in LMDB). Default 100000. */
   maxTimersInMemory?: number | undefined;
   scheduler?: SchedulerLike | undefined;
-  log?: ActorLogger | undefined;
+  log?: Logger | undefined;
   /** TESTING ONLY: passed to the engine. */
   faults?: ExactlyOnceConfig['faults'];
 }
@@ -123,7 +124,7 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
     batch: options.batch,
     outputs: options.outputs,
     process: processor.process,
-    logger: options.log !== undefined ? { ...bindLog(options.log) } : undefined,
+    logger: options.log,
     scheduler,
     faults: options.faults,
   });
@@ -164,8 +165,4 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
 
 function* valuesOf<V>(entries: Iterable<{ value: V }>): Iterable<V> {
   for (const e of entries) yield e.value;
-}
-
-function bindLog(log: ActorLogger): { debug(o: object, m: string): void; info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void } {
-  return { debug: (o, m) => log.debug(o, m), info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m), error: (o, m) => log.error(o, m) };
 }

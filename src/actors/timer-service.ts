@@ -5,7 +5,8 @@ import { ensureError, InvalidConfigError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import type { TimerFiring } from './actor-processor.js';
 import { keyToken, type ActorSubjects } from './actor-subjects.js';
-import type { ActorLogger, StoredTimer, TimerListener } from './types.js';
+import type { Logger } from '../logger.js';
+import type { StoredTimer, TimerListener } from './types.js';
 
 /** Options of {@link TimerService}. */
 export interface TimerServiceOptions {
@@ -25,7 +26,7 @@ export interface TimerServiceOptions {
   maxInFlight?: number | undefined;
   /** Wait before re-publishing a firing whose publish failed, ms. Default 1000. */
   retryMs?: number | undefined;
-  log?: ActorLogger | undefined;
+  log?: Logger | undefined;
 }
 
 /** `live` turns false when the timer is cancelled, replaced or done; `publishing` while its firing awaits the ack. */
@@ -55,7 +56,7 @@ export class TimerService implements TimerListener {
   private readonly maxInMemory: number;
   private readonly maxInFlight: number;
   private readonly retryMs: number;
-  private readonly log: ActorLogger | undefined;
+  private readonly log: Logger | undefined;
   private wake: Subscription | undefined;
   private wakeAt = Infinity;
   private inFlight = 0;

@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 import type { SchedulerLike } from 'rxjs';
 import type { DeadLetterRecord } from '../dead-letter/dead-letter-record.js';
 import type { Codec } from '../codec/codec.js';
@@ -34,14 +35,6 @@ export interface AskOptions {
   /** How long to wait for the answer, ms. */
   timeoutMs: number;
   headers?: Readonly<Record<string, string>> | undefined;
-}
-
-/** The few logger methods an actor uses (pino's signature). */
-export interface ActorLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
 }
 
 /**
@@ -92,7 +85,7 @@ export interface ActorContext {
   clearState(): void;
   /** The processor's clock (its RxJS scheduler), epoch ms. Not replay-stable. */
   now(): number;
-  readonly log: ActorLogger;
+  readonly log: Logger;
 }
 
 /** A behaviour: the new state for `state` after `msg`, sync or async. */
@@ -191,7 +184,7 @@ export interface ActorRuntimeOptions {
   prefix?: string | undefined;
   /** Clock and timers (backoff, passivation). Default `asyncScheduler`. */
   scheduler?: SchedulerLike | undefined;
-  log?: ActorLogger | undefined;
+  log?: Logger | undefined;
 }
 
 /** A durable timer as stored in LMDB (namespace `actor.<name>.timers`) and scheduled by the timer service. */

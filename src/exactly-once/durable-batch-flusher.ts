@@ -8,7 +8,8 @@ import type { BatchFlush, BatchRecord, DurableBatchStats, FlushChunkInfo } from 
 import { decodeOutbox, encodeOutbox, type OutboxEntry } from './outbox-codec.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { checkStaleOutbox } from './stale-outbox.js';
-import type { ExactlyOnceLogger, FaultContext } from './types.js';
+import type { Logger } from '../logger.js';
+import type { FaultContext } from './types.js';
 
 /** Flush progress of one segment, under `fl.<segment>`: the next value, output and chunk index. */
 interface Progress {
@@ -30,7 +31,7 @@ export interface DurableBatchFlusherOptions {
   maxPending: number;
   duplicateWindowMs: number | undefined;
   scheduler: SchedulerLike;
-  logger: ExactlyOnceLogger;
+  logger: Logger;
   stats: DurableBatchStats;
   faults?: ((ctx: FaultContext) => void) | undefined;
   onFatal: (err: unknown) => void;

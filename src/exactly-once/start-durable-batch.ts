@@ -8,9 +8,9 @@ import { durableBatchProcessor } from './durable-batch-processor.js';
 import type { DurableBatchConfig, DurableBatchHandle, DurableBatchStats } from './durable-batch-types.js';
 import { emptyTotals, periodBatchLayout, type PeriodGroupTotals } from './period-batch-processor.js';
 import { startExactlyOnce } from './start-exactly-once.js';
-import type { ExactlyOnceHandle, ExactlyOnceLogger } from './types.js';
+import { silentLogger } from '../logger.js';
+import type { ExactlyOnceHandle } from './types.js';
 
-const noopLogger: ExactlyOnceLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * Starts an exactly-once durable batch — `batchUntil` for nightly-size batches that must survive
@@ -48,7 +48,7 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
   const c = validate(config);
   const { name, transport, store } = config;
   const scheduler = config.scheduler ?? asyncScheduler;
-  const logger = config.logger ?? noopLogger;
+  const logger = config.logger ?? silentLogger;
   const ns = L.namespace(name);
   const stats: DurableBatchStats = { position: 0, open: 0, openGroups: 0, waitingGroups: 0, waitingByPeriod: {}, late: 0, ruleErrors: 0, inputs: 0, batchesFlushed: 0, lastBatchSize: 0, maxBatchSize: 0, pendingOutputs: 0, chunks: 0, deadLettered: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0 };
   let failure: Error | undefined;

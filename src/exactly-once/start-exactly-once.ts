@@ -7,9 +7,9 @@ import { decodeOutbox, encodeOutbox } from './outbox-codec.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { checkStaleOutbox, type RecoveredBatch } from './stale-outbox.js';
 import type { OrderedMessage, OrderedReader } from '../transport/transport.js';
-import type { ExactlyOnceConfig, ExactlyOnceHandle, ExactlyOnceLogger, ExactlyOnceStats, FaultPoint } from './types.js';
+import { silentLogger } from '../logger.js';
+import type { ExactlyOnceConfig, ExactlyOnceHandle, ExactlyOnceStats, FaultPoint } from './types.js';
 
-const noopLogger: ExactlyOnceLogger = { debug() {}, info() {}, warn() {}, error() {} };
 // With no input to carry them, removals of acknowledged outbox records wait this long for a batch.
 const IDLE_REMOVAL_MS = 200;
 
@@ -48,7 +48,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
   const { name, transport, store, process } = config;
   const { stream, filterSubject } = config.source;
   const scheduler = config.scheduler ?? asyncScheduler;
-  const log = config.logger ?? noopLogger;
+  const log = config.logger ?? silentLogger;
   const msgIdPrefix = `${store.topology}.${name}.`;
   const stats: ExactlyOnceStats = {
     position: 0, batches: 0, inputs: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0, inFlight: 0,

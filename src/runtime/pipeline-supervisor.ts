@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import type { Observable, SchedulerLike, Subscription } from 'rxjs';
 import type { Envelope } from '../envelope/envelope.js';
 import { ensureError, InvalidConfigError, TopologyFailedError } from '../errors.js';
