@@ -2,7 +2,7 @@ import type { OperatorFunction } from 'rxjs';
 import type { Envelope } from '../src/envelope/envelope.js';
 import type { DeadLettered } from '../src/dead-letter/dead-letter-record.js';
 import { createGuard, type GuardHandlerConfig, type Handled } from './guard-handler.js';
-import { requireInt } from './internal/batch-validate.js';
+import { requireInt } from './internal/validate-config.js';
 import { orderedMergeMap } from './internal/ordered-merge-map.js';
 
 /** Options for {@link deadLetter}: a guarded handler plus how many envelopes run at once. */

@@ -2,7 +2,7 @@ import { asyncScheduler } from 'rxjs';
 import type { MicroBatchConfig } from '../micro-batch.js';
 import type { BatchLimits } from './batch-accumulator.js';
 import { batchSizeOf } from './batch-size-of.js';
-import { optionalInt, optionalNumber, requireInt, requireNumber } from './batch-validate.js';
+import { optionalInt, optionalNumber, requireInt, requireNumber } from './validate-config.js';
 
 /** Validates micro-batch limits at operator creation; shared by `microBatch` and `microBatchProcess`. */
 export function validateBatchLimits<T>(component: string, config: MicroBatchConfig<T>): BatchLimits<T> {

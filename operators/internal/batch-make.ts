@@ -5,7 +5,7 @@ import { withSettlement } from '../../src/settle/settle-scope.js';
 import { Settlement } from '../../src/settle/settlement.js';
 import type { SealedSegment } from '../batch-buffer.js';
 import type { Batch } from '../batch-until.js';
-import { requireInt } from './batch-validate.js';
+import { requireInt } from './validate-config.js';
 
 /**
  * Wraps a sealed buffer segment as the {@link Batch} that `batchUntil` emits. With `settlement`

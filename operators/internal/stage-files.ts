@@ -1,6 +1,6 @@
 import { InvalidConfigError } from '../../src/errors.js';
 import type { StagedFile, StagedFileEntry, StagedFileManifest } from '../file-sink.js';
-import { requireFunction, requireName } from './batch-validate.js';
+import { requireFunction, requireName } from './validate-config.js';
 import { formatRecords, type RecordFileFormat } from './record-file-format.js';
 import { sha256Hex, syncDirectory, writeFileAtomically } from './staged-file-write.js';
 

@@ -1,5 +1,5 @@
 import { validateCalendar } from '../../operators/internal/calendar-period.js';
-import { optionalNumber, requireInt, requireNumber } from '../../operators/internal/batch-validate.js';
+import { optionalNumber, requireInt, requireNumber } from '../../operators/internal/validate-config.js';
 import { windowSpansOf, type FixedWindowSpec, type WindowSpan } from '../../operators/internal/window-spans.js';
 import { calendarPeriodOf } from '../../operators/internal/calendar-period.js';
 import { codecFor } from '../codec/codec-for.js';
