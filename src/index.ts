@@ -176,7 +176,6 @@ export type {
   ActorBehaviour,
   ActorConfig,
   ActorContext,
-  ActorDeadLetter,
   ActorDefinition,
   ActorInput,
   ActorMessage,
@@ -198,6 +197,6 @@ export { contractOf, describeContract } from './runtime/topology-contract.js';
 export type { ContractHeader, ContractSubject, Direction, TopologyContract } from './runtime/topology-contract.js';
 export { contractToAsyncApi } from './runtime/contract-to-async-api.js';
 export type { AsyncApiDocument } from './runtime/contract-to-async-api.js';
-export { deadLetterPayloadSchema } from './runtime/dead-letter-payload-schema.js';
+export { deadLetterPayloadSchema } from './dead-letter/dead-letter-payload-schema.js';
 export type { OutputsOf } from './runtime/mount-actor.js';
 export type { ActorStateReader } from './runtime/actor-state-reader.js';

@@ -2,8 +2,7 @@ import { asyncScheduler } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
 import { codecFor } from '../codec/codec-for.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
-import { toDeadLetter } from '../dead-letter/dead-letter-record.js';
-import { encodeDeadLetter } from '../dead-letter/encode-dead-letter.js';
+import { deadLetterMessage } from '../dead-letter/dead-letter-message.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { DecodeError, ensureError } from '../errors.js';
 import type { BatchProcessor, ExactlyOnceTxn } from '../exactly-once/types.js';
@@ -113,8 +112,7 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
   const deadLetter = (txn: ExactlyOnceTxn, m: StreamMessage, key: string | undefined, thrown: unknown, attempts: number): void => {
     const error = ensureError(thrown);
     const original: Envelope<Uint8Array> = { subject: m.subject, data: m.data, headers: m.headers, id: m.id, key, eventTime: m.eventTime, stream: m.stream, seq: m.seq, raw: m.data };
-    const record = toDeadLetter(original, error, attempts, { operator: `actor:${def.name}`, failedAt: scheduler.now() });
-    const { payload, headers } = encodeDeadLetter(record, { maxBytes: options.maxDeadLetterBytes?.() });
+    const { payload, headers } = deadLetterMessage(original, error, { operator: `actor:${def.name}`, failedAt: scheduler.now(), attempts, maxBytes: options.maxDeadLetterBytes?.() });
     txn.emit(m, subjects.deadLetter, payload, headers);
     stats.deadLettered += 1;
     log.warn({ actor: def.name, key, subject: m.subject, seq: m.seq, err: error.message, attempts }, 'actor message dead-lettered');

@@ -1,6 +1,5 @@
 import type { Logger } from '../logger.js';
 import type { SchedulerLike } from 'rxjs';
-import type { DeadLetterRecord } from '../dead-letter/dead-letter-record.js';
 import type { Codec } from '../codec/codec.js';
 import type { Envelope } from '../envelope/envelope.js';
 
@@ -167,14 +166,6 @@ export interface ResolvedSupervision {
   readonly maxBackoffMs: number;
   readonly onExhausted: 'skip' | 'stop-key';
 }
-
-/**
- * A dead letter as an actor publishes it (msgpack) on `sluice.dlq.<topology>.<actor>`: Sluice's
- * one dead-letter record (see `DeadLetterRecord`), with `operator: 'actor:<name>'`, the key when
- * known, the original bytes, subject, stream and sequence, the error and the behaviour attempts
- * made (0 when it never ran: undecodable input, no key, a stopped key).
- */
-export type ActorDeadLetter = DeadLetterRecord;
 
 /** Options shared by the processor and the runner. */
 export interface ActorRuntimeOptions {

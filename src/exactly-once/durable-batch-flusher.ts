@@ -1,5 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
-import { batchRecordDeadLetter } from './batch-record-dead-letter.js';
+import { deadLetterMessage } from '../dead-letter/dead-letter-message.js';
+import { batchRecordEnvelope } from './batch-record-envelope.js';
 import { batchBufferLayout as L, type SegmentInfo } from '../state/lmdb-batch-buffer.js';
 import type { StateStore } from '../state/types.js';
 import { validateSubject } from '../transport/subject.js';
@@ -254,10 +255,10 @@ export class DurableBatchFlusher {
         await this.o.flush([r], emit, { ...info, from: info.from + j, last: info.last && j === chunk.length - 1 });
       } catch (err) {
         entries.length = mark;
-        const d = batchRecordDeadLetter(r, err, `durableBatch:${this.o.name}`, this.o.scheduler.now(), this.o.transport.maxPayloadBytes);
+        const d = deadLetterMessage(batchRecordEnvelope(r), err, { operator: `durableBatch:${this.o.name}`, failedAt: this.o.scheduler.now(), maxBytes: this.o.transport.maxPayloadBytes });
         emit(dlq, d.payload, d.headers);
         this.o.stats.deadLettered += 1;
-        this.o.logger.warn({ batch: this.o.name, batchSeq: info.batchSeq, subject: r.subject, seq: r.seq, err: d.message }, 'durable batch: flush failed for a value; dead-lettered');
+        this.o.logger.warn({ batch: this.o.name, batchSeq: info.batchSeq, subject: r.subject, seq: r.seq, err: d.record.error.message }, 'durable batch: flush failed for a value; dead-lettered');
       }
     }
   }
