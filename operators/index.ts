@@ -8,7 +8,7 @@ export type { CheckConfig, CheckFallback, CheckOutcome, Checked } from './check.
 export { keyed } from './keyed.js';
 export type { KeyedConfig } from './keyed.js';
 export { retryWithBackoff, backoffDelayMs, isRetryableByDefault } from './retry-with-backoff.js';
-export type { BackoffPolicy, Jitter, RetryWithBackoffConfig } from './retry-with-backoff.js';
+export type { BackoffPolicy, Jitter, RetryPolicy, RetryWithBackoffConfig } from './retry-with-backoff.js';
 export { guardHandler } from './guard-handler.js';
 export type { GuardHandlerConfig, Handled } from './guard-handler.js';
 export { settleMap } from './settle-map.js';

@@ -181,6 +181,7 @@ export type {
   ActorMessage,
   AskOptions,
   StoredTimer,
+  RetrySupervision,
   Supervision,
   TimerFired,
   TimerListener,

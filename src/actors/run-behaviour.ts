@@ -1,3 +1,4 @@
+import { backoffDelayMs } from '../retry/retry-policy.js';
 import { firstValueFrom, timer, type SchedulerLike } from 'rxjs';
 import { codecFor } from '../codec/codec-for.js';
 import { HEADERS } from '../envelope/envelope.js';
@@ -63,12 +64,12 @@ export function runBehaviour<S, M, P>(
 /** After attempt 1 failed with `thrown`: the remaining attempts, with backoff. */
 async function retry<S, M, P>(env: BehaviourEnv<S, M, P>, key: string, state: S, msg: ActorMessage<M, P>, thrown: unknown): Promise<BehaviourRun<S>> {
   const { def, scheduler } = env;
-  const { maxAttempts, backoffMs, maxBackoffMs } = def.supervision;
+  const { maxAttempts } = def.supervision;
   let error = ensureError(thrown);
   for (let attempt = 1; ; attempt++) {
     // `name`, not only instanceof: a TerminalError from another copy of the package still counts.
     if (error instanceof TerminalError || error.name === 'TerminalError' || attempt >= maxAttempts) return { ok: false, error, attempts: attempt };
-    const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (attempt - 1));
+    const delay = backoffDelayMs(attempt, def.supervision);
     env.log.warn({ actor: def.name, key, attempt, delayMs: delay, err: error.message }, 'actor behaviour failed; retrying');
     if (delay > 0) await firstValueFrom(timer(delay, scheduler));
     const effects: Effect[] = [];

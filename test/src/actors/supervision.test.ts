@@ -49,7 +49,7 @@ describe('supervision', () => {
   it("'retry' retries with exponential backoff in virtual time; only the successful attempt's effects count", async () => {
     const scheduler = new VirtualTimeScheduler();
     const store = new FakeStore();
-    const { def } = flaky({ mode: 'retry', maxAttempts: 3, backoffMs: 100 });
+    const { def } = flaky({ mode: 'retry', maxAttempts: 3, initialDelayMs: 100 });
     const p = createActorProcessor(def, { topology, scheduler });
     await runVirtual(store, p.process, [msg(1, { sku: 'a', n: 5, failTimes: 2 })], scheduler);
     expect(scheduler.frame).toBe(300);
@@ -61,7 +61,7 @@ describe('supervision', () => {
   it("'retry' dead-letters after maxAttempts, keeps the old state and goes on with the key", async () => {
     const scheduler = new VirtualTimeScheduler();
     const store = new FakeStore();
-    const { def } = flaky({ mode: 'retry', maxAttempts: 2, backoffMs: 10 });
+    const { def } = flaky({ mode: 'retry', maxAttempts: 2, initialDelayMs: 10 });
     const p = createActorProcessor(def, { topology, scheduler });
     await runVirtual(store, p.process, [msg(1, { sku: 'a', n: 1 }), msg(2, { sku: 'a', n: 5, failTimes: 9 }), msg(3, { sku: 'a', n: 1 })], scheduler);
     const [dl] = store.decodedOutputs(dlq) as DeadLetterRecord[];
@@ -71,7 +71,7 @@ describe('supervision', () => {
 
   it('a TerminalError is not retried', async () => {
     const store = new FakeStore();
-    const { def, attemptsBySeq } = flaky({ mode: 'retry', maxAttempts: 5, backoffMs: 0 });
+    const { def, attemptsBySeq } = flaky({ mode: 'retry', maxAttempts: 5, initialDelayMs: 0 });
     const p = createActorProcessor(def, { topology });
     await store.run(p.process, [msg(1, { sku: 'a', n: 1, terminal: true })]);
     expect(attemptsBySeq.get(1)).toBe(1);
@@ -120,7 +120,7 @@ describe('supervision', () => {
 
   it("retry with onExhausted 'stop-key' stops the key after the last attempt", async () => {
     const store = new FakeStore();
-    const { def } = flaky({ mode: 'retry', maxAttempts: 2, backoffMs: 0, onExhausted: 'stop-key' });
+    const { def } = flaky({ mode: 'retry', maxAttempts: 2, initialDelayMs: 0, onExhausted: 'stop-key' });
     const p = createActorProcessor(def, { topology });
     await store.run(p.process, [msg(1, { sku: 'a', n: 1, failTimes: 5 }), msg(2, { sku: 'a', n: 1 })]);
     expect((store.decodedOutputs(dlq) as DeadLetterRecord[]).map((d) => d.error.name)).toEqual(['Error', 'KeyStoppedError']);
