@@ -189,6 +189,7 @@ describe('public API', () => {
       "ManualClock",
       "TopologyFailedError",
       "UnconsumedInputError",
+      "mulberry32",
       "startTestDriver",
     ]);
   });
