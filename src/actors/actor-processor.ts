@@ -13,7 +13,7 @@ import { InvalidActorKeyError, KeyStoppedError, KeyTooLongError } from './actor-
 import { MAX_ACTOR_KEY_BYTES } from './actor-limits.js';
 import { actorSubjects, keyToken, type ActorSubjects } from './actor-subjects.js';
 import { runBehaviour, type BehaviourEnv, type BehaviourRun, type Effect } from './run-behaviour.js';
-import { silentLogger, type Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
 import type { ActorDefinition, ActorInput, ActorMessage, ActorRuntimeOptions, StoredTimer, TimerListener } from './types.js';
 
 /** Options of {@link createActorProcessor}. */
