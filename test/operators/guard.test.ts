@@ -1,4 +1,4 @@
-import { asyncScheduler, EMPTY, from, map, NEVER, Observable, of, take, throwError, timer } from 'rxjs';
+import { asyncScheduler, from, map, NEVER, of, take, throwError, timer } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { BufferOverflowError, InvalidConfigError } from '../../src/errors.js';
@@ -9,7 +9,7 @@ import { holdCurrent } from '../../src/settle/settle-scope.js';
 import { defineTopology } from '../../src/runtime/define-topology.js';
 import { describeTopology } from '../../src/runtime/describe-topology.js';
 import { SettleLog, slowSink } from '../helpers/settle-log.js';
-import { env, testScheduler } from './realtime-fixtures.js';
+import { env, testScheduler, endlessSource, itKeepsTheSourceContract } from './realtime-fixtures.js';
 
 type Out = Handled<number, string> | DeadLettered<number>;
 const show = (o: Out): string => (o.kind === 'handled' ? `${o.envelope.data}:${o.values.join('+')}` : `${o.envelope.data}:dlq`);
@@ -126,14 +126,7 @@ describe('guard', () => {
   describe('checklist', () => {
     const op = () => guard<number, string>({ name: 'g', handle: (x) => of(`v${x.data}`), sink: () => undefined });
 
-    it('never emits for a never-ending silent source', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(NEVER.pipe(op())).toBe('-')));
-
-    it('completes for an empty source', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(EMPTY.pipe(op())).toBe('|')));
-
-    it('passes a source error on', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(throwError(() => 'boom').pipe(op())).toBe('#', undefined, 'boom')));
+    itKeepsTheSourceContract(() => op());
 
     it('unsubscribes from the source and the running handler when unsubscribed early', () =>
       testScheduler().run(({ hot, cold, expectObservable, expectSubscriptions }) => {
@@ -146,17 +139,11 @@ describe('guard', () => {
       }));
 
     it('stops a synchronous source when unsubscribed', () => {
-      let produced = 0;
-      const endless = new Observable<Envelope<number>>((s) => {
-        for (let i = 0; !s.closed; i++) {
-          produced += 1;
-          s.next(e(i));
-        }
-      });
+      const { source: endless, produced } = endlessSource<Envelope<number>>((i) => e(i));
       const seen: string[] = [];
       endless.pipe(op(), take(3)).subscribe((o) => seen.push(show(o)));
       expect(seen).toEqual(['0:v0', '1:v1', '2:v2']);
-      expect(produced).toBe(3);
+      expect(produced()).toBe(3);
     });
 
     it('keeps going past a handler that throws synchronously (it is dead-lettered)', () => {
