@@ -100,12 +100,12 @@ export function timerKey(key: string, timerId: string): string {
  */
 export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, options: ActorProcessorOptions): ActorProcessor {
   const scheduler = options.scheduler ?? asyncScheduler;
-  const log = options.log ?? silentLogger;
+  const log = options.logger ?? silentLogger;
   const subjects = actorSubjects({ topology: options.topology, actor: def.name, prefix: options.prefix });
   const ns = actorNamespaces(def.name);
   const actorSpace = subjects.base.slice(0, -def.name.length); // `<prefix>.<topology>.`
   const cache = new ActorCache<ActorRecord<S>>(def.maxKeysInMemory, def.passivateAfterMs, () => scheduler.now());
-  const env: BehaviourEnv<S, M, P> = { def, scheduler, io: options.io, log };
+  const env: BehaviourEnv<S, M, P> = { def, scheduler, io: options.io, logger: log };
   const stats = { handled: 0, deadLettered: 0, timersFired: 0, staleTimers: 0, alreadyApplied: 0 };
   let tail: Promise<void> = Promise.resolve();
 

@@ -109,7 +109,7 @@ function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, op
     stateDir: options.stateDir,
     start: async (store) => {
       for (const s of options.ensureStreams ?? []) await t.transport.ensureStream({ name: s.name, subjects: s.subjects });
-      return startActor(def, { ...options, transport: t.transport, store, log: t.logger, scheduler: t.scheduler });
+      return startActor(def, { ...options, transport: t.transport, store, logger: t.logger, scheduler: t.scheduler });
     },
     read: (actor) => {
       const s = actor.stats();

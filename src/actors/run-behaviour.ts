@@ -7,7 +7,7 @@ import { validateSubject } from '../transport/subject.js';
 import { keyBytes, keyFits } from '../state/state-key.js';
 import type { Transport } from '../transport/transport.js';
 import { MAX_TIMER_ID_BYTES } from './actor-limits.js';
-import type { Logger } from '../logger.js';
+import { childLogger, type Logger } from '../logger.js';
 import type { ActorContext, ActorDefinition, ActorMessage, AskOptions, TimerWhen } from './types.js';
 
 /** A behaviour's buffered side effect, applied to the transaction only when it returned. */
@@ -28,7 +28,7 @@ export interface BehaviourEnv<S, M, P> {
   readonly def: ActorDefinition<S, M, P>;
   readonly scheduler: SchedulerLike;
   readonly io: Pick<Transport, 'request'> | undefined;
-  readonly log: Logger;
+  readonly logger: Logger;
 }
 
 /** Header on a `.tell` message naming the inbox `ctx.reply` answers on. */
@@ -70,7 +70,7 @@ async function retry<S, M, P>(env: BehaviourEnv<S, M, P>, key: string, state: S,
     // `name`, not only instanceof: a TerminalError from another copy of the package still counts.
     if (error instanceof TerminalError || error.name === 'TerminalError' || attempt >= maxAttempts) return { ok: false, error, attempts: attempt };
     const delay = backoffDelayMs(attempt, def.supervision);
-    env.log.warn({ actor: def.name, key, attempt, delayMs: delay, err: error.message }, 'actor behaviour failed; retrying');
+    env.logger.warn({ actor: def.name, key, attempt, delayMs: delay, err: error.message }, 'actor behaviour failed; retrying');
     if (delay > 0) await firstValueFrom(timer(delay, scheduler));
     const effects: Effect[] = [];
     try {
@@ -85,7 +85,7 @@ async function retry<S, M, P>(env: BehaviourEnv<S, M, P>, key: string, state: S,
 
 /** One attempt's `ctx`: a class, so a message costs one small object rather than a dozen closures. */
 class Context<S, M, P> implements ActorContext {
-  private logger: Logger | undefined;
+  private keyLogger: Logger | undefined;
 
   constructor(
     private readonly env: BehaviourEnv<S, M, P>,
@@ -99,18 +99,9 @@ class Context<S, M, P> implements ActorContext {
     return this.env.def.name;
   }
 
-  get log(): Logger {
-    if (this.logger === undefined) {
-      const base = this.env.log;
-      const bind = { actor: this.env.def.name, key: this.key };
-      this.logger = {
-        debug: (o, m) => base.debug({ ...bind, ...o }, m),
-        info: (o, m) => base.info({ ...bind, ...o }, m),
-        warn: (o, m) => base.warn({ ...bind, ...o }, m),
-        error: (o, m) => base.error({ ...bind, ...o }, m),
-      };
-    }
-    return this.logger;
+  get logger(): Logger {
+    this.keyLogger ??= childLogger(this.env.logger, { actor: this.env.def.name, key: this.key });
+    return this.keyLogger;
   }
 
   now(): number {

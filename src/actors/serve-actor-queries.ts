@@ -40,7 +40,7 @@ export interface ServeActorQueriesOptions {
   namespace: string;
   /** Queue group, so instances share queries. Default `<base subject>`. */
   queue?: string | undefined;
-  log?: Logger | undefined;
+  logger?: Logger | undefined;
 }
 
 /**
@@ -88,7 +88,7 @@ export function serveActorQueries<S, M, P>(def: ActorDefinition<S, M, P>, option
       }
     } catch (err) {
       const e = ensureError(err);
-      options.log?.warn({ actor: def.name, subject: req.subject, err: e.message }, 'actor state query failed');
+      options.logger?.warn({ actor: def.name, subject: req.subject, err: e.message }, 'actor state query failed');
       try {
         answer(to, null, { [ACTOR_QUERY_HEADERS.error]: `${e.name}: ${e.message}`.replace(/[\r\n]+/g, ' '), [ACTOR_QUERY_HEADERS.errorCode]: '500' });
       } catch {

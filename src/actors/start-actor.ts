@@ -43,7 +43,7 @@ export interface StartActorOptions {
   /** Timers held in memory at most (the rest wait in LMDB). Default 100000. */
   maxTimersInMemory?: number | undefined;
   scheduler?: SchedulerLike | undefined;
-  log?: Logger | undefined;
+  logger?: Logger | undefined;
   /** TESTING ONLY: passed to the engine. */
   faults?: ExactlyOnceConfig['faults'];
 }
@@ -97,7 +97,7 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
     topology: store.topology,
     prefix: options.prefix,
     scheduler,
-    log: options.log,
+    logger: options.logger,
     io: transport,
     maxDeadLetterBytes: () => transport.maxPayloadBytes,
     timers: { set: (t) => timers?.set(t), cancel: (k, id) => timers?.cancel(k, id) },
@@ -109,7 +109,7 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
     load: () => valuesOf(store.entries<StoredTimer>(namespaces.timers)),
     scheduler,
     maxTimersInMemory: options.maxTimersInMemory,
-    log: options.log,
+    logger: options.logger,
   });
 
   await transport.ensureStream({ name: options.stream, subjects: [...(options.subjects ?? []), ...subjects.streamSubjects] });
@@ -124,14 +124,14 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
     batch: options.batch,
     outputs: options.outputs,
     process: processor.process,
-    logger: options.log,
+    logger: options.logger,
     scheduler,
     faults: options.faults,
   });
   timers.start();
   const subs: Subscription[] = [];
   if (options.queries !== false) {
-    subs.push(serveActorQueries(def, { transport, subjects, namespace: namespaces.state, read: (ns, key) => store.get(ns, key), log: options.log }));
+    subs.push(serveActorQueries(def, { transport, subjects, namespace: namespaces.state, read: (ns, key) => store.get(ns, key), logger: options.logger }));
   }
   const sweepEveryMs = Math.min(60_000, Math.max(1_000, def.passivateAfterMs / 2));
   subs.push(interval(sweepEveryMs, scheduler).subscribe(() => processor.sweep()));

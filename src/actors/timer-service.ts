@@ -26,7 +26,7 @@ export interface TimerServiceOptions {
   maxInFlight?: number | undefined;
   /** Wait before re-publishing a firing whose publish failed, ms. Default 1000. */
   retryMs?: number | undefined;
-  log?: Logger | undefined;
+  logger?: Logger | undefined;
 }
 
 /** `live` turns false when the timer is cancelled, replaced or done; `publishing` while its firing awaits the ack. */
@@ -56,7 +56,7 @@ export class TimerService implements TimerListener {
   private readonly maxInMemory: number;
   private readonly maxInFlight: number;
   private readonly retryMs: number;
-  private readonly log: Logger | undefined;
+  private readonly logger: Logger | undefined;
   private wake: Subscription | undefined;
   private wakeAt = Infinity;
   private inFlight = 0;
@@ -70,7 +70,7 @@ export class TimerService implements TimerListener {
     this.maxInMemory = options.maxTimersInMemory ?? 100_000;
     this.maxInFlight = options.maxInFlight ?? 256;
     this.retryMs = options.retryMs ?? 1_000;
-    this.log = options.log;
+    this.logger = options.logger;
     if (!Number.isInteger(this.maxInMemory) || this.maxInMemory < 1) {
       throw new InvalidConfigError('TimerService', 'maxTimersInMemory', `must be an integer >= 1, got ${this.maxInMemory}`);
     }
@@ -214,7 +214,7 @@ export class TimerService implements TimerListener {
       (err: unknown) => {
         this.inFlight -= 1;
         slot.publishing = false;
-        this.log?.warn({ subject, timerId: timer.timerId, err: ensureError(err).message }, 'timer firing publish failed; will retry');
+        this.logger?.warn({ subject, timerId: timer.timerId, err: ensureError(err).message }, 'timer firing publish failed; will retry');
         if (slot.live) {
           slot.notBefore = this.scheduler.now() + this.retryMs;
           this.push(slot);

@@ -85,7 +85,8 @@ export interface ActorContext {
   clearState(): void;
   /** The processor's clock (its RxJS scheduler), epoch ms. Not replay-stable. */
   now(): number;
-  readonly log: Logger;
+  /** The topology's logger, with `actor` and `key` on every line. */
+  readonly logger: Logger;
 }
 
 /** A behaviour: the new state for `state` after `msg`, sync or async. */
@@ -174,7 +175,7 @@ export interface ActorRuntimeOptions {
   prefix?: string | undefined;
   /** Clock and timers (backoff, passivation). Default `asyncScheduler`. */
   scheduler?: SchedulerLike | undefined;
-  log?: Logger | undefined;
+  logger?: Logger | undefined;
 }
 
 /** A durable timer as stored in LMDB (namespace `actor.<name>.timers`) and scheduled by the timer service. */
