@@ -7,6 +7,7 @@ const DEFAULTS: BackoffPolicy = { maxAttempts: 3, initialDelayMs: 100, maxDelayM
 describe('backoffDelayMs', () => {
   it('grows by the multiplier from initialDelayMs and stops at maxDelayMs', () => {
     expect([1, 2, 3, 4, 5, 60].map((n) => backoffDelayMs(n, DEFAULTS))).toEqual([100, 200, 400, 800, 1_000, 1_000]);
+    expect([1, 2, 3, 4].map((n) => backoffDelayMs(n, { ...DEFAULTS, multiplier: 3 }))).toEqual([100, 300, 900, 1_000]);
   });
 
   it('full jitter spreads over [0, d], equal jitter over [d/2, d]', () => {
