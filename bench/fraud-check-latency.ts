@@ -1,6 +1,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import type { FraudDecision, Payment, PaymentCheck } from '../topologies/fraud-check.js';
+import { mulberry32 } from '../src/testing/mulberry32.js';
 import { createLatencyHistogram } from './latency-histogram.js';
 import { startProcessor, type ProcessorHandle } from './processor-client.js';
 
@@ -179,8 +180,7 @@ async function untilDenied(nc: NatsConnection, subject: string, customerId: stri
 
 /** Encoded checks of random customers (seeded), paying as usual. */
 function makeChecks(plan: FraudCheckPlan): Uint8Array[] {
-  let x = plan.seed >>> 0 || 1;
-  const rnd = () => ((x = (Math.imul(x, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const rnd = mulberry32(plan.seed);
   const enc = new TextEncoder();
   return Array.from({ length: 4_096 }, (_, i) =>
     enc.encode(JSON.stringify({ paymentId: `q-${i}`, customerId: `cust-${Math.floor(rnd() * plan.customers)}`, amountCents: 2_500 + Math.floor(rnd() * 1_000), deviceId: 'dev-1', country: 'NL' } satisfies PaymentCheck)),

@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { InvalidConfigError } from '../src/errors.js';
+import { mulberry32 } from '../src/testing/mulberry32.js';
 
 /** One order line. */
 export interface OrderLine {
@@ -152,14 +153,3 @@ function padding(length: number): string {
   return s;
 }
 
-/** Small seeded PRNG (mulberry32): deterministic workloads without a dependency. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

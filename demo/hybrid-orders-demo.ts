@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { tap, timer } from 'rxjs';
 import { defineTopology, InvalidConfigError, type Topology } from 'sluice';
 import { DEFAULT_INBOX_DIR, hybridOrdersConfigFromEnv, SUBJECTS, type FileReceived, type OrderUpdate, type PreferenceChange } from '../topologies/hybrid-orders.js';
-import { createOrderGenerator, mulberry32 } from './order-generator.js';
+import { mulberry32 } from 'sluice/testing';
+import { createOrderGenerator } from './order-generator.js';
 
 /** Options for {@link createHybridOrdersDemo}. */
 export interface HybridOrdersDemoConfig {

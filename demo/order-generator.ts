@@ -1,4 +1,5 @@
 import { InvalidConfigError } from 'sluice';
+import { mulberry32 } from 'sluice/testing';
 import { CHANNELS, type Channel, type Order, type OrderLine, type Shipping } from '../topologies/order-routing-schemas.js';
 
 export { CHANNELS } from '../topologies/order-routing-schemas.js';
@@ -89,14 +90,3 @@ function weightedIndex(random: () => number, length: number, weights?: readonly 
   return length - 1;
 }
 
-/** Small, fast, good-enough PRNG with a 32-bit state; not for anything secret. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

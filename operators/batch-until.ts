@@ -8,8 +8,8 @@ import { currentSettlement, holdCurrent } from '../src/settle/settle-scope.js';
 import { Settlement } from '../src/settle/settlement.js';
 import { memoryBatchBuffer, type BatchBuffer, type SealedSegment } from '../src/state/batch-buffer.js';
 import { makeBatch, type Batch, type BatchReason } from './internal/batch-make.js';
-import { subscribeLinked } from './internal/batch-subscribe-linked.js';
-import { optionalInt, requireFunction, requireInt, requireName } from './internal/batch-validate.js';
+import { subscribeLinked } from './internal/subscribe-linked.js';
+import { optionalInt, requireFunction, requireInt, requireName } from './internal/validate-config.js';
 import { settlingUpstream } from './internal/settling-upstream.js';
 
 export type { Batch, BatchReason } from './internal/batch-make.js';

@@ -2,7 +2,7 @@ import { asyncScheduler, catchError, defer, from, map, of, take, throwError, thr
 import type { Envelope } from '../src/envelope/envelope.js';
 import { ensureError, InvalidConfigError } from '../src/errors.js';
 import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';
-import { requireInt, requireName, requireNumber } from './internal/batch-validate.js';
+import { requireInt, requireName, requireNumber } from './internal/validate-config.js';
 import { orderedMergeMap } from './internal/ordered-merge-map.js';
 import { operatorCounters } from '../src/observe/operator-stats.js';
 

@@ -6,8 +6,8 @@ import { markSource } from '../src/observe/lineage.js';
 import { operatorCounters, unregistered } from '../src/observe/operator-stats.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
 import { Settlement } from '../src/settle/settlement.js';
-import { globToRegExp } from './internal/batch-glob.js';
-import { optionalInt, optionalNumber, requireName } from './internal/batch-validate.js';
+import { globToRegExp } from './internal/glob-to-reg-exp.js';
+import { optionalInt, optionalNumber, requireName } from './internal/validate-config.js';
 import { poll } from './poll.js';
 
 /** Config for {@link fileDrop}. */

@@ -6,7 +6,7 @@ import { currentSettlement } from '../src/settle/settle-scope.js';
 import { inSettlement } from './internal/in-settlement.js';
 import { retryWithBackoff, type RetryWithBackoffConfig } from './retry-with-backoff.js';
 
-/** Options for {@link guardHandler} (and the `deadLetter` operator built on it). */
+/** Options for {@link guardHandler} (and the `guard` operator built on it). */
 export interface GuardHandlerConfig<T, R> {
   /** Names the handler in dead letters (`<kind>:<name>`). */
   name: string;
@@ -36,13 +36,13 @@ export interface Handled<T, R> {
 /**
  * Wraps a handler with retries and a dead-letter sink, per envelope: the returned function gives,
  * for one envelope, an Observable that emits exactly one outcome and completes. Use it where
- * handlers are per message (e.g. as `keyed`'s `handle`); the `deadLetter` operator runs it over a
+ * handlers are per message (e.g. as `keyed`'s `handle`); the `guard` operator runs it over a
  * stream.
  *
  * - Emits: one `Handled` (handler completed; values of failed tries are discarded) or one
  *   `DeadLettered` (not retryable, or `retry.maxAttempts` used up; after `sink` completed).
  * - Holds: the current try's values. It takes no hold itself: the operator running it (`keyed`,
- *   `deadLetter`, `settleMap`) holds the input until the outcome is out. Every try and the `sink`
+ *   `guard`, `settleMap`) holds the input until the outcome is out. Every try and the `sink`
  *   run in the scope of the input the Observable was subscribed for (current when it was called
  *   or subscribed), even after a retry delay, so a sink such as `ctx.deadLetter` holds that input
  *   until the dead letter is stored.

@@ -8,13 +8,13 @@ export type { CheckConfig, CheckFallback, CheckOutcome, Checked } from './check.
 export { keyed } from './keyed.js';
 export type { KeyedConfig } from './keyed.js';
 export { retryWithBackoff, backoffDelayMs, isRetryableByDefault } from './retry-with-backoff.js';
-export type { BackoffPolicy, Jitter, RetryWithBackoffConfig } from './retry-with-backoff.js';
+export type { BackoffPolicy, Jitter, RetryPolicy, RetryWithBackoffConfig } from './retry-with-backoff.js';
 export { guardHandler } from './guard-handler.js';
 export type { GuardHandlerConfig, Handled } from './guard-handler.js';
 export { settleMap } from './settle-map.js';
 export type { SettleMapConfig } from './settle-map.js';
-export { deadLetter } from './dead-letter.js';
-export type { DeadLetterConfig } from './dead-letter.js';
+export { guard } from './guard.js';
+export type { GuardConfig } from './guard.js';
 export { toDeadLetter, deadLettered, isDeadLettered } from '../src/dead-letter/dead-letter-record.js';
 export type { DeadLetterContext, DeadLetterRecord, DeadLettered } from '../src/dead-letter/dead-letter-record.js';
 // Near-real-time, batch and window operators

@@ -8,8 +8,8 @@ import type { Settlement } from '../src/settle/settlement.js';
 import { BatchGrouper, type HeldBatch } from './internal/batch-grouper.js';
 import { validateBatchGroups } from './internal/batch-groups.js';
 import { validateBatchLimits } from './internal/batch-limits.js';
-import { subscribeLinked } from './internal/batch-subscribe-linked.js';
-import { optionalInt, requireFunction, requireInt } from './internal/batch-validate.js';
+import { subscribeLinked } from './internal/subscribe-linked.js';
+import { optionalInt, requireFunction, requireInt } from './internal/validate-config.js';
 import type { MicroBatchConfig } from './micro-batch.js';
 
 /** A source that can be told to stop and restart delivery (e.g. a pull consumer that stops fetching). */

@@ -8,7 +8,7 @@ import type { StateStore } from '../src/state/types.js';
 import { BatchGrouper, type HeldBatch } from './internal/batch-grouper.js';
 import { validateBatchGroups } from './internal/batch-groups.js';
 import { validateBatchLimits } from './internal/batch-limits.js';
-import { subscribeLinked } from './internal/batch-subscribe-linked.js';
+import { subscribeLinked } from './internal/subscribe-linked.js';
 
 /** Limits for {@link microBatch}; a batch is cut by whichever is reached first. */
 export interface MicroBatchConfig<T> {

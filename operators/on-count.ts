@@ -1,6 +1,6 @@
 import { filter, map } from 'rxjs';
 import type { BatchTrigger } from './batch-until.js';
-import { requireInt } from './internal/batch-validate.js';
+import { requireInt } from './internal/validate-config.js';
 
 /** Config for {@link onCount}. */
 export interface OnCountConfig {

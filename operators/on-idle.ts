@@ -1,6 +1,6 @@
 import { map, switchMap, takeUntil, timer, type SchedulerLike } from 'rxjs';
 import type { BatchTrigger } from './batch-until.js';
-import { requireNumber } from './internal/batch-validate.js';
+import { requireNumber } from './internal/validate-config.js';
 
 /** Config for {@link onIdle}. */
 export interface OnIdleConfig {

@@ -1,6 +1,6 @@
 import { map, type Observable } from 'rxjs';
 import type { BatchTrigger } from './batch-until.js';
-import { requireFunction } from './internal/batch-validate.js';
+import { requireFunction } from './internal/validate-config.js';
 
 /** Config for {@link onSubject}. */
 export interface OnSubjectConfig {

@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs';
 import type { BatchTrigger } from './batch-until.js';
-import { nextFireAfter, parseCron } from './internal/batch-cron.js';
-import { optionalNumber } from './internal/batch-validate.js';
+import { nextFireAfter, parseCron } from './internal/cron.js';
+import { optionalNumber } from './internal/validate-config.js';
 
 /** Config for {@link onWatermark}. */
 export interface OnWatermarkConfig {

@@ -4,7 +4,7 @@ import { markSource } from '../src/observe/lineage.js';
 import { operatorCounters } from '../src/observe/operator-stats.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
 import { Settlement } from '../src/settle/settlement.js';
-import { requireFunction, requireInt, requireName, requireNumber } from './internal/batch-validate.js';
+import { requireFunction, requireInt, requireName, requireNumber } from './internal/validate-config.js';
 
 /** One fetch's answer: the new items, the cursor after them, and whether to fetch again at once. */
 export interface PollResult<I, C> {

@@ -1,24 +1,16 @@
 import { asyncScheduler, defer, retry, throwError, timer, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
-import { InvalidConfigError } from '../src/errors.js';
 import { markStage } from '../src/observe/lineage.js';
 import { currentSettlement } from '../src/settle/settle-scope.js';
 import { inSettlement } from './internal/in-settlement.js';
+import { backoffDelayMs, resolveRetryPolicy, type BackoffPolicy, type RetryPolicy } from '../src/retry/retry-policy.js';
 
-/** How a retry delay is randomised. See {@link backoffDelayMs}. */
-export type Jitter = 'none' | 'full' | 'equal';
+export { backoffDelayMs, type BackoffPolicy, type Jitter, type RetryPolicy } from '../src/retry/retry-policy.js';
 
-/** Options for {@link retryWithBackoff}; every field has a default. */
-export interface RetryWithBackoffConfig {
-  /** Total tries including the first, >= 1. Default 3. */
-  maxAttempts?: number | undefined;
-  /** Delay before the first retry, ms (before jitter). Default 100. */
-  initialDelayMs?: number | undefined;
-  /** Cap on any delay, ms, >= initialDelayMs. Default 10000. */
-  maxDelayMs?: number | undefined;
-  /** Growth factor per retry, >= 1. Default 2. */
-  multiplier?: number | undefined;
-  /** `full`: uniform in [0, d]; `equal`: uniform in [d/2, d]; `none`: d. Default `full`. */
-  jitter?: Jitter | undefined;
+/**
+ * Options for {@link retryWithBackoff}: the {@link RetryPolicy} (defaults: 3 attempts, 100 ms
+ * doubling up to 10 s, `full` jitter) and how to apply it; every field has a default.
+ */
+export interface RetryWithBackoffConfig extends RetryPolicy {
   /**
    * Whether an error is worth retrying. Default {@link isRetryableByDefault}: everything except
    * `TerminalError`, `DecodeError`, `EncodeError` and `InvalidConfigError` (by `name`, so
@@ -33,33 +25,12 @@ export interface RetryWithBackoffConfig {
   random?: (() => number) | undefined;
 }
 
-/** The validated, defaulted form of {@link RetryWithBackoffConfig}. */
-export interface BackoffPolicy {
-  readonly maxAttempts: number;
-  readonly initialDelayMs: number;
-  readonly maxDelayMs: number;
-  readonly multiplier: number;
-  readonly jitter: Jitter;
-}
-
 const NOT_RETRYABLE = new Set(['TerminalError', 'DecodeError', 'EncodeError', 'InvalidConfigError']);
 
 /** The default `isRetryable`: false for errors that a retry cannot fix (bad data, bad config). */
 export function isRetryableByDefault(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return true;
   return !NOT_RETRYABLE.has(String((error as { name?: unknown }).name));
-}
-
-/**
- * The delay before retry number `retry` (1 = the first retry), ms:
- * `d = min(maxDelayMs, initialDelayMs * multiplier^(retry-1))`, then jitter. Always within
- * `[0, maxDelayMs]`; `equal` jitter stays within `[d/2, d]`, `full` within `[0, d]`.
- */
-export function backoffDelayMs(retry: number, policy: BackoffPolicy, random: () => number = Math.random): number {
-  const d = Math.min(policy.maxDelayMs, policy.initialDelayMs * Math.pow(policy.multiplier, retry - 1));
-  if (policy.jitter === 'none') return d;
-  const r = clamp01(random());
-  return policy.jitter === 'full' ? r * d : d / 2 + (r * d) / 2;
 }
 
 /**
@@ -117,32 +88,10 @@ export function retryWithBackoff<T>(config: RetryWithBackoffConfig = {}): MonoTy
     );
 }
 
-/** Validates and defaults the backoff part of a config; `component` names the operator in errors. */
-export function validateBackoff(config: RetryWithBackoffConfig, component: string): BackoffPolicy {
-  const maxAttempts = config.maxAttempts ?? 3;
-  const initialDelayMs = config.initialDelayMs ?? 100;
-  const maxDelayMs = config.maxDelayMs ?? Math.max(10_000, initialDelayMs);
-  const multiplier = config.multiplier ?? 2;
-  const jitter = config.jitter ?? 'full';
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-    throw new InvalidConfigError(component, 'maxAttempts', `must be an integer >= 1, got ${maxAttempts}`);
-  }
-  if (!Number.isFinite(initialDelayMs) || initialDelayMs < 0) {
-    throw new InvalidConfigError(component, 'initialDelayMs', `must be a finite number >= 0, got ${initialDelayMs}`);
-  }
-  if (!Number.isFinite(maxDelayMs) || maxDelayMs < initialDelayMs) {
-    throw new InvalidConfigError(component, 'maxDelayMs', `must be finite and >= initialDelayMs (${initialDelayMs}), got ${maxDelayMs}`);
-  }
-  if (!Number.isFinite(multiplier) || multiplier < 1) {
-    throw new InvalidConfigError(component, 'multiplier', `must be a finite number >= 1, got ${multiplier}`);
-  }
-  if (jitter !== 'none' && jitter !== 'full' && jitter !== 'equal') {
-    throw new InvalidConfigError(component, 'jitter', `must be 'none', 'full' or 'equal', got ${JSON.stringify(jitter)}`);
-  }
-  return { maxAttempts, initialDelayMs, maxDelayMs, multiplier, jitter };
-}
+/** The defaults of {@link retryWithBackoff} (and of `guard`'s and `guardHandler`'s `retry`). */
+const DEFAULTS: BackoffPolicy = { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 2, jitter: 'full' };
 
-function clamp01(r: number): number {
-  if (!(r > 0)) return 0;
-  return r >= 1 ? 1 : r;
+/** Validates and defaults a retry config; `component` names the operator in errors. */
+export function validateBackoff(config: RetryWithBackoffConfig, component: string): BackoffPolicy {
+  return resolveRetryPolicy(config, DEFAULTS, component);
 }

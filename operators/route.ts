@@ -4,7 +4,7 @@ import type { Envelope } from '../src/envelope/envelope.js';
 import { InvalidConfigError, InvalidSubjectError } from '../src/errors.js';
 import { validateSubject } from '../src/transport/subject.js';
 import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';
-import { subscribeLinked } from './internal/batch-subscribe-linked.js';
+import { subscribeLinked } from './internal/subscribe-linked.js';
 import { compileSubjectPattern, isPublishableSubject } from './internal/subject-matcher.js';
 
 /** One routing rule: where matching envelopes go, and what makes them match. */

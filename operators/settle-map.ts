@@ -5,7 +5,7 @@ import { markStage } from '../src/observe/lineage.js';
 import { operatorCounters } from '../src/observe/operator-stats.js';
 import { holdCurrent, withSettlement } from '../src/settle/settle-scope.js';
 import type { Settlement } from '../src/settle/settlement.js';
-import { subscribeLinked } from './internal/batch-subscribe-linked.js';
+import { subscribeLinked } from './internal/subscribe-linked.js';
 
 /** Config of {@link settleMap}. */
 export interface SettleMapConfig<T, R> {

@@ -3,8 +3,8 @@ import type { Envelope } from '../src/envelope/envelope.js';
 import { InvalidConfigError } from '../src/errors.js';
 import { markStage } from '../src/observe/lineage.js';
 import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';
-import { subscribeLinked } from './internal/batch-subscribe-linked.js';
-import { requireName } from './internal/batch-validate.js';
+import { subscribeLinked } from './internal/subscribe-linked.js';
+import { requireName } from './internal/validate-config.js';
 
 /** Options for {@link tier}. */
 export interface TierConfig<T, RH, RC> {

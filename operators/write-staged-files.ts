@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { InvalidConfigError } from '../src/errors.js';
 import type { FileSinkConfig, StagedFile } from './file-sink.js';
-import { requireName } from './internal/batch-validate.js';
+import { requireName } from './internal/validate-config.js';
 import { planStagedFiles, publishStagedFiles, validateStageConfig } from './internal/stage-files.js';
 
 /** Config of {@link writeStagedFiles}: a `fileSink`'s, plus the load's key. */

@@ -38,6 +38,9 @@ export type { DurableBatchTopologyOptions } from './runtime/durable-batch-topolo
 export type { ActorStateReader } from './runtime/actor-state-reader.js';
 export type { DeadLetterRecord } from './dead-letter/dead-letter-record.js';
 
+// Logging: the one logger type (pino's subset)
+export type { Logger } from './logger.js';
+
 // Actors: the definition, and the clients that talk to running actors
 export { actor } from './actors/actor.js';
 export type {
@@ -46,10 +49,10 @@ export type {
   ActorContext,
   ActorDefinition,
   ActorInput,
-  ActorLogger,
   ActorMessage,
   AskOptions,
   ResolvedSupervision,
+  RetrySupervision,
   Supervision,
   TimerFired,
   TimerWhen,

@@ -61,10 +61,10 @@ describe('public API', () => {
       'batchUntil',
       'calendarPeriodOf',
       'check',
-      'deadLetter',
       'deadLettered',
       'fileDrop',
       'fileSink',
+      'guard',
       'guardHandler',
       'isDeadLettered',
       'isRetryableByDefault',
@@ -97,6 +97,7 @@ describe('public API', () => {
       'ManualClock',
       'TopologyFailedError',
       'UnconsumedInputError',
+      'mulberry32',
       'startTestDriver',
     ]);
   });

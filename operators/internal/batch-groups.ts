@@ -2,7 +2,7 @@ import type { SchedulerLike } from 'rxjs';
 import { InvalidConfigError } from '../../src/errors.js';
 import { GroupLog } from '../../src/settle/group-log.js';
 import type { StateStore } from '../../src/state/types.js';
-import { optionalNumber, requireName } from './batch-validate.js';
+import { optionalNumber, requireName } from './validate-config.js';
 
 /** Default wait for the members of a replayed group: the source's ack wait (30 s) + its largest redelivery delay (30 s) + margin. */
 export const REPLAY_WAIT_MS = 90_000;

@@ -1,7 +1,7 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { BatchLimits } from './batch-accumulator.js';
 import { batchSizeOf } from './batch-size-of.js';
-import { optionalInt, optionalNumber, requireInt, requireNumber } from './batch-validate.js';
+import { optionalInt, optionalNumber, requireInt, requireNumber } from './validate-config.js';
 
 /** The limit fields of `MicroBatchConfig` (micro-batch.ts documents them), as given. */
 export interface BatchLimitsConfig<T> {

@@ -4,7 +4,7 @@ import { InterruptedError } from '../../src/settle/interrupted-error.js';
 import { withSettlement } from '../../src/settle/settle-scope.js';
 import { Settlement } from '../../src/settle/settlement.js';
 import type { SealedSegment } from '../../src/state/batch-buffer.js';
-import { requireInt } from './batch-validate.js';
+import { requireInt } from './validate-config.js';
 
 /** Why a batch was flushed: a trigger's reason, or one of the operator's own. */
 export type BatchReason = string;

@@ -125,7 +125,7 @@ export class HeldInput {
 }
 
 /**
- * The settle plumbing of Sluice's asynchronous real-time operators (`check`, `deadLetter`,
+ * The settle plumbing of Sluice's asynchronous real-time operators (`check`, `guard`,
  * `keyed`, via `orderedMergeMap` where they share it), in one place. The rules, from
  * `src/settle/settle-scope.ts`: hold the current input when a value arrives ({@link take}); do
  * its work and emit its results inside its scope ({@link HeldInput.subscribe},

@@ -1,7 +1,7 @@
 import { Observable, type ObservableInput, type OperatorFunction, type Subscription } from 'rxjs';
 import { BufferOverflowError } from '../../src/errors.js';
 import { markStage } from '../../src/observe/lineage.js';
-import { subscribeLinked } from './batch-subscribe-linked.js';
+import { subscribeLinked } from './subscribe-linked.js';
 import { Fifo } from './fifo.js';
 import { HeldInputs, type HeldInput } from './held-inputs.js';
 

@@ -2,8 +2,8 @@ import type { Cron } from 'croner';
 import type { Observable, SchedulerLike, Subscription } from 'rxjs';
 import { InvalidConfigError } from '../../src/errors.js';
 import type { ScheduleState } from '../../src/state/schedule-state.js';
-import { requireInt } from './batch-validate.js';
-import { nextFireAfter, parseCron } from './batch-cron.js';
+import { requireInt } from './validate-config.js';
+import { nextFireAfter, parseCron } from './cron.js';
 
 /** What to do with the runs a schedule missed while nothing was running it (downtime). */
 export type CatchUpPolicy = 'skip' | 'once' | 'all';

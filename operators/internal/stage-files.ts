@@ -1,5 +1,5 @@
 import { InvalidConfigError } from '../../src/errors.js';
-import { requireFunction, requireName } from './batch-validate.js';
+import { requireFunction, requireName } from './validate-config.js';
 import { formatRecords, type RecordFileFormat } from './record-file-format.js';
 import { sha256Hex, syncDirectory, writeFileAtomically } from './staged-file-write.js';
 

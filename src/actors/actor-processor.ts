@@ -2,8 +2,7 @@ import { asyncScheduler } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
 import { codecFor } from '../codec/codec-for.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
-import { toDeadLetter } from '../dead-letter/dead-letter-record.js';
-import { encodeDeadLetter } from '../dead-letter/encode-dead-letter.js';
+import { deadLetterMessage } from '../dead-letter/dead-letter-message.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { DecodeError, ensureError } from '../errors.js';
 import type { BatchProcessor, ExactlyOnceTxn } from '../exactly-once/types.js';
@@ -14,15 +13,8 @@ import { InvalidActorKeyError, KeyStoppedError, KeyTooLongError } from './actor-
 import { MAX_ACTOR_KEY_BYTES } from './actor-limits.js';
 import { actorSubjects, keyToken, type ActorSubjects } from './actor-subjects.js';
 import { runBehaviour, type BehaviourEnv, type BehaviourRun, type Effect } from './run-behaviour.js';
-import type {
-  ActorDefinition,
-  ActorInput,
-  ActorLogger,
-  ActorMessage,
-  ActorRuntimeOptions,
-  StoredTimer,
-  TimerListener,
-} from './types.js';
+import { silentLogger } from '../logger.js';
+import type { ActorDefinition, ActorInput, ActorMessage, ActorRuntimeOptions, StoredTimer, TimerListener } from './types.js';
 
 /** Options of {@link createActorProcessor}. */
 export interface ActorProcessorOptions extends ActorRuntimeOptions {
@@ -79,8 +71,6 @@ export interface ActorRecord<S> {
 type Work = { readonly m: StreamMessage; readonly kind: 'message' | 'tell' | 'timer' | 'reset'; readonly msg?: ActorMessage<unknown> };
 type MaybeAfterCommit = ExactlyOnceTxn & { afterCommit?: (fn: () => void) => void };
 
-const noopLog: ActorLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
 export function actorNamespaces(name: string): ActorNamespaces {
   return { state: `actor.${name}`, timers: `actor.${name}.timers` };
 }
@@ -110,20 +100,19 @@ export function timerKey(key: string, timerId: string): string {
  */
 export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, options: ActorProcessorOptions): ActorProcessor {
   const scheduler = options.scheduler ?? asyncScheduler;
-  const log = options.log ?? noopLog;
+  const log = options.logger ?? silentLogger;
   const subjects = actorSubjects({ topology: options.topology, actor: def.name, prefix: options.prefix });
   const ns = actorNamespaces(def.name);
   const actorSpace = subjects.base.slice(0, -def.name.length); // `<prefix>.<topology>.`
   const cache = new ActorCache<ActorRecord<S>>(def.maxKeysInMemory, def.passivateAfterMs, () => scheduler.now());
-  const env: BehaviourEnv<S, M, P> = { def, scheduler, io: options.io, log };
+  const env: BehaviourEnv<S, M, P> = { def, scheduler, io: options.io, logger: log };
   const stats = { handled: 0, deadLettered: 0, timersFired: 0, staleTimers: 0, alreadyApplied: 0 };
   let tail: Promise<void> = Promise.resolve();
 
   const deadLetter = (txn: ExactlyOnceTxn, m: StreamMessage, key: string | undefined, thrown: unknown, attempts: number): void => {
     const error = ensureError(thrown);
     const original: Envelope<Uint8Array> = { subject: m.subject, data: m.data, headers: m.headers, id: m.id, key, eventTime: m.eventTime, stream: m.stream, seq: m.seq, raw: m.data };
-    const record = toDeadLetter(original, error, attempts, { operator: `actor:${def.name}`, failedAt: scheduler.now() });
-    const { payload, headers } = encodeDeadLetter(record, { maxBytes: options.maxDeadLetterBytes?.() });
+    const { payload, headers } = deadLetterMessage(original, error, { operator: `actor:${def.name}`, failedAt: scheduler.now(), attempts, maxBytes: options.maxDeadLetterBytes?.() });
     txn.emit(m, subjects.deadLetter, payload, headers);
     stats.deadLettered += 1;
     log.warn({ actor: def.name, key, subject: m.subject, seq: m.seq, err: error.message, attempts }, 'actor message dead-lettered');

@@ -1,3 +1,4 @@
+import { resolveRetryPolicy, type BackoffPolicy } from '../retry/retry-policy.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
 import { InvalidConfigError } from '../errors.js';
 import type { ActorConfig, ActorDefinition, ResolvedSupervision, Supervision } from './types.js';
@@ -55,29 +56,17 @@ export function actor<S, M = unknown, P = unknown>(config: ActorConfig<S, M, P>)
   };
 }
 
+// An actor's retries wait inside its own batch: no crowd of clients to spread, so no jitter.
+const ACTOR_RETRY: BackoffPolicy = { maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 5_000, multiplier: 2, jitter: 'none' };
+
 function resolveSupervision(where: string, s: Supervision | undefined): ResolvedSupervision {
-  const base: ResolvedSupervision = { mode: 'retry', maxAttempts: 3, backoffMs: 100, maxBackoffMs: 5_000, onExhausted: 'skip' };
+  const base: ResolvedSupervision = { mode: 'retry', ...ACTOR_RETRY, onExhausted: 'skip' };
   if (s === undefined || s === 'retry') return base;
   if (s === 'skip' || s === 'resume' || s === 'stop-key') return { ...base, mode: s === 'resume' ? 'skip' : s, maxAttempts: 1 };
   if (typeof s !== 'object' || s.mode !== 'retry') {
     throw new InvalidConfigError(where, 'supervision', `must be 'retry', 'resume', 'skip', 'stop-key' or { mode: 'retry', ... }, got ${JSON.stringify(s)}`);
   }
-  const resolved: ResolvedSupervision = {
-    mode: 'retry',
-    maxAttempts: s.maxAttempts ?? base.maxAttempts,
-    backoffMs: s.backoffMs ?? base.backoffMs,
-    maxBackoffMs: s.maxBackoffMs ?? base.maxBackoffMs,
-    onExhausted: s.onExhausted ?? 'skip',
-  };
-  if (!Number.isInteger(resolved.maxAttempts) || resolved.maxAttempts < 1) {
-    throw new InvalidConfigError(where, 'supervision.maxAttempts', `must be an integer >= 1, got ${resolved.maxAttempts}`);
-  }
-  if (!(resolved.backoffMs >= 0)) {
-    throw new InvalidConfigError(where, 'supervision.backoffMs', `must be >= 0, got ${resolved.backoffMs}`);
-  }
-  if (!(resolved.maxBackoffMs >= resolved.backoffMs)) {
-    throw new InvalidConfigError(where, 'supervision.maxBackoffMs', `must be >= backoffMs (${resolved.backoffMs}), got ${resolved.maxBackoffMs}`);
-  }
+  const resolved: ResolvedSupervision = { mode: 'retry', ...resolveRetryPolicy(s, ACTOR_RETRY, where, 'supervision.'), onExhausted: s.onExhausted ?? 'skip' };
   if (resolved.onExhausted !== 'skip' && resolved.onExhausted !== 'stop-key') {
     throw new InvalidConfigError(where, 'supervision.onExhausted', `must be 'skip' or 'stop-key', got ${JSON.stringify(resolved.onExhausted)}`);
   }

@@ -1,3 +1,4 @@
+import { backoffDelayMs } from '../retry/retry-policy.js';
 import { firstValueFrom, timer, type SchedulerLike } from 'rxjs';
 import { codecFor } from '../codec/codec-for.js';
 import { HEADERS } from '../envelope/envelope.js';
@@ -6,7 +7,8 @@ import { validateSubject } from '../transport/subject.js';
 import { keyBytes, keyFits } from '../state/state-key.js';
 import type { Transport } from '../transport/transport.js';
 import { MAX_TIMER_ID_BYTES } from './actor-limits.js';
-import type { ActorContext, ActorDefinition, ActorLogger, ActorMessage, AskOptions, TimerWhen } from './types.js';
+import { childLogger, type Logger } from '../logger.js';
+import type { ActorContext, ActorDefinition, ActorMessage, AskOptions, TimerWhen } from './types.js';
 
 /** A behaviour's buffered side effect, applied to the transaction only when it returned. */
 export type Effect =
@@ -26,7 +28,7 @@ export interface BehaviourEnv<S, M, P> {
   readonly def: ActorDefinition<S, M, P>;
   readonly scheduler: SchedulerLike;
   readonly io: Pick<Transport, 'request'> | undefined;
-  readonly log: ActorLogger;
+  readonly logger: Logger;
 }
 
 /** Header on a `.tell` message naming the inbox `ctx.reply` answers on. */
@@ -62,13 +64,13 @@ export function runBehaviour<S, M, P>(
 /** After attempt 1 failed with `thrown`: the remaining attempts, with backoff. */
 async function retry<S, M, P>(env: BehaviourEnv<S, M, P>, key: string, state: S, msg: ActorMessage<M, P>, thrown: unknown): Promise<BehaviourRun<S>> {
   const { def, scheduler } = env;
-  const { maxAttempts, backoffMs, maxBackoffMs } = def.supervision;
+  const { maxAttempts } = def.supervision;
   let error = ensureError(thrown);
   for (let attempt = 1; ; attempt++) {
     // `name`, not only instanceof: a TerminalError from another copy of the package still counts.
     if (error instanceof TerminalError || error.name === 'TerminalError' || attempt >= maxAttempts) return { ok: false, error, attempts: attempt };
-    const delay = Math.min(maxBackoffMs, backoffMs * 2 ** (attempt - 1));
-    env.log.warn({ actor: def.name, key, attempt, delayMs: delay, err: error.message }, 'actor behaviour failed; retrying');
+    const delay = backoffDelayMs(attempt, def.supervision);
+    env.logger.warn({ actor: def.name, key, attempt, delayMs: delay, err: error.message }, 'actor behaviour failed; retrying');
     if (delay > 0) await firstValueFrom(timer(delay, scheduler));
     const effects: Effect[] = [];
     try {
@@ -83,7 +85,7 @@ async function retry<S, M, P>(env: BehaviourEnv<S, M, P>, key: string, state: S,
 
 /** One attempt's `ctx`: a class, so a message costs one small object rather than a dozen closures. */
 class Context<S, M, P> implements ActorContext {
-  private logger: ActorLogger | undefined;
+  private keyLogger: Logger | undefined;
 
   constructor(
     private readonly env: BehaviourEnv<S, M, P>,
@@ -97,18 +99,9 @@ class Context<S, M, P> implements ActorContext {
     return this.env.def.name;
   }
 
-  get log(): ActorLogger {
-    if (this.logger === undefined) {
-      const base = this.env.log;
-      const bind = { actor: this.env.def.name, key: this.key };
-      this.logger = {
-        debug: (o, m) => base.debug({ ...bind, ...o }, m),
-        info: (o, m) => base.info({ ...bind, ...o }, m),
-        warn: (o, m) => base.warn({ ...bind, ...o }, m),
-        error: (o, m) => base.error({ ...bind, ...o }, m),
-      };
-    }
-    return this.logger;
+  get logger(): Logger {
+    this.keyLogger ??= childLogger(this.env.logger, { actor: this.env.def.name, key: this.key });
+    return this.keyLogger;
   }
 
   now(): number {

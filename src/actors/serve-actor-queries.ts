@@ -7,7 +7,8 @@ import type { Transport } from '../transport/transport.js';
 import { MAX_ACTOR_KEY_BYTES } from './actor-limits.js';
 import type { ActorRecord } from './actor-processor.js';
 import { keyFromToken, type ActorSubjects } from './actor-subjects.js';
-import type { ActorDefinition, ActorLogger } from './types.js';
+import type { Logger } from '../logger.js';
+import type { ActorDefinition } from './types.js';
 
 /** Headers on a state-query answer. */
 export const ACTOR_QUERY_HEADERS = {
@@ -39,7 +40,7 @@ export interface ServeActorQueriesOptions {
   namespace: string;
   /** Queue group, so instances share queries. Default `<base subject>`. */
   queue?: string | undefined;
-  log?: ActorLogger | undefined;
+  logger?: Logger | undefined;
 }
 
 /**
@@ -87,7 +88,7 @@ export function serveActorQueries<S, M, P>(def: ActorDefinition<S, M, P>, option
       }
     } catch (err) {
       const e = ensureError(err);
-      options.log?.warn({ actor: def.name, subject: req.subject, err: e.message }, 'actor state query failed');
+      options.logger?.warn({ actor: def.name, subject: req.subject, err: e.message }, 'actor state query failed');
       try {
         answer(to, null, { [ACTOR_QUERY_HEADERS.error]: `${e.name}: ${e.message}`.replace(/[\r\n]+/g, ' '), [ACTOR_QUERY_HEADERS.errorCode]: '500' });
       } catch {

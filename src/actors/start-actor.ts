@@ -12,7 +12,8 @@ import { createActorProcessor, type ActorProcessorStats, type ActorRecord } from
 import type { ActorSubjects } from './actor-subjects.js';
 import { serveActorQueries } from './serve-actor-queries.js';
 import { TimerService } from './timer-service.js';
-import type { ActorDefinition, ActorLogger, StoredTimer } from './types.js';
+import type { Logger } from '../logger.js';
+import type { ActorDefinition, StoredTimer } from './types.js';
 
 /** Options of {@link startActor}. */
 export interface StartActorOptions {
@@ -42,7 +43,7 @@ export interface StartActorOptions {
   /** Timers held in memory at most (the rest wait in LMDB). Default 100000. */
   maxTimersInMemory?: number | undefined;
   scheduler?: SchedulerLike | undefined;
-  log?: ActorLogger | undefined;
+  logger?: Logger | undefined;
   /** @internal TESTING ONLY: passed to the engine. */
   faults?: ExactlyOnceConfig['faults'];
 }
@@ -96,7 +97,7 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
     topology: store.topology,
     prefix: options.prefix,
     scheduler,
-    log: options.log,
+    logger: options.logger,
     io: transport,
     maxDeadLetterBytes: () => transport.maxPayloadBytes,
     timers: { set: (t) => timers?.set(t), cancel: (k, id) => timers?.cancel(k, id) },
@@ -108,7 +109,7 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
     load: () => valuesOf(store.entries<StoredTimer>(namespaces.timers)),
     scheduler,
     maxTimersInMemory: options.maxTimersInMemory,
-    log: options.log,
+    logger: options.logger,
   });
 
   await transport.ensureStream({ name: options.stream, subjects: [...(options.subjects ?? []), ...subjects.streamSubjects] });
@@ -123,14 +124,14 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
     batch: options.batch,
     outputs: options.outputs,
     process: processor.process,
-    logger: options.log !== undefined ? { ...bindLog(options.log) } : undefined,
+    logger: options.logger,
     scheduler,
     faults: options.faults,
   });
   timers.start();
   const subs: Subscription[] = [];
   if (options.queries !== false) {
-    subs.push(serveActorQueries(def, { transport, subjects, namespace: namespaces.state, read: (ns, key) => store.get(ns, key), log: options.log }));
+    subs.push(serveActorQueries(def, { transport, subjects, namespace: namespaces.state, read: (ns, key) => store.get(ns, key), logger: options.logger }));
   }
   const sweepEveryMs = Math.min(60_000, Math.max(1_000, def.passivateAfterMs / 2));
   subs.push(interval(sweepEveryMs, scheduler).subscribe(() => processor.sweep()));
@@ -164,8 +165,4 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
 
 function* valuesOf<V>(entries: Iterable<{ value: V }>): Iterable<V> {
   for (const e of entries) yield e.value;
-}
-
-function bindLog(log: ActorLogger): { debug(o: object, m: string): void; info(o: object, m: string): void; warn(o: object, m: string): void; error(o: object, m: string): void } {
-  return { debug: (o, m) => log.debug(o, m), info: (o, m) => log.info(o, m), warn: (o, m) => log.warn(o, m), error: (o, m) => log.error(o, m) };
 }

@@ -5,7 +5,8 @@ import { ensureError, InvalidConfigError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
 import type { TimerFiring } from './actor-processor.js';
 import { keyToken, type ActorSubjects } from './actor-subjects.js';
-import type { ActorLogger, StoredTimer, TimerListener } from './types.js';
+import type { Logger } from '../logger.js';
+import type { StoredTimer, TimerListener } from './types.js';
 
 /** Options of {@link TimerService}. */
 export interface TimerServiceOptions {
@@ -25,7 +26,7 @@ export interface TimerServiceOptions {
   maxInFlight?: number | undefined;
   /** Wait before re-publishing a firing whose publish failed, ms. Default 1000. */
   retryMs?: number | undefined;
-  log?: ActorLogger | undefined;
+  logger?: Logger | undefined;
 }
 
 /** `live` turns false when the timer is cancelled, replaced or done; `publishing` while its firing awaits the ack. */
@@ -55,7 +56,7 @@ export class TimerService implements TimerListener {
   private readonly maxInMemory: number;
   private readonly maxInFlight: number;
   private readonly retryMs: number;
-  private readonly log: ActorLogger | undefined;
+  private readonly logger: Logger | undefined;
   private wake: Subscription | undefined;
   private wakeAt = Infinity;
   private inFlight = 0;
@@ -69,7 +70,7 @@ export class TimerService implements TimerListener {
     this.maxInMemory = options.maxTimersInMemory ?? 100_000;
     this.maxInFlight = options.maxInFlight ?? 256;
     this.retryMs = options.retryMs ?? 1_000;
-    this.log = options.log;
+    this.logger = options.logger;
     if (!Number.isInteger(this.maxInMemory) || this.maxInMemory < 1) {
       throw new InvalidConfigError('TimerService', 'maxTimersInMemory', `must be an integer >= 1, got ${this.maxInMemory}`);
     }
@@ -213,7 +214,7 @@ export class TimerService implements TimerListener {
       (err: unknown) => {
         this.inFlight -= 1;
         slot.publishing = false;
-        this.log?.warn({ subject, timerId: timer.timerId, err: ensureError(err).message }, 'timer firing publish failed; will retry');
+        this.logger?.warn({ subject, timerId: timer.timerId, err: ensureError(err).message }, 'timer firing publish failed; will retry');
         if (slot.live) {
           slot.notBefore = this.scheduler.now() + this.retryMs;
           this.push(slot);

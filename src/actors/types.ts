@@ -1,5 +1,6 @@
+import type { BackoffPolicy, RetryPolicy } from '../retry/retry-policy.js';
+import type { Logger } from '../logger.js';
 import type { SchedulerLike } from 'rxjs';
-import type { DeadLetterRecord } from '../dead-letter/dead-letter-record.js';
 import type { Codec } from '../codec/codec.js';
 import type { Envelope } from '../envelope/envelope.js';
 
@@ -34,14 +35,6 @@ export interface AskOptions {
   /** How long to wait for the answer, ms. */
   timeoutMs: number;
   headers?: Readonly<Record<string, string>> | undefined;
-}
-
-/** The few logger methods an actor uses (pino's signature). */
-export interface ActorLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
 }
 
 /**
@@ -92,7 +85,8 @@ export interface ActorContext {
   clearState(): void;
   /** The processor's clock (its RxJS scheduler), epoch ms. Not replay-stable. */
   now(): number;
-  readonly log: ActorLogger;
+  /** The topology's logger, with `actor` and `key` on every line. */
+  readonly logger: Logger;
 }
 
 /** A behaviour: the new state for `state` after `msg`, sync or async. */
@@ -104,8 +98,9 @@ export type ActorBehaviour<S, M, P = unknown> = (
 
 /**
  * What a throwing behaviour does. `TerminalError`s skip retries in every mode.
- * - `retry`: try again up to `maxAttempts` in all, waiting `backoffMs * 2^(attempt-1)` (capped at
- *   `maxBackoffMs`) between attempts, while the rest of the batch waits; then `onExhausted`.
+ * - `retry`: try again up to `maxAttempts` in all, waiting `backoffDelayMs` of the
+ *   {@link RetryPolicy} (`initialDelayMs * multiplier^(retry-1)` capped at `maxDelayMs`, then
+ *   `jitter`) between attempts, while the rest of the batch waits; then `onExhausted`.
  * - `resume` (`skip` is its older name): dead-letter the message, keep the old state, go on —
  *   the same word as a pipeline's and an operator's `SupervisionMode`.
  * - `stop-key`: dead-letter the message and stop the key: its later messages go to the dead
@@ -116,17 +111,17 @@ export type Supervision =
   | 'skip'
   | 'stop-key'
   | 'retry'
-  | {
-      readonly mode: 'retry';
-      /** Attempts in all, including the first. Default 3. */
-      readonly maxAttempts?: number | undefined;
-      /** First backoff, ms. Default 100. */
-      readonly backoffMs?: number | undefined;
-      /** Backoff cap, ms. Default 5000. */
-      readonly maxBackoffMs?: number | undefined;
-      /** After the last attempt fails. Default 'skip'. */
-      readonly onExhausted?: 'skip' | 'stop-key' | undefined;
-    };
+  | RetrySupervision;
+
+/**
+ * `{ mode: 'retry' }` with its {@link RetryPolicy}. Defaults: 3 attempts, 100 ms doubling up to
+ * 5000 ms, no jitter (an actor's retries wait in its own batch, so there is no crowd to spread).
+ */
+export interface RetrySupervision extends RetryPolicy {
+  readonly mode: 'retry';
+  /** After the last attempt fails. Default 'skip'. */
+  readonly onExhausted?: 'skip' | 'stop-key' | undefined;
+}
 
 /** Configuration of {@link actor}. */
 export interface ActorConfig<S, M, P = unknown> {
@@ -144,7 +139,7 @@ export interface ActorConfig<S, M, P = unknown> {
   /** The state of a key that has none yet. */
   initial: (key: string) => S;
   handle: ActorBehaviour<S, M, P>;
-  /** Default `{ mode: 'retry', maxAttempts: 3, backoffMs: 100 }`, then skip. */
+  /** Default `{ mode: 'retry', maxAttempts: 3, initialDelayMs: 100 }`, then skip. */
   supervision?: Supervision | undefined;
   /** Evict a key from memory after this long unused, ms. Default 300000 (5 minutes). */
   passivateAfterMs?: number | undefined;
@@ -167,21 +162,10 @@ export interface ActorDefinition<S, M, P = unknown> {
 }
 
 /** {@link Supervision} with defaults filled in. */
-export interface ResolvedSupervision {
+export interface ResolvedSupervision extends BackoffPolicy {
   readonly mode: 'retry' | 'skip' | 'stop-key';
-  readonly maxAttempts: number;
-  readonly backoffMs: number;
-  readonly maxBackoffMs: number;
   readonly onExhausted: 'skip' | 'stop-key';
 }
-
-/**
- * A dead letter as an actor publishes it (msgpack) on `sluice.dlq.<topology>.<actor>`: Sluice's
- * one dead-letter record (see `DeadLetterRecord`), with `operator: 'actor:<name>'`, the key when
- * known, the original bytes, subject, stream and sequence, the error and the behaviour attempts
- * made (0 when it never ran: undecodable input, no key, a stopped key).
- */
-export type ActorDeadLetter = DeadLetterRecord;
 
 /** Options shared by the processor and the runner. */
 export interface ActorRuntimeOptions {
@@ -191,7 +175,7 @@ export interface ActorRuntimeOptions {
   prefix?: string | undefined;
   /** Clock and timers (backoff, passivation). Default `asyncScheduler`. */
   scheduler?: SchedulerLike | undefined;
-  log?: ActorLogger | undefined;
+  logger?: Logger | undefined;
 }
 
 /** A durable timer as stored in LMDB (namespace `actor.<name>.timers`) and scheduled by the timer service. */

@@ -5,7 +5,7 @@
 
 // The exactly-once engine
 export { startExactlyOnce } from '../exactly-once/index.js';
-export type { BatchProcessor, ExactlyOnceConfig, ExactlyOnceHandle, ExactlyOnceLogger, ExactlyOnceStats, ExactlyOnceTxn } from '../exactly-once/index.js';
+export type { BatchProcessor, ExactlyOnceConfig, ExactlyOnceHandle, ExactlyOnceStats, ExactlyOnceTxn } from '../exactly-once/index.js';
 
 // A durable batch on the engine (its config types are exported by `sluice`, for `t.durableBatch`):
 // started by hand, mounted on a topology's builder, or as a one-part topology for `sluice run`

@@ -1,5 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
-import { batchRecordDeadLetter } from './batch-record-dead-letter.js';
+import { deadLetterMessage } from '../dead-letter/dead-letter-message.js';
+import { batchRecordEnvelope } from './batch-record-envelope.js';
 import { batchBufferLayout as L, type SegmentInfo } from '../state/lmdb-batch-buffer.js';
 import type { StateStore } from '../state/types.js';
 import { validateSubject } from '../transport/subject.js';
@@ -8,7 +9,8 @@ import type { BatchFlush, BatchRecord, DurableBatchStats, FlushChunkInfo } from 
 import { decodeOutbox, encodeOutbox, type OutboxEntry } from './outbox-codec.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { checkStaleOutbox } from './stale-outbox.js';
-import type { ExactlyOnceLogger, FaultContext } from './types.js';
+import type { Logger } from '../logger.js';
+import type { FaultContext } from './types.js';
 
 /** Flush progress of one segment, under `fl.<segment>`: the next value, output and chunk index. */
 interface Progress {
@@ -30,7 +32,7 @@ export interface DurableBatchFlusherOptions {
   maxPending: number;
   duplicateWindowMs: number | undefined;
   scheduler: SchedulerLike;
-  logger: ExactlyOnceLogger;
+  logger: Logger;
   stats: DurableBatchStats;
   faults?: ((ctx: FaultContext) => void) | undefined;
   onFatal: (err: unknown) => void;
@@ -253,10 +255,10 @@ export class DurableBatchFlusher {
         await this.o.flush([r], emit, { ...info, from: info.from + j, last: info.last && j === chunk.length - 1 });
       } catch (err) {
         entries.length = mark;
-        const d = batchRecordDeadLetter(r, err, `durableBatch:${this.o.name}`, this.o.scheduler.now(), this.o.transport.maxPayloadBytes);
+        const d = deadLetterMessage(batchRecordEnvelope(r), err, { operator: `durableBatch:${this.o.name}`, failedAt: this.o.scheduler.now(), maxBytes: this.o.transport.maxPayloadBytes });
         emit(dlq, d.payload, d.headers);
         this.o.stats.deadLettered += 1;
-        this.o.logger.warn({ batch: this.o.name, batchSeq: info.batchSeq, subject: r.subject, seq: r.seq, err: d.message }, 'durable batch: flush failed for a value; dead-lettered');
+        this.o.logger.warn({ batch: this.o.name, batchSeq: info.batchSeq, subject: r.subject, seq: r.seq, err: d.record.error.message }, 'durable batch: flush failed for a value; dead-lettered');
       }
     }
   }

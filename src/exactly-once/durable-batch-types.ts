@@ -1,7 +1,8 @@
 import type { SchedulerLike } from 'rxjs';
 import type { StateStore } from '../state/types.js';
 import type { Transport } from '../transport/transport.js';
-import type { ExactlyOnceLogger, FaultContext } from './types.js';
+import type { Logger } from '../logger.js';
+import type { FaultContext } from './types.js';
 
 /**
  * An input message as a durable batch keeps it in LMDB: the original bytes, subject, headers and
@@ -110,7 +111,7 @@ export interface DurableBatchConfig {
     /** The output streams' duplicate window, ms (see `startExactlyOnce`). Default: read from the streams. */
     duplicateWindowMs?: number | undefined;
   } | undefined;
-  logger?: ExactlyOnceLogger | undefined;
+  logger?: Logger | undefined;
   scheduler?: SchedulerLike | undefined;
   /** @internal TESTING ONLY: fault hook of the accumulating engine and of the flush publisher (see `ExactlyOnceConfig.faults`). */
   faults?: ((ctx: FaultContext) => void) | undefined;

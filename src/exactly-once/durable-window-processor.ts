@@ -1,11 +1,10 @@
 import { validateCalendar } from '../../operators/internal/calendar-period.js';
-import { optionalNumber, requireInt, requireNumber } from '../../operators/internal/batch-validate.js';
+import { optionalNumber, requireInt, requireNumber } from '../../operators/internal/validate-config.js';
 import { windowSpansOf, type FixedWindowSpec, type WindowSpan } from '../../operators/internal/window-spans.js';
 import { calendarPeriodOf } from '../../operators/internal/calendar-period.js';
 import { codecFor } from '../codec/codec-for.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
-import { toDeadLetter } from '../dead-letter/dead-letter-record.js';
-import { encodeDeadLetter } from '../dead-letter/encode-dead-letter.js';
+import { deadLetterMessage } from '../dead-letter/dead-letter-message.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { BufferOverflowError, DecodeError, InvalidConfigError } from '../errors.js';
 import type { StreamMessage } from '../transport/transport.js';
@@ -144,8 +143,7 @@ export function durableWindowProcessor<T, A>(config: DurableWindowProcessorConfi
     });
 
     const deadLetter = (m: StreamMessage, item: Envelope<unknown>, err: unknown): void => {
-      const record = toDeadLetter({ ...item, raw: m.data }, err, 1, { operator, failedAt: now() });
-      const { payload, headers } = encodeDeadLetter(record, { maxBytes: config.maxPayloadBytes ?? 1024 * 1024 });
+      const { payload, headers } = deadLetterMessage({ ...item, raw: m.data }, err, { operator, failedAt: now(), maxBytes: config.maxPayloadBytes ?? 1024 * 1024 });
       txn.emit(m, config.deadLetterSubject, payload, headers);
       counted.deadLettered++;
     };

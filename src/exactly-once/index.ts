@@ -5,7 +5,6 @@ export type {
   BatchProcessor,
   ExactlyOnceConfig,
   ExactlyOnceHandle,
-  ExactlyOnceLogger,
   ExactlyOnceStats,
   ExactlyOnceTxn,
   FaultContext,

@@ -1,7 +1,8 @@
 import type { SchedulerLike } from 'rxjs';
 import type { AckPublisher, Transport } from '../transport/transport.js';
 import type { OutboxEntry } from './outbox-codec.js';
-import type { ExactlyOnceLogger, FaultContext } from './types.js';
+import type { Logger } from '../logger.js';
+import type { FaultContext } from './types.js';
 
 /** A committed batch's outputs on their way to JetStream. */
 export interface PublishBatch {
@@ -25,7 +26,7 @@ export interface OutboxPublisherOptions {
   maxInFlight: number;
   ackTimeoutMs: number;
   scheduler: SchedulerLike;
-  logger: ExactlyOnceLogger;
+  logger: Logger;
   counters: PublisherCounters;
   /** A batch's outputs are all acknowledged: its outbox record may go. */
   onBatchAcked: (seq: number) => void;

@@ -5,7 +5,8 @@ import { HEADERS } from '../envelope/envelope.js';
 import { batchBufferLayout as L, enqueueSealed, type OpenSegmentInfo, type SegmentInfo } from '../state/lmdb-batch-buffer.js';
 import { codecFor } from '../codec/codec-for.js';
 import type { StreamMessage } from '../transport/transport.js';
-import { batchRecordDeadLetter } from './batch-record-dead-letter.js';
+import { deadLetterMessage } from '../dead-letter/dead-letter-message.js';
+import { batchRecordEnvelope } from './batch-record-envelope.js';
 import type { BatchRecord, LateRecord, PeriodGroup, PeriodsConfig } from './durable-batch-types.js';
 import { PeriodLabelError } from './exactly-once-errors.js';
 import type { BatchProcessor, ExactlyOnceTxn } from './types.js';
@@ -120,7 +121,7 @@ export function periodBatchProcessor(config: PeriodBatchProcessorConfig): BatchP
     };
     const deadLetter = (m: StreamMessage, r: BatchRecord, err: unknown): void => {
       if (deadLetterSubject === undefined) throw err;
-      const d = batchRecordDeadLetter(r, err, operator, r.timestampMs, config.maxPayloadBytes);
+      const d = deadLetterMessage(batchRecordEnvelope(r), err, { operator, failedAt: r.timestampMs, maxBytes: config.maxPayloadBytes });
       txn.emit(m, deadLetterSubject, d.payload, d.headers);
       t.deadLettered += 1;
     };

@@ -1,7 +1,7 @@
 import { subjectMatches } from '../transport/subject.js';
 import type { StreamInfo, Transport } from '../transport/transport.js';
 import type { OutboxEntry } from './outbox-codec.js';
-import type { ExactlyOnceLogger } from './types.js';
+import type { Logger } from '../logger.js';
 
 /** An outbox record as recovered at start. */
 export interface RecoveredBatch {
@@ -40,7 +40,7 @@ export async function checkStaleOutbox(args: {
   nowMs: number;
   /** Overrides the windows read from the streams, ms. */
   duplicateWindowMs?: number | undefined;
-  logger: ExactlyOnceLogger;
+  logger: Logger;
 }): Promise<StaleCheck> {
   const { transport, batches, msgIdPrefix, nowMs, logger } = args;
   const result: StaleCheck = { stale: 0, found: new Set(), unverified: 0 };

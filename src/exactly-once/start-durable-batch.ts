@@ -1,5 +1,5 @@
 import { asyncScheduler } from 'rxjs';
-import { InvalidConfigError, ensureError } from '../errors.js';
+import { ensureError } from '../errors.js';
 import { batchBufferLayout as L, type OpenSegmentInfo, type SegmentInfo } from '../state/lmdb-batch-buffer.js';
 import type { StateStore } from '../state/types.js';
 import { validateSubject } from '../transport/subject.js';
@@ -8,9 +8,10 @@ import { durableBatchProcessor } from './durable-batch-processor.js';
 import type { DurableBatchConfig, DurableBatchHandle, DurableBatchStats } from './durable-batch-types.js';
 import { emptyTotals, periodBatchLayout, type PeriodGroupTotals } from './period-batch-processor.js';
 import { startExactlyOnce } from './start-exactly-once.js';
-import type { ExactlyOnceHandle, ExactlyOnceLogger } from './types.js';
+import { silentLogger } from '../logger.js';
+import type { ExactlyOnceHandle } from './types.js';
+import { engineConfigChecks } from './engine-config-checks.js';
 
-const noopLogger: ExactlyOnceLogger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
  * Starts an exactly-once durable batch — `batchUntil` for nightly-size batches that must survive
@@ -48,7 +49,7 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
   const c = validate(config);
   const { name, transport, store } = config;
   const scheduler = config.scheduler ?? asyncScheduler;
-  const logger = config.logger ?? noopLogger;
+  const logger = config.logger ?? silentLogger;
   const ns = L.namespace(name);
   const stats: DurableBatchStats = { position: 0, open: 0, openGroups: 0, waitingGroups: 0, waitingByPeriod: {}, late: 0, ruleErrors: 0, inputs: 0, batchesFlushed: 0, lastBatchSize: 0, maxBatchSize: 0, pendingOutputs: 0, chunks: 0, deadLettered: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0 };
   let failure: Error | undefined;
@@ -152,10 +153,8 @@ interface Resolved {
 }
 
 function validate(config: DurableBatchConfig): Resolved {
-  const fail = (field: string, detail: string): never => {
-    throw new InvalidConfigError('startDurableBatch', field, detail);
-  };
-  if (typeof config.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(config.name)) fail('name', `must be 1-64 letters, digits, '-' or '_', got ${JSON.stringify(config.name)}`);
+  const { fail, int, name } = engineConfigChecks('startDurableBatch');
+  name(config.name);
   if (config.transport === undefined || typeof config.transport.ackPublisher !== 'function') fail('transport', 'must be a Transport (NatsTransport or LocalTransport)');
   if (typeof config.flush !== 'function') fail('flush', 'must be a function (chunk, emit, info) => void | Promise<void>');
   if (config.deadLetterSubject !== undefined) {
@@ -174,11 +173,6 @@ function validate(config: DurableBatchConfig): Resolved {
       fail('triggerSubjects', `has an invalid subject ${JSON.stringify(s)}: ${(err as Error).message}`);
     }
   }
-  const int = (field: string, v: number | undefined, dflt: number, min: number, max: number): number => {
-    const x = v ?? dflt;
-    if (!Number.isInteger(x) || x < min || x > max) fail(field, `must be an integer in ${min}..${max}, got ${x}`);
-    return x;
-  };
   if (config.maxItems !== undefined) int('maxItems', config.maxItems, 1, 1, Number.MAX_SAFE_INTEGER);
   if (config.periods !== undefined) validatePeriods(config, triggerSubjects, fail);
   if (triggerSubjects.length === 0 && config.maxItems === undefined) fail('triggerSubjects', 'is empty and maxItems is not set: the batch would never close');

@@ -7,9 +7,10 @@ import { decodeOutbox, encodeOutbox } from './outbox-codec.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { checkStaleOutbox, type RecoveredBatch } from './stale-outbox.js';
 import type { OrderedMessage, OrderedReader } from '../transport/transport.js';
-import type { ExactlyOnceConfig, ExactlyOnceHandle, ExactlyOnceLogger, ExactlyOnceStats, FaultPoint } from './types.js';
+import { silentLogger } from '../logger.js';
+import type { ExactlyOnceConfig, ExactlyOnceHandle, ExactlyOnceStats, FaultPoint } from './types.js';
+import { engineConfigChecks } from './engine-config-checks.js';
 
-const noopLogger: ExactlyOnceLogger = { debug() {}, info() {}, warn() {}, error() {} };
 // With no input to carry them, removals of acknowledged outbox records wait this long for a batch.
 const IDLE_REMOVAL_MS = 200;
 
@@ -48,7 +49,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
   const { name, transport, store, process } = config;
   const { stream, filterSubject } = config.source;
   const scheduler = config.scheduler ?? asyncScheduler;
-  const log = config.logger ?? noopLogger;
+  const log = config.logger ?? silentLogger;
   const msgIdPrefix = `${store.topology}.${name}.`;
   const stats: ExactlyOnceStats = {
     position: 0, batches: 0, inputs: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0, inFlight: 0,
@@ -363,19 +364,12 @@ interface Resolved {
 }
 
 function validate(config: ExactlyOnceConfig): Resolved {
-  const fail = (field: string, detail: string): never => {
-    throw new InvalidConfigError('startExactlyOnce', field, detail);
-  };
-  if (typeof config.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(config.name)) fail('name', `must be 1-64 letters, digits, '-' or '_', got ${JSON.stringify(config.name)}`);
+  const { fail, int, name } = engineConfigChecks('startExactlyOnce');
+  name(config.name);
   if (config.transport === undefined || typeof config.transport.readOrdered !== 'function') fail('transport', 'must be a Transport (NatsTransport or LocalTransport)');
   if (config.store === undefined || typeof config.store.transaction !== 'function') fail('store', 'must be a StateStore (openStateStore)');
   if (typeof config.source?.stream !== 'string' || config.source.stream.length === 0) fail('source.stream', `must be a stream name, got ${JSON.stringify(config.source?.stream)}`);
   if (typeof config.process !== 'function') fail('process', 'must be a function (batch, txn) => void | Promise<void>');
-  const int = (field: string, v: number | undefined, dflt: number, min: number, max: number): number => {
-    const x = v ?? dflt;
-    if (!Number.isInteger(x) || x < min || x > max) fail(field, `must be an integer in ${min}..${max}, got ${x}`);
-    return x;
-  };
   const maxCount = int('batch.maxCount', config.batch?.maxCount, 1000, 1, 100_000);
   const maxWaitMs = int('batch.maxWaitMs', config.batch?.maxWaitMs, 10, 0, 3_600_000);
   const maxInFlight = int('outputs.maxInFlight', config.outputs?.maxInFlight, 4096, 1, 1_000_000);

@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js';
 import type { SchedulerLike } from 'rxjs';
 import type { StateStore } from '../state/types.js';
 import type { StreamMessage, Transport } from '../transport/transport.js';
@@ -71,14 +72,6 @@ export interface FaultContext {
   readonly published?: number | undefined;
 }
 
-/** pino-compatible logger subset. */
-export interface ExactlyOnceLogger {
-  debug(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
-
 /** Options of `startExactlyOnce`. */
 export interface ExactlyOnceConfig {
   /**
@@ -131,7 +124,7 @@ export interface ExactlyOnceConfig {
    * 10000; 0 disables. Values are shared objects: `put` what you change, never mutate in place only.
    */
   stateCacheEntries?: number | undefined;
-  logger?: ExactlyOnceLogger | undefined;
+  logger?: Logger | undefined;
   /** Clock and timers (batch wait, ack sweep, retries). Default `asyncScheduler`. */
   scheduler?: SchedulerLike | undefined;
   /**

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import { InvalidConfigError } from '../errors.js';
 import type { StreamInfo, Transport } from '../transport/transport.js';
 

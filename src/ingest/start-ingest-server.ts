@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import { HEADERS } from '../envelope/envelope.js';
 import { InvalidConfigError, ensureError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';

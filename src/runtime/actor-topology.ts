@@ -1,7 +1,5 @@
-import { NEVER, Observable, interval } from 'rxjs';
-import { ensureError } from '../errors.js';
-import { registerEnginePart } from './engine-part.js';
-import { openTopologyStore, type TopologyStore } from './open-topology-store.js';
+import type { Observable } from 'rxjs';
+import { runEnginePart } from './engine-part.js';
 import { defineTopology, type Topology } from './define-topology.js';
 import type { TopologyContext } from './types.js';
 import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
@@ -103,52 +101,34 @@ function withInputSchemas<S, M, P>(def: ActorDefinition<S, M, P>, schemas: Reado
 }
 
 function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions, onStarted: ActorStarted<S> | undefined): Observable<never> {
-  const part = registerEnginePart(t, 'actor', `actor ${def.name}`, options.stream);
-  return new Observable<never>((subscriber) => {
-    let opened: TopologyStore | undefined;
-    let running: RunningActor<S> | undefined;
-    t.onStop(async () => {
-      await running?.stop();
-      await opened?.close();
-    });
-    const start = async (): Promise<void> => {
-      // The run's state directory (runTopology's stateDir) unless this part names its own.
-      opened = openTopologyStore(t, options.stateDir ?? t.stateDir);
+  return runEnginePart<RunningActor<S>>(t, {
+    kind: 'actor',
+    name: `actor ${def.name}`,
+    stream: options.stream,
+    // The run's state directory (runTopology's stateDir) unless this part names its own.
+    stateDir: options.stateDir,
+    start: async (store) => {
       for (const s of options.ensureStreams ?? []) await t.transport.ensureStream({ name: s.name, subjects: s.subjects });
-      const actor = (running = await startActor(def, { ...options, transport: t.transport, store: opened.store, log: t.logger, scheduler: t.scheduler }));
-      part.running(() => {
-        const s = actor.stats();
-        const e = s.engine;
-        return {
-          position: e.position, in: e.inputs, out: e.outputs, deadLetters: s.deadLettered, unsettled: e.inFlight, batches: e.batches,
-          lastBatchSize: e.lastBatchSize, maxBatchSize: e.maxBatchSize, actors: s.keysInMemory, outbox: e.pendingOutputs,
-          detail: {
-            position: e.position, handled: s.handled, timersFired: s.timersFired, timersInMemory: s.timersInMemory, evictions: s.evictions,
-            acked: e.acked, duplicates: e.duplicates, resent: e.resent, publishErrors: e.publishErrors, consumerResets: e.consumerResets, staleOutputsUnverified: e.staleOutputsUnverified,
-          },
-        };
-      });
-      onStarted?.started(actor);
-      running.done.catch((err: unknown) => {
-        part.failed();
-        subscriber.error(ensureError(err));
-      });
-      const every = options.reportEveryMs ?? 5_000;
-      if (every > 0) {
-        subscriber.add(
-          interval(every, t.scheduler).subscribe(() => {
-            const s = running!.stats();
-            t.report(`${t.topologyName}/${def.name} | position ${s.engine.position} | handled ${s.handled} | dlq ${s.deadLettered} | keys in memory ${s.keysInMemory} | timers ${s.timersInMemory}, fired ${s.timersFired}`);
-          }),
-        );
-      }
-    };
-    start().catch((err: unknown) => {
-      onStarted?.failed(ensureError(err));
-      part.failed();
-      subscriber.error(ensureError(err));
-    });
-    // Completes when the run drains; the onStop hook then stops the actor.
-    subscriber.add(NEVER.pipe(t.untilStopped()).subscribe({ complete: () => subscriber.complete() }));
+      return startActor(def, { ...options, transport: t.transport, store, logger: t.logger, scheduler: t.scheduler });
+    },
+    read: (actor) => {
+      const s = actor.stats();
+      const e = s.engine;
+      return {
+        position: e.position, in: e.inputs, out: e.outputs, deadLetters: s.deadLettered, unsettled: e.inFlight, batches: e.batches,
+        lastBatchSize: e.lastBatchSize, maxBatchSize: e.maxBatchSize, actors: s.keysInMemory, outbox: e.pendingOutputs,
+        detail: {
+          position: e.position, handled: s.handled, timersFired: s.timersFired, timersInMemory: s.timersInMemory, evictions: s.evictions,
+          acked: e.acked, duplicates: e.duplicates, resent: e.resent, publishErrors: e.publishErrors, consumerResets: e.consumerResets, staleOutputsUnverified: e.staleOutputsUnverified,
+        },
+      };
+    },
+    statusLine: (actor) => {
+      const s = actor.stats();
+      return `${t.topologyName}/${def.name} | position ${s.engine.position} | handled ${s.handled} | dlq ${s.deadLettered} | keys in memory ${s.keysInMemory} | timers ${s.timersInMemory}, fired ${s.timersFired}`;
+    },
+    reportEveryMs: options.reportEveryMs,
+    started: (actor) => onStarted?.started(actor),
+    startFailed: (error) => onStarted?.failed(error),
   });
 }

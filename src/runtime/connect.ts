@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import { TransportError } from '../errors.js';
 import { LocalTransport } from '../transport/local/local-transport.js';
 import { redactConnectOptions, type NatsConnectOptions, type NatsCredentials } from '../transport/nats/nats-connect-options.js';
@@ -79,7 +79,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
     if (env[CONNECT_ENV.requireNats] === '1') {
       throw new TransportError('sluice', 'connect', `${err.message}, and ${CONNECT_ENV.requireNats}=1 forbids the in-process fallback`, { cause: err });
     }
-    logger.warn(`${err.message}: running on the in-process transport — durability is OFF (streams live in memory and are lost at exit)`);
+    logger.warn({}, `${err.message}: running on the in-process transport — durability is OFF (streams live in memory and are lost at exit)`);
     return connection(new LocalTransport(), 'local', 'in-process transport (durability off)', async () => undefined);
   }
 

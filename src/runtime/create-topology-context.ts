@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import { Observable, share, takeUntil, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
 import { decodeEnvelope } from '../codec/decode-envelope.js';

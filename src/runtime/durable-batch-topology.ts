@@ -1,12 +1,10 @@
-import { NEVER, Observable, interval } from 'rxjs';
-import { ensureError } from '../errors.js';
+import type { Observable } from 'rxjs';
 import { defineTopology, type Topology } from './define-topology.js';
 import type { TopologyContext } from './types.js';
 import type { StateStore } from '../state/types.js';
 import type { StreamConfig } from '../transport/transport.js';
 import type { DurableBatchConfig, DurableBatchHandle } from '../exactly-once/durable-batch-types.js';
-import { registerEnginePart } from './engine-part.js';
-import { openTopologyStore, type TopologyStore } from './open-topology-store.js';
+import { runEnginePart } from './engine-part.js';
 import { startDurableBatch } from '../exactly-once/start-durable-batch.js';
 
 /** Options of {@link durableBatch} / {@link durableBatchTopology}. */
@@ -43,54 +41,34 @@ export interface DurableBatchTopologyOptions extends Omit<DurableBatchConfig, 't
  * ```
  */
 export function durableBatch(t: TopologyContext, options: DurableBatchTopologyOptions): Observable<never> {
-  const part = registerEnginePart(t, 'durable-batch', `durable-batch ${options.name}`, options.source.stream);
-  return new Observable<never>((subscriber) => {
-    let opened: TopologyStore | undefined;
-    let running: DurableBatchHandle | undefined;
-    t.onStop(async () => {
-      await running?.stop();
-      await opened?.close();
-    });
-    const start = async (): Promise<void> => {
-      const store = options.store ?? (opened = openTopologyStore(t, options.stateDir ?? t.stateDir)).store;
-      for (const s of options.ensureStreams ?? []) await t.transport.ensureStream(s);
+  const { stateDir, ensureStreams, reportEveryMs, store, lateStream, ...config } = options;
+  return runEnginePart<DurableBatchHandle>(t, {
+    kind: 'durable-batch',
+    name: `durable-batch ${options.name}`,
+    stream: options.source.stream,
+    store,
+    stateDir,
+    start: async (opened) => {
+      for (const s of ensureStreams ?? []) await t.transport.ensureStream(s);
       const late = options.periods?.lateSubject;
-      if (late !== undefined && options.lateStream !== undefined && (await t.transport.findStream(late)) === undefined) await t.transport.ensureStream({ name: options.lateStream, subjects: [late] });
-      const { stateDir: _d, ensureStreams: _e, reportEveryMs: _r, store: _s, lateStream: _l, ...config } = options;
-      const batch = (running = await startDurableBatch({ ...config, transport: t.transport, store, logger: t.logger, scheduler: t.scheduler }));
-      part.running(() => {
-        const s = batch.stats;
-        return {
-          position: s.position, in: s.inputs, out: s.outputs, deadLetters: s.deadLettered, unsettled: null, batches: s.batchesFlushed,
-          lastBatchSize: s.batchesFlushed > 0 ? s.lastBatchSize : null, maxBatchSize: s.batchesFlushed > 0 ? s.maxBatchSize : null, actors: null, outbox: s.pendingOutputs,
-          detail: {
-            position: s.position, open: s.open, chunks: s.chunks, acked: s.acked, duplicates: s.duplicates, resent: s.resent, publishErrors: s.publishErrors,
-            ...(options.periods !== undefined ? { openGroups: s.openGroups, waitingGroups: s.waitingGroups, late: s.late, ruleErrors: s.ruleErrors } : {}),
-            // Which periods wait, as `waiting:<period>` counters (detail holds numbers only).
-            ...Object.fromEntries(Object.entries(s.waitingByPeriod).slice(0, 20).map(([p, n]) => [`waiting:${p}`, n])),
-          },
-        };
-      });
-      running.done.catch((err: unknown) => {
-        part.failed();
-        subscriber.error(ensureError(err));
-      });
-      const every = options.reportEveryMs ?? 5_000;
-      if (every > 0) {
-        subscriber.add(
-          interval(every, t.scheduler).subscribe(() => {
-            const s = running!.stats;
-            const groups = options.periods !== undefined ? ` | groups open ${s.openGroups}, waiting ${s.waitingGroups} | late ${s.late}` : '';
-            t.report(`${t.topologyName}/${options.name} | position ${s.position} | open ${s.open}${groups} | batches flushed ${s.batchesFlushed} | outputs ${s.outputs}, acked ${s.acked}`);
-          }),
-        );
-      }
-    };
-    start().catch((err: unknown) => {
-      part.failed();
-      subscriber.error(ensureError(err));
-    });
-    subscriber.add(NEVER.pipe(t.untilStopped()).subscribe({ complete: () => subscriber.complete() }));
+      if (late !== undefined && lateStream !== undefined && (await t.transport.findStream(late)) === undefined) await t.transport.ensureStream({ name: lateStream, subjects: [late] });
+      return startDurableBatch({ ...config, transport: t.transport, store: opened, logger: t.logger, scheduler: t.scheduler });
+    },
+    read: ({ stats: s }) => ({
+      position: s.position, in: s.inputs, out: s.outputs, deadLetters: s.deadLettered, unsettled: null, batches: s.batchesFlushed,
+      lastBatchSize: s.batchesFlushed > 0 ? s.lastBatchSize : null, maxBatchSize: s.batchesFlushed > 0 ? s.maxBatchSize : null, actors: null, outbox: s.pendingOutputs,
+      detail: {
+        position: s.position, open: s.open, chunks: s.chunks, acked: s.acked, duplicates: s.duplicates, resent: s.resent, publishErrors: s.publishErrors,
+        ...(options.periods !== undefined ? { openGroups: s.openGroups, waitingGroups: s.waitingGroups, late: s.late, ruleErrors: s.ruleErrors } : {}),
+        // Which periods wait, as `waiting:<period>` counters (detail holds numbers only).
+        ...Object.fromEntries(Object.entries(s.waitingByPeriod).slice(0, 20).map(([p, n]) => [`waiting:${p}`, n])),
+      },
+    }),
+    statusLine: ({ stats: s }) => {
+      const groups = options.periods !== undefined ? ` | groups open ${s.openGroups}, waiting ${s.waitingGroups} | late ${s.late}` : '';
+      return `${t.topologyName}/${options.name} | position ${s.position} | open ${s.open}${groups} | batches flushed ${s.batchesFlushed} | outputs ${s.outputs}, acked ${s.acked}`;
+    },
+    reportEveryMs,
   });
 }
 

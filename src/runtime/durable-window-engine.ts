@@ -1,12 +1,10 @@
-import { NEVER, Observable, interval } from 'rxjs';
-import { ensureError } from '../errors.js';
+import type { Observable } from 'rxjs';
 import type { TopologyContext } from './types.js';
 import type { StreamConfig } from '../transport/transport.js';
 import { durableWindowProcessor, type DurableWindowProcessorConfig } from '../exactly-once/durable-window-processor.js';
 import type { WindowMeta } from '../exactly-once/durable-window-state.js';
 import type { DurableWindowCounters } from '../exactly-once/durable-window-types.js';
-import { registerEnginePart } from './engine-part.js';
-import { openTopologyStore, type TopologyStore } from './open-topology-store.js';
+import { runEnginePart } from './engine-part.js';
 import { startExactlyOnce } from '../exactly-once/start-exactly-once.js';
 import type { ExactlyOnceHandle } from '../exactly-once/types.js';
 
@@ -41,23 +39,19 @@ export interface DurableWindowProbe {
  * `probe` is kept current for the mount's idle ticks.
  */
 export function durableWindowEngine<T, A>(t: TopologyContext, options: DurableWindowEngineOptions<T, A>, probe: DurableWindowProbe): Observable<never> {
-  const part = registerEnginePart(t, 'durable-window', `durable-window ${options.name}`, options.stream);
   const counters: DurableWindowCounters = { closed: 0, late: 0, deadLettered: 0, ticks: 0 };
-  return new Observable<never>((subscriber) => {
-    let opened: TopologyStore | undefined;
-    let engine: ExactlyOnceHandle | undefined;
-    t.onStop(async () => {
-      await engine?.stop();
-      await opened?.close();
-    });
-    const start = async (): Promise<void> => {
-      const store = (opened = openTopologyStore(t, options.stateDir ?? t.stateDir)).store;
-      for (const s of options.ensureStreams) await t.transport.ensureStream(s);
-      const { stream, stateDir: _d, ensureStreams: _e, reportEveryMs, batch, ...processor } = options;
+  const { stream, stateDir, ensureStreams, reportEveryMs, batch, ...processor } = options;
+  return runEnginePart<ExactlyOnceHandle>(t, {
+    kind: 'durable-window',
+    name: `durable-window ${options.name}`,
+    stream,
+    stateDir,
+    start: async (store) => {
+      for (const s of ensureStreams) await t.transport.ensureStream(s);
       probe.lastValueAt = t.scheduler.now();
       // Windows left open by the last run tick again when no value comes.
       probe.meta = store.get<WindowMeta>(`window.${options.name}`, 'meta');
-      const running = (engine = await startExactlyOnce({
+      const running = await startExactlyOnce({
         name: `window-${options.name}`,
         transport: t.transport,
         store,
@@ -75,34 +69,17 @@ export function durableWindowEngine<T, A>(t: TopologyContext, options: DurableWi
             if (values > 0) probe.lastValueAt = t.scheduler.now();
           },
         }),
-      }));
+      });
       probe.position = () => running.position;
-      part.running(() => {
-        const s = running.stats;
-        return {
-          position: s.position, in: s.inputs, out: s.outputs, deadLetters: counters.deadLettered, unsettled: null, batches: counters.closed,
-          lastBatchSize: null, maxBatchSize: null, actors: null, outbox: s.pendingOutputs,
-          detail: { position: s.position, open: probe.meta?.open ?? 0, late: counters.late, ticks: counters.ticks, acked: s.acked, duplicates: s.duplicates, resent: s.resent },
-        };
-      });
-      running.done.catch((err: unknown) => {
-        part.failed();
-        subscriber.error(ensureError(err));
-      });
-      const every = reportEveryMs ?? 5_000;
-      if (every > 0) {
-        subscriber.add(
-          interval(every, t.scheduler).subscribe(() => {
-            const s = running.stats;
-            t.report(`${t.topologyName}/${options.name} | position ${s.position} | open windows ${probe.meta?.open ?? '?'} | closed ${counters.closed} | late ${counters.late} | outputs ${s.outputs}, acked ${s.acked}`);
-          }),
-        );
-      }
-    };
-    start().catch((err: unknown) => {
-      part.failed();
-      subscriber.error(ensureError(err));
-    });
-    subscriber.add(NEVER.pipe(t.untilStopped()).subscribe({ complete: () => subscriber.complete() }));
+      return running;
+    },
+    read: ({ stats: s }) => ({
+      position: s.position, in: s.inputs, out: s.outputs, deadLetters: counters.deadLettered, unsettled: null, batches: counters.closed,
+      lastBatchSize: null, maxBatchSize: null, actors: null, outbox: s.pendingOutputs,
+      detail: { position: s.position, open: probe.meta?.open ?? 0, late: counters.late, ticks: counters.ticks, acked: s.acked, duplicates: s.duplicates, resent: s.resent },
+    }),
+    statusLine: ({ stats: s }) =>
+      `${t.topologyName}/${options.name} | position ${s.position} | open windows ${probe.meta?.open ?? '?'} | closed ${counters.closed} | late ${counters.late} | outputs ${s.outputs}, acked ${s.acked}`,
+    reportEveryMs,
   });
 }

@@ -1,4 +1,5 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
+import { backoffDelayMs, resolveRetryPolicy, type BackoffPolicy, type RetryPolicy } from '../retry/retry-policy.js';
 import type { Observable, SchedulerLike, Subscription } from 'rxjs';
 import type { Envelope } from '../envelope/envelope.js';
 import { ensureError, InvalidConfigError, TopologyFailedError } from '../errors.js';
@@ -9,7 +10,7 @@ import type { SupervisionMode } from '../settle/supervision.js';
  * How the runtime restarts a pipeline that failed under `'resume'` or `'retry'` supervision, as
  * Akka's `RestartSettings`. Every field has a default.
  */
-export interface RestartSettings {
+export interface RestartSettings extends Omit<RetryPolicy, 'maxAttempts'> {
   /**
    * Failures in a row, with no message of the pipeline's sources received in between, after which
    * the run ends with `TopologyFailedError` (a function that throws on every message is a bug to
@@ -17,16 +18,22 @@ export interface RestartSettings {
    */
   maxConsecutiveFailures?: number | undefined;
   /**
-   * First backoff before restarting a pipeline that failed with no message to blame (an error
-   * raised outside any delivery: a source, a timer), ms; doubles per failure in a row. Default
-   * 100. While it waits, its stream consumer is stopped: messages the broker had already sent come
+   * First delay before restarting a pipeline that failed with no message to blame (an error
+   * raised outside any delivery: a source, a timer), ms; grows by `multiplier` (default 2) per
+   * failure in a row, up to `maxDelayMs` (default 10000), no `jitter` by default. Default 100.
+   * While it waits, its stream consumer is stopped: messages the broker had already sent come
    * again after the source's `ackWaitMs`. (A failure on a message restarts at once, while that
    * message is still being delivered, so the consumer is kept and nothing in flight waits.)
    */
-  minBackoffMs?: number | undefined;
-  /** Longest backoff, ms. Default 10000. */
-  maxBackoffMs?: number | undefined;
+  initialDelayMs?: number | undefined;
 }
+
+/** {@link RestartSettings} validated, with defaults. */
+export interface ResolvedRestart extends Omit<BackoffPolicy, 'maxAttempts'> {
+  readonly maxConsecutiveFailures: number;
+}
+
+const RESTART_BACKOFF: BackoffPolicy = { maxAttempts: 1, initialDelayMs: 100, maxDelayMs: 10_000, multiplier: 2, jitter: 'none' };
 
 /** What a {@link PipelineSupervisor} needs from the runtime. Internal. */
 export interface PipelineSupervisorDeps {
@@ -35,7 +42,7 @@ export interface PipelineSupervisorDeps {
   readonly name: string;
   readonly pipeline: Observable<unknown>;
   readonly supervision: SupervisionMode;
-  readonly restart: Required<RestartSettings>;
+  readonly restart: ResolvedRestart;
   readonly logger: Logger;
   readonly scheduler: SchedulerLike;
   /** The core-NATS message being pushed through now (those have no settlement), if any. */
@@ -51,18 +58,13 @@ export interface PipelineSupervisorDeps {
 }
 
 /** Validates and defaults {@link RestartSettings}. */
-export function restartSettings(settings: RestartSettings = {}): Required<RestartSettings> {
-  const out = {
-    maxConsecutiveFailures: settings.maxConsecutiveFailures ?? 10,
-    minBackoffMs: settings.minBackoffMs ?? 100,
-    maxBackoffMs: settings.maxBackoffMs ?? 10_000,
-  };
-  for (const [field, v] of Object.entries(out)) {
-    const min = field === 'maxConsecutiveFailures' ? 1 : 0;
-    if (!Number.isInteger(v) || v < min) throw new InvalidConfigError('runTopology', `restart.${field}`, `must be an integer >= ${min}, got ${v}`);
+export function restartSettings(settings: RestartSettings = {}): ResolvedRestart {
+  const maxConsecutiveFailures = settings.maxConsecutiveFailures ?? 10;
+  if (!Number.isInteger(maxConsecutiveFailures) || maxConsecutiveFailures < 1) {
+    throw new InvalidConfigError('runTopology', 'restart.maxConsecutiveFailures', `must be an integer >= 1, got ${maxConsecutiveFailures}`);
   }
-  if (out.maxBackoffMs < out.minBackoffMs) throw new InvalidConfigError('runTopology', 'restart.maxBackoffMs', `must be >= minBackoffMs (${out.minBackoffMs}), got ${out.maxBackoffMs}`);
-  return out;
+  const { initialDelayMs, maxDelayMs, multiplier, jitter } = resolveRetryPolicy({ ...settings, maxAttempts: undefined }, RESTART_BACKOFF, 'runTopology', 'restart.');
+  return { maxConsecutiveFailures, initialDelayMs, maxDelayMs, multiplier, jitter };
 }
 
 /**
@@ -159,7 +161,7 @@ export class PipelineSupervisor {
     if (received - this.receivedAtFailure > 1) this.consecutive = 0;
     this.receivedAtFailure = received;
     this.consecutive += 1;
-    const { maxConsecutiveFailures, minBackoffMs, maxBackoffMs } = this.deps.restart;
+    const { maxConsecutiveFailures } = this.deps.restart;
     // A wrong configuration does not get better by waiting.
     const hopeless = !blamed && error.name === 'InvalidConfigError';
     if (hopeless || this.consecutive >= maxConsecutiveFailures) {
@@ -181,7 +183,7 @@ export class PipelineSupervisor {
         this.restarting = false;
       }
     }
-    const delayMs = Math.min(maxBackoffMs, minBackoffMs * 2 ** (this.consecutive - 1));
+    const delayMs = backoffDelayMs(this.consecutive, this.deps.restart);
     logger.warn({ err: error, part: name, supervision: this.deps.supervision, failures: this.consecutive, restartInMs: delayMs }, 'pipeline failed outside any message: restarting it after a backoff');
     this.timer = this.deps.scheduler.schedule(() => {
       this.timer = undefined;

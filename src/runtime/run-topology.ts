@@ -1,4 +1,5 @@
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
+import { childLogger, type Logger } from '../logger.js';
 import { asyncScheduler, isObservable, Observable, ReplaySubject, type SchedulerLike, type Subscription } from 'rxjs';
 import { ensureError, InvalidConfigError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';
@@ -21,7 +22,7 @@ import { fileNodesOf } from './describe-topology.js';
 /** Options for {@link runTopology}. */
 export interface RunTopologyOptions {
   transport: Transport;
-  /** Default: pino at `info` on stderr. */
+  /** Any pino-compatible logger. Default: pino at `info` on stderr. */
   logger?: Logger | undefined;
   /** Stop (and drain) after this long, ms. Default: run until `stop()`. */
   durationMs?: number | undefined;
@@ -137,8 +138,8 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   }
   if (!(drainTimeoutMs >= 0)) throw new InvalidConfigError('runTopology', 'drainTimeoutMs', `must be >= 0, got ${drainTimeoutMs}`);
   const scheduler = options.scheduler ?? asyncScheduler;
-  const logger = (options.logger ?? pino({ level: 'info' }, pino.destination(2))).child({ topology: topology.name });
-  const report = options.report ?? ((line: string) => logger.info(line));
+  const logger = childLogger(options.logger ?? pino({ level: 'info' }, pino.destination(2)), { topology: topology.name });
+  const report = options.report ?? ((line: string) => logger.info({}, line));
   const stats = new RuntimeStats(options.statsObserver);
   const abort = new AbortController();
   const stopping$ = new ReplaySubject<void>(1);

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { observeBatches } from '../observe/batch-observer.js';
 import { MAX_TRACKED_SUBJECTS, OTHER_SUBJECTS, type RuntimeStats, type StatsObserver } from '../observe/runtime-stats.js';

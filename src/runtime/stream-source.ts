@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import { defer, from, interval, mergeMap, Observable, takeUntil, type SchedulerLike, type Subscriber } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
 import type { Envelope } from '../envelope/envelope.js';
@@ -10,6 +10,7 @@ import type { PayloadSchema } from '../schema/payload-schema.js';
 import type { PartCounters } from '../observe/part-stats.js';
 import type { StreamSourceOptions } from './types.js';
 import { endInputSpan, traceInput } from '../trace/trace-input.js';
+import { backoffDelayMs } from '../retry/retry-policy.js';
 
 /** What a stream source needs from the context. Internal. */
 export interface StreamSourceDeps {
@@ -127,7 +128,7 @@ export function streamSource<T>(
       // 'resume' supervision (or an error that says a retry cannot help): dead-letter it now.
       const now = outcome?.resume === true || failure.name === 'TerminalError';
       if (!now && msg.deliveryCount < maxDeliveries) {
-        const delay = Math.min(30_000, redeliveryDelayMs * 2 ** (msg.deliveryCount - 1));
+        const delay = backoffDelayMs(msg.deliveryCount, { initialDelayMs: redeliveryDelayMs, maxDelayMs: 30_000, multiplier: 2, jitter: 'none' });
         deps.logger.warn({ stream: msg.stream, seq: msg.seq, subject: msg.subject, delivery: msg.deliveryCount, retryInMs: delay, err: failure }, 'an effect of this message failed: it will be redelivered');
         return msg.nak(delay);
       }

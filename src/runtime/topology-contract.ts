@@ -8,7 +8,7 @@ import { subjectMatches, subjectsOverlap } from '../transport/subject.js';
 import { deadLetterStreamConfig, deadLetterStreamName, deadLetterSubject, REPLAYED_PART } from '../dead-letter/dead-letter-subject.js';
 import { REPLAY_HEADERS } from '../dead-letter/dead-letter-record.js';
 import { DEAD_LETTER_HEADERS } from '../dead-letter/encode-dead-letter.js';
-import { deadLetterPayloadSchema, replayMarkerPayloadSchema } from './dead-letter-payload-schema.js';
+import { deadLetterPayloadSchema, replayMarkerPayloadSchema } from '../dead-letter/dead-letter-payload-schema.js';
 import type { Topology } from './define-topology.js';
 import { describeTopology, pathsOf, type TopologyPath } from './describe-topology.js';
 import type { Guarantee } from '../observe/path-guarantee.js';

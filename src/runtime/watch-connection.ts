@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from '../logger.js';
 import type { Subscription } from 'rxjs';
 import { ensureError } from '../errors.js';
 import type { Transport } from '../transport/transport.js';

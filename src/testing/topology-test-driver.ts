@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { silentLogger, type Logger } from '../logger.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,7 +123,7 @@ export async function startTestDriver(topology: Topology, options: TestDriverOpt
   });
   const running = await runTopology(topology, {
     transport,
-    logger: options.logger ?? pino({ level: 'silent' }),
+    logger: options.logger ?? silentLogger,
     scheduler,
     report: () => undefined,
     closeTransport: true,

@@ -2,6 +2,11 @@ import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { ensureError, InvalidConfigError } from '../errors.js';
 import { FifoBuffer } from './fifo-buffer.js';
 import type { AckPublisher, AckPublisherConfig, AckPublishMessage } from './transport.js';
+import { backoffDelayMs, type BackoffPolicy } from '../retry/retry-policy.js';
+
+// A publish the server refused (e.g. a full stream) is sent again: 250 ms doubling up to 5 s, no
+// jitter (one publisher's own messages, in order).
+const REJECTED_RETRY: Omit<BackoffPolicy, 'maxAttempts'> = { initialDelayMs: 250, maxDelayMs: 5_000, multiplier: 2, jitter: 'none' };
 
 /** What a transport's wire part reports back to the {@link AckWindow} it serves. */
 export interface AckEvents {
@@ -123,7 +128,7 @@ export class AckWindow<T> implements AckPublisher<T> {
   private onReject(id: number, error: string): void {
     const t = this.sent.get(id);
     if (t === undefined) return;
-    const retryInMs = Math.min(5_000, 250 * 2 ** Math.min(t.attempts - 1, 5));
+    const retryInMs = backoffDelayMs(t.attempts, REJECTED_RETRY);
     t.retrying = true;
     this.config.onRejected?.(t.token, { message: t.message, error, attempts: t.attempts, retryInMs });
     this.scheduler.schedule(() => {

@@ -52,7 +52,7 @@ export function spawnCrashChild(file: string, cfg: object, onLine: (line: string
 }
 
 /** A small seeded PRNG, so kill points are reproducible from the printed seed (the demo generator's). */
-export { mulberry32 } from '../../demo/order-generator.js';
+export { mulberry32 } from '../../src/testing/mulberry32.js';
 
 /** The seed of a crash test's random kill points: `SLUICE_CRASH_SEED` to reproduce a run, else fresh. */
 export function crashSeed(): number {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { TestScheduler } from 'rxjs/testing';
-import { asyncScheduler, EMPTY, from, map, NEVER, Observable, of, take, throwError } from 'rxjs';
+import { asyncScheduler, EMPTY, from, map, Observable, of, take, throwError } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { InvalidConfigError, NoRespondersError, RequestTimeoutError } from '../../src/errors.js';
@@ -9,7 +9,7 @@ import type { DeadLettered } from '../../src/dead-letter/dead-letter-record.js';
 import { defineTopology } from '../../src/runtime/define-topology.js';
 import { describeTopology } from '../../src/runtime/describe-topology.js';
 import { SettleLog, slowSink } from '../helpers/settle-log.js';
-import { env, testScheduler } from './realtime-fixtures.js';
+import { env, testScheduler, endlessSource, itKeepsTheSourceContract } from './realtime-fixtures.js';
 
 type Out = Checked<number, string> | DeadLettered<number>;
 const show = (o: Out): string => {
@@ -88,14 +88,7 @@ describe('check', () => {
   describe('checklist', () => {
     const op = () => check<number, string>({ ...base, request: (x) => of(`r${x.data}`) });
 
-    it('never emits for a never-ending silent source', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(NEVER.pipe(op())).toBe('-')));
-
-    it('completes for an empty source', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(EMPTY.pipe(op())).toBe('|')));
-
-    it('passes a source error on', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(throwError(() => 'boom').pipe(op())).toBe('#', undefined, 'boom')));
+    itKeepsTheSourceContract(() => op());
 
     it('cancels outstanding requests when unsubscribed early', () =>
       testScheduler().run(({ hot, cold, expectObservable, expectSubscriptions }) => {
@@ -107,17 +100,11 @@ describe('check', () => {
       }));
 
     it('stops a synchronous source when unsubscribed', () => {
-      let produced = 0;
-      const endless = new Observable<Envelope<number>>((s) => {
-        for (let i = 0; !s.closed; i++) {
-          produced += 1;
-          s.next(e(i));
-        }
-      });
+      const { source: endless, produced } = endlessSource<Envelope<number>>((i) => e(i));
       const seen: string[] = [];
       endless.pipe(op(), take(3)).subscribe((o) => seen.push(show(o)));
       expect(seen).toEqual(['0:r0', '1:r1', '2:r2']);
-      expect(produced).toBe(3);
+      expect(produced()).toBe(3);
     });
 
     it('works with promise replies', async () => {

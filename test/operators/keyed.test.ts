@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { asyncScheduler, concat, EMPTY, from, map, mergeMap, NEVER, Observable, of, range, Subject, take, tap, throwError, timer } from 'rxjs';
+import { asyncScheduler, concat, from, map, mergeMap, of, range, Subject, take, tap, throwError, timer } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { BufferOverflowError, InvalidConfigError } from '../../src/errors.js';
@@ -10,7 +10,7 @@ import { holdCurrent } from '../../src/settle/settle-scope.js';
 import { defineTopology } from '../../src/runtime/define-topology.js';
 import { describeTopology } from '../../src/runtime/describe-topology.js';
 import { SettleLog, slowSink } from '../helpers/settle-log.js';
-import { env, testScheduler } from './realtime-fixtures.js';
+import { env, testScheduler, endlessSource, itKeepsTheSourceContract } from './realtime-fixtures.js';
 
 type Msg = { k: string; n: number; ms: number };
 const m = (k: string, n: number, ms = 0): Envelope<Msg> => env(`in.${k}`, { k, n, ms }, `${k}${n}`);
@@ -114,14 +114,7 @@ describe('keyed', () => {
   });
 
   describe('checklist', () => {
-    it('never emits for a never-ending silent source', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(NEVER.pipe(keyed(base))).toBe('-')));
-
-    it('completes for an empty source', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(EMPTY.pipe(keyed(base))).toBe('|')));
-
-    it('passes a source error on', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(throwError(() => 'boom').pipe(keyed(base))).toBe('#', undefined, 'boom')));
+    itKeepsTheSourceContract(() => keyed(base));
 
     it('unsubscribes from the source and running handlers when unsubscribed early', () =>
       testScheduler().run(({ hot, cold, expectObservable, expectSubscriptions }) => {
@@ -133,17 +126,11 @@ describe('keyed', () => {
       }));
 
     it('stops a synchronous source when unsubscribed', () => {
-      let produced = 0;
-      const endless = new Observable<Envelope<Msg>>((s) => {
-        for (let i = 0; !s.closed; i++) {
-          produced += 1;
-          s.next(m(`k${i}`, i));
-        }
-      });
+      const { source: endless, produced } = endlessSource<Envelope<Msg>>((i) => m(`k${i}`, i));
       const seen: string[] = [];
       endless.pipe(keyed({ ...base, handle: (e) => of(e.id) }), take(3)).subscribe((v) => seen.push(show(v)));
       expect(seen).toEqual(['k00', 'k11', 'k22']);
-      expect(produced).toBe(3);
+      expect(produced()).toBe(3);
     });
 
     it('handles re-entrant input from its own output', () => {

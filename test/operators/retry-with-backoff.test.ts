@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { asyncScheduler, defer, EMPTY, NEVER, Observable, of, take, throwError } from 'rxjs';
+import { asyncScheduler, defer, EMPTY, NEVER, of, take, throwError } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { DecodeError, InvalidConfigError, TerminalError } from '../../src/errors.js';
 import { backoffDelayMs, isRetryableByDefault, retryWithBackoff, type BackoffPolicy } from '../../operators/retry-with-backoff.js';
@@ -9,7 +9,7 @@ import { describeTopology } from '../../src/runtime/describe-topology.js';
 import { currentSettlement, withSettlement } from '../../src/settle/settle-scope.js';
 import { Settlement } from '../../src/settle/settlement.js';
 import { SettleLog } from '../helpers/settle-log.js';
-import { testScheduler } from './realtime-fixtures.js';
+import { testScheduler, endlessSource } from './realtime-fixtures.js';
 
 /** A source that fails `failures` times, then emits 'ok'; records the virtual time of each try. */
 function flaky(failures: number, tries: number[], error: () => unknown = () => new Error('transient')) {
@@ -137,17 +137,11 @@ describe('retryWithBackoff', () => {
       }));
 
     it('stops a synchronous source when unsubscribed', () => {
-      let produced = 0;
-      const endless = new Observable<number>((s) => {
-        for (let i = 0; !s.closed; i++) {
-          produced += 1;
-          s.next(i);
-        }
-      });
+      const { source: endless, produced } = endlessSource<number>((i) => i);
       const seen: number[] = [];
       endless.pipe(retryWithBackoff(), take(3)).subscribe((v) => seen.push(v));
       expect(seen).toEqual([0, 1, 2]);
-      expect(produced).toBe(3);
+      expect(produced()).toBe(3);
     });
   });
 

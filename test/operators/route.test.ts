@@ -1,12 +1,12 @@
 import fc from 'fast-check';
-import { from, map, NEVER, Observable, take, EMPTY, throwError } from 'rxjs';
+import { from, map, NEVER, take, EMPTY, throwError } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { InvalidConfigError } from '../../src/errors.js';
 import { subjectMatches } from '../../src/transport/subject.js';
 import type { DeadLettered } from '../../src/dead-letter/dead-letter-record.js';
 import { route, type RouteConfig, type Routed } from '../../operators/route.js';
-import { env, testScheduler } from './realtime-fixtures.js';
+import { env, testScheduler, endlessSource } from './realtime-fixtures.js';
 
 type Out = Routed<unknown> | DeadLettered<unknown>;
 const show = (o: Out): string => (o.kind === 'routed' ? `${o.to}<${o.envelope.id}` : `dlq:${o.record.error.name}<${o.envelope.id}`);
@@ -157,17 +157,11 @@ describe('route', () => {
       }));
 
     it('stops a synchronous source when unsubscribed', () => {
-      let produced = 0;
-      const endless = new Observable<Envelope<number>>((s) => {
-        for (let i = 0; !s.closed; i++) {
-          produced += 1;
-          s.next(env('x', i));
-        }
-      });
+      const { source: endless, produced } = endlessSource<Envelope<number>>((i) => env('x', i));
       const seen: string[] = [];
       endless.pipe(r(), take(3)).subscribe((o) => seen.push(show(o)));
       expect(seen).toHaveLength(3);
-      expect(produced).toBe(3);
+      expect(produced()).toBe(3);
     });
   });
 

@@ -1,4 +1,4 @@
-import { asyncScheduler, bufferCount, defer, EMPTY, from, map, NEVER, Observable, switchMap, take, throwError, timer, toArray, type OperatorFunction } from 'rxjs';
+import { asyncScheduler, bufferCount, defer, from, map, Observable, switchMap, take, throwError, timer, toArray, type OperatorFunction } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import { InvalidConfigError } from '../../src/errors.js';
@@ -10,7 +10,7 @@ import { holdCurrent, withSettlement } from '../../src/settle/settle-scope.js';
 import { Settlement } from '../../src/settle/settlement.js';
 import { tier, type TierConfig } from '../../operators/tier.js';
 import { SettleLog, slowSink } from '../helpers/settle-log.js';
-import { env, testScheduler } from './realtime-fixtures.js';
+import { env, testScheduler, endlessSource, itKeepsTheSourceContract } from './realtime-fixtures.js';
 
 type Order = { total: number } | null;
 const e = (total: number | null, id: string): Envelope<Order> => env('orders', total === null ? null : { total }, id);
@@ -167,14 +167,7 @@ describe('tier', () => {
   });
 
   describe('checklist', () => {
-    it('never emits for a never-ending silent source', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(NEVER.pipe(tier(lanes))).toBe('-')));
-
-    it('completes for an empty source', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(EMPTY.pipe(tier(lanes))).toBe('|')));
-
-    it('passes a source error on', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(throwError(() => 'boom').pipe(tier(lanes))).toBe('#', undefined, 'boom')));
+    itKeepsTheSourceContract(() => tier(lanes));
 
     it('unsubscribes from the source and the lanes when unsubscribed early', () =>
       testScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
@@ -184,17 +177,11 @@ describe('tier', () => {
       }));
 
     it('stops a synchronous source when unsubscribed', () => {
-      let produced = 0;
-      const endless = new Observable<Envelope<Order>>((s) => {
-        for (let i = 0; !s.closed; i++) {
-          produced += 1;
-          s.next(e(5_000, String(i)));
-        }
-      });
+      const { source: endless, produced } = endlessSource<Envelope<Order>>((i) => e(5_000, String(i)));
       const seen: string[] = [];
       endless.pipe(tier(lanes), take(3)).subscribe((v) => seen.push(show(v)));
       expect(seen).toEqual(['hot:0', 'hot:1', 'hot:2']);
-      expect(produced).toBe(3);
+      expect(produced()).toBe(3);
     });
 
     it('collects everything with toArray once both lanes complete', async () => {

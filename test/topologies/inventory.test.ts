@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { DeadLetterRecord } from '../../src/dead-letter/dead-letter-record.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
@@ -8,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { askActor, queryActorState } from '../../src/actors/actor-client.js';
 import { createActorProcessor, timerKey } from '../../src/actors/actor-processor.js';
 import { startActor } from '../../src/actors/start-actor.js';
-import type { ActorDeadLetter, StoredTimer } from '../../src/actors/types.js';
+import type { StoredTimer } from '../../src/actors/types.js';
 import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import { runTopology } from '../../src/runtime/run-topology.js';
 import { openStateStore } from '../../src/state/open-state-store.js';
@@ -71,7 +72,7 @@ describe('inventory (fake engine)', () => {
     await send(SUBJECTS.reserve, { orderId: 'o1', sku: 'X', quantity: -1 });
     await send(SUBJECTS.confirm, { orderId: 'nope', sku: 'X' });
     await send(SUBJECTS.restock, { sku: 'X', quantity: 1 });
-    expect((events('sluice.dlq.shop.stock') as ActorDeadLetter[]).map((d) => d.error.name)).toEqual(['PayloadSchemaError', 'PayloadSchemaError', 'TerminalError']);
+    expect((events('sluice.dlq.shop.stock') as DeadLetterRecord[]).map((d) => d.error.name)).toEqual(['PayloadSchemaError', 'PayloadSchemaError', 'TerminalError']);
     expect(events(SUBJECTS.low)).toEqual([{ sku: 'X', available: 1, threshold: 2 }]);
   });
 });
@@ -217,7 +218,7 @@ describe('inventory topology over a real nats-server (sluice run)', () => {
       await client.publishDurable(SUBJECTS.confirm, msgpackCodec.encode({ orderId: 'o1', sku: 'MUG' }));
       const dlq = 'SLUICE_DLQ_inventory';
       await until(async () => (await client.streamState(dlq).catch(() => ({ messages: 0 }))).messages >= 1, { what: 'the dead letter' });
-      const [dead] = (await readStream(client, dlq)).map((m) => ({ subject: m.subject, record: msgpackCodec.decode(m.data) as ActorDeadLetter }));
+      const [dead] = (await readStream(client, dlq)).map((m) => ({ subject: m.subject, record: msgpackCodec.decode(m.data) as DeadLetterRecord }));
       expect(dead?.subject).toBe('sluice.dlq.inventory.stock');
       expect(dead?.record.error).toMatchObject({ name: 'TerminalError', message: expect.stringContaining("order 'o1' holds nothing of SKU 'MUG'") });
       expect(await queryStock(nc, 'MUG')).toEqual({ sku: 'MUG', onHand: 2, held: 0, holds: 0, available: 2 });
@@ -232,7 +233,7 @@ describe('inventory topology over a real nats-server (sluice run)', () => {
       await until(async () => ((await queryStock(nc, 'HAT').catch(() => undefined)) as StockLevel | undefined)?.onHand === 3, { what: 'the restock' });
       // The dead letter leaves through the actor's outbox after the commit the query already sees.
       await until(async () => (await client.streamState('SLUICE_DLQ_inventory').catch(() => undefined))?.messages === 1, { what: 'the dead letter' });
-      const [dead] = (await readStream(client, 'SLUICE_DLQ_inventory')).map((m) => ({ subject: m.subject, record: msgpackCodec.decode(m.data) as ActorDeadLetter }));
+      const [dead] = (await readStream(client, 'SLUICE_DLQ_inventory')).map((m) => ({ subject: m.subject, record: msgpackCodec.decode(m.data) as DeadLetterRecord }));
       expect(dead?.subject).toBe('sluice.dlq.inventory.stock');
       expect(dead?.record.error.name).toBe('PayloadSchemaError');
       expect(dead?.record.error.message).toContain('quantity');

@@ -5,6 +5,10 @@ import { ensureError } from '../../errors.js';
 import { FifoBuffer } from '../fifo-buffer.js';
 import { NatsOrderedMessage } from './nats-ordered-message.js';
 import type { OrderedReader, OrderedReadOptions } from '../transport.js';
+import { backoffDelayMs, type BackoffPolicy } from '../../retry/retry-policy.js';
+
+// Re-creating the ordered consumer: 100 ms doubling up to 5 s, until it succeeds or is closed.
+const RECREATE_RETRY: Omit<BackoffPolicy, 'maxAttempts'> = { initialDelayMs: 100, maxDelayMs: 5_000, multiplier: 2, jitter: 'none' };
 
 const PULL_EXPIRES_MS = 10_000;
 const HEARTBEAT_MS = 2_000;
@@ -195,7 +199,7 @@ export class NatsOrderedReader implements OrderedReader {
         await this.createConsumer();
         break;
       } catch (err) {
-        const delay = Math.min(5_000, 100 * 2 ** attempt);
+        const delay = backoffDelayMs(attempt + 1, RECREATE_RETRY);
         this.o.onRetry?.({ error: ensureError(err), attempt, retryInMs: delay });
         await new Promise<void>((resolve) => scheduler.schedule(() => resolve(), delay));
       }

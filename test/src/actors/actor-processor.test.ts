@@ -1,10 +1,11 @@
 import fc from 'fast-check';
+import type { DeadLetterRecord } from '../../../src/dead-letter/dead-letter-record.js';
 import { VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { actor } from '../../../src/actors/actor.js';
 import { createActorProcessor, timerKey, type ActorRecord } from '../../../src/actors/actor-processor.js';
 import { MAX_ACTOR_KEY_BYTES, MAX_TIMER_ID_BYTES } from '../../../src/actors/actor-limits.js';
-import type { ActorDeadLetter, StoredTimer } from '../../../src/actors/types.js';
+import type { StoredTimer } from '../../../src/actors/types.js';
 import { jsonCodec } from '../../../src/codec/json-codec.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { makeEnvelope } from '../../../src/envelope/make-envelope.js';
@@ -40,7 +41,7 @@ describe('createActorProcessor', () => {
     await store.run(p.process, [msg(1, 'a'), msg(2, longest + 'k'), msg(3, longest), msg(4, euros), msg(5, 'a')]);
     expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')).toEqual({ s: 2, q: 5 });
     expect(store.read<ActorRecord<number>>(p.namespaces.state, longest)).toEqual({ s: 1, q: 3 });
-    const dead = store.decodedOutputs('sluice.dlq.shop.counter') as ActorDeadLetter[];
+    const dead = store.decodedOutputs('sluice.dlq.shop.counter') as DeadLetterRecord[];
     expect(dead.map((d) => [d.seq, d.error.name, d.key])).toEqual([
       [2, 'KeyTooLongError', undefined],
       [4, 'KeyTooLongError', undefined],
@@ -53,7 +54,7 @@ describe('createActorProcessor', () => {
     const p = createActorProcessor(counter(), { topology });
     const token = `~${Buffer.from('x.'.repeat(600)).toString('base64url')}`; // 1200 bytes, not a plain token
     await store.run(p.process, [streamMessage({ subject: `${p.subjects.base}.${token}.tell`, seq: 1, data: { sku: 'x', n: 1 } }), msg(2, 'a')]);
-    expect((store.decodedOutputs('sluice.dlq.shop.counter') as ActorDeadLetter[]).map((d) => d.error.name)).toEqual(['KeyTooLongError']);
+    expect((store.decodedOutputs('sluice.dlq.shop.counter') as DeadLetterRecord[]).map((d) => d.error.name)).toEqual(['KeyTooLongError']);
     expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')).toEqual({ s: 1, q: 2 });
   });
 
@@ -72,7 +73,7 @@ describe('createActorProcessor', () => {
     });
     const p = createActorProcessor(def, { topology });
     await store.run(p.process, [msg(1, 'a', 2), msg(2, 'a', 3), msg(3, 'a', -1), msg(4, 'a', 1)]);
-    const dead = store.decodedOutputs('sluice.dlq.shop.timed') as ActorDeadLetter[];
+    const dead = store.decodedOutputs('sluice.dlq.shop.timed') as DeadLetterRecord[];
     expect(dead.map((d) => [d.seq, d.error.name, d.attempts])).toEqual([
       [2, 'TerminalError', 1],
       [3, 'TerminalError', 1],
@@ -218,7 +219,7 @@ describe('createActorProcessor', () => {
       streamMessage({ subject: 'in.cmd', seq: 2, data: { n: 1 } }),
       msg(3, 'a'),
     ]);
-    const dl = store.decodedOutputs('sluice.dlq.shop.counter') as ActorDeadLetter[];
+    const dl = store.decodedOutputs('sluice.dlq.shop.counter') as DeadLetterRecord[];
     expect(dl.map((d) => [d.seq, d.error.name, d.attempts, d.key])).toEqual([
       [1, 'DecodeError', 0, undefined],
       [2, 'InvalidActorKeyError', 0, undefined],

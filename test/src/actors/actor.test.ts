@@ -7,7 +7,7 @@ const base = { name: 'stock', key: () => 'k', initial: () => 0, handle: (s: numb
 describe('actor', () => {
   it('fills defaults: retry 3 times from 100 ms, 10000 keys, 5 minutes idle, msgpack', () => {
     const def = actor(base);
-    expect(def.supervision).toEqual({ mode: 'retry', maxAttempts: 3, backoffMs: 100, maxBackoffMs: 5000, onExhausted: 'skip' });
+    expect(def.supervision).toEqual({ mode: 'retry', maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 5000, multiplier: 2, jitter: 'none', onExhausted: 'skip' });
     expect(def.maxKeysInMemory).toBe(10_000);
     expect(def.passivateAfterMs).toBe(300_000);
     expect(def.codec.contentType).toBe('application/msgpack');
@@ -27,7 +27,7 @@ describe('actor', () => {
     [{ passivateAfterMs: -1 }, "'passivateAfterMs' must be > 0, got -1"],
     [{ supervision: 'restart' }, "'supervision' must be"],
     [{ supervision: { mode: 'retry', maxAttempts: 0 } }, "'supervision.maxAttempts' must be an integer >= 1, got 0"],
-    [{ supervision: { mode: 'retry', backoffMs: 10, maxBackoffMs: 5 } }, "'supervision.maxBackoffMs' must be >= backoffMs (10), got 5"],
+    [{ supervision: { mode: 'retry', initialDelayMs: 10, maxDelayMs: 5 } }, "'supervision.maxDelayMs' must be finite and >= initialDelayMs (10), got 5"],
     [{ supervision: { mode: 'retry', onExhausted: 'explode' } }, "'supervision.onExhausted'"],
   ])('rejects %j at creation', (patch, message) => {
     const make = () => actor({ ...base, ...(patch as object) } as typeof base);

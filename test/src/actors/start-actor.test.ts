@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { DeadLetterRecord } from '../../../src/dead-letter/dead-letter-record.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstValueFrom, take } from 'rxjs';
@@ -6,7 +7,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { askActor, queryActorState, queryActorStatus, resetActorKey, tellActor } from '../../../src/actors/actor-client.js';
 import { actor } from '../../../src/actors/actor.js';
 import { startActor, type RunningActor, type StartActorOptions } from '../../../src/actors/start-actor.js';
-import type { ActorDeadLetter } from '../../../src/actors/types.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
 import { decodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js';
@@ -156,7 +156,7 @@ describe.each(TRANSPORT_KINDS)('startActor (real engine, LMDB) on the %s transpo
     await s.send({ acct: 'bad', op: 'boom' });
     const last = await s.send({ acct: 'b', op: 'add', n: 3 });
     await running.engine.settled(last);
-    const dead = await s.readStream<ActorDeadLetter>(`SLUICE_DLQ_${s.topology}`);
+    const dead = await s.readStream<DeadLetterRecord>(`SLUICE_DLQ_${s.topology}`);
     expect(dead).toHaveLength(1);
     expect(dead[0]).toMatchObject({ operator: 'actor:accounts', key: 'bad', seq: 2, stream: s.input, attempts: 1, error: { name: 'Error', message: 'boom for bad' } });
     expect(decodeDeadLetter(await s.rawFirst(`SLUICE_DLQ_${s.topology}`)).error.name).toBe('Error');

@@ -1,8 +1,9 @@
 import { VirtualTimeScheduler } from 'rxjs';
+import type { DeadLetterRecord } from '../../../src/dead-letter/dead-letter-record.js';
 import { describe, expect, it } from 'vitest';
 import { actor } from '../../../src/actors/actor.js';
 import { createActorProcessor, type ActorRecord } from '../../../src/actors/actor-processor.js';
-import type { ActorDeadLetter, Supervision } from '../../../src/actors/types.js';
+import type { Supervision } from '../../../src/actors/types.js';
 import { TerminalError } from '../../../src/errors.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
 import { FakeStore, streamMessage } from './fake-txn.js';
@@ -48,7 +49,7 @@ describe('supervision', () => {
   it("'retry' retries with exponential backoff in virtual time; only the successful attempt's effects count", async () => {
     const scheduler = new VirtualTimeScheduler();
     const store = new FakeStore();
-    const { def } = flaky({ mode: 'retry', maxAttempts: 3, backoffMs: 100 });
+    const { def } = flaky({ mode: 'retry', maxAttempts: 3, initialDelayMs: 100 });
     const p = createActorProcessor(def, { topology, scheduler });
     await runVirtual(store, p.process, [msg(1, { sku: 'a', n: 5, failTimes: 2 })], scheduler);
     expect(scheduler.frame).toBe(300);
@@ -60,17 +61,17 @@ describe('supervision', () => {
   it("'retry' dead-letters after maxAttempts, keeps the old state and goes on with the key", async () => {
     const scheduler = new VirtualTimeScheduler();
     const store = new FakeStore();
-    const { def } = flaky({ mode: 'retry', maxAttempts: 2, backoffMs: 10 });
+    const { def } = flaky({ mode: 'retry', maxAttempts: 2, initialDelayMs: 10 });
     const p = createActorProcessor(def, { topology, scheduler });
     await runVirtual(store, p.process, [msg(1, { sku: 'a', n: 1 }), msg(2, { sku: 'a', n: 5, failTimes: 9 }), msg(3, { sku: 'a', n: 1 })], scheduler);
-    const [dl] = store.decodedOutputs(dlq) as ActorDeadLetter[];
+    const [dl] = store.decodedOutputs(dlq) as DeadLetterRecord[];
     expect(dl).toMatchObject({ seq: 2, key: 'a', attempts: 2, error: { name: 'Error', message: 'boom 2' }, subject: 'in.cmd', stream: 'IN' });
     expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')?.s).toBe(2);
   });
 
   it('a TerminalError is not retried', async () => {
     const store = new FakeStore();
-    const { def, attemptsBySeq } = flaky({ mode: 'retry', maxAttempts: 5, backoffMs: 0 });
+    const { def, attemptsBySeq } = flaky({ mode: 'retry', maxAttempts: 5, initialDelayMs: 0 });
     const p = createActorProcessor(def, { topology });
     await store.run(p.process, [msg(1, { sku: 'a', n: 1, terminal: true })]);
     expect(attemptsBySeq.get(1)).toBe(1);
@@ -98,7 +99,7 @@ describe('supervision', () => {
 
     const restarted = createActorProcessor(flaky('stop-key').def, { topology });
     await store.run(restarted.process, [msg(5, { sku: 'a', n: 1 })]);
-    expect((store.decodedOutputs(dlq) as ActorDeadLetter[]).map((d) => [d.seq, d.error.name, d.attempts])).toEqual([
+    expect((store.decodedOutputs(dlq) as DeadLetterRecord[]).map((d) => [d.seq, d.error.name, d.attempts])).toEqual([
       [2, 'Error', 1],
       [3, 'KeyStoppedError', 0],
       [5, 'KeyStoppedError', 0],
@@ -119,10 +120,10 @@ describe('supervision', () => {
 
   it("retry with onExhausted 'stop-key' stops the key after the last attempt", async () => {
     const store = new FakeStore();
-    const { def } = flaky({ mode: 'retry', maxAttempts: 2, backoffMs: 0, onExhausted: 'stop-key' });
+    const { def } = flaky({ mode: 'retry', maxAttempts: 2, initialDelayMs: 0, onExhausted: 'stop-key' });
     const p = createActorProcessor(def, { topology });
     await store.run(p.process, [msg(1, { sku: 'a', n: 1, failTimes: 5 }), msg(2, { sku: 'a', n: 1 })]);
-    expect((store.decodedOutputs(dlq) as ActorDeadLetter[]).map((d) => d.error.name)).toEqual(['Error', 'KeyStoppedError']);
+    expect((store.decodedOutputs(dlq) as DeadLetterRecord[]).map((d) => d.error.name)).toEqual(['Error', 'KeyStoppedError']);
   });
 
   it('a throwing initial() dead-letters the message instead of failing the batch', async () => {

@@ -252,7 +252,7 @@ describe('period batch closes', () => {
       const warnings: string[] = [];
       const h = await startDurableBatch({
         ...config(r, store, 10, false),
-        logger: { debug() {}, info() {}, warn: (_f, msg) => void warnings.push(msg), error() {} },
+        logger: { debug() {}, info() {}, warn: (_f, msg) => void warnings.push(msg ?? ''), error() {} },
         periods: {
           ...periods(r.late, false),
           complete: (g, c: Close & { need?: number }) => {

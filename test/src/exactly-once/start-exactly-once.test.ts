@@ -6,7 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidConfigError, TransportError } from '../../../src/errors.js';
 import { BatchFailedError } from '../../../src/exactly-once/exactly-once-errors.js';
 import { startExactlyOnce } from '../../../src/exactly-once/start-exactly-once.js';
-import type { ExactlyOnceConfig, ExactlyOnceLogger, FaultContext } from '../../../src/exactly-once/types.js';
+import type { Logger } from '../../../src/logger.js';
+import type { ExactlyOnceConfig, FaultContext } from '../../../src/exactly-once/types.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import type { StateStore } from '../../../src/state/types.js';
 import type { Transport } from '../../../src/transport/transport.js';
@@ -191,7 +192,7 @@ describe.each(TRANSPORT_KINDS)('startExactlyOnce on the %s transport', (kind) =>
   it('warns once at start that durability is off, on the in-process transport only', async () => {
     const s = await setup(kind);
     const warnings: string[] = [];
-    const logger: ExactlyOnceLogger = { debug() {}, info() {}, warn: (_o, m) => void warnings.push(m), error() {} };
+    const logger: Logger = { debug() {}, info() {}, warn: (_o, m) => void warnings.push(m ?? ''), error() {} };
     const engine = await startExactlyOnce(s.config(s.open(), { logger }));
     await engine.stop();
     expect(warnings.filter((m) => m.startsWith('durability off: in-process transport'))).toHaveLength(kind === 'local' ? 1 : 0);
@@ -202,7 +203,7 @@ describe.each(TRANSPORT_KINDS)('startExactlyOnce on the %s transport', (kind) =>
     const store = s.open();
     store.transaction((w) => w.putCheckpoint('counter', { stream: s.input, seq: 5, updatedAt: 0 }));
     const errors: string[] = [];
-    const logger: ExactlyOnceLogger = { debug() {}, info() {}, warn() {}, error: (_o, m) => void errors.push(m) };
+    const logger: Logger = { debug() {}, info() {}, warn() {}, error: (_o, m) => void errors.push(m ?? '') };
     const engine = await startExactlyOnce(s.config(store, { logger }));
     await engine.stop();
     expect(errors).toEqual([expect.stringContaining('the stream ends before the checkpoint')]);

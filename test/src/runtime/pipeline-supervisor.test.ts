@@ -243,7 +243,7 @@ describe('pipeline restarts outside any message', () => {
       defineTopology('flaky-start', (t) =>
         defer(() => (++subscriptions === 1 ? throwError(() => new Error('not ready yet')) : t.source<In>('flaky.in'))).pipe(map(assertGood), t.sink('flaky.out')),
       ),
-      { transport, logger: silent, report: () => undefined, service: false, restart: { minBackoffMs: 50 } },
+      { transport, logger: silent, report: () => undefined, service: false, restart: { initialDelayMs: 50 } },
     );
     await until(() => subscriptions === 2);
     const outputs: number[] = [];
@@ -256,7 +256,7 @@ describe('pipeline restarts outside any message', () => {
       logger: silent,
       report: () => undefined,
       service: false,
-      restart: { minBackoffMs: 60_000, maxBackoffMs: 60_000 },
+      restart: { initialDelayMs: 60_000, maxDelayMs: 60_000 },
     });
     await new Promise((r) => setTimeout(r, 20));
     const startedAt = Date.now();

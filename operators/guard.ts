@@ -2,11 +2,11 @@ import type { OperatorFunction } from 'rxjs';
 import type { Envelope } from '../src/envelope/envelope.js';
 import type { DeadLettered } from '../src/dead-letter/dead-letter-record.js';
 import { createGuard, type GuardHandlerConfig, type Handled } from './guard-handler.js';
-import { requireInt } from './internal/batch-validate.js';
+import { requireInt } from './internal/validate-config.js';
 import { orderedMergeMap } from './internal/ordered-merge-map.js';
 
-/** Options for {@link deadLetter}: a guarded handler plus how many envelopes run at once. */
-export interface DeadLetterConfig<T, R> extends GuardHandlerConfig<T, R> {
+/** Options for {@link guard}: a guarded handler plus how many envelopes run at once. */
+export interface GuardConfig<T, R> extends GuardHandlerConfig<T, R> {
   /** Envelopes handled concurrently; outcomes still come out in input order. Default 1. */
   maxInFlight?: number | undefined;
   /** Envelopes waiting for a slot before the output fails with `BufferOverflowError`. Default 10000. */
@@ -34,7 +34,7 @@ export interface DeadLetterConfig<T, R> extends GuardHandlerConfig<T, R> {
  *
  * ```ts
  * payments$.pipe(
- *   deadLetter({
+ *   guard({
  *     name: 'ledger',
  *     handle: (env) => from(ledger.post(env.data)),
  *     retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 5_000 },
@@ -45,9 +45,9 @@ export interface DeadLetterConfig<T, R> extends GuardHandlerConfig<T, R> {
  * ```
  * @throws InvalidConfigError at creation for a bad field.
  */
-export function deadLetter<T, R>(config: DeadLetterConfig<T, R>): OperatorFunction<Envelope<T>, Handled<T, R> | DeadLettered<T>> {
-  const guard = createGuard('deadLetter', config);
-  const maxInFlight = requireInt('deadLetter', 'maxInFlight', config.maxInFlight ?? 1, 1);
-  const maxQueued = requireInt('deadLetter', 'maxQueued', config.maxQueued ?? 10_000, 0);
-  return orderedMergeMap(guard, { maxInFlight, maxQueued, component: `deadLetter '${config.name}'`, stage: `deadLetter:${config.name}` });
+export function guard<T, R>(config: GuardConfig<T, R>): OperatorFunction<Envelope<T>, Handled<T, R> | DeadLettered<T>> {
+  const handle = createGuard('guard', config);
+  const maxInFlight = requireInt('guard', 'maxInFlight', config.maxInFlight ?? 1, 1);
+  const maxQueued = requireInt('guard', 'maxQueued', config.maxQueued ?? 10_000, 0);
+  return orderedMergeMap(handle, { maxInFlight, maxQueued, component: `guard '${config.name}'`, stage: `guard:${config.name}` });
 }

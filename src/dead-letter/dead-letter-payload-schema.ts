@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * The payload of a dead letter (`DeadLetterRecord`, version 1; docs/dead-letters.md) as a schema, so `describe`
- * publishes it like any other payload. It mirrors `src/dead-letter/dead-letter-record.ts`; the
+ * publishes it like any other payload. It mirrors `dead-letter-record.ts`; the
  * conformance test decodes real dead letters with another language and validates them against
  * this, so a change to the record that is not made here fails CI. Loose: a field added in a later
  * minor change does not break consumers.
