@@ -1,5 +1,5 @@
 import { InvalidConfigError } from 'sluice';
-import { CHANNELS, type Channel, type Order, type OrderLine, type Shipping } from '../topologies/order-routing-schemas.js';
+import { CHANNELS, type Order, type OrderLine } from '../topologies/order-routing-schemas.js';
 
 export { CHANNELS } from '../topologies/order-routing-schemas.js';
 export type { Channel, Order, OrderLine, Shipping } from '../topologies/order-routing-schemas.js';

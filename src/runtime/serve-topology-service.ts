@@ -69,7 +69,7 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
   });
   let contract: ReturnType<typeof contractOf> | undefined;
   const json = (msg: ServiceMsg, body: unknown) => msg.respond(JSON.stringify(body));
-  const answer = (work: (msg: ServiceMsg) => Promise<unknown> | unknown) => (err: Error | null, msg: ServiceMsg) => {
+  const answer = (work: (msg: ServiceMsg) => unknown) => (err: Error | null, msg: ServiceMsg) => {
     if (err !== null) return;
     void (async () => {
       try {
