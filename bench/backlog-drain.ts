@@ -128,7 +128,7 @@ export async function runBacklogDrain(spec: ModeSpec, env: ModeRunEnv, events: n
 async function fill(nc: Awaited<ReturnType<typeof connect>>, stream: string, subject: string, pool: readonly Uint8Array[], events: number): Promise<number> {
   const jsm = await jetstreamManager(nc);
   for (let i = 0; i < events; i++) {
-    nc.publish(subject, pool[i % pool.length]!);
+    nc.publish(subject, pool[i % pool.length]);
     if (i % 5000 === 4999) await nc.flush();
   }
   await nc.flush();

@@ -174,6 +174,7 @@ async function roof(nc: NatsConnection, outPrefix: string, events: number, idPre
   const consumer = await jetstream(nc).consumers.get('EOB_IN', { deliver_policy: DeliverPolicy.All });
   let n = 0;
   let messages: { close(): Promise<void | Error> } | undefined;
+  // eslint-disable-next-line prefer-const -- the callback may run before the assignment
   messages = await consumer.consume({
     max_messages: 2048,
     callback: (m) => {

@@ -73,7 +73,7 @@ export async function startProcessor(fields: StartFields): Promise<ProcessorHand
     new Promise((resolve, reject) => {
       const id = nextId++;
       pending.set(id, { resolve, reject });
-      child.send({ ...req, id } as ProcessorRequest);
+      child.send({ ...req, id });
     });
 
   try {

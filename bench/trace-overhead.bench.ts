@@ -21,8 +21,10 @@ import type { Transport } from '../src/transport/transport.js';
 
 type TraceModule = { traceInput: <T>(env: Envelope<T>, s: Settlement) => Envelope<T>; endInputSpan: (s: Settlement, f: Error | undefined) => void };
 type EnableModule = { enableTracing: () => void; disableTracing: () => void };
+/* eslint-disable @typescript-eslint/no-unnecessary-type-assertion -- `as string`: the bench also runs on trees without these modules */
 const traceMod = (await import('../src/trace/trace-input.js' as string).catch(() => undefined)) as TraceModule | undefined;
 const enableMod = (await import('../src/trace/enable-tracing.js' as string).catch(() => undefined)) as EnableModule | undefined;
+/* eslint-enable @typescript-eslint/no-unnecessary-type-assertion */
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);

@@ -149,7 +149,7 @@ function encodeToSize(order: OrderEvent, target: number): Uint8Array {
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz ';
 function padding(length: number): string {
   let s = '';
-  for (let i = 0; i < length; i++) s += ALPHABET[i % ALPHABET.length];
+  for (let i = 0; i < length; i++) s += ALPHABET[i % ALPHABET.length]!;
   return s;
 }
 

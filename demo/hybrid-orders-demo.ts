@@ -62,7 +62,7 @@ export function createHybridOrdersDemo(config: HybridOrdersDemoConfig = {}): Top
     const paid: Array<{ orderId: string; at: number }> = [];
     const cancelled: string[] = [];
     let shipped: string[] = [];
-    let due = { orders: 0, preferences: 0 };
+    const due = { orders: 0, preferences: 0 };
     let next = { file: fileAfterMs, endOfDay: endOfDayAfterMs };
     let files = 0;
     const say = (orderId: string, status: OrderUpdate['status'], source: string) =>

@@ -1,6 +1,6 @@
 import { InvalidConfigError } from 'sluice';
 import { mulberry32 } from 'sluice/testing';
-import { CHANNELS, type Channel, type Order, type OrderLine, type Shipping } from '../topologies/order-routing-schemas.js';
+import { CHANNELS, type Order, type OrderLine } from '../topologies/order-routing-schemas.js';
 
 export { CHANNELS } from '../topologies/order-routing-schemas.js';
 export type { Channel, Order, OrderLine, Shipping } from '../topologies/order-routing-schemas.js';

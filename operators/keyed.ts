@@ -140,6 +140,7 @@ export function keyed<T, R>(config: KeyedConfig<T, R>): OperatorFunction<Envelop
           inFlight += 1;
           let done = false;
           let sub: Subscription | undefined;
+          // eslint-disable-next-line prefer-const -- the callback may run before the assignment
           sub = held.subscribe((): ObservableInput<R> => handle(env, st.key), {
             next(v) {
               held.emit(subscriber, v);

@@ -161,10 +161,10 @@ export function createHybridOrders(config: HybridOrdersConfig = {}): Topology {
       emits: {
         stream: STREAMS.status,
         subjects: [SUBJECTS.status],
-        schemas: Object.fromEntries([
-          ...(['placed', 'paid', 'shipped', 'delivered', 'cancelled'] as const).map((s) => [`shop.order-status.${s}`, OrderStatusChangedSchema]),
-          ['shop.order-status.rejected', OrderStatusRejectedSchema],
-        ]),
+        schemas: {
+          ...Object.fromEntries((['placed', 'paid', 'shipped', 'delivered', 'cancelled'] as const).map((s) => [`shop.order-status.${s}`, OrderStatusChangedSchema] as const)),
+          'shop.order-status.rejected': OrderStatusRejectedSchema,
+        },
       },
     });
 

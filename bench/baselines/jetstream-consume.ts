@@ -37,7 +37,7 @@ export async function jetstreamConsumeBaseline(
     await jsm.streams.add({ name: stream, subjects: [subject] });
     // Core publishes into the stream's subject: the fastest fill, and the fill is not measured.
     for (let i = 0; i < events; i++) {
-      nc.publish(subject, pool[i % pool.length]!);
+      nc.publish(subject, pool[i % pool.length]);
       if (i % 5000 === 4999) await nc.flush();
     }
     await nc.flush();

@@ -27,6 +27,7 @@ export const start: ModeFactory = async (ctx) => {
       .pipe(route(orderRouteConfig(ctx)), t.sink(undefined, { durable })),
   );
   return {
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- a closure, not a method
     counters: running.counters,
     stop: async () => {
       await running.stop();

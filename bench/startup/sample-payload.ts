@@ -22,7 +22,7 @@ export function samplePayload(schema: SampleSchema | undefined): unknown {
   if (schema === undefined) return { probe: true };
   if (schema.const !== undefined) return schema.const;
   if (schema.enum !== undefined && schema.enum.length > 0) return schema.enum[0];
-  const type = Array.isArray(schema.type) ? schema.type[0] : schema.type;
+  const type = typeof schema.type === 'string' ? schema.type : schema.type?.[0];
   switch (type) {
     case 'object':
       return Object.fromEntries((schema.required ?? []).map((k) => [k, samplePayload(schema.properties?.[k] ?? {})]));

@@ -19,6 +19,6 @@ export function validateBatchLimits<T>(component: string, config: BatchLimitsCon
   const maxWaitMs = requireNumber(component, 'maxWaitMs', config.maxWaitMs, 0);
   const maxBytes = optionalInt(component, 'maxBytes', config.maxBytes, 1);
   const idleMs = optionalNumber(component, 'idleMs', config.idleMs, 0);
-  const sizeOf = config.sizeOf ?? (batchSizeOf as (value: T) => number);
+  const sizeOf = config.sizeOf ?? batchSizeOf;
   return { maxCount, maxWaitMs, maxBytes, idleMs, sizeOf, scheduler: config.scheduler ?? asyncScheduler };
 }

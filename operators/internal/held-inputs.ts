@@ -63,6 +63,7 @@ export class HeldInput {
     // This runs once per message: no `inSettlement` layer, and method shorthand rather than
     // arrow properties, which tsx's esbuild (keepNames) would wrap in an Object.defineProperty
     // call each time.
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- see above
     const held = this;
     const inner = {
       next(value: R): void {

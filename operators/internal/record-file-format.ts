@@ -50,7 +50,7 @@ function jsonOf(value: unknown, index: number): string {
   try {
     text = JSON.stringify(value);
   } catch (err) {
-    throw new TypeError(`record ${index} cannot be written as JSON: ${(err as Error).message}`);
+    throw new TypeError(`record ${index} cannot be written as JSON: ${(err as Error).message}`, { cause: err });
   }
   if (text === undefined) throw new TypeError(`record ${index} is ${typeof value}, which JSON cannot write`);
   return text;

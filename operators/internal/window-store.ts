@@ -31,7 +31,7 @@ export class WindowStore<A> {
 
   add(w: OpenWindow<A>): OpenWindow<A> {
     let starts = this.byKey.get(w.key);
-    if (starts === undefined) this.byKey.set(w.key, (starts = new Map()));
+    if (starts === undefined) this.byKey.set(w.key, (starts = new Map<number, OpenWindow<A>>()));
     starts.set(w.start, w);
     this.open++;
     if (w.end < this.minEnd) this.minEnd = w.end;

@@ -149,7 +149,7 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
           deadLetter(txn, m, undefined, e.name === 'PayloadSchemaError' ? e : new InvalidActorKeyError(def.name, m.subject, e.message, { cause: e }), 0);
           continue;
         }
-        work = { m, kind: 'message', msg: msg as ActorMessage<unknown> };
+        work = { m, kind: 'message', msg };
       }
       // Here, before the key reaches LMDB: there, a key past its limit fails the whole batch's
       // commit, on every restart again.

@@ -49,5 +49,5 @@ export async function createCliLogger(options: CliLoggerOptions): Promise<Logger
 function errorLine(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   const e = err as { type?: unknown; message?: unknown } | null;
-  return typeof e?.message === 'string' ? `${String(e.type ?? 'Error')}: ${e.message}` : String(err);
+  return typeof e?.message === 'string' ? `${typeof e.type === 'string' ? e.type : 'Error'}: ${e.message}` : String(err);
 }

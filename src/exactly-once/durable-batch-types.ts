@@ -83,6 +83,7 @@ export interface DurableBatchConfig {
    * Period batches: one batch per key and period instead of one open batch (see {@link PeriodsConfig}).
    * Then trigger messages are closes (each names the period it closes) and `maxItems` is not allowed.
    */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any period config: its callbacks' parameters are contravariant
   periods?: PeriodsConfig<any, any, any> | undefined;
   /** Close the open batch (reason `'max-items'`) when it holds this many values. Default: no limit. */
   maxItems?: number | undefined;

@@ -19,7 +19,7 @@ const VERSION = 1;
  */
 export function encodeOutbox(entries: readonly OutboxEntry[]): Uint8Array {
   let size = 5;
-  const headerJson: (string | undefined)[] = new Array(entries.length);
+  const headerJson = new Array<string | undefined>(entries.length);
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     const h = e.headers !== undefined && Object.keys(e.headers).length > 0 ? JSON.stringify(e.headers) : undefined;
@@ -52,7 +52,7 @@ export function decodeOutbox(blob: Uint8Array): OutboxEntry[] {
   const buf = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   if (buf.length < 5 || buf.readUInt8(0) !== VERSION) throw new Error(`outbox blob has unknown version ${buf.length > 0 ? buf.readUInt8(0) : 'none'}`);
   const count = buf.readUInt32BE(1);
-  const out: OutboxEntry[] = new Array(count);
+  const out = new Array<OutboxEntry>(count);
   let o = 5;
   for (let i = 0; i < count; i++) {
     const seq = buf.readDoubleBE(o);

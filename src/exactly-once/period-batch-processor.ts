@@ -9,7 +9,7 @@ import { deadLetterMessage } from '../dead-letter/dead-letter-message.js';
 import { batchRecordEnvelope } from './batch-record-envelope.js';
 import type { BatchRecord, LateRecord, PeriodGroup, PeriodsConfig } from './durable-batch-types.js';
 import { PeriodLabelError } from './exactly-once-errors.js';
-import type { BatchProcessor, ExactlyOnceTxn } from './types.js';
+import type { BatchProcessor } from './types.js';
 
 /** A group still accumulating (its period open) or waiting for `complete` (its period closed), under `g.<group key>`. */
 interface OpenGroup {

@@ -75,6 +75,7 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
   // A fault while re-publishing the flush outbox reaches `fail` through the publisher.
   if (failure !== undefined) throw failure;
 
+  // eslint-disable-next-line prefer-const -- `fail` reads it, and may run before the assignment
   engine = await startExactlyOnce({
     name, transport, store, source: config.source, batch: config.batch, scheduler, logger, faults: config.faults,
     // The accumulator reads one key per micro-batch and writes values it never reads back: a cache
@@ -105,7 +106,8 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
   // The flush side failed while the engine was starting: `fail` could not stop it then.
   if (failure !== undefined) {
     await eng.stop({ timeoutMs: 0 }).catch(() => undefined);
-    throw failure;
+    // `fail` sets `failure` from a callback, which TypeScript's narrowing does not see.
+    throw failure as Error;
   }
 
   const openCount = (): OpenSegmentInfo => store.get<OpenSegmentInfo>(ns, L.acc) ?? { open: 1, count: 0 };
@@ -166,7 +168,8 @@ function validate(config: DurableBatchConfig): Resolved {
   }
   const triggerSubjects = config.triggerSubjects ?? [];
   if (!Array.isArray(triggerSubjects)) fail('triggerSubjects', 'must be an array of subjects');
-  for (const s of triggerSubjects) {
+  // Array.isArray narrows a readonly array to any[]: the cast keeps the element type.
+  for (const s of triggerSubjects as readonly string[]) {
     try {
       validateSubject(s, { wildcards: true });
     } catch (err) {

@@ -22,7 +22,7 @@ export class StateCache {
   set(namespace: string, key: string, value: unknown): void {
     if (this.max === 0) return;
     let m = this.byNs.get(namespace);
-    if (m === undefined) this.byNs.set(namespace, (m = new Map()));
+    if (m === undefined) this.byNs.set(namespace, (m = new Map<string, unknown>()));
     if (!m.has(key)) {
       this.order.push([namespace, key]);
       this.size += 1;

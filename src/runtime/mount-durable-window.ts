@@ -82,6 +82,8 @@ export function mountDurableWindow<T, A>(deps: MountDeps, options: TopologyDurab
   const cut = resolveWindowCut(component, options, options.aggregate as DurableWindowAggregate<unknown, unknown>);
   const emits = options.emits;
   if (emits === undefined || typeof emits.stream !== 'string' || !Array.isArray(emits.subjects)) throw new InvalidConfigError(component, 'emits', 'must be { stream, subjects } capturing subject and lateSubject');
+  // Array.isArray narrows a readonly array to any[]: this keeps the element type.
+  const emitSubjects: readonly string[] = emits.subjects;
   for (const field of ['subject', 'lateSubject'] as const) {
     const s = options[field];
     try {
@@ -89,7 +91,7 @@ export function mountDurableWindow<T, A>(deps: MountDeps, options: TopologyDurab
     } catch (err) {
       throw new InvalidConfigError(component, field, `is not a publish subject: ${ensureError(err).message}`);
     }
-    if (!emits.subjects.some((p) => subjectMatches(p, s))) throw new InvalidConfigError(component, field, `${JSON.stringify(s)} is not captured by emits.subjects ${JSON.stringify(emits.subjects)}: it would not be exactly-once`);
+    if (!emitSubjects.some((p) => subjectMatches(p, s))) throw new InvalidConfigError(component, field, `${JSON.stringify(s)} is not captured by emits.subjects ${JSON.stringify(emits.subjects)}: it would not be exactly-once`);
   }
   const name = options.name;
   const subjects = durableWindowSubjects(ctx.topologyName, name);
@@ -184,5 +186,5 @@ export function mountDurableWindow<T, A>(deps: MountDeps, options: TopologyDurab
     ),
     `durable window ${name}`,
   );
-  return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${name}_out` });
+  return ctx.stream(emits.stream, [...emitSubjects], { durableName: `sluice_${ctx.topologyName}_${name}_out` });
 }

@@ -105,6 +105,7 @@ export class PipelineSupervisor {
   }
 
   private subscribe(): void {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the observer's callbacks have their own `this`
     const supervisor = this;
     let failedSynchronously = false;
     const sub = this.deps.pipeline.subscribe({

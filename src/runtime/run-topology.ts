@@ -280,6 +280,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
           logger,
           scheduler,
           coreInput,
+          // eslint-disable-next-line @typescript-eslint/unbound-method -- the context's methods are bound closures
           deadLetter: ctx.deadLetter,
           received: receivedBy(pipeline, stats),
           stopping: () => stopping,

@@ -8,11 +8,11 @@ import type { JsonSchema, PayloadSchema } from './payload-schema.js';
  * Never throws: a schema zod cannot express is published as undefined rather than breaking
  * `describe`.
  */
-export function jsonSchemaOf(schema: PayloadSchema | undefined, explicit?: JsonSchema | undefined): JsonSchema | undefined {
+export function jsonSchemaOf(schema: PayloadSchema | undefined, explicit?: JsonSchema): JsonSchema | undefined {
   if (explicit !== undefined) return explicit;
   if (schema === undefined || schema['~standard'].vendor !== 'zod') return undefined;
   try {
-    return z.toJSONSchema(schema as unknown as z.ZodType, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+    return z.toJSONSchema(schema as unknown as z.ZodType, { io: 'input', unrepresentable: 'any' });
   } catch {
     return undefined;
   }

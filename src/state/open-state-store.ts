@@ -139,7 +139,7 @@ export function openStateStore(config: StateStoreConfig): StateStore {
   // In a batch each write returns a promise, rejected with the batch when the commit fails;
   // the batch's promise carries that error, so these would only crash the process as unhandled.
   const writer: StateWriter = {
-    put: (namespace, key, value) => quiet(userDb(namespace).put([part(key), key], value as never)),
+    put: (namespace, key, value) => quiet(userDb(namespace).put([part(key), key], value)),
     delete: (namespace, key) => quiet(userDb(namespace).remove([part(key), key])),
     putCheckpoint: (engine, checkpoint) => quiet(db(DB.checkpoints).put(engine, checkpoint)),
     putOutbox: (engine, record) =>

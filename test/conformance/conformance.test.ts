@@ -192,7 +192,7 @@ async function checkScenario(scenario: Scenario, broker: NatsServerHandle): Prom
     // 3. The streams that exist are the ones the contract lists, with the same subjects.
     const described = new Map(contract.streams.map((s) => [s.name, [...s.subjects].sort()]));
     const mine = streams.filter((s) => described.has(s.config.name));
-    for (const s of mine) expect([...s.config.subjects!].sort(), `stream ${s.config.name}`).toEqual(described.get(s.config.name));
-    const relevant = streams.filter((s) => s.config.subjects!.some((subject) => patterns.some((p) => subjectMatches(p, subject) || subjectMatches(subject, p))));
+    for (const s of mine) expect([...s.config.subjects].sort(), `stream ${s.config.name}`).toEqual(described.get(s.config.name));
+    const relevant = streams.filter((s) => s.config.subjects.some((subject) => patterns.some((p) => subjectMatches(p, subject) || subjectMatches(subject, p))));
     expect(relevant.map((s) => s.config.name).filter((n) => !described.has(n)), 'streams used but not described').toEqual([]);
 }

@@ -61,7 +61,7 @@ describe('describe, checked against a run, for responders, schedules, declared p
     await observer.flush();
     const transport = await NatsTransport.connect({ servers: server().url });
     const run = await runTopology(kinds, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, stateDir: join(dir, 'state') });
-    let streams: StreamInfo[] = [];
+    let streams: StreamInfo[];
     try {
       const jsm = await jetstreamManager(transport.nc);
       await until(async () => (await Promise.all(contract.streams.map((s) => jsm.streams.info(s.name).then(() => true, () => false)))).every(Boolean), { what: 'the topology streams' });
@@ -96,8 +96,8 @@ describe('describe, checked against a run, for responders, schedules, declared p
     expect(notUsed.filter((s) => ![...onWire].some((w) => subjectMatches(s.subject, w))).map((s) => s.subject), 'described but never used').toEqual([]);
     expect(onWire.has('schedule.tick'), 'a schedule is in-process, not on the wire').toBe(false);
     const described = new Map(contract.streams.map((s) => [s.name, [...s.subjects].sort()]));
-    const mine = streams.filter((s) => s.config.subjects!.some((subject) => patterns.some((p) => subjectMatches(p, subject) || subjectMatches(subject, p))));
-    expect(Object.fromEntries(mine.map((s) => [s.config.name, [...s.config.subjects!].sort()]))).toEqual(Object.fromEntries(described));
+    const mine = streams.filter((s) => s.config.subjects.some((subject) => patterns.some((p) => subjectMatches(p, subject) || subjectMatches(subject, p))));
+    expect(Object.fromEntries(mine.map((s) => [s.config.name, [...s.config.subjects].sort()]))).toEqual(Object.fromEntries(described));
     // The files are where the path says, in its format.
     expect(readdirSync(fileDir).filter((f) => f.endsWith('.ndjson')).length).toBeGreaterThan(0);
   }, 60_000);

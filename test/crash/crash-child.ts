@@ -23,14 +23,14 @@ export function spawnCrashChild(file: string, cfg: object, onLine: (line: string
   const settle = (): void => {
     for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]!.cond()) waiters.splice(i, 1)[0]!.resolve();
   };
-  proc.stdout!.on('data', (chunk: Buffer) => {
+  proc.stdout.on('data', (chunk: Buffer) => {
     buf += chunk.toString();
     const lines = buf.split('\n');
     buf = lines.pop() ?? '';
     for (const line of lines) onLine(line);
     settle();
   });
-  proc.stderr!.on('data', (chunk: Buffer) => {
+  proc.stderr.on('data', (chunk: Buffer) => {
     err = (err + chunk.toString()).slice(-8000);
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

@@ -216,7 +216,7 @@ describe('schedule', () => {
             // Every day ran to the end exactly once.
             expect(days.filter((d) => fired.filter((f) => f.at === d && f.done).length !== 1).map(iso)).toEqual([]);
           } else {
-            expect(fired.filter((f) => f.catchUp).every((f) => catchUp === 'once')).toBe(true);
+            expect(fired.filter((f) => f.catchUp).every(() => catchUp === 'once')).toBe(true);
             // At most one catch-up run per start.
             for (let k = 0; k <= segments.length; k++) expect(fired.filter((f) => f.catchUp && f.start === k).length).toBeLessThanOrEqual(1);
           }

@@ -77,7 +77,7 @@ describe('the packed package', () => {
       JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: [] }, include: ['*.ts'] }),
     );
     const tsc = run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: project, env, timeout: 60_000 });
-    await expect(tsc.catch((err: { stdout?: string }) => Promise.reject(new Error(`tsc: ${err.stdout ?? String(err)}`)))).resolves.toBeDefined();
+    await expect(tsc.catch((err: unknown) => Promise.reject(new Error(`tsc: ${(err as { stdout?: string }).stdout ?? String(err)}`)))).resolves.toBeDefined();
     expect(await readdir(join(project, 'node_modules', 'sluice'))).not.toContain('src');
   }, 240_000);
 });

@@ -162,6 +162,7 @@ describe('hybrid-orders: each part of the mix over a real nats-server', () => {
     const transport = await NatsTransport.connect({ servers: server().url });
     // 01:59:58 London on a winter day (GMT = UTC): the schedule's next run is 2 s away in real time.
     const offsetMs = Date.UTC(2026, 0, 15, 1, 59, 58) - Date.now();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- bind() loses schedule's overloads
     const clock: SchedulerLike = { now: () => Date.now() + offsetMs, schedule: asyncScheduler.schedule.bind(asyncScheduler) as SchedulerLike['schedule'] };
     const run = await start(transport, { inboxDir: tempDir('sluice-inbox-'), scheduler: clock });
     try {

@@ -4,10 +4,10 @@ import type { StreamMessage } from '../transport.js';
 
 /** What acking a delivered message does; ordered consumers pass no-ops. */
 export interface AckControls {
-  ack(): void;
-  nak(delayMs?: number): void;
-  term(): void;
-  working(): void;
+  ack: () => void;
+  nak: (delayMs?: number) => void;
+  term: () => void;
+  working: () => void;
 }
 
 const NO_ACK: AckControls = { ack: () => undefined, nak: () => undefined, term: () => undefined, working: () => undefined };

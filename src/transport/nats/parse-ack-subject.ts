@@ -7,7 +7,6 @@ export interface AckSubjectInfo {
 }
 
 const PREFIX = '$JS.ACK.';
-const DOT = 46;
 // Dots after the prefix: 6 in the nats-server 2.9 form, 8 or 9 in the 2.10+ form.
 const OLD_FORM_DOTS = 6;
 const NEW_FORM_MIN_DOTS = 8;

@@ -63,7 +63,7 @@ export async function probeNatsServer(url: string, tls: NatsTlsOptions | undefin
     socket = secure;
     const handshake = await new Promise<Error | undefined>((resolve) => {
       secure.once('secureConnect', () => resolve(undefined));
-      secure.once('error', (err) => resolve(err));
+      secure.once('error', (err: Error) => resolve(err));
     });
     if (handshake !== undefined) return { ok: false, reason: describeTlsError(handshake, tls, info.tls_verify === true) };
     // With TLS 1.3 the server checks the client certificate after the client's side is done:
@@ -72,7 +72,7 @@ export async function probeNatsServer(url: string, tls: NatsTlsOptions | undefin
     secure.write('PING\r\n');
     const answer = await new Promise<Error | undefined>((resolve) => {
       secure.once('data', () => resolve(undefined));
-      secure.once('error', (err) => resolve(err));
+      secure.once('error', (err: Error) => resolve(err));
       secure.once('close', () => resolve(new Error('closed')));
     });
     if (answer !== undefined) return { ok: false, reason: describeTlsError(answer, tls, info.tls_verify === true) };
@@ -110,7 +110,7 @@ async function tlsOptions(socket: Socket, host: string, tls: NatsTlsOptions | un
     try {
       return await readFile(path);
     } catch (err) {
-      throw new Error(`cannot read the TLS ${what} '${path}': ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new Error(`cannot read the TLS ${what} '${path}': ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
     }
   };
   const [ca, cert, key] = await Promise.all([read('CA file', tls?.caFile), read('certificate', tls?.certFile), read('key', tls?.keyFile)]);

@@ -14,12 +14,12 @@ function parseCsv(text: string): string[][] {
       for (;;) {
         if (text[i] === '"' && text[i + 1] === '"') (field += '"'), (i += 2);
         else if (text[i] === '"') break;
-        else field += text[i++];
+        else field += text[i++]!;
       }
       i++;
     } else if (text[i] === ',') (row.push(field), (field = ''), i++);
     else if (text[i] === '\r' && text[i + 1] === '\n') (row.push(field), rows.push(row), (row = []), (field = ''), (i += 2));
-    else field += text[i++];
+    else field += text[i++]!;
   }
   return rows;
 }

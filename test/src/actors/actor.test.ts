@@ -30,7 +30,7 @@ describe('actor', () => {
     [{ supervision: { mode: 'retry', initialDelayMs: 10, maxDelayMs: 5 } }, "'supervision.maxDelayMs' must be finite and >= initialDelayMs (10), got 5"],
     [{ supervision: { mode: 'retry', onExhausted: 'explode' } }, "'supervision.onExhausted'"],
   ])('rejects %j at creation', (patch, message) => {
-    const make = () => actor({ ...base, ...(patch as object) } as typeof base);
+    const make = () => actor({ ...base, ...(patch as object) });
     expect(make).toThrow(InvalidConfigError);
     expect(make).toThrow(message);
   });

@@ -72,7 +72,7 @@ function expected(v: unknown, ints: Ints): unknown {
   if (v instanceof Uint8Array) return Uint8Array.from(v);
   if (Array.isArray(v)) return v.map((x) => expected(x, ints));
   if (v instanceof Set) return [...v].map((x) => expected(x, ints));
-  const entries = v instanceof Map ? [...v.entries()] : Object.entries(v as object);
+  const entries = v instanceof Map ? [...v.entries()] : Object.entries(v);
   const out: Record<string, unknown> = {};
   for (const [k, x] of entries) if (x !== undefined && typeof x !== 'function') out[String(k)] = expected(x, ints);
   return out;
@@ -111,10 +111,12 @@ describe('msgpackCodec against an independent MessagePack implementation (@msgpa
 
   it('no extension type but the timestamp (-1) is ever written', () => {
     // Left to themselves, @msgpack/msgpack decodes unknown extension types to ExtData.
+    // eslint-disable-next-line no-sparse-arrays -- an array with a hole is one of the odd values
+    const holey = [1, , 3];
     const odd = fc.oneof(
       sluiceValue,
       fc.constantFrom<unknown>(new Error('boom'), /re+/g, Int16Array.of(1, -2), Float64Array.of(0.5), new ArrayBuffer(3), new DataView(new ArrayBuffer(2))),
-      fc.constantFrom<unknown>(() => 1, new (class Point { x = 1; y = 2; })(), [1, , 3]), // eslint-disable-line no-sparse-arrays
+      fc.constantFrom<unknown>(() => 1, new (class Point { x = 1; y = 2; })(), holey),
     );
     check(fc.array(odd, { maxLength: 4 }), (v) => {
       expect(extDataIn(mpDecode(msgpackCodec.encode(v)))).toEqual([]);

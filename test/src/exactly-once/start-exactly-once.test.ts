@@ -166,6 +166,7 @@ describe.each(TRANSPORT_KINDS)('startExactlyOnce on the %s transport', (kind) =>
     const outbox = [...store.outbox('counter')].map((r) => r.seq);
     expect(outbox.length).toBeGreaterThan(0);
     // A clock two hours ahead: every outbox record is older than the 60 s window.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion -- bind() loses schedule's overloads
     const later: SchedulerLike = { now: () => Date.now() + 7_200_000, schedule: asyncScheduler.schedule.bind(asyncScheduler) as SchedulerLike['schedule'] };
     const b = await startExactlyOnce(s.config(store, { scheduler: later }));
     await b.settled(40);

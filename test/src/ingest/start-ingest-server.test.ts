@@ -36,7 +36,7 @@ function slowPost(url: string, id: string, body: string): { response: Promise<Re
       },
     }),
     duplex: 'half',
-  } as RequestInit);
+  });
   return { response, release };
 }
 
@@ -139,7 +139,7 @@ describe('startIngestServer over a real nats-server', () => {
       headers: signed('evt-big-2', big),
       body: new ReadableStream({ pull: (c) => (chunks.length > 0 ? c.enqueue(chunks.shift()!) : c.close()) }),
       duplex: 'half',
-    } as RequestInit);
+    });
     expect(streamed.status).toBe(413);
     expect(((await streamed.json()) as { code: string }).code).toBe('payload-too-large');
   });

@@ -48,7 +48,7 @@ describe('t.actorState: a part reads a mounted actor’s committed state in-proc
     await until(async () => (await ask('acc-1')).state === 60, { what: 'acc-1 at 60' });
     expect(await ask('acc-1')).toEqual({ state: 60, found: true, stopped: false });
     expect(await ask('vip-1')).toEqual({ state: 105, found: true, stopped: false });
-    const now = async (account: string) => msgpackCodec.decode((await driver.transport.request('bank.balance.now', msgpackCodec.encode({ account }), { timeoutMs: 5_000 })).data) as unknown;
+    const now = async (account: string) => msgpackCodec.decode((await driver.transport.request('bank.balance.now', msgpackCodec.encode({ account }), { timeoutMs: 5_000 })).data);
     expect(await now('acc-1')).toEqual({ state: 60, found: true, stopped: false });
     expect(await now('nobody')).toEqual({ state: 0, found: false, stopped: false });
     await driver.stop();

@@ -7,7 +7,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { actor } from '../../../src/actors/actor.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
-import { EngineStoppedError } from '../../../src/exactly-once/exactly-once-errors.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import type { ActorStateReader } from '../../../src/runtime/actor-state-reader.js';
 import { describeTopology, formatTopologyDescription } from '../../../src/runtime/describe-topology.js';
