@@ -114,7 +114,8 @@ export async function runBacklogDrain(spec: ModeSpec, env: ModeRunEnv, events: n
       totalMs: Math.round(last - started),
       drainMs: Math.round(last - first),
       eventsPerSec: last > first ? Math.round(((delivered - 1) * 1000) / (last - first)) : 0,
-      cpuSecPerMillion: before !== undefined && after !== undefined ? round((after.cpuUs - before.cpuUs) / Math.max(1, deliveredAfter - deliveredBefore), 2) : 0,
+      cpuSecPerMillion:
+        before !== undefined && after !== undefined ? round((after.cpuUs - before.cpuUs) / Math.max(1, deliveredAfter - deliveredBefore), 2) : 0,
       peakRssMiB: mib(peakRssBytes),
       rssSamplesMiB: samples,
       drained: delivered >= events,

@@ -133,9 +133,27 @@ export function checkTargets(modes: readonly ModeResult[], plan: BenchPlan, pair
   const rate = plan.referenceRate.toLocaleString('en');
   const src = (p: PairedComparison | undefined) => (p !== undefined ? 'paired' : 'sweep');
   return [
-    { name: 'route-throughput', goal: 'route operator sustained throughput >= 0.8 x hand-written forwarder', value: throughput, met: throughput === null ? null : throughput >= 0.8, source: src(pThroughput) },
-    { name: 'micro-batch-cpu', goal: `micro-batch (maxWait 100 ms) CPU per event <= 1/3 of real-time route's, at ${rate} ev/s`, value: cpu, met: cpu === null ? null : cpu <= 1 / 3, source: src(pCpu) },
+    {
+      name: 'route-throughput',
+      goal: 'route operator sustained throughput >= 0.8 x hand-written forwarder',
+      value: throughput,
+      met: throughput === null ? null : throughput >= 0.8,
+      source: src(pThroughput),
+    },
+    {
+      name: 'micro-batch-cpu',
+      goal: `micro-batch (maxWait 100 ms) CPU per event <= 1/3 of real-time route's, at ${rate} ev/s`,
+      value: cpu,
+      met: cpu === null ? null : cpu <= 1 / 3,
+      source: src(pCpu),
+    },
     { name: 'route-p99', goal: `real-time route p99 freshness < 5 ms at ${rate} ev/s`, value: p99, met: p99 === null ? null : p99 < 5, source: src(pP99) },
-    { name: 'at-least-once-throughput', goal: 'at-least-once pipeline (t.stream + route + sink) sustained throughput >= 0.9 x hand-written pull consume + ack loop', value: alo, met: alo === null ? null : alo >= 0.9, source: src(pAlo) },
+    {
+      name: 'at-least-once-throughput',
+      goal: 'at-least-once pipeline (t.stream + route + sink) sustained throughput >= 0.9 x hand-written pull consume + ack loop',
+      value: alo,
+      met: alo === null ? null : alo >= 0.9,
+      source: src(pAlo),
+    },
   ];
 }

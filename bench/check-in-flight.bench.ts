@@ -84,7 +84,17 @@ export async function runCheckBench(transport: NatsTransport, mode: Mode, reques
   });
   const ms = performance.now() - started;
   const s = hist.summary();
-  return JSON.stringify({ bench: `check-in-flight/${mode}`, date: new Date().toISOString(), node: process.version, requests, inFlight, p50Ms: s.p50, p99Ms: s.p99, maxMs: s.max, perSec: Math.round((requests / ms) * 1000) });
+  return JSON.stringify({
+    bench: `check-in-flight/${mode}`,
+    date: new Date().toISOString(),
+    node: process.version,
+    requests,
+    inFlight,
+    p50Ms: s.p50,
+    p99Ms: s.p99,
+    maxMs: s.max,
+    perSec: Math.round((requests / ms) * 1000),
+  });
 }
 
 function arg(name: string, fallback: number): number {

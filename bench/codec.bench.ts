@@ -19,7 +19,13 @@ const NOW = 1_764_860_000_000;
 const PAYLOADS: Record<string, unknown> = {
   'command, 3 fields': { orderId: 'o-12345', sku: 'TEE-BLK-M', quantity: 3 },
   'reserved, 5 fields with epoch ms': { orderId: 'o-12345', sku: 'TEE-BLK-M', quantity: 3, available: 17, expiresAt: NOW + 900_000 },
-  'order, floats, 3 lines, epoch ms': { id: 'ord-000123', customer: 'c-42', total: 123.45, placedAt: NOW, lines: [1, 2, 3].map((i) => ({ sku: `SKU-${i}`, qty: i, price: 19.99 })) },
+  'order, floats, 3 lines, epoch ms': {
+    id: 'ord-000123',
+    customer: 'c-42',
+    total: 123.45,
+    placedAt: NOW,
+    lines: [1, 2, 3].map((i) => ({ sku: `SKU-${i}`, qty: i, price: 19.99 })),
+  },
   'ledger chunk, 50 lines with epoch ms': { batch: 12, from: NOW, lines: Array.from({ length: 50 }, (_, i) => ({ sku: `SKU-${i}`, qty: i, at: NOW + i })) },
   'command with an undefined field': { orderId: 'o-12345', sku: 'TEE-BLK-M', quantity: 3, note: undefined },
 };
@@ -45,8 +51,14 @@ function measure(codec: Codec): Record<string, [number, number]> {
     let enc = Infinity;
     let dec = Infinity;
     for (let k = 0; k < 30; k++) {
-      enc = Math.min(enc, cpuNsPerCall(() => codec.encode(value), calls));
-      dec = Math.min(dec, cpuNsPerCall(() => codec.decode(bytes), calls));
+      enc = Math.min(
+        enc,
+        cpuNsPerCall(() => codec.encode(value), calls),
+      );
+      dec = Math.min(
+        dec,
+        cpuNsPerCall(() => codec.decode(bytes), calls),
+      );
     }
     out[name] = [enc, dec];
   }
@@ -66,7 +78,9 @@ if (only !== undefined) {
   const best: Record<'baseline' | 'sluice', Record<string, [number, number]>> = { baseline: {}, sluice: {} };
   for (let r = 0; r < rounds; r++) {
     for (const which of ['baseline', 'sluice'] as const) {
-      const run = JSON.parse(execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--only', which], { encoding: 'utf8' })) as Record<string, [number, number]>;
+      const run = JSON.parse(
+        execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--only', which], { encoding: 'utf8' }),
+      ) as Record<string, [number, number]>;
       for (const [name, [e, d]] of Object.entries(run)) {
         const cur = best[which][name] ?? [Infinity, Infinity];
         best[which][name] = [Math.min(cur[0], e), Math.min(cur[1], d)];
@@ -77,6 +91,13 @@ if (only !== undefined) {
     const [be, bd] = best.baseline[name]!;
     const [se, sd] = best.sluice[name]!;
     const pct = (a: number, b: number) => Math.round((a / b - 1) * 100);
-    console.log(JSON.stringify({ payload: name, bytes: msgpackCodec.encode(PAYLOADS[name]).length, encodeNs: { baseline: Math.round(be), sluice: Math.round(se), pct: pct(se, be) }, decodeNs: { baseline: Math.round(bd), sluice: Math.round(sd), pct: pct(sd, bd) } }));
+    console.log(
+      JSON.stringify({
+        payload: name,
+        bytes: msgpackCodec.encode(PAYLOADS[name]).length,
+        encodeNs: { baseline: Math.round(be), sluice: Math.round(se), pct: pct(se, be) },
+        decodeNs: { baseline: Math.round(bd), sluice: Math.round(sd), pct: pct(sd, bd) },
+      }),
+    );
   }
 }

@@ -107,12 +107,19 @@ export async function runExactlyOnceBench(options: ExactlyOnceBenchOptions = {})
         const cpu0 = process.cpuUsage();
         const srv0 = server !== undefined ? processCpuUs(server.pid) : null;
         const t0 = performance.now();
-        const commits = mode === 'roof' ? await roof(nc, `eob.${mode}${r}`, events, `roof${r}`) : await sluice(nc, `eob.${mode}${r}`, events, options.maxCount ?? 1024, `bench${r}`);
+        const commits =
+          mode === 'roof'
+            ? await roof(nc, `eob.${mode}${r}`, events, `roof${r}`)
+            : await sluice(nc, `eob.${mode}${r}`, events, options.maxCount ?? 1024, `bench${r}`);
         const ms = performance.now() - t0;
         const cpu = process.cpuUsage(cpu0);
         const srv1 = server !== undefined ? processCpuUs(server.pid) : null;
         const run: ExactlyOnceBenchRun = {
-          bench: `exactly-once/${mode}`, ...meta, msgs: events, bytes, ms: round(ms),
+          bench: `exactly-once/${mode}`,
+          ...meta,
+          msgs: events,
+          bytes,
+          ms: round(ms),
           eventsPerSec: Math.round((events / ms) * 1000),
           cpuUsPerEvent: round((cpu.user + cpu.system) / events),
           serverCpuUsPerEvent: srv0 !== null && srv1 !== null ? round((srv1 - srv0) / events) : null,
@@ -133,9 +140,16 @@ export async function runExactlyOnceBench(options: ExactlyOnceBenchOptions = {})
   return {
     runs,
     summary: {
-      bench: 'exactly-once/summary', roofEventsPerSec: roofRate, sluiceEventsPerSec: sluiceRate, ratio: round(sluiceRate / roofRate, 3),
-      roofCpuUsPerEvent: of('roof', (r) => r.cpuUsPerEvent), sluiceCpuUsPerEvent: of('sluice', (r) => r.cpuUsPerEvent),
-      lmdbCommitsPerEvent: of('sluice', (r) => r.lmdbCommitsPerEvent), cores: meta.cores, node: meta.node, natsServer: meta.natsServer,
+      bench: 'exactly-once/summary',
+      roofEventsPerSec: roofRate,
+      sluiceEventsPerSec: sluiceRate,
+      ratio: round(sluiceRate / roofRate, 3),
+      roofCpuUsPerEvent: of('roof', (r) => r.cpuUsPerEvent),
+      sluiceCpuUsPerEvent: of('sluice', (r) => r.cpuUsPerEvent),
+      lmdbCommitsPerEvent: of('sluice', (r) => r.lmdbCommitsPerEvent),
+      cores: meta.cores,
+      node: meta.node,
+      natsServer: meta.natsServer,
       command: `${COMMAND} --events ${events} --runs ${runCount} --keys ${keyCount}`,
     },
   };
@@ -260,10 +274,14 @@ function arg(name: string): number | undefined {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { summary } = await runExactlyOnceBench({
-    events: arg('events'), runs: arg('runs'), keys: arg('keys'), maxCount: arg('max-count'),
+    events: arg('events'),
+    runs: arg('runs'),
+    keys: arg('keys'),
+    maxCount: arg('max-count'),
     onRun: (run) => console.log(JSON.stringify(run)),
   });
   console.log(JSON.stringify(summary));
-  console.log(`exactly-once: sluice ${summary.sluiceEventsPerSec} ev/s vs roof ${summary.roofEventsPerSec} ev/s = ${summary.ratio} (cpu ${summary.sluiceCpuUsPerEvent} vs ${summary.roofCpuUsPerEvent} µs/event, ${summary.lmdbCommitsPerEvent} LMDB commits/event, ${summary.cores} cores)`);
+  console.log(
+    `exactly-once: sluice ${summary.sluiceEventsPerSec} ev/s vs roof ${summary.roofEventsPerSec} ev/s = ${summary.ratio} (cpu ${summary.sluiceCpuUsPerEvent} vs ${summary.roofCpuUsPerEvent} µs/event, ${summary.lmdbCommitsPerEvent} LMDB commits/event, ${summary.cores} cores)`,
+  );
 }
-

@@ -86,7 +86,14 @@ interface Env {
  */
 export async function runFraudCheckLatency(env: Env, plan: FraudCheckPlan): Promise<FraudCheckLatency> {
   const rawSubject = `${env.prefix}.fraud.check`;
-  const common = { url: env.url, inSubject: rawSubject, outPrefix: `${env.prefix}.out`, deadLetterSubject: `${env.prefix}.dlq`, workDir: env.workDir, params: {} };
+  const common = {
+    url: env.url,
+    inSubject: rawSubject,
+    outPrefix: `${env.prefix}.out`,
+    deadLetterSubject: `${env.prefix}.dlq`,
+    workDir: env.workDir,
+    params: {},
+  };
   let sluice: ProcessorHandle | undefined;
   let raw: ProcessorHandle | undefined;
   let nc: NatsConnection | undefined;
@@ -146,11 +153,20 @@ async function publishActivity(nc: NatsConnection, customers: number): Promise<s
   const now = Date.now();
   const payments: Payment[] = [];
   for (let c = 0; c < customers; c++) {
-    for (let i = 0; i < 3; i++) payments.push({ paymentId: `h-${c}-${i}`, customerId: `cust-${c}`, amountCents: 2_000 + 500 * i, deviceId: 'dev-1', country: 'NL', at: now - 3_600_000 + i * 60_000 });
+    for (let i = 0; i < 3; i++)
+      payments.push({
+        paymentId: `h-${c}-${i}`,
+        customerId: `cust-${c}`,
+        amountCents: 2_000 + 500 * i,
+        deviceId: 'dev-1',
+        country: 'NL',
+        at: now - 3_600_000 + i * 60_000,
+      });
   }
   let last = '';
   for (let c = 19; c < customers; c += 20) {
-    for (let i = 0; i < 5; i++) payments.push({ paymentId: `b-${c}-${i}`, customerId: (last = `cust-${c}`), amountCents: 1_000, deviceId: 'dev-1', country: 'NL', at: now - i * 30_000 });
+    for (let i = 0; i < 5; i++)
+      payments.push({ paymentId: `b-${c}-${i}`, customerId: (last = `cust-${c}`), amountCents: 1_000, deviceId: 'dev-1', country: 'NL', at: now - i * 30_000 });
   }
   // The topology creates FRAUD_ACTIVITY as it starts; the first publish waits for it.
   for (let attempt = 0; ; attempt++) {
@@ -171,7 +187,11 @@ async function publishActivity(nc: NatsConnection, customers: number): Promise<s
 async function untilDenied(nc: NatsConnection, subject: string, customerId: string): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const m = await nc.request(subject, JSON.stringify({ paymentId: 'probe', customerId, amountCents: 3_000, deviceId: 'dev-1', country: 'NL' } satisfies PaymentCheck), { timeout: 5_000, headers: jsonHeaders() });
+    const m = await nc.request(
+      subject,
+      JSON.stringify({ paymentId: 'probe', customerId, amountCents: 3_000, deviceId: 'dev-1', country: 'NL' } satisfies PaymentCheck),
+      { timeout: 5_000, headers: jsonHeaders() },
+    );
     if (m.json<FraudDecision>().decision === 'deny') return;
     if (Date.now() > deadline) throw new Error(`fraud-check: ${subject} did not see the activity within 60 s`);
     await new Promise((r) => setTimeout(r, 100));
@@ -183,12 +203,27 @@ function makeChecks(plan: FraudCheckPlan): Uint8Array[] {
   const rnd = mulberry32(plan.seed);
   const enc = new TextEncoder();
   return Array.from({ length: 4_096 }, (_, i) =>
-    enc.encode(JSON.stringify({ paymentId: `q-${i}`, customerId: `cust-${Math.floor(rnd() * plan.customers)}`, amountCents: 2_500 + Math.floor(rnd() * 1_000), deviceId: 'dev-1', country: 'NL' } satisfies PaymentCheck)),
+    enc.encode(
+      JSON.stringify({
+        paymentId: `q-${i}`,
+        customerId: `cust-${Math.floor(rnd() * plan.customers)}`,
+        amountCents: 2_500 + Math.floor(rnd() * 1_000),
+        deviceId: 'dev-1',
+        country: 'NL',
+      } satisfies PaymentCheck),
+    ),
   );
 }
 
 /** `requests` requests, `inFlight` outstanding at once; latency from send to reply. */
-async function closedLoop(nc: NatsConnection, subject: string, checks: Uint8Array[], requests: number, inFlight: number, proc: ProcessorHandle): Promise<FraudCheckRound> {
+async function closedLoop(
+  nc: NatsConnection,
+  subject: string,
+  checks: Uint8Array[],
+  requests: number,
+  inFlight: number,
+  proc: ProcessorHandle,
+): Promise<FraudCheckRound> {
   const hist = createLatencyHistogram();
   const counts = { allow: 0, deny: 0, other: 0, fallbacks: 0, errors: 0 };
   const h = jsonHeaders();
@@ -216,7 +251,14 @@ async function closedLoop(nc: NatsConnection, subject: string, checks: Uint8Arra
   const ms = performance.now() - started;
   const after = await proc.mark();
   const s = hist.summary();
-  return { p50Ms: s.p50, p99Ms: s.p99, maxMs: s.max, perSec: Math.round((requests / ms) * 1000), cpuUsPerRequest: round3((after.cpuUs - before.cpuUs) / requests), ...counts };
+  return {
+    p50Ms: s.p50,
+    p99Ms: s.p99,
+    maxMs: s.max,
+    perSec: Math.round((requests / ms) * 1000),
+    cpuUsPerRequest: round3((after.cpuUs - before.cpuUs) / requests),
+    ...counts,
+  };
 }
 
 function jsonHeaders() {
@@ -248,7 +290,9 @@ export function fraudCheckMarkdown(r: FraudCheckLatency): string[] {
   );
   for (const s of [r.sluice, r.raw]) {
     const last = s.rounds.at(-1)!;
-    lines.push(`| ${s.label} | ${s.p50Ms} | ${s.p99Ms} | ${s.perSec.toLocaleString('en')} | ${s.cpuUsPerRequest} | ${last.allow} / ${last.deny} / ${last.other}, ${last.fallbacks}, ${last.errors} |`);
+    lines.push(
+      `| ${s.label} | ${s.p50Ms} | ${s.p99Ms} | ${s.perSec.toLocaleString('en')} | ${s.cpuUsPerRequest} | ${last.allow} / ${last.deny} / ${last.other}, ${last.fallbacks}, ${last.errors} |`,
+    );
   }
   lines.push(`| **ratio** (Sluice ÷ raw) | ${r.p50Ratio} | ${r.p99Ratio} | ${r.throughputRatio} | ${r.cpuRatio} | |`, '');
   return lines;

@@ -78,8 +78,7 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
   const plan = buildPlan(opts);
   const started = performance.now();
   const machineStart = loadavg()[0] ?? 0;
-  const server: NatsServerHandle | undefined =
-    opts.natsUrl === undefined ? await startNatsServer({ config: { max_pending: 256 * 1024 * 1024 } }) : undefined;
+  const server: NatsServerHandle | undefined = opts.natsUrl === undefined ? await startNatsServer({ config: { max_pending: 256 * 1024 * 1024 } }) : undefined;
   const url = opts.natsUrl ?? server!.url;
   const workDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
   const specs = modeSpecs({ triggerPeriodMs: plan.triggerPeriodMs }).filter((s) => opts.modes === undefined || opts.modes.includes(s.name));
@@ -88,7 +87,10 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
   const backlogSpec = specs.find((s) => s.name === BACKLOG_MODE);
   const backlogSizes = backlogSpec !== undefined ? plan.backlogEvents : [];
   const runFraudCheck = opts.modes === undefined || opts.modes.includes(FRAUD_CHECK_MODE);
-  const progress = createProgress(specs.length + pairs.length + backlogSizes.length + baselineCount + (runFraudCheck ? 1 : 0), opts.json || !opts.progress ? 'off' : process.stderr.isTTY ? 'bar' : 'lines');
+  const progress = createProgress(
+    specs.length + pairs.length + backlogSizes.length + baselineCount + (runFraudCheck ? 1 : 0),
+    opts.json || !opts.progress ? 'off' : process.stderr.isTTY ? 'bar' : 'lines',
+  );
   const runId = Date.now().toString(36);
   const modes: ModeResult[] = [];
   const baselines: BaselinePair[] = [];
@@ -100,7 +102,9 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
     for (const [i, spec] of specs.entries()) {
       const result = await runMode(spec, { url, prefix: `bench.${runId}.m${i}`, workDir, pool, plan, onStep: (l) => progress.step(l) });
       modes.push(result);
-      progress.tick(result.error !== undefined ? `${spec.name}: did not run (${result.error})` : `${spec.name}: sustained ${Math.round(result.sustainedRate)} ev/s`);
+      progress.tick(
+        result.error !== undefined ? `${spec.name}: did not run (${result.error})` : `${spec.name}: sustained ${Math.round(result.sustainedRate)} ev/s`,
+      );
     }
     for (const [i, [a, b, kind]] of pairs.entries()) {
       const specA = specs.find((s) => s.name === a)!;
@@ -128,7 +132,10 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
     }
     if (runFraudCheck) {
       progress.step('fraud-check: request/reply at 100 in flight');
-      fraudCheck = await runFraudCheckLatency({ url, workDir, prefix: `bench.${runId}.fraud`, onStep: (l) => progress.step(l) }, fraudCheckPlan(plan.preset, opts.rounds, plan.seed));
+      fraudCheck = await runFraudCheckLatency(
+        { url, workDir, prefix: `bench.${runId}.fraud`, onStep: (l) => progress.step(l) },
+        fraudCheckPlan(plan.preset, opts.rounds, plan.seed),
+      );
       progress.tick(fraudCheckLine(fraudCheck));
     }
     if (opts.baselines) {
@@ -199,17 +206,28 @@ function streamRatioLines(r: BenchResult): string[] {
     const p = r.paired.find((x) => x.a === c.mode && x.b === c.baseline && x.kind === 'capacity');
     const throughput = p?.throughputRatio ?? c.throughputRatio;
     const efficiency = p?.efficiencyRatio ?? c.efficiencyRatio;
-    lines.push(`${c.mode} ÷ ${c.baseline}: throughput ${throughput ?? 'n/a'}, events per CPU-s ${efficiency ?? 'n/a'} (${p !== undefined ? `paired, ${p.rounds} rounds, median` : 'sweep'})`);
+    lines.push(
+      `${c.mode} ÷ ${c.baseline}: throughput ${throughput ?? 'n/a'}, events per CPU-s ${efficiency ?? 'n/a'} (${p !== undefined ? `paired, ${p.rounds} rounds, median` : 'sweep'})`,
+    );
   }
   for (const b of r.backlog) {
-    const how = b.error !== undefined ? `did not run (${b.error})` : b.drained ? `drained in ${(b.drainMs / 1000).toFixed(1)} s, ${b.eventsPerSec} ev/s` : 'NOT drained before the timeout';
+    const how =
+      b.error !== undefined
+        ? `did not run (${b.error})`
+        : b.drained
+          ? `drained in ${(b.drainMs / 1000).toFixed(1)} s, ${b.eventsPerSec} ev/s`
+          : 'NOT drained before the timeout';
     lines.push(`backlog ${b.events.toLocaleString('en')} events: ${how}, peak RSS ${b.peakRssMiB} MiB (maxUnsettled ${b.maxUnsettled})`);
   }
   return lines;
 }
 
 function parseArgs(argv: string[]): BenchOptions {
-  const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (v: string) =>
+    v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const int = (name: string) => (v: string) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
@@ -229,7 +247,13 @@ function parseArgs(argv: string[]): BenchOptions {
     .option('--no-progress', 'no progress output on stderr')
     .option('--out <dir>', 'where report.md, the SVG and result.json go (default: bench/results for a full run, a temp dir for --quick)')
     .option('--nats-url <url>', 'use this nats-server (JetStream enabled) instead of starting a private one')
-    .option('--modes <list>', `comma-separated modes (default all: ${modeSpecs({ triggerPeriodMs: FULL_PLAN.triggerPeriodMs }).map((s) => s.name).join(', ')}, ${FRAUD_CHECK_MODE})`, list)
+    .option(
+      '--modes <list>',
+      `comma-separated modes (default all: ${modeSpecs({ triggerPeriodMs: FULL_PLAN.triggerPeriodMs })
+        .map((s) => s.name)
+        .join(', ')}, ${FRAUD_CHECK_MODE})`,
+      list,
+    )
     .option('--rates <list>', 'offered rates of the sweep, events/s, comma-separated', rates)
     .option('--count <n>', 'events per measured step (instead of a fixed step length)', int('--count'))
     .option('--step-ms <ms>', 'length of a measured step, ms', int('--step-ms'))

@@ -18,17 +18,29 @@ export function markdownReport(r: BenchResult, chartFile: string): string {
   push(`- Command: \`${r.command}\``);
   const m = r.machine;
   push(`- Machine: ${m.cores} cores, ${m.cpuModel}, ${m.memGiB} GiB RAM, ${m.os}; Node ${m.node}; nats-server ${m.natsServer}`);
-  push(`- Load average (1 min) before the run / at its end: ${m.loadAvgStart} / ${m.loadAvgEnd} (the bench itself keeps about 2-3 processes busy).${noise(m.loadAvgStart, m.cores)}`);
-  push(`- Payloads: order events of ${plan.minBytes}-${plan.maxBytes} bytes (MessagePack), one routing rule with four targets; one private nats-server for the whole run.`, '');
+  push(
+    `- Load average (1 min) before the run / at its end: ${m.loadAvgStart} / ${m.loadAvgEnd} (the bench itself keeps about 2-3 processes busy).${noise(m.loadAvgStart, m.cores)}`,
+  );
+  push(
+    `- Payloads: order events of ${plan.minBytes}-${plan.maxBytes} bytes (MessagePack), one routing rule with four targets; one private nats-server for the whole run.`,
+    '',
+  );
 
   push(`## The article's table, measured`, '');
-  push(`Measured at ${rate} events/s offered unless said otherwise. Freshness = time from the publish stamp in the event to the output reaching a subscriber.`, '');
+  push(
+    `Measured at ${rate} events/s offered unless said otherwise. Freshness = time from the publish stamp in the event to the output reaching a subscriber.`,
+    '',
+  );
   push(`| Factor | Real-time (\`route\`) | Near-real-time (${mb100?.name ?? 'micro-batch'}) | Batch (${triggered?.name ?? 'triggered'}) | How |`);
   push('|---|---|---|---|---|');
   push(`| Data freshness | ${columns.map((c) => freshness(referenceStep(c, plan))).join(' | ')} | p50 / p99, ms |`);
-  push(`| Infrastructure cost: CPU | ${columns.map((c) => fmt(referenceStep(c, plan)?.cpuSecPerMillion, ' s')).join(' | ')} | processor CPU seconds per million events (user+system, own process) |`);
+  push(
+    `| Infrastructure cost: CPU | ${columns.map((c) => fmt(referenceStep(c, plan)?.cpuSecPerMillion, ' s')).join(' | ')} | processor CPU seconds per million events (user+system, own process) |`,
+  );
   push(`| Infrastructure cost: memory | ${columns.map((c) => fmt(c?.peakRssMiB, ' MiB')).join(' | ')} | processor peak RSS over the whole mode |`);
-  push(`| Infrastructure cost: messages | ${columns.map((c) => fmt(referenceStep(c, plan)?.natsMsgsPerEvent)).join(' | ')} | NATS messages in+out of the processor per event |`);
+  push(
+    `| Infrastructure cost: messages | ${columns.map((c) => fmt(referenceStep(c, plan)?.natsMsgsPerEvent)).join(' | ')} | NATS messages in+out of the processor per event |`,
+  );
   push(`| Infrastructure cost: storage | ${columns.map((c) => fmt(referenceStep(c, plan)?.lmdbCommitsPerEvent)).join(' | ')} | LMDB commits per event |`);
   push(`| Sustained throughput | ${columns.map((c) => fmt(c?.sustainedRate, ' ev/s')).join(' | ')} | highest rate delivered without saturating |`);
   for (const factor of ['Complexity', 'Error handling', 'System coupling', 'Testing difficulty']) {
@@ -39,15 +51,22 @@ export function markdownReport(r: BenchResult, chartFile: string): string {
   push('## Targets', '');
   push('| Target | Value | Met | From |', '|---|---|---|---|');
   for (const t of r.targets) {
-    push(`| ${t.goal} | ${t.value ?? 'n/a'} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} | ${t.source === 'paired' ? 'paired rounds (median)' : 'sweep'} |`);
+    push(
+      `| ${t.goal} | ${t.value ?? 'n/a'} | ${t.met === null ? 'not measured' : t.met ? 'yes' : '**no**'} | ${t.source === 'paired' ? 'paired rounds (median)' : 'sweep'} |`,
+    );
   }
   push('');
   if (r.paired.length > 0) {
     push('### Paired rounds', '');
-    push('The targets compare two modes run side by side in two processes and measured alternately (A, B, A, B...), so load from other work on the machine hits both alike; each ratio is the median of the per-round ratios.', '');
+    push(
+      'The targets compare two modes run side by side in two processes and measured alternately (A, B, A, B...), so load from other work on the machine hits both alike; each ratio is the median of the per-round ratios.',
+      '',
+    );
     push('| A vs B | At | Rounds | throughput A÷B | ev per CPU-s A÷B | CPU/event A÷B | p99 A / B ms |', '|---|---|---|---|---|---|---|');
     for (const p of r.paired) {
-      push(`| ${p.a} vs ${p.b} | ${p.kind === 'capacity' ? 'capacity (closed loop)' : `${fmt(p.rate)} ev/s`} | ${p.rounds} | ${fmt(p.throughputRatio)} | ${fmt(p.efficiencyRatio)} | ${fmt(p.cpuRatio)} | ${fmt(p.p99A)} / ${fmt(p.p99B)} |`);
+      push(
+        `| ${p.a} vs ${p.b} | ${p.kind === 'capacity' ? 'capacity (closed loop)' : `${fmt(p.rate)} ev/s`} | ${p.rounds} | ${fmt(p.throughputRatio)} | ${fmt(p.efficiencyRatio)} | ${fmt(p.cpuRatio)} | ${fmt(p.p99A)} / ${fmt(p.p99B)} |`,
+      );
     }
     push('');
   }
@@ -60,7 +79,9 @@ export function markdownReport(r: BenchResult, chartFile: string): string {
     'Ratios divide by the mode\'s baseline measured in the same run (the hand-written forwarder on the raw NATS client for core-subject modes, the hand-written pull consume + ack loop for the modes that read a JetStream stream): throughput ratio > 1 is faster, CPU ratio < 1 is cheaper. "ev per CPU-s" is events per second of processor CPU at its busiest unsaturated step: what it would sustain with a core to itself. Sustained throughput on 2 shared cores is also bounded by the driver and nats-server, so when two modes reach the same sustained rate, compare this column.',
     '',
   );
-  push('| Mode | p50 ms | p90 ms | p99 ms | max ms | CPU s/M ev | CPU ×base | RSS MiB | msgs/ev | LMDB commits/ev | sustained ev/s | throughput ×base | ev per CPU-s | efficiency ×base |');
+  push(
+    '| Mode | p50 ms | p90 ms | p99 ms | max ms | CPU s/M ev | CPU ×base | RSS MiB | msgs/ev | LMDB commits/ev | sustained ev/s | throughput ×base | ev per CPU-s | efficiency ×base |',
+  );
   push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const mode of r.modes) {
     const s = referenceStep(mode, plan);
@@ -88,7 +109,10 @@ export function markdownReport(r: BenchResult, chartFile: string): string {
 
   push('## Latency vs throughput', '');
   push(`![latency percentiles vs delivered throughput per mode](${chartFile})`, '');
-  push(`Each mode's sweep steps the offered rate up until a step saturates: output below ${plan.saturationDeliveredShare * 100}% of offered, events not out within the drain timeout, or p99 above ${plan.p99Factor}x the mode's best p99 + ${plan.p99SlackMs} ms. The capacity row is a closed-loop run (at most ${plan.capacityWindow.toLocaleString('en')} events in flight), so its latency is queueing, not freshness.`, '');
+  push(
+    `Each mode's sweep steps the offered rate up until a step saturates: output below ${plan.saturationDeliveredShare * 100}% of offered, events not out within the drain timeout, or p99 above ${plan.p99Factor}x the mode's best p99 + ${plan.p99SlackMs} ms. The capacity row is a closed-loop run (at most ${plan.capacityWindow.toLocaleString('en')} events in flight), so its latency is queueing, not freshness.`,
+    '',
+  );
   for (const mode of r.modes) push(...sweepTable(mode));
 
   push('## How this was measured', '');
@@ -126,7 +150,7 @@ function atLeastOnceSection(r: BenchResult): string[] {
     out.push(
       `### Backlog drained by \`${r.backlog[0]!.mode}\``,
       '',
-      'The stream is filled first, then the processor starts on it. The source never has more than `maxUnsettled` messages delivered and not yet settled, so the processor\'s memory is bounded by that (times the event size), not by the backlog: peak RSS should not grow with the backlog size.',
+      "The stream is filled first, then the processor starts on it. The source never has more than `maxUnsettled` messages delivered and not yet settled, so the processor's memory is bounded by that (times the event size), not by the backlog: peak RSS should not grow with the backlog size.",
       '',
       '| Backlog events | Backlog MiB | maxUnsettled | Drain s (first to last output) | ev/s | CPU s/M ev | Peak RSS MiB | RSS during the drain MiB | Drained |',
       '|---|---|---|---|---|---|---|---|---|',

@@ -46,10 +46,13 @@ export async function runPaired(a: ModeSpec, b: ModeSpec, kind: PairedKind, rate
     for (const [i, spec] of [a, b].entries()) {
       const prefix = `${env.prefix}.p${i}`;
       const driver = await createDriver({ url: env.url, inSubject: `${prefix}.in.orders`, outWildcard: `${prefix}.out.>`, pool: env.pool });
-      rigs.push({ driver, processor: await startModeProcessor(spec, { ...env, prefix }).catch(async (err: unknown) => {
-        await driver.close();
-        throw err;
-      }) });
+      rigs.push({
+        driver,
+        processor: await startModeProcessor(spec, { ...env, prefix }).catch(async (err: unknown) => {
+          await driver.close();
+          throw err;
+        }),
+      });
     }
     const stepsA: StepResult[] = [];
     const stepsB: StepResult[] = [];

@@ -71,7 +71,12 @@ function memory(): Memory {
   return { rss: mib(m.rss), rssAnon: anon !== null ? mib(Number(anon[1]) * 1024) : Number.NaN, heapUsed: mib(m.heapUsed), arrayBuffers: mib(m.arrayBuffers) };
 }
 
-const max = (a: Memory, b: Memory): Memory => ({ rss: Math.max(a.rss, b.rss), rssAnon: Math.max(a.rssAnon, b.rssAnon), heapUsed: Math.max(a.heapUsed, b.heapUsed), arrayBuffers: Math.max(a.arrayBuffers, b.arrayBuffers) });
+const max = (a: Memory, b: Memory): Memory => ({
+  rss: Math.max(a.rss, b.rss),
+  rssAnon: Math.max(a.rssAnon, b.rssAnon),
+  heapUsed: Math.max(a.heapUsed, b.heapUsed),
+  arrayBuffers: Math.max(a.arrayBuffers, b.arrayBuffers),
+});
 
 export async function runPeriodFlushBench(options: PeriodFlushBenchOptions = {}): Promise<PeriodFlushBenchResult> {
   const records = options.records ?? 1_000_000;
@@ -109,7 +114,12 @@ export async function runPeriodFlushBench(options: PeriodFlushBenchOptions = {})
     let flushStarted = 0;
     const started = performance.now();
     const handle = await startDurableBatch({
-      name: 'pfb', transport, store, source: { stream }, triggerSubjects: [`${sub}.in.close`], chunkSize,
+      name: 'pfb',
+      transport,
+      store,
+      source: { stream },
+      triggerSubjects: [`${sub}.in.close`],
+      chunkSize,
       periods: { keyOf: (v: { i: number }) => `k${v.i % keys}`, periodOf: () => 'p1', closeOf: (c: { p: string }) => c.p, lateSubject: `${sub}.late` },
       flush: (chunk, emit, info) => {
         if (flushStarted === 0) {
@@ -126,10 +136,20 @@ export async function runPeriodFlushBench(options: PeriodFlushBenchOptions = {})
     clearInterval(sampler);
     await handle.stop();
     return {
-      bench: `period-batch-flush/${records}x${keys}`, date: new Date().toISOString(), node: process.versions.node,
-      records, keys, chunkSize, flushed, chunks, preloadMs: Math.round(preloadMs),
-      accumulateMs: Math.round((flushStarted || ended) - started), flushMs: Math.round(ended - (flushStarted || ended)),
-      accumulate: peak.accumulate, flush: peak.flush, start,
+      bench: `period-batch-flush/${records}x${keys}`,
+      date: new Date().toISOString(),
+      node: process.versions.node,
+      records,
+      keys,
+      chunkSize,
+      flushed,
+      chunks,
+      preloadMs: Math.round(preloadMs),
+      accumulateMs: Math.round((flushStarted || ended) - started),
+      flushMs: Math.round(ended - (flushStarted || ended)),
+      accumulate: peak.accumulate,
+      flush: peak.flush,
+      start,
     };
   } finally {
     await store.close();
@@ -146,6 +166,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     return i > 0 ? Number(process.argv[i + 1]) : undefined;
   };
   const urlAt = process.argv.indexOf('--url');
-  const result = await runPeriodFlushBench({ records: arg('records'), keys: arg('keys'), chunkSize: arg('chunk'), padBytes: arg('pad'), url: urlAt > 0 ? process.argv[urlAt + 1] : undefined });
+  const result = await runPeriodFlushBench({
+    records: arg('records'),
+    keys: arg('keys'),
+    chunkSize: arg('chunk'),
+    padBytes: arg('pad'),
+    url: urlAt > 0 ? process.argv[urlAt + 1] : undefined,
+  });
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -188,7 +188,7 @@ export async function measureStep(
   driver.closeWindow();
   const drained = await driver.drain(drainMs, drainMaxMs);
   const after = await processor.mark();
-    // Late delivery within a quarter of the step is noise (a busy machine), not a rate deficit;
+  // Late delivery within a quarter of the step is noise (a busy machine), not a rate deficit;
   // a processor really falling behind shows in p99 and in the drain.
   const graceMs = Math.max(plan.p99SlackMs, measureMs / 4);
   return toStep(kind, rate, driver.windowResult(spec.holdMs, graceMs), before, after, drained);
@@ -199,14 +199,7 @@ function stepMs(plan: BenchPlan, spec: ModeSpec, rate: number): number {
   return Math.max(ms, plan.minFlushPeriodsPerStep * spec.holdMs);
 }
 
-function toStep(
-  kind: StepResult['kind'],
-  rate: number,
-  w: WindowResult,
-  before: ProcessorMark,
-  after: ProcessorMark,
-  drained: boolean,
-): StepResult {
+function toStep(kind: StepResult['kind'], rate: number, w: WindowResult, before: ProcessorMark, after: ProcessorMark, drained: boolean): StepResult {
   const events = Math.max(1, w.published);
   return {
     kind,

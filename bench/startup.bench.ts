@@ -92,7 +92,9 @@ async function main(argv: string[]): Promise<void> {
 
 /** The first input of the topology's contract, with a payload made from its schema; outputs and dead letters watched. */
 function probeFor(bin: string, topology: string): StartProbe {
-  const contract = JSON.parse(execFileSync(process.execPath, [bin, 'describe', topology, '--json'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } })) as {
+  const contract = JSON.parse(
+    execFileSync(process.execPath, [bin, 'describe', topology, '--json'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } }),
+  ) as {
     subjects: { subject: string; direction: string; payload?: SampleSchema }[];
   };
   const input = contract.subjects.find((s) => s.direction === 'in');
@@ -107,7 +109,9 @@ function table(cases: readonly StartupCase[], o: Options): string {
     '',
     '| case | first message handled | `running` line | CPU until then | idle RSS |',
     '|---|---|---|---|---|',
-    ...cases.map((c) => `| ${c.name} | ${c.firstMessageMs !== undefined ? `${c.firstMessageMs} ms` : 'n/a'} | ${c.runningMs} ms | ${c.cpuMs} ms | ${c.idleRssMiB} MiB |`),
+    ...cases.map(
+      (c) => `| ${c.name} | ${c.firstMessageMs !== undefined ? `${c.firstMessageMs} ms` : 'n/a'} | ${c.runningMs} ms | ${c.cpuMs} ms | ${c.idleRssMiB} MiB |`,
+    ),
     '',
     `targets: first message <= ${TARGET_FIRST_MESSAGE_MS} ms, idle RSS <= ${TARGET_IDLE_RSS_MIB} MiB`,
   ];

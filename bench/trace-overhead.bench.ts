@@ -35,13 +35,23 @@ const rounds = arg('rounds', 5);
 
 let published = 0;
 const transport = { publish: () => void published++, maxPayloadBytes: 1 << 20 } as unknown as Transport;
-const sink = createSink({ topologyName: 'bench', transport, stats: new RuntimeStats(), now: () => 0, deadLetter: () => undefined, publishDeadLetter: () => undefined });
+const sink = createSink({
+  topologyName: 'bench',
+  transport,
+  stats: new RuntimeStats(),
+  now: () => 0,
+  deadLetter: () => undefined,
+  publishDeadLetter: () => undefined,
+});
 
 function run(withTraceparent: boolean, hook: boolean): number {
   const input = new Subject<unknown>();
   const sub = input.pipe(sink()).subscribe();
   const raw = new Uint8Array([0x93, 1, 2, 3]);
-  const headers: Record<string, string> = { 'Content-Type': 'application/msgpack', ...(withTraceparent ? { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } : {}) };
+  const headers: Record<string, string> = {
+    'Content-Type': 'application/msgpack',
+    ...(withTraceparent ? { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } : {}),
+  };
   const envs = Array.from({ length: 1024 }, (_, i) => makeEnvelope({ subject: 'in.x', data: [1, 2, 3], raw, headers, stream: 'IN', seq: i + 1 }));
   const trace = hook ? traceMod : undefined;
   const started = process.cpuUsage();
@@ -86,5 +96,7 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`trace hook: ${traceMod !== undefined ? 'present' : 'absent (code before tracing)'}; ${messages} messages x ${rounds} rounds; published ${published}`);
+console.log(
+  `trace hook: ${traceMod !== undefined ? 'present' : 'absent (code before tracing)'}; ${messages} messages x ${rounds} rounds; published ${published}`,
+);
 for (const [name, xs] of results) console.log(`${name.padEnd(46)} median ${median(xs).toFixed(0)} ns/msg  rounds ${xs.map((x) => x.toFixed(0)).join(' ')}`);

@@ -152,4 +152,3 @@ function padding(length: number): string {
   for (let i = 0; i < length; i++) s += ALPHABET[i % ALPHABET.length]!;
   return s;
 }
-

@@ -2,7 +2,14 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tap, timer } from 'rxjs';
 import { defineTopology, InvalidConfigError, type Topology } from 'sluice';
-import { DEFAULT_INBOX_DIR, hybridOrdersConfigFromEnv, SUBJECTS, type FileReceived, type OrderUpdate, type PreferenceChange } from '../topologies/hybrid-orders.js';
+import {
+  DEFAULT_INBOX_DIR,
+  hybridOrdersConfigFromEnv,
+  SUBJECTS,
+  type FileReceived,
+  type OrderUpdate,
+  type PreferenceChange,
+} from '../topologies/hybrid-orders.js';
 import { mulberry32 } from 'sluice/testing';
 import { createOrderGenerator } from './order-generator.js';
 
@@ -95,7 +102,8 @@ export function createHybridOrdersDemo(config: HybridOrdersDemoConfig = {}): Top
       for (due.preferences += (preferencesPerSec * TICK_MS) / 1000; due.preferences >= 1; due.preferences--) {
         const customerId = `C${String(1 + Math.floor(dice() ** 2 * 5000)).padStart(6, '0')}`;
         const roll = dice();
-        const change = roll < 0.5 ? { marketingEmails: dice() < 0.5 } : roll < 0.8 ? { smsAlerts: dice() < 0.5 } : { language: dice() < 0.5 ? 'en-GB' : 'de-DE' };
+        const change =
+          roll < 0.5 ? { marketingEmails: dice() < 0.5 } : roll < 0.8 ? { smsAlerts: dice() < 0.5 } : { language: dice() < 0.5 ? 'en-GB' : 'de-DE' };
         t.publish(SUBJECTS.preferences, { customerId, ...change, changedAt: now } satisfies PreferenceChange);
       }
       if (elapsed >= next.file) {

@@ -21,13 +21,28 @@ export interface OrderGenerator {
 }
 
 const COUNTRIES: ReadonlyArray<readonly [code: string, currency: string, weight: number]> = [
-  ['GB', 'GBP', 30], ['DE', 'EUR', 20], ['FR', 'EUR', 14], ['NL', 'EUR', 8], ['US', 'USD', 16],
-  ['IE', 'EUR', 4], ['ES', 'EUR', 5], ['SE', 'SEK', 3],
+  ['GB', 'GBP', 30],
+  ['DE', 'EUR', 20],
+  ['FR', 'EUR', 14],
+  ['NL', 'EUR', 8],
+  ['US', 'USD', 16],
+  ['IE', 'EUR', 4],
+  ['ES', 'EUR', 5],
+  ['SE', 'SEK', 3],
 ];
 const CATALOGUE: ReadonlyArray<readonly [sku: string, priceCents: number]> = [
-  ['TEE-BLK-M', 1_999], ['TEE-WHT-L', 1_999], ['HOOD-GRY-M', 4_999], ['JEANS-IND-32', 6_900],
-  ['SNEAK-WHT-42', 8_900], ['CAP-NAVY', 1_500], ['SOCKS-3PK', 899], ['JACKET-RAIN-L', 12_900],
-  ['BOOTS-LTH-43', 17_900], ['WATCH-STEEL', 34_900], ['BAG-LTH-TOTE', 22_500], ['SCARF-WOOL', 3_400],
+  ['TEE-BLK-M', 1_999],
+  ['TEE-WHT-L', 1_999],
+  ['HOOD-GRY-M', 4_999],
+  ['JEANS-IND-32', 6_900],
+  ['SNEAK-WHT-42', 8_900],
+  ['CAP-NAVY', 1_500],
+  ['SOCKS-3PK', 899],
+  ['JACKET-RAIN-L', 12_900],
+  ['BOOTS-LTH-43', 17_900],
+  ['WATCH-STEEL', 34_900],
+  ['BAG-LTH-TOTE', 22_500],
+  ['SCARF-WOOL', 3_400],
 ];
 const CHANNEL_WEIGHTS: readonly number[] = [50, 30, 15, 5];
 
@@ -53,7 +68,10 @@ export function createOrderGenerator(config: OrderGeneratorConfig = {}): OrderGe
   return {
     next(): Order {
       count += 1;
-      const [country, currency] = pick(COUNTRIES, COUNTRIES.map((c) => c[2]));
+      const [country, currency] = pick(
+        COUNTRIES,
+        COUNTRIES.map((c) => c[2]),
+      );
       const lineCount = 1 + Math.floor(random() ** 2 * 4);
       const lines: OrderLine[] = [];
       for (let i = 0; i < lineCount; i++) {
@@ -89,4 +107,3 @@ function weightedIndex(random: () => number, length: number, weights?: readonly 
   }
   return length - 1;
 }
-

@@ -1,4 +1,4 @@
-import { asyncScheduler, Observable, Subject, type ObservableInput, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, Observable, Subject, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import { BufferOverflowError, ensureError, InvalidConfigError } from '../src/errors.js';
 import { reportBatch } from '../src/observe/batch-observer.js';
 import { markStage } from '../src/observe/lineage.js';
@@ -168,7 +168,11 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
         const unreleased = buffer.unreleased().length;
         if (unreleased >= maxUnreleased) {
           subscriber.error(
-            new BufferOverflowError(component, maxUnreleased, `'${name}' has ${unreleased} batches not released; call batch.release() after processing each batch`),
+            new BufferOverflowError(
+              component,
+              maxUnreleased,
+              `'${name}' has ${unreleased} batches not released; call batch.release() after processing each batch`,
+            ),
           );
           return;
         }
@@ -280,7 +284,13 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
 }
 
 /** `maxItems` once the operator knows what feeds it: a memory batch must fit under the stream's bound. */
-function resolveMaxItems(component: string, name: string, configured: number | undefined, buffer: BatchBuffer<unknown> | undefined, source: Observable<unknown>): number | undefined {
+function resolveMaxItems(
+  component: string,
+  name: string,
+  configured: number | undefined,
+  buffer: BatchBuffer<unknown> | undefined,
+  source: Observable<unknown>,
+): number | undefined {
   const fallback = configured ?? (buffer === undefined ? 1_000_000 : undefined);
   if (buffer?.durable === true) return fallback;
   const limit = settlingUpstream(source).tightest;

@@ -1,4 +1,19 @@
-import { asyncScheduler, catchError, defer, from, map, of, take, throwError, throwIfEmpty, timeout, type Observable, type ObservableInput, type OperatorFunction, type SchedulerLike } from 'rxjs';
+import {
+  asyncScheduler,
+  catchError,
+  defer,
+  from,
+  map,
+  of,
+  take,
+  throwError,
+  throwIfEmpty,
+  timeout,
+  type Observable,
+  type ObservableInput,
+  type OperatorFunction,
+  type SchedulerLike,
+} from 'rxjs';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { ensureError, InvalidConfigError } from '../src/errors.js';
 import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';

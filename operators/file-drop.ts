@@ -117,7 +117,8 @@ export function fileDrop(dir: string, config: FileDropConfig = {}): Observable<D
   const maxAttempts = optionalInt(c, 'maxAttempts', config.maxAttempts, 1) ?? 3;
   const settleMs = optionalNumber(c, 'settleMs', config.settleMs, 0) ?? 0;
   const completion = config.completion ?? 'settled';
-  if (completion !== 'settled' && completion !== 'explicit') throw new InvalidConfigError(c, 'completion', `must be 'settled' or 'explicit', got ${String(completion)}`);
+  if (completion !== 'settled' && completion !== 'explicit')
+    throw new InvalidConfigError(c, 'completion', `must be 'settled' or 'explicit', got ${String(completion)}`);
   if (config.name !== undefined) requireName(c, 'name', config.name);
   const pattern = toPattern(config.pattern);
   const doneDir = config.doneDir ?? join(dir, 'done');
@@ -142,7 +143,13 @@ export function fileDrop(dir: string, config: FileDropConfig = {}): Observable<D
     const moveToFailed = async (name: string, error: Error, attempt: number): Promise<string> => {
       const target = await moveOut(name, failedDir);
       counters.deadLetters++;
-      const record = { file: name, movedTo: target, failedAt: new Date().toISOString(), attempts: attempt, error: { name: error.name, message: error.message } };
+      const record = {
+        file: name,
+        movedTo: target,
+        failedAt: new Date().toISOString(),
+        attempts: attempt,
+        error: { name: error.name, message: error.message },
+      };
       await writeFile(`${target}.error.json`, JSON.stringify(record, null, 2));
       return target;
     };
@@ -235,13 +242,15 @@ export function fileDrop(dir: string, config: FileDropConfig = {}): Observable<D
       return { items, cursor: null };
     };
 
-    const scans = unregistered(() => poll(() => from(scan()), {
-      everyMs: pollMs,
-      cursor: { initial: null },
-      maxConsecutiveFailures: config.maxConsecutiveFailures,
-      onError: config.onError,
-      scheduler: config.scheduler,
-    }));
+    const scans = unregistered(() =>
+      poll(() => from(scan()), {
+        everyMs: pollMs,
+        cursor: { initial: null },
+        maxConsecutiveFailures: config.maxConsecutiveFailures,
+        onError: config.onError,
+        scheduler: config.scheduler,
+      }),
+    );
     return new Observable<DroppedFile>((subscriber) =>
       scans.subscribe({
         next: (f) => {
@@ -269,7 +278,10 @@ async function freeName(to: string, name: string): Promise<string> {
   const base = join(to, basename(name));
   for (let n = 0; ; n++) {
     const candidate = n === 0 ? base : `${base}.${n}`;
-    const taken = await access(candidate).then(() => true, () => false);
+    const taken = await access(candidate).then(
+      () => true,
+      () => false,
+    );
     if (!taken) return candidate;
   }
 }

@@ -1,4 +1,18 @@
-import { asyncScheduler, catchError, concat, defer, EMPTY, from, ignoreElements, of, take, tap, type Observable, type ObservableInput, type SchedulerLike } from 'rxjs';
+import {
+  asyncScheduler,
+  catchError,
+  concat,
+  defer,
+  EMPTY,
+  from,
+  ignoreElements,
+  of,
+  take,
+  tap,
+  type Observable,
+  type ObservableInput,
+  type SchedulerLike,
+} from 'rxjs';
 import type { Envelope } from '../src/envelope/envelope.js';
 import { InvalidConfigError } from '../src/errors.js';
 import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';

@@ -231,7 +231,10 @@ export function keyed<T, R>(config: KeyedConfig<T, R>): OperatorFunction<Envelop
               states.set(k, st);
             }
             if (st.mailbox.length >= mailboxSize) {
-              overflow(`the mailbox of key '${k}' holds ${mailboxSize} envelopes ('mailboxSize'); pause the source (pauseControl) or lower its credit`, mailboxSize);
+              overflow(
+                `the mailbox of key '${k}' holds ${mailboxSize} envelopes ('mailboxSize'); pause the source (pauseControl) or lower its credit`,
+                mailboxSize,
+              );
               return;
             }
             st.mailbox.push({ env, held: holds.take() });

@@ -105,8 +105,7 @@ export function microBatchProcess<T, R>(config: MicroBatchProcessConfig<T, R>): 
   const supervision = requireSupervision(name, config.supervision);
   const part = config.groups?.name !== undefined ? `${name}:${config.groups.name}` : name;
   const maxBuffered = requireInt(name, 'maxBufferedCount', config.maxBufferedCount, limits.maxCount);
-  const pauseAt =
-    optionalInt(name, 'pauseAtCount', config.pauseAtCount, 1) ?? Math.max(1, Math.floor(maxBuffered / 2));
+  const pauseAt = optionalInt(name, 'pauseAtCount', config.pauseAtCount, 1) ?? Math.max(1, Math.floor(maxBuffered / 2));
   if (pauseAt > maxBuffered) {
     throw new InvalidConfigError(name, 'pauseAtCount', `must be <= maxBufferedCount (${maxBuffered}), got ${pauseAt}`);
   }
@@ -236,7 +235,11 @@ export function microBatchProcess<T, R>(config: MicroBatchProcessConfig<T, R>): 
             const unheld = waitingUnheld + grouper.unheldCount;
             if (unheld > maxBuffered) {
               subscriber.error(
-                new BufferOverflowError(name, maxBuffered, `${unheld} values without a settling input held while a batch is processed; pause the source (pauseControl) or raise maxBufferedCount`),
+                new BufferOverflowError(
+                  name,
+                  maxBuffered,
+                  `${unheld} values without a settling input held while a batch is processed; pause the source (pauseControl) or raise maxBufferedCount`,
+                ),
               );
             } else if (held() >= pauseAt) {
               setPaused(true);

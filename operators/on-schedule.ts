@@ -36,7 +36,12 @@ export interface OnScheduleConfig extends ScheduleTiming {
  */
 export function onSchedule(cron: string, config: OnScheduleConfig = {}): BatchTrigger {
   const timing = parseTiming('onSchedule', cron, config);
-  if (timing.overlap === 'cancel') throw new InvalidConfigError('onSchedule', 'overlap', "cannot be 'cancel' for a batch trigger: a flushed batch cannot be taken back; use 'skip' or 'queue'");
+  if (timing.overlap === 'cancel')
+    throw new InvalidConfigError(
+      'onSchedule',
+      'overlap',
+      "cannot be 'cancel' for a batch trigger: a flushed batch cannot be taken back; use 'skip' or 'queue'",
+    );
   const reason = config.reason ?? 'schedule';
   return (ctx) =>
     new Observable<string>((subscriber) =>

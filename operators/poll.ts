@@ -191,11 +191,16 @@ export function poll<I, C>(fetch: (cursor: C) => ObservableInput<PollResult<I, C
 
     const start = (): void => {
       if (load === undefined) return tick();
-      fetchSub = run(load, 'cursor.load', (saved) => {
-        if (saved !== undefined) cursor = saved;
-        loaded = true;
-        tick();
-      }, (err) => report(err) && scheduleTick(everyMs));
+      fetchSub = run(
+        load,
+        'cursor.load',
+        (saved) => {
+          if (saved !== undefined) cursor = saved;
+          loaded = true;
+          tick();
+        },
+        (err) => report(err) && scheduleTick(everyMs),
+      );
     };
 
     const tick = (): void => {
@@ -206,7 +211,12 @@ export function poll<I, C>(fetch: (cursor: C) => ObservableInput<PollResult<I, C
       }
       const startedAt = scheduler.now();
       const before = cursor;
-      fetchSub = run(() => fetch(before), 'fetch', (result) => emitRound(before, result, startedAt), (err) => report(err) && scheduleTick(everyMs));
+      fetchSub = run(
+        () => fetch(before),
+        'fetch',
+        (result) => emitRound(before, result, startedAt),
+        (err) => report(err) && scheduleTick(everyMs),
+      );
     };
 
     const emitRound = (before: C, result: PollResult<I, C>, startedAt: number): void => {
@@ -285,14 +295,19 @@ export function poll<I, C>(fetch: (cursor: C) => ObservableInput<PollResult<I, C
         toSave = undefined;
         if (next !== undefined) commit(next.cursor);
       };
-      saveSub = run(() => save(c), 'cursor.save', () => {
-        failures = 0;
-        done();
-      }, (err) => {
-        // The items' effects are complete: a later round's save covers this cursor.
-        report(err);
-        done();
-      });
+      saveSub = run(
+        () => save(c),
+        'cursor.save',
+        () => {
+          failures = 0;
+          done();
+        },
+        (err) => {
+          // The items' effects are complete: a later round's save covers this cursor.
+          report(err);
+          done();
+        },
+      );
     };
 
     start();

@@ -83,97 +83,101 @@ export function route<T>(config: RouteConfig<T>): OperatorFunction<Envelope<T>, 
   const operator = `${NAME}:${name}`;
   const n = rules.length;
   return (source) =>
-    markStage(new Observable<Routed<T> | DeadLettered<T>>((subscriber) => {
-      const fail = (env: Envelope<T>, rule: CompiledRule<T>, part: string, thrown: unknown): void => {
-        const error = new RouteRuleError(name, rule.index, part, thrown);
-        subscriber.next(deadLettered(env, error, 1, { operator, failedAt: scheduler.now() }));
-      };
+    markStage(
+      new Observable<Routed<T> | DeadLettered<T>>((subscriber) => {
+        const fail = (env: Envelope<T>, rule: CompiledRule<T>, part: string, thrown: unknown): void => {
+          const error = new RouteRuleError(name, rule.index, part, thrown);
+          subscriber.next(deadLettered(env, error, 1, { operator, failedAt: scheduler.now() }));
+        };
 
-      // Returns the target, or undefined after emitting a dead letter.
-      const targetOf = (env: Envelope<T>, rule: CompiledRule<T>): string | undefined => {
-        if (rule.target !== undefined) return rule.target;
-        let to: string;
-        try {
-          to = rule.targetOf!(env);
-        } catch (err) {
-          fail(env, rule, 'to', err);
-          return undefined;
-        }
-        if (typeof to !== 'string' || !isPublishableSubject(to)) {
-          fail(env, rule, 'to', new InvalidSubjectError(String(to), 'is not a subject that can be published to'));
-          return undefined;
-        }
-        return to;
-      };
+        // Returns the target, or undefined after emitting a dead letter.
+        const targetOf = (env: Envelope<T>, rule: CompiledRule<T>): string | undefined => {
+          if (rule.target !== undefined) return rule.target;
+          let to: string;
+          try {
+            to = rule.targetOf!(env);
+          } catch (err) {
+            fail(env, rule, 'to', err);
+            return undefined;
+          }
+          if (typeof to !== 'string' || !isPublishableSubject(to)) {
+            fail(env, rule, 'to', new InvalidSubjectError(String(to), 'is not a subject that can be published to'));
+            return undefined;
+          }
+          return to;
+        };
 
-      // Reused across events; a re-entrant event (downstream feeding the source) gets its own.
-      const scratch: string[] = [];
-      let scratchBusy = false;
+        // Reused across events; a re-entrant event (downstream feeding the source) gets its own.
+        const scratch: string[] = [];
+        let scratchBusy = false;
 
-      // Whether `rule` selects `env`: its subject pattern and its `when`. Undefined after emitting
-      // a dead letter for a `when` that threw.
-      const selects = (env: Envelope<T>, rule: CompiledRule<T>): boolean | undefined => {
-        if (rule.matches !== undefined && !rule.matches(env.subject)) return false;
-        if (rule.when === undefined) return true;
-        try {
-          return Boolean(rule.when(env)); // a predicate returning undefined must read as false, not as "failed"
-        } catch (err) {
-          fail(env, rule, 'when', err);
-          return undefined;
-        }
-      };
+        // Whether `rule` selects `env`: its subject pattern and its `when`. Undefined after emitting
+        // a dead letter for a `when` that threw.
+        const selects = (env: Envelope<T>, rule: CompiledRule<T>): boolean | undefined => {
+          if (rule.matches !== undefined && !rule.matches(env.subject)) return false;
+          if (rule.when === undefined) return true;
+          try {
+            return Boolean(rule.when(env)); // a predicate returning undefined must read as false, not as "failed"
+          } catch (err) {
+            fail(env, rule, 'when', err);
+            return undefined;
+          }
+        };
 
-      const routeFirst = (env: Envelope<T>): void => {
-        for (let i = 0; i < n; i++) {
-          const rule = rules[i]!;
-          const selected = selects(env, rule);
-          if (selected === undefined) return;
-          if (!selected) continue;
-          const to = targetOf(env, rule);
-          if (to !== undefined) subscriber.next({ kind: 'routed', to, envelope: env });
-          return;
-        }
-        subscriber.next({ kind: 'routed', to: otherwise, envelope: env });
-      };
-
-      const routeAll = (env: Envelope<T>): void => {
-        const targets = scratchBusy ? [] : scratch;
-        const owns = targets === scratch;
-        if (owns) scratchBusy = true;
-        targets.length = 0;
-        try {
-          // Every rule is evaluated before anything is emitted, so a throwing rule dead-letters
-          // the envelope as a whole instead of leaving it half-delivered.
+        const routeFirst = (env: Envelope<T>): void => {
           for (let i = 0; i < n; i++) {
             const rule = rules[i]!;
             const selected = selects(env, rule);
             if (selected === undefined) return;
             if (!selected) continue;
             const to = targetOf(env, rule);
-            if (to === undefined) return;
-            if (!targets.includes(to)) targets.push(to);
-          }
-          if (targets.length === 0) {
-            subscriber.next({ kind: 'routed', to: otherwise, envelope: env });
+            if (to !== undefined) subscriber.next({ kind: 'routed', to, envelope: env });
             return;
           }
-          for (let i = 0; i < targets.length && !subscriber.closed; i++) {
-            subscriber.next({ kind: 'routed', to: targets[i]!, envelope: env });
-          }
-        } finally {
-          if (owns) {
-            targets.length = 0;
-            scratchBusy = false;
-          }
-        }
-      };
+          subscriber.next({ kind: 'routed', to: otherwise, envelope: env });
+        };
 
-      subscribeLinked(source, subscriber, {
-        next: all ? routeAll : routeFirst,
-        error: (err: unknown) => subscriber.error(err),
-        complete: () => subscriber.complete(),
-      });
-    }), source, { name: operator, effect: 'passes' });
+        const routeAll = (env: Envelope<T>): void => {
+          const targets = scratchBusy ? [] : scratch;
+          const owns = targets === scratch;
+          if (owns) scratchBusy = true;
+          targets.length = 0;
+          try {
+            // Every rule is evaluated before anything is emitted, so a throwing rule dead-letters
+            // the envelope as a whole instead of leaving it half-delivered.
+            for (let i = 0; i < n; i++) {
+              const rule = rules[i]!;
+              const selected = selects(env, rule);
+              if (selected === undefined) return;
+              if (!selected) continue;
+              const to = targetOf(env, rule);
+              if (to === undefined) return;
+              if (!targets.includes(to)) targets.push(to);
+            }
+            if (targets.length === 0) {
+              subscriber.next({ kind: 'routed', to: otherwise, envelope: env });
+              return;
+            }
+            for (let i = 0; i < targets.length && !subscriber.closed; i++) {
+              subscriber.next({ kind: 'routed', to: targets[i]!, envelope: env });
+            }
+          } finally {
+            if (owns) {
+              targets.length = 0;
+              scratchBusy = false;
+            }
+          }
+        };
+
+        subscribeLinked(source, subscriber, {
+          next: all ? routeAll : routeFirst,
+          error: (err: unknown) => subscriber.error(err),
+          complete: () => subscriber.complete(),
+        });
+      }),
+      source,
+      { name: operator, effect: 'passes' },
+    );
 }
 
 /** A routing rule's `when` or `to` failed for one envelope; that envelope is dead-lettered. */

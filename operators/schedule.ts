@@ -58,7 +58,8 @@ const NAME = /^[A-Za-z0-9_-]+$/;
 export function schedule(cron: string, config: ScheduleConfig): Observable<ScheduleRun> {
   const component = 'schedule';
   if (typeof config !== 'object' || config === null) throw new InvalidConfigError(component, 'config', 'must be an object');
-  if (typeof config.name !== 'string' || !NAME.test(config.name)) throw new InvalidConfigError(component, 'name', `must be letters, digits, '_' or '-', got ${JSON.stringify(config.name)}`);
+  if (typeof config.name !== 'string' || !NAME.test(config.name))
+    throw new InvalidConfigError(component, 'name', `must be letters, digits, '_' or '-', got ${JSON.stringify(config.name)}`);
   const { name } = config;
   const timing = parseTiming(`schedule '${name}'`, cron, config);
   const scheduler = config.scheduler ?? asyncScheduler;

@@ -48,7 +48,8 @@ export interface SettleMapConfig<T, R> {
  */
 export function settleMap<T, R>(config: SettleMapConfig<T, R>): OperatorFunction<T, R> {
   const concurrency = config.concurrency ?? 1;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new InvalidConfigError(`settleMap '${config.name}'`, 'concurrency', `must be an integer >= 1, got ${concurrency}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new InvalidConfigError(`settleMap '${config.name}'`, 'concurrency', `must be an integer >= 1, got ${concurrency}`);
   if (typeof config.project !== 'function') throw new InvalidConfigError(`settleMap '${config.name}'`, 'project', 'must be a function');
   const supervision = requireSupervision(`settleMap '${config.name}'`, config.supervision);
   const part = `settleMap:${config.name}`;

@@ -63,7 +63,11 @@ export function tier<T, RH, RC>(config: TierConfig<T, RH, RC>): OperatorFunction
   if (typeof config !== 'object' || config === null) throw new InvalidConfigError('tier', 'config', 'must be an object');
   const name = requireName('tier', 'name', config.name);
   const { hot, hotLane, coldLane } = config;
-  for (const [field, value] of [['hot', hot], ['hotLane', hotLane], ['coldLane', coldLane]] as const) {
+  for (const [field, value] of [
+    ['hot', hot],
+    ['hotLane', hotLane],
+    ['coldLane', coldLane],
+  ] as const) {
     if (typeof value !== 'function') throw new InvalidConfigError('tier', field, `must be a function, got ${typeof value}`);
   }
   const scheduler = config.scheduler ?? asyncScheduler;

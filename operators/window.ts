@@ -44,21 +44,23 @@ export interface WindowConfig<T, A = T[]> {
   calendar?: CalendarSpec | undefined;
   /** How long after the watermark passes a window's end it still accepts events, ms. Default 0. */
   allowedLatenessMs?: number | undefined;
-  watermark?: {
-    /** The watermark trails the newest event time by this, ms. Default 0. */
-    maxOutOfOrderMs?: number | undefined;
-    /**
-     * When no event arrives for this long (processing time, on the scheduler), the watermark moves
-     * on by the same amount, so windows close when input stops. Default: off.
-     */
-    idleAdvanceMs?: number | undefined;
-    /**
-     * Each value moves the watermark to at least its `eventTime`: windows close on a calendar.
-     * Pass a `schedule(...)` (its runs carry their fire time as `eventTime`), e.g. close the
-     * month's windows at 00:00 on the 3rd, London time, once late transactions are in.
-     */
-    advanceOn?: Observable<{ readonly eventTime: number }> | undefined;
-  } | undefined;
+  watermark?:
+    | {
+        /** The watermark trails the newest event time by this, ms. Default 0. */
+        maxOutOfOrderMs?: number | undefined;
+        /**
+         * When no event arrives for this long (processing time, on the scheduler), the watermark moves
+         * on by the same amount, so windows close when input stops. Default: off.
+         */
+        idleAdvanceMs?: number | undefined;
+        /**
+         * Each value moves the watermark to at least its `eventTime`: windows close on a calendar.
+         * Pass a `schedule(...)` (its runs carry their fire time as `eventTime`), e.g. close the
+         * month's windows at 00:00 on the 3rd, London time, once late transactions are in.
+         */
+        advanceOn?: Observable<{ readonly eventTime: number }> | undefined;
+      }
+    | undefined;
   /** Window per key (customer, SKU). Default: one key for everything. */
   keyOf?: ((item: T) => string) | undefined;
   /** Fold items instead of collecting them; the result is `value`. Default: `value` is the items in arrival order. */
@@ -154,11 +156,13 @@ export function window<T extends { readonly eventTime: number }, A = T[]>(config
   if (kind === 'session' && typeof aggregate.merge !== 'function') {
     throw new InvalidConfigError(c, 'aggregate.merge', 'is required for session windows (sessions merge)');
   }
-  const spans: FixedWindowSpec = calendar !== undefined ? { kind: 'calendar', calendar } : { kind: kind === 'sliding' ? 'sliding' : 'tumbling', sizeMs, slideMs, offsetMs };
+  const spans: FixedWindowSpec =
+    calendar !== undefined ? { kind: 'calendar', calendar } : { kind: kind === 'sliding' ? 'sliding' : 'tumbling', sizeMs, slideMs, offsetMs };
   const keyOf = config.keyOf;
   const scheduler = config.scheduler ?? asyncScheduler;
   const advanceOn = config.watermark?.advanceOn;
-  if (advanceOn !== undefined && !isObservable(advanceOn)) throw new InvalidConfigError(c, 'watermark.advanceOn', `must be an Observable of { eventTime }, got ${typeof advanceOn}`);
+  if (advanceOn !== undefined && !isObservable(advanceOn))
+    throw new InvalidConfigError(c, 'watermark.advanceOn', `must be an Observable of { eventTime }, got ${typeof advanceOn}`);
   const counters = operatorCounters(`window ${kind}`);
 
   return (source) => {

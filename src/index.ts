@@ -75,11 +75,27 @@ export type {
   PeriodGroup,
   PeriodsConfig,
 } from './exactly-once/durable-batch-types.js';
-export type { DurableLateRecord, DurableWindowAggregate, DurableWindowCut, DurableWindowKind, DurableWindowResult } from './exactly-once/durable-window-types.js';
+export type {
+  DurableLateRecord,
+  DurableWindowAggregate,
+  DurableWindowCut,
+  DurableWindowKind,
+  DurableWindowResult,
+} from './exactly-once/durable-window-types.js';
 
 // State (LMDB)
 export { openStateStore } from './state/index.js';
-export type { Checkpoint, DurableTimer, OutboxRecord, StateEntry, StateStore, StateStoreConfig, StateStoreStats, StateWrite, StateWriter } from './state/index.js';
+export type {
+  Checkpoint,
+  DurableTimer,
+  OutboxRecord,
+  StateEntry,
+  StateStore,
+  StateStoreConfig,
+  StateStoreStats,
+  StateWrite,
+  StateWriter,
+} from './state/index.js';
 
 // Running a topology, and connecting to a broker
 export { runTopology } from './runtime/run-topology.js';
@@ -128,7 +144,14 @@ export type { AsyncApiDocument } from './runtime/contract-to-async-api.js';
 export { deadLetterSubject } from './dead-letter/dead-letter-subject.js';
 export { decodeDeadLetter } from './dead-letter/encode-dead-letter.js';
 export { readDeadLetters } from './dead-letter/read-dead-letters.js';
-export type { DeadLetterEntry, DeadLetterFilter, DeadLetterPage, DeadLetterStatus, ReadDeadLettersOptions, ReplayMarker } from './dead-letter/read-dead-letters.js';
+export type {
+  DeadLetterEntry,
+  DeadLetterFilter,
+  DeadLetterPage,
+  DeadLetterStatus,
+  ReadDeadLettersOptions,
+  ReplayMarker,
+} from './dead-letter/read-dead-letters.js';
 export { replayDeadLetters } from './runtime/replay-dead-letters.js';
 export type { ReplayDeadLettersOptions, ReplayResult, ReplayedRecord } from './runtime/replay-dead-letters.js';
 
@@ -137,13 +160,6 @@ export { disableTracing, enableTracing } from './trace/enable-tracing.js';
 export type { TracingOptions } from './trace/enable-tracing.js';
 
 // The errors a topology throws or catches; every error class is in `sluice/errors`
-export {
-  InvalidConfigError,
-  NoRespondersError,
-  RequestTimeoutError,
-  TerminalError,
-  TopologyFailedError,
-  TransportError,
-} from './errors.js';
+export { InvalidConfigError, NoRespondersError, RequestTimeoutError, TerminalError, TopologyFailedError, TransportError } from './errors.js';
 export type { MessageOrigin } from './errors.js';
 export { PayloadSchemaError } from './schema/payload-schema-error.js';

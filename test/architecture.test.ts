@@ -34,15 +34,53 @@ const LAYERS: ReadonlyArray<{ layer: string; mayImport: readonly string[] }> = [
   { layer: 'src/observe', mayImport: ['src/transport', 'src/schema', 'src/errors.ts', 'src/logger.ts', 'src/retry'] },
   {
     layer: 'operators',
-    mayImport: ['src/observe', 'src/settle', 'src/dead-letter', 'src/state', 'src/transport', 'src/codec', 'src/schema', 'src/envelope', 'src/errors.ts', 'src/logger.ts', 'src/retry'],
+    mayImport: [
+      'src/observe',
+      'src/settle',
+      'src/dead-letter',
+      'src/state',
+      'src/transport',
+      'src/codec',
+      'src/schema',
+      'src/envelope',
+      'src/errors.ts',
+      'src/logger.ts',
+      'src/retry',
+    ],
   },
   {
     layer: 'src/exactly-once',
-    mayImport: ['operators', 'src/observe', 'src/settle', 'src/dead-letter', 'src/state', 'src/transport', 'src/codec', 'src/schema', 'src/envelope', 'src/errors.ts', 'src/logger.ts', 'src/retry'],
+    mayImport: [
+      'operators',
+      'src/observe',
+      'src/settle',
+      'src/dead-letter',
+      'src/state',
+      'src/transport',
+      'src/codec',
+      'src/schema',
+      'src/envelope',
+      'src/errors.ts',
+      'src/logger.ts',
+      'src/retry',
+    ],
   },
   {
     layer: 'src/actors',
-    mayImport: ['src/exactly-once', 'src/observe', 'src/settle', 'src/dead-letter', 'src/state', 'src/transport', 'src/codec', 'src/schema', 'src/envelope', 'src/errors.ts', 'src/logger.ts', 'src/retry'],
+    mayImport: [
+      'src/exactly-once',
+      'src/observe',
+      'src/settle',
+      'src/dead-letter',
+      'src/state',
+      'src/transport',
+      'src/codec',
+      'src/schema',
+      'src/envelope',
+      'src/errors.ts',
+      'src/logger.ts',
+      'src/retry',
+    ],
   },
   { layer: 'src/runtime', mayImport: ['*', '!src/testing', '!src/cli', '!src/ingest', '!src/index.ts'] },
   { layer: 'src/testing', mayImport: ['*', '!src/cli', '!src/ingest', '!src/index.ts'] },
@@ -61,14 +99,18 @@ const OWNED_PACKAGES: ReadonlyArray<{ prefix: string; owner: string }> = [
 /** Imports the rules above refuse but the code still makes, each with its reason. Keep it short. */
 const ALLOWED: ReadonlyArray<{ from: RegExp; to: RegExp; reason: string }> = [
   { from: /^src\/envelope\/make-envelope\.ts$/, to: /^@nats-io\/nats-core$/, reason: 'nuid for envelope ids: an id generator, no broker I/O' },
-  { from: /^src\/runtime\/embedded-server-auth\.ts$/, to: /^@nats-io\/nats-core$/, reason: 'nkeys.fromSeed for the embedded server\'s config: key parsing, no broker I/O' },
+  {
+    from: /^src\/runtime\/embedded-server-auth\.ts$/,
+    to: /^@nats-io\/nats-core$/,
+    reason: "nkeys.fromSeed for the embedded server's config: key parsing, no broker I/O",
+  },
 ];
 
 /** Edges left out of the cycle check: all type-only, each with its reason. */
 const CYCLE_EXEMPT: ReadonlyArray<{ from: string; reason: string }> = [
   {
     from: 'src/runtime/types.ts',
-    reason: 'TopologyContext names each t.* method\'s option type from its mount-*.ts file, which takes a TopologyContext: type-only, erased at run time',
+    reason: "TopologyContext names each t.* method's option type from its mount-*.ts file, which takes a TopologyContext: type-only, erased at run time",
   },
 ];
 
@@ -111,7 +153,12 @@ function importsOf(file: string, text: string): Edge[] {
       add(node.moduleSpecifier.text, node.isTypeOnly);
     } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
       add(node.argument.literal.text, true);
-    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] !== undefined && ts.isStringLiteral(node.arguments[0])) {
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] !== undefined &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
       add(node.arguments[0].text, false);
     }
     ts.forEachChild(node, visit);
@@ -158,7 +205,8 @@ function layerViolations(edges: readonly Edge[]): string[] {
       if (toLayer === undefined || !mayImport(fromLayer, toLayer)) bad.push(`${e.from} -> ${e.to} (${fromLayer} may not import ${toLayer ?? e.to})`);
     } else {
       const owned = OWNED_PACKAGES.find((p) => e.to.startsWith(p.prefix));
-      if (owned !== undefined && fromLayer !== owned.owner && !fromLayer.startsWith(`${owned.owner}/`)) bad.push(`${e.from} -> ${e.to} (only ${owned.owner} imports ${owned.prefix})`);
+      if (owned !== undefined && fromLayer !== owned.owner && !fromLayer.startsWith(`${owned.owner}/`))
+        bad.push(`${e.from} -> ${e.to} (only ${owned.owner} imports ${owned.prefix})`);
     }
   }
   return bad;

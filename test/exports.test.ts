@@ -93,13 +93,7 @@ describe('public API', () => {
   });
 
   it('sluice/testing exports exactly these values', () => {
-    expect(Object.keys(testing).sort()).toEqual([
-      'ManualClock',
-      'TopologyFailedError',
-      'UnconsumedInputError',
-      'mulberry32',
-      'startTestDriver',
-    ]);
+    expect(Object.keys(testing).sort()).toEqual(['ManualClock', 'TopologyFailedError', 'UnconsumedInputError', 'mulberry32', 'startTestDriver']);
   });
 
   it('sluice/engine exports exactly these values', () => {

@@ -44,7 +44,9 @@ export const CustomerContextSchema = z
       count: z.number().int().nonnegative(),
       totalCents: cents,
       lastAt,
-      recent: z.array(z.object({ orderId: id, totalCents: cents, placedAt: epochMs })).describe('the last orders received, newest first, at most `recentLimit`'),
+      recent: z
+        .array(z.object({ orderId: id, totalCents: cents, placedAt: epochMs }))
+        .describe('the last orders received, newest first, at most `recentLimit`'),
     }),
     tickets: z.object({
       updates: z.number().int().nonnegative().describe('ticket messages received'),

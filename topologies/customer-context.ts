@@ -91,10 +91,22 @@ export function emptyContext(customerId: string): CustomerContext {
 const later = (a: number | null, b: number): number => (a === null ? b : Math.max(a, b));
 
 /** Newest first: by time, then by id (a total order, so the result never depends on arrival order). */
-const newestFirst = <E>(time: (e: E) => number, id: (e: E) => string) => (a: E, b: E): number => time(b) - time(a) || (id(b) < id(a) ? -1 : id(b) > id(a) ? 1 : 0);
-const byOrder = newestFirst<CustomerContext['orders']['recent'][number]>((o) => o.placedAt, (o) => o.orderId);
-const byPayment = newestFirst<CustomerContext['payments']['recent'][number]>((p) => p.at, (p) => p.paymentId);
-const byTicket = newestFirst<CustomerContext['tickets']['recent'][number]>((t) => t.updatedAt, (t) => t.ticketId);
+const newestFirst =
+  <E>(time: (e: E) => number, id: (e: E) => string) =>
+  (a: E, b: E): number =>
+    time(b) - time(a) || (id(b) < id(a) ? -1 : id(b) > id(a) ? 1 : 0);
+const byOrder = newestFirst<CustomerContext['orders']['recent'][number]>(
+  (o) => o.placedAt,
+  (o) => o.orderId,
+);
+const byPayment = newestFirst<CustomerContext['payments']['recent'][number]>(
+  (p) => p.at,
+  (p) => p.paymentId,
+);
+const byTicket = newestFirst<CustomerContext['tickets']['recent'][number]>(
+  (t) => t.updatedAt,
+  (t) => t.ticketId,
+);
 const STATUS_RANK = { open: 0, pending: 1, closed: 2 } as const;
 
 /** Whether update `u` supersedes the listed one: a later time; at the same time the further status (open < pending < closed), then the topic. */
@@ -134,8 +146,18 @@ export function applyEvent(view: CustomerContext, subject: string, event: Custom
       const recent =
         listed !== undefined && !supersedes(u, listed)
           ? view.tickets.recent
-          : [...view.tickets.recent.filter((r) => r.ticketId !== u.ticketId), { ticketId: u.ticketId, status: u.status, topic: u.topic, updatedAt: u.updatedAt }].sort(byTicket).slice(0, recentLimit);
-      const tickets = { updates: view.tickets.updates + 1, open: recent.filter((r) => r.status !== 'closed').length, lastAt: later(view.tickets.lastAt, u.updatedAt), recent };
+          : [
+              ...view.tickets.recent.filter((r) => r.ticketId !== u.ticketId),
+              { ticketId: u.ticketId, status: u.status, topic: u.topic, updatedAt: u.updatedAt },
+            ]
+              .sort(byTicket)
+              .slice(0, recentLimit);
+      const tickets = {
+        updates: view.tickets.updates + 1,
+        open: recent.filter((r) => r.status !== 'closed').length,
+        lastAt: later(view.tickets.lastAt, u.updatedAt),
+        recent,
+      };
       return { ...view, version, lastSeenAt: later(view.lastSeenAt, u.updatedAt), tickets };
     }
     case SUBJECTS.payments: {
@@ -146,7 +168,9 @@ export function applyEvent(view: CustomerContext, subject: string, event: Custom
         refundedCents: view.payments.refundedCents + (p.status === 'refunded' ? p.amountCents : 0),
         failed: view.payments.failed + (p.status === 'failed' ? 1 : 0),
         lastAt: later(view.payments.lastAt, p.at),
-        recent: [...view.payments.recent, { paymentId: p.paymentId, amountCents: p.amountCents, status: p.status, at: p.at }].sort(byPayment).slice(0, recentLimit),
+        recent: [...view.payments.recent, { paymentId: p.paymentId, amountCents: p.amountCents, status: p.status, at: p.at }]
+          .sort(byPayment)
+          .slice(0, recentLimit),
       };
       return withOutstanding({ ...view, version, lastSeenAt: later(view.lastSeenAt, p.at), payments });
     }
@@ -183,7 +207,8 @@ export interface CustomerContextConfig {
  * only (passivated after 5 idle minutes).
  */
 export function customerContextActor(recentLimit = 20): ActorDefinition<CustomerContext, CustomerEvent> {
-  if (!(Number.isInteger(recentLimit) && recentLimit >= 1)) throw new InvalidConfigError('customerContext', 'recentLimit', `must be an integer >= 1, got ${recentLimit}`);
+  if (!(Number.isInteger(recentLimit) && recentLimit >= 1))
+    throw new InvalidConfigError('customerContext', 'recentLimit', `must be an integer >= 1, got ${recentLimit}`);
   return actor<CustomerContext, CustomerEvent>({
     name: 'context',
     key: (m) => m.data.customerId,
@@ -192,7 +217,12 @@ export function customerContextActor(recentLimit = 20): ActorDefinition<Customer
     handle: (view, msg: ActorMessage<CustomerEvent>, ctx) => {
       if (msg.kind !== 'message') return view;
       const next = applyEvent(view, msg.subject, msg.data, recentLimit);
-      ctx.emit(SUBJECTS.changed, { customerId: ctx.key, version: next.version, cause: causeOf(msg.subject, msg.data), lastSeenAt: next.lastSeenAt! } satisfies ContextChanged);
+      ctx.emit(SUBJECTS.changed, {
+        customerId: ctx.key,
+        version: next.version,
+        cause: causeOf(msg.subject, msg.data),
+        lastSeenAt: next.lastSeenAt!,
+      } satisfies ContextChanged);
       return next;
     },
   });
@@ -209,7 +239,8 @@ export function createCustomerContext(config: CustomerContextConfig = {}): Topol
   const deadlineMs = config.deadlineMs ?? 2_000;
   const ackWaitMs = config.ackWaitMs ?? 30_000;
   if (!(deadlineMs >= 0)) throw new InvalidConfigError('customerContext', 'deadlineMs', `must be >= 0, got ${deadlineMs}`);
-  if (!(Number.isInteger(ackWaitMs) && ackWaitMs >= 1)) throw new InvalidConfigError('customerContext', 'ackWaitMs', `must be an integer >= 1, got ${ackWaitMs}`);
+  if (!(Number.isInteger(ackWaitMs) && ackWaitMs >= 1))
+    throw new InvalidConfigError('customerContext', 'ackWaitMs', `must be an integer >= 1, got ${ackWaitMs}`);
 
   return defineTopology('customer-context', (t) => {
     // Each source is validated at the edge: a message that does not match goes to the dead letters.

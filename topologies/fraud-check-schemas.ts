@@ -11,7 +11,10 @@ const paymentId = z.string().min(1).max(200);
 const customerId = z.string().min(1).max(200).describe('the key of the customer’s activity state');
 const amountCents = z.number().int().nonnegative().describe('minor units');
 const deviceId = z.string().min(1).max(200);
-const country = z.string().regex(/^[A-Z]{2}$/).describe('ISO 3166-1 alpha-2');
+const country = z
+  .string()
+  .regex(/^[A-Z]{2}$/)
+  .describe('ISO 3166-1 alpha-2');
 
 /** `fraud.check` (request): may this payment go ahead? */
 export const PaymentCheckSchema = z.object({ paymentId, customerId, amountCents, deviceId, country });
@@ -28,7 +31,14 @@ export const FraudDecisionSchema = z.object({
 });
 
 /** `fraud.activity.payment` (JetStream, stream FRAUD_ACTIVITY): a payment the customer made. */
-export const PaymentSchema = z.object({ paymentId, customerId, amountCents, deviceId, country, at: z.number().int().nonnegative().describe('epoch milliseconds') });
+export const PaymentSchema = z.object({
+  paymentId,
+  customerId,
+  amountCents,
+  deviceId,
+  country,
+  at: z.number().int().nonnegative().describe('epoch milliseconds'),
+});
 
 /** `fraud.score` (request, optional service): a second opinion on a payment the rules would send to review. */
 export const ScoreRequestSchema = z.object({ check: PaymentCheckSchema, reasons: z.array(ReasonSchema) });

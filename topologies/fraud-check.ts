@@ -1,4 +1,16 @@
-import { actor, defineTopology, InvalidConfigError, msgpackCodec, NoRespondersError, RequestTimeoutError, TerminalError, type ActorDefinition, type Envelope, type RespondFallbackReason, type Topology } from 'sluice';
+import {
+  actor,
+  defineTopology,
+  InvalidConfigError,
+  msgpackCodec,
+  NoRespondersError,
+  RequestTimeoutError,
+  TerminalError,
+  type ActorDefinition,
+  type Envelope,
+  type RespondFallbackReason,
+  type Topology,
+} from 'sluice';
 import {
   FraudDecisionSchema,
   PaymentCheckSchema,
@@ -128,10 +140,16 @@ export function applyPayment(s: CustomerActivity, p: Payment, rules: FraudRules 
  * `nowMs`), or an unusual amount from a new device in a new country; `review` any one of those
  * signals, or a first payment above `newCustomerAllowCents`; `allow` the rest.
  */
-export function decide(check: PaymentCheck, s: CustomerActivity, nowMs: number, rules: FraudRules = DEFAULT_RULES): { decision: FraudDecision['decision']; reasons: Reason[] } {
+export function decide(
+  check: PaymentCheck,
+  s: CustomerActivity,
+  nowMs: number,
+  rules: FraudRules = DEFAULT_RULES,
+): { decision: FraudDecision['decision']; reasons: Reason[] } {
   const inWindow = s.recent.filter((at) => at > nowMs - rules.velocityWindowMs).length;
   if (inWindow >= rules.maxPaymentsInWindow) return { decision: 'deny', reasons: ['velocity'] };
-  if (s.payments === 0) return check.amountCents <= rules.newCustomerAllowCents ? { decision: 'allow', reasons: [] } : { decision: 'review', reasons: ['new-customer'] };
+  if (s.payments === 0)
+    return check.amountCents <= rules.newCustomerAllowCents ? { decision: 'allow', reasons: [] } : { decision: 'review', reasons: ['new-customer'] };
   const reasons: Reason[] = [];
   if (check.amountCents > rules.minUnusualCents && check.amountCents > rules.amountFactor * (s.totalCents / s.payments)) reasons.push('amount');
   if (!s.devices.includes(check.deviceId)) reasons.push('new-device');
@@ -187,8 +205,10 @@ export function fraudCheck(config: FraudCheckConfig = {}): Topology {
   const denyAtScore = config.denyAtScore ?? 0.9;
   const allowBelowScore = config.allowBelowScore ?? 0.3;
   if (!(deadlineMs > 0)) throw new InvalidConfigError('fraudCheck', 'deadlineMs', `must be > 0, got ${deadlineMs}`);
-  for (const [field, v] of Object.entries(rules)) if (!(typeof v === 'number' && v >= 0)) throw new InvalidConfigError('fraudCheck', `rules.${field}`, `must be a number >= 0, got ${String(v)}`);
-  if (!(allowBelowScore <= denyAtScore)) throw new InvalidConfigError('fraudCheck', 'allowBelowScore', `must be <= denyAtScore (${denyAtScore}), got ${allowBelowScore}`);
+  for (const [field, v] of Object.entries(rules))
+    if (!(typeof v === 'number' && v >= 0)) throw new InvalidConfigError('fraudCheck', `rules.${field}`, `must be a number >= 0, got ${String(v)}`);
+  if (!(allowBelowScore <= denyAtScore))
+    throw new InvalidConfigError('fraudCheck', 'allowBelowScore', `must be <= denyAtScore (${denyAtScore}), got ${allowBelowScore}`);
   const activity = customerActivity(rules);
 
   return defineTopology('fraud-check', (t) => {
@@ -204,10 +224,16 @@ export function fraudCheck(config: FraudCheckConfig = {}): Topology {
       try {
         const body: ScoreRequest = { check, reasons };
         // The responder's deadline answers a slow score with the fallback; this timeout, later, only ends the request.
-        const res = await t.transport.request(SUBJECTS.score, msgpackCodec.encode(body), { timeoutMs: 2 * deadlineMs, headers: { 'Content-Type': msgpackCodec.contentType } });
+        const res = await t.transport.request(SUBJECTS.score, msgpackCodec.encode(body), {
+          timeoutMs: 2 * deadlineMs,
+          headers: { 'Content-Type': msgpackCodec.contentType },
+        });
         const reply = ScoreReplySchema.safeParse(msgpackCodec.decode(res.data));
         if (!reply.success) {
-          t.logger.warn({ paymentId: check.paymentId, reply: reply.error.message }, 'fraud.score answered something that is not { score: 0..1 }: the rules decide');
+          t.logger.warn(
+            { paymentId: check.paymentId, reply: reply.error.message },
+            'fraud.score answered something that is not { score: 0..1 }: the rules decide',
+          );
           return review;
         }
         const risk = reply.data.score;

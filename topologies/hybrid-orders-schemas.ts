@@ -61,7 +61,10 @@ export const EndOfDaySchema = z.unknown().describe('any payload: the message its
 /** In on `ops.files.received` (stream OPS): a file has arrived in the inbox directory and can be imported. */
 export const FileReceivedSchema = z.object({
   kind: z.literal('carrier-deliveries').describe('what the file holds: NDJSON lines `{ orderId, status, at }`'),
-  name: z.string().regex(/^[\w][\w.-]*$/).describe('file name inside the inbox directory (no path)'),
+  name: z
+    .string()
+    .regex(/^[\w][\w.-]*$/)
+    .describe('file name inside the inbox directory (no path)'),
 });
 
 /** One line of a carrier-deliveries file (NDJSON): an order update (its `source` is set by the import). */

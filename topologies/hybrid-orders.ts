@@ -110,10 +110,22 @@ const orderStatus = actor<Tracked, Order | OrderUpdate>({
     if ('lines' in data && state.status !== 'none') return { ...state, customerId: data.customerId };
     const customerId = 'lines' in data ? data.customerId : state.customerId;
     if (!follows(state.status, update.status)) {
-      ctx.emit('shop.order-status.rejected', { orderId: update.orderId, status: update.status, current: state.status, at: update.at } satisfies OrderStatusRejected);
+      ctx.emit('shop.order-status.rejected', {
+        orderId: update.orderId,
+        status: update.status,
+        current: state.status,
+        at: update.at,
+      } satisfies OrderStatusRejected);
       return state;
     }
-    const changed: OrderStatusChanged = { orderId: update.orderId, customerId, status: update.status, previous: state.status, at: update.at, source: update.source ?? 'unknown' };
+    const changed: OrderStatusChanged = {
+      orderId: update.orderId,
+      customerId,
+      status: update.status,
+      previous: state.status,
+      at: update.at,
+      source: update.source ?? 'unknown',
+    };
     ctx.emit(`shop.order-status.${update.status}`, changed);
     if (update.status === 'delivered' || update.status === 'cancelled') ctx.setTimer('forget', { afterMs: FORGET_AFTER_MS });
     return { status: update.status, customerId };
@@ -150,7 +162,8 @@ export interface HybridOrdersConfig {
  */
 export function createHybridOrders(config: HybridOrdersConfig = {}): Topology {
   const inboxDir = config.inboxDir ?? DEFAULT_INBOX_DIR;
-  if (typeof inboxDir !== 'string' || inboxDir === '') throw new InvalidConfigError('hybridOrders', 'inboxDir', `must be a directory path, got ${JSON.stringify(inboxDir)}`);
+  if (typeof inboxDir !== 'string' || inboxDir === '')
+    throw new InvalidConfigError('hybridOrders', 'inboxDir', `must be a directory path, got ${JSON.stringify(inboxDir)}`);
 
   return defineTopology('hybrid-orders', (t) => {
     // Orders and their updates in one stream: an order's events reach its actor in the order they were published.
@@ -162,7 +175,9 @@ export function createHybridOrders(config: HybridOrdersConfig = {}): Topology {
         stream: STREAMS.status,
         subjects: [SUBJECTS.status],
         schemas: {
-          ...Object.fromEntries((['placed', 'paid', 'shipped', 'delivered', 'cancelled'] as const).map((s) => [`shop.order-status.${s}`, OrderStatusChangedSchema] as const)),
+          ...Object.fromEntries(
+            (['placed', 'paid', 'shipped', 'delivered', 'cancelled'] as const).map((s) => [`shop.order-status.${s}`, OrderStatusChangedSchema] as const),
+          ),
           'shop.order-status.rejected': OrderStatusRejectedSchema,
         },
       },
@@ -212,7 +227,13 @@ export function createHybridOrders(config: HybridOrdersConfig = {}): Topology {
     //    ids from the event's stream position, so a re-import after a crash is dropped as a duplicate.
     const carrierImport = t.stream<FileReceived>(STREAMS.ops, opsSubjects, { filterSubject: SUBJECTS.fileReceived, schema: FileReceivedSchema }).pipe(
       settleMap({ name: 'carrier-import', project: (e) => readCarrierFile(t, e, join(inboxDir, e.data.name)) }),
-      t.sink((e: Envelope<OrderUpdate>) => `shop.order-updates.${e.data.status}`, { durable: true, name: 'carrier-import', stream: STREAMS.orders, subjects: [SUBJECTS.updates], schema: OrderUpdateSchema }),
+      t.sink((e: Envelope<OrderUpdate>) => `shop.order-updates.${e.data.status}`, {
+        durable: true,
+        name: 'carrier-import',
+        stream: STREAMS.orders,
+        subjects: [SUBJECTS.updates],
+        schema: OrderUpdateSchema,
+      }),
     );
 
     return [status, analytics, nightly, preferenceSync, carrierImport];
@@ -258,7 +279,11 @@ function readCarrierFile(t: TopologyContext, event: Envelope<FileReceived>, path
         return;
       }
       if (!parsed.success) {
-        t.deadLetter(line, new CarrierLineError(event.data.name, n, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')), 'carrier-import');
+        t.deadLetter(
+          line,
+          new CarrierLineError(event.data.name, n, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')),
+          'carrier-import',
+        );
         return;
       }
       subscriber.next({ ...event, data: { ...parsed.data, source: `carrier-file:${event.data.name}` } });

@@ -1,4 +1,16 @@
-import { actor, checkPayload, defineTopology, InvalidConfigError, queryActorState, TerminalError, type ActorContext, type ActorDefinition, type Envelope, type PayloadSchema, type Topology } from 'sluice';
+import {
+  actor,
+  checkPayload,
+  defineTopology,
+  InvalidConfigError,
+  queryActorState,
+  TerminalError,
+  type ActorContext,
+  type ActorDefinition,
+  type Envelope,
+  type PayloadSchema,
+  type Topology,
+} from 'sluice';
 import {
   CancelSchema,
   ConfirmSchema,
@@ -262,7 +274,13 @@ export function inventoryTopology(config: InventoryConfig = {}): Topology {
     t.respond<StockQuery, StockAnswer>(
       SUBJECTS.query,
       async ({ data: { sku } }) => levelOf(sku, (await queryActorState<SkuStock>(t.transport, STOCK_ACTOR, sku, { timeoutMs: 5_000 })).state),
-      { deadlineMs: 2_000, fallback: ({ data: { sku } }, reason) => ({ sku, unknown: reason }), schema: StockQuerySchema, replySchema: StockAnswerSchema, deadLetterErrors: false },
+      {
+        deadlineMs: 2_000,
+        fallback: ({ data: { sku } }, reason) => ({ sku, unknown: reason }),
+        schema: StockQuerySchema,
+        replySchema: StockAnswerSchema,
+        deadLetterErrors: false,
+      },
     );
   });
 }

@@ -19,7 +19,12 @@ export const TransactionSchema = z
 
 /** Accounting says a month is final: `period` is its London month, `2026-03`. */
 export const PeriodFinalSchema = z
-  .object({ period: z.string().regex(/^\d{4}-\d{2}$/).describe('yyyy-MM, London time') })
+  .object({
+    period: z
+      .string()
+      .regex(/^\d{4}-\d{2}$/)
+      .describe('yyyy-MM, London time'),
+  })
   .describe('a month is final: close it now');
 
 /** What a month's window folds per account. */

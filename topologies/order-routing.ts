@@ -91,9 +91,7 @@ export function createOrderRouting(config: OrderRoutingConfig = {}): Topology {
       t.onStop(() => {
         const end = counts();
         const share = end.in > 0 ? Math.round((end.priority * 100) / end.in) : 0;
-        t.report(
-          `order-routing done | in ${end.in}, priority ${end.priority} (${share}%), standard ${end.standard}, dead letters ${t.stats.deadLetters}`,
-        );
+        t.report(`order-routing done | in ${end.in}, priority ${end.priority} (${share}%), standard ${end.standard}, dead letters ${t.stats.deadLetters}`);
       });
     }
     return pipelines;

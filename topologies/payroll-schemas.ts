@@ -16,7 +16,11 @@ export const TimeEntrySchema = z.object({
   entryId: z.string().min(1),
   employeeId,
   date: day,
-  minutes: z.number().int().positive().max(24 * 60),
+  minutes: z
+    .number()
+    .int()
+    .positive()
+    .max(24 * 60),
   rateCentsPerHour: z.number().int().nonnegative(),
 });
 

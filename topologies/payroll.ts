@@ -1,13 +1,5 @@
 import { defineTopology, msgpackCodec, type PeriodsConfig } from 'sluice';
-import {
-  EntrySchema,
-  LateEntrySchema,
-  PayslipSchema,
-  PeriodClosedSchema,
-  type Entry,
-  type Payslip,
-  type PeriodClosed,
-} from './payroll-schemas.js';
+import { EntrySchema, LateEntrySchema, PayslipSchema, PeriodClosedSchema, type Entry, type Payslip, type PeriodClosed } from './payroll-schemas.js';
 
 /**
  * Payroll as a period batch: time entries and expenses accumulate per employee per pay period
@@ -69,7 +61,11 @@ export default defineTopology('payroll', (t) => {
     {
       name: 'payslips',
       periods: payPeriods,
-      emits: { stream: STREAMS.out, subjects: [SUBJECTS.payslips, SUBJECTS.review], schemas: { [SUBJECTS.payslips]: PayslipSchema, [SUBJECTS.review]: LateEntrySchema } },
+      emits: {
+        stream: STREAMS.out,
+        subjects: [SUBJECTS.payslips, SUBJECTS.review],
+        schemas: { [SUBJECTS.payslips]: PayslipSchema, [SUBJECTS.review]: LateEntrySchema },
+      },
       // The entries themselves are not needed again (the pay is tallied): one payslip on the group's last chunk.
       flush: (_chunk, emit, info) => {
         if (!info.last) return;

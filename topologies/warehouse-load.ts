@@ -137,7 +137,13 @@ export function createWarehouseLoad(config: WarehouseLoadConfig = {}): Topology 
           if (!info.last) return;
           const snapshot = latestPerRow(stagedChanges(parts));
           if (snapshot.length === 0) return;
-          const file = await writeStagedFiles(snapshot, { dir: join(outDir, 'snapshots'), format: 'ndjson', name: 'snapshot', key: `nightly-${info.batchSeq}`, partitionBy: (r) => r.table });
+          const file = await writeStagedFiles(snapshot, {
+            dir: join(outDir, 'snapshots'),
+            format: 'ndjson',
+            name: 'snapshot',
+            key: `nightly-${info.batchSeq}`,
+            partitionBy: (r) => r.table,
+          });
           // Through the batch's outbox: published once the last chunk is committed, exactly once.
           emit(subjects.snapshotLoads, msgpackCodec.encode(LoadReadySchema.parse(loadReadyOf('snapshot', file))), { 'Content-Type': msgpackCodec.contentType });
         },
@@ -196,7 +202,8 @@ function* stagedChanges(parts: string): Generator<StagedChange> {
     for (const entry of manifest.files) {
       const bytes = readFileSync(join(parts, entry.file));
       const sha256 = createHash('sha256').update(bytes).digest('hex');
-      if (sha256 !== entry.sha256) throw new Error(`warehouse-load: staged part ${entry.file} does not match its manifest (sha256 ${sha256}, expected ${entry.sha256})`);
+      if (sha256 !== entry.sha256)
+        throw new Error(`warehouse-load: staged part ${entry.file} does not match its manifest (sha256 ${sha256}, expected ${entry.sha256})`);
       for (const line of bytes.toString('utf8').split('\n')) if (line !== '') yield JSON.parse(line) as StagedChange;
     }
   }

@@ -19,13 +19,7 @@ type ConnectTransport = (url: string) => Promise<SluiceConsumeTransport>;
  * maxInFlight: 1000 })`. The stream is filled once; each round reads all of it through a fresh
  * durable consumer.
  */
-export async function jetstreamConsumeBaseline(
-  url: string,
-  pool: readonly Uint8Array[],
-  events: number,
-  prefix: string,
-  rounds = 3,
-): Promise<BaselinePair> {
+export async function jetstreamConsumeBaseline(url: string, pool: readonly Uint8Array[], events: number, prefix: string, rounds = 3): Promise<BaselinePair> {
   const nc = await connect({ servers: url, noAsyncTraces: true, name: 'bench-js-baseline' });
   const stream = `${prefix.replace(/\W/g, '_')}_JS`;
   const subject = `${prefix}.js.orders`;
@@ -69,19 +63,23 @@ export async function jetstreamConsumeBaseline(
         const transport = await connectSluice(url);
         try {
           sluices.push(
-            await rateOf(events, () => new Promise<void>((resolve, reject) => {
-              let n = 0;
-              const sub = transport.consume({ stream, durableName: `sluice_${r}`, maxInFlight: IN_FLIGHT }).subscribe({
-                next: (m) => {
-                  m.ack();
-                  if (++n === events) {
-                    sub.unsubscribe();
-                    resolve();
-                  }
-                },
-                error: reject,
-              });
-            })),
+            await rateOf(
+              events,
+              () =>
+                new Promise<void>((resolve, reject) => {
+                  let n = 0;
+                  const sub = transport.consume({ stream, durableName: `sluice_${r}`, maxInFlight: IN_FLIGHT }).subscribe({
+                    next: (m) => {
+                      m.ack();
+                      if (++n === events) {
+                        sub.unsubscribe();
+                        resolve();
+                      }
+                    },
+                    error: reject,
+                  });
+                }),
+            ),
           );
         } finally {
           await transport.close();

@@ -27,7 +27,10 @@ const OUTPUT_LIMITS = { maxBytes: 512 * 1024 * 1024, duplicateWindowMs: 30_000 }
 
 /** Stream names derived from the mode's subject prefix, so modes and pairs never share one. */
 export function benchStreamNames(ctx: Pick<ModeContext, 'inSubject'>): { input: string; output: string } {
-  const base = ctx.inSubject.replace(/\.in\.orders$/, '').replace(/\W/g, '_').toUpperCase();
+  const base = ctx.inSubject
+    .replace(/\.in\.orders$/, '')
+    .replace(/\W/g, '_')
+    .toUpperCase();
   return { input: `${base}_IN`, output: `${base}_OUT` };
 }
 
@@ -41,7 +44,11 @@ export async function createBenchStreams(ctx: Pick<ModeContext, 'url' | 'inSubje
   const nc = await connect({ servers: ctx.url, noAsyncTraces: true, name: 'bench-streams' });
   try {
     const jsm = await jetstreamManager(nc);
-    const exists = (name: string) => jsm.streams.info(name).then(() => true, () => false);
+    const exists = (name: string) =>
+      jsm.streams.info(name).then(
+        () => true,
+        () => false,
+      );
     if (!(await exists(names.input))) {
       await jsm.streams.add({
         name: names.input,

@@ -22,9 +22,7 @@ export const start: ModeFactory = async (ctx) => {
   const streams = await createBenchStreams(ctx, { output: durable });
   const name = `bench-stream${ordered ? '-ordered' : ''}${durable ? '-durable' : ''}`;
   const running = await runSluiceTopology(ctx, name, (t) =>
-    t
-      .stream<OrderEvent>(streams.input, ctx.inSubject, { ordered, maxUnsettled })
-      .pipe(route(orderRouteConfig(ctx)), t.sink(undefined, { durable })),
+    t.stream<OrderEvent>(streams.input, ctx.inSubject, { ordered, maxUnsettled }).pipe(route(orderRouteConfig(ctx)), t.sink(undefined, { durable })),
   );
   return {
     // eslint-disable-next-line @typescript-eslint/unbound-method -- a closure, not a method

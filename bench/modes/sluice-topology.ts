@@ -10,12 +10,7 @@ import type { ModeContext, RunningMode } from './mode.js';
  * transport's Observable source, decoding, dead letters and drain are all in the measurement.
  * `lmdbCommits` reports the commits of a state store the topology opened, when it has one.
  */
-export async function runSluiceTopology(
-  ctx: ModeContext,
-  name: string,
-  build: TopologyBuilder,
-  lmdbCommits: () => number = () => 0,
-): Promise<RunningMode> {
+export async function runSluiceTopology(ctx: ModeContext, name: string, build: TopologyBuilder, lmdbCommits: () => number = () => 0): Promise<RunningMode> {
   const transport = await NatsTransport.connect({ servers: ctx.url, name: `bench-${name}` });
   const run = await runTopology(defineTopology(name, build), {
     transport,

@@ -76,9 +76,13 @@ export async function measureStart(o: StartOptions): Promise<StartRun> {
       running();
     }
   });
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`sluice run exited (${code}) before it was up:\n${stderr.slice(-2000)}`))));
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`sluice run exited (${code}) before it was up:\n${stderr.slice(-2000)}`))),
+  );
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`not up after ${o.timeoutMs} ms:\n${stderr.slice(-2000)}`)), o.timeoutMs)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`not up after ${o.timeoutMs} ms:\n${stderr.slice(-2000)}`)), o.timeoutMs)),
+  );
   let probing: NodeJS.Timeout | undefined;
   try {
     if (nc !== undefined && o.probe !== undefined) {
@@ -118,7 +122,9 @@ export async function measureStart(o: StartOptions): Promise<StartRun> {
 
 /** utime + stime of /proc/<pid>/stat (fields 14 and 15, after the parenthesised command name). */
 function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    .replace(/^.*\) /, '')
+    .split(' ');
   return (Number(fields[11]) + Number(fields[12])) * (1000 / CLOCK_TICKS);
 }
 

@@ -146,7 +146,11 @@ export function makeBatch<T>(name: string, reason: string, segment: SealedSegmen
       }),
     items: (maxCount = 10_000) => {
       if (segment.count > maxCount) {
-        throw new BufferOverflowError('batch.items', maxCount, `batch '${name}:${segment.seq}' has ${segment.count} values; read it with chunks() or processChunks()`);
+        throw new BufferOverflowError(
+          'batch.items',
+          maxCount,
+          `batch '${name}:${segment.seq}' has ${segment.count} values; read it with chunks() or processChunks()`,
+        );
       }
       return segment.read(0, segment.count);
     },

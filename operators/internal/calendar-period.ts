@@ -26,9 +26,12 @@ const UNITS: readonly CalendarUnit[] = ['day', 'week', 'month'];
  */
 export function validateCalendar(component: string, field: string, spec: unknown): CalendarSpec {
   const s = spec as Partial<CalendarSpec> | undefined;
-  if (s === undefined || s === null || typeof s !== 'object') throw new InvalidConfigError(component, field, `must be { unit: 'day' | 'week' | 'month', timeZone }, got ${String(spec)}`);
-  if (!UNITS.includes(s.unit as CalendarUnit)) throw new InvalidConfigError(component, `${field}.unit`, `must be 'day', 'week' or 'month', got ${String(s.unit)}`);
-  if (typeof s.timeZone !== 'string' || !IANAZone.isValidZone(s.timeZone)) throw new InvalidConfigError(component, `${field}.timeZone`, `must be an IANA time zone such as 'Europe/London', got ${String(s.timeZone)}`);
+  if (s === undefined || s === null || typeof s !== 'object')
+    throw new InvalidConfigError(component, field, `must be { unit: 'day' | 'week' | 'month', timeZone }, got ${String(spec)}`);
+  if (!UNITS.includes(s.unit as CalendarUnit))
+    throw new InvalidConfigError(component, `${field}.unit`, `must be 'day', 'week' or 'month', got ${String(s.unit)}`);
+  if (typeof s.timeZone !== 'string' || !IANAZone.isValidZone(s.timeZone))
+    throw new InvalidConfigError(component, `${field}.timeZone`, `must be an IANA time zone such as 'Europe/London', got ${String(s.timeZone)}`);
   return { unit: s.unit as CalendarUnit, timeZone: s.timeZone };
 }
 

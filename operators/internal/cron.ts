@@ -12,7 +12,12 @@ export function parseCron(component: string, pattern: string, tz: string | undef
     cron.nextRun(new Date(0));
     return cron;
   } catch (err) {
-    throw new InvalidConfigError(component, tz === undefined ? 'cron' : 'cron/tz', `is not a valid pattern/time zone ('${pattern}'${tz === undefined ? '' : `, '${tz}'`}): ${(err as Error).message}`, { cause: err });
+    throw new InvalidConfigError(
+      component,
+      tz === undefined ? 'cron' : 'cron/tz',
+      `is not a valid pattern/time zone ('${pattern}'${tz === undefined ? '' : `, '${tz}'`}): ${(err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 

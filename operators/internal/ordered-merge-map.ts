@@ -39,10 +39,7 @@ interface Slot<R> {
  * Without a settling input an inner's failure fails the stream. Inputs still held when the
  * stream stops early are failed.
  */
-export function orderedMergeMap<T, R>(
-  project: (value: T) => ObservableInput<R>,
-  limits: OrderedMergeMapLimits,
-): OperatorFunction<T, R> {
+export function orderedMergeMap<T, R>(project: (value: T) => ObservableInput<R>, limits: OrderedMergeMapLimits): OperatorFunction<T, R> {
   const { maxInFlight, maxQueued, component } = limits;
   const ordered = limits.ordered !== false;
   return (source) =>

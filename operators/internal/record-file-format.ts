@@ -25,7 +25,8 @@ function formatCsv(records: readonly unknown[], columns: readonly string[]): str
   let out = `${columns.map(csvField).join(',')}\r\n`;
   for (let i = 0; i < records.length; i++) {
     const record = records[i];
-    if (record === null || typeof record !== 'object') throw new TypeError(`record ${i} is ${record === null ? 'null' : typeof record}, CSV needs an object with the columns`);
+    if (record === null || typeof record !== 'object')
+      throw new TypeError(`record ${i} is ${record === null ? 'null' : typeof record}, CSV needs an object with the columns`);
     const row = record as Record<string, unknown>;
     out += `${columns.map((c) => csvField(cellText(row[c], i))).join(',')}\r\n`;
   }

@@ -62,7 +62,8 @@ export function parseTiming(component: string, pattern: string, config: Schedule
   if (state !== undefined && (typeof state.load !== 'function' || typeof state.save !== 'function')) {
     throw new InvalidConfigError(component, 'state', 'must have load() and save(ms) (see scheduleStateIn)');
   }
-  if (catchUp !== 'skip' && state === undefined) throw new InvalidConfigError(component, 'catchUp', `is '${catchUp}' but no 'state' is given: without a record of what ran, nothing can be caught up`);
+  if (catchUp !== 'skip' && state === undefined)
+    throw new InvalidConfigError(component, 'catchUp', `is '${catchUp}' but no 'state' is given: without a record of what ran, nothing can be caught up`);
   return { cron, catchUp, overlap, state, maxCatchUp: requireInt(component, 'maxCatchUp', config.maxCatchUp ?? 1000, 1) };
 }
 
@@ -182,15 +183,18 @@ export function runSchedule(name: string, timing: ParsedTiming, hooks: RunHooks)
       hooks.complete();
       return;
     }
-    wait = scheduler.schedule(() => {
-      // A timer may wake a little early (or a step of a long wait ends): fire only when due.
-      if (scheduler.now() >= at) {
-        cursor = at;
-        enqueue(at, false, 1);
-        pump();
-      }
-      arm();
-    }, Math.min(Math.max(0, at - now), MAX_DELAY_MS));
+    wait = scheduler.schedule(
+      () => {
+        // A timer may wake a little early (or a step of a long wait ends): fire only when due.
+        if (scheduler.now() >= at) {
+          cursor = at;
+          enqueue(at, false, 1);
+          pump();
+        }
+        arm();
+      },
+      Math.min(Math.max(0, at - now), MAX_DELAY_MS),
+    );
   };
 
   // Catch-up runs once the consumer is wired (a batch's trigger is subscribed before its source).

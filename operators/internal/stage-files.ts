@@ -69,7 +69,13 @@ const NAME = /^[A-Za-z0-9_-]+$/;
 /** Validates the options `fileSink` and `writeStagedFiles` share; throws `InvalidConfigError` naming the field. */
 export function validateStageConfig<T>(
   component: string,
-  config: { name: string; format: RecordFileFormat; columns?: readonly string[] | undefined; record?: ((value: T) => unknown) | undefined; partitionBy?: ((value: T) => string) | undefined },
+  config: {
+    name: string;
+    format: RecordFileFormat;
+    columns?: readonly string[] | undefined;
+    record?: ((value: T) => unknown) | undefined;
+    partitionBy?: ((value: T) => string) | undefined;
+  },
 ): StageConfig<T> {
   const name = requireName(component, 'name', config.name);
   if (!NAME.test(name)) throw new InvalidConfigError(component, 'name', `must be letters, digits, '-' and '_' only, got '${name}'`);

@@ -29,7 +29,13 @@ export interface TellOptions {
  * (`<prefix>.<topology>.<actor>.<key>.tell`): ordered with the key's other input and handled
  * exactly once. Resolves with the stream's ack.
  */
-export function tellActor(transport: Pick<Transport, 'publishDurable'>, address: ActorAddress, key: string, value: unknown, options: TellOptions = {}): Promise<PubAck> {
+export function tellActor(
+  transport: Pick<Transport, 'publishDurable'>,
+  address: ActorAddress,
+  key: string,
+  value: unknown,
+  options: TellOptions = {},
+): Promise<PubAck> {
   const codec = options.codec ?? msgpackCodec;
   return transport.publishDurable(actorSubjects(address).tell(key), codec.encode(value), {
     msgId: options.msgId,
@@ -61,10 +67,9 @@ export async function askActor<R = unknown>(
   const inbox = newInbox();
   const subject = actorSubjects(address).tell(key);
   const answer = firstValueFrom(
-    transport.subscribe(inbox).pipe(
-      take(1),
-      timeout({ first: options.timeoutMs, with: () => Promise.reject(new RequestTimeoutError(subject, options.timeoutMs)) }),
-    ),
+    transport
+      .subscribe(inbox)
+      .pipe(take(1), timeout({ first: options.timeoutMs, with: () => Promise.reject(new RequestTimeoutError(subject, options.timeoutMs)) })),
   );
   // The subscription exists from here on: the reply cannot come before it.
   await tellActor(transport, address, key, value, { ...options, headers: { ...options.headers, [REPLY_TO_HEADER]: inbox } });
@@ -86,7 +91,12 @@ export interface ActorStateAnswer<S> {
  * @throws RequestTimeoutError, NoRespondersError (no instance running), TransportError (the
  * actor answered with an error).
  */
-export async function queryActorState<S = unknown>(transport: Pick<Transport, 'request'>, address: ActorAddress, key: string, options: { timeoutMs: number }): Promise<ActorStateAnswer<S>> {
+export async function queryActorState<S = unknown>(
+  transport: Pick<Transport, 'request'>,
+  address: ActorAddress,
+  key: string,
+  options: { timeoutMs: number },
+): Promise<ActorStateAnswer<S>> {
   const subject = actorSubjects(address).query(key);
   const res = await transport.request(subject, msgpackCodec.encode({ op: 'state' }), {
     timeoutMs: options.timeoutMs,
@@ -100,7 +110,12 @@ export async function queryActorState<S = unknown>(transport: Pick<Transport, 'r
 }
 
 /** Asks for a key's {@link ActorStatus} (found, last applied seq, stopped). */
-export async function queryActorStatus(transport: Pick<Transport, 'request'>, address: ActorAddress, key: string, options: { timeoutMs: number }): Promise<ActorStatus> {
+export async function queryActorStatus(
+  transport: Pick<Transport, 'request'>,
+  address: ActorAddress,
+  key: string,
+  options: { timeoutMs: number },
+): Promise<ActorStatus> {
   const subject = actorSubjects(address).query(key);
   const res = await transport.request(subject, msgpackCodec.encode({ op: 'status' }), {
     timeoutMs: options.timeoutMs,
@@ -114,7 +129,12 @@ export async function queryActorStatus(transport: Pick<Transport, 'request'>, ad
  * ordered with the key's messages: those before the reset were dead-lettered, those after are
  * handled. With `clearState` the key also starts again from `initial(key)`.
  */
-export function resetActorKey(transport: Pick<Transport, 'publishDurable'>, address: ActorAddress, key: string, options: { clearState?: boolean | undefined; msgId?: string | undefined } = {}): Promise<PubAck> {
+export function resetActorKey(
+  transport: Pick<Transport, 'publishDurable'>,
+  address: ActorAddress,
+  key: string,
+  options: { clearState?: boolean | undefined; msgId?: string | undefined } = {},
+): Promise<PubAck> {
   return transport.publishDurable(actorSubjects(address).reset(key), msgpackCodec.encode({ clearState: options.clearState === true }), {
     msgId: options.msgId,
     headers: { [HEADERS.contentType]: msgpackCodec.contentType },

@@ -38,6 +38,9 @@ export class KeyTooLongError extends Error {
     readonly limitBytes: number,
     options?: ErrorOptions,
   ) {
-    super(`actor '${actor}': the key of the message on subject '${subject}' (seq ${seq ?? 'none'}) is ${keyBytes} bytes, longer than the ${limitBytes} bytes an actor key may be`, options);
+    super(
+      `actor '${actor}': the key of the message on subject '${subject}' (seq ${seq ?? 'none'}) is ${keyBytes} bytes, longer than the ${limitBytes} bytes an actor key may be`,
+      options,
+    );
   }
 }

@@ -111,8 +111,23 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
 
   const deadLetter = (txn: ExactlyOnceTxn, m: StreamMessage, key: string | undefined, thrown: unknown, attempts: number): void => {
     const error = ensureError(thrown);
-    const original: Envelope<Uint8Array> = { subject: m.subject, data: m.data, headers: m.headers, id: m.id, key, eventTime: m.eventTime, stream: m.stream, seq: m.seq, raw: m.data };
-    const { payload, headers } = deadLetterMessage(original, error, { operator: `actor:${def.name}`, failedAt: scheduler.now(), attempts, maxBytes: options.maxDeadLetterBytes?.() });
+    const original: Envelope<Uint8Array> = {
+      subject: m.subject,
+      data: m.data,
+      headers: m.headers,
+      id: m.id,
+      key,
+      eventTime: m.eventTime,
+      stream: m.stream,
+      seq: m.seq,
+      raw: m.data,
+    };
+    const { payload, headers } = deadLetterMessage(original, error, {
+      operator: `actor:${def.name}`,
+      failedAt: scheduler.now(),
+      attempts,
+      maxBytes: options.maxDeadLetterBytes?.(),
+    });
     txn.emit(m, subjects.deadLetter, payload, headers);
     stats.deadLettered += 1;
     log.warn({ actor: def.name, key, subject: m.subject, seq: m.seq, err: error.message, attempts }, 'actor message dead-lettered');
@@ -241,7 +256,14 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
    * Runs one key's messages from `from` on, in order. Synchronous as long as the behaviour is:
    * only an async behaviour makes it return a Promise (for the rest of this key's messages).
    */
-  const runKey = (txn: ExactlyOnceTxn, key: string, items: readonly Work[], from: number, kr: KeyRun, after: (fn: () => void) => void): void | Promise<void> => {
+  const runKey = (
+    txn: ExactlyOnceTxn,
+    key: string,
+    items: readonly Work[],
+    from: number,
+    kr: KeyRun,
+    after: (fn: () => void) => void,
+  ): void | Promise<void> => {
     for (let i = from; i < items.length; i++) {
       const w = items[i]!;
       const m = w.m;
@@ -376,7 +398,19 @@ function decodeInput<T>(m: StreamMessage, codec: Codec): ActorInput<T> {
   }
   // An input handed over by its topology (`t.actor`) shows the subject it arrived on.
   const subject = m.headers[HEADERS.originSubject] ?? m.subject;
-  return { kind: 'message', subject, data, headers: m.headers, id: m.id, key: m.key, eventTime: m.eventTime, stream: m.stream, seq: m.seq, reply: m.reply, raw: m.data };
+  return {
+    kind: 'message',
+    subject,
+    data,
+    headers: m.headers,
+    id: m.id,
+    key: m.key,
+    eventTime: m.eventTime,
+    stream: m.stream,
+    seq: m.seq,
+    reply: m.reply,
+    raw: m.data,
+  };
 }
 
 /** Whether a reset message asks for `{ clearState: true }`; an unreadable option still resets. */

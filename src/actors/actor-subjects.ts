@@ -50,7 +50,8 @@ const TOKEN = /^[A-Za-z0-9_-]+$/;
  */
 export function keyToken(key: string): string {
   if (key.length === 0) throw new InvalidConfigError('keyToken', 'key', 'must not be empty');
-  if (!keyFits(key, MAX_ACTOR_KEY_BYTES)) throw new InvalidConfigError('keyToken', 'key', `is ${keyBytes(key)} bytes, longer than the ${MAX_ACTOR_KEY_BYTES} bytes an actor key may be`);
+  if (!keyFits(key, MAX_ACTOR_KEY_BYTES))
+    throw new InvalidConfigError('keyToken', 'key', `is ${keyBytes(key)} bytes, longer than the ${MAX_ACTOR_KEY_BYTES} bytes an actor key may be`);
   return TOKEN.test(key) ? key : `~${Buffer.from(key, 'utf8').toString('base64url')}`;
 }
 

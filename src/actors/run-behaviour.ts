@@ -42,12 +42,7 @@ export const REPLY_TO_HEADER = 'Sluice-Reply-To';
  * A behaviour that returns synchronously and does not fail is run without a Promise: most are,
  * and a Promise per message costs more than the behaviour itself.
  */
-export function runBehaviour<S, M, P>(
-  env: BehaviourEnv<S, M, P>,
-  key: string,
-  state: S,
-  msg: ActorMessage<M, P>,
-): BehaviourRun<S> | Promise<BehaviourRun<S>> {
+export function runBehaviour<S, M, P>(env: BehaviourEnv<S, M, P>, key: string, state: S, msg: ActorMessage<M, P>): BehaviourRun<S> | Promise<BehaviourRun<S>> {
   const effects: Effect[] = [];
   try {
     const next = env.def.handle(state, msg, new Context(env, key, msg, 1, effects));

@@ -71,7 +71,10 @@ export function serveActorQueries<S, M, P>(def: ActorDefinition<S, M, P>, option
       if (token === undefined) throw new Error(`not an actor subject: ${req.subject}`);
       const key = keyFromToken(token);
       if (!keyFits(key, MAX_ACTOR_KEY_BYTES)) {
-        answer(to, null, { [ACTOR_QUERY_HEADERS.error]: `the key is ${keyBytes(key)} bytes, longer than the ${MAX_ACTOR_KEY_BYTES} bytes an actor key may be`, [ACTOR_QUERY_HEADERS.errorCode]: '400' });
+        answer(to, null, {
+          [ACTOR_QUERY_HEADERS.error]: `the key is ${keyBytes(key)} bytes, longer than the ${MAX_ACTOR_KEY_BYTES} bytes an actor key may be`,
+          [ACTOR_QUERY_HEADERS.errorCode]: '400',
+        });
         return;
       }
       const op = opOf(req.data, req.headers[HEADERS.contentType]);

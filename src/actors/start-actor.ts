@@ -114,7 +114,9 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
 
   await transport.ensureStream({ name: options.stream, subjects: [...(options.subjects ?? []), ...subjects.streamSubjects] });
   // The topology's one dead-letter stream; a custom name keeps only this actor's subject.
-  await transport.ensureStream(options.deadLetterStream === undefined ? deadLetterStreamConfig(store.topology) : { name: options.deadLetterStream, subjects: [subjects.deadLetter] });
+  await transport.ensureStream(
+    options.deadLetterStream === undefined ? deadLetterStreamConfig(store.topology) : { name: options.deadLetterStream, subjects: [subjects.deadLetter] },
+  );
 
   const engine = await startExactlyOnce({
     name: `actor-${def.name}`,

@@ -90,11 +90,7 @@ export interface ActorContext {
 }
 
 /** A behaviour: the new state for `state` after `msg`, sync or async. */
-export type ActorBehaviour<S, M, P = unknown> = (
-  state: S,
-  msg: ActorMessage<M, P>,
-  ctx: ActorContext,
-) => S | Promise<S>;
+export type ActorBehaviour<S, M, P = unknown> = (state: S, msg: ActorMessage<M, P>, ctx: ActorContext) => S | Promise<S>;
 
 /**
  * What a throwing behaviour does. `TerminalError`s skip retries in every mode.
@@ -106,12 +102,7 @@ export type ActorBehaviour<S, M, P = unknown> = (
  * - `stop-key`: dead-letter the message and stop the key: its later messages go to the dead
  *   letters until a reset (`resetActorKey`). Other keys go on.
  */
-export type Supervision =
-  | 'resume'
-  | 'skip'
-  | 'stop-key'
-  | 'retry'
-  | RetrySupervision;
+export type Supervision = 'resume' | 'skip' | 'stop-key' | 'retry' | RetrySupervision;
 
 /**
  * `{ mode: 'retry' }` with its {@link RetryPolicy}. Defaults: 3 attempts, 100 ms doubling up to

@@ -8,7 +8,6 @@ import { natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.
 import { CliExitError, connectedFor } from './ops-connection.js';
 import { permissionViolation } from '../transport/nats/permission-violation.js';
 
-
 interface DlqFlags extends NatsFlags {
   subject?: string | undefined;
   reason?: string | undefined;
@@ -31,7 +30,10 @@ interface DlqFlags extends NatsFlags {
  */
 export function dlqCommand(done: (code: number) => void): Command {
   // addCommand does not pass the parent's settings on: exit codes stay main's (usage errors → 2).
-  const dlq = new Command('dlq').description("List, show and replay a running topology's dead letters (over its NATS service).").exitOverride().showHelpAfterError();
+  const dlq = new Command('dlq')
+    .description("List, show and replay a running topology's dead letters (over its NATS service).")
+    .exitOverride()
+    .showHelpAfterError();
   const common = (c: Command, filters: boolean): Command => {
     c.option('--nats <url>', 'NATS server URL(s) [env NATS_URL]')
       .option('--creds <file>', 'credentials file [env NATS_CREDS]')
@@ -93,7 +95,13 @@ export const REPLAY_CHUNK = 100;
 const REPLAY_LIMIT = 1000;
 
 /** Connects, asks the endpoint, prints the answer; turns every failure into one line and a code. */
-async function guarded(flags: DlqFlags, topology: string, endpoint: Endpoint, body: Record<string, unknown>, render: (answer: unknown) => string): Promise<number> {
+async function guarded(
+  flags: DlqFlags,
+  topology: string,
+  endpoint: Endpoint,
+  body: Record<string, unknown>,
+  render: (answer: unknown) => string,
+): Promise<number> {
   try {
     const answer = await withTransport(flags, (transport) => ask(transport, flags, topology, endpoint, body));
     process.stdout.write(`${render(answer)}\n`);
@@ -128,12 +136,20 @@ async function replay(topology: string, flags: DlqFlags): Promise<number> {
         const listed = (await ask(transport, flags, topology, 'dead-letters', { ...filters, status, limit: 1 })) as ListBody;
         // Loaded here: only a replay on a terminal draws the bar (17 modules the other commands skip).
         const { default: progress } = await import('cli-progress');
-        bar = new progress.SingleBar({ stream: process.stderr, format: 'replaying [{bar}] {value}/{total} records', hideCursor: true, clearOnComplete: true }, progress.Presets.shades_classic);
+        bar = new progress.SingleBar(
+          { stream: process.stderr, format: 'replaying [{bar}] {value}/{total} records', hideCursor: true, clearOnComplete: true },
+          progress.Presets.shades_classic,
+        );
         bar.start(Math.min(limit, listed.matched ?? 0), 0);
       }
       for (let first = true; total.records.length + total.failed.length < limit; first = false) {
         const chunk = Math.min(REPLAY_CHUNK, limit - total.records.length - total.failed.length);
-        const r = (await ask(transport, flags, topology, 'replay', { ...filters, fromSeq: total.nextSeq, limit: chunk, includeParked: flags.parked === true })) as ReplayBody;
+        const r = (await ask(transport, flags, topology, 'replay', {
+          ...filters,
+          fromSeq: total.nextSeq,
+          limit: chunk,
+          includeParked: flags.parked === true,
+        })) as ReplayBody;
         total.replayed += r.replayed;
         // Each answer counts what it skipped from its fromSeq to the stream's end: the first one counts them all.
         if (first) total.skipped = r.skipped;
@@ -182,7 +198,10 @@ async function ask(transport: NatsTransport, flags: DlqFlags, topology: string, 
     if (err instanceof CliExitError) throw err;
     if (permissionViolation(err)) throw new CliExitError(EXIT.refused, `permission denied: this NATS user may not publish to ${subject}`);
     if (err instanceof NoRespondersError || err instanceof RequestTimeoutError) {
-      throw new CliExitError(EXIT.unreachable, `topology '${topology}' did not answer on ${subject} (${err instanceof NoRespondersError ? 'no responders' : `no reply in ${timeoutMs} ms`}): is it running on this NATS system?`);
+      throw new CliExitError(
+        EXIT.unreachable,
+        `topology '${topology}' did not answer on ${subject} (${err instanceof NoRespondersError ? 'no responders' : `no reply in ${timeoutMs} ms`}): is it running on this NATS system?`,
+      );
     }
     throw err;
   }
@@ -240,7 +259,10 @@ function showText(e: ShowBody): string {
   const payload = Buffer.from(e.record.payload, 'base64');
   const lines: Array<[string, string]> = [
     ['seq', String(e.seq)],
-    ['status', e.status + (e.replay !== undefined ? ` at ${iso(e.replay.at)}${e.replay.to !== undefined ? ` to ${e.replay.to.stream}/${e.replay.to.seq}` : ''}` : '')],
+    [
+      'status',
+      e.status + (e.replay !== undefined ? ` at ${iso(e.replay.at)}${e.replay.to !== undefined ? ` to ${e.replay.to.stream}/${e.replay.to.seq}` : ''}` : ''),
+    ],
     ['subject', e.subject],
     ['from', e.stream !== undefined ? `${e.stream}/${e.streamSeq}` : '(core subject)'],
     ['message id', e.record.id],
@@ -249,7 +271,10 @@ function showText(e: ShowBody): string {
     ['error', oneLine(`${e.error.name}: ${e.error.message}`, 500)],
     ['failed at', iso(e.failedAt)],
     ['attempts', String(e.record.attempts)],
-    ['payload', `${e.bytes} bytes${e.truncated ? ` (truncated to ${payload.length}; the original is ${e.stream !== undefined ? `${e.stream}/${e.streamSeq}` : 'lost'})` : ''}`],
+    [
+      'payload',
+      `${e.bytes} bytes${e.truncated ? ` (truncated to ${payload.length}; the original is ${e.stream !== undefined ? `${e.stream}/${e.streamSeq}` : 'lost'})` : ''}`,
+    ],
   ];
   if (e.replayOf !== undefined) lines.push(['parked', `replay ${e.replayAttempt} of ${e.replayOf} failed again`]);
   for (const [k, v] of Object.entries(e.record.headers)) lines.push([`header ${k}`, v]);
@@ -259,7 +284,12 @@ function showText(e: ShowBody): string {
 }
 
 function replayText(r: ReplayBody): string {
-  const rows = r.records.map((x) => [String(x.seq), x.subject, String(x.attempt), x.to === undefined ? 'core publish' : `${x.to.stream}/${x.to.seq}${x.to.duplicate ? ' (already there)' : ''}`]);
+  const rows = r.records.map((x) => [
+    String(x.seq),
+    x.subject,
+    String(x.attempt),
+    x.to === undefined ? 'core publish' : `${x.to.stream}/${x.to.seq}${x.to.duplicate ? ' (already there)' : ''}`,
+  ]);
   const out = [r.records.length > 0 ? table(['SEQ', 'SUBJECT', 'ATTEMPT', 'TO'], rows) : ''];
   for (const f of r.failed) out.push(`not replayed: seq ${f.seq}: ${oneLine(f.reason, 200)}`);
   out.push(`replayed ${r.replayed}, skipped ${r.skipped} (already replayed or parked), failed ${r.failed.length}; continue from seq ${r.nextSeq}`);

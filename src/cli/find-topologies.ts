@@ -19,7 +19,10 @@ const SERVICE_PREFIX = 'sluice-';
  * sizes the largest, health the worst). Sorted by name.
  */
 export async function findTopologies(transport: NatsTransport, options: { topology?: string | undefined; maxWaitMs: number }): Promise<FoundTopology[]> {
-  const answers = await natsServiceStats(transport, { name: options.topology !== undefined ? `${SERVICE_PREFIX}${options.topology}` : undefined, maxWaitMs: options.maxWaitMs });
+  const answers = await natsServiceStats(transport, {
+    name: options.topology !== undefined ? `${SERVICE_PREFIX}${options.topology}` : undefined,
+    maxWaitMs: options.maxWaitMs,
+  });
   const byTopology = new Map<string, Array<{ id: string; version: string; stats: TopologyStats }>>();
   for (const a of answers) {
     if (!a.name.startsWith(SERVICE_PREFIX)) continue;
@@ -67,8 +70,10 @@ function merge(all: readonly TopologyStats[]): TopologyStats {
 }
 
 function mergeParts(same: readonly PartStats[]): PartStats {
-  const add = (pick: (p: PartStats) => number | null): number | null => (same.every((p) => pick(p) === null) ? null : same.reduce((n, p) => n + (pick(p) ?? 0), 0));
-  const max = (pick: (p: PartStats) => number | null): number | null => (same.every((p) => pick(p) === null) ? null : Math.max(...same.map((p) => pick(p) ?? 0)));
+  const add = (pick: (p: PartStats) => number | null): number | null =>
+    same.every((p) => pick(p) === null) ? null : same.reduce((n, p) => n + (pick(p) ?? 0), 0);
+  const max = (pick: (p: PartStats) => number | null): number | null =>
+    same.every((p) => pick(p) === null) ? null : Math.max(...same.map((p) => pick(p) ?? 0));
   const first = same[0]!;
   return {
     ...first,

@@ -16,7 +16,13 @@ export type PartSummaryBase = ReadonlyMap<string, { readonly in: number; readonl
  * Rates are per second since `base` (the previous summary), or since the start. A part whose
  * read throws (its store closed during a drain) is left out. Returns the lines and the new base.
  */
-export function formatPartSummary(topology: string, elapsedMs: number, parts: readonly PartProvider[], base: PartSummaryBase | undefined, now: number): { lines: string[]; base: PartSummaryBase } {
+export function formatPartSummary(
+  topology: string,
+  elapsedMs: number,
+  parts: readonly PartProvider[],
+  base: PartSummaryBase | undefined,
+  now: number,
+): { lines: string[]; base: PartSummaryBase } {
   const read: Array<{ name: string; kind: string; r: PartReading }> = [];
   for (const p of parts) {
     if (p.kind === 'pipeline') continue;

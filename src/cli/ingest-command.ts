@@ -45,7 +45,11 @@ export function ingestCommand(done: (code: number) => void, env: NodeJS.ProcessE
   ingest
     .command('http')
     .description('Serve webhook endpoints: verify each POST, publish it to JetStream with its delivery id as Nats-Msg-Id, answer 200 after the ack.')
-    .requiredOption('--route <path=subject[;key=value...]>', 'a webhook endpoint, repeatable; keys: scheme, secret-env, signature-header, id-header, content-type', collect)
+    .requiredOption(
+      '--route <path=subject[;key=value...]>',
+      'a webhook endpoint, repeatable; keys: scheme, secret-env, signature-header, id-header, content-type',
+      collect,
+    )
     .option('--nats <url>', 'NATS server URL(s), comma-separated [env NATS_URL]; required')
     .option('--creds <file>', 'credentials file (JWT + nkey seed) [env NATS_CREDS]')
     .option('--nkey <file>', 'nkey seed file [env NATS_NKEY]')
@@ -84,7 +88,12 @@ async function serve(flags: IngestFlags, env: NodeJS.ProcessEnv): Promise<number
     const nats = natsOptionsFromFlags(flags, env);
     if (nats === undefined) {
       // Usage, as for `sluice dlq`: no server to record on was given.
-      logger.fatal({ err: new InvalidConfigError('sluice ingest http', '--nats', 'is required (or NATS_URL): webhooks are recorded on a NATS server other services read') }, 'sluice ingest: could not start');
+      logger.fatal(
+        {
+          err: new InvalidConfigError('sluice ingest http', '--nats', 'is required (or NATS_URL): webhooks are recorded on a NATS server other services read'),
+        },
+        'sluice ingest: could not start',
+      );
       return EXIT.usage;
     }
     connection = await connect({ nats, logger, env });
@@ -136,13 +145,22 @@ function toRoute(flag: RouteFlag, flags: IngestFlags, env: NodeJS.ProcessEnv): I
   const raw = flag.secretEnv !== undefined ? env[flag.secretEnv] : (flags.secret ?? env[WEBHOOK_SECRET_ENV]);
   const secrets = (raw ?? '').split(/\s+/).filter((s) => s !== '');
   if (secrets.length === 0) {
-    throw new InvalidConfigError('sluice ingest http', 'secret', `of route '${flag.path}' is missing: set ${source === '--secret' ? WEBHOOK_SECRET_ENV : source} (or --secret, or secret-env=NAME in the route)`);
+    throw new InvalidConfigError(
+      'sluice ingest http',
+      'secret',
+      `of route '${flag.path}' is missing: set ${source === '--secret' ? WEBHOOK_SECRET_ENV : source} (or --secret, or secret-env=NAME in the route)`,
+    );
   }
   const verifier =
     scheme === 'standard-webhooks'
       ? standardWebhooksVerifier({ secrets, toleranceSec: flags.toleranceSec })
       : hmacSha256Verifier({ secrets, signatureHeader: flag.signatureHeader, idHeader: flag.idHeader });
-  const contentTypes = flag.contentTypes ?? flags.contentType.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const contentTypes =
+    flag.contentTypes ??
+    flags.contentType
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
   return { path: flag.path, subject: flag.subject, verifier, contentTypes };
 }
 

@@ -78,7 +78,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, else json)').choices(LOG_FORMATS))
     .option('--metrics-port <n>', 'serve Prometheus metrics at http://<metrics-host>:<n>/metrics (0: a free port)', nonNegative)
     .option('--metrics-host <address>', 'address of the metrics endpoint (default 127.0.0.1)')
-    .option('--summary-every-ms <n>', 'log one line per part (in, out, batches, open, outbox, dead letters) every n ms; 0: none (default 5000 on a terminal, else 0)', nonNegative)
+    .option(
+      '--summary-every-ms <n>',
+      'log one line per part (in, out, batches, open, outbox, dead letters) every n ms; 0: none (default 5000 on a terminal, else 0)',
+      nonNegative,
+    )
     .action(async (files: string[], flags: RunFlags) => {
       code = await run(files, flags);
     });
@@ -166,12 +170,15 @@ async function run(files: readonly string[], flags: RunFlags): Promise<number> {
     // Drivers stop first, so what they published is drained by the topology they feed.
     let stopping: Promise<unknown> | undefined;
     let why: 'duration' | undefined;
-    const stopAll = (): Promise<unknown> => (stopping ??= (async () => {
-      for (const r of [...runs].reverse()) await r.stop();
-    })());
+    const stopAll = (): Promise<unknown> =>
+      (stopping ??= (async () => {
+        for (const r of [...runs].reverse()) await r.stop();
+      })());
     const drivers = names.length > 1 ? ` (with ${names.slice(1).join(', ')})` : '';
     const state = tempStateDir !== undefined ? `, state ${tempStateDir} (removed at exit)` : '';
-    logger.info(`sluice: running ${main.name}${drivers} on ${connection.description}${state}${flags.durationMs !== undefined ? ` for ${flags.durationMs} ms` : ''} (Ctrl-C to stop)`);
+    logger.info(
+      `sluice: running ${main.name}${drivers} on ${connection.description}${state}${flags.durationMs !== undefined ? ` for ${flags.durationMs} ms` : ''} (Ctrl-C to stop)`,
+    );
     if (flags.durationMs !== undefined) {
       durationTimer = setTimeout(() => {
         why = 'duration';
@@ -226,7 +233,10 @@ async function run(files: readonly string[], flags: RunFlags): Promise<number> {
 function exitPastStuckStores(logger: Logger): void {
   const stuck = stuckStateStores();
   if (stuck.length === 0) return;
-  logger.error({ stores: stuck }, `the state store in ${stuck.join(', ')} did not close (a commit is stuck: a lock held by another process, or a dead disk): ending with SIGKILL`);
+  logger.error(
+    { stores: stuck },
+    `the state store in ${stuck.join(', ')} did not close (a commit is stuck: a lock held by another process, or a dead disk): ending with SIGKILL`,
+  );
   process.kill(process.pid, 'SIGKILL');
 }
 
@@ -251,7 +261,10 @@ class SignalWatch {
     this.logger.info({ signal }, 'signal received: draining');
     const limitMs = this.drainTimeoutMs * 2 + 2_000;
     this.#deadline = setTimeout(() => {
-      this.logger.error({ signal, limitMs }, `stopped by ${signal} without finishing the drain after ${limitMs} ms (unacknowledged input is redelivered on the next start)`);
+      this.logger.error(
+        { signal, limitMs },
+        `stopped by ${signal} without finishing the drain after ${limitMs} ms (unacknowledged input is redelivered on the next start)`,
+      );
       process.exit(EXIT.failed);
     }, limitMs);
     this.#deadline.unref();

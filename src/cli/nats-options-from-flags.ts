@@ -46,6 +46,9 @@ export function natsCredentialsFromFlags(flags: NatsFlags, env: Readonly<Record<
 }
 
 function splitServers(url: string): string | string[] {
-  const list = url.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const list = url
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   return list.length === 1 ? list[0]! : list;
 }

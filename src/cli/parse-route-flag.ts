@@ -34,15 +34,24 @@ export function parseRouteFlag(spec: string): RouteFlag {
     const key = option.slice(0, at).trim();
     const value = option.slice(at + 1).trim();
     if (at <= 0 || value === '' || !(KEYS as readonly string[]).includes(key)) {
-      throw new InvalidConfigError('sluice ingest http', '--route', `option '${option}' of '${route.path}' must be one of ${KEYS.map((k) => `${k}=...`).join(', ')}`);
+      throw new InvalidConfigError(
+        'sluice ingest http',
+        '--route',
+        `option '${option}' of '${route.path}' must be one of ${KEYS.map((k) => `${k}=...`).join(', ')}`,
+      );
     }
     if (key === 'scheme') {
-      if (!(SCHEME_NAMES as readonly string[]).includes(value)) throw new InvalidConfigError('sluice ingest http', '--route', `scheme of '${route.path}' must be ${SCHEME_NAMES.join(' or ')}, got '${value}'`);
+      if (!(SCHEME_NAMES as readonly string[]).includes(value))
+        throw new InvalidConfigError('sluice ingest http', '--route', `scheme of '${route.path}' must be ${SCHEME_NAMES.join(' or ')}, got '${value}'`);
       route.scheme = value as SchemeName;
     } else if (key === 'secret-env') route.secretEnv = value;
     else if (key === 'signature-header') route.signatureHeader = value;
     else if (key === 'id-header') route.idHeader = value;
-    else route.contentTypes = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    else
+      route.contentTypes = value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
   }
   return route;
 }

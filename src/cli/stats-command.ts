@@ -25,7 +25,9 @@ async function stats(topology: string, flags: OpsFlags): Promise<number> {
   try {
     const [found] = await withNats(flags, (t) => findTopologies(t, { topology, maxWaitMs: flags.timeoutMs }));
     if (found === undefined) {
-      process.stderr.write(`sluice stats: topology '${topology}' is not running (no instance answered on $SRV.STATS.sluice-${topology} within ${flags.timeoutMs} ms)\n`);
+      process.stderr.write(
+        `sluice stats: topology '${topology}' is not running (no instance answered on $SRV.STATS.sluice-${topology} within ${flags.timeoutMs} ms)\n`,
+      );
       return EXIT.unreachable;
     }
     process.stdout.write(`${flags.json === true ? JSON.stringify(found) : formatStats(found)}\n`);
@@ -44,7 +46,22 @@ function formatStats(t: FoundTopology): string {
   const parts = [...t.parts].sort((a, b) => KIND_ORDER.indexOf(a.kind) - KIND_ORDER.indexOf(b.kind));
   const table = formatTable(
     ['PART', 'STATE', 'IN', 'OUT', 'IN/S', 'OUT/S', 'LAG', 'UNSETTLED', 'DLQ', 'BATCHES', 'LAST', 'MAX', 'ACTORS', 'OUTBOX'],
-    parts.map((p) => [p.name, p.state, p.in, p.out, p.inPerSec, p.outPerSec, p.lag, p.unsettled, p.deadLetters, p.batches, p.lastBatchSize, p.maxBatchSize, p.actors, p.outbox]),
+    parts.map((p) => [
+      p.name,
+      p.state,
+      p.in,
+      p.out,
+      p.inPerSec,
+      p.outPerSec,
+      p.lag,
+      p.unsettled,
+      p.deadLetters,
+      p.batches,
+      p.lastBatchSize,
+      p.maxBatchSize,
+      p.actors,
+      p.outbox,
+    ]),
   );
   const totals = `totals: in ${t.totals.in} (${t.totals.inPerSec}/s), out ${t.totals.out} (${t.totals.outPerSec}/s), lag ${t.totals.lag}, unsettled ${t.totals.unsettled}, dead letters ${t.totals.deadLetters}`;
   return `${head}\n${table}\n${totals}`;

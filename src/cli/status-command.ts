@@ -26,9 +26,7 @@ export interface TopologyStatusLine {
  */
 export function registerStatusCommand(program: Command, done: (code: number) => void): void {
   withOpsOptions(
-    program
-      .command('status')
-      .description('List every running topology on the NATS system: parts, rates, lag, unsettled, dead letters, health.'),
+    program.command('status').description('List every running topology on the NATS system: parts, rates, lag, unsettled, dead letters, health.'),
   ).action(async (flags: OpsFlags) => {
     done(await status(flags));
   });
@@ -69,6 +67,17 @@ export function statusLine(t: FoundTopology): TopologyStatusLine {
 function formatStatus(lines: readonly TopologyStatusLine[]): string {
   return formatTable(
     ['TOPOLOGY', 'INSTANCES', 'PARTS', 'IN/S', 'OUT/S', 'LAG', 'UNSETTLED', 'DEAD LETTERS', 'UP', 'HEALTH'],
-    lines.map((l) => [l.topology, l.instances, l.parts, l.inPerSec, l.outPerSec, l.lag, l.unsettled, l.deadLetters, formatDuration(l.uptimeMs), l.problems.length > 0 ? `${l.health}: ${l.problems.join('; ')}` : l.health]),
+    lines.map((l) => [
+      l.topology,
+      l.instances,
+      l.parts,
+      l.inPerSec,
+      l.outPerSec,
+      l.lag,
+      l.unsettled,
+      l.deadLetters,
+      formatDuration(l.uptimeMs),
+      l.problems.length > 0 ? `${l.health}: ${l.problems.join('; ')}` : l.health,
+    ]),
   );
 }

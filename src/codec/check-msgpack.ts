@@ -41,6 +41,9 @@ export function checkMsgpack(bytes: Uint8Array): boolean {
 }
 
 function foreign(type: number | undefined, at: number): Error {
-  const what = type === 0xff ? 'a timestamp (type -1) of a length the spec does not define' : `extension type ${type === undefined ? '(truncated)' : type > 127 ? type - 256 : type}`;
+  const what =
+    type === 0xff
+      ? 'a timestamp (type -1) of a length the spec does not define'
+      : `extension type ${type === undefined ? '(truncated)' : type > 127 ? type - 256 : type}`;
   return new Error(`${what} at byte ${at}: Sluice's wire format has no MessagePack extension but the timestamp (type -1, 4, 8 or 12 bytes)`);
 }

@@ -17,7 +17,11 @@ export interface DeadLetterMessageContext extends DeadLetterContext {
  * durable batches and windows), which emit it in their outbox so it is published exactly once.
  * Never throws.
  */
-export function deadLetterMessage(envelope: Envelope<unknown>, error: unknown, context: DeadLetterMessageContext): { payload: Uint8Array; headers: Record<string, string>; record: DeadLetterRecord } {
+export function deadLetterMessage(
+  envelope: Envelope<unknown>,
+  error: unknown,
+  context: DeadLetterMessageContext,
+): { payload: Uint8Array; headers: Record<string, string>; record: DeadLetterRecord } {
   const record = toDeadLetter(envelope, error, context.attempts ?? 1, context);
   return encodeDeadLetter(record, { maxBytes: context.maxBytes });
 }

@@ -24,7 +24,7 @@ export const deadLetterPayloadSchema = z.looseObject({
     .meta({ 'x-msgpack': 'bin', description: 'the message bytes (see payloadSource)' }),
   payloadSource: z.enum(['raw', 'data', 'none']).describe('raw: the bytes as they arrived; data: the decoded value re-encoded; none: empty'),
   error: z.looseObject({ name: z.string(), message: z.string() }).describe('the failure: error class name and reason (field paths for a PayloadSchemaError)'),
-  payloadTruncated: z.literal(true).optional().describe("the record would not fit max_payload: payload is the first part, the original stays at stream/seq"),
+  payloadTruncated: z.literal(true).optional().describe('the record would not fit max_payload: payload is the first part, the original stays at stream/seq'),
   payloadBytes: z.number().int().nonnegative().optional().describe('with payloadTruncated: the original size'),
   replayOf: z.string().optional().describe('the failing message was a replay of this record (`<dead-letter stream>/<seq>`): the record is parked'),
   replayAttempt: z.number().int().positive().optional().describe('with replayOf: which replay failed'),

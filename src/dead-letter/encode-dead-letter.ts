@@ -41,7 +41,10 @@ const MAX_MESSAGE_CHARS = 4096;
  * if still needed, the error message and the original headers are shortened: the record is
  * always publishable, so a dead letter is never lost (or a topology stopped) for its size.
  */
-export function encodeDeadLetter(record: DeadLetterRecord, options: EncodeDeadLetterOptions = {}): { payload: Uint8Array; headers: Record<string, string>; record: DeadLetterRecord } {
+export function encodeDeadLetter(
+  record: DeadLetterRecord,
+  options: EncodeDeadLetterOptions = {},
+): { payload: Uint8Array; headers: Record<string, string>; record: DeadLetterRecord } {
   const maxBytes = options.maxBytes ?? Infinity;
   let fitted = record;
   let encoded = encodeOnce(fitted);

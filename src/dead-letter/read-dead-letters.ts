@@ -93,7 +93,8 @@ export async function readDeadLetters(transport: Transport, topology: string, op
   const markerSubject = deadLetterSubject(topology, REPLAYED_PART);
   const state = await transport.streamState(stream);
   const from = Math.max(options.fromSeq ?? options.seq ?? state.firstSeq, state.firstSeq, 1);
-  if (state.messages === 0 || from > state.lastSeq) return { stream, ...state, entries: [], matched: 0, counts: { dead: 0, parked: 0, replayed: 0 }, nextSeq: Math.max(from, state.lastSeq + 1) };
+  if (state.messages === 0 || from > state.lastSeq)
+    return { stream, ...state, entries: [], matched: 0, counts: { dead: 0, parked: 0, replayed: 0 }, nextSeq: Math.max(from, state.lastSeq + 1) };
 
   const candidates: Array<{ seq: number; parked: boolean }> = [];
   const markers = new Map<number, ReplayMarker>();

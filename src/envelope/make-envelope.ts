@@ -24,10 +24,7 @@ export interface EnvelopeInit<T> {
  */
 export function makeEnvelope<T>(init: EnvelopeInit<T>): Envelope<T> {
   const headers = init.headers ?? {};
-  const id =
-    init.id ??
-    headers[HEADERS.msgId] ??
-    (init.stream !== undefined && init.seq !== undefined ? `${init.stream}:${init.seq}` : nuid.next());
+  const id = init.id ?? headers[HEADERS.msgId] ?? (init.stream !== undefined && init.seq !== undefined ? `${init.stream}:${init.seq}` : nuid.next());
   const headerTime = headers[HEADERS.eventTime];
   const parsed = headerTime !== undefined ? Number(headerTime) : NaN;
   const eventTime = init.eventTime ?? (Number.isFinite(parsed) ? parsed : (init.now ?? Date.now)());

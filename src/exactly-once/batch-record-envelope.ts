@@ -8,5 +8,14 @@ import type { BatchRecord } from './durable-batch-types.js';
  * `keyOf`, `periodOf`, `closeOf` or `tally` that throws).
  */
 export function batchRecordEnvelope(r: BatchRecord): Envelope<Uint8Array> {
-  return { subject: r.subject, data: r.data, raw: r.data, headers: r.headers, id: r.headers[HEADERS.msgId] ?? `${r.stream}:${r.seq}`, eventTime: r.timestampMs, stream: r.stream, seq: r.seq };
+  return {
+    subject: r.subject,
+    data: r.data,
+    raw: r.data,
+    headers: r.headers,
+    id: r.headers[HEADERS.msgId] ?? `${r.stream}:${r.seq}`,
+    eventTime: r.timestampMs,
+    stream: r.stream,
+    seq: r.seq,
+  };
 }

@@ -88,10 +88,12 @@ export class BatchTxn implements ExactlyOnceTxn {
     }
     if (!PUBLISH_SUBJECT.test(subject)) throw new InvalidSubjectError(subject, 'is not a valid publish subject (empty token, whitespace or wildcard)');
     // Checked now, not at publish: an output NATS rejects would fail every re-publish of the outbox.
-    if (data.length > this.maxPayloadBytes) throw new TxnMisuseError(`emit: output of ${data.length} bytes for '${subject}' exceeds the server's max_payload of ${this.maxPayloadBytes} bytes`);
+    if (data.length > this.maxPayloadBytes)
+      throw new TxnMisuseError(`emit: output of ${data.length} bytes for '${subject}' exceeds the server's max_payload of ${this.maxPayloadBytes} bytes`);
     if (headers !== undefined) {
       for (const k in headers) {
-        if (!HEADER_NAME.test(k) || /[\r\n]/.test(headers[k]!)) throw new TxnMisuseError(`emit: header ${JSON.stringify(k)}: ${JSON.stringify(headers[k])} is not a valid NATS header`);
+        if (!HEADER_NAME.test(k) || /[\r\n]/.test(headers[k]!))
+          throw new TxnMisuseError(`emit: header ${JSON.stringify(k)}: ${JSON.stringify(headers[k])} is not a valid NATS header`);
       }
     }
     // Most processors emit for one input at a time: count those without the map.
@@ -158,6 +160,7 @@ export class BatchTxn implements ExactlyOnceTxn {
   }
 
   private check(): void {
-    if (this.sealed) throw new TxnMisuseError(`the transaction of batch ${this.stream}:${this.firstSeq}..${this.lastSeq} is already sealed (write after process settled)`);
+    if (this.sealed)
+      throw new TxnMisuseError(`the transaction of batch ${this.stream}:${this.firstSeq}..${this.lastSeq} is already sealed (write after process settled)`);
   }
 }

@@ -73,8 +73,14 @@ export class DurableBatchFlusher {
     this.outboxName = `${o.name}.batch`;
     this.msgIdPrefix = `${o.store.topology}.${o.name}.batch.`;
     this.publisher = new OutboxPublisher({
-      transport: o.transport, msgIdPrefix: this.msgIdPrefix, maxInFlight: o.maxInFlight, ackTimeoutMs: o.ackTimeoutMs,
-      scheduler: o.scheduler, logger: o.logger, counters: o.stats, faults: o.faults,
+      transport: o.transport,
+      msgIdPrefix: this.msgIdPrefix,
+      maxInFlight: o.maxInFlight,
+      ackTimeoutMs: o.ackTimeoutMs,
+      scheduler: o.scheduler,
+      logger: o.logger,
+      counters: o.stats,
+      faults: o.faults,
       onBatchAcked: (seq) => {
         this.pending.delete(seq);
         this.removable.push(seq);
@@ -89,13 +95,20 @@ export class DurableBatchFlusher {
     const recovered = [...this.o.store.outbox(this.outboxName)].map((r) => ({ seq: r.seq, createdAt: r.createdAt, entries: decodeOutbox(r.blob) }));
     if (recovered.length > 0) {
       const check = await checkStaleOutbox({
-        transport: this.o.transport, batches: recovered, msgIdPrefix: this.msgIdPrefix,
-        nowMs: this.o.scheduler.now(), duplicateWindowMs: this.o.duplicateWindowMs, logger: this.o.logger,
+        transport: this.o.transport,
+        batches: recovered,
+        msgIdPrefix: this.msgIdPrefix,
+        nowMs: this.o.scheduler.now(),
+        duplicateWindowMs: this.o.duplicateWindowMs,
+        logger: this.o.logger,
       });
       this.o.logger.info({ batch: this.o.name, records: recovered.length, skipped: check.found.size }, 'durable batch recovery: re-publishing flush outputs');
       for (const b of recovered) {
         this.pending.add(b.seq);
-        this.publisher.enqueue({ seq: b.seq, entries: check.found.size === 0 ? b.entries : b.entries.filter((e) => !check.found.has(`${this.msgIdPrefix}${e.seq}.${e.index}`)) });
+        this.publisher.enqueue({
+          seq: b.seq,
+          entries: check.found.size === 0 ? b.entries : b.entries.filter((e) => !check.found.has(`${this.msgIdPrefix}${e.seq}.${e.index}`)),
+        });
       }
     }
     this.loop = this.run();
@@ -129,7 +142,11 @@ export class DurableBatchFlusher {
     const timedOut = new Promise<boolean>((resolve) => (timer = this.o.scheduler.schedule(() => resolve(true), timeoutMs)));
     const late = await Promise.race([this.publisher.whenPendingAtMost(0).then(() => false), timedOut]);
     timer?.unsubscribe();
-    if (late) this.o.logger.warn({ batch: this.o.name, pending: this.publisher.pending }, 'durable batch stop: flush outputs still unacknowledged; re-published on next start');
+    if (late)
+      this.o.logger.warn(
+        { batch: this.o.name, pending: this.publisher.pending },
+        'durable batch stop: flush outputs still unacknowledged; re-published on next start',
+      );
     this.commitRemovals();
     this.publisher.close();
   }
@@ -195,8 +212,15 @@ export class DurableBatchFlusher {
     };
     const last = end >= info.count;
     const chunkInfo: FlushChunkInfo = {
-      batchId: `${this.o.name}:${n}`, batchSeq: n, reason: info.reason ?? 'trigger', count: info.count,
-      from, last, firstSeq: info.firstSeq, lastSeq: info.lastSeq, chunk: progress.chunk ?? 0,
+      batchId: `${this.o.name}:${n}`,
+      batchSeq: n,
+      reason: info.reason ?? 'trigger',
+      count: info.count,
+      from,
+      last,
+      firstSeq: info.firstSeq,
+      lastSeq: info.lastSeq,
+      chunk: progress.chunk ?? 0,
       ...(info.key !== undefined ? { key: info.key, period: info.period, tally: info.tally } : {}),
     };
     try {
@@ -246,7 +270,13 @@ export class DurableBatchFlusher {
    * and replaces the outputs of each value that still fails with its dead letter — in the same
    * outbox, so dead letters are published exactly once too.
    */
-  private async isolate(chunk: readonly BatchRecord[], info: FlushChunkInfo, entries: OutboxEntry[], emit: (subject: string, data: Uint8Array, headers?: Readonly<Record<string, string>>) => void, dlq: string): Promise<void> {
+  private async isolate(
+    chunk: readonly BatchRecord[],
+    info: FlushChunkInfo,
+    entries: OutboxEntry[],
+    emit: (subject: string, data: Uint8Array, headers?: Readonly<Record<string, string>>) => void,
+    dlq: string,
+  ): Promise<void> {
     entries.length = 0;
     for (let j = 0; j < chunk.length; j++) {
       const r = chunk[j]!;
@@ -255,10 +285,17 @@ export class DurableBatchFlusher {
         await this.o.flush([r], emit, { ...info, from: info.from + j, last: info.last && j === chunk.length - 1 });
       } catch (err) {
         entries.length = mark;
-        const d = deadLetterMessage(batchRecordEnvelope(r), err, { operator: `durableBatch:${this.o.name}`, failedAt: this.o.scheduler.now(), maxBytes: this.o.transport.maxPayloadBytes });
+        const d = deadLetterMessage(batchRecordEnvelope(r), err, {
+          operator: `durableBatch:${this.o.name}`,
+          failedAt: this.o.scheduler.now(),
+          maxBytes: this.o.transport.maxPayloadBytes,
+        });
         emit(dlq, d.payload, d.headers);
         this.o.stats.deadLettered += 1;
-        this.o.logger.warn({ batch: this.o.name, batchSeq: info.batchSeq, subject: r.subject, seq: r.seq, err: d.record.error.message }, 'durable batch: flush failed for a value; dead-lettered');
+        this.o.logger.warn(
+          { batch: this.o.name, batchSeq: info.batchSeq, subject: r.subject, seq: r.seq, err: d.record.error.message },
+          'durable batch: flush failed for a value; dead-lettered',
+        );
       }
     }
   }

@@ -37,8 +37,13 @@ export function durableBatchProcessor(config: DurableBatchProcessorConfig): Batc
   };
   if (config.periods !== undefined) {
     return periodBatchProcessor({
-      name: config.name, periods: config.periods, isTrigger, deadLetterSubject: config.deadLetterSubject,
-      maxPayloadBytes: config.maxPayloadBytes ?? 1024 * 1024, onSealed: config.onSealed, onRuleError: config.onRuleError ?? (() => undefined),
+      name: config.name,
+      periods: config.periods,
+      isTrigger,
+      deadLetterSubject: config.deadLetterSubject,
+      maxPayloadBytes: config.maxPayloadBytes ?? 1024 * 1024,
+      onSealed: config.onSealed,
+      onRuleError: config.onRuleError ?? (() => undefined),
     });
   }
   return (batch, txn) => {

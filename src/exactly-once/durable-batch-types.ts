@@ -102,16 +102,18 @@ export interface DurableBatchConfig {
   deadLetterSubject?: string | undefined;
   /** Input micro-batching of the accumulating engine (see `startExactlyOnce`). */
   batch?: { maxCount?: number | undefined; maxWaitMs?: number | undefined } | undefined;
-  outputs?: {
-    /** Outputs sent and not yet acknowledged, at most. Default 4096. */
-    maxInFlight?: number | undefined;
-    /** Re-send (same id) when an ack has not come after this, ms. Default 5000. */
-    ackTimeoutMs?: number | undefined;
-    /** Flush outputs committed but unacknowledged before the next chunk waits. Default 4 × chunkSize. */
-    maxPending?: number | undefined;
-    /** The output streams' duplicate window, ms (see `startExactlyOnce`). Default: read from the streams. */
-    duplicateWindowMs?: number | undefined;
-  } | undefined;
+  outputs?:
+    | {
+        /** Outputs sent and not yet acknowledged, at most. Default 4096. */
+        maxInFlight?: number | undefined;
+        /** Re-send (same id) when an ack has not come after this, ms. Default 5000. */
+        ackTimeoutMs?: number | undefined;
+        /** Flush outputs committed but unacknowledged before the next chunk waits. Default 4 × chunkSize. */
+        maxPending?: number | undefined;
+        /** The output streams' duplicate window, ms (see `startExactlyOnce`). Default: read from the streams. */
+        duplicateWindowMs?: number | undefined;
+      }
+    | undefined;
   logger?: Logger | undefined;
   scheduler?: SchedulerLike | undefined;
   /** @internal TESTING ONLY: fault hook of the accumulating engine and of the flush publisher (see `ExactlyOnceConfig.faults`). */

@@ -9,7 +9,14 @@ import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { BufferOverflowError, DecodeError, InvalidConfigError } from '../errors.js';
 import type { StreamMessage } from '../transport/transport.js';
 import { DurableWindowState, type StoredWindow, type WindowMeta } from './durable-window-state.js';
-import type { DurableLateRecord, DurableWindowAggregate, DurableWindowCounters, DurableWindowCut, DurableWindowKind, DurableWindowResult } from './durable-window-types.js';
+import type {
+  DurableLateRecord,
+  DurableWindowAggregate,
+  DurableWindowCounters,
+  DurableWindowCut,
+  DurableWindowKind,
+  DurableWindowResult,
+} from './durable-window-types.js';
 import type { BatchProcessor } from './types.js';
 
 /** A validated {@link DurableWindowCut}. */
@@ -34,9 +41,14 @@ export function resolveWindowCut(component: string, cut: DurableWindowCut, aggre
     throw new InvalidConfigError(component, 'kind', `must be 'tumbling', 'sliding', 'session' or 'calendar', got ${String(kind)}`);
   }
   if (aggregate === undefined || typeof aggregate.seed !== 'function' || typeof aggregate.add !== 'function') {
-    throw new InvalidConfigError(component, 'aggregate', 'must be { seed, add, merge? }: a durable window folds its events (to keep every event, use a durable batch)');
+    throw new InvalidConfigError(
+      component,
+      'aggregate',
+      'must be { seed, add, merge? }: a durable window folds its events (to keep every event, use a durable batch)',
+    );
   }
-  if (kind === 'session' && typeof aggregate.merge !== 'function') throw new InvalidConfigError(component, 'aggregate.merge', 'is required for session windows (sessions merge)');
+  if (kind === 'session' && typeof aggregate.merge !== 'function')
+    throw new InvalidConfigError(component, 'aggregate.merge', 'is required for session windows (sessions merge)');
   let spans: FixedWindowSpec | undefined;
   let gapMs = 0;
   if (kind === 'calendar') spans = { kind, calendar: validateCalendar(component, 'calendar', cut.calendar) };
@@ -121,7 +133,10 @@ export function durableWindowProcessor<T, A>(config: DurableWindowProcessorConfi
         due.sort((a, b) => a.w.start - b.w.start || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
         for (const { key, w } of due) {
           txn.emit(m, config.resultSubject, encode(resultOf(key, w, closedBy)), outHeaders);
-          state.setWindows(key, state.windowsOf(key).filter((x) => x !== w));
+          state.setWindows(
+            key,
+            state.windowsOf(key).filter((x) => x !== w),
+          );
           counted.closed++;
         }
         // An index entry without its window (never written so): dropped, so the loop ends.
@@ -143,7 +158,11 @@ export function durableWindowProcessor<T, A>(config: DurableWindowProcessorConfi
     });
 
     const deadLetter = (m: StreamMessage, item: Envelope<unknown>, err: unknown): void => {
-      const { payload, headers } = deadLetterMessage({ ...item, raw: m.data }, err, { operator, failedAt: now(), maxBytes: config.maxPayloadBytes ?? 1024 * 1024 });
+      const { payload, headers } = deadLetterMessage({ ...item, raw: m.data }, err, {
+        operator,
+        failedAt: now(),
+        maxBytes: config.maxPayloadBytes ?? 1024 * 1024,
+      });
       txn.emit(m, config.deadLetterSubject, payload, headers);
       counted.deadLettered++;
     };
@@ -196,7 +215,11 @@ export function durableWindowProcessor<T, A>(config: DurableWindowProcessorConfi
 
     const checkLimit = (opening: number): void => {
       if (opening > 0 && state.meta.open + opening > cut.maxOpenWindows) {
-        throw new BufferOverflowError(operator, cut.maxOpenWindows, `${state.meta.open} windows open; raise maxOpenWindows, or lower allowedLatenessMs / watermark.maxOutOfOrderMs so windows close sooner`);
+        throw new BufferOverflowError(
+          operator,
+          cut.maxOpenWindows,
+          `${state.meta.open} windows open; raise maxOpenWindows, or lower allowedLatenessMs / watermark.maxOutOfOrderMs so windows close sooner`,
+        );
       }
     };
 
@@ -208,8 +231,18 @@ export function durableWindowProcessor<T, A>(config: DurableWindowProcessorConfi
         let item: Envelope<T>;
         try {
           const codec = codecFor(m.headers[HEADERS.contentType]);
-          if (codec === undefined) throw new DecodeError({ subject: m.subject, stream: m.stream, seq: m.seq }, m.headers[HEADERS.contentType] ?? '', 'no codec for this content type');
-          item = { subject: m.headers[HEADERS.originSubject] ?? m.subject, data: codec.decode(m.data) as T, headers: m.headers, id: m.id, eventTime: t, stream: m.stream, seq: m.seq, ...(key !== '' ? { key } : {}) };
+          if (codec === undefined)
+            throw new DecodeError({ subject: m.subject, stream: m.stream, seq: m.seq }, m.headers[HEADERS.contentType] ?? '', 'no codec for this content type');
+          item = {
+            subject: m.headers[HEADERS.originSubject] ?? m.subject,
+            data: codec.decode(m.data) as T,
+            headers: m.headers,
+            id: m.id,
+            eventTime: t,
+            stream: m.stream,
+            seq: m.seq,
+            ...(key !== '' ? { key } : {}),
+          };
         } catch (err) {
           deadLetter(m, { ...m, data: m.data }, err);
           continue;
@@ -226,7 +259,16 @@ export function durableWindowProcessor<T, A>(config: DurableWindowProcessorConfi
         }
         state.meta = { ...state.meta, maxEventTime };
         if (missed.length > 0) {
-          const late: DurableLateRecord<unknown> = { type: 'late', window: name, ...(key !== '' ? { key } : {}), subject: item.subject, eventTime: t, watermark: watermarkOf(maxEventTime), missed, item: item.data };
+          const late: DurableLateRecord<unknown> = {
+            type: 'late',
+            window: name,
+            ...(key !== '' ? { key } : {}),
+            subject: item.subject,
+            eventTime: t,
+            watermark: watermarkOf(maxEventTime),
+            missed,
+            item: item.data,
+          };
           txn.emit(m, config.lateSubject, encode(late), outHeaders);
           counted.late++;
         }

@@ -62,7 +62,10 @@ export class DurableWindowState<A> {
     const newEnds = new Set(next.map((w) => w.end));
     for (const end of oldEnds) if (!newEnds.has(end)) this.unindex(end, key);
     for (const end of newEnds) if (!oldEnds.has(end)) this.index(end, key);
-    this.windows.set(key, [...next].sort((a, b) => a.start - b.start));
+    this.windows.set(
+      key,
+      [...next].sort((a, b) => a.start - b.start),
+    );
     this.meta = { ...this.meta, open: this.meta.open + next.length - before.length };
   }
 

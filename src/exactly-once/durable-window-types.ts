@@ -32,17 +32,19 @@ export interface DurableWindowCut {
   offsetMs?: number | undefined;
   /** How long after the watermark passes a window's end it still takes events, ms. Default 0. */
   allowedLatenessMs?: number | undefined;
-  watermark?: {
-    /** The watermark trails the newest event time by this, ms. Default 0. */
-    maxOutOfOrderMs?: number | undefined;
-    /**
-     * While windows are open and no value arrived for this long (processing time), the mount
-     * writes an idle tick into the window's own stream and the watermark moves on by this much
-     * when the processor reads it: the windows close when input stops, and at the same stream
-     * position on every replay. Default: off.
-     */
-    idleAdvanceMs?: number | undefined;
-  } | undefined;
+  watermark?:
+    | {
+        /** The watermark trails the newest event time by this, ms. Default 0. */
+        maxOutOfOrderMs?: number | undefined;
+        /**
+         * While windows are open and no value arrived for this long (processing time), the mount
+         * writes an idle tick into the window's own stream and the watermark moves on by this much
+         * when the processor reads it: the windows close when input stops, and at the same stream
+         * position on every replay. Default: off.
+         */
+        idleAdvanceMs?: number | undefined;
+      }
+    | undefined;
   /** Open windows (over all keys) at most; an event that needs one more goes to the dead letters. Default 100000. */
   maxOpenWindows?: number | undefined;
 }

@@ -40,6 +40,8 @@ export class PeriodLabelError extends Error {
     readonly field: 'keyOf' | 'periodOf' | 'closeOf',
     readonly value: unknown,
   ) {
-    super(`period batch '${batch}': 'periods.${field}' must return a non-empty string, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+    super(
+      `period batch '${batch}': 'periods.${field}' must return a non-empty string, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
+    );
   }
 }

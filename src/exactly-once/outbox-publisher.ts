@@ -76,12 +76,16 @@ export class OutboxPublisher {
         counters.publishErrors += 1;
         // One line per hundred: a missing stream rejects every output until someone creates it.
         if (counters.publishErrors % 100 === 1) {
-          logger.warn({ subject: message.subject, msgId: message.msgId, attempts, retryInMs, error, errors: counters.publishErrors }, 'exactly-once output rejected by the server; retrying');
+          logger.warn(
+            { subject: message.subject, msgId: message.msgId, attempts, retryInMs, error, errors: counters.publishErrors },
+            'exactly-once output rejected by the server; retrying',
+          );
         }
       },
       onResent: ({ count, reason }) => {
         counters.resent += count;
-        if (reason === 'timeout') logger.warn({ outputs: count, ackTimeoutMs: o.ackTimeoutMs }, 'exactly-once outputs not acknowledged in time; re-sending them under the same ids');
+        if (reason === 'timeout')
+          logger.warn({ outputs: count, ackTimeoutMs: o.ackTimeoutMs }, 'exactly-once outputs not acknowledged in time; re-sending them under the same ids');
       },
       onFailure: (err) => o.onFatal(err),
     });

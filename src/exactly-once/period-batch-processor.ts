@@ -109,7 +109,16 @@ export function periodBatchProcessor(config: PeriodBatchProcessorConfig): BatchP
       }
     };
     const seal = (g: OpenGroup): void => {
-      txn.put(ns, L.segment(g.seg), { seq: g.seg, count: g.count, firstSeq: g.firstSeq, lastSeq: g.lastSeq, reason: 'close', key: g.key, period: g.period, tally: g.tally } satisfies SegmentInfo);
+      txn.put(ns, L.segment(g.seg), {
+        seq: g.seg,
+        count: g.count,
+        firstSeq: g.firstSeq,
+        lastSeq: g.lastSeq,
+        reason: 'close',
+        key: g.key,
+        period: g.period,
+        tally: g.tally,
+      } satisfies SegmentInfo);
       enqueueSealed(txn, ns, g.seg);
       txn.delete(ns, P.group(g.period, g.key));
       t.values -= g.count;
@@ -232,16 +241,37 @@ function decodeRecord(r: BatchRecord): unknown {
 /** Room left in a late record for everything but the payload (subject, headers, key, period). */
 const RESERVED_BYTES = 4096;
 
-function lateRecord(batch: string, r: BatchRecord, key: string, period: string, closedBySeq: number, maxBytes: number): { payload: Uint8Array; headers: Record<string, string> } {
+function lateRecord(
+  batch: string,
+  r: BatchRecord,
+  key: string,
+  period: string,
+  closedBySeq: number,
+  maxBytes: number,
+): { payload: Uint8Array; headers: Record<string, string> } {
   const origin = r.headers[HEADERS.originSubject];
   const fits = r.data.length + RESERVED_BYTES <= maxBytes;
   const record: LateRecord = {
-    batch, subject: r.subject, ...(origin !== undefined ? { originSubject: origin } : {}), key, period, stream: r.stream, seq: r.seq, closedBySeq,
-    headers: r.headers, payload: fits ? r.data : new Uint8Array(0), ...(fits ? {} : { payloadTruncated: true as const }),
+    batch,
+    subject: r.subject,
+    ...(origin !== undefined ? { originSubject: origin } : {}),
+    key,
+    period,
+    stream: r.stream,
+    seq: r.seq,
+    closedBySeq,
+    headers: r.headers,
+    payload: fits ? r.data : new Uint8Array(0),
+    ...(fits ? {} : { payloadTruncated: true as const }),
   };
   return {
     payload: msgpackCodec.encode(record),
     // A period is user text: kept to one short line in the header (the record has it whole).
-    headers: { [HEADERS.contentType]: msgpackCodec.contentType, 'Sluice-Late-Period': period.replace(/[\r\n]+/g, ' ').slice(0, 200), 'Sluice-Late-Stream': r.stream, 'Sluice-Late-Seq': String(r.seq) },
+    headers: {
+      [HEADERS.contentType]: msgpackCodec.contentType,
+      'Sluice-Late-Period': period.replace(/[\r\n]+/g, ' ').slice(0, 200),
+      'Sluice-Late-Stream': r.stream,
+      'Sluice-Late-Seq': String(r.seq),
+    },
   };
 }

@@ -82,7 +82,10 @@ export async function checkStaleOutbox(args: {
     }
   }
   if (result.stale === 0) return result;
-  logger.warn({ stale: result.stale, streams: [...byStream.keys()].map((s) => s.name) }, 'exactly-once recovery: outbox entries older than the duplicate window; checking the output streams before re-publishing');
+  logger.warn(
+    { stale: result.stale, streams: [...byStream.keys()].map((s) => s.name) },
+    'exactly-once recovery: outbox entries older than the duplicate window; checking the output streams before re-publishing',
+  );
 
   for (const [s, g] of byStream) {
     try {
@@ -90,11 +93,17 @@ export async function checkStaleOutbox(args: {
       for (const id of await transport.findMsgIds(s.name, g.ids, { sinceMs: g.since - SCAN_MARGIN_MS })) result.found.add(id);
     } catch (err) {
       result.unverified += g.ids.size;
-      logger.error({ stream: s.name, err: (err as Error).message }, 'exactly-once recovery: cannot read the output stream; stale outputs will be published again and may be duplicated');
+      logger.error(
+        { stream: s.name, err: (err as Error).message },
+        'exactly-once recovery: cannot read the output stream; stale outputs will be published again and may be duplicated',
+      );
     }
   }
   if (result.unverified > 0) {
-    logger.error({ unverified: result.unverified }, 'exactly-once recovery: publishing outputs older than the duplicate window without being able to check them: they may be duplicated');
+    logger.error(
+      { unverified: result.unverified },
+      'exactly-once recovery: publishing outputs older than the duplicate window without being able to check them: they may be duplicated',
+    );
   }
   return result;
 }

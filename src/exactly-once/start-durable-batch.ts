@@ -12,7 +12,6 @@ import { silentLogger } from '../logger.js';
 import type { ExactlyOnceHandle } from './types.js';
 import { engineConfigChecks } from './engine-config-checks.js';
 
-
 /**
  * Starts an exactly-once durable batch — `batchUntil` for nightly-size batches that must survive
  * crashes: values from `source.stream` accumulate in the topology's LMDB store until a message on
@@ -51,7 +50,27 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
   const scheduler = config.scheduler ?? asyncScheduler;
   const logger = config.logger ?? silentLogger;
   const ns = L.namespace(name);
-  const stats: DurableBatchStats = { position: 0, open: 0, openGroups: 0, waitingGroups: 0, waitingByPeriod: {}, late: 0, ruleErrors: 0, inputs: 0, batchesFlushed: 0, lastBatchSize: 0, maxBatchSize: 0, pendingOutputs: 0, chunks: 0, deadLettered: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0 };
+  const stats: DurableBatchStats = {
+    position: 0,
+    open: 0,
+    openGroups: 0,
+    waitingGroups: 0,
+    waitingByPeriod: {},
+    late: 0,
+    ruleErrors: 0,
+    inputs: 0,
+    batchesFlushed: 0,
+    lastBatchSize: 0,
+    maxBatchSize: 0,
+    pendingOutputs: 0,
+    chunks: 0,
+    deadLettered: 0,
+    outputs: 0,
+    acked: 0,
+    duplicates: 0,
+    resent: 0,
+    publishErrors: 0,
+  };
   let failure: Error | undefined;
   let engineStopped: Promise<void> | undefined;
   let stopping: Promise<void> | undefined;
@@ -65,9 +84,20 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
   let engine: ExactlyOnceHandle | undefined;
 
   const flusher = new DurableBatchFlusher({
-    name, transport, store, flush: config.flush, chunkSize: c.chunkSize, deadLetterSubject: config.deadLetterSubject,
-    maxInFlight: c.maxInFlight, ackTimeoutMs: c.ackTimeoutMs, maxPending: c.maxPending,
-    duplicateWindowMs: config.outputs?.duplicateWindowMs, scheduler, logger, stats, faults: config.faults,
+    name,
+    transport,
+    store,
+    flush: config.flush,
+    chunkSize: c.chunkSize,
+    deadLetterSubject: config.deadLetterSubject,
+    maxInFlight: c.maxInFlight,
+    ackTimeoutMs: c.ackTimeoutMs,
+    maxPending: c.maxPending,
+    duplicateWindowMs: config.outputs?.duplicateWindowMs,
+    scheduler,
+    logger,
+    stats,
+    faults: config.faults,
     onFatal: (err) => fail(err),
   });
   queueLegacySegments(store, ns);
@@ -77,14 +107,30 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
 
   // eslint-disable-next-line prefer-const -- `fail` reads it, and may run before the assignment
   engine = await startExactlyOnce({
-    name, transport, store, source: config.source, batch: config.batch, scheduler, logger, faults: config.faults,
+    name,
+    transport,
+    store,
+    source: config.source,
+    batch: config.batch,
+    scheduler,
+    logger,
+    faults: config.faults,
     // The accumulator reads one key per micro-batch and writes values it never reads back: a cache
     // would only hold the latest values in memory.
     stateCacheEntries: 0,
     process: durableBatchProcessor({
-      name, triggerSubjects: c.triggerSubjects, maxItems: config.maxItems, emitEmpty: config.emitEmpty ?? false,
-      periods: config.periods, deadLetterSubject: config.deadLetterSubject, maxPayloadBytes: transport.maxPayloadBytes,
-      onRuleError: (err, group) => logger.warn({ batch: name, key: group.key, period: group.period, err: ensureError(err).message }, 'period batch: complete() threw; the group keeps waiting'),
+      name,
+      triggerSubjects: c.triggerSubjects,
+      maxItems: config.maxItems,
+      emitEmpty: config.emitEmpty ?? false,
+      periods: config.periods,
+      deadLetterSubject: config.deadLetterSubject,
+      maxPayloadBytes: transport.maxPayloadBytes,
+      onRuleError: (err, group) =>
+        logger.warn(
+          { batch: name, key: group.key, period: group.period, err: ensureError(err).message },
+          'period batch: complete() threw; the group keeps waiting',
+        ),
       onSealed: () => flusher.poke(),
     }),
   }).catch((err: unknown) => {
@@ -120,7 +166,16 @@ export async function startDurableBatch(config: DurableBatchConfig): Promise<Dur
       const base = { ...stats, position: e.position, inputs: e.inputs, pendingOutputs: flusher.pendingOutputs };
       if (config.periods === undefined) return { ...base, open: openCount().count };
       const g = store.get<PeriodGroupTotals>(ns, periodBatchLayout.totals) ?? emptyTotals();
-      return { ...base, open: g.values, openGroups: g.open, waitingGroups: g.waiting, waitingByPeriod: { ...g.waitingByPeriod }, late: g.late, ruleErrors: g.ruleErrors, deadLettered: stats.deadLettered + g.deadLettered };
+      return {
+        ...base,
+        open: g.values,
+        openGroups: g.open,
+        waitingGroups: g.waiting,
+        waitingByPeriod: { ...g.waitingByPeriod },
+        late: g.late,
+        ruleErrors: g.ruleErrors,
+        deadLettered: stats.deadLettered + g.deadLettered,
+      };
     },
     done,
     settled: async (seq) => {
@@ -157,7 +212,8 @@ interface Resolved {
 function validate(config: DurableBatchConfig): Resolved {
   const { fail, int, name } = engineConfigChecks('startDurableBatch');
   name(config.name);
-  if (config.transport === undefined || typeof config.transport.ackPublisher !== 'function') fail('transport', 'must be a Transport (NatsTransport or LocalTransport)');
+  if (config.transport === undefined || typeof config.transport.ackPublisher !== 'function')
+    fail('transport', 'must be a Transport (NatsTransport or LocalTransport)');
   if (typeof config.flush !== 'function') fail('flush', 'must be a function (chunk, emit, info) => void | Promise<void>');
   if (config.deadLetterSubject !== undefined) {
     try {
@@ -193,7 +249,8 @@ function validatePeriods(config: DurableBatchConfig, triggerSubjects: readonly s
   const p = config.periods!;
   if (typeof p !== 'object' || p === null) fail('periods', 'must be an object { keyOf, periodOf, closeOf, lateSubject }');
   for (const f of ['keyOf', 'periodOf', 'closeOf'] as const) if (typeof p[f] !== 'function') fail(`periods.${f}`, `must be a function, got ${typeof p[f]}`);
-  for (const f of ['complete', 'tally'] as const) if (p[f] !== undefined && typeof p[f] !== 'function') fail(`periods.${f}`, `must be a function when set, got ${typeof p[f]}`);
+  for (const f of ['complete', 'tally'] as const)
+    if (p[f] !== undefined && typeof p[f] !== 'function') fail(`periods.${f}`, `must be a function when set, got ${typeof p[f]}`);
   try {
     validateSubject(p.lateSubject, { wildcards: false });
   } catch (err) {

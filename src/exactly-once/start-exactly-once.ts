@@ -52,26 +52,55 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
   const log = config.logger ?? silentLogger;
   const msgIdPrefix = `${store.topology}.${name}.`;
   const stats: ExactlyOnceStats = {
-    position: 0, batches: 0, inputs: 0, outputs: 0, acked: 0, duplicates: 0, resent: 0, publishErrors: 0, inFlight: 0,
-    pendingOutboxBatches: 0, pendingOutputs: 0, lastBatchSize: 0, maxBatchSize: 0, commits: 0, consumerResets: 0, staleOutputs: 0, staleOutputsFound: 0, staleOutputsUnverified: 0,
+    position: 0,
+    batches: 0,
+    inputs: 0,
+    outputs: 0,
+    acked: 0,
+    duplicates: 0,
+    resent: 0,
+    publishErrors: 0,
+    inFlight: 0,
+    pendingOutboxBatches: 0,
+    pendingOutputs: 0,
+    lastBatchSize: 0,
+    maxBatchSize: 0,
+    commits: 0,
+    consumerResets: 0,
+    staleOutputs: 0,
+    staleOutputsFound: 0,
+    staleOutputsUnverified: 0,
   };
 
   const cp = store.checkpoint(name);
   if (cp !== undefined && cp.stream !== stream) {
-    throw new InvalidConfigError('startExactlyOnce', 'source.stream', `is '${stream}' but engine '${name}' has a checkpoint in stream '${cp.stream}' (seq ${cp.seq}); use another name to start over`);
+    throw new InvalidConfigError(
+      'startExactlyOnce',
+      'source.stream',
+      `is '${stream}' but engine '${name}' has a checkpoint in stream '${cp.stream}' (seq ${cp.seq}); use another name to start over`,
+    );
   }
   stats.position = cp?.seq ?? 0;
   if (!transport.durable) {
-    log.warn({ engine: name, transport: transport.kind }, 'durability off: in-process transport (streams, message ids and positions live in this process only; exactly-once holds within this run)');
+    log.warn(
+      { engine: name, transport: transport.kind },
+      'durability off: in-process transport (streams, message ids and positions live in this process only; exactly-once holds within this run)',
+    );
   }
   const info = await transport.streamState(stream);
   if (info.firstSeq > stats.position + 1 && info.messages > 0) {
-    log.warn({ engine: name, stream, checkpoint: stats.position, firstSeq: info.firstSeq }, 'exactly-once input: messages after the checkpoint were removed by the stream\'s retention before being processed');
+    log.warn(
+      { engine: name, stream, checkpoint: stats.position, firstSeq: info.firstSeq },
+      "exactly-once input: messages after the checkpoint were removed by the stream's retention before being processed",
+    );
   }
   if (info.lastSeq < stats.position) {
     // A stream recreated, or one that lost its tail (nats-server fsyncs every 60 s by default):
     // its sequences up to the checkpoint are new messages this engine will never read.
-    log.error({ engine: name, stream, checkpoint: stats.position, lastSeq: info.lastSeq }, 'exactly-once input: the stream ends before the checkpoint (recreated or lost data); its messages up to the checkpoint are skipped');
+    log.error(
+      { engine: name, stream, checkpoint: stats.position, lastSeq: info.lastSeq },
+      'exactly-once input: the stream ends before the checkpoint (recreated or lost data); its messages up to the checkpoint are skipped',
+    );
   }
 
   let failed: Error | undefined;
@@ -109,8 +138,14 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
   const fault = (point: FaultPoint, seq: number): void => config.faults?.({ point, seq });
 
   const publisher = new OutboxPublisher({
-    transport, msgIdPrefix, scheduler, counters: stats, faults: config.faults, logger: log,
-    maxInFlight: c.maxInFlight, ackTimeoutMs: c.ackTimeoutMs,
+    transport,
+    msgIdPrefix,
+    scheduler,
+    counters: stats,
+    faults: config.faults,
+    logger: log,
+    maxInFlight: c.maxInFlight,
+    ackTimeoutMs: c.ackTimeoutMs,
     onBatchAcked: (seq) => {
       pending.delete(seq);
       removable.push(seq);
@@ -138,12 +173,21 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
   }
 
   // A closed transport never comes back (reconnects happen before close): nothing can progress.
-  void transport.closed().then((err) => fail(err ?? new EngineStoppedError(name, `lost its transport (${transport.kind}): it was closed before the engine stopped`)));
+  void transport
+    .closed()
+    .then((err) => fail(err ?? new EngineStoppedError(name, `lost its transport (${transport.kind}): it was closed before the engine stopped`)));
 
   // Recovery: re-publish the outbox before reading any new input.
   const recovered: RecoveredBatch[] = [...store.outbox(name)].map((r) => ({ seq: r.seq, createdAt: r.createdAt, entries: decodeOutbox(r.blob) }));
   if (recovered.length > 0) {
-    const check = await checkStaleOutbox({ transport, batches: recovered, msgIdPrefix, nowMs: scheduler.now(), duplicateWindowMs: c.duplicateWindowMs, logger: log });
+    const check = await checkStaleOutbox({
+      transport,
+      batches: recovered,
+      msgIdPrefix,
+      nowMs: scheduler.now(),
+      duplicateWindowMs: c.duplicateWindowMs,
+      logger: log,
+    });
     stats.staleOutputs = check.stale;
     stats.staleOutputsFound = check.found.size;
     stats.staleOutputsUnverified = check.unverified;
@@ -160,7 +204,11 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
 
   try {
     reader = await transport.readOrdered({
-      stream, filterSubject, startSeq: stats.position + 1, maxBuffered: c.maxBufferedInputs, name: `sluice_${name}`,
+      stream,
+      filterSubject,
+      startSeq: stats.position + 1,
+      maxBuffered: c.maxBufferedInputs,
+      name: `sluice_${name}`,
       onAvailable: () => {
         if (reader !== undefined && reader.size >= wantInputs) wakeLoop();
       },
@@ -185,10 +233,13 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
 
   const waitFor = async (cond: () => boolean, timeoutMs?: number): Promise<void> => {
     let timedOut = false;
-    const timer = timeoutMs === undefined ? undefined : scheduler.schedule(() => {
-      timedOut = true;
-      wakeLoop();
-    }, timeoutMs);
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : scheduler.schedule(() => {
+            timedOut = true;
+            wakeLoop();
+          }, timeoutMs);
     while (!cond() && !timedOut && failed === undefined) await new Promise<void>((resolve) => (wake = resolve));
     timer?.unsubscribe();
   };
@@ -336,7 +387,11 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
       const timedOut = new Promise<boolean>((resolve) => (timer = scheduler.schedule(() => resolve(true), timeoutMs)));
       const drained = await Promise.race([publisher.whenPendingAtMost(0).then(() => false), timedOut]);
       timer?.unsubscribe();
-      if (drained) log.warn({ engine: name, pending: publisher.pending, timeoutMs }, 'exactly-once stop: outputs still unacknowledged; they stay in the outbox and are re-published on next start');
+      if (drained)
+        log.warn(
+          { engine: name, pending: publisher.pending, timeoutMs },
+          'exactly-once stop: outputs still unacknowledged; they stay in the outbox and are re-published on next start',
+        );
       try {
         await commitRemovals();
       } catch (err) {
@@ -366,9 +421,11 @@ interface Resolved {
 function validate(config: ExactlyOnceConfig): Resolved {
   const { fail, int, name } = engineConfigChecks('startExactlyOnce');
   name(config.name);
-  if (config.transport === undefined || typeof config.transport.readOrdered !== 'function') fail('transport', 'must be a Transport (NatsTransport or LocalTransport)');
+  if (config.transport === undefined || typeof config.transport.readOrdered !== 'function')
+    fail('transport', 'must be a Transport (NatsTransport or LocalTransport)');
   if (config.store === undefined || typeof config.store.transaction !== 'function') fail('store', 'must be a StateStore (openStateStore)');
-  if (typeof config.source?.stream !== 'string' || config.source.stream.length === 0) fail('source.stream', `must be a stream name, got ${JSON.stringify(config.source?.stream)}`);
+  if (typeof config.source?.stream !== 'string' || config.source.stream.length === 0)
+    fail('source.stream', `must be a stream name, got ${JSON.stringify(config.source?.stream)}`);
   if (typeof config.process !== 'function') fail('process', 'must be a function (batch, txn) => void | Promise<void>');
   const maxCount = int('batch.maxCount', config.batch?.maxCount, 1000, 1, 100_000);
   const maxWaitMs = int('batch.maxWaitMs', config.batch?.maxWaitMs, 10, 0, 3_600_000);

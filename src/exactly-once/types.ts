@@ -94,28 +94,32 @@ export interface ExactlyOnceConfig {
     /** One subject filter (nats-server 2.9 has no multi-filter consumers). Default: all. */
     filterSubject?: string | undefined;
   };
-  outputs?: {
-    /**
-     * The output streams' duplicate window, ms, used to detect outbox entries older than it after an
-     * outage. Default: read from the output streams when the outbox is not empty at start.
-     */
-    duplicateWindowMs?: number | undefined;
-    /** Outputs sent and not yet acknowledged, at most. Default 4096. */
-    maxInFlight?: number | undefined;
-    /** Re-send an output (same id) when its ack has not come after this, ms. Default 5000. */
-    ackTimeoutMs?: number | undefined;
-    /** Outputs committed but not yet acknowledged before input is paused. Default 4 × batch.maxCount. */
-    maxPending?: number | undefined;
-  } | undefined;
-  batch?: {
-    /** Most input messages per micro-batch (= per LMDB commit). Default 1000. */
-    maxCount?: number | undefined;
-    /**
-     * How long a batch waits for more input after its first message, ms. Default 10. With 0 a batch
-     * takes whatever has arrived (natural batching).
-     */
-    maxWaitMs?: number | undefined;
-  } | undefined;
+  outputs?:
+    | {
+        /**
+         * The output streams' duplicate window, ms, used to detect outbox entries older than it after an
+         * outage. Default: read from the output streams when the outbox is not empty at start.
+         */
+        duplicateWindowMs?: number | undefined;
+        /** Outputs sent and not yet acknowledged, at most. Default 4096. */
+        maxInFlight?: number | undefined;
+        /** Re-send an output (same id) when its ack has not come after this, ms. Default 5000. */
+        ackTimeoutMs?: number | undefined;
+        /** Outputs committed but not yet acknowledged before input is paused. Default 4 × batch.maxCount. */
+        maxPending?: number | undefined;
+      }
+    | undefined;
+  batch?:
+    | {
+        /** Most input messages per micro-batch (= per LMDB commit). Default 1000. */
+        maxCount?: number | undefined;
+        /**
+         * How long a batch waits for more input after its first message, ms. Default 10. With 0 a batch
+         * takes whatever has arrived (natural batching).
+         */
+        maxWaitMs?: number | undefined;
+      }
+    | undefined;
   /** Input messages fetched ahead, at most. Default 2 × batch.maxCount. */
   maxBufferedInputs?: number | undefined;
   process: BatchProcessor;

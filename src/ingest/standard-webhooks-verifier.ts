@@ -54,7 +54,11 @@ export function standardWebhooksVerifier(options: StandardWebhooksOptions): Webh
       const timestampMs = Number(timestamp) * 1000;
       const skewSec = Math.round((nowMs - timestampMs) / 1000);
       if (Math.abs(nowMs - timestampMs) > toleranceSec * 1000) {
-        throw new WebhookRejectedError(401, 'stale-timestamp', `'webhook-timestamp' ${timestamp} is ${Math.abs(skewSec)} s ${skewSec >= 0 ? 'old' : 'in the future'}; the tolerance is ${toleranceSec} s`);
+        throw new WebhookRejectedError(
+          401,
+          'stale-timestamp',
+          `'webhook-timestamp' ${timestamp} is ${Math.abs(skewSec)} s ${skewSec >= 0 ? 'old' : 'in the future'}; the tolerance is ${toleranceSec} s`,
+        );
       }
       return { id, timestampMs };
     },

@@ -79,7 +79,11 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
   const ceiling = transport.maxPayloadBytes - HEADER_ROOM_BYTES;
   const maxBodyBytes = options.maxBodyBytes ?? Math.min(ceiling, 1024 * 1024);
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1 || maxBodyBytes > ceiling) {
-    throw new InvalidConfigError('ingest', 'maxBodyBytes', `must be an integer from 1 to ${ceiling} (the server's max_payload ${transport.maxPayloadBytes} less ${HEADER_ROOM_BYTES} for headers), got ${maxBodyBytes}`);
+    throw new InvalidConfigError(
+      'ingest',
+      'maxBodyBytes',
+      `must be an integer from 1 to ${ceiling} (the server's max_payload ${transport.maxPayloadBytes} less ${HEADER_ROOM_BYTES} for headers), got ${maxBodyBytes}`,
+    );
   }
   const publishTimeoutMs = options.publishTimeoutMs ?? 5000;
   const retryAfter = String(options.retryAfterSec ?? 5);
@@ -98,7 +102,11 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
       if (req.method !== 'POST') throw new WebhookRejectedError(405, 'method-not-allowed', `use POST, not ${req.method ?? '?'}`, { Allow: 'POST' });
       const contentType = req.headers['content-type'];
       if (!route.accepts.has(mediaTypeOf(contentType))) {
-        throw new WebhookRejectedError(415, 'unsupported-media-type', `Content-Type '${(contentType ?? '').slice(0, 100)}' is not accepted here; send ${[...route.accepts].join(' or ')}`);
+        throw new WebhookRejectedError(
+          415,
+          'unsupported-media-type',
+          `Content-Type '${(contentType ?? '').slice(0, 100)}' is not accepted here; send ${[...route.accepts].join(' or ')}`,
+        );
       }
       if (inFlight.size >= maxInFlight) {
         throw new WebhookRejectedError(503, 'busy', `more than ${maxInFlight} requests in progress; retry later`, { 'Retry-After': retryAfter });
@@ -132,7 +140,8 @@ export async function startIngestServer(options: IngestServerOptions): Promise<I
         return;
       }
       stats.rejected[thrown.code] = (stats.rejected[thrown.code] ?? 0) + 1;
-      if (thrown.status !== 503) logger.warn({ path, status: thrown.status, code: thrown.code, id, remote: req.socket.remoteAddress, reason: thrown.message }, 'webhook refused');
+      if (thrown.status !== 503)
+        logger.warn({ path, status: thrown.status, code: thrown.code, id, remote: req.socket.remoteAddress, reason: thrown.message }, 'webhook refused');
       send(res, thrown.status, { error: thrown.message, code: thrown.code }, thrown.headers);
       // The rest of a refused body is read and dropped (memory stays flat; requestTimeout bounds
       // how long): closing with bytes unread would reset the connection, and the sender could

@@ -17,14 +17,31 @@ export function pathGuarantee(source: WiringNode, stages: readonly StageInfo[], 
   const from = source.kind === 'stream' ? `${source.stream ?? '?'} (${source.subject})` : source.subject;
   const polled = source.kind === 'poll';
   if (!polled && (source.kind !== 'stream' || source.ordered === true)) {
-    const because = source.kind === 'stream' ? 'ordered read: nothing is acknowledged or redelivered' : source.subject.startsWith('schedule:') ? 'schedule without catch-up: runs missed while down (or cut by a crash) are not run again' : 'core NATS subject: nothing to redeliver';
+    const because =
+      source.kind === 'stream'
+        ? 'ordered read: nothing is acknowledged or redelivered'
+        : source.subject.startsWith('schedule:')
+          ? 'schedule without catch-up: runs missed while down (or cut by a crash) are not run again'
+          : 'core NATS subject: nothing to redeliver';
     return { from, guarantee: 'at-most-once', because };
   }
   const weak = stages.find((s) => s.effect === 'weakens');
   if (weak !== undefined) return { from, guarantee: 'at-most-once', because: `${weak.name} acknowledges before its downstream effects` };
-  if (!sink.durable) return { from, guarantee: 'at-least-once', because: polled ? 'position saved after the core publish; a re-read publishes again' : 'settled after the core publish; a redelivery publishes again' };
+  if (!sink.durable)
+    return {
+      from,
+      guarantee: 'at-least-once',
+      because: polled ? 'position saved after the core publish; a re-read publishes again' : 'settled after the core publish; a redelivery publishes again',
+    };
   const group = stages.find((s) => s.effect === 'groups' && s.recorded !== true);
   if (group !== undefined) return { from, guarantee: 'at-least-once', because: `${group.name} groups are not recorded, so a replay may regroup under new ids` };
-  if (polled && source.replayStable !== true) return { from, guarantee: 'at-least-once', because: 'a re-read from the same position may return other items, so outputs get no deterministic ids' };
-  return { from, guarantee: 'exactly-once', because: polled ? 'output ids derive from the read position; re-publishes fall in the duplicate window' : 'output ids derive from input positions; re-publishes fall in the duplicate window' };
+  if (polled && source.replayStable !== true)
+    return { from, guarantee: 'at-least-once', because: 'a re-read from the same position may return other items, so outputs get no deterministic ids' };
+  return {
+    from,
+    guarantee: 'exactly-once',
+    because: polled
+      ? 'output ids derive from the read position; re-publishes fall in the duplicate window'
+      : 'output ids derive from input positions; re-publishes fall in the duplicate window',
+  };
 }

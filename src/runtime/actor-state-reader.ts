@@ -55,10 +55,17 @@ export class ActorSlot<S> implements ActorStarted<S> {
  * `t.actorState(def)`: a reader of the actor `def.name` that `t.actor` mounted in this topology.
  * @throws InvalidConfigError when no actor of that name was mounted (mount it first).
  */
-export function actorStateReader<S>(deps: { readonly actors?: Map<string, ActorSlot<unknown>> | undefined }, def: Pick<ActorDefinition<S, unknown, unknown>, 'name'>): ActorStateReader<S> {
+export function actorStateReader<S>(
+  deps: { readonly actors?: Map<string, ActorSlot<unknown>> | undefined },
+  def: Pick<ActorDefinition<S, unknown, unknown>, 'name'>,
+): ActorStateReader<S> {
   const slot = deps.actors?.get(def?.name) as ActorSlot<S> | undefined;
   if (slot === undefined) {
-    throw new InvalidConfigError('actorState', 'def', `names actor '${String(def?.name)}', which this topology has not mounted: call t.actor(def, input) before t.actorState(def)`);
+    throw new InvalidConfigError(
+      'actorState',
+      'def',
+      `names actor '${String(def?.name)}', which this topology has not mounted: call t.actor(def, input) before t.actorState(def)`,
+    );
   }
   return {
     get: async (key) => (slot.running ?? (await slot.ready)).state(key),

@@ -56,7 +56,12 @@ export function actorTopology<S, M, P>(name: string, def: ActorDefinition<S, M, 
  * also uses; `onStarted` hears of the running actor (or of its failure to start), so
  * `t.actorState` can read its committed state in-process.
  */
-export function actorPart<S, M, P>(name: string, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions, onStarted?: ActorStarted<S>): (t: TopologyContext) => Observable<never> {
+export function actorPart<S, M, P>(
+  name: string,
+  def: ActorDefinition<S, M, P>,
+  options: ActorTopologyOptions,
+  onStarted?: ActorStarted<S>,
+): (t: TopologyContext) => Observable<never> {
   for (const [subject, schema] of Object.entries(options.schemas ?? {})) validateSchemaOption(schema, `actorTopology(${name}) schemas['${subject}']`);
   const checked = withInputSchemas(def, options.schemas);
   return (t) => {
@@ -100,7 +105,12 @@ function withInputSchemas<S, M, P>(def: ActorDefinition<S, M, P>, schemas: Reado
   };
 }
 
-function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, options: ActorTopologyOptions, onStarted: ActorStarted<S> | undefined): Observable<never> {
+function runActor<S, M, P>(
+  t: TopologyContext,
+  def: ActorDefinition<S, M, P>,
+  options: ActorTopologyOptions,
+  onStarted: ActorStarted<S> | undefined,
+): Observable<never> {
   return runEnginePart<RunningActor<S>>(t, {
     kind: 'actor',
     name: `actor ${def.name}`,
@@ -115,11 +125,28 @@ function runActor<S, M, P>(t: TopologyContext, def: ActorDefinition<S, M, P>, op
       const s = actor.stats();
       const e = s.engine;
       return {
-        position: e.position, in: e.inputs, out: e.outputs, deadLetters: s.deadLettered, unsettled: e.inFlight, batches: e.batches,
-        lastBatchSize: e.lastBatchSize, maxBatchSize: e.maxBatchSize, actors: s.keysInMemory, outbox: e.pendingOutputs,
+        position: e.position,
+        in: e.inputs,
+        out: e.outputs,
+        deadLetters: s.deadLettered,
+        unsettled: e.inFlight,
+        batches: e.batches,
+        lastBatchSize: e.lastBatchSize,
+        maxBatchSize: e.maxBatchSize,
+        actors: s.keysInMemory,
+        outbox: e.pendingOutputs,
         detail: {
-          position: e.position, handled: s.handled, timersFired: s.timersFired, timersInMemory: s.timersInMemory, evictions: s.evictions,
-          acked: e.acked, duplicates: e.duplicates, resent: e.resent, publishErrors: e.publishErrors, consumerResets: e.consumerResets, staleOutputsUnverified: e.staleOutputsUnverified,
+          position: e.position,
+          handled: s.handled,
+          timersFired: s.timersFired,
+          timersInMemory: s.timersInMemory,
+          evictions: s.evictions,
+          acked: e.acked,
+          duplicates: e.duplicates,
+          resent: e.resent,
+          publishErrors: e.publishErrors,
+          consumerResets: e.consumerResets,
+          staleOutputsUnverified: e.staleOutputsUnverified,
         },
       };
     },

@@ -68,13 +68,18 @@ function headersSchema(headers: readonly ContractHeader[]): Record<string, unkno
 }
 
 function summaryOf(s: ContractSubject): string {
-  const verb = { in: 'reads', out: 'publishes', 'dead-letter': 'dead-letters to', request: 'answers requests on', reply: 'replies on', internal: 'uses' }[s.direction];
+  const verb = { in: 'reads', out: 'publishes', 'dead-letter': 'dead-letters to', request: 'answers requests on', reply: 'replies on', internal: 'uses' }[
+    s.direction
+  ];
   return `${s.part} ${verb} ${s.subject}${s.stream !== undefined ? ` (stream ${s.stream})` : ''}`;
 }
 
 /** A component id from a subject: letters, digits, `-`, `_`, `.` only, unique in the document. */
 function uniqueId(raw: string, used: Set<string>): string {
-  const base = raw.replace(/\*/g, 'star').replace(/>/g, 'all').replace(/[^A-Za-z0-9_.-]+/g, '_');
+  const base = raw
+    .replace(/\*/g, 'star')
+    .replace(/>/g, 'all')
+    .replace(/[^A-Za-z0-9_.-]+/g, '_');
   let id = base;
   for (let n = 2; used.has(id); n++) id = `${base}_${n}`;
   used.add(id);

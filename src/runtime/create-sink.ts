@@ -27,7 +27,17 @@ export interface SinkDeps {
   readonly transport: Transport;
   readonly logger?: Pick<Logger, 'warn'> | undefined;
   /** Told, when a sink is applied to its upstream, where its values come from. */
-  readonly wire?: ((sink: { name: string; subject: string; trace: Trace; durable: boolean; subjects?: readonly string[] | undefined; payload?: JsonSchema | undefined; stream?: string | undefined }) => void) | undefined;
+  readonly wire?:
+    | ((sink: {
+        name: string;
+        subject: string;
+        trace: Trace;
+        durable: boolean;
+        subjects?: readonly string[] | undefined;
+        payload?: JsonSchema | undefined;
+        stream?: string | undefined;
+      }) => void)
+    | undefined;
   readonly stats: RuntimeStats;
   readonly now: () => number;
   readonly deadLetter: (env: Envelope<unknown>, error: unknown, operator: string) => void;
@@ -98,7 +108,11 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
         if (!isEnv) carryInputTrace(value, out.headers, settlement);
         return out;
       } catch (err) {
-        const env = isRouted(value) ? value.envelope : isEnvelope(value) ? value : { subject, data: value, headers: {}, id: '(unpublished)', eventTime: deps.now() };
+        const env = isRouted(value)
+          ? value.envelope
+          : isEnvelope(value)
+            ? value
+            : { subject, data: value, headers: {}, id: '(unpublished)', eventTime: deps.now() };
         deps.deadLetter(env, err, `sink:${subject}`);
         return undefined;
       }
@@ -141,7 +155,10 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
         stats.recordUnsettledOutput();
         if (warned) return;
         warned = true;
-        deps.logger?.warn({ sink: name }, 'a value reached this sink after its input was acknowledged: a stage Sluice cannot see (e.g. mergeMap over a promise, delay) is async. That path is at-most-once; use settleMap for async work (docs/guarantees.md)');
+        deps.logger?.warn(
+          { sink: name },
+          'a value reached this sink after its input was acknowledged: a stage Sluice cannot see (e.g. mergeMap over a promise, delay) is async. That path is at-most-once; use settleMap for async work (docs/guarantees.md)',
+        );
       };
       // What a sink passes on went out in its input's scope after the publish: stages downstream
       // (another sink, a lane's merge) settle with it, and describe follows paths through it.
@@ -212,7 +229,11 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
                 held.fail(error);
                 held.release();
               } else {
-                const env = isRouted(value) ? value.envelope : isEnvelope(value) ? value : { subject: out.subject, data: value, headers: {}, id: '(unpublished)', eventTime: deps.now() };
+                const env = isRouted(value)
+                  ? value.envelope
+                  : isEnvelope(value)
+                    ? value
+                    : { subject: out.subject, data: value, headers: {}, id: '(unpublished)', eventTime: deps.now() };
                 deps.deadLetter(env, error, `sink:${out.subject}`);
                 counters.deadLetters++;
               }

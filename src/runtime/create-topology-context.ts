@@ -69,7 +69,18 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
       const { payload, headers, record } = encodeDeadLetter(full, { maxBytes: transport.maxPayloadBytes });
       stats.recordDeadLetter();
       logger.warn(
-        { subject: record.subject, stream: record.stream, seq: record.seq, msgId: record.id, operator: record.operator, error: record.error.name, reason: record.error.message, bytes: full.payload.length, truncated: record.payloadTruncated, replayAttempt: record.replayAttempt },
+        {
+          subject: record.subject,
+          stream: record.stream,
+          seq: record.seq,
+          msgId: record.id,
+          operator: record.operator,
+          error: record.error.name,
+          reason: record.error.message,
+          bytes: full.payload.length,
+          truncated: record.payloadTruncated,
+          replayAttempt: record.replayAttempt,
+        },
         'dead-lettered a message',
       );
       if (deps.durableDeadLetters) {
@@ -82,7 +93,10 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
             () => held?.release(),
             (err: unknown) => {
               // With no input to redeliver, the log lines are all that is left of the record.
-              logger.error({ subject: record.subject, seq: record.seq, msgId: record.id, err: ensureError(err) }, held !== undefined ? 'dead letter could not be stored: the input will be redelivered' : 'dead letter could not be stored');
+              logger.error(
+                { subject: record.subject, seq: record.seq, msgId: record.id, err: ensureError(err) },
+                held !== undefined ? 'dead letter could not be stored: the input will be redelivered' : 'dead letter could not be stored',
+              );
               held?.fail(ensureError(err));
               held?.release();
             },
@@ -162,7 +176,8 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     for (const field of ['maxUnsettled', 'maxInFlight', 'ackWaitMs', 'maxDeliveries', 'redeliveryDelayMs', 'reReadUnackedWithinMs'] as const) {
       const v = options[field];
       const min = field === 'redeliveryDelayMs' || field === 'reReadUnackedWithinMs' ? 0 : 1;
-      if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new InvalidConfigError(`stream '${streamName}'`, field, `must be an integer >= ${min}, got ${v}`);
+      if (v !== undefined && !(Number.isInteger(v) && v >= min))
+        throw new InvalidConfigError(`stream '${streamName}'`, field, `must be an integer >= ${min}, got ${v}`);
     }
     const readerKey = `${streamName}\u0000${options.filterSubject ?? ''}`;
     const ordinal = (streamReaders.get(readerKey) ?? 0) + 1;
@@ -180,7 +195,16 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
       options.codec ?? msgpackCodec,
     );
     const maxUnsettled = ordered ? undefined : maxUnsettledOf(options);
-    const node: WiringNode = { kind: 'stream', stream: streamName, subject: list.join(', '), durableName: ordered ? undefined : durableName, ordered, maxUnsettled, ...(list.length > 1 ? { subjects: list } : {}), ...payloadOf(options) };
+    const node: WiringNode = {
+      kind: 'stream',
+      stream: streamName,
+      subject: list.join(', '),
+      durableName: ordered ? undefined : durableName,
+      ordered,
+      maxUnsettled,
+      ...(list.length > 1 ? { subjects: list } : {}),
+      ...payloadOf(options),
+    };
     deps.wire?.(node);
     // One consumer however many pipelines read this Observable: separate subscriptions to one
     // durable consumer would split its messages between them. Each message reaches every

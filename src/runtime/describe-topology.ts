@@ -78,9 +78,19 @@ export function fileNodesOf(output: TopologyOutput): WiringNode[] {
       // A file replaced under the same name on a replay is to a reader what a duplicate id is to JetStream.
       const paths = trace.sources.map((source) => {
         const p = pathGuarantee(source, trace.stages, { durable: true });
-        return p.guarantee === 'exactly-once' ? { ...p, because: 'inputs acknowledged after the file, its manifest and the directory are fsynced; recorded groups rewrite the same file name on a replay' } : p;
+        return p.guarantee === 'exactly-once'
+          ? {
+              ...p,
+              because: 'inputs acknowledged after the file, its manifest and the directory are fsynced; recorded groups rewrite the same file name on a replay',
+            }
+          : p;
       });
-      if (trace.incomplete) paths.push({ from: '(a source Sluice cannot follow)', guarantee: 'at-most-once', because: 'part of the pipeline cannot be followed (e.g. RxJS merge)' });
+      if (trace.incomplete)
+        paths.push({
+          from: '(a source Sluice cannot follow)',
+          guarantee: 'at-most-once',
+          because: 'part of the pipeline cannot be followed (e.g. RxJS merge)',
+        });
       nodes.push({ kind: 'file', subject: `file:${dir}`, name: info.name, file: { dir, format, paths } });
     }
   }
@@ -92,12 +102,23 @@ export function pathsOf(nodes: readonly WiringNode[]): TopologyPath[] {
   const paths: TopologyPath[] = [];
   for (const n of nodes) {
     if ((n.kind === 'actor' || n.kind === 'durable-batch' || n.kind === 'durable-window') && n.emits !== undefined) {
-      paths.push({ from: `${n.kind} ${n.name ?? '?'}`, to: n.emits.join(', '), guarantee: 'exactly-once', because: 'state, outputs (outbox) and input position commit in one LMDB transaction; outputs carry deterministic ids' });
+      paths.push({
+        from: `${n.kind} ${n.name ?? '?'}`,
+        to: n.emits.join(', '),
+        guarantee: 'exactly-once',
+        because: 'state, outputs (outbox) and input position commit in one LMDB transaction; outputs carry deterministic ids',
+      });
     }
     if (n.kind === 'file' && n.file !== undefined) for (const p of n.file.paths) paths.push({ ...p, to: `${n.subject} (${n.file.format})` });
     if (n.kind !== 'sink') continue;
     for (const p of n.paths ?? []) paths.push({ ...p, to: n.subject });
-    if (n.incomplete === true) paths.push({ from: '(a source Sluice cannot follow)', to: n.subject, guarantee: 'at-most-once', because: 'part of the pipeline cannot be followed (e.g. RxJS merge); state it with the sink nearer its source' });
+    if (n.incomplete === true)
+      paths.push({
+        from: '(a source Sluice cannot follow)',
+        to: n.subject,
+        guarantee: 'at-most-once',
+        because: 'part of the pipeline cannot be followed (e.g. RxJS merge); state it with the sink nearer its source',
+      });
   }
   return paths;
 }
@@ -107,15 +128,24 @@ export function formatTopologyDescription(d: TopologyDescription): string {
   const lines = [`topology ${d.name}`];
   for (const n of d.nodes) {
     if (n.kind === 'source') lines.push(`  in   ${n.subject}${n.queue !== undefined ? `  (queue ${n.queue})` : ''}  core NATS`);
-    else if (n.kind === 'stream') lines.push(`  in   ${n.subject}  JetStream ${n.stream}${n.durableName !== undefined ? `, durable ${n.durableName}` : ', ordered'}`);
+    else if (n.kind === 'stream')
+      lines.push(`  in   ${n.subject}  JetStream ${n.stream}${n.durableName !== undefined ? `, durable ${n.durableName}` : ', ordered'}`);
     else if (n.kind === 'poll') lines.push(`  in   ${n.subject}  polled`);
     else if (n.kind === 'sink') lines.push(`  out  ${n.subject}  ${n.durable === true ? 'JetStream (acked)' : 'core NATS'}`);
     else if (n.kind === 'respond') lines.push(`  request  ${n.subject}  (queue ${n.queue ?? '?'})  core request/reply, answered on the requester's inbox`);
-    else if (n.kind === 'schedule') lines.push(`  schedule ${n.name ?? '?'}  '${n.timing?.cron ?? '?'}'${n.timing?.tz !== undefined ? ` in ${n.timing.tz}` : ''}  (${n.subject}, in-process)`);
+    else if (n.kind === 'schedule')
+      lines.push(
+        `  schedule ${n.name ?? '?'}  '${n.timing?.cron ?? '?'}'${n.timing?.tz !== undefined ? ` in ${n.timing.tz}` : ''}  (${n.subject}, in-process)`,
+      );
     else if (n.kind === 'file') lines.push(`  out  ${n.subject}  ${n.file?.format ?? '?'} files (${n.name ?? '?'})`);
     else {
-      lines.push(`  ${n.kind} ${n.name ?? '?'}  reads its own stream ${n.stream ?? '?'} (${n.subject})${n.emits !== undefined && n.emits.length > 0 ? `, emits ${n.emits.join(', ')}` : ''}`);
-      if (n.periods !== undefined) lines.push(`  period batch ${n.name ?? '?'}  one batch per key and period; a close flushes its period's groups ${n.periods.complete === 'rule' ? 'when the complete rule says so' : 'at once (stream order)'}; late values -> ${n.periods.lateSubject}  exactly-once`);
+      lines.push(
+        `  ${n.kind} ${n.name ?? '?'}  reads its own stream ${n.stream ?? '?'} (${n.subject})${n.emits !== undefined && n.emits.length > 0 ? `, emits ${n.emits.join(', ')}` : ''}`,
+      );
+      if (n.periods !== undefined)
+        lines.push(
+          `  period batch ${n.name ?? '?'}  one batch per key and period; a close flushes its period's groups ${n.periods.complete === 'rule' ? 'when the complete rule says so' : 'at once (stream order)'}; late values -> ${n.periods.lateSubject}  exactly-once`,
+        );
       if (n.deadLetterSubject !== undefined) lines.push(`  dead letters  ${n.deadLetterSubject}  (${n.kind} ${n.name ?? '?'})`);
     }
   }

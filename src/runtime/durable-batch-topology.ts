@@ -51,17 +51,36 @@ export function durableBatch(t: TopologyContext, options: DurableBatchTopologyOp
     start: async (opened) => {
       for (const s of ensureStreams ?? []) await t.transport.ensureStream(s);
       const late = options.periods?.lateSubject;
-      if (late !== undefined && lateStream !== undefined && (await t.transport.findStream(late)) === undefined) await t.transport.ensureStream({ name: lateStream, subjects: [late] });
+      if (late !== undefined && lateStream !== undefined && (await t.transport.findStream(late)) === undefined)
+        await t.transport.ensureStream({ name: lateStream, subjects: [late] });
       return startDurableBatch({ ...config, transport: t.transport, store: opened, logger: t.logger, scheduler: t.scheduler });
     },
     read: ({ stats: s }) => ({
-      position: s.position, in: s.inputs, out: s.outputs, deadLetters: s.deadLettered, unsettled: null, batches: s.batchesFlushed,
-      lastBatchSize: s.batchesFlushed > 0 ? s.lastBatchSize : null, maxBatchSize: s.batchesFlushed > 0 ? s.maxBatchSize : null, actors: null, outbox: s.pendingOutputs,
+      position: s.position,
+      in: s.inputs,
+      out: s.outputs,
+      deadLetters: s.deadLettered,
+      unsettled: null,
+      batches: s.batchesFlushed,
+      lastBatchSize: s.batchesFlushed > 0 ? s.lastBatchSize : null,
+      maxBatchSize: s.batchesFlushed > 0 ? s.maxBatchSize : null,
+      actors: null,
+      outbox: s.pendingOutputs,
       detail: {
-        position: s.position, open: s.open, chunks: s.chunks, acked: s.acked, duplicates: s.duplicates, resent: s.resent, publishErrors: s.publishErrors,
+        position: s.position,
+        open: s.open,
+        chunks: s.chunks,
+        acked: s.acked,
+        duplicates: s.duplicates,
+        resent: s.resent,
+        publishErrors: s.publishErrors,
         ...(options.periods !== undefined ? { openGroups: s.openGroups, waitingGroups: s.waitingGroups, late: s.late, ruleErrors: s.ruleErrors } : {}),
         // Which periods wait, as `waiting:<period>` counters (detail holds numbers only).
-        ...Object.fromEntries(Object.entries(s.waitingByPeriod).slice(0, 20).map(([p, n]) => [`waiting:${p}`, n])),
+        ...Object.fromEntries(
+          Object.entries(s.waitingByPeriod)
+            .slice(0, 20)
+            .map(([p, n]) => [`waiting:${p}`, n]),
+        ),
       },
     }),
     statusLine: ({ stats: s }) => {

@@ -74,9 +74,25 @@ export function durableWindowEngine<T, A>(t: TopologyContext, options: DurableWi
       return running;
     },
     read: ({ stats: s }) => ({
-      position: s.position, in: s.inputs, out: s.outputs, deadLetters: counters.deadLettered, unsettled: null, batches: counters.closed,
-      lastBatchSize: null, maxBatchSize: null, actors: null, outbox: s.pendingOutputs,
-      detail: { position: s.position, open: probe.meta?.open ?? 0, late: counters.late, ticks: counters.ticks, acked: s.acked, duplicates: s.duplicates, resent: s.resent },
+      position: s.position,
+      in: s.inputs,
+      out: s.outputs,
+      deadLetters: counters.deadLettered,
+      unsettled: null,
+      batches: counters.closed,
+      lastBatchSize: null,
+      maxBatchSize: null,
+      actors: null,
+      outbox: s.pendingOutputs,
+      detail: {
+        position: s.position,
+        open: probe.meta?.open ?? 0,
+        late: counters.late,
+        ticks: counters.ticks,
+        acked: s.acked,
+        duplicates: s.duplicates,
+        resent: s.resent,
+      },
     }),
     statusLine: ({ stats: s }) =>
       `${t.topologyName}/${options.name} | position ${s.position} | open windows ${probe.meta?.open ?? '?'} | closed ${counters.closed} | late ${counters.late} | outputs ${s.outputs}, acked ${s.acked}`,

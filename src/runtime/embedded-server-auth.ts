@@ -17,8 +17,7 @@ const COMPONENT = 'embedded nats-server';
  */
 export async function embeddedServerAuth(credentials: NatsCredentials): Promise<Record<string, unknown> | undefined> {
   const { user, pass, token, credsFile, nkeySeedFile, tls } = credentials;
-  const needsServer = (field: string, why: string) =>
-    new InvalidConfigError(COMPONENT, field, `${why}; give a server with --nats <url> (or NATS_URL)`);
+  const needsServer = (field: string, why: string) => new InvalidConfigError(COMPONENT, field, `${why}; give a server with --nats <url> (or NATS_URL)`);
   if (credsFile !== undefined) throw needsServer('credsFile', 'a creds file (JWT) needs a server set up with an operator and accounts');
   if (tls !== undefined) throw needsServer('tls', 'TLS files need a server that has a certificate, and the embedded one has none');
   if (token !== undefined) {

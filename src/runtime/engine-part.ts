@@ -17,7 +17,17 @@ export interface EnginePart {
   failed(): void;
 }
 
-const IDLE: Omit<PartReading, 'state'> = { in: 0, out: 0, deadLetters: 0, unsettled: null, batches: null, lastBatchSize: null, maxBatchSize: null, actors: null, outbox: null };
+const IDLE: Omit<PartReading, 'state'> = {
+  in: 0,
+  out: 0,
+  deadLetters: 0,
+  unsettled: null,
+  batches: null,
+  lastBatchSize: null,
+  maxBatchSize: null,
+  actors: null,
+  outbox: null,
+};
 
 /**
  * Registers an actor or a durable batch with the topology's stats: `starting` until its store and
@@ -81,7 +91,10 @@ export interface EnginePartSpec<H extends { stop(): Promise<void>; readonly done
  * fails (or cannot start), and completes when the run drains, whose stop hook then stops the
  * engine (finishing the batch in progress) and closes the store.
  */
-export function runEnginePart<H extends { stop(): Promise<void>; readonly done: Promise<unknown> }>(t: TopologyContext, spec: EnginePartSpec<H>): Observable<never> {
+export function runEnginePart<H extends { stop(): Promise<void>; readonly done: Promise<unknown> }>(
+  t: TopologyContext,
+  spec: EnginePartSpec<H>,
+): Observable<never> {
   const part = registerEnginePart(t, spec.kind, spec.name, spec.stream);
   return new Observable<never>((subscriber) => {
     let opened: TopologyStore | undefined;

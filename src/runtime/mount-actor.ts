@@ -71,7 +71,12 @@ export interface MountDeps {
  * and restart on its own. Several
  * inputs (an array) are merged into the one hand-over, each keeping its own order and guarantee.
  */
-export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, P>, inputs: Observable<Envelope<M>> | readonly Observable<Envelope<M>>[] | undefined, options: TopologyActorOptions = {}): Observable<Envelope<unknown>> {
+export function mountActor<S, M, P>(
+  deps: MountDeps,
+  def: ActorDefinition<S, M, P>,
+  inputs: Observable<Envelope<M>> | readonly Observable<Envelope<M>>[] | undefined,
+  options: TopologyActorOptions = {},
+): Observable<Envelope<unknown>> {
   const { ctx } = deps;
   // Marked, unlike a plain RxJS merge, so `describe` follows each input to its source.
   const input = isInputList(inputs) ? (inputs.length > 0 ? markStage(merge(...inputs), inputs, { name: 'merge', effect: 'passes' }) : undefined) : inputs;
@@ -107,7 +112,12 @@ export function mountActor<S, M, P>(deps: MountDeps, def: ActorDefinition<S, M, 
   // The engine handles bad input itself (its own supervision); an error out of it is a fault (storage): stop.
   const schemas = { ...runOptions.schemas, ...emits?.schemas };
   const jsonSchemas = { ...runOptions.jsonSchemas, ...emits?.jsonSchemas };
-  const engine = actorPart(ctx.topologyName, def, { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas, jsonSchemas }, slot)(ctx);
+  const engine = actorPart(
+    ctx.topologyName,
+    def,
+    { ...runOptions, stateDir: runOptions.stateDir ?? ctx.stateDir, stream: streamName, ensureStreams, schemas, jsonSchemas },
+    slot,
+  )(ctx);
   deps.run(supervised(engine, 'stop'), `actor ${def.name}`);
   if (emits === undefined || emits.readBack === false) return EMPTY;
   return ctx.stream(emits.stream, [...emits.subjects], { durableName: `sluice_${ctx.topologyName}_${def.name}_out` });

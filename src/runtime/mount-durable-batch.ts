@@ -46,7 +46,11 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
   const streamName = options.stream ?? `SLUICE_BATCH_${ctx.topologyName}_${options.name}`;
   const ensureInput = defer(() => ctx.transport.ensureStream({ name: streamName, subjects: [subjects.values, subjects.trigger] }));
   const forward = (to: string) =>
-    map((env: Envelope<unknown>) => ({ kind: 'routed' as const, to, envelope: { ...env, raw: undefined, headers: { ...env.headers, [HEADERS.originSubject]: env.subject } } }));
+    map((env: Envelope<unknown>) => ({
+      kind: 'routed' as const,
+      to,
+      envelope: { ...env, raw: undefined, headers: { ...env.headers, [HEADERS.originSubject]: env.subject } },
+    }));
   const lanes = [inputs.values.pipe(forward(subjects.values)), ...(inputs.triggers !== undefined ? [inputs.triggers.pipe(forward(subjects.trigger))] : [])];
   const handOver = markStage(merge(...lanes), lanes, { name: 'merge', effect: 'passes' }).pipe(
     ctx.sink(undefined, { durable: true, name: `batch-${options.name}`, subjects: [subjects.values, subjects.trigger] }),
@@ -58,34 +62,44 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
   const late = options.periods?.lateSubject;
   // Late records need a stream: the one of `emits` when it captures the late subject, else any
   // stream that already does, else their own (created at start).
-  const lateStream = late !== undefined && !(emits?.subjects ?? []).some((p) => subjectMatches(p, late)) ? { name: `${streamName}_LATE`, subjects: [late] } : undefined;
+  const lateStream =
+    late !== undefined && !(emits?.subjects ?? []).some((p) => subjectMatches(p, late)) ? { name: `${streamName}_LATE`, subjects: [late] } : undefined;
   deps.wire?.({
     kind: 'durable-batch',
     name: options.name,
     stream: streamName,
     subject: `${subjects.values}, ${subjects.trigger}`,
     emits: late !== undefined && lateStream !== undefined ? [...(emits?.subjects ?? []), late] : emits?.subjects,
-    outputStreams: emits === undefined && lateStream === undefined ? undefined : [...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : []), ...(lateStream !== undefined ? [lateStream] : [])],
-    periods: options.periods !== undefined ? { lateSubject: options.periods.lateSubject, complete: options.periods.complete !== undefined ? 'rule' : 'stream order' } : undefined,
+    outputStreams:
+      emits === undefined && lateStream === undefined
+        ? undefined
+        : [...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : []), ...(lateStream !== undefined ? [lateStream] : [])],
+    periods:
+      options.periods !== undefined
+        ? { lateSubject: options.periods.lateSubject, complete: options.periods.complete !== undefined ? 'rule' : 'stream order' }
+        : undefined,
     payloads: jsonSchemasBySubject(emits?.schemas, emits?.jsonSchemas),
     deadLetterSubject: dlqSubject,
   });
   // An error out of the engine is a fault (storage, a broken trigger), not bad input: stop.
   deps.run(
-    supervised(durableBatch(ctx, {
-      ...batchOptions,
-      stateDir: batchOptions.stateDir ?? ctx.stateDir,
-      source: { stream: streamName },
-      triggerSubjects: [subjects.trigger],
-      lateStream: lateStream?.name,
-      // As an actor's: a value whose flush keeps throwing goes to the topology's dead letters, exactly once.
-      deadLetterSubject: dlqSubject,
-      ensureStreams: [
-        { name: streamName, subjects: [subjects.values, subjects.trigger] },
-        ...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : []),
-        ...(batchOptions.deadLetterSubject === undefined ? [deadLetterStreamConfig(ctx.topologyName)] : []),
-      ],
-    }), 'stop'),
+    supervised(
+      durableBatch(ctx, {
+        ...batchOptions,
+        stateDir: batchOptions.stateDir ?? ctx.stateDir,
+        source: { stream: streamName },
+        triggerSubjects: [subjects.trigger],
+        lateStream: lateStream?.name,
+        // As an actor's: a value whose flush keeps throwing goes to the topology's dead letters, exactly once.
+        deadLetterSubject: dlqSubject,
+        ensureStreams: [
+          { name: streamName, subjects: [subjects.values, subjects.trigger] },
+          ...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : []),
+          ...(batchOptions.deadLetterSubject === undefined ? [deadLetterStreamConfig(ctx.topologyName)] : []),
+        ],
+      }),
+      'stop',
+    ),
     `durable batch ${options.name}`,
   );
   if (emits === undefined) return EMPTY;

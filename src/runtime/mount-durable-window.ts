@@ -75,13 +75,19 @@ const MAX_KEY_BYTES = 1000;
  * before the engine read the last one is a duplicate), so idle closes are at stream positions too
  * and a replay cuts the same windows.
  */
-export function mountDurableWindow<T, A>(deps: MountDeps, options: TopologyDurableWindowOptions<T, A>, inputs: DurableWindowInputs<T>): Observable<Envelope<unknown>> {
+export function mountDurableWindow<T, A>(
+  deps: MountDeps,
+  options: TopologyDurableWindowOptions<T, A>,
+  inputs: DurableWindowInputs<T>,
+): Observable<Envelope<unknown>> {
   const { ctx } = deps;
   const component = 'durableWindow';
-  if (typeof options.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(options.name)) throw new InvalidConfigError(component, 'name', `must be 1-64 letters, digits, '-' or '_', got ${JSON.stringify(options.name)}`);
+  if (typeof options.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(options.name))
+    throw new InvalidConfigError(component, 'name', `must be 1-64 letters, digits, '-' or '_', got ${JSON.stringify(options.name)}`);
   const cut = resolveWindowCut(component, options, options.aggregate as DurableWindowAggregate<unknown, unknown>);
   const emits = options.emits;
-  if (emits === undefined || typeof emits.stream !== 'string' || !Array.isArray(emits.subjects)) throw new InvalidConfigError(component, 'emits', 'must be { stream, subjects } capturing subject and lateSubject');
+  if (emits === undefined || typeof emits.stream !== 'string' || !Array.isArray(emits.subjects))
+    throw new InvalidConfigError(component, 'emits', 'must be { stream, subjects } capturing subject and lateSubject');
   // Array.isArray narrows a readonly array to any[]: this keeps the element type.
   const emitSubjects: readonly string[] = emits.subjects;
   for (const field of ['subject', 'lateSubject'] as const) {
@@ -91,7 +97,12 @@ export function mountDurableWindow<T, A>(deps: MountDeps, options: TopologyDurab
     } catch (err) {
       throw new InvalidConfigError(component, field, `is not a publish subject: ${ensureError(err).message}`);
     }
-    if (!emitSubjects.some((p) => subjectMatches(p, s))) throw new InvalidConfigError(component, field, `${JSON.stringify(s)} is not captured by emits.subjects ${JSON.stringify(emits.subjects)}: it would not be exactly-once`);
+    if (!emitSubjects.some((p) => subjectMatches(p, s)))
+      throw new InvalidConfigError(
+        component,
+        field,
+        `${JSON.stringify(s)} is not captured by emits.subjects ${JSON.stringify(emits.subjects)}: it would not be exactly-once`,
+      );
   }
   const name = options.name;
   const subjects = durableWindowSubjects(ctx.topologyName, name);
@@ -108,9 +119,15 @@ export function mountDurableWindow<T, A>(deps: MountDeps, options: TopologyDurab
       let key: string | undefined;
       try {
         t = options.eventTime !== undefined ? options.eventTime(env) : env.eventTime;
-        if (typeof t !== 'number' || !Number.isFinite(t)) throw new InvalidConfigError(component, 'eventTime', `must return a finite epoch ms, got ${String(t)}`);
+        if (typeof t !== 'number' || !Number.isFinite(t))
+          throw new InvalidConfigError(component, 'eventTime', `must return a finite epoch ms, got ${String(t)}`);
         key = options.keyOf?.(env);
-        if (key !== undefined && (typeof key !== 'string' || !keyFits(key, MAX_KEY_BYTES))) throw new InvalidConfigError(component, 'keyOf', `must return a string of at most ${MAX_KEY_BYTES} UTF-8 bytes, got ${typeof key === 'string' ? `${key.length} characters` : typeof key}`);
+        if (key !== undefined && (typeof key !== 'string' || !keyFits(key, MAX_KEY_BYTES)))
+          throw new InvalidConfigError(
+            component,
+            'keyOf',
+            `must return a string of at most ${MAX_KEY_BYTES} UTF-8 bytes, got ${typeof key === 'string' ? `${key.length} characters` : typeof key}`,
+          );
       } catch (err) {
         ctx.deadLetter(env, err, operator);
         return EMPTY;
@@ -121,9 +138,16 @@ export function mountDurableWindow<T, A>(deps: MountDeps, options: TopologyDurab
       return [{ kind: 'routed' as const, to: subjects.values, envelope: { ...env, raw: undefined, eventTime: t, key, headers } }];
     }),
   );
-  const closeSources: readonly Observable<Envelope<unknown>>[] = inputs.closes === undefined ? [] : Array.isArray(inputs.closes) ? inputs.closes : [inputs.closes as Observable<Envelope<unknown>>];
+  const closeSources: readonly Observable<Envelope<unknown>>[] =
+    inputs.closes === undefined ? [] : Array.isArray(inputs.closes) ? inputs.closes : [inputs.closes as Observable<Envelope<unknown>>];
   const closes = closeSources.map((source) =>
-    source.pipe(map((env: Envelope<unknown>) => ({ kind: 'routed' as const, to: subjects.close, envelope: { ...env, raw: undefined, headers: { ...env.headers, [HEADERS.originSubject]: env.subject, [HEADERS.eventTime]: String(env.eventTime) } } }))),
+    source.pipe(
+      map((env: Envelope<unknown>) => ({
+        kind: 'routed' as const,
+        to: subjects.close,
+        envelope: { ...env, raw: undefined, headers: { ...env.headers, [HEADERS.originSubject]: env.subject, [HEADERS.eventTime]: String(env.eventTime) } },
+      })),
+    ),
   );
   const lanes = [values, ...closes];
   const handOver = markStage(merge(...lanes), lanes, { name: 'merge', effect: 'passes' }).pipe(
@@ -164,24 +188,28 @@ export function mountDurableWindow<T, A>(deps: MountDeps, options: TopologyDurab
   // An error out of the engine is a fault (storage), not bad input: stop.
   deps.run(
     supervised(
-      durableWindowEngine<T, A>(ctx, {
-        name,
-        cut,
-        aggregate: options.aggregate,
-        subjects,
-        resultSubject: options.subject,
-        lateSubject: options.lateSubject,
-        deadLetterSubject: dlqSubject,
-        stream: streamName,
-        stateDir: options.stateDir,
-        reportEveryMs: options.reportEveryMs,
-        batch: options.batch,
-        ensureStreams: [
-          ownStream,
-          { name: emits.stream, subjects: emits.subjects },
-          ...(options.deadLetterSubject === undefined ? [deadLetterStreamConfig(ctx.topologyName)] : []),
-        ],
-      }, probe),
+      durableWindowEngine<T, A>(
+        ctx,
+        {
+          name,
+          cut,
+          aggregate: options.aggregate,
+          subjects,
+          resultSubject: options.subject,
+          lateSubject: options.lateSubject,
+          deadLetterSubject: dlqSubject,
+          stream: streamName,
+          stateDir: options.stateDir,
+          reportEveryMs: options.reportEveryMs,
+          batch: options.batch,
+          ensureStreams: [
+            ownStream,
+            { name: emits.stream, subjects: emits.subjects },
+            ...(options.deadLetterSubject === undefined ? [deadLetterStreamConfig(ctx.topologyName)] : []),
+          ],
+        },
+        probe,
+      ),
       'stop',
     ),
     `durable window ${name}`,

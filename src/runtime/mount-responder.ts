@@ -83,10 +83,13 @@ export function mountResponder<Req, Rep>(deps: MountDeps, subject: string, handl
   if (typeof handler !== 'function') throw new InvalidConfigError(component, 'handler', `must be a function, got ${typeof handler}`);
   if (typeof options !== 'object' || options === null) throw new InvalidConfigError(component, 'options', 'must be an object with deadlineMs and fallback');
   const { deadlineMs, fallback } = options;
-  if (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs) || deadlineMs < 0) throw new InvalidConfigError(component, 'deadlineMs', `must be a finite number >= 0, got ${String(deadlineMs)}`);
-  if (typeof fallback !== 'function') throw new InvalidConfigError(component, 'fallback', `must be a function (request, reason) => reply, got ${typeof fallback}`);
+  if (typeof deadlineMs !== 'number' || !Number.isFinite(deadlineMs) || deadlineMs < 0)
+    throw new InvalidConfigError(component, 'deadlineMs', `must be a finite number >= 0, got ${String(deadlineMs)}`);
+  if (typeof fallback !== 'function')
+    throw new InvalidConfigError(component, 'fallback', `must be a function (request, reason) => reply, got ${typeof fallback}`);
   const maxInFlight = options.maxInFlight ?? 1000;
-  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new InvalidConfigError(component, 'maxInFlight', `must be an integer >= 1, got ${String(maxInFlight)}`);
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1)
+    throw new InvalidConfigError(component, 'maxInFlight', `must be an integer >= 1, got ${String(maxInFlight)}`);
   const name = options.name ?? subject;
   const operator = `respond:${name}`;
   const queue = options.queue ?? `sluice.${ctx.topologyName}`;
@@ -97,7 +100,14 @@ export function mountResponder<Req, Rep>(deps: MountDeps, subject: string, handl
   const { transport, stats, logger, scheduler } = ctx;
   const payload = jsonSchemaOf(options.schema, options.jsonSchema);
   const replyPayload = jsonSchemaOf(options.replySchema, options.replyJsonSchema);
-  deps.wire?.({ kind: 'respond', subject, name, queue, ...(payload !== undefined ? { payload } : {}), ...(replyPayload !== undefined ? { replyPayload } : {}) });
+  deps.wire?.({
+    kind: 'respond',
+    subject,
+    name,
+    queue,
+    ...(payload !== undefined ? { payload } : {}),
+    ...(replyPayload !== undefined ? { replyPayload } : {}),
+  });
   // in: requests; out: replies (fallbacks and error replies included); failures: error replies; unsettled: requests being handled.
   const counters = new PartCounters('source', `respond ${name}`);
   counters.unsettled = 0;
@@ -119,7 +129,8 @@ export function mountResponder<Req, Rep>(deps: MountDeps, subject: string, handl
     if (deadLetterErrors) {
       ctx.deadLetter(request, error, operator);
       counters.deadLetters++;
-    } else logger.warn({ subject: request.subject, msgId: request.id, responder: name, error: error.name, reason: error.message }, 'request answered with an error');
+    } else
+      logger.warn({ subject: request.subject, msgId: request.id, responder: name, error: error.name, reason: error.message }, 'request answered with an error');
   };
   const answer = (request: Envelope<Req>, to: string | undefined, codec: Codec, value: Rep, outcome: 'answered' | RespondFallbackReason): void => {
     if (to === undefined) return;

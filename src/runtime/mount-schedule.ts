@@ -31,7 +31,10 @@ export function mountSchedule(ctx: TopologyContext, name: string, cron: string, 
       try {
         inStore.save(ms);
       } catch (err) {
-        ctx.logger.error({ schedule: name, handledThroughMs: ms, err: ensureError(err) }, 'schedule state could not be saved: runs after the last saved one are caught up at the next start');
+        ctx.logger.error(
+          { schedule: name, handledThroughMs: ms, err: ensureError(err) },
+          'schedule state could not be saved: runs after the last saved one are caught up at the next start',
+        );
       }
     },
   };
@@ -51,6 +54,11 @@ export function mountSchedule(ctx: TopologyContext, name: string, cron: string, 
   const runs$ = schedule(cron, { ...options, name, state, scheduler: ctx.scheduler }).pipe(tap(count), ctx.untilStopped());
   // Runs are envelopes on `schedule.<name>` inside the process, never on the wire: listed so the
   // contract says what starts the parts it triggers.
-  ctx.declare({ kind: 'schedule', subject: `schedule.${name}`, name, timing: { cron, tz: options.tz, catchUp: options.catchUp ?? 'skip', overlap: options.overlap ?? 'skip' } });
+  ctx.declare({
+    kind: 'schedule',
+    subject: `schedule.${name}`,
+    name,
+    timing: { cron, tz: options.tz, catchUp: options.catchUp ?? 'skip', overlap: options.overlap ?? 'skip' },
+  });
   return runs$;
 }

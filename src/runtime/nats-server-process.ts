@@ -41,7 +41,10 @@ export interface NatsServerHandle {
 /** Thrown when no nats-server binary can be found on PATH. */
 export class NatsServerNotFoundError extends Error {
   override readonly name = 'NatsServerNotFoundError';
-  constructor(readonly binary: string, options?: ErrorOptions) {
+  constructor(
+    readonly binary: string,
+    options?: ErrorOptions,
+  ) {
     super(`nats-server not found: '${binary}' is not on PATH — install it (apt-get install nats-server)`, options);
   }
 }
@@ -81,9 +84,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       stderr = (stderr + chunk.toString()).slice(-4000);
     });
     const exited = new Promise<never>((_, reject) => {
-      proc.once('error', (err: NodeJS.ErrnoException) =>
-        reject(err.code === 'ENOENT' ? new NatsServerNotFoundError(binary, { cause: err }) : err),
-      );
+      proc.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'ENOENT' ? new NatsServerNotFoundError(binary, { cause: err }) : err));
       proc.once('exit', (code, signal) =>
         reject(new TransportError('nats-server', 'start', `exited (code ${code}, signal ${signal}) before accepting connections: ${stderr.trim()}`)),
       );

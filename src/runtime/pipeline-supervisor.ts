@@ -63,7 +63,12 @@ export function restartSettings(settings: RestartSettings = {}): ResolvedRestart
   if (!Number.isInteger(maxConsecutiveFailures) || maxConsecutiveFailures < 1) {
     throw new InvalidConfigError('runTopology', 'restart.maxConsecutiveFailures', `must be an integer >= 1, got ${maxConsecutiveFailures}`);
   }
-  const { initialDelayMs, maxDelayMs, multiplier, jitter } = resolveRetryPolicy({ ...settings, maxAttempts: undefined }, RESTART_BACKOFF, 'runTopology', 'restart.');
+  const { initialDelayMs, maxDelayMs, multiplier, jitter } = resolveRetryPolicy(
+    { ...settings, maxAttempts: undefined },
+    RESTART_BACKOFF,
+    'runTopology',
+    'restart.',
+  );
   return { maxConsecutiveFailures, initialDelayMs, maxDelayMs, multiplier, jitter };
 }
 
@@ -170,13 +175,21 @@ export class PipelineSupervisor {
       return this.giveUp(
         hopeless
           ? new TopologyFailedError(this.deps.topology, name, error)
-          : new TopologyFailedError(this.deps.topology, name, error, `${this.consecutive} failures in a row with no message processed in between (restart.maxConsecutiveFailures); last: ${error.message}`),
+          : new TopologyFailedError(
+              this.deps.topology,
+              name,
+              error,
+              `${this.consecutive} failures in a row with no message processed in between (restart.maxConsecutiveFailures); last: ${error.message}`,
+            ),
       );
     }
     if (blamed) {
       // Each such restart uses up one message (dead-lettered or redelivered with the stream's
       // backoff): its rate is the input's, and maxConsecutiveFailures ends a run of them.
-      logger.warn({ err: error, part: name, supervision: this.deps.supervision, failures: this.consecutive }, 'a stage threw on a message: restarting the pipeline');
+      logger.warn(
+        { err: error, part: name, supervision: this.deps.supervision, failures: this.consecutive },
+        'a stage threw on a message: restarting the pipeline',
+      );
       this.restarting = true;
       try {
         return withSettlement(undefined, () => this.subscribe());
@@ -185,7 +198,10 @@ export class PipelineSupervisor {
       }
     }
     const delayMs = backoffDelayMs(this.consecutive, this.deps.restart);
-    logger.warn({ err: error, part: name, supervision: this.deps.supervision, failures: this.consecutive, restartInMs: delayMs }, 'pipeline failed outside any message: restarting it after a backoff');
+    logger.warn(
+      { err: error, part: name, supervision: this.deps.supervision, failures: this.consecutive, restartInMs: delayMs },
+      'pipeline failed outside any message: restarting it after a backoff',
+    );
     this.timer = this.deps.scheduler.schedule(() => {
       this.timer = undefined;
       if (!this.deps.stopping()) this.subscribe();

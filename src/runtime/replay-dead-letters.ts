@@ -110,11 +110,16 @@ export async function replayDeadLetters(transport: Transport, topology: string, 
 
 // Headers that would make the stream drop or refuse the replay: the original's own id (a
 // duplicate inside the window) and publish expectations that held only for the original.
-const DROPPED_HEADERS = new Set([HEADERS.msgId, 'Nats-Expected-Stream', 'Nats-Expected-Last-Sequence', 'Nats-Expected-Last-Subject-Sequence', 'Nats-Expected-Last-Msg-Id'].map((h) => h.toLowerCase()));
+const DROPPED_HEADERS = new Set(
+  [HEADERS.msgId, 'Nats-Expected-Stream', 'Nats-Expected-Last-Sequence', 'Nats-Expected-Last-Subject-Sequence', 'Nats-Expected-Last-Msg-Id'].map((h) =>
+    h.toLowerCase(),
+  ),
+);
 
 function replayHeaders(record: DeadLetterRecord, of: string, attempt: number): Record<string, string> {
   const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(record.headers)) if (!DROPPED_HEADERS.has(k.toLowerCase()) && k !== REPLAY_HEADERS.of && k !== REPLAY_HEADERS.attempt) headers[k] = v;
+  for (const [k, v] of Object.entries(record.headers))
+    if (!DROPPED_HEADERS.has(k.toLowerCase()) && k !== REPLAY_HEADERS.of && k !== REPLAY_HEADERS.attempt) headers[k] = v;
   headers[REPLAY_HEADERS.of] = of;
   headers[REPLAY_HEADERS.attempt] = String(attempt);
   return headers;
@@ -124,7 +129,9 @@ function replayHeaders(record: DeadLetterRecord, of: string, attempt: number): R
 async function originalBytes(transport: Transport, { record }: DeadLetterEntry): Promise<Uint8Array> {
   if (record.payloadTruncated !== true) return record.payload;
   if (record.stream === undefined || record.seq === undefined) {
-    throw new Error(`payload truncated to ${record.payload.length} of ${record.payloadBytes ?? '?'} bytes and the message came from no stream: nothing to replay`);
+    throw new Error(
+      `payload truncated to ${record.payload.length} of ${record.payloadBytes ?? '?'} bytes and the message came from no stream: nothing to replay`,
+    );
   }
   const { stream, seq } = record;
   const m = await firstValueFrom(transport.consume({ stream, startSeq: seq, maxInFlight: 1 }).pipe(take(1), timeout(5_000))).catch((err: unknown) => {

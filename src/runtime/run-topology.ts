@@ -202,7 +202,10 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
       stopping$.next();
       // Let what generators and pipelines published before the stop come back to our own
       // sources before those complete, so a drain does not cut off in-process traffic.
-      await within(transport.flush().catch(() => undefined), drainTimeoutMs);
+      await within(
+        transport.flush().catch(() => undefined),
+        drainTimeoutMs,
+      );
       closing$.next();
       for (const s of supervisors) s.drain();
       if (!(await within(Promise.all(pipelinesDone), drainTimeoutMs))) {
@@ -265,7 +268,10 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     throw err;
   }
 
-  const all = [...pipelinesOf(output).map((part, i) => ({ part, name: `pipeline ${i + 1}`, counters: new PartCounters('pipeline', `pipeline ${i + 1}`) })), ...parts.map((p) => ({ ...p, counters: undefined }))];
+  const all = [
+    ...pipelinesOf(output).map((part, i) => ({ part, name: `pipeline ${i + 1}`, counters: new PartCounters('pipeline', `pipeline ${i + 1}`) })),
+    ...parts.map((p) => ({ ...p, counters: undefined })),
+  ];
   for (const { part: pipeline, name: partName, counters } of all) {
     // A pipeline's `in` is what its sources report; here, what comes out of its end.
     if (counters !== undefined) stats.registerPart(counters);
@@ -300,14 +306,26 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     );
   }
   if (isSubscription(output)) subscriptions.push(output);
-  outages = watchConnection(transport, { logger, stats, coreSubjects: () => nodes.filter((n) => n.kind === 'source' || n.kind === 'respond').map((n) => n.subject) });
+  outages = watchConnection(transport, {
+    logger,
+    stats,
+    coreSubjects: () => nodes.filter((n) => n.kind === 'source' || n.kind === 'respond').map((n) => n.subject),
+  });
 
   // A topology whose every pipeline finished (a finite batch job) has nothing left to do.
   if (pipelinesDone.length > 0) void Promise.all(pipelinesDone).then(() => stop('completed'));
   if (options.durationMs !== undefined) durationTimer = scheduler.schedule(() => void stop('duration'), options.durationMs);
   if (options.service !== false && stopPromise === undefined) {
     try {
-      service = await serveTopologyService({ transport, topology: topology.name, stats, nodes, deadLetterStream: durableDeadLetters, allowControl: options.allowControl === true, now: () => scheduler.now() });
+      service = await serveTopologyService({
+        transport,
+        topology: topology.name,
+        stats,
+        nodes,
+        deadLetterStream: durableDeadLetters,
+        allowControl: options.allowControl === true,
+        now: () => scheduler.now(),
+      });
       // A stop that began while registering has already passed the point where it stops the service.
       if (stopPromise !== undefined) await service?.stop();
     } catch (err) {

@@ -81,9 +81,23 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
         answer: async (data) => {
           if (!options.deadLetterStream) return { stream: null, messages: null, entries: [], recent: [] };
           const body = jsonBody(data);
-          const page = await readDeadLetters(options.transport, topology, { ...filterOf(body), limit: Math.min(MAX_LISTED, Math.max(1, intOf(body, 'limit') ?? 20)), fromSeq: intOf(body, 'fromSeq') });
+          const page = await readDeadLetters(options.transport, topology, {
+            ...filterOf(body),
+            limit: Math.min(MAX_LISTED, Math.max(1, intOf(body, 'limit') ?? 20)),
+            fromSeq: intOf(body, 'fromSeq'),
+          });
           const entries = page.entries.map(summaryOf);
-          return { stream: page.stream, messages: page.messages, firstSeq: page.firstSeq, lastSeq: page.lastSeq, matched: page.matched, counts: page.counts, nextSeq: page.nextSeq, entries, recent: entries };
+          return {
+            stream: page.stream,
+            messages: page.messages,
+            firstSeq: page.firstSeq,
+            lastSeq: page.lastSeq,
+            matched: page.matched,
+            counts: page.counts,
+            nextSeq: page.nextSeq,
+            entries,
+            recent: entries,
+          };
         },
       },
       {
@@ -103,7 +117,8 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
         name: 'replay',
         subject: serviceSubject(topology, 'replay'),
         answer: (data) => {
-          if (!options.allowControl) throw new ForbiddenError(`replay is disabled for topology '${topology}': run it with --allow-control (runTopology option allowControl)`);
+          if (!options.allowControl)
+            throw new ForbiddenError(`replay is disabled for topology '${topology}': run it with --allow-control (runTopology option allowControl)`);
           if (!options.deadLetterStream) throw new NotFoundError('dead letters are not kept in a stream here: nothing to replay');
           const body = jsonBody(data);
           return replayDeadLetters(options.transport, topology, {
@@ -156,15 +171,33 @@ function filterOf(body: Record<string, unknown>): DeadLetterFilter {
   if (status !== undefined && !(Array.isArray(status) && status.every((x) => STATUSES.includes(x as DeadLetterStatus)))) {
     throw new BadRequestError(`'status' must be a list of ${STATUSES.join(', ')}, got ${JSON.stringify(status)}`);
   }
-  return { subject: stringOf(body, 'subject'), reason: stringOf(body, 'reason'), sinceMs: intOf(body, 'sinceMs'), untilMs: intOf(body, 'untilMs'), status: status as DeadLetterStatus[] | undefined };
+  return {
+    subject: stringOf(body, 'subject'),
+    reason: stringOf(body, 'reason'),
+    sinceMs: intOf(body, 'sinceMs'),
+    untilMs: intOf(body, 'untilMs'),
+    status: status as DeadLetterStatus[] | undefined,
+  };
 }
 
 /** A listing line: the record without its bytes and headers. */
 function summaryOf({ seq, status, record: r, replay }: DeadLetterEntry): Record<string, unknown> {
   return {
-    seq, status, subject: r.subject, operator: r.operator, error: r.error, failedAt: r.failedAt, attempts: r.attempts,
-    stream: r.stream, streamSeq: r.seq, key: r.key, bytes: r.payloadBytes ?? r.payload.length, truncated: r.payloadTruncated === true,
-    replayOf: r.replayOf, replayAttempt: r.replayAttempt, replayedTo: replay?.to,
+    seq,
+    status,
+    subject: r.subject,
+    operator: r.operator,
+    error: r.error,
+    failedAt: r.failedAt,
+    attempts: r.attempts,
+    stream: r.stream,
+    streamSeq: r.seq,
+    key: r.key,
+    bytes: r.payloadBytes ?? r.payload.length,
+    truncated: r.payloadTruncated === true,
+    replayOf: r.replayOf,
+    replayAttempt: r.replayAttempt,
+    replayedTo: replay?.to,
   };
 }
 

@@ -73,9 +73,7 @@ export function streamSource<T>(
   const maxDeliveries = options.maxDeliveries ?? STREAM_SOURCE_DEFAULTS.maxDeliveries;
   const redeliveryDelayMs = options.redeliveryDelayMs ?? STREAM_SOURCE_DEFAULTS.redeliveryDelayMs;
   const operator = `stream:${streamName}`;
-  const messages$ = defer(() =>
-    from(transport.ensureStream({ name: streamName, subjects, maxAgeMs: options.maxAgeMs, storage: options.storage })),
-  ).pipe(
+  const messages$ = defer(() => from(transport.ensureStream({ name: streamName, subjects, maxAgeMs: options.maxAgeMs, storage: options.storage }))).pipe(
     mergeMap(() =>
       transport.consume({
         stream: streamName,
@@ -129,7 +127,10 @@ export function streamSource<T>(
       const now = outcome?.resume === true || failure.name === 'TerminalError';
       if (!now && msg.deliveryCount < maxDeliveries) {
         const delay = backoffDelayMs(msg.deliveryCount, { initialDelayMs: redeliveryDelayMs, maxDelayMs: 30_000, multiplier: 2, jitter: 'none' });
-        deps.logger.warn({ stream: msg.stream, seq: msg.seq, subject: msg.subject, delivery: msg.deliveryCount, retryInMs: delay, err: failure }, 'an effect of this message failed: it will be redelivered');
+        deps.logger.warn(
+          { stream: msg.stream, seq: msg.seq, subject: msg.subject, delivery: msg.deliveryCount, retryInMs: delay, err: failure },
+          'an effect of this message failed: it will be redelivered',
+        );
         return msg.nak(delay);
       }
       // Out of deliveries: the dead letter is this message's last effect, then it is acked.

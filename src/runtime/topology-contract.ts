@@ -78,15 +78,43 @@ export interface TopologyContract {
 }
 
 const H = {
-  contentTypeIn: { name: HEADERS.contentType, presence: 'optional', description: `${msgpackCodec.contentType} (the default when absent) or ${jsonCodec.contentType}` },
-  msgIdIn: { name: HEADERS.msgId, presence: 'optional', description: 'JetStream drops a second publish with the same id within the stream duplicate window; the id also names the message in dead letters' },
+  contentTypeIn: {
+    name: HEADERS.contentType,
+    presence: 'optional',
+    description: `${msgpackCodec.contentType} (the default when absent) or ${jsonCodec.contentType}`,
+  },
+  msgIdIn: {
+    name: HEADERS.msgId,
+    presence: 'optional',
+    description: 'JetStream drops a second publish with the same id within the stream duplicate window; the id also names the message in dead letters',
+  },
   eventTimeIn: { name: HEADERS.eventTime, presence: 'optional', description: 'event time, epoch milliseconds as a decimal integer; default: when it arrived' },
   keyIn: { name: HEADERS.key, presence: 'optional', description: 'actor/partition key' },
-  replayOf: { name: REPLAY_HEADERS.of, presence: 'optional', description: 'on a message replayed from the dead letters: `<dead-letter stream>/<seq>` of its record' },
-  replayAttempt: { name: REPLAY_HEADERS.attempt, presence: 'optional', description: 'on a replayed message: 1 for the first replay, 2 for a parked record replayed again, ...' },
-  otherIn: { name: '*', presence: 'optional', description: 'any other header (e.g. W3C traceparent/tracestate) is carried unchanged to what the message causes; Sluice writes no trace headers itself' },
-  contentTypeOut: { name: HEADERS.contentType, presence: 'always', description: `${msgpackCodec.contentType} (or ${jsonCodec.contentType} for a JSON sink); a routed message forwarded byte for byte keeps the header it arrived with, and none means MessagePack` },
-  eventTimeOut: { name: HEADERS.eventTime, presence: 'sometimes', description: 'event time of the input, epoch milliseconds as a decimal integer (when the output is an envelope)' },
+  replayOf: {
+    name: REPLAY_HEADERS.of,
+    presence: 'optional',
+    description: 'on a message replayed from the dead letters: `<dead-letter stream>/<seq>` of its record',
+  },
+  replayAttempt: {
+    name: REPLAY_HEADERS.attempt,
+    presence: 'optional',
+    description: 'on a replayed message: 1 for the first replay, 2 for a parked record replayed again, ...',
+  },
+  otherIn: {
+    name: '*',
+    presence: 'optional',
+    description: 'any other header (e.g. W3C traceparent/tracestate) is carried unchanged to what the message causes; Sluice writes no trace headers itself',
+  },
+  contentTypeOut: {
+    name: HEADERS.contentType,
+    presence: 'always',
+    description: `${msgpackCodec.contentType} (or ${jsonCodec.contentType} for a JSON sink); a routed message forwarded byte for byte keeps the header it arrived with, and none means MessagePack`,
+  },
+  eventTimeOut: {
+    name: HEADERS.eventTime,
+    presence: 'sometimes',
+    description: 'event time of the input, epoch milliseconds as a decimal integer (when the output is an envelope)',
+  },
   keyOut: { name: HEADERS.key, presence: 'sometimes', description: 'the key, when one was assigned' },
   forwarded: { name: '*', presence: 'sometimes', description: 'headers of the input it came from, except Nats-Msg-Id (trace headers travel this way)' },
 } as const satisfies Record<string, ContractHeader>;
@@ -145,7 +173,17 @@ export function contractOf(name: string, nodes: readonly WiringNode[], options: 
 
   for (const n of nodes) {
     if (n.kind === 'source') {
-      subjects.push({ subject: n.subject, direction: 'in', part: 'source', transport: 'core', payload: n.payload, contentType: msgpackCodec.contentType, headers: [H.contentTypeIn, H.eventTimeIn, H.keyIn, H.replayOf, H.replayAttempt, H.otherIn], guarantee: 'at-most-once', because: `core NATS${n.queue !== undefined ? ` (queue group ${n.queue})` : ''}: what arrives while no instance runs is gone` });
+      subjects.push({
+        subject: n.subject,
+        direction: 'in',
+        part: 'source',
+        transport: 'core',
+        payload: n.payload,
+        contentType: msgpackCodec.contentType,
+        headers: [H.contentTypeIn, H.eventTimeIn, H.keyIn, H.replayOf, H.replayAttempt, H.otherIn],
+        guarantee: 'at-most-once',
+        because: `core NATS${n.queue !== undefined ? ` (queue group ${n.queue})` : ''}: what arrives while no instance runs is gone`,
+      });
     } else if (n.kind === 'stream') {
       const list = n.subjects ?? splitSubjects(n.subject);
       addStream(n.stream, list);
@@ -163,7 +201,10 @@ export function contractOf(name: string, nodes: readonly WiringNode[], options: 
           contentType: msgpackCodec.contentType,
           headers: [H.contentTypeIn, H.msgIdIn, H.eventTimeIn, H.keyIn, H.replayOf, H.replayAttempt, H.otherIn],
           guarantee: n.ordered === true ? 'at-most-once' : 'at-least-once',
-          because: n.ordered === true ? 'ordered read: nothing acknowledged' : 'acknowledged only after every effect it caused is complete; see the paths for end-to-end guarantees',
+          because:
+            n.ordered === true
+              ? 'ordered read: nothing acknowledged'
+              : 'acknowledged only after every effect it caused is complete; see the paths for end-to-end guarantees',
         });
       }
     } else if (n.kind === 'sink') {
@@ -182,9 +223,22 @@ export function contractOf(name: string, nodes: readonly WiringNode[], options: 
           stream: n.stream ?? owner?.stream,
           payload: n.payload,
           contentType: msgpackCodec.contentType,
-          headers: [H.contentTypeOut, ...(n.durable === true ? [sinkMsgId(name, n.name ?? '?')] : []), H.eventTimeOut, H.keyOut, ...(internal ? [{ name: HEADERS.originSubject, presence: 'always', description: 'the subject the input first arrived on' } as const] : []), H.forwarded],
+          headers: [
+            H.contentTypeOut,
+            ...(n.durable === true ? [sinkMsgId(name, n.name ?? '?')] : []),
+            H.eventTimeOut,
+            H.keyOut,
+            ...(internal ? [{ name: HEADERS.originSubject, presence: 'always', description: 'the subject the input first arrived on' } as const] : []),
+            H.forwarded,
+          ],
           guarantee: weakest,
-          because: weakest !== undefined ? (n.paths ?? []).filter((p) => p.guarantee === weakest).map((p) => `from ${p.from}: ${p.because}`).join('; ') : undefined,
+          because:
+            weakest !== undefined
+              ? (n.paths ?? [])
+                  .filter((p) => p.guarantee === weakest)
+                  .map((p) => `from ${p.from}: ${p.because}`)
+                  .join('; ')
+              : undefined,
           description: internal ? 'hand-over to a part of the topology through its own stream' : undefined,
         });
       }
@@ -210,16 +264,35 @@ export function contractOf(name: string, nodes: readonly WiringNode[], options: 
     stream: dlqStream,
     payload: jsonSchemaOf(replayMarkerPayloadSchema),
     contentType: msgpackCodec.contentType,
-    headers: [{ name: HEADERS.contentType, presence: 'always', description: msgpackCodec.contentType }, { name: HEADERS.msgId, presence: 'always', description: '`sluice-replayed:<dead-letter stream>:<seq>`' }],
+    headers: [
+      { name: HEADERS.contentType, presence: 'always', description: msgpackCodec.contentType },
+      { name: HEADERS.msgId, presence: 'always', description: '`sluice-replayed:<dead-letter stream>:<seq>`' },
+    ],
     description: 'replay markers: a record was replayed (written by replayDeadLetters; docs/dead-letters.md)',
   });
   // The stream captures every part's dead letters (the runtime creates it so).
   addStream(dlqStream, dlqSubjects);
   if (options.service === true) {
     for (const endpoint of SERVICE_ENDPOINTS) {
-      subjects.push({ subject: serviceSubject(name, endpoint), direction: 'request', part: 'service', transport: 'core', contentType: jsonCodec.contentType, headers: [], description: `micro service endpoint '${endpoint}' (JSON request and answer; see serveTopologyService)` });
+      subjects.push({
+        subject: serviceSubject(name, endpoint),
+        direction: 'request',
+        part: 'service',
+        transport: 'core',
+        contentType: jsonCodec.contentType,
+        headers: [],
+        description: `micro service endpoint '${endpoint}' (JSON request and answer; see serveTopologyService)`,
+      });
     }
-    subjects.push({ subject: '$SRV.>', direction: 'request', part: 'service', transport: 'core', contentType: jsonCodec.contentType, headers: [], description: `NATS micro service discovery (PING, INFO, STATS) for sluice-${name}` });
+    subjects.push({
+      subject: '$SRV.>',
+      direction: 'request',
+      part: 'service',
+      transport: 'core',
+      contentType: jsonCodec.contentType,
+      headers: [],
+      description: `NATS micro service discovery (PING, INFO, STATS) for sluice-${name}`,
+    });
   }
   subjects.sort((a, b) => ORDER[a.direction] - ORDER[b.direction]);
   return {
@@ -241,17 +314,55 @@ function partSubjectsOf(topology: string, n: WiringNode): ContractSubject[] {
   const inputs = n.inputs ?? [];
   const payloadOf = (subject: string): JsonSchema | undefined => n.payloads?.[subject];
   for (const subject of inputs) {
-    out.push({ subject, direction: 'in', part, transport: 'jetstream', stream: n.stream, payload: payloadOf(subject), contentType: msgpackCodec.contentType, headers: [H.contentTypeIn, H.msgIdIn, H.eventTimeIn, H.otherIn], guarantee: 'exactly-once', because: EXACTLY_ONCE });
+    out.push({
+      subject,
+      direction: 'in',
+      part,
+      transport: 'jetstream',
+      stream: n.stream,
+      payload: payloadOf(subject),
+      contentType: msgpackCodec.contentType,
+      headers: [H.contentTypeIn, H.msgIdIn, H.eventTimeIn, H.otherIn],
+      guarantee: 'exactly-once',
+      because: EXACTLY_ONCE,
+    });
   }
   for (const subject of splitSubjects(n.subject)) {
     if (inputs.includes(subject)) continue;
     const own = { part, transport: 'jetstream', stream: n.stream, contentType: msgpackCodec.contentType } as const;
     if (n.kind === 'actor' && subject.endsWith('.tell')) {
-      out.push({ ...own, subject, direction: 'in', headers: [H.contentTypeIn, H.msgIdIn, { name: REPLY_TO_HEADER, presence: 'optional', description: 'inbox for the behaviour\'s ctx.reply (askActor)' }, H.otherIn], guarantee: 'exactly-once', because: EXACTLY_ONCE, description: 'a message to the actor of the key in the token before `.tell` (tellActor/askActor build it)' });
+      out.push({
+        ...own,
+        subject,
+        direction: 'in',
+        headers: [
+          H.contentTypeIn,
+          H.msgIdIn,
+          { name: REPLY_TO_HEADER, presence: 'optional', description: "inbox for the behaviour's ctx.reply (askActor)" },
+          H.otherIn,
+        ],
+        guarantee: 'exactly-once',
+        because: EXACTLY_ONCE,
+        description: 'a message to the actor of the key in the token before `.tell` (tellActor/askActor build it)',
+      });
     } else if (n.kind === 'actor' && subject.endsWith('.reset')) {
-      out.push({ ...own, subject, direction: 'in', headers: [H.contentTypeIn, H.msgIdIn], guarantee: 'exactly-once', because: EXACTLY_ONCE, description: 'un-stops a key stopped by supervision (resetActorKey)' });
+      out.push({
+        ...own,
+        subject,
+        direction: 'in',
+        headers: [H.contentTypeIn, H.msgIdIn],
+        guarantee: 'exactly-once',
+        because: EXACTLY_ONCE,
+        description: 'un-stops a key stopped by supervision (resetActorKey)',
+      });
     } else {
-      out.push({ ...own, subject, direction: 'internal', headers: [H.contentTypeIn, H.msgIdIn, { name: HEADERS.originSubject, presence: 'sometimes', description: 'the subject the input first arrived on' }], description: n.kind === 'actor' ? 'timer firings and hand-over inside the actor' : 'values and triggers handed to the batch' });
+      out.push({
+        ...own,
+        subject,
+        direction: 'internal',
+        headers: [H.contentTypeIn, H.msgIdIn, { name: HEADERS.originSubject, presence: 'sometimes', description: 'the subject the input first arrived on' }],
+        description: n.kind === 'actor' ? 'timer firings and hand-over inside the actor' : 'values and triggers handed to the batch',
+      });
     }
   }
   // Outputs: the concrete subjects with a schema, then the declared patterns no schema covers.
@@ -271,7 +382,11 @@ function partSubjectsOf(topology: string, n: WiringNode): ContractSubject[] {
       headers: [
         n.kind === 'actor'
           ? { name: HEADERS.contentType, presence: 'always', description: msgpackCodec.contentType }
-          : { name: HEADERS.contentType, presence: 'sometimes', description: "what the batch's flush passes to emit with the bytes it encoded (none means MessagePack)" },
+          : {
+              name: HEADERS.contentType,
+              presence: 'sometimes',
+              description: "what the batch's flush passes to emit with the bytes it encoded (none means MessagePack)",
+            },
         { name: HEADERS.msgId, presence: 'always', description: `${msgId}: deterministic, so a re-publish after a crash is dropped as a duplicate` },
         ...(n.kind === 'actor' ? [{ name: HEADERS.key, presence: 'always', description: 'the actor key that emitted it' } as const] : []),
       ],
@@ -280,15 +395,38 @@ function partSubjectsOf(topology: string, n: WiringNode): ContractSubject[] {
     });
   }
   if (n.queryPattern !== undefined) {
-    out.push({ subject: n.queryPattern, direction: 'request', part, transport: 'core', contentType: msgpackCodec.contentType, headers: [], guarantee: 'at-most-once', because: 'core request/reply', description: 'state query for the key in the last token (queryActorState): answered from committed state' });
+    out.push({
+      subject: n.queryPattern,
+      direction: 'request',
+      part,
+      transport: 'core',
+      contentType: msgpackCodec.contentType,
+      headers: [],
+      guarantee: 'at-most-once',
+      because: 'core request/reply',
+      description: 'state query for the key in the last token (queryActorState): answered from committed state',
+    });
   }
   if (n.kind === 'actor') {
-    out.push({ subject: `(the ${REPLY_TO_HEADER} header of a told message)`, direction: 'reply', part, transport: 'core', contentType: msgpackCodec.contentType, headers: [{ name: HEADERS.contentType, presence: 'always', description: msgpackCodec.contentType }, { name: HEADERS.key, presence: 'always', description: 'the actor key' }], guarantee: 'at-most-once', because: 'sent after the commit; a crash in between loses the reply, not the effect', description: "the behaviour's ctx.reply" });
+    out.push({
+      subject: `(the ${REPLY_TO_HEADER} header of a told message)`,
+      direction: 'reply',
+      part,
+      transport: 'core',
+      contentType: msgpackCodec.contentType,
+      headers: [
+        { name: HEADERS.contentType, presence: 'always', description: msgpackCodec.contentType },
+        { name: HEADERS.key, presence: 'always', description: 'the actor key' },
+      ],
+      guarantee: 'at-most-once',
+      because: 'sent after the commit; a crash in between loses the reply, not the effect',
+      description: "the behaviour's ctx.reply",
+    });
   }
   return out;
 }
 
-const AT_MOST_ONCE_REQUEST = 'core request/reply: a request lost in a crash or while no instance runs is not answered; the requester\'s timeout decides';
+const AT_MOST_ONCE_REQUEST = "core request/reply: a request lost in a crash or while no instance runs is not answered; the requester's timeout decides";
 
 /** A `t.respond` responder: the requests it answers and the replies it sends to the requester's inbox. */
 function responderSubjectsOf(topology: string, n: WiringNode): ContractSubject[] {
@@ -314,10 +452,26 @@ function responderSubjectsOf(topology: string, n: WiringNode): ContractSubject[]
       payload: n.replyPayload,
       contentType: msgpackCodec.contentType,
       headers: [
-        { name: HEADERS.contentType, presence: 'sometimes', description: `on an answer: the request's encoding (${msgpackCodec.contentType} when it had none), or the responder's codec` },
-        { name: RESPOND_HEADERS.outcome, presence: 'always', description: '`answered` (the handler), `deadline` or `overloaded` (the fallback answered), or `error`' },
-        { name: RESPOND_HEADERS.error, presence: 'sometimes', description: 'on an error reply (empty body): `<ErrorName>: <message>`, one line, at most 500 characters' },
-        { name: RESPOND_HEADERS.errorCode, presence: 'sometimes', description: 'on an error reply: `400` the request could not be decoded or did not match its schema, `500` the handler or fallback failed' },
+        {
+          name: HEADERS.contentType,
+          presence: 'sometimes',
+          description: `on an answer: the request's encoding (${msgpackCodec.contentType} when it had none), or the responder's codec`,
+        },
+        {
+          name: RESPOND_HEADERS.outcome,
+          presence: 'always',
+          description: '`answered` (the handler), `deadline` or `overloaded` (the fallback answered), or `error`',
+        },
+        {
+          name: RESPOND_HEADERS.error,
+          presence: 'sometimes',
+          description: 'on an error reply (empty body): `<ErrorName>: <message>`, one line, at most 500 characters',
+        },
+        {
+          name: RESPOND_HEADERS.errorCode,
+          presence: 'sometimes',
+          description: 'on an error reply: `400` the request could not be decoded or did not match its schema, `500` the handler or fallback failed',
+        },
       ],
       guarantee: 'at-most-once',
       because: AT_MOST_ONCE_REQUEST,
@@ -330,7 +484,7 @@ function responderSubjectsOf(topology: string, n: WiringNode): ContractSubject[]
 function scheduleSubjectOf(n: WiringNode): ContractSubject {
   const t = n.timing;
   const catchUp = t?.catchUp ?? 'skip';
-  const when = `cron '${t?.cron ?? '?'}' in ${t?.tz ?? 'the process\'s local time zone'}, catch-up '${catchUp}', overlap '${t?.overlap ?? 'skip'}'`;
+  const when = `cron '${t?.cron ?? '?'}' in ${t?.tz ?? "the process's local time zone"}, catch-up '${catchUp}', overlap '${t?.overlap ?? 'skip'}'`;
   return {
     subject: n.subject,
     direction: 'internal',
@@ -351,7 +505,10 @@ function scheduleSubjectOf(n: WiringNode): ContractSubject {
 
 function splitSubjects(subject: string): string[] {
   if (subject.startsWith('(')) return [subject];
-  return subject.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  return subject
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
 }
 
 function weakestOf(guarantees: readonly Guarantee[]): Guarantee {

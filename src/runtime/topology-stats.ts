@@ -95,10 +95,21 @@ export class TopologyStatsCollector {
       const r = p.read();
       const then = base.parts.get(p.name) ?? { in: 0, out: 0 };
       return {
-        kind: p.kind, name: p.name, state: r.state, in: r.in, out: r.out,
-        inPerSec: rate(r.in, then.in), outPerSec: rate(r.out, then.out),
-        deadLetters: r.deadLetters, unsettled: r.unsettled, lag: lags[i] ?? r.lag ?? null,
-        batches: r.batches, lastBatchSize: r.lastBatchSize, maxBatchSize: r.maxBatchSize, actors: r.actors, outbox: r.outbox,
+        kind: p.kind,
+        name: p.name,
+        state: r.state,
+        in: r.in,
+        out: r.out,
+        inPerSec: rate(r.in, then.in),
+        outPerSec: rate(r.out, then.out),
+        deadLetters: r.deadLetters,
+        unsettled: r.unsettled,
+        lag: lags[i] ?? r.lag ?? null,
+        batches: r.batches,
+        lastBatchSize: r.lastBatchSize,
+        maxBatchSize: r.maxBatchSize,
+        actors: r.actors,
+        outbox: r.outbox,
         ...(r.detail !== undefined ? { detail: r.detail } : {}),
       };
     });
@@ -113,9 +124,17 @@ export class TopologyStatsCollector {
       if (p.state === 'failed') worse('failing', `${p.name} failed`);
       else if (p.state === 'starting') worse('starting', `${p.name} is starting`);
     }
-    if (snapshot.unsettledOutputs > 0) worse('degraded', `${snapshot.unsettledOutputs} values reached a sink after their input was acknowledged (an async stage Sluice cannot see: that path is at-most-once)`);
+    if (snapshot.unsettledOutputs > 0)
+      worse(
+        'degraded',
+        `${snapshot.unsettledOutputs} values reached a sink after their input was acknowledged (an async stage Sluice cannot see: that path is at-most-once)`,
+      );
     const recentDead = current.deadLetters - minuteAgo.deadLetters;
-    if (recentDead > 0) worse('degraded', `${recentDead} dead letter${recentDead === 1 ? '' : 's'} in the last ${Math.min(60, Math.round((current.at - minuteAgo.at) / 1000))} s`);
+    if (recentDead > 0)
+      worse(
+        'degraded',
+        `${recentDead} dead letter${recentDead === 1 ? '' : 's'} in the last ${Math.min(60, Math.round((current.at - minuteAgo.at) / 1000))} s`,
+      );
     return {
       ...snapshot,
       topology,

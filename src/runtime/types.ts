@@ -224,7 +224,11 @@ export interface TopologyContext {
    * in-process. Needs the LMDB state directory
    * (`stateDir`, `SLUICE_STATE_DIR`).
    */
-  actor<S, M, P = unknown>(def: ActorDefinition<S, M, P>, input?: Observable<Envelope<M>> | readonly Observable<Envelope<M>>[], options?: TopologyActorOptions): Observable<Envelope<unknown>>;
+  actor<S, M, P = unknown>(
+    def: ActorDefinition<S, M, P>,
+    input?: Observable<Envelope<M>> | readonly Observable<Envelope<M>>[],
+    options?: TopologyActorOptions,
+  ): Observable<Envelope<unknown>>;
   /**
    * Reads the committed state of the actor `def` that {@link actor} mounted in this topology, in
    * this process (no NATS round trip): for a part that decides from an actor's state, such as a
@@ -289,4 +293,3 @@ export type TopologyOutput = void | Observable<unknown> | readonly Observable<un
 
 /** Wires a topology's pipelines; called once per run. Keep it free of I/O: use the context. */
 export type TopologyBuilder = (ctx: TopologyContext) => TopologyOutput;
-

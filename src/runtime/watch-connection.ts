@@ -35,7 +35,11 @@ export function watchConnection(transport: Transport, options: WatchConnectionOp
         return;
       }
       stats.recordReconnect(event.atMs);
-      const window = { disconnectedAt: new Date(event.disconnectedAtMs).toISOString(), reconnectedAt: new Date(event.atMs).toISOString(), downMs: event.downMs };
+      const window = {
+        disconnectedAt: new Date(event.disconnectedAtMs).toISOString(),
+        reconnectedAt: new Date(event.atMs).toISOString(),
+        downMs: event.downMs,
+      };
       logger.warn(
         { server: event.server, ...window, coreSources },
         coreSources.length > 0

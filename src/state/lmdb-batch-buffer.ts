@@ -37,7 +37,11 @@ export const batchBufferLayout = {
  * Queues a sealed segment for the flusher (`sq.<tail>`, then `sqt` + 1), through the writer of the
  * accumulator's transaction.
  */
-export function enqueueSealed(w: { get<V>(ns: string, key: string): V | undefined; put<V>(ns: string, key: string, value: V): void }, ns: string, segment: number): void {
+export function enqueueSealed(
+  w: { get<V>(ns: string, key: string): V | undefined; put<V>(ns: string, key: string, value: V): void },
+  ns: string,
+  segment: number,
+): void {
   const tail = w.get<number>(ns, batchBufferLayout.queueTail) ?? 0;
   w.put(ns, batchBufferLayout.queued(tail), segment);
   w.put(ns, batchBufferLayout.queueTail, tail + 1);
@@ -115,10 +119,13 @@ const NAME = /^[A-Za-z0-9_-]{1,100}$/;
  */
 export function lmdbBatchBuffer<T>(config: LmdbBatchBufferConfig<T>): LmdbBatchBuffer<T> {
   const { store } = config;
-  if (store === undefined || typeof store.transaction !== 'function') throw new InvalidConfigError('lmdbBatchBuffer', 'store', 'must be a StateStore (openStateStore)');
-  if (typeof config.name !== 'string' || !NAME.test(config.name)) throw new InvalidConfigError('lmdbBatchBuffer', 'name', `must be 1-100 letters, digits, '-' or '_', got ${JSON.stringify(config.name)}`);
+  if (store === undefined || typeof store.transaction !== 'function')
+    throw new InvalidConfigError('lmdbBatchBuffer', 'store', 'must be a StateStore (openStateStore)');
+  if (typeof config.name !== 'string' || !NAME.test(config.name))
+    throw new InvalidConfigError('lmdbBatchBuffer', 'name', `must be 1-100 letters, digits, '-' or '_', got ${JSON.stringify(config.name)}`);
   const releaseChunk = config.releaseChunk ?? 10_000;
-  if (!Number.isInteger(releaseChunk) || releaseChunk < 1) throw new InvalidConfigError('lmdbBatchBuffer', 'releaseChunk', `must be an integer >= 1, got ${releaseChunk}`);
+  if (!Number.isInteger(releaseChunk) || releaseChunk < 1)
+    throw new InvalidConfigError('lmdbBatchBuffer', 'releaseChunk', `must be an integer >= 1, got ${releaseChunk}`);
   const seqOf = config.seqOf ?? defaultSeqOf;
   const L = batchBufferLayout;
   const ns = L.namespace(config.name);
@@ -211,7 +218,10 @@ export function lmdbBatchBuffer<T>(config: LmdbBatchBufferConfig<T>): LmdbBatchB
       });
       return segmentOf(a.open);
     },
-    unreleased: () => sealedNumbers().filter((s) => s.info.releasing !== true).map((s) => segmentOf(s.n)),
+    unreleased: () =>
+      sealedNumbers()
+        .filter((s) => s.info.releasing !== true)
+        .map((s) => segmentOf(s.n)),
   };
 }
 

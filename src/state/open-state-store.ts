@@ -7,16 +7,7 @@ import { partitionOf } from './partition-of.js';
 import { claimStateDirectory } from './claim-state-directory.js';
 import { prepareStateDirectory } from './prepare-state-directory.js';
 import { InvalidNamespaceError, StateDirectoryError, StateDiskFullError, StateMapFullError } from './state-errors.js';
-import type {
-  Checkpoint,
-  DurableTimer,
-  OutboxRecord,
-  StateEntry,
-  StateStore,
-  StateStoreConfig,
-  StateWrite,
-  StateWriter,
-} from './types.js';
+import type { Checkpoint, DurableTimer, OutboxRecord, StateEntry, StateStore, StateStoreConfig, StateWrite, StateWriter } from './types.js';
 
 const DEFAULT_PARTITIONS = 16;
 const DEFAULT_MAP_SIZE_BYTES = 4 * 1024 ** 3;
@@ -88,7 +79,9 @@ export function openStateStore(config: StateStoreConfig): StateStore {
     env = lmdb().open({ path: dir, maxDbs: maxNamespaces, mapSize: mapSizeBytes, noSync: config.noSync === true, noSubdir: false });
   } catch (err) {
     release();
-    throw new StateDirectoryError(dir, `LMDB cannot open a store there (${(err as Error).message}): use a directory on a local disk (SLUICE_STATE_DIR)`, { cause: err });
+    throw new StateDirectoryError(dir, `LMDB cannot open a store there (${(err as Error).message}): use a directory on a local disk (SLUICE_STATE_DIR)`, {
+      cause: err,
+    });
   }
 
   const dbs = new Map<string, Database>();
@@ -119,12 +112,20 @@ export function openStateStore(config: StateStoreConfig): StateStore {
     if (existing.topology !== config.topology) {
       void env.close();
       release();
-      throw new InvalidConfigError('openStateStore', 'topology', `is '${config.topology}' but the store in '${dir}' belongs to topology '${existing.topology}'`);
+      throw new InvalidConfigError(
+        'openStateStore',
+        'topology',
+        `is '${config.topology}' but the store in '${dir}' belongs to topology '${existing.topology}'`,
+      );
     }
     if (existing.partitions !== partitions) {
       void env.close();
       release();
-      throw new InvalidConfigError('openStateStore', 'partitions', `is ${partitions} but the store in '${dir}' was created with ${existing.partitions} (keys would map to other partitions)`);
+      throw new InvalidConfigError(
+        'openStateStore',
+        'partitions',
+        `is ${partitions} but the store in '${dir}' was created with ${existing.partitions} (keys would map to other partitions)`,
+      );
     }
   }
 
@@ -142,8 +143,7 @@ export function openStateStore(config: StateStoreConfig): StateStore {
     put: (namespace, key, value) => quiet(userDb(namespace).put([part(key), key], value)),
     delete: (namespace, key) => quiet(userDb(namespace).remove([part(key), key])),
     putCheckpoint: (engine, checkpoint) => quiet(db(DB.checkpoints).put(engine, checkpoint)),
-    putOutbox: (engine, record) =>
-      quiet(db(DB.outbox).put([engine, record.seq], { createdAt: record.createdAt, blob: record.blob })),
+    putOutbox: (engine, record) => quiet(db(DB.outbox).put([engine, record.seq], { createdAt: record.createdAt, blob: record.blob })),
     deleteOutbox: (engine, seq) => quiet(db(DB.outbox).remove([engine, seq])),
     setTimer: (timer) => {
       const k = [timer.owner, part(timer.key), timer.key];
@@ -271,7 +271,10 @@ export function openStateStore(config: StateStoreConfig): StateStore {
       release();
       // After a failed commit lmdb-js's close never settles: do not let it hold up an exit.
       let timer: NodeJS.Timeout | undefined;
-      const settled = await Promise.race([env.close().then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS)))]);
+      const settled = await Promise.race([
+        env.close().then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS))),
+      ]);
       clearTimeout(timer);
       if (!settled) stuck.add(dir);
     },
@@ -289,11 +292,16 @@ function* prefixed<T>(d: Database, first: string, fn: (key: readonly Key[], valu
 }
 
 function validate(config: StateStoreConfig, partitions: number, mapSizeBytes: number, maxNamespaces: number): void {
-  if (typeof config.dir !== 'string' || config.dir.length === 0) throw new InvalidConfigError('openStateStore', 'dir', `must be a non-empty path, got ${JSON.stringify(config.dir)}`);
-  if (typeof config.topology !== 'string' || config.topology.length === 0) throw new InvalidConfigError('openStateStore', 'topology', `must be a non-empty name, got ${JSON.stringify(config.topology)}`);
-  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 65_536) throw new InvalidConfigError('openStateStore', 'partitions', `must be an integer in 1..65536, got ${partitions}`);
-  if (!Number.isFinite(mapSizeBytes) || mapSizeBytes < 1024 * 1024) throw new InvalidConfigError('openStateStore', 'mapSizeBytes', `must be at least 1048576 (1 MiB), got ${mapSizeBytes}`);
-  if (!Number.isInteger(maxNamespaces) || maxNamespaces < 8 || maxNamespaces > 10_000) throw new InvalidConfigError('openStateStore', 'maxNamespaces', `must be an integer in 8..10000, got ${maxNamespaces}`);
+  if (typeof config.dir !== 'string' || config.dir.length === 0)
+    throw new InvalidConfigError('openStateStore', 'dir', `must be a non-empty path, got ${JSON.stringify(config.dir)}`);
+  if (typeof config.topology !== 'string' || config.topology.length === 0)
+    throw new InvalidConfigError('openStateStore', 'topology', `must be a non-empty name, got ${JSON.stringify(config.topology)}`);
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 65_536)
+    throw new InvalidConfigError('openStateStore', 'partitions', `must be an integer in 1..65536, got ${partitions}`);
+  if (!Number.isFinite(mapSizeBytes) || mapSizeBytes < 1024 * 1024)
+    throw new InvalidConfigError('openStateStore', 'mapSizeBytes', `must be at least 1048576 (1 MiB), got ${mapSizeBytes}`);
+  if (!Number.isInteger(maxNamespaces) || maxNamespaces < 8 || maxNamespaces > 10_000)
+    throw new InvalidConfigError('openStateStore', 'maxNamespaces', `must be an integer in 8..10000, got ${maxNamespaces}`);
 }
 
 function checkNamespace(namespace: string): void {
@@ -313,7 +321,10 @@ async function commitCause(err: unknown): Promise<unknown> {
   absorbCommitRejections(inner as object);
   let timer: NodeJS.Timeout | undefined;
   const cause = await Promise.race([
-    (inner as Promise<unknown>).then(() => err, (e: unknown) => e),
+    (inner as Promise<unknown>).then(
+      () => err,
+      (e: unknown) => e,
+    ),
     new Promise<unknown>((resolve) => (timer = setTimeout(() => resolve(err), 1_000))),
   ]);
   clearTimeout(timer);

@@ -24,7 +24,11 @@ export class UnsupportedStateDirectoryError extends StateDirectoryError {
     readonly filesystem: string,
     options?: ErrorOptions,
   ) {
-    super(dir, `it is on a ${filesystem} filesystem, which cannot hold an LMDB store: set SLUICE_STATE_DIR (or stateDir) to a directory on a local disk`, options);
+    super(
+      dir,
+      `it is on a ${filesystem} filesystem, which cannot hold an LMDB store: set SLUICE_STATE_DIR (or stateDir) to a directory on a local disk`,
+      options,
+    );
   }
 }
 
@@ -79,7 +83,13 @@ export class StateDiskFullError extends StateFullError {
     readonly freeBytes: number,
     options?: ErrorOptions,
   ) {
-    super(dir, usedBytes, mapSizeBytes, `the disk holding it is full (${freeBytes < 0 ? 'unknown' : freeBytes} bytes free): free space there, or set SLUICE_STATE_DIR to a disk with room`, options);
+    super(
+      dir,
+      usedBytes,
+      mapSizeBytes,
+      `the disk holding it is full (${freeBytes < 0 ? 'unknown' : freeBytes} bytes free): free space there, or set SLUICE_STATE_DIR to a disk with room`,
+      options,
+    );
   }
 }
 

@@ -23,6 +23,9 @@ export class StateKeyTooLongError extends Error {
     readonly keyBytes: number,
     options?: ErrorOptions,
   ) {
-    super(`state namespace '${namespace}': a key of ${keyBytes} bytes is longer than the ${MAX_STATE_KEY_BYTES} bytes LMDB keys allow; hash long keys (keep the full key in the value) or reject the input`, options);
+    super(
+      `state namespace '${namespace}': a key of ${keyBytes} bytes is longer than the ${MAX_STATE_KEY_BYTES} bytes LMDB keys allow; hash long keys (keep the full key in the value) or reject the input`,
+      options,
+    );
   }
 }

@@ -131,7 +131,8 @@ export async function startTestDriver(topology: Topology, options: TestDriverOpt
   });
   let failure: TopologyFailedError | undefined;
   void running.done.then((exit) => {
-    if (exit.reason === 'failed') failure = exit.error instanceof TopologyFailedError ? exit.error : new TopologyFailedError(topology.name, exit.failedPart ?? 'a pipeline', exit.error);
+    if (exit.reason === 'failed')
+      failure = exit.error instanceof TopologyFailedError ? exit.error : new TopologyFailedError(topology.name, exit.failedPart ?? 'a pipeline', exit.error);
   });
   const assertRunning = (): void => {
     if (failure !== undefined) throw failure;

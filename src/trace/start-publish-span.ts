@@ -13,7 +13,9 @@ export function startPublishSpan(tracer: Tracer, subject: string, headers: Recor
   const { context, SpanKind, trace } = otelApi();
   const parent = parseTraceparent(headers[HEADERS.traceparent]);
   const parentContext =
-    parent === undefined ? context.active() : trace.setSpanContext(context.active(), { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: false });
+    parent === undefined
+      ? context.active()
+      : trace.setSpanContext(context.active(), { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: false });
   const span = tracer.startSpan(
     `send ${subject}`,
     {

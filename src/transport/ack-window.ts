@@ -144,10 +144,13 @@ export class AckWindow<T> implements AckPublisher<T> {
   }
 
   private scheduleSweep(): void {
-    this.sweeper = this.scheduler.schedule(() => {
-      this.guard(() => this.sweep());
-      if (!this.closed) this.scheduleSweep();
-    }, Math.max(50, this.ackTimeoutMs / 2));
+    this.sweeper = this.scheduler.schedule(
+      () => {
+        this.guard(() => this.sweep());
+        if (!this.closed) this.scheduleSweep();
+      },
+      Math.max(50, this.ackTimeoutMs / 2),
+    );
   }
 
   private sweep(): void {

@@ -93,7 +93,8 @@ function positiveInteger(component: string, field: string, value: number | undef
 export function validateOrderedReadOptions(component: string, options: OrderedReadOptions): void {
   if (!NAME_PATTERN.test(options.stream)) throw new InvalidConfigError(component, 'stream', `is not a valid stream name: '${options.stream}'`);
   if (options.filterSubject !== undefined) validateSubject(options.filterSubject, { wildcards: true });
-  if (options.name !== undefined && !NAME_PATTERN.test(options.name)) throw new InvalidConfigError(component, 'name', `is not a valid consumer name prefix: '${options.name}'`);
+  if (options.name !== undefined && !NAME_PATTERN.test(options.name))
+    throw new InvalidConfigError(component, 'name', `is not a valid consumer name prefix: '${options.name}'`);
   if (options.startSeq === undefined) throw new InvalidConfigError(component, 'startSeq', 'is required');
   positiveInteger(component, 'startSeq', options.startSeq);
   if (options.maxBuffered === undefined) throw new InvalidConfigError(component, 'maxBuffered', 'is required');

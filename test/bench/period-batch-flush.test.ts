@@ -17,7 +17,11 @@ describe('period batch flush memory', () => {
   const server = useNatsServer();
 
   it('flushes a 100 MB period in chunks with heap + buffers under 48 MiB above their start', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/period-batch-flush.bench.ts', '--records', '100000', '--pad', '1000', '--url', server().url], { cwd: ROOT, maxBuffer: 1 << 20 });
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'bench/period-batch-flush.bench.ts', '--records', '100000', '--pad', '1000', '--url', server().url],
+      { cwd: ROOT, maxBuffer: 1 << 20 },
+    );
     const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as PeriodFlushBenchResult;
     console.log(`period flush: ${JSON.stringify(r)}`);
     expect({ flushed: r.flushed, chunks: r.chunks }).toEqual({ flushed: 100_000, chunks: 100 });

@@ -25,11 +25,11 @@ describe('bench --quick', () => {
 
   it('prints one JSON document with every mode, baseline, ratio and target, and writes the report and chart', async () => {
     out = await mkdtemp(join(tmpdir(), 'sluice-bench-test-'));
-    const { stdout } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'bench/main.ts', '--quick', '--json', '--nats-url', server().url, '--out', out],
-      { cwd: ROOT, maxBuffer: 64 * 1024 * 1024, timeout: 230_000 },
-    );
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'bench/main.ts', '--quick', '--json', '--nats-url', server().url, '--out', out], {
+      cwd: ROOT,
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 230_000,
+    });
     const lines = stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
     const result = JSON.parse(lines[0]!) as BenchResult;
@@ -42,10 +42,15 @@ describe('bench --quick', () => {
     const names = result.modes.map((m) => m.name);
     expect(names).toEqual(expect.arrayContaining(['raw-forwarder', 'route', 'micro-batch-100ms']));
     // The at-least-once path: JetStream in, each Sluice pipeline beside its hand-written loop.
-    expect(names).toEqual(expect.arrayContaining(['raw-pull-ack', 'stream-route-sink', 'stream-ordered-route-sink', 'raw-pull-publish-ack', 'stream-route-durable-sink']));
-    expect(result.modes.filter((m) => m.input === 'stream').map((m) => m.name).sort()).toEqual(
-      ['raw-pull-ack', 'raw-pull-publish-ack', 'stream-ordered-route-sink', 'stream-route-durable-sink', 'stream-route-sink'],
+    expect(names).toEqual(
+      expect.arrayContaining(['raw-pull-ack', 'stream-route-sink', 'stream-ordered-route-sink', 'raw-pull-publish-ack', 'stream-route-durable-sink']),
     );
+    expect(
+      result.modes
+        .filter((m) => m.input === 'stream')
+        .map((m) => m.name)
+        .sort(),
+    ).toEqual(['raw-pull-ack', 'raw-pull-publish-ack', 'stream-ordered-route-sink', 'stream-route-durable-sink', 'stream-route-sink']);
     expect(names.some((n) => n.startsWith('triggered-'))).toBe(true);
     for (const mode of result.modes) {
       expect(mode.error, `${mode.name} failed`).toBeUndefined();

@@ -85,8 +85,18 @@ const scenarios: Scenario[] = [
       await send('shop.stock.cancel', { orderId: 'o2', sku: 'TEE' });
       await send('shop.stock.reserve', { orderId: 'o4', sku: 'TEE', quantity: -1 });
       await send('shop.stock.confirm', { orderId: 'o5', sku: 'TEE' });
-      await seen(published, ['shop.stock.reserved', 'shop.stock.rejected', 'shop.stock.sold', 'shop.stock.released', 'shop.stock.low', 'sluice.dlq.inventory.stock']);
-      const query = await t.request('shop.stock.query', new TextEncoder().encode(JSON.stringify({ sku: 'TEE' })), { timeoutMs: 5_000, headers: { 'Content-Type': 'application/json' } });
+      await seen(published, [
+        'shop.stock.reserved',
+        'shop.stock.rejected',
+        'shop.stock.sold',
+        'shop.stock.released',
+        'shop.stock.low',
+        'sluice.dlq.inventory.stock',
+      ]);
+      const query = await t.request('shop.stock.query', new TextEncoder().encode(JSON.stringify({ sku: 'TEE' })), {
+        timeoutMs: 5_000,
+        headers: { 'Content-Type': 'application/json' },
+      });
       expect(JSON.parse(new TextDecoder().decode(query.data))).toEqual({ sku: 'TEE', onHand: 4, held: 0, holds: 0, available: 4 });
     },
     notExercised: {
@@ -96,7 +106,12 @@ const scenarios: Scenario[] = [
   {
     topology: lowStock,
     feed: async (t, published) => {
-      for (const level of [{ sku: 'A', onHand: 2 }, { sku: 'B', onHand: 9 }, { sku: 5, onHand: 'none' }]) t.publish('shop.stock.levels', pack(level), { headers: { 'Content-Type': 'application/msgpack' } });
+      for (const level of [
+        { sku: 'A', onHand: 2 },
+        { sku: 'B', onHand: 9 },
+        { sku: 5, onHand: 'none' },
+      ])
+        t.publish('shop.stock.levels', pack(level), { headers: { 'Content-Type': 'application/msgpack' } });
       await seen(published, ['shop.stock.low', 'sluice.dlq.low-stock']);
     },
   },
@@ -105,7 +120,8 @@ const scenarios: Scenario[] = [
     streams: [{ name: 'ANALYTICS', subjects: ['analytics.orders.batch'] }],
     feed: async (t, published) => {
       const headers = { 'Content-Type': 'application/msgpack' };
-      for (let i = 1; i <= 23; i++) await t.publishDurable('shop.orders.web', pack({ orderId: `o${i}`, sku: 'sku-1', quantity: 1, totalCents: 100 * i }), { headers });
+      for (let i = 1; i <= 23; i++)
+        await t.publishDurable('shop.orders.web', pack({ orderId: `o${i}`, sku: 'sku-1', quantity: 1, totalCents: 100 * i }), { headers });
       await t.publishDurable('shop.orders.web', pack({ orderId: 'bad', sku: 'sku-1', quantity: 'one', totalCents: 1 }), { headers });
       await seen(published, ['shop.stock.reserved', 'shop.stock.rejected', 'shop.alerts.low-stock', 'sluice.dlq.orders-ledger']);
       await t.publishDurable('ops.end-of-day', pack({ day: '2026-12-04' }), { headers });
@@ -119,80 +135,100 @@ const scenarios: Scenario[] = [
 ];
 
 describe('the wire contract, checked from another language over a real nats-server', () => {
-  it.each(scenarios.map((s) => [s.topology.name, s] as const))('%s: every output and dead letter decodes and matches its published schema; the subjects used are the ones described', async (_name, scenario) => {
-    // A broker of its own: streams another topology left behind would capture this one's subjects.
-    const broker = await startTestNatsServer();
-    try {
-      await checkScenario(scenario, broker);
-    } finally {
-      await broker.dispose();
-    }
-  }, 90_000);
+  it.each(scenarios.map((s) => [s.topology.name, s] as const))(
+    '%s: every output and dead letter decodes and matches its published schema; the subjects used are the ones described',
+    async (_name, scenario) => {
+      // A broker of its own: streams another topology left behind would capture this one's subjects.
+      const broker = await startTestNatsServer();
+      try {
+        await checkScenario(scenario, broker);
+      } finally {
+        await broker.dispose();
+      }
+    },
+    90_000,
+  );
 });
 
 async function checkScenario(scenario: Scenario, broker: NatsServerHandle): Promise<void> {
-    const server = () => broker;
-    const { topology } = scenario;
-    const contract: TopologyContract = describeContract(topology);
-    const dir = mkdtempSync(join(tmpdir(), `sluice-conformance-${topology.name}-`));
-    dirs.push(dir);
-    const contractFile = join(dir, 'contract.json');
-    writeFileSync(contractFile, JSON.stringify(contract));
+  const server = () => broker;
+  const { topology } = scenario;
+  const contract: TopologyContract = describeContract(topology);
+  const dir = mkdtempSync(join(tmpdir(), `sluice-conformance-${topology.name}-`));
+  dirs.push(dir);
+  const contractFile = join(dir, 'contract.json');
+  writeFileSync(contractFile, JSON.stringify(contract));
 
-    // Everything on the wire, by subject, and what the topology itself published.
-    const observer = await connect({ servers: server().url });
-    const onWire = new Set<string>();
-    observer.subscribe('>', { callback: (_err, msg) => void onWire.add(msg.subject) });
-    await observer.flush();
-    const consumer = await startConsumer(contractFile, server().url, { strictIntegers: LARGE_INTEGERS_ARE_INTEGERS });
+  // Everything on the wire, by subject, and what the topology itself published.
+  const observer = await connect({ servers: server().url });
+  const onWire = new Set<string>();
+  observer.subscribe('>', { callback: (_err, msg) => void onWire.add(msg.subject) });
+  await observer.flush();
+  const consumer = await startConsumer(contractFile, server().url, { strictIntegers: LARGE_INTEGERS_ARE_INTEGERS });
 
-    const transport = await NatsTransport.connect({ servers: server().url });
-    for (const s of scenario.streams ?? []) await transport.ensureStream(s);
-    const run = await runTopology(topology, { transport, logger: pino({ level: process.env.CONFORMANCE_LOG ?? 'silent' }), report: () => undefined, closeTransport: false, stateDir: join(dir, 'state') });
-    try {
-      // Parts create their streams as they start: inputs are published once they exist.
-      const jsm = await jetstreamManager(transport.nc);
-      const exists = async (name: string) => jsm.streams.info(name).then(() => true, () => false);
-      await until(async () => (await Promise.all(contract.streams.map((s) => exists(s.name)))).every(Boolean), { what: 'the topology streams' });
-      await scenario.feed(transport, () => onWire);
-      // Replay the dead letters: the replayed inputs (with their replay headers) fail again and
-      // are parked, and the replay markers go out; all of it must match the contract too.
-      const replay = await replayDeadLetters(transport, topology.name);
-      expect(replay.replayed, 'dead letters replayed').toBeGreaterThan(0);
-      await seen(() => onWire, [deadLetterSubject(topology.name, REPLAYED_PART)]);
-      // The micro service answers the same contract `describe --json` prints.
-      const answer = await transport.nc.request(serviceSubject(topology.name, 'describe'), new Uint8Array(), { timeout: 5_000 });
-      expect(answer.json()).toEqual(JSON.parse(JSON.stringify(contract)));
-    } finally {
-      await run.stop();
-    }
-    const streams = await (await jetstreamManager(transport.nc)).streams.list().next();
-    await transport.close();
-    await observer.drain();
-    const { code, summary, stderr } = await consumer.finish();
+  const transport = await NatsTransport.connect({ servers: server().url });
+  for (const s of scenario.streams ?? []) await transport.ensureStream(s);
+  const run = await runTopology(topology, {
+    transport,
+    logger: pino({ level: process.env.CONFORMANCE_LOG ?? 'silent' }),
+    report: () => undefined,
+    closeTransport: false,
+    stateDir: join(dir, 'state'),
+  });
+  try {
+    // Parts create their streams as they start: inputs are published once they exist.
+    const jsm = await jetstreamManager(transport.nc);
+    const exists = async (name: string) =>
+      jsm.streams.info(name).then(
+        () => true,
+        () => false,
+      );
+    await until(async () => (await Promise.all(contract.streams.map((s) => exists(s.name)))).every(Boolean), { what: 'the topology streams' });
+    await scenario.feed(transport, () => onWire);
+    // Replay the dead letters: the replayed inputs (with their replay headers) fail again and
+    // are parked, and the replay markers go out; all of it must match the contract too.
+    const replay = await replayDeadLetters(transport, topology.name);
+    expect(replay.replayed, 'dead letters replayed').toBeGreaterThan(0);
+    await seen(() => onWire, [deadLetterSubject(topology.name, REPLAYED_PART)]);
+    // The micro service answers the same contract `describe --json` prints.
+    const answer = await transport.nc.request(serviceSubject(topology.name, 'describe'), new Uint8Array(), { timeout: 5_000 });
+    expect(answer.json()).toEqual(JSON.parse(JSON.stringify(contract)));
+  } finally {
+    await run.stop();
+  }
+  const streams = await (await jetstreamManager(transport.nc)).streams.list().next();
+  await transport.close();
+  await observer.drain();
+  const { code, summary, stderr } = await consumer.finish();
 
-    // 1. Every output and dead letter was valid for the other language.
-    expect(summary.invalid, stderr).toEqual([]);
-    expect(code, stderr).toBe(0);
-    const outputs = contract.subjects.filter((s) => (s.direction === 'out' || s.direction === 'dead-letter') && !s.subject.startsWith('('));
-    for (const s of outputs) {
-      if (scenario.notExercised?.[s.subject] !== undefined) continue;
-      const got = Object.entries(summary.received).filter(([subject]) => subjectMatches(s.subject, subject));
-      expect(got.length, `the Python consumer read nothing on ${s.subject}`).toBeGreaterThan(0);
-    }
+  // 1. Every output and dead letter was valid for the other language.
+  expect(summary.invalid, stderr).toEqual([]);
+  expect(code, stderr).toBe(0);
+  const outputs = contract.subjects.filter((s) => (s.direction === 'out' || s.direction === 'dead-letter') && !s.subject.startsWith('('));
+  for (const s of outputs) {
+    if (scenario.notExercised?.[s.subject] !== undefined) continue;
+    const got = Object.entries(summary.received).filter(([subject]) => subjectMatches(s.subject, subject));
+    expect(got.length, `the Python consumer read nothing on ${s.subject}`).toBeGreaterThan(0);
+  }
 
-    // 2. Every subject used on the wire is one the contract names (patterns included).
-    const patterns = contract.subjects.map((s) => s.subject).filter((s) => !s.startsWith('('));
-    const unexplained = [...onWire].filter((subject) => !PROTOCOL.some((p) => subjectMatches(p, subject)) && !patterns.some((p) => subjectMatches(p, subject)));
-    expect(unexplained, 'subjects used but not described').toEqual([]);
-    // ...and every output and dead-letter subject it names was used (unless the scenario says why not).
-    const unused = outputs.filter((s) => scenario.notExercised?.[s.subject] === undefined && ![...onWire].some((w) => subjectMatches(s.subject, w)));
-    expect(unused.map((s) => s.subject), 'described but never used').toEqual([]);
+  // 2. Every subject used on the wire is one the contract names (patterns included).
+  const patterns = contract.subjects.map((s) => s.subject).filter((s) => !s.startsWith('('));
+  const unexplained = [...onWire].filter((subject) => !PROTOCOL.some((p) => subjectMatches(p, subject)) && !patterns.some((p) => subjectMatches(p, subject)));
+  expect(unexplained, 'subjects used but not described').toEqual([]);
+  // ...and every output and dead-letter subject it names was used (unless the scenario says why not).
+  const unused = outputs.filter((s) => scenario.notExercised?.[s.subject] === undefined && ![...onWire].some((w) => subjectMatches(s.subject, w)));
+  expect(
+    unused.map((s) => s.subject),
+    'described but never used',
+  ).toEqual([]);
 
-    // 3. The streams that exist are the ones the contract lists, with the same subjects.
-    const described = new Map(contract.streams.map((s) => [s.name, [...s.subjects].sort()]));
-    const mine = streams.filter((s) => described.has(s.config.name));
-    for (const s of mine) expect([...s.config.subjects].sort(), `stream ${s.config.name}`).toEqual(described.get(s.config.name));
-    const relevant = streams.filter((s) => s.config.subjects.some((subject) => patterns.some((p) => subjectMatches(p, subject) || subjectMatches(subject, p))));
-    expect(relevant.map((s) => s.config.name).filter((n) => !described.has(n)), 'streams used but not described').toEqual([]);
+  // 3. The streams that exist are the ones the contract lists, with the same subjects.
+  const described = new Map(contract.streams.map((s) => [s.name, [...s.subjects].sort()]));
+  const mine = streams.filter((s) => described.has(s.config.name));
+  for (const s of mine) expect([...s.config.subjects].sort(), `stream ${s.config.name}`).toEqual(described.get(s.config.name));
+  const relevant = streams.filter((s) => s.config.subjects.some((subject) => patterns.some((p) => subjectMatches(p, subject) || subjectMatches(subject, p))));
+  expect(
+    relevant.map((s) => s.config.name).filter((n) => !described.has(n)),
+    'streams used but not described',
+  ).toEqual([]);
 }

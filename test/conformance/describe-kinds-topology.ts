@@ -23,6 +23,8 @@ export default defineTopology('kinds', (t) => {
     { deadlineMs: 2_000, fallback: (req) => ({ sku: req.data.sku, cents: -1 }), name: 'price', schema: PriceRequest, replySchema: PriceReply },
   );
   const ticks = t.schedule('tick', '* * * * * *', { tz: 'UTC' }).pipe(t.sink('kinds.ticks'));
-  const files = t.stream('KINDS', 'kinds.lines').pipe(microBatch({ maxCount: 2, maxWaitMs: 200 }), fileSink({ dir: process.env['KINDS_FILE_DIR'] ?? 'kinds-files', format: 'ndjson', name: 'lines' }));
+  const files = t
+    .stream('KINDS', 'kinds.lines')
+    .pipe(microBatch({ maxCount: 2, maxWaitMs: 200 }), fileSink({ dir: process.env['KINDS_FILE_DIR'] ?? 'kinds-files', format: 'ndjson', name: 'lines' }));
   return [ticks, files];
 });

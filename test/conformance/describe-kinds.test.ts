@@ -38,7 +38,9 @@ describe('describe, checked against a run, for responders, schedules, declared p
     dirs.push(dir);
     const fileDir = join(dir, 'files');
     process.env['KINDS_FILE_DIR'] = fileDir;
-    const { stdout } = await promisify(execFile)(process.execPath, ['bin/sluice.js', 'describe', FIXTURE, '--json'], { env: { ...process.env, KINDS_FILE_DIR: fileDir } });
+    const { stdout } = await promisify(execFile)(process.execPath, ['bin/sluice.js', 'describe', FIXTURE, '--json'], {
+      env: { ...process.env, KINDS_FILE_DIR: fileDir },
+    });
     const contract = JSON.parse(stdout) as TopologyContract;
     const entry = (direction: string, subject: string) => contract.subjects.find((s) => s.direction === direction && s.subject === subject);
 
@@ -60,11 +62,30 @@ describe('describe, checked against a run, for responders, schedules, declared p
     observer.subscribe('>', { callback: (_err, msg) => void onWire.add(msg.subject) });
     await observer.flush();
     const transport = await NatsTransport.connect({ servers: server().url });
-    const run = await runTopology(kinds, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, stateDir: join(dir, 'state') });
+    const run = await runTopology(kinds, {
+      transport,
+      logger: pino({ level: 'silent' }),
+      report: () => undefined,
+      closeTransport: false,
+      stateDir: join(dir, 'state'),
+    });
     let streams: StreamInfo[];
     try {
       const jsm = await jetstreamManager(transport.nc);
-      await until(async () => (await Promise.all(contract.streams.map((s) => jsm.streams.info(s.name).then(() => true, () => false)))).every(Boolean), { what: 'the topology streams' });
+      await until(
+        async () =>
+          (
+            await Promise.all(
+              contract.streams.map((s) =>
+                jsm.streams.info(s.name).then(
+                  () => true,
+                  () => false,
+                ),
+              ),
+            )
+          ).every(Boolean),
+        { what: 'the topology streams' },
+      );
       // A good request: answered with the described reply; a bad one: an error reply with the described headers, and a dead letter.
       const good = await transport.nc.request('kinds.price', msgpackCodec.encode({ sku: 'A-1', quantity: 2 }), { timeout: 5_000 });
       expect(msgpackCodec.decode(good.data)).toEqual({ sku: 'A-1', cents: 500 });
@@ -78,7 +99,14 @@ describe('describe, checked against a run, for responders, schedules, declared p
       // Lines to the file sink; a tick from the schedule.
       await transport.publishDurable('kinds.lines', msgpackCodec.encode({ line: 1 }));
       await transport.publishDurable('kinds.lines', msgpackCodec.encode({ line: 2 }));
-      await until(() => readdirSync(fileDir, { withFileTypes: true }).some((f) => f.name.endsWith('.ndjson')) && onWire.has('kinds.ticks') && onWire.has(deadLetterSubject('kinds')) && onWire.has('kinds.audit'), { what: 'a file, a tick, the dead letter and the audit', timeoutMs: 10_000 });
+      await until(
+        () =>
+          readdirSync(fileDir, { withFileTypes: true }).some((f) => f.name.endsWith('.ndjson')) &&
+          onWire.has('kinds.ticks') &&
+          onWire.has(deadLetterSubject('kinds')) &&
+          onWire.has('kinds.audit'),
+        { what: 'a file, a tick, the dead letter and the audit', timeoutMs: 10_000 },
+      );
       // The running topology's service answers the same document as the CLI.
       const answer = await transport.nc.request(serviceSubject('kinds', 'describe'), new Uint8Array(), { timeout: 5_000 });
       expect(answer.json()).toEqual(contract);
@@ -92,8 +120,13 @@ describe('describe, checked against a run, for responders, schedules, declared p
     const patterns = contract.subjects.map((s) => s.subject).filter((s) => !s.startsWith('('));
     const unexplained = [...onWire].filter((w) => !PROTOCOL.some((p) => subjectMatches(p, w)) && !patterns.some((p) => subjectMatches(p, w)));
     expect(unexplained, 'subjects used but not described').toEqual([]);
-    const notUsed = contract.subjects.filter((s) => ['request', 'out', 'dead-letter', 'in'].includes(s.direction) && s.part !== 'service' && !s.subject.endsWith('.$replayed'));
-    expect(notUsed.filter((s) => ![...onWire].some((w) => subjectMatches(s.subject, w))).map((s) => s.subject), 'described but never used').toEqual([]);
+    const notUsed = contract.subjects.filter(
+      (s) => ['request', 'out', 'dead-letter', 'in'].includes(s.direction) && s.part !== 'service' && !s.subject.endsWith('.$replayed'),
+    );
+    expect(
+      notUsed.filter((s) => ![...onWire].some((w) => subjectMatches(s.subject, w))).map((s) => s.subject),
+      'described but never used',
+    ).toEqual([]);
     expect(onWire.has('schedule.tick'), 'a schedule is in-process, not on the wire').toBe(false);
     const described = new Map(contract.streams.map((s) => [s.name, [...s.subjects].sort()]));
     const mine = streams.filter((s) => s.config.subjects.some((subject) => patterns.some((p) => subjectMatches(p, subject) || subjectMatches(subject, p))));

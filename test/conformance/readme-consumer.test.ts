@@ -36,16 +36,33 @@ describe('README: Subscribing from another service', () => {
     const script = join(dir, 'billing.py');
     writeFileSync(script, readmeExample());
     const transport = await NatsTransport.connect({ servers: server().url });
-    const run = await runTopology(inventory, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, stateDir: join(dir, 'state') });
+    const run = await runTopology(inventory, {
+      transport,
+      logger: pino({ level: 'silent' }),
+      report: () => undefined,
+      closeTransport: false,
+      stateDir: join(dir, 'state'),
+    });
     try {
       const jsm = await jetstreamManager(transport.nc);
-      await until(async () => jsm.streams.info('SHOP_STOCK').then(() => true, () => false), { what: 'the input stream' });
-      const send = (subject: string, v: unknown) => transport.publishDurable(subject, msgpackCodec.encode(v), { headers: { 'Content-Type': 'application/msgpack' } });
+      await until(
+        async () =>
+          jsm.streams.info('SHOP_STOCK').then(
+            () => true,
+            () => false,
+          ),
+        { what: 'the input stream' },
+      );
+      const send = (subject: string, v: unknown) =>
+        transport.publishDurable(subject, msgpackCodec.encode(v), { headers: { 'Content-Type': 'application/msgpack' } });
       await send('shop.stock.restock', { sku: 'TEE', quantity: 10 });
       await send('shop.stock.reserve', { orderId: 'o1', sku: 'TEE', quantity: 2 });
       await send('shop.stock.reserve', { orderId: 'o2', sku: 'TEE', quantity: 3 });
       const { hostname, port } = new URL(server().url);
-      const { stdout } = await promisify(execFile)('/usr/bin/python3', [script], { env: { ...process.env, NATS_ADDR: `${hostname}:${port}`, MAX_MESSAGES: '2' }, timeout: 20_000 });
+      const { stdout } = await promisify(execFile)('/usr/bin/python3', [script], {
+        env: { ...process.env, NATS_ADDR: `${hostname}:${port}`, MAX_MESSAGES: '2' },
+        timeout: 20_000,
+      });
       const lines = stdout.trim().split('\n');
       expect(lines).toHaveLength(2);
       expect(lines[0]).toMatch(new RegExp(String.raw`^inventory\.actor-stock\.\d+\.\d+: order o1 holds 2 x TEE until ${EPOCH_MS} \(8 left\)$`));

@@ -64,7 +64,7 @@ describe('sluice_consumer.py', () => {
     });
     expect(summary.received).toEqual({ 'check.out': 4 });
     expect(summary.invalid).toEqual([
-      { subject: 'check.out', contract: 'check.out', problems: ['ts: 1099511627776.0 is not of type \'integer\''] },
+      { subject: 'check.out', contract: 'check.out', problems: ["ts: 1099511627776.0 is not of type 'integer'"] },
       { subject: 'check.out', contract: 'check.out', problems: ["raw: 'hi' is not MessagePack bin"] },
       { subject: 'check.out', contract: 'check.out', problems: ['header Content-Type missing'] },
     ]);

@@ -31,4 +31,3 @@ export async function startConsumer(contractFile: string, url: string, options: 
     },
   };
 }
-

@@ -15,7 +15,11 @@ import { guaranteeViolations, runCrashRow } from './topology-crash.js';
 const server = useNatsServer();
 
 describe('per-key order under real crashes', () => {
-  it(ACTOR_ORDER_ROW.title, async () => {
-    expect(guaranteeViolations(await runCrashRow(server(), ACTOR_ORDER_ROW))).toEqual([]);
-  }, 120_000);
+  it(
+    ACTOR_ORDER_ROW.title,
+    async () => {
+      expect(guaranteeViolations(await runCrashRow(server(), ACTOR_ORDER_ROW))).toEqual([]);
+    },
+    120_000,
+  );
 });

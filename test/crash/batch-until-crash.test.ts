@@ -67,7 +67,15 @@ async function prepare(plan: readonly (number | 'eod')[], chunkSize: number) {
   const published = await publishPlan(transport, names, plan);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-batch-crash-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const cfg = { url: server().url, dir, stream: names.input, triggerSubject: `${names.inSubject}.eod`, outSubject: names.outSubject, lastSeq: published.lastSeq, chunkSize };
+  const cfg = {
+    url: server().url,
+    dir,
+    stream: names.input,
+    triggerSubject: `${names.inSubject}.eod`,
+    outSubject: names.outSubject,
+    lastSeq: published.lastSeq,
+    chunkSize,
+  };
   return { names, published, cfg };
 }
 

@@ -28,7 +28,12 @@ export function inputEncoder(padBytes: number): (input: CrashInput) => Uint8Arra
   return (input) => msgpackCodec.encode({ id: input.id, n: input.n, ...pad });
 }
 
-export async function publishToStream(nc: NatsConnection, subject: string, inputs: readonly CrashInput[], encode: (input: CrashInput) => Uint8Array): Promise<CrashInput[]> {
+export async function publishToStream(
+  nc: NatsConnection,
+  subject: string,
+  inputs: readonly CrashInput[],
+  encode: (input: CrashInput) => Uint8Array,
+): Promise<CrashInput[]> {
   const js = jetstream(nc);
   const out: CrashInput[] = [];
   for (let i = 0; i < inputs.length; i += 1000) {
@@ -40,7 +45,13 @@ export async function publishToStream(nc: NatsConnection, subject: string, input
 }
 
 /** Core-publishes the inputs at about `ratePerSec`, 10 ms apart, whether or not anyone listens. */
-export async function publishCore(nc: NatsConnection, subject: string, inputs: readonly CrashInput[], encode: (input: CrashInput) => Uint8Array, ratePerSec: number): Promise<void> {
+export async function publishCore(
+  nc: NatsConnection,
+  subject: string,
+  inputs: readonly CrashInput[],
+  encode: (input: CrashInput) => Uint8Array,
+  ratePerSec: number,
+): Promise<void> {
   const perTick = Math.max(1, Math.round(ratePerSec / 100));
   for (let i = 0; i < inputs.length; i += perTick) {
     for (const input of inputs.slice(i, i + perTick)) {

@@ -44,7 +44,12 @@ const MAX_PROBLEMS = 5;
  * names (none for a filtered input). Lost, duplicated and unexpected outputs are counted, not
  * listed, so a test can state its guarantee as numbers (exactly-once: 0, 0, 0).
  */
-export function tallyOutputs(inputs: readonly CrashInput[], outputs: readonly CrashOutput[], expect: (n: number) => readonly string[], checks: TallyChecks = {}): Tally {
+export function tallyOutputs(
+  inputs: readonly CrashInput[],
+  outputs: readonly CrashOutput[],
+  expect: (n: number) => readonly string[],
+  checks: TallyChecks = {},
+): Tally {
   const byId = new Map(inputs.map((i) => [i.id, i]));
   const got = new Map<string, number>();
   const problems: string[] = [];

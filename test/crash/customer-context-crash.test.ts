@@ -74,7 +74,8 @@ it('SIGKILLed at random points: every input counted exactly once in the views, t
     return child;
   };
   try {
-    for (const s of [STREAMS.orders, STREAMS.tickets, STREAMS.payments]) await jsm.streams.add({ name: s.name, subjects: [...s.subjects], storage: StorageType.File });
+    for (const s of [STREAMS.orders, STREAMS.tickets, STREAMS.payments])
+      await jsm.streams.add({ name: s.name, subjects: [...s.subjects], storage: StorageType.File });
     await publishEvents(nc, events);
 
     for (let k = 1; k <= kills; k++) {
@@ -89,19 +90,30 @@ it('SIGKILLed at random points: every input counted exactly once in the views, t
     const last = await launch();
     const expected = new Map(customers.map((c) => [c, referenceContext(c, events, recentLimit)]));
     // Caught up when every view has applied at least its inputs (a duplicate would overshoot: compared below).
-    await until(async () => {
-      for (const c of customers) if (((await askView(nc, c).catch(() => undefined))?.version ?? -1) < expected.get(c)!.version) return false;
-      return true;
-    }, { what: 'every view caught up', timeoutMs: 90_000, everyMs: 200 });
+    await until(
+      async () => {
+        for (const c of customers) if (((await askView(nc, c).catch(() => undefined))?.version ?? -1) < expected.get(c)!.version) return false;
+        return true;
+      },
+      { what: 'every view caught up', timeoutMs: 90_000, everyMs: 200 },
+    );
     // A view commits with its change events in the outbox; they are published just after.
-    await until(async () => (await jsm.streams.info(STREAMS.changes.name)).state.messages >= inputs, { what: 'every change event published', timeoutMs: 30_000 });
+    await until(async () => (await jsm.streams.info(STREAMS.changes.name)).state.messages >= inputs, {
+      what: 'every change event published',
+      timeoutMs: 30_000,
+    });
     timeline.push(`last run caught up after ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
 
     const views = await Promise.all(customers.map((c) => askView(nc, c)));
-    const changes = await readStreamDecoded(nc, STREAMS.changes.name, (m) => ({ data: msgpackCodec.decode(m.data) as ContextChanged, msgId: m.headers?.get('Nats-Msg-Id') }));
+    const changes = await readStreamDecoded(nc, STREAMS.changes.name, (m) => ({
+      data: msgpackCodec.decode(m.data) as ContextChanged,
+      msgId: m.headers?.get('Nats-Msg-Id'),
+    }));
     last.proc.kill('SIGTERM');
     const { code } = await last.exited;
-    console.log(`customer-context crash: seed ${seed}; ${inputs} inputs, ${customers.length} customers; ${kills} kills [${timeline.join('; ')}]; change events ${changes.length}; ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
+    console.log(
+      `customer-context crash: seed ${seed}; ${inputs} inputs, ${customers.length} customers; ${kills} kills [${timeline.join('; ')}]; change events ${changes.length}; ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
+    );
 
     for (const [i, c] of customers.entries()) expect(views[i], `view of ${c} (seed ${seed})`).toEqual(expected.get(c));
     expect(changes, `change events (seed ${seed})`).toHaveLength(inputs);

@@ -33,8 +33,12 @@ export const DURABLE_WINDOW_ROW: CrashRow = {
 };
 
 describe('t.durableWindow under real crashes (SIGKILL of the processor)', () => {
-  it(DURABLE_WINDOW_ROW.title, async () => {
-    const result = await runCrashRow(server(), DURABLE_WINDOW_ROW);
-    expect(guaranteeViolations(result)).toEqual([]);
-  }, 120_000);
+  it(
+    DURABLE_WINDOW_ROW.title,
+    async () => {
+      const result = await runCrashRow(server(), DURABLE_WINDOW_ROW);
+      expect(guaranteeViolations(result)).toEqual([]);
+    },
+    120_000,
+  );
 });

@@ -40,7 +40,13 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-async function prepare(server: NatsServerHandle): Promise<{ transport: NatsTransport; cfg: { url: string; dir: string; stream: string; outSubject: string; lastSeq: number; maxCount: number }; output: string; keys: string[]; seqs: number[] }> {
+async function prepare(server: NatsServerHandle): Promise<{
+  transport: NatsTransport;
+  cfg: { url: string; dir: string; stream: string; outSubject: string; lastSeq: number; maxCount: number };
+  output: string;
+  keys: string[];
+  seqs: number[];
+}> {
   // Reconnects quickly after the server-kill test restarts nats-server.
   const transport = new NatsTransport(await connect({ servers: server.url, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 }));
   cleanups.push(() => transport.close());
@@ -52,7 +58,13 @@ async function prepare(server: NatsServerHandle): Promise<{ transport: NatsTrans
   const seqs = await publishInputs(transport, names.inSubject, keys);
   const dir = mkdtempSync(join(tmpdir(), 'sluice-eo-crash-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return { transport, output, keys, seqs, cfg: { url: server.url, dir, stream: input, outSubject: names.outSubject, lastSeq: seqs[seqs.length - 1]!, maxCount: 256 } };
+  return {
+    transport,
+    output,
+    keys,
+    seqs,
+    cfg: { url: server.url, dir, stream: input, outSubject: names.outSubject, lastSeq: seqs[seqs.length - 1]!, maxCount: 256 },
+  };
 }
 
 async function verify(transport: NatsTransport, dir: string, output: string, keys: string[], seqs: number[]): Promise<string[]> {

@@ -42,7 +42,11 @@ export const FRAUD_ACTIVITY_ROW: CrashRow = {
 };
 
 describe('fraud-check activity state under real crashes (SIGKILL of the processor)', () => {
-  it(FRAUD_ACTIVITY_ROW.title, async () => {
-    expect(guaranteeViolations(await runCrashRow(server(), FRAUD_ACTIVITY_ROW))).toEqual([]);
-  }, 120_000);
+  it(
+    FRAUD_ACTIVITY_ROW.title,
+    async () => {
+      expect(guaranteeViolations(await runCrashRow(server(), FRAUD_ACTIVITY_ROW))).toEqual([]);
+    },
+    120_000,
+  );
 });

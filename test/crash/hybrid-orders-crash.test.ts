@@ -5,7 +5,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import { createOrderGenerator } from '../../demo/order-generator.js';
-import { STREAMS, SUBJECTS, type OrderStatusChanged, type OrderUpdate, type PreferenceChange, type PreferenceSyncChunk } from '../../topologies/hybrid-orders.js';
+import {
+  STREAMS,
+  SUBJECTS,
+  type OrderStatusChanged,
+  type OrderUpdate,
+  type PreferenceChange,
+  type PreferenceSyncChunk,
+} from '../../topologies/hybrid-orders.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 import { readStream } from '../helpers/read-stream.js';
 import { until } from '../helpers/until.js';
@@ -62,18 +69,31 @@ describe('hybrid-orders under SIGKILL of the processor', () => {
       for (let i = 1; i <= ORDERS; i++) {
         const o = orders.next();
         await client.publishDurable(`shop.orders.${o.channel}`, msgpackCodec.encode(o));
-        await client.publishDurable('shop.order-updates.paid', msgpackCodec.encode({ orderId: o.orderId, status: 'paid', at: 2_000, source: 'payments' } satisfies OrderUpdate));
+        await client.publishDurable(
+          'shop.order-updates.paid',
+          msgpackCodec.encode({ orderId: o.orderId, status: 'paid', at: 2_000, source: 'payments' } satisfies OrderUpdate),
+        );
         expected.set(o.orderId, ['placed', 'paid']);
         if (i % 3 === 0) {
-          await client.publishDurable('shop.order-updates.shipped', msgpackCodec.encode({ orderId: o.orderId, status: 'shipped', at: 3_000, source: 'warehouse' } satisfies OrderUpdate));
+          await client.publishDurable(
+            'shop.order-updates.shipped',
+            msgpackCodec.encode({ orderId: o.orderId, status: 'shipped', at: 3_000, source: 'warehouse' } satisfies OrderUpdate),
+          );
           expected.get(o.orderId)!.push('shipped', 'delivered');
         }
       }
       const delivered = [...expected].filter(([, s]) => s.includes('delivered')).map(([id]) => id);
       mkdirSync(join(dir, 'inbox'), { recursive: true });
-      writeFileSync(join(dir, 'inbox', 'deliveries.ndjson'), delivered.map((orderId) => JSON.stringify({ orderId, status: 'delivered', at: 9_000 })).join('\n'));
+      writeFileSync(
+        join(dir, 'inbox', 'deliveries.ndjson'),
+        delivered.map((orderId) => JSON.stringify({ orderId, status: 'delivered', at: 9_000 })).join('\n'),
+      );
       await client.publishDurable(SUBJECTS.fileReceived, msgpackCodec.encode({ kind: 'carrier-deliveries', name: 'deliveries.ndjson' }));
-      const changes: PreferenceChange[] = Array.from({ length: CHANGES }, (_, i) => ({ customerId: `P${i % 37}`, ...(i % 2 === 0 ? { marketingEmails: i % 4 === 0 } : { language: `l${i}` }), changedAt: i }));
+      const changes: PreferenceChange[] = Array.from({ length: CHANGES }, (_, i) => ({
+        customerId: `P${i % 37}`,
+        ...(i % 2 === 0 ? { marketingEmails: i % 4 === 0 } : { language: `l${i}` }),
+        changedAt: i,
+      }));
       for (const c of changes) await client.publishDurable(SUBJECTS.preferences, msgpackCodec.encode(c));
       const inputs = ORDERS * 2 + ORDERS / 3 + CHANGES + 1;
 
@@ -92,12 +112,19 @@ describe('hybrid-orders under SIGKILL of the processor', () => {
 
       const statusCount = [...expected.values()].reduce((n, s) => n + s.length, 0);
       const synced = async () => (await readStream(client, STREAMS.crmSync)).map((m) => msgpackCodec.decode(m.data) as PreferenceSyncChunk);
-      await until(async () => (await client.streamState(STREAMS.status).catch(() => ({ messages: 0 }))).messages >= statusCount && (await synced().catch(() => [])).reduce((n, c) => n + c.changes, 0) >= CHANGES, {
-        timeoutMs: 120_000,
-        what: 'every status event and the preference sync',
-      }).catch(async (err: unknown) => {
+      await until(
+        async () =>
+          (await client.streamState(STREAMS.status).catch(() => ({ messages: 0 }))).messages >= statusCount &&
+          (await synced().catch(() => [])).reduce((n, c) => n + c.changes, 0) >= CHANGES,
+        {
+          timeoutMs: 120_000,
+          what: 'every status event and the preference sync',
+        },
+      ).catch(async (err: unknown) => {
         const status = (await client.streamState(STREAMS.status).catch(() => ({ messages: -1 }))).messages;
-        throw new Error(`${String(err)} (seed ${seed}; ${timeline.join('; ')}; status ${status} of ${statusCount}; synced ${JSON.stringify((await synced().catch(() => [])).map((c) => [c.batch, c.from, c.changes]))}; child: ${JSON.stringify(child.progress())} ${child.stderr().slice(-3000)})`);
+        throw new Error(
+          `${String(err)} (seed ${seed}; ${timeline.join('; ')}; status ${status} of ${statusCount}; synced ${JSON.stringify((await synced().catch(() => [])).map((c) => [c.batch, c.from, c.changes]))}; child: ${JSON.stringify(child.progress())} ${child.stderr().slice(-3000)})`,
+        );
       });
       child.proc.kill('SIGTERM');
       expect((await child.exited).code, child.stderr()).toBe(0);
@@ -110,7 +137,9 @@ describe('hybrid-orders under SIGKILL of the processor', () => {
       for (const e of events) got.set(e.data.orderId, [...(got.get(e.data.orderId) ?? []), e.data.status]);
       expect(got).toEqual(expected);
       // 4. The carrier import: each line once in the orders stream.
-      const imported = (await readStream(client, STREAMS.orders)).map((m) => msgpackCodec.decode(m.data) as OrderUpdate).filter((u) => u.source === 'carrier-file:deliveries.ndjson');
+      const imported = (await readStream(client, STREAMS.orders))
+        .map((m) => msgpackCodec.decode(m.data) as OrderUpdate)
+        .filter((u) => u.source === 'carrier-file:deliveries.ndjson');
       expect(imported.map((u) => u.orderId).sort()).toEqual([...delivered].sort());
       // 3. The nightly sync: one batch, each change once, and applying the chunks in order gives the final preferences.
       const chunks = await synced();

@@ -137,17 +137,23 @@ describe('inventory under real crashes (SIGKILL of the processor)', () => {
       last.child.proc.kill('SIGTERM');
       expect((await last.child.exited).code, last.child.stderr()).toBe(0);
 
-      const events = await readStreamDecoded(client.nc, STREAMS.output.name, (m) => ({ subject: m.subject, e: msgpackCodec.decode(m.data) as { sku: string; orderId?: string; quantity?: number; available?: number; onHand?: number } }));
+      const events = await readStreamDecoded(client.nc, STREAMS.output.name, (m) => ({
+        subject: m.subject,
+        e: msgpackCodec.decode(m.data) as { sku: string; orderId?: string; quantity?: number; available?: number; onHand?: number },
+      }));
       const got = new Map<string, string[]>();
       for (const { subject, e } of events) if (subject !== SUBJECTS.low) got.set(e.sku, [...(got.get(e.sku) ?? []), line(subject, e)]);
       const byOrder = new Map<string, number>();
-      for (const list of got.values()) for (const l of list) byOrder.set(l.split(' ').slice(0, 2).join(' '), (byOrder.get(l.split(' ').slice(0, 2).join(' ')) ?? 0) + 1);
+      for (const list of got.values())
+        for (const l of list) byOrder.set(l.split(' ').slice(0, 2).join(' '), (byOrder.get(l.split(' ').slice(0, 2).join(' ')) ?? 0) + 1);
       const wanted = new Set([...expected.values()].flat().map((l) => l.split(' ').slice(0, 2).join(' ')));
       const lost = [...wanted].filter((k) => !byOrder.has(k)).length;
       const duplicated = [...byOrder.values()].reduce((n, c) => n + c - 1, 0);
       const oversold = events.filter(({ subject, e }) => subject === SUBJECTS.reserved && (e.available ?? -1) < 0).length;
       const deadLetters = await dlq();
-      console.log(`inventory crash: seed ${seed}; ${commands.length} commands; ${total} events expected, ${events.length} out (with low-stock); lost ${lost}, duplicated ${duplicated}, oversold ${oversold}; dead letters ${deadLetters} (model ${dead}); [${timeline.join('; ')}]`);
+      console.log(
+        `inventory crash: seed ${seed}; ${commands.length} commands; ${total} events expected, ${events.length} out (with low-stock); lost ${lost}, duplicated ${duplicated}, oversold ${oversold}; dead letters ${deadLetters} (model ${dead}); [${timeline.join('; ')}]`,
+      );
       expect({ lost, duplicated, oversold, deadLetters }, `seed ${seed}`).toEqual({ lost: 0, duplicated: 0, oversold: 0, deadLetters: dead });
       expect(got, `seed ${seed}`).toEqual(expected);
     } finally {

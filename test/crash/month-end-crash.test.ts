@@ -80,7 +80,8 @@ describe('month-end under real crashes (SIGKILL of the processor)', () => {
       const handedOver = async () => (await transport.streamState('SLUICE_WINDOW_month-end_monthly-totals').catch(() => ({ messages: 0 }))).messages;
       const deadline = Date.now() + 60_000;
       while ((await handedOver()) < bookings.length && Date.now() < deadline) await sleep(100);
-      for (const period of ['2026-02', '2026-03', '2026-04', '2026-05']) await transport.publishDurable(SUBJECTS.periodFinal, msgpackCodec.encode({ period }), { msgId: `final-${period}` });
+      for (const period of ['2026-02', '2026-03', '2026-04', '2026-05'])
+        await transport.publishDurable(SUBJECTS.periodFinal, msgpackCodec.encode({ period }), { msgId: `final-${period}` });
       const wait = Math.floor(rnd() * 300);
       await sleep(wait);
       child.proc.kill('SIGKILL');
@@ -88,8 +89,13 @@ describe('month-end under real crashes (SIGKILL of the processor)', () => {
       timeline.push(`killed ${wait} ms after the period-final messages`);
       child = await launch();
 
-      const decoded = async () => (await readStream(transport, STREAMS.monthEnd).catch(() => [])).map((m) => ({ subject: m.subject, data: msgpackCodec.decode(m.data) as MonthTotal | LateTransaction }));
-      const accounted = (out: Awaited<ReturnType<typeof decoded>>) => out.reduce((n, o) => n + (o.subject === SUBJECTS.totals ? (o.data as MonthTotal).count : 1), 0);
+      const decoded = async () =>
+        (await readStream(transport, STREAMS.monthEnd).catch(() => [])).map((m) => ({
+          subject: m.subject,
+          data: msgpackCodec.decode(m.data) as MonthTotal | LateTransaction,
+        }));
+      const accounted = (out: Awaited<ReturnType<typeof decoded>>) =>
+        out.reduce((n, o) => n + (o.subject === SUBJECTS.totals ? (o.data as MonthTotal).count : 1), 0);
       let out = await decoded();
       const until = Date.now() + 60_000;
       while (accounted(out) < bookings.length && Date.now() < until) {
@@ -103,7 +109,9 @@ describe('month-end under real crashes (SIGKILL of the processor)', () => {
 
       const totals = out.filter((o) => o.subject === SUBJECTS.totals).map((o) => o.data as MonthTotal);
       const late = out.filter((o) => o.subject === SUBJECTS.late).map((o) => o.data as LateTransaction);
-      console.log(`month-end crash: seed ${seed}; ${bookings.length} bookings; [${timeline.join('; ')}]; ${totals.length} totals, ${late.length} late; last run exit ${code}`);
+      console.log(
+        `month-end crash: seed ${seed}; ${bookings.length} bookings; [${timeline.join('; ')}]; ${totals.length} totals, ${late.length} late; last run exit ${code}`,
+      );
       expect(code).toBe(0);
       // Each account+month once.
       const months = totals.map((t) => `${t.key} ${t.period}`);

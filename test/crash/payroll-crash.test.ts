@@ -66,16 +66,36 @@ describe('payroll under real crashes (SIGKILL of the processor)', () => {
         for (let e = 1; e <= EMPLOYEES; e++) {
           for (let i = 0; i < PER_EMPLOYEE; i++) {
             const date = `${period}-${String(1 + Math.floor(rnd() * 28)).padStart(2, '0')}`;
-            entries.push(rnd() < 0.75
-              ? { type: 'time', entryId: `e${++id}`, employeeId: `emp${e}`, date, minutes: 1 + Math.floor(rnd() * 600), rateCentsPerHour: 1500 + Math.floor(rnd() * 5000) }
-              : { type: 'expense', entryId: `e${++id}`, employeeId: `emp${e}`, date, amountCents: Math.floor(rnd() * 20_000) });
+            entries.push(
+              rnd() < 0.75
+                ? {
+                    type: 'time',
+                    entryId: `e${++id}`,
+                    employeeId: `emp${e}`,
+                    date,
+                    minutes: 1 + Math.floor(rnd() * 600),
+                    rateCentsPerHour: 1500 + Math.floor(rnd() * 5000),
+                  }
+                : { type: 'expense', entryId: `e${++id}`, employeeId: `emp${e}`, date, amountCents: Math.floor(rnd() * 20_000) },
+            );
           }
         }
       }
       // The last November entry of five employees comes only after the close: they wait for it.
-      const held = entries.filter((e) => e.date.startsWith('2026-11') && Number(e.employeeId.slice(3)) <= 5 && e.entryId === entries.filter((x) => x.employeeId === e.employeeId && x.date.startsWith('2026-11')).at(-1)!.entryId);
+      const held = entries.filter(
+        (e) =>
+          e.date.startsWith('2026-11') &&
+          Number(e.employeeId.slice(3)) <= 5 &&
+          e.entryId === entries.filter((x) => x.employeeId === e.employeeId && x.date.startsWith('2026-11')).at(-1)!.entryId,
+      );
       const first = entries.filter((e) => !held.includes(e));
-      const late: Entry[] = Array.from({ length: 5 }, (_, i) => ({ type: 'expense', entryId: `late${i}`, employeeId: `emp${i + 1}`, date: '2026-10-15', amountCents: 100 + i }));
+      const late: Entry[] = Array.from({ length: 5 }, (_, i) => ({
+        type: 'expense',
+        entryId: `late${i}`,
+        employeeId: `emp${i + 1}`,
+        date: '2026-10-15',
+        amountCents: 100 + i,
+      }));
       const publish = async (list: readonly Entry[]): Promise<void> => {
         for (const e of list) await transport.publishDurable(`payroll.entries.${e.type}.${e.employeeId}`, msgpackCodec.encode(e), { msgId: e.entryId });
       };
@@ -132,7 +152,9 @@ describe('payroll under real crashes (SIGKILL of the processor)', () => {
       const duplicated = [...perGroup.values()].filter((l) => l.length > 1).length;
       const lost = [...gross.keys()].filter((k) => !perGroup.has(k)).length;
       const wrong = [...perGroup].filter(([k, l]) => l[0]!.grossCents !== gross.get(k)).map(([k]) => k);
-      console.log(`payroll crash: seed ${seed}; ${entries.length} entries, ${late.length} late; [${timeline.join('; ')}]; payslips ${payslips.length}: lost ${lost}, duplicated ${duplicated}, wrong gross ${wrong.length}; review ${review.length}`);
+      console.log(
+        `payroll crash: seed ${seed}; ${entries.length} entries, ${late.length} late; [${timeline.join('; ')}]; payslips ${payslips.length}: lost ${lost}, duplicated ${duplicated}, wrong gross ${wrong.length}; review ${review.length}`,
+      );
       expect(completed).toBe(true);
       expect(code).toBe(0);
       expect({ lost, duplicated, wrong }).toEqual({ lost: 0, duplicated: 0, wrong: [] });

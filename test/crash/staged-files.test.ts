@@ -12,7 +12,12 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 it('reports a changed file, a temporary file left behind and a file without a manifest', async () => {
   dir = mkdtempSync(join(tmpdir(), 'staged-check-'));
-  const [file] = await lastValueFrom(of([{ id: 'a', n: 1 }, { id: 'b', n: 2 }]).pipe(fileSink({ dir, format: 'ndjson', name: 'o' }), toArray()));
+  const [file] = await lastValueFrom(
+    of([
+      { id: 'a', n: 1 },
+      { id: 'b', n: 2 },
+    ]).pipe(fileSink({ dir, format: 'ndjson', name: 'o' }), toArray()),
+  );
   const clean = readStagedFiles(dir);
   expect(clean.problems).toEqual([]);
   expect(clean.outputs.map((o) => o.id)).toEqual(['a', 'b']);

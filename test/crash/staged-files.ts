@@ -32,13 +32,19 @@ export function readStagedFiles(
       if (lines.pop() !== '') problems.push(`${entry.file} does not end with a newline (half-written?)`);
       const sha = createHash('sha256').update(bytes).digest('hex');
       if (sha !== entry.sha256 || bytes.length !== entry.bytes || lines.length !== entry.records) {
-        problems.push(`${entry.file}: manifest says ${entry.records} records, ${entry.bytes} bytes, sha256 ${entry.sha256}; file has ${lines.length}, ${bytes.length}, ${sha}`);
+        problems.push(
+          `${entry.file}: manifest says ${entry.records} records, ${entry.bytes} bytes, sha256 ${entry.sha256}; file has ${lines.length}, ${bytes.length}, ${sha}`,
+        );
       }
       for (const line of lines) {
         try {
           const data = JSON.parse(line) as Record<string, unknown>;
           const id = idOf(data);
-          outputs.push({ id: typeof id === 'string' ? id : undefined, to: options.to ?? 'out', data: { ...data, file: entry.file, partition: entry.partition } });
+          outputs.push({
+            id: typeof id === 'string' ? id : undefined,
+            to: options.to ?? 'out',
+            data: { ...data, file: entry.file, partition: entry.partition },
+          });
         } catch {
           problems.push(`${entry.file}: a line is not whole JSON: ${line.slice(0, 60)}`);
         }

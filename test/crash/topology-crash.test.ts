@@ -18,9 +18,13 @@ const server = useNatsServer();
 
 describe('guarantee table under real crashes (SIGKILL of the processor)', () => {
   for (const row of ROWS) {
-    it(row.title, async () => {
-      expect(guaranteeViolations(await runCrashRow(server(), row))).toEqual([]);
-    }, 90_000);
+    it(
+      row.title,
+      async () => {
+        expect(guaranteeViolations(await runCrashRow(server(), row))).toEqual([]);
+      },
+      90_000,
+    );
   }
 
   it('d. core subject → sink: a crash loses what arrives while the processor is down, and duplicates nothing', async () => {

@@ -203,7 +203,12 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
   try {
     if (source === 'stream') await jsm.streams.add({ name: io.stream, subjects: [io.subjects], storage: StorageType.File });
     if (output !== 'subscriber') await jsm.streams.add({ name: outStream, subjects: row.outSubjects?.(io.out) ?? [`${io.out}.>`], storage: StorageType.File });
-    const sub = output === 'subscriber' ? nc.subscribe(`${io.out}.>`, { callback: (err, m) => void (err === null && outputs.push(...decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))) }) : undefined;
+    const sub =
+      output === 'subscriber'
+        ? nc.subscribe(`${io.out}.>`, {
+            callback: (err, m) => void (err === null && outputs.push(...decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))),
+          })
+        : undefined;
     const all: CrashInput[] = Array.from({ length: row.inputs }, (_, i) => ({ id: `${base}-${i + 1}`, n: i + 1 }));
     const payload = row.payload;
     const encode = payload !== undefined ? (input: CrashInput) => msgpackCodec.encode(payload(input)) : inputEncoder(row.padBytes ?? 0);
@@ -222,7 +227,10 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
     const perRun = Math.max(1, source === 'core' ? Math.floor((row.ratePerSec ?? 1000) / 2) : Math.floor(row.inputs / (row.kills + serverKills + 1)));
     const waitForTarget = async (child: Child): Promise<string> => {
       const target = 1 + Math.floor(rnd() * perRun);
-      const reached = await within(child.when(() => progressOf(child) >= target), 20_000);
+      const reached = await within(
+        child.when(() => progressOf(child) >= target),
+        20_000,
+      );
       await sleep(Math.floor(rnd() * 20));
       return `after ${progressOf(child)} ${row.progress ?? 'received'} (target ${target}${reached ? '' : ', not reached in 20 s'})`;
     };
@@ -268,7 +276,9 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
           if (row.expand === undefined && (await streamMessages(jsm, outStream)) < expectedOutputs) return false;
           // At-least-once rows may hold duplicates: done only when every distinct output is there.
           if (row.guarantee === 'exactly-once' && row.expand === undefined) return true;
-          const distinct = new Set((await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, undefined))).flat().map((o) => `${o.to} ${o.id ?? ''}`));
+          const distinct = new Set(
+            (await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, undefined))).flat().map((o) => `${o.to} ${o.id ?? ''}`),
+          );
           return distinct.size >= expectedOutputs;
         }
         case 'files': {
@@ -301,7 +311,8 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
     }
     const fileProblems: string[] = [];
     if (output === 'files') {
-      const published = row.readFiles !== undefined ? (await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))).flat() : [];
+      const published =
+        row.readFiles !== undefined ? (await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))).flat() : [];
       const read = row.readFiles?.(io.dir, published) ?? { outputs: readOutputFiles(join(io.dir, 'out')), problems: [] };
       for (const o of read.outputs) outputs.push(o);
       fileProblems.push(...read.problems.slice(0, 5));

@@ -37,16 +37,26 @@ const WAREHOUSE_ROW: CrashRow = {
   expect: () => ['changes', 'snapshots'],
   payloadOk: (data, n) => (data as { row?: { n?: unknown } }).row?.n === n,
   readFiles: (dir, published) => {
-    const read = readWarehouseLoads(join(dir, 'loads'), published.map((o) => o.data as LoadReady));
+    const read = readWarehouseLoads(
+      join(dir, 'loads'),
+      published.map((o) => o.data as LoadReady),
+    );
     return {
-      outputs: [...read.changes.map((r) => ({ id: r.changeId, to: 'changes', data: r })), ...read.snapshots.map((r) => ({ id: r.changeId, to: 'snapshots', data: r }))],
+      outputs: [
+        ...read.changes.map((r) => ({ id: r.changeId, to: 'changes', data: r })),
+        ...read.snapshots.map((r) => ({ id: r.changeId, to: 'snapshots', data: r })),
+      ],
       problems: read.problems,
     };
   },
 };
 
 describe('warehouse-load under real crashes (SIGKILL of the processor)', () => {
-  it(WAREHOUSE_ROW.title, async () => {
-    expect(guaranteeViolations(await runCrashRow(server(), WAREHOUSE_ROW))).toEqual([]);
-  }, 120_000);
+  it(
+    WAREHOUSE_ROW.title,
+    async () => {
+      expect(guaranteeViolations(await runCrashRow(server(), WAREHOUSE_ROW))).toEqual([]);
+    },
+    120_000,
+  );
 });

@@ -65,7 +65,7 @@ function isInternal(node: ts.Node): boolean {
 
 function isHidden(member: ts.Node): boolean {
   if (isInternal(member)) return true;
-  const mods = ts.canHaveModifiers(member) ? ts.getModifiers(member) ?? [] : [];
+  const mods = ts.canHaveModifiers(member) ? (ts.getModifiers(member) ?? []) : [];
   if (mods.some((m) => m.kind === ts.SyntaxKind.PrivateKeyword || m.kind === ts.SyntaxKind.ProtectedKeyword)) return true;
   const name = (member as { name?: ts.Node }).name;
   return name !== undefined && ts.isPrivateIdentifier(name);
@@ -77,7 +77,16 @@ type TypeUse = ts.TypeReferenceNode | ts.ExpressionWithTypeArguments | ts.TypeQu
 function typeNodesOf(decl: ts.Node, out: TypeUse[]): void {
   const visit = (node: ts.Node): void => {
     if (ts.isBlock(node)) return;
-    if ((ts.isPropertyDeclaration(node) || ts.isPropertySignature(node) || ts.isMethodDeclaration(node) || ts.isMethodSignature(node) || ts.isGetAccessor(node) || ts.isConstructorDeclaration(node)) && isHidden(node)) return;
+    if (
+      (ts.isPropertyDeclaration(node) ||
+        ts.isPropertySignature(node) ||
+        ts.isMethodDeclaration(node) ||
+        ts.isMethodSignature(node) ||
+        ts.isGetAccessor(node) ||
+        ts.isConstructorDeclaration(node)) &&
+      isHidden(node)
+    )
+      return;
     if (ts.isParameter(node) && isHidden(node)) return;
     if (ts.isVariableDeclaration(node)) {
       if (node.type !== undefined) visit(node.type);
@@ -125,7 +134,12 @@ export function apiModel(): ApiModel {
       if (value && kind === 'function') {
         const decl = symbol.declarations?.[0];
         const type = decl && checker.getTypeOfSymbolAtLocation(symbol, decl);
-        signature = type && checker.getSignaturesOfType(type, ts.SignatureKind.Call).map((s) => checker.signatureToString(s, undefined, ts.TypeFormatFlags.NoTruncation)).join('; ');
+        signature =
+          type &&
+          checker
+            .getSignaturesOfType(type, ts.SignatureKind.Call)
+            .map((s) => checker.signatureToString(s, undefined, ts.TypeFormatFlags.NoTruncation))
+            .join('; ');
       }
       list.push({ name: alias.name, kind: value || kind === 'interface' || kind === 'type' ? kind : `type (${kind})`, value, signature });
     }
@@ -166,7 +180,10 @@ export function apiModel(): ApiModel {
         meet(checker.getSymbolAtLocation(ts.isQualifiedName(at) ? at.left : at), via);
       }
       // What the compiler infers where the source has no annotation.
-      if ((ts.isVariableDeclaration(decl) && decl.type === undefined) || ((ts.isFunctionDeclaration(decl) || ts.isMethodDeclaration(decl)) && decl.type === undefined)) {
+      if (
+        (ts.isVariableDeclaration(decl) && decl.type === undefined) ||
+        ((ts.isFunctionDeclaration(decl) || ts.isMethodDeclaration(decl)) && decl.type === undefined)
+      ) {
         const type = checker.getTypeAtLocation(decl);
         if (ts.isVariableDeclaration(decl)) meetType(type, via);
         for (const sig of type.getCallSignatures()) meetType(sig.getReturnType(), via);
@@ -175,7 +192,10 @@ export function apiModel(): ApiModel {
   }
   const unexported = new Set<string>();
   for (const [symbol, via] of reachable) if (!exported.has(symbol)) unexported.add(`${symbol.name} (through ${via})`);
-  const unneeded = roots.filter((r) => isTypeOnlyExport(r.alias) || (r.symbol.flags & ts.SymbolFlags.Value) === 0).filter((r) => !reachable.has(r.symbol)).map((r) => `${r.name} in ${r.entry}`);
+  const unneeded = roots
+    .filter((r) => isTypeOnlyExport(r.alias) || (r.symbol.flags & ts.SymbolFlags.Value) === 0)
+    .filter((r) => !reachable.has(r.symbol))
+    .map((r) => `${r.name} in ${r.entry}`);
   return { entries, unexported: [...unexported].sort(), unneeded: unneeded.sort() };
 }
 

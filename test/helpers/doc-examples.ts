@@ -44,12 +44,7 @@ export function useDocSandbox(): () => string {
  * Runs one example in the sandbox and checks that each of its `// prints:` lines appears in its
  * output, in order. Returns the output.
  */
-export async function runDocExample(
-  dir: string,
-  name: string,
-  code: string,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<string> {
+export async function runDocExample(dir: string, name: string, code: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const file = join(dir, `${name}.mts`);
   await writeFile(file, code);
   const { stdout } = await run(process.execPath, ['--import', 'tsx', file], { cwd: dir, env, timeout: 60_000 });

@@ -30,8 +30,6 @@ describe('test nats-server helper', () => {
   });
 
   it('says how to install nats-server when the binary is missing', async () => {
-    await expect(startTestNatsServer({ binary: 'nats-server-that-does-not-exist' })).rejects.toBeInstanceOf(
-      NatsServerNotFoundError,
-    );
+    await expect(startTestNatsServer({ binary: 'nats-server-that-does-not-exist' })).rejects.toBeInstanceOf(NatsServerNotFoundError);
   });
 });

@@ -1,10 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
-import {
-  NatsServerNotFoundError,
-  startNatsServer,
-  type NatsServerHandle,
-  type NatsServerOptions,
-} from '../../src/runtime/nats-server-process.js';
+import { NatsServerNotFoundError, startNatsServer, type NatsServerHandle, type NatsServerOptions } from '../../src/runtime/nats-server-process.js';
 
 export type { NatsServerHandle, NatsServerOptions };
 export { NatsServerNotFoundError };

@@ -79,16 +79,20 @@ export default defineTopology('orders-ledger', (t) => {
   const orders = t.stream<Order>(STREAMS.orders, SUBJECTS.orders, { schema: OrderSchema });
 
   // Real-time: per-SKU reservations, exactly once; their events feed a low-stock alert.
-  const lowStock = t.actor(stock, orders, { emits: {
-      stream: STREAMS.stockEvents,
-      subjects: [SUBJECTS.stockEvents],
-      schemas: { 'shop.stock.reserved': ReservedEventSchema, 'shop.stock.rejected': RejectedEventSchema },
-    } }).pipe(
-    map((e) => e.data as StockEvent),
-    filter((e) => e.type === 'reserved' && e.available < 3),
-    map((e): LowStock => ({ sku: e.sku, available: e.available })),
-    t.sink(SUBJECTS.lowStock, { schema: LowStockSchema }),
-  );
+  const lowStock = t
+    .actor(stock, orders, {
+      emits: {
+        stream: STREAMS.stockEvents,
+        subjects: [SUBJECTS.stockEvents],
+        schemas: { 'shop.stock.reserved': ReservedEventSchema, 'shop.stock.rejected': RejectedEventSchema },
+      },
+    })
+    .pipe(
+      map((e) => e.data as StockEvent),
+      filter((e) => e.type === 'reserved' && e.available < 3),
+      map((e): LowStock => ({ sku: e.sku, available: e.available })),
+      t.sink(SUBJECTS.lowStock, { schema: LowStockSchema }),
+    );
 
   // Near-real-time: one summary per micro-batch, published with an ack before the orders settle.
   const analytics = orders.pipe(

@@ -7,7 +7,12 @@ import type { NatsConnection } from '@nats-io/nats-core';
 export async function readStream(transport: Pick<Transport, 'streamState' | 'consume'>, stream: string): Promise<StreamMessage[]> {
   const { lastSeq, messages } = await transport.streamState(stream);
   if (messages === 0) return [];
-  return firstValueFrom(transport.consume({ stream }).pipe(takeWhile((m) => m.seq < lastSeq, true), toArray()));
+  return firstValueFrom(
+    transport.consume({ stream }).pipe(
+      takeWhile((m) => m.seq < lastSeq, true),
+      toArray(),
+    ),
+  );
 }
 
 /**

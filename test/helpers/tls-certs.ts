@@ -32,7 +32,23 @@ export async function makeTlsCerts(dir: string): Promise<TlsCerts> {
   await writeFile(f('client.ext'), 'extendedKeyUsage=clientAuth\n');
   const sign = async (name: string, cn: string, ca: string, ext: string) => {
     await ssl('req', '-new', '-key', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${cn}`);
-    await ssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${ca}.pem`), '-CAkey', f(`${ca}.key`), '-CAcreateserial', '-out', f(`${name}.pem`), '-days', '1', '-extfile', f(ext));
+    await ssl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f(`${ca}.pem`),
+      '-CAkey',
+      f(`${ca}.key`),
+      '-CAcreateserial',
+      '-out',
+      f(`${name}.pem`),
+      '-days',
+      '1',
+      '-extfile',
+      f(ext),
+    );
   };
   await sign('server', 'localhost', 'ca', 'server.ext');
   await sign('client', 'sluice-client', 'ca', 'client.ext');

@@ -15,7 +15,12 @@ describe('anyOf', () => {
     ts().run(({ cold, hot, expectObservable }) => {
       const events = hot('----e', { e: makeEnvelope({ subject: 'ops.eod', data: null, id: 'x' }) });
       const op = batchUntil<string>(anyOf(onCount(2), onSubject(events, { reason: 'eod' })), { name: 'a' });
-      expectObservable(cold('ab-c--|').pipe(op, map((b) => `${b.reason}:${b.items().join('')}`))).toBe('-x--y-|', {
+      expectObservable(
+        cold('ab-c--|').pipe(
+          op,
+          map((b) => `${b.reason}:${b.items().join('')}`),
+        ),
+      ).toBe('-x--y-|', {
         x: 'count:ab',
         y: 'eod:c',
       });
@@ -23,7 +28,14 @@ describe('anyOf', () => {
 
   it('an error of any trigger errors the batch operator', () =>
     ts().run(({ cold, expectObservable }) => {
-      expectObservable(cold('a---').pipe(batchUntil(anyOf(onCount(5), () => cold('--#')), { name: 'a' }))).toBe('--#');
+      expectObservable(
+        cold('a---').pipe(
+          batchUntil(
+            anyOf(onCount(5), () => cold('--#')),
+            { name: 'a' },
+          ),
+        ),
+      ).toBe('--#');
     }));
 
   it('needs at least one trigger', () => {

@@ -32,7 +32,11 @@ describe('batchUntil settles its inputs (memory buffer)', () => {
     ts.run(({ hot, cold, flush }) => {
       const trigger = hot('----t', { t: tick('go') });
       hot('-a-b-c------|')
-        .pipe(log.inputs(), batchUntil(onSubject(trigger), { name: 'm' }), processEach(() => cold('---(x|)')))
+        .pipe(
+          log.inputs(),
+          batchUntil(onSubject(trigger), { name: 'm' }),
+          processEach(() => cold('---(x|)')),
+        )
         .subscribe();
       flush();
     });
@@ -45,7 +49,12 @@ describe('batchUntil settles its inputs (memory buffer)', () => {
     const log = new SettleLog(() => ts.now());
     ts.run(({ hot, cold, flush }) => {
       hot('-a-b-|')
-        .pipe(log.inputs(), batchUntil(() => NEVER, { name: 'm' }), processEach((chunk) => of(chunk.length)), slowSink(() => cold('-----|')))
+        .pipe(
+          log.inputs(),
+          batchUntil(() => NEVER, { name: 'm' }),
+          processEach((chunk) => of(chunk.length)),
+          slowSink(() => cold('-----|')),
+        )
         .subscribe();
       flush();
     });
@@ -64,7 +73,12 @@ describe('batchUntil settles its inputs (memory buffer)', () => {
             batchUntil(() => NEVER, { name: 'f' }),
             concatMap((batch) => {
               if (how === 'fail') batch.fail(new Error('rejected'));
-              return batch.processChunks<unknown>(10, () => (how === 'work' ? cold('--#') : of(1))).pipe(finalize(() => batch.release()), catchError(() => EMPTY));
+              return batch
+                .processChunks<unknown>(10, () => (how === 'work' ? cold('--#') : of(1)))
+                .pipe(
+                  finalize(() => batch.release()),
+                  catchError(() => EMPTY),
+                );
             }),
             slowSink(() => (how === 'sink' ? cold('---#') : cold('|'))),
           )
@@ -82,7 +96,10 @@ describe('batchUntil settles its inputs (memory buffer)', () => {
       const log = new SettleLog(() => ts.now());
       ts.run(({ hot, flush }) => {
         const sub = hot(end === 'error' ? '-a-b-#' : '-a-b---')
-          .pipe(log.inputs(), batchUntil(() => NEVER, { name: 'u' }))
+          .pipe(
+            log.inputs(),
+            batchUntil(() => NEVER, { name: 'u' }),
+          )
           .subscribe({ error: () => undefined });
         ts.schedule(() => sub.unsubscribe(), 6);
         flush();
@@ -96,7 +113,11 @@ describe('batchUntil settles its inputs (memory buffer)', () => {
     const log = new SettleLog(() => ts.now());
     ts.run(({ hot, cold, flush }) => {
       const sub = hot('-a-b-|')
-        .pipe(log.inputs(), batchUntil(() => NEVER, { name: 'c' }), processEach(() => cold('----(x|)')))
+        .pipe(
+          log.inputs(),
+          batchUntil(() => NEVER, { name: 'c' }),
+          processEach(() => cold('----(x|)')),
+        )
         .subscribe();
       ts.schedule(() => sub.unsubscribe(), 7);
       flush();
@@ -106,10 +127,12 @@ describe('batchUntil settles its inputs (memory buffer)', () => {
 
   it('inputs without a settlement (core NATS) work as before', () => {
     const seen: string[] = [];
-    of('a', 'b', 'c').pipe(batchUntil(onCount(2), { name: 'plain' })).subscribe((b) => {
-      seen.push(b.items().join(''));
-      b.release();
-    });
+    of('a', 'b', 'c')
+      .pipe(batchUntil(onCount(2), { name: 'plain' }))
+      .subscribe((b) => {
+        seen.push(b.items().join(''));
+        b.release();
+      });
     expect(seen).toEqual(['ab', 'c']);
   });
 
@@ -131,7 +154,12 @@ describe('batchUntil settles its inputs (memory buffer)', () => {
 
   it('describe follows a path through it: a group, not recorded', () => {
     const stream$ = markSource(NEVER, { kind: 'stream', stream: 'S', subject: 's', ordered: false, maxUnsettled: 10 });
-    const trace = traceSources(stream$.pipe(batchUntil(() => NEVER, { name: 'd' }), map((b) => b.count)));
+    const trace = traceSources(
+      stream$.pipe(
+        batchUntil(() => NEVER, { name: 'd' }),
+        map((b) => b.count),
+      ),
+    );
     expect(trace.sources.map((s) => s.stream)).toEqual(['S']);
     expect(trace.stages).toEqual([{ name: 'batchUntil:d', effect: 'groups' }]);
   });
@@ -175,11 +203,18 @@ describe('batchUntil settles its inputs (durable buffer)', () => {
               if (batch.reason !== 'recovered') throw new Error('downstream down');
               return of(1);
             })
-            .pipe(finalize(() => batch.release()), catchError(() => EMPTY)),
+            .pipe(
+              finalize(() => batch.release()),
+              catchError(() => EMPTY),
+            ),
         ),
       );
     run(of('a', 'b')).subscribe();
-    expect(lmdbBatchBuffer<string>({ store, name: 'r' }).unreleased().map((s) => s.read(0, 10).join(''))).toEqual(['ab']);
+    expect(
+      lmdbBatchBuffer<string>({ store, name: 'r' })
+        .unreleased()
+        .map((s) => s.read(0, 10).join('')),
+    ).toEqual(['ab']);
     run(EMPTY).subscribe();
     // chunk 0 of batch 1, both times
     expect(keys).toEqual(['batch:r:1:0/true/complete/ab', 'batch:r:1:0/true/recovered/ab']);
@@ -188,10 +223,25 @@ describe('batchUntil settles its inputs (durable buffer)', () => {
 
   it('an input whose value cannot be stored is failed', () => {
     const log = new SettleLog();
-    const broken = { durable: true, append: () => { throw new Error('disk full'); }, count: () => 0, seal: () => { throw new Error('no'); }, unreleased: () => [] };
+    const broken = {
+      durable: true,
+      append: () => {
+        throw new Error('disk full');
+      },
+      count: () => 0,
+      seal: () => {
+        throw new Error('no');
+      },
+      unreleased: () => [],
+    };
     const errors: string[] = [];
     // completion commits the pending value at once, and the store refuses it
-    of('a').pipe(log.inputs(), batchUntil(() => NEVER, { name: 'x', buffer: broken })).subscribe({ error: (e: Error) => errors.push(e.message) });
+    of('a')
+      .pipe(
+        log.inputs(),
+        batchUntil(() => NEVER, { name: 'x', buffer: broken }),
+      )
+      .subscribe({ error: (e: Error) => errors.push(e.message) });
     expect([log.state('a'), errors]).toEqual(['failed', ['disk full']]);
   });
 });

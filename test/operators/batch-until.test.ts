@@ -38,10 +38,9 @@ describe('batchUntil', () => {
   it('emitEmpty: a trigger on an empty buffer emits an empty batch', () =>
     ts().run(({ cold, hot, expectObservable }) => {
       const events = hot('-e', { e: env('x') });
-      expectObservable(cold('---|').pipe(batchUntil(onSubject(events, { reason: 'tick' }), { name: 'e', emitEmpty: true }), summary())).toBe(
-        '-x-|',
-        { x: { id: 'e:1', reason: 'tick', items: [] } },
-      );
+      expectObservable(cold('---|').pipe(batchUntil(onSubject(events, { reason: 'tick' }), { name: 'e', emitEmpty: true }), summary())).toBe('-x-|', {
+        x: { id: 'e:1', reason: 'tick', items: [] },
+      });
     }));
 
   it('anyOf: whichever trigger fires first, with its reason; idle restarts on each value', () =>
@@ -55,7 +54,12 @@ describe('batchUntil', () => {
 
   it('flushes at maxItems whatever the trigger', () =>
     ts().run(({ cold, expectObservable }) => {
-      expectObservable(cold('abc|').pipe(batchUntil(() => NEVER, { name: 'm', maxItems: 2 }), summary())).toBe('-x-(y|)', {
+      expectObservable(
+        cold('abc|').pipe(
+          batchUntil(() => NEVER, { name: 'm', maxItems: 2 }),
+          summary(),
+        ),
+      ).toBe('-x-(y|)', {
         x: { id: 'm:1', reason: 'max-items', items: ['a', 'b'] },
         y: { id: 'm:2', reason: 'complete', items: ['c'] },
       });
@@ -64,7 +68,9 @@ describe('batchUntil', () => {
   it('re-emits batches sealed but not released before, with the same ids', () => {
     const buffer = memoryBatchBuffer<string>();
     const first: Batch<string>[] = [];
-    of('a', 'b', 'c').pipe(batchUntil(onCount(2), { name: 'r', buffer })).subscribe((b) => first.push(b));
+    of('a', 'b', 'c')
+      .pipe(batchUntil(onCount(2), { name: 'r', buffer }))
+      .subscribe((b) => first.push(b));
     expect(first.map((b) => b.batchId)).toEqual(['r:1', 'r:2']);
     first[1]?.release();
     const again: string[] = [];
@@ -75,20 +81,28 @@ describe('batchUntil', () => {
   it('errors with BufferOverflowError past maxUnreleasedBatches', () =>
     ts().run(({ cold, expectObservable }) => {
       const op = batchUntil<string>(onCount(1), { name: 'u', maxUnreleasedBatches: 2 });
-      const out = cold('abc|').pipe(op, map((b) => b.batchId), catchError((e: unknown) => of(e instanceof BufferOverflowError ? 'overflow' : 'other')));
+      const out = cold('abc|').pipe(
+        op,
+        map((b) => b.batchId),
+        catchError((e: unknown) => of(e instanceof BufferOverflowError ? 'overflow' : 'other')),
+      );
       expectObservable(out).toBe('xy(z|)', { x: 'u:1', y: 'u:2', z: 'overflow' });
     }));
 
   it('carries first/last stream sequence', () => {
     const batches: Batch<{ seq: number }>[] = [];
-    of({ seq: 7 }, { seq: 9 }).pipe(batchUntil(() => NEVER, { name: 's' })).subscribe((b) => batches.push(b));
+    of({ seq: 7 }, { seq: 9 })
+      .pipe(batchUntil(() => NEVER, { name: 's' }))
+      .subscribe((b) => batches.push(b));
     expect(batches.map((b) => [b.firstSeq, b.lastSeq, b.count])).toEqual([[7, 9, 2]]);
   });
 
   describe('reading a batch', () => {
     const oneBatch = (n: number): Batch<number> => {
       let batch: Batch<number> | undefined;
-      of(...Array.from({ length: n }, (_, i) => i)).pipe(batchUntil(() => NEVER, { name: 'big' })).subscribe((b) => (batch = b));
+      of(...Array.from({ length: n }, (_, i) => i))
+        .pipe(batchUntil(() => NEVER, { name: 'big' }))
+        .subscribe((b) => (batch = b));
       if (batch === undefined) throw new Error('no batch');
       return batch;
     };
@@ -123,19 +137,26 @@ describe('batchUntil', () => {
   });
 
   describe('checklist', () => {
-    it('never: emits nothing', () =>
-      ts().run(({ expectObservable }) => expectObservable(NEVER.pipe(batchUntil(onCount(1), { name: 'x' }))).toBe('-')));
+    it('never: emits nothing', () => ts().run(({ expectObservable }) => expectObservable(NEVER.pipe(batchUntil(onCount(1), { name: 'x' }))).toBe('-')));
     it('empty: completes without a batch', () =>
       ts().run(({ expectObservable }) => expectObservable(EMPTY.pipe(batchUntil(onCount(1), { name: 'x' }))).toBe('|')));
     it('source error: forwarded, nothing flushed', () =>
       ts().run(({ cold, expectObservable }) => expectObservable(cold('a-#').pipe(batchUntil(onCount(5), { name: 'x' }))).toBe('--#')));
     it('trigger error: forwarded', () =>
-      ts().run(({ cold, expectObservable }) =>
-        expectObservable(cold('a---').pipe(batchUntil(() => cold('-#'), { name: 'x' }))).toBe('-#')));
+      ts().run(({ cold, expectObservable }) => expectObservable(cold('a---').pipe(batchUntil(() => cold('-#'), { name: 'x' }))).toBe('-#')));
     it('trigger function throws: errors the output', () => {
       const boom = new Error('boom');
       const errors: unknown[] = [];
-      of(1).pipe(batchUntil(() => { throw boom; }, { name: 'x' })).subscribe({ error: (e) => errors.push(e) });
+      of(1)
+        .pipe(
+          batchUntil(
+            () => {
+              throw boom;
+            },
+            { name: 'x' },
+          ),
+        )
+        .subscribe({ error: (e) => errors.push(e) });
       expect(errors).toEqual([boom]);
     });
     it('early unsubscribe: unsubscribes source and trigger', () =>

@@ -129,7 +129,14 @@ describe('check', () => {
         const sunk = new SettleLog(() => asyncScheduler.now());
         expectObservable(cold('abc|', values).pipe(bare.inputs(byId), op(), map(show))).toBe('----(abc|)', { a: '1:ok1', b: '2:ok2', c: '3:ok3' });
         // A durable sink downstream: its publish ack comes 3 frames after the result reaches it.
-        expectObservable(cold('abc|', values).pipe(sunk.inputs(byId), op(), slowSink(() => cold('---|')), map(show))).toBe('-------(abc|)', { a: '1:ok1', b: '2:ok2', c: '3:ok3' });
+        expectObservable(
+          cold('abc|', values).pipe(
+            sunk.inputs(byId),
+            op(),
+            slowSink(() => cold('---|')),
+            map(show),
+          ),
+        ).toBe('-------(abc|)', { a: '1:ok1', b: '2:ok2', c: '3:ok3' });
         flush();
         // b's reply came at 1 and c's at 2, but their results went out behind a's at 4.
         expect(bare.summary()).toEqual({ '1': 'acked@4', '2': 'acked@4', '3': 'acked@4' });
@@ -162,7 +169,7 @@ describe('check', () => {
         expect(log.summary()).toEqual({ '1': 'failed@3', '2': 'failed@3' });
       }));
 
-    it('runs the request in the input\'s scope and lets describe follow a path through it', () => {
+    it("runs the request in the input's scope and lets describe follow a path through it", () => {
       const topology = defineTopology('fraud', (t) =>
         t.stream<number>('PAY', 'pay.in').pipe(
           check<number, string>({ ...base, request: () => of('ok') }),
@@ -171,7 +178,12 @@ describe('check', () => {
         ),
       );
       expect(describeTopology(topology).paths).toEqual([
-        { from: 'PAY (pay.in)', to: 'pay.checked', guarantee: 'exactly-once', because: 'output ids derive from input positions; re-publishes fall in the duplicate window' },
+        {
+          from: 'PAY (pay.in)',
+          to: 'pay.checked',
+          guarantee: 'exactly-once',
+          because: 'output ids derive from input positions; re-publishes fall in the duplicate window',
+        },
       ]);
     });
   });
@@ -189,7 +201,13 @@ describe('check', () => {
         const replies: Record<number, string> = { 1: '----x|', 2: '-y|', 3: '--z|' };
         const log = new SettleLog(() => asyncScheduler.now());
         const op = check<number, string>({ ...base, ordered: false, request: (x) => cold(replies[x.data]!, { x: 'ok1', y: 'ok2', z: 'ok3' }) });
-        expectObservable(cold('abc|', values).pipe(log.inputs((x) => x.id), op, map(show))).toBe('--b-(ac|)', { a: '1:ok1', b: '2:ok2', c: '3:ok3' });
+        expectObservable(
+          cold('abc|', values).pipe(
+            log.inputs((x) => x.id),
+            op,
+            map(show),
+          ),
+        ).toBe('--b-(ac|)', { a: '1:ok1', b: '2:ok2', c: '3:ok3' });
         flush();
         expect(log.summary()).toEqual({ '1': 'acked@4', '2': 'acked@2', '3': 'acked@4' });
       }));
@@ -200,52 +218,59 @@ describe('check', () => {
 
     it('property: every input gets one result, at its completion time, with at most maxInFlight requests outstanding', () => {
       fc.assert(
-        fc.property(fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 40 }), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 25 }), (delays, maxInFlight, timeoutMs) => {
-          const scheduler = new TestScheduler(() => undefined);
-          const out: { id: number; at: number; outcome: string }[] = [];
-          let outstanding = 0;
-          let peak = 0;
-          scheduler.run(({ cold }) => {
-            const request = (x: Envelope<number>) =>
-              new Observable<string>((sub) => {
-                // Outstanding = asked and neither answered nor cancelled.
-                let open = true;
-                const close = () => {
-                  if (open) outstanding--;
-                  open = false;
-                };
-                outstanding++;
-                peak = Math.max(peak, outstanding);
-                const inner = cold(`${'-'.repeat(delays[x.data]!)}r|`).subscribe((v) => {
-                  close();
-                  sub.next(v);
+        fc.property(
+          fc.array(fc.integer({ min: 0, max: 30 }), { maxLength: 40 }),
+          fc.integer({ min: 1, max: 8 }),
+          fc.integer({ min: 1, max: 25 }),
+          (delays, maxInFlight, timeoutMs) => {
+            const scheduler = new TestScheduler(() => undefined);
+            const out: { id: number; at: number; outcome: string }[] = [];
+            let outstanding = 0;
+            let peak = 0;
+            scheduler.run(({ cold }) => {
+              const request = (x: Envelope<number>) =>
+                new Observable<string>((sub) => {
+                  // Outstanding = asked and neither answered nor cancelled.
+                  let open = true;
+                  const close = () => {
+                    if (open) outstanding--;
+                    open = false;
+                  };
+                  outstanding++;
+                  peak = Math.max(peak, outstanding);
+                  const inner = cold(`${'-'.repeat(delays[x.data]!)}r|`).subscribe((v) => {
+                    close();
+                    sub.next(v);
+                  });
+                  return () => {
+                    close();
+                    inner.unsubscribe();
+                  };
                 });
-                return () => {
-                  close();
-                  inner.unsubscribe();
-                };
-              });
-            from(delays.map((_, i) => e(i)))
-              .pipe(check<number, string>({ ...base, timeoutMs, maxInFlight, ordered: false, request }))
-              .subscribe((o) => out.push({ id: (o as Checked<number, string>).envelope.data, at: scheduler.now(), outcome: (o as Checked<number, string>).outcome }));
-          });
-          // Model: requests start in input order as slots free up; each ends after min(delay, timeout).
-          const slots: number[] = [];
-          const model: { id: number; at: number }[] = [];
-          delays.forEach((d, i) => {
-            slots.sort((a, b) => a - b);
-            const startAt = slots.length < maxInFlight ? 0 : slots.shift()!;
-            const end = startAt + Math.min(d, timeoutMs);
-            slots.push(end);
-            model.push({ id: i, at: end });
-          });
-          expect(out.map((o) => o.id).sort((a, b) => a - b)).toEqual(delays.map((_, i) => i));
-          for (const o of out) expect(o.at).toBe(model[o.id]!.at);
-          expect(out.every((o, i) => i === 0 || o.at >= out[i - 1]!.at)).toBe(true);
-          // A reply due at the very frame the timeout fires may go either way.
-          expect(out.every((o) => delays[o.id] === timeoutMs || o.outcome === (delays[o.id]! < timeoutMs ? 'answered' : 'timed-out-allowed'))).toBe(true);
-          expect(peak).toBeLessThanOrEqual(maxInFlight);
-        }),
+              from(delays.map((_, i) => e(i)))
+                .pipe(check<number, string>({ ...base, timeoutMs, maxInFlight, ordered: false, request }))
+                .subscribe((o) =>
+                  out.push({ id: (o as Checked<number, string>).envelope.data, at: scheduler.now(), outcome: (o as Checked<number, string>).outcome }),
+                );
+            });
+            // Model: requests start in input order as slots free up; each ends after min(delay, timeout).
+            const slots: number[] = [];
+            const model: { id: number; at: number }[] = [];
+            delays.forEach((d, i) => {
+              slots.sort((a, b) => a - b);
+              const startAt = slots.length < maxInFlight ? 0 : slots.shift()!;
+              const end = startAt + Math.min(d, timeoutMs);
+              slots.push(end);
+              model.push({ id: i, at: end });
+            });
+            expect(out.map((o) => o.id).sort((a, b) => a - b)).toEqual(delays.map((_, i) => i));
+            for (const o of out) expect(o.at).toBe(model[o.id]!.at);
+            expect(out.every((o, i) => i === 0 || o.at >= out[i - 1]!.at)).toBe(true);
+            // A reply due at the very frame the timeout fires may go either way.
+            expect(out.every((o) => delays[o.id] === timeoutMs || o.outcome === (delays[o.id]! < timeoutMs ? 'answered' : 'timed-out-allowed'))).toBe(true);
+            expect(peak).toBeLessThanOrEqual(maxInFlight);
+          },
+        ),
         { numRuns: Number(process.env.PROP_RUNS ?? 200) },
       );
     });

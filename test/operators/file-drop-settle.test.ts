@@ -10,7 +10,11 @@ import { dropFile } from '../helpers/drop-file.js';
 import { useTempDir } from '../helpers/temp-dir.js';
 import { until } from '../helpers/until.js';
 
-const exists = (path: string) => access(path).then(() => true, () => false);
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 /** A promise the test settles by hand: stands for an import that takes as long as the test wants. */
 function gate<T = void>() {
@@ -121,4 +125,3 @@ describe("fileDrop moves a file only after its effects are complete ('settled', 
     ]);
   });
 });
-

@@ -35,7 +35,12 @@ interface Order {
   id: string;
   qty: number;
 }
-const envelope = (seq: number): { subject: string; stream: string; seq: number; data: Order } => ({ subject: 'orders.new', stream: 'ORDERS', seq, data: { id: `o${seq}`, qty: seq * 2 } });
+const envelope = (seq: number): { subject: string; stream: string; seq: number; data: Order } => ({
+  subject: 'orders.new',
+  stream: 'ORDERS',
+  seq,
+  data: { id: `o${seq}`, qty: seq * 2 },
+});
 
 /** Stands for a JetStream source: each value in its own settlement; `log` records settles and whether the file was already published then. */
 function deliver<T>(input: Subject<T>, key: string, value: T, onSettle: (failure: Error | undefined) => void): void {
@@ -44,7 +49,10 @@ function deliver<T>(input: Subject<T>, key: string, value: T, onSettle: (failure
   s.release();
 }
 
-const published = (dir: string): string[] => readdirSync(dir).filter((f) => !f.startsWith('.')).sort();
+const published = (dir: string): string[] =>
+  readdirSync(dir)
+    .filter((f) => !f.startsWith('.'))
+    .sort();
 
 describe('fileSink', () => {
   it('writes each microBatch batch (cut in virtual time) as an NDJSON file with a manifest, and settles its inputs only once both are published', async () => {
@@ -55,7 +63,9 @@ describe('fileSink', () => {
     const settled: Array<{ key: string; ok: boolean; filesThen: number }> = [];
     input.pipe(microBatch({ maxCount: 3, maxWaitMs: 100, scheduler }), fileSink({ dir, format: 'ndjson', name: 'orders' })).subscribe((f) => files.push(f));
     for (let seq = 1; seq <= 4; seq++) {
-      deliver(input, `ORDERS:${seq}`, envelope(seq), (failure) => settled.push({ key: `ORDERS:${seq}`, ok: failure === undefined, filesThen: published(dir).length }));
+      deliver(input, `ORDERS:${seq}`, envelope(seq), (failure) =>
+        settled.push({ key: `ORDERS:${seq}`, ok: failure === undefined, filesThen: published(dir).length }),
+      );
     }
     await until(() => files.length === 1);
     expect(settled.map((s) => s.key)).toEqual(['ORDERS:1', 'ORDERS:2', 'ORDERS:3']);
@@ -78,7 +88,9 @@ describe('fileSink', () => {
     const manifest = JSON.parse(readFileSync(first.manifestPath, 'utf8')) as StagedFileManifest;
     expect(manifest.files).toEqual([{ file: fileNameOf('orders', 'ORDERS:1+3', 'ndjson'), records: 3, bytes: bytes.length, sha256: sha(bytes) }]);
     expect(manifest).toMatchObject({ version: 1, sink: 'orders', format: 'ndjson', records: 3, recorded: false, inputRange: first.inputRange });
-    expect(published(dir)).toEqual([first.files[0]!.file, `${first.files[0]!.file}.manifest.json`, second.files[0]!.file, `${second.files[0]!.file}.manifest.json`].sort());
+    expect(published(dir)).toEqual(
+      [first.files[0]!.file, `${first.files[0]!.file}.manifest.json`, second.files[0]!.file, `${second.files[0]!.file}.manifest.json`].sort(),
+    );
   });
 
   it('names a file after its batch key: the same batch written again replaces its own file (no second file)', async () => {
@@ -88,7 +100,12 @@ describe('fileSink', () => {
       const got: StagedFile[] = [];
       input.pipe(fileSink({ dir, format: 'ndjson', name: 'orders' })).subscribe((f) => got.push(f));
       const s = new Settlement('orders:ORDERS:7+2:ab12', true, () => undefined);
-      withSettlement(s, () => input.next([{ id: 'a', qty: 1 }, { id: 'b', qty: 2 }]));
+      withSettlement(s, () =>
+        input.next([
+          { id: 'a', qty: 1 },
+          { id: 'b', qty: 2 },
+        ]),
+      );
       s.release();
       await until(() => got.length === 1);
       return got[0]!;
@@ -118,7 +135,11 @@ describe('fileSink', () => {
           files.push(f);
           if (crashes) currentSettlement()?.hold(); // the process dies after the rename, before its inputs are acknowledged
         });
-      return { deliver: (seq: number) => deliver(input, `ORDERS:${seq}`, envelope(seq), (failure) => acks.push(`${seq} ${failure === undefined ? 'ack' : 'redeliver'}`)), stop: () => sub.unsubscribe() };
+      return {
+        deliver: (seq: number) =>
+          deliver(input, `ORDERS:${seq}`, envelope(seq), (failure) => acks.push(`${seq} ${failure === undefined ? 'ack' : 'redeliver'}`)),
+        stop: () => sub.unsubscribe(),
+      };
     };
     const first = start(true);
     first.deliver(1);

@@ -8,8 +8,7 @@ import { Settlement } from '../../src/settle/settlement.js';
 import { env, testScheduler } from './realtime-fixtures.js';
 
 type Out = Handled<number, string> | DeadLettered<number>;
-const show = (o: Out): string =>
-  o.kind === 'handled' ? `ok:${o.values.join('+')}@${o.attempts}` : `dlq:${o.record.error.name}@${o.record.attempts}`;
+const show = (o: Out): string => (o.kind === 'handled' ? `ok:${o.values.join('+')}@${o.attempts}` : `dlq:${o.record.error.name}@${o.record.attempts}`);
 
 describe('guardHandler', () => {
   it('emits the handler values and the attempt count once the handler completes', () =>
@@ -54,10 +53,11 @@ describe('guardHandler', () => {
       let calls = 0;
       const guard = guardHandler<number, string>({
         name: 'g',
-        handle: () => defer(() => {
-          calls += 1;
-          return throwError(() => new TerminalError('negative total'));
-        }),
+        handle: () =>
+          defer(() => {
+            calls += 1;
+            return throwError(() => new TerminalError('negative total'));
+          }),
         retry: { maxAttempts: 5 },
         sink: () => of('stored'),
       });

@@ -47,7 +47,9 @@ describe('guard', () => {
       const op = guard<number, string>({ name: 'slow', maxQueued: 1, handle: () => NEVER, sink: () => undefined });
       let failure: unknown;
       let failedAt = -1;
-      cold('abc', values).pipe(op).subscribe({ error: (err: unknown) => ((failure = err), (failedAt = asyncScheduler.now())) });
+      cold('abc', values)
+        .pipe(op)
+        .subscribe({ error: (err: unknown) => ((failure = err), (failedAt = asyncScheduler.now())) });
       flush();
       // a runs, b waits, c is one too many
       expect(failure).toBeInstanceOf(BufferOverflowError);
@@ -76,12 +78,19 @@ describe('guard', () => {
           handle: (x, attempt) => (x.data === 1 && attempt < 3 ? cold<string>('-#', undefined, new Error('busy')) : cold('-v|', { v: `v${x.data}` })),
           sink: () => undefined,
         });
-        expectObservable(cold('ab|', values).pipe(log.inputs(byId), op, slowSink(() => cold('--|')), map(show))).toBe('21ms (ab|)', { a: '1:v1', b: '2:v2' });
+        expectObservable(
+          cold('ab|', values).pipe(
+            log.inputs(byId),
+            op,
+            slowSink(() => cold('--|')),
+            map(show),
+          ),
+        ).toBe('21ms (ab|)', { a: '1:v1', b: '2:v2' });
         flush();
         expect(log.summary()).toEqual({ '1': 'acked@21', '2': 'acked@21' });
       }));
 
-    it('runs the dead-letter sink in the input\'s scope, so the input settles once the dead letter is stored', () =>
+    it("runs the dead-letter sink in the input's scope, so the input settles once the dead letter is stored", () =>
       testScheduler().run(({ cold, expectObservable, flush }) => {
         const log = new SettleLog(() => asyncScheduler.now());
         // Like ctx.deadLetter with a dead-letter stream: holds the current input until the store's ack.
@@ -114,10 +123,12 @@ describe('guard', () => {
 
     it('lets describe follow a path through it', () => {
       const topology = defineTopology('ledger', (t) =>
-        t.stream<number>('IN', 'in').pipe(
-          guard<number, string>({ name: 'ledger', handle: () => of('ok'), sink: (d) => t.deadLetter(d.envelope, d.error) }),
-          t.sink('out', { durable: true }),
-        ),
+        t
+          .stream<number>('IN', 'in')
+          .pipe(
+            guard<number, string>({ name: 'ledger', handle: () => of('ok'), sink: (d) => t.deadLetter(d.envelope, d.error) }),
+            t.sink('out', { durable: true }),
+          ),
       );
       expect(describeTopology(topology).paths.map((p) => p.guarantee)).toEqual(['exactly-once']);
     });

@@ -51,9 +51,7 @@ describe('t.stream -> batchUntil -> durable sink', () => {
     const run = await start(transport, (t) =>
       t.stream<{ customer: string }>('PREFS', 'prefs.>').pipe(
         batchUntil(onSubject(t.source('ops.end-of-day')), { name: 'prefs' }),
-        concatMap((batch) =>
-          batch.processChunks(100, (chunk) => of(chunk.map((e) => e.data.customer))).pipe(finalize(() => batch.release())),
-        ),
+        concatMap((batch) => batch.processChunks(100, (chunk) => of(chunk.map((e) => e.data.customer))).pipe(finalize(() => batch.release()))),
         t.sink('synced', { durable: true }),
       ),
     );
@@ -71,9 +69,7 @@ describe('t.stream -> batchUntil -> durable sink', () => {
     const run = await start(transport, (t) =>
       t.stream<{ customer: string }>('PREFS', 'prefs.>').pipe(
         batchUntil(onSubject(t.source('ops.end-of-day')), { name: 'prefs', buffer: lmdbBatchBuffer<Envelope<{ customer: string }>>({ store, name: 'prefs' }) }),
-        concatMap((batch) =>
-          batch.processChunks(100, (chunk) => of(chunk.map((e) => e.data.customer))).pipe(finalize(() => batch.release())),
-        ),
+        concatMap((batch) => batch.processChunks(100, (chunk) => of(chunk.map((e) => e.data.customer))).pipe(finalize(() => batch.release()))),
         t.sink('synced', { durable: true }),
       ),
     );
@@ -130,13 +126,20 @@ describe('poll -> settleMap (concurrent) -> durable sink, crash mid-round', () =
         cursor: { initial: 0, load: async () => saved, save: async (c) => void (saved = c) },
       }).pipe(t.untilStopped(), settleMap({ name: 'work', concurrency: 3, project }), t.sink('rows.out', { durable: true }));
     // First run: row 1 is published, rows 2 and 3 never finish; the run is cut off (a crash).
-    const first = await start(transport, build((id) => (id === 1 ? Promise.resolve(id) : new Promise<number>(() => undefined))), 50);
+    const first = await start(
+      transport,
+      build((id) => (id === 1 ? Promise.resolve(id) : new Promise<number>(() => undefined))),
+      50,
+    );
     await untilWhat('row 1 published', async () => (await transport.streamState('ROWS')).messages === 1);
     await first.stop();
     expect(saved).toBeUndefined();
     // Second run re-reads the round; rows finish in reverse order this time.
     const delays: Record<number, number> = { 1: 30, 2: 15, 3: 0 };
-    const second = await start(transport, build((id) => new Promise<number>((r) => setTimeout(() => r(id), delays[id]))));
+    const second = await start(
+      transport,
+      build((id) => new Promise<number>((r) => setTimeout(() => r(id), delays[id]))),
+    );
     await untilWhat('cursor saved', () => saved === 3);
     await second.stop();
     const published: number[] = [];

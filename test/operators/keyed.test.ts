@@ -49,7 +49,9 @@ describe('keyed', () => {
     const failure = (config: KeyedConfig<Msg, string>, input: Envelope<Msg>[]): unknown => {
       let err: unknown;
       testScheduler().run(({ flush }) => {
-        from(input).pipe(keyed(config)).subscribe({ error: (e: unknown) => (err = e) });
+        from(input)
+          .pipe(keyed(config))
+          .subscribe({ error: (e: unknown) => (err = e) });
         flush();
       });
       return err;
@@ -213,7 +215,13 @@ describe('keyed', () => {
         // x1 0-3, then x2 3-6; y1 2-5
         expectObservable(cold('abc|', values).pipe(bare.inputs(byId), keyed(base))).toBe('---a-c(b|)', { a: 'x1', c: 'y1', b: 'x2' });
         // and a durable sink whose publish ack comes 2 frames later
-        expectObservable(cold('abc|', values).pipe(sunk.inputs(byId), keyed(base), slowSink(() => cold('--|')))).toBe('-----a-c(b|)', { a: 'x1', c: 'y1', b: 'x2' });
+        expectObservable(
+          cold('abc|', values).pipe(
+            sunk.inputs(byId),
+            keyed(base),
+            slowSink(() => cold('--|')),
+          ),
+        ).toBe('-----a-c(b|)', { a: 'x1', c: 'y1', b: 'x2' });
         flush();
         expect(bare.summary()).toEqual({ x1: 'acked@3', y1: 'acked@5', x2: 'acked@6' });
         expect(sunk.summary()).toEqual({ x1: 'acked@5', y1: 'acked@7', x2: 'acked@8' });
@@ -245,7 +253,12 @@ describe('keyed', () => {
         const guarded = (sink: () => void) =>
           keyed({
             ...base,
-            handle: guardHandler<Msg, string>({ name: 'reserve', handle: () => throwError(() => new Error('busy')), retry: { maxAttempts: 3, initialDelayMs: 5, jitter: 'none' }, sink }),
+            handle: guardHandler<Msg, string>({
+              name: 'reserve',
+              handle: () => throwError(() => new Error('busy')),
+              retry: { maxAttempts: 3, initialDelayMs: 5, jitter: 'none' },
+              sink,
+            }),
           });
         // tries at 0, 5, 15; dead letter at 15, stored at 19
         expectObservable(cold('a|', values).pipe(log.inputs(byId), guarded(store), map(show))).toBe('15ms (a|)', { a: 'dlq:x1' });
@@ -254,11 +267,18 @@ describe('keyed', () => {
         expect(log.summary()).toEqual({ x1: 'acked@19', y1: 'failed@20' });
       }));
 
-    it('emits the dead letter of a key that throws in its input\'s scope', () =>
+    it("emits the dead letter of a key that throws in its input's scope", () =>
       testScheduler().run(({ cold, expectObservable, flush }) => {
         const log = new SettleLog(() => asyncScheduler.now());
         const broken = { n: env('in.bad', null as unknown as Msg, 'bad') };
-        expectObservable(cold('n|', broken).pipe(log.inputs(byId), keyed(base), slowSink(() => cold('---|')), map(show))).toBe('---(n|)', { n: 'dlq:bad' });
+        expectObservable(
+          cold('n|', broken).pipe(
+            log.inputs(byId),
+            keyed(base),
+            slowSink(() => cold('---|')),
+            map(show),
+          ),
+        ).toBe('---(n|)', { n: 'dlq:bad' });
         flush();
         expect(log.summary()).toEqual({ bad: 'acked@3' });
       }));
@@ -280,7 +300,7 @@ describe('keyed', () => {
         expect(stopped.summary()).toEqual({ x1: 'failed@4', y1: 'failed@4' });
       }));
 
-    it('property: every input settles once, never before its handler and its values\' effects are done, failed exactly when its handler failed', () => {
+    it("property: every input settles once, never before its handler and its values' effects are done, failed exactly when its handler failed", () => {
       fc.assert(
         fc.property(
           fc.array(fc.record({ k: fc.constantFrom('a', 'b', 'c'), gap: fc.nat(4), ms: fc.nat(10), fails: fc.boolean(), ackMs: fc.nat(5) }), { maxLength: 30 }),

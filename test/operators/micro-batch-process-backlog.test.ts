@@ -58,10 +58,9 @@ it('restarts over a 20,000-message backlog: every message written once, no error
         // A slow disk: each batch's write takes at least 20 ms, so the backlog piles up meanwhile.
         process: (batch) =>
           from(
-            Promise.all([
-              appendFile(file, batch.map((e) => `${e.data.n}\n`).join('')),
-              new Promise((resolve) => setTimeout(resolve, 20)),
-            ]).then(() => (written += batch.length)),
+            Promise.all([appendFile(file, batch.map((e) => `${e.data.n}\n`).join('')), new Promise((resolve) => setTimeout(resolve, 20))]).then(
+              () => (written += batch.length),
+            ),
           ),
       }),
     ),
@@ -81,7 +80,8 @@ it('restarts over a 20,000-message backlog: every message written once, no error
   while (!ended) {
     const info = await jsm.consumers.info(stream, durable).catch(() => undefined);
     if (written >= BACKLOG && info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0) break;
-    if (Date.now() - startedAt > 100_000) throw new Error(`stuck: written ${written}, consumer ${JSON.stringify({ pending: info?.num_pending, ackPending: info?.num_ack_pending })}`);
+    if (Date.now() - startedAt > 100_000)
+      throw new Error(`stuck: written ${written}, consumer ${JSON.stringify({ pending: info?.num_pending, ackPending: info?.num_ack_pending })}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   // Stops the run, or (when the pipeline failed, as before the fix) returns how it ended.
@@ -95,6 +95,8 @@ it('restarts over a 20,000-message backlog: every message written once, no error
   expect(lines).toHaveLength(BACKLOG);
   expect(new Set(lines).size).toBe(BACKLOG);
   const growth = rssPeak - rssBefore;
-  console.log(`backlog ${BACKLOG}: ${Date.now() - startedAt} ms, RSS before ${(rssBefore / 2 ** 20).toFixed(1)} MiB, peak growth ${(growth / 2 ** 20).toFixed(1)} MiB (bound ${RSS_GROWTH_BOUND_BYTES / 2 ** 20} MiB)`);
+  console.log(
+    `backlog ${BACKLOG}: ${Date.now() - startedAt} ms, RSS before ${(rssBefore / 2 ** 20).toFixed(1)} MiB, peak growth ${(growth / 2 ** 20).toFixed(1)} MiB (bound ${RSS_GROWTH_BOUND_BYTES / 2 ** 20} MiB)`,
+  );
   expect(growth).toBeLessThan(RSS_GROWTH_BOUND_BYTES);
 });

@@ -41,7 +41,10 @@ describe('microBatchProcess', () => {
         maxBufferedCount: 2,
         process: () => cold('------|'),
       });
-      const failure = cold('abcd|').pipe(op, catchError((e: unknown) => of(e instanceof BufferOverflowError ? e.limit : e)));
+      const failure = cold('abcd|').pipe(
+        op,
+        catchError((e: unknown) => of(e instanceof BufferOverflowError ? e.limit : e)),
+      );
       expectObservable(failure).toBe('---(e|)', { e: 2 });
     }));
 
@@ -65,8 +68,7 @@ describe('microBatchProcess', () => {
 
   describe('checklist', () => {
     const cfg = { maxCount: 2, maxWaitMs: 10, maxBufferedCount: 4, process: (b: number[]) => of(b.length) };
-    it('never: emits nothing', () =>
-      ts().run(({ expectObservable }) => expectObservable(NEVER.pipe(microBatchProcess(cfg))).toBe('-')));
+    it('never: emits nothing', () => ts().run(({ expectObservable }) => expectObservable(NEVER.pipe(microBatchProcess(cfg))).toBe('-')));
     it('empty: completes', () => ts().run(({ expectObservable }) => expectObservable(EMPTY.pipe(microBatchProcess(cfg))).toBe('|')));
     it('one value: processed on completion', () =>
       ts().run(({ expectObservable }) => expectObservable(of(7).pipe(microBatchProcess(cfg))).toBe('(x|)', { x: 1 })));
@@ -82,7 +84,14 @@ describe('microBatchProcess', () => {
     it('process throws: errors the output', () =>
       ts().run(({ cold, expectObservable }) => {
         const boom = new Error('boom');
-        const op = microBatchProcess<string, string>({ maxCount: 1, maxWaitMs: 10, maxBufferedCount: 4, process: () => { throw boom; } });
+        const op = microBatchProcess<string, string>({
+          maxCount: 1,
+          maxWaitMs: 10,
+          maxBufferedCount: 4,
+          process: () => {
+            throw boom;
+          },
+        });
         expectObservable(cold('a|').pipe(op)).toBe('#', undefined, boom);
       }));
     it('process errors: errors the output', () =>
@@ -150,12 +159,18 @@ describe('microBatchProcess', () => {
     );
   });
 
-  describe('settlement: an input settles once its batch was processed and the results\' effects are complete', () => {
+  describe("settlement: an input settles once its batch was processed and the results' effects are complete", () => {
     it('holds the members through process and the downstream publish of its results', () => {
       const log: Settled[] = [];
       const scheduler = new TestScheduler(() => undefined);
       scheduler.run(({ cold }) => {
-        const op = microBatchProcess<string, string>({ maxCount: 2, maxWaitMs: 100, maxBufferedCount: 2, scheduler, process: (b) => cold('---(x|)', { x: b.join('') }) });
+        const op = microBatchProcess<string, string>({
+          maxCount: 2,
+          maxWaitMs: 100,
+          maxBufferedCount: 2,
+          scheduler,
+          process: (b) => cold('---(x|)', { x: b.join('') }),
+        });
         // [a,b] cut at 1, processed 1..4; its result is published 4..6. [c] cut at 100 (wait).
         cold('ab-c 200ms |').pipe(settling(scheduler, log), op, holdingSink(scheduler, 2)).subscribe();
       });
@@ -175,21 +190,31 @@ describe('microBatchProcess', () => {
           scheduler,
           process: (b) => (b.includes('a') ? cold('--#') : b.includes('c') ? throwError(() => new Error('sync')) : cold('-(x|)', { x: b.join('') })),
         });
-        cold('abcdef|').pipe(settling(scheduler, log), op).subscribe({ next: (r) => out.push(r), error: (e) => (error = e) });
+        cold('abcdef|')
+          .pipe(settling(scheduler, log), op)
+          .subscribe({ next: (r) => out.push(r), error: (e) => (error = e) });
       });
       expect(error).toBeUndefined();
       expect(out).toEqual(['ef']);
       expect(log.map((l) => `${l.value}@${l.at}:${l.ok}`)).toEqual(['a@3:false', 'b@3:false', 'c@3:false', 'd@3:false', 'e@6:true', 'f@6:true']);
     });
 
-    it('settling inputs never overflow maxBufferedCount: the source\'s maxUnsettled bounds them', () => {
+    it("settling inputs never overflow maxBufferedCount: the source's maxUnsettled bounds them", () => {
       const log: Settled[] = [];
       const out: string[] = [];
       let error: unknown;
       const scheduler = new TestScheduler(() => undefined);
       scheduler.run(({ cold }) => {
-        const op = microBatchProcess<string, string>({ maxCount: 1, maxWaitMs: 100, maxBufferedCount: 1, scheduler, process: (b) => cold('-----(x|)', { x: b.join('') }) });
-        cold('abcdefgh|').pipe(settling(scheduler, log), op).subscribe({ next: (r) => out.push(r), error: (e) => (error = e) });
+        const op = microBatchProcess<string, string>({
+          maxCount: 1,
+          maxWaitMs: 100,
+          maxBufferedCount: 1,
+          scheduler,
+          process: (b) => cold('-----(x|)', { x: b.join('') }),
+        });
+        cold('abcdefgh|')
+          .pipe(settling(scheduler, log), op)
+          .subscribe({ next: (r) => out.push(r), error: (e) => (error = e) });
       });
       expect(error).toBeUndefined();
       expect(out).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
@@ -200,7 +225,13 @@ describe('microBatchProcess', () => {
       const log: Settled[] = [];
       const scheduler = new TestScheduler((a, e) => expect(a).toEqual(e));
       scheduler.run(({ cold, expectObservable }) => {
-        const op = microBatchProcess<string, string>({ maxCount: 2, maxWaitMs: 100, maxBufferedCount: 4, scheduler, process: () => cold('------(x|)', { x: 'done' }) });
+        const op = microBatchProcess<string, string>({
+          maxCount: 2,
+          maxWaitMs: 100,
+          maxBufferedCount: 4,
+          scheduler,
+          process: () => cold('------(x|)', { x: 'done' }),
+        });
         expectObservable(cold('abcde---').pipe(settling(scheduler, log), op), '^----!').toBe('');
       });
       expect(log.map((l) => `${l.value}@${l.at}:${l.ok}`).sort()).toEqual(['a@5:false', 'b@5:false', 'c@5:false', 'd@5:false', 'e@5:false']);
@@ -210,10 +241,20 @@ describe('microBatchProcess', () => {
       const infos: BatchInfo[] = [];
       const scheduler = new TestScheduler(() => undefined);
       scheduler.run(({ cold }) => {
-        cold('ab|').pipe(settling(scheduler, []), microBatchProcess<string, number>({ maxCount: 2, maxWaitMs: 10, maxBufferedCount: 2, process: (_b, info) => (infos.push(info), of(1)) })).subscribe();
+        cold('ab|')
+          .pipe(
+            settling(scheduler, []),
+            microBatchProcess<string, number>({ maxCount: 2, maxWaitMs: 10, maxBufferedCount: 2, process: (_b, info) => (infos.push(info), of(1)) }),
+          )
+          .subscribe();
       });
-      of(1).pipe(microBatchProcess<number, number>({ maxCount: 2, maxWaitMs: 10, maxBufferedCount: 2, process: (_b, info) => (infos.push(info), of(1)) })).subscribe();
-      expect(infos).toEqual([{ key: 'S:a+2', recorded: false }, { key: undefined, recorded: false }]);
+      of(1)
+        .pipe(microBatchProcess<number, number>({ maxCount: 2, maxWaitMs: 10, maxBufferedCount: 2, process: (_b, info) => (infos.push(info), of(1)) }))
+        .subscribe();
+      expect(infos).toEqual([
+        { key: 'S:a+2', recorded: false },
+        { key: undefined, recorded: false },
+      ]);
     });
 
     it('property: nothing settles before its batch was processed and its results published; nothing stays held', () => {

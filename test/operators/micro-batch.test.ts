@@ -23,10 +23,10 @@ describe('microBatch', () => {
 
   it('emits a partial batch maxWaitMs after its first value, never an empty one', () =>
     ts().run(({ cold, expectObservable }) => {
-      expectObservable(cold('a 3ms b 20ms c 30ms -|').pipe(microBatch({ maxCount: 10, maxWaitMs: 10 }))).toBe(
-        '10ms x 24ms y 21ms |',
-        { x: ['a', 'b'], y: ['c'] },
-      );
+      expectObservable(cold('a 3ms b 20ms c 30ms -|').pipe(microBatch({ maxCount: 10, maxWaitMs: 10 }))).toBe('10ms x 24ms y 21ms |', {
+        x: ['a', 'b'],
+        y: ['c'],
+      });
     }));
 
   it('cuts by maxWaitMs measured from the first value', () =>
@@ -68,10 +68,10 @@ describe('microBatch', () => {
     ts().run(({ cold, expectObservable }) => {
       const env = (n: number) => ({ subject: 's', data: null, raw: new Uint8Array(n) });
       const values = { a: env(6), b: env(6), c: env(3) };
-      expectObservable(cold('abc|', values).pipe(microBatch({ maxCount: 10, maxWaitMs: 100, maxBytes: 10 }))).toBe(
-        '-x-(y|)',
-        { x: [values.a], y: [values.b, values.c] },
-      );
+      expectObservable(cold('abc|', values).pipe(microBatch({ maxCount: 10, maxWaitMs: 100, maxBytes: 10 }))).toBe('-x-(y|)', {
+        x: [values.a],
+        y: [values.b, values.c],
+      });
     }));
 
   describe('checklist', () => {
@@ -105,10 +105,15 @@ describe('microBatch', () => {
     it('sizeOf throws: errors the output', () =>
       ts().run(({ cold, expectObservable }) => {
         const boom = new Error('boom');
-        const op = microBatch<string>({ maxCount: 5, maxWaitMs: 10, maxBytes: 5, sizeOf: (v) => {
-          if (v === 'b') throw boom;
-          return 1;
-        } });
+        const op = microBatch<string>({
+          maxCount: 5,
+          maxWaitMs: 10,
+          maxBytes: 5,
+          sizeOf: (v) => {
+            if (v === 'b') throw boom;
+            return 1;
+          },
+        });
         expectObservable(cold('ab|').pipe(op)).toBe('-#', undefined, boom);
       }));
 
@@ -129,7 +134,9 @@ describe('microBatch', () => {
 
     it('a source error after values propagates', () => {
       const errors: unknown[] = [];
-      throwError(() => new Error('x')).pipe(microBatch({ maxCount: 1, maxWaitMs: 1 })).subscribe({ error: (e) => errors.push(e) });
+      throwError(() => new Error('x'))
+        .pipe(microBatch({ maxCount: 1, maxWaitMs: 1 }))
+        .subscribe({ error: (e) => errors.push(e) });
       expect(errors).toHaveLength(1);
     });
   });
@@ -143,13 +150,15 @@ describe('microBatch', () => {
   });
 
   describe('properties (virtual time)', () => {
-    interface Arrival { readonly id: number; readonly at: number; readonly size: number }
-    const arrivalsArb = fc
-      .array(fc.record({ gap: fc.integer({ min: 0, max: 40 }), size: fc.integer({ min: 1, max: 30 }) }), { maxLength: 60 })
-      .map((xs) => {
-        let at = 0;
-        return xs.map((x, id): Arrival => ({ id, at: (at += x.gap), size: x.size }));
-      });
+    interface Arrival {
+      readonly id: number;
+      readonly at: number;
+      readonly size: number;
+    }
+    const arrivalsArb = fc.array(fc.record({ gap: fc.integer({ min: 0, max: 40 }), size: fc.integer({ min: 1, max: 30 }) }), { maxLength: 60 }).map((xs) => {
+      let at = 0;
+      return xs.map((x, id): Arrival => ({ id, at: (at += x.gap), size: x.size }));
+    });
     const configArb = fc.record({
       maxCount: fc.integer({ min: 1, max: 12 }),
       maxWaitMs: fc.integer({ min: 0, max: 80 }),
@@ -166,8 +175,8 @@ describe('microBatch', () => {
           scheduler.run(() => {
             const end = (arrivals[arrivals.length - 1]?.at ?? 0) + 1;
             const src = new Observable<Arrival>((sub) =>
-              merge(...arrivals.map((a) => timer(a.at, scheduler).pipe(map(() => a))), timer(end, scheduler).pipe(map(() => null))).subscribe(
-                (a) => (a === null ? sub.complete() : sub.next(a)),
+              merge(...arrivals.map((a) => timer(a.at, scheduler).pipe(map(() => a))), timer(end, scheduler).pipe(map(() => null))).subscribe((a) =>
+                a === null ? sub.complete() : sub.next(a),
               ),
             );
             src.pipe(microBatch({ ...cfg, sizeOf: (a) => a.size, scheduler })).subscribe({
@@ -191,7 +200,13 @@ describe('microBatch', () => {
   });
 
   describe('settlement: an input settles only once its batch was emitted and its downstream effects are complete', () => {
-    const run = (marbles: string, cfg: { maxCount: number; maxWaitMs: number }, ackMs: number, fails: (b: string[]) => boolean = () => false, unsubAt?: string) => {
+    const run = (
+      marbles: string,
+      cfg: { maxCount: number; maxWaitMs: number },
+      ackMs: number,
+      fails: (b: string[]) => boolean = () => false,
+      unsubAt?: string,
+    ) => {
       const log: Settled[] = [];
       const scheduler = new TestScheduler((a, e) => expect(a).toEqual(e));
       const out: Array<{ at: number; batch: string[] }> = [];
@@ -257,18 +272,22 @@ describe('microBatch', () => {
       const keys: Array<string | undefined> = [];
       const scheduler = new TestScheduler(() => undefined);
       scheduler.run(({ cold }) => {
-        cold('abc|').pipe(settling(scheduler, []), microBatch({ maxCount: 2, maxWaitMs: 10, scheduler })).subscribe(() => keys.push(currentSettlement()?.key));
+        cold('abc|')
+          .pipe(settling(scheduler, []), microBatch({ maxCount: 2, maxWaitMs: 10, scheduler }))
+          .subscribe(() => keys.push(currentSettlement()?.key));
       });
       expect(keys).toEqual(['S:a+2', 'S:c+1']);
     });
 
     it('values without a settlement pass as before, outside any scope', () => {
       const keys: Array<string | undefined> = [];
-      of(1, 2).pipe(microBatch({ maxCount: 2, maxWaitMs: 10 })).subscribe(() => keys.push(currentSettlement()?.key));
+      of(1, 2)
+        .pipe(microBatch({ maxCount: 2, maxWaitMs: 10 }))
+        .subscribe(() => keys.push(currentSettlement()?.key));
       expect(keys).toEqual([undefined]);
     });
 
-    it('property: nothing settles before its batch\'s effects, nothing stays held after', () => {
+    it("property: nothing settles before its batch's effects, nothing stays held after", () => {
       const cfgArb = fc.record({
         maxCount: fc.integer({ min: 1, max: 6 }),
         maxWaitMs: fc.integer({ min: 0, max: 60 }),
@@ -281,7 +300,9 @@ describe('microBatch', () => {
           const sizes: number[] = [];
           const sink: RecordedPublishes = { publishes: [], done: new Map() };
           const input = new Subject<number>();
-          input.pipe(microBatch({ ...cfg, sizeOf: (n) => sizes[n]!, scheduler })).subscribe((batch) => sink.publishes.push({ inputs: batch, held: holdCurrent() }));
+          input
+            .pipe(microBatch({ ...cfg, sizeOf: (n) => sizes[n]!, scheduler }))
+            .subscribe((batch) => sink.publishes.push({ inputs: batch, held: holdCurrent() }));
           playSettleActions(scheduler, actions, input, sink, sizes);
         }),
         { numRuns: Number(process.env.PROP_RUNS ?? 200) },
@@ -298,10 +319,12 @@ describe('microBatch', () => {
     const topology = defineTopology('batches', (t) => [
       t.stream('IN', 'in.>').pipe(microBatch({ maxCount: 10, maxWaitMs: 100 }), t.sink('out.plain', { durable: true })),
       t.stream('IN', 'in.>').pipe(microBatch({ maxCount: 10, maxWaitMs: 100, groups: { store, name: 'rec' } }), t.sink('out.recorded', { durable: true })),
-      t.stream('IN', 'in.>').pipe(
-        microBatchProcess({ maxCount: 10, maxWaitMs: 100, maxBufferedCount: 10, groups: { store, name: 'proc' }, process: (b) => of(b.length) }),
-        t.sink('out.process', { durable: true }),
-      ),
+      t
+        .stream('IN', 'in.>')
+        .pipe(
+          microBatchProcess({ maxCount: 10, maxWaitMs: 100, maxBufferedCount: 10, groups: { store, name: 'proc' }, process: (b) => of(b.length) }),
+          t.sink('out.process', { durable: true }),
+        ),
     ]);
     const paths = describeTopology(topology).paths.map((p) => `${p.to}: ${p.guarantee} (${p.because})`);
     expect(paths).toEqual([

@@ -10,7 +10,12 @@ describe('onCount', () => {
   it('fires right after the value that reaches the count, with its reason', () =>
     ts().run(({ cold, expectObservable }) => {
       const op = batchUntil<string>(onCount(3, { reason: 'full' }), { name: 'c' });
-      expectObservable(cold('a-bc-d|').pipe(op, map((b) => `${b.reason}:${b.items().join('')}`))).toBe('---x--(y|)', {
+      expectObservable(
+        cold('a-bc-d|').pipe(
+          op,
+          map((b) => `${b.reason}:${b.items().join('')}`),
+        ),
+      ).toBe('---x--(y|)', {
         x: 'full:abc',
         y: 'complete:d',
       });

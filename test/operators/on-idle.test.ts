@@ -12,7 +12,12 @@ describe('onIdle', () => {
   it('fires idleMs after the last value, restarting on each value', () =>
     ts().run(({ cold, expectObservable }) => {
       const op = batchUntil<string>(onIdle(5), { name: 'i' });
-      expectObservable(cold('a-b---- 10ms c 10ms |').pipe(op, map((b) => b.items().join('')))).toBe('-------x 14ms y 5ms |', {
+      expectObservable(
+        cold('a-b---- 10ms c 10ms |').pipe(
+          op,
+          map((b) => b.items().join('')),
+        ),
+      ).toBe('-------x 14ms y 5ms |', {
         x: 'ab',
         y: 'c',
       });
@@ -21,7 +26,12 @@ describe('onIdle', () => {
   it('does not fire after another trigger flushed the batch', () =>
     ts().run(({ cold, expectObservable }) => {
       const op = batchUntil<string>(anyOf(onCount(2), onIdle(5)), { name: 'i' });
-      expectObservable(cold('ab 20ms |').pipe(op, map((b) => b.reason))).toBe('-x 20ms |', { x: 'count' });
+      expectObservable(
+        cold('ab 20ms |').pipe(
+          op,
+          map((b) => b.reason),
+        ),
+      ).toBe('-x 20ms |', { x: 'count' });
     }));
 
   it('rejects a negative delay', () => expect(() => onIdle(-1)).toThrow(/idleMs/));

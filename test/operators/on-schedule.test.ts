@@ -22,7 +22,9 @@ function fireTimes(trigger: ReturnType<typeof onSchedule>, n: number): number[] 
   const times: number[] = [];
   scheduler.run(() => {
     const ctx: TriggerContext<unknown> = { arriving: NEVER, appended: NEVER, flushed: new Subject<void>(), scheduler };
-    trigger(ctx).pipe(take(n)).subscribe(() => times.push(scheduler.now()));
+    trigger(ctx)
+      .pipe(take(n))
+      .subscribe(() => times.push(scheduler.now()));
   });
   return times;
 }
@@ -31,7 +33,12 @@ describe('onSchedule', () => {
   it('flushes the batch at each cron fire time, in virtual time', () =>
     ts().run(({ cold, expectObservable }) => {
       const op = batchUntil<string>(onSchedule('* * * * *', { tz: 'UTC' }), { name: 'minute' });
-      expectObservable(cold('a 29999ms b 60s |').pipe(op, map((b) => `${b.reason}:${b.items().join('')}`))).toBe('60s x 30000ms |', {
+      expectObservable(
+        cold('a 29999ms b 60s |').pipe(
+          op,
+          map((b) => `${b.reason}:${b.items().join('')}`),
+        ),
+      ).toBe('60s x 30000ms |', {
         x: 'schedule:ab',
       });
     }));
@@ -51,7 +58,9 @@ describe('onSchedule', () => {
     scheduler.run(() => {
       const trigger = onSchedule('*/10 * * * * *', { tz: 'UTC', scheduler, reason: 'tick' });
       const ctx: TriggerContext<unknown> = { arriving: NEVER, appended: NEVER, flushed: NEVER, scheduler: new TestScheduler(() => undefined) };
-      trigger(ctx).pipe(take(2)).subscribe((r) => times.push(r === 'tick' ? scheduler.now() : -1));
+      trigger(ctx)
+        .pipe(take(2))
+        .subscribe((r) => times.push(r === 'tick' ? scheduler.now() : -1));
     });
     expect(times).toEqual([10_000, 20_000]);
   });
@@ -99,10 +108,12 @@ describe('onSchedule', () => {
       const out: string[] = [];
       const values = new Subject<string>();
       const trigger = onSchedule('0 2 * * *', { tz: 'Europe/London', catchUp: 'once', state: scheduleStateIn(store, 'nightly') });
-      const sub = values.pipe(batchUntil(trigger, { name: 'nightly', buffer: lmdbBatchBuffer<string>({ store, name: 'nightly' }), scheduler: clock })).subscribe((b) => {
-        out.push(`${new Date(clock.now()).toISOString()} ${b.reason} ${b.items().join(',')}`);
-        b.release();
-      });
+      const sub = values
+        .pipe(batchUntil(trigger, { name: 'nightly', buffer: lmdbBatchBuffer<string>({ store, name: 'nightly' }), scheduler: clock }))
+        .subscribe((b) => {
+          out.push(`${new Date(clock.now()).toISOString()} ${b.reason} ${b.items().join(',')}`);
+          b.release();
+        });
       return { values, out, stop: () => sub.unsubscribe() };
     };
     const first = start();
@@ -125,7 +136,10 @@ describe('onSchedule', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 330 }),
-        fc.array(fc.record({ upMs: fc.integer({ min: 1, max: 12 * DAY }), downMs: fc.integer({ min: 0, max: 9 * DAY }), values: fc.nat(4) }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.record({ upMs: fc.integer({ min: 1, max: 12 * DAY }), downMs: fc.integer({ min: 0, max: 9 * DAY }), values: fc.nat(4) }), {
+          minLength: 1,
+          maxLength: 6,
+        }),
         (startDay, segments) => {
           const name = `b${++n}`;
           const t0 = Date.parse('2026-01-01T05:00Z') + startDay * DAY;
@@ -137,11 +151,13 @@ describe('onSchedule', () => {
             // A restart: new trigger, buffer and operator over the same LMDB store.
             const values = new Subject<string>();
             const trigger = onSchedule('0 2 * * *', { tz: 'Europe/London', catchUp: 'all', overlap: 'queue', state: scheduleStateIn(store, name) });
-            const sub = values.pipe(batchUntil(trigger, { name, emitEmpty: true, buffer: lmdbBatchBuffer<string>({ store, name }), scheduler: clock })).subscribe((b) => {
-              if (b.reason === 'schedule') flushes++;
-              seen.push(...b.items());
-              b.release();
-            });
+            const sub = values
+              .pipe(batchUntil(trigger, { name, emitEmpty: true, buffer: lmdbBatchBuffer<string>({ store, name }), scheduler: clock }))
+              .subscribe((b) => {
+                if (b.reason === 'schedule') flushes++;
+                seen.push(...b.items());
+                b.release();
+              });
             for (let v = 0; v < seg.values; v++) {
               clock.advance(Math.floor(seg.upMs / (seg.values + 1)));
               values.next(`v${sent++}`);

@@ -14,7 +14,12 @@ describe('onSubject', () => {
   it('fires on each event, with the event subject as reason by default', () =>
     ts().run(({ cold, hot, expectObservable }) => {
       const op = batchUntil<string>(onSubject(hot('--e', { e: eod })), { name: 's' });
-      expectObservable(cold('ab-c|').pipe(op, map((b) => `${b.reason}:${b.items().join('')}`))).toBe('--x-(y|)', {
+      expectObservable(
+        cold('ab-c|').pipe(
+          op,
+          map((b) => `${b.reason}:${b.items().join('')}`),
+        ),
+      ).toBe('--x-(y|)', {
         x: 'ops.end-of-day:ab',
         y: 'complete:c',
       });

@@ -17,17 +17,35 @@ describe('onWatermark', () => {
       const op = batchUntil<typeof values.a>(onWatermark({ boundary: '0 0 * * *', tz: 'UTC', maxOutOfOrderMs: H }), { name: 'day' });
       // b (00:30 next day) leaves the watermark at 23:30: c (late evening) still joins day 1.
       // d (01:00) moves it to 00:00 → day 1 closes before d is appended.
-      expectObservable(cold('abcde|', values).pipe(op, map((b) => `${b.reason}:${b.items().map((e) => e.data).join('')}`))).toBe(
-        '---x-(y|)',
-        { x: 'period-closed:abc', y: 'complete:de' },
-      );
+      expectObservable(
+        cold('abcde|', values).pipe(
+          op,
+          map(
+            (b) =>
+              `${b.reason}:${b
+                .items()
+                .map((e) => e.data)
+                .join('')}`,
+          ),
+        ),
+      ).toBe('---x-(y|)', { x: 'period-closed:abc', y: 'complete:de' });
     }));
 
   it('fires once when the watermark jumps over several boundaries', () =>
     ts().run(({ cold, expectObservable }) => {
       const values = { a: at('a', 0), b: at('b', 5 * H), c: at('c', 5 * H + 1) };
       const op = batchUntil<typeof values.a>(onWatermark({ boundary: '0 * * * *', tz: 'UTC' }), { name: 'hour' });
-      expectObservable(cold('abc|', values).pipe(op, map((b) => b.items().map((e) => e.data).join('')))).toBe('-x-(y|)', {
+      expectObservable(
+        cold('abc|', values).pipe(
+          op,
+          map((b) =>
+            b
+              .items()
+              .map((e) => e.data)
+              .join(''),
+          ),
+        ),
+      ).toBe('-x-(y|)', {
         x: 'a',
         y: 'bc',
       });
@@ -37,7 +55,17 @@ describe('onWatermark', () => {
     ts().run(({ cold, expectObservable }) => {
       const values = { a: at('a', 2 * H), b: { eventTime: Number.NaN, data: 'b' }, c: at('c', H), d: at('d', 3 * H) };
       const op = batchUntil<{ eventTime: number; data: string }>(onWatermark({ boundary: '0 * * * *', tz: 'UTC' }), { name: 'h' });
-      expectObservable(cold('abcd|', values).pipe(op, map((b) => b.items().map((e) => e.data).join('')))).toBe('---x(y|)', {
+      expectObservable(
+        cold('abcd|', values).pipe(
+          op,
+          map((b) =>
+            b
+              .items()
+              .map((e) => e.data)
+              .join(''),
+          ),
+        ),
+      ).toBe('---x(y|)', {
         x: 'abc',
         y: 'd',
       });

@@ -14,7 +14,9 @@ const scheduler = () => new TestScheduler((actual, expected) => expect(actual).t
 /** A table of rows 1..n read `page` at a time after a cursor (the last row id read). */
 function table(n: number, page: number) {
   return (after: number) => {
-    const items = Array.from({ length: n }, (_, i) => i + 1).filter((r) => r > after).slice(0, page);
+    const items = Array.from({ length: n }, (_, i) => i + 1)
+      .filter((r) => r > after)
+      .slice(0, page);
     return of({ items, cursor: items.at(-1) ?? after, more: items.length === page });
   };
 }
@@ -92,7 +94,11 @@ describe('poll advances its cursor only after the effects of what it read', () =
           slowSink((r: number) => {
             if (r === 2 && failOnce) {
               failOnce = false;
-              return timer(5).pipe(map(() => { throw new Error('sink rejected 2'); }));
+              return timer(5).pipe(
+                map(() => {
+                  throw new Error('sink rejected 2');
+                }),
+              );
             }
             return timer(1);
           }),
@@ -117,7 +123,14 @@ describe('poll advances its cursor only after the effects of what it read', () =
     ts1(() => poll(table(3, 2), { name: 'orders', deterministic: true, everyMs: 10, cursor: { initial: 0 } }).pipe(tap(record)));
     ts1(() => poll(table(3, 2), { everyMs: 10, cursor: { initial: 0 } }).pipe(tap(record)));
     // one settlement per item, named by the round's cursor and the item's place in it
-    expect(keys).toEqual(['poll:orders:0:0/true', 'poll:orders:0:1/true', 'poll:orders:2:0/true', 'poll:poll:0:0/false', 'poll:poll:0:1/false', 'poll:poll:2:0/false']);
+    expect(keys).toEqual([
+      'poll:orders:0:0/true',
+      'poll:orders:0:1/true',
+      'poll:orders:2:0/true',
+      'poll:poll:0:0/false',
+      'poll:poll:0:1/false',
+      'poll:poll:2:0/false',
+    ]);
     expect(() => poll(table(1, 1), { deterministic: true, everyMs: 1, cursor: { initial: 0 } })).toThrow(InvalidConfigError);
     expect(() => poll(table(1, 1), { everyMs: 1, maxUnsettledRounds: 0, cursor: { initial: 0 } })).toThrow(/maxUnsettledRounds/);
   });

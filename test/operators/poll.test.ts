@@ -40,7 +40,14 @@ describe('poll', () => {
       const saved: number[] = [];
       const out = poll((c: number) => of(page(c)), {
         everyMs: 10,
-        cursor: { initial: 0, load: () => cold('2ms (x|)', { x: 40 }), save: (c) => { saved.push(c); return of(true); } },
+        cursor: {
+          initial: 0,
+          load: () => cold('2ms (x|)', { x: 40 }),
+          save: (c) => {
+            saved.push(c);
+            return of(true);
+          },
+        },
       });
       expectObservable(out.pipe(take(2))).toBe('2ms a 9ms (b|)', { a: 40, b: 41 });
       flush();
@@ -84,12 +91,18 @@ describe('poll', () => {
   describe('checklist', () => {
     it('empty pages: emits nothing and keeps polling', () =>
       ts().run(({ expectObservable }) => {
-        expectObservable(poll((c: number) => of({ items: [], cursor: c }), { everyMs: 10, cursor: { initial: 0 } }), '^ 100ms !').toBe('');
+        expectObservable(
+          poll((c: number) => of({ items: [], cursor: c }), { everyMs: 10, cursor: { initial: 0 } }),
+          '^ 100ms !',
+        ).toBe('');
       }));
     it('early unsubscribe: unsubscribes the fetch in flight', () =>
       ts().run(({ cold, expectObservable, expectSubscriptions }) => {
         const work = cold('10ms (r|)', { r: page(0) });
-        expectObservable(poll(() => work, { everyMs: 10, cursor: { initial: 0 } }), '^--!').toBe('');
+        expectObservable(
+          poll(() => work, { everyMs: 10, cursor: { initial: 0 } }),
+          '^--!',
+        ).toBe('');
         expectSubscriptions(work.subscriptions).toBe('^--!');
       }));
     it('fetch throws: a failed poll, retried next tick', () =>
@@ -104,13 +117,25 @@ describe('poll', () => {
     it('onError throws: errors the source', () =>
       ts().run(({ expectObservable }) => {
         const boom = new Error('boom');
-        const out = poll(() => throwError(() => new Error('x')), { everyMs: 10, cursor: { initial: 0 }, onError: () => { throw boom; } });
+        const out = poll(() => throwError(() => new Error('x')), {
+          everyMs: 10,
+          cursor: { initial: 0 },
+          onError: () => {
+            throw boom;
+          },
+        });
         expectObservable(out).toBe('#', undefined, boom);
       }));
     it('stops emitting a big synchronous page when unsubscribed', () => {
       let fetched = 0;
       const seen: number[] = [];
-      poll(() => { fetched++; return of({ items: [1, 2, 3, 4, 5], cursor: 0 }); }, { everyMs: 10, cursor: { initial: 0 } })
+      poll(
+        () => {
+          fetched++;
+          return of({ items: [1, 2, 3, 4, 5], cursor: 0 });
+        },
+        { everyMs: 10, cursor: { initial: 0 } },
+      )
         .pipe(take(3))
         .subscribe((v) => seen.push(v));
       expect(seen).toEqual([1, 2, 3]);

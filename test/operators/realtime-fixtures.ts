@@ -33,11 +33,9 @@ export function endlessSource<T>(make: (i: number) => T): { source: Observable<T
  * gives nothing, an empty one completes, an error passes on unchanged.
  */
 export function itKeepsTheSourceContract(op: () => OperatorFunction<never, unknown>): void {
-  it('never emits for a never-ending silent source', () =>
-    testScheduler().run(({ expectObservable }) => expectObservable(NEVER.pipe(op())).toBe('-')));
+  it('never emits for a never-ending silent source', () => testScheduler().run(({ expectObservable }) => expectObservable(NEVER.pipe(op())).toBe('-')));
 
-  it('completes for an empty source', () =>
-    testScheduler().run(({ expectObservable }) => expectObservable(EMPTY.pipe(op())).toBe('|')));
+  it('completes for an empty source', () => testScheduler().run(({ expectObservable }) => expectObservable(EMPTY.pipe(op())).toBe('|')));
 
   it('passes a source error on', () =>
     testScheduler().run(({ expectObservable }) => expectObservable(throwError(() => 'boom').pipe(op())).toBe('#', undefined, 'boom')));

@@ -59,7 +59,9 @@ describe('route + check over a real nats-server', () => {
       check<Payment, Score>({
         name: 'fraud',
         request: (env) =>
-          from(transport.request(`${subjects.score}.${env.data.currency}`, env.raw!, { timeoutMs: 2_000 })).pipe(map((r) => msgpackCodec.decode(r.data) as Score)),
+          from(transport.request(`${subjects.score}.${env.data.currency}`, env.raw!, { timeoutMs: 2_000 })).pipe(
+            map((r) => msgpackCodec.decode(r.data) as Score),
+          ),
         timeoutMs: 300,
         onTimeout: 'deny',
         onError: 'dead-letter',
@@ -126,7 +128,10 @@ describe('route + check over a real nats-server', () => {
     subs.push(
       transport.subscribe(subjects.score).subscribe((req) => {
         const payment = msgpackCodec.decode(req.data) as Payment;
-        asked.push({ amount: payment.amount, answer: () => transport.publish(req.reply!, msgpackCodec.encode({ ok: payment.amount < 1_000 } satisfies Score)) });
+        asked.push({
+          amount: payment.amount,
+          answer: () => transport.publish(req.reply!, msgpackCodec.encode({ ok: payment.amount < 1_000 } satisfies Score)),
+        });
       }),
     );
     const run = await runTopology(

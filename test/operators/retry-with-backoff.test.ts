@@ -57,10 +57,19 @@ describe('retryWithBackoff', () => {
 
   it('asks isRetryable when given; a throwing isRetryable fails the output', () =>
     testScheduler().run(({ expectObservable }) => {
-      const onlyTimeouts = retryWithBackoff<string>({ maxAttempts: 5, initialDelayMs: 1, jitter: 'none', isRetryable: (e) => (e as Error).message === 'timeout' });
+      const onlyTimeouts = retryWithBackoff<string>({
+        maxAttempts: 5,
+        initialDelayMs: 1,
+        jitter: 'none',
+        isRetryable: (e) => (e as Error).message === 'timeout',
+      });
       expectObservable(flaky(1, [], () => new Error('timeout')).pipe(onlyTimeouts)).toBe('1ms (a|)', { a: 'ok' });
       expectObservable(flaky(1, [], () => new Error('denied')).pipe(onlyTimeouts)).toBe('#', undefined, new Error('denied'));
-      const broken = retryWithBackoff<string>({ isRetryable: () => { throw new Error('classifier'); } });
+      const broken = retryWithBackoff<string>({
+        isRetryable: () => {
+          throw new Error('classifier');
+        },
+      });
       expectObservable(flaky(1, []).pipe(broken)).toBe('#', undefined, new Error('classifier'));
     }));
 
@@ -104,7 +113,11 @@ describe('retryWithBackoff', () => {
         const tries: Record<string, number[]> = { a: [], b: [] };
         const out = cold('a-b|').pipe(
           log.inputs(),
-          settleMap({ name: 'erp', concurrency: 2, project: (k: string) => flaky(failures[k]!, tries[k]!).pipe(retryWithBackoff({ maxAttempts: 3, initialDelayMs: 5, jitter: 'none' })) }),
+          settleMap({
+            name: 'erp',
+            concurrency: 2,
+            project: (k: string) => flaky(failures[k]!, tries[k]!).pipe(retryWithBackoff({ maxAttempts: 3, initialDelayMs: 5, jitter: 'none' })),
+          }),
         );
         expectObservable(out).toBe('15ms a-|', { a: 'ok' });
         flush();
@@ -123,8 +136,7 @@ describe('retryWithBackoff', () => {
     it('never emits for a never-ending silent source', () =>
       testScheduler().run(({ expectObservable }) => expectObservable(NEVER.pipe(retryWithBackoff())).toBe('-')));
 
-    it('completes for an empty source', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(EMPTY.pipe(retryWithBackoff())).toBe('|')));
+    it('completes for an empty source', () => testScheduler().run(({ expectObservable }) => expectObservable(EMPTY.pipe(retryWithBackoff())).toBe('|')));
 
     it('passes values of a healthy source through', () =>
       testScheduler().run(({ cold, expectObservable }) => expectObservable(cold('-a-b|').pipe(retryWithBackoff())).toBe('-a-b|')));
@@ -157,27 +169,34 @@ describe('retryWithBackoff', () => {
 
     it('never tries more than maxAttempts times, and each delay stays within its bounds', () => {
       fc.assert(
-        fc.property(policyArb, fc.nat(12), fc.array(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { minLength: 1, maxLength: 16 }), (p, failures, randoms) => {
-          const policy: BackoffPolicy = { ...p, maxDelayMs: p.initialDelayMs + p.extraMaxMs };
-          let r = 0;
-          const random = () => randoms[r++ % randoms.length]!;
-          const tries: number[] = [];
-          let result: string | undefined;
-          testScheduler().run(({ flush }) => {
-            flaky(failures, tries).pipe(retryWithBackoff({ ...policy, random })).subscribe({ next: (v) => (result = v), error: () => (result = 'gave up') });
-            flush();
-          });
-          expect(tries.length).toBe(Math.min(failures + 1, policy.maxAttempts));
-          expect(result).toBe(failures < policy.maxAttempts ? 'ok' : 'gave up');
-          for (let i = 1; i < tries.length; i++) {
-            const d = Math.min(policy.maxDelayMs, policy.initialDelayMs * Math.pow(policy.multiplier, i - 1));
-            const waited = tries[i]! - tries[i - 1]!;
-            const lo = policy.jitter === 'none' ? d : policy.jitter === 'equal' ? d / 2 : 0;
-            // Virtual time advances in whole frames, so allow one frame of rounding.
-            expect(waited).toBeGreaterThanOrEqual(Math.floor(lo) - 1);
-            expect(waited).toBeLessThanOrEqual(Math.min(Math.ceil(d), policy.maxDelayMs) + 1);
-          }
-        }),
+        fc.property(
+          policyArb,
+          fc.nat(12),
+          fc.array(fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), { minLength: 1, maxLength: 16 }),
+          (p, failures, randoms) => {
+            const policy: BackoffPolicy = { ...p, maxDelayMs: p.initialDelayMs + p.extraMaxMs };
+            let r = 0;
+            const random = () => randoms[r++ % randoms.length]!;
+            const tries: number[] = [];
+            let result: string | undefined;
+            testScheduler().run(({ flush }) => {
+              flaky(failures, tries)
+                .pipe(retryWithBackoff({ ...policy, random }))
+                .subscribe({ next: (v) => (result = v), error: () => (result = 'gave up') });
+              flush();
+            });
+            expect(tries.length).toBe(Math.min(failures + 1, policy.maxAttempts));
+            expect(result).toBe(failures < policy.maxAttempts ? 'ok' : 'gave up');
+            for (let i = 1; i < tries.length; i++) {
+              const d = Math.min(policy.maxDelayMs, policy.initialDelayMs * Math.pow(policy.multiplier, i - 1));
+              const waited = tries[i]! - tries[i - 1]!;
+              const lo = policy.jitter === 'none' ? d : policy.jitter === 'equal' ? d / 2 : 0;
+              // Virtual time advances in whole frames, so allow one frame of rounding.
+              expect(waited).toBeGreaterThanOrEqual(Math.floor(lo) - 1);
+              expect(waited).toBeLessThanOrEqual(Math.min(Math.ceil(d), policy.maxDelayMs) + 1);
+            }
+          },
+        ),
         runs,
       );
     });

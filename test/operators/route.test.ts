@@ -96,7 +96,20 @@ describe('route', () => {
     const bad = { ...env('shop.orders.eu', null, 'bad'), stream: 'ORDERS', seq: 7, raw: new Uint8Array([1, 2]) };
     const out: Out[] = [];
     from([bad])
-      .pipe(route<null>({ name: 'orders', rules: [{ when: () => { throw new TypeError('no total'); }, to: 'a' }], otherwise: 'b' }))
+      .pipe(
+        route<null>({
+          name: 'orders',
+          rules: [
+            {
+              when: () => {
+                throw new TypeError('no total');
+              },
+              to: 'a',
+            },
+          ],
+          otherwise: 'b',
+        }),
+      )
       .subscribe((o) => out.push(o));
     expect(out).toHaveLength(1);
     const dead = out[0] as DeadLettered<null>;
@@ -119,7 +132,22 @@ describe('route', () => {
   it('in mode all dead-letters the whole envelope when a later rule throws (no half delivery)', () => {
     const out: string[] = [];
     from([orders.big])
-      .pipe(route({ name: 'r', mode: 'all', rules: [{ to: 'a' }, { when: () => { throw new Error('boom'); }, to: 'b' }], otherwise: 'x' }))
+      .pipe(
+        route({
+          name: 'r',
+          mode: 'all',
+          rules: [
+            { to: 'a' },
+            {
+              when: () => {
+                throw new Error('boom');
+              },
+              to: 'b',
+            },
+          ],
+          otherwise: 'x',
+        }),
+      )
       .subscribe((o) => out.push(show(o)));
     expect(out).toEqual(['dlq:RouteRuleError<big']);
   });
@@ -139,15 +167,12 @@ describe('route', () => {
   describe('checklist', () => {
     const r = () => route({ name: 'r', rules: [{ to: 'a' }], otherwise: 'b' });
 
-    it('never emits for a never-ending silent source', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(NEVER.pipe(r())).toBe('-')));
+    it('never emits for a never-ending silent source', () => testScheduler().run(({ expectObservable }) => expectObservable(NEVER.pipe(r())).toBe('-')));
 
-    it('completes for an empty source', () =>
-      testScheduler().run(({ expectObservable }) => expectObservable(EMPTY.pipe(r())).toBe('|')));
+    it('completes for an empty source', () => testScheduler().run(({ expectObservable }) => expectObservable(EMPTY.pipe(r())).toBe('|')));
 
     it('passes a source error on', () =>
-      testScheduler().run(({ expectObservable }) =>
-        expectObservable(throwError(() => 'boom').pipe(r())).toBe('#', undefined, 'boom')));
+      testScheduler().run(({ expectObservable }) => expectObservable(throwError(() => 'boom').pipe(r())).toBe('#', undefined, 'boom')));
 
     it('unsubscribes from the source when unsubscribed early', () =>
       testScheduler().run(({ hot, expectObservable, expectSubscriptions }) => {
@@ -179,27 +204,34 @@ describe('route', () => {
 
     it('matches a reference model in both modes', () => {
       fc.assert(
-        fc.property(fc.array(ruleArb, { minLength: 1, maxLength: 6 }), fc.array(fc.tuple(subject, fc.nat(20)), { maxLength: 30 }), fc.boolean(), (specs, inputs, all) => {
-          const rules = specs.map((s) => ({
-            to: s.to,
-            subject: s.subject,
-            when: s.modulo === undefined ? undefined : (e: Envelope<number>) => e.data % s.modulo![0] === s.modulo![1],
-          }));
-          const envelopes = inputs.map(([subj, n], i) => env(subj, n, String(i)));
-          const actual: string[] = [];
-          from(envelopes)
-            .pipe(route({ name: 'p', rules, mode: all ? 'all' : 'first', otherwise: 'none' }))
-            .subscribe((o) => actual.push(show(o)));
+        fc.property(
+          fc.array(ruleArb, { minLength: 1, maxLength: 6 }),
+          fc.array(fc.tuple(subject, fc.nat(20)), { maxLength: 30 }),
+          fc.boolean(),
+          (specs, inputs, all) => {
+            const rules = specs.map((s) => ({
+              to: s.to,
+              subject: s.subject,
+              when: s.modulo === undefined ? undefined : (e: Envelope<number>) => e.data % s.modulo![0] === s.modulo![1],
+            }));
+            const envelopes = inputs.map(([subj, n], i) => env(subj, n, String(i)));
+            const actual: string[] = [];
+            from(envelopes)
+              .pipe(route({ name: 'p', rules, mode: all ? 'all' : 'first', otherwise: 'none' }))
+              .subscribe((o) => actual.push(show(o)));
 
-          const expected: string[] = [];
-          for (const e of envelopes) {
-            const hits = specs.filter((s) => (s.subject === undefined || subjectMatches(s.subject, e.subject)) && (s.modulo === undefined || e.data % s.modulo[0] === s.modulo[1]));
-            const targets = [...new Set(hits.map((s) => s.to))];
-            const chosen = targets.length === 0 ? ['none'] : all ? targets : [hits[0]!.to];
-            for (const t of chosen) expected.push(`${t}<${e.id}`);
-          }
-          expect(actual).toEqual(expected);
-        }),
+            const expected: string[] = [];
+            for (const e of envelopes) {
+              const hits = specs.filter(
+                (s) => (s.subject === undefined || subjectMatches(s.subject, e.subject)) && (s.modulo === undefined || e.data % s.modulo[0] === s.modulo[1]),
+              );
+              const targets = [...new Set(hits.map((s) => s.to))];
+              const chosen = targets.length === 0 ? ['none'] : all ? targets : [hits[0]!.to];
+              for (const t of chosen) expected.push(`${t}<${e.id}`);
+            }
+            expect(actual).toEqual(expected);
+          },
+        ),
         { numRuns: Number(process.env.PROP_RUNS ?? 200) },
       );
     });

@@ -18,13 +18,23 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /** 02:00 wall-clock time in London for each day in (from, to], computed with Intl, not croner. */
 function londonTwoAm(from: number, to: number): number[] {
-  const fmt = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/London', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  const fmt = new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'Europe/London',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  });
   const out: number[] = [];
   for (let day = Math.floor(from / DAY) * DAY; day <= to; day += DAY) {
     const d = new Date(day);
     const wanted = fmt.format(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), 12)).slice(0, 10) + ', 02:00';
     // London is UTC+0 or UTC+1: 02:00 local is 02:00Z or 01:00Z.
-    const at = [Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), 1), Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), 2)].find((t) => fmt.format(t) === wanted);
+    const at = [Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), 1), Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), 2)].find(
+      (t) => fmt.format(t) === wanted,
+    );
     if (at !== undefined && at > from && at <= to) out.push(at);
   }
   return out;
@@ -49,7 +59,10 @@ describe('schedule', () => {
   it('emits one envelope per fire time, in virtual time', () =>
     ts().run(({ expectObservable }) => {
       const s$ = schedule('*/10 * * * * *', { name: 'tick', tz: 'UTC' }).pipe(map((r) => `${r.subject} ${r.id} ${r.eventTime} ${r.data.runs}`));
-      expectObservable(s$, '^ 25s !').toBe('10s a 9999ms b', { a: 'schedule.tick schedule:tick:10000 10000 1', b: 'schedule.tick schedule:tick:20000 20000 1' });
+      expectObservable(s$, '^ 25s !').toBe('10s a 9999ms b', {
+        a: 'schedule.tick schedule:tick:10000 10000 1',
+        b: 'schedule.tick schedule:tick:20000 20000 1',
+      });
     }));
 
   it('DST in Europe/London: a daily 02:00 fires once every day through both changes', () => {
@@ -88,7 +101,14 @@ describe('schedule', () => {
   it.each([
     ['skip', []],
     ['once', [['2026-01-04T02:00:00.000Z', 3]]],
-    ['all', [['2026-01-02T02:00:00.000Z', 1], ['2026-01-03T02:00:00.000Z', 1], ['2026-01-04T02:00:00.000Z', 1]]],
+    [
+      'all',
+      [
+        ['2026-01-02T02:00:00.000Z', 1],
+        ['2026-01-03T02:00:00.000Z', 1],
+        ['2026-01-04T02:00:00.000Z', 1],
+      ],
+    ],
   ] as const)("catch-up '%s' after three missed days", (catchUp, expected) => {
     const state = memoryScheduleState();
     const clock = new ManualClock(Date.parse('2026-01-01T12:00Z'));
@@ -147,7 +167,11 @@ describe('schedule', () => {
     const b = collect(schedule('0 2 * * *', { ...config, state: scheduleStateIn(store, 'lmdb') }));
     clock.advance(1);
     b.stop();
-    expect([...a.runs, ...b.runs].map((r) => iso(r.data.scheduledAt))).toEqual(['2026-06-01T01:00:00.000Z', '2026-06-02T01:00:00.000Z', '2026-06-03T01:00:00.000Z']);
+    expect([...a.runs, ...b.runs].map((r) => iso(r.data.scheduledAt))).toEqual([
+      '2026-06-01T01:00:00.000Z',
+      '2026-06-02T01:00:00.000Z',
+      '2026-06-03T01:00:00.000Z',
+    ]);
   });
 
   it('missed runs past maxCatchUp: the latest are kept', () => {
@@ -173,7 +197,14 @@ describe('schedule', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 300 }), // start day offset from 2026-01-01
-        fc.array(fc.record({ upMs: fc.integer({ min: 1, max: 20 * DAY }), downMs: fc.integer({ min: 0, max: 15 * DAY }), runMs: fc.integer({ min: 0, max: 3 * HOUR }) }), { minLength: 1, maxLength: 8 }),
+        fc.array(
+          fc.record({
+            upMs: fc.integer({ min: 1, max: 20 * DAY }),
+            downMs: fc.integer({ min: 0, max: 15 * DAY }),
+            runMs: fc.integer({ min: 0, max: 3 * HOUR }),
+          }),
+          { minLength: 1, maxLength: 8 },
+        ),
         fc.constantFrom('skip', 'once', 'all'),
         (startDay, segments, catchUp) => {
           const name = `p${++n}`;
@@ -185,18 +216,28 @@ describe('schedule', () => {
             // A restart: a new operator instance over the same LMDB store.
             const running = new Map<Settlement, { unsubscribe(): void }>();
             const entries: (typeof fired)[number][] = [];
-            const sub = schedule('0 2 * * *', { name, tz: 'Europe/London', catchUp, overlap: 'queue', state: scheduleStateIn(store, name), scheduler: clock }).subscribe((r) => {
+            const sub = schedule('0 2 * * *', {
+              name,
+              tz: 'Europe/London',
+              catchUp,
+              overlap: 'queue',
+              state: scheduleStateIn(store, name),
+              scheduler: clock,
+            }).subscribe((r) => {
               const entry = { at: r.data.scheduledAt, runs: r.data.runs, catchUp: r.data.catchUp, done: seg.runMs === 0, start: i };
               entries.push(entry);
               if (seg.runMs === 0) return;
               // The run takes runMs; a crash before then leaves it unfinished.
               const s = currentSettlement()!;
               s.hold();
-              running.set(s, clock.schedule(() => {
-                entry.done = true;
-                running.delete(s);
-                s.release();
-              }, seg.runMs));
+              running.set(
+                s,
+                clock.schedule(() => {
+                  entry.done = true;
+                  running.delete(s);
+                  s.release();
+                }, seg.runMs),
+              );
             });
             clock.advance(seg.upMs);
             // The crash: the instance goes away with its runs in progress.
@@ -211,7 +252,8 @@ describe('schedule', () => {
           expect(ats.every((a) => days.includes(a))).toBe(true);
           expect(ats.every((a, k) => k === 0 || a >= ats[k - 1]! || fired[k]!.start > fired[k - 1]!.start)).toBe(true);
           for (const d of days) expect(fired.filter((f) => f.at === d && f.done).length).toBeLessThanOrEqual(1);
-          for (const [k, f] of fired.entries()) if (fired.slice(0, k).some((g) => g.at === f.at)) expect(fired.slice(0, k).some((g) => g.at === f.at && !g.done)).toBe(true);
+          for (const [k, f] of fired.entries())
+            if (fired.slice(0, k).some((g) => g.at === f.at)) expect(fired.slice(0, k).some((g) => g.at === f.at && !g.done)).toBe(true);
           if (catchUp === 'all') {
             // Every day ran to the end exactly once.
             expect(days.filter((d) => fired.filter((f) => f.at === d && f.done).length !== 1).map(iso)).toEqual([]);

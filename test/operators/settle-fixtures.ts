@@ -55,10 +55,7 @@ export function holdingSink<T>(scheduler: SchedulerLike, ackMs: number, fails: (
 }
 
 /** One step of {@link playSettleActions}. */
-export type SettleAction =
-  | { kind: 'value'; size: number }
-  | { kind: 'advance'; ms: number }
-  | { kind: 'answer'; pick: number; ok: boolean };
+export type SettleAction = { kind: 'value'; size: number } | { kind: 'advance'; ms: number } | { kind: 'answer'; pick: number; ok: boolean };
 
 /** Publishes a stand-in sink recorded (the inputs behind each, and the settlement it holds). */
 export interface RecordedPublishes {
@@ -74,7 +71,13 @@ export interface RecordedPublishes {
  * Then completes `input`, runs the scheduler dry, acknowledges what is left and checks that every
  * input settled.
  */
-export function playSettleActions(scheduler: TestScheduler, actions: readonly SettleAction[], input: Subject<number>, sink: RecordedPublishes, sizes: number[] = []): void {
+export function playSettleActions(
+  scheduler: TestScheduler,
+  actions: readonly SettleAction[],
+  input: Subject<number>,
+  sink: RecordedPublishes,
+  sizes: number[] = [],
+): void {
   const outcome = new Map<number, boolean>();
   const answer = (i: number, ok: boolean): void => {
     const [p] = sink.publishes.splice(i, 1);

@@ -20,7 +20,11 @@ const lanes: TierConfig<Order, string, string> = {
   name: 'orders',
   hot: (o) => o.data!.total > 1_000,
   hotLane: map((o) => `hot:${o.id}`),
-  coldLane: (cold$) => cold$.pipe(bufferCount(2), map((batch) => `cold:${batch.map((o) => o.id).join('')}`)),
+  coldLane: (cold$) =>
+    cold$.pipe(
+      bufferCount(2),
+      map((batch) => `cold:${batch.map((o) => o.id).join('')}`),
+    ),
 };
 const show = (v: unknown): string => (isDeadLettered(v) ? `dlq:${v.envelope.id}` : String(v));
 
@@ -67,8 +71,19 @@ describe('tier', () => {
 
   it('fails when a lane subscribes to its input later than when it is subscribed', () =>
     testScheduler().run(({ cold, expectObservable }) => {
-      const late = tier<Order, string, string>({ ...lanes, coldLane: (cold$) => timer(5).pipe(switchMap(() => cold$), map(String)) });
-      expectObservable(cold('-a-|', values).pipe(late, map(show))).toBe('-a---#', { a: 'hot:a' }, expect.objectContaining({ name: 'InvalidConfigError', message: expect.stringMatching(/coldLane/) }));
+      const late = tier<Order, string, string>({
+        ...lanes,
+        coldLane: (cold$) =>
+          timer(5).pipe(
+            switchMap(() => cold$),
+            map(String),
+          ),
+      });
+      expectObservable(cold('-a-|', values).pipe(late, map(show))).toBe(
+        '-a---#',
+        { a: 'hot:a' },
+        expect.objectContaining({ name: 'InvalidConfigError', message: expect.stringMatching(/coldLane/) }),
+      );
     }));
 
   it('rejects bad configuration at creation', () => {
@@ -82,48 +97,64 @@ describe('tier', () => {
      * A cold lane that batches the way Sluice's settle-aware batches do (see `src/settle`): holds
      * each input, and emits every `size` of them as one group, in the group's scope.
      */
-    const settlingBatch = <V>(size: number): OperatorFunction<V, V[]> => (source) =>
-      markStage(
-        new Observable<V[]>((subscriber) => {
-          let batch: V[] = [];
-          let held: Settlement[] = [];
-          const cut = (): void => {
-            const [values, members] = [batch, held];
-            [batch, held] = [[], []];
-            if (values.length === 0) return;
-            const group = Settlement.join(members);
-            for (const m of members) m.release();
-            withSettlement(group, () => subscriber.next(values));
-            group.release();
-          };
-          return source.subscribe({
-            next: (v) => {
-              const h = holdCurrent();
-              if (h !== undefined) held.push(h);
-              batch.push(v);
-              if (batch.length === size) cut();
-            },
-            error: (err: unknown) => subscriber.error(err),
-            complete: () => {
-              cut();
-              subscriber.complete();
-            },
-          });
-        }),
-        source,
-        { name: 'settlingBatch', effect: 'groups' },
-      );
+    const settlingBatch =
+      <V>(size: number): OperatorFunction<V, V[]> =>
+      (source) =>
+        markStage(
+          new Observable<V[]>((subscriber) => {
+            let batch: V[] = [];
+            let held: Settlement[] = [];
+            const cut = (): void => {
+              const [values, members] = [batch, held];
+              [batch, held] = [[], []];
+              if (values.length === 0) return;
+              const group = Settlement.join(members);
+              for (const m of members) m.release();
+              withSettlement(group, () => subscriber.next(values));
+              group.release();
+            };
+            return source.subscribe({
+              next: (v) => {
+                const h = holdCurrent();
+                if (h !== undefined) held.push(h);
+                batch.push(v);
+                if (batch.length === size) cut();
+              },
+              error: (err: unknown) => subscriber.error(err),
+              complete: () => {
+                cut();
+                subscriber.complete();
+              },
+            });
+          }),
+          source,
+          { name: 'settlingBatch', effect: 'groups' },
+        );
 
-    it('keeps each input held through whichever lane it took until that lane\'s effects are complete', () =>
+    it("keeps each input held through whichever lane it took until that lane's effects are complete", () =>
       testScheduler().run(({ cold, expectObservable, flush }) => {
         const log = new SettleLog(() => asyncScheduler.now());
         // Hot: a durable sink acking 2 frames later. Cold: batches of 2, then a bulk write taking 3.
         const lanes2: TierConfig<Order, string, string> = {
           ...lanes,
-          hotLane: (hot$) => hot$.pipe(slowSink(() => cold('--|')), map((o) => `hot:${o.id}`)),
-          coldLane: (cold$) => cold$.pipe(settlingBatch(2), slowSink(() => cold('---|')), map((b) => `cold:${b.map((o) => o.id).join('')}`)),
+          hotLane: (hot$) =>
+            hot$.pipe(
+              slowSink(() => cold('--|')),
+              map((o) => `hot:${o.id}`),
+            ),
+          coldLane: (cold$) =>
+            cold$.pipe(
+              settlingBatch(2),
+              slowSink(() => cold('---|')),
+              map((b) => `cold:${b.map((o) => o.id).join('')}`),
+            ),
         };
-        expectObservable(cold('-a-b-c-d-|', values).pipe(log.inputs((o: Envelope<Order>) => o.id), tier(lanes2))).toBe('---a----c(d|)', {
+        expectObservable(
+          cold('-a-b-c-d-|', values).pipe(
+            log.inputs((o: Envelope<Order>) => o.id),
+            tier(lanes2),
+          ),
+        ).toBe('---a----c(d|)', {
           a: 'hot:a',
           c: 'cold:bc',
           d: 'hot:d',
@@ -138,9 +169,19 @@ describe('tier', () => {
         const log = new SettleLog(() => asyncScheduler.now());
         const failing: TierConfig<Order, string, string> = {
           ...lanes,
-          coldLane: (cold$) => cold$.pipe(settlingBatch(2), slowSink(() => cold('-#', undefined, new Error('bulk write failed'))), map(() => 'cold')),
+          coldLane: (cold$) =>
+            cold$.pipe(
+              settlingBatch(2),
+              slowSink(() => cold('-#', undefined, new Error('bulk write failed'))),
+              map(() => 'cold'),
+            ),
         };
-        const out = cold('-n-b-c-|', values).pipe(log.inputs((o: Envelope<Order>) => o.id), tier(failing), slowSink(() => cold('----|')), map(show));
+        const out = cold('-n-b-c-|', values).pipe(
+          log.inputs((o: Envelope<Order>) => o.id),
+          tier(failing),
+          slowSink(() => cold('----|')),
+          map(show),
+        );
         expectObservable(out).toBe('-----n-|', { n: 'dlq:n' });
         flush();
         expect(log.summary()).toEqual({ n: 'acked@5', b: 'failed@6', c: 'failed@6' });
@@ -159,9 +200,19 @@ describe('tier', () => {
       );
       const d = describeTopology(topology);
       expect(d.paths).toEqual([
-        { from: 'ORDERS (orders)', to: 'orders.now', guarantee: 'exactly-once', because: 'output ids derive from input positions; re-publishes fall in the duplicate window' },
+        {
+          from: 'ORDERS (orders)',
+          to: 'orders.now',
+          guarantee: 'exactly-once',
+          because: 'output ids derive from input positions; re-publishes fall in the duplicate window',
+        },
         // The weaker lane decides for what comes out of tier: the cold lane's groups are not recorded.
-        { from: 'ORDERS (orders)', to: 'orders.out', guarantee: 'at-least-once', because: 'settlingBatch groups are not recorded, so a replay may regroup under new ids' },
+        {
+          from: 'ORDERS (orders)',
+          to: 'orders.out',
+          guarantee: 'at-least-once',
+          because: 'settlingBatch groups are not recorded, so a replay may regroup under new ids',
+        },
       ]);
     });
   });
@@ -185,9 +236,7 @@ describe('tier', () => {
     });
 
     it('collects everything with toArray once both lanes complete', async () => {
-      const all = await new Promise<string[]>((resolve) =>
-        from([values.a, values.b]).pipe(tier(lanes), map(show), toArray()).subscribe(resolve),
-      );
+      const all = await new Promise<string[]>((resolve) => from([values.a, values.b]).pipe(tier(lanes), map(show), toArray()).subscribe(resolve));
       expect(all).toEqual(['hot:a', 'cold:b']);
     });
   });

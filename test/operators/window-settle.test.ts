@@ -9,13 +9,23 @@ import type { Settlement } from '../../src/settle/settlement.js';
 import { window, type WindowConfig, type WindowOutput } from '../../operators/window.js';
 import { SettleLog, slowSink } from '../helpers/settle-log.js';
 
-interface Ev { readonly id: string; readonly eventTime: number; readonly k?: string }
+interface Ev {
+  readonly id: string;
+  readonly eventTime: number;
+  readonly k?: string;
+}
 const ev = (id: string, eventTime: number, k?: string): Ev => ({ id, eventTime, k });
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 const byId = (e: Ev) => e.id;
 
 /** Runs `events` (a marble over `values`) through `window(config)` and `downstream`, each event in its own settlement. */
-function settleTimes(marble: string, values: Record<string, Ev>, config: WindowConfig<Ev>, downstream: (o: Observable<WindowOutput<Ev>>) => Observable<unknown>, unsubscribeAt?: number): Record<string, string> {
+function settleTimes(
+  marble: string,
+  values: Record<string, Ev>,
+  config: WindowConfig<Ev>,
+  downstream: (o: Observable<WindowOutput<Ev>>) => Observable<unknown>,
+  unsubscribeAt?: number,
+): Record<string, string> {
   const ts = scheduler();
   const log = new SettleLog(() => ts.now());
   ts.run(({ hot, flush }) => {
@@ -35,7 +45,10 @@ describe('window settles its inputs', () => {
     // [0,10) closes when c arrives (frame 4), [10,20) when d does (6), [20,30) on completion (8);
     // the sink takes 5 frames per window.
     expect(settleTimes('-ab-c-d-|', v, tumbling, (o) => o.pipe(slowSink(() => timer(5))))).toEqual({
-      a: 'acked@9', b: 'acked@9', c: 'acked@11', d: 'acked@13',
+      a: 'acked@9',
+      b: 'acked@9',
+      c: 'acked@11',
+      d: 'acked@13',
     });
     // with nothing downstream that holds, an event settles when its window is emitted
     expect(settleTimes('-ab-c-d-|', v, tumbling, (o) => o)).toEqual({ a: 'acked@4', b: 'acked@4', c: 'acked@6', d: 'acked@8' });
@@ -65,7 +78,16 @@ describe('window settles its inputs', () => {
 
   it('a failed emission fails every event of the window; windows never emitted fail theirs', () => {
     const v = { a: ev('a', 1), b: ev('b', 9), c: ev('c', 12), d: ev('d', 14) };
-    const failing = (o: Observable<WindowOutput<Ev>>) => o.pipe(slowSink(() => timer(2).pipe(map(() => { throw new Error('publish failed'); }))));
+    const failing = (o: Observable<WindowOutput<Ev>>) =>
+      o.pipe(
+        slowSink(() =>
+          timer(2).pipe(
+            map(() => {
+              throw new Error('publish failed');
+            }),
+          ),
+        ),
+      );
     expect(settleTimes('-abc-d---', v, tumbling, failing)).toEqual({ a: 'failed@5', b: 'failed@5' });
     expect(settleTimes('-abc-d---', v, tumbling, (o) => o, 7)).toEqual({ a: 'acked@3', b: 'acked@3', c: 'failed@7', d: 'failed@7' });
     expect(settleTimes('-abc-d-#', v, tumbling, (o) => o)).toEqual({ a: 'acked@3', b: 'acked@3', c: 'failed@7', d: 'failed@7' });
@@ -82,7 +104,6 @@ describe('window settles its inputs', () => {
   });
 });
 
-
 /*
  * Random events through random windows; the downstream holds every output and answers later in
  * any order, succeeding or failing. Checked after every answer: an event is settled exactly when
@@ -94,39 +115,45 @@ describe('window settlement (property)', () => {
     const eventsArb = fc.array(fc.record({ t: fc.integer({ min: 0, max: 100 }), k: fc.constantFrom('a', 'b') }), { maxLength: 30 });
     const kindArb = fc.constantFrom<WindowConfig<Ev>['kind']>('tumbling', 'sliding', 'session');
     fc.assert(
-      fc.property(eventsArb, kindArb, fc.integer({ min: 0, max: 15 }), fc.array(fc.tuple(fc.nat(), fc.boolean()), { maxLength: 200 }), (raw, kind, outOfOrderMs, answers) => {
-        const events = raw.map((e, i) => ev(String(i), e.t, e.k));
-        const cfg: WindowConfig<Ev> = kind === 'session' ? { kind, gapMs: 7 } : { kind, sizeMs: 10, slideMs: kind === 'sliding' ? 5 : undefined };
-        const log = new SettleLog();
-        const outputs: Array<{ ids: string[]; held: Settlement | undefined }> = [];
-        of(...events)
-          .pipe(log.inputs(byId), window<Ev>({ ...cfg, keyOf: (e) => e.k ?? '', watermark: { maxOutOfOrderMs: outOfOrderMs } }))
-          .subscribe((o) => outputs.push({ ids: o.type === 'window' ? o.value.map(byId) : [o.item.id], held: holdCurrent() }));
-        const open = new Map<string, number>();
-        const failed = new Set<string>();
-        for (const o of outputs) for (const id of o.ids) open.set(id, (open.get(id) ?? 0) + 1);
-        const check = () => {
-          for (const e of events) {
-            const state = log.state(e.id);
-            if ((open.get(e.id) ?? 0) > 0) expect(state, e.id).toBe('held');
-            else expect(state, e.id).toBe(failed.has(e.id) ? 'failed' : 'acked');
-          }
-        };
-        check();
-        const answer = (i: number, ok: boolean) => {
-          const [o] = outputs.splice(i, 1);
-          for (const id of o!.ids) open.set(id, open.get(id)! - 1);
-          if (!ok) {
-            for (const id of o!.ids) failed.add(id);
-            o!.held?.fail(new Error('publish failed'));
-          }
-          o!.held?.release();
+      fc.property(
+        eventsArb,
+        kindArb,
+        fc.integer({ min: 0, max: 15 }),
+        fc.array(fc.tuple(fc.nat(), fc.boolean()), { maxLength: 200 }),
+        (raw, kind, outOfOrderMs, answers) => {
+          const events = raw.map((e, i) => ev(String(i), e.t, e.k));
+          const cfg: WindowConfig<Ev> = kind === 'session' ? { kind, gapMs: 7 } : { kind, sizeMs: 10, slideMs: kind === 'sliding' ? 5 : undefined };
+          const log = new SettleLog();
+          const outputs: Array<{ ids: string[]; held: Settlement | undefined }> = [];
+          of(...events)
+            .pipe(log.inputs(byId), window<Ev>({ ...cfg, keyOf: (e) => e.k ?? '', watermark: { maxOutOfOrderMs: outOfOrderMs } }))
+            .subscribe((o) => outputs.push({ ids: o.type === 'window' ? o.value.map(byId) : [o.item.id], held: holdCurrent() }));
+          const open = new Map<string, number>();
+          const failed = new Set<string>();
+          for (const o of outputs) for (const id of o.ids) open.set(id, (open.get(id) ?? 0) + 1);
+          const check = () => {
+            for (const e of events) {
+              const state = log.state(e.id);
+              if ((open.get(e.id) ?? 0) > 0) expect(state, e.id).toBe('held');
+              else expect(state, e.id).toBe(failed.has(e.id) ? 'failed' : 'acked');
+            }
+          };
           check();
-        };
-        for (const [pick, ok] of answers) if (outputs.length > 0) answer(pick % outputs.length, ok);
-        while (outputs.length > 0) answer(0, true);
-        expect(log.settledTwice()).toEqual([]);
-      }),
+          const answer = (i: number, ok: boolean) => {
+            const [o] = outputs.splice(i, 1);
+            for (const id of o!.ids) open.set(id, open.get(id)! - 1);
+            if (!ok) {
+              for (const id of o!.ids) failed.add(id);
+              o!.held?.fail(new Error('publish failed'));
+            }
+            o!.held?.release();
+            check();
+          };
+          for (const [pick, ok] of answers) if (outputs.length > 0) answer(pick % outputs.length, ok);
+          while (outputs.length > 0) answer(0, true);
+          expect(log.settledTwice()).toEqual([]);
+        },
+      ),
       { numRuns: Number(process.env.PROP_RUNS ?? 200) },
     );
   });

@@ -9,7 +9,11 @@ import { ManualClock } from '../../src/testing/manual-clock.js';
 
 const ts = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
-interface Ev { readonly id: string; readonly eventTime: number; readonly k?: string }
+interface Ev {
+  readonly id: string;
+  readonly eventTime: number;
+  readonly k?: string;
+}
 const ev = (id: string, eventTime: number, k?: string): Ev => ({ id, eventTime, k });
 /** Compact form of an output for marble comparison. */
 const show = map((o: WindowOutput<Ev>) =>
@@ -88,10 +92,12 @@ describe('window', () => {
     ts().run(({ cold, expectObservable }) => {
       const v = { a: ev('a', 1), b: ev('b', 2), c: ev('c', 11) };
       const op = window<Ev, number>({ kind: 'tumbling', sizeMs: 10, aggregate: { seed: () => 0, add: (n) => n + 1 } });
-      expectObservable(cold('abc|', v).pipe(op, map((o) => (o.type === 'window' ? `${o.start}:${o.value}/${o.count}` : 'late')))).toBe(
-        '--x(y|)',
-        { x: '0:2/2', y: '10:1/1' },
-      );
+      expectObservable(
+        cold('abc|', v).pipe(
+          op,
+          map((o) => (o.type === 'window' ? `${o.start}:${o.value}/${o.count}` : 'late')),
+        ),
+      ).toBe('--x(y|)', { x: '0:2/2', y: '10:1/1' });
     }));
 
   it('idleAdvanceMs: windows close when input stops', () =>
@@ -118,8 +124,19 @@ describe('window', () => {
     const out: string[] = [];
     // Days in London time (BST, UTC+1, until 25 October): windows start at 23:00Z.
     const sub = tx
-      .pipe(window<Ev>({ kind: 'tumbling', sizeMs: 24 * HOUR, offsetMs: -HOUR, watermark: { maxOutOfOrderMs: 24 * HOUR, advanceOn: schedule('30 0 * * *', { name: 'day-close', tz: 'Europe/London', scheduler: clock }) } }))
-      .subscribe((o) => out.push(`${new Date(clock.now()).toISOString()} ${o.type === 'window' ? `${new Date(o.start).toISOString()} ${o.value.map((e) => e.id).join('')}` : `late ${o.item.id}`}`));
+      .pipe(
+        window<Ev>({
+          kind: 'tumbling',
+          sizeMs: 24 * HOUR,
+          offsetMs: -HOUR,
+          watermark: { maxOutOfOrderMs: 24 * HOUR, advanceOn: schedule('30 0 * * *', { name: 'day-close', tz: 'Europe/London', scheduler: clock }) },
+        }),
+      )
+      .subscribe((o) =>
+        out.push(
+          `${new Date(clock.now()).toISOString()} ${o.type === 'window' ? `${new Date(o.start).toISOString()} ${o.value.map((e) => e.id).join('')}` : `late ${o.item.id}`}`,
+        ),
+      );
     tx.next(ev('a', Date.parse('2026-10-24T13:00Z')));
     clock.advance(11 * HOUR); // 23:00Z = 00:00 BST on the 25th
     tx.next(ev('b', Date.parse('2026-10-24T22:50Z'))); // arrives after midnight, before the close: in
@@ -149,8 +166,7 @@ describe('window', () => {
     it('empty', () => ts().run(({ expectObservable }) => expectObservable(EMPTY.pipe(window(cfg))).toBe('|')));
     it('one value: its window is emitted on completion', () =>
       ts().run(({ expectObservable }) => expectObservable(of(ev('a', 3)).pipe(window(cfg), show)).toBe('(x|)', { x: '[0,10):a' })));
-    it('source error: forwarded', () =>
-      ts().run(({ cold, expectObservable }) => expectObservable(cold('a#', { a: ev('a', 1) }).pipe(window(cfg))).toBe('-#')));
+    it('source error: forwarded', () => ts().run(({ cold, expectObservable }) => expectObservable(cold('a#', { a: ev('a', 1) }).pipe(window(cfg))).toBe('-#')));
     it('early unsubscribe: cancels the idle timer', () =>
       ts().run(({ hot, expectObservable, expectSubscriptions }) => {
         const src = hot('a-----', { a: ev('a', 1) });
@@ -160,7 +176,16 @@ describe('window', () => {
     it('keyOf throws: errors the output', () =>
       ts().run(({ cold, expectObservable }) => {
         const boom = new Error('boom');
-        expectObservable(cold('a', { a: ev('a', 1) }).pipe(window<Ev>({ ...cfg, keyOf: () => { throw boom; } }))).toBe('#', undefined, boom);
+        expectObservable(
+          cold('a', { a: ev('a', 1) }).pipe(
+            window<Ev>({
+              ...cfg,
+              keyOf: () => {
+                throw boom;
+              },
+            }),
+          ),
+        ).toBe('#', undefined, boom);
       }));
     it('stops a synchronous source when unsubscribed', () => {
       let produced = 0;
@@ -218,14 +243,29 @@ describe('window', () => {
             const gotIn = new Map<string, string[]>();
             const gotLate = new Map<string, string[]>();
             of(...events)
-              .pipe(window<Ev>({ kind: sliding ? 'sliding' : 'tumbling', sizeMs, slideMs: sliding ? slideMs : undefined, allowedLatenessMs: latenessMs, watermark: { maxOutOfOrderMs: outOfOrderMs }, keyOf: (e) => e.k ?? '' }))
+              .pipe(
+                window<Ev>({
+                  kind: sliding ? 'sliding' : 'tumbling',
+                  sizeMs,
+                  slideMs: sliding ? slideMs : undefined,
+                  allowedLatenessMs: latenessMs,
+                  watermark: { maxOutOfOrderMs: outOfOrderMs },
+                  keyOf: (e) => e.k ?? '',
+                }),
+              )
               .subscribe((o) => {
                 if (o.type === 'window') {
                   const w = `${o.key}|${o.start}|${o.end}`;
                   expect(gotIn.has(w)).toBe(false);
-                  gotIn.set(w, o.value.map((e) => e.id));
+                  gotIn.set(
+                    w,
+                    o.value.map((e) => e.id),
+                  );
                 } else {
-                  gotLate.set(o.item.id, o.missed.map((m) => `${o.item.k}|${m.start}|${m.end}`));
+                  gotLate.set(
+                    o.item.id,
+                    o.missed.map((m) => `${o.item.k}|${m.start}|${m.end}`),
+                  );
                 }
               });
             const sortMap = (m: Map<string, string[]>) => [...m].map(([k, v]) => [k, [...v].sort()]).sort();
@@ -259,11 +299,16 @@ describe('window', () => {
             const ticks = new Subject<{ eventTime: number }>();
             const gotIn = new Map<string, string[]>();
             const gotLate = new Set<string>();
-            events.pipe(window<Ev>({ kind: 'tumbling', sizeMs, allowedLatenessMs: latenessMs, watermark: { maxOutOfOrderMs: outOfOrderMs, advanceOn: ticks } })).subscribe((o) => {
-              if (o.type === 'late') return void gotLate.add(o.item.id);
-              expect(gotIn.has(String(o.start))).toBe(false);
-              gotIn.set(String(o.start), o.value.map((e) => e.id));
-            });
+            events
+              .pipe(window<Ev>({ kind: 'tumbling', sizeMs, allowedLatenessMs: latenessMs, watermark: { maxOutOfOrderMs: outOfOrderMs, advanceOn: ticks } }))
+              .subscribe((o) => {
+                if (o.type === 'late') return void gotLate.add(o.item.id);
+                expect(gotIn.has(String(o.start))).toBe(false);
+                gotIn.set(
+                  String(o.start),
+                  o.value.map((e) => e.id),
+                );
+              });
             steps.forEach((s, i) => ('tick' in s ? ticks.next({ eventTime: s.tick }) : events.next(ev(String(i), s.e))));
             events.complete();
             expect([...gotIn].sort()).toEqual([...expectedIn].sort());

@@ -26,7 +26,13 @@ describe('writeStagedFiles', () => {
   it('publishes one load (a file per partition + a manifest with counts, checksums and input range); the same key and values again replace it', async () => {
     const dir = join(tempDir(), 'snapshots');
     const first = await writeStagedFiles(rows, { dir, format: 'ndjson', name: 'snapshot', key: 'nightly-3', partitionBy: (r) => r.table });
-    expect(first).toMatchObject({ sink: 'snapshot', batchKey: 'nightly-3', recorded: true, records: 2, inputRange: { stream: 'CRM', firstSeq: 7, lastSeq: 9 } });
+    expect(first).toMatchObject({
+      sink: 'snapshot',
+      batchKey: 'nightly-3',
+      recorded: true,
+      records: 2,
+      inputRange: { stream: 'CRM', firstSeq: 7, lastSeq: 9 },
+    });
     expect(first.files.map((f) => f.partition)).toEqual(['customers', 'orders']);
     for (const f of first.files) expect(f.sha256).toBe(sha(readFileSync(join(dir, f.file))));
     const again = await writeStagedFiles(rows, { dir, format: 'ndjson', name: 'snapshot', key: 'nightly-3', partitionBy: (r) => r.table });

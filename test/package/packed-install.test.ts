@@ -65,7 +65,10 @@ describe('the packed package', () => {
     await writeFile(join(project, 'typed.ts'), TYPED);
     const sluice = join(project, 'node_modules', '.bin', 'sluice');
 
-    for (const [file, name] of [['user-topology.ts', 'user-ts'], ['user-topology.js', 'user-js']] as const) {
+    for (const [file, name] of [
+      ['user-topology.ts', 'user-ts'],
+      ['user-topology.js', 'user-js'],
+    ] as const) {
       const { stderr } = await run(sluice, ['run', file, '--duration-ms', '500', '--log-format', 'json'], { cwd: project, env, timeout: 30_000 });
       expect(stderr).toContain(`sluice: running ${name} on `);
       expect(stderr).toContain(`sluice: ${name} stopped at --duration-ms, drained`);
@@ -74,7 +77,10 @@ describe('the packed package', () => {
     // The .d.ts files give a user's TypeScript the package's types (its tsc, strict, as a user sets it up).
     await writeFile(
       join(project, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: [] }, include: ['*.ts'] }),
+      JSON.stringify({
+        compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: [] },
+        include: ['*.ts'],
+      }),
     );
     const tsc = run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: project, env, timeout: 60_000 });
     await expect(tsc.catch((err: unknown) => Promise.reject(new Error(`tsc: ${(err as { stdout?: string }).stdout ?? String(err)}`)))).resolves.toBeDefined();

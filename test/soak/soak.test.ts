@@ -21,7 +21,17 @@ it('a short soak: kills, broker restarts and poison under load lose nothing and 
   expect.soft(result.processorKills, summary).toBeGreaterThanOrEqual(3);
   expect.soft(result.brokerRestarts, summary).toBeGreaterThanOrEqual(1);
   expect.soft(result.poison, summary).toBeGreaterThan(0);
-  expect({ lost: result.lost, duplicated: result.duplicated, unexpected: result.unexpected, poisonLost: result.poisonLost, poisonDuplicated: result.poisonDuplicated, goodDeadLettered: result.goodDeadLettered }, `${summary}\n${result.stderr}`).toEqual({
+  expect(
+    {
+      lost: result.lost,
+      duplicated: result.duplicated,
+      unexpected: result.unexpected,
+      poisonLost: result.poisonLost,
+      poisonDuplicated: result.poisonDuplicated,
+      goodDeadLettered: result.goodDeadLettered,
+    },
+    `${summary}\n${result.stderr}`,
+  ).toEqual({
     lost: 0,
     duplicated: 0,
     unexpected: 0,

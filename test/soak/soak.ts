@@ -110,7 +110,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
           const poison = n % poisonEvery === 0 ? kinds[Math.floor(n / poisonEvery) % kinds.length] : undefined;
           const input = { id: `${name}-${n}`, poison } as { id: string; poison: PoisonKind | undefined; seq?: number };
           inputs.set(n, input);
-          const bytes = poison === 'bytes' ? POISON_BYTES : msgpackCodec.encode({ id: input.id, n, ...(poison === 'throw' ? { poison } : {}) } satisfies SoakInput);
+          const bytes =
+            poison === 'bytes' ? POISON_BYTES : msgpackCodec.encode({ id: input.id, n, ...(poison === 'throw' ? { poison } : {}) } satisfies SoakInput);
           const p = publishUntilStored(js, `soak.in.${n % 8}`, bytes, input.id).then((seq) => {
             input.seq = seq;
           });
@@ -174,7 +175,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     for (;;) {
       const info = await jsm.consumers.info(io.stream, consumer).catch(() => undefined);
       if (info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0) break;
-      if (Date.now() > drainBy) throw new Error(`not drained in time: ${JSON.stringify(info && { pending: info.num_pending, ackPending: info.num_ack_pending })}; ${child.stderr()}`);
+      if (Date.now() > drainBy)
+        throw new Error(`not drained in time: ${JSON.stringify(info && { pending: info.num_pending, ackPending: info.num_ack_pending })}; ${child.stderr()}`);
       await sleep(200);
     }
 
@@ -268,6 +270,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const minutes = i > 0 ? Number(process.argv[i + 1]) : 3;
   const result = await runSoak({ durationMs: minutes * 60_000, log: (line) => console.log(line) });
   console.log(soakSummary(result));
-  const ok = result.lost === 0 && result.duplicated === 0 && result.unexpected === 0 && result.poisonLost === 0 && result.poisonDuplicated === 0 && result.goodDeadLettered === 0;
+  const ok =
+    result.lost === 0 &&
+    result.duplicated === 0 &&
+    result.unexpected === 0 &&
+    result.poisonLost === 0 &&
+    result.poisonDuplicated === 0 &&
+    result.goodDeadLettered === 0;
   process.exit(ok ? 0 : 1);
 }

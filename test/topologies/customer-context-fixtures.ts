@@ -35,10 +35,22 @@ export function generateCustomerEvents(seed: number, count: number, customers: n
       const data: OrderPlaced = { orderId: `o-${i}`, customerId, totalCents: 100 + Math.floor(rnd() * 20_000), placedAt: at };
       out.push({ subject: SUBJECTS.orders, msgId: data.orderId, data });
     } else if (r < 0.75) {
-      const data: TicketUpdated = { ticketId: `t-${customerId}-${Math.floor(rnd() * 30)}`, customerId, status: pick(['open', 'pending', 'closed'] as const), topic: pick(['delivery', 'refund', 'login', 'invoice']), updatedAt: at };
+      const data: TicketUpdated = {
+        ticketId: `t-${customerId}-${Math.floor(rnd() * 30)}`,
+        customerId,
+        status: pick(['open', 'pending', 'closed'] as const),
+        topic: pick(['delivery', 'refund', 'login', 'invoice']),
+        updatedAt: at,
+      };
       out.push({ subject: SUBJECTS.tickets, msgId: `tu-${i}`, data });
     } else {
-      const data: Payment = { paymentId: `p-${i}`, customerId, amountCents: 100 + Math.floor(rnd() * 15_000), status: pick(['captured', 'captured', 'refunded', 'failed'] as const), at };
+      const data: Payment = {
+        paymentId: `p-${i}`,
+        customerId,
+        amountCents: 100 + Math.floor(rnd() * 15_000),
+        status: pick(['captured', 'captured', 'refunded', 'failed'] as const),
+        at,
+      };
       out.push({ subject: SUBJECTS.payments, msgId: data.paymentId, data });
     }
   }
@@ -76,10 +88,17 @@ export function referenceContext(customerId: string, events: readonly PublishedE
   const latest = new Map<string, TicketUpdated>();
   for (const u of updates) {
     const l = latest.get(u.ticketId);
-    const newer = l === undefined || u.updatedAt > l.updatedAt || (u.updatedAt === l.updatedAt && (rank[u.status] > rank[l.status] || (u.status === l.status && u.topic > l.topic)));
+    const newer =
+      l === undefined ||
+      u.updatedAt > l.updatedAt ||
+      (u.updatedAt === l.updatedAt && (rank[u.status] > rank[l.status] || (u.status === l.status && u.topic > l.topic)));
     if (newer) latest.set(u.ticketId, u);
   }
-  const tickets = newest([...latest.values()], (t) => t.updatedAt, (t) => t.ticketId).slice(0, recentLimit);
+  const tickets = newest(
+    [...latest.values()],
+    (t) => t.updatedAt,
+    (t) => t.ticketId,
+  ).slice(0, recentLimit);
   const captured = sum(payments.filter((p) => p.status === 'captured').map((p) => p.amountCents));
   const refunded = sum(payments.filter((p) => p.status === 'refunded').map((p) => p.amountCents));
   const totalCents = sum(orders.map((o) => o.totalCents));
@@ -92,7 +111,13 @@ export function referenceContext(customerId: string, events: readonly PublishedE
       count: orders.length,
       totalCents,
       lastAt: maxOrNull(orders.map((o) => o.placedAt)),
-      recent: newest(orders, (o) => o.placedAt, (o) => o.orderId).slice(0, recentLimit).map((o) => ({ orderId: o.orderId, totalCents: o.totalCents, placedAt: o.placedAt })),
+      recent: newest(
+        orders,
+        (o) => o.placedAt,
+        (o) => o.orderId,
+      )
+        .slice(0, recentLimit)
+        .map((o) => ({ orderId: o.orderId, totalCents: o.totalCents, placedAt: o.placedAt })),
     },
     tickets: {
       updates: updates.length,
@@ -106,7 +131,13 @@ export function referenceContext(customerId: string, events: readonly PublishedE
       refundedCents: refunded,
       failed: payments.filter((p) => p.status === 'failed').length,
       lastAt: maxOrNull(payments.map((p) => p.at)),
-      recent: newest(payments, (p) => p.at, (p) => p.paymentId).slice(0, recentLimit).map((p) => ({ paymentId: p.paymentId, amountCents: p.amountCents, status: p.status, at: p.at })),
+      recent: newest(
+        payments,
+        (p) => p.at,
+        (p) => p.paymentId,
+      )
+        .slice(0, recentLimit)
+        .map((p) => ({ paymentId: p.paymentId, amountCents: p.amountCents, status: p.status, at: p.at })),
     },
     outstandingCents: totalCents - captured + refunded,
   };

@@ -8,7 +8,14 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeDeadLetter, describeTopology, formatTopologyDescription, msgpackCodec, NatsTransport, runTopology } from '../../src/index.js';
-import customerContextTopology, { applyEvent, createCustomerContext, emptyContext, SUBJECTS, type ContextChanged, type CustomerContext } from '../../topologies/customer-context.js';
+import customerContextTopology, {
+  applyEvent,
+  createCustomerContext,
+  emptyContext,
+  SUBJECTS,
+  type ContextChanged,
+  type CustomerContext,
+} from '../../topologies/customer-context.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 import { readStreamDecoded } from '../helpers/read-stream.js';
 import { retryUntilOk, until } from '../helpers/until.js';
@@ -33,9 +40,13 @@ describe('customer-context: the view fold', () => {
           const events = generateCustomerEvents(seed, count, customers);
           // Arrival order is any interleaving: three streams, and redeliveries after a crash.
           const rnd = mulberry32(shuffleSeed);
-          const arrival = events.map((e) => ({ e, r: rnd() })).sort((a, b) => a.r - b.r).map((x) => x.e);
+          const arrival = events
+            .map((e) => ({ e, r: rnd() }))
+            .sort((a, b) => a.r - b.r)
+            .map((x) => x.e);
           const views = new Map<string, CustomerContext>();
-          for (const e of arrival) views.set(e.data.customerId, applyEvent(views.get(e.data.customerId) ?? emptyContext(e.data.customerId), e.subject, e.data, recentLimit));
+          for (const e of arrival)
+            views.set(e.data.customerId, applyEvent(views.get(e.data.customerId) ?? emptyContext(e.data.customerId), e.subject, e.data, recentLimit));
           for (let c = 0; c < customers; c++) {
             const id = `c-${c}`;
             const view = views.get(id) ?? emptyContext(id);
@@ -62,7 +73,11 @@ describe('customer-context: the view fold', () => {
 const server = useNatsServer();
 
 /** A plain NATS request (another service's view of the topology), JSON or msgpack. */
-async function requestContext(nc: NatsConnection, customerId: unknown, encoding: 'json' | 'msgpack' = 'json'): Promise<{ view: CustomerContext | undefined; headers: Record<string, string> }> {
+async function requestContext(
+  nc: NatsConnection,
+  customerId: unknown,
+  encoding: 'json' | 'msgpack' = 'json',
+): Promise<{ view: CustomerContext | undefined; headers: Record<string, string> }> {
   const h = natsHeaders();
   h.set('Content-Type', encoding === 'json' ? 'application/json' : msgpackCodec.contentType);
   const body = encoding === 'json' ? JSON.stringify({ customerId }) : msgpackCodec.encode({ customerId });
@@ -73,12 +88,19 @@ async function requestContext(nc: NatsConnection, customerId: unknown, encoding:
 }
 
 describe('customer-context over a real nats-server', () => {
-  it('answers each customer\'s view at once over plain request/reply: counts, totals, recency, bounded lists, per-key order; unknown customer empty; bad input dead-lettered', async () => {
+  it("answers each customer's view at once over plain request/reply: counts, totals, recency, bounded lists, per-key order; unknown customer empty; bad input dead-lettered", async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'sluice-context-'));
     dirs.push(stateDir);
     const recentLimit = 5;
     const transport = await NatsTransport.connect({ servers: server().url });
-    const run = await runTopology(createCustomerContext({ recentLimit, ackWaitMs: 2_000 }), { transport, stateDir, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false });
+    const run = await runTopology(createCustomerContext({ recentLimit, ackWaitMs: 2_000 }), {
+      transport,
+      stateDir,
+      logger: pino({ level: 'silent' }),
+      report: () => undefined,
+      closeTransport: false,
+      service: false,
+    });
     const nc = await connect({ servers: server().url });
     try {
       // 600 inputs for 6 customers over the three streams, in one publish order.
@@ -92,10 +114,13 @@ describe('customer-context over a real nats-server', () => {
 
       const customers = Array.from({ length: 6 }, (_, i) => `c-${i}`);
       const expected = new Map(customers.map((c) => [c, referenceContext(c, events, recentLimit)]));
-      await until(async () => {
-        for (const c of customers) if ((await requestContext(nc, c).catch(() => undefined))?.view?.version !== expected.get(c)!.version) return false;
-        return true;
-      }, { what: 'every view caught up', timeoutMs: 30_000 });
+      await until(
+        async () => {
+          for (const c of customers) if ((await requestContext(nc, c).catch(() => undefined))?.view?.version !== expected.get(c)!.version) return false;
+          return true;
+        },
+        { what: 'every view caught up', timeoutMs: 30_000 },
+      );
       for (const c of customers) {
         const { view, headers } = await requestContext(nc, c);
         expect(view).toEqual(expected.get(c));
@@ -132,7 +157,10 @@ describe('customer-context over a real nats-server', () => {
       }
       const dlq = await readStreamDecoded(nc, 'SLUICE_DLQ_customer-context', (m) => decodeDeadLetter(m.data));
       // The bad order, and the bad request (a responder dead-letters what it cannot answer).
-      expect(dlq.map((d) => [d.subject, d.error.name])).toEqual([[SUBJECTS.orders, 'PayloadSchemaError'], [SUBJECTS.get, 'PayloadSchemaError']]);
+      expect(dlq.map((d) => [d.subject, d.error.name])).toEqual([
+        [SUBJECTS.orders, 'PayloadSchemaError'],
+        [SUBJECTS.get, 'PayloadSchemaError'],
+      ]);
     } finally {
       await run.stop();
       await nc.close();

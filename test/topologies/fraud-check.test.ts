@@ -11,7 +11,17 @@ import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import { RESPOND_HEADERS } from '../../src/runtime/mount-responder.js';
 import { runTopology, type RunningTopology } from '../../src/runtime/run-topology.js';
 import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
-import { applyPayment, decide, DEFAULT_RULES, fraudCheck, SUBJECTS, type CustomerActivity, type FraudDecision, type Payment, type PaymentCheck } from '../../topologies/fraud-check.js';
+import {
+  applyPayment,
+  decide,
+  DEFAULT_RULES,
+  fraudCheck,
+  SUBJECTS,
+  type CustomerActivity,
+  type FraudDecision,
+  type Payment,
+  type PaymentCheck,
+} from '../../topologies/fraud-check.js';
 import { startTestDriver } from '../../src/testing/topology-test-driver.js';
 import { InvalidConfigError } from '../../src/errors.js';
 import { useNatsServer } from '../helpers/nats-server.js';
@@ -35,7 +45,13 @@ let stateDir: string;
 beforeAll(async () => {
   stateDir = mkdtempSync(join(tmpdir(), 'sluice-fraud-'));
   transport = await NatsTransport.connect({ servers: server().url });
-  run = await runTopology(fraudCheck({ deadlineMs: DEADLINE_MS }), { transport, stateDir, logger: pino({ level: 'silent' }), report: () => undefined, service: false });
+  run = await runTopology(fraudCheck({ deadlineMs: DEADLINE_MS }), {
+    transport,
+    stateDir,
+    logger: pino({ level: 'silent' }),
+    report: () => undefined,
+    service: false,
+  });
   nc = await connect({ servers: server().url });
   js = jetstream(nc);
 });
@@ -59,20 +75,31 @@ async function paid(p: Payment): Promise<void> {
 
 /** Waits until the customer's activity state has applied `payments` payments. */
 async function applied(customerId: string, payments: number): Promise<void> {
-  await until(async () => (await queryActorState<CustomerActivity>(transport, { topology: 'fraud-check', actor: 'activity' }, customerId, { timeoutMs: 2_000 })).state.payments === payments, { what: `${customerId} at ${payments} payments` });
+  await until(
+    async () =>
+      (await queryActorState<CustomerActivity>(transport, { topology: 'fraud-check', actor: 'activity' }, customerId, { timeoutMs: 2_000 })).state.payments ===
+      payments,
+    { what: `${customerId} at ${payments} payments` },
+  );
 }
 
 /** A plain NATS request, JSON in and out. */
 async function check(c: PaymentCheck): Promise<{ reply: FraudDecision; outcome: string | undefined; contentType: string | undefined; ms: number }> {
   const started = performance.now();
   const m: Msg = await nc.request(SUBJECTS.check, JSON.stringify(c), { timeout: 5_000, headers: json() });
-  return { reply: m.json<FraudDecision>(), outcome: m.headers?.get(RESPOND_HEADERS.outcome), contentType: m.headers?.get('Content-Type'), ms: performance.now() - started };
+  return {
+    reply: m.json<FraudDecision>(),
+    outcome: m.headers?.get(RESPOND_HEADERS.outcome),
+    contentType: m.headers?.get('Content-Type'),
+    ms: performance.now() - started,
+  };
 }
 
 /** A customer with three payments from `dev-1` in NL an hour ago (outside the velocity window), about 25.00 each. */
 async function regular(customerId: string): Promise<void> {
   const at = Date.now() - 60 * MIN;
-  for (const [i, amountCents] of [2_000, 3_000, 2_500].entries()) await paid({ paymentId: `${customerId}-h${i}`, customerId, amountCents, deviceId: 'dev-1', country: 'NL', at: at + i * MIN });
+  for (const [i, amountCents] of [2_000, 3_000, 2_500].entries())
+    await paid({ paymentId: `${customerId}-h${i}`, customerId, amountCents, deviceId: 'dev-1', country: 'NL', at: at + i * MIN });
   await applied(customerId, 3);
 }
 
@@ -90,7 +117,8 @@ describe('fraud-check over NATS: plain request/reply, activity from JetStream', 
   it('a velocity burst (5 payments in the last 10 minutes) is denied; a re-sent payment (same Nats-Msg-Id) counts once', async () => {
     await regular('cust-burst');
     const now = Date.now();
-    for (let i = 0; i < 4; i++) await paid({ paymentId: `burst-${i}`, customerId: 'cust-burst', amountCents: 1_000, deviceId: 'dev-1', country: 'NL', at: now - i * MIN });
+    for (let i = 0; i < 4; i++)
+      await paid({ paymentId: `burst-${i}`, customerId: 'cust-burst', amountCents: 1_000, deviceId: 'dev-1', country: 'NL', at: now - i * MIN });
     await paid({ paymentId: 'burst-0', customerId: 'cust-burst', amountCents: 1_000, deviceId: 'dev-1', country: 'NL', at: now });
     await applied('cust-burst', 7);
     expect((await check(usual('cust-burst', 'b1'))).reply).toMatchObject({ decision: 'allow' });
@@ -129,8 +157,18 @@ describe('fraud-check over NATS: plain request/reply, activity from JetStream', 
     });
     await scorer.flush();
     try {
-      expect((await check({ ...usual('cust-scored', 's1'), deviceId: 'dev-2' })).reply).toEqual({ paymentId: 's1', decision: 'allow', reasons: ['new-device'], by: 'score' });
-      expect((await check({ ...usual('cust-scored', 's2'), deviceId: 'dev-2', amountCents: 12_000 })).reply).toEqual({ paymentId: 's2', decision: 'deny', reasons: ['amount', 'new-device', 'score'], by: 'score' });
+      expect((await check({ ...usual('cust-scored', 's1'), deviceId: 'dev-2' })).reply).toEqual({
+        paymentId: 's1',
+        decision: 'allow',
+        reasons: ['new-device'],
+        by: 'score',
+      });
+      expect((await check({ ...usual('cust-scored', 's2'), deviceId: 'dev-2', amountCents: 12_000 })).reply).toEqual({
+        paymentId: 's2',
+        decision: 'deny',
+        reasons: ['amount', 'new-device', 'score'],
+        by: 'score',
+      });
       delayMs = 3_000;
       const small = await check({ ...usual('cust-scored', 's3'), deviceId: 'dev-2' });
       expect(small.reply).toEqual({ paymentId: 's3', decision: 'allow', reasons: ['deadline'], by: 'fallback' });
@@ -160,7 +198,13 @@ describe('fraud-check rules (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 60 * MIN }), { minLength: 0, maxLength: 30 }), fc.integer({ min: 0, max: 70 * MIN }), (ats, nowOffset) => {
         const now = Math.max(0, ...ats) + nowOffset;
-        const state = ats.reduce((s, at, i) => applyPayment(s, payment(at, i), DEFAULT_RULES), { payments: 0, totalCents: 0, recent: [], devices: [], countries: [] } as CustomerActivity);
+        const state = ats.reduce((s, at, i) => applyPayment(s, payment(at, i), DEFAULT_RULES), {
+          payments: 0,
+          totalCents: 0,
+          recent: [],
+          devices: [],
+          countries: [],
+        } as CustomerActivity);
         const inWindow = ats.filter((at) => at > now - DEFAULT_RULES.velocityWindowMs).length;
         const { decision, reasons } = decide({ paymentId: 'q', customerId: 'c', amountCents: 1_000, deviceId: 'd', country: 'NL' }, state, now, DEFAULT_RULES);
         const expected = inWindow >= DEFAULT_RULES.maxPaymentsInWindow ? 'deny' : 'allow';

@@ -46,14 +46,28 @@ async function readAll<T>(transport: Transport, stream: string): Promise<Array<{
 }
 
 const order = (orderId: string, customerId: string, o: Partial<Order> = {}): Order => ({
-  orderId, customerId, channel: 'web', country: 'GB', currency: 'GBP', shipping: 'standard',
-  lines: [{ sku: 'TEE-BLK-M', quantity: 1, unitPriceCents: 1_999 }], totalCents: 1_999, placedAt: 1_000, ...o,
+  orderId,
+  customerId,
+  channel: 'web',
+  country: 'GB',
+  currency: 'GBP',
+  shipping: 'standard',
+  lines: [{ sku: 'TEE-BLK-M', quantity: 1, unitPriceCents: 1_999 }],
+  totalCents: 1_999,
+  placedAt: 1_000,
+  ...o,
 });
 const update = (orderId: string, status: OrderUpdate['status'], at: number): OrderUpdate => ({ orderId, status, at, source: 'payments' });
 
 async function start(transport: Transport, options: { inboxDir: string; scheduler?: SchedulerLike }): Promise<RunningTopology> {
   const run = await runTopology(createHybridOrders({ inboxDir: options.inboxDir }), {
-    transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false, stateDir: tempDir('sluice-hybrid-state-'), scheduler: options.scheduler,
+    transport,
+    logger: pino({ level: 'silent' }),
+    report: () => undefined,
+    closeTransport: false,
+    service: false,
+    stateDir: tempDir('sluice-hybrid-state-'),
+    scheduler: options.scheduler,
   });
   await until(() => run.stats.parts().every((p) => p.read().state !== 'starting'), { what: 'actor and durable batch started' });
   return run;
@@ -90,11 +104,21 @@ describe('hybrid-orders: each part of the mix over a real nats-server', () => {
       // 9 inputs, 8 events: C's order, after its payment, only fills in the customer.
       await until(async () => (await count(transport, STREAMS.status)) === 8, { what: '8 status events' });
       const events = await readAll<OrderStatusChanged | OrderStatusRejected>(transport, STREAMS.status);
-      const of = (id: string) => events.filter((e) => e.data.orderId === id).map((e) => `${e.subject.slice('shop.order-status.'.length)}${'previous' in e.data ? ` from ${e.data.previous}` : ` (was ${e.data.current})`}`);
+      const of = (id: string) =>
+        events
+          .filter((e) => e.data.orderId === id)
+          .map((e) => `${e.subject.slice('shop.order-status.'.length)}${'previous' in e.data ? ` from ${e.data.previous}` : ` (was ${e.data.current})`}`);
       expect(of('A')).toEqual(['placed from none', 'paid from placed', 'shipped from paid']);
       expect(of('B')).toEqual(['placed from none', 'cancelled from placed', 'rejected (was cancelled)']);
       expect(of('C')).toEqual(['paid from none', 'rejected (was paid)']);
-      expect(events.find((e) => e.data.orderId === 'A' && e.subject.endsWith('.shipped'))!.data).toEqual({ orderId: 'A', customerId: 'C1', status: 'shipped', previous: 'paid', at: 3_000, source: 'payments' });
+      expect(events.find((e) => e.data.orderId === 'A' && e.subject.endsWith('.shipped'))!.data).toEqual({
+        orderId: 'A',
+        customerId: 'C1',
+        status: 'shipped',
+        previous: 'paid',
+        at: 3_000,
+        source: 'payments',
+      });
     } finally {
       await run.stop();
       await transport.close();
@@ -142,7 +166,9 @@ describe('hybrid-orders: each part of the mix over a real nats-server', () => {
       ];
       const before = await count(transport, STREAMS.crmSync);
       for (const c of changes) await transport.publishDurable(SUBJECTS.preferences, msgpackCodec.encode(c));
-      await until(async () => (await count(transport, 'SLUICE_BATCH_hybrid-orders_nightly-preferences')) >= changes.length, { what: 'changes held in the batch' });
+      await until(async () => (await count(transport, 'SLUICE_BATCH_hybrid-orders_nightly-preferences')) >= changes.length, {
+        what: 'changes held in the batch',
+      });
       expect(await count(transport, STREAMS.crmSync)).toBe(before); // nothing synced before the day ends
       await transport.publishDurable(SUBJECTS.endOfDay, msgpackCodec.encode({ by: 'operations' }));
       await until(async () => (await count(transport, STREAMS.crmSync)) === before + 1, { what: 'the sync chunk' });
@@ -167,9 +193,14 @@ describe('hybrid-orders: each part of the mix over a real nats-server', () => {
     const run = await start(transport, { inboxDir: tempDir('sluice-inbox-'), scheduler: clock });
     try {
       const before = (await readAll<PreferenceSyncChunk>(transport, STREAMS.crmSync)).length;
-      await transport.publishDurable(SUBJECTS.preferences, msgpackCodec.encode({ customerId: 'S1', language: 'fr-FR', changedAt: 5 } satisfies PreferenceChange));
+      await transport.publishDurable(
+        SUBJECTS.preferences,
+        msgpackCodec.encode({ customerId: 'S1', language: 'fr-FR', changedAt: 5 } satisfies PreferenceChange),
+      );
       await until(async () => (await count(transport, STREAMS.crmSync)) === before + 1, { timeoutMs: 20_000, what: 'the nightly sync at 02:00' });
-      const closes = (await readAll<{ by: string; scheduledAt: number }>(transport, STREAMS.ops)).filter((m) => m.subject === SUBJECTS.endOfDay && m.data.by === 'schedule');
+      const closes = (await readAll<{ by: string; scheduledAt: number }>(transport, STREAMS.ops)).filter(
+        (m) => m.subject === SUBJECTS.endOfDay && m.data.by === 'schedule',
+      );
       expect(closes.map((c) => c.data.scheduledAt)).toEqual([Date.UTC(2026, 0, 15, 2, 0, 0)]);
       expect((await readAll<PreferenceSyncChunk>(transport, STREAMS.crmSync)).at(-1)!.data.customers).toEqual([{ customerId: 'S1', language: 'fr-FR' }]);
     } finally {
@@ -187,16 +218,23 @@ describe('hybrid-orders: each part of the mix over a real nats-server', () => {
         ['shop.orders.web', order('F1', 'C9')],
         ['shop.order-updates.shipped', update('F1', 'shipped', 5_000)],
         ['shop.orders.web', order('F2', 'C9')],
-      ] as const) await transport.publishDurable(subject, msgpackCodec.encode(value));
-      writeFileSync(join(inboxDir, 'deliveries-1.ndjson'), [
-        JSON.stringify({ orderId: 'F1', status: 'delivered', at: 9_000 }),
-        '{"orderId": "F2", "status": "lost"}',
-        JSON.stringify({ orderId: 'F2', status: 'delivered', at: 9_100 }),
-        '',
-      ].join('\n'));
+      ] as const)
+        await transport.publishDurable(subject, msgpackCodec.encode(value));
+      writeFileSync(
+        join(inboxDir, 'deliveries-1.ndjson'),
+        [
+          JSON.stringify({ orderId: 'F1', status: 'delivered', at: 9_000 }),
+          '{"orderId": "F2", "status": "lost"}',
+          JSON.stringify({ orderId: 'F2', status: 'delivered', at: 9_100 }),
+          '',
+        ].join('\n'),
+      );
       const dlqBefore = await count(transport, 'SLUICE_DLQ_hybrid-orders');
       await transport.publishDurable(SUBJECTS.fileReceived, msgpackCodec.encode({ kind: 'carrier-deliveries', name: 'deliveries-1.ndjson' }));
-      await until(async () => (await readAll<OrderStatusChanged>(transport, STREAMS.status)).some((e) => e.data.orderId === 'F2' && e.subject.endsWith('.delivered')), { what: 'F2 delivered' });
+      await until(
+        async () => (await readAll<OrderStatusChanged>(transport, STREAMS.status)).some((e) => e.data.orderId === 'F2' && e.subject.endsWith('.delivered')),
+        { what: 'F2 delivered' },
+      );
       const f = (await readAll<OrderStatusChanged>(transport, STREAMS.status)).filter((e) => e.data.orderId.startsWith('F'));
       expect(f.map((e) => `${e.data.orderId} ${e.data.status} from ${e.data.previous} via ${e.data.source}`)).toEqual([
         'F1 placed from none via shop',
@@ -228,11 +266,16 @@ describe('hybrid-orders in the test driver (in-process transport, no broker)', (
       driver.input<OrderUpdate>('shop.order-updates.delivered').publish(update('D1', 'delivered', 3_000));
       driver.input<PreferenceChange>(SUBJECTS.preferences).publish({ customerId: 'C1', smsAlerts: true, changedAt: 1 });
       const status: Array<OrderStatusChanged | OrderStatusRejected> = [];
-      await until(async () => (status.push(...(await driver.output<OrderStatusChanged | OrderStatusRejected>(SUBJECTS.status).readAll())), status.length === 3), { what: '3 status events' });
+      await until(
+        async () => (status.push(...(await driver.output<OrderStatusChanged | OrderStatusRejected>(SUBJECTS.status).readAll())), status.length === 3),
+        { what: '3 status events' },
+      );
       expect(status.map((e) => e.status)).toEqual(['placed', 'paid', 'delivered']);
       driver.input(SUBJECTS.endOfDay).publish({ by: 'operations' });
       const synced: PreferenceSyncChunk[] = [];
-      await until(async () => (synced.push(...(await driver.output<PreferenceSyncChunk>(SUBJECTS.preferenceSync).readAll())), synced.length === 1), { what: 'the sync' });
+      await until(async () => (synced.push(...(await driver.output<PreferenceSyncChunk>(SUBJECTS.preferenceSync).readAll())), synced.length === 1), {
+        what: 'the sync',
+      });
       expect(synced[0]!.customers).toEqual([{ customerId: 'C1', smsAlerts: true }]);
     } finally {
       await driver.stop();

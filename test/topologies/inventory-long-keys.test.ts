@@ -27,7 +27,8 @@ describe('inventory with keys of any length, over nats-server and LMDB', () => {
   it('dead-letters a 5,000-byte SKU and a 5,000-byte order id, handles every other command, and restarts cleanly', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-long-keys-'));
     const logger = pino({ level: 'silent' });
-    const start = async () => runTopology(inventory, { transport: await NatsTransport.connect({ servers: server().url }), logger, report: () => {}, stateDir: dir });
+    const start = async () =>
+      runTopology(inventory, { transport: await NatsTransport.connect({ servers: server().url }), logger, report: () => {}, stateDir: dir });
     const client = await NatsTransport.connect({ servers: server().url });
     try {
       let run = await start();
@@ -42,7 +43,9 @@ describe('inventory with keys of any length, over nats-server and LMDB', () => {
       }
       const events = await waitForMessages(client, STREAMS.output.name, SKUS);
       expect(events.map((e) => e.subject)).toEqual(Array(SKUS).fill(SUBJECTS.reserved));
-      expect(events.map((e) => (msgpackCodec.decode(e.data) as { orderId: string }).orderId).sort()).toEqual(Array.from({ length: SKUS }, (_, i) => `o-${i}`).sort());
+      expect(events.map((e) => (msgpackCodec.decode(e.data) as { orderId: string }).orderId).sort()).toEqual(
+        Array.from({ length: SKUS }, (_, i) => `o-${i}`).sort(),
+      );
 
       const dead = (await waitForMessages(client, DLQ_STREAM, 2)).map((m) => ({ subject: m.subject, record: msgpackCodec.decode(m.data) as DeadLetterRecord }));
       const inputSeqs = await inputSequences(client);

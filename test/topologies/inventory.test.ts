@@ -31,7 +31,9 @@ describe('inventory (fake engine)', () => {
     let seq = 0;
     const send = (subject: string, data: unknown) => store.run(p.process, [streamMessage({ subject, seq: ++seq, data })]);
     const fire = (t: StoredTimer) =>
-      store.run(p.process, [streamMessage({ subject: p.subjects.timer(t.key), seq: ++seq, data: { timerId: t.timerId, instance: t.instance, dueAt: t.dueAt, payload: t.payload } })]);
+      store.run(p.process, [
+        streamMessage({ subject: p.subjects.timer(t.key), seq: ++seq, data: { timerId: t.timerId, instance: t.instance, dueAt: t.dueAt, payload: t.payload } }),
+      ]);
     const events = (subject: string) => store.decodedOutputs(subject);
     return { store, p, send, fire, events };
   };
@@ -72,7 +74,11 @@ describe('inventory (fake engine)', () => {
     await send(SUBJECTS.reserve, { orderId: 'o1', sku: 'X', quantity: -1 });
     await send(SUBJECTS.confirm, { orderId: 'nope', sku: 'X' });
     await send(SUBJECTS.restock, { sku: 'X', quantity: 1 });
-    expect((events('sluice.dlq.shop.stock') as DeadLetterRecord[]).map((d) => d.error.name)).toEqual(['PayloadSchemaError', 'PayloadSchemaError', 'TerminalError']);
+    expect((events('sluice.dlq.shop.stock') as DeadLetterRecord[]).map((d) => d.error.name)).toEqual([
+      'PayloadSchemaError',
+      'PayloadSchemaError',
+      'TerminalError',
+    ]);
     expect(events(SUBJECTS.low)).toEqual([{ sku: 'X', available: 1, threshold: 2 }]);
   });
 });
@@ -158,7 +164,11 @@ describe('inventory topology over a real nats-server (sluice run)', () => {
   type StockEvent = { subject: string; orderId?: string; sku: string; quantity?: number; available: number; reason?: string };
   /** The stock events so far, once at least `count` of them pass `which`. */
   const events = async (client: NatsTransport, count: number, which: (e: StockEvent) => boolean = () => true): Promise<StockEvent[]> => {
-    const read = async () => (await readStream(client, STREAMS.output.name)).map((m): StockEvent => ({ subject: m.subject, ...(msgpackCodec.decode(m.data) as Omit<StockEvent, 'subject'>) }));
+    const read = async () =>
+      (await readStream(client, STREAMS.output.name)).map((m): StockEvent => ({
+        subject: m.subject,
+        ...(msgpackCodec.decode(m.data) as Omit<StockEvent, 'subject'>),
+      }));
     await until(async () => (await read()).filter(which).length >= count, { what: `${count} stock events`, timeoutMs: 30_000, everyMs: 100 });
     return read();
   };
@@ -166,7 +176,8 @@ describe('inventory topology over a real nats-server (sluice run)', () => {
   it('never oversells under concurrent reservations from three clients, and the stock query answers the units held and available', async () => {
     await withRun(inventoryDefault, async (client, nc) => {
       const stock: Record<string, number> = { TEE: 10, CAP: 7 };
-      for (const [sku, quantity] of Object.entries(stock)) await retryUntilOk(() => client.publishDurable(SUBJECTS.restock, msgpackCodec.encode({ sku, quantity })));
+      for (const [sku, quantity] of Object.entries(stock))
+        await retryUntilOk(() => client.publishDurable(SUBJECTS.restock, msgpackCodec.encode({ sku, quantity })));
       const senders = [client, ...(await Promise.all([1, 2].map(() => NatsTransport.connect({ servers: nc.getServer() }))))];
       const orders = Array.from({ length: 60 }, (_, i) => ({ orderId: `o${i}`, sku: i % 2 === 0 ? 'TEE' : 'CAP', quantity: 1 + (i % 3) }));
       try {
@@ -199,7 +210,13 @@ describe('inventory topology over a real nats-server (sluice run)', () => {
         const reserved = outcomes.filter((e) => e.sku === sku && e.subject === SUBJECTS.reserved);
         expect(reserved.reduce((n, e) => n + e.quantity!, 0)).toBeLessThanOrEqual(stock[sku]!);
         expect(reserved.every((e) => e.available >= 0)).toBe(true);
-        expect(await queryStock(nc, sku)).toEqual({ sku, onHand: stock[sku]!, held: held[sku]!.units, holds: held[sku]!.holds, available: left[sku]! } satisfies StockLevel);
+        expect(await queryStock(nc, sku)).toEqual({
+          sku,
+          onHand: stock[sku]!,
+          held: held[sku]!.units,
+          holds: held[sku]!.holds,
+          available: left[sku]!,
+        } satisfies StockLevel);
       }
       expect(await queryStock(nc, 'NEVER-SEEN')).toEqual({ sku: 'NEVER-SEEN', onHand: 0, held: 0, holds: 0, available: 0 });
     });
@@ -233,7 +250,10 @@ describe('inventory topology over a real nats-server (sluice run)', () => {
       await until(async () => ((await queryStock(nc, 'HAT').catch(() => undefined)) as StockLevel | undefined)?.onHand === 3, { what: 'the restock' });
       // The dead letter leaves through the actor's outbox after the commit the query already sees.
       await until(async () => (await client.streamState('SLUICE_DLQ_inventory').catch(() => undefined))?.messages === 1, { what: 'the dead letter' });
-      const [dead] = (await readStream(client, 'SLUICE_DLQ_inventory')).map((m) => ({ subject: m.subject, record: msgpackCodec.decode(m.data) as DeadLetterRecord }));
+      const [dead] = (await readStream(client, 'SLUICE_DLQ_inventory')).map((m) => ({
+        subject: m.subject,
+        record: msgpackCodec.decode(m.data) as DeadLetterRecord,
+      }));
       expect(dead?.subject).toBe('sluice.dlq.inventory.stock');
       expect(dead?.record.error.name).toBe('PayloadSchemaError');
       expect(dead?.record.error.message).toContain('quantity');
@@ -254,7 +274,9 @@ describe('inventory topology over a real nats-server (sluice run)', () => {
     try {
       const run = await runTopology(inventoryDefault, { transport: t, logger: log, report: () => {}, stateDir: dir });
       await retryUntilOk(() => t.publishDurable(SUBJECTS.restock, msgpackCodec.encode({ sku: 'SCARF', quantity: 20 })));
-      await until(async () => (await queryActorState<SkuStock>(t, STOCK_ACTOR, 'SCARF', { timeoutMs: 2_000 }).catch(() => undefined))?.state.onHand === 20, { what: 'the restock' });
+      await until(async () => (await queryActorState<SkuStock>(t, STOCK_ACTOR, 'SCARF', { timeoutMs: 2_000 }).catch(() => undefined))?.state.onHand === 20, {
+        what: 'the restock',
+      });
       expect(await askActor(t, STOCK_ACTOR, 'SCARF', { orderId: 'o9', sku: 'SCARF', quantity: 3 }, { timeoutMs: 5_000 })).toEqual({ ok: true, available: 17 });
       expect((await run.stop()).reason).toBe('stopped');
       expect(warnings.filter((m) => m.startsWith('durability off: in-process transport'))).toHaveLength(1);

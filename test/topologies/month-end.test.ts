@@ -32,9 +32,15 @@ const final = (transport: Transport, period: string) => transport.publishDurable
 describe('month-end: totals per account and London month, closed once, late bookings reported', () => {
   it('describe states exactly-once for the bookings, the closes and the totals', () => {
     const text = formatTopologyDescription(describeTopology(monthEnd));
-    expect(text).toContain('LEDGER_TRANSACTIONS (ledger.transactions.>) -> sluice.window.month-end.monthly-totals.in, sluice.window.month-end.monthly-totals.close  exactly-once');
-    expect(text).toContain('LEDGER_PERIODS (ledger.period-final) -> sluice.window.month-end.monthly-totals.in, sluice.window.month-end.monthly-totals.close  exactly-once');
-    expect(text).toMatch(/schedule:month-close -> sluice\.window\.month-end\.monthly-totals\.in, sluice\.window\.month-end\.monthly-totals\.close {2}exactly-once/);
+    expect(text).toContain(
+      'LEDGER_TRANSACTIONS (ledger.transactions.>) -> sluice.window.month-end.monthly-totals.in, sluice.window.month-end.monthly-totals.close  exactly-once',
+    );
+    expect(text).toContain(
+      'LEDGER_PERIODS (ledger.period-final) -> sluice.window.month-end.monthly-totals.in, sluice.window.month-end.monthly-totals.close  exactly-once',
+    );
+    expect(text).toMatch(
+      /schedule:month-close -> sluice\.window\.month-end\.monthly-totals\.in, sluice\.window\.month-end\.monthly-totals\.close {2}exactly-once/,
+    );
     expect(text).toContain('durable-window monthly-totals -> ledger.month-end.totals, ledger.month-end.late  exactly-once');
   });
 
@@ -44,7 +50,8 @@ describe('month-end: totals per account and London month, closed once, late book
     const transport = await NatsTransport.connect({ servers: server().url });
     await transport.ensureStream({ name: STREAMS.transactions, subjects: [SUBJECTS.transactions] });
     await transport.ensureStream({ name: STREAMS.periods, subjects: [SUBJECTS.periodFinal] });
-    const start = () => runTopology(monthEnd, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false, stateDir });
+    const start = () =>
+      runTopology(monthEnd, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false, stateDir });
 
     await book(transport, 'acc-1', '2026-03-10T12:00:00Z', 1000);
     await book(transport, 'acc-1', '2026-03-31T22:30:00Z', 500); // 23:30 BST on 31 March: March
@@ -67,7 +74,10 @@ describe('month-end: totals per account and London month, closed once, late book
     await until(async () => (await count(transport, STREAMS.monthEnd)) === 5, { what: "the late booking and April's totals" });
     await run.stop();
 
-    const out = (await readStream(transport, STREAMS.monthEnd)).map((m) => ({ subject: m.subject, data: msgpackCodec.decode(m.data) as MonthTotal | LateTransaction }));
+    const out = (await readStream(transport, STREAMS.monthEnd)).map((m) => ({
+      subject: m.subject,
+      data: msgpackCodec.decode(m.data) as MonthTotal | LateTransaction,
+    }));
     for (const o of out) (o.subject === SUBJECTS.totals ? MonthTotalSchema : LateTransactionSchema).parse(o.data);
     const totals = out.filter((o) => o.subject === SUBJECTS.totals).map((o) => o.data as MonthTotal);
     expect(totals.map((t) => [t.key, t.period, t.value.totalMinor, t.count, t.closedBy])).toEqual([
@@ -79,14 +89,22 @@ describe('month-end: totals per account and London month, closed once, late book
     // March in London is 743 hours (the clocks went forward on the 29th).
     expect((totals[0]!.end - totals[0]!.start) / 3_600_000).toBe(743);
     const late = out.filter((o) => o.subject === SUBJECTS.late).map((o) => o.data as LateTransaction);
-    expect(late.map((l) => [l.key, l.item.amountMinor, l.missed])).toEqual([['acc-1', 999, [{ start: Date.parse('2026-03-01T00:00:00Z'), end: Date.parse('2026-03-31T23:00:00Z') }]]]);
+    expect(late.map((l) => [l.key, l.item.amountMinor, l.missed])).toEqual([
+      ['acc-1', 999, [{ start: Date.parse('2026-03-01T00:00:00Z'), end: Date.parse('2026-03-31T23:00:00Z') }]],
+    ]);
     await transport.close();
   });
 
   it('runs in-process under the test driver, as a user testing a copy would', async () => {
     const driver = await startTestDriver(monthEnd);
     try {
-      const tx = (transactionId: string, account: string, at: string, amountMinor: number): Transaction => ({ transactionId, account, amountMinor, currency: 'GBP', bookedAt: Date.parse(at) });
+      const tx = (transactionId: string, account: string, at: string, amountMinor: number): Transaction => ({
+        transactionId,
+        account,
+        amountMinor,
+        currency: 'GBP',
+        bookedAt: Date.parse(at),
+      });
       driver.input<Transaction>('ledger.transactions.acc-9').publish(tx('a', 'acc-9', '2026-10-25T00:30:00Z', 40));
       driver.input<Transaction>('ledger.transactions.acc-9').publish(tx('b', 'acc-9', '2026-10-31T23:30:00Z', 2)); // 23:30 GMT: still October
       driver.input('ledger.period-final').publish({ period: '2026-10' });

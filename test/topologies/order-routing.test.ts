@@ -26,8 +26,16 @@ async function routingOnly(): Promise<TopologyTestDriver> {
 }
 
 const order = (over: Partial<Order> = {}): Order => ({
-  orderId: 'O-1', customerId: 'C000001', channel: 'web', country: 'GB', currency: 'GBP', shipping: 'standard',
-  lines: [{ sku: 'TEE-BLK-M', quantity: 1, unitPriceCents: 1999 }], totalCents: 1999, placedAt: 0, ...over,
+  orderId: 'O-1',
+  customerId: 'C000001',
+  channel: 'web',
+  country: 'GB',
+  currency: 'GBP',
+  shipping: 'standard',
+  lines: [{ sku: 'TEE-BLK-M', quantity: 1, unitPriceCents: 1999 }],
+  totalCents: 1999,
+  placedAt: 0,
+  ...over,
 });
 
 describe('order generator', () => {
@@ -117,7 +125,9 @@ describe('order-routing fed by the demo order feed', () => {
     const fed = await feed.stop();
     const exit = await routing.stop();
     await transport.close();
-    const generated = Object.entries(fed.stats.published).filter(([s]) => s.startsWith('shop.orders.')).reduce((n, [, c]) => n + c, 0);
+    const generated = Object.entries(fed.stats.published)
+      .filter(([s]) => s.startsWith('shop.orders.'))
+      .reduce((n, [, c]) => n + c, 0);
     const routed = (exit.stats.published[SUBJECTS.priority] ?? 0) + (exit.stats.published[SUBJECTS.standard] ?? 0);
     expect(generated).toBe(2000);
     expect(routed).toBe(generated);
@@ -145,7 +155,9 @@ describe('order-routing on a real nats-server', () => {
       for (let i = 0; i < 100 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
       sub.unsubscribe();
       expect(got.map((e) => [e.subject, (decodeEnvelope(e).data as Order).orderId])).toEqual([
-        [SUBJECTS.priority, 'A'], [SUBJECTS.standard, 'B'], [SUBJECTS.priority, 'C'],
+        [SUBJECTS.priority, 'A'],
+        [SUBJECTS.standard, 'B'],
+        [SUBJECTS.priority, 'C'],
       ]);
       // Dead letters are kept in a JetStream stream on a real server.
       expect((await transport.streamState('SLUICE_DLQ_order-routing')).messages).toBe(0);

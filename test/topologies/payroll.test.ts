@@ -24,7 +24,14 @@ const count = async (transport: Transport, stream: string) => (await transport.s
 const BATCH_STREAM = 'SLUICE_BATCH_payroll_payslips';
 
 let n = 0;
-const time = (employeeId: string, date: string, minutes: number, rateCentsPerHour: number): Entry => ({ type: 'time', entryId: `t${++n}`, employeeId, date, minutes, rateCentsPerHour });
+const time = (employeeId: string, date: string, minutes: number, rateCentsPerHour: number): Entry => ({
+  type: 'time',
+  entryId: `t${++n}`,
+  employeeId,
+  date,
+  minutes,
+  rateCentsPerHour,
+});
 const expense = (employeeId: string, date: string, amountCents: number): Entry => ({ type: 'expense', entryId: `x${++n}`, employeeId, date, amountCents });
 
 async function publishEntries(transport: Transport, entries: readonly Entry[]): Promise<void> {
@@ -35,7 +42,9 @@ describe('payroll: one payslip per employee per pay period, late entries to revi
   it('describe states the period batch, its late subject and the exactly-once path', () => {
     const text = formatTopologyDescription(describeTopology(payroll));
     expect(text).toContain('durable-batch payslips -> payroll.payslips, payroll.review.late  exactly-once');
-    expect(text).toContain('period batch payslips  one batch per key and period; a close flushes its period\'s groups when the complete rule says so; late values -> payroll.review.late  exactly-once');
+    expect(text).toContain(
+      "period batch payslips  one batch per key and period; a close flushes its period's groups when the complete rule says so; late values -> payroll.review.late  exactly-once",
+    );
     expect(text).toContain('PAYROLL_ENTRIES (payroll.entries.>) -> sluice.batch.payroll.payslips.in, sluice.batch.payroll.payslips.trigger  exactly-once');
   });
 
@@ -45,12 +54,23 @@ describe('payroll: one payslip per employee per pay period, late entries to revi
     const transport = await NatsTransport.connect({ servers: server().url });
     await transport.ensureStream({ name: STREAMS.entries, subjects: [SUBJECTS.entries] });
     await transport.ensureStream({ name: STREAMS.ops, subjects: [SUBJECTS.periodClosed] });
-    const run = await runTopology(payroll, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false, stateDir });
+    const run = await runTopology(payroll, {
+      transport,
+      logger: pino({ level: 'silent' }),
+      report: () => undefined,
+      closeTransport: false,
+      service: false,
+      stateDir,
+    });
 
     // November: ann complete before the close, bob complete, cy has 1 of 2 expected; ann starts December.
     await publishEntries(transport, [
-      time('ann', '2026-11-02', 480, 3000), time('ann', '2026-11-03', 450, 3000), expense('ann', '2026-11-03', 1234), time('ann', '2026-11-04', 7, 3001),
-      time('bob', '2026-11-02', 60, 2500), time('bob', '2026-11-30', 90, 2500),
+      time('ann', '2026-11-02', 480, 3000),
+      time('ann', '2026-11-03', 450, 3000),
+      expense('ann', '2026-11-03', 1234),
+      time('ann', '2026-11-04', 7, 3001),
+      time('bob', '2026-11-02', 60, 2500),
+      time('bob', '2026-11-30', 90, 2500),
       time('cy', '2026-11-10', 100, 1999),
       time('ann', '2026-12-01', 60, 3000),
     ]);

@@ -13,7 +13,10 @@ export type ReadRow<T> = T & { file: string; partition: string | undefined };
  * each row in the file of its own table, and exactly one `LoadReady` event per manifest that says
  * what the manifest says (and no event without a manifest).
  */
-export function readWarehouseLoads(outDir: string, events: readonly LoadReady[]): { changes: ReadRow<StagedChange>[]; snapshots: ReadRow<SnapshotRow>[]; problems: string[] } {
+export function readWarehouseLoads(
+  outDir: string,
+  events: readonly LoadReady[],
+): { changes: ReadRow<StagedChange>[]; snapshots: ReadRow<SnapshotRow>[]; problems: string[] } {
   const problems: string[] = [];
   const read = <T>(kind: 'changes' | 'snapshots') => {
     const r = readStagedFiles(join(outDir, kind), { idOf: (d) => d['changeId'], to: kind });

@@ -9,7 +9,16 @@ import { describeTopology, formatTopologyDescription } from '../../src/runtime/d
 import { runTopology } from '../../src/runtime/run-topology.js';
 import { ManualClock } from '../../src/testing/index.js';
 import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
-import warehouseLoad, { createWarehouseLoad, latestPerRow, STREAMS, SUBJECTS, warehouseLoadConfigFromEnv, type ChangeEvent, type LoadReady, type StagedChange } from '../../topologies/warehouse-load.js';
+import warehouseLoad, {
+  createWarehouseLoad,
+  latestPerRow,
+  STREAMS,
+  SUBJECTS,
+  warehouseLoadConfigFromEnv,
+  type ChangeEvent,
+  type LoadReady,
+  type StagedChange,
+} from '../../topologies/warehouse-load.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 import { readStream } from '../helpers/read-stream.js';
 import { until } from '../helpers/until.js';
@@ -37,7 +46,14 @@ function changesFor(n: number, startMs: number): ChangeEvent[] {
     const op = !seen.has(key) ? 'insert' : i % 7 === 0 ? 'delete' : 'update';
     if (op === 'delete') seen.delete(key);
     else seen.add(key);
-    out.push({ changeId: `ch-${i}`, table, op, key, row: op === 'delete' ? null : { id: key, version: i }, changedAt: new Date(startMs + i * 1000).toISOString() });
+    out.push({
+      changeId: `ch-${i}`,
+      table,
+      op,
+      key,
+      row: op === 'delete' ? null : { id: key, version: i },
+      changedAt: new Date(startMs + i * 1000).toISOString(),
+    });
   }
   return out;
 }
@@ -50,7 +66,10 @@ describe('warehouse-load', () => {
     expect(text).toContain('schedule:nightly -> sluice.batch.warehouse-load.nightly.in, sluice.batch.warehouse-load.nightly.trigger  exactly-once');
     expect(text).toContain('durable-batch nightly -> warehouse.loads.snapshot  exactly-once');
     expect(warehouseLoadConfigFromEnv({ WAREHOUSE_OUT_DIR: '/data/loads', WAREHOUSE_MAX_COUNT: '500', WAREHOUSE_NIGHTLY_TZ: 'UTC' })).toEqual({
-      outDir: '/data/loads', maxCount: 500, maxWaitMs: undefined, nightly: { cron: '0 2 * * *', tz: 'UTC' },
+      outDir: '/data/loads',
+      maxCount: 500,
+      maxWaitMs: undefined,
+      nightly: { cron: '0 2 * * *', tz: 'UTC' },
     });
     expect(() => createWarehouseLoad({ maxCount: 0 })).toThrow(/'maxCount' must be an integer >= 1, got 0/);
   });
@@ -65,7 +84,12 @@ describe('warehouse-load', () => {
     fc.assert(
       fc.property(fc.array(change, { maxLength: 40 }), fc.array(fc.nat(), { maxLength: 10 }), fc.nat(), (drawn, twice, seed) => {
         const changes: StagedChange[] = drawn.map((c, i) => ({
-          changeId: `ch-${i + 1}`, table: c.table, op: c.op, key: c.key, row: c.op === 'delete' ? null : { v: i }, seq: i + 1,
+          changeId: `ch-${i + 1}`,
+          table: c.table,
+          op: c.op,
+          key: c.key,
+          row: c.op === 'delete' ? null : { v: i },
+          seq: i + 1,
           changedAt: new Date(Date.UTC(2026, 11, 4, 9, 0, c.second)).toISOString(),
         }));
         // Reference: a sequential fold in stream order, a later (changedAt, seq) replacing the row.
@@ -96,7 +120,15 @@ describe('warehouse-load', () => {
     // 01:58 in London (GMT in December): the nightly run is two minutes away.
     const clock = new ManualClock(Date.parse('2026-12-04T01:58:00Z'));
     const topology = createWarehouseLoad({ outDir, maxCount: 40, maxWaitMs: 30_000 });
-    const run = await runTopology(topology, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false, stateDir, scheduler: clock });
+    const run = await runTopology(topology, {
+      transport,
+      logger: pino({ level: 'silent' }),
+      report: () => undefined,
+      closeTransport: false,
+      service: false,
+      stateDir,
+      scheduler: clock,
+    });
     // Virtual time moves 100 ms every 2 ms of real time, never past `limit`.
     let limit = clock.now();
     const pump = setInterval(() => clock.advance(Math.max(0, Math.min(100, limit - clock.now()))), 2);
@@ -109,7 +141,9 @@ describe('warehouse-load', () => {
       limit = Date.parse('2026-12-04T01:59:59Z');
       await until(async () => (await events(transport, STREAMS.changeLoads)).length === 3, { what: 'the last load cut by maxWaitMs' });
       // Handed over to the nightly batch, and nothing compacted before 02:00.
-      await until(async () => (await transport.streamState('SLUICE_BATCH_warehouse-load_nightly')).messages === 100, { what: 'the changes handed over to the nightly batch' });
+      await until(async () => (await transport.streamState('SLUICE_BATCH_warehouse-load_nightly')).messages === 100, {
+        what: 'the changes handed over to the nightly batch',
+      });
       await until(() => clock.now() >= limit, { what: 'virtual time at 01:59:59' });
       expect(existsSync(join(outDir, 'snapshots'))).toBe(false);
       expect(await events(transport, STREAMS.snapshotLoads)).toEqual([]);

@@ -1,11 +1,5 @@
 import { errors as natsErrors } from '@nats-io/nats-core';
-import {
-  InvalidConfigError,
-  InvalidSubjectError,
-  NoRespondersError,
-  RequestTimeoutError,
-  TransportError,
-} from '../../errors.js';
+import { InvalidConfigError, InvalidSubjectError, NoRespondersError, RequestTimeoutError, TransportError } from '../../errors.js';
 
 /** What was being done when a NATS client error happened, for the mapped error's message. */
 export interface NatsErrorContext {
@@ -33,7 +27,9 @@ export function fromNatsError(thrown: unknown, context: NatsErrorContext): Error
     }
   }
   if (hasInChain(err, (e) => e instanceof natsErrors.AuthorizationError)) {
-    return new TransportError(transport, operation, `the server refused the credentials (${err.message}); check user/password, token, creds or nkey`, { cause: err });
+    return new TransportError(transport, operation, `the server refused the credentials (${err.message}); check user/password, token, creds or nkey`, {
+      cause: err,
+    });
   }
   if (hasInChain(err, (e) => e instanceof natsErrors.PermissionViolationError)) {
     return new TransportError(transport, operation, `permission denied: ${err.message}`, { cause: err });

@@ -64,7 +64,10 @@ export type NatsCredentials = Omit<NatsConnectOptions, 'servers'>;
 export function natsConnectOptionsFromEnv(env: Readonly<Record<string, string | undefined>> = process.env): NatsConnectOptions | undefined {
   const url = envValue(env, NATS_ENV.url);
   if (url === undefined) return undefined;
-  const servers = url.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const servers = url
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   return { servers: servers.length === 1 ? (servers[0] ?? url) : servers, ...natsCredentialsFromEnv(env) };
 }
 

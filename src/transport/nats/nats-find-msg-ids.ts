@@ -10,7 +10,13 @@ const FETCH_EXPIRES_MS = 2_000;
  * early once every id is found, and when a fetch comes back empty (the last messages were removed
  * meanwhile).
  */
-export async function natsFindMsgIds(js: JetStreamClient, jsm: JetStreamManager, stream: string, ids: ReadonlySet<string>, sinceMs: number): Promise<Set<string>> {
+export async function natsFindMsgIds(
+  js: JetStreamClient,
+  jsm: JetStreamManager,
+  stream: string,
+  ids: ReadonlySet<string>,
+  sinceMs: number,
+): Promise<Set<string>> {
   const found = new Set<string>();
   const lastSeq = (await jsm.streams.info(stream)).state.last_seq;
   if (lastSeq === 0 || ids.size === 0) return found;

@@ -1,5 +1,4 @@
 import {
-  AckPolicy,
   DeliverPolicy,
   DiscardPolicy,
   jetstream,
@@ -7,7 +6,6 @@ import {
   JetStreamApiError,
   jetstreamManager,
   StorageType,
-  type ConsumerConfig,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -208,7 +206,12 @@ export class NatsTransport implements Transport {
       });
       return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
-      const mapped = fromNatsError(err, { transport: this.label, operation: 'publishDurable', subject, timeoutMs: options.timeoutMs ?? TRANSPORT_DEFAULTS.publishTimeoutMs });
+      const mapped = fromNatsError(err, {
+        transport: this.label,
+        operation: 'publishDurable',
+        subject,
+        timeoutMs: options.timeoutMs ?? TRANSPORT_DEFAULTS.publishTimeoutMs,
+      });
       if (mapped.name === 'NoRespondersError') {
         throw new TransportError(this.label, 'publishDurable', `no stream captures subject '${subject}'`, { cause: err });
       }
@@ -272,7 +275,8 @@ export class NatsTransport implements Transport {
       const info = await jsm.consumers.info(stream, durableName);
       return { pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
     } catch (err) {
-      if (err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.ConsumerNotFound || err.code === JetStreamApiCodes.StreamNotFound)) return undefined;
+      if (err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.ConsumerNotFound || err.code === JetStreamApiCodes.StreamNotFound))
+        return undefined;
       throw fromNatsError(err, { transport: this.label, operation: `consumerState '${stream}' '${durableName}'` });
     }
   }

@@ -37,13 +37,18 @@ export async function openNatsConnection(options: NatsConnectOptions): Promise<N
     const first = await Promise.race([attempt.then((nc) => ({ nc })), probeFailure.then((reasons) => ({ reasons }))]);
     if ('nc' in first) return first.nc;
     // The client's attempt cannot be cancelled: close it if it ever succeeds.
-    attempt.then((nc) => void nc.close().catch(() => undefined), () => undefined);
+    attempt.then(
+      (nc) => void nc.close().catch(() => undefined),
+      () => undefined,
+    );
     throw failed(joinReasons(servers, first.reasons));
   } catch (err) {
     if (err instanceof TransportError || err instanceof InvalidConfigError) throw err;
     if (err instanceof natsErrors.TimeoutError) {
       const reasons = (await Promise.all(probes)).map((r) => (r.ok ? undefined : r.reason));
-      const known = reasons.some((r) => r !== undefined) ? `: ${joinReasons(servers, reasons)}` : ': check the address, and whether the server requires TLS or a client certificate';
+      const known = reasons.some((r) => r !== undefined)
+        ? `: ${joinReasons(servers, reasons)}`
+        : ': check the address, and whether the server requires TLS or a client certificate';
       throw failed(`no connection within ${timeoutMs} ms${known}`, err);
     }
     // The client can fail first (an untrusted certificate, say) with its own terse words: the
@@ -67,7 +72,9 @@ async function namedWithin(probes: ReadonlyArray<Promise<ProbeResult>>, ms: numb
 
 /** One reason, or one per server when they differ. */
 function joinReasons(servers: readonly string[], reasons: ReadonlyArray<string | undefined>): string {
-  const known = reasons.map((r, i) => ({ server: servers[i] ?? '?', reason: r })).filter((r): r is { server: string; reason: string } => r.reason !== undefined);
+  const known = reasons
+    .map((r, i) => ({ server: servers[i] ?? '?', reason: r }))
+    .filter((r): r is { server: string; reason: string } => r.reason !== undefined);
   if (known.length === 1 || new Set(known.map((k) => k.reason)).size === 1) return known[0]!.reason;
   return known.map((k) => `${k.server}: ${k.reason}`).join('; ');
 }

@@ -36,7 +36,11 @@ export async function probeNatsServer(url: string, tls: NatsTlsOptions | undefin
     if (connectError !== undefined) return { ok: false, reason: describeSocketError(connectError, target) };
     stage = 'waiting for the server INFO';
     const first = await readLine(tcp);
-    if (first instanceof Error) return { ok: false, reason: `the connection closed before the server said INFO (${first.message}): is it a NATS server, or one that wants TLS first (handshakeFirst)?` };
+    if (first instanceof Error)
+      return {
+        ok: false,
+        reason: `the connection closed before the server said INFO (${first.message}): is it a NATS server, or one that wants TLS first (handshakeFirst)?`,
+      };
     if (!first.startsWith('INFO ')) return { ok: false, reason: 'the server did not start with INFO: is it a NATS server?' };
     let info: { tls_required?: boolean; tls_available?: boolean; tls_verify?: boolean };
     try {

@@ -8,7 +8,7 @@ export interface MicroServiceEndpoint {
   readonly name: string;
   readonly subject: string;
   /** A throw answers with the service error headers: `errorCode(err)` and the error's message. */
-  readonly answer: (data: Uint8Array) => Promise<unknown> | unknown;
+  readonly answer: (data: Uint8Array) => unknown;
 }
 
 /** What {@link serveMicroService} registers. */

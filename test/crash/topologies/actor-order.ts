@@ -25,6 +25,8 @@ export default function actorOrder(io: { name: string; stream: string; subjects:
   });
   return defineTopology(io.name, (t) => {
     const orders = t.stream<Order>(io.stream, io.subjects, { ackWaitMs: io.ackWaitMs, maxUnsettled: 256, reReadUnackedWithinMs: io.reReadUnackedWithinMs });
-    return t.actor(last, orders.pipe(map((e): Envelope<Order & { tag: string }> => ({ ...e, data: { ...e.data, tag: `k${e.data.n % 10}` } }))), { reportEveryMs: 0 });
+    return t.actor(last, orders.pipe(map((e): Envelope<Order & { tag: string }> => ({ ...e, data: { ...e.data, tag: `k${e.data.n % 10}` } }))), {
+      reportEveryMs: 0,
+    });
   });
 }

@@ -12,7 +12,15 @@ interface Order {
  * Stream → batchUntil (every 100 values, or every second) with the LMDB buffer (the grouping is
  * recorded before its effects) → one `{ id, n, batch }` per value → durable sink on `<out>.out`.
  */
-export default function batchUntilDurable(io: { name: string; stream: string; subjects: string; out: string; ackWaitMs: number; dir: string; trigger: 'count' | 'schedule' }) {
+export default function batchUntilDurable(io: {
+  name: string;
+  stream: string;
+  subjects: string;
+  out: string;
+  ackWaitMs: number;
+  dir: string;
+  trigger: 'count' | 'schedule';
+}) {
   return defineTopology(io.name, (t) => {
     const store = openStateStore({ dir: join(io.dir, 'state'), topology: io.name });
     t.onStop(() => store.close());

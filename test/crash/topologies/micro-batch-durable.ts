@@ -8,13 +8,20 @@ interface Order {
   n: number;
 }
 
-
 /**
  * Stream → microBatch (50 values or 20 ms) → one `{ id, n, size }` per value → durable sink on
  * `<out>.out`. With `recorded`, the batches are recorded (exactly-once); without, a replay may
  * regroup (at-least-once).
  */
-export default function microBatchDurable(io: { name: string; stream: string; subjects: string; out: string; ackWaitMs: number; dir: string; recorded?: boolean }) {
+export default function microBatchDurable(io: {
+  name: string;
+  stream: string;
+  subjects: string;
+  out: string;
+  ackWaitMs: number;
+  dir: string;
+  recorded?: boolean;
+}) {
   return defineTopology(io.name, (t) => {
     const config: MicroBatchConfig<Envelope<Order>> = { maxCount: 50, maxWaitMs: 20, scheduler: t.scheduler };
     if (io.recorded === true) {

@@ -25,8 +25,10 @@ export default function microBatchFiles(io: { name: string; stream: string; subj
     return batch.length;
   };
   return defineTopology(io.name, (t) =>
-    t.stream<Order>(io.stream, io.subjects, { ackWaitMs: io.ackWaitMs, maxUnsettled: 512 }).pipe(
-      microBatchProcess({ maxCount: 100, maxWaitMs: 50, maxBufferedCount: 500, scheduler: t.scheduler, process: (batch) => defer(() => of(write(batch))) }),
-    ),
+    t
+      .stream<Order>(io.stream, io.subjects, { ackWaitMs: io.ackWaitMs, maxUnsettled: 512 })
+      .pipe(
+        microBatchProcess({ maxCount: 100, maxWaitMs: 50, maxBufferedCount: 500, scheduler: t.scheduler, process: (batch) => defer(() => of(write(batch))) }),
+      ),
   );
 }

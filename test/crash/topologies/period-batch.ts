@@ -41,7 +41,9 @@ export default function periodBatch(io: { name: string; stream: string; subjects
         flush: (chunk, emit, info) => {
           for (const r of chunk) {
             const v = msgpackCodec.decode(r.data) as Input;
-            emit(`${io.out}.batch`, msgpackCodec.encode({ id: v.id, n: v.n, key: info.key, period: info.period, chunk: info.chunk }), { 'Content-Type': msgpackCodec.contentType });
+            emit(`${io.out}.batch`, msgpackCodec.encode({ id: v.id, n: v.n, key: info.key, period: info.period, chunk: info.chunk }), {
+              'Content-Type': msgpackCodec.contentType,
+            });
           }
         },
       },

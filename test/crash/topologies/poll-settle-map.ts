@@ -28,9 +28,18 @@ export default function pollSettleMap(io: { name: string; out: string; dir: stri
     return { items, cursor: to, more: to < io.inputs };
   };
   return defineTopology(io.name, (t) =>
-    poll((cursor: number) => of(page(cursor)), { name: 'rows', everyMs: 50, scheduler: t.scheduler, cursor: { initial: 0, load: () => of(load()), save: (c) => of(save(c)) } }).pipe(
+    poll((cursor: number) => of(page(cursor)), {
+      name: 'rows',
+      everyMs: 50,
+      scheduler: t.scheduler,
+      cursor: { initial: 0, load: () => of(load()), save: (c) => of(save(c)) },
+    }).pipe(
       t.untilStopped(),
-      settleMap({ name: 'square', concurrency: 8, project: (o) => timer(Math.floor(Math.random() * 10), t.scheduler).pipe(map(() => ({ ...o, square: o.n ** 2 }))) }),
+      settleMap({
+        name: 'square',
+        concurrency: 8,
+        project: (o) => timer(Math.floor(Math.random() * 10), t.scheduler).pipe(map(() => ({ ...o, square: o.n ** 2 }))),
+      }),
       t.sink(`${io.out}.out`, { durable: true, name: 'squares' }),
     ),
   );

@@ -62,7 +62,8 @@ describe('calendarPeriodOf', () => {
     fc.assert(
       fc.property(spec, instant, (s, t) => {
         const p = calendarPeriodOf(s, t);
-        const days = s.unit === 'day' ? 1 : s.unit === 'week' ? 7 : new Date(Date.UTC(Number(p.label.slice(0, 4)), Number(p.label.slice(5, 7)), 0)).getUTCDate();
+        const days =
+          s.unit === 'day' ? 1 : s.unit === 'week' ? 7 : new Date(Date.UTC(Number(p.label.slice(0, 4)), Number(p.label.slice(5, 7)), 0)).getUTCDate();
         expect(Math.abs(p.end - p.start - days * 24 * HOUR)).toBeLessThanOrEqual(HOUR);
       }),
       { numRuns: Number(process.env.PROP_RUNS ?? 300) },
@@ -72,7 +73,9 @@ describe('calendarPeriodOf', () => {
 
 describe('validateCalendar', () => {
   it('names the field and value of a bad unit or zone', () => {
-    expect(() => validateCalendar('c', 'calendar', { unit: 'year', timeZone: 'UTC' })).toThrow(new InvalidConfigError('c', 'calendar.unit', "must be 'day', 'week' or 'month', got year"));
+    expect(() => validateCalendar('c', 'calendar', { unit: 'year', timeZone: 'UTC' })).toThrow(
+      new InvalidConfigError('c', 'calendar.unit', "must be 'day', 'week' or 'month', got year"),
+    );
     expect(() => validateCalendar('c', 'calendar', { unit: 'day', timeZone: 'Mars/Olympus' })).toThrow(/calendar.timeZone.*Mars\/Olympus/);
     expect(() => validateCalendar('c', 'calendar', undefined)).toThrow(/'calendar' must be/);
     expect(validateCalendar('c', 'calendar', { unit: 'month', timeZone: 'Europe/London' })).toEqual({ unit: 'month', timeZone: 'Europe/London' });

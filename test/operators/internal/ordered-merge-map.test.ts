@@ -56,7 +56,9 @@ describe('orderedMergeMap', () => {
     const out: number[] = [];
     const first = new Subject<number>();
     const src = new Subject<number>();
-    src.pipe(orderedMergeMap((n) => (n === 0 ? first : of(10, 11)), { maxInFlight: 2, maxQueued: 10, component: 't', stage: 't' })).subscribe((v) => out.push(v));
+    src
+      .pipe(orderedMergeMap((n) => (n === 0 ? first : of(10, 11)), { maxInFlight: 2, maxQueued: 10, component: 't', stage: 't' }))
+      .subscribe((v) => out.push(v));
     src.next(0);
     src.next(1); // buffered behind 0
     first.next(1);
@@ -71,7 +73,9 @@ describe('orderedMergeMap limits', () => {
     const inner = new Subject<number>();
     let failure: unknown;
     const out: number[] = [];
-    src.pipe(orderedMergeMap(() => inner, { maxInFlight: 2, maxQueued: 0, component: 'c', stage: 'c' })).subscribe({ next: (v) => out.push(v), error: (e: unknown) => (failure = e) });
+    src
+      .pipe(orderedMergeMap(() => inner, { maxInFlight: 2, maxQueued: 0, component: 'c', stage: 'c' }))
+      .subscribe({ next: (v) => out.push(v), error: (e: unknown) => (failure = e) });
     src.next(1);
     src.next(2);
     expect(failure).toBeUndefined();
@@ -84,7 +88,9 @@ describe('orderedMergeMap settling', () => {
   it('holds each input until its values are out and their effects done, for any latencies and failures', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ gap: fc.nat(4), latency: fc.nat(12), count: fc.integer({ min: 0, max: 3 }), fails: fc.boolean(), ackMs: fc.nat(6) }), { maxLength: 20 }),
+        fc.array(fc.record({ gap: fc.nat(4), latency: fc.nat(12), count: fc.integer({ min: 0, max: 3 }), fails: fc.boolean(), ackMs: fc.nat(6) }), {
+          maxLength: 20,
+        }),
         fc.integer({ min: 1, max: 5 }),
         (items, maxInFlight) => {
           let log!: SettleLog;
@@ -167,9 +173,15 @@ describe('orderedMergeMap settling', () => {
     testScheduler().run(({ hot, cold, expectObservable, flush }) => {
       const log = new SettleLog(() => asyncScheduler.now());
       const slow = () => cold<string>('-----x|');
-      expectObservable(hot('-ab---').pipe(log.inputs(), orderedMergeMap(slow, { maxInFlight: 1, maxQueued: 10, component: 't', stage: 't' })), '^--!').toBe('---');
+      expectObservable(hot('-ab---').pipe(log.inputs(), orderedMergeMap(slow, { maxInFlight: 1, maxQueued: 10, component: 't', stage: 't' })), '^--!').toBe(
+        '---',
+      );
       const overflow = new SettleLog(() => asyncScheduler.now());
-      expectObservable(cold('cde').pipe(overflow.inputs(), orderedMergeMap(slow, { maxInFlight: 1, maxQueued: 1, component: 't', stage: 't' }))).toBe('--#', undefined, expect.objectContaining({ name: 'BufferOverflowError' }));
+      expectObservable(cold('cde').pipe(overflow.inputs(), orderedMergeMap(slow, { maxInFlight: 1, maxQueued: 1, component: 't', stage: 't' }))).toBe(
+        '--#',
+        undefined,
+        expect.objectContaining({ name: 'BufferOverflowError' }),
+      );
       flush();
       expect(log.summary()).toEqual({ a: 'failed@3', b: 'failed@3' });
       expect(log.get('a')!.error).toMatch(/t: stopped before this message was processed/);

@@ -12,7 +12,7 @@ function parseCsv(text: string): string[][] {
     if (text[i] === '"') {
       i++;
       for (;;) {
-        if (text[i] === '"' && text[i + 1] === '"') (field += '"'), (i += 2);
+        if (text[i] === '"' && text[i + 1] === '"') ((field += '"'), (i += 2));
         else if (text[i] === '"') break;
         else field += text[i++]!;
       }
@@ -28,10 +28,13 @@ describe('record file formats', () => {
   it('CSV: any strings read back as written, one row per record after the header (fast-check)', () => {
     const columns = ['a', 'b,c', 'd"e'];
     fc.assert(
-      fc.property(fc.array(fc.record({ a: fc.string(), 'b,c': fc.string({ unit: fc.constantFrom('x', ',', '"', '\r', '\n', ' ', 'é') }), 'd"e': fc.integer() })), (records) => {
-        const rows = parseCsv(formatRecords('csv', records, columns));
-        expect(rows).toEqual([columns, ...records.map((r) => [r.a, r['b,c'], String(r['d"e'])])]);
-      }),
+      fc.property(
+        fc.array(fc.record({ a: fc.string(), 'b,c': fc.string({ unit: fc.constantFrom('x', ',', '"', '\r', '\n', ' ', 'é') }), 'd"e': fc.integer() })),
+        (records) => {
+          const rows = parseCsv(formatRecords('csv', records, columns));
+          expect(rows).toEqual([columns, ...records.map((r) => [r.a, r['b,c'], String(r['d"e'])])]);
+        },
+      ),
     );
   });
 

@@ -40,15 +40,18 @@ describe('isPublishableSubject', () => {
   it('agrees with validateSubject (no wildcards) on ASCII strings', () => {
     const chars = fc.constantFrom('a', 'b', '.', '*', '>', ' ', '\t', 'z');
     fc.assert(
-      fc.property(fc.array(chars, { maxLength: 8 }).map((c) => c.join('')), (s) => {
-        let valid = true;
-        try {
-          validateSubject(s, { wildcards: false });
-        } catch {
-          valid = false;
-        }
-        expect(isPublishableSubject(s)).toBe(valid);
-      }),
+      fc.property(
+        fc.array(chars, { maxLength: 8 }).map((c) => c.join('')),
+        (s) => {
+          let valid = true;
+          try {
+            validateSubject(s, { wildcards: false });
+          } catch {
+            valid = false;
+          }
+          expect(isPublishableSubject(s)).toBe(valid);
+        },
+      ),
       runs,
     );
   });

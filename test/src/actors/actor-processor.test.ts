@@ -46,7 +46,9 @@ describe('createActorProcessor', () => {
       [2, 'KeyTooLongError', undefined],
       [4, 'KeyTooLongError', undefined],
     ]);
-    expect(dead[1]!.error.message).toBe(`actor 'counter': the key of the message on subject 'in.cmd' (seq 4) is 1026 bytes, longer than the 1024 bytes an actor key may be`);
+    expect(dead[1]!.error.message).toBe(
+      `actor 'counter': the key of the message on subject 'in.cmd' (seq 4) is 1026 bytes, longer than the 1024 bytes an actor key may be`,
+    );
   });
 
   it('dead-letters a tell whose subject carries a key past the limit', async () => {
@@ -83,7 +85,7 @@ describe('createActorProcessor', () => {
     expect(store.read<StoredTimer>(p.namespaces.timers, timerKey('a', 't'.repeat(MAX_TIMER_ID_BYTES)))).toBeDefined();
   });
 
-  it('folds each key\'s messages in stream order and commits state + outputs through the txn', async () => {
+  it("folds each key's messages in stream order and commits state + outputs through the txn", async () => {
     const store = new FakeStore();
     const p = createActorProcessor(counter(), { topology });
     await store.run(p.process, [msg(1, 'a', 1), msg(2, 'b', 10), msg(3, 'a', 2)]);
@@ -411,7 +413,10 @@ describe('timers fire exactly once (property)', () => {
     type Act = { type: 'set' | 'cancel' | 'fire'; key: number; id: number; pick: number };
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ type: fc.constantFrom('set', 'cancel', 'fire', 'fire'), key: fc.nat(1), id: fc.nat(1), pick: fc.nat(50) }), { minLength: 1, maxLength: 40 }),
+        fc.array(fc.record({ type: fc.constantFrom('set', 'cancel', 'fire', 'fire'), key: fc.nat(1), id: fc.nat(1), pick: fc.nat(50) }), {
+          minLength: 1,
+          maxLength: 40,
+        }),
         fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 10 }),
         fc.array(fc.boolean(), { minLength: 1, maxLength: 10 }),
         async (acts: Act[], cuts, commitFails) => {
@@ -432,7 +437,10 @@ describe('timers fire exactly once (property)', () => {
           const msgs: ReturnType<typeof streamMessage>[] = [];
           const sets: { key: string; id: string; instance: string }[] = [];
           const current = new Map<string, string | undefined>();
-          const expected = new Map<string, string[]>([['k0', []], ['k1', []]]);
+          const expected = new Map<string, string[]>([
+            ['k0', []],
+            ['k1', []],
+          ]);
           for (const a of acts) {
             const seq = msgs.length + 1;
             const key = `k${a.key}`;

@@ -7,7 +7,15 @@ const base = { name: 'stock', key: () => 'k', initial: () => 0, handle: (s: numb
 describe('actor', () => {
   it('fills defaults: retry 3 times from 100 ms, 10000 keys, 5 minutes idle, msgpack', () => {
     const def = actor(base);
-    expect(def.supervision).toEqual({ mode: 'retry', maxAttempts: 3, initialDelayMs: 100, maxDelayMs: 5000, multiplier: 2, jitter: 'none', onExhausted: 'skip' });
+    expect(def.supervision).toEqual({
+      mode: 'retry',
+      maxAttempts: 3,
+      initialDelayMs: 100,
+      maxDelayMs: 5000,
+      multiplier: 2,
+      jitter: 'none',
+      onExhausted: 'skip',
+    });
     expect(def.maxKeysInMemory).toBe(10_000);
     expect(def.passivateAfterMs).toBe(300_000);
     expect(def.codec.contentType).toBe('application/msgpack');

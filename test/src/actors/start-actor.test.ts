@@ -93,13 +93,24 @@ describe.each(TRANSPORT_KINDS)('startActor (real engine, LMDB) on the %s transpo
     await s.send({ acct: 'b', op: 'add', n: 1 });
     const last = await s.send({ acct: 'a', op: 'add', n: 2 });
     await first.engine.settled(last);
-    expect(await queryActorState<Account>(transport(), s.address, 'a', { timeoutMs: 2_000 })).toEqual({ state: { balance: 7, fired: 0 }, found: true, stopped: false });
+    expect(await queryActorState<Account>(transport(), s.address, 'a', { timeoutMs: 2_000 })).toEqual({
+      state: { balance: 7, fired: 0 },
+      found: true,
+      stopped: false,
+    });
     expect(await queryActorState<Account>(transport(), s.address, 'nobody', { timeoutMs: 2_000 })).toMatchObject({ state: { balance: 0 }, found: false });
     // A key past MAX_ACTOR_KEY_BYTES: the client helper refuses it, a hand-made query gets a 400.
     const tooLong = 'k.'.repeat(600);
     await expect(queryActorState(transport(), s.address, tooLong, { timeoutMs: 2_000 })).rejects.toThrow(/longer than the 1024 bytes/);
-    const answer = await transport().request(`sluice.actor.${s.address.topology}.${s.address.actor}.~${Buffer.from(tooLong).toString('base64url')}`, new Uint8Array(), { timeoutMs: 2_000 });
-    expect(answer.headers).toMatchObject({ 'Nats-Service-Error-Code': '400', 'Nats-Service-Error': 'the key is 1200 bytes, longer than the 1024 bytes an actor key may be' });
+    const answer = await transport().request(
+      `sluice.actor.${s.address.topology}.${s.address.actor}.~${Buffer.from(tooLong).toString('base64url')}`,
+      new Uint8Array(),
+      { timeoutMs: 2_000 },
+    );
+    expect(answer.headers).toMatchObject({
+      'Nats-Service-Error-Code': '400',
+      'Nats-Service-Error': 'the key is 1200 bytes, longer than the 1024 bytes an actor key may be',
+    });
     await first.stop();
     await store.close();
 
@@ -158,7 +169,14 @@ describe.each(TRANSPORT_KINDS)('startActor (real engine, LMDB) on the %s transpo
     await running.engine.settled(last);
     const dead = await s.readStream<DeadLetterRecord>(`SLUICE_DLQ_${s.topology}`);
     expect(dead).toHaveLength(1);
-    expect(dead[0]).toMatchObject({ operator: 'actor:accounts', key: 'bad', seq: 2, stream: s.input, attempts: 1, error: { name: 'Error', message: 'boom for bad' } });
+    expect(dead[0]).toMatchObject({
+      operator: 'actor:accounts',
+      key: 'bad',
+      seq: 2,
+      stream: s.input,
+      attempts: 1,
+      error: { name: 'Error', message: 'boom for bad' },
+    });
     expect(decodeDeadLetter(await s.rawFirst(`SLUICE_DLQ_${s.topology}`)).error.name).toBe('Error');
     expect(msgpackCodec.decode(dead[0]!.payload)).toEqual({ acct: 'bad', op: 'boom' });
     expect((await queryActorState<Account>(transport(), s.address, 'b', { timeoutMs: 2_000 })).state.balance).toBe(3);

@@ -116,7 +116,10 @@ describe('sluice run: every credential source, with --nats and from the environm
   it('embedded default: a creds file or TLS files cannot apply to it, and say to give --nats', { timeout: 30_000 }, async () => {
     const creds = await run(['--creds', join(dir, 'user.creds')]);
     expect(creds.code).toBe(1);
-    expectFailure(creds.stderr, "embedded nats-server: 'credsFile' a creds file (JWT) needs a server set up with an operator and accounts; give a server with --nats <url> (or NATS_URL)");
+    expectFailure(
+      creds.stderr,
+      "embedded nats-server: 'credsFile' a creds file (JWT) needs a server set up with an operator and accounts; give a server with --nats <url> (or NATS_URL)",
+    );
     const tls = await run([], { NATS_CA: certs.ca });
     expect(tls.code).toBe(1);
     expect(failureLine(tls.stderr)).toMatch(/^embedded nats-server: 'tls' TLS files need a server/);
@@ -130,7 +133,10 @@ describe('sluice run: a connection that cannot be made fails in one line naming 
   it('wrong password (flag) and wrong token (env)', { timeout: 30_000 }, async () => {
     const wrong = await run(['--nats', userServer.url, '--user', 'alice', '--password', 'pw-Secret-0000']);
     expect(wrong.code).toBe(1);
-    expectFailure(wrong.stderr, `NatsTransport(${userServer.url}) connect: the server refused the credentials (Authorization Violation); check user/password, token, creds or nkey`);
+    expectFailure(
+      wrong.stderr,
+      `NatsTransport(${userServer.url}) connect: the server refused the credentials (Authorization Violation); check user/password, token, creds or nkey`,
+    );
     expect(wrong.ms).toBeLessThan(FAST_MS);
     const token = await run(['--nats', tokenServer.url], { NATS_TOKEN: 'tok-Secret-0000' });
     expect(token.code).toBe(1);
@@ -147,14 +153,20 @@ describe('sluice run: a connection that cannot be made fails in one line naming 
   it('TLS mismatch: no CA for a TLS server', { timeout: 30_000 }, async () => {
     const r = await run(['--nats', tlsServer.url]);
     expect(r.code).toBe(1);
-    expectFailure(r.stderr, `NatsTransport(${tlsServer.url}) connect: the server's certificate is not trusted (unable to verify the first certificate): give its CA with --tls-ca (NATS_CA), and connect by a name the certificate holds`);
+    expectFailure(
+      r.stderr,
+      `NatsTransport(${tlsServer.url}) connect: the server's certificate is not trusted (unable to verify the first certificate): give its CA with --tls-ca (NATS_CA), and connect by a name the certificate holds`,
+    );
     expect(r.ms).toBeLessThan(FAST_MS);
   });
 
   it('mTLS without a client certificate (used to time out after 20 s with no reason)', { timeout: 30_000 }, async () => {
     const r = await run(['--nats', mtlsServer.url], { NATS_CA: certs.ca });
     expect(r.code).toBe(1);
-    expectFailure(r.stderr, `NatsTransport(${mtlsServer.url}) connect: the server requires a client certificate (mTLS) and none was given: use --tls-cert and --tls-key (NATS_CERT, NATS_KEY)`);
+    expectFailure(
+      r.stderr,
+      `NatsTransport(${mtlsServer.url}) connect: the server requires a client certificate (mTLS) and none was given: use --tls-cert and --tls-key (NATS_CERT, NATS_KEY)`,
+    );
     expect(r.ms).toBeLessThan(FAST_MS);
   });
 

@@ -26,13 +26,24 @@ describe('sluice run --log-format', () => {
     expect(lines.some((l) => l.includes(`INFO: sluice: running low-stock on nats ${server().url}`))).toBe(true);
     const failed = await sluice(['run', 'topologies/nope.ts', '--log-format', 'pretty']).result;
     expect(failed.code).toBe(1);
-    expect(failed.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^\[\d\d:\d\d:\d\d\] FATAL: could not run the topology \{"error":"InvalidConfigError: .*'topologies\/nope\.ts' does not exist/)]);
+    expect(failed.stderr.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(/^\[\d\d:\d\d:\d\d\] FATAL: could not run the topology \{"error":"InvalidConfigError: .*'topologies\/nope\.ts' does not exist/),
+    ]);
   });
 
   it('pretty: a password stays out of the log', { timeout: 60_000 }, async () => {
     const secure = await startTestNatsServer({ config: { authorization: { user: 'bob', password: 'pretty-pw-77' } } });
     try {
-      const refused = await sluice(['run', 'topologies/low-stock.ts', '--nats', secure.url.replace('nats://', 'nats://bob:pretty-pw-78@'), '--log-format', 'pretty', '--log-level', 'trace']).result;
+      const refused = await sluice([
+        'run',
+        'topologies/low-stock.ts',
+        '--nats',
+        secure.url.replace('nats://', 'nats://bob:pretty-pw-78@'),
+        '--log-format',
+        'pretty',
+        '--log-level',
+        'trace',
+      ]).result;
       expect(refused.code).toBe(1);
       expect(refused.stdout + refused.stderr).not.toContain('pretty-pw-7');
     } finally {

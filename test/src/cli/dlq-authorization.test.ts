@@ -63,7 +63,8 @@ describe('control endpoints and NATS permissions (real nats-server config with u
     try {
       await transport.publishDurable(`${T}.in`, msgpackCodec.encode(-1));
       await until(async () => (await transport.streamState(`SLUICE_DLQ_${T}`)).messages === 1, { what: 'the dead letter' });
-      const as = (user: string, ...args: string[]) => sluice(['dlq', ...args, T, '--nats', server().url, '--user', user, '--password', `${user}-pw`, '--timeout-ms', '5000'], cleanEnv()).result;
+      const as = (user: string, ...args: string[]) =>
+        sluice(['dlq', ...args, T, '--nats', server().url, '--user', user, '--password', `${user}-pw`, '--timeout-ms', '5000'], cleanEnv()).result;
 
       const listed = await as('reader', 'list', '--json');
       expect(listed.code, listed.stderr).toBe(0);
@@ -77,7 +78,9 @@ describe('control endpoints and NATS permissions (real nats-server config with u
       const replayed = await as('operator', 'replay', '--json');
       expect(replayed.code, replayed.stderr).toBe(0);
       expect(JSON.parse(replayed.stdout)).toMatchObject({ replayed: 1, records: [{ seq: 1, to: { stream: 'SHOP_IN', seq: 2 } }] });
-      await until(async () => (await readDeadLetters(transport, T)).entries.map((e) => e.status).join() === 'replayed,parked', { what: 'replayed, then parked' });
+      await until(async () => (await readDeadLetters(transport, T)).entries.map((e) => e.status).join() === 'replayed,parked', {
+        what: 'replayed, then parked',
+      });
     } finally {
       await run.stop();
       await transport.close();

@@ -63,9 +63,19 @@ describe('sluice dlq list|show|replay (child processes, real nats-server)', () =
       // Replay the two odd ones: each goes back to the input stream once, naming its record.
       const replayed = await dlq('replay', '--reason', 'odd', '--json');
       expect(replayed.code, replayed.stderr).toBe(0);
-      expect(JSON.parse(replayed.stdout)).toMatchObject({ replayed: 2, skipped: 0, failed: [], records: [{ seq: 1, attempt: 1, to: { stream, seq: 5, duplicate: false } }, { seq: 2, attempt: 1, to: { stream, seq: 6 } }] });
+      expect(JSON.parse(replayed.stdout)).toMatchObject({
+        replayed: 2,
+        skipped: 0,
+        failed: [],
+        records: [
+          { seq: 1, attempt: 1, to: { stream, seq: 5, duplicate: false } },
+          { seq: 2, attempt: 1, to: { stream, seq: 6 } },
+        ],
+      });
       const input = await readStream(client, stream);
-      expect(input.slice(4).map((m) => [msgpackCodec.decode(m.data), m.headers['Sluice-Replay-Of'], m.headers['Sluice-Replay-Attempt'], m.headers['Nats-Msg-Id']])).toEqual([
+      expect(
+        input.slice(4).map((m) => [msgpackCodec.decode(m.data), m.headers['Sluice-Replay-Of'], m.headers['Sluice-Replay-Attempt'], m.headers['Nats-Msg-Id']]),
+      ).toEqual([
         [1, `SLUICE_DLQ_${name}/1`, '1', `sluice-replay:SLUICE_DLQ_${name}:1`],
         [3, `SLUICE_DLQ_${name}/2`, '1', `sluice-replay:SLUICE_DLQ_${name}:2`],
       ]);
@@ -109,7 +119,9 @@ describe('sluice dlq list|show|replay (child processes, real nats-server)', () =
     try {
       const COUNT = 2 * REPLAY_CHUNK + 50;
       await Promise.all(Array.from({ length: COUNT }, (_, i) => client.publishDurable(`${name}.in`, msgpackCodec.encode(2 * i + 1))));
-      await until(async () => (await client.streamState(`SLUICE_DLQ_${name}`).catch(() => ({ messages: 0 }))).messages === COUNT, { what: `${COUNT} dead letters` });
+      await until(async () => (await client.streamState(`SLUICE_DLQ_${name}`).catch(() => ({ messages: 0 }))).messages === COUNT, {
+        what: `${COUNT} dead letters`,
+      });
 
       // Not a terminal (a pipe): no bar, the summary of all chunks.
       const piped = await sluice(['dlq', 'replay', name, '--nats', server().url]).result;
@@ -122,8 +134,15 @@ describe('sluice dlq list|show|replay (child processes, real nats-server)', () =
       expect(new Set(replays)).toEqual(new Set(Array.from({ length: COUNT }, (_, i) => `SLUICE_DLQ_${name}/${i + 1}`)));
 
       // On a terminal (script(1) gives the child a pty): a bar while replaying parked records, a limit honoured across chunks.
-      await until(async () => JSON.parse((await sluice(['dlq', 'list', name, '--nats', server().url, '--json', '--status', 'parked']).result).stdout).matched === COUNT, { what: 'all parked' });
-      const tty = await spawnCli('script', ['-qec', `${process.execPath} bin/sluice.js dlq replay ${name} --nats ${server().url} --parked --limit 150`, '/dev/null'], cleanEnv()).result;
+      await until(
+        async () => JSON.parse((await sluice(['dlq', 'list', name, '--nats', server().url, '--json', '--status', 'parked']).result).stdout).matched === COUNT,
+        { what: 'all parked' },
+      );
+      const tty = await spawnCli(
+        'script',
+        ['-qec', `${process.execPath} bin/sluice.js dlq replay ${name} --nats ${server().url} --parked --limit 150`, '/dev/null'],
+        cleanEnv(),
+      ).result;
       expect(tty.code, tty.stdout).toBe(0);
       expect(tty.stdout).toMatch(/replaying \[[\u2588\u2591]+\] \d+\/150 records/);
       expect(tty.stdout).toMatch(/replayed 150, skipped \d+ \(already replayed or parked\), failed 0/);

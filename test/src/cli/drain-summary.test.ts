@@ -38,7 +38,9 @@ describe('sluice run: SIGTERM drains and logs one record of what the drain did',
       const drains = records.filter((r) => r.drain !== undefined);
       expect(drains).toHaveLength(1);
       expect(drains[0]!.drain).toMatchObject({ inputsSettled: 5, outputsFlushed: 1, batchesFlushed: 1, unsettledLeft: 0, outputsLeft: 0, cutOff: [] });
-      expect(drains[0]!.msg).toMatch(/^stopped \(stopped\): drained in \d+ ms: 5 inputs settled, 1 outputs flushed, 1 batches flushed, nothing left unsettled$/);
+      expect(drains[0]!.msg).toMatch(
+        /^stopped \(stopped\): drained in \d+ ms: 5 inputs settled, 1 outputs flushed, 1 batches flushed, nothing left unsettled$/,
+      );
       // What the drain flushed is really there, once.
       expect((await readStream(client, `${token}_OUT`)).map((m) => msgpackCodec.decode(m.data))).toEqual([5]);
     } finally {

@@ -27,8 +27,18 @@ describe('formatPartSummary', () => {
 
   it('gives rates since the previous summary, and leaves out a part that cannot be read', () => {
     let count = 100;
-    const stream: PartProvider = { kind: 'stream', name: 'stream A', read: () => ({ ...new PartCounters('stream', 'stream A').read(), in: count, out: count }) };
-    const closed: PartProvider = { kind: 'actor', name: 'actor gone', read: () => { throw new Error('store closed'); } };
+    const stream: PartProvider = {
+      kind: 'stream',
+      name: 'stream A',
+      read: () => ({ ...new PartCounters('stream', 'stream A').read(), in: count, out: count }),
+    };
+    const closed: PartProvider = {
+      kind: 'actor',
+      name: 'actor gone',
+      read: () => {
+        throw new Error('store closed');
+      },
+    };
     const first = formatPartSummary('t', 1_000, [stream, closed], undefined, 50_000);
     expect(first.lines).toEqual(['t 1s | stream A in 100 (100/s) out 100 | dlq 0']);
     count = 400;

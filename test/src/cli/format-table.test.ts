@@ -3,9 +3,15 @@ import { formatDuration, formatTable } from '../../../src/cli/format-table.js';
 
 describe('formatTable', () => {
   it('pads columns, right-aligns numbers with thousands separators, shows null as -', () => {
-    expect(formatTable(['PART', 'IN', 'LAG'], [['stream A', 12_345, null], ['actor stock', 7, 0.25]])).toBe(
-      ['PART             IN  LAG', 'stream A     12,345    -', 'actor stock       7  0.3'].join('\n'),
-    );
+    expect(
+      formatTable(
+        ['PART', 'IN', 'LAG'],
+        [
+          ['stream A', 12_345, null],
+          ['actor stock', 7, 0.25],
+        ],
+      ),
+    ).toBe(['PART             IN  LAG', 'stream A     12,345    -', 'actor stock       7  0.3'].join('\n'));
   });
 
   it('formats uptimes', () => {

@@ -14,7 +14,24 @@ describe('sluice ingest http (child process)', () => {
   it('records a signed webhook sent with curl-like fetch, refuses a bad one, exits 0 on SIGTERM, never prints the secret', { timeout: 60_000 }, async () => {
     const stream = uniqueName('HOOKS');
     const run = sluice(
-      ['ingest', 'http', '--nats', server().url, '--port', '0', '--host', '127.0.0.1', '--stream', stream, '--route', `/hooks/orders=${stream}.orders`, '--log-format', 'json', '--log-level', 'debug'],
+      [
+        'ingest',
+        'http',
+        '--nats',
+        server().url,
+        '--port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--stream',
+        stream,
+        '--route',
+        `/hooks/orders=${stream}.orders`,
+        '--log-format',
+        'json',
+        '--log-level',
+        'debug',
+      ],
       cleanEnv({ SLUICE_WEBHOOK_SECRET: SECRET }),
     );
     await run.waitFor(/"url":"http:[^"]+"/);
@@ -23,7 +40,9 @@ describe('sluice ingest http (child process)', () => {
     try {
       const body = '{"order":"C-1"}';
       const ts = Math.floor(Date.now() / 1000);
-      const sig = createHmac('sha256', Buffer.from(SECRET.slice(6), 'base64')).update(`evt-cli-1.${ts}.${body}`).digest('base64');
+      const sig = createHmac('sha256', Buffer.from(SECRET.slice(6), 'base64'))
+        .update(`evt-cli-1.${ts}.${body}`)
+        .digest('base64');
       const headers = { 'content-type': 'application/json', 'webhook-id': 'evt-cli-1', 'webhook-timestamp': String(ts), 'webhook-signature': `v1,${sig}` };
       const ok = await fetch(`${url}/hooks/orders`, { method: 'POST', body, headers });
       expect(ok.status).toBe(200);
@@ -57,7 +76,11 @@ describe('sluice ingest http (child process)', () => {
 describe('parseRouteFlag', () => {
   it('reads PATH=SUBJECT and the per-route options', () => {
     expect(parseRouteFlag('/hooks/orders=shop.webhooks.orders')).toEqual({ path: '/hooks/orders', subject: 'shop.webhooks.orders' });
-    expect(parseRouteFlag('/gh=github.events;scheme=hmac-sha256;secret-env=GH_SECRET;signature-header=X-Hub-Signature-256;id-header=X-GitHub-Delivery;content-type=application/json,application/x-www-form-urlencoded')).toEqual({
+    expect(
+      parseRouteFlag(
+        '/gh=github.events;scheme=hmac-sha256;secret-env=GH_SECRET;signature-header=X-Hub-Signature-256;id-header=X-GitHub-Delivery;content-type=application/json,application/x-www-form-urlencoded',
+      ),
+    ).toEqual({
       path: '/gh',
       subject: 'github.events',
       scheme: 'hmac-sha256',

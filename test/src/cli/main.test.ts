@@ -56,7 +56,21 @@ describe('sluice run', () => {
   it('never logs secrets: a password from flags stays out of stdout and stderr, on success and on refusal', { timeout: 60_000 }, async () => {
     const secure = await startTestNatsServer({ config: { authorization: { user: 'alice', password: 's3cret-pw-42' } } });
     try {
-      const ok = await sluice(['run', ROUTING, FEED, '--nats', secure.url, '--user', 'alice', '--password', 's3cret-pw-42', '--duration-ms', '500', '--log-level', 'trace']).result;
+      const ok = await sluice([
+        'run',
+        ROUTING,
+        FEED,
+        '--nats',
+        secure.url,
+        '--user',
+        'alice',
+        '--password',
+        's3cret-pw-42',
+        '--duration-ms',
+        '500',
+        '--log-level',
+        'trace',
+      ]).result;
       expect(ok.code, ok.stderr).toBe(0);
       expect(ok.stdout + ok.stderr).not.toContain('s3cret-pw-42');
       const inUrl = secure.url.replace('nats://', 'nats://alice:s3cret-pw-42@');
@@ -104,7 +118,9 @@ describe('sluice (in-process)', () => {
     expect(text.out).toContain('out  shop.fulfilment.priority, shop.fulfilment.standard  core NATS');
     const json = await capture(['describe', 'topologies/low-stock.ts', '--json']);
     expect(JSON.parse(json.out)).toMatchObject({ format: 'sluice.describe/1', name: 'low-stock', deadLetterSubject: 'sluice.dlq.low-stock' });
-    expect(JSON.parse(json.out).subjects).toContainEqual(expect.objectContaining({ subject: 'shop.stock.low', direction: 'out', payload: expect.objectContaining({ required: ['sku', 'onHand'] }) }));
+    expect(JSON.parse(json.out).subjects).toContainEqual(
+      expect.objectContaining({ subject: 'shop.stock.low', direction: 'out', payload: expect.objectContaining({ required: ['sku', 'onHand'] }) }),
+    );
     const asyncapi = await capture(['describe', 'topologies/inventory.ts', '--asyncapi']);
     expect(asyncapi.code).toBe(0);
     const doc = JSON.parse(asyncapi.out) as { asyncapi: string; channels: Record<string, { address: string }> };

@@ -18,20 +18,34 @@ describe('natsOptionsFromFlags', () => {
 
   it('uses NATS_URL and the NATS_* variables when no flag is given', () => {
     expect(natsOptionsFromFlags({ token: 't0k' }, { NATS_URL: 'nats://h:4222', NATS_CREDS: '/x.creds' })).toEqual({
-      servers: 'nats://h:4222', credsFile: '/x.creds', token: 't0k',
+      servers: 'nats://h:4222',
+      credsFile: '/x.creds',
+      token: 't0k',
     });
   });
 
   it('takes NATS_USER / NATS_PASSWORD / NATS_TOKEN with --nats even when NATS_URL is unset', () => {
-    expect(natsOptionsFromFlags({ nats: 'nats://h:4222' }, { NATS_USER: 'u', NATS_PASSWORD: 'p', NATS_TOKEN: 't', NATS_NKEY: '/u.nk', NATS_CERT: '/c.pem', NATS_KEY: '/k.pem' })).toEqual({
-      servers: 'nats://h:4222', user: 'u', pass: 'p', token: 't', nkeySeedFile: '/u.nk', tls: { certFile: '/c.pem', keyFile: '/k.pem' },
+    expect(
+      natsOptionsFromFlags(
+        { nats: 'nats://h:4222' },
+        { NATS_USER: 'u', NATS_PASSWORD: 'p', NATS_TOKEN: 't', NATS_NKEY: '/u.nk', NATS_CERT: '/c.pem', NATS_KEY: '/k.pem' },
+      ),
+    ).toEqual({
+      servers: 'nats://h:4222',
+      user: 'u',
+      pass: 'p',
+      token: 't',
+      nkeySeedFile: '/u.nk',
+      tls: { certFile: '/c.pem', keyFile: '/k.pem' },
     });
   });
 
   it('without a server: undefined, and the credentials alone for the embedded default', () => {
     expect(natsOptionsFromFlags({ creds: '/x.creds' }, {})).toBeUndefined();
     expect(natsCredentialsFromFlags({ user: 'flag-user', tlsCa: '/ca.pem' }, { NATS_PASSWORD: 'env-pw', NATS_USER: 'env-user' })).toEqual({
-      user: 'flag-user', pass: 'env-pw', tls: { caFile: '/ca.pem' },
+      user: 'flag-user',
+      pass: 'env-pw',
+      tls: { caFile: '/ca.pem' },
     });
   });
 });

@@ -34,28 +34,32 @@ const SHORT = { SLUICE_DURATION_MS: '2500', SLUICE_SUMMARY_EVERY_MS: '500' };
 const npm = (env: NodeJS.ProcessEnv) => spawnCli('npm', ['start', '--silent'], env).result;
 
 describe('npm start', () => {
-  it('runs every part of hybrid-orders on an embedded nats-server from PATH, with a summary per part, and removes its store and state', { timeout: 90_000 }, async () => {
-    // 11 s: the demo's carrier file comes at 6 s and its end of day at 9 s.
-    const result = await npm(cleanEnv({ SLUICE_DURATION_MS: '11000', SLUICE_SUMMARY_EVERY_MS: '1000', PATH: `${process.env.PATH}:/usr/sbin` }));
-    const log = expectCleanRun(result);
-    const banner = /on embedded nats-server nats:\/\/127\.0\.0\.1:\d+ \(JetStream store (\S+), removed at exit\), state (\S+) \(removed at exit\)/.exec(log);
-    expect(banner, result.stderr).not.toBeNull();
-    expect(existsSync(banner![1]!)).toBe(false);
-    expect(existsSync(banner![2]!)).toBe(false);
-    expect(result.stderr).not.toMatch(/durability is OFF/);
-    // Each part did its work: status events, analytics batches, the carrier import (one bad line), the preference sync.
-    const actor = lastSummary(log, 'actor order-status');
-    expect(actor.out).toBeGreaterThan(0);
-    expect(actor.rest).toMatch(/\| batches [\d,]+ \(last \d+\) \| actors [\d,]+ \| unsettled \d+ \| outbox \d+ \| dlq 0$/);
-    expect(lastSummary(log, 'sink analytics.orders.batch').out).toBeGreaterThan(0);
-    expect(log).toMatch(/^hybrid-orders-demo 6s \| carrier file deliveries-0001\.ndjson received: \d+ deliveries and 1 bad line$/m);
-    const imported = lastSummary(log, 'sink carrier-import');
-    expect(imported.out).toBeGreaterThan(0);
-    expect(lastSummary(log, 'stream OPS \\(ops\\.files\\.received\\)').in).toBe(1);
-    const batch = lastSummary(log, 'durable-batch nightly-preferences');
-    expect(batch.rest).toMatch(/^ \| batches 1 \(last \d+\) \| open \d+ \| outbox 0 \| dlq 0$/);
-    expect(batch.out).toBe(1);
-  });
+  it(
+    'runs every part of hybrid-orders on an embedded nats-server from PATH, with a summary per part, and removes its store and state',
+    { timeout: 90_000 },
+    async () => {
+      // 11 s: the demo's carrier file comes at 6 s and its end of day at 9 s.
+      const result = await npm(cleanEnv({ SLUICE_DURATION_MS: '11000', SLUICE_SUMMARY_EVERY_MS: '1000', PATH: `${process.env.PATH}:/usr/sbin` }));
+      const log = expectCleanRun(result);
+      const banner = /on embedded nats-server nats:\/\/127\.0\.0\.1:\d+ \(JetStream store (\S+), removed at exit\), state (\S+) \(removed at exit\)/.exec(log);
+      expect(banner, result.stderr).not.toBeNull();
+      expect(existsSync(banner![1]!)).toBe(false);
+      expect(existsSync(banner![2]!)).toBe(false);
+      expect(result.stderr).not.toMatch(/durability is OFF/);
+      // Each part did its work: status events, analytics batches, the carrier import (one bad line), the preference sync.
+      const actor = lastSummary(log, 'actor order-status');
+      expect(actor.out).toBeGreaterThan(0);
+      expect(actor.rest).toMatch(/\| batches [\d,]+ \(last \d+\) \| actors [\d,]+ \| unsettled \d+ \| outbox \d+ \| dlq 0$/);
+      expect(lastSummary(log, 'sink analytics.orders.batch').out).toBeGreaterThan(0);
+      expect(log).toMatch(/^hybrid-orders-demo 6s \| carrier file deliveries-0001\.ndjson received: \d+ deliveries and 1 bad line$/m);
+      const imported = lastSummary(log, 'sink carrier-import');
+      expect(imported.out).toBeGreaterThan(0);
+      expect(lastSummary(log, 'stream OPS \\(ops\\.files\\.received\\)').in).toBe(1);
+      const batch = lastSummary(log, 'durable-batch nightly-preferences');
+      expect(batch.rest).toMatch(/^ \| batches 1 \(last \d+\) \| open \d+ \| outbox 0 \| dlq 0$/);
+      expect(batch.out).toBe(1);
+    },
+  );
 
   it('falls back to the in-process transport when SLUICE_NATS_SERVER_BIN names no binary, saying so once', { timeout: 60_000 }, async () => {
     const result = await npm(cleanEnv({ ...SHORT, SLUICE_NATS_SERVER_BIN: '/nonexistent/nats-server', SLUICE_REQUIRE_NATS: undefined }));

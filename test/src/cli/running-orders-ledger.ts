@@ -11,7 +11,12 @@ import type { NatsServerHandle } from '../../helpers/nats-server.js';
 import { until } from '../../helpers/until.js';
 
 /** The orders {@link useRunningOrdersLedger} sends: 30 orders over 3 SKUs, quantities 1-2. */
-export const ORDERS: readonly Order[] = Array.from({ length: 30 }, (_, i) => ({ orderId: `o-${i}`, sku: `SKU-${i % 3}`, quantity: 1 + (i % 2), totalCents: 500 + i }));
+export const ORDERS: readonly Order[] = Array.from({ length: 30 }, (_, i) => ({
+  orderId: `o-${i}`,
+  sku: `SKU-${i % 3}`,
+  quantity: 1 + (i % 2),
+  totalCents: 500 + i,
+}));
 
 /** What the stock actor must hold for `sku` after {@link ORDERS}. */
 export function expectedAvailable(sku: string): number {
@@ -39,7 +44,11 @@ export function useRunningOrdersLedger(server: () => NatsServerHandle): () => Ru
     } finally {
       await client.close();
     }
-    const part = (name: string) => run!.stats.parts().find((p) => p.name === name)!.read();
+    const part = (name: string) =>
+      run!.stats
+        .parts()
+        .find((p) => p.name === name)!
+        .read();
     // The micro-batch holds its orders up to 5 s: settled means that batch is out too.
     await until(() => part('actor stock').in === ORDERS.length && part('actor stock').outbox === 0 && part(`stream ${STREAMS.orders}`).unsettled === 0, {
       what: 'the stock actor handled every order and every order settled',

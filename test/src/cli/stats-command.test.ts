@@ -26,15 +26,28 @@ describe('sluice stats <topology> (child process, real nats-server)', () => {
     const json = await sluice(['stats', 'orders-ledger', '--nats', server().url, '--json']).result;
     expect(json.code, json.stderr).toBe(0);
     const stats = JSON.parse(json.stdout) as FoundTopology;
-    expect(stats).toMatchObject({ topology: 'orders-ledger', instances: [expect.any(String)], health: 'degraded', totals: { deadLetters: 1, lag: 0, unsettled: 0 } });
-    expect(stats.parts.find((p) => p.name === 'actor stock')).toMatchObject({ kind: 'actor', in: ORDERS.length, actors: 3, outbox: 0, detail: { handled: ORDERS.length } });
+    expect(stats).toMatchObject({
+      topology: 'orders-ledger',
+      instances: [expect.any(String)],
+      health: 'degraded',
+      totals: { deadLetters: 1, lag: 0, unsettled: 0 },
+    });
+    expect(stats.parts.find((p) => p.name === 'actor stock')).toMatchObject({
+      kind: 'actor',
+      in: ORDERS.length,
+      actors: 3,
+      outbox: 0,
+      detail: { handled: ORDERS.length },
+    });
   });
 
   it('exits 3 with one line for a topology that is not running, 2 without a topology', { timeout: 60_000 }, async () => {
     const missing = await sluice(['stats', 'no-such-topology', '--nats', server().url, '--timeout-ms', '500']).result;
     expect(missing.code).toBe(3);
     expect(missing.stdout).toBe('');
-    expect(missing.stderr).toBe("sluice stats: topology 'no-such-topology' is not running (no instance answered on $SRV.STATS.sluice-no-such-topology within 500 ms)\n");
+    expect(missing.stderr).toBe(
+      "sluice stats: topology 'no-such-topology' is not running (no instance answered on $SRV.STATS.sluice-no-such-topology within 500 ms)\n",
+    );
     const usage = await sluice(['stats', '--nats', server().url]).result;
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/missing required argument 'topology'/);

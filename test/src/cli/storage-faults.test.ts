@@ -82,7 +82,9 @@ describe('sluice run: storage faults', () => {
     const result = await sluice(['run', FIXTURE, '--nats', server().url], cleanEnv({ SLUICE_STATE_DIR: '/proc/sluice-state' })).result;
     const elapsedMs = Date.now() - started;
     expect(result.code, result.stderr).toBe(1);
-    expect(failure(result.stderr)).toBe("actor counter: UnsupportedStateDirectoryError: state directory '/proc/sluice-state/faults' is unusable: it is on a proc filesystem, which cannot hold an LMDB store: set SLUICE_STATE_DIR (or stateDir) to a directory on a local disk");
+    expect(failure(result.stderr)).toBe(
+      "actor counter: UnsupportedStateDirectoryError: state directory '/proc/sluice-state/faults' is unusable: it is on a proc filesystem, which cannot hold an LMDB store: set SLUICE_STATE_DIR (or stateDir) to a directory on a local disk",
+    );
     expect(elapsedMs).toBeLessThan(8_000); // CLI start-up (tsx) included
   });
 
@@ -92,73 +94,94 @@ describe('sluice run: storage faults', () => {
     const script = `mkdir -p "${dir}" && mount -t tmpfs -o ro,size=1m tmpfs "${dir}" && exec "${process.execPath}" bin/sluice.js run ${FIXTURE} --nats ${server().url}`;
     const result = await spawnCli('unshare', ['-rm', 'sh', '-c', script], cleanEnv({ SLUICE_STATE_DIR: dir })).result;
     expect(result.code, result.stderr).toBe(1);
-    expect(failure(result.stderr)).toBe(`actor counter: StateDirectoryError: state directory '${dir}/faults' is unusable: cannot create it (read-only filesystem): create it yourself, or set SLUICE_STATE_DIR to a writable directory`);
+    expect(failure(result.stderr)).toBe(
+      `actor counter: StateDirectoryError: state directory '${dir}/faults' is unusable: cannot create it (read-only filesystem): create it yourself, or set SLUICE_STATE_DIR to a writable directory`,
+    );
   });
 
-  it('disk full: StateDiskFullError naming the path, exit 1 without acknowledging what was not committed; with room again, every input exactly once', { timeout: 90_000 }, async () => {
-    // A 1 MiB tmpfs in a user + mount namespace (no root needed). Each key's state holds a 40 KB
-    // pad: the disk fills after a few dozen inputs. Then the same mount is given 64 MiB and the
-    // topology restarted on the same store.
-    const dir = join(scratch, 'small-disk');
-    const ids = await publishInputs(120, 40, 40_000);
-    const run = `"${process.execPath}" bin/sluice.js run ${FIXTURE} --nats ${server().url}`;
-    const script = [
-      `mkdir -p "${dir}" && mount -t tmpfs -o size=1m tmpfs "${dir}" || exit 99`,
-      `${run}; echo "first-exit=$?"`,
-      `mount -o remount,size=64m "${dir}" || exit 98`,
-      `${run} --duration-ms 6000; echo "second-exit=$?"`,
-    ].join('\n');
-    const result = await spawnCli('unshare', ['-rm', 'sh', '-c', script], cleanEnv({ SLUICE_STATE_DIR: dir })).result;
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('first-exit=1');
-    expect(result.stderr).toMatch(new RegExp(`StateDiskFullError.*state store '${dir}/faults' is full .*the disk holding it is full \\(\\d+ bytes free\\): free space there, or set SLUICE_STATE_DIR`));
-    expect(result.stdout).toContain('second-exit=0');
-    expectExactlyOnce(await outputs(), ids);
-  });
+  it(
+    'disk full: StateDiskFullError naming the path, exit 1 without acknowledging what was not committed; with room again, every input exactly once',
+    { timeout: 90_000 },
+    async () => {
+      // A 1 MiB tmpfs in a user + mount namespace (no root needed). Each key's state holds a 40 KB
+      // pad: the disk fills after a few dozen inputs. Then the same mount is given 64 MiB and the
+      // topology restarted on the same store.
+      const dir = join(scratch, 'small-disk');
+      const ids = await publishInputs(120, 40, 40_000);
+      const run = `"${process.execPath}" bin/sluice.js run ${FIXTURE} --nats ${server().url}`;
+      const script = [
+        `mkdir -p "${dir}" && mount -t tmpfs -o size=1m tmpfs "${dir}" || exit 99`,
+        `${run}; echo "first-exit=$?"`,
+        `mount -o remount,size=64m "${dir}" || exit 98`,
+        `${run} --duration-ms 6000; echo "second-exit=$?"`,
+      ].join('\n');
+      const result = await spawnCli('unshare', ['-rm', 'sh', '-c', script], cleanEnv({ SLUICE_STATE_DIR: dir })).result;
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain('first-exit=1');
+      expect(result.stderr).toMatch(
+        new RegExp(
+          `StateDiskFullError.*state store '${dir}/faults' is full .*the disk holding it is full \\(\\d+ bytes free\\): free space there, or set SLUICE_STATE_DIR`,
+        ),
+      );
+      expect(result.stdout).toContain('second-exit=0');
+      expectExactlyOnce(await outputs(), ids);
+    },
+  );
 
-  it('a second process on the same state directory: StateDirectoryInUseError naming the owner; SIGTERM during a commit stuck on the store lock still ends the process, and a restart commits every input once', { timeout: 90_000 }, async () => {
-    const stateDir = join(scratch, 'locked');
-    const first = await publishInputs(5, 5, 10);
-    const running = sluice(['run', FIXTURE, '--nats', server().url, '--drain-timeout-ms', '500'], cleanEnv({ SLUICE_STATE_DIR: stateDir }));
-    let holder: ChildProcess | undefined;
-    try {
-      await running.waitFor(/sluice: running faults/);
-      await until(async () => (await outputs()).length === first.length, { what: 'the first outputs', timeoutMs: 20_000 });
+  it(
+    'a second process on the same state directory: StateDirectoryInUseError naming the owner; SIGTERM during a commit stuck on the store lock still ends the process, and a restart commits every input once',
+    { timeout: 90_000 },
+    async () => {
+      const stateDir = join(scratch, 'locked');
+      const first = await publishInputs(5, 5, 10);
+      const running = sluice(['run', FIXTURE, '--nats', server().url, '--drain-timeout-ms', '500'], cleanEnv({ SLUICE_STATE_DIR: stateDir }));
+      let holder: ChildProcess | undefined;
+      try {
+        await running.waitFor(/sluice: running faults/);
+        await until(async () => (await outputs()).length === first.length, { what: 'the first outputs', timeoutMs: 20_000 });
 
-      const second = sluice(['run', FIXTURE, '--nats', server().url], cleanEnv({ SLUICE_STATE_DIR: stateDir }));
-      const refused = await second.result;
-      expect(refused.code, refused.stderr).toBe(1);
-      expect(refused.stderr).toMatch(new RegExp(`StateDirectoryInUseError: state directory '${stateDir}/faults' is unusable: process \\d+ has it open \\(one process per state directory\\)`));
+        const second = sluice(['run', FIXTURE, '--nats', server().url], cleanEnv({ SLUICE_STATE_DIR: stateDir }));
+        const refused = await second.result;
+        expect(refused.code, refused.stderr).toBe(1);
+        expect(refused.stderr).toMatch(
+          new RegExp(
+            `StateDirectoryInUseError: state directory '${stateDir}/faults' is unusable: process \\d+ has it open \\(one process per state directory\\)`,
+          ),
+        );
 
-      // Idle now (outbox entries removed): take LMDB's write lock from outside, as a process
-      // that ignores the claim would, so the next commit waits on it in lmdb's writer thread.
-      await new Promise((r) => setTimeout(r, 1_000));
-      holder = spawn(process.execPath, ['--import', 'tsx', 'test/src/cli/fixtures/hold-state-lock.ts', join(stateDir, 'faults')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-      const held = holder;
-      await new Promise<void>((resolve, reject) => {
-        held.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('holding') && resolve());
-        held.once('exit', (code) => reject(new Error(`lock holder exited (${code})`)));
-      });
-      const more = await publishInputs(5, 5, 10);
-      await new Promise((r) => setTimeout(r, 1_500)); // the hand-over, and the actor's commit that waits on the lock
-      const signalledAt = Date.now();
-      running.kill('SIGTERM');
-      const result = await running.result;
-      const exitMs = Date.now() - signalledAt;
-      expect(exitMs, result.stderr).toBeLessThan(2 * 500 + 2_000 + 1_500);
-      expect(result.stderr).toMatch(/"signal":"SIGTERM"/);
-      // The stuck commit would hang process.exit in lmdb-js's exit hook: the process kills itself.
-      expect(logMessages(result.stderr)).toContain(`the state store in ${stateDir}/faults did not close (a commit is stuck`);
-      expect(result.signal).toBe('SIGKILL');
-      expect((await outputs()).length).toBe(first.length); // nothing of the stuck commit went out
+        // Idle now (outbox entries removed): take LMDB's write lock from outside, as a process
+        // that ignores the claim would, so the next commit waits on it in lmdb's writer thread.
+        await new Promise((r) => setTimeout(r, 1_000));
+        holder = spawn(process.execPath, ['--import', 'tsx', 'test/src/cli/fixtures/hold-state-lock.ts', join(stateDir, 'faults')], {
+          cwd: ROOT,
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        const held = holder;
+        await new Promise<void>((resolve, reject) => {
+          held.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('holding') && resolve());
+          held.once('exit', (code) => reject(new Error(`lock holder exited (${code})`)));
+        });
+        const more = await publishInputs(5, 5, 10);
+        await new Promise((r) => setTimeout(r, 1_500)); // the hand-over, and the actor's commit that waits on the lock
+        const signalledAt = Date.now();
+        running.kill('SIGTERM');
+        const result = await running.result;
+        const exitMs = Date.now() - signalledAt;
+        expect(exitMs, result.stderr).toBeLessThan(2 * 500 + 2_000 + 1_500);
+        expect(result.stderr).toMatch(/"signal":"SIGTERM"/);
+        // The stuck commit would hang process.exit in lmdb-js's exit hook: the process kills itself.
+        expect(logMessages(result.stderr)).toContain(`the state store in ${stateDir}/faults did not close (a commit is stuck`);
+        expect(result.signal).toBe('SIGKILL');
+        expect((await outputs()).length).toBe(first.length); // nothing of the stuck commit went out
 
-      holder.kill('SIGKILL');
-      const restart = await sluice(['run', FIXTURE, '--nats', server().url, '--duration-ms', '3000'], cleanEnv({ SLUICE_STATE_DIR: stateDir })).result;
-      expect(restart.code, restart.stderr).toBe(0);
-      expectExactlyOnce(await outputs(), [...first, ...more]);
-    } finally {
-      running.kill('SIGKILL');
-      holder?.kill('SIGKILL');
-    }
-  });
+        holder.kill('SIGKILL');
+        const restart = await sluice(['run', FIXTURE, '--nats', server().url, '--duration-ms', '3000'], cleanEnv({ SLUICE_STATE_DIR: stateDir })).result;
+        expect(restart.code, restart.stderr).toBe(0);
+        expectExactlyOnce(await outputs(), [...first, ...more]);
+      } finally {
+        running.kill('SIGKILL');
+        holder?.kill('SIGKILL');
+      }
+    },
+  );
 });

@@ -13,9 +13,12 @@ describe('msgpackCodec', () => {
   it('round-trips any JSON-like value', () => {
     fc.assert(
       // '__proto__' keys are renamed by msgpackr (prototype-pollution guard): see the next test.
-      fc.property(fc.jsonValue().filter((v) => !JSON.stringify(v).includes('"__proto__"')), (value) => {
-        expect(msgpackCodec.decode(msgpackCodec.encode(value))).toEqual(JSON.parse(JSON.stringify(value)));
-      }),
+      fc.property(
+        fc.jsonValue().filter((v) => !JSON.stringify(v).includes('"__proto__"')),
+        (value) => {
+          expect(msgpackCodec.decode(msgpackCodec.encode(value))).toEqual(JSON.parse(JSON.stringify(value)));
+        },
+      ),
       { numRuns },
     );
   });
@@ -69,7 +72,16 @@ describe('msgpackCodec', () => {
     expect(hex({ a: undefined, b: 1 })).toBe('81a16201');
     expect(hex([undefined, 1])).toBe('92c001');
     expect(hex(undefined)).toBe('c0');
-    expect(roundTrip({ a: undefined, m: new Map([['x', undefined], ['y', 2]]), l: [undefined] })).toEqual({ m: { y: 2 }, l: [null] });
+    expect(
+      roundTrip({
+        a: undefined,
+        m: new Map([
+          ['x', undefined],
+          ['y', 2],
+        ]),
+        l: [undefined],
+      }),
+    ).toEqual({ m: { y: 2 }, l: [null] });
     // a map16 header keeps its width with fewer entries: still valid MessagePack
     const wide = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i < 3 ? i : undefined]));
     expect(hex(wide)).toBe('de0003a26b3000a26b3101a26b3202');
@@ -85,7 +97,14 @@ describe('msgpackCodec', () => {
   });
 
   it('Map is a MessagePack map (read back as an object), Set an array', () => {
-    expect(hex(new Map<unknown, number>([['a', 1], [2, 3]]))).toBe('82a161010203');
+    expect(
+      hex(
+        new Map<unknown, number>([
+          ['a', 1],
+          [2, 3],
+        ]),
+      ),
+    ).toBe('82a161010203');
     expect(roundTrip(new Map([['a', 1]]))).toEqual({ a: 1 });
     expect(hex(new Set([1, 2]))).toBe('920102');
   });
@@ -134,7 +153,17 @@ describe('msgpackCodec', () => {
   });
 
   it('refuses extension types other than the timestamp, and timestamps of other lengths', () => {
-    for (const bad of ['d40000', 'd5010000', 'd60500000000', 'd8050000000000000000000000000000000000', 'c7037400010203', 'c8000174ff', 'c9000000017400', 'd4ffff', 'c704ff00000000']) {
+    for (const bad of [
+      'd40000',
+      'd5010000',
+      'd60500000000',
+      'd8050000000000000000000000000000000000',
+      'c7037400010203',
+      'c8000174ff',
+      'c9000000017400',
+      'd4ffff',
+      'c704ff00000000',
+    ]) {
       expect(() => msgpackCodec.decode(Buffer.from(bad, 'hex')), bad).toThrow(/extension|timestamp/);
     }
     expect(msgpackCodec.decode(Buffer.from('81a174d6ff00000000', 'hex'))).toEqual({ t: new Date(0) });

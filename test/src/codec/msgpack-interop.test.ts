@@ -116,7 +116,14 @@ describe('msgpackCodec against an independent MessagePack implementation (@msgpa
     const odd = fc.oneof(
       sluiceValue,
       fc.constantFrom<unknown>(new Error('boom'), /re+/g, Int16Array.of(1, -2), Float64Array.of(0.5), new ArrayBuffer(3), new DataView(new ArrayBuffer(2))),
-      fc.constantFrom<unknown>(() => 1, new (class Point { x = 1; y = 2; })(), holey),
+      fc.constantFrom<unknown>(
+        () => 1,
+        new (class Point {
+          x = 1;
+          y = 2;
+        })(),
+        holey,
+      ),
     );
     check(fc.array(odd, { maxLength: 4 }), (v) => {
       expect(extDataIn(mpDecode(msgpackCodec.encode(v)))).toEqual([]);

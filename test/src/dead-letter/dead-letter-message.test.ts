@@ -9,7 +9,15 @@ describe('deadLetterMessage', () => {
   it('is the record of toDeadLetter, encoded with its headers', () => {
     const { payload, headers, record } = deadLetterMessage(envelope, new TypeError('bad total'), { operator: 'actor:stock', failedAt: 5, attempts: 3 });
     expect(decodeDeadLetter(payload)).toEqual(record);
-    expect(record).toMatchObject({ operator: 'actor:stock', subject: 'shop.orders', stream: 'ORDERS', seq: 42, attempts: 3, failedAt: 5, error: { name: 'TypeError', message: 'bad total' } });
+    expect(record).toMatchObject({
+      operator: 'actor:stock',
+      subject: 'shop.orders',
+      stream: 'ORDERS',
+      seq: 42,
+      attempts: 3,
+      failedAt: 5,
+      error: { name: 'TypeError', message: 'bad total' },
+    });
     expect(headers[DEAD_LETTER_HEADERS.seq]).toBe('42');
   });
 

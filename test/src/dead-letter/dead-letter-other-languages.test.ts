@@ -23,15 +23,35 @@ describe('a dead-letter record read by another language (python3-msgpack)', () =
       key: 'sku-1',
       headers: { 'Content-Type': 'application/msgpack', 'Sluice-Replay-Of': 'SLUICE_DLQ_shop/3', 'Sluice-Replay-Attempt': '2' },
     });
-    const { payload } = encodeDeadLetter(toDeadLetter(env, new TypeError('bad total'), 1, { operator: 'check:fraud', failedAt: 1_764_201_600_000 }), { maxBytes: 2048 });
+    const { payload } = encodeDeadLetter(toDeadLetter(env, new TypeError('bad total'), 1, { operator: 'check:fraud', failedAt: 1_764_201_600_000 }), {
+      maxBytes: 2048,
+    });
     const [types, values] = execFileSync('/usr/bin/python3', ['-c', PYTHON], { input: payload, encoding: 'utf8' }).trim().split('\n');
     const { failedAt, ...rest } = JSON.parse(types!) as Record<string, string>;
     expect(['int', 'float']).toContain(failedAt); // msgpackr writes integers past 32 bits as float64
     expect(rest).toEqual({
-      v: 'int', operator: 'str', subject: 'str', id: 'str', stream: 'str', seq: 'int', key: 'str', headers: 'dict',
-      payload: 'bytes', payloadSource: 'str', payloadTruncated: 'bool', payloadBytes: 'int', error: 'dict', attempts: 'int',
-      replayOf: 'str', replayAttempt: 'int',
+      v: 'int',
+      operator: 'str',
+      subject: 'str',
+      id: 'str',
+      stream: 'str',
+      seq: 'int',
+      key: 'str',
+      headers: 'dict',
+      payload: 'bytes',
+      payloadSource: 'str',
+      payloadTruncated: 'bool',
+      payloadBytes: 'int',
+      error: 'dict',
+      attempts: 'int',
+      replayOf: 'str',
+      replayAttempt: 'int',
     });
-    expect(JSON.parse(values!)).toEqual({ payload: [7, 7, 7, 7], error: { name: 'TypeError', message: 'bad total' }, replayOf: 'SLUICE_DLQ_shop/3', truncated: true });
+    expect(JSON.parse(values!)).toEqual({
+      payload: [7, 7, 7, 7],
+      error: { name: 'TypeError', message: 'bad total' },
+      replayOf: 'SLUICE_DLQ_shop/3',
+      truncated: true,
+    });
   });
 });

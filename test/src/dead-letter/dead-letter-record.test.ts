@@ -7,7 +7,14 @@ import { env } from '../../operators/realtime-fixtures.js';
 describe('toDeadLetter', () => {
   it('keeps the original bytes, where the message came from, and the error name', () => {
     const raw = new Uint8Array([0x81, 0xa1, 0x61, 0x01]);
-    const e = { ...env('shop.orders.eu', { a: 1 }, 'ORDERS:7'), stream: 'ORDERS', seq: 7, key: 'sku-1', raw, headers: { 'Content-Type': 'application/msgpack' } };
+    const e = {
+      ...env('shop.orders.eu', { a: 1 }, 'ORDERS:7'),
+      stream: 'ORDERS',
+      seq: 7,
+      key: 'sku-1',
+      raw,
+      headers: { 'Content-Type': 'application/msgpack' },
+    };
     const record = toDeadLetter(e, new TerminalError('total is negative'), 3, { operator: 'check:fraud', failedAt: 1234 });
     expect(record).toEqual({
       v: 1,

@@ -37,7 +37,9 @@ describe('dead-letter records never exceed max_payload', () => {
     const small = toDeadLetter(makeEnvelope({ subject: 'in.x', data: null, raw: big(1000), stream: 'IN', seq: 7 }), new Error('bad'), 1, { failedAt: 1 });
     expect(encodeDeadLetter(small, { maxBytes: 4096 }).record).toBe(small);
 
-    const record = toDeadLetter(makeEnvelope({ subject: 'in.x', data: null, raw: big(10_000), stream: 'IN', seq: 7 }), new Error('x'.repeat(20_000)), 1, { failedAt: 1 });
+    const record = toDeadLetter(makeEnvelope({ subject: 'in.x', data: null, raw: big(10_000), stream: 'IN', seq: 7 }), new Error('x'.repeat(20_000)), 1, {
+      failedAt: 1,
+    });
     const { payload, headers } = encodeDeadLetter(record, { maxBytes: 4096 });
     const headerBytes = Object.entries(headers).reduce((n, [k, v]) => n + k.length + v.length + 4, 12);
     expect(payload.length + headerBytes).toBeLessThanOrEqual(4096 - 512);
@@ -60,7 +62,12 @@ describe('dead-letter records never exceed max_payload', () => {
     const trace = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'rojo=00f067aa0ba902b7' };
     const env = makeEnvelope({ subject: 'in.x', data: null, raw: big(10), headers: trace });
     expect(encodeDeadLetter(toDeadLetter(env, new Error('bad'))).headers).toMatchObject(trace);
-    const huge = makeEnvelope({ subject: 'in.x', data: null, raw: big(5000), headers: { ...trace, 'Content-Type': 'application/json', 'X-Huge': 'h'.repeat(8000) } });
+    const huge = makeEnvelope({
+      subject: 'in.x',
+      data: null,
+      raw: big(5000),
+      headers: { ...trace, 'Content-Type': 'application/json', 'X-Huge': 'h'.repeat(8000) },
+    });
     const { payload, headers } = encodeDeadLetter(toDeadLetter(huge, new Error('bad')), { maxBytes: 2048 });
     expect(headers).toMatchObject(trace);
     expect(decodeDeadLetter(payload).headers).toEqual({ ...trace, 'Content-Type': 'application/json' });

@@ -48,7 +48,12 @@ describe('dead letters near max_payload (real nats-server, max_payload 16 KiB)',
     await transport.ensureStream({ name: streamName, subjects: [streamed] });
     const outputs: number[] = [];
     const run = await runTopology(
-      defineTopology(name, (t) => merge(t.source<number>(core), t.stream<number>(streamName, streamed)).pipe(map((e: Envelope<number>) => (outputs.push(e.data), e.data)), t.sink(`${name}.out`))),
+      defineTopology(name, (t) =>
+        merge(t.source<number>(core), t.stream<number>(streamName, streamed)).pipe(
+          map((e: Envelope<number>) => (outputs.push(e.data), e.data)),
+          t.sink(`${name}.out`),
+        ),
+      ),
       { transport, logger: pino({ level: 'silent' }), closeTransport: false },
     );
     cleanups.push(async () => void (await run.stop()));

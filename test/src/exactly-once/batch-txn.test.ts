@@ -35,7 +35,10 @@ describe('BatchTxn', () => {
   });
 
   it('reads committed state overlaid with its own writes; commits them in one transaction', () => {
-    store.commit([{ namespace: 'n', key: 'a', value: 1 }, { namespace: 'n', key: 'b', value: 2 }]);
+    store.commit([
+      { namespace: 'n', key: 'a', value: 1 },
+      { namespace: 'n', key: 'b', value: 2 },
+    ]);
     const txn = new BatchTxn(store, 'IN', 1, 3);
     txn.put('n', 'a', 10);
     txn.delete('n', 'b');
@@ -51,7 +54,11 @@ describe('BatchTxn', () => {
     txn.emit(msg(5), 'out.x', new Uint8Array([1]));
     txn.emit(msg(6), 'out.y', new Uint8Array([2]), { 'Content-Type': 'application/json' });
     txn.emit(msg(5), 'out.z', new Uint8Array([3]));
-    expect(txn.outputs.map((o) => [o.seq, o.index, o.subject])).toEqual([[5, 0, 'out.x'], [6, 0, 'out.y'], [5, 1, 'out.z']]);
+    expect(txn.outputs.map((o) => [o.seq, o.index, o.subject])).toEqual([
+      [5, 0, 'out.x'],
+      [6, 0, 'out.y'],
+      [5, 1, 'out.z'],
+    ]);
   });
 
   it('refuses outputs for inputs outside the batch, bad subjects, and writes after sealing', () => {

@@ -96,7 +96,10 @@ export function checkExactlyOnce(args: {
 }
 
 /** Creates the input and output streams of one proof run. */
-export async function createStreams(transport: Transport, names: { input: string; inSubject: string; output: string; outSubject: string; duplicateWindowMs?: number }): Promise<void> {
+export async function createStreams(
+  transport: Transport,
+  names: { input: string; inSubject: string; output: string; outSubject: string; duplicateWindowMs?: number },
+): Promise<void> {
   await transport.ensureStream({ name: names.input, subjects: [`${names.inSubject}.>`] });
   await transport.ensureStream({ name: names.output, subjects: [`${names.outSubject}.>`], duplicateWindowMs: names.duplicateWindowMs ?? 120_000 });
 }

@@ -39,7 +39,11 @@ export async function createBatchStreams(transport: Transport, names: BatchNames
  * `'eod'` = one trigger) and returns, per closed batch (1, 2, ...), the input sequences of its
  * values in order, the values after the last trigger as `open`, and each data input's `n`.
  */
-export async function publishPlan(transport: Transport, names: BatchNames, plan: readonly (number | 'eod')[]): Promise<{ batches: number[][]; open: number[]; lastSeq: number; dataOf: Map<number, number> }> {
+export async function publishPlan(
+  transport: Transport,
+  names: BatchNames,
+  plan: readonly (number | 'eod')[],
+): Promise<{ batches: number[][]; open: number[]; lastSeq: number; dataOf: Map<number, number> }> {
   const batches: number[][] = [];
   let current: number[] = [];
   let lastSeq = 0;
@@ -87,7 +91,11 @@ export async function readBatchOutputs(transport: Transport, stream: string): Pr
  * (`dataOf`), that no input appears twice (under any id), and that nothing else was published.
  * Returns problems (empty when all hold).
  */
-export function checkBatchOutputs(idPrefix: string, published: { batches: readonly (readonly number[])[]; dataOf: ReadonlyMap<number, number> }, outputs: readonly BatchOutput[]): string[] {
+export function checkBatchOutputs(
+  idPrefix: string,
+  published: { batches: readonly (readonly number[])[]; dataOf: ReadonlyMap<number, number> },
+  outputs: readonly BatchOutput[],
+): string[] {
   const { batches, dataOf } = published;
   const problems: string[] = [];
   const byId = new Map<string, number[]>();

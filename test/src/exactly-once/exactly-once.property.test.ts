@@ -44,8 +44,14 @@ const scenario = fc.record({
 /** Runs the engine until it crashes at the spec's fault or settles everything, whichever first. */
 async function runUntilCrashOrDone(engine: ExactlyOnceHandle, lastSeq: number): Promise<'crashed' | 'settled'> {
   return Promise.race([
-    engine.done.then(() => 'settled' as const, () => 'crashed' as const),
-    engine.settled(lastSeq).then(() => 'settled' as const, () => 'crashed' as const),
+    engine.done.then(
+      () => 'settled' as const,
+      () => 'crashed' as const,
+    ),
+    engine.settled(lastSeq).then(
+      () => 'settled' as const,
+      () => 'crashed' as const,
+    ),
   ]);
 }
 

@@ -4,7 +4,9 @@
  */
 
 /** An input of the batch's stream: a value `{ id, k, p, final? }` or a close `{ p }`. */
-export type PeriodStep = { readonly kind: 'value'; readonly id: number; readonly k: string; readonly p: string; readonly final: boolean } | { readonly kind: 'close'; readonly p: string };
+export type PeriodStep =
+  | { readonly kind: 'value'; readonly id: number; readonly k: string; readonly p: string; readonly final: boolean }
+  | { readonly kind: 'close'; readonly p: string };
 
 /** What the model predicts: the values of each flushed group in order (by `k|p`), in seal order, the late ids, and the groups still open or waiting. */
 export interface PeriodOutcome {

@@ -74,7 +74,11 @@ interface Rig {
 async function rig(transport: Transport): Promise<Rig> {
   const base = uniqueName('pb');
   const r: Rig = {
-    transport, input: base.toUpperCase(), out: `${base}.out`, late: `${base}.late`, dlq: `${base}.dlq`,
+    transport,
+    input: base.toUpperCase(),
+    out: `${base}.out`,
+    late: `${base}.late`,
+    dlq: `${base}.dlq`,
     streams: { out: `${base.toUpperCase()}_OUT`, late: `${base.toUpperCase()}_LATE`, dlq: `${base.toUpperCase()}_DLQ` },
   };
   await transport.ensureStream({ name: r.input, subjects: [`${base}.in.>`] });
@@ -88,7 +92,10 @@ async function publishSteps(r: Rig, steps: readonly PeriodStep[]): Promise<numbe
   let last = 0;
   const base = r.input.toLowerCase();
   for (const s of steps) {
-    const data = s.kind === 'value' ? msgpackCodec.encode({ id: s.id, k: s.k, p: s.p, ...(s.final ? { final: true } : {}) } satisfies Value) : msgpackCodec.encode({ p: s.p } satisfies Close);
+    const data =
+      s.kind === 'value'
+        ? msgpackCodec.encode({ id: s.id, k: s.k, p: s.p, ...(s.final ? { final: true } : {}) } satisfies Value)
+        : msgpackCodec.encode({ p: s.p } satisfies Close);
     last = (await r.transport.publishDurable(`${base}.in.${s.kind}`, data, { headers: { 'Content-Type': msgpackCodec.contentType } })).seq;
   }
   return last;
@@ -96,12 +103,29 @@ async function publishSteps(r: Rig, steps: readonly PeriodStep[]): Promise<numbe
 
 function config(r: Rig, store: StateStore, chunkSize: number, finalRule: boolean, maxCount = 1000): DurableBatchConfig {
   return {
-    name: 'pay', transport: r.transport, store, source: { stream: r.input }, triggerSubjects: [`${r.input.toLowerCase()}.in.close`],
-    periods: periods(r.late, finalRule), chunkSize, deadLetterSubject: r.dlq, batch: { maxCount, maxWaitMs: 0 },
+    name: 'pay',
+    transport: r.transport,
+    store,
+    source: { stream: r.input },
+    triggerSubjects: [`${r.input.toLowerCase()}.in.close`],
+    periods: periods(r.late, finalRule),
+    chunkSize,
+    deadLetterSubject: r.dlq,
+    batch: { maxCount, maxWaitMs: 0 },
     flush: (chunk, emit, info) => {
       for (const rec of chunk) {
         const v = msgpackCodec.decode(rec.data) as Value;
-        emit(r.out, msgpackCodec.encode({ id: v.id, key: info.key!, period: info.period!, chunk: info.chunk, last: info.last, finals: info.tally as number } satisfies Out));
+        emit(
+          r.out,
+          msgpackCodec.encode({
+            id: v.id,
+            key: info.key!,
+            period: info.period!,
+            chunk: info.chunk,
+            last: info.last,
+            finals: info.tally as number,
+          } satisfies Out),
+        );
       }
     },
   };
@@ -111,7 +135,15 @@ const outputsOf = async (r: Rig): Promise<Out[]> => (await readStream(r.transpor
 const lateOf = async (r: Rig): Promise<LateRecord[]> => (await readStream(r.transport, r.streams.late)).map((m) => msgpackCodec.decode(m.data) as LateRecord);
 
 const stepArb: fc.Arbitrary<Omit<PeriodStep, 'id'> | { kind: 'close'; p: string }> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('value' as const), k: fc.constantFrom('ann', 'bob', 'cy'), p: fc.constantFrom('m1', 'm2', 'm3'), final: fc.boolean() }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('value' as const),
+      k: fc.constantFrom('ann', 'bob', 'cy'),
+      p: fc.constantFrom('m1', 'm2', 'm3'),
+      final: fc.boolean(),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('close' as const), p: fc.constantFrom('m1', 'm2', 'm3') }) },
 );
 
@@ -128,7 +160,9 @@ describe('period batches on the engine', () => {
     await fc.assert(
       fc.asyncProperty(arb, async ({ raw, chunkSize, maxCount, finalRule, crashes }) => {
         let id = 0;
-        const steps: PeriodStep[] = raw.map((s) => (s.kind === 'value' ? { ...(s as Omit<Extract<PeriodStep, { kind: 'value' }>, 'id'>), id: ++id } : (s as { kind: 'close'; p: string })));
+        const steps: PeriodStep[] = raw.map((s) =>
+          s.kind === 'value' ? { ...(s as Omit<Extract<PeriodStep, { kind: 'value' }>, 'id'>), id: ++id } : (s as { kind: 'close'; p: string }),
+        );
         const transport = new LocalTransport();
         const { store, dir } = tempStore();
         try {
@@ -143,10 +177,14 @@ describe('period batches on the engine', () => {
             const crash = (): void => {
               if (++calls === at) throw new Error('simulated crash');
             };
-            const h = await startDurableBatch({ ...base, faults: crash, flush: (chunk, emit, info) => {
-              crash();
-              return base.flush(chunk, emit, info);
-            } }).catch(() => undefined);
+            const h = await startDurableBatch({
+              ...base,
+              faults: crash,
+              flush: (chunk, emit, info) => {
+                crash();
+                return base.flush(chunk, emit, info);
+              },
+            }).catch(() => undefined);
             if (h === undefined) continue;
             await Promise.race([h.done.catch(() => undefined), h.settled(lastSeq).catch(() => undefined)]);
             await h.stop({ timeoutMs: 0 }).catch(() => undefined);
@@ -174,7 +212,11 @@ describe('period batches on the engine', () => {
             expect(mine.map((o) => o.chunk)).toEqual(mine.map((_, i) => Math.floor(i / chunkSize)));
             expect(mine.map((o) => o.last)).toEqual(mine.map((_, i) => i >= Math.floor((mine.length - 1) / chunkSize) * chunkSize));
           }
-          expect({ open: stats.openGroups, waiting: stats.waitingGroups, late: stats.late }).toEqual({ open: want.open, waiting: want.waiting, late: want.late.length });
+          expect({ open: stats.openGroups, waiting: stats.waitingGroups, late: stats.late }).toEqual({
+            open: want.open,
+            waiting: want.waiting,
+            late: want.late.length,
+          });
         } finally {
           await transport.close();
           await store.close();
@@ -205,10 +247,22 @@ describe.each(TRANSPORT_KINDS)('period batches on the %s transport', (kind: Tran
 
   it('a close flushes its period per key, in chunks that name key, period and chunk index; later values of that period are late records', async () => {
     const { r, h } = await start(false);
-    const steps = [v(1, 'ann', 'nov'), v(2, 'bob', 'nov'), v(3, 'ann', 'dec'), v(4, 'ann', 'nov'), v(5, 'ann', 'nov'), close('nov'), v(6, 'bob', 'nov'), v(7, 'bob', 'dec')];
+    const steps = [
+      v(1, 'ann', 'nov'),
+      v(2, 'bob', 'nov'),
+      v(3, 'ann', 'dec'),
+      v(4, 'ann', 'nov'),
+      v(5, 'ann', 'nov'),
+      close('nov'),
+      v(6, 'bob', 'nov'),
+      v(7, 'bob', 'dec'),
+    ];
     await h.settled(await publishSteps(r, steps));
     expect((await outputsOf(r)).map((o) => `${o.key}/${o.period}#${o.id} c${o.chunk}${o.last ? ' last' : ''}`)).toEqual([
-      'ann/nov#1 c0', 'ann/nov#4 c0', 'ann/nov#5 c1 last', 'bob/nov#2 c0 last',
+      'ann/nov#1 c0',
+      'ann/nov#4 c0',
+      'ann/nov#5 c1 last',
+      'bob/nov#2 c0 last',
     ]);
     const late = await lateOf(r);
     expect(late.map((l) => ({ key: l.key, period: l.period, batch: l.batch, stream: l.stream, id: (msgpackCodec.decode(l.payload) as Value).id }))).toEqual([
@@ -286,8 +340,18 @@ describe('period batch options', () => {
     const transport = new LocalTransport();
     const { store, dir } = tempStore();
     try {
-      const base: DurableBatchConfig = { name: 'x', transport, store, source: { stream: 'S' }, triggerSubjects: ['close'], flush: () => undefined, periods: periods('late', false) as PeriodsConfig<any, any, any> };
-      await expect(startDurableBatch({ ...base, periods: { ...base.periods!, keyOf: undefined as never } })).rejects.toThrow(/'periods.keyOf' must be a function/);
+      const base: DurableBatchConfig = {
+        name: 'x',
+        transport,
+        store,
+        source: { stream: 'S' },
+        triggerSubjects: ['close'],
+        flush: () => undefined,
+        periods: periods('late', false) as PeriodsConfig<any, any, any>,
+      };
+      await expect(startDurableBatch({ ...base, periods: { ...base.periods!, keyOf: undefined as never } })).rejects.toThrow(
+        /'periods.keyOf' must be a function/,
+      );
       await expect(startDurableBatch({ ...base, periods: { ...base.periods!, lateSubject: 'late.*' } })).rejects.toThrow(/periods.lateSubject/);
       await expect(startDurableBatch({ ...base, maxItems: 5 })).rejects.toThrow(/'maxItems' cannot be used with periods/);
       await expect(startDurableBatch({ ...base, triggerSubjects: [] })).rejects.toThrow(/close on a trigger/);

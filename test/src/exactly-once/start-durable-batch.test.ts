@@ -41,8 +41,14 @@ async function setup(kind: TransportKind): Promise<{ transport: Transport; names
   await createBatchStreams(transport, names);
   const store = tempStore();
   const base: DurableBatchConfig = {
-    name: 'prefs', transport, store, source: { stream: names.input }, triggerSubjects: [`${names.inSubject}.eod`],
-    chunkSize: 500, batch: { maxWaitMs: 1 }, flush: echoFlush(names.outSubject),
+    name: 'prefs',
+    transport,
+    store,
+    source: { stream: names.input },
+    triggerSubjects: [`${names.inSubject}.eod`],
+    chunkSize: 500,
+    batch: { maxWaitMs: 1 },
+    flush: echoFlush(names.outSubject),
   };
   return { transport, names, store, base };
 }
@@ -78,7 +84,9 @@ describe.each(TRANSPORT_KINDS)('startDurableBatch on the %s transport', (kind) =
     const plan = await publishPlan(transport, names, [250, 'eod']);
     const seen: string[] = [];
     const handle = await startDurableBatch({
-      ...base, maxItems: 100, emitEmpty: true,
+      ...base,
+      maxItems: 100,
+      emitEmpty: true,
       flush: (chunk, _emit, info) => void seen.push(`${info.batchSeq}:${info.reason}:${chunk.length}`),
     });
     cleanups.push(() => handle.stop());
@@ -133,7 +141,8 @@ describe.each(TRANSPORT_KINDS)('startDurableBatch on the %s transport', (kind) =
     const echo = echoFlush(names.outSubject);
     const poison = (r: BatchRecord): boolean => (packr.unpack(r.data) as { n: number }).n % 100 === 7;
     const handle = await startDurableBatch({
-      ...base, deadLetterSubject: dlq,
+      ...base,
+      deadLetterSubject: dlq,
       flush: (chunk, emit, info) => {
         if (chunk.some(poison)) throw new TypeError('cannot map the record');
         return echo(chunk, emit, info);
@@ -177,8 +186,20 @@ describe('startDurableBatch over state written before the seal queue', () => {
     const ns = batchBufferLayout.namespace('prefs');
     // The old layout: segments 2 and 3 sealed (1 already flushed), no queue keys.
     store.transaction((w) => {
-      for (const [seg, seqs] of [[2, [5, 6]], [3, [7]]] as const) {
-        seqs.forEach((seq, i) => w.put(ns, batchBufferLayout.value(seg, i), { subject: 'x', data: packr.pack({ n: seq }), headers: {}, stream: names.input, seq, timestampMs: 0 } satisfies BatchRecord));
+      for (const [seg, seqs] of [
+        [2, [5, 6]],
+        [3, [7]],
+      ] as const) {
+        seqs.forEach((seq, i) =>
+          w.put(ns, batchBufferLayout.value(seg, i), {
+            subject: 'x',
+            data: packr.pack({ n: seq }),
+            headers: {},
+            stream: names.input,
+            seq,
+            timestampMs: 0,
+          } satisfies BatchRecord),
+        );
         w.put(ns, batchBufferLayout.segment(seg), { seq: seg, count: seqs.length, firstSeq: seqs[0], lastSeq: seqs.at(-1), reason: 'trigger' });
       }
       w.put(ns, batchBufferLayout.low, 2);
@@ -186,7 +207,11 @@ describe('startDurableBatch over state written before the seal queue', () => {
     });
     const seen: string[] = [];
     const handle = await startDurableBatch({
-      name: 'prefs', transport, store, source: { stream: names.input }, triggerSubjects: [`${names.inSubject}.eod`],
+      name: 'prefs',
+      transport,
+      store,
+      source: { stream: names.input },
+      triggerSubjects: [`${names.inSubject}.eod`],
       flush: (chunk, _emit, info) => void seen.push(`${info.batchSeq}:${chunk.map((r) => r.seq).join(',')}`),
     });
     cleanups.push(() => handle.stop());

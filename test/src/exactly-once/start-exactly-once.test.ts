@@ -118,13 +118,15 @@ describe.each(TRANSPORT_KINDS)('startExactlyOnce on the %s transport', (kind) =>
     const store = s.open();
     const good = counterProcessor(s.outSubject);
     let calls = 0;
-    const bad = await startExactlyOnce(s.config(store, {
-      process: (batch, txn) => {
-        calls += 1;
-        if (calls === 2) throw new Error('handler bug');
-        return good(batch, txn);
-      },
-    }));
+    const bad = await startExactlyOnce(
+      s.config(store, {
+        process: (batch, txn) => {
+          calls += 1;
+          if (calls === 2) throw new Error('handler bug');
+          return good(batch, txn);
+        },
+      }),
+    );
     await expect(bad.done).rejects.toThrow(BatchFailedError);
     await expect(bad.done).rejects.toThrow(/batch IN_\d+_\w+:51\.\.100 failed and was not committed: Error: handler bug/);
     expect(store.checkpoint('counter')?.seq).toBe(50);
@@ -138,12 +140,14 @@ describe.each(TRANSPORT_KINDS)('startExactlyOnce on the %s transport', (kind) =>
     const s = await setup(kind);
     await publishInputs(s.transport, s.inSubject, ['a', 'b']);
     const store = s.open();
-    const engine = await startExactlyOnce(s.config(store, {
-      batch: { maxCount: 1, maxWaitMs: 0 },
-      process: (batch, txn) => {
-        txn.emit({ ...batch[0]!, seq: 999 }, 'x.y', new Uint8Array());
-      },
-    }));
+    const engine = await startExactlyOnce(
+      s.config(store, {
+        batch: { maxCount: 1, maxWaitMs: 0 },
+        process: (batch, txn) => {
+          txn.emit({ ...batch[0]!, seq: 999 }, 'x.y', new Uint8Array());
+        },
+      }),
+    );
     await expect(engine.done).rejects.toThrow(/input IN_\d+_\w+:999 is not in the batch/);
     expect(store.checkpoint('counter')).toBeUndefined();
   });

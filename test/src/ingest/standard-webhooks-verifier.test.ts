@@ -14,8 +14,9 @@ const AT = Number(TS) * 1000;
 
 const headers = (over: Record<string, string | undefined> = {}) => {
   const h: Record<string, string> = { 'webhook-id': ID, 'webhook-timestamp': TS, 'webhook-signature': SIGNATURE };
-  for (const [k, v] of Object.entries(over)) if (v === undefined) delete h[k];
-  else h[k] = v;
+  for (const [k, v] of Object.entries(over))
+    if (v === undefined) delete h[k];
+    else h[k] = v;
   return h;
 };
 
@@ -70,7 +71,9 @@ describe('standardWebhooksVerifier', () => {
     const key = Buffer.from(SECRET.slice(6), 'base64');
     const body = Buffer.from([0, 1, 2, 255]);
     const sig = createHmac('sha256', key).update(`evt-9.1700000000.`).update(body).digest('base64');
-    expect(verifier.verify({ 'webhook-id': 'evt-9', 'webhook-timestamp': '1700000000', 'webhook-signature': `v1,${sig}` }, body, 1_700_000_000_000).id).toBe('evt-9');
+    expect(verifier.verify({ 'webhook-id': 'evt-9', 'webhook-timestamp': '1700000000', 'webhook-signature': `v1,${sig}` }, body, 1_700_000_000_000).id).toBe(
+      'evt-9',
+    );
   });
 
   it('refuses bad configuration without showing the secret', () => {

@@ -16,7 +16,9 @@ const GH_SECRET = 'gh-secret-do-not-log';
 
 /** Headers a Standard Webhooks sender sets for `body`. */
 function signed(id: string, body: string, timestampSec = Math.floor(Date.now() / 1000), secret = SECRET): Record<string, string> {
-  const sig = createHmac('sha256', Buffer.from(secret.slice(6), 'base64')).update(`${id}.${timestampSec}.${body}`).digest('base64');
+  const sig = createHmac('sha256', Buffer.from(secret.slice(6), 'base64'))
+    .update(`${id}.${timestampSec}.${body}`)
+    .digest('base64');
   return { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(timestampSec), 'webhook-signature': `v1,${sig}` };
 }
 
@@ -62,7 +64,11 @@ describe('startIngestServer over a real nats-server', () => {
       publishTimeoutMs: 1000,
       routes: [
         { path: '/hooks/orders', subject, verifier: standardWebhooksVerifier({ secrets: [SECRET] }) },
-        { path: '/hooks/github', subject: ghSubject, verifier: hmacSha256Verifier({ secrets: [GH_SECRET], signatureHeader: 'X-Hub-Signature-256', idHeader: 'X-GitHub-Delivery' }) },
+        {
+          path: '/hooks/github',
+          subject: ghSubject,
+          verifier: hmacSha256Verifier({ secrets: [GH_SECRET], signatureHeader: 'X-Hub-Signature-256', idHeader: 'X-GitHub-Delivery' }),
+        },
       ],
     });
   });
@@ -71,8 +77,7 @@ describe('startIngestServer over a real nats-server', () => {
     await transport?.close();
   });
 
-  const post = (path: string, body: string | Uint8Array, headers: Record<string, string>) =>
-    fetch(`${ingest.url}${path}`, { method: 'POST', body, headers });
+  const post = (path: string, body: string | Uint8Array, headers: Record<string, string>) => fetch(`${ingest.url}${path}`, { method: 'POST', body, headers });
   const recorded = async () => (await readStream(transport, stream)).filter((m) => m.subject === subject);
 
   it('a good signature: 200 after the ack, the exact body on the subject with the id, content type and signed time', async () => {
@@ -122,7 +127,11 @@ describe('startIngestServer over a real nats-server', () => {
     const sig = `sha256=${createHmac('sha256', GH_SECRET).update(body).digest('hex')}`;
     const ok = await post('/hooks/github', body, { 'content-type': 'application/json', 'x-hub-signature-256': sig, 'x-github-delivery': 'gh-1' });
     expect(ok.status).toBe(200);
-    const bad = await post('/hooks/github', body, { 'content-type': 'application/json', 'x-hub-signature-256': sig.replace(/.$/, (c) => (c === '0' ? '1' : '0')), 'x-github-delivery': 'gh-2' });
+    const bad = await post('/hooks/github', body, {
+      'content-type': 'application/json',
+      'x-hub-signature-256': sig.replace(/.$/, (c) => (c === '0' ? '1' : '0')),
+      'x-github-delivery': 'gh-2',
+    });
     expect(bad.status).toBe(401);
     const onGithub = (await readStream(transport, stream)).filter((m) => m.subject === ghSubject);
     expect(onGithub.map((m) => m.headers['Nats-Msg-Id'])).toEqual(['gh-1']);
@@ -148,7 +157,7 @@ describe('startIngestServer over a real nats-server', () => {
     const body = 'order=A-5';
     const form = await post('/hooks/orders', body, { ...signed('evt-ct', body), 'content-type': 'application/x-www-form-urlencoded' });
     expect(form.status).toBe(415);
-    expect(((await form.json()) as { error: string }).error).toContain("send application/json");
+    expect(((await form.json()) as { error: string }).error).toContain('send application/json');
     expect((await post('/hooks/nope', '{}', signed('evt-404', '{}'))).status).toBe(404);
     const get = await fetch(`${ingest.url}/hooks/orders`);
     expect(get.status).toBe(405);
@@ -190,7 +199,14 @@ describe('startIngestServer over a real nats-server', () => {
 
   it('more requests in progress than maxInFlight: 503 busy with Retry-After, memory stays bounded', async () => {
     const logger = pino({ level: 'silent' });
-    const small = await startIngestServer({ transport, logger, port: 0, host: '127.0.0.1', maxInFlight: 1, routes: [{ path: '/x', subject, verifier: standardWebhooksVerifier({ secrets: [SECRET] }) }] });
+    const small = await startIngestServer({
+      transport,
+      logger,
+      port: 0,
+      host: '127.0.0.1',
+      maxInFlight: 1,
+      routes: [{ path: '/x', subject, verifier: standardWebhooksVerifier({ secrets: [SECRET] }) }],
+    });
     try {
       const body = '{"order":"slow"}';
       const slow = slowPost(`${small.url}/x`, 'evt-slow', body);
@@ -206,7 +222,13 @@ describe('startIngestServer over a real nats-server', () => {
 
   it('close() lets a request in progress finish (200, stored) and refuses new connections', async () => {
     const logger = pino({ level: 'silent' });
-    const draining = await startIngestServer({ transport, logger, port: 0, host: '127.0.0.1', routes: [{ path: '/x', subject, verifier: standardWebhooksVerifier({ secrets: [SECRET] }) }] });
+    const draining = await startIngestServer({
+      transport,
+      logger,
+      port: 0,
+      host: '127.0.0.1',
+      routes: [{ path: '/x', subject, verifier: standardWebhooksVerifier({ secrets: [SECRET] }) }],
+    });
     const body = '{"order":"drain"}';
     const slow = slowPost(`${draining.url}/x`, 'evt-drain', body);
     await until(() => draining.stats().inProgress === 1, { what: 'the slow request being read' });
@@ -226,6 +248,8 @@ describe('startIngestServer over a real nats-server', () => {
     );
     const short = uniqueName('SHORT');
     await transport.ensureStream({ name: short, subjects: [`${short}.>`], duplicateWindowMs: 60_000 });
-    await expect(ensureIngestStream(transport, { name: short, subjects: [`${short}.a`], duplicateWindowMs: 3_600_000, minDuplicateWindowMs: 600_000, logger })).rejects.toThrow(InvalidConfigError);
+    await expect(
+      ensureIngestStream(transport, { name: short, subjects: [`${short}.a`], duplicateWindowMs: 3_600_000, minDuplicateWindowMs: 600_000, logger }),
+    ).rejects.toThrow(InvalidConfigError);
   });
 });

@@ -14,7 +14,14 @@ describe('RuntimeStats', () => {
     expect(s.total('received', 'shop.orders.*')).toBe(3);
     expect(s.total('received')).toBe(3);
     expect(s.total('published', 'shop.orders.*')).toBe(0);
-    expect(s.snapshot()).toEqual({ received: { 'shop.orders.web': 2, 'shop.orders.store': 1 }, published: { 'shop.fulfilment.priority': 1 }, deadLetters: 1, unsettled: 0, unsettledOutputs: 0, connection: { connected: true, disconnects: 0, reconnects: 0, disconnectedMs: 0 } });
+    expect(s.snapshot()).toEqual({
+      received: { 'shop.orders.web': 2, 'shop.orders.store': 1 },
+      published: { 'shop.fulfilment.priority': 1 },
+      deadLetters: 1,
+      unsettled: 0,
+      unsettledOutputs: 0,
+      connection: { connected: true, disconnects: 0, reconnects: 0, disconnectedMs: 0 },
+    });
   });
 
   it('counts replies to request inboxes (_INBOX.<unique>) under one key', () => {

@@ -26,7 +26,9 @@ describe('resolveRetryPolicy', () => {
 
   it('names the field with its config path and the value', () => {
     expect(() => resolveRetryPolicy({ multiplier: 0.5 }, DEFAULTS, 'actor("a")', 'supervision.')).toThrow(InvalidConfigError);
-    expect(() => resolveRetryPolicy({ multiplier: 0.5 }, DEFAULTS, 'actor("a")', 'supervision.')).toThrow(/'supervision.multiplier' must be a finite number >= 1, got 0.5/);
+    expect(() => resolveRetryPolicy({ multiplier: 0.5 }, DEFAULTS, 'actor("a")', 'supervision.')).toThrow(
+      /'supervision.multiplier' must be a finite number >= 1, got 0.5/,
+    );
     expect(() => resolveRetryPolicy({ initialDelayMs: 10, maxDelayMs: 5 }, DEFAULTS, 'x', 'restart.')).toThrow(/'restart.maxDelayMs'/);
   });
 });

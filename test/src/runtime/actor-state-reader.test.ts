@@ -38,7 +38,10 @@ const bank = defineTopology('bank', (t) => {
 describe('t.actorState: a part reads a mounted actor’s committed state in-process', () => {
   it('get and read answer the committed state of a key, and initial(key) with found: false for a key without state', async () => {
     const driver = await startTestDriver(bank);
-    const ask = async (account: string) => msgpackCodec.decode((await driver.transport.request('bank.balance', msgpackCodec.encode({ account }), { timeoutMs: 5_000 })).data) as ActorStateAnswer<number>;
+    const ask = async (account: string) =>
+      msgpackCodec.decode(
+        (await driver.transport.request('bank.balance', msgpackCodec.encode({ account }), { timeoutMs: 5_000 })).data,
+      ) as ActorStateAnswer<number>;
     // Asked while the actor may still be starting: the read waits for it instead of failing.
     expect(await ask('nobody')).toEqual({ state: 0, found: false, stopped: false });
     expect(await ask('vip-1')).toEqual({ state: 100, found: false, stopped: false });
@@ -48,7 +51,8 @@ describe('t.actorState: a part reads a mounted actor’s committed state in-proc
     await until(async () => (await ask('acc-1')).state === 60, { what: 'acc-1 at 60' });
     expect(await ask('acc-1')).toEqual({ state: 60, found: true, stopped: false });
     expect(await ask('vip-1')).toEqual({ state: 105, found: true, stopped: false });
-    const now = async (account: string) => msgpackCodec.decode((await driver.transport.request('bank.balance.now', msgpackCodec.encode({ account }), { timeoutMs: 5_000 })).data);
+    const now = async (account: string) =>
+      msgpackCodec.decode((await driver.transport.request('bank.balance.now', msgpackCodec.encode({ account }), { timeoutMs: 5_000 })).data);
     expect(await now('acc-1')).toEqual({ state: 60, found: true, stopped: false });
     expect(await now('nobody')).toEqual({ state: 0, found: false, stopped: false });
     await driver.stop();
@@ -82,7 +86,7 @@ describe('t.actorState: a part reads a mounted actor’s committed state in-proc
     expect(reader.read('abc')).toEqual({ state: 3, found: true, stopped: false });
 
     const failing = new ActorSlot<number>();
-    const other = actorStateReader<number>({ actors: new Map([['balances', failing as ActorSlot<unknown>]]) } as unknown as MountDeps, balances);
+    const other = actorStateReader<number>({ actors: new Map([['balances', failing]]) } as unknown as MountDeps, balances);
     const read = other.get('a');
     failing.failed(new Error('state directory not writable'));
     await expect(read).rejects.toThrow('state directory not writable');

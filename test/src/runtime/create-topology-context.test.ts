@@ -22,7 +22,10 @@ afterEach(async () => {
 async function withContext(build: (t: TopologyContext) => ReturnType<Parameters<typeof defineTopology>[1]>) {
   const transport = new LocalTransport();
   let ctx: TopologyContext | undefined;
-  const run = await runTopology(defineTopology('ctx', (t) => ((ctx = t), build(t))), { transport, logger: silent, report: () => undefined });
+  const run = await runTopology(
+    defineTopology('ctx', (t) => ((ctx = t), build(t))),
+    { transport, logger: silent, report: () => undefined },
+  );
   runs.push(run);
   return { transport, ctx: ctx!, run };
 }
@@ -33,7 +36,13 @@ describe('TopologyContext', () => {
     const { transport } = await withContext((t) => t.stream<number>('ORDERS_A', 'a.orders.>').pipe(map((e) => void got.push(e.data))));
     // The stream is created on subscribe; wait for it rather than for a fixed time.
     for (let i = 0; i < 200; i++) {
-      if (await transport.streamState('ORDERS_A').then(() => true, () => false)) break;
+      if (
+        await transport.streamState('ORDERS_A').then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       await new Promise((r) => setTimeout(r, 5));
     }
     for (let i = 1; i <= 5; i++) await transport.publishDurable(`a.orders.${i % 2}`, msgpackCodec.encode(i));
@@ -48,9 +57,15 @@ describe('TopologyContext', () => {
     await transport.publishDurable('b.orders', new Uint8Array([0x92, 0x01]));
     await transport.publishDurable('b.orders', msgpackCodec.encode('three'));
     const build = (t: TopologyContext) => t.stream<string>('ORDERS_B', 'b.orders', { durableName: 'reader', maxInFlight: 10 }).pipe(take(2), toArray());
-    const run = await runTopology(defineTopology('durable', (t) => build(t).pipe(map((all) => all.map((e) => e.data)))), {
-      transport, logger: silent, closeTransport: false, report: () => undefined,
-    });
+    const run = await runTopology(
+      defineTopology('durable', (t) => build(t).pipe(map((all) => all.map((e) => e.data)))),
+      {
+        transport,
+        logger: silent,
+        closeTransport: false,
+        report: () => undefined,
+      },
+    );
     const exit = await run.done;
     expect(exit.reason).toBe('completed');
     expect(exit.stats.deadLetters).toBe(1);
@@ -83,7 +98,9 @@ describe('TopologyContext', () => {
     from([
       { kind: 'routed' as const, to: 'r.one', envelope: withHeaders },
       { kind: 'routed' as const, to: 'r.two', envelope: bare },
-    ]).pipe(ctx.sink()).subscribe();
+    ])
+      .pipe(ctx.sink())
+      .subscribe();
     const [one, two] = await seen;
     expect(one!.headers).toEqual({ 'X-Trace': 't', 'Sluice-Key': 'k1' });
     expect([...one!.data]).toEqual([...raw]);
@@ -97,8 +114,10 @@ describe('TopologyContext', () => {
     const seen = firstValueFrom(transport.subscribe('r.mapped'));
     const arrived = decodeEnvelope<{ a: number }>(makeEnvelope({ subject: 'in', data: msgpackCodec.encode({ a: 1 }) }));
     const mapped = { ...arrived, data: { a: 1, b: 2 } };
-    of({ kind: 'routed' as const, to: 'r.mapped', envelope: mapped }).pipe(ctx.sink()).subscribe();
-    expect(decodeEnvelope((await seen)).data).toEqual({ a: 1, b: 2 });
+    of({ kind: 'routed' as const, to: 'r.mapped', envelope: mapped })
+      .pipe(ctx.sink())
+      .subscribe();
+    expect(decodeEnvelope(await seen).data).toEqual({ a: 1, b: 2 });
   });
 
   it('sink(): publishes in-band dead letters from operators to the dead-letter subject and passes them on', async () => {
@@ -106,7 +125,9 @@ describe('TopologyContext', () => {
     const dlq = firstValueFrom(transport.subscribe('sluice.dlq.ctx'));
     const env = makeEnvelope({ subject: 'o.in', data: 1, raw: new Uint8Array([1]), stream: 'S', seq: 7 });
     const passed: unknown[] = [];
-    of(deadLettered(env, new Error('rule failed'), 3, { operator: 'route:o', failedAt: 1 })).pipe(ctx.sink('o.out')).subscribe((v) => passed.push(v));
+    of(deadLettered(env, new Error('rule failed'), 3, { operator: 'route:o', failedAt: 1 }))
+      .pipe(ctx.sink('o.out'))
+      .subscribe((v) => passed.push(v));
     const record = decodeDeadLetter((await dlq).data);
     expect(record).toEqual({ ...toDeadLetter(env, new Error('rule failed'), 3, { operator: 'route:o', failedAt: 1 }), payload: new Uint8Array([1]) });
     expect(passed).toHaveLength(1);

@@ -20,20 +20,34 @@ describe('describeTopology', () => {
       deadLetterSubject: 'sluice.dlq.wired',
       nodes: [
         { kind: 'source', subject: 'a.in', queue: 'workers' },
-        { kind: 'sink', name: 'a.out', subject: 'a.out', durable: false, paths: [{ from: 'a.in', guarantee: 'at-most-once', because: 'core NATS subject: nothing to redeliver' }], incomplete: undefined },
+        {
+          kind: 'sink',
+          name: 'a.out',
+          subject: 'a.out',
+          durable: false,
+          paths: [{ from: 'a.in', guarantee: 'at-most-once', because: 'core NATS subject: nothing to redeliver' }],
+          incomplete: undefined,
+        },
         { kind: 'stream', subject: 'o.>', stream: 'ORDERS', durableName: 'reader', ordered: false, maxUnsettled: 1000 },
         {
           kind: 'sink',
           name: 'o.copy',
           subject: 'o.copy',
           durable: true,
-          paths: [{ from: 'ORDERS (o.>)', guarantee: 'exactly-once', because: 'output ids derive from input positions; re-publishes fall in the duplicate window' }],
+          paths: [
+            { from: 'ORDERS (o.>)', guarantee: 'exactly-once', because: 'output ids derive from input positions; re-publishes fall in the duplicate window' },
+          ],
           incomplete: undefined,
         },
       ],
       paths: [
         { from: 'a.in', to: 'a.out', guarantee: 'at-most-once', because: 'core NATS subject: nothing to redeliver' },
-        { from: 'ORDERS (o.>)', to: 'o.copy', guarantee: 'exactly-once', because: 'output ids derive from input positions; re-publishes fall in the duplicate window' },
+        {
+          from: 'ORDERS (o.>)',
+          to: 'o.copy',
+          guarantee: 'exactly-once',
+          because: 'output ids derive from input positions; re-publishes fall in the duplicate window',
+        },
       ],
     });
     expect(subscribed).toBe(false);

@@ -29,9 +29,16 @@ describe.each(TRANSPORT_KINDS)('durableBatchTopology on the %s transport', (kind
     const stateDir = mkdtempSync(join(tmpdir(), 'sluice-dbt-'));
     cleanups.push(() => rmSync(stateDir, { recursive: true, force: true }));
     const topology = durableBatchTopology('crm', {
-      name: 'prefs', stateDir, source: { stream: names.input }, triggerSubjects: [`${names.inSubject}.eod`],
-      ensureStreams: [{ name: names.input, subjects: [`${names.inSubject}.>`] }, { name: names.output, subjects: [names.outSubject] }],
-      flush: echoFlush(names.outSubject), reportEveryMs: 0,
+      name: 'prefs',
+      stateDir,
+      source: { stream: names.input },
+      triggerSubjects: [`${names.inSubject}.eod`],
+      ensureStreams: [
+        { name: names.input, subjects: [`${names.inSubject}.>`] },
+        { name: names.output, subjects: [names.outSubject] },
+      ],
+      flush: echoFlush(names.outSubject),
+      reportEveryMs: 0,
     });
     const transport = await openTransport(kind, server);
     const { logger, warnings } = recordingLogger();
@@ -39,7 +46,13 @@ describe.each(TRANSPORT_KINDS)('durableBatchTopology on the %s transport', (kind
     cleanups.push(async () => void (await run.stop()));
     // The streams exist once the topology started; wait for them before publishing.
     for (let i = 0; i < 100; i++) {
-      if (await transport.streamState(names.output).then(() => true, () => false)) break;
+      if (
+        await transport.streamState(names.output).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       await new Promise((r) => setTimeout(r, 50));
     }
     const plan = await publishPlan(transport, names, [300, 'eod']);
@@ -60,13 +73,32 @@ it('on the in-process transport keeps no state across runs: a second run starts 
   for (const run of [1, 2]) {
     const names = batchNames('DTIN', 'DTOUT');
     const topology = durableBatchTopology('crm', {
-      name: 'prefs', stateDir, source: { stream: names.input }, triggerSubjects: [`${names.inSubject}.eod`],
-      ensureStreams: [{ name: names.input, subjects: [`${names.inSubject}.>`] }, { name: names.output, subjects: [names.outSubject] }],
-      flush: echoFlush(names.outSubject), reportEveryMs: 0,
+      name: 'prefs',
+      stateDir,
+      source: { stream: names.input },
+      triggerSubjects: [`${names.inSubject}.eod`],
+      ensureStreams: [
+        { name: names.input, subjects: [`${names.inSubject}.>`] },
+        { name: names.output, subjects: [names.outSubject] },
+      ],
+      flush: echoFlush(names.outSubject),
+      reportEveryMs: 0,
     });
     const transport = new LocalTransport();
-    const running = await runTopology(topology, { transport, logger: pino({ level: 'silent' }), report: () => undefined, service: false, deadLetterStream: false });
-    while (!(await transport.streamState(names.output).then(() => true, () => false))) await new Promise((r) => setTimeout(r, 10));
+    const running = await runTopology(topology, {
+      transport,
+      logger: pino({ level: 'silent' }),
+      report: () => undefined,
+      service: false,
+      deadLetterStream: false,
+    });
+    while (
+      !(await transport.streamState(names.output).then(
+        () => true,
+        () => false,
+      ))
+    )
+      await new Promise((r) => setTimeout(r, 10));
     const plan = await publishPlan(transport, names, [20 * run, 'eod']);
     while ((await transport.streamState(names.output)).messages < 20 * run) await new Promise((r) => setTimeout(r, 10));
     // Batch 1 again on the second run: nothing of the first run's store was kept.

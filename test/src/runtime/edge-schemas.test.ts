@@ -27,11 +27,23 @@ describe('edge schemas (in-process)', () => {
   });
 
   it('a core source dead-letters what does not match, naming the field path, and carries on', async () => {
-    const topology = defineTopology('edge-core', (t) => t.source<Order>('in.orders', { schema: Order }).pipe(map((e) => e.data.orderId), t.sink('out.ids')));
+    const topology = defineTopology('edge-core', (t) =>
+      t.source<Order>('in.orders', { schema: Order }).pipe(
+        map((e) => e.data.orderId),
+        t.sink('out.ids'),
+      ),
+    );
     const driver = await startTestDriver(topology);
     drivers.push(driver);
     driver.input('in.orders').publish({ orderId: 'o1', items: [{ sku: 'A', qty: 1 }] });
-    driver.input('in.orders').publish({ orderId: 'o2', items: [{ sku: 'A', qty: 1 }, { sku: 'B', qty: 2 }, { sku: 7, qty: 1 }] });
+    driver.input('in.orders').publish({
+      orderId: 'o2',
+      items: [
+        { sku: 'A', qty: 1 },
+        { sku: 'B', qty: 2 },
+        { sku: 7, qty: 1 },
+      ],
+    });
     driver.input('in.orders').publish({ orderId: 'o3', items: [] });
     expect(await driver.output('out.ids').readAll()).toEqual(['o1', 'o3']);
     const [dead] = await driver.deadLetters();
@@ -42,14 +54,23 @@ describe('edge schemas (in-process)', () => {
 
   it('a sink with a schema dead-letters an output that does not match instead of publishing it; validate: false publishes it', async () => {
     const topology = defineTopology('edge-sink', (t) => [
-      t.source<{ n: number }>('in.n').pipe(map((e) => ({ sku: `s${e.data.n}`, qty: e.data.n })), t.sink('out.checked', { schema: Line })),
-      t.source<{ n: number }>('in.m').pipe(map((e) => ({ sku: `s${e.data.n}`, qty: e.data.n })), t.sink('out.unchecked', { schema: Line, validate: false })),
+      t.source<{ n: number }>('in.n').pipe(
+        map((e) => ({ sku: `s${e.data.n}`, qty: e.data.n })),
+        t.sink('out.checked', { schema: Line }),
+      ),
+      t.source<{ n: number }>('in.m').pipe(
+        map((e) => ({ sku: `s${e.data.n}`, qty: e.data.n })),
+        t.sink('out.unchecked', { schema: Line, validate: false }),
+      ),
     ]);
     const driver = await startTestDriver(topology);
     drivers.push(driver);
     for (const n of [1, 0, 2]) driver.input('in.n').publish({ n });
     driver.input('in.m').publish({ n: 0 });
-    expect(await driver.output('out.checked').readAll()).toEqual([{ sku: 's1', qty: 1 }, { sku: 's2', qty: 2 }]);
+    expect(await driver.output('out.checked').readAll()).toEqual([
+      { sku: 's1', qty: 1 },
+      { sku: 's2', qty: 2 },
+    ]);
     expect(await driver.output('out.unchecked').readAll()).toEqual([{ sku: 's0', qty: 0 }]);
     const dead = await driver.deadLetters();
     expect(dead.map((d) => [d.operator, d.error.name])).toEqual([['sink:out.checked', 'PayloadSchemaError']]);
@@ -57,7 +78,9 @@ describe('edge schemas (in-process)', () => {
   });
 
   it('describe publishes the JSON Schema of each edge', () => {
-    const topology = defineTopology('edge-describe', (t) => t.stream('EDGE', 'edge.in', { schema: Order }).pipe(t.sink('edge.out', { schema: Line, durable: true, stream: 'EDGE_OUT' })));
+    const topology = defineTopology('edge-describe', (t) =>
+      t.stream('EDGE', 'edge.in', { schema: Order }).pipe(t.sink('edge.out', { schema: Line, durable: true, stream: 'EDGE_OUT' })),
+    );
     const [source, sink] = describeTopology(topology).nodes;
     expect(source!.payload).toMatchObject({ type: 'object', required: ['orderId', 'items'] });
     expect(sink).toMatchObject({ kind: 'sink', stream: 'EDGE_OUT', payload: { type: 'object', required: ['sku', 'qty'] } });
@@ -75,7 +98,9 @@ describe('edge schemas on a JetStream stream (real nats-server)', () => {
     const jsm = await jetstreamManager(transport.nc);
     await transport.ensureStream({ name: stream, subjects: [subject] });
     const got: string[] = [];
-    const topology = defineTopology(name, (t) => t.stream<Order>(stream, subject, { schema: Order, durableName: 'reader', redeliveryDelayMs: 50 }).pipe(map((e) => void got.push(e.data.orderId))));
+    const topology = defineTopology(name, (t) =>
+      t.stream<Order>(stream, subject, { schema: Order, durableName: 'reader', redeliveryDelayMs: 50 }).pipe(map((e) => void got.push(e.data.orderId))),
+    );
     const run = await runTopology(topology, { transport, logger: silent, report: () => undefined, closeTransport: false, service: false });
     try {
       // No place to store dead letters: the bad message must stay unacknowledged (and come back).
@@ -93,7 +118,9 @@ describe('edge schemas on a JetStream stream (real nats-server)', () => {
       await until(async () => (await jsm.consumers.info(stream, 'reader')).ack_floor.stream_seq === 3, { what: 'every input acknowledged', timeoutMs: 10_000 });
       const dead = (await readStream(transport, deadLetterStreamName(name))).map((m) => decodeDeadLetter(m.data));
       expect(dead.map((d) => [d.stream, d.seq, d.error.name])).toEqual([[stream, 2, 'PayloadSchemaError']]);
-      expect(dead[0]!.error.message).toBe(`payload on subject '${subject}' (stream ${stream}, seq 2) does not match its schema: items[0].qty: Too small: expected number to be >0`);
+      expect(dead[0]!.error.message).toBe(
+        `payload on subject '${subject}' (stream ${stream}, seq 2) does not match its schema: items[0].qty: Too small: expected number to be >0`,
+      );
       expect(got).toEqual(['o1', 'o3']);
     } finally {
       await run.stop();

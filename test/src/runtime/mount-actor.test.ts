@@ -46,7 +46,11 @@ const mixed = (stateDir: string) =>
 
 /** The stream's messages, decoded, with their ids (read with the shared helper). */
 async function readAll(transport: Transport, stream: string): Promise<Array<{ subject: string; data: unknown; msgId: string | undefined }>> {
-  return (await readStream(transport, stream)).map((m) => ({ subject: m.subject, data: decodeEnvelope(m, msgpackCodec).data, msgId: m.headers['Nats-Msg-Id'] }));
+  return (await readStream(transport, stream)).map((m) => ({
+    subject: m.subject,
+    data: decodeEnvelope(m, msgpackCodec).data,
+    msgId: m.headers['Nats-Msg-Id'],
+  }));
 }
 
 describe('t.actor: an actor as a part of a topology', () => {
@@ -59,7 +63,11 @@ describe('t.actor: an actor as a part of a topology', () => {
 
   it('with subjects, the actor reads its own stream itself (no hand-over); with readBack: false, nothing reads its outputs', () => {
     const direct = defineTopology('direct', (t) => {
-      t.actor(balances, undefined, { stream: 'BANK_DIRECT', subjects: ['bank.direct.>'], emits: { stream: 'BANK_OUT', subjects: ['bank.balance.>'], readBack: false } });
+      t.actor(balances, undefined, {
+        stream: 'BANK_DIRECT',
+        subjects: ['bank.direct.>'],
+        emits: { stream: 'BANK_OUT', subjects: ['bank.balance.>'], readBack: false },
+      });
     });
     const description = describeTopology(direct);
     const text = formatTopologyDescription(description);
@@ -76,7 +84,10 @@ describe('t.actor: an actor as a part of a topology', () => {
     await transport.ensureStream({ name: 'AUDIT', subjects: ['bank.audit'] });
     const publish = async (from: number, to: number) => {
       for (let i = from; i <= to; i++) {
-        await transport.publishDurable(`bank.deposits.${i % 2 === 0 ? 'web' : 'branch'}`, msgpackCodec.encode({ account: `acc-${i % 3}`, cents: i % 5 === 0 ? 0 : 100 }));
+        await transport.publishDurable(
+          `bank.deposits.${i % 2 === 0 ? 'web' : 'branch'}`,
+          msgpackCodec.encode({ account: `acc-${i % 3}`, cents: i % 5 === 0 ? 0 : 100 }),
+        );
       }
     };
     const logger = pino({ level: 'silent' });
@@ -106,12 +117,21 @@ describe('t.actor: an actor as a part of a topology', () => {
   });
 
   // No outputs: a view others read through the topology's responder.
-  const sums = actor<number, Deposit>({ name: 'sums', key: (m) => m.data.account, initial: () => 0, handle: (sum, msg) => (msg.kind === 'message' ? sum + msg.data.cents : sum) });
+  const sums = actor<number, Deposit>({
+    name: 'sums',
+    key: (m) => m.data.account,
+    initial: () => 0,
+    handle: (sum, msg) => (msg.kind === 'message' ? sum + msg.data.cents : sum),
+  });
 
   it('several inputs (an array) feed one actor: describe follows each to its stream, each path exactly-once', () => {
-    const text = formatTopologyDescription(describeTopology(defineTopology('two-in', (t) => {
-      t.actor(sums, [t.stream<Deposit>('A_IN', 'a.deposits'), t.stream<Deposit>('B_IN', 'b.deposits')], { stateDir: '/nonexistent' });
-    })));
+    const text = formatTopologyDescription(
+      describeTopology(
+        defineTopology('two-in', (t) => {
+          t.actor(sums, [t.stream<Deposit>('A_IN', 'a.deposits'), t.stream<Deposit>('B_IN', 'b.deposits')], { stateDir: '/nonexistent' });
+        }),
+      ),
+    );
     expect(text).toContain('A_IN (a.deposits) -> sluice.actor.two-in.sums.*.tell  exactly-once');
     expect(text).toContain('B_IN (b.deposits) -> sluice.actor.two-in.sums.*.tell  exactly-once');
   });
@@ -125,16 +145,24 @@ describe('t.actor: an actor as a part of a topology', () => {
     const topology = defineTopology('query-mixed', (t) => {
       t.actor(sums, t.stream<Deposit>('QBANK_IN', 'qbank.deposits'), { stateDir, reportEveryMs: 0 });
       const view = (handle = t.actorState(sums));
-      t.respond<{ account: string }, { balance: number; found: boolean }>('qbank.balance', async (req) => {
-        const answer = await view.get(req.data.account);
-        return { balance: answer.state, found: answer.found };
-      }, { deadlineMs: 2_000, fallback: () => ({ balance: -1, found: false }) });
+      t.respond<{ account: string }, { balance: number; found: boolean }>(
+        'qbank.balance',
+        async (req) => {
+          const answer = await view.get(req.data.account);
+          return { balance: answer.state, found: answer.found };
+        },
+        { deadlineMs: 2_000, fallback: () => ({ balance: -1, found: false }) },
+      );
     });
     const run = await runTopology(topology, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false });
     for (let i = 1; i <= 10; i++) await transport.publishDurable('qbank.deposits', msgpackCodec.encode({ account: `acc-${i % 2}`, cents: i }));
     // Another connection, as any service would be (the topology's own connection does not get its own messages back).
     const requester = await NatsTransport.connect({ servers: server().url });
-    const ask = async (account: string) => msgpackCodec.decode((await requester.request('qbank.balance', msgpackCodec.encode({ account }), { timeoutMs: 2_000 })).data) as { balance: number; found: boolean };
+    const ask = async (account: string) =>
+      msgpackCodec.decode((await requester.request('qbank.balance', msgpackCodec.encode({ account }), { timeoutMs: 2_000 })).data) as {
+        balance: number;
+        found: boolean;
+      };
     // Committed state only: it catches up with the stream, never shows a half-done batch.
     await until(async () => (await retryUntilOk(() => ask('acc-0'))).balance === 30 && (await ask('acc-1')).balance === 25, { what: 'balances 30 and 25' });
     expect(await ask('nobody')).toEqual({ balance: 0, found: false });
@@ -148,4 +176,3 @@ describe('t.actor: an actor as a part of a topology', () => {
     await transport.close();
   });
 });
-

@@ -139,17 +139,26 @@ describe('t.durableBatch with periods', () => {
       const input = t.stream<{ k: string; m: string; close?: boolean }>('MONTHLY_IN', 'monthly.in.>');
       return t.durableBatch(
         {
-          name: 'totals', stateDir, reportEveryMs: 0,
+          name: 'totals',
+          stateDir,
+          reportEveryMs: 0,
           emits: { stream: 'MONTHLY_OUT', subjects: ['monthly.total'] },
           periods: { keyOf: (v: { k: string }) => v.k, periodOf: (v: { m: string }) => v.m, closeOf: (c: { m: string }) => c.m, lateSubject: 'monthly.late' },
-          flush: (chunk, emit, info) => void (info.last && emit('monthly.total', msgpackCodec.encode({ key: info.key, month: info.period, count: info.count }))),
+          flush: (chunk, emit, info) =>
+            void (info.last && emit('monthly.total', msgpackCodec.encode({ key: info.key, month: info.period, count: info.count }))),
         },
         { values: input.pipe(filter((e) => e.data.close !== true)), triggers: input.pipe(filter((e) => e.data.close === true)) },
       );
     });
     expect(formatTopologyDescription(describeTopology(topology))).toContain('durable-batch totals -> monthly.total, monthly.late  exactly-once');
     const run = await runTopology(topology, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false });
-    for (const body of [{ k: 'a', m: '11' }, { k: 'a', m: '11' }, { k: 'b', m: '11' }, { k: '', m: '11', close: true }, { k: 'a', m: '11' }]) {
+    for (const body of [
+      { k: 'a', m: '11' },
+      { k: 'a', m: '11' },
+      { k: 'b', m: '11' },
+      { k: '', m: '11', close: true },
+      { k: 'a', m: '11' },
+    ]) {
       await transport.publishDurable('monthly.in.x', msgpackCodec.encode({ ...body, ...(body.close === true ? { m: '11' } : {}) }));
     }
     const count = async (s: string) => (await transport.streamState(s).catch(() => ({ messages: 0 }))).messages;

@@ -21,7 +21,11 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-interface Reading { sensor: string; at: number; v: number }
+interface Reading {
+  sensor: string;
+  at: number;
+  v: number;
+}
 
 // Sensor readings summed per sensor in 10-second tumbling windows of their own `at` time.
 const sums = (stateDir: string, extra: { idleAdvanceMs?: number; name?: string; prefix?: string; sizeMs?: number } = {}) =>
@@ -38,11 +42,17 @@ const sums = (stateDir: string, extra: { idleAdvanceMs?: number; name?: string; 
         aggregate: { seed: () => ({ sum: 0 }), add: (acc, e) => ({ sum: acc.sum + e.data.v }) },
         subject: `${extra.prefix ?? 'sensors'}.sums`,
         lateSubject: `${extra.prefix ?? 'sensors'}.late`,
-        emits: { stream: `${(extra.prefix ?? 'sensors').toUpperCase()}_SUMS`, subjects: [`${extra.prefix ?? 'sensors'}.sums`, `${extra.prefix ?? 'sensors'}.late`] },
+        emits: {
+          stream: `${(extra.prefix ?? 'sensors').toUpperCase()}_SUMS`,
+          subjects: [`${extra.prefix ?? 'sensors'}.sums`, `${extra.prefix ?? 'sensors'}.late`],
+        },
         stateDir,
         reportEveryMs: 0,
       },
-      { values: t.stream<Reading>(`${(extra.prefix ?? 'sensors').toUpperCase()}_READINGS`, `${extra.prefix ?? 'sensors'}.readings.>`), closes: t.stream(`${(extra.prefix ?? 'sensors').toUpperCase()}_CLOSES`, `${extra.prefix ?? 'sensors'}.close`) },
+      {
+        values: t.stream<Reading>(`${(extra.prefix ?? 'sensors').toUpperCase()}_READINGS`, `${extra.prefix ?? 'sensors'}.readings.>`),
+        closes: t.stream(`${(extra.prefix ?? 'sensors').toUpperCase()}_CLOSES`, `${extra.prefix ?? 'sensors'}.close`),
+      },
     ),
   );
 
@@ -56,7 +66,18 @@ describe('t.durableWindow: durable windows as a part of a topology', () => {
 
   it('rejects a result subject its emits stream does not capture', () => {
     const bad = defineTopology('bad', (t) =>
-      t.durableWindow({ name: 'w', kind: 'tumbling', sizeMs: 10, aggregate: { seed: () => 0, add: (a: number) => a + 1 }, subject: 'x.sums', lateSubject: 'x.late', emits: { stream: 'X', subjects: ['x.late'] } }, { values: t.stream('IN', 'in') }),
+      t.durableWindow(
+        {
+          name: 'w',
+          kind: 'tumbling',
+          sizeMs: 10,
+          aggregate: { seed: () => 0, add: (a: number) => a + 1 },
+          subject: 'x.sums',
+          lateSubject: 'x.late',
+          emits: { stream: 'X', subjects: ['x.late'] },
+        },
+        { values: t.stream('IN', 'in') },
+      ),
     );
     expect(() => describeTopology(bad)).toThrow(InvalidConfigError);
     expect(() => describeTopology(bad)).toThrow(/'subject' "x.sums" is not captured by emits.subjects/);
@@ -90,7 +111,10 @@ describe('t.durableWindow: durable windows as a part of a topology', () => {
     await until(async () => (await count('SENSORS_SUMS')) === 4, { what: 'the late record and the closed window' });
     await run.stop();
 
-    const out = (await readStream(transport, 'SENSORS_SUMS')).map((m): Record<string, unknown> => ({ ...(msgpackCodec.decode(m.data) as Record<string, unknown>), subject: m.subject }));
+    const out = (await readStream(transport, 'SENSORS_SUMS')).map((m): Record<string, unknown> => ({
+      ...(msgpackCodec.decode(m.data) as Record<string, unknown>),
+      subject: m.subject,
+    }));
     expect(out.map((o) => [o.subject, o['key'], o['start'] ?? o['eventTime'], o['value'] ?? o['missed'], o['closedBy'] ?? null])).toEqual([
       ['sensors.sums', 'a', 0, { sum: 3 }, 'event'],
       ['sensors.sums', 'b', 0, { sum: 10 }, 'event'],
@@ -106,10 +130,19 @@ describe('t.durableWindow: durable windows as a part of a topology', () => {
     const transport = await NatsTransport.connect({ servers: server().url });
     await transport.ensureStream({ name: 'IDLE_READINGS', subjects: ['idle.readings.>'] });
     await transport.publishDurable('idle.readings.z', msgpackCodec.encode({ sensor: 'z', at: 1_000_000, v: 5 }));
-    const run = await runTopology(sums(stateDir, { idleAdvanceMs: 1_000, sizeMs: 500, name: 'idle-sums', prefix: 'idle' }), { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false });
+    const run = await runTopology(sums(stateDir, { idleAdvanceMs: 1_000, sizeMs: 500, name: 'idle-sums', prefix: 'idle' }), {
+      transport,
+      logger: pino({ level: 'silent' }),
+      report: () => undefined,
+      closeTransport: false,
+      service: false,
+    });
     try {
       // Past the 0.5 s window + 1 s lateness + 2 s out of order: 3-4 idle ticks of 1 s.
-      await until(async () => (await transport.streamState('IDLE_SUMS').catch(() => ({ messages: 0 }))).messages > 0, { what: 'the idle-closed window', timeoutMs: 30_000 });
+      await until(async () => (await transport.streamState('IDLE_SUMS').catch(() => ({ messages: 0 }))).messages > 0, {
+        what: 'the idle-closed window',
+        timeoutMs: 30_000,
+      });
       const own = await readStream(transport, 'SLUICE_WINDOW_idle-sums_sums');
       expect(own.filter((m) => m.subject.endsWith('.tick')).length).toBeGreaterThanOrEqual(3);
       const last = (await readStream(transport, 'IDLE_SUMS')).at(-1)!;
@@ -130,11 +163,23 @@ describe('t.durableWindow: dead letters', () => {
     const topology = defineTopology('picky-window', (t) =>
       t.durableWindow<{ at?: number; v: number; k?: string }, number>(
         {
-          name: 'w', kind: 'tumbling', sizeMs: 10, stateDir, reportEveryMs: 0,
+          name: 'w',
+          kind: 'tumbling',
+          sizeMs: 10,
+          stateDir,
+          reportEveryMs: 0,
           eventTime: (e) => e.data.at as number,
           keyOf: (e) => e.data.k ?? '',
-          aggregate: { seed: () => 0, add: (a, e) => { if (e.data.v === 3) throw new Error('three is not allowed'); return a + e.data.v; } },
-          subject: 'picky-out.sums', lateSubject: 'picky-out.late', emits: { stream: 'PICKY_OUT', subjects: ['picky-out.*'] },
+          aggregate: {
+            seed: () => 0,
+            add: (a, e) => {
+              if (e.data.v === 3) throw new Error('three is not allowed');
+              return a + e.data.v;
+            },
+          },
+          subject: 'picky-out.sums',
+          lateSubject: 'picky-out.late',
+          emits: { stream: 'PICKY_OUT', subjects: ['picky-out.*'] },
         },
         { values: t.stream('PICKY', 'picky.>') },
       ),
@@ -147,7 +192,9 @@ describe('t.durableWindow: dead letters', () => {
     const run = await runTopology(topology, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false });
     try {
       const count = async (s: string) => (await transport.streamState(s).catch(() => ({ messages: 0 }))).messages;
-      await until(async () => (await count('PICKY_OUT')) === 1 && (await count('SLUICE_DLQ_picky-window')) === 3, { what: 'one window and three dead letters' });
+      await until(async () => (await count('PICKY_OUT')) === 1 && (await count('SLUICE_DLQ_picky-window')) === 3, {
+        what: 'one window and three dead letters',
+      });
       const dead = (await readStream(transport, 'SLUICE_DLQ_picky-window')).map((m) => decodeDeadLetter(m.data));
       // Hand-over dead letters and the window's own are published by different parts: compare as a set.
       expect(dead.map((d) => `${d.operator} ${d.error.name}: ${d.error.message}`).sort()).toEqual([

@@ -77,7 +77,10 @@ describe('t.respond: a topology answers requests itself', () => {
 
   it('replies in the request’s codec, and counts every reply under one _INBOX.> key in stats', async () => {
     const driver = await startTestDriver(fraud, { scheduler: 'manual' });
-    const r = await driver.transport.request('fraud.check', jsonCodec.encode({ id: 'j', amount: 3 }), { timeoutMs: 1_000, headers: { 'Content-Type': jsonCodec.contentType } });
+    const r = await driver.transport.request('fraud.check', jsonCodec.encode({ id: 'j', amount: 3 }), {
+      timeoutMs: 1_000,
+      headers: { 'Content-Type': jsonCodec.contentType },
+    });
     expect(r.headers['Content-Type']).toBe(jsonCodec.contentType);
     expect(jsonCodec.decode(r.data)).toEqual({ allow: true, by: 'rules' });
     for (let i = 0; i < 20; i++) await ask(driver, { id: `s${i}`, amount: i });
@@ -107,24 +110,33 @@ describe('t.respond: a topology answers requests itself', () => {
 describe('t.respond: property', () => {
   it('every request gets exactly one reply: the handler’s when it is faster than the deadline, else the fallback', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 30 }), fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 40 }), async (delays, deadlineMs, maxInFlight) => {
-        const topology = defineTopology('prop', (t) => {
-          t.respond<number, string>('q', (req) => timer(delays[req.data]!, t.scheduler).pipe(map(() => `h${req.data}`)), { deadlineMs, maxInFlight, fallback: (req, reason) => `${reason}${req.data}` });
-        });
-        const driver = await startTestDriver(topology, { scheduler: 'manual' });
-        const replies = delays.map((_, i) => driver.transport.request('q', msgpackCodec.encode(i), { timeoutMs: 1_000_000 }));
-        await driver.settle();
-        await driver.advanceTime(50);
-        const got = (await Promise.all(replies)).map((r) => msgpackCodec.decode(r.data) as string);
-        await driver.stop();
-        got.forEach((reply, i) => {
-          // All arrive at once: the first maxInFlight are handled, the rest overloaded.
-          if (i >= maxInFlight) expect(reply).toBe(`overloaded${i}`);
-          else if (delays[i]! < deadlineMs) expect(reply).toBe(`h${i}`);
-          else if (delays[i]! > deadlineMs) expect(reply).toBe(`deadline${i}`);
-          else expect([`h${i}`, `deadline${i}`]).toContain(reply);
-        });
-      }),
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 1, max: 40 }),
+        async (delays, deadlineMs, maxInFlight) => {
+          const topology = defineTopology('prop', (t) => {
+            t.respond<number, string>('q', (req) => timer(delays[req.data]!, t.scheduler).pipe(map(() => `h${req.data}`)), {
+              deadlineMs,
+              maxInFlight,
+              fallback: (req, reason) => `${reason}${req.data}`,
+            });
+          });
+          const driver = await startTestDriver(topology, { scheduler: 'manual' });
+          const replies = delays.map((_, i) => driver.transport.request('q', msgpackCodec.encode(i), { timeoutMs: 1_000_000 }));
+          await driver.settle();
+          await driver.advanceTime(50);
+          const got = (await Promise.all(replies)).map((r) => msgpackCodec.decode(r.data) as string);
+          await driver.stop();
+          got.forEach((reply, i) => {
+            // All arrive at once: the first maxInFlight are handled, the rest overloaded.
+            if (i >= maxInFlight) expect(reply).toBe(`overloaded${i}`);
+            else if (delays[i]! < deadlineMs) expect(reply).toBe(`h${i}`);
+            else if (delays[i]! > deadlineMs) expect(reply).toBe(`deadline${i}`);
+            else expect([`h${i}`, `deadline${i}`]).toContain(reply);
+          });
+        },
+      ),
       { numRuns: Number(process.env.PROP_RUNS ?? 25) },
     );
   });

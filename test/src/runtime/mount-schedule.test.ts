@@ -46,7 +46,10 @@ describe('t.schedule in describe', () => {
       formatTopologyDescription(
         describeTopology(
           defineTopology('d', (t) => {
-            t.durableBatch({ name: 'p', flush: () => undefined }, { values: t.stream('PAY', 'pay.>'), triggers: t.schedule('nightly', '0 2 * * *', { tz: 'Europe/London', catchUp }) });
+            t.durableBatch(
+              { name: 'p', flush: () => undefined },
+              { values: t.stream('PAY', 'pay.>'), triggers: t.schedule('nightly', '0 2 * * *', { tz: 'Europe/London', catchUp }) },
+            );
           }),
         ),
       );
@@ -67,8 +70,14 @@ describe('calendar triggers in a topology, over a real nats-server', () => {
       t.onStop(() => store.close());
       const trigger = onSchedule('* * * * * *', { tz: 'Europe/London', catchUp: 'once', overlap: 'queue', state: scheduleStateIn(store, 'every-second') });
       return t.stream<{ n: number }>('CAL_IN', 'cal.in').pipe(
-        batchUntil(trigger, { name: 'every-second', buffer: lmdbBatchBuffer<Envelope<{ n: number }>>({ store, name: 'every-second' }), scheduler: t.scheduler }),
-        concatMap((batch) => batch.processChunks(100, (chunk) => [{ batch: batch.batchId, ns: chunk.map((e) => e.data.n) }]).pipe(finalize(() => batch.release()))),
+        batchUntil(trigger, {
+          name: 'every-second',
+          buffer: lmdbBatchBuffer<Envelope<{ n: number }>>({ store, name: 'every-second' }),
+          scheduler: t.scheduler,
+        }),
+        concatMap((batch) =>
+          batch.processChunks(100, (chunk) => [{ batch: batch.batchId, ns: chunk.map((e) => e.data.n) }]).pipe(finalize(() => batch.release())),
+        ),
         t.sink('cal.out', { durable: true, name: 'batches' }),
       );
     });
@@ -148,7 +157,10 @@ describe('calendar triggers in a topology, over a real nats-server', () => {
     const topology = defineTopology('repeats', (t) => {
       t.durableBatch(
         { name: 'rep', stateDir, reportEveryMs: 0, flush: () => undefined },
-        { values: t.stream('REP_IN', 'rep.entry'), triggers: t.schedule('rep', '* * * * * *', { tz: 'UTC', catchUp: 'all', overlap: 'queue', state: forgetful }) },
+        {
+          values: t.stream('REP_IN', 'rep.entry'),
+          triggers: t.schedule('rep', '* * * * * *', { tz: 'UTC', catchUp: 'all', overlap: 'queue', state: forgetful }),
+        },
       );
     });
     const start = () => runTopology(topology, { transport, logger, report: () => undefined, closeTransport: false, service: false, stateDir });

@@ -56,24 +56,42 @@ describe.each(TRANSPORT_KINDS)('pipeline supervision over %s', (kind) => {
     return { name, stream, subject, out, outStream };
   }
 
-  async function start(topology: Topology, options: Partial<RunTopologyOptions> = {}): Promise<{ run: RunningTopology; ended: () => TopologyExit | undefined }> {
-    const run = await runTopology(topology, { transport: transport(), logger: silent, report: () => undefined, closeTransport: false, service: false, ...options });
+  async function start(
+    topology: Topology,
+    options: Partial<RunTopologyOptions> = {},
+  ): Promise<{ run: RunningTopology; ended: () => TopologyExit | undefined }> {
+    const run = await runTopology(topology, {
+      transport: transport(),
+      logger: silent,
+      report: () => undefined,
+      closeTransport: false,
+      service: false,
+      ...options,
+    });
     runs.push(run);
     let exit: TopologyExit | undefined;
     void run.done.then((e) => (exit = e));
     return { run, ended: () => exit };
   }
 
-  const outputs = async (outStream: string): Promise<number[]> =>
-    (await readStream(transport(), outStream)).map((m) => (msgpackCodec.decode(m.data) as In).i);
+  const outputs = async (outStream: string): Promise<number[]> => (await readStream(transport(), outStream)).map((m) => (msgpackCodec.decode(m.data) as In).i);
   const deadLetters = async (topology: string): Promise<DeadLetterRecord[]> =>
     (await readStream(transport(), deadLetterStreamName(topology))).map((m) => decodeDeadLetter(m.data));
 
   /** Every good output once, every bad input in the dead letters once with its reason, the run still going. */
-  async function expectResumed(s: { name: string; stream: string; subject: string; outStream: string }, run: RunningTopology, ended: () => TopologyExit | undefined, operator: string, reason: (i: number) => string): Promise<void> {
-    await until(async () => (await transport().streamState(s.outStream)).messages >= GOOD.length && run.stats.deadLetters >= BAD.length && run.stats.unsettled === 0, {
-      what: `${GOOD.length} outputs and ${BAD.length} dead letters`,
-    });
+  async function expectResumed(
+    s: { name: string; stream: string; subject: string; outStream: string },
+    run: RunningTopology,
+    ended: () => TopologyExit | undefined,
+    operator: string,
+    reason: (i: number) => string,
+  ): Promise<void> {
+    await until(
+      async () => (await transport().streamState(s.outStream)).messages >= GOOD.length && run.stats.deadLetters >= BAD.length && run.stats.unsettled === 0,
+      {
+        what: `${GOOD.length} outputs and ${BAD.length} dead letters`,
+      },
+    );
     expect(ended()).toBeUndefined();
     expect([...new Set(await outputs(s.outStream))].sort((a, b) => a - b)).toEqual(GOOD);
     const dead = await deadLetters(s.name);
@@ -108,10 +126,9 @@ describe.each(TRANSPORT_KINDS)('pipeline supervision over %s', (kind) => {
     const s = await setup();
     const { run, ended } = await start(
       defineTopology(s.name, (t) =>
-        t.stream<In>(s.stream, `${s.subject}.>`).pipe(
-          settleMap({ name: 'enrich', concurrency: 4, project: async (e) => assertGood(e) }),
-          t.sink(s.out, { durable: true }),
-        ),
+        t
+          .stream<In>(s.stream, `${s.subject}.>`)
+          .pipe(settleMap({ name: 'enrich', concurrency: 4, project: async (e) => assertGood(e) }), t.sink(s.out, { durable: true })),
       ),
     );
     await expectResumed(s, run, ended, 'settleMap:enrich', (i) => `bad input ${i}`);
@@ -121,10 +138,12 @@ describe.each(TRANSPORT_KINDS)('pipeline supervision over %s', (kind) => {
     const s = await setup();
     const { run, ended } = await start(
       defineTopology(s.name, (t) =>
-        t.stream<In>(s.stream, `${s.subject}.>`).pipe(
-          keyed({ name: 'by-ten', key: (e) => String(e.data.i % 10), maxInFlight: 4, mailboxSize: 1_000, handle: async (e: Envelope<In>) => assertGood(e) }),
-          t.sink(s.out, { durable: true }),
-        ),
+        t
+          .stream<In>(s.stream, `${s.subject}.>`)
+          .pipe(
+            keyed({ name: 'by-ten', key: (e) => String(e.data.i % 10), maxInFlight: 4, mailboxSize: 1_000, handle: async (e: Envelope<In>) => assertGood(e) }),
+            t.sink(s.out, { durable: true }),
+          ),
       ),
     );
     await expectResumed(s, run, ended, 'keyed:by-ten', (i) => `bad input ${i}`);
@@ -151,7 +170,9 @@ describe.each(TRANSPORT_KINDS)('pipeline supervision over %s', (kind) => {
     const s = await setup();
     const { run } = await start(
       defineTopology(s.name, (t) =>
-        t.stream<In>(s.stream, `${s.subject}.>`).pipe(settleMap({ name: 'strict', supervision: 'stop', project: async (e) => assertGood(e) }), t.sink(s.out, { durable: true })),
+        t
+          .stream<In>(s.stream, `${s.subject}.>`)
+          .pipe(settleMap({ name: 'strict', supervision: 'stop', project: async (e) => assertGood(e) }), t.sink(s.out, { durable: true })),
       ),
     );
     const exit = await run.done;
@@ -187,7 +208,9 @@ describe.each(TRANSPORT_KINDS)('pipeline supervision over %s', (kind) => {
     const exit = await run.done;
     expect(exit.reason).toBe('failed');
     expect(exit.error).toBeInstanceOf(TopologyFailedError);
-    expect(exit.error?.message).toBe(`topology '${s.name}' failed in pipeline 1: 6 failures in a row with no message processed in between (restart.maxConsecutiveFailures); last: always bad 6`);
+    expect(exit.error?.message).toBe(
+      `topology '${s.name}' failed in pipeline 1: 6 failures in a row with no message processed in between (restart.maxConsecutiveFailures); last: always bad 6`,
+    );
     // Restarted at once each time (the consumer kept): messages 1..6 dead-lettered in order, the rest left for the next run.
     expect((await deadLetters(s.name)).map((d) => d.seq)).toEqual([1, 2, 3, 4, 5, 6]);
   });
@@ -241,7 +264,10 @@ describe('pipeline restarts outside any message', () => {
     let subscriptions = 0;
     const run = await runTopology(
       defineTopology('flaky-start', (t) =>
-        defer(() => (++subscriptions === 1 ? throwError(() => new Error('not ready yet')) : t.source<In>('flaky.in'))).pipe(map(assertGood), t.sink('flaky.out')),
+        defer(() => (++subscriptions === 1 ? throwError(() => new Error('not ready yet')) : t.source<In>('flaky.in'))).pipe(
+          map(assertGood),
+          t.sink('flaky.out'),
+        ),
       ),
       { transport, logger: silent, report: () => undefined, service: false, restart: { initialDelayMs: 50 } },
     );
@@ -251,13 +277,16 @@ describe('pipeline restarts outside any message', () => {
     transport.publish('flaky.in', msgpackCodec.encode({ i: 1 }));
     await until(() => outputs.length === 1);
 
-    const waiting = await runTopology(defineTopology('slow-restart', () => throwError(() => new Error('always'))), {
-      transport: new LocalTransport(),
-      logger: silent,
-      report: () => undefined,
-      service: false,
-      restart: { initialDelayMs: 60_000, maxDelayMs: 60_000 },
-    });
+    const waiting = await runTopology(
+      defineTopology('slow-restart', () => throwError(() => new Error('always'))),
+      {
+        transport: new LocalTransport(),
+        logger: silent,
+        report: () => undefined,
+        service: false,
+        restart: { initialDelayMs: 60_000, maxDelayMs: 60_000 },
+      },
+    );
     await new Promise((r) => setTimeout(r, 20));
     const startedAt = Date.now();
     const exit = await waiting.stop();
@@ -267,12 +296,15 @@ describe('pipeline restarts outside any message', () => {
   });
 
   it('ends the run at once on an InvalidConfigError no message can be blamed for (waiting would not fix it)', async () => {
-    const run = await runTopology(defineTopology('misconfigured', () => throwError(() => new InvalidConfigError('stream', 'subjects', 'overlap'))), {
-      transport: new LocalTransport(),
-      logger: silent,
-      report: () => undefined,
-      service: false,
-    });
+    const run = await runTopology(
+      defineTopology('misconfigured', () => throwError(() => new InvalidConfigError('stream', 'subjects', 'overlap'))),
+      {
+        transport: new LocalTransport(),
+        logger: silent,
+        report: () => undefined,
+        service: false,
+      },
+    );
     const exit = await run.done;
     expect(exit.error).toBeInstanceOf(TopologyFailedError);
     expect(exit.error?.message).toBe("topology 'misconfigured' failed in pipeline 1: stream: 'subjects' overlap");
@@ -288,7 +320,9 @@ describe('pipeline supervision in the test driver (core subjects)', () => {
       for (let i = 1; i <= 120; i++) input.publish({ i });
       expect((await driver.output<In>('drv.out').readAll()).map((o) => o.i)).toEqual(Array.from({ length: 120 }, (_, k) => k + 1).filter((i) => !bad(i)));
       const dead = await driver.deadLetters();
-      expect(dead.map((d) => decodeEnvelope<In>({ subject: d.subject, headers: d.headers, data: d.payload, id: d.id, eventTime: 0 }).data.i)).toEqual([50, 100]);
+      expect(dead.map((d) => decodeEnvelope<In>({ subject: d.subject, headers: d.headers, data: d.payload, id: d.id, eventTime: 0 }).data.i)).toEqual([
+        50, 100,
+      ]);
       expect(dead.map((d) => ({ operator: d.operator, subject: d.subject, reason: d.error.message }))).toEqual([
         { operator: 'pipeline 1', subject: 'drv.in', reason: 'bad input 50' },
         { operator: 'pipeline 1', subject: 'drv.in', reason: 'bad input 100' },
@@ -299,7 +333,9 @@ describe('pipeline supervision in the test driver (core subjects)', () => {
   });
 
   it("ends the run with TopologyFailedError under supervision 'stop'", async () => {
-    const driver = await startTestDriver(defineTopology('drv-stop', (t) => t.source<In>('drv.in').pipe(map(assertGood), t.sink('drv.out')), { supervision: 'stop' }));
+    const driver = await startTestDriver(
+      defineTopology('drv-stop', (t) => t.source<In>('drv.in').pipe(map(assertGood), t.sink('drv.out')), { supervision: 'stop' }),
+    );
     driver.input<In>('drv.in').publish({ i: 50 });
     const exit = await driver.running.done;
     expect(exit.error).toBeInstanceOf(TopologyFailedError);

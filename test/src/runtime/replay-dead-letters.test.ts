@@ -33,7 +33,12 @@ describe('replayDeadLetters', () => {
     const scheduler = Object.assign(Object.create(asyncScheduler) as SchedulerLike, { now: () => clock });
     const run = await runTopology(picky, { transport, logger: pino({ level: 'silent' }), closeTransport: false, scheduler });
     await transport.flush();
-    for (const [subject, n] of [['n.a', 1], ['n.b', 2], ['n.a', 3], ['n.c', 5]] as const) {
+    for (const [subject, n] of [
+      ['n.a', 1],
+      ['n.b', 2],
+      ['n.a', 3],
+      ['n.c', 5],
+    ] as const) {
       clock += 1_000;
       transport.publish(subject, msgpackCodec.encode(n), { headers: { 'Content-Type': 'application/msgpack', 'X-Trace': `t${n}` } });
       await transport.flush();
@@ -41,9 +46,21 @@ describe('replayDeadLetters', () => {
     seen.length = 0;
 
     const first = await replayDeadLetters(transport, 'picky', { subject: 'n.a', now: () => 9 });
-    expect(first).toMatchObject({ replayed: 2, skipped: 0, failed: [], records: [{ seq: 1, subject: 'n.a', attempt: 1 }, { seq: 2, subject: 'n.a', attempt: 1 }] });
+    expect(first).toMatchObject({
+      replayed: 2,
+      skipped: 0,
+      failed: [],
+      records: [
+        { seq: 1, subject: 'n.a', attempt: 1 },
+        { seq: 2, subject: 'n.a', attempt: 1 },
+      ],
+    });
     await transport.flush();
-    expect(seen.filter((e) => e.subject === 'n.a').map((e) => [msgpackCodec.decode(e.data), e.headers['X-Trace'], e.headers[REPLAY_HEADERS.of], e.headers[REPLAY_HEADERS.attempt]])).toEqual([
+    expect(
+      seen
+        .filter((e) => e.subject === 'n.a')
+        .map((e) => [msgpackCodec.decode(e.data), e.headers['X-Trace'], e.headers[REPLAY_HEADERS.of], e.headers[REPLAY_HEADERS.attempt]]),
+    ).toEqual([
       [1, 't1', 'SLUICE_DLQ_picky/1', '1'],
       [3, 't3', 'SLUICE_DLQ_picky/2', '1'],
     ]);
@@ -69,9 +86,14 @@ describe('replayDeadLetters', () => {
 
     // Parked records go again only when asked, as attempt 2.
     seen.length = 0;
-    expect(await replayDeadLetters(transport, 'picky', { includeParked: true, reason: 'ODD: 3' })).toMatchObject({ replayed: 1, records: [{ seq: 7, attempt: 2 }] });
+    expect(await replayDeadLetters(transport, 'picky', { includeParked: true, reason: 'ODD: 3' })).toMatchObject({
+      replayed: 1,
+      records: [{ seq: 7, attempt: 2 }],
+    });
     await transport.flush();
-    expect(seen.filter((e) => e.subject === 'n.a').map((e) => [e.headers[REPLAY_HEADERS.of], e.headers[REPLAY_HEADERS.attempt]])).toEqual([['SLUICE_DLQ_picky/7', '2']]);
+    expect(seen.filter((e) => e.subject === 'n.a').map((e) => [e.headers[REPLAY_HEADERS.of], e.headers[REPLAY_HEADERS.attempt]])).toEqual([
+      ['SLUICE_DLQ_picky/7', '2'],
+    ]);
 
     // Time range on failedAt (the scheduler's clock): n.a/3 failed at 4000.
     const inRange = await readDeadLetters(transport, 'picky', { sinceMs: 4_000, untilMs: 4_001 });
@@ -123,7 +145,15 @@ describe('replayDeadLetters over a real nats-server', () => {
       await transport.publishDurable(`${name}.in`, msgpackCodec.encode(7));
       await until(async () => (await transport.streamState(`SLUICE_DLQ_${name}`)).messages === 1, { what: 'the dead letter' });
 
-      await expect(replayDeadLetters(transport, name, { faults: { afterPublish: () => { throw new Error('crash after publish'); } } })).rejects.toThrow('crash after publish');
+      await expect(
+        replayDeadLetters(transport, name, {
+          faults: {
+            afterPublish: () => {
+              throw new Error('crash after publish');
+            },
+          },
+        }),
+      ).rejects.toThrow('crash after publish');
       expect((await transport.streamState(stream)).messages).toBe(2);
       const again = await replayDeadLetters(transport, name);
       expect(again).toMatchObject({ replayed: 1, records: [{ seq: 1, attempt: 1, to: { stream, seq: 2, duplicate: true } }] });

@@ -35,7 +35,12 @@ describe('runTopology', () => {
     const transport = new LocalTransport();
     const out = record(transport, 'greet.out');
     const { run } = await start(
-      defineTopology('greeter', (t) => t.source<string>('greet.in').pipe(map((e) => `hello ${e.data}`), t.sink('greet.out'))),
+      defineTopology('greeter', (t) =>
+        t.source<string>('greet.in').pipe(
+          map((e) => `hello ${e.data}`),
+          t.sink('greet.out'),
+        ),
+      ),
       transport,
     );
     transport.publish('greet.in', msgpackCodec.encode('ada'));
@@ -44,14 +49,24 @@ describe('runTopology', () => {
     await transport.flush();
     expect(out.map((e) => decodeEnvelope(e).data)).toEqual(['hello ada', 'hello bob']);
     expect(out[0]?.headers['Content-Type']).toBe('application/msgpack');
-    expect(run.stats.snapshot()).toEqual({ received: { 'greet.in': 2 }, published: { 'greet.out': 2 }, deadLetters: 0, unsettled: 0, unsettledOutputs: 0, connection: { connected: true, disconnects: 0, reconnects: 0, disconnectedMs: 0 } });
+    expect(run.stats.snapshot()).toEqual({
+      received: { 'greet.in': 2 },
+      published: { 'greet.out': 2 },
+      deadLetters: 0,
+      unsettled: 0,
+      unsettledOutputs: 0,
+      connection: { connected: true, disconnects: 0, reconnects: 0, disconnectedMs: 0 },
+    });
   });
 
   it('dead-letters undecodable input with its original bytes, subject and reason, and carries on', async () => {
     const transport = new LocalTransport();
     const dlq = record(transport, 'sluice.dlq.greeter');
     const out = record(transport, 'greet.out');
-    const { run } = await start(defineTopology('greeter', (t) => t.source('greet.in').pipe(t.sink('greet.out'))), transport);
+    const { run } = await start(
+      defineTopology('greeter', (t) => t.source('greet.in').pipe(t.sink('greet.out'))),
+      transport,
+    );
     const bad = new Uint8Array([0x92, 0x01]); // an array of two holding one item: truncated
     transport.publish('greet.in', bad);
     transport.publish('greet.in', new TextEncoder().encode('{"a":'), { headers: { 'Content-Type': 'application/json' } });
@@ -76,7 +91,12 @@ describe('runTopology', () => {
     const dlq = record(transport, 'sluice.dlq.enc');
     const out = record(transport, 'enc.out');
     const { run } = await start(
-      defineTopology('enc', (t) => t.source<number>('enc.in').pipe(map((e) => (e.data === 1 ? { n: 1n } : { n: e.data })), t.sink('enc.out', { codec: jsonCodec }))),
+      defineTopology('enc', (t) =>
+        t.source<number>('enc.in').pipe(
+          map((e) => (e.data === 1 ? { n: 1n } : { n: e.data })),
+          t.sink('enc.out', { codec: jsonCodec }),
+        ),
+      ),
       transport,
     );
     transport.publish('enc.in', msgpackCodec.encode(1));
@@ -90,7 +110,11 @@ describe('runTopology', () => {
   });
 
   it('stops after durationMs with reason "duration"', async () => {
-    const { run } = await start(defineTopology('timed', (t) => t.source('x.in')), undefined, { durationMs: 50 });
+    const { run } = await start(
+      defineTopology('timed', (t) => t.source('x.in')),
+      undefined,
+      { durationMs: 50 },
+    );
     const exit = await run.done;
     expect(exit.reason).toBe('duration');
     expect(exit.elapsedMs).toBeGreaterThanOrEqual(45);
@@ -118,7 +142,10 @@ describe('runTopology', () => {
       defineTopology('drain', (t) => {
         t.onStop(() => void order.push('hook'));
         return [
-          interval(1, t.scheduler).pipe(t.untilStopped(), map(() => t.publish('d.in', ++generated))),
+          interval(1, t.scheduler).pipe(
+            t.untilStopped(),
+            map(() => t.publish('d.in', ++generated)),
+          ),
           t.source<number>('d.in').pipe(t.sink('d.out')),
         ];
       }),
@@ -137,7 +164,11 @@ describe('runTopology', () => {
   });
 
   it('cuts off a pipeline that does not complete within drainTimeoutMs', async () => {
-    const { run } = await start(defineTopology('stuck', () => NEVER), undefined, { drainTimeoutMs: 20 });
+    const { run } = await start(
+      defineTopology('stuck', () => NEVER),
+      undefined,
+      { drainTimeoutMs: 20 },
+    );
     expect((await run.stop()).reason).toBe('stopped');
   });
 
@@ -158,7 +189,12 @@ describe('runTopology', () => {
   it('rejects and closes the transport when the builder throws', async () => {
     const transport = new LocalTransport();
     await expect(
-      runTopology(defineTopology('throws', () => { throw new Error('bad wiring'); }), { transport, logger: silent }),
+      runTopology(
+        defineTopology('throws', () => {
+          throw new Error('bad wiring');
+        }),
+        { transport, logger: silent },
+      ),
     ).rejects.toThrow('bad wiring');
     expect(() => transport.publish('a', new Uint8Array())).toThrow(/closed/);
   });
@@ -173,7 +209,9 @@ describe('runTopology drain (property)', () => {
   it('everything received before stop() is published before stop() resolves, even with async work in flight', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ count: fc.integer({ min: 0, max: 40 }), delayMs: fc.integer({ min: 0, max: 15 }), pauseMs: fc.integer({ min: 0, max: 5 }) }), { maxLength: 6 }),
+        fc.array(fc.record({ count: fc.integer({ min: 0, max: 40 }), delayMs: fc.integer({ min: 0, max: 15 }), pauseMs: fc.integer({ min: 0, max: 5 }) }), {
+          maxLength: 6,
+        }),
         async (bursts) => {
           const transport = new LocalTransport();
           const run = await runTopology(

@@ -17,7 +17,12 @@ describe('topology micro service (real nats-server)', () => {
     const input = `${name}.in`;
     const transport = await NatsTransport.connect({ servers: server().url });
     const run = await runTopology(
-      defineTopology(name, (t) => t.source<number>(input).pipe(map((e) => e.data * 2), t.sink(`${name}.out`))),
+      defineTopology(name, (t) =>
+        t.source<number>(input).pipe(
+          map((e) => e.data * 2),
+          t.sink(`${name}.out`),
+        ),
+      ),
       { transport, logger: pino({ level: 'silent' }), allowControl: true },
     );
     const client = await NatsTransport.connect({ servers: server().url });
@@ -27,18 +32,31 @@ describe('topology micro service (real nats-server)', () => {
       client.publish(input, new Uint8Array([0x92, 0x01]));
       await client.flush();
       const ask = async (subject: string, body = '') =>
-        JSON.parse(new TextDecoder().decode((await client.request(subject, new TextEncoder().encode(body), { timeoutMs: 5000 })).data)) as Record<string, unknown>;
+        JSON.parse(new TextDecoder().decode((await client.request(subject, new TextEncoder().encode(body), { timeoutMs: 5000 })).data)) as Record<
+          string,
+          unknown
+        >;
       let stats: Record<string, unknown> = {};
       for (let i = 0; i < 50 && stats.deadLetters !== 1; i++) stats = await ask(serviceSubject(name, 'stats'));
       expect(stats).toMatchObject({ received: { [input]: 2 }, published: { [`${name}.out`]: 1 }, deadLetters: 1 });
-      expect(await ask(serviceSubject(name, 'describe'))).toMatchObject({ nodes: [{ kind: 'source', subject: input }, { kind: 'sink', subject: `${name}.out` }] });
+      expect(await ask(serviceSubject(name, 'describe'))).toMatchObject({
+        nodes: [
+          { kind: 'source', subject: input },
+          { kind: 'sink', subject: `${name}.out` },
+        ],
+      });
       const dead = await ask(serviceSubject(name, 'dead-letters'), '{"limit":5}');
       expect(dead).toMatchObject({ stream: `SLUICE_DLQ_${name}`, messages: 1, recent: [{ seq: 1, subject: input, error: { name: 'DecodeError' } }] });
 
       const replays: number[] = [];
       const replaySub = client.subscribe(input).subscribe((e) => replays.push(e.data.length));
       await client.flush();
-      expect(await ask(serviceSubject(name, 'replay'), '{"fromSeq":1}')).toMatchObject({ replayed: 1, skipped: 0, failed: [], records: [{ seq: 1, subject: input, attempt: 1 }] });
+      expect(await ask(serviceSubject(name, 'replay'), '{"fromSeq":1}')).toMatchObject({
+        replayed: 1,
+        skipped: 0,
+        failed: [],
+        records: [{ seq: 1, subject: input, attempt: 1 }],
+      });
       await client.flush();
       expect(replays).toEqual([2]); // the original two bytes, on the original subject
       replaySub.unsubscribe();

@@ -35,7 +35,14 @@ describe('startMetricsServer', () => {
         t.sink('out.x', { durable: true }),
       ),
     );
-    const running = await runTopology(topology, { transport, logger: silent, report: () => undefined, closeTransport: false, service: false, statsObserver: metrics.observer });
+    const running = await runTopology(topology, {
+      transport,
+      logger: silent,
+      report: () => undefined,
+      closeTransport: false,
+      service: false,
+      statsObserver: metrics.observer,
+    });
     open.push(running);
     metrics.attach(running.stats);
     await until(async () => (await transport.streamState('OUT')).messages === 10, { what: '10 outputs' });

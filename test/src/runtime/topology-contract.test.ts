@@ -15,7 +15,12 @@ import { ReservedSchema, ReserveSchema } from '../../../topologies/inventory-sch
 
 const Order = z.object({ orderId: z.string(), sku: z.string(), placedAt: z.number().int() });
 const Reserved = z.object({ orderId: z.string(), left: z.number().int() });
-const counter = actor<{ n: number }, z.infer<typeof Order>>({ name: 'counter', key: (e) => e.data.sku, initial: () => ({ n: 0 }), handle: (s) => ({ n: s.n + 1 }) });
+const counter = actor<{ n: number }, z.infer<typeof Order>>({
+  name: 'counter',
+  key: (e) => e.data.sku,
+  initial: () => ({ n: 0 }),
+  handle: (s) => ({ n: s.n + 1 }),
+});
 
 // The stock actor read straight from its input stream, as `actorTopology` runs one actor.
 const stockActorTopology = actorTopology('stock', inventory(), {
@@ -25,7 +30,8 @@ const stockActorTopology = actorTopology('stock', inventory(), {
   schemas: { 'shop.stock.reserve': ReserveSchema, 'shop.stock.reserved': ReservedSchema },
 });
 
-const find = (subjects: readonly ContractSubject[], subject: string, direction?: string) => subjects.find((s) => s.subject === subject && (direction === undefined || s.direction === direction));
+const find = (subjects: readonly ContractSubject[], subject: string, direction?: string) =>
+  subjects.find((s) => s.subject === subject && (direction === undefined || s.direction === direction));
 
 describe('describeContract', () => {
   it('a pipeline: inputs and outputs with payload schemas, headers and guarantees; the runtime dead letters', () => {
@@ -36,23 +42,51 @@ describe('describeContract', () => {
     const c = describeContract(topology);
     expect(c.format).toBe('sluice.describe/1');
     expect(find(c.subjects, 'pipe.core')).toMatchObject({ direction: 'in', transport: 'core', guarantee: 'at-most-once', payload: { type: 'object' } });
-    expect(find(c.subjects, 'pipe.in.b')).toMatchObject({ direction: 'in', transport: 'jetstream', stream: 'PIPE', consumer: 'sluice_pipe_PIPE', guarantee: 'at-least-once' });
+    expect(find(c.subjects, 'pipe.in.b')).toMatchObject({
+      direction: 'in',
+      transport: 'jetstream',
+      stream: 'PIPE',
+      consumer: 'sluice_pipe_PIPE',
+      guarantee: 'at-least-once',
+    });
     const out = find(c.subjects, 'pipe.out')!;
     expect(out).toMatchObject({ direction: 'out', transport: 'jetstream', stream: 'PIPE_OUT', guarantee: 'exactly-once' });
     expect(out.headers.map((h) => h.name)).toEqual(['Content-Type', 'Nats-Msg-Id', 'Sluice-Event-Time', 'Sluice-Key', '*']);
     expect((out.payload!.properties as Record<string, { type: string }>)['placedAt']!.type).toBe('integer');
     expect(find(c.subjects, 'pipe.core-out')).toMatchObject({ direction: 'out', transport: 'core', guarantee: 'at-most-once' });
-    expect(find(c.subjects, deadLetterSubject('pipe'))).toMatchObject({ direction: 'dead-letter', stream: 'SLUICE_DLQ_pipe', payload: { required: expect.arrayContaining(['v', 'subject', 'payload', 'error', 'failedAt']) } });
-    expect(c.streams).toEqual(expect.arrayContaining([{ name: 'PIPE', subjects: ['pipe.in.a', 'pipe.in.b'] }, { name: 'PIPE_OUT', subjects: ['pipe.out'] }, { name: 'SLUICE_DLQ_pipe', subjects: ['sluice.dlq.pipe', 'sluice.dlq.pipe.>'] }]));
-    expect(c.subjects.filter((s) => s.part === 'service').map((s) => s.subject)).toEqual(['sluice.svc.pipe.stats', 'sluice.svc.pipe.describe', 'sluice.svc.pipe.dead-letters', 'sluice.svc.pipe.dead-letter', 'sluice.svc.pipe.replay', '$SRV.>']);
+    expect(find(c.subjects, deadLetterSubject('pipe'))).toMatchObject({
+      direction: 'dead-letter',
+      stream: 'SLUICE_DLQ_pipe',
+      payload: { required: expect.arrayContaining(['v', 'subject', 'payload', 'error', 'failedAt']) },
+    });
+    expect(c.streams).toEqual(
+      expect.arrayContaining([
+        { name: 'PIPE', subjects: ['pipe.in.a', 'pipe.in.b'] },
+        { name: 'PIPE_OUT', subjects: ['pipe.out'] },
+        { name: 'SLUICE_DLQ_pipe', subjects: ['sluice.dlq.pipe', 'sluice.dlq.pipe.>'] },
+      ]),
+    );
+    expect(c.subjects.filter((s) => s.part === 'service').map((s) => s.subject)).toEqual([
+      'sluice.svc.pipe.stats',
+      'sluice.svc.pipe.describe',
+      'sluice.svc.pipe.dead-letters',
+      'sluice.svc.pipe.dead-letter',
+      'sluice.svc.pipe.replay',
+      '$SRV.>',
+    ]);
   });
 
-  it("an actor topology: its inputs, outputs, own dead letters (from actorSubjects), queries and replies", () => {
+  it('an actor topology: its inputs, outputs, own dead letters (from actorSubjects), queries and replies', () => {
     const c = describeContract(stockActorTopology);
     const dlq = actorSubjects({ topology: 'stock', actor: 'stock' }).deadLetter;
     expect(dlq).toBe('sluice.dlq.stock.stock');
     expect(find(c.subjects, dlq)).toMatchObject({ direction: 'dead-letter', part: 'actor stock', stream: 'SLUICE_DLQ_stock' });
-    expect(find(c.subjects, 'shop.stock.reserve')).toMatchObject({ direction: 'in', stream: 'SHOP_STOCK', guarantee: 'exactly-once', payload: { required: ['orderId', 'sku', 'quantity'] } });
+    expect(find(c.subjects, 'shop.stock.reserve')).toMatchObject({
+      direction: 'in',
+      stream: 'SHOP_STOCK',
+      guarantee: 'exactly-once',
+      payload: { required: ['orderId', 'sku', 'quantity'] },
+    });
     const reserved = find(c.subjects, 'shop.stock.reserved')!;
     expect(reserved).toMatchObject({ direction: 'out', stream: 'SHOP_STOCK_EVENTS', guarantee: 'exactly-once' });
     expect((reserved.payload!.properties as Record<string, { type: string }>)['expiresAt']!.type).toBe('integer');
@@ -65,11 +99,28 @@ describe('describeContract', () => {
 
   it('inventory: commands read by the actor from its own stream and events out, exactly once; the stock query; its dead letters', () => {
     const c = describeContract(inventoryTopology);
-    expect(find(c.subjects, 'shop.stock.reserve')).toMatchObject({ direction: 'in', part: 'actor stock', stream: 'SHOP_STOCK', guarantee: 'exactly-once', payload: { required: ['orderId', 'sku', 'quantity'] } });
+    expect(find(c.subjects, 'shop.stock.reserve')).toMatchObject({
+      direction: 'in',
+      part: 'actor stock',
+      stream: 'SHOP_STOCK',
+      guarantee: 'exactly-once',
+      payload: { required: ['orderId', 'sku', 'quantity'] },
+    });
     expect(find(c.subjects, 'shop.stock.restock')).toMatchObject({ direction: 'in', payload: { required: ['sku', 'quantity'] } });
-    expect(find(c.subjects, 'shop.stock.reserved')).toMatchObject({ direction: 'out', part: 'actor stock', stream: 'SHOP_STOCK_EVENTS', guarantee: 'exactly-once', payload: { required: ['orderId', 'sku', 'quantity', 'available', 'expiresAt'] } });
+    expect(find(c.subjects, 'shop.stock.reserved')).toMatchObject({
+      direction: 'out',
+      part: 'actor stock',
+      stream: 'SHOP_STOCK_EVENTS',
+      guarantee: 'exactly-once',
+      payload: { required: ['orderId', 'sku', 'quantity', 'available', 'expiresAt'] },
+    });
     expect(find(c.subjects, 'sluice.actor.inventory.stock.*.tell', 'in')).toMatchObject({ stream: 'SHOP_STOCK' });
-    expect(find(c.subjects, 'shop.stock.query', 'request')).toMatchObject({ part: 'respond shop.stock.query', transport: 'core', guarantee: 'at-most-once', payload: { required: ['sku'] } });
+    expect(find(c.subjects, 'shop.stock.query', 'request')).toMatchObject({
+      part: 'respond shop.stock.query',
+      transport: 'core',
+      guarantee: 'at-most-once',
+      payload: { required: ['sku'] },
+    });
     expect(find(c.subjects, 'sluice.dlq.inventory.stock', 'dead-letter')).toMatchObject({ part: 'actor stock', stream: 'SLUICE_DLQ_inventory' });
     // No hand-over, and nothing reads the events back (emits.readBack: false): no stream consumer at all.
     expect(c.nodes.filter((n) => n.kind === 'stream' || n.kind === 'sink')).toEqual([]);
@@ -84,7 +135,13 @@ describe('describeContract', () => {
         { name: 'daily', deadLetterSubject: 'mix.batch.dead', emits: { stream: 'MIX_LEDGER', subjects: ['mix.ledger'] }, flush: () => undefined },
         { values: orders, triggers: t.source('mix.close') },
       );
-      return [events.pipe(map((e) => e.data), t.sink('mix.count')), batch];
+      return [
+        events.pipe(
+          map((e) => e.data),
+          t.sink('mix.count'),
+        ),
+        batch,
+      ];
     });
     const c = describeContract(topology);
     const by = (d: string) => c.subjects.filter((s) => s.direction === d).map((s) => s.subject);
@@ -93,7 +150,12 @@ describe('describeContract', () => {
     expect(by('dead-letter')).toEqual(['sluice.dlq.mix.counter', 'mix.batch.dead', 'sluice.dlq.mix', 'sluice.dlq.mix.$replayed']);
     expect(find(c.subjects, 'mix.batch.dead')!.stream).toBeUndefined(); // a subject of its own, outside SLUICE_DLQ_mix
     expect(by('internal')).toEqual(
-      expect.arrayContaining(['sluice.actor.mix.counter.*.tell', 'sluice.actor.mix.counter.*.timer', 'sluice.batch.mix.daily.in', 'sluice.batch.mix.daily.trigger']),
+      expect.arrayContaining([
+        'sluice.actor.mix.counter.*.tell',
+        'sluice.actor.mix.counter.*.timer',
+        'sluice.batch.mix.daily.in',
+        'sluice.batch.mix.daily.trigger',
+      ]),
     );
     expect(find(c.subjects, 'sluice.batch.mix.daily.in', 'internal')).toMatchObject({ stream: 'SLUICE_BATCH_mix_daily' });
     expect(find(c.subjects, 'mix.events.reserved')).toMatchObject({ stream: 'MIX_EVENTS', payload: { required: ['orderId', 'left'] } });
@@ -109,11 +171,16 @@ describe('describeContract: responders, schedules, file sinks, hand-made publish
   };
   const topology = defineTopology('parts', (t) => {
     t.respond('parts.ask', () => 1, { deadlineMs: 10, fallback: () => 0 });
-    const nightly = t.schedule('nightly', '0 2 * * *', { tz: 'Europe/London', catchUp: 'all', overlap: 'queue' }).pipe(t.sink('parts.nightly', { durable: true, stream: 'PARTS_OUT' }));
+    const nightly = t
+      .schedule('nightly', '0 2 * * *', { tz: 'Europe/London', catchUp: 'all', overlap: 'queue' })
+      .pipe(t.sink('parts.nightly', { durable: true, stream: 'PARTS_OUT' }));
     const lines = t.stream('PARTS', 'parts.lines');
     return [
       nightly,
-      lines.pipe(microBatch({ maxCount: 10, maxWaitMs: 1_000, groups: { store: noStore, name: 'recorded' } }), fileSink({ dir: 'out/recorded', format: 'csv', columns: ['a'], name: 'recorded' })),
+      lines.pipe(
+        microBatch({ maxCount: 10, maxWaitMs: 1_000, groups: { store: noStore, name: 'recorded' } }),
+        fileSink({ dir: 'out/recorded', format: 'csv', columns: ['a'], name: 'recorded' }),
+      ),
       lines.pipe(microBatch({ maxCount: 10, maxWaitMs: 1_000 }), fileSink({ dir: 'out/plain', format: 'ndjson', name: 'plain' })),
     ];
   });

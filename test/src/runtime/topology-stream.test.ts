@@ -51,7 +51,10 @@ describe('t.stream: at-least-once by default', () => {
     expect(seen.map((h) => h['Nats-Msg-Id'])).toEqual(['copy.out.x.IN:1.0', 'copy.out.x.IN:2.0', 'copy.out.x.IN:4.0', 'copy.out.x.IN:5.0']);
     await run.stop();
     // A second run of the same topology resumes after what was settled: nothing is read again.
-    const again = await start(defineTopology('copy', (t) => t.stream('IN', 'in.>').pipe(t.sink('out.x', { durable: true }))), transport);
+    const again = await start(
+      defineTopology('copy', (t) => t.stream('IN', 'in.>').pipe(t.sink('out.x', { durable: true }))),
+      transport,
+    );
     await new Promise((r) => setTimeout(r, 100));
     expect(again.stats.total('received')).toBe(0);
     expect(await outputs(transport)).toBe(4);
@@ -135,7 +138,12 @@ describe('t.stream: at-least-once by default', () => {
     const warnings: string[] = [];
     const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
     const run = await runTopology(
-      defineTopology('leaky', (t) => t.stream('IN', 'in.>').pipe(mergeMap((e) => timer(1).pipe(map(() => e))), t.sink('leaky.out'))),
+      defineTopology('leaky', (t) =>
+        t.stream('IN', 'in.>').pipe(
+          mergeMap((e) => timer(1).pipe(map(() => e))),
+          t.sink('leaky.out'),
+        ),
+      ),
       { transport, logger, report: () => undefined, closeTransport: false, service: false },
     );
     runs.push(run);
@@ -143,7 +151,7 @@ describe('t.stream: at-least-once by default', () => {
     expect(warnings.filter((w) => w.includes('after its input was acknowledged'))).toHaveLength(1);
   });
 
-  it("ordered: true reads from startSeq and acknowledges nothing (the old at-most-once read)", async () => {
+  it('ordered: true reads from startSeq and acknowledges nothing (the old at-most-once read)', async () => {
     const transport = new LocalTransport();
     await seed(transport, 4);
     const got: number[] = [];
@@ -177,7 +185,10 @@ describe('t.stream: a stage that throws', () => {
     const exit = await failing.done;
     expect(exit.reason).toBe('failed');
     const seen: number[] = [];
-    await start(defineTopology('throws', (t) => t.stream<{ i: number }>('IN', 'in.>').pipe(map((e) => seen.push(e.data.i)))), transport);
+    await start(
+      defineTopology('throws', (t) => t.stream<{ i: number }>('IN', 'in.>').pipe(map((e) => seen.push(e.data.i)))),
+      transport,
+    );
     await until(() => seen.includes(2));
     expect(seen).not.toContain(1);
   });

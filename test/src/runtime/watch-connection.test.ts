@@ -35,11 +35,15 @@ describe('broker outages: logged, counted, and the window a core-subject source 
 
       const down = lines.find((l) => l.msg.startsWith('disconnected from the broker'))!;
       expect(down.level).toBe(40);
-      expect(down.msg).toBe('disconnected from the broker: core-subject sources miss whatever is published until the reconnect (JetStream sources resume where they were)');
+      expect(down.msg).toBe(
+        'disconnected from the broker: core-subject sources miss whatever is published until the reconnect (JetStream sources resume where they were)',
+      );
       expect(down.coreSources).toEqual(['outage.in']);
       const up = lines.find((l) => l.msg.startsWith('reconnected after'))!;
       expect(up.level).toBe(40);
-      expect(up.msg).toBe(`reconnected after ${up.downMs} ms: core-subject sources missed whatever was published from ${up.disconnectedAt} to ${up.reconnectedAt} (core NATS keeps nothing, so the count is unknown)`);
+      expect(up.msg).toBe(
+        `reconnected after ${up.downMs} ms: core-subject sources missed whatever was published from ${up.disconnectedAt} to ${up.reconnectedAt} (core NATS keeps nothing, so the count is unknown)`,
+      );
       expect(up.disconnectedAt).toBe(down.disconnectedAt);
       expect(up.downMs).toBeGreaterThanOrEqual(500);
       expect(Date.parse(up.reconnectedAt!) - Date.parse(up.disconnectedAt!)).toBe(up.downMs);

@@ -25,7 +25,15 @@ describe('checkPayload', () => {
   });
 
   it('names the subject, the stream position and each failing field path', () => {
-    const bad = { orderId: 'o1', items: [{ sku: 'A', qty: 1 }, { sku: 'B', qty: 1 }, { sku: 3, qty: 1.5 }], placedAt: 1 };
+    const bad = {
+      orderId: 'o1',
+      items: [
+        { sku: 'A', qty: 1 },
+        { sku: 'B', qty: 1 },
+        { sku: 3, qty: 1.5 },
+      ],
+      placedAt: 1,
+    };
     let error: unknown;
     try {
       checkPayload(Order, bad, origin);
@@ -36,7 +44,9 @@ describe('checkPayload', () => {
     expect(error).toBeInstanceOf(TerminalError); // not retried: the same bytes never become valid
     const e = error as PayloadSchemaError;
     expect(e.name).toBe('PayloadSchemaError');
-    expect(e.message).toBe("payload on subject 'shop.orders.web' (stream ORDERS, seq 7) does not match its schema: items[2].sku: expected string, received number; items[2].qty: expected int, received number");
+    expect(e.message).toBe(
+      "payload on subject 'shop.orders.web' (stream ORDERS, seq 7) does not match its schema: items[2].sku: expected string, received number; items[2].qty: expected int, received number",
+    );
     expect(e.issues).toHaveLength(2);
   });
 
@@ -92,6 +102,9 @@ describe('jsonSchemaOf', () => {
   it('takes the JSON Schema given alongside a schema of another library, and has none otherwise', () => {
     expect(jsonSchemaOf(positive)).toBeUndefined();
     expect(jsonSchemaOf(positive, { type: 'number', exclusiveMinimum: 0 })).toEqual({ type: 'number', exclusiveMinimum: 0 });
-    expect(jsonSchemasBySubject({ a: positive, b: z.string() }, { a: { type: 'number' } })).toEqual({ a: { type: 'number' }, b: expect.objectContaining({ type: 'string' }) });
+    expect(jsonSchemasBySubject({ a: positive, b: z.string() }, { a: { type: 'number' } })).toEqual({
+      a: { type: 'number' },
+      b: expect.objectContaining({ type: 'string' }),
+    });
   });
 });

@@ -34,7 +34,10 @@ function tracked(store: StateStore): { store: StateStore; idle: () => Promise<vo
     transactionAsync: (fn) => {
       const p = store.transactionAsync(fn);
       pending.add(p);
-      p.then(() => pending.delete(p), () => pending.delete(p));
+      p.then(
+        () => pending.delete(p),
+        () => pending.delete(p),
+      );
       return p;
     },
   };
@@ -150,10 +153,7 @@ describe('GroupLog', () => {
  * with a failure may still have been stored (a timeout); at a crash, each publish in flight was
  * stored or not. Cuts are by count only, so the grouping is a function of the input order.
  */
-type Step =
-  | { kind: 'deliver'; n: number }
-  | { kind: 'answer'; pick: number; ok: boolean; stored: boolean }
-  | { kind: 'crash'; stored: boolean[] };
+type Step = { kind: 'deliver'; n: number } | { kind: 'answer'; pick: number; ok: boolean; stored: boolean } | { kind: 'crash'; stored: boolean[] };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ kind: fc.constant('deliver' as const), n: fc.integer({ min: 1, max: 4 }) }) },
@@ -183,13 +183,11 @@ async function simulate(base: StateStore, inputs: number, maxCount: number, step
 
   const start = (): void => {
     input = new Subject<number>();
-    sub = input
-      .pipe(microBatch({ maxCount, maxWaitMs: 1_000_000, scheduler, groups: { store, name: 'sim' } }))
-      .subscribe((batch) => {
-        const held = holdCurrent()!;
-        expect(held.replayStable).toBe(true);
-        publishes.push({ id: `${held.key}.${held.nextOutputIndex('out')}`, members: batch, held });
-      });
+    sub = input.pipe(microBatch({ maxCount, maxWaitMs: 1_000_000, scheduler, groups: { store, name: 'sim' } })).subscribe((batch) => {
+      const held = holdCurrent()!;
+      expect(held.replayStable).toBe(true);
+      publishes.push({ id: `${held.key}.${held.nextOutputIndex('out')}`, members: batch, held });
+    });
   };
   const store1 = (id: string, members: number[]): void => {
     if (!stored.has(id)) stored.set(id, members);
@@ -266,20 +264,30 @@ async function simulate(base: StateStore, inputs: number, maxCount: number, step
 describe('recorded micro-batches across crashes (property, real LMDB)', () => {
   it('every input lands in exactly one published group, and the groups and ids are those of a run without crashes', { timeout: 120_000 }, async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 30 }), fc.integer({ min: 1, max: 6 }), fc.array(stepArb, { maxLength: 60 }), async (inputs, maxCount, steps) => {
-        const crashed = await simulate(freshStore(), inputs, maxCount, steps);
-        const calm = await simulate(freshStore(), inputs, maxCount, steps.filter((s) => s.kind !== 'crash'));
-        const seen = new Map<number, string>();
-        for (const [id, members] of crashed.stored) {
-          for (const m of members) {
-            expect(seen.get(m), `input ${m} published in ${seen.get(m)} and ${id}`).toBeUndefined();
-            seen.set(m, id);
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(stepArb, { maxLength: 60 }),
+        async (inputs, maxCount, steps) => {
+          const crashed = await simulate(freshStore(), inputs, maxCount, steps);
+          const calm = await simulate(
+            freshStore(),
+            inputs,
+            maxCount,
+            steps.filter((s) => s.kind !== 'crash'),
+          );
+          const seen = new Map<number, string>();
+          for (const [id, members] of crashed.stored) {
+            for (const m of members) {
+              expect(seen.get(m), `input ${m} published in ${seen.get(m)} and ${id}`).toBeUndefined();
+              seen.set(m, id);
+            }
           }
-        }
-        expect(seen.size).toBe(inputs);
-        expect(crashed.acked.size).toBe(inputs);
-        expect([...crashed.stored].sort()).toEqual([...calm.stored].sort());
-      }),
+          expect(seen.size).toBe(inputs);
+          expect(crashed.acked.size).toBe(inputs);
+          expect([...crashed.stored].sort()).toEqual([...calm.stored].sort());
+        },
+      ),
       { numRuns: Number(process.env.PROP_RUNS ?? 60) },
     );
   });

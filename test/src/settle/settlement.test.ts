@@ -112,13 +112,16 @@ describe('Settlement', () => {
  * publish has answered and the open batch is cut, every input is settled exactly once — failed
  * exactly when some publish it contributed to failed.
  */
-type Action =
-  | { kind: 'input'; route: 'filter' | 'sink' | 'batch' | 'sink+batch' }
-  | { kind: 'cut' }
-  | { kind: 'answer'; pick: number; ok: boolean };
+type Action = { kind: 'input'; route: 'filter' | 'sink' | 'batch' | 'sink+batch' } | { kind: 'cut' } | { kind: 'answer'; pick: number; ok: boolean };
 
 const action: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('input' as const), route: fc.constantFrom('filter' as const, 'sink' as const, 'batch' as const, 'sink+batch' as const) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('input' as const),
+      route: fc.constantFrom('filter' as const, 'sink' as const, 'batch' as const, 'sink+batch' as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('cut' as const) }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('answer' as const), pick: fc.nat(), ok: fc.boolean() }) },
 );

@@ -64,7 +64,10 @@ describe('lmdbBatchBuffer', () => {
   it('finishes a release interrupted by a crash when reopened', async () => {
     const store = tempStore();
     const buf = lmdbBatchBuffer<ContractValue>({ store, name: 'crash' });
-    buf.appendAll([{ id: 'a', seq: 1 }, { id: 'b', seq: 2 }]);
+    buf.appendAll([
+      { id: 'a', seq: 1 },
+      { id: 'b', seq: 2 },
+    ]);
     buf.seal();
     const ns = batchBufferLayout.namespace('crash');
     // What a crash right after the release mark leaves behind.

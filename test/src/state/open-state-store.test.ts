@@ -5,7 +5,14 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../../src/errors.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
-import { InvalidNamespaceError, StateDirectoryError, StateDirectoryInUseError, StateFullError, StateMapFullError, UnsupportedStateDirectoryError } from '../../../src/state/state-errors.js';
+import {
+  InvalidNamespaceError,
+  StateDirectoryError,
+  StateDirectoryInUseError,
+  StateFullError,
+  StateMapFullError,
+  UnsupportedStateDirectoryError,
+} from '../../../src/state/state-errors.js';
 import type { StateStore } from '../../../src/state/types.js';
 
 const dirs: string[] = [];
@@ -152,7 +159,9 @@ describe('openStateStore', () => {
     for (const dir of ['/proc', '/proc/sluice-state/orders']) {
       const started = Date.now();
       expect(() => openStateStore({ dir, topology: 't' })).toThrow(UnsupportedStateDirectoryError);
-      expect(() => openStateStore({ dir, topology: 't' })).toThrow(`state directory '${dir}' is unusable: it is on a proc filesystem, which cannot hold an LMDB store: set SLUICE_STATE_DIR (or stateDir) to a directory on a local disk`);
+      expect(() => openStateStore({ dir, topology: 't' })).toThrow(
+        `state directory '${dir}' is unusable: it is on a proc filesystem, which cannot hold an LMDB store: set SLUICE_STATE_DIR (or stateDir) to a directory on a local disk`,
+      );
       expect(Date.now() - started).toBeLessThan(1_000);
     }
   });
@@ -163,7 +172,9 @@ describe('openStateStore', () => {
     // pid 1 is alive and not this process; without a start time only its liveness counts.
     writeFileSync(ownerFile, JSON.stringify({ pid: 1 }));
     expect(() => openStateStore({ dir, topology: 't' })).toThrow(StateDirectoryInUseError);
-    expect(() => openStateStore({ dir, topology: 't' })).toThrow(`state directory '${dir}' is unusable: process 1 has it open (one process per state directory)`);
+    expect(() => openStateStore({ dir, topology: 't' })).toThrow(
+      `state directory '${dir}' is unusable: process 1 has it open (one process per state directory)`,
+    );
     // A pid that no longer runs: a crashed owner.
     writeFileSync(ownerFile, JSON.stringify({ pid: 2 ** 22 + 17 }));
     const store = openStateStore({ dir, topology: 't' });

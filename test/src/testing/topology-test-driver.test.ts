@@ -7,7 +7,10 @@ import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { startTestDriver, TopologyFailedError, UnconsumedInputError, type TopologyTestDriver } from '../../../src/testing/index.js';
 
 const greeter = defineTopology('greeter', (t) =>
-  t.source<string>('greet.in').pipe(map((e) => `hello ${e.data}`), t.sink('greet.out')),
+  t.source<string>('greet.in').pipe(
+    map((e) => `hello ${e.data}`),
+    t.sink('greet.out'),
+  ),
 );
 
 const drivers: TopologyTestDriver[] = [];
@@ -60,7 +63,10 @@ describe('startTestDriver', () => {
     drivers.push(driver);
     driver.input<number>('parts.in').publish(1);
     const dead = await driver.deadLetters();
-    expect(dead.map((d) => [d.operator, d.error.message])).toEqual([['actor:counter', 'part 1'], ['topology:parts', 'topology 1']]);
+    expect(dead.map((d) => [d.operator, d.error.message])).toEqual([
+      ['actor:counter', 'part 1'],
+      ['topology:parts', 'topology 1'],
+    ]);
   });
 
   it('stop() drains and reports the stats', async () => {
@@ -86,7 +92,14 @@ describe('startTestDriver: any topology, clear failures', () => {
   });
 
   it('feeds a JetStream stream source (at-least-once path) like a core subject', async () => {
-    const d = await startTestDriver(defineTopology('js', (t) => t.stream<{ n: number }>('IN', 'in.>').pipe(map((e) => e.data.n * 2), t.sink('out'))));
+    const d = await startTestDriver(
+      defineTopology('js', (t) =>
+        t.stream<{ n: number }>('IN', 'in.>').pipe(
+          map((e) => e.data.n * 2),
+          t.sink('out'),
+        ),
+      ),
+    );
     try {
       d.input('in.a').publish({ n: 21 });
       expect(await d.output('out').readAll()).toEqual([42]);
@@ -98,16 +111,20 @@ describe('startTestDriver: any topology, clear failures', () => {
 
   it("under supervision 'stop', an error in any part fails the next driver call, naming the part", async () => {
     const d = await startTestDriver(
-      defineTopology('breaks', (t) => [
-        t.source('ok.in').pipe(t.sink('ok.out')),
-        t.source<number>('bad.in').pipe(
-          map((e) => {
-            if (e.data > 1) throw new Error(`cannot take ${e.data}`);
-            return e;
-          }),
-          t.sink('bad.out'),
-        ),
-      ], { supervision: 'stop' }),
+      defineTopology(
+        'breaks',
+        (t) => [
+          t.source('ok.in').pipe(t.sink('ok.out')),
+          t.source<number>('bad.in').pipe(
+            map((e) => {
+              if (e.data > 1) throw new Error(`cannot take ${e.data}`);
+              return e;
+            }),
+            t.sink('bad.out'),
+          ),
+        ],
+        { supervision: 'stop' },
+      ),
     );
     d.input('bad.in').publish(5);
     await expect(d.settle()).rejects.toThrow("topology 'breaks' failed in pipeline 2: cannot take 5");

@@ -47,30 +47,56 @@ describe('trace context over nats', () => {
   const send = (subject: string, data: In, headers?: Record<string, string>): Promise<unknown> =>
     transport().publishDurable(`${subject}.x`, msgpackCodec.encode(data), headers !== undefined ? { headers } : {});
   const start = async (topology: Topology): Promise<RunningTopology> => {
-    const run = await runTopology(topology, { transport: transport(), logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false });
+    const run = await runTopology(topology, {
+      transport: transport(),
+      logger: pino({ level: 'silent' }),
+      report: () => undefined,
+      closeTransport: false,
+      service: false,
+    });
     runs.push(run);
     return run;
   };
   const outputs = async (name: string, out: string): Promise<Array<{ data: unknown; traceparent: string | undefined; tracestate: string | undefined }>> =>
-    (await readStream(transport(), `OUT_${name}_${out}`)).map((m) => ({ data: msgpackCodec.decode(m.data), traceparent: m.headers['traceparent'], tracestate: m.headers['tracestate'] }));
+    (await readStream(transport(), `OUT_${name}_${out}`)).map((m) => ({
+      data: msgpackCodec.decode(m.data),
+      traceparent: m.headers['traceparent'],
+      tracestate: m.headers['tracestate'],
+    }));
 
-  it('tracing off: plain values, envelopes and micro-batches carry their input\'s traceparent/tracestate unchanged; an input without one gets none; a dead letter carries it', async () => {
+  it("tracing off: plain values, envelopes and micro-batches carry their input's traceparent/tracestate unchanged; an input without one gets none; a dead letter carries it", async () => {
     const s = await setup(['plain', 'env', 'batch']);
     const good = (e: Envelope<In>): boolean => e.data.bad !== true;
     const run = await start(
       defineTopology(s.name, (t) => [
         // Plain values lose the envelope: the sink takes the trace from the input being settled.
-        t.stream<In>(s.stream, `${s.subject}.>`).pipe(map(assertGood), map((e) => ({ n: e.data.i })), t.sink(`${s.name}.plain`, { durable: true })),
+        t.stream<In>(s.stream, `${s.subject}.>`).pipe(
+          map(assertGood),
+          map((e) => ({ n: e.data.i })),
+          t.sink(`${s.name}.plain`, { durable: true }),
+        ),
         t.stream<In>(s.stream, `${s.subject}.>`).pipe(filter(good), t.sink(`${s.name}.env`)),
-        t.stream<In>(s.stream, `${s.subject}.>`).pipe(filter(good), microBatch({ maxCount: 2, maxWaitMs: 60_000 }), map((b) => b), t.sink(`${s.name}.batch`, { durable: true })),
+        t.stream<In>(s.stream, `${s.subject}.>`).pipe(
+          filter(good),
+          microBatch({ maxCount: 2, maxWaitMs: 60_000 }),
+          map((b) => b),
+          t.sink(`${s.name}.batch`, { durable: true }),
+        ),
       ]),
     );
     await send(s.subject, { i: 2 });
     await send(s.subject, { i: 1 }, { traceparent: TP1, tracestate: STATE });
     await send(s.subject, { i: 3, bad: true }, { traceparent: TP3 });
-    await until(async () => (await transport().streamState(`OUT_${s.name}_plain`)).messages >= 2 && (await transport().streamState(`OUT_${s.name}_batch`)).messages >= 1 && run.stats.deadLetters >= 1 && run.stats.unsettled === 0, {
-      what: 'outputs and the dead letter',
-    });
+    await until(
+      async () =>
+        (await transport().streamState(`OUT_${s.name}_plain`)).messages >= 2 &&
+        (await transport().streamState(`OUT_${s.name}_batch`)).messages >= 1 &&
+        run.stats.deadLetters >= 1 &&
+        run.stats.unsettled === 0,
+      {
+        what: 'outputs and the dead letter',
+      },
+    );
     expect(await outputs(s.name, 'plain')).toEqual([
       { data: { n: 2 }, traceparent: undefined, tracestate: undefined },
       { data: { n: 1 }, traceparent: TP1, tracestate: STATE },
@@ -95,12 +121,20 @@ describe('trace context over nats', () => {
     const exporter = new InMemorySpanExporter();
     enableTracing({ tracerProvider: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }) });
     const run = await start(
-      defineTopology(s.name, (t) => t.stream<In>(s.stream, `${s.subject}.>`).pipe(map(assertGood), map((e) => e.data.i), t.sink(`${s.name}.plain`, { durable: true }))),
+      defineTopology(s.name, (t) =>
+        t.stream<In>(s.stream, `${s.subject}.>`).pipe(
+          map(assertGood),
+          map((e) => e.data.i),
+          t.sink(`${s.name}.plain`, { durable: true }),
+        ),
+      ),
     );
     await send(s.subject, { i: 1 }, { traceparent: TP1, tracestate: STATE });
     await send(s.subject, { i: 2 });
     await send(s.subject, { i: 3, bad: true }, { traceparent: TP3 });
-    await until(async () => (await transport().streamState(`OUT_${s.name}_plain`)).messages >= 2 && run.stats.deadLetters >= 1 && run.stats.unsettled === 0, { what: 'outputs and the dead letter' });
+    await until(async () => (await transport().streamState(`OUT_${s.name}_plain`)).messages >= 2 && run.stats.deadLetters >= 1 && run.stats.unsettled === 0, {
+      what: 'outputs and the dead letter',
+    });
     // Three consumer spans (ended as each input settled) and two producer spans (ended on the acks).
     await until(() => exporter.getFinishedSpans().length >= 5, { what: 'spans ended' });
     const spans = exporter.getFinishedSpans();
@@ -116,10 +150,18 @@ describe('trace context over nats', () => {
     const consumer1 = spans.find((x) => x.name === `process ${s.subject}.x` && x.parentSpanContext?.spanId === tp1.spanId)!;
     expect(consumer1).toMatchObject({ kind: SpanKind.CONSUMER, parentSpanContext: { traceId: tp1.traceId, isRemote: true } });
     expect(consumer1.spanContext().traceState?.serialize()).toBe(STATE);
-    expect(consumer1.attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.destination.name': `${s.subject}.x`, 'messaging.message.id': `${s.stream}:1` });
+    expect(consumer1.attributes).toMatchObject({
+      'messaging.system': 'nats',
+      'messaging.destination.name': `${s.subject}.x`,
+      'messaging.message.id': `${s.stream}:1`,
+    });
     const producer1 = spans.find((x) => x.spanContext().spanId === out1.spanId)!;
     expect(producer1).toMatchObject({ name: `send ${s.name}.plain`, kind: SpanKind.PRODUCER, parentSpanContext: { spanId: consumer1.spanContext().spanId } });
-    expect(producer1.attributes).toMatchObject({ 'messaging.system': 'nats', 'messaging.destination.name': `${s.name}.plain`, 'messaging.message.id': `${s.name}.${s.name}.plain.${s.stream}:1.0` });
+    expect(producer1.attributes).toMatchObject({
+      'messaging.system': 'nats',
+      'messaging.destination.name': `${s.name}.plain`,
+      'messaging.message.id': `${s.name}.${s.name}.plain.${s.stream}:1.0`,
+    });
 
     // No traceparent in: with tracing on the input starts a trace, and its output is in it.
     const out2 = parseTraceparent(two!.traceparent)!;
@@ -130,7 +172,10 @@ describe('trace context over nats', () => {
     // The failed input's consumer span is marked failed; its dead letter keeps the traceparent it
     // arrived with (the record holds the original headers, so a replay rejoins the same trace).
     const consumer3 = spans.find((x) => x.attributes['messaging.message.id'] === `${s.stream}:3`)!;
-    expect(consumer3).toMatchObject({ status: { code: SpanStatusCode.ERROR, message: 'bad input 3' }, parentSpanContext: { spanId: parseTraceparent(TP3)!.spanId } });
+    expect(consumer3).toMatchObject({
+      status: { code: SpanStatusCode.ERROR, message: 'bad input 3' },
+      parentSpanContext: { spanId: parseTraceparent(TP3)!.spanId },
+    });
     const dead = await readStream(transport(), deadLetterStreamName(s.name));
     expect(dead[0]!.headers['traceparent']).toBe(TP3);
   });

@@ -92,17 +92,21 @@ describe('validateSubject', () => {
   it('accepts and rejects exactly what the reference does, with the same reason', () => {
     const chars = fc.constantFrom('a', 'b', '.', '.', '*', '>', ' ', '\t', '\u00a0', '**', '>>');
     fc.assert(
-      fc.property(fc.array(chars, { maxLength: 12 }).map((c) => c.join('')), fc.boolean(), (subject, wildcards) => {
-        const expected = referenceValidate(subject, wildcards);
-        let actual: string | undefined;
-        try {
-          validateSubject(subject, { wildcards });
-        } catch (err) {
-          expect(err).toBeInstanceOf(InvalidSubjectError);
-          actual = (err as Error).message;
-        }
-        expect(actual).toBe(expected === undefined ? undefined : `invalid subject '${subject}': ${expected}`);
-      }),
+      fc.property(
+        fc.array(chars, { maxLength: 12 }).map((c) => c.join('')),
+        fc.boolean(),
+        (subject, wildcards) => {
+          const expected = referenceValidate(subject, wildcards);
+          let actual: string | undefined;
+          try {
+            validateSubject(subject, { wildcards });
+          } catch (err) {
+            expect(err).toBeInstanceOf(InvalidSubjectError);
+            actual = (err as Error).message;
+          }
+          expect(actual).toBe(expected === undefined ? undefined : `invalid subject '${subject}': ${expected}`);
+        },
+      ),
       { numRuns: numRuns * 3 },
     );
   });

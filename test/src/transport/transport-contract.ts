@@ -114,7 +114,9 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
       it('carries headers; id comes from Nats-Msg-Id and event time from Sluice-Event-Time', async () => {
         const p = uniqueName('hdr');
         const got = collect(t.subscribe(p), 2);
-        t.publish(p, enc('a'), { headers: { 'X-Trace': 'abc', 'Content-Type': 'application/json', 'Nats-Msg-Id': 'm-1', 'Sluice-Event-Time': '1700000000000' } });
+        t.publish(p, enc('a'), {
+          headers: { 'X-Trace': 'abc', 'Content-Type': 'application/json', 'Nats-Msg-Id': 'm-1', 'Sluice-Event-Time': '1700000000000' },
+        });
         t.publish(p, enc('b'));
         const [first, second] = await got;
         expect(first?.headers).toMatchObject({ 'X-Trace': 'abc', 'Content-Type': 'application/json' });
@@ -219,7 +221,6 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
     });
 
     describe('JetStream', () => {
-
       it('ensureStream creates, is idempotent, and adds missing subjects', async () => {
         const { name, p } = await stream();
         expect(await t.streamState(name)).toEqual({ messages: 0, firstSeq: 0, lastSeq: 0 });
@@ -306,7 +307,10 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
             m.ack();
           }
         });
-        expect(got.map((m) => [m.seq, m.deliveryCount])).toEqual([[1, 1], [1, 2]]);
+        expect(got.map((m) => [m.seq, m.deliveryCount])).toEqual([
+          [1, 1],
+          [1, 2],
+        ]);
       });
 
       it('durable consume redelivers what is not acked within ackWaitMs', async () => {
@@ -315,7 +319,10 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
         const got = await collect(t.consume({ stream: name, durableName: uniqueName('d'), ackWaitMs: 400 }), 2, 10_000, (m) => {
           if (m.deliveryCount > 1) m.ack();
         });
-        expect(got.map((m) => [m.seq, m.deliveryCount])).toEqual([[1, 1], [1, 2]]);
+        expect(got.map((m) => [m.seq, m.deliveryCount])).toEqual([
+          [1, 1],
+          [1, 2],
+        ]);
       });
 
       it("consumerState: a durable consumer's lag (num_pending), unacknowledged and redelivered counts; undefined before it exists", async () => {
@@ -363,7 +370,6 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
     });
 
     describe('ordered reads (readOrdered)', () => {
-
       /** Opens a reader that records how often it said messages are available. */
       async function reader(options: Omit<OrderedReadOptions, 'onAvailable'>): Promise<{ r: OrderedReader; available: () => number }> {
         let calls = 0;
@@ -379,7 +385,12 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
           await waitFor(() => r.size === 4);
           expect(available()).toBeGreaterThan(0);
           const first = r.take(10);
-          expect(first.map((m) => [m.seq, dec(m.data)])).toEqual([[4, '4'], [6, '6'], [8, '8'], [10, '10']]);
+          expect(first.map((m) => [m.seq, dec(m.data)])).toEqual([
+            [4, '4'],
+            [6, '6'],
+            [8, '8'],
+            [10, '10'],
+          ]);
           expect(first.map((m) => m.id)).toEqual([`${name}:4`, 'six', `${name}:8`, `${name}:10`]);
           expect(first.every((m) => m.stream === name && m.deliveryCount === 1)).toBe(true);
           expect(r.position).toBe(10);
@@ -437,7 +448,9 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
         await t.publishDurable(`${p}.x`, enc('late'));
         await new Promise((res) => setTimeout(res, 200));
         expect([r.size, available()]).toEqual([0, 0]);
-        await expect(t.readOrdered({ stream: uniqueName('MISSING'), startSeq: 1, maxBuffered: 1, onAvailable: () => undefined })).rejects.toBeInstanceOf(TransportError);
+        await expect(t.readOrdered({ stream: uniqueName('MISSING'), startSeq: 1, maxBuffered: 1, onAvailable: () => undefined })).rejects.toBeInstanceOf(
+          TransportError,
+        );
       });
     });
 
@@ -460,7 +473,8 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
         const { name, p } = await stream();
         const { pub, acks, failures } = publisher();
         try {
-          for (let i = 0; i < 50; i++) pub.publish({ subject: `${p}.${i % 3}`, data: enc(String(i)), msgId: `id-${i}`, headers: { 'X-N': String(i) } }, `m${i}`);
+          for (let i = 0; i < 50; i++)
+            pub.publish({ subject: `${p}.${i % 3}`, data: enc(String(i)), msgId: `id-${i}`, headers: { 'X-N': String(i) } }, `m${i}`);
           pub.publish({ subject: `${p}.0`, data: enc('again'), msgId: 'id-7' }, 'again');
           await waitFor(() => acks.length === 51);
           expect(acks).toEqual([...Array.from({ length: 50 }, (_, i) => [`m${i}`, false]), ['again', true]]);
@@ -510,9 +524,11 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
 
       it('a callback that throws closes the publisher and is reported to onFailure', async () => {
         const { name, p } = await stream();
-        const { pub, failures } = publisher({ beforeSend: (token) => {
-          if (token === 'm2') throw new Error('crash before m2');
-        } });
+        const { pub, failures } = publisher({
+          beforeSend: (token) => {
+            if (token === 'm2') throw new Error('crash before m2');
+          },
+        });
         for (let i = 0; i < 5; i++) pub.publish({ subject: `${p}.x`, data: enc(String(i)), msgId: `f-${i}` }, `m${i}`);
         expect(failures.map((e) => e.message)).toEqual(['crash before m2']);
         pub.publish({ subject: `${p}.x`, data: enc('after'), msgId: 'f-after' }, 'after'); // ignored

@@ -14,7 +14,11 @@ type Action =
 
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
   fc.record({ kind: fc.constant('publish' as const), count: fc.integer({ min: 1, max: 3 }) }),
-  fc.record({ kind: fc.constant('settle' as const), pick: fc.nat(), how: fc.constantFrom('ack' as const, 'nak' as const, 'nakLater' as const, 'term' as const) }),
+  fc.record({
+    kind: fc.constant('settle' as const),
+    pick: fc.nat(),
+    how: fc.constantFrom('ack' as const, 'nak' as const, 'nakLater' as const, 'term' as const),
+  }),
   fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 40_000 }) }),
   fc.constant({ kind: 'resubscribe' as const }),
 );

@@ -44,7 +44,7 @@ class Model {
 
 function readAll(stream: LocalStream, filter?: string): StoredMessage[] {
   const out: StoredMessage[] = [];
-  for (let seq = 1; ; ) {
+  for (let seq = 1; ;) {
     const { message, nextSeq } = stream.next(seq, filter, 3);
     if (message !== undefined) out.push(message);
     else if (nextSeq > stream.state().lastSeq) return out;

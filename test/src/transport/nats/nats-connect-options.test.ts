@@ -1,11 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  natsConnectOptionsFromEnv,
-  redactConnectOptions,
-  redactUrl,
-  type NatsConnectOptions,
-} from '../../../../src/transport/nats/nats-connect-options.js';
+import { natsConnectOptionsFromEnv, redactConnectOptions, redactUrl, type NatsConnectOptions } from '../../../../src/transport/nats/nats-connect-options.js';
 import { toNodeConnectionOptions } from '../../../../src/transport/nats/to-node-connection-options.js';
 import { InvalidConfigError } from '../../../../src/errors.js';
 

@@ -63,7 +63,12 @@ describe('durable consumer restart (nats-server)', () => {
       // Acks are processed by the server after the request that sent them returns.
       await waitUntil(async () => (await jsm.consumers.info(stream, 'd')).num_ack_pending === 0);
       const info = await jsm.consumers.info(stream, 'd');
-      expect({ ackPending: info.num_ack_pending, floor: info.ack_floor.stream_seq, ackWait: info.config.ack_wait, maxAckPending: info.config.max_ack_pending }).toEqual({ ackPending: 0, floor: 13, ackWait: 30_000_000_000, maxAckPending: 1000 });
+      expect({
+        ackPending: info.num_ack_pending,
+        floor: info.ack_floor.stream_seq,
+        ackWait: info.config.ack_wait,
+        maxAckPending: info.config.max_ack_pending,
+      }).toEqual({ ackPending: 0, floor: 13, ackWait: 30_000_000_000, maxAckPending: 1000 });
       expect((await jsm.consumers.list(stream).next()).map((c) => c.name)).toEqual(['d']); // no restart mark left
     } finally {
       await t.close();
@@ -90,7 +95,12 @@ describe('durable consumer restart (nats-server)', () => {
       const stream = await setUp(t, 10);
       const jsm = await t.jsm();
       // What a move leaves when it dies after the delete: only the mark, at 6.
-      await jsm.consumers.add(stream, { durable_name: restartMarkName('d'), ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: 6 });
+      await jsm.consumers.add(stream, {
+        durable_name: restartMarkName('d'),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: 6,
+      });
       expect(await firstSeqs(t, { stream, durableName: 'd', reReadUnackedWithinMs: 60_000 }, 5)).toEqual([6, 7, 8, 9, 10]);
       expect((await jsm.consumers.list(stream).next()).map((c) => c.name)).toEqual(['d']);
     } finally {
@@ -98,7 +108,7 @@ describe('durable consumer restart (nats-server)', () => {
     }
   });
 
-  it('leaves a work-queue stream\'s consumer where it is (the stream refuses the restart mark)', async () => {
+  it("leaves a work-queue stream's consumer where it is (the stream refuses the restart mark)", async () => {
     const t = await NatsTransport.connect({ servers: server().url });
     try {
       const stream = uniqueName('ORDER').toUpperCase();

@@ -69,7 +69,14 @@ describe('NatsStreamMessage', () => {
       const info = deliveryOf(m);
       const before = Date.now();
       const msg = new NatsStreamMessage(m, info.stream, info.streamSequence, info.deliveryCount, true);
-      const expected = makeEnvelope({ subject: m.subject, data: m.data, headers: fromNatsHeaders(m.headers), stream: info.stream, seq: info.streamSequence, now: () => msg.eventTime });
+      const expected = makeEnvelope({
+        subject: m.subject,
+        data: m.data,
+        headers: fromNatsHeaders(m.headers),
+        stream: info.stream,
+        seq: info.streamSequence,
+        now: () => msg.eventTime,
+      });
       expect({ ...msg }).toEqual({ ...expected, deliveryCount: 1 });
       if (i === 0) expect(msg).toMatchObject({ id: 'order-42', key: 'sku-1', eventTime: 1700000000000 });
       else {

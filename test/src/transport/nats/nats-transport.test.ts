@@ -150,9 +150,7 @@ describe('NatsTransport authentication', () => {
     await expect(NatsTransport.connect({ servers: usersServer.url, credsFile: join(dir, 'missing.creds') })).rejects.toThrow(
       /credsFile.*missing\.creds.*ENOENT/,
     );
-    await expect(NatsTransport.connect({ servers: usersServer.url, nkeySeedFile: join(dir, 'missing.nk') })).rejects.toBeInstanceOf(
-      InvalidConfigError,
-    );
+    await expect(NatsTransport.connect({ servers: usersServer.url, nkeySeedFile: join(dir, 'missing.nk') })).rejects.toBeInstanceOf(InvalidConfigError);
   });
 
   it('reports an unreachable server as a TransportError', async () => {
@@ -170,10 +168,29 @@ describe('NatsTransport over mutual TLS', () => {
     const openssl = (...args: string[]) => promisify(execFile)('openssl', args, { cwd: dir });
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
     await openssl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=sluice-test-ca');
-    for (const [name, ext] of [['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], ['client', 'extendedKeyUsage=clientAuth']] as const) {
+    for (const [name, ext] of [
+      ['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+      ['client', 'extendedKeyUsage=clientAuth'],
+    ] as const) {
       await writeFile(file(`${name}.ext`), ext);
       await openssl('req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-      await openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '1', '-extfile', `${name}.ext`);
+      await openssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `${name}.pem`,
+        '-days',
+        '1',
+        '-extfile',
+        `${name}.ext`,
+      );
     }
     server = await startTestNatsServer({
       jetstream: false,
@@ -231,7 +248,12 @@ describe('NatsTransport across a server restart', () => {
       const resets: { reason: string; nextSeq: number }[] = [];
       const reader = await t.readOrdered({ stream: 'EO', startSeq: 1, maxBuffered: 100, onAvailable: () => undefined, onReset: (r) => void resets.push(r) });
       const acks: string[] = [];
-      const pub = t.ackPublisher<string>({ onAck: (token) => void acks.push(token), onFailure: (err) => { throw err; } });
+      const pub = t.ackPublisher<string>({
+        onAck: (token) => void acks.push(token),
+        onFailure: (err) => {
+          throw err;
+        },
+      });
       try {
         await waitFor(() => reader.size === 5);
         const seqs = reader.take(100).map((m) => m.seq);

@@ -56,19 +56,25 @@ async function failure(options: NatsConnectOptions): Promise<{ message: string; 
 describe('NatsTransport.connect: each failure is one line naming the server and the reason, within seconds', () => {
   it('mTLS without a client certificate: named at once (the client alone waits its whole timeout and says "timeout")', async () => {
     const { message, ms } = await failure({ servers: mtls.url, tls: { caFile: certs.ca } });
-    expect(message).toBe(`NatsTransport(${mtls.url}) connect: the server requires a client certificate (mTLS) and none was given: use --tls-cert and --tls-key (NATS_CERT, NATS_KEY)`);
+    expect(message).toBe(
+      `NatsTransport(${mtls.url}) connect: the server requires a client certificate (mTLS) and none was given: use --tls-cert and --tls-key (NATS_CERT, NATS_KEY)`,
+    );
     expect(ms).toBeLessThan(2_000);
   });
 
   it('mTLS with a certificate from a CA the server does not trust', async () => {
     const { message, ms } = await failure({ servers: mtls.url, tls: { caFile: certs.ca, certFile: certs.strangerCert, keyFile: certs.strangerKey } });
-    expect(message).toMatch(new RegExp(`^NatsTransport\\(${mtls.url}\\) connect: the server rejected the client certificate \\(.+\\): is it signed by a CA the server trusts\\?$`));
+    expect(message).toMatch(
+      new RegExp(`^NatsTransport\\(${mtls.url}\\) connect: the server rejected the client certificate \\(.+\\): is it signed by a CA the server trusts\\?$`),
+    );
     expect(ms).toBeLessThan(2_000);
   });
 
   it("TLS mismatch: the server's certificate is not trusted without its CA", async () => {
     const { message, ms } = await failure({ servers: tls.url });
-    expect(message).toBe(`NatsTransport(${tls.url}) connect: the server's certificate is not trusted (unable to verify the first certificate): give its CA with --tls-ca (NATS_CA), and connect by a name the certificate holds`);
+    expect(message).toBe(
+      `NatsTransport(${tls.url}) connect: the server's certificate is not trusted (unable to verify the first certificate): give its CA with --tls-ca (NATS_CA), and connect by a name the certificate holds`,
+    );
     expect(ms).toBeLessThan(2_000);
   });
 
@@ -79,7 +85,9 @@ describe('NatsTransport.connect: each failure is one line naming the server and 
 
   it('wrong credentials: the server refused them, and the password is not in the message', async () => {
     const { message, ms } = await failure({ servers: users.url, user: 'alice', pass: 'not-the-password' });
-    expect(message).toBe(`NatsTransport(${users.url}) connect: the server refused the credentials (Authorization Violation); check user/password, token, creds or nkey`);
+    expect(message).toBe(
+      `NatsTransport(${users.url}) connect: the server refused the credentials (Authorization Violation); check user/password, token, creds or nkey`,
+    );
     expect(message).not.toContain('not-the-password');
     expect(ms).toBeLessThan(2_000);
   });
@@ -114,6 +122,9 @@ describe('probeNatsServer', () => {
   });
 
   it('names unreadable TLS files by path', async () => {
-    expect(await probeNatsServer(tls.url, { caFile: join(dir, 'missing.pem') }, 2_000)).toEqual({ ok: false, reason: `cannot read the TLS CA file '${join(dir, 'missing.pem')}': ENOENT` });
+    expect(await probeNatsServer(tls.url, { caFile: join(dir, 'missing.pem') }, 2_000)).toEqual({
+      ok: false,
+      reason: `cannot read the TLS CA file '${join(dir, 'missing.pem')}': ENOENT`,
+    });
   });
 });
