@@ -1,4 +1,4 @@
-import type { Observable } from 'rxjs';
+import { merge, type Observable, type ObservedValueOf } from 'rxjs';
 import type { WiringNode } from './wiring-node.js';
 
 /**
@@ -92,4 +92,9 @@ export function fileStages(observable: Observable<unknown>): { output: Observabl
     if (upstream !== undefined) queue.push(upstream);
   }
   return found;
+}
+
+/** `merge(...lanes)`, marked so that `describe` follows each lane to its source (a plain RxJS merge hides them). */
+export function mergeMarked<L extends Observable<unknown>>(lanes: readonly L[]): Observable<ObservedValueOf<L>> {
+  return markStage(merge(...lanes) as Observable<ObservedValueOf<L>>, lanes, { name: 'merge', effect: 'passes' });
 }

@@ -1,11 +1,11 @@
-import { concat, defer, EMPTY, ignoreElements, merge, mergeMap, Observable } from 'rxjs';
+import { concat, defer, EMPTY, ignoreElements, mergeMap, Observable } from 'rxjs';
 import { actorSubjects } from '../actors/actor-subjects.js';
 import { actorPart, type ActorTopologyOptions } from './actor-topology.js';
 import type { ActorDefinition } from '../actors/types.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { TopologyContext, WiringNode } from './types.js';
-import { markStage } from '../observe/lineage.js';
+import { mergeMarked } from '../observe/lineage.js';
 import { supervised } from './supervised.js';
 import { ActorSlot } from './actor-state-reader.js';
 
@@ -78,8 +78,7 @@ export function mountActor<S, M, P>(
   options: TopologyActorOptions = {},
 ): Observable<Envelope<unknown>> {
   const { ctx } = deps;
-  // Marked, unlike a plain RxJS merge, so `describe` follows each input to its source.
-  const input = isInputList(inputs) ? (inputs.length > 0 ? markStage(merge(...inputs), inputs, { name: 'merge', effect: 'passes' }) : undefined) : inputs;
+  const input = isInputList(inputs) ? (inputs.length > 0 ? mergeMarked(inputs) : undefined) : inputs;
   const subjects = actorSubjects({ topology: ctx.topologyName, actor: def.name, prefix: options.prefix });
   const streamName = options.stream ?? `SLUICE_ACTOR_${ctx.topologyName}_${def.name}`;
   const ensureInput = defer(() => ctx.transport.ensureStream({ name: streamName, subjects: subjects.streamSubjects }));

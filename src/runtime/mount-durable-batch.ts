@@ -1,8 +1,8 @@
-import { concat, defer, EMPTY, ignoreElements, map, merge, type Observable } from 'rxjs';
+import { concat, defer, EMPTY, ignoreElements, map, type Observable } from 'rxjs';
 import { durableBatch, type DurableBatchTopologyOptions } from './durable-batch-topology.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
-import { markStage } from '../observe/lineage.js';
+import { mergeMarked } from '../observe/lineage.js';
 import type { MountDeps, OutputsOf } from './mount-actor.js';
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
 import { supervised } from './supervised.js';
@@ -52,7 +52,7 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
       envelope: { ...env, raw: undefined, headers: { ...env.headers, [HEADERS.originSubject]: env.subject } },
     }));
   const lanes = [inputs.values.pipe(forward(subjects.values)), ...(inputs.triggers !== undefined ? [inputs.triggers.pipe(forward(subjects.trigger))] : [])];
-  const handOver = markStage(merge(...lanes), lanes, { name: 'merge', effect: 'passes' }).pipe(
+  const handOver = mergeMarked(lanes).pipe(
     ctx.sink(undefined, { durable: true, name: `batch-${options.name}`, subjects: [subjects.values, subjects.trigger] }),
   );
   deps.run(concat(ensureInput.pipe(ignoreElements()), handOver), `durable batch ${options.name} (hand-over)`);

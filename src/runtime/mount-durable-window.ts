@@ -1,4 +1,4 @@
-import { concat, defer, EMPTY, filter, ignoreElements, interval, map, merge, mergeMap, tap, type Observable } from 'rxjs';
+import { concat, defer, EMPTY, filter, ignoreElements, interval, map, mergeMap, tap, type Observable } from 'rxjs';
 import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { ensureError, InvalidConfigError } from '../errors.js';
@@ -8,7 +8,7 @@ import type { DurableWindowAggregate, DurableWindowCut } from '../exactly-once/d
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
 import { keyFits } from '../state/state-key.js';
 import { subjectMatches, validateSubject } from '../transport/subject.js';
-import { markStage } from '../observe/lineage.js';
+import { mergeMarked } from '../observe/lineage.js';
 import type { MountDeps, OutputsOf } from './mount-actor.js';
 import { supervised } from './supervised.js';
 
@@ -150,9 +150,7 @@ export function mountDurableWindow<T, A>(
     ),
   );
   const lanes = [values, ...closes];
-  const handOver = markStage(merge(...lanes), lanes, { name: 'merge', effect: 'passes' }).pipe(
-    ctx.sink(undefined, { durable: true, name: `window-${name}`, subjects: [subjects.values, subjects.close] }),
-  );
+  const handOver = mergeMarked(lanes).pipe(ctx.sink(undefined, { durable: true, name: `window-${name}`, subjects: [subjects.values, subjects.close] }));
   const ensureInput = defer(() => ctx.transport.ensureStream(ownStream));
   deps.run(concat(ensureInput.pipe(ignoreElements()), handOver), `durable window ${name} (hand-over)`);
 
