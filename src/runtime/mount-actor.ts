@@ -2,10 +2,11 @@ import { concat, defer, EMPTY, ignoreElements, mergeMap, Observable } from 'rxjs
 import { actorSubjects } from '../actors/actor-subjects.js';
 import { actorPart, type ActorTopologyOptions } from './actor-topology.js';
 import type { ActorDefinition } from '../actors/types.js';
-import { HEADERS, type Envelope } from '../envelope/envelope.js';
+import type { Envelope } from '../envelope/envelope.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { TopologyContext, WiringNode } from './types.js';
 import { mergeMarked } from '../observe/lineage.js';
+import { handedOver } from './hand-over.js';
 import { supervised } from './supervised.js';
 import { ActorSlot } from './actor-state-reader.js';
 
@@ -94,9 +95,7 @@ export function mountActor<S, M, P>(
           ctx.deadLetter(env, err, `actor:${def.name}`);
           return EMPTY;
         }
-        // Re-encoded from `data` (not `raw`): a stage before may have changed the data and kept the bytes.
-        const headers = { ...env.headers, [HEADERS.originSubject]: env.subject };
-        return [{ kind: 'routed' as const, to: subjects.tell(key), envelope: { ...env, raw: undefined, headers } }];
+        return [handedOver(env, subjects.tell(key))];
       }),
       ctx.sink(undefined, { durable: true, name: `actor-${def.name}`, subjects: [`${subjects.base}.*.tell`] }),
     );

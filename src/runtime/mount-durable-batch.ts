@@ -1,8 +1,8 @@
-import { concat, defer, EMPTY, ignoreElements, map, type Observable } from 'rxjs';
+import { EMPTY, map, type Observable } from 'rxjs';
 import { durableBatch, type DurableBatchTopologyOptions } from './durable-batch-topology.js';
-import { HEADERS, type Envelope } from '../envelope/envelope.js';
+import type { Envelope } from '../envelope/envelope.js';
 import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
-import { mergeMarked } from '../observe/lineage.js';
+import { handedOver, runHandOver } from './hand-over.js';
 import type { MountDeps, OutputsOf } from './mount-actor.js';
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
 import { supervised } from './supervised.js';
@@ -44,18 +44,19 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
   const { ctx } = deps;
   const subjects = durableBatchSubjects(ctx.topologyName, options.name);
   const streamName = options.stream ?? `SLUICE_BATCH_${ctx.topologyName}_${options.name}`;
-  const ensureInput = defer(() => ctx.transport.ensureStream({ name: streamName, subjects: [subjects.values, subjects.trigger] }));
-  const forward = (to: string) =>
-    map((env: Envelope<unknown>) => ({
-      kind: 'routed' as const,
-      to,
-      envelope: { ...env, raw: undefined, headers: { ...env.headers, [HEADERS.originSubject]: env.subject } },
-    }));
+  const forward = (to: string) => map((env: Envelope<unknown>) => handedOver(env, to));
   const lanes = [inputs.values.pipe(forward(subjects.values)), ...(inputs.triggers !== undefined ? [inputs.triggers.pipe(forward(subjects.trigger))] : [])];
-  const handOver = mergeMarked(lanes).pipe(
-    ctx.sink(undefined, { durable: true, name: `batch-${options.name}`, subjects: [subjects.values, subjects.trigger] }),
+  const ownSubjects = [subjects.values, subjects.trigger];
+  runHandOver(
+    deps,
+    {
+      stream: { name: streamName, subjects: ownSubjects },
+      sinkName: `batch-${options.name}`,
+      sinkSubjects: ownSubjects,
+      label: `durable batch ${options.name}`,
+    },
+    lanes,
   );
-  deps.run(concat(ensureInput.pipe(ignoreElements()), handOver), `durable batch ${options.name} (hand-over)`);
 
   const { emits, stream: _s, ...batchOptions } = options;
   const dlqSubject = batchOptions.deadLetterSubject ?? deadLetterSubject(ctx.topologyName, options.name);

@@ -1,4 +1,4 @@
-import { concat, defer, EMPTY, filter, ignoreElements, interval, map, mergeMap, tap, type Observable } from 'rxjs';
+import { EMPTY, filter, interval, map, mergeMap, tap, type Observable } from 'rxjs';
 import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { ensureError, InvalidConfigError } from '../errors.js';
@@ -8,7 +8,7 @@ import type { DurableWindowAggregate, DurableWindowCut } from '../exactly-once/d
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
 import { keyFits } from '../state/state-key.js';
 import { subjectMatches, validateSubject } from '../transport/subject.js';
-import { mergeMarked } from '../observe/lineage.js';
+import { handedOver, runHandOver, type HandedOver } from './hand-over.js';
 import type { MountDeps, OutputsOf } from './mount-actor.js';
 import { supervised } from './supervised.js';
 
@@ -141,18 +141,10 @@ export function mountDurableWindow<T, A>(
   const closeSources: readonly Observable<Envelope<unknown>>[] =
     inputs.closes === undefined ? [] : Array.isArray(inputs.closes) ? inputs.closes : [inputs.closes as Observable<Envelope<unknown>>];
   const closes = closeSources.map((source) =>
-    source.pipe(
-      map((env: Envelope<unknown>) => ({
-        kind: 'routed' as const,
-        to: subjects.close,
-        envelope: { ...env, raw: undefined, headers: { ...env.headers, [HEADERS.originSubject]: env.subject, [HEADERS.eventTime]: String(env.eventTime) } },
-      })),
-    ),
+    source.pipe(map((env: Envelope<unknown>) => handedOver(env, subjects.close, { [HEADERS.eventTime]: String(env.eventTime) }))),
   );
-  const lanes = [values, ...closes];
-  const handOver = mergeMarked(lanes).pipe(ctx.sink(undefined, { durable: true, name: `window-${name}`, subjects: [subjects.values, subjects.close] }));
-  const ensureInput = defer(() => ctx.transport.ensureStream(ownStream));
-  deps.run(concat(ensureInput.pipe(ignoreElements()), handOver), `durable window ${name} (hand-over)`);
+  const lanes: Observable<HandedOver>[] = [values, ...closes];
+  runHandOver(deps, { stream: ownStream, sinkName: `window-${name}`, sinkSubjects: [subjects.values, subjects.close], label: `durable window ${name}` }, lanes);
 
   const probe: DurableWindowProbe = { meta: undefined, position: () => 0, lastValueAt: ctx.scheduler.now() };
   const idle = cut.idleAdvanceMs;
