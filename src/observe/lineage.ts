@@ -1,4 +1,4 @@
-import { merge, type Observable, type ObservedValueOf } from 'rxjs';
+import { merge, Observable, type ObservedValueOf } from 'rxjs';
 import type { WiringNode } from './wiring-node.js';
 
 /**
@@ -94,7 +94,13 @@ export function fileStages(observable: Observable<unknown>): { output: Observabl
   return found;
 }
 
-/** `merge(...lanes)`, marked so that `describe` follows each lane to its source (a plain RxJS merge hides them). */
+/**
+ * `merge(...lanes)`, marked so that `describe` follows each lane to its source (a plain RxJS merge
+ * hides them). The mark goes on an Observable of its own: RxJS's `merge` of one lane is that lane
+ * itself (and of none, the shared `EMPTY`), which marked would become its own upstream and hide
+ * its source.
+ */
 export function mergeMarked<L extends Observable<unknown>>(lanes: readonly L[]): Observable<ObservedValueOf<L>> {
-  return markStage(merge(...lanes) as Observable<ObservedValueOf<L>>, lanes, { name: 'merge', effect: 'passes' });
+  const merged = new Observable<ObservedValueOf<L>>((subscriber) => (merge(...lanes) as Observable<ObservedValueOf<L>>).subscribe(subscriber));
+  return markStage(merged, lanes, { name: 'merge', effect: 'passes' });
 }

@@ -1,12 +1,11 @@
-import { concat, defer, EMPTY, ignoreElements, mergeMap, Observable } from 'rxjs';
+import { EMPTY, mergeMap, Observable } from 'rxjs';
 import { actorSubjects } from '../actors/actor-subjects.js';
 import { actorPart, type ActorTopologyOptions } from './actor-topology.js';
 import type { ActorDefinition } from '../actors/types.js';
 import type { Envelope } from '../envelope/envelope.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { TopologyContext, WiringNode } from './types.js';
-import { mergeMarked } from '../observe/lineage.js';
-import { handedOver } from './hand-over.js';
+import { handedOver, runHandOver } from './hand-over.js';
 import { supervised } from './supervised.js';
 import { ActorSlot } from './actor-state-reader.js';
 
@@ -79,27 +78,28 @@ export function mountActor<S, M, P>(
   options: TopologyActorOptions = {},
 ): Observable<Envelope<unknown>> {
   const { ctx } = deps;
-  const input = isInputList(inputs) ? (inputs.length > 0 ? mergeMarked(inputs) : undefined) : inputs;
   const subjects = actorSubjects({ topology: ctx.topologyName, actor: def.name, prefix: options.prefix });
   const streamName = options.stream ?? `SLUICE_ACTOR_${ctx.topologyName}_${def.name}`;
-  const ensureInput = defer(() => ctx.transport.ensureStream({ name: streamName, subjects: subjects.streamSubjects }));
-
-  if (input !== undefined) {
-    const handOver = input.pipe(
-      mergeMap((env) => {
-        let key: string;
-        try {
-          key = def.key(env);
-        } catch (err) {
-          // No key, no actor: the input's dead letter is its last effect (it settles once stored).
-          ctx.deadLetter(env, err, `actor:${def.name}`);
-          return EMPTY;
-        }
-        return [handedOver(env, subjects.tell(key))];
-      }),
-      ctx.sink(undefined, { durable: true, name: `actor-${def.name}`, subjects: [`${subjects.base}.*.tell`] }),
+  // Each input is addressed to its key's `.tell` subject; several inputs are merged by the hand-over.
+  const toTell = mergeMap((env: Envelope<M>) => {
+    let key: string;
+    try {
+      key = def.key(env);
+    } catch (err) {
+      // No key, no actor: the input's dead letter is its last effect (it settles once stored).
+      ctx.deadLetter(env, err, `actor:${def.name}`);
+      return EMPTY;
+    }
+    return [handedOver(env, subjects.tell(key))];
+  });
+  const lanes = (isInputList(inputs) ? inputs : inputs !== undefined ? [inputs] : []).map((input) => input.pipe(toTell));
+  if (lanes.length > 0) {
+    const tell = `${subjects.base}.*.tell`;
+    runHandOver(
+      deps,
+      { stream: { name: streamName, subjects: subjects.streamSubjects }, sinkName: `actor-${def.name}`, sinkSubjects: [tell], label: `actor ${def.name}` },
+      lanes,
     );
-    deps.run(concat(ensureInput.pipe(ignoreElements()), handOver), `actor ${def.name} (hand-over)`);
   }
 
   const { emits, stream: _s, ...runOptions } = options;

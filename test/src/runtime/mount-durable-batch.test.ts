@@ -49,6 +49,15 @@ describe('t.durableBatch: a durable batch as a part of a topology', () => {
     expect(text).toContain('durable-batch prefs -> prefs.sum  exactly-once');
   });
 
+  it('describe follows the values to their stream when nothing but maxItems closes the batch (one lane)', () => {
+    const topology = defineTopology('counted', (t) => {
+      t.durableBatch({ name: 'tens', maxItems: 10, flush: () => undefined }, { values: t.stream('COUNTED', 'counted.>') });
+    });
+    expect(formatTopologyDescription(describeTopology(topology))).toContain(
+      'COUNTED (counted.>) -> sluice.batch.counted.tens.in, sluice.batch.counted.tens.trigger  exactly-once',
+    );
+  });
+
   it('holds values until the trigger, flushes them in chunks, and keeps them across a restart', async () => {
     const stateDir = mkdtempSync(join(tmpdir(), 'sluice-mount-batch-'));
     dirs.push(stateDir);
