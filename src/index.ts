@@ -27,14 +27,21 @@ export type { Codec } from './codec/index.js';
 export { checkPayload } from './schema/check-payload.js';
 export { jsonSchemaOf } from './schema/json-schema-of.js';
 export type { JsonSchema, PayloadSchema, StandardIssue, StandardResult, StandardSchemaV1 } from './schema/payload-schema.js';
-export type { RespondFallbackReason, RespondHandler, RespondOptions } from './runtime/mount-responder.js';
 export { RESPOND_HEADERS } from './runtime/mount-responder.js';
-export type { TopologyScheduleOptions } from './runtime/mount-schedule.js';
-export type { DurableWindowInputs, TopologyDurableWindowOptions } from './runtime/mount-durable-window.js';
-export type { OutputsOf, TopologyActorOptions } from './runtime/mount-actor.js';
-export type { ActorTopologyOptions } from './runtime/actor-topology.js';
-export type { DurableBatchInputs, TopologyDurableBatchOptions } from './runtime/mount-durable-batch.js';
-export type { DurableBatchTopologyOptions } from './runtime/durable-batch-topology.js';
+export type {
+  ActorTopologyOptions,
+  DurableBatchInputs,
+  DurableBatchTopologyOptions,
+  DurableWindowInputs,
+  OutputsOf,
+  RespondFallbackReason,
+  RespondHandler,
+  RespondOptions,
+  TopologyActorOptions,
+  TopologyDurableBatchOptions,
+  TopologyDurableWindowOptions,
+  TopologyScheduleOptions,
+} from './runtime/mount-types.js';
 export type { ActorStateReader } from './runtime/actor-state-reader.js';
 export type { DeadLetterRecord } from './dead-letter/dead-letter-record.js';
 

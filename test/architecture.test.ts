@@ -106,14 +106,6 @@ const ALLOWED: ReadonlyArray<{ from: RegExp; to: RegExp; reason: string }> = [
   },
 ];
 
-/** Edges left out of the cycle check: all type-only, each with its reason. */
-const CYCLE_EXEMPT: ReadonlyArray<{ from: string; reason: string }> = [
-  {
-    from: 'src/runtime/types.ts',
-    reason: "TopologyContext names each t.* method's option type from its mount-*.ts file, which takes a TopologyContext: type-only, erased at run time",
-  },
-];
-
 interface Edge {
   readonly from: string;
   /** A repository path (`src/x/y.ts`) or a package name. */
@@ -273,10 +265,7 @@ describe('architecture (ARCHITECTURE.md)', () => {
   });
 
   it('no import cycle between files, type-only imports included', () => {
-    const exempt = new Set(CYCLE_EXEMPT.map((c) => c.from));
-    // An exemption covers type-only imports only: a value import from there would be a real cycle.
-    expect(edges.filter((e) => exempt.has(e.from) && e.to.endsWith('.ts') && !e.typeOnly)).toEqual([]);
-    expect(importCycles(edges.filter((e) => !exempt.has(e.from)))).toEqual([]);
+    expect(importCycles(edges)).toEqual([]);
   });
 
   it('every exception still matches an import (a stale one goes)', () => {

@@ -1,5 +1,4 @@
 import type { ActorStateAnswer } from '../actors/actor-client.js';
-import type { ActorStarted } from './actor-topology.js';
 import type { RunningActor } from '../actors/start-actor.js';
 import type { ActorDefinition } from '../actors/types.js';
 import { InvalidConfigError } from '../errors.js';
@@ -23,6 +22,12 @@ export interface ActorStateReader<S> {
    * actor is starting — fall back on {@link get} then. Throws once the run has stopped.
    */
   read(key: string): ActorStateAnswer<S> | undefined;
+}
+
+/** Internal: told when an actor part has started, or could not start. */
+export interface ActorStarted<S> {
+  started(actor: RunningActor<S>): void;
+  failed(error: Error): void;
 }
 
 /** Internal: where `t.actor` records a mounted actor, so a reader can find it by name. */

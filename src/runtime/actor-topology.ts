@@ -4,33 +4,12 @@ import { defineTopology, type Topology } from './define-topology.js';
 import type { TopologyContext } from './types.js';
 import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
-import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
+import type { PayloadSchema } from '../schema/payload-schema.js';
 import { actorSubjects } from '../actors/actor-subjects.js';
-import { startActor, type RunningActor, type StartActorOptions } from '../actors/start-actor.js';
+import { startActor, type RunningActor } from '../actors/start-actor.js';
+import type { ActorStarted } from './actor-state-reader.js';
+import type { ActorTopologyOptions } from './mount-types.js';
 import type { ActorDefinition } from '../actors/types.js';
-
-/** Options of {@link actorTopology}. */
-export interface ActorTopologyOptions extends Omit<StartActorOptions, 'transport' | 'store' | 'log' | 'scheduler'> {
-  /**
-   * Directory holding the topology's LMDB state (`<stateDir>/<topology>`). Default: the
-   * `SLUICE_STATE_DIR` environment variable, else `./.sluice/state`. On the in-process transport
-   * the state goes to a temporary directory for the run instead.
-   */
-  stateDir?: string | undefined;
-  /** Streams to create (or extend) before starting, e.g. where the behaviour emits. */
-  ensureStreams?: readonly { name: string; subjects: readonly string[] }[] | undefined;
-  /** One status line every this many ms; 0 = none. Default 5000. */
-  reportEveryMs?: number | undefined;
-  /**
-   * Payload schemas by subject (any Standard Schema), for the input `subjects` and the subjects
-   * the behaviour emits on. An input whose payload does not match its subject's schema is
-   * dead-lettered (with the failing field paths) before the behaviour sees it; `describe`
-   * publishes the JSON Schema of each (zod gives its own; see `jsonSchemas` for other libraries).
-   */
-  schemas?: Readonly<Record<string, PayloadSchema>> | undefined;
-  /** JSON Schemas by subject for `describe`, where `schemas` are not zod schemas. */
-  jsonSchemas?: Readonly<Record<string, JsonSchema>> | undefined;
-}
 
 /**
  * A topology that runs one actor, so `sluice run` can start it: it opens the topology's state
@@ -80,12 +59,6 @@ export function actorPart<S, M, P>(
     });
     return runActor(t, checked, options, onStarted);
   };
-}
-
-/** Internal: told when an actor part has started, or could not start. */
-export interface ActorStarted<S> {
-  started(actor: RunningActor<S>): void;
-  failed(error: Error): void;
 }
 
 /**

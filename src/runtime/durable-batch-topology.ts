@@ -1,28 +1,10 @@
 import type { Observable } from 'rxjs';
 import { defineTopology, type Topology } from './define-topology.js';
 import type { TopologyContext } from './types.js';
-import type { StateStore } from '../state/types.js';
-import type { StreamConfig } from '../transport/transport.js';
-import type { DurableBatchConfig, DurableBatchHandle } from '../exactly-once/durable-batch-types.js';
+import type { DurableBatchTopologyOptions } from './mount-types.js';
+import type { DurableBatchHandle } from '../exactly-once/durable-batch-types.js';
 import { runEnginePart } from './engine-part.js';
 import { startDurableBatch } from '../exactly-once/start-durable-batch.js';
-
-/** Options of {@link durableBatch} / {@link durableBatchTopology}. */
-export interface DurableBatchTopologyOptions extends Omit<DurableBatchConfig, 'transport' | 'store' | 'logger' | 'scheduler'> {
-  /**
-   * The state store to use (one per topology). Default: opened at `<stateDir>/<topology>` and
-   * closed when the run drains; on the in-process transport, a temporary one for the run.
-   */
-  store?: StateStore | undefined;
-  /** Default: the `SLUICE_STATE_DIR` environment variable, else `./.sluice/state`. Unused on the in-process transport. */
-  stateDir?: string | undefined;
-  /** Streams to create (or extend) before starting: the source (values + trigger subjects) and the outputs. */
-  ensureStreams?: readonly StreamConfig[] | undefined;
-  /** Period batches: the stream to create for `periods.lateSubject` when no stream captures it yet. Default: none (create it yourself). */
-  lateStream?: string | undefined;
-  /** One status line every this many ms; 0 = none. Default 5000. */
-  reportEveryMs?: number | undefined;
-}
 
 /**
  * Runs a durable batch (see `startDurableBatch`) inside a topology: returns a pipeline for the

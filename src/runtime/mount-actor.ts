@@ -1,55 +1,13 @@
 import { EMPTY, mergeMap, Observable } from 'rxjs';
 import { actorSubjects } from '../actors/actor-subjects.js';
-import { actorPart, type ActorTopologyOptions } from './actor-topology.js';
+import { actorPart } from './actor-topology.js';
+import type { TopologyActorOptions } from './mount-types.js';
 import type { ActorDefinition } from '../actors/types.js';
 import type { Envelope } from '../envelope/envelope.js';
-import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { TopologyContext, WiringNode } from './types.js';
 import { handedOver, runHandOver } from './hand-over.js';
 import { supervised } from './supervised.js';
 import { ActorSlot } from './actor-state-reader.js';
-
-/** Options of {@link TopologyContext.actor}. */
-export interface TopologyActorOptions extends Omit<ActorTopologyOptions, 'stream' | 'subjects' | 'ensureStreams'> {
-  /**
-   * The actor's own input stream, holding what the topology hands it (on its `.tell` subjects),
-   * its timers and resets. Default `SLUICE_ACTOR_<topology>_<actor>`.
-   */
-  stream?: string | undefined;
-  /**
-   * Subjects from outside that `stream` captures and the actor reads itself, in stream order
-   * from its committed position (no hand-over): for an actor fed by a stream of its own, whose
-   * per-key order must hold across crashes. `schemas` may name their payload schemas (checked
-   * where the key is taken, as in `actorTopology`). Default none.
-   */
-  subjects?: readonly string[] | undefined;
-  /**
-   * Where the behaviour emits: this stream is created (or extended) with these subjects, and the
-   * Observable `t.actor` returns reads it (a durable consumer: at-least-once downstream, each
-   * output carrying the actor's exactly-once `Nats-Msg-Id`). Without it the returned Observable
-   * emits nothing; outputs still go to their subjects.
-   */
-  emits?: OutputsOf | undefined;
-}
-
-/** Where an actor or durable batch emits, and the payload contract of each output subject. */
-export interface OutputsOf {
-  readonly stream: string;
-  readonly subjects: readonly string[];
-  /**
-   * Payload schemas by output subject (any Standard Schema), published by `describe`; key them
-   * by the concrete subjects emitted (`shop.stock.reserved`), which `subjects` capture.
-   */
-  readonly schemas?: Readonly<Record<string, PayloadSchema>> | undefined;
-  /** JSON Schemas by subject for `describe`, where `schemas` are not zod schemas. */
-  readonly jsonSchemas?: Readonly<Record<string, JsonSchema>> | undefined;
-  /**
-   * `t.actor` only: whether the Observable it returns reads the outputs back from `stream` (a
-   * durable consumer). Default true; false when nothing in the topology reads them, so no
-   * consumer is made or described and `t.actor` returns an Observable that emits nothing.
-   */
-  readonly readBack?: boolean | undefined;
-}
 
 /** What mounting needs from the context under construction. Internal. */
 export interface MountDeps {

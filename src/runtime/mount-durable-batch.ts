@@ -1,32 +1,13 @@
 import { EMPTY, map, type Observable } from 'rxjs';
-import { durableBatch, type DurableBatchTopologyOptions } from './durable-batch-topology.js';
+import { durableBatch } from './durable-batch-topology.js';
+import type { DurableBatchInputs, TopologyDurableBatchOptions } from './mount-types.js';
 import type { Envelope } from '../envelope/envelope.js';
 import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import { handedOver, runHandOver } from './hand-over.js';
-import type { MountDeps, OutputsOf } from './mount-actor.js';
+import type { MountDeps } from './mount-actor.js';
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
 import { supervised } from './supervised.js';
 import { subjectMatches } from '../transport/subject.js';
-
-/** Options of {@link TopologyContext.durableBatch}. */
-export interface TopologyDurableBatchOptions extends Omit<DurableBatchTopologyOptions, 'source' | 'triggerSubjects' | 'ensureStreams' | 'lateStream'> {
-  /** The batch's own input stream (values and triggers, in one order). Default `SLUICE_BATCH_<topology>_<name>`. */
-  stream?: string | undefined;
-  /** Where `flush` emits: created (or extended), and read by the returned Observable. See `t.actor`'s `emits`. */
-  emits?: OutputsOf | undefined;
-}
-
-/** The inputs of {@link TopologyContext.durableBatch}. */
-export interface DurableBatchInputs {
-  /** What goes into the open batch. */
-  readonly values: Observable<Envelope<unknown>>;
-  /**
-   * What closes it ("end of day", "file received"): any message; a schedule can publish one.
-   * Optional when `maxItems` cuts the batches. With `periods`, the closes: each names the period
-   * it closes (`periods.closeOf`).
-   */
-  readonly triggers?: Observable<Envelope<unknown>> | undefined;
-}
 
 /** The subjects of a mounted durable batch in its own stream. */
 export function durableBatchSubjects(topology: string, name: string): { values: string; trigger: string } {

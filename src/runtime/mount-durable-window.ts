@@ -4,57 +4,14 @@ import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { ensureError, InvalidConfigError } from '../errors.js';
 import { durableWindowEngine, type DurableWindowProbe } from './durable-window-engine.js';
 import { resolveWindowCut } from '../exactly-once/durable-window-processor.js';
-import type { DurableWindowAggregate, DurableWindowCut } from '../exactly-once/durable-window-types.js';
+import type { DurableWindowAggregate } from '../exactly-once/durable-window-types.js';
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
 import { keyFits } from '../state/state-key.js';
 import { subjectMatches, validateSubject } from '../transport/subject.js';
 import { handedOver, runHandOver, type HandedOver } from './hand-over.js';
-import type { MountDeps, OutputsOf } from './mount-actor.js';
+import type { MountDeps } from './mount-actor.js';
+import type { DurableWindowInputs, TopologyDurableWindowOptions } from './mount-types.js';
 import { supervised } from './supervised.js';
-
-/** Options of {@link TopologyContext.durableWindow}. */
-export interface TopologyDurableWindowOptions<T, A> extends DurableWindowCut {
-  /** Stable name: LMDB namespace, engine, own stream and output ids. Letters, digits, `-` and `_`. */
-  name: string;
-  /** A value's event time, epoch ms. Default: its envelope's `eventTime` (`Sluice-Event-Time`, else when it arrived). */
-  eventTime?: ((env: Envelope<T>) => number) | undefined;
-  /** Windows per key (account, SKU). Default: one set of windows for everything. Keys up to 1000 UTF-8 bytes. */
-  keyOf?: ((env: Envelope<T>) => string) | undefined;
-  /**
-   * How a window folds its events (required: a durable window keeps one accumulator per window,
-   * not its events; to keep every event, use `t.durableBatch`).
-   */
-  aggregate: DurableWindowAggregate<T, A>;
-  /** Where closed windows are published (msgpack `DurableWindowResult`); one of `emits.subjects`. */
-  subject: string;
-  /** Where late events are published (msgpack `DurableLateRecord`); one of `emits.subjects`. */
-  lateSubject: string;
-  /** The stream capturing `subject` and `lateSubject` (created or extended); the returned Observable reads it. */
-  emits: OutputsOf;
-  /** The window's own input stream (values, closes, idle ticks). Default `SLUICE_WINDOW_<topology>_<name>`. */
-  stream?: string | undefined;
-  /** Events that cannot be folded go here. Default `sluice.dlq.<topology>.<name>` (kept in the topology's dead-letter stream). */
-  deadLetterSubject?: string | undefined;
-  /** Default: the topology's `stateDir`. */
-  stateDir?: string | undefined;
-  /** One status line every this many ms; 0 = none. Default 5000. */
-  reportEveryMs?: number | undefined;
-  /** Input micro-batching of the engine (see `startExactlyOnce`). */
-  batch?: { maxCount?: number | undefined; maxWaitMs?: number | undefined } | undefined;
-}
-
-/** The inputs of {@link TopologyContext.durableWindow}. */
-export interface DurableWindowInputs<T> {
-  /** The events to window. */
-  readonly values: Observable<Envelope<T>>;
-  /**
-   * Messages that move the watermark to their `eventTime` (like the `window` operator's
-   * `advanceOn`), e.g. `t.schedule(...)` at 00:00 on the 3rd, or a "period final" event: the
-   * windows that end (plus `allowedLatenessMs`) by then close, at that position in the stream.
-   * Several sources as an array (merged here, so `describe` still follows each one's path).
-   */
-  readonly closes?: Observable<Envelope<unknown>> | readonly Observable<Envelope<unknown>>[] | undefined;
-}
 
 /** The subjects of a mounted durable window in its own stream. */
 export function durableWindowSubjects(topology: string, name: string): { values: string; tick: string; close: string } {

@@ -9,8 +9,8 @@ import { withSettlement } from '../settle/settle-scope.js';
 import { validateSubject } from '../transport/subject.js';
 import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
 import { jsonSchemaOf } from '../schema/json-schema-of.js';
-import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { MountDeps } from './mount-actor.js';
+import type { RespondFallbackReason, RespondHandler, RespondOptions } from './mount-types.js';
 import { PartCounters } from '../observe/part-stats.js';
 
 /** Headers on a responder's replies. The error pair is the one `@nats-io/services` uses. */
@@ -22,41 +22,6 @@ export const RESPOND_HEADERS = {
   /** On an error reply: `400` the request could not be decoded, `500` the handler or fallback failed. */
   errorCode: 'Nats-Service-Error-Code',
 } as const;
-
-/** Why the fallback answered: no reply within `deadlineMs`, or `maxInFlight` requests already running. */
-export type RespondFallbackReason = 'deadline' | 'overloaded';
-
-/** What a responder's handler returns: the reply, or a Promise / Observable of it (its first value). */
-export type RespondHandler<Req, Rep> = (request: Envelope<Req>) => Rep | PromiseLike<Rep> | Observable<Rep>;
-
-/** Options of {@link TopologyContext.respond}. */
-export interface RespondOptions<Req, Rep> {
-  /** The reply goes out within this, ms from the request's arrival: the handler's, else the fallback's. */
-  deadlineMs: number;
-  /** The reply when the handler is too slow or too many requests are running; a function of the request. */
-  fallback: (request: Envelope<Req>, reason: RespondFallbackReason) => Rep;
-  /** Names the responder in dead letters (`respond:<name>`) and logs. Default: the subject. */
-  name?: string | undefined;
-  /** Queue group, so the topology's instances share the requests. Default `sluice.<topology>`. */
-  queue?: string | undefined;
-  /** Encodes replies. Default: the request's own `Content-Type` (JSON in, JSON out), else MessagePack. */
-  codec?: Codec | undefined;
-  /** Requests being handled at once; one more is answered by the fallback (`'overloaded'`) at once. Default 1000. */
-  maxInFlight?: number | undefined;
-  /** Dead-letter a request whose handling failed (besides the error reply). Default true. */
-  deadLetterErrors?: boolean | undefined;
-  /**
-   * The requests' schema: a request that does not match gets an error reply (code 400) and goes to
-   * the dead letters as a `PayloadSchemaError`; the handler never sees it. Published by `describe`.
-   */
-  schema?: PayloadSchema | undefined;
-  /** The JSON Schema `describe` publishes for the requests when `schema` is not a zod schema. */
-  jsonSchema?: JsonSchema | undefined;
-  /** The replies' schema, published by `describe` (a declaration: replies are not validated). */
-  replySchema?: PayloadSchema | undefined;
-  /** The JSON Schema `describe` publishes for the replies when `replySchema` is not a zod schema. */
-  replyJsonSchema?: JsonSchema | undefined;
-}
 
 /** The handler completed without a value: there is nothing to reply. */
 export class NoReplyError extends Error {

@@ -1,17 +1,12 @@
 import { tap, type Observable } from 'rxjs';
-import { schedule, type ScheduleRun, type ScheduleTiming } from '../../operators/schedule.js';
+import { schedule, type ScheduleRun } from '../../operators/schedule.js';
 import type { ScheduleState } from '../state/schedule-state.js';
 import { scheduleStateIn } from '../state/schedule-state.js';
 import { ensureError } from '../errors.js';
 import { openTopologyStore, type TopologyStore } from './open-topology-store.js';
 import { PartCounters } from '../observe/part-stats.js';
 import type { TopologyContext } from './types.js';
-
-/** Options of {@link TopologyContext.schedule}. */
-export interface TopologyScheduleOptions extends ScheduleTiming {
-  /** Where the schedule records what ran. Default: LMDB at `<stateDir>/<topology>.schedules` (a temp dir on the in-process transport). */
-  state?: ScheduleState | undefined;
-}
+import type { TopologyScheduleOptions } from './mount-types.js';
 
 /**
  * `t.schedule`: a `schedule` on the topology's clock that stops when the runtime drains, its

@@ -4,12 +4,17 @@ import type { Codec } from '../codec/codec.js';
 import type { Envelope } from '../envelope/envelope.js';
 import type { Transport } from '../transport/transport.js';
 import type { ActorDefinition } from '../actors/types.js';
-import type { TopologyActorOptions } from './mount-actor.js';
-import type { TopologyScheduleOptions } from './mount-schedule.js';
-import type { RespondHandler, RespondOptions } from './mount-responder.js';
+import type {
+  DurableBatchInputs,
+  DurableWindowInputs,
+  RespondHandler,
+  RespondOptions,
+  TopologyActorOptions,
+  TopologyDurableBatchOptions,
+  TopologyDurableWindowOptions,
+  TopologyScheduleOptions,
+} from './mount-types.js';
 import type { ScheduleRun } from '../../operators/schedule.js';
-import type { DurableBatchInputs, TopologyDurableBatchOptions } from './mount-durable-batch.js';
-import type { DurableWindowInputs, TopologyDurableWindowOptions } from './mount-durable-window.js';
 import type { JsonSchema, PayloadSchema } from '../schema/payload-schema.js';
 import type { RuntimeStats } from '../observe/runtime-stats.js';
 import type { ActorStateReader } from './actor-state-reader.js';
