@@ -57,3 +57,7 @@ export type { RecordFileFormat } from './internal/record-file-format.js';
 export type { FileSinkConfig, StagedFile, StagedFileEntry, StagedFileManifest } from './file-sink.js';
 export { writeStagedFiles } from './write-staged-files.js';
 export type { WriteStagedFilesConfig } from './write-staged-files.js';
+export { readStagedFiles, StagedFileMismatchError } from './read-staged-files.js';
+export type { ReadStagedFilesConfig } from './read-staged-files.js';
+export { removeStagedFiles } from './remove-staged-files.js';
+export type { RemoveStagedFilesConfig } from './remove-staged-files.js';

@@ -1,10 +1,6 @@
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
 import { concat, defer, ignoreElements, map } from 'rxjs';
 import { defineTopology, InvalidConfigError, msgpackCodec, openStateStore, type Envelope, type StateStore, type Topology } from 'sluice';
-import { fileSink, microBatch, writeStagedFiles, type StagedFile, type StagedFileManifest } from 'sluice/operators';
+import { fileSink, microBatch, readStagedFiles, removeStagedFiles, writeStagedFiles, type StagedFile, type StagedFileManifest } from 'sluice/operators';
 import {
   ChangeEventSchema,
   LoadReadySchema,
@@ -87,7 +83,7 @@ export function createWarehouseLoad(config: WarehouseLoadConfig = {}): Topology 
   if (!(maxWaitMs >= 0)) throw new InvalidConfigError('warehouseLoad', 'maxWaitMs', `must be >= 0, got ${maxWaitMs}`);
 
   return defineTopology(name, (t) => {
-    const outDir = resolve(config.outDir ?? join(t.stateDir, `${name}.files`));
+    const outDir = config.outDir ?? `${t.stateDir}/${name}.files`;
     let groupStore: StateStore | undefined;
     t.onStop(() => groupStore?.close());
 
@@ -107,12 +103,12 @@ export function createWarehouseLoad(config: WarehouseLoadConfig = {}): Topology 
           maxWaitMs,
           scheduler: t.scheduler,
           groups: {
-            store: () => (groupStore ??= openStateStore({ dir: join(t.stateDir, `${name}.groups`), topology: name })),
+            store: () => (groupStore ??= openStateStore({ dir: `${t.stateDir}/${name}.groups`, topology: name })),
             name: 'changes',
             replayWaitMs: config.replayWaitMs ?? 3 * ackWaitMs,
           },
         }),
-        fileSink<Envelope<StagedChange>>({ dir: join(outDir, 'changes'), format: 'ndjson', name: 'changes', partitionBy: (e) => e.data.table }),
+        fileSink<Envelope<StagedChange>>({ dir: `${outDir}/changes`, format: 'ndjson', name: 'changes', partitionBy: (e) => e.data.table }),
         map((file) => loadReadyOf('changes', file)),
         // Its message id comes from the recorded group: a load announced again after a crash is a duplicate.
         t.sink(subjects.changeLoads, { durable: true, name: 'change-loads', stream: streams.changeLoads, schema: LoadReadySchema }),
@@ -120,25 +116,26 @@ export function createWarehouseLoad(config: WarehouseLoadConfig = {}): Topology 
     );
 
     // Nightly: the day's changes accumulate exactly once in LMDB; the schedule's run closes the
-    // batch, which is then read in chunks: each chunk is staged in a work directory, and the last
-    // one compacts them into the snapshot load.
-    const work = join(outDir, '.work');
+    // batch, which is then read in chunks: each chunk is staged as a part in a work directory,
+    // and the last one compacts the batch's parts into the snapshot load.
+    const work = `${outDir}/.work`;
     t.durableBatch(
       {
         name: 'nightly',
         chunkSize: 1_000,
         emits: { stream: streams.snapshotLoads, subjects: [subjects.snapshotLoads], schemas: { [subjects.snapshotLoads]: LoadReadySchema } },
         flush: async (chunk, emit, info) => {
-          await removeEarlierWork(work, info.batchSeq);
-          const parts = join(work, String(info.batchSeq));
+          // The parts of earlier batches: every chunk of those is committed once a later batch flushes.
+          await removeStagedFiles({ dir: work, name: 'part', loads: (m) => batchOf(m) < info.batchSeq });
           const rows = chunk.map((r) => msgpackCodec.decode(r.data) as StagedChange);
           // Named by position: a chunk flushed again after a crash replaces its own part.
-          if (rows.length > 0) await writeStagedFiles(rows, { dir: parts, format: 'ndjson', name: 'part', key: `${info.batchSeq}-${info.from}` });
+          if (rows.length > 0) await writeStagedFiles(rows, { dir: work, format: 'ndjson', name: 'part', key: `${info.batchSeq}-${info.from}` });
           if (!info.last) return;
-          const snapshot = latestPerRow(stagedChanges(parts));
+          // Read back one part at a time (each checked against its manifest): compaction holds one row per key, not the day.
+          const snapshot = await latestPerRow(readStagedFiles<StagedChange>({ dir: work, name: 'part', loads: (m) => batchOf(m) === info.batchSeq }));
           if (snapshot.length === 0) return;
           const file = await writeStagedFiles(snapshot, {
-            dir: join(outDir, 'snapshots'),
+            dir: `${outDir}/snapshots`,
             format: 'ndjson',
             name: 'snapshot',
             key: `nightly-${info.batchSeq}`,
@@ -162,7 +159,7 @@ function loadReadyOf(kind: LoadReady['kind'], file: StagedFile): LoadReady {
     kind,
     load: file.batchKey,
     dir: file.dir,
-    manifest: basename(file.manifestPath),
+    manifest: file.manifestName,
     records: file.records,
     files: file.files.map((f) => ({ table: f.partition as Table, file: f.file, records: f.records, bytes: f.bytes, sha256: f.sha256 })),
     ...(firstSeq !== undefined ? { firstSeq } : {}),
@@ -170,14 +167,19 @@ function loadReadyOf(kind: LoadReady['kind'], file: StagedFile): LoadReady {
   };
 }
 
+/** The nightly batch a staged part belongs to: its key is `<batchSeq>-<from>`. */
+function batchOf(part: StagedFileManifest): number {
+  return Number.parseInt(part.batchKey, 10);
+}
+
 /**
  * The nightly compaction: the last change to each row (by `changedAt`, then stream sequence), a
  * delete kept as a tombstone, sorted by table and key. The same changes in any order, some of them
  * twice, give the same rows — what makes a chunk staged again after a crash harmless.
  */
-export function latestPerRow(changes: Iterable<StagedChange>): SnapshotRow[] {
+export async function latestPerRow(changes: Iterable<StagedChange> | AsyncIterable<StagedChange>): Promise<SnapshotRow[]> {
   const latest = new Map<string, SnapshotRow>();
-  for (const change of changes) {
+  for await (const change of changes) {
     const id = `${change.table}\u0000${change.key}`;
     const seen = latest.get(id);
     if (seen === undefined || isLater(change, seen)) latest.set(id, change);
@@ -188,32 +190,6 @@ export function latestPerRow(changes: Iterable<StagedChange>): SnapshotRow[] {
 function isLater(a: StagedChange, b: StagedChange): boolean {
   const ms = Date.parse(a.changedAt) - Date.parse(b.changedAt);
   return ms !== 0 ? ms > 0 : a.seq > b.seq;
-}
-
-/**
- * The changes of a nightly batch's staged parts, one file at a time (each checked against its
- * manifest), so that compaction holds one row per key and one part, not the day. Read
- * synchronously: a part is at most one chunk (1,000 changes).
- */
-function* stagedChanges(parts: string): Generator<StagedChange> {
-  const manifests = existsSync(parts) ? readdirSync(parts).filter((f) => f.endsWith('.manifest.json') && !f.startsWith('.')) : [];
-  for (const m of manifests) {
-    const manifest = JSON.parse(readFileSync(join(parts, m), 'utf8')) as StagedFileManifest;
-    for (const entry of manifest.files) {
-      const bytes = readFileSync(join(parts, entry.file));
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
-      if (sha256 !== entry.sha256)
-        throw new Error(`warehouse-load: staged part ${entry.file} does not match its manifest (sha256 ${sha256}, expected ${entry.sha256})`);
-      for (const line of bytes.toString('utf8').split('\n')) if (line !== '') yield JSON.parse(line) as StagedChange;
-    }
-  }
-}
-
-/** Parts of earlier nightly batches: every chunk of those is committed once a later batch flushes. */
-async function removeEarlierWork(work: string, batchSeq: number): Promise<void> {
-  for (const d of await readdir(work).catch(() => [] as string[])) {
-    if (Number(d) < batchSeq) await rm(join(work, d), { recursive: true, force: true });
-  }
 }
 
 /** Reads `WAREHOUSE_OUT_DIR`, `WAREHOUSE_MAX_COUNT`, `WAREHOUSE_MAX_WAIT_MS`, `WAREHOUSE_NIGHTLY_CRON` and `WAREHOUSE_NIGHTLY_TZ` (all optional). */

@@ -55,6 +55,8 @@ export interface StagedFile extends StagedFileManifest {
   /** Path (as `dir` was given) of the (first) data file and of the manifest. */
   readonly path: string;
   readonly manifestPath: string;
+  /** The manifest's file name in `dir` (what a "load ready" event names). */
+  readonly manifestName: string;
 }
 
 /** A load ready to publish: its manifest and each file's bytes. */
@@ -138,7 +140,13 @@ export async function publishStagedFiles(dir: string, plan: StagePlan): Promise<
   // After the data files: a manifest never names a file that is not complete.
   await writeFileAtomically(dir, plan.manifestName, Buffer.from(`${JSON.stringify(plan.manifest, null, 2)}\n`, 'utf8'));
   await syncDirectory(dir);
-  return { ...plan.manifest, dir, path: `${dir}/${plan.manifest.files[0]?.file ?? ''}`, manifestPath: `${dir}/${plan.manifestName}` };
+  return {
+    ...plan.manifest,
+    dir,
+    path: `${dir}/${plan.manifest.files[0]?.file ?? ''}`,
+    manifestPath: `${dir}/${plan.manifestName}`,
+    manifestName: plan.manifestName,
+  };
 }
 
 /** `<name>.<key made file-safe, at most 80 characters>.<first 12 hex of its SHA-256>`. */

@@ -46,4 +46,5 @@ export { InvalidActorKeyError, KeyStoppedError, KeyTooLongError } from '../actor
 // Operators (also exported by `sluice/operators`)
 export { CheckTimeoutError } from '../../operators/check.js';
 export { PollFailedError } from '../../operators/poll.js';
+export { StagedFileMismatchError } from '../../operators/read-staged-files.js';
 export { RouteRuleError } from '../../operators/route.js';
