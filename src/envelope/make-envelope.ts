@@ -1,5 +1,5 @@
-import { nuid } from '@nats-io/nats-core';
 import { HEADERS, type Envelope } from './envelope.js';
+import { uniqueId } from './unique-id.js';
 
 /** Fields for {@link makeEnvelope}; only `subject` and `data` are required. */
 export interface EnvelopeInit<T> {
@@ -24,7 +24,7 @@ export interface EnvelopeInit<T> {
  */
 export function makeEnvelope<T>(init: EnvelopeInit<T>): Envelope<T> {
   const headers = init.headers ?? {};
-  const id = init.id ?? headers[HEADERS.msgId] ?? (init.stream !== undefined && init.seq !== undefined ? `${init.stream}:${init.seq}` : nuid.next());
+  const id = init.id ?? headers[HEADERS.msgId] ?? (init.stream !== undefined && init.seq !== undefined ? `${init.stream}:${init.seq}` : uniqueId());
   const headerTime = headers[HEADERS.eventTime];
   const parsed = headerTime !== undefined ? Number(headerTime) : NaN;
   const eventTime = init.eventTime ?? (Number.isFinite(parsed) ? parsed : (init.now ?? Date.now)());

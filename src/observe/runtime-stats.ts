@@ -54,8 +54,8 @@ const INBOX_PREFIX = '_INBOX.';
  * `_INBOX.<unique>` subject) all count under {@link INBOX_SUBJECTS}.
  */
 export class RuntimeStats {
-  readonly #received = new Map<string, number>();
-  readonly #published = new Map<string, number>();
+  readonly #received = new Map<string, SubjectCount>();
+  readonly #published = new Map<string, SubjectCount>();
   #deadLetters = 0;
   #unsettled = 0;
   #unsettledOutputs = 0;
@@ -139,11 +139,20 @@ export class RuntimeStats {
   }
 
   recordReceived(subject: string, count = 1): void {
-    bump(this.#received, subject, count);
+    countOf(this.#received, subject).n += count;
   }
 
   recordPublished(subject: string, count = 1): void {
-    bump(this.#published, subject, count);
+    countOf(this.#published, subject).n += count;
+  }
+
+  /**
+   * The counter `recordReceived(subject)` bumps, for a source that receives on one subject only:
+   * it bumps the counter itself and skips the map lookup per message. Taken on the first message,
+   * so a subject that never received anything is not reported.
+   */
+  receivedCount(subject: string): { n: number } {
+    return countOf(this.#received, subject);
   }
 
   recordDeadLetter(): void {
@@ -153,7 +162,7 @@ export class RuntimeStats {
   /** Sum of received (or published) counts over subjects matching `pattern` (all when omitted). */
   total(kind: 'received' | 'published', pattern?: string): number {
     let sum = 0;
-    for (const [subject, n] of kind === 'received' ? this.#received : this.#published) {
+    for (const [subject, { n }] of kind === 'received' ? this.#received : this.#published) {
       if (pattern === undefined || subjectMatches(pattern, subject)) sum += n;
     }
     return sum;
@@ -165,8 +174,8 @@ export class RuntimeStats {
 
   snapshot(): StatsSnapshot {
     return {
-      received: Object.fromEntries(this.#received),
-      published: Object.fromEntries(this.#published),
+      received: countsOf(this.#received),
+      published: countsOf(this.#published),
       deadLetters: this.#deadLetters,
       unsettled: this.#unsettled,
       unsettledOutputs: this.#unsettledOutputs,
@@ -175,13 +184,26 @@ export class RuntimeStats {
   }
 }
 
-// Two map operations for a known subject, not three: this runs twice per event.
-function bump(counts: Map<string, number>, subject: string, by: number): void {
+/** One subject's count; a mutable cell so a hot path can hold it and skip the map. */
+interface SubjectCount {
+  n: number;
+}
+
+// One map lookup for a known subject: this runs twice per event.
+function countOf(counts: Map<string, SubjectCount>, subject: string): SubjectCount {
+  const known = counts.get(subject);
+  if (known !== undefined) return known;
   if (subject.startsWith(INBOX_PREFIX)) subject = INBOX_SUBJECTS;
-  const n = counts.get(subject);
-  if (n !== undefined) counts.set(subject, n + by);
-  else if (counts.size < MAX_TRACKED_SUBJECTS) counts.set(subject, by);
-  else counts.set(OTHER_SUBJECTS, (counts.get(OTHER_SUBJECTS) ?? 0) + by);
+  else if (counts.size >= MAX_TRACKED_SUBJECTS) subject = OTHER_SUBJECTS;
+  let count = counts.get(subject);
+  if (count === undefined) counts.set(subject, (count = { n: 0 }));
+  return count;
+}
+
+function countsOf(counts: Map<string, SubjectCount>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [subject, { n }] of counts) out[subject] = n;
+  return out;
 }
 
 function renamed(part: PartProvider, name: string): PartProvider {

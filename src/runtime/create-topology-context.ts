@@ -6,10 +6,10 @@ import { decodeEnvelope } from '../codec/decode-envelope.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
 import { ensureError, InvalidConfigError } from '../errors.js';
-import { validateSubject } from '../transport/subject.js';
+import { hasWildcard, validateSubject } from '../transport/subject.js';
 import type { Transport } from '../transport/transport.js';
 import { toDeadLetter, type DeadLetterRecord } from '../dead-letter/dead-letter-record.js';
-import { holdCurrent, withSettlement } from '../settle/settle-scope.js';
+import { enterSettlement, exitSettlement, holdCurrent } from '../settle/settle-scope.js';
 import { createSink, encodeForPublish } from './create-sink.js';
 import { markSource } from '../observe/lineage.js';
 import { mountActor, type MountDeps } from './mount-actor.js';
@@ -116,6 +116,9 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
   // Decode and schema failures are dead-lettered here so no source ever errors on bad bytes.
   const decodeOr = <T>(raw: Envelope<Uint8Array>, codec: Codec, operator: string, schema?: PayloadSchema): Envelope<T> | undefined => {
     stats.recordReceived(raw.subject);
+    return decodeOrDeadLetter<T>(raw, codec, operator, schema);
+  };
+  const decodeOrDeadLetter = <T>(raw: Envelope<Uint8Array>, codec: Codec, operator: string, schema: PayloadSchema | undefined): Envelope<T> | undefined => {
     try {
       const env = decodeEnvelope<T>(raw, codec);
       // The decoded envelope goes on (not the schema's output) so its bytes can still be forwarded as they came.
@@ -135,33 +138,43 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     const codec = options.codec ?? msgpackCodec;
     const counters = new PartCounters('source', `source ${subject}`);
     stats.registerPart(counters);
-    const env$ = new Observable<Envelope<T>>((subscriber) =>
-      transport
-        .subscribe(subject, { queue: options.queue })
-        .pipe(takeUntil(closing$))
-        .subscribe({
+    const operator = `source:${subject}`;
+    // A subject without wildcards is the subject of every message: its count is bumped directly.
+    const fixedSubject = !hasWildcard(subject);
+    let received: { n: number } | undefined;
+    const env$ = new Observable<Envelope<T>>((subscriber) => {
+      // takeUntil(closing$) without an operator between the transport and the pipeline.
+      subscriber.add(closing$.subscribe(() => subscriber.complete()));
+      if (subscriber.closed) return;
+      subscriber.add(
+        transport.subscribe(subject, { queue: options.queue }).subscribe({
           // Outside any settlement: an in-process publish may deliver inside another input's scope.
-          next: (raw) =>
-            withSettlement(undefined, () => {
-              const input = deps.coreInput;
-              const previous = input?.current;
-              if (input !== undefined) input.current = raw;
-              try {
-                counters.in++;
-                const env = decodeOr<T>(raw, codec, `source:${subject}`, options.schema);
-                if (env === undefined) counters.deadLetters++;
-                else {
-                  counters.out++;
-                  subscriber.next(env);
-                }
-              } finally {
-                if (input !== undefined) input.current = previous;
+          // (enter/exit rather than withSettlement: no closure per message on this hot path.)
+          next: (raw) => {
+            const previous = enterSettlement(undefined);
+            const input = deps.coreInput;
+            const previousInput = input?.current;
+            if (input !== undefined) input.current = raw;
+            try {
+              counters.in++;
+              if (fixedSubject) (received ??= stats.receivedCount(subject)).n++;
+              else stats.recordReceived(raw.subject);
+              const env = decodeOrDeadLetter<T>(raw, codec, operator, options.schema);
+              if (env === undefined) counters.deadLetters++;
+              else {
+                counters.out++;
+                subscriber.next(env);
               }
-            }),
+            } finally {
+              if (input !== undefined) input.current = previousInput;
+              exitSettlement(previous);
+            }
+          },
           error: (err: unknown) => subscriber.error(err),
           complete: () => subscriber.complete(),
         }),
-    );
+      );
+    });
     // One subscription however many pipelines read it, as `stream`: a pipeline the runtime
     // restarts after a stage threw rejoins it at once, so no delivery queued for it is dropped.
     return markSource(env$.pipe(share()), node);

@@ -29,6 +29,22 @@ export function withSettlement<R>(settlement: Settlement | undefined, fn: () => 
 }
 
 /**
+ * `withSettlement` for a source's per-message path, without a closure per message: makes
+ * `settlement` the current one and returns the previous, which the caller must restore with
+ * {@link exitSettlement} in a `finally`.
+ */
+export function enterSettlement(settlement: Settlement | undefined): Settlement | undefined {
+  const previous = current;
+  current = settlement;
+  return previous;
+}
+
+/** Restores the settlement {@link enterSettlement} returned. */
+export function exitSettlement(previous: Settlement | undefined): void {
+  current = previous;
+}
+
+/**
  * Holds the current settlement for work that outlives this call. Returns it, or undefined when
  * there is none (a core-NATS source, a timer) or it has already settled (an earlier stage lost
  * track of the input: see `Settlement.hold`).

@@ -27,6 +27,20 @@ export function validateSubject(subject: string, { wildcards }: { wildcards: boo
   }
 }
 
+/** Whether a (valid) subject has a `*` or `>` token: a subscription to one without receives on exactly that subject. */
+export function hasWildcard(subject: string): boolean {
+  for (let start = 0; start <= subject.length;) {
+    let end = subject.indexOf('.', start);
+    if (end === -1) end = subject.length;
+    if (end - start === 1) {
+      const c = subject.charCodeAt(start);
+      if (c === STAR || c === GT) return true;
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
 const DOT = 46;
 const STAR = 42;
 const GT = 62;

@@ -12,20 +12,20 @@ import {
   type JsMsg,
   type StreamConfig as NatsStreamConfig,
 } from '@nats-io/jetstream';
-import { millis, nanos, type Msg, type NatsConnection, type Status } from '@nats-io/nats-core';
+import { millis, nanos, type NatsConnection, type Status } from '@nats-io/nats-core';
 import { Observable } from 'rxjs';
 import type { Envelope } from '../../envelope/envelope.js';
-import { makeEnvelope } from '../../envelope/make-envelope.js';
 import { TransportError } from '../../errors.js';
 import { fromNatsError } from './from-nats-error.js';
 import { natsAckPublisher } from './nats-ack-publisher.js';
 import { redactUrl, type NatsConnectOptions } from './nats-connect-options.js';
 import { ensureDurableConsumer } from './nats-durable-consumer.js';
 import { natsFindMsgIds } from './nats-find-msg-ids.js';
-import { fromNatsHeaders, toNatsHeaders } from './nats-headers.js';
+import { natsCoreEnvelope } from './nats-core-envelope.js';
+import { toNatsHeaders } from './nats-headers.js';
 import { NatsOrderedReader } from './nats-ordered-reader.js';
 import { deliveryOf, NatsStreamMessage } from './nats-stream-message.js';
-import { validateSubject } from '../subject.js';
+import { hasWildcard, validateSubject } from '../subject.js';
 import { openNatsConnection } from './open-nats-connection.js';
 import type {
   AckPublisher,
@@ -79,6 +79,7 @@ export class NatsTransport implements Transport {
   private readonly label: string;
   private jsmPromise: Promise<JetStreamManager> | undefined;
   private readonly closeHooks = new Set<() => void>();
+  private readonly validSubjects = new Set<string>();
   private closePromise: Promise<void> | undefined;
 
   /** Wraps an open connection, which this transport then owns (and drains on `close`). */
@@ -108,8 +109,16 @@ export class NatsTransport implements Transport {
     return this.jsmPromise;
   }
 
-  publish(subject: string, data: Uint8Array, options: PublishOptions = {}): void {
-    validateSubject(subject, { wildcards: false });
+  publish(subject: string, data: Uint8Array, options?: PublishOptions): void {
+    this.checkPublishSubject(subject);
+    if (options === undefined) {
+      try {
+        this.nc.publish(subject, data);
+      } catch (err) {
+        throw fromNatsError(err, { transport: this.label, operation: 'publish' });
+      }
+      return;
+    }
     if (options.reply !== undefined) validateSubject(options.reply, { wildcards: false });
     const headers = toNatsHeaders(options.headers);
     try {
@@ -122,13 +131,15 @@ export class NatsTransport implements Transport {
   subscribe(subject: string, options: SubscribeOptions = {}): Observable<Envelope<Uint8Array>> {
     validateSubject(subject, { wildcards: true });
     validateSubscribeOptions(this.label, options);
+    // Without wildcards every message's subject is this one: no need to decode it from the wire.
+    const fixedSubject = hasWildcard(subject) ? undefined : subject;
     return new Observable<Envelope<Uint8Array>>((subscriber) => {
       try {
         const sub = this.nc.subscribe(subject, {
           ...(options.queue !== undefined ? { queue: options.queue } : {}),
           callback: (err, msg) => {
             if (err !== null) subscriber.error(fromNatsError(err, { transport: this.label, operation: 'subscribe' }));
-            else subscriber.next(toEnvelope(msg));
+            else subscriber.next(natsCoreEnvelope(msg, fixedSubject));
           },
         });
         void sub.closed.then((err) => {
@@ -149,7 +160,7 @@ export class NatsTransport implements Transport {
     const headers = toNatsHeaders(options.headers);
     try {
       const msg = await this.nc.request(subject, data, { timeout: options.timeoutMs, ...(headers !== undefined ? { headers } : {}) });
-      return toEnvelope(msg);
+      return natsCoreEnvelope(msg);
     } catch (err) {
       throw fromNatsError(err, { transport: this.label, operation: 'request', subject, timeoutMs: options.timeoutMs });
     }
@@ -386,6 +397,17 @@ export class NatsTransport implements Transport {
     return this.js.consumers.get(o.stream, o.durableName);
   }
 
+  /**
+   * `validateSubject` once per subject: a topology publishes to a handful of subjects, and
+   * checking each on every message cost as much as a tenth of forwarding it. Bounded, so subjects
+   * made per message (`orders.<id>`) are still checked each time once the set is full.
+   */
+  private checkPublishSubject(subject: string): void {
+    if (this.validSubjects.has(subject)) return;
+    validateSubject(subject, { wildcards: false });
+    if (this.validSubjects.size < MAX_REMEMBERED_SUBJECTS) this.validSubjects.add(subject);
+  }
+
   private async streamInfoOrUndefined(jsm: JetStreamManager, name: string): Promise<NatsStreamConfig | undefined> {
     try {
       return (await jsm.streams.info(name)).config;
@@ -396,11 +418,4 @@ export class NatsTransport implements Transport {
   }
 }
 
-function toEnvelope(msg: Msg): Envelope<Uint8Array> {
-  return makeEnvelope({
-    subject: msg.subject,
-    data: msg.data,
-    headers: fromNatsHeaders(msg.headers),
-    reply: msg.reply !== undefined && msg.reply !== '' ? msg.reply : undefined,
-  });
-}
+const MAX_REMEMBERED_SUBJECTS = 1024;

@@ -67,4 +67,15 @@ describe('RuntimeStats', () => {
     outside.in = 9;
     expect(s.parts().map((p) => [p.kind, p.name, p.read().in])).toEqual([['operator', 'microBatch', 2]]);
   });
+  it('receivedCount hands out the counter recordReceived bumps, within the same bounds', () => {
+    const stats = new RuntimeStats();
+    const count = stats.receivedCount('orders.created');
+    count.n += 2;
+    stats.recordReceived('orders.created');
+    expect(stats.receivedCount('orders.created')).toBe(count);
+    expect(stats.snapshot().received).toEqual({ 'orders.created': 3 });
+    expect(stats.total('received', 'orders.>')).toBe(3);
+    stats.receivedCount('_INBOX.abc').n++;
+    expect(stats.snapshot().received[INBOX_SUBJECTS]).toBe(1);
+  });
 });

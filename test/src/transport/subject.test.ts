@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidSubjectError } from '../../../src/errors.js';
-import { subjectMatches, subjectsOverlap, validateSubject } from '../../../src/transport/subject.js';
+import { hasWildcard, subjectMatches, subjectsOverlap, validateSubject } from '../../../src/transport/subject.js';
 
 const numRuns = Number(process.env.PROP_RUNS ?? 300);
 
@@ -132,5 +132,20 @@ describe('validateSubject', () => {
     ['>', false],
   ])('rejects %j (wildcards allowed: %s)', (subject, wildcards) => {
     expect(() => validateSubject(subject, { wildcards })).toThrow(InvalidSubjectError);
+  });
+});
+
+describe('hasWildcard', () => {
+  it('finds a * or > token, and only a whole token', () => {
+    for (const s of ['*', '>', 'a.*', 'a.>', '*.b', 'a.*.c']) expect(hasWildcard(s), s).toBe(true);
+    for (const s of ['a', 'a.b', 'a*.b', 'a.b>', 'a.*b', 'x.>y', '']) expect(hasWildcard(s), s).toBe(false);
+  });
+
+  it('is true exactly when some token is * or >', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('a', 'b', '*', '>', 'a*', '>b'), { minLength: 1, maxLength: 5 }), (tokens) => {
+        expect(hasWildcard(tokens.join('.'))).toBe(tokens.includes('*') || tokens.includes('>'));
+      }),
+    );
   });
 });
