@@ -25,7 +25,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { createInbox, headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
@@ -97,6 +97,8 @@ export interface ExactlyOnceBenchSummary {
 }
 
 const packr = new Packr({ useRecords: false });
+// The engine's default `outputs.maxInFlight`, applied to the roof too.
+const ENGINE_MAX_IN_FLIGHT = 4096;
 const COMMAND = 'node --import tsx bench/exactly-once.bench.ts';
 
 /** Runs the benchmark and returns every run plus the medians. */
@@ -124,7 +126,7 @@ export async function runExactlyOnceBench(options: ExactlyOnceBenchOptions = {})
         const t0 = performance.now();
         const commits =
           mode === 'roof'
-            ? await roof(nc, `eob.${mode}${r}`, events, `roof${r}`)
+            ? await roof(nc, `eob.${mode}${r}`, events, `roof${r}`, 2 * (options.maxCount ?? 1024))
             : await sluice(nc, `eob.${mode}${r}`, events, options.maxCount ?? 1024, `bench${r}`);
         const ms = performance.now() - t0;
         const cpu = process.cpuUsage(cpu0);
@@ -195,17 +197,35 @@ async function preload(nc: NatsConnection, events: number, keys: number): Promis
   return bytes;
 }
 
-/** The roof: raw client, ordered consumer, one output per input with a msg id, acks counted. */
-async function roof(nc: NatsConnection, outPrefix: string, events: number, idPrefix: string): Promise<number> {
+/**
+ * The roof: raw client, ordered consumer, one output per input with a msg id, acks counted. Like
+ * the engine it keeps at most {@link ENGINE_MAX_IN_FLIGHT} outputs unacknowledged (the rest wait
+ * in order), so both sides run with the same bounds: 2 × maxCount inputs fetched ahead (the
+ * engine's default `maxBufferedInputs`), 4096 outputs in flight.
+ */
+async function roof(nc: NatsConnection, outPrefix: string, events: number, idPrefix: string, maxBuffered: number): Promise<number> {
   const ackPrefix = createInbox();
   let acked = 0;
   let errors = 0;
+  let sent = 0;
   let resolve!: () => void;
   const done = new Promise<void>((r) => (resolve = r));
+  const waiting: JsMsg[] = [];
+  let head = 0;
+  const send = (m: JsMsg): void => {
+    const { k, i } = packr.unpack(m.data) as { k: string; i: number };
+    const h = natsHeaders();
+    h.set('Nats-Msg-Id', `${idPrefix}.${m.seq}`);
+    nc.publish(`${outPrefix}.${k}`, packr.pack({ k, i }), { reply: `${ackPrefix}.${sent++}`, headers: h });
+  };
   const ackSub = nc.subscribe(`${ackPrefix}.*`, {
     callback: (_e, m) => {
       if (m.headers?.code === 503 || m.data[2] === 0x65) errors += 1;
       if (++acked === events) resolve();
+      while (head < waiting.length && sent - acked < ENGINE_MAX_IN_FLIGHT) {
+        send(waiting[head]!);
+        waiting[head++] = undefined as unknown as JsMsg;
+      }
     },
   });
   const consumer = await jetstream(nc).consumers.get('EOB_IN', { deliver_policy: DeliverPolicy.All });
@@ -213,13 +233,11 @@ async function roof(nc: NatsConnection, outPrefix: string, events: number, idPre
   let messages: { close(): Promise<void | Error> } | undefined;
   // eslint-disable-next-line prefer-const -- the callback may run before the assignment
   messages = await consumer.consume({
-    max_messages: 2048,
+    max_messages: maxBuffered,
     callback: (m) => {
-      const { k, i } = packr.unpack(m.data) as { k: string; i: number };
-      const h = natsHeaders();
-      h.set('Nats-Msg-Id', `${idPrefix}.${m.seq}`);
-      nc.publish(`${outPrefix}.${k}`, packr.pack({ k, i }), { reply: `${ackPrefix}.${n++}`, headers: h });
-      if (n === events) void messages?.close();
+      if (head === waiting.length && sent - acked < ENGINE_MAX_IN_FLIGHT) send(m);
+      else waiting.push(m);
+      if (++n === events) void messages?.close();
     },
   });
   await done;

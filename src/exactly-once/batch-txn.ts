@@ -133,10 +133,9 @@ export class BatchTxn implements ExactlyOnceTxn {
   /** Applies the buffered state writes; called inside the engine's LMDB transaction. */
   writeTo(w: StateWriter): void {
     for (const [namespace, entries] of this.writes) {
-      // Key order makes LMDB touch neighbouring pages in turn rather than at random.
-      const keys = entries.size > 1 ? [...entries.keys()].sort() : [...entries.keys()];
-      for (const key of keys) {
-        const v = entries.get(key);
+      // Not sorted: the store's keys are (partition, key), so string order would not follow its
+      // B-tree anyway, and sorting a 1000-key batch cost ~0.5 µs per write.
+      for (const [key, v] of entries) {
         if (v === DELETED) w.delete(namespace, key);
         else w.put(namespace, key, v);
       }

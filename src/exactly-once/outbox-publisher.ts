@@ -164,9 +164,7 @@ export class OutboxPublisher {
           const e = f.entries[f.next++]!;
           this.publisher.publish({ subject: e.subject, data: e.data, headers: e.headers, msgId: `${prefix}${e.seq}.${e.index}` }, f.state);
         } else {
-          const r = f.reader!;
-          r.next();
-          this.publisher.publish({ subject: r.subject, data: r.data, headers: r.headers, msgId: `${prefix}${r.seq}.${r.index}` }, f.state);
+          this.publisher.publish(f.reader!.nextMessage(prefix)!, f.state);
         }
       }
       if (f.left > 0) return;

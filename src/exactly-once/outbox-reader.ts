@@ -1,4 +1,5 @@
 import { OUTBOX_HEADER_BYTES, OUTBOX_VERSION } from './outbox-codec.js';
+import type { AckPublishMessage } from '../transport/transport.js';
 
 /**
  * Walks an outbox blob's entries in order without building an entry object each: after `next()`
@@ -25,6 +26,23 @@ export class OutboxReader {
     this.remaining = this.buf.readUInt32BE(1);
   }
 
+  /**
+   * The next entry as a message that reads its fields from the blob when asked: an output waiting
+   * for its ack (and a possible re-send) holds this small object only, not its subject, data view
+   * and id, which are made at each send and die young. Undefined when there is none.
+   */
+  nextMessage(msgIdPrefix: string): OutboxMessage | undefined {
+    if (this.remaining === 0) return undefined;
+    const buf = this.buf;
+    const at = this.offset;
+    let o = at + 12;
+    o += 2 + buf.readUInt16BE(o);
+    o += 4 + buf.readUInt32BE(o);
+    this.offset = o + 4 + buf.readUInt32BE(o);
+    this.remaining -= 1;
+    return new OutboxMessage(buf, at, msgIdPrefix);
+  }
+
   /** Reads the next entry into the fields; false when there is none. */
   next(): boolean {
     if (this.remaining === 0) return false;
@@ -44,5 +62,36 @@ export class OutboxReader {
     this.offset = o + 4 + dLen;
     this.remaining -= 1;
     return true;
+  }
+}
+
+/** One entry of an outbox blob as an {@link AckPublishMessage}, decoded on each read. */
+export class OutboxMessage implements AckPublishMessage {
+  constructor(
+    private readonly buf: Buffer,
+    /** The entry's first byte. */
+    private readonly at: number,
+    private readonly msgIdPrefix: string,
+  ) {}
+
+  get msgId(): string {
+    return `${this.msgIdPrefix}${this.buf.readDoubleBE(this.at)}.${this.buf.readUInt32BE(this.at + 8)}`;
+  }
+
+  get subject(): string {
+    const o = this.at + 12;
+    return this.buf.toString('utf8', o + 2, o + 2 + this.buf.readUInt16BE(o));
+  }
+
+  get headers(): Readonly<Record<string, string>> | undefined {
+    const o = this.at + 14 + this.buf.readUInt16BE(this.at + 12);
+    const hLen = this.buf.readUInt32BE(o);
+    return hLen === 0 ? undefined : (JSON.parse(this.buf.toString('utf8', o + 4, o + 4 + hLen)) as Record<string, string>);
+  }
+
+  get data(): Uint8Array {
+    let o = this.at + 14 + this.buf.readUInt16BE(this.at + 12);
+    o += 4 + this.buf.readUInt32BE(o);
+    return this.buf.subarray(o + 4, o + 4 + this.buf.readUInt32BE(o));
   }
 }
