@@ -1,6 +1,10 @@
 import { OUTBOX_HEADER_BYTES, OUTBOX_VERSION } from './outbox-codec.js';
 
-const INITIAL_BYTES = 16 * 1024;
+const MIN_INITIAL_BYTES = 16 * 1024;
+const MAX_INITIAL_BYTES = 4 * 1024 * 1024;
+// Batches of one process tend to be alike: the next writer starts at the size the last one reached,
+// rather than growing (and copying) 16 → 32 → 64 → 128 KiB again for every batch.
+let sizeHint = MIN_INITIAL_BYTES;
 
 /**
  * Builds one outbox blob (the layout {@link encodeOutbox} documents) an output at a time, as
@@ -9,7 +13,7 @@ const INITIAL_BYTES = 16 * 1024;
  * encoding pass at commit. The caller's subject string and data buffer can die young.
  */
 export class OutboxWriter {
-  private buf: Buffer = Buffer.allocUnsafe(INITIAL_BYTES);
+  private buf: Buffer = Buffer.allocUnsafe(sizeHint);
   private length = OUTBOX_HEADER_BYTES;
   /** Outputs written so far. */
   count = 0;
@@ -44,6 +48,7 @@ export class OutboxWriter {
   finish(): Uint8Array {
     this.buf.writeUInt8(OUTBOX_VERSION, 0);
     this.buf.writeUInt32BE(this.count, 1);
+    sizeHint = Math.min(MAX_INITIAL_BYTES, Math.max(MIN_INITIAL_BYTES, this.length + (this.length >> 3)));
     return this.buf.subarray(0, this.length);
   }
 
