@@ -12,15 +12,20 @@
  * took a Transport instead of a raw connection; the work measured is unchanged).
  *
  * Run: node --import tsx bench/exactly-once.bench.ts [--events 200000] [--runs 3] [--keys 1000]
+ *   [--modes roof,sluice] [--max-count 1024]
+ * With SLUICE_EO_CPU_PROF=<dir>, each measured run also writes `<dir>/<mode>-<run>.cpuprofile`
+ * (only that run's span, not the preload). GC per event comes from PerformanceObserver 'gc' entries.
  * Prints one JSON line per run and a summary line with medians (HOUSE-STYLE 15).
  * Measurements while other work runs on the machine are noisy: compare the ratio within one run.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import { createInbox, headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
@@ -66,6 +71,12 @@ export interface ExactlyOnceBenchRun {
   serverCpuUsPerEvent: number | null;
   /** LMDB commits per event (0 for the roof). */
   lmdbCommitsPerEvent: number;
+  /** Time in V8 garbage collection during the run per event, µs (PerformanceObserver 'gc' entries). */
+  gcUsPerEvent: number;
+  /** Garbage collections during the run per 1000 events (scavenges and mark-compacts). */
+  gcPer1kEvents: number;
+  /** ...of which mark-compacts (major GCs) per 1000 events. */
+  majorGcPer1kEvents: number;
 }
 
 /** Medians over the runs. */
@@ -77,6 +88,8 @@ export interface ExactlyOnceBenchSummary {
   roofCpuUsPerEvent: number;
   sluiceCpuUsPerEvent: number;
   lmdbCommitsPerEvent: number;
+  roofGcUsPerEvent: number;
+  sluiceGcUsPerEvent: number;
   cores: number;
   node: string;
   natsServer: string;
@@ -84,6 +97,8 @@ export interface ExactlyOnceBenchSummary {
 }
 
 const packr = new Packr({ useRecords: false });
+// The engine's default `outputs.maxInFlight`, applied to the roof too.
+const ENGINE_MAX_IN_FLIGHT = 4096;
 const COMMAND = 'node --import tsx bench/exactly-once.bench.ts';
 
 /** Runs the benchmark and returns every run plus the medians. */
@@ -97,6 +112,7 @@ export async function runExactlyOnceBench(options: ExactlyOnceBenchOptions = {})
   const jsm = await jetstreamManager(nc);
   const meta = { date: new Date().toISOString(), commit: gitCommit(), node: process.versions.node, natsServer: natsServerVersion(), cores: cpus().length };
   const runs: ExactlyOnceBenchRun[] = [];
+  const gc = gcRecorder();
   try {
     await jsm.streams.add({ name: 'EOB_IN', subjects: ['eob.in.>'] });
     const bytes = await preload(nc, events, keyCount);
@@ -104,16 +120,19 @@ export async function runExactlyOnceBench(options: ExactlyOnceBenchOptions = {})
       for (const mode of options.modes ?? (['roof', 'sluice'] as const)) {
         const out = `EOB_OUT_${mode}_${r}`;
         await jsm.streams.add({ name: out, subjects: [`eob.${mode}${r}.>`] });
+        const profiler = await startProfile();
         const cpu0 = process.cpuUsage();
         const srv0 = server !== undefined ? processCpuUs(server.pid) : null;
         const t0 = performance.now();
         const commits =
           mode === 'roof'
-            ? await roof(nc, `eob.${mode}${r}`, events, `roof${r}`)
+            ? await roof(nc, `eob.${mode}${r}`, events, `roof${r}`, 2 * (options.maxCount ?? 1024))
             : await sluice(nc, `eob.${mode}${r}`, events, options.maxCount ?? 1024, `bench${r}`);
         const ms = performance.now() - t0;
         const cpu = process.cpuUsage(cpu0);
         const srv1 = server !== undefined ? processCpuUs(server.pid) : null;
+        await profiler?.stop(`${mode}-${r}`);
+        const gcs = await gc.between(t0, t0 + ms);
         const run: ExactlyOnceBenchRun = {
           bench: `exactly-once/${mode}`,
           ...meta,
@@ -124,6 +143,9 @@ export async function runExactlyOnceBench(options: ExactlyOnceBenchOptions = {})
           cpuUsPerEvent: round((cpu.user + cpu.system) / events),
           serverCpuUsPerEvent: srv0 !== null && srv1 !== null ? round((srv1 - srv0) / events) : null,
           lmdbCommitsPerEvent: round(commits / events, 5),
+          gcUsPerEvent: round((gcs.ms * 1000) / events),
+          gcPer1kEvents: round((gcs.count * 1000) / events, 3),
+          majorGcPer1kEvents: round((gcs.major * 1000) / events, 3),
         };
         runs.push(run);
         options.onRun?.(run);
@@ -131,6 +153,7 @@ export async function runExactlyOnceBench(options: ExactlyOnceBenchOptions = {})
       }
     }
   } finally {
+    gc.stop();
     await nc.close();
     await server?.dispose();
   }
@@ -147,6 +170,8 @@ export async function runExactlyOnceBench(options: ExactlyOnceBenchOptions = {})
       roofCpuUsPerEvent: of('roof', (r) => r.cpuUsPerEvent),
       sluiceCpuUsPerEvent: of('sluice', (r) => r.cpuUsPerEvent),
       lmdbCommitsPerEvent: of('sluice', (r) => r.lmdbCommitsPerEvent),
+      roofGcUsPerEvent: of('roof', (r) => r.gcUsPerEvent),
+      sluiceGcUsPerEvent: of('sluice', (r) => r.gcUsPerEvent),
       cores: meta.cores,
       node: meta.node,
       natsServer: meta.natsServer,
@@ -172,17 +197,35 @@ async function preload(nc: NatsConnection, events: number, keys: number): Promis
   return bytes;
 }
 
-/** The roof: raw client, ordered consumer, one output per input with a msg id, acks counted. */
-async function roof(nc: NatsConnection, outPrefix: string, events: number, idPrefix: string): Promise<number> {
+/**
+ * The roof: raw client, ordered consumer, one output per input with a msg id, acks counted. Like
+ * the engine it keeps at most {@link ENGINE_MAX_IN_FLIGHT} outputs unacknowledged (the rest wait
+ * in order), so both sides run with the same bounds: 2 × maxCount inputs fetched ahead (the
+ * engine's default `maxBufferedInputs`), 4096 outputs in flight.
+ */
+async function roof(nc: NatsConnection, outPrefix: string, events: number, idPrefix: string, maxBuffered: number): Promise<number> {
   const ackPrefix = createInbox();
   let acked = 0;
   let errors = 0;
+  let sent = 0;
   let resolve!: () => void;
   const done = new Promise<void>((r) => (resolve = r));
+  const waiting: JsMsg[] = [];
+  let head = 0;
+  const send = (m: JsMsg): void => {
+    const { k, i } = packr.unpack(m.data) as { k: string; i: number };
+    const h = natsHeaders();
+    h.set('Nats-Msg-Id', `${idPrefix}.${m.seq}`);
+    nc.publish(`${outPrefix}.${k}`, packr.pack({ k, i }), { reply: `${ackPrefix}.${sent++}`, headers: h });
+  };
   const ackSub = nc.subscribe(`${ackPrefix}.*`, {
     callback: (_e, m) => {
       if (m.headers?.code === 503 || m.data[2] === 0x65) errors += 1;
       if (++acked === events) resolve();
+      while (head < waiting.length && sent - acked < ENGINE_MAX_IN_FLIGHT) {
+        send(waiting[head]!);
+        waiting[head++] = undefined as unknown as JsMsg;
+      }
     },
   });
   const consumer = await jetstream(nc).consumers.get('EOB_IN', { deliver_policy: DeliverPolicy.All });
@@ -190,13 +233,11 @@ async function roof(nc: NatsConnection, outPrefix: string, events: number, idPre
   let messages: { close(): Promise<void | Error> } | undefined;
   // eslint-disable-next-line prefer-const -- the callback may run before the assignment
   messages = await consumer.consume({
-    max_messages: 2048,
+    max_messages: maxBuffered,
     callback: (m) => {
-      const { k, i } = packr.unpack(m.data) as { k: string; i: number };
-      const h = natsHeaders();
-      h.set('Nats-Msg-Id', `${idPrefix}.${m.seq}`);
-      nc.publish(`${outPrefix}.${k}`, packr.pack({ k, i }), { reply: `${ackPrefix}.${n++}`, headers: h });
-      if (n === events) void messages?.close();
+      if (head === waiting.length && sent - acked < ENGINE_MAX_IN_FLIGHT) send(m);
+      else waiting.push(m);
+      if (++n === events) void messages?.close();
     },
   });
   await done;
@@ -229,6 +270,49 @@ async function sluice(nc: NatsConnection, outPrefix: string, events: number, max
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A V8 CPU profile of one run when SLUICE_EO_CPU_PROF names a directory. */
+async function startProfile(): Promise<{ stop(name: string): Promise<void> } | undefined> {
+  const dir = process.env.SLUICE_EO_CPU_PROF;
+  if (dir === undefined || dir === '') return undefined;
+  mkdirSync(dir, { recursive: true });
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop(name) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
+/** Collects V8's 'gc' performance entries so a run can sum the collections inside its time span. */
+function gcRecorder(): { between(fromMs: number, toMs: number): Promise<{ ms: number; count: number; major: number }>; stop(): void } {
+  const entries: PerformanceEntry[] = [];
+  const observer = new PerformanceObserver((list) => entries.push(...list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  return {
+    async between(fromMs, toMs) {
+      // Entries are delivered asynchronously: let the last ones of the run arrive.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      let ms = 0;
+      let count = 0;
+      let major = 0;
+      for (const e of entries) {
+        if (e.startTime < fromMs || e.startTime > toMs) continue;
+        ms += e.duration;
+        count += 1;
+        // NODE_PERFORMANCE_GC_MAJOR = 4
+        if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === 4) major += 1;
+      }
+      return { ms, count, major };
+    },
+    stop: () => observer.disconnect(),
+  };
 }
 
 function processCpuUs(pid: number): number | null {
@@ -272,16 +356,23 @@ function arg(name: string): number | undefined {
   return i > 0 ? Number(process.argv[i + 1]) : undefined;
 }
 
+function modesArg(): ('roof' | 'sluice')[] | undefined {
+  const i = process.argv.indexOf('--modes');
+  if (i < 0) return undefined;
+  return (process.argv[i + 1] ?? '').split(',').filter((m): m is 'roof' | 'sluice' => m === 'roof' || m === 'sluice');
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { summary } = await runExactlyOnceBench({
     events: arg('events'),
     runs: arg('runs'),
     keys: arg('keys'),
     maxCount: arg('max-count'),
+    modes: modesArg(),
     onRun: (run) => console.log(JSON.stringify(run)),
   });
   console.log(JSON.stringify(summary));
   console.log(
-    `exactly-once: sluice ${summary.sluiceEventsPerSec} ev/s vs roof ${summary.roofEventsPerSec} ev/s = ${summary.ratio} (cpu ${summary.sluiceCpuUsPerEvent} vs ${summary.roofCpuUsPerEvent} µs/event, ${summary.lmdbCommitsPerEvent} LMDB commits/event, ${summary.cores} cores)`,
+    `exactly-once: sluice ${summary.sluiceEventsPerSec} ev/s vs roof ${summary.roofEventsPerSec} ev/s = ${summary.ratio} (cpu ${summary.sluiceCpuUsPerEvent} vs ${summary.roofCpuUsPerEvent} µs/event, gc ${summary.sluiceGcUsPerEvent} vs ${summary.roofGcUsPerEvent} µs/event, ${summary.lmdbCommitsPerEvent} LMDB commits/event, ${summary.cores} cores)`,
   );
 }

@@ -2,7 +2,7 @@ import { InvalidSubjectError } from '../errors.js';
 import { keyBytes, keyFits, MAX_STATE_KEY_BYTES, StateKeyTooLongError } from '../state/state-key.js';
 import type { StateStore, StateWriter } from '../state/types.js';
 import type { StreamMessage } from '../transport/transport.js';
-import type { OutboxEntry } from './outbox-codec.js';
+import { OutboxWriter } from './outbox-writer.js';
 import type { ExactlyOnceTxn } from './types.js';
 
 const DELETED = Symbol('deleted');
@@ -30,7 +30,8 @@ export class TxnMisuseError extends Error {
  * `process`) throws instead of silently missing the commit.
  */
 export class BatchTxn implements ExactlyOnceTxn {
-  readonly outputs: OutboxEntry[] = [];
+  /** The batch's outputs, written into the outbox blob as they are emitted; undefined until the first. */
+  private outbox: OutboxWriter | undefined;
   private readonly writes = new Map<string, Map<string, unknown>>();
   private readonly afterFns: (() => void)[] = [];
   private readonly perInput = new Map<number, number>();
@@ -106,7 +107,17 @@ export class BatchTxn implements ExactlyOnceTxn {
       this.lastEmitSeq = input.seq;
       this.lastEmitIndex = index;
     }
-    this.outputs.push({ seq: input.seq, index, subject, data, headers });
+    (this.outbox ??= new OutboxWriter()).add(input.seq, index, subject, data, headers);
+  }
+
+  /** Outputs emitted so far. */
+  get outputCount(): number {
+    return this.outbox?.count ?? 0;
+  }
+
+  /** The outbox blob of the batch's outputs (see outbox-codec), undefined when there are none; call once, after `seal`. */
+  outboxBlob(): Uint8Array | undefined {
+    return this.outbox?.finish();
   }
 
   afterCommit(fn: () => void): void {
@@ -122,10 +133,9 @@ export class BatchTxn implements ExactlyOnceTxn {
   /** Applies the buffered state writes; called inside the engine's LMDB transaction. */
   writeTo(w: StateWriter): void {
     for (const [namespace, entries] of this.writes) {
-      // Key order makes LMDB touch neighbouring pages in turn rather than at random.
-      const keys = entries.size > 1 ? [...entries.keys()].sort() : [...entries.keys()];
-      for (const key of keys) {
-        const v = entries.get(key);
+      // Not sorted: the store's keys are (partition, key), so string order would not follow its
+      // B-tree anyway, and sorting a 1000-key batch cost ~0.5 µs per write.
+      for (const [key, v] of entries) {
         if (v === DELETED) w.delete(namespace, key);
         else w.put(namespace, key, v);
       }

@@ -9,7 +9,11 @@ export interface OutboxEntry {
   readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
-const VERSION = 1;
+/** The blob layout's version byte. */
+export const OUTBOX_VERSION = 1;
+/** Version byte and entry count, before the first entry. */
+export const OUTBOX_HEADER_BYTES = 5;
+const VERSION = OUTBOX_VERSION;
 
 /**
  * Packs a batch's outputs into one blob, so the outbox costs one LMDB put and one delete per

@@ -1,15 +1,26 @@
 import type { SchedulerLike } from 'rxjs';
 import type { AckPublisher, Transport } from '../transport/transport.js';
 import type { OutboxEntry } from './outbox-codec.js';
+import { OutboxReader } from './outbox-reader.js';
+import { FifoBuffer } from '../transport/fifo-buffer.js';
 import type { Logger } from '../logger.js';
 import type { FaultContext } from './types.js';
 
-/** A committed batch's outputs on their way to JetStream. */
-export interface PublishBatch {
-  /** The outbox key: the batch's last input sequence. */
-  readonly seq: number;
-  readonly entries: readonly OutboxEntry[];
-}
+/**
+ * A committed batch's outputs on their way to JetStream: decoded entries (recovery, durable
+ * batches) or the outbox blob itself (the engine's hot path: no object per output until it is sent).
+ */
+export type PublishBatch =
+  | {
+      /** The outbox key: the batch's last input sequence. */
+      readonly seq: number;
+      readonly entries: readonly OutboxEntry[];
+    }
+  | {
+      readonly seq: number;
+      /** An outbox blob (outbox-codec's layout) the publisher may keep until every output is acknowledged. */
+      readonly blob: Uint8Array;
+    };
 
 /** Counters the publisher updates. */
 export interface PublisherCounters {
@@ -44,16 +55,30 @@ interface BatchState {
   remaining: number;
 }
 
+/** A batch whose outputs are not all handed to the window yet. */
+interface Feed {
+  readonly state: BatchState;
+  readonly entries: readonly OutboxEntry[] | undefined;
+  readonly reader: OutboxReader | undefined;
+  next: number;
+  left: number;
+}
+
 /**
  * Publishes committed outbox records through the transport's {@link AckPublisher} (window of
  * `maxInFlight`, re-sends under the same `Nats-Msg-Id` after an ack timeout, a server error or a
  * reconnect) and tells the engine when every output of a record is acknowledged, so the record
- * can be removed. A record's outputs are handed over in one synchronous loop, which lets the NATS
- * client coalesce the socket writes.
+ * can be removed. Outputs are handed to the window only as it has room (so outputs waiting for the
+ * window hold no message object, only their place in the batch's blob), in synchronous loops,
+ * which lets the NATS client coalesce the socket writes.
  */
 export class OutboxPublisher {
   private readonly publisher: AckPublisher<BatchState>;
   private readonly waiters: { limit: number; resolve: () => void }[] = [];
+  private readonly feeds = new FifoBuffer<Feed>();
+  /** Outputs of `feeds` not yet handed to the window. */
+  private unfed = 0;
+  private feeding = false;
 
   constructor(private readonly o: OutboxPublisherOptions) {
     const { counters, logger } = o;
@@ -70,6 +95,7 @@ export class OutboxPublisher {
         if (duplicate) counters.duplicates += 1;
         b.remaining -= 1;
         if (b.remaining === 0) o.onBatchAcked(b.seq);
+        if (this.unfed > 0) this.feed();
         this.wake();
       },
       onRejected: (_b, { message, error, attempts, retryInMs }) => {
@@ -93,7 +119,7 @@ export class OutboxPublisher {
 
   /** Outputs enqueued and not yet acknowledged (sent or not). */
   get pending(): number {
-    return this.publisher.pending;
+    return this.publisher.pending + this.unfed;
   }
 
   get inFlightCount(): number {
@@ -102,14 +128,47 @@ export class OutboxPublisher {
 
   /** Queues a committed batch's outputs and sends what the window allows, synchronously. */
   enqueue(batch: PublishBatch): void {
-    if (batch.entries.length === 0) {
+    const entries = 'entries' in batch ? batch.entries : undefined;
+    const reader = 'blob' in batch ? new OutboxReader(batch.blob) : undefined;
+    const count = entries?.length ?? reader!.remaining;
+    if (count === 0) {
       this.o.onBatchAcked(batch.seq);
       return;
     }
-    const b: BatchState = { seq: batch.seq, sent: 0, remaining: batch.entries.length };
+    const state: BatchState = { seq: batch.seq, sent: 0, remaining: count };
+    this.feeds.push({ state, entries, reader, next: 0, left: count });
+    this.unfed += count;
+    this.feed();
+  }
+
+  /** Hands outputs to the window, in order, while it has room. */
+  private feed(): void {
+    // An ack inside `publish` (an in-process transport) feeds through the outer loop instead.
+    if (this.feeding) return;
+    this.feeding = true;
+    try {
+      this.feedNow();
+    } finally {
+      this.feeding = false;
+    }
+  }
+
+  private feedNow(): void {
     const prefix = this.o.msgIdPrefix;
-    for (const e of batch.entries) {
-      this.publisher.publish({ subject: e.subject, data: e.data, headers: e.headers, msgId: `${prefix}${e.seq}.${e.index}` }, b);
+    const room = this.o.maxInFlight;
+    for (let f = this.feeds.peek(); f !== undefined; f = this.feeds.peek()) {
+      while (f.left > 0 && this.publisher.pending < room) {
+        f.left -= 1;
+        this.unfed -= 1;
+        if (f.entries !== undefined) {
+          const e = f.entries[f.next++]!;
+          this.publisher.publish({ subject: e.subject, data: e.data, headers: e.headers, msgId: `${prefix}${e.seq}.${e.index}` }, f.state);
+        } else {
+          this.publisher.publish(f.reader!.nextMessage(prefix)!, f.state);
+        }
+      }
+      if (f.left > 0) return;
+      this.feeds.shift();
     }
   }
 

@@ -3,7 +3,7 @@ import { InvalidConfigError, ensureError } from '../errors.js';
 import { BatchTxn, NOT_WRITTEN } from './batch-txn.js';
 import { StateCache } from './state-cache.js';
 import { BatchFailedError, EngineStoppedError } from './exactly-once-errors.js';
-import { decodeOutbox, encodeOutbox } from './outbox-codec.js';
+import { decodeOutbox } from './outbox-codec.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { checkStaleOutbox, type RecoveredBatch } from './stale-outbox.js';
 import type { OrderedMessage, OrderedReader } from '../transport/transport.js';
@@ -288,20 +288,20 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     stats.commits += 1;
   };
 
-  const committed = (txn: BatchTxn, batchSize: number, last: number): void => {
+  const committed = (txn: BatchTxn, blob: Uint8Array | undefined, batchSize: number, last: number): void => {
     txn.forEachWrite((namespace, key, value) => cache.set(namespace, key, value));
     stats.commits += 1;
     stats.batches += 1;
     stats.inputs += batchSize;
     stats.lastBatchSize = batchSize;
     if (batchSize > stats.maxBatchSize) stats.maxBatchSize = batchSize;
-    stats.outputs += txn.outputs.length;
+    stats.outputs += txn.outputCount;
     stats.position = last;
     for (const err of txn.runAfterCommit()) log.warn({ engine: name, seq: last, err: err.message }, 'exactly-once after-commit callback failed');
     fault('after-commit', last);
-    if (txn.outputs.length > 0) {
+    if (blob !== undefined) {
       pending.add(last);
-      publisher.enqueue({ seq: last, entries: txn.outputs });
+      publisher.enqueue({ seq: last, blob });
     }
     checkSettled();
   };
@@ -319,8 +319,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     }
     if (failed !== undefined) return;
     fault('before-commit', last);
-    const outputs = txn.outputs;
-    const blob = outputs.length > 0 ? encodeOutbox(outputs) : undefined;
+    const blob = txn.outboxBlob();
     if (committing !== undefined) await committing.done;
     if (failed !== undefined) return;
     const remove = removable.splice(0);
@@ -334,7 +333,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
         w.putCheckpoint(name, { stream, seq: last, filterSubject, updatedAt: createdAt });
       })
       .then(() => {
-        if (failed === undefined) committed(txn, batch.length, last);
+        if (failed === undefined) committed(txn, blob, batch.length, last);
       })
       .catch((err: unknown) => fail(err))
       .finally(() => {

@@ -131,9 +131,13 @@ export function openStateStore(config: StateStoreConfig): StateStore {
 
   const stats = { commits: 0 };
   let closed = false;
+  // Checked before every commit: `getStats()` also walks the free list and every database's
+  // stats (~0.1-0.6 ms), while the last page number alone is one native call.
+  const nativeEnv = (env as unknown as { env?: { info?: () => { lastPageNumber: number } } }).env;
+  const pageSize = (env.getStats() as { pageSize: number }).pageSize;
   const usedBytes = (): number => {
-    const s = env.getStats() as { lastPageNumber: number; pageSize: number };
-    return (s.lastPageNumber + 1) * s.pageSize;
+    const info = nativeEnv?.info?.() ?? (env.getStats() as { lastPageNumber: number });
+    return (info.lastPageNumber + 1) * pageSize;
   };
   const part = (key: string): number => partitionOf(key, partitions);
 

@@ -6,6 +6,9 @@ import { backoffDelayMs, type BackoffPolicy } from '../retry/retry-policy.js';
 
 // A publish the server refused (e.g. a full stream) is sent again: 250 ms doubling up to 5 s, no
 // jitter (one publisher's own messages, in order).
+// The ack info passed to onAck: two shared objects, not one per ack.
+const ACKED = Object.freeze({ duplicate: false });
+const ACKED_DUPLICATE = Object.freeze({ duplicate: true });
 const REJECTED_RETRY: Omit<BackoffPolicy, 'maxAttempts'> = { initialDelayMs: 250, maxDelayMs: 5_000, multiplier: 2, jitter: 'none' };
 
 /** What a transport's wire part reports back to the {@link AckWindow} it serves. */
@@ -100,19 +103,21 @@ export class AckWindow<T> implements AckPublisher<T> {
   }
 
   private pump(): void {
+    let now: number | undefined;
     for (let t = this.queue.peek(); t !== undefined && !this.paused && !this.closed && this.sent.size < this.maxInFlight; t = this.queue.peek()) {
       // Called before the message leaves the queue: if it throws, the message was never sent.
       this.config.beforeSend?.(t.token);
       this.queue.shift();
-      this.send(t);
+      // One clock read per burst: the sends of one synchronous loop leave together.
+      this.send(t, (now ??= this.scheduler.now()));
     }
   }
 
-  private send(t: Tracked<T>): void {
+  private send(t: Tracked<T>, now = this.scheduler.now()): void {
     if (this.closed) return;
     const id = ++this.lastAckId;
     this.sent.set(id, t);
-    t.sentAt = this.scheduler.now();
+    t.sentAt = now;
     t.attempts += 1;
     this.wire.send(t.message, id);
   }
@@ -121,7 +126,7 @@ export class AckWindow<T> implements AckPublisher<T> {
     const t = this.sent.get(id);
     if (t === undefined) return; // an ack for a send that was superseded by a re-send
     this.sent.delete(id);
-    this.config.onAck(t.token, { duplicate });
+    this.config.onAck(t.token, duplicate ? ACKED_DUPLICATE : ACKED);
     this.pump();
   }
 

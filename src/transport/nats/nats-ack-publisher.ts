@@ -1,10 +1,42 @@
-import { createInbox, headers as natsHeaders, type Msg, type NatsConnection } from '@nats-io/nats-core';
+import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type PublishOptions } from '@nats-io/nats-core';
 import { HEADERS } from '../../envelope/envelope.js';
 import { AckWindow } from '../ack-window.js';
 import type { AckPublisher, AckPublisherConfig } from '../transport.js';
 
 const PUB_ACK_E = 0x65; // 'e' of `"error"` at byte 2, and of `true}` (duplicate) at the end
 const decoder = new TextDecoder();
+const EMPTY = new Uint8Array(0);
+// What the client's MsgHdrs accepts: a name of printable ASCII without ':', a value without CR/LF.
+const HEADER_NAME = /^[!-9;-~]+$/;
+const CRLF = /[\r\n]/;
+
+/**
+ * The header block of one publish, in the wire form `MsgHdrsImpl.encode()` produces (`NATS/1.0`,
+ * then `\r\n<name>: <trimmed value>` per header in insertion order, the message id last, then
+ * `\r\n\r\n`), built as one string and encoded into Node's buffer pool: no `MsgHdrs` (a Map and an
+ * array per header) and no fresh ArrayBuffer per message. The client only calls `encode()`.
+ */
+class WireHeaders {
+  bytes: Uint8Array = EMPTY;
+
+  set(msgId: string, headers: Readonly<Record<string, string>> | undefined): void {
+    let s = 'NATS/1.0';
+    if (headers !== undefined) {
+      for (const k in headers) {
+        if (k === HEADERS.msgId) continue;
+        const v = headers[k]!;
+        if (!HEADER_NAME.test(k) || CRLF.test(v)) throw new TypeError(`header ${JSON.stringify(k)}: ${JSON.stringify(v)} is not a valid NATS header`);
+        s += `\r\n${k}: ${v.trim()}`;
+      }
+    }
+    if (CRLF.test(msgId)) throw new TypeError(`message id ${JSON.stringify(msgId)} is not a valid NATS header value`);
+    this.bytes = Buffer.from(`${s}\r\n${HEADERS.msgId}: ${msgId}\r\n\r\n`);
+  }
+
+  encode(): Uint8Array {
+    return this.bytes;
+  }
+}
 
 /**
  * The NATS {@link AckPublisher}: each message goes out with core
@@ -13,6 +45,7 @@ const decoder = new TextDecoder();
  * Error and a Promise per call (about half the rate on a 2-core machine). The ack's JSON is not
  * parsed: an error ack has `"error"` at byte 2 and a duplicate ends in `true}`, which is all the
  * window needs. A batch published in one synchronous loop lets the client coalesce socket writes.
+ * One headers object and one options object serve every send (the client reads them synchronously).
  *
  * Disconnects pause sending; the reconnect makes the window re-send everything in flight first.
  */
@@ -41,12 +74,13 @@ export function natsAckPublisher<T>(nc: NatsConnection, config: AckPublisherConf
         if (s.type === 'reconnect') events.resume();
       }
     })().catch(() => undefined);
+    const headers = new WireHeaders();
+    const options: PublishOptions = { reply: '', headers: headers as unknown as MsgHdrs };
     return {
       send: (m, id) => {
-        const h = natsHeaders();
-        if (m.headers !== undefined) for (const k in m.headers) h.set(k, m.headers[k]!);
-        h.set(HEADERS.msgId, m.msgId);
-        nc.publish(m.subject, m.data, { reply: `${prefix}.${id}`, headers: h });
+        headers.set(m.msgId, m.headers);
+        options.reply = `${prefix}.${id}`;
+        nc.publish(m.subject, m.data, options);
       },
       close: () => {
         watching = false;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvalidSubjectError } from '../../../src/errors.js';
 import { BatchTxn, TxnMisuseError } from '../../../src/exactly-once/batch-txn.js';
+import { decodeOutbox } from '../../../src/exactly-once/outbox-codec.js';
 import { NatsOrderedMessage } from '../../../src/transport/nats/nats-ordered-message.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
 import { MAX_STATE_KEY_BYTES, StateKeyTooLongError } from '../../../src/state/state-key.js';
@@ -54,11 +55,14 @@ describe('BatchTxn', () => {
     txn.emit(msg(5), 'out.x', new Uint8Array([1]));
     txn.emit(msg(6), 'out.y', new Uint8Array([2]), { 'Content-Type': 'application/json' });
     txn.emit(msg(5), 'out.z', new Uint8Array([3]));
-    expect(txn.outputs.map((o) => [o.seq, o.index, o.subject])).toEqual([
-      [5, 0, 'out.x'],
-      [6, 0, 'out.y'],
-      [5, 1, 'out.z'],
+    expect(txn.outputCount).toBe(3);
+    const entries = decodeOutbox(txn.outboxBlob()!);
+    expect(entries.map((o) => [o.seq, o.index, o.subject, [...o.data], o.headers])).toEqual([
+      [5, 0, 'out.x', [1], undefined],
+      [6, 0, 'out.y', [2], { 'Content-Type': 'application/json' }],
+      [5, 1, 'out.z', [3], undefined],
     ]);
+    expect(new BatchTxn(store, 'IN', 5, 6).outboxBlob()).toBeUndefined();
   });
 
   it('refuses outputs for inputs outside the batch, bad subjects, and writes after sealing', () => {
