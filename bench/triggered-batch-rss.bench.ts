@@ -14,7 +14,7 @@
  * kernel may drop at will (they are page cache) but which count in RSS until it does.
  *
  * Run: node --conditions=sluice-source --import tsx bench/triggered-batch-rss.bench.ts
- *        [--events 1000000] [--buffer lmdb|memory] [--chunk 1000] [--burst 500] [--json]
+ *        [--events 1000000] [--buffer lmdb|file|memory] [--chunk 1000] [--burst 500] [--json]
  * Prints one JSON document (fields: {@link TriggeredBatchRssResult}); without `--json` a summary line.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { concatMap, EMPTY, filter, finalize, map, Subject, type Observable } from 'rxjs';
 import { batchUntil } from '../operators/batch-until.js';
+import { fileSpillBuffer } from '../operators/internal/file-spill-buffer.js';
 import { onSubject } from '../operators/on-subject.js';
 import { route, type Routed } from '../operators/route.js';
 import { decodeEnvelope } from '../src/codec/decode-envelope.js';
@@ -51,7 +52,7 @@ export interface TriggeredBatchRssResult {
   node: string;
   load: number;
   events: number;
-  buffer: 'lmdb' | 'memory';
+  buffer: 'lmdb' | 'file' | 'memory';
   chunk: number;
   /** Sum of the events' encoded sizes, MiB: what the batch holds. */
   eventMiB: number;
@@ -76,7 +77,7 @@ export interface TriggeredBatchRssResult {
 /** Options of {@link runTriggeredBatchRss}. */
 export interface TriggeredBatchRssOptions {
   events?: number | undefined;
-  buffer?: 'lmdb' | 'memory' | undefined;
+  buffer?: 'lmdb' | 'file' | 'memory' | undefined;
   chunk?: number | undefined;
   burst?: number | undefined;
 }
@@ -111,7 +112,12 @@ export async function runTriggeredBatchRss(options: TriggeredBatchRssOptions = {
   const pool = makeOrderPool({ seed: 1 });
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-tbr-'));
   const store: StateStore | undefined = kind === 'lmdb' ? openStateStore({ dir, topology: 'bench-triggered' }) : undefined;
-  const buffer = store !== undefined ? lmdbBatchBuffer<BatchItem>({ store, name: 'orders' }) : undefined;
+  const buffer =
+    store !== undefined
+      ? lmdbBatchBuffer<BatchItem>({ store, name: 'orders' })
+      : kind === 'file'
+        ? fileSpillBuffer<BatchItem>({ dir: join(dir, 'spill') })
+        : undefined;
   const outSubject = (t: OrderTarget): string => `bench.out.${t}`;
   const rule = orderRouteConfig({ url: '', inSubject: 'bench.in', outSubject, deadLetterSubject: 'bench.dlq', workDir: dir, params: {} });
   const input = new Subject<Envelope<OrderEvent>>();
@@ -209,7 +215,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   };
   const num = (name: string): number | undefined => (arg(name) === undefined ? undefined : Number(arg(name)));
   const buffer = arg('buffer');
-  if (buffer !== undefined && buffer !== 'lmdb' && buffer !== 'memory') throw new Error(`--buffer must be lmdb or memory, got ${buffer}`);
+  if (buffer !== undefined && buffer !== 'lmdb' && buffer !== 'file' && buffer !== 'memory')
+    throw new Error(`--buffer must be lmdb, file or memory, got ${buffer}`);
   const r = await runTriggeredBatchRss({ events: num('events'), buffer, chunk: num('chunk'), burst: num('burst') });
   if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(r)}\n`);
   else
