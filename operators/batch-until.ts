@@ -81,7 +81,8 @@ export interface BatchUntilConfig<T> {
  *     batch fails every member (redelivered, dead-lettered after the stream's `maxDeliveries`).
  *     The batch must fit under the stream's `maxUnsettled`: see `maxItems`.
  *   - durable (`lmdbBatchBuffer`): each input is acknowledged once its value is committed to
- *     LMDB (values of one event-loop turn share a commit); from then on the batch belongs to
+ *     LMDB (the values of one event-loop turn share a commit, at most 1000 per commit, with or
+ *     without a settlement); from then on the batch belongs to
  *     the buffer, which survives a crash and re-emits unsettled batches on the next start. A
  *     value stored but not yet acknowledged when the process dies is stored again on
  *     redelivery, so a batch may hold it twice.
@@ -236,12 +237,13 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
             }
             held = holdCurrent();
             if (durable) {
-              const entry = { value, held };
-              pending.push(entry);
+              pending.push({ value, held });
               held = undefined;
-              // Nothing would redeliver a value that came without a settlement: store it now.
-              // Otherwise one commit serves every value of this event-loop turn.
-              if (entry.held === undefined) commit();
+              // One commit serves every value of this event-loop turn, settled or not (a value
+              // without a settlement — core NATS — is no safer committed alone: a crash before
+              // the commit loses it either way, as it would lose it in the client's buffer), and
+              // at most MAX_PENDING_VALUES wait for it.
+              if (pending.length >= MAX_PENDING_VALUES) commit();
               else commitTimer ??= scheduler.schedule(commitLater);
             } else {
               buffer.append(value);
@@ -282,6 +284,12 @@ export function batchUntil<T>(trigger: BatchTrigger<NoInfer<T>>, config: BatchUn
     return markStage(output, source, { name: `batchUntil:${name}`, effect: 'groups' });
   };
 }
+
+/**
+ * Values a durable buffer's commit waits for at most: a burst larger than this within one
+ * event-loop turn is committed in parts, so what waits in memory stays bounded.
+ */
+const MAX_PENDING_VALUES = 1000;
 
 /** `maxItems` once the operator knows what feeds it: a memory batch must fit under the stream's bound. */
 function resolveMaxItems(

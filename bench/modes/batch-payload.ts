@@ -4,17 +4,34 @@ import type { Routed } from '../../operators/route.js';
 export const MAX_BATCH_PAYLOAD_BYTES = 1_000_000;
 
 /**
- * Output messages for a batch of routed events: per target, MessagePack arrays (array32 header)
- * of the events' original bytes, concatenated without re-encoding, split so no message exceeds
- * `maxBytes`. Any msgpack reader decodes one as an array of order events.
+ * What a batch mode holds per event until its batch is cut: the target and the event's original
+ * bytes, nothing decoded. A batch that held the routed envelopes would keep every decoded event
+ * (an object graph of a dozen objects and strings) alive for the whole wait, so each one survives
+ * a young-generation collection and is copied, then promoted and marked again by the old one:
+ * at 10,000 ev/s and a 2 s trigger that is 20,000 live events and most of the mode's CPU. Bytes
+ * live outside the JS heap, and the decoded objects die young, where garbage is free.
  */
-export function batchPayloads<T>(batch: readonly Routed<T>[], maxBytes = MAX_BATCH_PAYLOAD_BYTES): [string, Uint8Array][] {
+export interface BatchItem {
+  readonly to: string;
+  readonly raw: Uint8Array;
+}
+
+/** The {@link BatchItem} of a routed envelope; undefined when it kept no bytes (nothing to forward as it came). */
+export function batchItemOf<T>(r: Routed<T>): BatchItem | undefined {
+  const raw = r.envelope.raw;
+  return raw === undefined ? undefined : { to: r.to, raw };
+}
+
+/**
+ * Output messages for a batch of events: per target, MessagePack arrays (array32 header) of the
+ * events' original bytes, concatenated without re-encoding, split so no message exceeds
+ * `maxBytes`. Any msgpack reader decodes one as an array of order events (docs/wire.md).
+ */
+export function batchPayloads(batch: readonly BatchItem[], maxBytes = MAX_BATCH_PAYLOAD_BYTES): [string, Uint8Array][] {
   const groups = new Map<string, Uint8Array[]>();
-  for (const r of batch) {
-    const raw = r.envelope.raw;
-    if (raw === undefined) continue;
-    let g = groups.get(r.to);
-    if (g === undefined) groups.set(r.to, (g = []));
+  for (const { to, raw } of batch) {
+    let g = groups.get(to);
+    if (g === undefined) groups.set(to, (g = []));
     g.push(raw);
   }
   const out: [string, Uint8Array][] = [];

@@ -1,15 +1,16 @@
-import { filter, tap } from 'rxjs';
+import { filter, map, tap } from 'rxjs';
 import { microBatch } from '../../operators/micro-batch.js';
 import { route, type Routed } from '../../operators/route.js';
 import type { OrderEvent } from '../workload.js';
-import { batchPayloads } from './batch-payload.js';
+import { batchItemOf, batchPayloads, type BatchItem } from './batch-payload.js';
 import type { ModeFactory } from './mode.js';
 import { orderRouteConfig } from './order-routing.js';
 import { runSluiceTopology } from './sluice-topology.js';
 
 /**
- * Near-real-time: route each event, `microBatch({ maxCount, maxWaitMs })`, then one message per
- * target per batch (see batch-payload.ts).
+ * Near-real-time: route each event, keep its target and bytes (see batch-payload.ts: a batch
+ * holds bytes, not decoded events), `microBatch({ maxCount, maxWaitMs })`, then one message per
+ * target per batch.
  */
 export const start: ModeFactory = (ctx) => {
   const maxCount = ctx.params['maxCount'] ?? 1000;
@@ -21,6 +22,8 @@ export const start: ModeFactory = (ctx) => {
         if (r.kind !== 'routed') t.deadLetter(r.envelope, r.error, r.record.operator);
       }),
       filter((r): r is Routed<OrderEvent> => r.kind === 'routed'),
+      map(batchItemOf),
+      filter((item): item is BatchItem => item !== undefined),
       microBatch({ maxCount, maxWaitMs }),
       tap((batch) => {
         for (const [to, payload] of batchPayloads(batch)) t.transport.publish(to, payload);

@@ -1,35 +1,63 @@
+import { join } from 'node:path';
 import { concatMap, EMPTY, filter, finalize, interval, map, tap } from 'rxjs';
 import { batchUntil, type BatchTrigger } from '../../operators/batch-until.js';
+import { fileSpillBuffer } from '../../operators/internal/file-spill-buffer.js';
 import { route, type Routed } from '../../operators/route.js';
+import { lmdbBatchBuffer } from '../../src/state/lmdb-batch-buffer.js';
+import { openStateStore } from '../../src/state/open-state-store.js';
+import type { StateStore } from '../../src/state/types.js';
 import type { OrderEvent } from '../workload.js';
-import { batchPayloads } from './batch-payload.js';
+import { batchItemOf, batchPayloads, type BatchItem } from './batch-payload.js';
 import type { ModeFactory } from './mode.js';
 import { orderRouteConfig } from './order-routing.js';
 import { runSluiceTopology } from './sluice-topology.js';
 
 /**
- * Batch: route each event, hold everything in `batchUntil` until the period trigger fires, then
- * read the batch in chunks of 1000 and publish one message per target per chunk.
+ * Batch: route each event, keep its target and bytes (see batch-payload.ts), hold them in
+ * `batchUntil` until the period trigger fires, then read the batch in chunks of 1000 and publish
+ * one message per target per chunk. Param `lmdb: 1` keeps the batch in an `lmdbBatchBuffer`
+ * (one commit per event-loop turn), `spill: 1` in a `fileSpillBuffer` (plain files, not durable),
+ * instead of in memory.
  */
-export const start: ModeFactory = (ctx) => {
+export const start: ModeFactory = async (ctx) => {
   const periodMs = ctx.params['periodMs'] ?? 2000;
   const every: BatchTrigger = (c) => interval(periodMs, c.scheduler).pipe(map(() => 'period'));
-  return runSluiceTopology(ctx, 'bench-triggered', (t) =>
-    t.source<OrderEvent>(ctx.inSubject).pipe(
-      route(orderRouteConfig(ctx)),
-      tap((r) => {
-        if (r.kind !== 'routed') t.deadLetter(r.envelope, r.error, r.record.operator);
-      }),
-      filter((r): r is Routed<OrderEvent> => r.kind === 'routed'),
-      batchUntil(every, { name: 'orders' }),
-      concatMap((batch) =>
-        batch
-          .processChunks(1000, (chunk) => {
-            for (const [to, payload] of batchPayloads(chunk)) t.transport.publish(to, payload);
-            return EMPTY;
-          })
-          .pipe(finalize(() => batch.release())),
+  const store: StateStore | undefined = ctx.params['lmdb'] === 1 ? openStateStore({ dir: join(ctx.workDir, 'state'), topology: 'bench-triggered' }) : undefined;
+  const buffer =
+    store !== undefined
+      ? lmdbBatchBuffer<BatchItem>({ store, name: 'orders' })
+      : ctx.params['spill'] === 1
+        ? fileSpillBuffer<BatchItem>({ dir: join(ctx.workDir, 'spill') })
+        : undefined;
+  const running = await runSluiceTopology(
+    ctx,
+    'bench-triggered',
+    (t) =>
+      t.source<OrderEvent>(ctx.inSubject).pipe(
+        route(orderRouteConfig(ctx)),
+        tap((r) => {
+          if (r.kind !== 'routed') t.deadLetter(r.envelope, r.error, r.record.operator);
+        }),
+        filter((r): r is Routed<OrderEvent> => r.kind === 'routed'),
+        map(batchItemOf),
+        filter((item): item is BatchItem => item !== undefined),
+        batchUntil(every, { name: 'orders', buffer }),
+        concatMap((batch) =>
+          batch
+            .processChunks(1000, (chunk) => {
+              for (const [to, payload] of batchPayloads(chunk)) t.transport.publish(to, payload);
+              return EMPTY;
+            })
+            .pipe(finalize(() => batch.release())),
+        ),
       ),
-    ),
+    () => store?.stats.commits ?? 0,
   );
+  return {
+    counters: () => running.counters(),
+    stop: async () => {
+      await running.stop();
+      await store?.close();
+    },
+  };
 };
