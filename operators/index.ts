@@ -47,6 +47,8 @@ export { onWatermark } from './on-watermark.js';
 export type { OnWatermarkConfig } from './on-watermark.js';
 export { anyOf } from './any-of.js';
 export { fileDrop } from './file-drop.js';
+export { fileLines, FileOutsideDirError } from './file-lines.js';
+export type { FileLine, FileLinesConfig } from './file-lines.js';
 export type { DroppedFile, FileDropConfig } from './file-drop.js';
 export { window } from './window.js';
 export type { LateEvent, WindowAggregate, WindowConfig, WindowKind, WindowOutput, WindowResult } from './window.js';

@@ -54,6 +54,7 @@ describe('public API', () => {
   it('sluice/operators exports exactly these values', () => {
     expect(Object.keys(operators).sort()).toEqual([
       'CheckTimeoutError',
+      'FileOutsideDirError',
       'PollFailedError',
       'RouteRuleError',
       'StagedFileMismatchError',
@@ -64,6 +65,7 @@ describe('public API', () => {
       'check',
       'deadLettered',
       'fileDrop',
+      'fileLines',
       'fileSink',
       'guard',
       'guardHandler',
@@ -125,6 +127,7 @@ describe('public API', () => {
       'DecodeError',
       'EncodeError',
       'EngineStoppedError',
+      'FileOutsideDirError',
       'InterruptedError',
       'InvalidActorKeyError',
       'InvalidConfigError',

@@ -1,9 +1,6 @@
-import { createReadStream } from 'node:fs';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { concat, defer, filter, ignoreElements, map, Observable } from 'rxjs';
+import { concat, defer, filter, ignoreElements, map, mergeMap, Observable, EMPTY, of } from 'rxjs';
 import { actor, defineTopology, InvalidConfigError, msgpackCodec, type Envelope, type Topology, type TopologyContext } from 'sluice';
-import { microBatch, settleMap } from 'sluice/operators';
+import { fileLines, microBatch, settleMap } from 'sluice/operators';
 import {
   CarrierLineSchema,
   EndOfDaySchema,
@@ -133,7 +130,7 @@ const orderStatus = actor<Tracked, Order | OrderUpdate>({
 });
 
 /** Where files named by `ops.files.received` are read from, unless configured. */
-export const DEFAULT_INBOX_DIR = join('.sluice', 'inbox');
+export const DEFAULT_INBOX_DIR = '.sluice/inbox';
 
 /** A line of a carrier file that is not an `OrderUpdate`: dead-lettered with its bytes, and the import goes on. */
 export class CarrierLineError extends Error {
@@ -226,7 +223,7 @@ export function createHybridOrders(config: HybridOrdersConfig = {}): Topology {
     // 4. Event-triggered batch: "file received" → the file's lines become order updates, with
     //    ids from the event's stream position, so a re-import after a crash is dropped as a duplicate.
     const carrierImport = t.stream<FileReceived>(STREAMS.ops, opsSubjects, { filterSubject: SUBJECTS.fileReceived, schema: FileReceivedSchema }).pipe(
-      settleMap({ name: 'carrier-import', project: (e) => readCarrierFile(t, e, join(inboxDir, e.data.name)) }),
+      settleMap({ name: 'carrier-import', project: (e) => readCarrierFile(t, e, inboxDir) }),
       t.sink((e: Envelope<OrderUpdate>) => `shop.order-updates.${e.data.status}`, {
         durable: true,
         name: 'carrier-import',
@@ -258,42 +255,28 @@ function ensureStream(t: TopologyContext, name: string, subject: string): Observ
 
 /**
  * The file's lines as order updates, in file order (so their output ids are the same on every
- * re-import), read line by line. A line that is not an `OrderUpdate` is dead-lettered with its
- * line number and the import goes on; a missing file fails the event (dead-lettered by settleMap).
+ * re-import). A line that is not an `OrderUpdate` is dead-lettered with its line number and the
+ * import goes on; a missing file fails the event (dead-lettered by settleMap).
  */
-function readCarrierFile(t: TopologyContext, event: Envelope<FileReceived>, path: string): Observable<Envelope<OrderUpdate>> {
-  return new Observable<Envelope<OrderUpdate>>((subscriber) => {
-    const input = createReadStream(path);
-    const lines = createInterface({ input, crlfDelay: Infinity });
-    let n = 0;
-    input.once('error', (err) => subscriber.error(err));
-    lines.on('line', (text) => {
-      n++;
-      if (text.trim() === '') return;
+function readCarrierFile(t: TopologyContext, event: Envelope<FileReceived>, inboxDir: string): Observable<Envelope<OrderUpdate>> {
+  return fileLines({ dir: inboxDir, path: event.data.name }).pipe(
+    mergeMap(({ line: n, text }) => {
       const line = { ...event, subject: `${event.subject}.line`, data: text, raw: new TextEncoder().encode(text) };
       let parsed: ReturnType<typeof CarrierLineSchema.safeParse>;
       try {
         parsed = CarrierLineSchema.safeParse(JSON.parse(text));
       } catch (err) {
         t.deadLetter(line, new CarrierLineError(event.data.name, n, `not JSON (${(err as Error).message})`), 'carrier-import');
-        return;
+        return EMPTY;
       }
       if (!parsed.success) {
-        t.deadLetter(
-          line,
-          new CarrierLineError(event.data.name, n, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')),
-          'carrier-import',
-        );
-        return;
+        const reason = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+        t.deadLetter(line, new CarrierLineError(event.data.name, n, reason), 'carrier-import');
+        return EMPTY;
       }
-      subscriber.next({ ...event, data: { ...parsed.data, source: `carrier-file:${event.data.name}` } });
-    });
-    lines.once('close', () => subscriber.complete());
-    return () => {
-      lines.close();
-      input.destroy();
-    };
-  });
+      return of({ ...event, data: { ...parsed.data, source: `carrier-file:${event.data.name}` } });
+    }),
+  );
 }
 
 /** Reads `HYBRID_ORDERS_INBOX` (optional). */

@@ -47,4 +47,5 @@ export { InvalidActorKeyError, KeyStoppedError, KeyTooLongError } from '../actor
 export { CheckTimeoutError } from '../../operators/check.js';
 export { PollFailedError } from '../../operators/poll.js';
 export { StagedFileMismatchError } from '../../operators/read-staged-files.js';
+export { FileOutsideDirError } from '../../operators/file-lines.js';
 export { RouteRuleError } from '../../operators/route.js';
