@@ -45,9 +45,9 @@ export interface BenchPlan {
   readonly triggerPeriodMs: number;
   /**
    * Rounds of the paired comparisons behind the targets (route vs forwarder at capacity and at the
-   * reference rate, micro-batch 100 ms vs route at the reference rate, each at-least-once mode vs
-   * its hand-written pull consume + ack loop at capacity), measured alternately.
-   * 0 = none: the targets then use the sweeps' figures.
+   * reference rate, micro-batch 100 ms and the triggered batch vs route at the reference rate, each
+   * at-least-once mode vs its hand-written pull consume + ack loop at capacity), measured
+   * alternately. 0 = none: the targets then show the sweeps' figures, not judged.
    */
   readonly pairedRounds: number;
   /** Events per round of the in-process RxJS baseline, the LMDB baseline and the JetStream baseline. */
@@ -64,9 +64,18 @@ export interface BenchPlan {
   readonly backlogMaxUnsettled: number;
   /** Give up on a backlog drain after this long, ms (it is then reported as not drained). */
   readonly backlogTimeoutMs: number;
-  /** Inputs and runs of the exactly-once engine bench (bench/exactly-once.bench.ts). */
+  /**
+   * Inputs and runs of the exactly-once engine bench (bench/exactly-once.bench.ts, a child
+   * process): each run measures the raw loop, then the engine, so its runs are paired rounds.
+   * `--rounds` sets the runs too.
+   */
   readonly exactlyOnceEvents: number;
   readonly exactlyOnceRuns: number;
+  /**
+   * Events of the triggered batch whose peak RSS is measured (bench/triggered-batch-memory.ts, a
+   * child process); 0 = not measured. The target is stated for 1,000,000.
+   */
+  readonly triggeredBatchEvents: number;
   /** Payload size range, bytes. */
   readonly minBytes: number;
   readonly maxBytes: number;
@@ -115,6 +124,7 @@ export const FULL_PLAN: BenchPlan = {
   jetstreamEvents: 100_000,
   exactlyOnceEvents: 200_000,
   exactlyOnceRuns: 3,
+  triggeredBatchEvents: 1_000_000,
   backlogEvents: [100_000, 1_000_000],
   backlogMaxUnsettled: 1_000,
   backlogTimeoutMs: 600_000,
@@ -142,6 +152,7 @@ export const QUICK_PLAN: BenchPlan = {
   jetstreamEvents: 10_000,
   exactlyOnceEvents: 5_000,
   exactlyOnceRuns: 1,
+  triggeredBatchEvents: 0,
   backlogEvents: [5_000],
   backlogMaxUnsettled: 1_000,
   backlogTimeoutMs: 30_000,
