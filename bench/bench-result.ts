@@ -1,9 +1,12 @@
 import type { BacklogResult } from './backlog-drain.js';
 import type { FraudCheckLatency } from './fraud-check-latency.js';
 import type { BaselinePair } from './baselines/baseline-pair.js';
+import type { ExactlyOnceBaseline, ExactlyOnceFailure } from './baselines/exactly-once-baseline.js';
 import type { BenchPlan } from './bench-plan.js';
+import type { TargetCheck } from './check-targets.js';
 import type { PairedComparison } from './paired-rounds.js';
 import type { ModeResult, StepResult } from './run-mode.js';
+import type { TriggeredBatchMemory } from './triggered-batch-memory.js';
 
 /** Where the run happened. */
 export interface MachineInfo {
@@ -32,25 +35,17 @@ export interface Comparison {
   p99Ratio: number | null;
 }
 
-/** A target from the issue, checked against this run. */
-export interface TargetCheck {
-  name: string;
-  goal: string;
-  value: number | null;
-  /** Null when a mode it needs did not run. */
-  met: boolean | null;
-  /** Where the value comes from: alternating paired rounds, or the modes' sweeps. */
-  source: 'paired' | 'sweep';
-}
-
 /** The one JSON document a run produces (`--json` prints it; bench/results/ keeps the full run's). */
 export interface BenchResult {
   bench: 'sluice';
   /**
    * Bumped when the shape or the method changes, so old results are not compared blindly.
    * 2: the at-least-once modes (stream input), their pairs and target, and `backlog`.
+   * 3: the targets of issue 15 (each a ratio to a baseline of the same run, judged only on paired
+   * rounds; `source` and `detail`), the triggered-batch pair, `p99Ratio` of the pairs,
+   * `exactlyOnce` (a child process, per-round ratios) and `triggeredBatch`.
    */
-  schema: 2;
+  schema: 3;
   preset: BenchPlan['preset'];
   date: string;
   commit: string;
@@ -65,6 +60,10 @@ export interface BenchResult {
   paired: PairedComparison[];
   /** Backlogs drained by the at-least-once pipeline, smallest first (empty when not run). */
   backlog: BacklogResult[];
+  /** The exactly-once engine vs its raw loop (absent when not run; null when its bench is not in this checkout). */
+  exactlyOnce?: ExactlyOnceBaseline | ExactlyOnceFailure | null | undefined;
+  /** Peak memory of a triggered batch of `plan.triggeredBatchEvents` events (absent when not run). */
+  triggeredBatch?: TriggeredBatchMemory | undefined;
   /** Request/reply latency of topologies/fraud-check.ts beside a raw responder (absent when not run; results before it lack it). */
   fraudCheck?: FraudCheckLatency | undefined;
   targets: TargetCheck[];
@@ -98,62 +97,4 @@ export function compareModes(modes: readonly ModeResult[], plan: BenchPlan): Com
     });
   }
   return out;
-}
-
-/** The pairs the targets are judged on, as [a, b, kind]; see {@link checkTargets}. */
-export const TARGET_PAIRS = [
-  ['route', 'raw-forwarder', 'capacity'],
-  ['route', 'raw-forwarder', 'rate'],
-  ['micro-batch-100ms', 'route', 'rate'],
-  // The at-least-once path (issue 9): each Sluice stream pipeline beside the hand-written loop
-  // doing the same work; the first is the target, the others say what acking and ids cost.
-  ['stream-route-sink', 'raw-pull-ack', 'capacity'],
-  ['stream-ordered-route-sink', 'raw-pull-ack', 'capacity'],
-  ['stream-route-durable-sink', 'raw-pull-publish-ack', 'capacity'],
-] as const;
-
-/**
- * The targets: the three of the benchmark issue and the at-least-once one of issue 9, from the
- * paired (alternating) measurements when the run has them, else from the sweeps.
- */
-export function checkTargets(modes: readonly ModeResult[], plan: BenchPlan, paired: readonly PairedComparison[] = []): TargetCheck[] {
-  const byName = new Map(modes.map((m) => [m.name, m]));
-  const route = byName.get('route');
-  const forwarder = byName.get('raw-forwarder');
-  const mb100 = byName.get('micro-batch-100ms');
-  const find = (a: string, b: string, kind: string) => paired.find((p) => p.a === a && p.b === b && p.kind === kind);
-  const pThroughput = find('route', 'raw-forwarder', 'capacity');
-  const pCpu = find('micro-batch-100ms', 'route', 'rate');
-  const pP99 = find('route', 'raw-forwarder', 'rate');
-  const pAlo = find('stream-route-sink', 'raw-pull-ack', 'capacity');
-  const alo = pAlo?.throughputRatio ?? ratio(byName.get('stream-route-sink')?.sustainedRate, byName.get('raw-pull-ack')?.sustainedRate);
-  const throughput = pThroughput?.throughputRatio ?? ratio(route?.sustainedRate, forwarder?.sustainedRate);
-  const cpu = pCpu?.cpuRatio ?? ratio(referenceStep(mb100, plan)?.cpuSecPerMillion, referenceStep(route, plan)?.cpuSecPerMillion);
-  const p99 = pP99?.p99A ?? referenceStep(route, plan)?.latency.p99 ?? null;
-  const rate = plan.referenceRate.toLocaleString('en');
-  const src = (p: PairedComparison | undefined) => (p !== undefined ? 'paired' : 'sweep');
-  return [
-    {
-      name: 'route-throughput',
-      goal: 'route operator sustained throughput >= 0.8 x hand-written forwarder',
-      value: throughput,
-      met: throughput === null ? null : throughput >= 0.8,
-      source: src(pThroughput),
-    },
-    {
-      name: 'micro-batch-cpu',
-      goal: `micro-batch (maxWait 100 ms) CPU per event <= 1/3 of real-time route's, at ${rate} ev/s`,
-      value: cpu,
-      met: cpu === null ? null : cpu <= 1 / 3,
-      source: src(pCpu),
-    },
-    { name: 'route-p99', goal: `real-time route p99 freshness < 5 ms at ${rate} ev/s`, value: p99, met: p99 === null ? null : p99 < 5, source: src(pP99) },
-    {
-      name: 'at-least-once-throughput',
-      goal: 'at-least-once pipeline (t.stream + route + sink) sustained throughput >= 0.9 x hand-written pull consume + ack loop',
-      value: alo,
-      met: alo === null ? null : alo >= 0.9,
-      source: src(pAlo),
-    },
-  ];
 }

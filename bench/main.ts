@@ -6,20 +6,22 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { startNatsServer, type NatsServerHandle } from '../src/runtime/nats-server-process.js';
 import type { BaselinePair } from './baselines/baseline-pair.js';
-import { exactlyOnceBaseline } from './baselines/exactly-once-baseline.js';
+import { exactlyOnceBaseline, type ExactlyOnceBaseline, type ExactlyOnceFailure } from './baselines/exactly-once-baseline.js';
 import { jetstreamConsumeBaseline } from './baselines/jetstream-consume.js';
 import { lmdbPutsBaseline } from './baselines/lmdb-puts.js';
 import { rxjsBufferBaseline } from './baselines/rxjs-buffer.js';
 import { failedBacklog, runBacklogDrain, type BacklogResult } from './backlog-drain.js';
 import { FRAUD_CHECK_MODE, fraudCheckLine, fraudCheckPlan, runFraudCheckLatency, type FraudCheckLatency } from './fraud-check-latency.js';
 import { FULL_PLAN, QUICK_PLAN, type BenchPlan } from './bench-plan.js';
-import { checkTargets, compareModes, TARGET_PAIRS, type BenchResult, type MachineInfo } from './bench-result.js';
+import { compareModes, type BenchResult, type MachineInfo } from './bench-result.js';
+import { checkTargets, targetPairs } from './check-targets.js';
 import { renderLatencyChart } from './latency-chart.js';
 import { markdownReport } from './markdown-report.js';
 import { modeSpecs } from './mode-registry.js';
 import { runPaired, type PairedComparison } from './paired-rounds.js';
 import { createProgress } from './progress.js';
 import { runMode, type ModeResult } from './run-mode.js';
+import { runTriggeredBatchMemory, type TriggeredBatchMemory } from './triggered-batch-memory.js';
 import { makeOrderPool } from './workload.js';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
@@ -44,8 +46,13 @@ interface BenchOptions {
   seed?: number;
   rounds?: number;
   backlogEvents?: number[];
+  batchEvents?: number;
   baselines: boolean;
 }
+
+/** `--modes` names of the sections that are not sweeps: the exactly-once bench and the triggered batch's memory. */
+const EXACTLY_ONCE_SECTION = 'exactly-once';
+const BATCH_MEMORY_SECTION = 'triggered-batch-memory';
 
 /**
  * `npm run bench` (= `node --import tsx bench/main.ts`): runs the benchmark (see
@@ -82,13 +89,17 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
   const url = opts.natsUrl ?? server!.url;
   const workDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
   const specs = modeSpecs({ triggerPeriodMs: plan.triggerPeriodMs }).filter((s) => opts.modes === undefined || opts.modes.includes(s.name));
-  const baselineCount = opts.baselines ? 4 : 0;
-  const pairs = plan.pairedRounds > 0 ? TARGET_PAIRS.filter(([a, b]) => specs.some((s) => s.name === a) && specs.some((s) => s.name === b)) : [];
+  const baselineCount = opts.baselines ? 3 : 0;
+  const triggeredName = specs.find((s) => s.style === 'triggered')?.name ?? 'triggered-2s';
+  const pairs = plan.pairedRounds > 0 ? targetPairs(triggeredName).filter(([a, b]) => specs.some((s) => s.name === a) && specs.some((s) => s.name === b)) : [];
   const backlogSpec = specs.find((s) => s.name === BACKLOG_MODE);
   const backlogSizes = backlogSpec !== undefined ? plan.backlogEvents : [];
-  const runFraudCheck = opts.modes === undefined || opts.modes.includes(FRAUD_CHECK_MODE);
+  const selected = (section: string) => opts.modes === undefined || opts.modes.includes(section);
+  const runFraudCheck = selected(FRAUD_CHECK_MODE);
+  const runExactlyOnce = selected(EXACTLY_ONCE_SECTION) && plan.exactlyOnceEvents > 0;
+  const runBatchMemory = selected(BATCH_MEMORY_SECTION) && plan.triggeredBatchEvents > 0;
   const progress = createProgress(
-    specs.length + pairs.length + backlogSizes.length + baselineCount + (runFraudCheck ? 1 : 0),
+    specs.length + pairs.length + backlogSizes.length + baselineCount + [runFraudCheck, runExactlyOnce, runBatchMemory].filter(Boolean).length,
     opts.json || !opts.progress ? 'off' : process.stderr.isTTY ? 'bar' : 'lines',
   );
   const runId = Date.now().toString(36);
@@ -97,6 +108,8 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
   const paired: PairedComparison[] = [];
   const backlog: BacklogResult[] = [];
   let fraudCheck: FraudCheckLatency | undefined;
+  let exactlyOnce: ExactlyOnceBaseline | ExactlyOnceFailure | null | undefined;
+  let triggeredBatch: TriggeredBatchMemory | undefined;
   try {
     const pool = makeOrderPool({ minBytes: plan.minBytes, maxBytes: plan.maxBytes, seed: plan.seed });
     for (const [i, spec] of specs.entries()) {
@@ -130,6 +143,28 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
         progress.tick(`${label} failed: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
+    if (runExactlyOnce) {
+      const label = `exactly-once: engine vs raw consume + publish with ids, ${plan.exactlyOnceRuns} x ${plan.exactlyOnceEvents.toLocaleString('en')} events`;
+      progress.step(label);
+      try {
+        exactlyOnce = await exactlyOnceBaseline(plan.exactlyOnceEvents, plan.exactlyOnceRuns);
+        progress.tick(
+          exactlyOnce === null
+            ? 'exactly-once: bench/exactly-once.bench.ts not here'
+            : `exactly-once: ${exactlyOnce.sluiceEventsPerSec} ev/s, ${exactlyOnce.throughputRatio} x raw`,
+        );
+      } catch (err) {
+        exactlyOnce = { error: err instanceof Error ? err.message.split('\n')[0]! : String(err) };
+        progress.tick(`exactly-once failed: ${exactlyOnce.error}`);
+      }
+    }
+    if (runBatchMemory) {
+      progress.step(`triggered batch of ${plan.triggeredBatchEvents.toLocaleString('en')} events: peak RSS`);
+      triggeredBatch = await runTriggeredBatchMemory(plan.triggeredBatchEvents);
+      progress.tick(
+        `triggered batch of ${plan.triggeredBatchEvents.toLocaleString('en')} events: peak RSS ${triggeredBatch.peakRssMiB ?? `n/a (${triggeredBatch.error})`} MiB`,
+      );
+    }
     if (runFraudCheck) {
       progress.step('fraud-check: request/reply at 100 in flight');
       fraudCheck = await runFraudCheckLatency(
@@ -148,11 +183,8 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
       progress.step('baseline: JetStream consume + ack');
       baselines.push(await jetstreamConsumeBaseline(url, pool, plan.jetstreamEvents, `bench.${runId}.js`));
       progress.tick('baseline: JetStream consume + ack');
-      progress.step('baseline: exactly-once engine');
-      const eo = await exactlyOnceBaseline(url, plan.exactlyOnceEvents, plan.exactlyOnceRuns);
-      if (eo !== null) baselines.push(eo);
-      progress.tick(eo === null ? 'baseline: exactly-once (bench/exactly-once.bench.ts not here)' : 'baseline: exactly-once engine');
     }
+    if (exactlyOnce != null && !('error' in exactlyOnce)) baselines.push(exactlyOnce.pair);
   } finally {
     progress.stop();
     await server?.dispose();
@@ -161,7 +193,7 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
 
   const result: BenchResult = {
     bench: 'sluice',
-    schema: 2,
+    schema: 3,
     preset: plan.preset,
     date: new Date().toISOString(),
     commit: gitCommit(),
@@ -174,8 +206,10 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
     comparisons: compareModes(modes, plan),
     paired,
     backlog,
+    ...(exactlyOnce !== undefined ? { exactlyOnce } : {}),
+    ...(triggeredBatch !== undefined ? { triggeredBatch } : {}),
     ...(fraudCheck !== undefined ? { fraudCheck } : {}),
-    targets: checkTargets(modes, plan, paired),
+    targets: checkTargets({ modes, plan, paired, backlog, exactlyOnce, triggeredBatch }),
   };
   const outDir = resolve(opts.out ?? (plan.preset === 'full' ? join(BENCH_DIR, 'results') : await mkdtemp(join(tmpdir(), 'sluice-bench-out-'))));
   await mkdir(outDir, { recursive: true });
@@ -187,7 +221,7 @@ export async function runBench(argv: string[]): Promise<BenchResult> {
   } else {
     const where = relative(process.cwd(), outDir) || '.';
     process.stdout.write(`report: ${join(where, REPORT)}\nchart:  ${join(where, CHART)}\njson:   ${join(where, JSON_FILE)}\n`);
-    for (const t of result.targets) process.stdout.write(`${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'} ${t.goal}: ${t.value ?? 'n/a'}\n`);
+    for (const t of result.targets) process.stdout.write(`${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'} ${t.goal}: ${t.value ?? 'n/a'} (${t.detail})\n`);
     for (const line of streamRatioLines(result)) process.stdout.write(`${line}\n`);
     if (result.fraudCheck !== undefined) process.stdout.write(`${fraudCheckLine(result.fraudCheck)}\n`);
   }
@@ -233,6 +267,11 @@ function parseArgs(argv: string[]): BenchOptions {
     if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got '${v}'`);
     return n;
   };
+  const nonNegative = (name: string) => (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be an integer >= 0, got '${v}'`);
+    return n;
+  };
   const rates = (v: string) => list(v).map(int('--rates'));
   const backlogEvents = (v: string) =>
     list(v).map((x) => {
@@ -249,9 +288,9 @@ function parseArgs(argv: string[]): BenchOptions {
     .option('--nats-url <url>', 'use this nats-server (JetStream enabled) instead of starting a private one')
     .option(
       '--modes <list>',
-      `comma-separated modes (default all: ${modeSpecs({ triggerPeriodMs: FULL_PLAN.triggerPeriodMs })
+      `comma-separated modes and sections (default all: ${modeSpecs({ triggerPeriodMs: FULL_PLAN.triggerPeriodMs })
         .map((s) => s.name)
-        .join(', ')}, ${FRAUD_CHECK_MODE})`,
+        .join(', ')}, ${FRAUD_CHECK_MODE}, ${EXACTLY_ONCE_SECTION}, ${BATCH_MEMORY_SECTION})`,
       list,
     )
     .option('--rates <list>', 'offered rates of the sweep, events/s, comma-separated', rates)
@@ -263,6 +302,7 @@ function parseArgs(argv: string[]): BenchOptions {
     .option('--seed <n>', 'workload seed', int('--seed'))
     .option('--rounds <n>', 'rounds of each paired comparison (default: 3 for the full run, none for --quick)', int('--rounds'))
     .option('--backlog-events <list>', 'backlogs drained by the at-least-once pipeline, events, comma-separated (0: none)', backlogEvents)
+    .option('--batch-events <n>', 'events of the triggered batch whose peak RSS is measured (0: none)', nonNegative('--batch-events'))
     .option('--no-baselines', 'skip the in-process and JetStream baselines')
     .exitOverride()
     .configureOutput({ writeOut: (s) => process.stderr.write(s) });
@@ -272,7 +312,9 @@ function parseArgs(argv: string[]): BenchOptions {
 
 function buildPlan(o: BenchOptions): BenchPlan {
   const base = o.quick ? QUICK_PLAN : FULL_PLAN;
-  const custom = [o.rates, o.count, o.stepMs, o.minBytes, o.maxBytes, o.triggerPeriodMs, o.seed, o.rounds, o.backlogEvents].some((v) => v !== undefined);
+  const custom = [o.rates, o.count, o.stepMs, o.minBytes, o.maxBytes, o.triggerPeriodMs, o.seed, o.rounds, o.backlogEvents, o.batchEvents].some(
+    (v) => v !== undefined,
+  );
   return {
     ...base,
     preset: custom ? 'custom' : base.preset,
@@ -280,6 +322,8 @@ function buildPlan(o: BenchOptions): BenchPlan {
     streamModeRates: o.rates ?? base.streamModeRates,
     pairedRounds: o.rounds ?? base.pairedRounds,
     backlogEvents: o.backlogEvents?.filter((n) => n > 0) ?? base.backlogEvents,
+    exactlyOnceRuns: o.rounds ?? base.exactlyOnceRuns,
+    triggeredBatchEvents: o.batchEvents ?? base.triggeredBatchEvents,
     countPerStep: o.count,
     measureMs: o.stepMs ?? base.measureMs,
     minBytes: o.minBytes ?? base.minBytes,

@@ -26,6 +26,8 @@ export interface PairedComparison {
   /** Median p99 of each side, ms. */
   p99A: number;
   p99B: number;
+  /** p99, a ÷ b: median of the per-round ratios (lower = a is fresher). */
+  p99Ratio: number;
   stepsA: StepResult[];
   stepsB: StepResult[];
 }
@@ -74,6 +76,7 @@ export async function runPaired(a: ModeSpec, b: ModeSpec, kind: PairedKind, rate
       cpuRatio: perRound((s) => s.cpuSecPerMillion),
       p99A: median(stepsA.map((s) => s.latency.p99)),
       p99B: median(stepsB.map((s) => s.latency.p99)),
+      p99Ratio: perRound((s) => s.latency.p99),
       stepsA,
       stepsB,
     };

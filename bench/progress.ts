@@ -12,9 +12,11 @@ export function createProgress(total: number, mode: 'bar' | 'lines' | 'off'): Pr
   if (mode === 'off') return { step: () => undefined, tick: () => undefined, stop: () => undefined };
   if (mode === 'lines') {
     let done = 0;
+    // Elapsed seconds on each line: where a run's time goes (docs/bench.md estimates the full run from them).
+    const started = performance.now();
     return {
       step: () => undefined,
-      tick: (summary) => process.stderr.write(`[${++done}/${total}] ${summary}\n`),
+      tick: (summary) => process.stderr.write(`[${++done}/${total} ${Math.round((performance.now() - started) / 1000)} s] ${summary}\n`),
       stop: () => undefined,
     };
   }
