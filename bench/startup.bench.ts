@@ -8,8 +8,11 @@
  *
  * Run: npm run bench:startup (builds dist/ first), or
  *      node --conditions=sluice-source --import tsx bench/startup.bench.ts [--runs 7] [--json]
- *      [--root <package dir>] [--bin <entry, relative to root>]
+ *      [--root <package dir>] [--bin <entry, relative to root>] [--against <package dir>]
  * `--root`/`--bin` measure another checkout (e.g. an older commit, `--bin bin/sluice.js`).
+ * `--against <dir>` measures that checkout too, in paired rounds (its start, then this one's,
+ * alternating which goes first), so both sides see the same machine load: the way to compare
+ * before and after on a busy machine.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
@@ -31,11 +34,14 @@ interface Options {
   root: string;
   bin: string;
   idleMs: number;
+  against?: string | undefined;
 }
 
 /** One row of the result: a topology started `runs` times one way. */
 export interface StartupCase {
   readonly name: string;
+  /** The package measured (`--root`, or `--against` for the other side of a comparison). */
+  readonly root: string;
   readonly runs: readonly StartRun[];
   readonly firstMessageMs?: number | undefined;
   readonly runningMs: number;
@@ -43,48 +49,70 @@ export interface StartupCase {
   readonly idleRssMiB: number;
 }
 
+/** One package measured: its CLI entry and the two topologies it runs. */
+interface Side {
+  readonly root: string;
+  readonly bin: string;
+  readonly hybrid: string;
+  readonly echo: string;
+}
+
 async function main(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
-  const root = resolve(o.root);
-  const bin = join(root, o.bin);
   const sandbox = await mkdtemp(join(tmpdir(), 'sluice-startup-'));
   try {
-    // The .js topology runs from a project of its own whose node_modules/sluice is the package.
-    await mkdir(join(sandbox, 'project', 'node_modules'), { recursive: true });
-    await symlink(root, join(sandbox, 'project', 'node_modules', 'sluice'));
-    await writeFile(join(sandbox, 'project', 'package.json'), '{ "type": "module" }\n');
-    const echo = join(sandbox, 'project', 'echo-topology.js');
-    await copyFile(join(REPO, 'bench', 'startup', 'echo-topology.js'), echo);
-    const hybrid = join(root, 'topologies', 'hybrid-orders.ts');
-    const cases: StartupCase[] = [];
-    for (const [name, topology, server] of [
-      ['hybrid-orders.ts, --nats', hybrid, true],
-      ['echo-topology.js, --nats', echo, true],
-      ['echo-topology.js, own nats-server', echo, false],
-    ] as const) {
-      const probe = server ? probeFor(bin, topology) : undefined;
-      const runs: StartRun[] = [];
-      for (let i = 0; i < o.runs; i++) {
-        const cwd = await mkdtemp(join(sandbox, 'run-'));
-        const nats = server ? await startNatsServer() : undefined;
-        try {
-          runs.push(await measureStart({ bin, topology, cwd, natsUrl: nats?.url, probe, idleMs: o.idleMs, timeoutMs: 30_000 }));
-        } finally {
-          await nats?.dispose();
-        }
-        if (!o.json) process.stderr.write(`${name}: run ${i + 1}/${o.runs} ${JSON.stringify(runs.at(-1))}\n`);
-      }
-      cases.push({
-        name,
-        runs,
-        firstMessageMs: server ? median(runs.map((r) => r.firstMessageMs ?? NaN)) : undefined,
-        runningMs: median(runs.map((r) => r.runningMs)),
-        cpuMs: median(runs.map((r) => r.cpuMs)),
-        idleRssMiB: median(runs.map((r) => r.idleRssMiB)),
-      });
+    const roots = o.against !== undefined ? [resolve(o.against), resolve(o.root)] : [resolve(o.root)];
+    const sides: Side[] = [];
+    for (const [i, root] of roots.entries()) {
+      // The .js topology runs from a project of its own whose node_modules/sluice is the package.
+      const project = join(sandbox, `project-${i}`);
+      await mkdir(join(project, 'node_modules'), { recursive: true });
+      await symlink(root, join(project, 'node_modules', 'sluice'));
+      await writeFile(join(project, 'package.json'), '{ "type": "module" }\n');
+      const echo = join(project, 'echo-topology.js');
+      await copyFile(join(REPO, 'bench', 'startup', 'echo-topology.js'), echo);
+      sides.push({ root, bin: join(root, o.bin), hybrid: join(root, 'topologies', 'hybrid-orders.ts'), echo });
     }
-    const result = { command: `node ${o.bin} run <topology>`, root, node: process.versions.node, loadAvg: loadavg()[0], cases };
-    process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${table(cases, o)}\n`);
+    const cases: StartupCase[] = [];
+    for (const [name, which, server] of [
+      ['hybrid-orders.ts, --nats', 'hybrid', true],
+      ['echo-topology.js, --nats', 'echo', true],
+      ['echo-topology.js, own nats-server', 'echo', false],
+    ] as const) {
+      const probes = sides.map((side) => (server ? probeFor(side.bin, side[which]) : undefined));
+      const runs: StartRun[][] = sides.map(() => []);
+      for (let i = 0; i < o.runs; i++) {
+        // Paired rounds: one start of each side, the first side alternating, under the same load.
+        const order = sides.map((_, j) => j);
+        if (i % 2 === 1) order.reverse();
+        for (const j of order) {
+          const side = sides[j]!;
+          const cwd = await mkdtemp(join(sandbox, 'run-'));
+          const nats = server ? await startNatsServer() : undefined;
+          try {
+            const probe = probes[j];
+            runs[j]!.push(await measureStart({ bin: side.bin, topology: side[which], cwd, natsUrl: nats?.url, probe, idleMs: o.idleMs, timeoutMs: 30_000 }));
+          } finally {
+            await nats?.dispose();
+          }
+          if (!o.json) process.stderr.write(`${name} (${side.root}): run ${i + 1}/${o.runs} ${JSON.stringify(runs[j]!.at(-1))}\n`);
+        }
+      }
+      for (const [j, side] of sides.entries()) {
+        const r = runs[j]!;
+        cases.push({
+          name,
+          root: side.root,
+          runs: r,
+          firstMessageMs: server ? median(r.map((x) => x.firstMessageMs ?? NaN)) : undefined,
+          runningMs: median(r.map((x) => x.runningMs)),
+          cpuMs: median(r.map((x) => x.cpuMs)),
+          idleRssMiB: median(r.map((x) => x.idleRssMiB)),
+        });
+      }
+    }
+    const result = { command: `node ${o.bin} run <topology>`, roots, node: process.versions.node, loadAvg: loadavg()[0], cases };
+    process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${table(cases, o, roots.length > 1)}\n`);
   } finally {
     await rm(sandbox, { recursive: true, force: true });
   }
@@ -103,14 +131,15 @@ function probeFor(bin: string, topology: string): StartProbe {
   return { subject: input.subject.replace(/>$/, 'probe').replaceAll('*', 'probe'), payload: samplePayload(input.payload), watch };
 }
 
-function table(cases: readonly StartupCase[], o: Options): string {
+function table(cases: readonly StartupCase[], o: Options, paired: boolean): string {
   const lines = [
-    `node ${o.bin} run <topology> (${o.runs} runs each, medians; node ${process.versions.node}, load ${loadavg()[0]?.toFixed(1)})`,
+    `node ${o.bin} run <topology> (${o.runs} runs each${paired ? ' in paired rounds' : ''}, medians; node ${process.versions.node}, load ${loadavg()[0]?.toFixed(1)})`,
     '',
-    '| case | first message handled | `running` line | CPU until then | idle RSS |',
-    '|---|---|---|---|---|',
+    `| case |${paired ? ' package |' : ''} first message handled | \`running\` line | CPU until then | idle RSS |`,
+    `|---|${paired ? '---|' : ''}---|---|---|---|`,
     ...cases.map(
-      (c) => `| ${c.name} | ${c.firstMessageMs !== undefined ? `${c.firstMessageMs} ms` : 'n/a'} | ${c.runningMs} ms | ${c.cpuMs} ms | ${c.idleRssMiB} MiB |`,
+      (c) =>
+        `| ${c.name} |${paired ? ` ${c.root} |` : ''} ${c.firstMessageMs !== undefined ? `${c.firstMessageMs} ms` : 'n/a'} | ${c.runningMs} ms | ${c.cpuMs} ms | ${c.idleRssMiB} MiB |`,
     ),
     '',
     `targets: first message <= ${TARGET_FIRST_MESSAGE_MS} ms, idle RSS <= ${TARGET_IDLE_RSS_MIB} MiB`,
@@ -136,7 +165,8 @@ function parseArgs(argv: string[]): Options {
     .option('--idle-ms <ms>', 'idle time before RSS is read', positive, 2_000)
     .option('--json', 'print one JSON document', false)
     .option('--root <dir>', 'package directory measured', REPO)
-    .option('--bin <file>', 'CLI entry, relative to --root', 'dist/src/cli/bin.js')
+    .option('--bin <file>', 'CLI entry, relative to --root (and --against)', 'dist/src/cli/bin.js')
+    .option('--against <dir>', 'also measure this package, in paired rounds with --root (before/after)')
     .parse(argv, { from: 'user' })
     .opts<Options>();
 }

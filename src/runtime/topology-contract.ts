@@ -2,13 +2,12 @@ import { msgpackCodec } from '../codec/msgpack-codec.js';
 import { jsonCodec } from '../codec/json-codec.js';
 import { HEADERS } from '../envelope/envelope.js';
 import { REPLY_TO_HEADER } from '../actors/run-behaviour.js';
-import { jsonSchemaOf } from '../schema/json-schema-of.js';
 import type { JsonSchema } from '../schema/payload-schema.js';
 import { subjectMatches, subjectsOverlap } from '../transport/subject.js';
 import { deadLetterStreamConfig, deadLetterStreamName, deadLetterSubject, REPLAYED_PART } from '../dead-letter/dead-letter-subject.js';
 import { REPLAY_HEADERS } from '../dead-letter/dead-letter-record.js';
 import { DEAD_LETTER_HEADERS } from '../dead-letter/encode-dead-letter.js';
-import { deadLetterPayloadSchema, replayMarkerPayloadSchema } from '../dead-letter/dead-letter-payload-schema.js';
+import { deadLetterJsonSchema, replayMarkerJsonSchema } from '../dead-letter/dead-letter-json-schema.js';
 import type { Topology } from './define-topology.js';
 import { describeTopology, pathsOf, type TopologyPath } from './describe-topology.js';
 import type { Guarantee } from '../observe/path-guarantee.js';
@@ -165,7 +164,7 @@ export function contractOf(name: string, nodes: readonly WiringNode[], options: 
     transport: 'jetstream',
     // A durable batch may send its dead letters to a subject of its own choosing, outside the stream.
     stream: dlqSubjects.some((p) => subjectMatches(p, subject)) ? dlqStream : undefined,
-    payload: jsonSchemaOf(deadLetterPayloadSchema),
+    payload: deadLetterJsonSchema(),
     contentType: msgpackCodec.contentType,
     headers: DEAD_LETTER_OUT,
     description: 'what the topology gave up on, with the original bytes and the reason; replay publishes `payload` with `headers` on `subject`',
@@ -262,7 +261,7 @@ export function contractOf(name: string, nodes: readonly WiringNode[], options: 
     part: 'runtime',
     transport: 'jetstream',
     stream: dlqStream,
-    payload: jsonSchemaOf(replayMarkerPayloadSchema),
+    payload: replayMarkerJsonSchema(),
     contentType: msgpackCodec.contentType,
     headers: [
       { name: HEADERS.contentType, presence: 'always', description: msgpackCodec.contentType },
