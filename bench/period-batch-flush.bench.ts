@@ -9,11 +9,12 @@
  * Run: node --import tsx bench/period-batch-flush.bench.ts [--records 1000000] [--keys 1] [--chunk 1000] [--pad 100] [--url nats://...]
  * Prints one JSON line (HOUSE-STYLE 15).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { connect } from '@nats-io/transport-node';
+import { largerMemory, sampleMemory, type MemorySample } from './memory-sample.js';
 import { msgpackCodec } from '../src/codec/msgpack-codec.js';
 import { startDurableBatch } from '../src/exactly-once/start-durable-batch.js';
 import { startNatsServer } from '../src/runtime/nats-server-process.js';
@@ -49,34 +50,11 @@ export interface PeriodFlushBenchResult {
   accumulateMs: number;
   flushMs: number;
   /** Largest figures while accumulating and while flushing, MiB. */
-  accumulate: Memory;
-  flush: Memory;
+  accumulate: MemorySample;
+  flush: MemorySample;
   /** Before the batch started, MiB. */
-  start: Memory;
+  start: MemorySample;
 }
-
-interface Memory {
-  rss: number;
-  rssAnon: number;
-  heapUsed: number;
-  /** Buffers (values read from LMDB, outputs) live outside the JS heap: counted here. */
-  arrayBuffers: number;
-}
-
-const mib = (b: number): number => Math.round((b / 1024 / 1024) * 10) / 10;
-
-function memory(): Memory {
-  const m = process.memoryUsage();
-  const anon = /RssAnon:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return { rss: mib(m.rss), rssAnon: anon !== null ? mib(Number(anon[1]) * 1024) : Number.NaN, heapUsed: mib(m.heapUsed), arrayBuffers: mib(m.arrayBuffers) };
-}
-
-const max = (a: Memory, b: Memory): Memory => ({
-  rss: Math.max(a.rss, b.rss),
-  rssAnon: Math.max(a.rssAnon, b.rssAnon),
-  heapUsed: Math.max(a.heapUsed, b.heapUsed),
-  arrayBuffers: Math.max(a.arrayBuffers, b.arrayBuffers),
-});
 
 export async function runPeriodFlushBench(options: PeriodFlushBenchOptions = {}): Promise<PeriodFlushBenchResult> {
   const records = options.records ?? 1_000_000;
@@ -105,10 +83,10 @@ export async function runPeriodFlushBench(options: PeriodFlushBenchOptions = {})
     const preloadMs = performance.now() - preloadStarted;
 
     global.gc?.();
-    const start = memory();
+    const start = sampleMemory();
     let phase: 'accumulate' | 'flush' = 'accumulate';
     const peak = { accumulate: start, flush: start };
-    const sampler = setInterval(() => (peak[phase] = max(peak[phase], memory())), 20);
+    const sampler = setInterval(() => (peak[phase] = largerMemory(peak[phase], sampleMemory())), 20);
     let flushed = 0;
     let chunks = 0;
     let flushStarted = 0;

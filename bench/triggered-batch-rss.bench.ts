@@ -17,7 +17,7 @@
  *        [--events 1000000] [--buffer lmdb|file|memory] [--chunk 1000] [--burst 500] [--json]
  * Prints one JSON document (fields: {@link TriggeredBatchRssResult}); without `--json` a summary line.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -34,16 +34,11 @@ import { openStateStore } from '../src/state/open-state-store.js';
 import type { StateStore } from '../src/state/types.js';
 import { batchItemOf, batchPayloads, type BatchItem } from './modes/batch-payload.js';
 import { orderRouteConfig } from './modes/order-routing.js';
+import { largerMemory, mib, peakRssMiB, sampleMemory, type MemorySample } from './memory-sample.js';
 import { makeOrderPool, type OrderEvent, type OrderTarget } from './workload.js';
 
 /** Memory at one instant, MiB. */
-export interface MemorySample {
-  rss: number;
-  rssAnon: number;
-  rssFile: number;
-  heapUsed: number;
-  arrayBuffers: number;
-}
+export type { MemorySample } from './memory-sample.js';
 
 /** The JSON document of a run. */
 export interface TriggeredBatchRssResult {
@@ -82,27 +77,6 @@ export interface TriggeredBatchRssOptions {
   burst?: number | undefined;
 }
 
-const mib = (b: number): number => Math.round((b / 1048576) * 10) / 10;
-
-function sample(): MemorySample {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) * 1024;
-  const m = process.memoryUsage();
-  return { rss: mib(kb('VmRSS')), rssAnon: mib(kb('RssAnon')), rssFile: mib(kb('RssFile')), heapUsed: mib(m.heapUsed), arrayBuffers: mib(m.arrayBuffers) };
-}
-
-function peakRss(): number {
-  return mib(Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? Number.NaN) * 1024);
-}
-
-const larger = (a: MemorySample, b: MemorySample): MemorySample => ({
-  rss: Math.max(a.rss, b.rss),
-  rssAnon: Math.max(a.rssAnon, b.rssAnon),
-  rssFile: Math.max(a.rssFile, b.rssFile),
-  heapUsed: Math.max(a.heapUsed, b.heapUsed),
-  arrayBuffers: Math.max(a.arrayBuffers, b.arrayBuffers),
-});
-
 /** Pushes `events` events into one triggered batch, fires the trigger, flushes it in chunks, and measures. */
 export async function runTriggeredBatchRss(options: TriggeredBatchRssOptions = {}): Promise<TriggeredBatchRssResult> {
   const events = options.events ?? 1_000_000;
@@ -127,9 +101,9 @@ export async function runTriggeredBatchRss(options: TriggeredBatchRssOptions = {
   let outputs = 0;
   let outputBytes = 0;
   let phase: 'accumulate' | 'flush' = 'accumulate';
-  const start = sample();
+  const start = sampleMemory();
   const peak = { accumulate: start, flush: start };
-  const sampler = setInterval(() => (peak[phase] = larger(peak[phase], sample())), 20);
+  const sampler = setInterval(() => (peak[phase] = largerMemory(peak[phase], sampleMemory())), 20);
   const cpuBefore = process.cpuUsage();
   const commitsBefore = store?.stats.commits ?? 0;
   const started = performance.now();
@@ -172,7 +146,7 @@ export async function runTriggeredBatchRss(options: TriggeredBatchRssOptions = {
       turn();
     });
     phase = 'flush';
-    peak.flush = sample();
+    peak.flush = sampleMemory();
     flushStarted = performance.now();
     fire.next();
     input.complete();
@@ -184,7 +158,7 @@ export async function runTriggeredBatchRss(options: TriggeredBatchRssOptions = {
   }
   const ended = performance.now();
   const cpu = process.cpuUsage(cpuBefore);
-  peak[phase] = larger(peak[phase], sample());
+  peak[phase] = largerMemory(peak[phase], sampleMemory());
   return {
     bench: 'triggered-batch-rss',
     date: new Date().toISOString(),
@@ -194,7 +168,7 @@ export async function runTriggeredBatchRss(options: TriggeredBatchRssOptions = {
     buffer: kind,
     chunk,
     eventMiB: mib(eventBytes),
-    peakRssMiB: peakRss(),
+    peakRssMiB: peakRssMiB(),
     start,
     accumulate: peak.accumulate,
     flush: peak.flush,

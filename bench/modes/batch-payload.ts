@@ -1,4 +1,10 @@
-import type { Routed } from '../../operators/route.js';
+import { filter, map, pipe, tap, type OperatorFunction } from 'rxjs';
+import { route, type Routed } from '../../operators/route.js';
+import type { Envelope } from '../../src/envelope/envelope.js';
+import type { TopologyContext } from '../../src/runtime/types.js';
+import type { OrderEvent } from '../workload.js';
+import type { ModeContext } from './mode.js';
+import { orderRouteConfig } from './order-routing.js';
 
 /** Stays under nats-server's default max_payload (1 MiB) with room for the header. */
 export const MAX_BATCH_PAYLOAD_BYTES = 1_000_000;
@@ -20,6 +26,19 @@ export interface BatchItem {
 export function batchItemOf<T>(r: Routed<T>): BatchItem | undefined {
   const raw = r.envelope.raw;
   return raw === undefined ? undefined : { to: r.to, raw };
+}
+
+/** What both batch modes do before holding: route each order, dead-letter the ones the rule rejects, keep target and bytes. */
+export function routeToBatchItems(t: TopologyContext, ctx: ModeContext): OperatorFunction<Envelope<OrderEvent>, BatchItem> {
+  return pipe(
+    route(orderRouteConfig(ctx)),
+    tap((r) => {
+      if (r.kind !== 'routed') t.deadLetter(r.envelope, r.error, r.record.operator);
+    }),
+    filter((r): r is Routed<OrderEvent> => r.kind === 'routed'),
+    map(batchItemOf),
+    filter((item): item is BatchItem => item !== undefined),
+  );
 }
 
 /**

@@ -1,10 +1,8 @@
-import { filter, map, tap } from 'rxjs';
+import { tap } from 'rxjs';
 import { microBatch } from '../../operators/micro-batch.js';
-import { route, type Routed } from '../../operators/route.js';
 import type { OrderEvent } from '../workload.js';
-import { batchItemOf, batchPayloads, type BatchItem } from './batch-payload.js';
+import { batchPayloads, routeToBatchItems } from './batch-payload.js';
 import type { ModeFactory } from './mode.js';
-import { orderRouteConfig } from './order-routing.js';
 import { runSluiceTopology } from './sluice-topology.js';
 
 /**
@@ -17,13 +15,7 @@ export const start: ModeFactory = (ctx) => {
   const maxWaitMs = ctx.params['maxWaitMs'] ?? 100;
   return runSluiceTopology(ctx, `bench-micro-batch-${maxWaitMs}`, (t) =>
     t.source<OrderEvent>(ctx.inSubject).pipe(
-      route(orderRouteConfig(ctx)),
-      tap((r) => {
-        if (r.kind !== 'routed') t.deadLetter(r.envelope, r.error, r.record.operator);
-      }),
-      filter((r): r is Routed<OrderEvent> => r.kind === 'routed'),
-      map(batchItemOf),
-      filter((item): item is BatchItem => item !== undefined),
+      routeToBatchItems(t, ctx),
       microBatch({ maxCount, maxWaitMs }),
       tap((batch) => {
         for (const [to, payload] of batchPayloads(batch)) t.transport.publish(to, payload);

@@ -1,15 +1,13 @@
 import { join } from 'node:path';
-import { concatMap, EMPTY, filter, finalize, interval, map, tap } from 'rxjs';
+import { concatMap, EMPTY, finalize, interval, map } from 'rxjs';
 import { batchUntil, type BatchTrigger } from '../../operators/batch-until.js';
 import { fileSpillBuffer } from '../../operators/internal/file-spill-buffer.js';
-import { route, type Routed } from '../../operators/route.js';
 import { lmdbBatchBuffer } from '../../src/state/lmdb-batch-buffer.js';
 import { openStateStore } from '../../src/state/open-state-store.js';
 import type { StateStore } from '../../src/state/types.js';
 import type { OrderEvent } from '../workload.js';
-import { batchItemOf, batchPayloads, type BatchItem } from './batch-payload.js';
+import { batchPayloads, routeToBatchItems, type BatchItem } from './batch-payload.js';
 import type { ModeFactory } from './mode.js';
-import { orderRouteConfig } from './order-routing.js';
 import { runSluiceTopology } from './sluice-topology.js';
 
 /**
@@ -34,13 +32,7 @@ export const start: ModeFactory = async (ctx) => {
     'bench-triggered',
     (t) =>
       t.source<OrderEvent>(ctx.inSubject).pipe(
-        route(orderRouteConfig(ctx)),
-        tap((r) => {
-          if (r.kind !== 'routed') t.deadLetter(r.envelope, r.error, r.record.operator);
-        }),
-        filter((r): r is Routed<OrderEvent> => r.kind === 'routed'),
-        map(batchItemOf),
-        filter((item): item is BatchItem => item !== undefined),
+        routeToBatchItems(t, ctx),
         batchUntil(every, { name: 'orders', buffer }),
         concatMap((batch) =>
           batch
