@@ -29,11 +29,9 @@ export class NatsStreamMessage implements StreamMessage {
     readonly seq: number,
     readonly deliveryCount: number,
     acks: boolean,
-    /** The message's subject when the caller has it already (see {@link subjectReader}). */
-    subject: string = msg.subject,
   ) {
     const headers = fromNatsHeaders(msg.headers);
-    this.subject = subject;
+    this.subject = msg.subject;
     this.data = msg.data;
     this.headers = headers;
     this.id = headers[HEADERS.msgId] ?? `${stream}:${seq}`;
@@ -71,32 +69,4 @@ export class NatsStreamMessage implements StreamMessage {
 export function deliveryOf(msg: JsMsg): AckSubjectInfo {
   const reply = (msg as { reply?: unknown }).reply;
   return (typeof reply === 'string' ? parseAckSubject(reply) : undefined) ?? msg.info;
-}
-
-/**
- * A reader of JetStream messages' subjects that decodes a subject only when it differs from the
- * previous message's: `JsMsg.subject` runs a `TextDecoder` per message, which the raw loop never
- * pays (bench mode stream-route-sink), while a consumer mostly sees one subject, or a few. It
- * compares the wire bytes the v3 client keeps on its message (`msg._msg.subject`); a client
- * without them gets `JsMsg.subject`. One reader per consumer: it keeps the last subject.
- */
-export function subjectReader(): (msg: JsMsg) => string {
-  let lastBytes: Uint8Array | undefined;
-  let lastSubject = '';
-  return (msg) => {
-    const bytes = (msg as { msg?: { _msg?: { subject?: unknown } } }).msg?._msg?.subject;
-    if (!(bytes instanceof Uint8Array)) return msg.subject;
-    if (lastBytes !== undefined && sameBytes(bytes, lastBytes)) return lastSubject;
-    lastSubject = msg.subject;
-    // A copy: the client may reuse the buffer the subject was parsed from.
-    lastBytes = bytes.slice();
-    return lastSubject;
-  };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  // From the end: subjects of one consumer share their prefix and differ, if at all, last.
-  for (let i = a.length - 1; i >= 0; i--) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -24,7 +24,7 @@ import { natsFindMsgIds } from './nats-find-msg-ids.js';
 import { natsCoreEnvelope } from './nats-core-envelope.js';
 import { toNatsHeaders } from './nats-headers.js';
 import { NatsOrderedReader } from './nats-ordered-reader.js';
-import { deliveryOf, NatsStreamMessage, subjectReader } from './nats-stream-message.js';
+import { deliveryOf, NatsStreamMessage } from './nats-stream-message.js';
 import { hasWildcard, validateSubject } from '../subject.js';
 import { openNatsConnection } from './open-nats-connection.js';
 import type {
@@ -245,13 +245,12 @@ export class NatsTransport implements Transport {
         subscriber.complete();
       };
       this.closeHooks.add(onClose);
-      const subjectOf = subjectReader();
       const toMessage =
         resolved.durableName === undefined
-          ? (m: JsMsg): StreamMessage => new NatsStreamMessage(m, resolved.stream, deliveryOf(m).streamSequence, 1, false, subjectOf(m))
+          ? (m: JsMsg): StreamMessage => new NatsStreamMessage(m, resolved.stream, deliveryOf(m).streamSequence, 1, false)
           : (m: JsMsg): StreamMessage => {
               const info = deliveryOf(m);
-              return new NatsStreamMessage(m, info.stream, info.streamSequence, info.deliveryCount, true, subjectOf(m));
+              return new NatsStreamMessage(m, info.stream, info.streamSequence, info.deliveryCount, true);
             };
       void (async () => {
         const consumer = await this.consumerFor(resolved);

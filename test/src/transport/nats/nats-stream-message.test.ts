@@ -4,7 +4,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeEnvelope } from '../../../../src/envelope/make-envelope.js';
 import { fromNatsHeaders } from '../../../../src/transport/nats/nats-headers.js';
-import { deliveryOf, NatsStreamMessage, subjectReader } from '../../../../src/transport/nats/nats-stream-message.js';
+import { deliveryOf, NatsStreamMessage } from '../../../../src/transport/nats/nats-stream-message.js';
 import { uniqueName, useNatsServer } from '../../../helpers/nats-server.js';
 
 const server = useNatsServer();
@@ -104,34 +104,5 @@ describe('NatsStreamMessage', () => {
     expect(again.info.deliveryCount).toBe(2);
     new NatsStreamMessage(again, s.stream, 1, 2, true).ack();
     expect(await s.pendingBecomes(0)).toBe(0);
-  });
-});
-
-describe('subjectReader', () => {
-  it('gives each message its own subject when subjects change, repeat, and differ only in the last byte or in length', async () => {
-    const stream = uniqueName('NSMSUBJ');
-    const prefix = stream.toLowerCase();
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`] });
-    const js = jetstream(nc);
-    const subjects = ['a.b', 'a.b', 'a.c', 'a.b', 'a.bb', 'a.bb', 'a.b', 'z.b'].map((t) => `${prefix}.${t}`);
-    for (const subject of subjects) await js.publish(subject, new Uint8Array([1]));
-    await jsm.consumers.add(stream, { durable_name: 'reader', ack_policy: AckPolicy.Explicit });
-    const consumer = await js.consumers.get(stream, 'reader');
-    const read = subjectReader();
-    const seen: string[] = [];
-    for (let i = 0; i < subjects.length; i++) {
-      const m = (await consumer.next({ expires: 5000 }))!;
-      // The path under test: the client keeps the subject's wire bytes on the message.
-      expect((m as unknown as { msg: { _msg: { subject: unknown } } }).msg._msg.subject).toBeInstanceOf(Uint8Array);
-      seen.push(read(m));
-      m.ack();
-    }
-    expect(seen).toEqual(subjects);
-  });
-
-  it('falls back to JsMsg.subject for a message without the wire bytes', () => {
-    const m = { subject: 'orders.eu' } as JsMsg;
-    expect(subjectReader()(m)).toBe('orders.eu');
   });
 });
