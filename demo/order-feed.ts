@@ -18,8 +18,8 @@ const TICK_MS = 50;
  * A demo driver, run beside order-routing (`sluice run topologies/order-routing.ts
  * demo/order-feed.ts`): publishes generated orders (demo/order-generator.ts) on
  * `shop.orders.<channel>` at a steady rate, core NATS. When the machine cannot keep up, the
- * backlog beyond two ticks is dropped instead of piling up in the client's write buffer. At the
- * end it reports `order-feed done | generated <n>`.
+ * backlog beyond two ticks is dropped instead of piling up in the client's write buffer. What it
+ * published is in `sluice run`'s summary (`order-feed done ... | total ... out <n>`).
  *
  * @throws InvalidConfigError for a negative or non-finite rate.
  */
@@ -31,8 +31,6 @@ export function createOrderFeed(config: OrderFeedConfig = {}): Topology {
     const startedAt = t.scheduler.now();
     const maxPerTick = Math.max(1, Math.ceil((ratePerSec * TICK_MS * 2) / 1000));
     let due = 0;
-    let generated = 0;
-    t.onStop(() => t.report(`order-feed done | generated ${generated}`));
     return interval(TICK_MS, t.scheduler).pipe(
       t.untilStopped(),
       tap(() => {
@@ -41,7 +39,6 @@ export function createOrderFeed(config: OrderFeedConfig = {}): Topology {
         for (; due < target; due++) {
           const order = generator.next();
           t.publish(orderSubject(order.channel), order);
-          generated++;
         }
       }),
     );

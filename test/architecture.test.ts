@@ -121,14 +121,11 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
-/** Every import of one file: static, `export ... from`, `import('...')` (as a value or a type). */
-function importsOf(file: string, text: string): Edge[] {
+/** Every import of one file, as written: static, `export ... from`, `import('...')` (as a value or a type). */
+function specifiersOf(file: string, text: string): Array<{ specifier: string; typeOnly: boolean }> {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
-  const edges: Edge[] = [];
-  const add = (specifier: string, typeOnly: boolean): void => {
-    const to = specifier.startsWith('.') ? normalize(join(dirname(file), specifier)).replace(/\.js$/, '.ts') : packageOf(specifier);
-    edges.push({ from: file, to, typeOnly });
-  };
+  const found: Array<{ specifier: string; typeOnly: boolean }> = [];
+  const add = (specifier: string, typeOnly: boolean): void => void found.push({ specifier, typeOnly });
   const visit = (node: ts.Node): void => {
     if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
       const clause = node.importClause;
@@ -156,7 +153,16 @@ function importsOf(file: string, text: string): Edge[] {
     ts.forEachChild(node, visit);
   };
   visit(source);
-  return edges;
+  return found;
+}
+
+/** Every import of one file, resolved: a repository path (`src/x/y.ts`) or a package name. */
+function importsOf(file: string, text: string): Edge[] {
+  return specifiersOf(file, text).map(({ specifier, typeOnly }) => ({
+    from: file,
+    to: specifier.startsWith('.') ? normalize(join(dirname(file), specifier)).replace(/\.js$/, '.ts') : packageOf(specifier),
+    typeOnly,
+  }));
 }
 
 function packageOf(specifier: string): string {
@@ -251,6 +257,34 @@ function repositoryEdges(): Edge[] {
   return ['src', 'operators'].flatMap(sourceFiles).flatMap((f) => importsOf(f, readFileSync(join(ROOT, f), 'utf8')));
 }
 
+/** What a file in topologies/ may import: the package's entry points for users, and the two libraries its API is made of. */
+const TOPOLOGY_IMPORTS: readonly string[] = ['sluice', 'sluice/operators', 'sluice/testing', 'rxjs', 'zod'];
+
+/**
+ * What breaks "example topologies are model code" (issue 14): a file in topologies/ importing
+ * anything but {@link TOPOLOGY_IMPORTS} and the payload schemas beside it (`./<name>-schemas.js`)
+ * — no `../src`, no `node:` module, no demo or test code — or a topology file (not a schemas file)
+ * that does not export its `SUBJECTS` and exactly one default export, its topology.
+ */
+function topologyViolations(files: ReadonlyArray<{ file: string; text: string }>): string[] {
+  const bad: string[] = [];
+  for (const { file, text } of files) {
+    for (const { specifier } of specifiersOf(file, text)) {
+      if (!TOPOLOGY_IMPORTS.includes(specifier) && !/^\.\/[a-z0-9-]+-schemas\.js$/.test(specifier))
+        bad.push(`${file} -> ${specifier} (a topology imports only ${TOPOLOGY_IMPORTS.join(', ')} and ./<name>-schemas.js)`);
+    }
+    if (file.endsWith('-schemas.ts')) continue;
+    if (!/^export const SUBJECTS = /m.test(text)) bad.push(`${file}: exports no SUBJECTS`);
+    const defaults = text.match(/^export default /gm)?.length ?? 0;
+    if (defaults !== 1) bad.push(`${file}: ${defaults} default exports (one: the topology)`);
+  }
+  return bad;
+}
+
+function topologyFiles(): Array<{ file: string; text: string }> {
+  return sourceFiles('topologies').map((file) => ({ file, text: readFileSync(join(ROOT, file), 'utf8') }));
+}
+
 describe('architecture (ARCHITECTURE.md)', () => {
   const edges = repositoryEdges();
 
@@ -304,6 +338,38 @@ describe('architecture (ARCHITECTURE.md)', () => {
       { from: 'src/x/y.ts', to: 'src/x/f.ts', typeOnly: true },
       { from: 'src/x/y.ts', to: '@nats-io/transport-node', typeOnly: false },
     ]);
+  });
+
+  it('example topologies are model code: they import only the package (and rxjs, zod) and their schemas, and export their SUBJECTS and one topology', async () => {
+    const files = topologyFiles();
+    expect(files.filter((f) => !f.file.endsWith('-schemas.ts')).length).toBeGreaterThanOrEqual(9);
+    expect(topologyViolations(files)).toEqual([]);
+    for (const { file } of files.filter((f) => !f.file.endsWith('-schemas.ts'))) {
+      const topology = ((await import(join(ROOT, file))) as { default: { name?: unknown; build?: unknown } }).default;
+      expect([file, typeof topology.name, typeof topology.build]).toEqual([file, 'string', 'function']);
+    }
+  });
+
+  it('the topology check catches what it claims: a source import, a node: module, a demo import, no SUBJECTS, two defaults', () => {
+    const topology = (
+      imports: string,
+      rest = "export const SUBJECTS = {};\nexport default defineTopology('x', () => []);",
+    ): { file: string; text: string } => ({
+      file: 'topologies/x.ts',
+      text: `${imports}\n${rest}`,
+    });
+    expect(
+      topologyViolations([
+        topology("import { defineTopology } from 'sluice';\nimport { route } from 'sluice/operators';\nimport { X } from './x-schemas.js';"),
+      ]),
+    ).toEqual([]);
+    expect(topologyViolations([topology("import { defineTopology } from '../src/index.js';")])).toHaveLength(1);
+    expect(topologyViolations([topology("import { join } from 'node:path';")])).toHaveLength(1);
+    expect(topologyViolations([topology("import { createOrderGenerator } from '../demo/order-generator.js';")])).toHaveLength(1);
+    expect(topologyViolations([topology("import { engine } from 'sluice/engine';")])).toHaveLength(1);
+    expect(topologyViolations([topology('', "export default defineTopology('x', () => []);")])).toEqual(['topologies/x.ts: exports no SUBJECTS']);
+    expect(topologyViolations([topology('', 'export const SUBJECTS = {};\nexport default a;\nexport default b;')])).toHaveLength(1);
+    expect(topologyViolations([{ file: 'topologies/x-schemas.ts', text: "import { z } from 'zod';" }])).toEqual([]);
   });
 
   it('ARCHITECTURE.md lists every layer', () => {

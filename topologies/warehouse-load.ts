@@ -45,9 +45,7 @@ export type { ChangeEvent, LoadReady, SnapshotRow, StagedChange, Table } from '.
 
 /** Options of {@link createWarehouseLoad}; every field has a default. */
 export interface WarehouseLoadConfig {
-  /** Topology name (state, consumer and output ids derive from it). Default 'warehouse-load'. */
-  name?: string | undefined;
-  /** Where loads are published. Default `<stateDir>/<name>.files`. */
+  /** Where loads are published. Default `<stateDir>/warehouse-load.files`. */
   outDir?: string | undefined;
   /** Changes per micro-batch load at most. Default 1000. */
   maxCount?: number | undefined;
@@ -55,9 +53,6 @@ export interface WarehouseLoadConfig {
   maxWaitMs?: number | undefined;
   /** When the nightly snapshot runs (croner pattern) and in which time zone. Default '0 2 * * *', 'Europe/London'. */
   nightly?: { cron: string; tz: string } | undefined;
-  /** Input and output names, for running beside another instance. Default {@link SUBJECTS}, {@link STREAMS}. */
-  subjects?: Partial<Record<keyof typeof SUBJECTS, string>> | undefined;
-  streams?: Partial<Record<keyof typeof STREAMS, string>> | undefined;
   /** Ack wait of the change stream, ms: how soon a crashed run's unacknowledged changes come back. Default 30000. */
   ackWaitMs?: number | undefined;
   /** How long a micro-batch replayed after a crash waits for its changes to come back, ms. Default 90000 (3 × ackWaitMs). */
@@ -72,9 +67,6 @@ export interface WarehouseLoadConfig {
  * @throws InvalidConfigError for a non-positive `maxCount` or a negative `maxWaitMs`.
  */
 export function createWarehouseLoad(config: WarehouseLoadConfig = {}): Topology {
-  const name = config.name ?? 'warehouse-load';
-  const subjects = { ...SUBJECTS, ...config.subjects };
-  const streams = { ...STREAMS, ...config.streams };
   const maxCount = config.maxCount ?? 1_000;
   const maxWaitMs = config.maxWaitMs ?? 30_000;
   const nightly = config.nightly ?? { cron: '0 2 * * *', tz: 'Europe/London' };
@@ -82,28 +74,28 @@ export function createWarehouseLoad(config: WarehouseLoadConfig = {}): Topology 
   if (!Number.isInteger(maxCount) || maxCount < 1) throw new InvalidConfigError('warehouseLoad', 'maxCount', `must be an integer >= 1, got ${maxCount}`);
   if (!(maxWaitMs >= 0)) throw new InvalidConfigError('warehouseLoad', 'maxWaitMs', `must be >= 0, got ${maxWaitMs}`);
 
-  return defineTopology(name, (t) => {
-    const outDir = config.outDir ?? `${t.stateDir}/${name}.files`;
+  return defineTopology('warehouse-load', (t) => {
+    const outDir = config.outDir ?? `${t.stateDir}/warehouse-load.files`;
     let groupStore: StateStore | undefined;
     t.onStop(() => groupStore?.close());
 
     // What is not a ChangeEvent is dead-lettered by the source, with the failing field paths.
     // The stream must let a whole micro-batch be unacknowledged at once.
     const changes = t
-      .stream<ChangeEvent>(streams.changes, subjects.changes, { schema: ChangeEventSchema, ackWaitMs, maxUnsettled: 2 * maxCount })
+      .stream<ChangeEvent>(STREAMS.changes, SUBJECTS.changes, { schema: ChangeEventSchema, ackWaitMs, maxUnsettled: 2 * maxCount })
       .pipe(map((e): Envelope<StagedChange> => ({ ...e, data: { ...e.data, seq: e.seq! } })));
 
     // Near-real-time: the groups are recorded in LMDB before their files are written, so a replay
     // after a crash rewrites the same files under the same names: each change in exactly one file.
     const changeLoads = concat(
-      defer(() => t.transport.ensureStream({ name: streams.changeLoads, subjects: [subjects.changeLoads] })).pipe(ignoreElements()),
+      defer(() => t.transport.ensureStream({ name: STREAMS.changeLoads, subjects: [SUBJECTS.changeLoads] })).pipe(ignoreElements()),
       changes.pipe(
         microBatch<Envelope<StagedChange>>({
           maxCount,
           maxWaitMs,
           scheduler: t.scheduler,
           groups: {
-            store: () => (groupStore ??= openStateStore({ dir: `${t.stateDir}/${name}.groups`, topology: name })),
+            store: () => (groupStore ??= openStateStore({ dir: `${t.stateDir}/warehouse-load.groups`, topology: t.topologyName })),
             name: 'changes',
             replayWaitMs: config.replayWaitMs ?? 3 * ackWaitMs,
           },
@@ -111,7 +103,7 @@ export function createWarehouseLoad(config: WarehouseLoadConfig = {}): Topology 
         fileSink<Envelope<StagedChange>>({ dir: `${outDir}/changes`, format: 'ndjson', name: 'changes', partitionBy: (e) => e.data.table }),
         map((file) => loadReadyOf('changes', file)),
         // Its message id comes from the recorded group: a load announced again after a crash is a duplicate.
-        t.sink(subjects.changeLoads, { durable: true, name: 'change-loads', stream: streams.changeLoads, schema: LoadReadySchema }),
+        t.sink(SUBJECTS.changeLoads, { durable: true, name: 'change-loads', stream: STREAMS.changeLoads, schema: LoadReadySchema }),
       ),
     );
 
@@ -123,7 +115,7 @@ export function createWarehouseLoad(config: WarehouseLoadConfig = {}): Topology 
       {
         name: 'nightly',
         chunkSize: 1_000,
-        emits: { stream: streams.snapshotLoads, subjects: [subjects.snapshotLoads], schemas: { [subjects.snapshotLoads]: LoadReadySchema } },
+        emits: { stream: STREAMS.snapshotLoads, subjects: [SUBJECTS.snapshotLoads], schemas: { [SUBJECTS.snapshotLoads]: LoadReadySchema } },
         flush: async (chunk, emit, info) => {
           // The parts of earlier batches: every chunk of those is committed once a later batch flushes.
           await removeStagedFiles({ dir: work, name: 'part', loads: (m) => batchOf(m) < info.batchSeq });
@@ -142,7 +134,7 @@ export function createWarehouseLoad(config: WarehouseLoadConfig = {}): Topology 
             partitionBy: (r) => r.table,
           });
           // Through the batch's outbox: published once the last chunk is committed, exactly once.
-          emit(subjects.snapshotLoads, msgpackCodec.encode(LoadReadySchema.parse(loadReadyOf('snapshot', file))), { 'Content-Type': msgpackCodec.contentType });
+          emit(SUBJECTS.snapshotLoads, msgpackCodec.encode(LoadReadySchema.parse(loadReadyOf('snapshot', file))), { 'Content-Type': msgpackCodec.contentType });
         },
       },
       { values: changes, triggers: t.schedule('nightly', nightly.cron, { tz: nightly.tz, catchUp: 'all', overlap: 'queue' }) },

@@ -1,46 +1,72 @@
 import type { PartProvider, PartReading } from '../observe/part-stats.js';
+import type { StatsSnapshot } from '../observe/runtime-stats.js';
 
-/** What {@link formatPartSummary} remembers between two summaries: each part's counts. */
+/** What {@link formatPartSummary} remembers between two summaries: each part's counts, and the run's (under `''`). */
 export type PartSummaryBase = ReadonlyMap<string, { readonly in: number; readonly out: number; readonly at: number }>;
 
+/** What {@link formatPartSummary} reads. */
+export interface PartSummaryInput {
+  readonly topology: string;
+  /** Time since the run started, ms. */
+  readonly elapsedMs: number;
+  readonly parts: readonly PartProvider[];
+  /** The run's counters per subject: the last line gives the totals and what went out on each subject. */
+  readonly totals: Pick<StatsSnapshot, 'received' | 'published' | 'deadLetters'>;
+  /** The previous summary's counts; without it rates are since the start. */
+  readonly base?: PartSummaryBase | undefined;
+  /** Epoch ms, for the next summary's rates. */
+  readonly now: number;
+  /** The summary at the end of a run: lines read `<topology> done <s>s | ...`. */
+  readonly final?: boolean | undefined;
+}
+
+/** Subjects named on the totals line at most; the rest are counted as `+n more`. */
+const MAX_SUBJECTS = 6;
+/** Engines write their dead letters exactly once through their outbox: the runtime's count leaves them out. */
+const ENGINE_KINDS: ReadonlySet<PartProvider['kind']> = new Set(['actor', 'durable-batch', 'durable-window']);
+
 /**
- * The live summary of `sluice run --summary-every-ms`: one compact line per part of a running
- * topology (pipelines left out: their counts are their last part's), from the parts' own
- * counters (a synchronous read, never a broker request), e.g.
+ * The summary of `sluice run`: every `--summary-every-ms`, and once when the run ends. One
+ * compact line per part of a running topology (pipelines left out: their counts are their last
+ * part's), from the parts' own counters (a synchronous read, never a broker request), then one
+ * line of totals — messages in and out, every dead letter, and what went out on each subject
+ * (most first, its share of all out) — e.g.
  *
  * ```text
- * hybrid-orders 9s | actor order-status             in 1,502 (167/s) out 1,730 | batches 41 (last 12) | actors 212 | outbox 0 | dlq 0
- * hybrid-orders 9s | durable-batch nightly-preferences in 43 (5/s) out 1 | batches 1 (last 40) | open 3 | outbox 0 | dlq 0
+ * order-routing 9s | source shop.orders.* in 4,500 (500/s) out 4,500 | dlq 0
+ * order-routing 9s | sink sink1           in 4,500 (500/s) out 4,500 | dlq 0
+ * order-routing 9s | total in 4,500 (500/s) out 4,500 | dlq 0 | shop.fulfilment.standard 3,492 (78%), shop.fulfilment.priority 1,008 (22%)
  * ```
  *
- * Rates are per second since `base` (the previous summary), or since the start. A part whose
- * read throws (its store closed during a drain) is left out. Returns the lines and the new base.
+ * Rates are per second since `base` (the previous summary), or since the start (so the final
+ * summary's are the run's averages). A part whose read throws (its store closed during a drain)
+ * is left out. Returns the lines and the new base.
  */
-export function formatPartSummary(
-  topology: string,
-  elapsedMs: number,
-  parts: readonly PartProvider[],
-  base: PartSummaryBase | undefined,
-  now: number,
-): { lines: string[]; base: PartSummaryBase } {
+export function formatPartSummary(input: PartSummaryInput): { lines: string[]; base: PartSummaryBase } {
+  const { topology, elapsedMs, parts, totals, base, now } = input;
   const read: Array<{ name: string; kind: string; r: PartReading }> = [];
+  let engineDeadLetters = 0;
   for (const p of parts) {
     if (p.kind === 'pipeline') continue;
     try {
-      read.push({ name: p.name, kind: p.kind, r: p.read() });
+      const r = p.read();
+      read.push({ name: p.name, kind: p.kind, r });
+      if (ENGINE_KINDS.has(p.kind)) engineDeadLetters += r.deadLetters;
     } catch {
       // a part whose store is already closed has nothing to add
     }
   }
   const width = Math.max(0, ...read.map((p) => p.name.length));
   const next = new Map<string, { in: number; out: number; at: number }>();
-  const head = `${topology} ${Math.round(elapsedMs / 1000)}s |`;
+  const head = `${topology}${input.final === true ? ' done' : ''} ${Math.round(elapsedMs / 1000)}s |`;
+  const rateOf = (key: string, n: number): number => {
+    const then = base?.get(key);
+    const seconds = then !== undefined ? (now - then.at) / 1000 : elapsedMs / 1000;
+    return seconds > 0 ? Math.round((n - (then?.in ?? 0)) / seconds) : 0;
+  };
   const lines = read.map(({ name, kind, r }) => {
     next.set(name, { in: r.in, out: r.out, at: now });
-    const then = base?.get(name);
-    const seconds = then !== undefined ? (now - then.at) / 1000 : elapsedMs / 1000;
-    const rate = seconds > 0 ? Math.round((r.in - (then?.in ?? 0)) / seconds) : 0;
-    const fields = [`in ${count(r.in)} (${count(rate)}/s) out ${count(r.out)}`];
+    const fields = [`in ${count(r.in)} (${count(rateOf(name, r.in))}/s) out ${count(r.out)}`];
     if (r.batches !== null) fields.push(`batches ${count(r.batches)}${r.lastBatchSize !== null ? ` (last ${count(r.lastBatchSize)})` : ''}`);
     if (kind === 'durable-batch' && r.detail?.open !== undefined) fields.push(`open ${count(r.detail.open)}`);
     if (r.actors !== null) fields.push(`actors ${count(r.actors)}`);
@@ -50,7 +76,20 @@ export function formatPartSummary(
     if (r.state !== 'running') fields.push(r.state.toUpperCase());
     return `${head} ${name.padEnd(width)} ${fields.join(' | ')}`;
   });
+  const received = sum(totals.received);
+  const published = Object.entries(totals.published).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1));
+  const out = published.reduce((n, [, c]) => n + c, 0);
+  next.set('', { in: received, out, at: now });
+  const bySubject = published.slice(0, MAX_SUBJECTS).map(([s, c]) => `${s} ${count(c)} (${Math.round((c * 100) / out)}%)`);
+  if (published.length > MAX_SUBJECTS) bySubject.push(`+${published.length - MAX_SUBJECTS} more subjects`);
+  const fields = [`total in ${count(received)} (${count(rateOf('', received))}/s) out ${count(out)}`, `dlq ${count(totals.deadLetters + engineDeadLetters)}`];
+  if (bySubject.length > 0) fields.push(bySubject.join(', '));
+  lines.push(`${head} ${fields.join(' | ')}`);
   return { lines, base: next };
+}
+
+function sum(counts: Readonly<Record<string, number>>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
 function count(n: number): string {

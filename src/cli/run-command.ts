@@ -105,7 +105,15 @@ export async function runCommand(files: readonly string[], flags: RunFlags): Pro
       summary = setInterval(() => {
         const now = Date.now();
         for (const r of runs) {
-          const { lines, base } = formatPartSummary(r.name, now - startedAt, r.stats.parts(), bases.get(r.name), now);
+          const totals = r.stats.snapshot();
+          const { lines, base } = formatPartSummary({
+            topology: r.name,
+            elapsedMs: now - startedAt,
+            parts: r.stats.parts(),
+            totals,
+            base: bases.get(r.name),
+            now,
+          });
           bases.set(r.name, base);
           for (const line of lines) logger.info(line);
         }
@@ -115,6 +123,11 @@ export async function runCommand(files: readonly string[], flags: RunFlags): Pro
     for (const r of runs) void r.done.then((exit) => (r === runs[0] || exit.reason === 'failed' ? stopAll() : undefined));
     const exits = await Promise.all(runs.map((r) => r.done));
     clearInterval(summary);
+    // What each run did in all, whatever --summary-every-ms: the last record of a run.
+    for (const [i, exit] of exits.entries()) {
+      const final = { topology: names[i]!, elapsedMs: exit.elapsedMs, parts: runs[i]!.stats.parts(), totals: exit.stats, now: Date.now(), final: true };
+      for (const line of formatPartSummary(final).lines) logger.info(line);
+    }
     let failed = false;
     for (const [i, exit] of exits.entries()) {
       const reason = exit.reason === 'stopped' && why === 'duration' ? 'duration' : exit.reason;

@@ -84,7 +84,7 @@ export interface TopologyTestDriver {
  *
  * @example
  * ```ts
- * const driver = await startTestDriver(createOrderRouting({ summaryEveryMs: 0 }));
+ * const driver = await startTestDriver(orderRouting); // import orderRouting from './order-routing.js'
  * driver.input<Order>('shop.orders.web').publish(order);
  * expect(await driver.output<Order>(SUBJECTS.priority).readAll()).toEqual([order]);
  * await driver.stop();

@@ -17,7 +17,7 @@ import { subjectMatches } from '../../src/transport/subject.js';
 import hybrid from '../helpers/orders-ledger.js';
 import lowStock from '../../topologies/low-stock.js';
 import { createOrderGenerator } from '../../demo/order-generator.js';
-import { createOrderRouting } from '../../topologies/order-routing.js';
+import orderRouting from '../../topologies/order-routing.js';
 import inventory from '../../topologies/inventory.js';
 import { startTestNatsServer, type NatsServerHandle } from '../helpers/nats-server.js';
 import { until } from '../helpers/until.js';
@@ -62,7 +62,7 @@ async function seen(published: () => ReadonlySet<string>, subjects: readonly str
 
 const scenarios: Scenario[] = [
   {
-    topology: createOrderRouting({ summaryEveryMs: 0 }),
+    topology: orderRouting,
     feed: async (t, published) => {
       const orders = createOrderGenerator({ seed: 3 });
       for (let i = 0; i < 40; i++) {

@@ -22,6 +22,13 @@ export function readOutputFiles(dir: string): CrashOutput[] {
   return out;
 }
 
+/** Where inputs are published: one subject, or one per input (a topology that reads `crm.changes.<table>`, say). */
+export type InputSubject = string | ((input: CrashInput) => string);
+
+function subjectOf(subject: InputSubject, input: CrashInput): string {
+  return typeof subject === 'string' ? subject : subject(input);
+}
+
 /** The payload of an input: its id and number, and optional padding. */
 export function inputEncoder(padBytes: number): (input: CrashInput) => Uint8Array {
   const pad = padBytes > 0 ? { pad: 'x'.repeat(padBytes) } : {};
@@ -30,7 +37,7 @@ export function inputEncoder(padBytes: number): (input: CrashInput) => Uint8Arra
 
 export async function publishToStream(
   nc: NatsConnection,
-  subject: string,
+  subject: InputSubject,
   inputs: readonly CrashInput[],
   encode: (input: CrashInput) => Uint8Array,
 ): Promise<CrashInput[]> {
@@ -38,7 +45,7 @@ export async function publishToStream(
   const out: CrashInput[] = [];
   for (let i = 0; i < inputs.length; i += 1000) {
     const window = inputs.slice(i, i + 1000);
-    const acks = await Promise.all(window.map((input) => js.publish(subject, encode(input), { msgID: input.id })));
+    const acks = await Promise.all(window.map((input) => js.publish(subjectOf(subject, input), encode(input), { msgID: input.id })));
     acks.forEach((ack, j) => out.push({ ...window[j]!, seq: ack.seq }));
   }
   return out;
@@ -47,7 +54,7 @@ export async function publishToStream(
 /** Core-publishes the inputs at about `ratePerSec`, 10 ms apart, whether or not anyone listens. */
 export async function publishCore(
   nc: NatsConnection,
-  subject: string,
+  subject: InputSubject,
   inputs: readonly CrashInput[],
   encode: (input: CrashInput) => Uint8Array,
   ratePerSec: number,
@@ -57,7 +64,7 @@ export async function publishCore(
     for (const input of inputs.slice(i, i + perTick)) {
       const h = natsHeaders();
       h.set('Nats-Msg-Id', input.id);
-      nc.publish(subject, encode(input), { headers: h });
+      nc.publish(subjectOf(subject, input), encode(input), { headers: h });
     }
     await new Promise((resolve) => setTimeout(resolve, 10));
   }

@@ -1,13 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, StorageType, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { msgpackCodec, type Guarantee } from '../../src/index.js';
 import { uniqueName, type NatsServerHandle } from '../helpers/nats-server.js';
 import { readStreamDecoded } from '../helpers/read-stream.js';
 import { crashSeed, mulberry32, spawnCrashChild, type CrashChild } from './crash-child.js';
-import { inputEncoder, publishCore, publishToStream, readOutputFiles } from './crash-io.js';
+import { inputEncoder, publishCore, publishToStream, readOutputFiles, type InputSubject } from './crash-io.js';
 import { tallyOutputs, type CrashInput, type CrashOutput, type Tally } from './crash-tally.js';
 import type { ChildProgress, TopologyChildConfig } from './topology-child.js';
 
@@ -108,12 +109,34 @@ export interface CrashRow {
   readonly padBytes?: number | undefined;
   readonly params?: Readonly<Record<string, unknown>> | undefined;
   /**
+   * For a topology from topologies/ run as users run it, with the subjects and streams it exports:
+   * the run publishes its inputs on `inputSubject` into the topology's `inputStream`, leaves the
+   * output streams to the topology (it makes them), reads them all back, and takes an output's
+   * target from its subject after `outPrefix.`. Fixed names do not collide: every test file has
+   * its own nats-server (useNatsServer). Default: fresh names per run ({@link CrashIo}), which the
+   * fixture takes.
+   */
+  readonly names?: TopologyNames | undefined;
+  /**
    * What the outputs, in the order the output stream holds them, break beyond counting (per-key
    * order, say); added to the result's problems.
    */
   readonly checkOutputs?: ((outputs: readonly CrashOutput[]) => string[]) | undefined;
   /** How long the last run may take to complete the work, ms. Default 40000. */
   readonly timeoutMs?: number | undefined;
+}
+
+/** The names a topology fixes itself, for {@link CrashRow.names}. */
+export interface TopologyNames {
+  readonly topology: string;
+  readonly inputStream: string;
+  /** The input stream's subjects. */
+  readonly inputSubjects: string;
+  /** Where the run publishes an input. */
+  readonly inputSubject: InputSubject;
+  /** The streams the topology publishes its outputs to, read back in this order. */
+  readonly outStreams: readonly string[];
+  readonly outPrefix: string;
 }
 
 /** What a row's run found. */
@@ -167,17 +190,18 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
   const expect = row.expect ?? (() => ['out']);
   const progressOf = (c: Child): number => c.progress()[row.progress ?? 'received'];
   const base = uniqueName('crash');
+  const fixed = row.names;
   const io: CrashIo = {
-    name: base,
-    stream: `${base.toUpperCase()}_IN`,
-    subjects: `${base}.in.>`,
-    out: `${base}.out`,
+    name: fixed?.topology ?? base,
+    stream: fixed?.inputStream ?? `${base.toUpperCase()}_IN`,
+    subjects: fixed?.inputSubjects ?? `${base}.in.>`,
+    out: fixed?.outPrefix ?? `${base}.out`,
     ackWaitMs: row.ackWaitMs ?? 2000,
     dir: mkdtempSync(join(tmpdir(), 'sluice-crash-')),
     inputs: row.inputs,
   };
-  const outStream = `${base.toUpperCase()}_OUT`;
-  const inputSubject = `${base}.in.orders`;
+  const outStreams = fixed?.outStreams ?? [`${base.toUpperCase()}_OUT`];
+  const inputSubject = fixed?.inputSubject ?? `${base}.in.orders`;
   const nc = await connect({ servers: server.url, noAsyncTraces: true, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
   const jsm = await jetstreamManager(nc);
   const children: Child[] = [];
@@ -202,7 +226,8 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
   };
   try {
     if (source === 'stream') await jsm.streams.add({ name: io.stream, subjects: [io.subjects], storage: StorageType.File });
-    if (output !== 'subscriber') await jsm.streams.add({ name: outStream, subjects: row.outSubjects?.(io.out) ?? [`${io.out}.>`], storage: StorageType.File });
+    if (output !== 'subscriber' && fixed === undefined)
+      await jsm.streams.add({ name: outStreams[0]!, subjects: row.outSubjects?.(io.out) ?? [`${io.out}.>`], storage: StorageType.File });
     const sub =
       output === 'subscriber'
         ? nc.subscribe(`${io.out}.>`, {
@@ -273,12 +298,10 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
         case 'consumers':
           return consumersDone(jsm, io.stream, lastSeq, consumers);
         case 'outputs': {
-          if (row.expand === undefined && (await streamMessages(jsm, outStream)) < expectedOutputs) return false;
+          if (row.expand === undefined && (await streamMessages(jsm, outStreams)) < expectedOutputs) return false;
           // At-least-once rows may hold duplicates: done only when every distinct output is there.
           if (row.guarantee === 'exactly-once' && row.expand === undefined) return true;
-          const distinct = new Set(
-            (await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, undefined))).flat().map((o) => `${o.to} ${o.id ?? ''}`),
-          );
+          const distinct = new Set((await readStreams(nc, outStreams, (m) => decode(m.subject, m.data, undefined))).flat().map((o) => `${o.to} ${o.id ?? ''}`));
           return distinct.size >= expectedOutputs;
         }
         case 'files': {
@@ -306,13 +329,13 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
     }
     if (output === 'stream') {
       const readFrom = Date.now();
-      for (const o of await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))) outputs.push(...o);
+      for (const o of await readStreams(nc, outStreams, (m) => decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))) outputs.push(...o);
       timeline.push(`outputs read back in ${((Date.now() - readFrom) / 1000).toFixed(1)} s`);
     }
     const fileProblems: string[] = [];
     if (output === 'files') {
       const published =
-        row.readFiles !== undefined ? (await readStreamDecoded(nc, outStream, (m) => decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))).flat() : [];
+        row.readFiles !== undefined ? (await readStreams(nc, outStreams, (m) => decode(m.subject, m.data, m.headers?.get('Nats-Msg-Id')))).flat() : [];
       const read = row.readFiles?.(io.dir, published) ?? { outputs: readOutputFiles(join(io.dir, 'out')), problems: [] };
       for (const o of read.outputs) outputs.push(o);
       fileProblems.push(...read.problems.slice(0, 5));
@@ -343,7 +366,7 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
     return result;
   } finally {
     for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGKILL');
-    for (const s of [io.stream, outStream, `SLUICE_DLQ_${io.name}`]) await jsm.streams.delete(s).catch(() => false);
+    for (const s of [io.stream, ...outStreams, `SLUICE_DLQ_${io.name}`]) await jsm.streams.delete(s).catch(() => false);
     await nc.close();
     rmSync(io.dir, { recursive: true, force: true });
   }
@@ -387,12 +410,22 @@ async function consumersDone(jsm: JetStreamManager, stream: string, lastSeq: num
   }
 }
 
-async function streamMessages(jsm: JetStreamManager, stream: string): Promise<number> {
-  try {
-    return (await jsm.streams.info(stream)).state.messages;
-  } catch {
-    return 0;
-  }
+/** Messages in all of `streams` (a stream not made yet, or a server restarting, counts 0). */
+async function streamMessages(jsm: JetStreamManager, streams: readonly string[]): Promise<number> {
+  let n = 0;
+  for (const stream of streams)
+    n += await jsm.streams.info(stream).then(
+      (i) => i.state.messages,
+      () => 0,
+    );
+  return n;
+}
+
+/** Every message of `streams`, decoded, one stream after the other. */
+async function readStreams<T>(nc: NatsConnection, streams: readonly string[], decode: (m: JsMsg) => T): Promise<T[]> {
+  const all: T[] = [];
+  for (const stream of streams) all.push(...(await readStreamDecoded(nc, stream, decode)));
+  return all;
 }
 
 async function waitFor(cond: () => Promise<boolean>, abandon: () => boolean, timeoutMs: number): Promise<boolean> {

@@ -1,13 +1,14 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { LoadReady } from '../../topologies/warehouse-load.js';
+import { STREAMS, SUBJECTS, type LoadReady, type Table } from '../../topologies/warehouse-load.js';
 import { useNatsServer } from '../helpers/nats-server.js';
 import { readWarehouseLoads } from '../topologies/warehouse-load-check.js';
 import { guaranteeViolations, runCrashRow, type CrashRow } from './topology-crash.js';
 
 /*
- * topologies/warehouse-load.ts under real crashes: the processor (a child running the topology
- * over a real nats-server, the nightly run every second) is SIGKILLed three times at seeded random
+ * topologies/warehouse-load.ts under real crashes: the processor (a child running the topology,
+ * with its own subjects and streams, over this file's own nats-server, the nightly run every
+ * second) is SIGKILLed three times at seeded random
  * moments (SLUICE_CRASH_SEED reproduces a run) and restarted until every change is in a change
  * file and in a snapshot. Every change has its own key, so the compaction keeps each: then every
  * change id must be in exactly one published change file AND exactly one snapshot file, every file
@@ -15,6 +16,7 @@ import { guaranteeViolations, runCrashRow, type CrashRow } from './topology-cras
  */
 
 const server = useNatsServer();
+const tableOf = (n: number): Table => (n % 2 === 0 ? 'customers' : 'orders');
 
 const WAREHOUSE_ROW: CrashRow = {
   title: 'n. stream → warehouse-load (micro-batch loads per table + nightly snapshot from a durable batch, LoadReady events)',
@@ -22,13 +24,20 @@ const WAREHOUSE_ROW: CrashRow = {
   guarantee: 'exactly-once',
   msgIds: 'group',
   output: 'files',
-  outSubjects: (out) => [`${out}.changes`, `${out}.snapshot`],
+  names: {
+    topology: 'warehouse-load',
+    inputStream: STREAMS.changes,
+    inputSubjects: SUBJECTS.changes,
+    inputSubject: (input) => `crm.changes.${tableOf(input.n)}`,
+    outStreams: [STREAMS.changeLoads, STREAMS.snapshotLoads],
+    outPrefix: 'warehouse.loads',
+  },
   complete: 'files',
   inputs: 2000,
   kills: 3,
   payload: (input) => ({
     changeId: input.id,
-    table: input.n % 2 === 0 ? 'customers' : 'orders',
+    table: tableOf(input.n),
     op: 'insert',
     key: `k${input.n}`,
     row: { n: input.n },

@@ -5,9 +5,14 @@ import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { startTestNatsServer, useNatsServer } from '../../helpers/nats-server.js';
 import { cleanEnv, logMessages, sluice } from './run-cli.js';
 
-const SUMMARY = /^order-routing \d+s \| in \d+\/s/m;
-const DONE = /^order-routing done \| in (?<in>\d+), priority (?<priority>\d+) \(\d+%\), standard (?<standard>\d+), dead letters 0$/m;
-const FED = /^order-feed done \| generated (?<generated>\d+)$/m;
+// `sluice run`'s summary: a line per part and a totals line, every --summary-every-ms and once at the end.
+const SUMMARY = /^order-routing \d+s \| source shop\.orders\.\* +in [\d,]+ \([\d,]+\/s\) out [\d,]+ \| dlq 0$/m;
+const DONE = /^order-routing done \d+s \| total in (?<in>[\d,]+) \([\d,]+\/s\) out (?<out>[\d,]+) \| dlq 0 \| (?<subjects>.+)$/m;
+const FED = /^order-feed done \d+s \| total in 0 \(0\/s\) out (?<generated>[\d,]+) \| dlq 0/m;
+/** A count of the summary (`1,234`), as a number. */
+const num = (text: string | undefined): number => Number((text ?? 'NaN').replace(/,/g, ''));
+/** What the final totals line says went out on `subject` (0 when it names no such subject). */
+const outOn = (subjects: string, subject: string): number => num(new RegExp(`${subject.replace(/\./g, '\\.')} ([\\d,]+) \\(`).exec(subjects)?.[1] ?? '0');
 const ROUTING = 'topologies/order-routing.ts';
 // The demo driver that publishes generated orders, run beside the topology.
 const FEED = 'demo/order-feed.ts';
@@ -15,41 +20,53 @@ const FEED = 'demo/order-feed.ts';
 describe('sluice run', () => {
   const server = useNatsServer();
 
-  it('--nats URL: runs on that server (another client sees the routed orders) and exits 0 at --duration-ms', { timeout: 60_000 }, async () => {
-    const client = await NatsTransport.connect({ servers: server().url });
-    const routed: Envelope<Uint8Array>[] = [];
-    const sub = client.subscribe('shop.fulfilment.*').subscribe((e) => routed.push(e));
-    await client.flush();
-    try {
-      const result = await sluice(['run', ROUTING, FEED, '--nats', server().url, '--duration-ms', '1500']).result;
-      expect(result.code, result.stderr).toBe(0);
-      const log = logMessages(result.stderr);
-      expect(log).toContain(`on nats ${server().url} for 1500 ms`);
-      expect(log).toMatch(SUMMARY);
-      expect(log).toMatch(/stopped at --duration-ms, drained/);
-      const done = DONE.exec(log)!;
+  it(
+    '--nats URL: runs on that server (another client sees the routed orders), exits 0 at --duration-ms, and logs the final summary',
+    { timeout: 60_000 },
+    async () => {
+      const client = await NatsTransport.connect({ servers: server().url });
+      const routed: Envelope<Uint8Array>[] = [];
+      const sub = client.subscribe('shop.fulfilment.*').subscribe((e) => routed.push(e));
       await client.flush();
-      expect(routed.length).toBe(Number(done.groups!.priority) + Number(done.groups!.standard));
-      expect(routed.length).toBeGreaterThan(0);
-    } finally {
-      sub.unsubscribe();
-      await client.close();
-    }
-  });
+      try {
+        const result = await sluice(['run', ROUTING, FEED, '--nats', server().url, '--duration-ms', '1500']).result;
+        expect(result.code, result.stderr).toBe(0);
+        const log = logMessages(result.stderr);
+        expect(log).toContain(`on nats ${server().url} for 1500 ms`);
+        // Piped stderr: no live summary by default, but the final one all the same.
+        expect(log).not.toMatch(SUMMARY);
+        expect(log).toMatch(/^order-routing done \d+s \| sink fulfilment +in [\d,]+ /m);
+        expect(log).toMatch(/stopped at --duration-ms, drained/);
+        const done = DONE.exec(log)!.groups!;
+        await client.flush();
+        const priority = outOn(done.subjects!, 'shop.fulfilment.priority');
+        const standard = outOn(done.subjects!, 'shop.fulfilment.standard');
+        expect(priority).toBeGreaterThan(0);
+        expect(standard).toBeGreaterThan(0);
+        expect(priority + standard).toBe(num(done.out));
+        expect(routed.length).toBe(num(done.out));
+      } finally {
+        sub.unsubscribe();
+        await client.close();
+      }
+    },
+  );
 
   it('SIGTERM: drains in-flight work and exits 0', { timeout: 60_000 }, async () => {
-    const run = sluice(['run', ROUTING, FEED, '--nats', server().url], cleanEnv({ ORDER_RATE_PER_SEC: '5000' }));
-    await run.waitFor(/"msg":"order-routing \d+s \|/); // a live summary, in the JSON log
+    const run = sluice(['run', ROUTING, FEED, '--nats', server().url, '--summary-every-ms', '200'], cleanEnv({ ORDER_RATE_PER_SEC: '5000' }));
+    await run.waitFor(/"msg":"order-routing \d+s \| total in [1-9]/); // a live summary with orders in, in the JSON log
     run.kill('SIGTERM');
     const result = await run.result;
     expect(result.code, result.stderr).toBe(0);
     const log = logMessages(result.stderr);
     expect(log).toMatch(/stopped on request, drained/);
-    const done = DONE.exec(log);
-    expect(done, log).not.toBeNull();
-    // Nothing in flight was lost: everything received was routed before exit.
-    expect(Number(done!.groups!.priority) + Number(done!.groups!.standard)).toBe(Number(done!.groups!.in));
-    expect(Number(done!.groups!.in)).toBe(Number(FED.exec(log)?.groups!.generated));
+    expect(log).toMatch(SUMMARY);
+    const done = DONE.exec(log)?.groups;
+    expect(done, log).toBeDefined();
+    // Nothing in flight was lost: everything the feed published was received and routed before exit.
+    expect(outOn(done!.subjects!, 'shop.fulfilment.priority') + outOn(done!.subjects!, 'shop.fulfilment.standard')).toBe(num(done!.in));
+    expect(num(done!.out)).toBe(num(done!.in));
+    expect(num(done!.in)).toBe(num(FED.exec(log)?.groups!.generated));
     expect(result.stderr).toMatch(/"signal":"SIGTERM"/);
   });
 

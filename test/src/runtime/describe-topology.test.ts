@@ -2,7 +2,7 @@ import { map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { describeTopology, formatTopologyDescription } from '../../../src/runtime/describe-topology.js';
-import { createOrderRouting } from '../../../topologies/order-routing.js';
+import orderRouting from '../../../topologies/order-routing.js';
 
 describe('describeTopology', () => {
   it('lists sources, streams and sinks in build order without running anything', () => {
@@ -54,7 +54,7 @@ describe('describeTopology', () => {
   });
 
   it("documents order-routing's subjects", () => {
-    expect(formatTopologyDescription(describeTopology(createOrderRouting()))).toBe(
+    expect(formatTopologyDescription(describeTopology(orderRouting))).toBe(
       [
         'topology order-routing',
         '  in   shop.orders.*  (queue order-routing)  core NATS',
