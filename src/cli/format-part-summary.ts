@@ -22,6 +22,8 @@ export interface PartSummaryInput {
 
 /** Subjects named on the totals line at most; the rest are counted as `+n more`. */
 const MAX_SUBJECTS = 6;
+/** Subjects of Sluice's own traffic: `sluice.actor.*`, `sluice.batch.*`, `sluice.window.*`, `sluice.dlq.*`. */
+const INTERNAL_PREFIX = 'sluice.';
 /** Engines write their dead letters exactly once through their outbox: the runtime's count leaves them out. */
 const ENGINE_KINDS: ReadonlySet<PartProvider['kind']> = new Set(['actor', 'durable-batch', 'durable-window']);
 
@@ -29,8 +31,9 @@ const ENGINE_KINDS: ReadonlySet<PartProvider['kind']> = new Set(['actor', 'durab
  * The summary of `sluice run`: every `--summary-every-ms`, and once when the run ends. One
  * compact line per part of a running topology (pipelines left out: their counts are their last
  * part's), from the parts' own counters (a synchronous read, never a broker request), then one
- * line of totals — messages in and out, every dead letter, and what went out on each subject
- * (most first, its share of all out) — e.g.
+ * line of totals — messages in and out on the topology's subjects (Sluice's own `sluice.*`
+ * traffic left out; what actors, durable batches and windows emit through their outbox is on
+ * their own lines), every dead letter, and the busiest subjects out with their share — e.g.
  *
  * ```text
  * order-routing 9s | source shop.orders.* in 4,500 (500/s) out 4,500 | dlq 0
@@ -76,8 +79,11 @@ export function formatPartSummary(input: PartSummaryInput): { lines: string[]; b
     if (r.state !== 'running') fields.push(r.state.toUpperCase());
     return `${head} ${name.padEnd(width)} ${fields.join(' | ')}`;
   });
-  const received = sum(totals.received);
-  const published = Object.entries(totals.published).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1));
+  // Sluice's own subjects (hand-over to actors and batches, per key; dead letters, counted apart) are neither the topology's input nor its output.
+  const received = Object.entries(totals.received).reduce((n, [subject, c]) => (subject.startsWith(INTERNAL_PREFIX) ? n : n + c), 0);
+  const published = Object.entries(totals.published)
+    .filter(([subject]) => !subject.startsWith(INTERNAL_PREFIX))
+    .sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1));
   const out = published.reduce((n, [, c]) => n + c, 0);
   next.set('', { in: received, out, at: now });
   const bySubject = published.slice(0, MAX_SUBJECTS).map(([s, c]) => `${s} ${count(c)} (${Math.round((c * 100) / out)}%)`);
@@ -86,10 +92,6 @@ export function formatPartSummary(input: PartSummaryInput): { lines: string[]; b
   if (bySubject.length > 0) fields.push(bySubject.join(', '));
   lines.push(`${head} ${fields.join(' | ')}`);
   return { lines, base: next };
-}
-
-function sum(counts: Readonly<Record<string, number>>): number {
-  return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
 function count(n: number): string {

@@ -59,7 +59,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--metrics-host <address>', 'address of the metrics endpoint (default 127.0.0.1)')
     .option(
       '--summary-every-ms <n>',
-      'log one line per part (in, out, batches, open, outbox, dead letters) every n ms; 0: none (default 5000 on a terminal, else 0)',
+      'log one line per part (in, out, batches, open, outbox, dead letters) and one of totals (out per subject) every n ms, and once at the end; 0: none but the last (default 5000 on a terminal, else 0)',
       nonNegative,
     )
     .action(async (files: string[], flags: RunFlags) => {

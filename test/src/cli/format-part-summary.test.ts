@@ -19,8 +19,14 @@ describe('formatPartSummary', () => {
       part('sink', 'sink failed-one', { state: 'failed' }),
     ];
     const totals = {
-      received: { 'shop.orders.web': 1_002, 'shop.orders.mobile': 500 },
-      published: { 'shop.order-status.paid': 1_730, 'analytics.orders.batch': 1 },
+      received: { 'shop.orders.web': 1_002, 'shop.orders.mobile': 500, 'sluice.actor.hybrid-orders.order-status.O-1.tell': 3 },
+      // Sluice's own traffic (a hand-over per key, a dead letter) is not the topology's output.
+      published: {
+        'shop.order-status.paid': 1_730,
+        'analytics.orders.batch': 1,
+        'sluice.actor.hybrid-orders.order-status.O-1.tell': 3,
+        'sluice.dlq.hybrid-orders': 1,
+      },
       deadLetters: 1,
     };
     const { lines } = formatPartSummary({ topology: 'hybrid-orders', elapsedMs: 10_000, parts, totals, now: 1_000 });

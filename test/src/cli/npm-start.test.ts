@@ -55,6 +55,8 @@ describe('npm start', () => {
       const imported = lastSummary(log, 'sink carrier-import');
       expect(imported.out).toBeGreaterThan(0);
       expect(lastSummary(log, 'stream OPS \\(ops\\.files\\.received\\)').in).toBe(1);
+      // The run ends with its totals: the carrier's bad line is its one dead letter; the imported updates went out.
+      expect(log).toMatch(/^hybrid-orders done \d+s \| total in [\d,]+ \([\d,]+\/s\) out [\d,]+ \| dlq 1 \| .*shop\.order-updates\.delivered [\d,]+ \(\d+%\)/m);
       const batch = lastSummary(log, 'durable-batch nightly-preferences');
       expect(batch.rest).toMatch(/^ \| batches 1 \(last \d+\) \| open \d+ \| outbox 0 \| dlq 0$/);
       expect(batch.out).toBe(1);
