@@ -37,7 +37,7 @@ const ENGINE_KINDS: ReadonlySet<PartProvider['kind']> = new Set(['actor', 'durab
  *
  * ```text
  * order-routing 9s | source shop.orders.* in 4,500 (500/s) out 4,500 | dlq 0
- * order-routing 9s | sink sink1           in 4,500 (500/s) out 4,500 | dlq 0
+ * order-routing 9s | sink fulfilment      in 4,500 (500/s) out 4,500 | dlq 0
  * order-routing 9s | total in 4,500 (500/s) out 4,500 | dlq 0 | shop.fulfilment.standard 3,492 (78%), shop.fulfilment.priority 1,008 (22%)
  * ```
  *
