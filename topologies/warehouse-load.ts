@@ -53,10 +53,11 @@ export interface WarehouseLoadConfig {
   maxWaitMs?: number | undefined;
   /** When the nightly snapshot runs (croner pattern) and in which time zone. Default '0 2 * * *', 'Europe/London'. */
   nightly?: { cron: string; tz: string } | undefined;
-  /** Ack wait of the change stream, ms: how soon a crashed run's unacknowledged changes come back. Default 30000. */
+  /**
+   * Ack wait of the change stream, ms: how soon a crashed run's unacknowledged changes come back
+   * (a micro-batch replayed after a crash waits three times this for them). Default 30000.
+   */
   ackWaitMs?: number | undefined;
-  /** How long a micro-batch replayed after a crash waits for its changes to come back, ms. Default 90000 (3 × ackWaitMs). */
-  replayWaitMs?: number | undefined;
 }
 
 /**
@@ -97,7 +98,7 @@ export function createWarehouseLoad(config: WarehouseLoadConfig = {}): Topology 
           groups: {
             store: () => (groupStore ??= openStateStore({ dir: `${t.stateDir}/warehouse-load.groups`, topology: t.topologyName })),
             name: 'changes',
-            replayWaitMs: config.replayWaitMs ?? 3 * ackWaitMs,
+            replayWaitMs: 3 * ackWaitMs,
           },
         }),
         fileSink<Envelope<StagedChange>>({ dir: `${outDir}/changes`, format: 'ndjson', name: 'changes', partitionBy: (e) => e.data.table }),
