@@ -1,5 +1,15 @@
-import { DateTime, IANAZone } from 'luxon';
+import { createRequire } from 'node:module';
+import type * as Luxon from 'luxon';
 import { InvalidConfigError } from '../../src/errors.js';
+
+let luxonExports: typeof Luxon | undefined;
+/**
+ * luxon, loaded by the first calendar check rather than with `sluice/operators`: a topology
+ * without calendar windows or periods never loads it (~25 ms of a start, issue 14).
+ */
+function luxon(): typeof Luxon {
+  return (luxonExports ??= createRequire(import.meta.url)('luxon') as typeof Luxon);
+}
 
 /** The calendar units a window or a period batch can be cut by. */
 export type CalendarUnit = 'day' | 'week' | 'month';
@@ -30,7 +40,7 @@ export function validateCalendar(component: string, field: string, spec: unknown
     throw new InvalidConfigError(component, field, `must be { unit: 'day' | 'week' | 'month', timeZone }, got ${String(spec)}`);
   if (!UNITS.includes(s.unit as CalendarUnit))
     throw new InvalidConfigError(component, `${field}.unit`, `must be 'day', 'week' or 'month', got ${String(s.unit)}`);
-  if (typeof s.timeZone !== 'string' || !IANAZone.isValidZone(s.timeZone))
+  if (typeof s.timeZone !== 'string' || !luxon().IANAZone.isValidZone(s.timeZone))
     throw new InvalidConfigError(component, `${field}.timeZone`, `must be an IANA time zone such as 'Europe/London', got ${String(s.timeZone)}`);
   return { unit: s.unit as CalendarUnit, timeZone: s.timeZone };
 }
@@ -58,6 +68,7 @@ export function calendarPeriodOf(spec: CalendarSpec, t: number): CalendarPeriod 
 const RECENT = new Map<string, CalendarPeriod[]>();
 
 function computePeriod(spec: CalendarSpec, t: number): CalendarPeriod {
+  const { DateTime, IANAZone } = luxon();
   const local = DateTime.fromMillis(t, { zone: IANAZone.create(spec.timeZone) });
   const start = local.startOf(spec.unit);
   const end = start.plus({ [`${spec.unit}s`]: 1 }).startOf(spec.unit);

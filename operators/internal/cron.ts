@@ -1,5 +1,12 @@
-import { Cron } from 'croner';
+import { createRequire } from 'node:module';
+import type { Cron } from 'croner';
 import { InvalidConfigError } from '../../src/errors.js';
+
+let CronClass: typeof Cron | undefined;
+/** croner, loaded by the first cron pattern rather than with `sluice/operators` (issue 14: start-up). */
+function cronClass(): typeof Cron {
+  return (CronClass ??= (createRequire(import.meta.url)('croner') as { Cron: typeof Cron }).Cron);
+}
 
 /**
  * Parses a cron pattern for computing fire times only: croner is given no callback, so it starts
@@ -8,7 +15,7 @@ import { InvalidConfigError } from '../../src/errors.js';
 export function parseCron(component: string, pattern: string, tz: string | undefined): Cron {
   if (typeof pattern !== 'string') throw new InvalidConfigError(component, 'cron', `must be a cron pattern string, got ${typeof pattern}`);
   try {
-    const cron = new Cron(pattern, { timezone: tz });
+    const cron = new (cronClass())(pattern, { timezone: tz });
     cron.nextRun(new Date(0));
     return cron;
   } catch (err) {

@@ -39,6 +39,29 @@ const first = (e: Envelope<{ n: number }>): number => e.data.n;
 export { batch, clock, first, parts };
 `;
 
+// One copy of the runtime through every entry point, and the user's rxjs is the one sluice uses:
+// dist/ is bundled with shared chunks and rxjs left external (scripts/build.js).
+const IDENTITY = `import { lastValueFrom, Observable, of, toArray } from 'rxjs';
+import * as sluice from 'sluice';
+import * as errors from 'sluice/errors';
+import * as operators from 'sluice/operators';
+import * as testing from 'sluice/testing';
+
+const batched = of(1, 2, 3).pipe(operators.microBatch({ maxCount: 2, maxWaitMs: 1000 }));
+console.log(JSON.stringify({
+  sameErrors: sluice.TransportError === errors.TransportError && testing.TopologyFailedError === errors.TopologyFailedError,
+  operatorErrorClass: (() => {
+    try {
+      operators.microBatch({ maxCount: -1, maxWaitMs: 1000 });
+    } catch (err) {
+      return err instanceof errors.InvalidConfigError && err instanceof sluice.InvalidConfigError;
+    }
+  })(),
+  userObservable: batched instanceof Observable,
+  batches: await lastValueFrom(batched.pipe(toArray())),
+}));
+`;
+
 describe('the packed package', () => {
   const dir = useTempDir('packed');
 
@@ -50,6 +73,9 @@ describe('the packed package', () => {
     const paths = files.map((f) => f.path);
     expect(paths).toContain('dist/src/cli/bin.js');
     expect(paths).toContain('dist/src/index.d.ts');
+    // Bundled JavaScript: entry points and shared chunks; every other module has only its .d.ts.
+    expect(paths.some((p) => p.startsWith('dist/chunks/'))).toBe(true);
+    expect(paths.filter((p) => p.startsWith('dist/src/runtime/') && p.endsWith('.js'))).toEqual([]);
     expect(paths.filter((p) => p.endsWith('.ts') && !p.endsWith('.d.ts'))).toEqual([]);
     expect(paths.filter((p) => p.startsWith('test/') || p.startsWith('bench/'))).toEqual([]);
 
@@ -73,6 +99,10 @@ describe('the packed package', () => {
       expect(stderr).toContain(`sluice: running ${name} on `);
       expect(stderr).toContain(`sluice: ${name} stopped at --duration-ms, drained`);
     }
+
+    await writeFile(join(project, 'identity.mjs'), IDENTITY);
+    const { stdout: identity } = await run(process.execPath, ['identity.mjs'], { cwd: project, env, timeout: 30_000 });
+    expect(JSON.parse(identity)).toEqual({ sameErrors: true, operatorErrorClass: true, userObservable: true, batches: [[1, 2], [3]] });
 
     // The .d.ts files give a user's TypeScript the package's types (its tsc, strict, as a user sets it up).
     await writeFile(
