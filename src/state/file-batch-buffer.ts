@@ -421,13 +421,18 @@ export function fileBatchBuffer<T>(config: FileBatchBufferConfig<T>): FileBatchB
       pos = bodyEnd;
     }
     if (spans.length === 0) return [];
-    // Second: the wanted bytes into a buffer of their own, values decoded as views of it — one
-    // allocation of about the chunk's size per read, whatever the read buffer held around it.
-    const p0 = spans[0]!;
-    const own = Buffer.allocUnsafe(spans[spans.length - 2]! + spans[spans.length - 1]! - p0);
-    buf.copy(own, 0, p0, p0 + own.length);
+    // Second: each value's bytes copied out of the reused read buffer into a buffer of its own,
+    // and decoded as views of it. `Buffer.allocUnsafe` serves values under 4 KiB from Node's
+    // shared 8 KiB pool slabs, which the allocator reuses as they die; one chunk-sized buffer per
+    // read instead left the process 35-50 MiB larger after a million values (freed large blocks
+    // are reused late), and reading values as views of the read buffer itself would change them
+    // under a caller that kept one.
     const values: T[] = [];
-    for (let i = 0; i < spans.length; i += 2) values.push(viewPackr.unpack(own.subarray(spans[i]! - p0, spans[i]! - p0 + spans[i + 1]!)) as T);
+    for (let i = 0; i < spans.length; i += 2) {
+      const own = Buffer.allocUnsafe(spans[i + 1]!);
+      buf.copy(own, 0, spans[i], spans[i]! + own.length);
+      values.push(viewPackr.unpack(own) as T);
+    }
     return values;
   };
 
