@@ -84,8 +84,9 @@ interface Segment {
  * so the data lives in the kernel's page cache, which RSS does not count (an LMDB buffer reads
  * through a memory map: every page of a batch read back counts in RSS).
  *
- * - Holds in memory: one offset per 256 values of each unreleased batch, the commit being written
- *   and the chunk being read.
+ * - Holds in memory: an open file and one offset per ~256 values of each unreleased batch; the
+ *   commit being written and the records being read, in buffers reused from call to call; the
+ *   values a read returns, each decoded from a copy of its own bytes.
  * - Cost: each commit (`appendAll`, or `append` for one value) is one write and one fdatasync;
  *   `batchUntil` commits once per event-loop turn, at most 1000 values.
  * - On disk: a segment file per batch, length-prefixed records with a CRC-32 each; `seal` writes a
