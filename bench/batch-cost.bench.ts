@@ -6,7 +6,7 @@
  * at 10,000 ev/s).
  *
  * Run: node --conditions=sluice-source --import tsx bench/batch-cost.bench.ts
- *        [--pairs micro-batch-100ms,triggered-2s,triggered-2s-lmdb,triggered-2s-spill] [--rounds 3] [--rate 10000]
+ *        [--pairs micro-batch-100ms,triggered-2s,triggered-2s-lmdb,triggered-2s-file] [--rounds 3] [--rate 10000]
  *        [--step-ms 5000] [--nats-url nats://...] [--json]
  * Prints one JSON document with `--json` (fields: see {@link BatchCostResult}), else a line per
  * pair. `SLUICE_BENCH_CPU_PROF=<dir>` also writes a CPU profile of each processor.
@@ -52,7 +52,7 @@ export interface BatchCostResult {
   pairs: BatchCostPair[];
 }
 
-/** Batch modes this bench knows: the registry's, plus the triggered batch in LMDB (`-lmdb`) and spilled to files (`-spill`). */
+/** Batch modes this bench knows: the registry's, plus the triggered batch in LMDB (`-lmdb`) and in files (`-file`, `fileBatchBuffer`). */
 export function batchModeSpecs(triggerPeriodMs: number): ModeSpec[] {
   const specs = modeSpecs({ triggerPeriodMs });
   const triggered = specs.find((s) => s.style === 'triggered')!;
@@ -66,9 +66,9 @@ export function batchModeSpecs(triggerPeriodMs: number): ModeSpec[] {
     },
     {
       ...triggered,
-      name: `${triggered.name}-spill`,
-      label: `${triggered.label.replace('in-memory buffer', 'fileSpillBuffer')}`,
-      params: { ...triggered.params, spill: 1 },
+      name: `${triggered.name}-file`,
+      label: `${triggered.label.replace('in-memory buffer', 'fileBatchBuffer')}`,
+      params: { ...triggered.params, file: 1 },
     },
   ];
 }

@@ -20,13 +20,13 @@ export interface TriggeredBatchBench {
  * `accumulate.rssAnon` / `flush.rssAnon`), or, the shape of bench/period-batch-flush.bench.ts,
  * `accumulate.rss` and `flush.rss`. To measure with another script that prints such a line (e.g.
  * with `--json`), add one line here.
- * - triggered-batch-rss: the bench mode's own pipeline (`batchUntil` with an LMDB buffer, read
- *   in chunks), in process without NATS; peak RSS is the process's `VmHWM`;
+ * - triggered-batch-rss: the bench mode's own pipeline (`batchUntil` with the durable
+ *   `fileBatchBuffer`, read in chunks), in process without NATS; peak RSS is the process's `VmHWM`;
  * - period-batch-flush: a durable period batch accumulated from JetStream into LMDB, closed by a
  *   trigger message, flushed in chunks of 1000 (what there is until the first one lands).
  */
 export const TRIGGERED_BATCH_BENCHES: readonly TriggeredBatchBench[] = [
-  { script: 'bench/triggered-batch-rss.bench.ts', args: (events) => ['--events', String(events), '--json'] },
+  { script: 'bench/triggered-batch-rss.bench.ts', args: (events) => ['--events', String(events), '--buffer', 'file', '--json'] },
   { script: 'bench/period-batch-flush.bench.ts', args: (events) => ['--records', String(events)] },
 ];
 

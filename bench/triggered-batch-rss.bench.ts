@@ -1,6 +1,7 @@
 /**
  * Memory of a triggered batch of a million events (issue 15: ≤ 150 MiB peak RSS, spilled to
- * LMDB and flushed in chunks). The bench mode's pipeline, in process and without NATS so the
+ * disk and flushed in chunks): by default in the durable `fileBatchBuffer` (`--buffer file`), or
+ * in an `lmdbBatchBuffer` (`--buffer lmdb`) or in memory (`--buffer memory`) to compare. The bench mode's pipeline, in process and without NATS so the
  * figure is the batch's own: each order event (a fresh copy of pooled bytes, as a message off the
  * wire is) is decoded into an envelope like the runtime's source does, routed by the bench's rule,
  * reduced to its target and bytes (`batchItemOf`), and held by `batchUntil` until one trigger
@@ -14,7 +15,7 @@
  * kernel may drop at will (they are page cache) but which count in RSS until it does.
  *
  * Run: node --conditions=sluice-source --import tsx bench/triggered-batch-rss.bench.ts
- *        [--events 1000000] [--buffer lmdb|file|memory] [--chunk 1000] [--burst 500] [--json]
+ *        [--events 1000000] [--buffer file|lmdb|memory] [--chunk 1000] [--burst 500] [--json]
  * Prints one JSON document (fields: {@link TriggeredBatchRssResult}); without `--json` a summary line.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,12 +24,12 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { concatMap, EMPTY, filter, finalize, map, Subject, type Observable } from 'rxjs';
 import { batchUntil } from '../operators/batch-until.js';
-import { fileSpillBuffer } from '../operators/internal/file-spill-buffer.js';
 import { onSubject } from '../operators/on-subject.js';
 import { route, type Routed } from '../operators/route.js';
 import { decodeEnvelope } from '../src/codec/decode-envelope.js';
 import { makeEnvelope } from '../src/envelope/make-envelope.js';
 import type { Envelope } from '../src/envelope/envelope.js';
+import { fileBatchBuffer } from '../src/state/file-batch-buffer.js';
 import { lmdbBatchBuffer } from '../src/state/lmdb-batch-buffer.js';
 import { openStateStore } from '../src/state/open-state-store.js';
 import type { StateStore } from '../src/state/types.js';
@@ -80,18 +81,14 @@ export interface TriggeredBatchRssOptions {
 /** Pushes `events` events into one triggered batch, fires the trigger, flushes it in chunks, and measures. */
 export async function runTriggeredBatchRss(options: TriggeredBatchRssOptions = {}): Promise<TriggeredBatchRssResult> {
   const events = options.events ?? 1_000_000;
-  const kind = options.buffer ?? 'lmdb';
+  const kind = options.buffer ?? 'file';
   const chunk = options.chunk ?? 1000;
   const burst = options.burst ?? 500;
   const pool = makeOrderPool({ seed: 1 });
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-tbr-'));
   const store: StateStore | undefined = kind === 'lmdb' ? openStateStore({ dir, topology: 'bench-triggered' }) : undefined;
-  const buffer =
-    store !== undefined
-      ? lmdbBatchBuffer<BatchItem>({ store, name: 'orders' })
-      : kind === 'file'
-        ? fileSpillBuffer<BatchItem>({ dir: join(dir, 'spill') })
-        : undefined;
+  const files = kind === 'file' ? fileBatchBuffer<BatchItem>({ dir: join(dir, 'batch') }) : undefined;
+  const buffer = store !== undefined ? lmdbBatchBuffer<BatchItem>({ store, name: 'orders' }) : files;
   const outSubject = (t: OrderTarget): string => `bench.out.${t}`;
   const rule = orderRouteConfig({ url: '', inSubject: 'bench.in', outSubject, deadLetterSubject: 'bench.dlq', workDir: dir, params: {} });
   const input = new Subject<Envelope<OrderEvent>>();
@@ -153,6 +150,7 @@ export async function runTriggeredBatchRss(options: TriggeredBatchRssOptions = {
     await done;
   } finally {
     clearInterval(sampler);
+    files?.close();
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -43,8 +43,9 @@ export interface BatchUntilConfig<T> {
   name: string;
   /**
    * Where values wait. Default: a fresh {@link memoryBatchBuffer} per subscription, which keeps
-   * every input unacknowledged until its batch is processed; `lmdbBatchBuffer` acknowledges each
-   * input once its value is stored.
+   * every input unacknowledged until its batch is processed; the durable `lmdbBatchBuffer` and
+   * `fileBatchBuffer` (append-only files: large batches in little memory) acknowledge each input
+   * once its value is stored.
    */
   buffer?: BatchBuffer<T> | undefined;
   /**
@@ -80,9 +81,10 @@ export interface BatchUntilConfig<T> {
  *     released after processing, and every effect done in the batch's name complete. A failed
  *     batch fails every member (redelivered, dead-lettered after the stream's `maxDeliveries`).
  *     The batch must fit under the stream's `maxUnsettled`: see `maxItems`.
- *   - durable (`lmdbBatchBuffer`): each input is acknowledged once its value is committed to
- *     LMDB (the values of one event-loop turn share a commit, at most 1000 per commit, with or
- *     without a settlement); from then on the batch belongs to
+ *   - durable (`lmdbBatchBuffer`, `fileBatchBuffer`): each input is acknowledged once its value
+ *     is committed — to LMDB, or written and fdatasynced to the batch's file (the values of one
+ *     event-loop turn share a commit, at most 1000 per commit, with or without a settlement);
+ *     from then on the batch belongs to
  *     the buffer, which survives a crash and re-emits unsettled batches on the next start. A
  *     value stored but not yet acknowledged when the process dies is stored again on
  *     redelivery, so a batch may hold it twice.

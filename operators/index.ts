@@ -31,6 +31,10 @@ export type { BatchBuffer, MemoryBatchBufferConfig, SealedSegment } from '../src
 // batchUntil's durable buffer, in the topology's LMDB store (`openStateStore` from 'sluice')
 export { lmdbBatchBuffer } from '../src/state/lmdb-batch-buffer.js';
 export type { LmdbBatchBuffer, LmdbBatchBufferConfig } from '../src/state/lmdb-batch-buffer.js';
+// batchUntil's durable buffer in plain files: a batch of millions in little memory
+export { fileBatchBuffer } from '../src/state/file-batch-buffer.js';
+export type { FileBatchBuffer, FileBatchBufferConfig } from '../src/state/file-batch-buffer.js';
+export { BatchBufferCorruptError } from '../src/state/state-errors.js';
 export { onSubject } from './on-subject.js';
 export type { OnSubjectConfig } from './on-subject.js';
 export { onSchedule } from './on-schedule.js';

@@ -53,6 +53,7 @@ describe('public API', () => {
 
   it('sluice/operators exports exactly these values', () => {
     expect(Object.keys(operators).sort()).toEqual([
+      'BatchBufferCorruptError',
       'CheckTimeoutError',
       'FileOutsideDirError',
       'PollFailedError',
@@ -64,6 +65,7 @@ describe('public API', () => {
       'calendarPeriodOf',
       'check',
       'deadLettered',
+      'fileBatchBuffer',
       'fileDrop',
       'fileLines',
       'fileSink',
@@ -121,6 +123,7 @@ describe('public API', () => {
 
   it('sluice/errors exports every error class, each one an Error', () => {
     expect(Object.keys(errors).sort()).toEqual([
+      'BatchBufferCorruptError',
       'BatchFailedError',
       'BufferOverflowError',
       'CheckTimeoutError',

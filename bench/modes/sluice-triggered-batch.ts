@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { concatMap, EMPTY, finalize, interval, map } from 'rxjs';
 import { batchUntil, type BatchTrigger } from '../../operators/batch-until.js';
-import { fileSpillBuffer } from '../../operators/internal/file-spill-buffer.js';
+import { fileBatchBuffer } from '../../src/state/file-batch-buffer.js';
 import { lmdbBatchBuffer } from '../../src/state/lmdb-batch-buffer.js';
 import { openStateStore } from '../../src/state/open-state-store.js';
 import type { StateStore } from '../../src/state/types.js';
@@ -14,19 +14,15 @@ import { runSluiceTopology } from './sluice-topology.js';
  * Batch: route each event, keep its target and bytes (see batch-payload.ts), hold them in
  * `batchUntil` until the period trigger fires, then read the batch in chunks of 1000 and publish
  * one message per target per chunk. Param `lmdb: 1` keeps the batch in an `lmdbBatchBuffer`
- * (one commit per event-loop turn), `spill: 1` in a `fileSpillBuffer` (plain files, not durable),
- * instead of in memory.
+ * (one commit per event-loop turn), `file: 1` in a `fileBatchBuffer` (append-only files, one write
+ * + fdatasync per event-loop turn), instead of in memory.
  */
 export const start: ModeFactory = async (ctx) => {
   const periodMs = ctx.params['periodMs'] ?? 2000;
   const every: BatchTrigger = (c) => interval(periodMs, c.scheduler).pipe(map(() => 'period'));
   const store: StateStore | undefined = ctx.params['lmdb'] === 1 ? openStateStore({ dir: join(ctx.workDir, 'state'), topology: 'bench-triggered' }) : undefined;
-  const buffer =
-    store !== undefined
-      ? lmdbBatchBuffer<BatchItem>({ store, name: 'orders' })
-      : ctx.params['spill'] === 1
-        ? fileSpillBuffer<BatchItem>({ dir: join(ctx.workDir, 'spill') })
-        : undefined;
+  const files = ctx.params['file'] === 1 ? fileBatchBuffer<BatchItem>({ dir: join(ctx.workDir, 'batch') }) : undefined;
+  const buffer = store !== undefined ? lmdbBatchBuffer<BatchItem>({ store, name: 'orders' }) : files;
   const running = await runSluiceTopology(
     ctx,
     'bench-triggered',
@@ -49,6 +45,7 @@ export const start: ModeFactory = async (ctx) => {
     counters: () => running.counters(),
     stop: async () => {
       await running.stop();
+      files?.close();
       await store?.close();
     },
   };

@@ -26,6 +26,7 @@ export { InterruptedError } from '../settle/interrupted-error.js';
 
 // State (LMDB)
 export {
+  BatchBufferCorruptError,
   InvalidNamespaceError,
   StateDirectoryError,
   StateDirectoryInUseError,

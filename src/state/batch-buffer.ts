@@ -1,7 +1,7 @@
 /**
  * Where `batchUntil` keeps envelopes until its trigger fires. The in-memory buffer here is the
- * default; a durable (LMDB) buffer implements the same interface so a nightly batch survives
- * restarts and is never materialised as one array.
+ * default; the durable buffers (`lmdbBatchBuffer`, `fileBatchBuffer`) implement the same interface
+ * so a nightly batch survives restarts and is never materialised as one array.
  *
  * Lifecycle: values are appended to the OPEN segment; when the trigger fires, `seal()` closes it
  * as batch number `seq` (1, 2, 3, ... — durable buffers persist the counter so batch ids are
@@ -14,7 +14,7 @@
  */
 export interface BatchBuffer<T> {
   /**
-   * True when an appended value survives a crash of the process (an LMDB buffer). `batchUntil`
+   * True when an appended value survives a crash of the process (the LMDB and file buffers). `batchUntil`
    * then acknowledges each input as soon as its value is stored: the batch is the buffer's to
    * keep. Otherwise (memory) it keeps every input unacknowledged until its batch is processed.
    */

@@ -1,6 +1,7 @@
 export { openStateStore } from './open-state-store.js';
 export { fnv1a32, partitionOf } from './partition-of.js';
 export {
+  BatchBufferCorruptError,
   InvalidNamespaceError,
   StateDirectoryError,
   StateDirectoryInUseError,

@@ -104,3 +104,20 @@ export class InvalidNamespaceError extends Error {
     super(`invalid state namespace '${namespace}': ${detail}`, options);
   }
 }
+
+/**
+ * A file of a `fileBatchBuffer` holds a damaged record where no crash can leave one: inside a
+ * sealed batch, or found by a read. (A commit torn by a crash at the tail of the open batch is
+ * cut on recovery without an error.) The batch's values from that record on cannot be read:
+ * restore the file, or move it away to drop the batch.
+ */
+export class BatchBufferCorruptError extends Error {
+  override readonly name = 'BatchBufferCorruptError';
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(`batch buffer file '${file}' is damaged at byte ${offset}: ${reason}`);
+  }
+}

@@ -44,6 +44,6 @@ describe('runTriggeredBatchMemory', () => {
 
   it('prefers the triggered batch bench of the mode when it is present, else the period batch', () => {
     expect(TRIGGERED_BATCH_BENCHES.map((b) => b.script)).toEqual(['bench/triggered-batch-rss.bench.ts', 'bench/period-batch-flush.bench.ts']);
-    expect(TRIGGERED_BATCH_BENCHES[0]!.args(1_000_000)).toEqual(['--events', '1000000', '--json']);
+    expect(TRIGGERED_BATCH_BENCHES[0]!.args(1_000_000)).toEqual(['--events', '1000000', '--buffer', 'file', '--json']);
   });
 });

@@ -86,6 +86,16 @@ export const ROWS: readonly CrashRow[] = [
     params: { trigger: 'schedule' },
   },
   {
+    // The file buffer: each turn's values are one write + fdatasync; a SIGKILL mid-write leaves a torn commit that recovery cuts.
+    title: 'h2. stream → batchUntil(onCount) with the file buffer → durable sink',
+    fixture: 'batch-until-durable.ts',
+    guarantee: 'at-least-once',
+    msgIds: 'group',
+    inputs: 2000,
+    kills: 3,
+    params: { trigger: 'count', buffer: 'file' },
+  },
+  {
     title: 'j. poll → settleMap → durable sink',
     fixture: 'poll-settle-map.ts',
     guarantee: 'at-least-once',

@@ -5,11 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../src/errors.js';
 import { markSource, traceSources } from '../../src/observe/lineage.js';
 import { currentSettlement } from '../../src/settle/settle-scope.js';
+import { fileBatchBuffer } from '../../src/state/file-batch-buffer.js';
 import { lmdbBatchBuffer } from '../../src/state/lmdb-batch-buffer.js';
 import { batchUntil, type Batch } from '../../operators/batch-until.js';
 import { onCount } from '../../operators/on-count.js';
 import { onSubject } from '../../operators/on-subject.js';
 import { SettleLog, slowSink } from '../helpers/settle-log.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 import { useTempStateStores } from '../helpers/temp-state-store.js';
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -243,6 +245,41 @@ describe('batchUntil settles its inputs (durable buffer)', () => {
       )
       .subscribe({ error: (e: Error) => errors.push(e.message) });
     expect([log.state('a'), errors]).toEqual(['failed', ['disk full']]);
+  });
+});
+
+describe('batchUntil settles its inputs (file buffer)', () => {
+  const dir = useTempDir('bus-file');
+
+  it('acknowledges each input once its turn’s commit is written; a failed batch stays in the files and comes back on the next start', () => {
+    const ts = scheduler();
+    const log = new SettleLog(() => ts.now());
+    const buffer = fileBatchBuffer<string>({ dir: dir(), noSync: true });
+    const batches: Batch<string>[] = [];
+    ts.run(({ hot, flush }) => {
+      const trigger = hot('--------t', { t: tick('go') });
+      hot('-(ab)-c--|')
+        .pipe(log.inputs(), batchUntil(onSubject(trigger), { name: 'f', buffer }))
+        .subscribe((b) => batches.push(b));
+      flush();
+    });
+    expect(log.summary()).toEqual({ a: 'acked@1', b: 'acked@1', c: 'acked@6' });
+    expect(batches.map((b) => `${b.batchId}:${b.items().join('')}`)).toEqual(['f:1:abc']);
+    // Processing fails: the batch stays stored (not released) ...
+    batches[0]!.fail(new Error('downstream down'));
+    buffer.close();
+    // ... and the next start emits it again, as 'recovered', under the same batch id.
+    const again = fileBatchBuffer<string>({ dir: dir(), noSync: true });
+    const recovered: string[] = [];
+    EMPTY.pipe(
+      batchUntil(() => NEVER, { name: 'f', buffer: again }),
+      concatMap((batch) =>
+        batch.processChunks(10, (chunk) => of(recovered.push(`${batch.batchId}:${batch.reason}:${chunk.join('')}`))).pipe(finalize(() => batch.release())),
+      ),
+    ).subscribe();
+    expect(recovered).toEqual(['f:1:recovered:abc']);
+    expect(again.unreleased()).toEqual([]);
+    again.close();
   });
 });
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { concatMap, finalize } from 'rxjs';
 import { defineTopology, openStateStore, type Envelope } from '../../../src/index.js';
-import { batchUntil, lmdbBatchBuffer, onCount, onSchedule } from '../../../operators/index.js';
+import { batchUntil, fileBatchBuffer, lmdbBatchBuffer, onCount, onSchedule, type BatchBuffer } from '../../../operators/index.js';
 
 interface Order {
   id: string;
@@ -9,8 +9,9 @@ interface Order {
 }
 
 /**
- * Stream → batchUntil (every 100 values, or every second) with the LMDB buffer (the grouping is
- * recorded before its effects) → one `{ id, n, batch }` per value → durable sink on `<out>.out`.
+ * Stream → batchUntil (every 100 values, or every second) with a durable buffer — the LMDB one,
+ * or with `buffer: 'file'` the file one (the grouping is recorded before its effects) → one
+ * `{ id, n, batch }` per value → durable sink on `<out>.out`.
  */
 export default function batchUntilDurable(io: {
   name: string;
@@ -20,14 +21,21 @@ export default function batchUntilDurable(io: {
   ackWaitMs: number;
   dir: string;
   trigger: 'count' | 'schedule';
+  buffer?: 'lmdb' | 'file';
 }) {
   return defineTopology(io.name, (t) => {
     const store = openStateStore({ dir: join(io.dir, 'state'), topology: io.name });
     t.onStop(() => store.close());
+    let buffer: BatchBuffer<Envelope<Order>> = lmdbBatchBuffer<Envelope<Order>>({ store, name: 'orders' });
+    if (io.buffer === 'file') {
+      const files = fileBatchBuffer<Envelope<Order>>({ dir: join(io.dir, 'batch-orders') });
+      t.onStop(() => files.close());
+      buffer = files;
+    }
     return t.stream<Order>(io.stream, io.subjects, { ackWaitMs: io.ackWaitMs, maxUnsettled: 256 }).pipe(
       batchUntil(io.trigger === 'count' ? onCount(100) : onSchedule('* * * * * *'), {
         name: 'orders',
-        buffer: lmdbBatchBuffer<Envelope<Order>>({ store, name: 'orders' }),
+        buffer,
         scheduler: t.scheduler,
       }),
       concatMap((batch) =>
