@@ -82,7 +82,15 @@ export class AckWindow<T> implements AckPublisher<T> {
     if (!(this.ackTimeoutMs > 0)) throw new InvalidConfigError('ackPublisher', 'ackTimeoutMs', `must be a duration > 0 in ms, got ${this.ackTimeoutMs}`);
     this.scheduler = config.scheduler ?? asyncScheduler;
     this.wire = connect({
-      ack: (id, duplicate) => this.guard(() => this.onAck(id, duplicate)),
+      // Not through `guard`: once per message, a closure each would add up.
+      ack: (id, duplicate) => {
+        if (this.closed) return;
+        try {
+          this.onAck(id, duplicate);
+        } catch (err) {
+          this.fail(err);
+        }
+      },
       reject: (id, error) => this.guard(() => this.onReject(id, error)),
       pause: () => void (this.paused = true),
       resume: () => this.guard(() => this.onResume()),
