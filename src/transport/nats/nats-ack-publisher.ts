@@ -14,6 +14,7 @@ const CRLF = /[\r\n]/;
 // socket write, so a block's bytes are never reused; a full slab is left to the collector.
 const SLAB_BYTES = 64 * 1024;
 const ID_HEAD = Buffer.from(`NATS/1.0\r\n${HEADERS.msgId}: `);
+const ID_LINE = ID_HEAD.subarray('NATS/1.0'.length);
 const END = Buffer.from('\r\n\r\n');
 
 /**
@@ -48,15 +49,19 @@ class WireHeaders {
     const slab = this.slab;
     const start = this.used;
     let o = start;
+    // TypedArray#set: Buffer#copy's argument checks cost more than these few bytes.
     if (s === undefined) {
-      o += ID_HEAD.copy(slab, o);
+      slab.set(ID_HEAD, o);
+      o += ID_HEAD.length;
     } else {
       o += slab.write('NATS/1.0', o, 'latin1');
       o += slab.write(s, o);
-      o += ID_HEAD.copy(slab, o, 8);
+      slab.set(ID_LINE, o);
+      o += ID_LINE.length;
     }
     o += slab.write(msgId, o);
-    o += END.copy(slab, o);
+    slab.set(END, o);
+    o += END.length;
     this.used = o;
     this.bytes = slab.subarray(start, o);
   }
