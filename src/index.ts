@@ -118,6 +118,7 @@ export type { NatsConnectOptions, NatsTlsOptions } from './transport/nats/nats-c
 export { startNatsServer } from './runtime/nats-server-process.js';
 export type { NatsServerHandle, NatsServerOptions } from './runtime/nats-server-process.js';
 export type {
+  AckMessageSource,
   AckPublisher,
   AckPublisherConfig,
   AckPublishMessage,

@@ -129,7 +129,7 @@ export class OutboxPublisher {
   /** Queues a committed batch's outputs and sends what the window allows, synchronously. */
   enqueue(batch: PublishBatch): void {
     const entries = 'entries' in batch ? batch.entries : undefined;
-    const reader = 'blob' in batch ? new OutboxReader(batch.blob) : undefined;
+    const reader = 'blob' in batch ? new OutboxReader(batch.blob, this.o.msgIdPrefix) : undefined;
     const count = entries?.length ?? reader!.remaining;
     if (count === 0) {
       this.o.onBatchAcked(batch.seq);
@@ -164,7 +164,7 @@ export class OutboxPublisher {
           const e = f.entries[f.next++]!;
           this.publisher.publish({ subject: e.subject, data: e.data, headers: e.headers, msgId: `${prefix}${e.seq}.${e.index}` }, f.state);
         } else {
-          this.publisher.publish(f.reader!.nextMessage(prefix)!, f.state);
+          this.publisher.publishAt(f.reader!, f.reader!.nextAt(), f.state);
         }
       }
       if (f.left > 0) return;

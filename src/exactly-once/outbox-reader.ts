@@ -1,12 +1,12 @@
 import { OUTBOX_HEADER_BYTES, OUTBOX_VERSION } from './outbox-codec.js';
-import type { AckPublishMessage } from '../transport/transport.js';
+import type { AckMessageSource, AckPublishMessage } from '../transport/transport.js';
 
 /**
  * Walks an outbox blob's entries in order without building an entry object each: after `next()`
  * the fields hold the current entry. `data` is a view of the blob (not a copy), valid while the
  * blob is: use it only on blobs the caller owns (the writer's, or a copy of LMDB's).
  */
-export class OutboxReader {
+export class OutboxReader implements AckMessageSource {
   seq = 0;
   index = 0;
   subject = '';
@@ -16,10 +16,15 @@ export class OutboxReader {
   remaining: number;
   private readonly buf: Buffer;
   private offset = OUTBOX_HEADER_BYTES;
+  private readonly cursor: OutboxCursor;
 
-  /** @throws Error on a blob of another version. */
-  constructor(blob: Uint8Array) {
+  /**
+   * @param msgIdPrefix `<topology>.<engine>.`, for the ids of {@link messageAt}'s messages.
+   * @throws Error on a blob of another version.
+   */
+  constructor(blob: Uint8Array, msgIdPrefix = '') {
     this.buf = Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+    this.cursor = new OutboxCursor(this.buf, msgIdPrefix);
     if (this.buf.length < OUTBOX_HEADER_BYTES || this.buf.readUInt8(0) !== OUTBOX_VERSION) {
       throw new Error(`outbox blob has unknown version ${this.buf.length > 0 ? this.buf.readUInt8(0) : 'none'}`);
     }
@@ -27,12 +32,11 @@ export class OutboxReader {
   }
 
   /**
-   * The next entry as a message that reads its fields from the blob when asked: an output waiting
-   * for its ack (and a possible re-send) holds this small object only, not its subject, data view
-   * and id, which are made at each send and die young. Undefined when there is none.
+   * Skips the next entry and returns its offset in the blob, for {@link messageAt}; -1 when there
+   * is none. An output waiting for its ack (and a possible re-send) is then just this number.
    */
-  nextMessage(msgIdPrefix: string): OutboxMessage | undefined {
-    if (this.remaining === 0) return undefined;
+  nextAt(): number {
+    if (this.remaining === 0) return -1;
     const buf = this.buf;
     const at = this.offset;
     let o = at + 12;
@@ -40,7 +44,16 @@ export class OutboxReader {
     o += 4 + buf.readUInt32BE(o);
     this.offset = o + 4 + buf.readUInt32BE(o);
     this.remaining -= 1;
-    return new OutboxMessage(buf, at, msgIdPrefix);
+    return at;
+  }
+
+  /**
+   * The entry at offset `at` (from {@link nextAt}) as a message whose fields are decoded when read,
+   * with id `<msgIdPrefix><seq>.<index>`. The one cursor of this reader: valid until the next call.
+   */
+  messageAt(at: number): AckPublishMessage {
+    this.cursor.at = at;
+    return this.cursor;
   }
 
   /** Reads the next entry into the fields; false when there is none. */
@@ -65,12 +78,13 @@ export class OutboxReader {
   }
 }
 
-/** One entry of an outbox blob as an {@link AckPublishMessage}, decoded on each read. */
-export class OutboxMessage implements AckPublishMessage {
+/** The entry at `at` of an outbox blob as an {@link AckPublishMessage}, decoded on each read. */
+class OutboxCursor implements AckPublishMessage {
+  /** The entry's first byte. */
+  at = 0;
+
   constructor(
     private readonly buf: Buffer,
-    /** The entry's first byte. */
-    private readonly at: number,
     private readonly msgIdPrefix: string,
   ) {}
 

@@ -192,6 +192,18 @@ export interface AckPublishMessage {
   headers?: Readonly<Record<string, string>> | undefined;
 }
 
+/**
+ * Many messages behind one object, each at a numbered place (an offset into a buffer, say), read
+ * only when sent: a publisher can hold thousands in flight without an object each.
+ */
+export interface AckMessageSource {
+  /**
+   * The message at `at`. It may be a cursor shared by the source's messages: valid until the next
+   * `messageAt` call, so the publisher reads it at once and keeps only `at`.
+   */
+  messageAt(at: number): AckPublishMessage;
+}
+
 /** Options for {@link Transport.ackPublisher}; `T` is the caller's token for each message. */
 export interface AckPublisherConfig<T> {
   /** Messages sent and not yet acknowledged, at most; the rest wait in order. Default 4096. */
@@ -204,7 +216,10 @@ export interface AckPublisherConfig<T> {
   onAck: (token: T, ack: { duplicate: boolean }) => void;
   /** Called just before a message is sent the first time (not for re-sends). */
   beforeSend?: ((token: T) => void) | undefined;
-  /** The server refused the message (no stream captures it, a limit); it is re-sent after `retryInMs`. */
+  /**
+   * The server refused the message (no stream captures it, a limit); it is re-sent after `retryInMs`.
+   * `message` may be a source's shared cursor ({@link AckMessageSource}): read it during the call.
+   */
   onRejected?: ((token: T, info: { message: AckPublishMessage; error: string; attempts: number; retryInMs: number }) => void) | undefined;
   /** Messages re-sent under their ids: acks overdue, after a reconnect, or after a rejection. */
   onResent?: ((info: { count: number; reason: 'timeout' | 'reconnect' | 'rejected' }) => void) | undefined;
@@ -238,6 +253,8 @@ export type ConnectionEvent =
 export interface AckPublisher<T> {
   /** Queues a message and sends what the window allows, synchronously; `token` comes back in callbacks. */
   publish(message: AckPublishMessage, token: T): void;
+  /** As {@link publish}, for the message at `at` of `source`, read when it is sent (and re-sent). */
+  publishAt(source: AckMessageSource, at: number, token: T): void;
   /** Messages queued or in flight (not yet acknowledged). */
   readonly pending: number;
   /** Messages sent and not yet acknowledged. */

@@ -10,27 +10,60 @@ const EMPTY = new Uint8Array(0);
 const HEADER_NAME = /^[!-9;-~]+$/;
 const CRLF = /[\r\n]/;
 
+// Header blocks are written one after another into a slab: the client keeps each until its next
+// socket write, so a block's bytes are never reused; a full slab is left to the collector.
+const SLAB_BYTES = 64 * 1024;
+const ID_HEAD = Buffer.from(`NATS/1.0\r\n${HEADERS.msgId}: `);
+const ID_LINE = ID_HEAD.subarray('NATS/1.0'.length);
+const END = Buffer.from('\r\n\r\n');
+
 /**
  * The header block of one publish, in the wire form `MsgHdrsImpl.encode()` produces (`NATS/1.0`,
  * then `\r\n<name>: <trimmed value>` per header in insertion order, the message id last, then
- * `\r\n\r\n`), built as one string and encoded into Node's buffer pool: no `MsgHdrs` (a Map and an
- * array per header) and no fresh ArrayBuffer per message. The client only calls `encode()`.
+ * `\r\n\r\n`), written straight into a slab: no `MsgHdrs` (a Map and an array per header), no
+ * string concatenated per message when there are no other headers, and one small view per message.
+ * The client only calls `encode()`.
  */
 class WireHeaders {
   bytes: Uint8Array = EMPTY;
+  private slab = Buffer.allocUnsafe(SLAB_BYTES);
+  private used = 0;
 
   set(msgId: string, headers: Readonly<Record<string, string>> | undefined): void {
-    let s = 'NATS/1.0';
+    let s: string | undefined;
     if (headers !== undefined) {
       for (const k in headers) {
         if (k === HEADERS.msgId) continue;
         const v = headers[k]!;
         if (!HEADER_NAME.test(k) || CRLF.test(v)) throw new TypeError(`header ${JSON.stringify(k)}: ${JSON.stringify(v)} is not a valid NATS header`);
-        s += `\r\n${k}: ${v.trim()}`;
+        s = `${s ?? ''}\r\n${k}: ${v.trim()}`;
       }
     }
     if (CRLF.test(msgId)) throw new TypeError(`message id ${JSON.stringify(msgId)} is not a valid NATS header value`);
-    this.bytes = Buffer.from(`${s}\r\n${HEADERS.msgId}: ${msgId}\r\n\r\n`);
+    // UTF-8 needs at most 3 bytes per UTF-16 unit.
+    const max = ID_HEAD.length + 3 * (msgId.length + (s === undefined ? 0 : s.length)) + END.length;
+    if (this.used + max > this.slab.length) {
+      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, max));
+      this.used = 0;
+    }
+    const slab = this.slab;
+    const start = this.used;
+    let o = start;
+    // TypedArray#set: Buffer#copy's argument checks cost more than these few bytes.
+    if (s === undefined) {
+      slab.set(ID_HEAD, o);
+      o += ID_HEAD.length;
+    } else {
+      o += slab.write('NATS/1.0', o, 'latin1');
+      o += slab.write(s, o);
+      slab.set(ID_LINE, o);
+      o += ID_LINE.length;
+    }
+    o += slab.write(msgId, o);
+    slab.set(END, o);
+    o += END.length;
+    this.used = o;
+    this.bytes = slab.subarray(start, o);
   }
 
   encode(): Uint8Array {

@@ -21,9 +21,10 @@ describe('OutboxReader', () => {
         while (r.next()) read.push({ seq: r.seq, index: r.index, subject: r.subject, data: new Uint8Array(r.data), headers: r.headers });
         expect(r.remaining).toBe(0);
         expect(read).toEqual(decodeOutbox(blob));
-        const m = new OutboxReader(blob);
+        const m = new OutboxReader(blob, 't.e.');
         const messages = [];
-        for (let x = m.nextMessage('t.e.'); x !== undefined; x = m.nextMessage('t.e.')) {
+        for (let at = m.nextAt(); at >= 0; at = m.nextAt()) {
+          const x = m.messageAt(at);
           messages.push({ subject: x.subject, data: new Uint8Array(x.data), headers: x.headers, msgId: x.msgId });
         }
         expect(messages).toEqual(read.map((e) => ({ subject: e.subject, data: e.data, headers: e.headers, msgId: `t.e.${e.seq}.${e.index}` })));

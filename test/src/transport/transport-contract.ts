@@ -2,7 +2,7 @@ import { firstValueFrom, type Observable, type Subscription } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../../src/envelope/envelope.js';
 import { InvalidSubjectError, NoRespondersError, RequestTimeoutError, TransportError } from '../../../src/errors.js';
-import type { AckPublisherConfig, OrderedReader, OrderedReadOptions, StreamMessage, Transport } from '../../../src/transport/transport.js';
+import type { AckPublisherConfig, AckPublishMessage, OrderedReader, OrderedReadOptions, StreamMessage, Transport } from '../../../src/transport/transport.js';
 import { uniqueName } from '../../helpers/nats-server.js';
 
 /** What each contract test gets: a fresh transport and how to get rid of it. */
@@ -517,6 +517,39 @@ export function runTransportContract(name: string, factory: () => Promise<Transp
           await waitFor(() => acks.length === 1);
           expect(acks).toEqual([['late', false]]);
           expect(await t.streamState(name)).toMatchObject({ messages: 1 });
+        } finally {
+          pub.close();
+        }
+      });
+
+      it('publishAt reads each message from its source when it is sent, and again for a re-send', async () => {
+        const { p: px } = await stream();
+        const name = uniqueName('P');
+        const p = name.toLowerCase();
+        const reads: number[] = [];
+        // One shared cursor, as an outbox blob's reader has: valid until the next messageAt.
+        const cursor: AckPublishMessage = { subject: '', data: new Uint8Array(0), msgId: '' };
+        const source = {
+          messageAt: (at: number) => {
+            reads.push(at);
+            cursor.subject = at === 0 ? `${p}.late` : `${px}.x`;
+            cursor.data = enc(String(at));
+            cursor.msgId = `at-${at}`;
+            return cursor;
+          },
+        };
+        const { pub, acks, rejected } = publisher({ maxInFlight: 100 });
+        try {
+          // 0 has no stream until later: it is refused and re-sent; 1..199 outlive the first slots.
+          for (let at = 0; at < 200; at++) pub.publishAt(source, at, `m${at}`);
+          await waitFor(() => rejected.length >= 1 && acks.length === 199);
+          await t.ensureStream({ name, subjects: [`${p}.>`], storage: 'memory' });
+          await waitFor(() => acks.length === 200);
+          expect(acks.map(([m]) => m).sort()).toEqual(Array.from({ length: 200 }, (_, i) => `m${i}`).sort());
+          expect(reads.filter((at) => at === 0).length).toBeGreaterThanOrEqual(2);
+          expect([pub.pending, pub.inFlight]).toEqual([0, 0]);
+          const stored = await collect(t.consume({ stream: name }), 1);
+          expect(stored.map((m) => [m.id, dec(m.data)])).toEqual([['at-0', '0']]);
         } finally {
           pub.close();
         }
