@@ -13,11 +13,6 @@ import { engineConfigChecks } from './engine-config-checks.js';
 
 // With no input to carry them, removals of acknowledged outbox records wait this long for a batch.
 const IDLE_REMOVAL_MS = 200;
-// Batches handed to LMDB's writer thread and not yet committed, at most. LMDB writes what arrives
-// during a commit in the next transaction, so with several in flight one fsync serves them all:
-// with one, every batch waited for its predecessor's fsync (most of the loop's time in the
-// exactly-once bench, and the cap on its rate).
-const MAX_COMMITS_IN_FLIGHT = 4;
 
 /**
  * Starts the exactly-once engine: reads `source.stream` from the committed checkpoint + 1
@@ -32,11 +27,9 @@ const MAX_COMMITS_IN_FLIGHT = 4;
  * is not durable (`LocalTransport`) it runs the same way and warns once that durability is off.
  *
  * - Emits: outputs to JetStream, in commit order; per input, in emit order.
- * - Memory: at most `maxBufferedInputs` inputs fetched ahead, one batch being processed, four
- *   batches committing, and `outputs.maxPending` outputs committed but unacknowledged (input
- *   pauses beyond that).
- * - Fails (the `done` promise rejects once the batches already handed to LMDB have committed;
- *   nothing more is committed, nothing more is published) when `process`
+ * - Memory: at most `maxBufferedInputs` inputs fetched ahead, one batch being processed, and
+ *   `outputs.maxPending` outputs committed but unacknowledged (input pauses beyond that).
+ * - Fails (the `done` promise rejects, nothing more is committed or published) when `process`
  *   throws (`BatchFailedError`), the store is full (`StateFullError`) or the connection closes.
  *   Server-side publish errors and disconnects are retried, never dropped.
  *
@@ -162,11 +155,9 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     onFatal: (err) => fail(err),
   });
   let reader: OrderedReader | undefined;
-  // Batches LMDB's writer thread is committing, oldest first (they commit in this order): the next
-  // batch is processed meanwhile, reading their writes through this overlay (newest first) until
-  // they are visible in the store.
-  const committing: { txn: BatchTxn; done: Promise<void> }[] = [];
-  const allCommitted = (): Promise<unknown> => Promise.allSettled(committing.map((c) => c.done));
+  // At most one commit in flight: batch k+1 is processed while LMDB's writer thread commits
+  // batch k, reading k's writes through this overlay until they are visible in the store.
+  let committing: { txn: BatchTxn; done: Promise<void> } | undefined;
 
   function fail(err: unknown): void {
     if (failed !== undefined || stopped) return;
@@ -177,7 +168,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     for (const w of waiters.splice(0)) w.reject(failed);
     const error = failed;
     // A commit already handed to LMDB's writer thread completes; settle `done` after it.
-    void allCommitted().finally(() => rejectDone(error));
+    void (committing?.done ?? Promise.resolve()).finally(() => rejectDone(error));
     wakeLoop();
   }
 
@@ -274,8 +265,8 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
   const cache = new StateCache(c.stateCacheEntries);
   const base = {
     get: <V>(namespace: string, key: string): V | undefined => {
-      for (let i = committing.length - 1; i >= 0; i--) {
-        const v = committing[i]!.txn.own(namespace, key);
+      if (committing !== undefined) {
+        const v = committing.txn.own(namespace, key);
         if (v !== NOT_WRITTEN) return v as V;
       }
       const hit = cache.get(namespace, key);
@@ -287,7 +278,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
   };
 
   const commitRemovals = async (): Promise<void> => {
-    await allCommitted();
+    if (committing !== undefined) await committing.done;
     const remove = removable.splice(0);
     if (remove.length === 0 || failed !== undefined) return;
     fault('before-outbox-removal', remove[remove.length - 1]!);
@@ -329,14 +320,11 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
     if (failed !== undefined) return;
     fault('before-commit', last);
     const blob = txn.outboxBlob();
-    if (committing.length >= MAX_COMMITS_IN_FLIGHT) await committing[0]!.done;
+    if (committing !== undefined) await committing.done;
     if (failed !== undefined) return;
     const remove = removable.splice(0);
     if (remove.length > 0) fault('before-outbox-removal', remove[remove.length - 1]!);
     const createdAt = scheduler.now();
-    // LMDB commits in call order, but lmdb-js may settle a later batch's promise first (found by
-    // the property test): take the results in batch order, so outputs are published in order.
-    const previous = committing.length > 0 ? committing[committing.length - 1]!.done : undefined;
     const done = store
       .transactionAsync((w) => {
         txn.writeTo(w);
@@ -344,16 +332,14 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
         for (const s of remove) w.deleteOutbox(name, s);
         w.putCheckpoint(name, { stream, seq: last, filterSubject, updatedAt: createdAt });
       })
-      .then(() => previous)
       .then(() => {
         if (failed === undefined) committed(txn, blob, batch.length, last);
       })
       .catch((err: unknown) => fail(err))
       .finally(() => {
-        const i = committing.findIndex((c) => c.txn === txn);
-        if (i >= 0) committing.splice(i, 1);
+        if (committing?.txn === txn) committing = undefined;
       });
-    committing.push({ txn, done });
+    committing = { txn, done };
     await publisher.whenPendingAtMost(c.maxPending);
   };
 
@@ -365,7 +351,7 @@ export async function startExactlyOnce(config: ExactlyOnceConfig): Promise<Exact
         if (batch.length > 0) await runBatch(batch);
         else if (!stopping) await commitRemovals();
       }
-      await allCommitted();
+      if (committing !== undefined) await committing.done;
     } catch (err) {
       fail(err);
     }
