@@ -42,6 +42,15 @@ describe('runTriggeredBatchMemory', () => {
     expect(silent).toMatchObject({ peakRssMiB: null, error: expect.stringContaining('no peak RSS') as unknown });
   });
 
+  it('bundles a TypeScript script with the modules it imports and runs it as plain JavaScript (no tsx loader in the measured process)', async () => {
+    await script('tbm-figure.ts', 'export const peak: number = 99.5;\n');
+    const path = await script('tbm-compiled.ts', "import { peak } from './tbm-figure.js';\nconsole.log(JSON.stringify({ peakRssMiB: peak}));\n");
+    const r = await runTriggeredBatchMemory(5, [{ script: path, args: () => [] }]);
+    expect(r).toMatchObject({ events: 5, peakRssMiB: 99.5 });
+    expect(r.command).toMatch(/^node bench\/\.compiled\/tbm-compiled\.mjs .*bundled by esbuild/);
+    expect(r.error).toBeUndefined();
+  });
+
   it('prefers the triggered batch bench of the mode when it is present, else the period batch', () => {
     expect(TRIGGERED_BATCH_BENCHES.map((b) => b.script)).toEqual(['bench/triggered-batch-rss.bench.ts', 'bench/period-batch-flush.bench.ts']);
     expect(TRIGGERED_BATCH_BENCHES[0]!.args(1_000_000)).toEqual(['--events', '1000000', '--buffer', 'file', '--json']);
