@@ -64,6 +64,7 @@ describe('public API', () => {
       'calendarPeriodOf',
       'check',
       'deadLettered',
+      'decodeBatch',
       'fileDrop',
       'fileLines',
       'fileSink',

@@ -1,4 +1,5 @@
-import { filter, map, pipe, tap, type OperatorFunction } from 'rxjs';
+import { concatMap, filter, from, map, pipe, tap, toArray, type OperatorFunction } from 'rxjs';
+import type { DecodedBatch } from '../../operators/decode-batch.js';
 import { route, type Routed } from '../../operators/route.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import type { TopologyContext } from '../../src/runtime/types.js';
@@ -38,6 +39,20 @@ export function routeToBatchItems(t: TopologyContext, ctx: ModeContext): Operato
     filter((r): r is Routed<OrderEvent> => r.kind === 'routed'),
     map(batchItemOf),
     filter((item): item is BatchItem => item !== undefined),
+  );
+}
+
+/**
+ * What both batch modes do at the cut, when they held the messages undecoded (`decode: false`)
+ * and decoded the batch at once (`decodeBatch`): dead-letter what did not decode, then route each
+ * order as {@link routeToBatchItems} does.
+ */
+export function decodedToBatchItems(t: TopologyContext, ctx: ModeContext): OperatorFunction<DecodedBatch<OrderEvent>, BatchItem[]> {
+  return pipe(
+    tap(({ deadLetters }) => {
+      for (const d of deadLetters) t.deadLetter(d.envelope, d.error, d.record.operator);
+    }),
+    concatMap(({ envelopes }) => from(envelopes).pipe(routeToBatchItems(t, ctx), toArray())),
   );
 }
 
