@@ -48,7 +48,7 @@ export function routeToBatchItems(t: TopologyContext, ctx: ModeContext): Operato
  * routing rules of {@link orderRouteConfig} to each order in a plain loop (first match wins, as
  * `route` does; a rule that throws dead-letters the order) and keep target and bytes. A loop,
  * not `from(envelopes).pipe(route(...))`: an inner pipeline per batch cost more per event than
- * the decode it saved (measured in bench/batch-cost.bench.ts notes).
+ * the decode it saved (in process, decode to publish: 4.6 against 2.3 µs per event).
  */
 export function decodedToBatchItems(t: TopologyContext, ctx: ModeContext): OperatorFunction<DecodedBatch<OrderEvent>, BatchItem[]> {
   const { name, rules, otherwise } = orderRouteConfig(ctx);
