@@ -1,6 +1,6 @@
 import { C1, Packr, Unpackr, type Options } from 'msgpackr';
 import { checkMsgpack } from './check-msgpack.js';
-import { isOneMsgpackItem } from './is-one-msgpack-item.js';
+import { isPlainMsgpackItem } from './is-plain-msgpack-item.js';
 import type { Codec } from './codec.js';
 import { standardizeMsgpack } from './standardize-msgpack.js';
 
@@ -43,24 +43,30 @@ export const msgpackCodec: Codec = (() => {
     decodeMany(payloads) {
       // One unpack of them all as an array (array32 header, then each payload as it is): msgpackr
       // pays its fixed cost per call (the native extraction of a message's strings, mostly) once
-      // per batch instead of once per payload. Only payloads that are each one whole item with no
-      // 64-bit integer past 2^53 go in; any other batch is decoded one by one, as `decode` would.
+      // per batch instead of once per payload. Only plain payloads go in (isPlainMsgpackItem);
+      // any other is decoded alone, as `decode` would.
+      const values: unknown[] = new Array<unknown>(payloads.length);
+      const bulk: number[] = [];
       let size = 5;
-      for (const p of payloads) {
-        if (p.length === 0 || !isOneMsgpackItem(p) || checkMsgpack(p)) return payloads.map(decode);
-        size += p.length;
+      for (let k = 0; k < payloads.length; k++) {
+        const p = payloads[k]!;
+        if (p.length > 0 && isPlainMsgpackItem(p)) {
+          bulk.push(k);
+          size += p.length;
+        } else values[k] = decode(p);
       }
+      if (bulk.length === 0) return values;
       const all = Buffer.allocUnsafe(size);
       all[0] = 0xdd;
-      all.writeUInt32BE(payloads.length, 1);
+      all.writeUInt32BE(bulk.length, 1);
       let at = 5;
-      for (const p of payloads) {
-        all.set(p, at);
-        at += p.length;
+      for (const k of bulk) {
+        all.set(payloads[k]!, at);
+        at += payloads[k]!.length;
       }
-      const values = unpackr.unpack(all) as unknown[];
-      if (!Array.isArray(values) || values.length !== payloads.length)
-        throw new Error(`decoded ${String(values?.length)} values from ${payloads.length} payloads`);
+      const decoded = unpackr.unpack(all) as unknown[];
+      if (!Array.isArray(decoded) || decoded.length !== bulk.length) throw new Error(`decoded ${String(decoded?.length)} values from ${bulk.length} payloads`);
+      for (let j = 0; j < bulk.length; j++) values[bulk[j]!] = decoded[j];
       return values;
     },
   };
