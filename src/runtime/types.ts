@@ -202,6 +202,7 @@ export interface TopologyContext {
    * message), so a pipeline restarted by its supervision misses nothing.
    */
   source(subject: string, options: SourceOptions & { decode: false }): Observable<Envelope<Uint8Array>>;
+  /** As above; with `decode: false` the envelopes carry the bytes as they came (`decodeBatch` decodes a batch of them). */
   source<T = unknown>(subject: string, options?: SourceOptions): Observable<Envelope<T>>;
   /**
    * Messages of JetStream stream `streamName` (created with `subjects` when missing, subjects
@@ -212,6 +213,7 @@ export interface TopologyContext {
    * `stream` again (another consumer) for a pipeline that should read at its own pace.
    */
   stream(streamName: string, subjects: string | readonly string[], options: StreamSourceOptions & { decode: false }): Observable<Envelope<Uint8Array>>;
+  /** As above; with `decode: false` the envelopes carry the bytes as they came (`decodeBatch` decodes a batch of them). */
   stream<T = unknown>(streamName: string, subjects: string | readonly string[], options?: StreamSourceOptions): Observable<Envelope<T>>;
   /**
    * An operator that encodes and publishes each value to `target`, then passes it on. An
