@@ -21,6 +21,8 @@ export type { DeadLetterContext, DeadLetterRecord, DeadLettered } from '../src/d
 export { microBatch } from './micro-batch.js';
 export type { MicroBatchConfig, MicroBatchGroups } from './micro-batch.js';
 export { microBatchProcess } from './micro-batch-process.js';
+export { decodeBatch } from './decode-batch.js';
+export type { DecodeBatchConfig, DecodedBatch } from './decode-batch.js';
 export type { BatchInfo, MicroBatchProcessConfig, PauseControl } from './micro-batch-process.js';
 export { poll, PollFailedError } from './poll.js';
 export type { PollConfig, PollCursorConfig, PollResult } from './poll.js';

@@ -65,6 +65,7 @@ describe('public API', () => {
       'calendarPeriodOf',
       'check',
       'deadLettered',
+      'decodeBatch',
       'fileBatchBuffer',
       'fileDrop',
       'fileLines',

@@ -1,5 +1,6 @@
 import { filter, map, pipe, tap, type OperatorFunction } from 'rxjs';
-import { route, type Routed } from '../../operators/route.js';
+import type { DecodedBatch } from '../../operators/decode-batch.js';
+import { route, type RouteRule, type Routed } from '../../operators/route.js';
 import type { Envelope } from '../../src/envelope/envelope.js';
 import type { TopologyContext } from '../../src/runtime/types.js';
 import type { OrderEvent } from '../workload.js';
@@ -39,6 +40,40 @@ export function routeToBatchItems(t: TopologyContext, ctx: ModeContext): Operato
     map(batchItemOf),
     filter((item): item is BatchItem => item !== undefined),
   );
+}
+
+/**
+ * What both batch modes do at the cut, when they held the messages undecoded (`decode: false`)
+ * and decoded the batch at once (`decodeBatch`): dead-letter what did not decode, then apply the
+ * routing rules of {@link orderRouteConfig} to each order in a plain loop (first match wins, as
+ * `route` does; a rule that throws dead-letters the order) and keep target and bytes. A loop,
+ * not `from(envelopes).pipe(route(...))`: an inner pipeline per batch cost more per event than
+ * the decode it saved (in process, decode to publish: 4.6 against 2.3 µs per event).
+ */
+export function decodedToBatchItems(t: TopologyContext, ctx: ModeContext): OperatorFunction<DecodedBatch<OrderEvent>, BatchItem[]> {
+  const { name, rules, otherwise } = orderRouteConfig(ctx);
+  const list = rules as readonly RouteRule<OrderEvent>[];
+  const operator = `route:${name}`;
+  return map(({ envelopes, deadLetters }) => {
+    for (const d of deadLetters) t.deadLetter(d.envelope, d.error, d.record.operator);
+    const items: BatchItem[] = [];
+    for (const env of envelopes) {
+      let to = otherwise;
+      try {
+        for (const rule of list) {
+          if (rule.when === undefined || rule.when(env)) {
+            to = rule.to as string;
+            break;
+          }
+        }
+      } catch (err) {
+        t.deadLetter(env, err, operator);
+        continue;
+      }
+      items.push({ to, raw: env.raw! });
+    }
+    return items;
+  });
 }
 
 /**

@@ -8,4 +8,10 @@ export interface Codec {
   encode(value: unknown): Uint8Array;
   /** Throws on malformed input; callers wrap the error in a `DecodeError` with the origin. */
   decode(bytes: Uint8Array): unknown;
+  /**
+   * Decodes several payloads at once, in order: the same values as `decode` on each, for less
+   * work per payload (one call into the decoder for a whole batch). Throws when any payload is
+   * malformed, without saying which: callers then decode one by one to find it. Optional.
+   */
+  decodeMany?(payloads: readonly Uint8Array[]): unknown[];
 }

@@ -55,7 +55,15 @@ export function decodeEnvelope<T = unknown>(env: Envelope<Uint8Array>, fallback:
     const detail = err instanceof Error ? err.message : String(err);
     throw new DecodeError(env, codec.contentType, detail, { cause: err });
   }
+  return decodedEnvelope(env, data as T);
+}
+
+/**
+ * `env` (as it came off the transport) with `data` its decoded bytes: the envelope
+ * {@link decodeEnvelope} returns, for a caller that decoded the bytes itself (several at once).
+ */
+export function decodedEnvelope<T>(env: Envelope<Uint8Array>, data: T): Envelope<T> {
   // Fields are read one by one, not spread: engine messages expose them as getters, which a
   // spread would drop.
-  return new DecodedEnvelope(env.subject, data as T, env.headers, env.id, env.key, env.eventTime, env.stream, env.seq, env.reply, env.data);
+  return new DecodedEnvelope(env.subject, data, env.headers, env.id, env.key, env.eventTime, env.stream, env.seq, env.reply, env.data);
 }

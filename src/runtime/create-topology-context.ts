@@ -114,9 +114,10 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     publishDeadLetter(toDeadLetter(env, thrown, 1, { operator, failedAt: scheduler.now() }));
 
   // Decode and schema failures are dead-lettered here so no source ever errors on bad bytes.
-  const decodeOr = <T>(raw: Envelope<Uint8Array>, codec: Codec, operator: string, schema?: PayloadSchema): Envelope<T> | undefined => {
+  const decodeOr = <T>(raw: Envelope<Uint8Array>, codec: Codec, operator: string, schema?: PayloadSchema, decode = true): Envelope<T> | undefined => {
     stats.recordReceived(raw.subject);
-    return decodeOrDeadLetter<T>(raw, codec, operator, schema);
+    // `decode: false`: the envelope as it came, its bytes for a later `decodeBatch`.
+    return decode ? decodeOrDeadLetter<T>(raw, codec, operator, schema) : (raw as Envelope<unknown> as Envelope<T>);
   };
   const decodeOrDeadLetter = <T>(raw: Envelope<Uint8Array>, codec: Codec, operator: string, schema: PayloadSchema | undefined): Envelope<T> | undefined => {
     try {
@@ -133,6 +134,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
   const source = <T>(subject: string, options: SourceOptions = {}): Observable<Envelope<T>> => {
     validateSubject(subject, { wildcards: true });
     validateSchemaOption(options.schema, `source '${subject}'`);
+    const decode = decodeOption(options, `source '${subject}'`);
     const node: WiringNode = { kind: 'source', subject, queue: options.queue, ...payloadOf(options) };
     deps.wire?.(node);
     const codec = options.codec ?? msgpackCodec;
@@ -159,7 +161,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
               counters.in++;
               if (fixedSubject) (received ??= stats.receivedCount(subject)).n++;
               else stats.recordReceived(raw.subject);
-              const env = decodeOrDeadLetter<T>(raw, codec, operator, options.schema);
+              const env = decode ? decodeOrDeadLetter<T>(raw, codec, operator, options.schema) : (raw as Envelope<unknown> as Envelope<T>);
               if (env === undefined) counters.deadLetters++;
               else {
                 counters.out++;
@@ -186,6 +188,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     if (list.length === 0) throw new InvalidConfigError('stream', 'subjects', `must name at least one subject for stream '${streamName}'`);
     for (const s of list) validateSubject(s, { wildcards: true });
     validateSchemaOption(options.schema, `stream '${streamName}'`);
+    decodeOption(options, `stream '${streamName}'`);
     for (const field of ['maxUnsettled', 'maxInFlight', 'ackWaitMs', 'maxDeliveries', 'redeliveryDelayMs', 'reReadUnackedWithinMs'] as const) {
       const v = options[field];
       const min = field === 'redeliveryDelayMs' || field === 'reReadUnackedWithinMs' ? 0 : 1;
@@ -288,4 +291,18 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
 function payloadOf(options: SourceOptions | StreamSourceOptions): Pick<WiringNode, 'payload'> {
   const payload = jsonSchemaOf(options.schema, options.jsonSchema);
   return payload !== undefined ? { payload } : {};
+}
+
+/** The `decode` option of a source: a boolean, and false only without a schema (nothing decoded to check). */
+function decodeOption(options: { decode?: boolean | undefined; schema?: PayloadSchema | undefined }, component: string): boolean {
+  const { decode } = options;
+  if (decode !== undefined && typeof decode !== 'boolean') throw new InvalidConfigError(component, 'decode', `must be a boolean, got ${String(decode)}`);
+  if (decode === false && options.schema !== undefined) {
+    throw new InvalidConfigError(
+      component,
+      'schema',
+      'cannot be checked with decode: false (nothing is decoded); check the envelopes decodeBatch emits instead',
+    );
+  }
+  return decode !== false;
 }

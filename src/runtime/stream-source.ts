@@ -20,7 +20,7 @@ export interface StreamSourceDeps {
   readonly scheduler: SchedulerLike;
   readonly closing$: Observable<void>;
   /** Decodes, or dead-letters (holding the current settlement) and returns undefined. */
-  readonly decodeOr: <T>(raw: Envelope<Uint8Array>, codec: Codec, operator: string, schema?: PayloadSchema) => Envelope<T> | undefined;
+  readonly decodeOr: <T>(raw: Envelope<Uint8Array>, codec: Codec, operator: string, schema?: PayloadSchema, decode?: boolean) => Envelope<T> | undefined;
   readonly deadLetter: (env: Envelope<unknown>, error: unknown, operator: string) => void;
   /** Unsettled messages of all stream sources, for stats. */
   readonly unsettled: { add(n: number): void };
@@ -93,7 +93,7 @@ export function streamSource<T>(
   // values do not get them (docs/runtime.md, Tracing).
   const pass = (msg: StreamMessage, subscriber: Subscriber<Envelope<T>>, settlement?: Settlement): void => {
     if (counters !== undefined) counters.in++;
-    const env = deps.decodeOr<T>(msg, codec, operator, options.schema);
+    const env = deps.decodeOr<T>(msg, codec, operator, options.schema, options.decode !== false);
     if (env === undefined) {
       if (counters !== undefined) counters.deadLetters++;
       return;

@@ -175,3 +175,34 @@ describe('msgpackCodec', () => {
     }
   });
 });
+
+describe('msgpackCodec.decodeMany', () => {
+  it('gives what decode gives for each payload, in order', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.jsonValue().filter((v) => !JSON.stringify(v).includes('"__proto__"')),
+          { maxLength: 20 },
+        ),
+        (values) => {
+          const payloads = values.map((v) => msgpackCodec.encode(v));
+          expect(msgpackCodec.decodeMany!(payloads)).toEqual(payloads.map((p) => msgpackCodec.decode(p)));
+        },
+      ),
+      { numRuns },
+    );
+  });
+
+  it('keeps integers past 2^53 exact (BigInt), as decode does', () => {
+    const payloads = [msgpackCodec.encode({ n: 1 }), msgpackCodec.encode({ n: 2n ** 60n }), msgpackCodec.encode({ n: 2 ** 40 })];
+    expect(msgpackCodec.decodeMany!(payloads)).toEqual([{ n: 1 }, { n: 2n ** 60n }, { n: 2 ** 40 }]);
+  });
+
+  it('throws when any payload is malformed, however the others are', () => {
+    const good = msgpackCodec.encode({ a: 1 });
+    expect(() => msgpackCodec.decodeMany!([good, good.subarray(0, good.length - 1), good])).toThrow();
+    expect(() => msgpackCodec.decodeMany!([good, Uint8Array.from([0xc1])])).toThrow();
+    expect(() => msgpackCodec.decodeMany!([new Uint8Array(0)])).toThrow(/empty payload/);
+    expect(() => msgpackCodec.decodeMany!([good, Uint8Array.from([0xd4, 0x05, 0x00])])).toThrow(/extension type 5/);
+  });
+});

@@ -159,3 +159,24 @@ describe('TopologyContext', () => {
     expect(record.operator).toBe('topology:ctx');
   });
 });
+
+describe('TopologyContext sources with decode: false', () => {
+  it('source(): passes each message on as it came, its bytes undecoded (even bytes that would not decode)', async () => {
+    const got: Uint8Array[] = [];
+    const { transport } = await withContext((t) => t.source('raw.in', { decode: false }).pipe(map((e) => void got.push(e.data))));
+    const bytes = [msgpackCodec.encode({ a: 1 }), new Uint8Array([0xc1])];
+    for (const b of bytes) transport.publish('raw.in', b);
+    for (let i = 0; i < 200 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(got.map((b) => Uint8Array.from(b))).toEqual(bytes.map((b) => Uint8Array.from(b)));
+  });
+
+  it('refuses decode: false with a schema, and a decode that is not a boolean', async () => {
+    const schema = { '~standard': { version: 1, vendor: 'test', validate: (v: unknown) => ({ value: v }) } } as const;
+    await withContext((t) => {
+      expect(() => t.source('a', { decode: false, schema })).toThrow(/source 'a'.*schema.*decode: false/);
+      expect(() => t.stream('S', 'a', { decode: false, schema })).toThrow(/stream 'S'.*schema.*decode: false/);
+      expect(() => t.source('a', { decode: 'no' as never })).toThrow(/decode.*must be a boolean, got no/);
+      return of(1);
+    });
+  });
+});
