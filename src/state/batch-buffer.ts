@@ -92,7 +92,8 @@ export function memoryBatchBuffer<T>(config: MemoryBatchBufferConfig<T> = {}): B
   };
 }
 
-function defaultSeqOf(value: unknown): number | undefined {
+/** A value's source sequence when it has a numeric `seq` (an envelope, a settled value): what a buffer's `seqOf` defaults to. */
+export function defaultSeqOf(value: unknown): number | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const seq = (value as { seq?: unknown }).seq;
   return typeof seq === 'number' ? seq : undefined;

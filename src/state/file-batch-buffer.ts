@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import { InvalidConfigError } from '../errors.js';
-import type { BatchBuffer, SealedSegment } from './batch-buffer.js';
+import { defaultSeqOf, type BatchBuffer, type SealedSegment } from './batch-buffer.js';
 import { claimStateDirectory } from './claim-state-directory.js';
 import { BatchBufferCorruptError } from './state-errors.js';
 
@@ -538,10 +538,4 @@ function firstAtOrAfter(sorted: readonly number[], value: number): number {
     else lo = mid + 1;
   }
   return lo;
-}
-
-function defaultSeqOf(value: unknown): number | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const seq = (value as { seq?: unknown }).seq;
-  return typeof seq === 'number' ? seq : undefined;
 }

@@ -1,5 +1,5 @@
 import { InvalidConfigError } from '../errors.js';
-import type { BatchBuffer, SealedSegment } from './batch-buffer.js';
+import { defaultSeqOf, type BatchBuffer, type SealedSegment } from './batch-buffer.js';
 import type { StateStore } from './types.js';
 
 /**
@@ -223,10 +223,4 @@ export function lmdbBatchBuffer<T>(config: LmdbBatchBufferConfig<T>): LmdbBatchB
         .filter((s) => s.info.releasing !== true)
         .map((s) => segmentOf(s.n)),
   };
-}
-
-function defaultSeqOf(value: unknown): number | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  const seq = (value as { seq?: unknown }).seq;
-  return typeof seq === 'number' ? seq : undefined;
 }
