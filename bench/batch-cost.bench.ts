@@ -6,8 +6,12 @@
  * at 10,000 ev/s).
  *
  * Run: node --conditions=sluice-source --import tsx bench/batch-cost.bench.ts
- *        [--pairs micro-batch-100ms,triggered-2s,triggered-2s-lmdb,triggered-2s-file] [--rounds 3] [--rate 10000]
+ *        [--pairs micro-batch-100ms,triggered-2s,triggered-2s-lmdb,triggered-2s-file,raw-micro-batch-100ms,
+ *                 raw-triggered-2s,raw-receive-only,micro-batch-100ms/raw-micro-batch-100ms] [--rounds 3] [--rate 10000]
  *        [--step-ms 5000] [--nats-url nats://...] [--json]
+ * A pair is `A` (measured against `route`) or `A/B` (against B). The `raw-*` modes are the
+ * hand-written baselines of bench/mode-registry.ts `batchBaselineSpecs`; `raw-receive-only` is the
+ * floor (receive and count, nothing else) of any design taking one NATS message per event.
  * Prints one JSON document with `--json` (fields: see {@link BatchCostResult}), else a line per
  * pair. `SLUICE_BENCH_CPU_PROF=<dir>` also writes a CPU profile of each processor.
  */
@@ -18,26 +22,28 @@ import { pathToFileURL } from 'node:url';
 import { startNatsServer } from '../src/runtime/nats-server-process.js';
 import { FULL_PLAN, type BenchPlan } from './bench-plan.js';
 import { median } from './baselines/baseline-pair.js';
-import { modeSpecs, type ModeSpec } from './mode-registry.js';
+import { batchBaselineSpecs, modeSpecs, type ModeSpec } from './mode-registry.js';
 import { runPaired } from './paired-rounds.js';
 import { makeOrderPool } from './workload.js';
 
-/** One batch mode against `route`. */
+/** One batch mode against `route` (or against the mode named in `against`). */
 export interface BatchCostPair {
-  /** The batch mode (A); B is always `route`. */
+  /** The batch mode (A). */
   mode: string;
+  /** B: `route` unless the pair was given as `A/B`. */
+  against: string;
   rounds: number;
   rate: number;
-  /** Median over the rounds of A's CPU per event ÷ route's (the target: ≤ 0.5). */
+  /** Median over the rounds of A's CPU per event ÷ B's (against route, the target: ≤ 0.5). */
   cpuRatio: number;
   /** Each round's ratio, in order. */
   cpuRatios: number[];
-  /** Median CPU per event of each side, µs (= CPU-s per million events). */
+  /** Median CPU per event of each side, µs (= CPU-s per million events); `cpuUsRoute` is B's, route or not. */
   cpuUsA: number;
   cpuUsRoute: number;
-  /** Median delivered rate ratio, A ÷ route (about 1 when both keep up). */
+  /** Median delivered rate ratio, A ÷ B (about 1 when both keep up; 0 for `raw-receive-only`, which delivers nothing). */
   throughputRatio: number;
-  /** Median p99 freshness of each side, ms. */
+  /** Median p99 freshness of each side, ms (`p99Route` is B's). */
   p99A: number;
   p99Route: number;
 }
@@ -52,12 +58,16 @@ export interface BatchCostResult {
   pairs: BatchCostPair[];
 }
 
-/** Batch modes this bench knows: the registry's, plus the triggered batch in LMDB (`-lmdb`) and in files (`-file`, `fileBatchBuffer`). */
+/**
+ * Batch modes this bench knows: the registry's, its hand-written batch baselines and floor
+ * (`batchBaselineSpecs`), plus the triggered batch in LMDB (`-lmdb`) and in files (`-file`, `fileBatchBuffer`).
+ */
 export function batchModeSpecs(triggerPeriodMs: number): ModeSpec[] {
   const specs = modeSpecs({ triggerPeriodMs });
   const triggered = specs.find((s) => s.style === 'triggered')!;
   return [
     ...specs,
+    ...batchBaselineSpecs({ triggerPeriodMs }),
     {
       ...triggered,
       name: `${triggered.name}-lmdb`,
@@ -89,7 +99,11 @@ export async function runBatchCost(options: BatchCostOptions = {}): Promise<Batc
   const rounds = options.rounds ?? 3;
   const plan: BenchPlan = { ...FULL_PLAN, preset: 'custom', measureMs: options.stepMs ?? FULL_PLAN.measureMs };
   const specs = batchModeSpecs(plan.triggerPeriodMs);
-  const routeSpec = specs.find((s) => s.name === 'route')!;
+  const spec = (name: string): ModeSpec => {
+    const found = specs.find((s) => s.name === name);
+    if (found === undefined) throw new Error(`unknown mode '${name}' (known: ${specs.map((s) => s.name).join(', ')})`);
+    return found;
+  };
   const wanted = options.pairs ?? ['micro-batch-100ms', 'triggered-2s'];
   const loadStart = loadavg()[0] ?? 0;
   const server = options.natsUrl === undefined ? await startNatsServer({ config: { max_pending: 256 * 1024 * 1024 } }) : undefined;
@@ -99,13 +113,20 @@ export async function runBatchCost(options: BatchCostOptions = {}): Promise<Batc
   const runId = Date.now().toString(36);
   const pairs: BatchCostPair[] = [];
   try {
-    for (const [i, name] of wanted.entries()) {
-      const spec = specs.find((s) => s.name === name);
-      if (spec === undefined) throw new Error(`unknown mode '${name}' (known: ${specs.map((s) => s.name).join(', ')})`);
-      const p = await runPaired(spec, routeSpec, 'rate', rate, { url, prefix: `bench.${runId}.bc${i}`, workDir, pool, plan, onStep: options.onStep }, rounds);
+    for (const [i, pair] of wanted.entries()) {
+      const [name = '', against = 'route'] = pair.split('/');
+      const p = await runPaired(
+        spec(name),
+        spec(against),
+        'rate',
+        rate,
+        { url, prefix: `bench.${runId}.bc${i}`, workDir, pool, plan, onStep: options.onStep },
+        rounds,
+      );
       const cpuRatios = p.stepsA.map((s, r) => round3(s.cpuSecPerMillion / Math.max(1e-9, p.stepsB[r]!.cpuSecPerMillion)));
       pairs.push({
         mode: name,
+        against,
         rounds,
         rate,
         cpuRatio: p.cpuRatio,
@@ -148,7 +169,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.stdout.write(`load ${result.load[0]} -> ${result.load[1]}\n`);
     for (const p of result.pairs) {
       process.stdout.write(
-        `${p.mode} ÷ route @ ${p.rate} ev/s: CPU/event ${p.cpuRatio} (rounds ${p.cpuRatios.join(', ')}; ${p.cpuUsA} vs ${p.cpuUsRoute} µs), p99 ${p.p99A} vs ${p.p99Route} ms\n`,
+        `${p.mode} ÷ ${p.against} @ ${p.rate} ev/s: CPU/event ${p.cpuRatio} (rounds ${p.cpuRatios.join(', ')}; ${p.cpuUsA} vs ${p.cpuUsRoute} µs), p99 ${p.p99A} vs ${p.p99Route} ms\n`,
       );
     }
   }

@@ -157,3 +157,46 @@ export function modeSpecs(options: { triggerPeriodMs: number }): ModeSpec[] {
     },
   ];
 }
+
+/**
+ * Hand-written baselines of the batch modes, run only by bench/batch-cost.bench.ts (paired against
+ * `route`), not by the main sweep: they answer how low a batch style's CPU per event can go on this
+ * design (one NATS core message per event in), which issue 15's 0.5 × route target is judged by.
+ * `raw-receive-only` publishes nothing, so the main sweep's latency and saturation figures would
+ * mean nothing for it.
+ */
+export function batchBaselineSpecs(options: { triggerPeriodMs: number }): ModeSpec[] {
+  const microBatch = MICRO_BATCH_SETTINGS[1];
+  return [
+    {
+      name: `raw-micro-batch-${microBatch.maxWaitMs}ms`,
+      label: `hand-written micro-batch (raw NATS client, one msgpackr unpack per batch): maxWaitMs ${microBatch.maxWaitMs}, maxCount ${microBatch.maxCount}`,
+      style: 'micro-batch',
+      implementation: 'raw',
+      params: { ...microBatch },
+      holdMs: microBatch.maxWaitMs,
+      capacityRun: true,
+      module: 'raw-micro-batch',
+    },
+    {
+      name: `raw-triggered-${options.triggerPeriodMs / 1000}s`,
+      label: `hand-written triggered batch (raw NATS client): flush every ${options.triggerPeriodMs / 1000} s in chunks of 1000`,
+      style: 'triggered',
+      implementation: 'raw',
+      params: { periodMs: options.triggerPeriodMs, chunk: 1000 },
+      holdMs: options.triggerPeriodMs,
+      capacityRun: false,
+      module: 'raw-micro-batch',
+    },
+    {
+      name: 'raw-receive-only',
+      label: 'floor: raw NATS client subscription that only receives and counts (no decode, no publish)',
+      style: 'real-time',
+      implementation: 'raw',
+      params: {},
+      holdMs: 0,
+      capacityRun: false,
+      module: 'raw-receive-only',
+    },
+  ];
+}
