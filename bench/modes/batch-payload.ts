@@ -6,6 +6,7 @@ import type { TopologyContext } from '../../src/runtime/types.js';
 import type { OrderEvent } from '../workload.js';
 import type { ModeContext } from './mode.js';
 import { orderRouteConfig } from './order-routing.js';
+import { concatArray32 } from './concat-array32.js';
 
 /** Stays under nats-server's default max_payload (1 MiB) with room for the header. */
 export const MAX_BATCH_PAYLOAD_BYTES = 1_000_000;
@@ -96,21 +97,9 @@ export function batchPayloads(batch: readonly BatchItem[], maxBytes = MAX_BATCH_
       let end = from;
       // At least one event per message, however large.
       while (end < parts.length && (end === from || size + parts[end]!.length <= maxBytes)) size += parts[end++]!.length;
-      out.push([to, concatArray(parts, from, end, size)]);
+      out.push([to, concatArray32(parts, from, end, size)]);
       from = end;
     }
   }
   return out;
-}
-
-function concatArray(parts: readonly Uint8Array[], from: number, end: number, size: number): Uint8Array {
-  const buf = Buffer.allocUnsafe(size);
-  buf[0] = 0xdd;
-  buf.writeUInt32BE(end - from, 1);
-  let at = 5;
-  for (let i = from; i < end; i++) {
-    buf.set(parts[i]!, at);
-    at += parts[i]!.length;
-  }
-  return buf;
 }

@@ -2,6 +2,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ORDER_TARGETS, orderTarget, wirePackr, type OrderEvent, type OrderTarget } from '../workload.js';
 import { MAX_BATCH_PAYLOAD_BYTES } from './batch-payload.js';
 import type { ModeFactory } from './mode.js';
+import { concatArray32 } from './concat-array32.js';
 
 /**
  * Baseline of the batch modes: what a careful engineer writes by hand on the raw NATS v3 client to
@@ -118,16 +119,4 @@ function unpackOne(bytes: Uint8Array): OrderEvent | undefined {
 
 function isOrderLike(v: unknown): boolean {
   return typeof v === 'object' && v !== null;
-}
-
-function concatArray32(parts: readonly Uint8Array[], from: number, end: number, size: number): Uint8Array {
-  const buf = Buffer.allocUnsafe(size);
-  buf[0] = 0xdd;
-  buf.writeUInt32BE(end - from, 1);
-  let at = 5;
-  for (let i = from; i < end; i++) {
-    buf.set(parts[i]!, at);
-    at += parts[i]!.length;
-  }
-  return buf;
 }
