@@ -2,7 +2,7 @@
  * The soak: steady load into a real nats-server, with processor SIGKILLs, broker SIGKILLs and
  * poison mixed in, for a set time; then it drains, reconciles every input against the outputs
  * and the dead letters, and prints its figures. `npm run soak` runs it for three minutes
- * (`-- --minutes N`, `SLUICE_SOAK_SEED` to replay the chaos schedule); test/soak/soak.test.ts
+ * (`-- --minutes N`, `SLUICE_CRASH_SEED` to replay the chaos schedule); test/soak/soak.test.ts
  * runs a short one in CI.
  *
  * Each input is published with its id as `Nats-Msg-Id` (retried until acked, across broker
@@ -125,10 +125,27 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       await Promise.all(pending);
     })();
 
+    // A processor started while the broker is down fails to connect, and says so; a service
+    // supervisor (systemd, Kubernetes) starts it again. Once running, it must never exit. This
+    // goes on through the drain: a start the last broker kill refused must be started again.
+    let startRetries = 0;
+    const supervise = async (): Promise<void> => {
+      const current = child!;
+      const exited = await Promise.race([current.exited.then(() => true), Promise.resolve(false)]);
+      if (!exited) return;
+      if (!ready && /ECONNREFUSED|CONNECTION_REFUSED|connection refused/i.test(current.stderr())) {
+        startRetries += 1;
+        log(`processor could not connect (broker down): started again`);
+        await sleep(250);
+        child = startChild();
+      } else {
+        throw new Error(`the processor exited on its own (it must carry on through poison and outages): ${current.stderr()}`);
+      }
+    };
+
     // Chaos: processor and broker kills on their own schedules until the load stops.
     let processorKills = 0;
     let brokerRestarts = 0;
-    let startRetries = 0;
     const until = started + options.durationMs;
     let nextProcessorKill = Date.now() + between(options.processorKillEveryMs ?? [4000, 9000]);
     let nextBrokerKill = Date.now() + between(options.brokerKillEveryMs ?? [12000, 20000]);
@@ -150,19 +167,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         log(`nats-server SIGKILL + restart ${brokerRestarts} at ${((Date.now() - started) / 1000).toFixed(1)} s`);
         nextBrokerKill = Date.now() + between(options.brokerKillEveryMs ?? [12000, 20000]);
       }
-      const exited = await Promise.race([child.exited.then(() => true), Promise.resolve(false)]);
-      if (exited) {
-        // A processor started while the broker is down fails to connect, and says so; a service
-        // supervisor (systemd, Kubernetes) starts it again. Once running, it must never exit.
-        if (!ready && /ECONNREFUSED|CONNECTION_REFUSED|connection refused/i.test(child.stderr())) {
-          startRetries += 1;
-          log(`processor could not connect (broker down): started again`);
-          await sleep(250);
-          child = startChild();
-        } else {
-          throw new Error(`the processor exited on its own (it must carry on through poison and outages): ${child.stderr()}`);
-        }
-      }
+      await supervise();
     }
     loading = false;
     await load;
@@ -177,6 +182,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       if (info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0) break;
       if (Date.now() > drainBy)
         throw new Error(`not drained in time: ${JSON.stringify(info && { pending: info.num_pending, ackPending: info.num_ack_pending })}; ${child.stderr()}`);
+      await supervise();
       await sleep(200);
     }
 
@@ -233,6 +239,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       durationMs: Date.now() - started,
       stderr: child.stderr(),
     };
+  } catch (err) {
+    // The seed replays the chaos schedule (kills and poison), so a failure names it.
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Error(`soak seed ${seed} (SLUICE_CRASH_SEED=${seed} replays its schedule): ${reason}`, { cause: err });
   } finally {
     child?.proc.kill('SIGKILL');
     await nc.close().catch(() => undefined);
