@@ -1,7 +1,7 @@
 import { connect, headers } from '@nats-io/transport-node';
 import { applyPayment, decide, DEFAULT_RULES, type CustomerActivity, type FraudDecision, type Payment } from '../../topologies/fraud-check.js';
 import { PaymentCheckSchema } from '../../topologies/fraud-check-schemas.js';
-import type { ModeFactory } from './mode.js';
+import { type ModeFactory, natsCounters } from './mode.js';
 
 const EMPTY: CustomerActivity = { payments: 0, totalCents: 0, recent: [], devices: [], countries: [] };
 
@@ -42,10 +42,7 @@ export const start: ModeFactory = async (ctx) => {
   });
   await nc.flush();
   return {
-    counters: () => {
-      const s = nc.stats();
-      return { natsMsgs: s.inMsgs + s.outMsgs, lmdbCommits: 0 };
-    },
+    counters: natsCounters(nc),
     stop: async () => {
       await nc.drain();
     },

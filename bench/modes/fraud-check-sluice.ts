@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { runTopology } from '../../src/runtime/run-topology.js';
 import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
 import { fraudCheck } from '../../topologies/fraud-check.js';
-import type { ModeFactory } from './mode.js';
+import { type ModeFactory, natsCounters } from './mode.js';
 
 /**
  * topologies/fraud-check.ts as `sluice run` runs it (default config: 100 ms deadline, default
@@ -21,10 +21,7 @@ export const start: ModeFactory = async (ctx) => {
     service: false,
   });
   return {
-    counters: () => {
-      const s = transport.nc.stats();
-      return { natsMsgs: s.inMsgs + s.outMsgs, lmdbCommits: 0 };
-    },
+    counters: natsCounters(transport.nc),
     stop: async () => {
       const exit = await run.stop();
       if (exit.reason === 'failed') throw exit.error ?? new Error('fraud-check failed');

@@ -33,3 +33,14 @@ export interface RunningMode {
 
 /** Every module in bench/modes/ exports `start` of this type. */
 export type ModeFactory = (ctx: ModeContext) => Promise<RunningMode>;
+
+/**
+ * The `counters` of a mode on NATS connection `nc`: its messages in + out, and `lmdbCommits`
+ * (none unless given).
+ */
+export function natsCounters(nc: { stats(): { inMsgs: number; outMsgs: number } }, lmdbCommits: () => number = () => 0): () => ModeCounters {
+  return () => {
+    const s = nc.stats();
+    return { natsMsgs: s.inMsgs + s.outMsgs, lmdbCommits: lmdbCommits() };
+  };
+}

@@ -1,6 +1,6 @@
 import { connect } from '@nats-io/transport-node';
 import { orderTarget, wirePackr, type OrderEvent } from '../workload.js';
-import type { ModeFactory } from './mode.js';
+import { type ModeFactory, natsCounters } from './mode.js';
 
 /**
  * Baseline: what a careful engineer writes by hand on the raw NATS v3 client. One callback
@@ -30,10 +30,7 @@ export const start: ModeFactory = async (ctx) => {
   });
   await nc.flush();
   return {
-    counters: () => {
-      const s = nc.stats();
-      return { natsMsgs: s.inMsgs + s.outMsgs, lmdbCommits: 0 };
-    },
+    counters: natsCounters(nc),
     stop: () => nc.drain(),
   };
 };

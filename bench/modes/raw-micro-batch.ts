@@ -1,7 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ORDER_TARGETS, orderTarget, wirePackr, type OrderEvent, type OrderTarget } from '../workload.js';
 import { MAX_BATCH_PAYLOAD_BYTES } from './batch-payload.js';
-import type { ModeFactory } from './mode.js';
+import { type ModeFactory, natsCounters } from './mode.js';
 import { concatArray32 } from './concat-array32.js';
 
 /**
@@ -49,10 +49,7 @@ export const start: ModeFactory = async (ctx) => {
   });
   await nc.flush();
   return {
-    counters: () => {
-      const s = nc.stats();
-      return { natsMsgs: s.inMsgs + s.outMsgs, lmdbCommits: 0 };
-    },
+    counters: natsCounters(nc),
     stop: async () => {
       // Stop taking messages, publish what is held, then flush and close.
       await sub.drain();

@@ -3,7 +3,7 @@ import { nanos } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { orderTarget, wirePackr, type OrderEvent } from '../workload.js';
 import { createBenchStreams, deleteBenchStreams } from './bench-streams.js';
-import type { ModeFactory } from './mode.js';
+import { type ModeFactory, natsCounters } from './mode.js';
 
 /** The same defaults as Sluice's stream source and durable sink, so both sides are set alike. */
 const DEFAULTS = { maxUnsettled: 1000, ackWaitMs: 30_000, publishWindow: 256 } as const;
@@ -79,10 +79,7 @@ export const start: ModeFactory = async (ctx) => {
     },
   });
   return {
-    counters: () => {
-      const s = nc.stats();
-      return { natsMsgs: s.inMsgs + s.outMsgs, lmdbCommits: 0 };
-    },
+    counters: natsCounters(nc),
     stop: async () => {
       await messages.close();
       if (inFlight > 0) await new Promise<void>((resolve) => (idle = resolve));

@@ -1,5 +1,5 @@
 import { connect } from '@nats-io/transport-node';
-import type { ModeFactory } from './mode.js';
+import { type ModeFactory, natsCounters } from './mode.js';
 
 /**
  * The floor of any processor that takes one NATS core message per event: a raw NATS v3 client
@@ -19,10 +19,7 @@ export const start: ModeFactory = async (ctx) => {
   });
   await nc.flush();
   return {
-    counters: () => {
-      const s = nc.stats();
-      return { natsMsgs: s.inMsgs + s.outMsgs, lmdbCommits: 0 };
-    },
+    counters: natsCounters(nc),
     stop: async () => {
       await nc.drain();
       // Read so the count is not dead code an optimiser could drop.

@@ -3,7 +3,7 @@ import { defineTopology } from '../../src/runtime/define-topology.js';
 import { runTopology } from '../../src/runtime/run-topology.js';
 import type { TopologyBuilder } from '../../src/runtime/types.js';
 import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
-import type { ModeContext, RunningMode } from './mode.js';
+import { type ModeContext, type RunningMode, natsCounters } from './mode.js';
 
 /**
  * Runs a bench topology the way `sluice run` does: `NatsTransport` + `runTopology`, so the
@@ -18,10 +18,7 @@ export async function runSluiceTopology(ctx: ModeContext, name: string, build: T
     report: () => undefined,
   });
   return {
-    counters: () => {
-      const s = transport.nc.stats();
-      return { natsMsgs: s.inMsgs + s.outMsgs, lmdbCommits: lmdbCommits() };
-    },
+    counters: natsCounters(transport.nc, lmdbCommits),
     stop: async () => {
       const exit = await run.stop();
       if (exit.reason === 'failed') throw exit.error ?? new Error(`topology ${name} failed`);

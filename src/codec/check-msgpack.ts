@@ -1,4 +1,4 @@
-import { MSGPACK_FIXED_SIZE } from './msgpack-item-size.js';
+import { isBeyondSafeInteger, isTimestampExtension, MSGPACK_FIXED_SIZE } from './msgpack-item-size.js';
 import { variableSize } from './standardize-msgpack.js';
 
 /**
@@ -28,19 +28,16 @@ export function checkMsgpack(bytes: Uint8Array): boolean {
     const fixed = MSGPACK_FIXED_SIZE[b]!;
     if (fixed !== 0) {
       if (b >= 0xd5 && b <= 0xd8) {
-        // fixext 2 and 16 are never a timestamp; fixext 4 and 8 are one when their type is -1
-        if (b === 0xd5 || b === 0xd8 || bytes[i + 1] !== 0xff) throw foreign(bytes[i + 1], i);
+        if (!isTimestampExtension(bytes, i, b)) throw foreign(bytes[i + 1], i);
       } else if (b === 0xcf || b === 0xd3) {
-        const hi = (bytes[i + 1]! << 24) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 8) | bytes[i + 4]!; // signed
-        if (b === 0xcf ? hi >>> 0 >= 0x20_0000 : hi >= 0x20_0000 || hi < -0x20_0000) bigInts = true;
+        if (isBeyondSafeInteger(bytes, i, b)) bigInts = true;
       }
       i += fixed;
       continue;
     }
     if (b === 0xd4) throw foreign(bytes[i + 1], i);
-    if (b === 0xc7 || b === 0xc8 || b === 0xc9) {
-      const typeAt = b === 0xc7 ? i + 2 : b === 0xc8 ? i + 3 : i + 5;
-      if (b !== 0xc7 || bytes[i + 1] !== 12 || bytes[typeAt] !== 0xff) throw foreign(bytes[typeAt], i);
+    if ((b === 0xc7 || b === 0xc8 || b === 0xc9) && !isTimestampExtension(bytes, i, b)) {
+      throw foreign(bytes[b === 0xc7 ? i + 2 : b === 0xc8 ? i + 3 : i + 5], i);
     }
     i += variableSize(bytes, i, b);
   }

@@ -1,5 +1,5 @@
-import { MSGPACK_FIXED_SIZE } from './msgpack-item-size.js';
-import { variableSize } from './standardize-msgpack.js';
+import { isBeyondSafeInteger, isTimestampExtension, MSGPACK_FIXED_SIZE } from './msgpack-item-size.js';
+import { u32, variableSize } from './standardize-msgpack.js';
 
 /**
  * Whether `bytes` hold exactly one complete MessagePack item that the fast decoder reads as
@@ -26,22 +26,13 @@ export function isPlainMsgpackItem(bytes: Uint8Array): boolean {
         const count = b & 1 ? u32(bytes, i + 1) : (bytes[i + 1]! << 8) | bytes[i + 2]!;
         pending += b >= 0xde ? 2 * count : count;
       } else if (b === 0xcf || b === 0xd3) {
-        const hi = (bytes[i + 1]! << 24) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 8) | bytes[i + 4]!; // signed
-        if (b === 0xcf ? hi >>> 0 >= 0x20_0000 : hi >= 0x20_0000 || hi < -0x20_0000) return false;
-      } else if (b >= 0xd4 && b <= 0xd8) {
-        // fixext: a timestamp only as fixext 4 or 8 of type -1
-        if ((b !== 0xd6 && b !== 0xd7) || bytes[i + 1] !== 0xff) return false;
-      } else if (b >= 0xc7 && b <= 0xc9) {
-        // ext 8/16/32: a timestamp only as ext 8 of length 12, type -1
-        if (b !== 0xc7 || bytes[i + 1] !== 12 || bytes[i + 2] !== 0xff) return false;
+        if (isBeyondSafeInteger(bytes, i, b)) return false;
+      } else if ((b >= 0xd4 && b <= 0xd8) || (b >= 0xc7 && b <= 0xc9)) {
+        if (!isTimestampExtension(bytes, i, b)) return false;
       }
     }
     const fixed = MSGPACK_FIXED_SIZE[b]!;
     i += fixed !== 0 ? fixed : variableSize(bytes, i, b);
   }
   return i === n;
-}
-
-function u32(bytes: Uint8Array, i: number): number {
-  return ((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0;
 }

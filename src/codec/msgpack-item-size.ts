@@ -35,3 +35,19 @@ export const MSGPACK_FIXED_SIZE: Uint8Array = (() => {
   for (const [b, n] of Object.entries(sizes)) t[Number(b)] = n;
   return t;
 })();
+
+/** Whether the int64/uint64 at `i` (first byte `b`, 0xcf or 0xd3) holds a value beyond ±2^53, which needs a BigInt. */
+export function isBeyondSafeInteger(bytes: Uint8Array, i: number, b: number): boolean {
+  const hi = (bytes[i + 1]! << 24) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 8) | bytes[i + 4]!; // signed
+  return b === 0xcf ? hi >>> 0 >= 0x20_0000 : hi >= 0x20_0000 || hi < -0x20_0000;
+}
+
+/**
+ * Whether the extension at `i` (first byte `b`: fixext 0xd4-0xd8 or ext 0xc7-0xc9) is the standard
+ * timestamp (type -1, 4, 8 or 12 bytes): fixext 4 or 8, or ext 8 of length 12, of type -1. The
+ * only extension Sluice's wire format has.
+ */
+export function isTimestampExtension(bytes: Uint8Array, i: number, b: number): boolean {
+  if (b === 0xd6 || b === 0xd7) return bytes[i + 1] === 0xff;
+  return b === 0xc7 && bytes[i + 1] === 12 && bytes[i + 2] === 0xff;
+}

@@ -89,7 +89,8 @@ export function variableSize(bytes: Uint8Array, i: number, b: number): number {
   }
 }
 
-function u32(bytes: Uint8Array, i: number): number {
+/** The big-endian unsigned 32-bit integer at `i`. */
+export function u32(bytes: Uint8Array, i: number): number {
   return ((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0;
 }
 

@@ -254,7 +254,7 @@ export function fileBatchBuffer<T>(config: FileBatchBufferConfig<T>): FileBatchB
       if (body.length < length) body = Buffer.allocUnsafe(length);
       readFully(seg.fd, body, length, pos + HEADER_BYTES);
       const view = body.subarray(0, length);
-      if (crc32(view, crc32(header.subarray(4, 16))) !== header.readUInt32LE(16)) {
+      if (recordCrc(header.subarray(4, 16), view) !== header.readUInt32LE(16)) {
         finish();
         return bad('a record whose CRC does not match');
       }
@@ -326,7 +326,7 @@ export function fileBatchBuffer<T>(config: FileBatchBufferConfig<T>): FileBatchB
     out[at + 7] = 0;
     out.writeUInt32LE(count, at + 8);
     out.writeUInt32LE(length, at + 12);
-    out.writeUInt32LE(crc32(out.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length), crc32(out.subarray(at + 4, at + 16))), at + 16);
+    out.writeUInt32LE(recordCrc(out.subarray(at + 4, at + 16), out.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length)), at + 16);
     return at + HEADER_BYTES + length;
   }
 
@@ -408,7 +408,7 @@ export function fileBatchBuffer<T>(config: FileBatchBufferConfig<T>): FileBatchB
       const length = buf.readUInt32LE(pos + 12);
       const bodyEnd = pos + HEADER_BYTES + length;
       if (bodyEnd > buf.length) throw new BatchBufferCorruptError(seg.path, at, `a record of ${length} bytes cut short`);
-      if (crc32(buf.subarray(pos + HEADER_BYTES, bodyEnd), crc32(buf.subarray(pos + 4, pos + 16))) !== buf.readUInt32LE(pos + 16))
+      if (recordCrc(buf.subarray(pos + 4, pos + 16), buf.subarray(pos + HEADER_BYTES, bodyEnd)) !== buf.readUInt32LE(pos + 16))
         throw new BatchBufferCorruptError(seg.path, at, 'a record whose CRC does not match');
       if (index + count > start) {
         let p = pos + HEADER_BYTES;
@@ -493,6 +493,11 @@ export function fileBatchBuffer<T>(config: FileBatchBufferConfig<T>): FileBatchB
 }
 
 /** The values' bytes of a values record body, checked against its length prefixes. */
+/** A record's CRC-32: over its header fields after the magic (kind, count, length: bytes 4-15), then its body. */
+function recordCrc(fields: Uint8Array, body: Uint8Array): number {
+  return crc32(body, crc32(fields));
+}
+
 function valuesOf(body: Buffer, count: number, path: string, at: number): Buffer[] {
   const out: Buffer[] = [];
   let p = 0;
