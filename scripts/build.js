@@ -61,7 +61,7 @@ const { outputFiles } = await build({
   platform: 'node',
   target: 'node20',
   chunkNames: 'chunks/[name]-[hash]',
-  // `name` and its subpaths (`rxjs/operators`, `tsx/esm/api`) load from node_modules.
+  // `name` and its subpaths (`rxjs/operators`, `@nats-io/jetstream/jsm`) load from node_modules.
   external: external.flatMap((d) => [d, `${d}/*`]),
   // Function and class names as written (not renamed where two modules use the same name).
   keepNames: true,

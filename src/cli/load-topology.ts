@@ -3,10 +3,10 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidConfigError } from '../errors.js';
 import { isTopology, type Topology } from '../runtime/define-topology.js';
-import { registerTypeScriptFor } from './register-typescript.js';
+import { compileTopology, isTypeScript } from './compile-topology.js';
 
 /**
- * Imports a topology module (`.js`, or `.ts` through tsx, registered on first use) and picks
+ * Imports a topology module (`.js`, or `.ts` compiled first: {@link compileTopology}) and picks
  * its topology: the export named `exportName`, else the default export, else the only named
  * export that is a topology.
  *
@@ -19,8 +19,9 @@ export async function loadTopology(file: string, exportName?: string): Promise<T
   } catch {
     throw new InvalidConfigError('sluice run', 'file', `'${file}' does not exist (resolved to ${path})`);
   }
-  await registerTypeScriptFor(path);
-  const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  // bin/sluice.js (this repository's sources) has a TypeScript loader registered already.
+  const url = isTypeScript(path) && !hasTypeScriptLoader() ? await compileTopology(path) : pathToFileURL(path).href;
+  const mod = (await import(url)) as Record<string, unknown>;
   if (exportName !== undefined) {
     const chosen = mod[exportName];
     if (isTopology(chosen)) return chosen;
@@ -34,4 +35,9 @@ export async function loadTopology(file: string, exportName?: string): Promise<T
       ? 'exports no topology: export one made by defineTopology (default export preferred)'
       : `exports several topologies (${named.map(([n]) => n).join(', ')}): choose one with --export <name>`;
   throw new InvalidConfigError('sluice run', 'file', `${file} ${detail}`);
+}
+
+/** Set by whoever registered a TypeScript loader for this process (bin/sluice.js): `.ts` then imports as it is. */
+function hasTypeScriptLoader(): boolean {
+  return (globalThis as Record<symbol, unknown>)[Symbol.for('sluice.typescript-loader')] === true;
 }

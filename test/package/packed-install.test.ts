@@ -22,6 +22,29 @@ const TOPOLOGY = (name: string) => `import { defineTopology } from 'sluice';
 export default defineTopology('${name}', (t) => t.source('user.in').pipe(t.sink('user.out')));
 `;
 
+// A .ts topology as users write them (tsc style: a local module imported as './checks.js'); its
+// name says whether what the compile step keeps was kept (compile-topology.ts): each file's own
+// import.meta.url, and the user's rxjs being the one sluice's operators build on.
+const TS_TOPOLOGY = `import { defineTopology } from 'sluice';
+import { checks } from './checks.js';
+
+const here: string = import.meta.url;
+export default defineTopology(checks(here), (t) => t.source('user.in').pipe(t.sink('user.out')));
+`;
+
+const TS_CHECKS = `import { Observable, of } from 'rxjs';
+import { microBatch } from 'sluice/operators';
+
+export function checks(topologyUrl: string): string {
+  const failed = [
+    topologyUrl.endsWith('/user-topology.ts') ? '' : 'topology-url',
+    import.meta.url.endsWith('/checks.ts') ? '' : 'checks-url',
+    of(1).pipe(microBatch({ maxCount: 2, maxWaitMs: 10 })) instanceof Observable ? '' : 'rxjs-identity',
+  ].filter(Boolean);
+  return failed.length === 0 ? 'user-ts' : \`user-ts-\${failed.join('-')}\`;
+}
+`;
+
 const TYPED = `import type { Envelope } from 'sluice';
 import { startExactlyOnce, type ExactlyOnceConfig } from 'sluice/engine';
 import { TerminalError } from 'sluice/errors';
@@ -86,7 +109,8 @@ describe('the packed package', () => {
     await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(dir(), filename)], { cwd: project, env, timeout: 120_000 });
     await expect(access(join(project, 'node_modules', 'vega'))).rejects.toThrow();
 
-    await writeFile(join(project, 'user-topology.ts'), TOPOLOGY('user-ts'));
+    await writeFile(join(project, 'user-topology.ts'), TS_TOPOLOGY);
+    await writeFile(join(project, 'checks.ts'), TS_CHECKS);
     await writeFile(join(project, 'user-topology.js'), TOPOLOGY('user-js'));
     await writeFile(join(project, 'typed.ts'), TYPED);
     const sluice = join(project, 'node_modules', '.bin', 'sluice');

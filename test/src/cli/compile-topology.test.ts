@@ -1,0 +1,96 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { compileTopology } from '../../../src/cli/compile-topology.js';
+import { InvalidConfigError } from '../../../src/errors.js';
+import { useTempDir } from '../../helpers/temp-dir.js';
+
+const ROOT = resolve(import.meta.dirname, '../../..');
+const run = promisify(execFile);
+
+const MAIN = `import { Observable } from 'rxjs';
+import { where, libUrl, value } from './lib.js';
+
+export const urls = [import.meta.url, libUrl];
+export const folder: string = import.meta.dirname;
+export const isObservable = (x: unknown): boolean => x instanceof Observable;
+export { where, value };
+`;
+const LIB = (value: string) => `// line 1
+export const libUrl = import.meta.url;
+export const value = '${value}';
+export function where(): string {
+  return new Error('here').stack!.split('\\n')[1]!;
+}
+`;
+
+describe('compileTopology', () => {
+  const dir = useTempDir('compile-topology');
+  let tmpBefore: string | undefined;
+
+  beforeEach(async () => {
+    // The compiled copies go under the OS temp folder: this test's own.
+    tmpBefore = process.env.TMPDIR;
+    process.env.TMPDIR = join(dir(), 'tmp');
+    await mkdir(join(dir(), 'tmp'));
+    await mkdir(join(dir(), 'project', 'node_modules'), { recursive: true });
+    await symlink(join(ROOT, 'node_modules', 'rxjs'), join(dir(), 'project', 'node_modules', 'rxjs'));
+    await symlink(ROOT, join(dir(), 'project', 'node_modules', 'sluice'));
+    await writeFile(join(dir(), 'project', 'main.ts'), MAIN);
+    await writeFile(join(dir(), 'project', 'lib.ts'), LIB('one'));
+  });
+  afterEach(() => {
+    if (tmpBefore === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmpBefore;
+  });
+
+  it('bundles the local modules (./lib.js is lib.ts), imports packages by the URL they resolve to, and keeps each file its own import.meta', async () => {
+    const main = join(dir(), 'project', 'main.ts');
+    const url = await compileTopology(main);
+    expect(fileURLToPath(url).startsWith(join(dir(), 'tmp', `sluice-topologies-${process.getuid!()}`))).toBe(true);
+    const code = await readFile(fileURLToPath(url), 'utf8');
+    expect(code).toContain(`from "${pathToFileURL(join(ROOT, 'node_modules', 'rxjs', 'dist', 'cjs', 'index.js')).href}"`);
+    expect(code).not.toMatch(/from "rxjs"|from "\.\/lib\.js"/);
+    const mod = (await import(url)) as { urls: string[]; folder: string };
+    expect(mod.urls).toEqual([pathToFileURL(main).href, pathToFileURL(join(dir(), 'project', 'lib.ts')).href]);
+    expect(mod.folder).toBe(join(dir(), 'project'));
+  });
+
+  it('reuses the compiled module while every file it was made from is unchanged, and compiles again when one changes', async () => {
+    const main = join(dir(), 'project', 'main.ts');
+    const first = await compileTopology(main);
+    const written = (await stat(fileURLToPath(first))).mtimeMs;
+    expect(await compileTopology(main)).toBe(first);
+    expect((await stat(fileURLToPath(first))).mtimeMs).toBe(written);
+
+    await writeFile(join(dir(), 'project', 'lib.ts'), LIB('two'));
+    await utimes(join(dir(), 'project', 'lib.ts'), new Date(), new Date(Date.now() + 5_000));
+    const second = await compileTopology(main);
+    expect(second).not.toBe(first);
+    expect(await readFile(fileURLToPath(second), 'utf8')).toContain(`"two"`);
+  });
+
+  it('names the file, line and column when a module does not compile', async () => {
+    await writeFile(join(dir(), 'project', 'bad.ts'), `import { x } from './lib.js';\n\nconst y = ;\nexport default x;\n`);
+    const err = await compileTopology(join(dir(), 'project', 'bad.ts')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidConfigError);
+    expect((err as Error).message).toMatch(/^sluice run: 'file' .*bad\.ts does not compile: .*bad\.ts:3:11: Unexpected ";"/);
+  });
+
+  it("maps stack traces back to the .ts file's lines", async () => {
+    const url = await compileTopology(join(dir(), 'project', 'main.ts'));
+    // A process of its own (plain Node, as the CLI is): source maps are switched on by compileTopology there too.
+    const script = `process.setSourceMapsEnabled(true); const m = await import(${JSON.stringify(url)}); console.log(m.where());`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_OPTIONS: '' } });
+    expect(stdout.trim()).toMatch(new RegExp(`${join(dir(), 'project', 'lib.ts').replaceAll('/', '\\/')}:5:\\d+\\)?$`));
+  });
+
+  it('resolves packages with the conditions this process runs with (here: sluice-source, the repository sources)', async () => {
+    await writeFile(join(dir(), 'project', 'uses-sluice.ts'), `export { defineTopology } from 'sluice';\n`);
+    const code = await readFile(fileURLToPath(await compileTopology(join(dir(), 'project', 'uses-sluice.ts'))), 'utf8');
+    expect(code).toContain(pathToFileURL(join(ROOT, 'src', 'index.ts')).href);
+  });
+});
