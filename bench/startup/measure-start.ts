@@ -37,6 +37,8 @@ export interface StartOptions {
   readonly probe?: StartProbe | undefined;
   readonly idleMs: number;
   readonly timeoutMs: number;
+  /** Variables set for the CLI on top of this process's (e.g. TMPDIR, where compiled .ts topologies are kept). */
+  readonly env?: Readonly<Record<string, string>> | undefined;
 }
 
 const PROBE_EVERY_MS = 5;
@@ -60,7 +62,7 @@ export async function measureStart(o: StartOptions): Promise<StartRun> {
     nc?.subscribe(subject, { callback: () => ((handledAt ??= performance.now()), handled()) });
   }
   await nc?.flush();
-  const env = { ...process.env };
+  const env = { ...process.env, ...o.env };
   delete env.NODE_OPTIONS; // the sources condition of the test run must not leak into the measured CLI
   const args = [o.bin, 'run', o.topology, '--log-format', 'json', ...(o.natsUrl !== undefined ? ['--nats', o.natsUrl] : [])];
   const t0 = performance.now();

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The package's `sluice` command (compiled to dist/src/cli/bin.js). Plain JavaScript at run time:
-// a .ts topology is compiled to one ES module when it is loaded (compile-topology.ts).
+// a .ts topology is compiled to one ES module when it is loaded (compile-topologies.ts).
 import * as nodeModule from 'node:module';
 import { preloadRxjsBundle } from './preload-rxjs-bundle.js';
 

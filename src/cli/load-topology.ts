@@ -3,24 +3,44 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidConfigError } from '../errors.js';
 import { isTopology, type Topology } from '../runtime/define-topology.js';
-import { compileTopology, isTypeScript } from './compile-topology.js';
+import { compileTopologies, isTypeScript } from './compile-topologies.js';
 
 /**
- * Imports a topology module (`.js`, or `.ts` compiled first: {@link compileTopology}) and picks
+ * Imports a topology module (`.js`, or `.ts` compiled first: {@link compileTopologies}) and picks
  * its topology: the export named `exportName`, else the default export, else the only named
  * export that is a topology.
  *
  * @throws InvalidConfigError naming the file and what it exports when no single topology is found.
  */
 export async function loadTopology(file: string, exportName?: string): Promise<Topology> {
-  const path = resolve(file);
-  try {
-    await access(path);
-  } catch {
-    throw new InvalidConfigError('sluice run', 'file', `'${file}' does not exist (resolved to ${path})`);
+  return (await loadTopologies([file], exportName))[0]!;
+}
+
+/**
+ * {@link loadTopology} for several files, in order; their TypeScript is compiled together, so a
+ * local module two of them import is one module.
+ */
+export async function loadTopologies(files: readonly string[], exportName?: string): Promise<Topology[]> {
+  const paths = files.map((f) => resolve(f));
+  for (const [i, path] of paths.entries()) {
+    try {
+      await access(path);
+    } catch {
+      throw new InvalidConfigError('sluice run', 'file', `'${files[i]}' does not exist (resolved to ${path})`);
+    }
   }
   // bin/sluice.js (this repository's sources) has a TypeScript loader registered already.
-  const url = isTypeScript(path) && !hasTypeScriptLoader() ? await compileTopology(path) : pathToFileURL(path).href;
+  const typescript = hasTypeScriptLoader() ? [] : [...new Set(paths.filter(isTypeScript))];
+  const compiled = typescript.length > 0 ? await compileTopologies(typescript) : [];
+  const topologies: Topology[] = [];
+  for (const [i, path] of paths.entries()) {
+    const at = typescript.indexOf(path);
+    topologies.push(await pick(files[i]!, at >= 0 ? compiled[at]! : pathToFileURL(path).href, exportName));
+  }
+  return topologies;
+}
+
+async function pick(file: string, url: string, exportName: string | undefined): Promise<Topology> {
   const mod = (await import(url)) as Record<string, unknown>;
   if (exportName !== undefined) {
     const chosen = mod[exportName];

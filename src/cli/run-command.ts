@@ -11,7 +11,7 @@ import { stuckStateStores } from '../state/open-state-store.js';
 import { createCliLogger, type LogFormat } from './create-cli-logger.js';
 import { EXIT } from './exit-codes.js';
 import { formatPartSummary, type PartSummaryBase } from './format-part-summary.js';
-import { loadTopology } from './load-topology.js';
+import { loadTopologies } from './load-topology.js';
 import { natsCredentialsFromFlags, natsOptionsFromFlags, type NatsFlags } from './nats-options-from-flags.js';
 
 /** The flags of `sluice run` (main.ts declares them). */
@@ -48,8 +48,7 @@ export async function runCommand(files: readonly string[], flags: RunFlags): Pro
   let durationTimer: NodeJS.Timeout | undefined;
   let tempStateDir: string | undefined;
   try {
-    const topologies: Topology[] = [];
-    for (const file of files) topologies.push(await loadTopology(file, flags.export));
+    const topologies = await loadTopologies(files, flags.export);
     const names = topologies.map((t) => t.name);
     const twice = names.find((n, i) => names.indexOf(n) !== i);
     if (twice !== undefined) throw new Error(`two modules define the topology '${twice}': each topology of one run needs its own name`);

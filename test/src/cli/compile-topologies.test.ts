@@ -4,11 +4,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { compileTopology } from '../../../src/cli/compile-topology.js';
+import { compileTopologies } from '../../../src/cli/compile-topologies.js';
 import { InvalidConfigError } from '../../../src/errors.js';
 import { useTempDir } from '../../helpers/temp-dir.js';
 
 const ROOT = resolve(import.meta.dirname, '../../..');
+const compileTopology = async (file: string): Promise<string> => (await compileTopologies([file]))[0]!;
 const run = promisify(execFile);
 
 const MAIN = `import { Observable } from 'rxjs';
@@ -27,7 +28,7 @@ export function where(): string {
 }
 `;
 
-describe('compileTopology', () => {
+describe('compileTopologies', () => {
   const dir = useTempDir('compile-topology');
   let tmpBefore: string | undefined;
 
@@ -71,11 +72,26 @@ describe('compileTopology', () => {
     const second = await compileTopology(main);
     expect(second).not.toBe(first);
     expect(await readFile(fileURLToPath(second), 'utf8')).toContain(`"two"`);
+    // The copy made before the change is removed.
+    await expect(stat(fileURLToPath(first))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('compiles several files together: a local module both import is one module (a shared chunk), as under Node', async () => {
+    await writeFile(join(dir(), 'project', 'shared.ts'), `export const seen: string[] = [];\n`);
+    await mkdir(join(dir(), 'project', 'sub'));
+    await writeFile(join(dir(), 'project', 'a.ts'), `import { seen } from './shared.js';\nseen.push('a');\nexport { seen };\n`);
+    await writeFile(join(dir(), 'project', 'sub', 'a.ts'), `import { seen } from '../shared.js';\nseen.push('sub/a');\nexport { seen };\n`);
+    const [a, subA] = await compileTopologies([join(dir(), 'project', 'a.ts'), join(dir(), 'project', 'sub', 'a.ts')]);
+    expect(a).not.toBe(subA);
+    const first = (await import(a!)) as { seen: string[] };
+    const second = (await import(subA!)) as { seen: string[] };
+    expect(second.seen).toBe(first.seen);
+    expect(first.seen).toEqual(['a', 'sub/a']);
   });
 
   it('names the file, line and column when a module does not compile', async () => {
     await writeFile(join(dir(), 'project', 'bad.ts'), `import { x } from './lib.js';\n\nconst y = ;\nexport default x;\n`);
-    const err = await compileTopology(join(dir(), 'project', 'bad.ts')).catch((e: unknown) => e);
+    const err = await compileTopologies([join(dir(), 'project', 'bad.ts')]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidConfigError);
     expect((err as Error).message).toMatch(/^sluice run: 'file' .*bad\.ts does not compile: .*bad\.ts:3:11: Unexpected ";"/);
   });

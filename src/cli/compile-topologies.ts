@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Loader, Message, Plugin } from 'esbuild';
 import { InvalidConfigError } from '../errors.js';
@@ -20,62 +20,94 @@ export function isTypeScript(file: string): boolean {
   return TYPESCRIPT.has(extname(file));
 }
 
-/** What a compiled topology was made from: when each of these files is as it was, the output is reused. */
+/** What compiled topologies were made from: when each of these files is as it was, the outputs are reused. */
 interface Manifest {
-  readonly output: string;
+  /** The folder the compiled modules are in, named by their content. */
+  readonly folder: string;
+  /** The compiled module of each topology file, in the order given. */
+  readonly entries: readonly string[];
+  /** Every file written (entries and shared chunks). */
+  readonly files: readonly string[];
   readonly inputs: readonly { readonly path: string; readonly mtimeMs: number; readonly size: number }[];
 }
 
 /**
- * Compiles a TypeScript topology and the local modules it imports into one ES module (esbuild)
- * and returns its file URL to import. Why not a loader hook (tsx): on Node 20 hooks run in a
- * thread of their own that every later import passes through, ~40 MiB and ~150 ms at start
- * (docs/bench.md, start-up); the compiled module loads like a `.js` topology.
+ * Compiles TypeScript topologies and the local modules they import into ES modules (esbuild)
+ * and returns, for each file, the URL of its module to import. Several files are compiled
+ * together, so a local module two of them import (a topology and its demo driver sharing
+ * SUBJECTS) is one module in a shared chunk, as it is under Node. Why not a loader hook (tsx):
+ * on Node 20 hooks run in a thread of their own that every later import passes through, ~25
+ * MiB and ~200 ms at start (docs/bench.md, start-up); compiled modules load like `.js` ones.
  *
  * What stays as it was: packages (bare specifiers) are not bundled but imported by the absolute
- * URL they resolve to from the topology's folder, with Node's conditions plus the process's
+ * URL they resolve to from the importing file, with Node's conditions plus the process's
  * `--conditions`, so the topology shares one copy of sluice, rxjs and the rest with the CLI;
  * `import.meta.url`, `.filename` and `.dirname` are each source file's own; error stack traces
- * point at the `.ts` lines (inline source map, `process.setSourceMapsEnabled`); class and
+ * point at the `.ts` lines (inline source maps, `process.setSourceMapsEnabled`); class and
  * function names are kept. What differs: `import.meta.resolve` and `import()` of a computed
  * path resolve from the compiled file.
  *
  * The output is kept under the OS temp folder (`sluice-topologies-<uid>/`, private to the user)
- * with a manifest of every file it was made from (sources, the tsconfig.json beside them, each
- * package file it imports, by modification time and size): the next start that finds them all
+ * with a manifest of every file it was made from (sources, the tsconfig.json above them, each
+ * package file they import, by modification time and size): a later start that finds them all
  * unchanged imports it without loading esbuild (~80 ms less).
  *
- * @throws InvalidConfigError naming the file, line and esbuild's message when it does not compile.
+ * @throws InvalidConfigError naming the file, line and esbuild's message when one does not compile.
  */
-export async function compileTopology(file: string): Promise<string> {
+export async function compileTopologies(files: readonly string[]): Promise<string[]> {
   const conditions = processConditions();
   const dir = await cacheDir();
+  const name = basename(files[0]!, extname(files[0]!));
   const key = createHash('sha256')
-    .update(JSON.stringify([file, conditions, process.versions.node, packageVersion()]))
+    .update(JSON.stringify([files, conditions, process.versions.node, packageVersion()]))
     .digest('hex')
     .slice(0, 16);
-  const manifestPath = join(dir, `${basename(file, extname(file))}-${key}.json`);
-  let output = await reusable(manifestPath);
-  if (output === undefined) {
-    const { code, inputs } = await compile(file, dir, conditions);
-    output = join(dir, `${basename(file, extname(file))}-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
-    await writeWhole(output, code);
-    const manifest: Manifest = { output, inputs: await Promise.all(inputs.map(async (path) => ({ path, ...(await stamp(path)) }))) };
+  const manifestPath = join(dir, `${name}-${key}.json`);
+  const previous = await readManifest(manifestPath);
+  let manifest = previous !== undefined && (await unchanged(previous)) ? previous : undefined;
+  if (manifest === undefined) {
+    // Built as if into `${name}-${key}/`, written into a folder beside it named by the content: the same depth, so the source maps' relative paths hold.
+    const { outputs, entries, inputs } = await compile(files, join(dir, `${name}-${key}`), conditions);
+    const hash = createHash('sha256');
+    for (const o of outputs) hash.update(o.path).update(o.text);
+    const outDir = join(dir, `${name}-${hash.digest('hex').slice(0, 16)}`);
+    const moved = (p: string) => join(outDir, relative(join(dir, `${name}-${key}`), p));
+    await writeFolderWhole(
+      outDir,
+      outputs.map((o) => ({ path: moved(o.path), text: o.text })),
+    );
+    manifest = {
+      folder: outDir,
+      entries: entries.map(moved),
+      files: outputs.map((o) => moved(o.path)),
+      inputs: await Promise.all(inputs.map(async (path) => ({ path, ...(await stamp(path)) }))),
+    };
     await writeWhole(manifestPath, JSON.stringify(manifest));
+    // The copy compiled before this change is no longer wanted (a start already running has it loaded).
+    if (previous !== undefined && previous.folder !== outDir && dirname(previous.folder) === dir) await rm(previous.folder, { recursive: true, force: true });
   }
   process.setSourceMapsEnabled(true);
-  return pathToFileURL(output).href;
+  return manifest.entries.map((e) => pathToFileURL(e).href);
 }
 
-async function compile(file: string, dir: string, conditions: string[]): Promise<{ code: string; inputs: string[] }> {
+async function compile(
+  files: readonly string[],
+  outdir: string,
+  conditions: string[],
+): Promise<{ outputs: { path: string; text: string }[]; entries: string[]; inputs: string[] }> {
   const esbuild = await import('esbuild');
   const packages = new Set<string>();
+  const base = commonFolder(files);
   try {
     const result = await esbuild.build({
-      entryPoints: [file],
-      // Not written: placed in `dir` so the source map's relative paths lead back to the sources.
-      outfile: join(dir, `${basename(file, extname(file))}.mjs`),
-      absWorkingDir: dirname(file),
+      entryPoints: [...files],
+      absWorkingDir: base,
+      outbase: base,
+      outdir,
+      entryNames: '[dir]/[name]',
+      chunkNames: 'chunks/[name]-[hash]',
+      outExtension: { '.js': '.mjs' },
+      splitting: true,
       write: false,
       bundle: true,
       format: 'esm',
@@ -90,27 +122,44 @@ async function compile(file: string, dir: string, conditions: string[]): Promise
       logLevel: 'silent',
       plugins: [packagesByUrl(packages), ownImportMeta()],
     });
-    const sources = Object.keys(result.metafile.inputs).map((p) => resolve(dirname(file), p));
+    const byEntry = new Map(
+      Object.entries(result.metafile.outputs)
+        .filter(([, o]) => o.entryPoint !== undefined)
+        .map(([out, o]) => [resolve(base, o.entryPoint!), resolve(base, out)]),
+    );
+    const sources = Object.keys(result.metafile.inputs).map((p) => resolve(base, p));
     const tsconfigs = [...new Set(sources.map((p) => nearest(dirname(p), 'tsconfig.json')))].filter((p) => p !== undefined);
-    return { code: result.outputFiles[0]!.text, inputs: [...sources, ...tsconfigs, ...packages] };
+    return {
+      outputs: result.outputFiles.map((o) => ({ path: o.path, text: o.text })),
+      entries: files.map((f) => byEntry.get(f)!),
+      inputs: [...sources, ...tsconfigs, ...packages],
+    };
   } catch (err) {
     const errors = (err as { errors?: Message[] }).errors;
     if (errors === undefined) throw err;
-    throw new InvalidConfigError('sluice run', 'file', `${file} does not compile: ${errors.map(formatMessage).join('; ')}`, { cause: err });
+    throw new InvalidConfigError('sluice run', 'file', `${files.join(', ')} does not compile: ${errors.map(formatMessage).join('; ')}`, { cause: err });
   } finally {
     await esbuild.stop();
   }
 }
 
-/** The compiled output a manifest names, when every file it was made from is unchanged; else undefined. */
-async function reusable(manifestPath: string): Promise<string | undefined> {
+async function readManifest(path: string): Promise<Manifest | undefined> {
   try {
-    const m = JSON.parse(await readFile(manifestPath, 'utf8')) as Manifest;
-    const now = await Promise.all([m.output, ...m.inputs.map((i) => i.path)].map(stamp));
-    const same = m.inputs.every((i, n) => now[n + 1]!.mtimeMs === i.mtimeMs && now[n + 1]!.size === i.size);
-    return same ? m.output : undefined;
+    const m = JSON.parse(await readFile(path, 'utf8')) as Partial<Manifest>;
+    return typeof m.folder === 'string' && Array.isArray(m.entries) && Array.isArray(m.files) && Array.isArray(m.inputs) ? (m as Manifest) : undefined;
   } catch {
-    return undefined; // No manifest, a file gone, or a manifest from an older format: compile.
+    return undefined;
+  }
+}
+
+/** Whether every file the manifest names was written and every file it was made from is as it was. */
+async function unchanged(m: Manifest): Promise<boolean> {
+  try {
+    await Promise.all(m.files.map((f) => stat(f)));
+    const now = await Promise.all(m.inputs.map((i) => stamp(i.path)));
+    return m.inputs.every((i, n) => now[n]!.mtimeMs === i.mtimeMs && now[n]!.size === i.size);
+  } catch {
+    return false; // A file gone: compile again.
   }
 }
 
@@ -122,6 +171,34 @@ async function cacheDir(): Promise<string> {
   // Someone else's folder (or a link) in a shared temp folder could hold code we would import.
   if (s.isDirectory() && (process.getuid === undefined || s.uid === process.getuid()) && (s.mode & 0o022) === 0) return dir;
   return mkdtemp(join(tmpdir(), 'sluice-topology-'));
+}
+
+/**
+ * The files written into a folder of their own, then renamed into place as `outDir`: another
+ * process starting the same topologies never reads half a file. `outDir` is named by its
+ * content, so when it is there already (another start won the race) it is the same.
+ */
+async function writeFolderWhole(outDir: string, files: readonly { path: string; text: string }[]): Promise<void> {
+  const tmp = `${outDir}.${process.pid}.tmp`;
+  await rm(tmp, { recursive: true, force: true });
+  for (const f of files) {
+    const at = join(tmp, relative(outDir, f.path));
+    await mkdir(dirname(at), { recursive: true, mode: 0o700 });
+    await writeFile(at, f.text, { mode: 0o600 });
+  }
+  try {
+    await rename(tmp, outDir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    if (!['ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+  }
+}
+
+/** The deepest folder that holds every file. */
+function commonFolder(files: readonly string[]): string {
+  let common = dirname(files[0]!);
+  while (!files.every((f) => f.startsWith(common.endsWith(sep) ? common : common + sep))) common = dirname(common);
+  return common;
 }
 
 /** Written whole, then renamed into place: another process starting the same topology never reads half a file. */
