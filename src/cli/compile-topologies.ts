@@ -52,9 +52,25 @@ interface Manifest {
  * package file they import, by modification time and size): a later start that finds them all
  * unchanged imports it without loading esbuild (~80 ms less).
  *
- * @throws InvalidConfigError naming the file, line and esbuild's message when one does not compile.
+ * @throws InvalidConfigError naming the file, line and esbuild's message when one does not
+ *   compile, or naming TMPDIR when the compiled modules cannot be written there.
  */
 export async function compileTopologies(files: readonly string[]): Promise<string[]> {
+  try {
+    return await compileAndKeep(files);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (err instanceof InvalidConfigError || typeof code !== 'string' || !('path' in (err as object))) throw err;
+    throw new InvalidConfigError(
+      'sluice run',
+      'TMPDIR',
+      `'${tmpdir()}' cannot hold the compiled topology (${code} on ${(err as NodeJS.ErrnoException).path}): point TMPDIR at a folder this user can write, or run a topology compiled to .js`,
+      { cause: err },
+    );
+  }
+}
+
+async function compileAndKeep(files: readonly string[]): Promise<string[]> {
   const conditions = processConditions();
   const dir = await cacheDir();
   const name = basename(files[0]!, extname(files[0]!));

@@ -96,6 +96,16 @@ describe('compileTopologies', () => {
     expect((err as Error).message).toMatch(/^sluice run: 'file' .*bad\.ts does not compile: .*bad\.ts:3:11: Unexpected ";"/);
   });
 
+  it('says TMPDIR cannot hold the compiled topology when it cannot be written', async () => {
+    await writeFile(join(dir(), 'not-a-folder'), '');
+    process.env.TMPDIR = join(dir(), 'not-a-folder');
+    const err = await compileTopology(join(dir(), 'project', 'main.ts')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidConfigError);
+    expect((err as Error).message).toMatch(
+      /^sluice run: 'TMPDIR' '.*not-a-folder' cannot hold the compiled topology \((ENOTDIR|EEXIST) on .*\): point TMPDIR at a folder/,
+    );
+  });
+
   it("maps stack traces back to the .ts file's lines", async () => {
     const url = await compileTopology(join(dir(), 'project', 'main.ts'));
     // A process of its own (plain Node, as the CLI is): source maps are switched on by compileTopology there too.
