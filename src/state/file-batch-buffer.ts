@@ -1,10 +1,22 @@
-import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
-import { Packr } from 'msgpackr';
 import { InvalidConfigError } from '../errors.js';
 import { defaultSeqOf, type BatchBuffer, type SealedSegment } from './batch-buffer.js';
+import {
+  HEADER_BYTES,
+  KIND_END,
+  KIND_MORE,
+  KIND_SEAL,
+  packr,
+  packSeal,
+  readRecordHeader,
+  recordCrcMatches,
+  viewPackr,
+  writeRecordHeader,
+} from './batch-file-record.js';
 import { claimStateDirectory } from './claim-state-directory.js';
+import { readFully } from './read-fully.js';
+import { INDEX_EVERY, scanBatchFile } from './scan-batch-file.js';
 import { BatchBufferCorruptError } from './state-errors.js';
 
 /** Options of {@link fileBatchBuffer}. */
@@ -31,32 +43,11 @@ export interface FileBatchBuffer<T> extends BatchBuffer<T> {
   close(): void;
 }
 
-/**
- * Record layout (little-endian): a 20-byte header, then the body.
- * - 0: magic `SLBF`; 4: kind; 5-7: zero; 8: u32 values in the record (a seal: the segment's);
- *   12: u32 body bytes; 16: u32 CRC-32 of bytes 4-15 and the body.
- * - values body: per value a u32 length and its MessagePack bytes.
- * - seal body: MessagePack `{ count, firstSeq, lastSeq }`.
- * A commit is one or more MORE records closed by an END record: recovery keeps a commit only when
- * its END record is whole, so a commit torn by a crash is cut as a whole.
- */
-const MAGIC = 0x46424c53;
-const HEADER_BYTES = 20;
-const KIND_MORE = 1;
-const KIND_END = 2;
-const KIND_SEAL = 3;
 /** Values per record at most (and bytes, 1 MiB): the granularity of a read and of a CRC check. */
 const RECORD_VALUES = 256;
 const RECORD_BYTES = 1024 * 1024;
-/** An index entry (offset of a record, index of its first value) at least every this many values. */
-const INDEX_EVERY = 256;
 const FILE = /^(\d{10})\.seg$/;
 
-// Standard MessagePack (maps, bytes as bytes): a value reads back as it was appended.
-const MSGPACK = { useRecords: false, moreTypes: false, mapsAsObjects: true, variableMapSize: true } as const;
-const packr = new Packr(MSGPACK);
-/** Decodes bytes as views of the buffer read: see `read`. */
-const viewPackr = new Packr({ ...MSGPACK, copyBuffers: false });
 /** Reads of up to this many bytes reuse one buffer; a larger one is dropped after its read. */
 const KEEP_READ_BYTES = 8 * 1024 * 1024;
 
@@ -175,25 +166,16 @@ export function fileBatchBuffer<T>(config: FileBatchBufferConfig<T>): FileBatchB
     let last: Segment | undefined;
     for (const seq of seqs) {
       const isLast = seq === seqs[seqs.length - 1];
-      const seg: Segment = {
-        seq,
-        path: pathOf(seq),
-        fd: openSync(pathOf(seq), 'r+'),
-        count: 0,
-        firstSeq: undefined,
-        lastSeq: undefined,
-        size: 0,
-        indexOffset: [],
-        indexFirst: [],
-        sealed: false,
-        released: false,
-      };
-      const wasSealed = scan(seg, isLast);
-      if (wasSealed || !isLast) {
+      const path = pathOf(seq);
+      const fd = openSync(path, 'r+');
+      const found = scanBatchFile(fd, path, { isLast, seqOf, sync });
+      // Sealed below, once its seal record is sure to be there.
+      const seg: Segment = { seq, path, fd, ...found, sealed: false, released: false };
+      if (found.sealed || !isLast) {
         // An unsealed segment before the last one: its seal never happened (a seal is written
         // before the next file is created, so only damage gets here), yet its values were
         // committed — seal it now rather than lose them.
-        if (!wasSealed) writeSeal(seg);
+        if (!found.sealed) writeSeal(seg);
         seg.sealed = true;
         sealed.set(seq, seg);
       } else last = seg;
@@ -202,103 +184,12 @@ export function fileBatchBuffer<T>(config: FileBatchBufferConfig<T>): FileBatchB
     return create(seqs.length === 0 ? 1 : seqs[seqs.length - 1]! + 1);
   }
 
-  /**
-   * Reads every record of a segment file once, checking lengths and CRCs, and fills in its count,
-   * positions and index. Returns whether it ends with a seal. A bad record at the tail of the
-   * last file is a torn commit: cut. Anywhere else: corrupt.
-   */
-  function scan(seg: Segment, isLast: boolean): boolean {
-    const fileSize = fstatSync(seg.fd).size;
-    let pos = 0;
-    let committed = { size: 0, count: 0, firstSeq: undefined as number | undefined, lastSeq: undefined as number | undefined };
-    let pendingCount = 0;
-    let pendingFirst: number | undefined;
-    let pendingLast: number | undefined;
-    const pendingIndex: [number, number][] = [];
-    const header = Buffer.allocUnsafe(HEADER_BYTES);
-    let body = Buffer.allocUnsafe(64 * 1024);
-    const bad = (reason: string): boolean => {
-      if (!isLast) throw new BatchBufferCorruptError(seg.path, pos, reason);
-      // Torn tail: cut back to the last whole commit.
-      ftruncateSync(seg.fd, committed.size);
-      if (sync) fdatasyncSync(seg.fd);
-      return false;
-    };
-    const finish = (): void => {
-      seg.size = committed.size;
-      seg.count = committed.count;
-      seg.firstSeq = committed.firstSeq;
-      seg.lastSeq = committed.lastSeq;
-    };
-    for (;;) {
-      if (pos === fileSize) {
-        finish();
-        if (pendingCount > 0 || pos !== committed.size) return bad('a commit without its end record');
-        return false;
-      }
-      if (readFully(seg.fd, header, HEADER_BYTES, pos) < HEADER_BYTES) {
-        finish();
-        return bad('a record header cut short');
-      }
-      const kind = header[4]!;
-      const count = header.readUInt32LE(8);
-      const length = header.readUInt32LE(12);
-      if (header.readUInt32LE(0) !== MAGIC || (kind !== KIND_MORE && kind !== KIND_END && kind !== KIND_SEAL)) {
-        finish();
-        return bad('not a record header');
-      }
-      if (pos + HEADER_BYTES + length > fileSize) {
-        finish();
-        return bad(`a record of ${length} bytes cut short`);
-      }
-      if (body.length < length) body = Buffer.allocUnsafe(length);
-      readFully(seg.fd, body, length, pos + HEADER_BYTES);
-      const view = body.subarray(0, length);
-      if (recordCrc(header.subarray(4, 16), view) !== header.readUInt32LE(16)) {
-        finish();
-        return bad('a record whose CRC does not match');
-      }
-      if (kind === KIND_SEAL) {
-        finish();
-        if (pendingCount > 0) return bad('a seal inside a commit');
-        const info = packr.unpack(view) as { count: number; firstSeq?: number; lastSeq?: number };
-        if (info.count !== committed.count) throw new BatchBufferCorruptError(seg.path, pos, `a seal of ${info.count} values after ${committed.count}`);
-        return true;
-      }
-      const first = committed.count + pendingCount;
-      const lastIndexed = seg.indexFirst.length === 0 ? -Infinity : seg.indexFirst[seg.indexFirst.length - 1]!;
-      const lastPending = pendingIndex.length === 0 ? lastIndexed : pendingIndex[pendingIndex.length - 1]![1];
-      if (first - lastPending >= INDEX_EVERY || (first === 0 && lastPending === -Infinity)) pendingIndex.push([pos, first]);
-      if (count > 0) {
-        const values = valuesOf(view, count, seg.path, pos);
-        if (first === 0) pendingFirst = seqOf(packr.unpack(values[0]!) as T);
-        pendingLast = seqOf(packr.unpack(values[values.length - 1]!) as T);
-      }
-      pendingCount += count;
-      pos += HEADER_BYTES + length;
-      if (kind === KIND_END) {
-        committed = {
-          size: pos,
-          count: committed.count + pendingCount,
-          firstSeq: committed.count === 0 && pendingCount > 0 ? pendingFirst : committed.firstSeq,
-          lastSeq: pendingCount > 0 ? pendingLast : committed.lastSeq,
-        };
-        for (const [o, f] of pendingIndex) {
-          seg.indexOffset.push(o);
-          seg.indexFirst.push(f);
-        }
-        pendingIndex.length = 0;
-        pendingCount = 0;
-      }
-    }
-  }
-
   /** Appends a seal record to `seg` (durably). */
   function writeSeal(seg: Segment): void {
-    const body = packr.pack({ count: seg.count, firstSeq: seg.firstSeq, lastSeq: seg.lastSeq });
+    const body = packSeal(seg);
     ensure(HEADER_BYTES + body.length);
     body.copy(out, HEADER_BYTES);
-    const end = finishRecord(0, KIND_SEAL, seg.count, body.length);
+    const end = writeRecordHeader(out, 0, KIND_SEAL, seg.count, body.length);
     writeCommit(seg, end);
   }
 
@@ -315,19 +206,6 @@ export function fileBatchBuffer<T>(config: FileBatchBufferConfig<T>): FileBatchB
       }
       throw err;
     }
-  }
-
-  /** Fills in the header of the record at `at` (body already written after it); returns its end. */
-  function finishRecord(at: number, kind: number, count: number, length: number): number {
-    out.writeUInt32LE(MAGIC, at);
-    out[at + 4] = kind;
-    out[at + 5] = 0;
-    out[at + 6] = 0;
-    out[at + 7] = 0;
-    out.writeUInt32LE(count, at + 8);
-    out.writeUInt32LE(length, at + 12);
-    out.writeUInt32LE(recordCrc(out.subarray(at + 4, at + 16), out.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length)), at + 16);
-    return at + HEADER_BYTES + length;
   }
 
   const appendAll = (values: Iterable<T>): void => {
@@ -352,7 +230,7 @@ export function fileBatchBuffer<T>(config: FileBatchBufferConfig<T>): FileBatchB
     startRecord();
     for (const value of values) {
       if (inRecord === RECORD_VALUES || (inRecord > 0 && pos - at - HEADER_BYTES >= RECORD_BYTES)) {
-        at = finishRecord(at, KIND_MORE, inRecord, pos - at - HEADER_BYTES);
+        at = writeRecordHeader(out, at, KIND_MORE, inRecord, pos - at - HEADER_BYTES);
         pos = at + HEADER_BYTES;
         inRecord = 0;
         ensure(pos);
@@ -370,7 +248,7 @@ export function fileBatchBuffer<T>(config: FileBatchBufferConfig<T>): FileBatchB
       added++;
     }
     if (added === 0) return;
-    const end = finishRecord(at, KIND_END, inRecord, pos - at - HEADER_BYTES);
+    const end = writeRecordHeader(out, at, KIND_END, inRecord, pos - at - HEADER_BYTES);
     writeCommit(seg, end);
     seg.size += end;
     seg.count += added;
@@ -403,12 +281,12 @@ export function fileBatchBuffer<T>(config: FileBatchBufferConfig<T>): FileBatchB
     let index = seg.indexFirst[a]!;
     while (pos < buf.length && index < end) {
       const at = from0 + pos;
-      if (buf.readUInt32LE(pos) !== MAGIC) throw new BatchBufferCorruptError(seg.path, at, 'not a record header');
-      const count = buf.readUInt32LE(pos + 8);
-      const length = buf.readUInt32LE(pos + 12);
+      const record = readRecordHeader(buf, pos);
+      if (record === undefined) throw new BatchBufferCorruptError(seg.path, at, 'not a record header');
+      const { count, length } = record;
       const bodyEnd = pos + HEADER_BYTES + length;
       if (bodyEnd > buf.length) throw new BatchBufferCorruptError(seg.path, at, `a record of ${length} bytes cut short`);
-      if (recordCrc(buf.subarray(pos + 4, pos + 16), buf.subarray(pos + HEADER_BYTES, bodyEnd)) !== buf.readUInt32LE(pos + 16))
+      if (!recordCrcMatches(buf, pos, buf.subarray(pos + HEADER_BYTES, bodyEnd)))
         throw new BatchBufferCorruptError(seg.path, at, 'a record whose CRC does not match');
       if (index + count > start) {
         let p = pos + HEADER_BYTES;
@@ -490,35 +368,6 @@ export function fileBatchBuffer<T>(config: FileBatchBufferConfig<T>): FileBatchB
       unclaim();
     },
   };
-}
-
-/** The values' bytes of a values record body, checked against its length prefixes. */
-/** A record's CRC-32: over its header fields after the magic (kind, count, length: bytes 4-15), then its body. */
-function recordCrc(fields: Uint8Array, body: Uint8Array): number {
-  return crc32(body, crc32(fields));
-}
-
-function valuesOf(body: Buffer, count: number, path: string, at: number): Buffer[] {
-  const out: Buffer[] = [];
-  let p = 0;
-  for (let i = 0; i < count; i++) {
-    if (p + 4 > body.length) throw new BatchBufferCorruptError(path, at, `a record with fewer than its ${count} values`);
-    const len = body.readUInt32LE(p);
-    if (p + 4 + len > body.length) throw new BatchBufferCorruptError(path, at, `a record with fewer than its ${count} values`);
-    out.push(body.subarray(p + 4, p + 4 + len));
-    p += 4 + len;
-  }
-  return out;
-}
-
-function readFully(fd: number, buf: Buffer, length: number, position: number): number {
-  let got = 0;
-  while (got < length) {
-    const n = readSync(fd, buf, got, length - got, position + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got;
 }
 
 /** Index of the last entry `<= value` (entries ascending, the first one 0). */
