@@ -95,7 +95,9 @@ async function main(argv: string[]): Promise<void> {
           try {
             const probe = probes[j];
             const env = cold ? { TMPDIR: await mkdtemp(join(sandbox, 'tmp-')) } : undefined;
-            runs[j]!.push(await measureStart({ bin: side.bin, topology: side[which], cwd, natsUrl: nats?.url, probe, idleMs: o.idleMs, timeoutMs: 30_000, env }));
+            runs[j]!.push(
+              await measureStart({ bin: side.bin, topology: side[which], cwd, natsUrl: nats?.url, probe, idleMs: o.idleMs, timeoutMs: 30_000, env }),
+            );
           } finally {
             await nats?.dispose();
           }
