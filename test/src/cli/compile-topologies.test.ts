@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -65,6 +65,25 @@ describe('compileTopologies', () => {
     const first = await compileTopology(main);
     const written = (await stat(fileURLToPath(first))).mtimeMs;
     expect(await compileTopology(main)).toBe(first);
+    // What it was made from: the sources, the package file imported and the package.json that chose it.
+    const folder = join(dir(), 'tmp', `sluice-topologies-${process.getuid!()}`);
+    const manifest = JSON.parse(
+      await readFile(
+        join(
+          folder,
+          (await readdir(folder)).find((f) => f.endsWith('.json'))!,
+        ),
+        'utf8',
+      ),
+    ) as { inputs: { path: string }[] };
+    expect(manifest.inputs.map((i) => i.path)).toEqual(
+      expect.arrayContaining([
+        main,
+        join(dir(), 'project', 'lib.ts'),
+        join(ROOT, 'node_modules', 'rxjs', 'dist', 'cjs', 'index.js'),
+        join(ROOT, 'node_modules', 'rxjs', 'package.json'),
+      ]),
+    );
     expect((await stat(fileURLToPath(first))).mtimeMs).toBe(written);
 
     await writeFile(join(dir(), 'project', 'lib.ts'), LIB('two'));
