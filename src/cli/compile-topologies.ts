@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, relative, resolve, sep } from 'node:path';
@@ -70,7 +70,10 @@ export async function compileTopologies(files: readonly string[]): Promise<strin
   }
 }
 
-async function compileAndKeep(files: readonly string[]): Promise<string[]> {
+async function compileAndKeep(given: readonly string[]): Promise<string[]> {
+  // As Node does (without --preserve-symlinks), and as esbuild names its entry points: by their real paths.
+  const real = await Promise.all(given.map((f) => realpath(f)));
+  const files = [...new Set(real)];
   const conditions = processConditions();
   const dir = await cacheDir();
   const name = basename(files[0]!, extname(files[0]!));
@@ -103,7 +106,8 @@ async function compileAndKeep(files: readonly string[]): Promise<string[]> {
     if (previous !== undefined && previous.folder !== outDir && dirname(previous.folder) === dir) await rm(previous.folder, { recursive: true, force: true });
   }
   process.setSourceMapsEnabled(true);
-  return manifest.entries.map((e) => pathToFileURL(e).href);
+  const urls = manifest.entries.map((e) => pathToFileURL(e).href);
+  return real.map((f) => urls[files.indexOf(f)]!);
 }
 
 async function compile(

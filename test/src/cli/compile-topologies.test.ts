@@ -108,6 +108,19 @@ describe('compileTopologies', () => {
     expect(first.seen).toEqual(['a', 'sub/a']);
   });
 
+  it('compiles a topology reached through a symbolic link (to the file, or to a folder above it) as its real file, as Node would load it', async () => {
+    await symlink(join(dir(), 'project', 'main.ts'), join(dir(), 'project', 'link.ts'));
+    await symlink(join(dir(), 'project'), join(dir(), 'linked-project'));
+    const real = pathToFileURL(join(dir(), 'project', 'main.ts')).href;
+    for (const file of [join(dir(), 'project', 'link.ts'), join(dir(), 'linked-project', 'main.ts')]) {
+      const mod = (await import(await compileTopology(file))) as { urls: string[] };
+      expect(mod.urls[0]).toBe(real);
+    }
+    // Two names of one file: one module.
+    const [a, b] = await compileTopologies([join(dir(), 'project', 'main.ts'), join(dir(), 'project', 'link.ts')]);
+    expect(a).toBe(b);
+  });
+
   it('names the file, line and column when a module does not compile', async () => {
     await writeFile(join(dir(), 'project', 'bad.ts'), `import { x } from './lib.js';\n\nconst y = ;\nexport default x;\n`);
     const err = await compileTopologies([join(dir(), 'project', 'bad.ts')]).catch((e: unknown) => e);
