@@ -1,5 +1,6 @@
 import { statfsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import type * as Lmdb from 'lmdb';
 import type { Database, Key, RootDatabase } from 'lmdb';
 import { InvalidConfigError } from '../errors.js';
@@ -75,8 +76,11 @@ export function openStateStore(config: StateStoreConfig): StateStore {
   const release = claimStateDirectory(dir);
 
   let env: RootDatabase;
+  let closeEnv: () => Promise<void>;
   try {
-    env = lmdb().open({ path: dir, maxDbs: maxNamespaces, mapSize: mapSizeBytes, noSync: config.noSync === true, noSubdir: false });
+    ({ env, close: closeEnv } = sharedEnv(dir, () =>
+      lmdb().open({ path: dir, maxDbs: maxNamespaces, mapSize: mapSizeBytes, noSync: config.noSync === true, noSubdir: false }),
+    ));
   } catch (err) {
     release();
     throw new StateDirectoryError(dir, `LMDB cannot open a store there (${(err as Error).message}): use a directory on a local disk (SLUICE_STATE_DIR)`, {
@@ -110,7 +114,7 @@ export function openStateStore(config: StateStoreConfig): StateStore {
     meta.putSync('meta', { topology: config.topology, partitions, version: 1 } satisfies Meta);
   } else {
     if (existing.topology !== config.topology) {
-      void env.close();
+      void closeEnv();
       release();
       throw new InvalidConfigError(
         'openStateStore',
@@ -119,7 +123,7 @@ export function openStateStore(config: StateStoreConfig): StateStore {
       );
     }
     if (existing.partitions !== partitions) {
-      void env.close();
+      void closeEnv();
       release();
       throw new InvalidConfigError(
         'openStateStore',
@@ -276,7 +280,7 @@ export function openStateStore(config: StateStoreConfig): StateStore {
       // After a failed commit lmdb-js's close never settles: do not let it hold up an exit.
       let timer: NodeJS.Timeout | undefined;
       const settled = await Promise.race([
-        env.close().then(() => true),
+        closeEnv().then(() => true),
         new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS))),
       ]);
       clearTimeout(timer);
@@ -286,6 +290,38 @@ export function openStateStore(config: StateStoreConfig): StateStore {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * The lmdb environment of each directory open in this process, and how many stores use it.
+ * Several parts of one topology (an actor, a durable batch) open the same directory; each must
+ * get the same lmdb environment object, not one each. lmdb-js lets a synchronous transaction take
+ * over the batch its own writer thread is committing, but two environment objects on one
+ * directory share only LMDB's write lock: one's writer thread can hold it waiting for the rest of
+ * a batch from the main thread while the main thread waits for the lock in the other's
+ * synchronous transaction — a deadlock seen in CI (gdb: the writer in WaitForCallbacks, the main
+ * thread in mdb_txn_begin, two EnvWraps on one MDB_env).
+ */
+const envs = new Map<string, { env: RootDatabase; users: number }>();
+
+/** The directory's shared environment (opened by `open` for its first user); `close` closes it after its last user. */
+function sharedEnv(dir: string, open: () => RootDatabase): { env: RootDatabase; close: () => Promise<void> } {
+  const key = resolve(dir);
+  const entry = envs.get(key) ?? { env: open(), users: 0 };
+  envs.set(key, entry);
+  entry.users += 1;
+  let closed = false;
+  return {
+    env: entry.env,
+    close: () => {
+      if (closed) return Promise.resolve();
+      closed = true;
+      entry.users -= 1;
+      if (entry.users > 0) return Promise.resolve();
+      envs.delete(key);
+      return entry.env.close();
+    },
+  };
+}
 
 /** Entries whose array key starts with `first`, in key order, mapped by `fn`. Lazy. */
 function* prefixed<T>(d: Database, first: string, fn: (key: readonly Key[], value: unknown) => T): Generator<T> {

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidConfigError } from '../../../src/errors.js';
@@ -17,6 +19,8 @@ import type { StateStore } from '../../../src/state/types.js';
 
 const dirs: string[] = [];
 const stores: StateStore[] = [];
+const run = promisify(execFile);
+
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'sluice-state-'));
   dirs.push(d);
@@ -266,4 +270,29 @@ describe('openStateStore', () => {
       { numRuns: Number(process.env.PROP_RUNS ?? 30) },
     );
   });
+});
+
+describe('openStateStore: several stores on one directory in one process (the parts of one topology)', () => {
+  it('share one lmdb environment: each sees what the other commits, and closing one leaves the other working', async () => {
+    const dir = tempDir();
+    const a = openStateStore({ dir, topology: 't' });
+    const b = openStateStore({ dir, topology: 't' });
+    await a.transactionAsync((w) => w.put('ns', 'k', 1));
+    b.transaction((w) => w.put('ns', 'k2', 2));
+    expect([b.get('ns', 'k'), a.get('ns', 'k2')]).toEqual([1, 2]);
+    await a.close();
+    b.transaction((w) => w.put('ns', 'k3', 3));
+    await b.transactionAsync((w) => w.put('ns', 'k4', 4));
+    expect(b.get('ns', 'k4')).toBe(4);
+    await b.close();
+    const c = openStateStore({ dir, topology: 't' });
+    expect([c.get('ns', 'k'), c.get('ns', 'k3'), c.get('ns', 'k4')]).toEqual([1, 3, 4]);
+    await c.close();
+  });
+
+  it('commit asynchronously in one while the other commits synchronously in the same turns, without deadlock (a child process, killed after 60 s)', async () => {
+    const dir = tempDir();
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'shared-env-child.ts'), dir], { timeout: 60_000 });
+    expect(stdout.trim()).toBe('done');
+  }, 90_000);
 });
