@@ -1,8 +1,9 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModeContext, RunningMode } from '../../../bench/modes/mode.js';
+import type { RunningMode } from '../../../bench/modes/mode.js';
 import { start } from '../../../bench/modes/raw-micro-batch.js';
-import { makeOrderPool, orderTarget, wirePackr, type OrderEvent, type OrderTarget } from '../../../bench/workload.js';
+import { makeOrderPool, orderTarget, wirePackr, type OrderEvent } from '../../../bench/workload.js';
+import { modeContextFor } from './mode-context.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { until } from '../../helpers/until.js';
 
@@ -25,14 +26,7 @@ describe('bench mode raw-micro-batch (hand-written batch baseline)', () => {
 
   async function run(params: Record<string, number>, payloads: readonly Uint8Array[], expectOut: number): Promise<{ seen: Seen; mode: RunningMode }> {
     const prefix = uniqueName('rawbatch');
-    const ctx: ModeContext = {
-      url: server().url,
-      inSubject: `${prefix}.in`,
-      outSubject: (t: OrderTarget) => `${prefix}.out.${t}`,
-      deadLetterSubject: `${prefix}.dlq`,
-      workDir: '/nonexistent',
-      params,
-    };
+    const ctx = modeContextFor(server().url, prefix, params);
     const seen: Seen = { out: [], deadLetters: [] };
     nc.subscribe(`${prefix}.out.>`, {
       callback: (_e, m) => {
@@ -94,14 +88,7 @@ describe('bench mode raw-micro-batch (hand-written batch baseline)', () => {
 
   it('publishes what it holds when stopped before the cut', async () => {
     const prefix = uniqueName('rawbatchstop');
-    const ctx: ModeContext = {
-      url: server().url,
-      inSubject: `${prefix}.in`,
-      outSubject: (t: OrderTarget) => `${prefix}.out.${t}`,
-      deadLetterSubject: `${prefix}.dlq`,
-      workDir: '/nonexistent',
-      params: { periodMs: 60_000 },
-    };
+    const ctx = modeContextFor(server().url, prefix, { periodMs: 60_000 });
     let out = 0;
     nc.subscribe(`${prefix}.out.>`, {
       callback: (_e, m) => {

@@ -1,6 +1,6 @@
 import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
-import type { OrderTarget } from '../../../bench/workload.js';
+import { modeContextFor } from './mode-context.js';
 import { start } from '../../../bench/modes/raw-receive-only.js';
 import { makeOrderPool } from '../../../bench/workload.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
@@ -19,14 +19,7 @@ describe('bench mode raw-receive-only (the floor)', () => {
       },
     });
     await nc.flush();
-    const mode = await start({
-      url: server().url,
-      inSubject: `${prefix}.in`,
-      outSubject: (t: OrderTarget) => `${prefix}.out.${t}`,
-      deadLetterSubject: `${prefix}.dlq`,
-      workDir: '/nonexistent',
-      params: {},
-    });
+    const mode = await start(modeContextFor(server().url, prefix, {}));
     for (const p of makeOrderPool({ poolSize: 50, seed: 3 })) nc.publish(`${prefix}.in`, p);
     await nc.flush();
     await until(() => mode.counters().natsMsgs >= 50);
