@@ -9,6 +9,7 @@
  * restarts), so the set of inputs in the stream is exactly known. A good input must reach the
  * output stream exactly once; a poison input must reach the dead letters, and nothing else.
  */
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { jetstream, jetstreamManager, StorageType, type JetStreamClient } from '@nats-io/jetstream';
@@ -131,8 +132,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     let startRetries = 0;
     const supervise = async (): Promise<void> => {
       const current = child!;
-      const exited = await Promise.race([current.exited.then(() => true), Promise.resolve(false)]);
-      if (!exited) return;
+      // Read off the process, not raced against a settled promise: `exited.then(...)` settles a
+      // microtask after `Promise.resolve(false)`, so that race never saw an exit.
+      if (current.proc.exitCode === null && current.proc.signalCode === null) return;
+      // Its last stderr (the reason it stopped) may still be on its way.
+      if (current.proc.stderr !== null && !current.proc.stderr.readableEnded) await Promise.race([once(current.proc.stderr, 'end'), sleep(1_000)]);
       if (!ready && /ECONNREFUSED|CONNECTION_REFUSED|connection refused/i.test(current.stderr())) {
         startRetries += 1;
         log(`processor could not connect (broker down): started again`);
