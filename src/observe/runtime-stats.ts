@@ -81,6 +81,24 @@ export class RuntimeStats {
     return name;
   }
 
+  readonly #starting = new Set<Promise<unknown>>();
+
+  /**
+   * A part's start (an engine opening its store, creating its streams and subscribing its query
+   * responder): `runTopology` resolves only once every start begun so far has settled, so a
+   * topology reported running answers its actors' state queries.
+   */
+  starting(start: Promise<unknown>): void {
+    this.#starting.add(start);
+    const settled = (): void => void this.#starting.delete(start);
+    start.then(settled, settled);
+  }
+
+  /** Settles once every start begun before or while waiting has settled (started or failed). */
+  async started(): Promise<void> {
+    while (this.#starting.size > 0) await Promise.allSettled([...this.#starting]);
+  }
+
   /** The registered parts, in registration order (build order: sources, then what reads them). */
   parts(): readonly PartProvider[] {
     return this.#parts;

@@ -116,7 +116,9 @@ export function runEnginePart<H extends { stop(): Promise<void>; readonly done: 
       const every = spec.reportEveryMs ?? 5_000;
       if (every > 0) subscriber.add(interval(every, t.scheduler).subscribe(() => t.report(spec.statusLine(engine))));
     };
-    start().catch((err: unknown) => {
+    const starting = start();
+    t.stats.starting(starting);
+    starting.catch((err: unknown) => {
       spec.startFailed?.(ensureError(err));
       fail(err);
     });

@@ -113,6 +113,9 @@ export interface RunningTopology {
 /**
  * Runs a topology on a transport: builds it, subscribes the pipelines it returns, and keeps
  * running until `stop()`, `durationMs`, every pipeline completing, or a pipeline error.
+ * It resolves once every engine part (actor, durable batch, durable window) has started or failed
+ * to start and the broker has seen the subscriptions made so far (a flush, up to 2 s), so a
+ * topology reported running answers its actors' state queries and its core-subject requests.
  *
  * Stopping drains: timers and generators stop (`untilStopped`), the transport is flushed so
  * what was already published reaches the topology's own sources, sources complete (so batching
@@ -312,6 +315,9 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     coreSubjects: () => nodes.filter((n) => n.kind === 'source' || n.kind === 'respond').map((n) => n.subject),
   });
 
+  await stats.started();
+  await flushWithin(transport, 2_000);
+
   // A topology whose every pipeline finished (a finite batch job) has nothing left to do.
   if (pipelinesDone.length > 0) void Promise.all(pipelinesDone).then(() => stop('completed'));
   if (options.durationMs !== undefined) durationTimer = scheduler.schedule(() => void stop('duration'), options.durationMs);
@@ -335,6 +341,13 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   logger.info({ transport: transport.kind, durable: transport.durable, deadLetters: deadLetterSubject(topology.name) }, 'started');
 
   return { name: topology.name, stats, stop: () => stop('stopped'), done };
+}
+
+/** Flushes so the broker has the subscriptions made so far; a broker that does not answer in `ms` is left to the reconnect logic. */
+async function flushWithin(transport: Transport, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([transport.flush().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 async function ensureDeadLetterStream(transport: Transport, topology: string, logger: Logger): Promise<boolean> {

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { filter } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { actor } from '../../../src/actors/actor.js';
+import { queryActorState } from '../../../src/actors/actor-client.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
@@ -134,6 +135,23 @@ describe('t.actor: an actor as a part of a topology', () => {
     );
     expect(text).toContain('A_IN (a.deposits) -> sluice.actor.two-in.sums.*.tell  exactly-once');
     expect(text).toContain('B_IN (b.deposits) -> sluice.actor.two-in.sums.*.tell  exactly-once');
+  });
+
+  it('runTopology resolves once its actor has started: another connection can query its state at once', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'sluice-mount-'));
+    dirs.push(stateDir);
+    const transport = await NatsTransport.connect({ servers: server().url });
+    const requester = await NatsTransport.connect({ servers: server().url });
+    const topology = defineTopology('ready-at-once', (t) => {
+      t.actor(sums, t.stream<Deposit>('READY_IN', 'ready.deposits'), { stateDir, reportEveryMs: 0 });
+    });
+    const run = await runTopology(topology, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, service: false });
+    // No retry: a responder not yet subscribed answers NoRespondersError.
+    const answer = await queryActorState<number>(requester, { topology: 'ready-at-once', actor: 'sums' }, 'acc-0', { timeoutMs: 2_000 });
+    expect(answer).toMatchObject({ state: 0, found: false });
+    await run.stop();
+    await requester.close();
+    await transport.close();
   });
 
   it('t.actorState(def) reads the committed state in-process: a t.respond handler answers from it; unknown key, long key, after stop', async () => {
