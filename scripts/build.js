@@ -7,7 +7,7 @@
 // command and a topology's `import 'sluice'`, `'sluice/operators'`, ... share one copy of the
 // runtime's state and classes. Packages a user also imports or hands to sluice stay external
 // (their one installed copy): rxjs (Observables cross the API both ways; rxjs/testing's virtual
-// time patches the copy it belongs to; loaded by RXJS_BY_REQUIRE), the NATS client (`new NatsTransport(nc)` takes the user's
+// time patches the copy it belongs to; loaded by CJS_BY_REQUIRE), the NATS client (`new NatsTransport(nc)` takes the user's
 // connection, and the client's own error checks are `instanceof`), zod, OpenTelemetry, lmdb
 // (native) and the rest. Only packages no API exposes are bundled: pino (the runtime's default
 // logger; a user's logger is used through its methods) and commander (the command line).
@@ -29,18 +29,25 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const external = Object.keys(pkg.dependencies).filter((d) => !BUNDLED.includes(d));
 
 /**
- * rxjs through `require`, not `import`: the same CommonJS module (Node's require cache) as a
- * topology's own `import 'rxjs'`, without Node's ESM wrapper around it, whose export scan of
- * rxjs's index costs ~20 ms of a start when the topology does not import rxjs itself.
+ * CommonJS packages through `require`, not `import`: the same module (Node's require cache) as a
+ * topology's own `import`, without Node's ESM wrapper around each, whose export scan and
+ * translation cost a start ~20 ms for rxjs's index (when the topology does not import rxjs) and
+ * ~13 ms for the NATS client's packages (bench/startup.bench.ts, docs/bench.md). These are
+ * CommonJS and nothing else, so `require` and `import` give one copy. msgpackr is the exception:
+ * a dual package whose `require` build is one file where `import` loads six (~11 ms). Sluice's use
+ * of it is private (its own Packr and Unpackr; no API takes or returns msgpackr objects), so a
+ * topology that imports msgpackr itself gets a second copy: memory, not behaviour.
  */
-const RXJS_BY_REQUIRE = {
-  name: 'rxjs-by-require',
+export const BY_REQUIRE = ['rxjs', '@nats-io/nats-core', '@nats-io/jetstream', '@nats-io/services', '@nats-io/transport-node', 'msgpackr'];
+const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const CJS_BY_REQUIRE = {
+  name: 'cjs-by-require',
   setup(b) {
-    b.onResolve({ filter: /^rxjs$/ }, () => ({ path: 'rxjs', namespace: 'rxjs-by-require' }));
-    b.onLoad({ filter: /.*/, namespace: 'rxjs-by-require' }, () => {
-      const names = Object.keys(createRequire(import.meta.url)('rxjs')).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
+    b.onResolve({ filter: new RegExp(`^(${BY_REQUIRE.map(escape).join('|')})$`) }, (args) => ({ path: args.path, namespace: 'cjs-by-require' }));
+    b.onLoad({ filter: /.*/, namespace: 'cjs-by-require' }, (args) => {
+      const names = Object.keys(createRequire(import.meta.url)(args.path)).filter((n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default');
       return {
-        contents: `import { createRequire } from 'node:module';\nexport const { ${names.join(', ')} } = createRequire(import.meta.url)('rxjs');\n`,
+        contents: `import { createRequire } from 'node:module';\nexport const { ${names.join(', ')} } = createRequire(import.meta.url)(${JSON.stringify(args.path)});\n`,
         loader: 'js',
         resolveDir: ROOT,
       };
@@ -65,7 +72,7 @@ const { outputFiles } = await build({
   external: external.flatMap((d) => [d, `${d}/*`]),
   // Function and class names as written (not renamed where two modules use the same name).
   keepNames: true,
-  plugins: [RXJS_BY_REQUIRE],
+  plugins: [CJS_BY_REQUIRE],
   write: false,
   logLevel: 'warning',
 });
