@@ -7,6 +7,7 @@ import { basename, dirname, extname, join, relative, resolve, sep } from 'node:p
 import { pathToFileURL } from 'node:url';
 import type { Loader, Message, Plugin } from 'esbuild';
 import { InvalidConfigError } from '../errors.js';
+import { mapCompiledStacks } from './map-compiled-stacks.js';
 import { packageVersion } from '../package-version.js';
 
 /** Extensions compiled before import; `.js`, `.mjs` and `.cjs` topologies load as they are. */
@@ -44,7 +45,8 @@ interface Manifest {
  * URL they resolve to from the importing file, with Node's conditions plus the process's
  * `--conditions`, so the topology shares one copy of sluice, rxjs and the rest with the CLI;
  * `import.meta.url`, `.filename` and `.dirname` are each source file's own; error stack traces
- * point at the `.ts` lines (inline source maps, `process.setSourceMapsEnabled`); class and
+ * point at the `.ts` lines (a `.map` beside each file, read when a stack first passes through it:
+ * map-compiled-stacks.ts); class and
  * function names are kept. What differs: `import.meta.resolve` and `import()` of a computed
  * path resolve from the compiled file.
  *
@@ -106,7 +108,7 @@ async function compileAndKeep(given: readonly string[]): Promise<string[]> {
     // The copy compiled before this change is no longer wanted (a start already running has it loaded).
     if (previous !== undefined && previous.folder !== outDir && dirname(previous.folder) === dir) await rm(previous.folder, { recursive: true, force: true });
   }
-  process.setSourceMapsEnabled(true);
+  mapCompiledStacks(dir);
   const urls = manifest.entries.map((e) => pathToFileURL(e).href);
   return real.map((f) => urls[files.indexOf(f)]!);
 }
@@ -137,7 +139,7 @@ async function compile(
       conditions,
       mainFields: ['main'],
       keepNames: true,
-      sourcemap: 'inline',
+      sourcemap: 'linked',
       sourcesContent: false,
       metafile: true,
       logLevel: 'silent',

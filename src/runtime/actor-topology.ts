@@ -4,6 +4,7 @@ import { defineTopology, type Topology } from './define-topology.js';
 import type { TopologyContext } from './types.js';
 import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
+import { withLazyJsonSchemas } from '../observe/lazy-json-schemas.js';
 import type { PayloadSchema } from '../schema/payload-schema.js';
 import { actorSubjects } from '../actors/actor-subjects.js';
 import { startActor, type RunningActor } from '../actors/start-actor.js';
@@ -45,18 +46,22 @@ export function actorPart<S, M, P>(
   const checked = withInputSchemas(def, options.schemas);
   return (t) => {
     const subjects = actorSubjects({ topology: t.topologyName, actor: def.name, prefix: options.prefix });
-    t.declare({
-      kind: 'actor',
-      name: def.name,
-      stream: options.stream,
-      subject: [...(options.subjects ?? []), ...subjects.streamSubjects].join(', '),
-      inputs: options.subjects ?? [],
-      emits: (options.ensureStreams ?? []).flatMap((s) => s.subjects),
-      outputStreams: options.ensureStreams ?? [],
-      payloads: jsonSchemasBySubject(options.schemas, options.jsonSchemas),
-      deadLetterSubject: subjects.deadLetter,
-      queryPattern: options.queries !== false ? subjects.queryPattern : undefined,
-    });
+    t.declare(
+      withLazyJsonSchemas(
+        {
+          kind: 'actor',
+          name: def.name,
+          stream: options.stream,
+          subject: [...(options.subjects ?? []), ...subjects.streamSubjects].join(', '),
+          inputs: options.subjects ?? [],
+          emits: (options.ensureStreams ?? []).flatMap((s) => s.subjects),
+          outputStreams: options.ensureStreams ?? [],
+          deadLetterSubject: subjects.deadLetter,
+          queryPattern: options.queries !== false ? subjects.queryPattern : undefined,
+        },
+        { payloads: () => jsonSchemasBySubject(options.schemas, options.jsonSchemas) },
+      ),
+    );
     return runActor(t, checked, options, onStarted);
   };
 }

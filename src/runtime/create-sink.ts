@@ -34,7 +34,8 @@ export interface SinkDeps {
         trace: Trace;
         durable: boolean;
         subjects?: readonly string[] | undefined;
-        payload?: JsonSchema | undefined;
+        /** Its published JSON Schema, derived only when the contract is asked for. */
+        payload: () => JsonSchema | undefined;
         stream?: string | undefined;
       }) => void)
     | undefined;
@@ -142,7 +143,7 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
         trace,
         durable,
         subjects: typeof target === 'string' ? undefined : options.subjects,
-        payload: jsonSchemaOf(options.schema, options.jsonSchema),
+        payload: () => jsonSchemaOf(options.schema, options.jsonSchema),
         stream: options.stream,
       });
       // A value that reaches this sink outside a settlement, on a path fed by a settling stream,

@@ -26,6 +26,7 @@ import { PartCounters } from '../observe/part-stats.js';
 import type { RuntimeStats } from '../observe/runtime-stats.js';
 import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
 import { jsonSchemaOf } from '../schema/json-schema-of.js';
+import { withLazyJsonSchemas } from '../observe/lazy-json-schemas.js';
 import type { PayloadSchema } from '../schema/payload-schema.js';
 import type { PublishValueOptions, SourceOptions, StreamSourceOptions, TopologyContext, WiringNode } from './types.js';
 
@@ -135,7 +136,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     validateSubject(subject, { wildcards: true });
     validateSchemaOption(options.schema, `source '${subject}'`);
     const decode = decodeOption(options, `source '${subject}'`);
-    const node: WiringNode = { kind: 'source', subject, queue: options.queue, ...payloadOf(options) };
+    const node = payloadOf({ kind: 'source', subject, queue: options.queue }, options);
     deps.wire?.(node);
     const codec = options.codec ?? msgpackCodec;
     const counters = new PartCounters('source', `source ${subject}`);
@@ -211,16 +212,18 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
       options.codec ?? msgpackCodec,
     );
     const maxUnsettled = ordered ? undefined : maxUnsettledOf(options);
-    const node: WiringNode = {
-      kind: 'stream',
-      stream: streamName,
-      subject: list.join(', '),
-      durableName: ordered ? undefined : durableName,
-      ordered,
-      maxUnsettled,
-      ...(list.length > 1 ? { subjects: list } : {}),
-      ...payloadOf(options),
-    };
+    const node = payloadOf(
+      {
+        kind: 'stream',
+        stream: streamName,
+        subject: list.join(', '),
+        durableName: ordered ? undefined : durableName,
+        ordered,
+        maxUnsettled,
+        ...(list.length > 1 ? { subjects: list } : {}),
+      },
+      options,
+    );
     deps.wire?.(node);
     // One consumer however many pipelines read this Observable: separate subscriptions to one
     // durable consumer would split its messages between them. Each message reaches every
@@ -237,17 +240,21 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     deadLetter,
     publishDeadLetter,
     wire: ({ name, subject, trace, durable, subjects, payload, stream }) => {
-      deps.wire?.({
-        kind: 'sink',
-        name,
-        subject,
-        durable,
-        ...(subjects !== undefined ? { subjects } : {}),
-        ...(payload !== undefined ? { payload } : {}),
-        ...(stream !== undefined ? { stream } : {}),
-        paths: trace.sources.map((source) => pathGuarantee(source, trace.stages, { durable })),
-        incomplete: trace.incomplete || undefined,
-      });
+      deps.wire?.(
+        withLazyJsonSchemas(
+          {
+            kind: 'sink',
+            name,
+            subject,
+            durable,
+            ...(subjects !== undefined ? { subjects } : {}),
+            ...(stream !== undefined ? { stream } : {}),
+            paths: trace.sources.map((source) => pathGuarantee(source, trace.stages, { durable })),
+            incomplete: trace.incomplete || undefined,
+          },
+          { payload },
+        ),
+      );
     },
   });
 
@@ -287,10 +294,9 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
   return ctx;
 }
 
-/** The `payload` field of an edge's node: its published JSON Schema, when it has one. */
-function payloadOf(options: SourceOptions | StreamSourceOptions): Pick<WiringNode, 'payload'> {
-  const payload = jsonSchemaOf(options.schema, options.jsonSchema);
-  return payload !== undefined ? { payload } : {};
+/** An edge's node with its `payload`: the published JSON Schema, derived when first read. */
+function payloadOf(node: WiringNode, options: SourceOptions | StreamSourceOptions): WiringNode {
+  return withLazyJsonSchemas(node, { payload: () => jsonSchemaOf(options.schema, options.jsonSchema) });
 }
 
 /** The `decode` option of a source: a boolean, and false only without a schema (nothing decoded to check). */

@@ -6,6 +6,7 @@ import { deadLetterStreamConfig, deadLetterSubject } from '../dead-letter/dead-l
 import { handedOver, runHandOver } from './hand-over.js';
 import type { MountDeps } from './mount-actor.js';
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
+import { withLazyJsonSchemas } from '../observe/lazy-json-schemas.js';
 import { supervised } from './supervised.js';
 import { subjectMatches } from '../transport/subject.js';
 
@@ -46,23 +47,27 @@ export function mountDurableBatch(deps: MountDeps, options: TopologyDurableBatch
   // stream that already does, else their own (created at start).
   const lateStream =
     late !== undefined && !(emits?.subjects ?? []).some((p) => subjectMatches(p, late)) ? { name: `${streamName}_LATE`, subjects: [late] } : undefined;
-  deps.wire?.({
-    kind: 'durable-batch',
-    name: options.name,
-    stream: streamName,
-    subject: `${subjects.values}, ${subjects.trigger}`,
-    emits: late !== undefined && lateStream !== undefined ? [...(emits?.subjects ?? []), late] : emits?.subjects,
-    outputStreams:
-      emits === undefined && lateStream === undefined
-        ? undefined
-        : [...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : []), ...(lateStream !== undefined ? [lateStream] : [])],
-    periods:
-      options.periods !== undefined
-        ? { lateSubject: options.periods.lateSubject, complete: options.periods.complete !== undefined ? 'rule' : 'stream order' }
-        : undefined,
-    payloads: jsonSchemasBySubject(emits?.schemas, emits?.jsonSchemas),
-    deadLetterSubject: dlqSubject,
-  });
+  deps.wire?.(
+    withLazyJsonSchemas(
+      {
+        kind: 'durable-batch',
+        name: options.name,
+        stream: streamName,
+        subject: `${subjects.values}, ${subjects.trigger}`,
+        emits: late !== undefined && lateStream !== undefined ? [...(emits?.subjects ?? []), late] : emits?.subjects,
+        outputStreams:
+          emits === undefined && lateStream === undefined
+            ? undefined
+            : [...(emits !== undefined ? [{ name: emits.stream, subjects: emits.subjects }] : []), ...(lateStream !== undefined ? [lateStream] : [])],
+        periods:
+          options.periods !== undefined
+            ? { lateSubject: options.periods.lateSubject, complete: options.periods.complete !== undefined ? 'rule' : 'stream order' }
+            : undefined,
+        deadLetterSubject: dlqSubject,
+      },
+      { payloads: () => jsonSchemasBySubject(emits?.schemas, emits?.jsonSchemas) },
+    ),
+  );
   // An error out of the engine is a fault (storage, a broken trigger), not bad input: stop.
   deps.run(
     supervised(

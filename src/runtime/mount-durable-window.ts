@@ -6,6 +6,7 @@ import { durableWindowEngine, type DurableWindowProbe } from './durable-window-e
 import { resolveWindowCut } from '../exactly-once/durable-window-processor.js';
 import type { DurableWindowAggregate } from '../exactly-once/durable-window-types.js';
 import { jsonSchemasBySubject } from '../schema/json-schema-of.js';
+import { withLazyJsonSchemas } from '../observe/lazy-json-schemas.js';
 import { keyFits } from '../state/state-key.js';
 import { subjectMatches, validateSubject } from '../transport/subject.js';
 import { handedOver, runHandOver, type HandedOver } from './hand-over.js';
@@ -122,16 +123,20 @@ export function mountDurableWindow<T, A>(
     deps.run(ticks, `durable window ${name} (idle ticks)`);
   }
 
-  deps.wire?.({
-    kind: 'durable-window',
-    name,
-    stream: streamName,
-    subject: `${subjects.values}, ${subjects.close}, ${subjects.tick}`,
-    emits: [options.subject, options.lateSubject],
-    outputStreams: [{ name: emits.stream, subjects: emits.subjects }],
-    payloads: jsonSchemasBySubject(emits.schemas, emits.jsonSchemas),
-    deadLetterSubject: dlqSubject,
-  });
+  deps.wire?.(
+    withLazyJsonSchemas(
+      {
+        kind: 'durable-window',
+        name,
+        stream: streamName,
+        subject: `${subjects.values}, ${subjects.close}, ${subjects.tick}`,
+        emits: [options.subject, options.lateSubject],
+        outputStreams: [{ name: emits.stream, subjects: emits.subjects }],
+        deadLetterSubject: dlqSubject,
+      },
+      { payloads: () => jsonSchemasBySubject(emits.schemas, emits.jsonSchemas) },
+    ),
+  );
   // An error out of the engine is a fault (storage), not bad input: stop.
   deps.run(
     supervised(

@@ -9,6 +9,7 @@ import { withSettlement } from '../settle/settle-scope.js';
 import { validateSubject } from '../transport/subject.js';
 import { checkPayload, validateSchemaOption } from '../schema/check-payload.js';
 import { jsonSchemaOf } from '../schema/json-schema-of.js';
+import { withLazyJsonSchemas } from '../observe/lazy-json-schemas.js';
 import type { MountDeps } from './mount-actor.js';
 import type { RespondFallbackReason, RespondHandler, RespondOptions } from './mount-types.js';
 import { PartCounters } from '../observe/part-stats.js';
@@ -63,16 +64,12 @@ export function mountResponder<Req, Rep>(deps: MountDeps, subject: string, handl
   validateSchemaOption(options.schema, component);
   validateSchemaOption(options.replySchema, component);
   const { transport, stats, logger, scheduler } = ctx;
-  const payload = jsonSchemaOf(options.schema, options.jsonSchema);
-  const replyPayload = jsonSchemaOf(options.replySchema, options.replyJsonSchema);
-  deps.wire?.({
-    kind: 'respond',
-    subject,
-    name,
-    queue,
-    ...(payload !== undefined ? { payload } : {}),
-    ...(replyPayload !== undefined ? { replyPayload } : {}),
-  });
+  deps.wire?.(
+    withLazyJsonSchemas(
+      { kind: 'respond', subject, name, queue },
+      { payload: () => jsonSchemaOf(options.schema, options.jsonSchema), replyPayload: () => jsonSchemaOf(options.replySchema, options.replyJsonSchema) },
+    ),
+  );
   // in: requests; out: replies (fallbacks and error replies included); failures: error replies; unsettled: requests being handled.
   const counters = new PartCounters('source', `respond ${name}`);
   counters.unsettled = 0;

@@ -146,6 +146,35 @@ describe('compileTopologies', () => {
     expect(stdout.trim()).toMatch(new RegExp(`${join(dir(), 'project', 'lib.ts').replaceAll('/', '\\/')}:5:\\d+\\)?$`));
   });
 
+  it("without Node's source maps switched on, maps frames in compiled files when a stack is written, and only those", async () => {
+    const url = await compileTopology(join(dir(), 'project', 'main.ts'));
+    // mapCompiledStacks as the sluice command runs it: in plain Node, bundled here for that process.
+    const esbuild = await import('esbuild');
+    const helper = join(dir(), 'map-compiled-stacks.mjs');
+    await esbuild.build({
+      entryPoints: [join(ROOT, 'src/cli/map-compiled-stacks.ts')],
+      outfile: helper,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      logLevel: 'silent',
+    });
+    const folder = join(dir(), 'tmp', `sluice-topologies-${process.getuid!()}`);
+    const script = [
+      `const { mapCompiledStacks } = await import(${JSON.stringify(pathToFileURL(helper).href)});`,
+      `mapCompiledStacks(${JSON.stringify(folder)});`,
+      `const m = await import(${JSON.stringify(url)});`,
+      `console.log(m.where());`,
+      `console.log(String(process.sourceMapsEnabled));`,
+      `const e = new TypeError('not mapped'); console.log(e.stack.split('\\n').slice(0, 2).join(' | '));`,
+    ].join('\n');
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_OPTIONS: '' } });
+    const [where, enabled, plain] = stdout.trim().split('\n');
+    expect(where).toMatch(new RegExp(`at (Module\\.)?where \\(${join(dir(), 'project', 'lib.ts').replaceAll('/', '\\/')}:5:\\d+\\)$`));
+    expect(enabled).toBe('false');
+    expect(plain).toMatch(/^TypeError: not mapped \| {5}at .*\[eval1\]:6:\d+/);
+  });
+
   it('resolves packages with the conditions this process runs with (here: sluice-source, the repository sources)', async () => {
     await writeFile(join(dir(), 'project', 'uses-sluice.ts'), `export { defineTopology } from 'sluice';\n`);
     const code = await readFile(fileURLToPath(await compileTopology(join(dir(), 'project', 'uses-sluice.ts'))), 'utf8');
