@@ -5,11 +5,14 @@
  * ones, which reuse the compiled module) and a small JavaScript one (bench/startup/
  * echo-topology.js), each against a fresh private nats-server per run; plus the time to the
  * `running` line when the CLI starts its own server (no `--nats`). Medians of `--runs`.
+ * Baselines in the same run: Node alone (bench/startup/idle-node.js: boot, nothing loaded) and
+ * the NATS client alone doing what echo-topology.js does (bench/startup/raw-echo.js); the report
+ * gives echo-topology.js ÷ that echo, and what each adds to Node alone.
  * Targets: first message <= 300 ms, idle RSS <= 80 MiB.
  *
  * Run: npm run bench:startup (builds dist/ first), or
  *      node --conditions=sluice-source --import tsx bench/startup.bench.ts [--runs 7] [--json]
- *      [--root <package dir>] [--bin <entry, relative to root>] [--against <package dir>]
+ *      [--root <package dir>] [--bin <entry, relative to root>] [--against <package dir>] [--no-extra-ca-certs]
  * `--root`/`--bin` measure another checkout (e.g. an older commit, `--bin bin/sluice.js`).
  * `--against <dir>` measures that checkout too, in paired rounds (its start, then this one's,
  * alternating which goes first), so both sides see the same machine load: the way to compare
@@ -36,6 +39,8 @@ interface Options {
   bin: string;
   idleMs: number;
   against?: string | undefined;
+  /** False with --no-extra-ca-certs. */
+  extraCaCerts: boolean;
 }
 
 /** One row of the result: a topology started `runs` times one way. */
@@ -75,6 +80,28 @@ async function main(argv: string[]): Promise<void> {
       sides.push({ root, bin: join(root, o.bin), hybrid: join(root, 'topologies', 'hybrid-orders.ts'), echo });
     }
     const cases: StartupCase[] = [];
+    const unsetEnv = o.extraCaCerts ? [] : ['NODE_EXTRA_CA_CERTS'];
+    // The baselines, measured once (not per side): Node alone, and the NATS client alone doing what echo-topology.js does.
+    const echoProbe = probeFor(sides[0]!.bin, sides[0]!.echo);
+    for (const [name, script, probe] of [
+      ['baseline: node alone (loads nothing)', 'idle-node.js', undefined],
+      ['baseline: raw nats.js echo (no Sluice), --nats', 'raw-echo.js', echoProbe],
+    ] as const) {
+      const runs: StartRun[] = [];
+      for (let i = 0; i < o.runs; i++) {
+        const nats = await startNatsServer();
+        try {
+          const at = join(REPO, 'bench', 'startup', script);
+          runs.push(
+            await measureStart({ bin: at, script: at, topology: '', cwd: sandbox, natsUrl: nats.url, probe, idleMs: o.idleMs, timeoutMs: 30_000, unsetEnv }),
+          );
+        } finally {
+          await nats.dispose();
+        }
+        if (!o.json) process.stderr.write(`${name}: run ${i + 1}/${o.runs} ${JSON.stringify(runs.at(-1))}\n`);
+      }
+      cases.push(caseOf(name, 'baseline', runs, probe !== undefined));
+    }
     for (const [name, which, server, cold] of [
       // A .ts topology is compiled on its first start and the compiled module reused after (compile-topologies.ts): both.
       ['hybrid-orders.ts, --nats, first start (compiles)', 'hybrid', true, true],
@@ -96,7 +123,7 @@ async function main(argv: string[]): Promise<void> {
             const probe = probes[j];
             const env = cold ? { TMPDIR: await mkdtemp(join(sandbox, 'tmp-')) } : undefined;
             runs[j]!.push(
-              await measureStart({ bin: side.bin, topology: side[which], cwd, natsUrl: nats?.url, probe, idleMs: o.idleMs, timeoutMs: 30_000, env }),
+              await measureStart({ bin: side.bin, topology: side[which], cwd, natsUrl: nats?.url, probe, idleMs: o.idleMs, timeoutMs: 30_000, env, unsetEnv }),
             );
           } finally {
             await nats?.dispose();
@@ -104,24 +131,27 @@ async function main(argv: string[]): Promise<void> {
           if (!o.json) process.stderr.write(`${name} (${side.root}): run ${i + 1}/${o.runs} ${JSON.stringify(runs[j]!.at(-1))}\n`);
         }
       }
-      for (const [j, side] of sides.entries()) {
-        const r = runs[j]!;
-        cases.push({
-          name,
-          root: side.root,
-          runs: r,
-          firstMessageMs: server ? median(r.map((x) => x.firstMessageMs ?? NaN)) : undefined,
-          runningMs: median(r.map((x) => x.runningMs)),
-          cpuMs: median(r.map((x) => x.cpuMs)),
-          idleRssMiB: median(r.map((x) => x.idleRssMiB)),
-        });
-      }
+      for (const [j, side] of sides.entries()) cases.push(caseOf(name, side.root, runs[j]!, server));
     }
-    const result = { command: `node ${o.bin} run <topology>`, roots, node: process.versions.node, loadAvg: loadavg()[0], cases };
+    const extraCaCerts = o.extraCaCerts ? process.env.NODE_EXTRA_CA_CERTS : undefined;
+    const result = { command: `node ${o.bin} run <topology>`, roots, node: process.versions.node, loadAvg: loadavg()[0], extraCaCerts, cases };
     process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${table(cases, o, roots.length > 1)}\n`);
   } finally {
     await rm(sandbox, { recursive: true, force: true });
   }
+}
+
+/** One row: the medians of a case's runs. */
+function caseOf(name: string, root: string, runs: readonly StartRun[], probed: boolean): StartupCase {
+  return {
+    name,
+    root,
+    runs,
+    firstMessageMs: probed ? median(runs.map((x) => x.firstMessageMs ?? NaN)) : undefined,
+    runningMs: median(runs.map((x) => x.runningMs)),
+    cpuMs: median(runs.map((x) => x.cpuMs)),
+    idleRssMiB: median(runs.map((x) => x.idleRssMiB)),
+  };
 }
 
 /** The first input of the topology's contract, with a payload made from its schema; outputs and dead letters watched. */
@@ -149,8 +179,26 @@ function table(cases: readonly StartupCase[], o: Options, paired: boolean): stri
     ),
     '',
     `targets: first message <= ${TARGET_FIRST_MESSAGE_MS} ms, idle RSS <= ${TARGET_IDLE_RSS_MIB} MiB`,
+    ...ratios(cases),
+    o.extraCaCerts && process.env.NODE_EXTRA_CA_CERTS !== undefined
+      ? `NODE_EXTRA_CA_CERTS is set (${process.env.NODE_EXTRA_CA_CERTS}): Node 20 reads it at boot, before any module (see 'node alone'); --no-extra-ca-certs measures without it`
+      : 'NODE_EXTRA_CA_CERTS is not set for the measured processes',
   ];
   return lines.join('\n');
+}
+
+/** echo-topology.js against the hand-written echo, and what each adds to Node alone. */
+function ratios(cases: readonly StartupCase[]): string[] {
+  const node = cases.find((c) => c.name.startsWith('baseline: node alone'));
+  const raw = cases.find((c) => c.name.startsWith('baseline: raw nats.js echo'));
+  if (node === undefined || raw?.firstMessageMs === undefined) return [];
+  return cases
+    .filter((c) => c.name === 'echo-topology.js, --nats' && c.firstMessageMs !== undefined)
+    .map(
+      (c) =>
+        `echo-topology.js (${c.root}) ÷ raw nats.js echo: first message ${(c.firstMessageMs! / raw.firstMessageMs!).toFixed(2)}, idle RSS ${(c.idleRssMiB / raw.idleRssMiB).toFixed(2)}; ` +
+        `above node alone: ${Math.round(c.firstMessageMs! - node.runningMs)} ms and ${(c.idleRssMiB - node.idleRssMiB).toFixed(1)} MiB (raw echo: ${Math.round(raw.firstMessageMs! - node.runningMs)} ms, ${(raw.idleRssMiB - node.idleRssMiB).toFixed(1)} MiB)`,
+    );
 }
 
 function median(xs: readonly number[]): number {
@@ -173,6 +221,7 @@ function parseArgs(argv: string[]): Options {
     .option('--root <dir>', 'package directory measured', REPO)
     .option('--bin <file>', 'CLI entry, relative to --root (and --against)', 'dist/src/cli/bin.js')
     .option('--against <dir>', 'also measure this package, in paired rounds with --root (before/after)')
+    .option('--no-extra-ca-certs', 'remove NODE_EXTRA_CA_CERTS from the measured processes (Node 20 reads the file at boot)')
     .parse(argv, { from: 'user' })
     .opts<Options>();
 }

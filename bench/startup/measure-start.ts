@@ -39,6 +39,13 @@ export interface StartOptions {
   readonly timeoutMs: number;
   /** Variables set for the CLI on top of this process's (e.g. TMPDIR, where compiled .ts topologies are kept). */
   readonly env?: Readonly<Record<string, string>> | undefined;
+  /** Variables removed from the CLI's environment (e.g. NODE_EXTRA_CA_CERTS, which Node 20 reads at boot). */
+  readonly unsetEnv?: readonly string[] | undefined;
+  /**
+   * A baseline instead of the CLI: `node <script> --nats <url>`, which writes a line containing
+   * `sluice: running` once it is up (bench/startup/raw-echo.js).
+   */
+  readonly script?: string | undefined;
 }
 
 const PROBE_EVERY_MS = 5;
@@ -64,7 +71,9 @@ export async function measureStart(o: StartOptions): Promise<StartRun> {
   await nc?.flush();
   const env = { ...process.env, ...o.env };
   delete env.NODE_OPTIONS; // the sources condition of the test run must not leak into the measured CLI
-  const args = [o.bin, 'run', o.topology, '--log-format', 'json', ...(o.natsUrl !== undefined ? ['--nats', o.natsUrl] : [])];
+  for (const name of o.unsetEnv ?? []) delete env[name];
+  const nats = o.natsUrl !== undefined ? ['--nats', o.natsUrl] : [];
+  const args = o.script !== undefined ? [o.script, ...nats] : [o.bin, 'run', o.topology, '--log-format', 'json', ...nats];
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { cwd: o.cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
