@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../logger.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { observeBatches } from '../observe/batch-observer.js';
+import { readinessOf } from '../observe/readiness-of.js';
 import { MAX_TRACKED_SUBJECTS, OTHER_SUBJECTS, type RuntimeStats, type StatsObserver } from '../observe/runtime-stats.js';
 
 /** Options for {@link startMetricsServer}. */
@@ -38,6 +39,11 @@ const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 100
  * per output subject (the output's event time to its publish — the stream's ack for a durable
  * sink); a histogram of batch sizes per batching operator; and Node's process metrics. The
  * subject label is bounded like the stats (past 1000 subjects, `(other)`).
+ *
+ * Beside it, for an orchestrator's probes: `GET /healthz` answers 200 while the process's event
+ * loop does (liveness); `GET /readyz` answers 200 `{"ready":true,"reasons":[]}` once the topology
+ * is attached (started), its broker connection is up and no part is starting or failed, else 503
+ * with the reasons (`readinessOf`).
  *
  * @example
  * const metrics = await startMetricsServer({ topologyName: 'orders', port: 9464, logger });
@@ -121,8 +127,18 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   observeBatches((operator, name, size) => batchSize.observe({ operator, name }, size));
 
   const server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '/').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('metrics are at GET /metrics\n');
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/healthz') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    if (req.method === 'GET' && path === '/readyz') {
+      const readiness = readinessOf(stats);
+      res.writeHead(readiness.ready ? 200 : 503, { 'Content-Type': 'application/json' }).end(`${JSON.stringify(readiness)}\n`);
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('metrics are at GET /metrics, liveness at GET /healthz, readiness at GET /readyz\n');
       return;
     }
     registry.metrics().then(

@@ -22,6 +22,21 @@ describe('sluice run --metrics-port', () => {
     );
     expect(prometheusSample(text, 'sluice_events_published_total', labels)).toBeGreaterThan(0);
     expect(prometheusSample(text, 'sluice_dead_letters_total', { topology: 'order-routing' })).toBe(0);
+    // The probes an orchestrator polls: alive, and ready only while the broker is reachable.
+    const at = (path: string) => url.replace(/\/metrics$/, path);
+    expect((await fetch(at('/healthz'))).status).toBe(200);
+    const ready = await fetch(at('/readyz'));
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ ready: true, reasons: [] });
+    await server().stop();
+    let down: { ready: boolean; reasons: string[] } | undefined;
+    await until(async () => (down = (await (await fetch(at('/readyz'))).json()) as typeof down)?.ready === false, {
+      what: '/readyz not ready with the broker down',
+    });
+    expect(down?.reasons.join('; ')).toMatch(/the broker connection is down/);
+    expect((await fetch(at('/healthz'))).status).toBe(200);
+    await server().restart();
+    await until(async () => (await fetch(at('/readyz'))).status === 200, { what: '/readyz ready again after the broker is back' });
     run.kill('SIGTERM');
     const result = await run.result;
     expect(result.code, result.stderr).toBe(0);

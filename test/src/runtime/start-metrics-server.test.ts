@@ -84,6 +84,27 @@ describe('startMetricsServer', () => {
     expect(sample(text, 'sluice_end_to_end_latency_seconds_count', { topology: 'b', subject: 'orders.0' })).toBe(1);
   });
 
+  it('GET /healthz answers while the process runs; GET /readyz is 503 until the topology is attached, then 200', async () => {
+    const metrics = await startMetricsServer({ topologyName: 'probes', port: 0, logger: silent });
+    open.push(metrics);
+    const at = (path: string) => metrics.url.replace(/\/metrics$/, path);
+    expect(await (await fetch(at('/healthz'))).text()).toBe('ok\n');
+    const before = await fetch(at('/readyz'));
+    expect(before.status).toBe(503);
+    expect(await before.json()).toEqual({ ready: false, reasons: ['the topology has not started yet'] });
+    const transport = new LocalTransport();
+    const running = await runTopology(
+      defineTopology('probes', (t) => t.source('probes.in').pipe(t.sink('probes.out'))),
+      { transport, logger: silent, report: () => undefined },
+    );
+    open.push(running);
+    metrics.attach(running.stats);
+    const after = await fetch(at('/readyz'));
+    expect(after.status).toBe(200);
+    expect(await after.json()).toEqual({ ready: true, reasons: [] });
+    expect((await fetch(at('/nothing'))).status).toBe(404);
+  });
+
   it('close stops serving and frees the port', async () => {
     const metrics = await startMetricsServer({ topologyName: 'n', port: 0, logger: silent });
     expect((await fetch(metrics.url)).status).toBe(200);
