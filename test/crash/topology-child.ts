@@ -1,7 +1,8 @@
 /**
  * Crash-test child: runs one topology fixture (test/crash/topologies/*) with `runTopology` on a
  * `NatsTransport` connected to the test's nats-server, as `sluice run` would. It prints `ready`
- * once the topology runs, then `p <json>` whenever its counters move (received, published,
+ * once the topology runs (its engines started), and from the moment it is built `p <json>`
+ * whenever its counters move (received, published,
  * dead letters, values that reached a sink after their input settled, and the largest RSS seen),
  * and on exit `done <json>`. SIGTERM drains the run (exit 0); a failed run exits 2. The parent
  * SIGKILLs it at chosen moments and starts it again.
@@ -10,7 +11,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
-import { NatsTransport, runTopology, type Topology } from '../../src/index.js';
+import { NatsTransport, runTopology, type RunningTopology, type Topology } from '../../src/index.js';
 
 /** What the parent passes (as JSON on the command line). */
 export interface TopologyChildConfig {
@@ -37,7 +38,28 @@ const cfg = JSON.parse(process.argv[2] ?? '{}') as TopologyChildConfig;
 const mod = (await import(pathToFileURL(cfg.fixture).href)) as { default: (params: unknown) => Topology };
 const topology = mod.default(cfg.params);
 const transport = await NatsTransport.connect({ servers: cfg.url, name: `crash-${topology.name}`, maxReconnectAttempts: -1 });
-const run = await runTopology(topology, {
+// Progress from the moment the topology is built, not from when runTopology resolves (after its
+// engines have started, while its sources already read): a test can then kill the child at any
+// point of its start, mid-read included.
+let stats: RunningTopology['stats'] | undefined;
+let maxRssBytes = 0;
+let last = '';
+const sample = (): ChildProgress => {
+  maxRssBytes = Math.max(maxRssBytes, process.memoryUsage.rss());
+  return {
+    received: stats?.total('received') ?? 0,
+    published: stats?.total('published') ?? 0,
+    deadLetters: stats?.deadLetters ?? 0,
+    unsettledOutputs: stats?.snapshot().unsettledOutputs ?? 0,
+    maxRssBytes,
+  };
+};
+const sampler = setInterval(() => {
+  const line = JSON.stringify(sample());
+  if (line !== last) process.stdout.write(`p ${(last = line)}\n`);
+}, cfg.sampleEveryMs ?? 10);
+const observed: Topology = { ...topology, build: (t) => ((stats = t.stats), topology.build(t)) };
+const run = await runTopology(observed, {
   transport,
   stateDir: cfg.stateDir,
   logger: pino({ level: 'warn' }, pino.destination(2)),
@@ -45,23 +67,7 @@ const run = await runTopology(topology, {
 });
 process.once('SIGTERM', () => void run.stop());
 
-let maxRssBytes = 0;
-let last = '';
-const sample = (): ChildProgress => {
-  maxRssBytes = Math.max(maxRssBytes, process.memoryUsage.rss());
-  return {
-    received: run.stats.total('received'),
-    published: run.stats.total('published'),
-    deadLetters: run.stats.deadLetters,
-    unsettledOutputs: run.stats.snapshot().unsettledOutputs,
-    maxRssBytes,
-  };
-};
 process.stdout.write('ready\n');
-const sampler = setInterval(() => {
-  const line = JSON.stringify(sample());
-  if (line !== last) process.stdout.write(`p ${(last = line)}\n`);
-}, cfg.sampleEveryMs ?? 10);
 
 const exit = await run.done;
 clearInterval(sampler);
