@@ -83,24 +83,23 @@ async function main(argv: string[]): Promise<void> {
     const unsetEnv = o.extraCaCerts ? [] : ['NODE_EXTRA_CA_CERTS'];
     // The baselines, measured once (not per side): Node alone, and the NATS client alone doing what echo-topology.js does.
     const echoProbe = probeFor(sides[0]!.bin, sides[0]!.echo);
-    for (const [name, script, probe] of [
-      ['baseline: node alone (loads nothing)', 'idle-node.js', undefined],
-      ['baseline: raw nats.js echo (no Sluice), --nats', 'raw-echo.js', echoProbe],
+    const baselines: Partial<Record<'node' | 'raw', StartupCase>> = {};
+    for (const [key, name, script, probe] of [
+      ['node', 'baseline: node alone (loads nothing)', 'idle-node.js', undefined],
+      ['raw', 'baseline: raw nats.js echo (no Sluice), --nats', 'raw-echo.js', echoProbe],
     ] as const) {
       const runs: StartRun[] = [];
       for (let i = 0; i < o.runs; i++) {
         const nats = await startNatsServer();
         try {
-          const at = join(REPO, 'bench', 'startup', script);
-          runs.push(
-            await measureStart({ bin: at, script: at, topology: '', cwd: sandbox, natsUrl: nats.url, probe, idleMs: o.idleMs, timeoutMs: 30_000, unsetEnv }),
-          );
+          const argv = [join(REPO, 'bench', 'startup', script)];
+          runs.push(await measureStart({ argv, cwd: sandbox, natsUrl: nats.url, probe, idleMs: o.idleMs, timeoutMs: 30_000, unsetEnv }));
         } finally {
           await nats.dispose();
         }
         if (!o.json) process.stderr.write(`${name}: run ${i + 1}/${o.runs} ${JSON.stringify(runs.at(-1))}\n`);
       }
-      cases.push(caseOf(name, 'baseline', runs, probe !== undefined));
+      cases.push((baselines[key] = caseOf(name, 'baseline', runs, probe !== undefined)));
     }
     for (const [name, which, server, cold] of [
       // A .ts topology is compiled on its first start and the compiled module reused after (compile-topologies.ts): both.
@@ -123,7 +122,16 @@ async function main(argv: string[]): Promise<void> {
             const probe = probes[j];
             const env = cold ? { TMPDIR: await mkdtemp(join(sandbox, 'tmp-')) } : undefined;
             runs[j]!.push(
-              await measureStart({ bin: side.bin, topology: side[which], cwd, natsUrl: nats?.url, probe, idleMs: o.idleMs, timeoutMs: 30_000, env, unsetEnv }),
+              await measureStart({
+                argv: [side.bin, 'run', side[which], '--log-format', 'json'],
+                cwd,
+                natsUrl: nats?.url,
+                probe,
+                idleMs: o.idleMs,
+                timeoutMs: 30_000,
+                env,
+                unsetEnv,
+              }),
             );
           } finally {
             await nats?.dispose();
@@ -135,7 +143,7 @@ async function main(argv: string[]): Promise<void> {
     }
     const extraCaCerts = o.extraCaCerts ? process.env.NODE_EXTRA_CA_CERTS : undefined;
     const result = { command: `node ${o.bin} run <topology>`, roots, node: process.versions.node, loadAvg: loadavg()[0], extraCaCerts, cases };
-    process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${table(cases, o, roots.length > 1)}\n`);
+    process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${table(cases, o, roots.length > 1, baselines)}\n`);
   } finally {
     await rm(sandbox, { recursive: true, force: true });
   }
@@ -167,7 +175,7 @@ function probeFor(bin: string, topology: string): StartProbe {
   return { subject: input.subject.replace(/>$/, 'probe').replaceAll('*', 'probe'), payload: samplePayload(input.payload), watch };
 }
 
-function table(cases: readonly StartupCase[], o: Options, paired: boolean): string {
+function table(cases: readonly StartupCase[], o: Options, paired: boolean, baselines: Partial<Record<'node' | 'raw', StartupCase>>): string {
   const lines = [
     `node ${o.bin} run <topology> (${o.runs} runs each${paired ? ' in paired rounds' : ''}, medians; node ${process.versions.node}, load ${loadavg()[0]?.toFixed(1)})`,
     '',
@@ -179,7 +187,7 @@ function table(cases: readonly StartupCase[], o: Options, paired: boolean): stri
     ),
     '',
     `targets: first message <= ${TARGET_FIRST_MESSAGE_MS} ms, idle RSS <= ${TARGET_IDLE_RSS_MIB} MiB`,
-    ...ratios(cases),
+    ...ratios(cases, baselines),
     o.extraCaCerts && process.env.NODE_EXTRA_CA_CERTS !== undefined
       ? `NODE_EXTRA_CA_CERTS is set (${process.env.NODE_EXTRA_CA_CERTS}): Node 20 reads it at boot, before any module (see 'node alone'); --no-extra-ca-certs measures without it`
       : 'NODE_EXTRA_CA_CERTS is not set for the measured processes',
@@ -188,9 +196,7 @@ function table(cases: readonly StartupCase[], o: Options, paired: boolean): stri
 }
 
 /** echo-topology.js against the hand-written echo, and what each adds to Node alone. */
-function ratios(cases: readonly StartupCase[]): string[] {
-  const node = cases.find((c) => c.name.startsWith('baseline: node alone'));
-  const raw = cases.find((c) => c.name.startsWith('baseline: raw nats.js echo'));
+function ratios(cases: readonly StartupCase[], { node, raw }: Partial<Record<'node' | 'raw', StartupCase>>): string[] {
   if (node === undefined || raw?.firstMessageMs === undefined) return [];
   return cases
     .filter((c) => c.name === 'echo-topology.js, --nats' && c.firstMessageMs !== undefined)

@@ -27,9 +27,12 @@ export interface StartRun {
 
 /** What {@link measureStart} runs. */
 export interface StartOptions {
-  /** The CLI entry file, run with this Node binary: `node <bin> run <topology> ...`. */
-  readonly bin: string;
-  readonly topology: string;
+  /**
+   * What this Node binary runs, `--nats <url>` added: the CLI (`[<bin>, 'run', <topology>,
+   * '--log-format', 'json']`) or a baseline script that writes a line containing `sluice: running`
+   * once it is up (bench/startup/raw-echo.js).
+   */
+  readonly argv: readonly string[];
   /** Working directory (the state store goes under it): a fresh one per run. */
   readonly cwd: string;
   /** Server the topology connects to (`--nats`); without one the CLI starts its own (no probe then). */
@@ -41,11 +44,6 @@ export interface StartOptions {
   readonly env?: Readonly<Record<string, string>> | undefined;
   /** Variables removed from the CLI's environment (e.g. NODE_EXTRA_CA_CERTS, which Node 20 reads at boot). */
   readonly unsetEnv?: readonly string[] | undefined;
-  /**
-   * A baseline instead of the CLI: `node <script> --nats <url>`, which writes a line containing
-   * `sluice: running` once it is up (bench/startup/raw-echo.js).
-   */
-  readonly script?: string | undefined;
 }
 
 const PROBE_EVERY_MS = 5;
@@ -72,8 +70,7 @@ export async function measureStart(o: StartOptions): Promise<StartRun> {
   const env = { ...process.env, ...o.env };
   delete env.NODE_OPTIONS; // the sources condition of the test run must not leak into the measured CLI
   for (const name of o.unsetEnv ?? []) delete env[name];
-  const nats = o.natsUrl !== undefined ? ['--nats', o.natsUrl] : [];
-  const args = o.script !== undefined ? [o.script, ...nats] : [o.bin, 'run', o.topology, '--log-format', 'json', ...nats];
+  const args = [...o.argv, ...(o.natsUrl !== undefined ? ['--nats', o.natsUrl] : [])];
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { cwd: o.cwd, env, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -5,6 +5,17 @@ export type PartKind = 'pipeline' | 'source' | 'stream' | 'sink' | 'operator' | 
 export type PartState = 'starting' | 'running' | 'completed' | 'failed';
 
 /**
+ * What a part's state says against the topology, for its health (`sluice status`) and its
+ * readiness (`GET /readyz`): a failed part makes it failing, a starting one starting; a running
+ * or completed part says nothing.
+ */
+export function partStateProblem(name: string, state: PartState): { readonly health: 'failing' | 'starting'; readonly why: string } | undefined {
+  if (state === 'failed') return { health: 'failing', why: `${name} failed` };
+  if (state === 'starting') return { health: 'starting', why: `${name} is starting` };
+  return undefined;
+}
+
+/**
  * The one stats shape every part of a topology reports (the `parts` of the stats endpoint; see
  * docs/operations.md). A field that does not apply to a kind of part is `null`, never left out,
  * so tables and scripts read every part the same way.

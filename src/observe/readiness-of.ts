@@ -1,3 +1,4 @@
+import { partStateProblem } from './part-stats.js';
 import type { RuntimeStats } from './runtime-stats.js';
 
 /** What `GET /readyz` answers: ready, or the reasons it is not. */
@@ -19,9 +20,8 @@ export function readinessOf(stats: RuntimeStats | undefined, nowMs = Date.now())
   const connection = stats.connection(nowMs);
   if (!connection.connected) reasons.push(`the broker connection is down (for ${connection.lastGap?.durationMs ?? 0} ms)`);
   for (const part of stats.parts()) {
-    const { state } = part.read();
-    if (state === 'starting') reasons.push(`${part.name} is starting`);
-    else if (state === 'failed') reasons.push(`${part.name} failed`);
+    const problem = partStateProblem(part.name, part.read().state);
+    if (problem !== undefined) reasons.push(problem.why);
   }
   return { ready: reasons.length === 0, reasons };
 }

@@ -1,4 +1,4 @@
-import type { PartProvider, PartStats } from '../observe/part-stats.js';
+import { partStateProblem, type PartProvider, type PartStats } from '../observe/part-stats.js';
 import type { RuntimeStats, StatsSnapshot } from '../observe/runtime-stats.js';
 
 /** How a topology is doing, from its parts: `failing` beats `degraded` beats `starting` beats `ok`. */
@@ -121,8 +121,8 @@ export class TopologyStatsCollector {
       if (HEALTH_ORDER.indexOf(h) > HEALTH_ORDER.indexOf(health)) health = h;
     };
     for (const p of parts) {
-      if (p.state === 'failed') worse('failing', `${p.name} failed`);
-      else if (p.state === 'starting') worse('starting', `${p.name} is starting`);
+      const problem = partStateProblem(p.name, p.state);
+      if (problem !== undefined) worse(problem.health, problem.why);
     }
     if (snapshot.unsettledOutputs > 0)
       worse(
