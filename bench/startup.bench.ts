@@ -6,17 +6,20 @@
  * echo-topology.js), each against a fresh private nats-server per run; plus the time to the
  * `running` line when the CLI starts its own server (no `--nats`). Medians of `--runs`.
  * Baselines in the same run: Node alone (bench/startup/idle-node.js: boot, nothing loaded) and
- * the NATS client alone doing what echo-topology.js does (bench/startup/raw-echo.js); the report
- * gives echo-topology.js ÷ that echo, and what each adds to Node alone.
+ * the NATS client alone doing what echo-topology.js does (bench/startup/raw-echo.js), and that
+ * echo plus what the demo's own libraries do before its first message (zod, croner's time zone,
+ * an LMDB environment: bench/startup/raw-demo-floor.js); the report gives echo-topology.js ÷ the
+ * echo, the demo ÷ that floor, and what each adds to Node alone.
  * Targets: first message <= 300 ms, idle RSS <= 80 MiB.
  *
  * Run: npm run bench:startup (builds dist/ first), or
  *      node --conditions=sluice-source --import tsx bench/startup.bench.ts [--runs 7] [--json]
  *      [--root <package dir>] [--bin <entry, relative to root>] [--against <package dir>] [--no-extra-ca-certs]
  * `--root`/`--bin` measure another checkout (e.g. an older commit, `--bin bin/sluice.js`).
- * `--against <dir>` measures that checkout too, in paired rounds (its start, then this one's,
- * alternating which goes first), so both sides see the same machine load: the way to compare
- * before and after on a busy machine.
+ * `--against <dir>` measures that checkout too. Every case (baselines included) is started once
+ * per round, the order reversed every other round, so both sides of a comparison and each case
+ * and its baseline see the same machine load: the way to compare on a busy machine, where the
+ * same start varies by a third from minute to minute.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
@@ -55,6 +58,20 @@ export interface StartupCase {
   readonly idleRssMiB: number;
 }
 
+/** One case: what is started, once per round. */
+interface Start {
+  readonly name: string;
+  readonly root: string;
+  readonly argv: readonly string[];
+  readonly probe: StartProbe | undefined;
+  /** Whether it gets a nats-server (`--nats`); else the CLI starts its own. */
+  readonly server: boolean;
+  /** A fresh TMPDIR: a .ts topology is compiled again. */
+  readonly cold: boolean;
+  /** Which baseline this is, for the ratios. */
+  readonly key?: keyof Baselines;
+}
+
 /** One package measured: its CLI entry and the two topologies it runs. */
 interface Side {
   readonly root: string;
@@ -79,28 +96,24 @@ async function main(argv: string[]): Promise<void> {
       await copyFile(join(REPO, 'bench', 'startup', 'echo-topology.js'), echo);
       sides.push({ root, bin: join(root, o.bin), hybrid: join(root, 'topologies', 'hybrid-orders.ts'), echo });
     }
-    const cases: StartupCase[] = [];
     const unsetEnv = o.extraCaCerts ? [] : ['NODE_EXTRA_CA_CERTS'];
-    // The baselines, measured once (not per side): Node alone, and the NATS client alone doing what echo-topology.js does.
     const echoProbe = probeFor(sides[0]!.bin, sides[0]!.echo);
-    const baselines: Partial<Record<'node' | 'raw', StartupCase>> = {};
-    for (const [key, name, script, probe] of [
-      ['node', 'baseline: node alone (loads nothing)', 'idle-node.js', undefined],
-      ['raw', 'baseline: raw nats.js echo (no Sluice), --nats', 'raw-echo.js', echoProbe],
-    ] as const) {
-      const runs: StartRun[] = [];
-      for (let i = 0; i < o.runs; i++) {
-        const nats = await startNatsServer();
-        try {
-          const argv = [join(REPO, 'bench', 'startup', script)];
-          runs.push(await measureStart({ argv, cwd: sandbox, natsUrl: nats.url, probe, idleMs: o.idleMs, timeoutMs: 30_000, unsetEnv }));
-        } finally {
-          await nats.dispose();
-        }
-        if (!o.json) process.stderr.write(`${name}: run ${i + 1}/${o.runs} ${JSON.stringify(runs.at(-1))}\n`);
-      }
-      cases.push((baselines[key] = caseOf(name, 'baseline', runs, probe !== undefined)));
-    }
+    const baseline = (name: string, script: string, probe: StartProbe | undefined, key: keyof Baselines): Start => ({
+      name,
+      root: 'baseline',
+      argv: [join(REPO, 'bench', 'startup', script)],
+      probe,
+      server: true,
+      cold: false,
+      key,
+    });
+    const starts: Start[] = [
+      // Measured once (not per side): Node alone, the NATS client alone doing what echo-topology.js
+      // does, and that client with the demo's libraries doing their part of its start.
+      baseline('baseline: node alone (loads nothing)', 'idle-node.js', undefined, 'node'),
+      baseline('baseline: raw nats.js echo (no Sluice), --nats', 'raw-echo.js', echoProbe, 'raw'),
+      baseline("baseline: raw echo + the demo's zod, croner, lmdb (no Sluice), --nats", 'raw-demo-floor.js', echoProbe, 'floor'),
+    ];
     for (const [name, which, server, cold] of [
       // A .ts topology is compiled on its first start and the compiled module reused after (compile-topologies.ts): both.
       ['hybrid-orders.ts, --nats, first start (compiles)', 'hybrid', true, true],
@@ -108,39 +121,34 @@ async function main(argv: string[]): Promise<void> {
       ['echo-topology.js, --nats', 'echo', true, false],
       ['echo-topology.js, own nats-server', 'echo', false, false],
     ] as const) {
-      const probes = sides.map((side) => (server ? probeFor(side.bin, side[which]) : undefined));
-      const runs: StartRun[][] = sides.map(() => []);
-      for (let i = 0; i < o.runs; i++) {
-        // Paired rounds: one start of each side, the first side alternating, under the same load.
-        const order = sides.map((_, j) => j);
-        if (i % 2 === 1) order.reverse();
-        for (const j of order) {
-          const side = sides[j]!;
-          const cwd = await mkdtemp(join(sandbox, 'run-'));
-          const nats = server ? await startNatsServer() : undefined;
-          try {
-            const probe = probes[j];
-            const env = cold ? { TMPDIR: await mkdtemp(join(sandbox, 'tmp-')) } : undefined;
-            runs[j]!.push(
-              await measureStart({
-                argv: [side.bin, 'run', side[which], '--log-format', 'json'],
-                cwd,
-                natsUrl: nats?.url,
-                probe,
-                idleMs: o.idleMs,
-                timeoutMs: 30_000,
-                env,
-                unsetEnv,
-              }),
-            );
-          } finally {
-            await nats?.dispose();
-          }
-          if (!o.json) process.stderr.write(`${name} (${side.root}): run ${i + 1}/${o.runs} ${JSON.stringify(runs[j]!.at(-1))}\n`);
-        }
+      for (const side of sides) {
+        const argv = [side.bin, 'run', side[which], '--log-format', 'json'];
+        starts.push({ name, root: side.root, argv, probe: server ? probeFor(side.bin, side[which]) : undefined, server, cold });
       }
-      for (const [j, side] of sides.entries()) cases.push(caseOf(name, side.root, runs[j]!, server));
     }
+    // Rounds: every case started once per round, the order reversed every other round, so that
+    // each case and its baseline (and both sides of --against) see the same machine load; ratios
+    // are medians of per-round ratios.
+    const runs: StartRun[][] = starts.map(() => []);
+    for (let i = 0; i < o.runs; i++) {
+      const order = starts.map((_, j) => j);
+      if (i % 2 === 1) order.reverse();
+      for (const j of order) {
+        const start = starts[j]!;
+        const cwd = await mkdtemp(join(sandbox, 'run-'));
+        const nats = start.server ? await startNatsServer() : undefined;
+        try {
+          const env = start.cold ? { TMPDIR: await mkdtemp(join(sandbox, 'tmp-')) } : undefined;
+          const timeoutMs = 30_000;
+          runs[j]!.push(await measureStart({ argv: start.argv, cwd, natsUrl: nats?.url, probe: start.probe, idleMs: o.idleMs, timeoutMs, env, unsetEnv }));
+        } finally {
+          await nats?.dispose();
+        }
+        if (!o.json) process.stderr.write(`${start.name} (${start.root}): round ${i + 1}/${o.runs} ${JSON.stringify(runs[j]!.at(-1))}\n`);
+      }
+    }
+    const cases = starts.map((start, j) => caseOf(start.name, start.root, runs[j]!, start.probe !== undefined));
+    const baselines: Baselines = Object.fromEntries(starts.flatMap((start, j) => (start.key === undefined ? [] : [[start.key, cases[j]!]])));
     const extraCaCerts = o.extraCaCerts ? process.env.NODE_EXTRA_CA_CERTS : undefined;
     const result = { command: `node ${o.bin} run <topology>`, roots, node: process.versions.node, loadAvg: loadavg()[0], extraCaCerts, cases };
     process.stdout.write(o.json ? `${JSON.stringify(result, null, 2)}\n` : `${table(cases, o, roots.length > 1, baselines)}\n`);
@@ -175,7 +183,10 @@ function probeFor(bin: string, topology: string): StartProbe {
   return { subject: input.subject.replace(/>$/, 'probe').replaceAll('*', 'probe'), payload: samplePayload(input.payload), watch };
 }
 
-function table(cases: readonly StartupCase[], o: Options, paired: boolean, baselines: Partial<Record<'node' | 'raw', StartupCase>>): string {
+/** The baseline rows, by what they measure. */
+type Baselines = Partial<Record<'node' | 'raw' | 'floor', StartupCase>>;
+
+function table(cases: readonly StartupCase[], o: Options, paired: boolean, baselines: Baselines): string {
   const lines = [
     `node ${o.bin} run <topology> (${o.runs} runs each${paired ? ' in paired rounds' : ''}, medians; node ${process.versions.node}, load ${loadavg()[0]?.toFixed(1)})`,
     '',
@@ -195,16 +206,26 @@ function table(cases: readonly StartupCase[], o: Options, paired: boolean, basel
   return lines.join('\n');
 }
 
-/** echo-topology.js against the hand-written echo, and what each adds to Node alone. */
-function ratios(cases: readonly StartupCase[], { node, raw }: Partial<Record<'node' | 'raw', StartupCase>>): string[] {
-  if (node === undefined || raw?.firstMessageMs === undefined) return [];
-  return cases
-    .filter((c) => c.name === 'echo-topology.js, --nats' && c.firstMessageMs !== undefined)
-    .map(
-      (c) =>
-        `echo-topology.js (${c.root}) ÷ raw nats.js echo: first message ${(c.firstMessageMs! / raw.firstMessageMs!).toFixed(2)}, idle RSS ${(c.idleRssMiB / raw.idleRssMiB).toFixed(2)}; ` +
-        `above node alone: ${Math.round(c.firstMessageMs! - node.runningMs)} ms and ${(c.idleRssMiB - node.idleRssMiB).toFixed(1)} MiB (raw echo: ${Math.round(raw.firstMessageMs! - node.runningMs)} ms, ${(raw.idleRssMiB - node.idleRssMiB).toFixed(1)} MiB)`,
-    );
+/**
+ * echo-topology.js against the hand-written echo, the demo against the floor its libraries set
+ * (raw-demo-floor.js), and what each adds to Node alone.
+ */
+function ratios(cases: readonly StartupCase[], { node, raw, floor }: Baselines): string[] {
+  if (node === undefined) return [];
+  const perRound = (c: StartupCase, base: StartupCase, f: (r: StartRun) => number | undefined): number =>
+    median(c.runs.map((r, i) => (f(r) ?? NaN) / (f(base.runs[i]!) ?? NaN)));
+  const against = (c: StartupCase, base: StartupCase | undefined, what: string, baseName: string): string[] =>
+    base?.firstMessageMs === undefined || c.firstMessageMs === undefined
+      ? []
+      : [
+          `${what} (${c.root}) ÷ ${baseName}, median of per-round ratios: first message ${perRound(c, base, (r) => r.firstMessageMs).toFixed(2)}, ` +
+            `idle RSS ${perRound(c, base, (r) => r.idleRssMiB).toFixed(2)}; above node alone: ${Math.round(c.firstMessageMs - node.runningMs)} ms and ` +
+            `${(c.idleRssMiB - node.idleRssMiB).toFixed(1)} MiB (${baseName}: ${Math.round(base.firstMessageMs - node.runningMs)} ms, ${(base.idleRssMiB - node.idleRssMiB).toFixed(1)} MiB)`,
+        ];
+  return [
+    ...cases.filter((c) => c.name === 'echo-topology.js, --nats').flatMap((c) => against(c, raw, 'echo-topology.js', 'raw nats.js echo')),
+    ...cases.filter((c) => c.name === 'hybrid-orders.ts, --nats').flatMap((c) => against(c, floor, 'hybrid-orders.ts', 'the demo floor')),
+  ];
 }
 
 function median(xs: readonly number[]): number {
