@@ -99,6 +99,18 @@ export class RuntimeStats {
     while (this.#starting.size > 0) await Promise.allSettled([...this.#starting]);
   }
 
+  #stopping: string | undefined;
+
+  /** The run began to stop and drain, and why (`runTopology`'s stop reason): no longer ready for new work. */
+  markStopping(reason: string): void {
+    this.#stopping ??= reason;
+  }
+
+  /** Why the run is stopping, once it is; undefined while it runs. */
+  get stopping(): string | undefined {
+    return this.#stopping;
+  }
+
   /** The registered parts, in registration order (build order: sources, then what reads them). */
   parts(): readonly PartProvider[] {
     return this.#parts;

@@ -198,6 +198,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   const stop = (reason: StopReason, error?: Error, failedPart?: string): Promise<TopologyExit> => {
     stopPromise ??= (async () => {
       stopping = true;
+      stats.markStopping(reason);
       logger.info({ reason }, 'draining');
       const before = { at: performance.now(), unsettled: stats.unsettled, publishes: publishesFinished, ...partTotals(stats) };
       const cutOff: string[] = [];

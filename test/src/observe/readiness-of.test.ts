@@ -23,6 +23,14 @@ describe('readinessOf', () => {
     expect(readinessOf(stats)).toEqual({ ready: false, reasons: ['source a.in failed'] });
   });
 
+  it('is not ready once the run is stopping, whatever else holds', () => {
+    const stats = new RuntimeStats();
+    stats.markStopping('duration');
+    stats.markStopping('stopped');
+    expect(stats.stopping).toBe('duration');
+    expect(readinessOf(stats)).toEqual({ ready: false, reasons: ['the topology is stopping (duration) and draining'] });
+  });
+
   it('is not ready while the broker connection is down, and again ready once it is back', () => {
     const stats = new RuntimeStats();
     stats.recordDisconnect(1_000);

@@ -105,6 +105,30 @@ describe('startMetricsServer', () => {
     expect((await fetch(at('/nothing'))).status).toBe(404);
   });
 
+  it('GET /readyz turns 503 as soon as the topology begins to stop, while it drains', async () => {
+    const metrics = await startMetricsServer({ topologyName: 'draining', port: 0, logger: silent });
+    open.push(metrics);
+    let release!: () => void;
+    const drainHeld = new Promise<void>((resolve) => (release = resolve));
+    const running = await runTopology(
+      defineTopology('draining', (t) => {
+        t.onStop(() => drainHeld);
+        return t.source('draining.in').pipe(t.sink('draining.out'));
+      }),
+      { transport: new LocalTransport(), logger: silent, report: () => undefined },
+    );
+    metrics.attach(running.stats);
+    const readyz = metrics.url.replace(/\/metrics$/, '/readyz');
+    expect((await fetch(readyz)).status).toBe(200);
+    const stopped = running.stop();
+    const during = await fetch(readyz);
+    expect(during.status).toBe(503);
+    expect(await during.json()).toEqual({ ready: false, reasons: ['the topology is stopping (stopped) and draining'] });
+    release();
+    expect((await stopped).reason).toBe('stopped');
+    expect((await fetch(readyz)).status).toBe(503);
+  });
+
   it('close stops serving and frees the port', async () => {
     const metrics = await startMetricsServer({ topologyName: 'n', port: 0, logger: silent });
     expect((await fetch(metrics.url)).status).toBe(200);
