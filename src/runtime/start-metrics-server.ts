@@ -5,6 +5,8 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import { observeBatches } from '../observe/batch-observer.js';
 import { readinessOf } from '../observe/readiness-of.js';
 import { MAX_TRACKED_SUBJECTS, OTHER_SUBJECTS, type RuntimeStats, type StatsObserver } from '../observe/runtime-stats.js';
+import { registerPartMetrics } from './register-part-metrics.js';
+import { allDeadLetters } from './topology-stats.js';
 
 /** Options for {@link startMetricsServer}. */
 export interface MetricsServerOptions {
@@ -34,8 +36,9 @@ const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 100
 
 /**
  * Serves `GET /metrics` in the Prometheus text format: the runtime's counters (events received
- * and published per subject, dead letters, unsettled messages and outputs), read from
- * `RuntimeStats` at scrape time so they add nothing per event; a histogram of end-to-end latency
+ * and published per subject, dead letters, unsettled messages and outputs) and every part's
+ * (in, out, dead letters, unsettled, outbox, actors, lag, state: `registerPartMetrics`), read
+ * from `RuntimeStats` at scrape time so they add nothing per event; a histogram of end-to-end latency
  * per output subject (the output's event time to its publish — the stream's ack for a durable
  * sink); a histogram of batch sizes per batching operator; and Node's process metrics. The
  * subject label is bounded like the stats (past 1000 subjects, `(other)`).
@@ -72,11 +75,11 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
   fromSnapshot('sluice_events_published_total', 'Messages published by the topology (sinks, per subject).', 'published');
   new Counter({
     name: 'sluice_dead_letters_total',
-    help: 'Messages sent to the dead letters.',
+    help: "Messages sent to the dead letters: the runtime's and those actors, durable batches and windows wrote.",
     registers: [registry],
     collect() {
       this.reset();
-      if (stats !== undefined) this.inc(stats.deadLetters);
+      if (stats !== undefined) this.inc(allDeadLetters(stats));
     },
   });
   new Gauge({
@@ -96,6 +99,7 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
       if (stats !== undefined) this.inc(stats.snapshot().unsettledOutputs);
     },
   });
+  registerPartMetrics(registry, () => stats);
   const latency = new Histogram({
     name: 'sluice_end_to_end_latency_seconds',
     help: "From an output's event time to its publish (a durable sink: the stream's ack), per output subject.",

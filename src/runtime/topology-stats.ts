@@ -173,19 +173,28 @@ export class TopologyStatsCollector {
   #sample(): Sample {
     const { stats } = this.#o;
     const parts = new Map<string, { in: number; out: number }>();
-    let engineDead = 0;
     for (const p of stats.parts()) {
       const r = p.read();
       parts.set(p.name, { in: r.in, out: r.out });
-      if (p.kind === 'actor' || p.kind === 'durable-batch' || p.kind === 'durable-window') engineDead += r.deadLetters;
     }
-    return { at: this.#o.now(), in: stats.total('received'), out: stats.total('published'), deadLetters: stats.deadLetters + engineDead, parts };
+    return { at: this.#o.now(), in: stats.total('received'), out: stats.total('published'), deadLetters: allDeadLetters(stats), parts };
   }
+}
+
+/**
+ * Every dead letter of a run: the runtime's (sources, operators, sinks) and those its engines
+ * (actors, durable batches and windows) wrote exactly once themselves, which only their parts count.
+ */
+export function allDeadLetters(stats: RuntimeStats): number {
+  let engines = 0;
+  for (const p of stats.parts()) if (p.kind === 'actor' || p.kind === 'durable-batch' || p.kind === 'durable-window') engines += p.read().deadLetters;
+  return stats.deadLetters + engines;
 }
 
 const HEALTH_ORDER: readonly TopologyHealth[] = ['ok', 'starting', 'degraded', 'failing'];
 
-async function lagOf(p: PartProvider): Promise<number | null | undefined> {
+/** A part's lag, asked of the broker: undefined when the part has none, null when the broker did not answer within 2 s. */
+export async function lagOf(p: PartProvider): Promise<number | null | undefined> {
   if (p.lag === undefined) return undefined;
   let timer: NodeJS.Timeout | undefined;
   try {
