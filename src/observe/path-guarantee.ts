@@ -6,9 +6,11 @@ export type { Guarantee, PathGuarantee } from './wiring-node.js';
 /**
  * The guarantee of the path from `source` through `stages` to a sink. The rules (README
  * "Guarantees"):
- * - a core subject (or an ordered stream read) acknowledges nothing: at-most-once;
+ * - a core subject acknowledges nothing and nothing redelivers: at-most-once;
  * - a durable stream read settles a message only after its effects, and a polling source saves
  *   its position only after the effects of what it read: at-least-once;
+ * - an ordered stream read acknowledges nothing, but every start reads again from `startSeq`,
+ *   so a crash loses nothing and repeats what was done: at-least-once, whatever the sink;
  * - ... and exactly-once into a durable (JetStream) sink when every output id is derived from
  *   inputs the same way on every replay: no stage that weakens, groups only when recorded, and
  *   for a polling source only when a re-read from the same position yields the same items.
@@ -16,17 +18,15 @@ export type { Guarantee, PathGuarantee } from './wiring-node.js';
 export function pathGuarantee(source: WiringNode, stages: readonly StageInfo[], sink: { durable: boolean }): PathGuarantee {
   const from = source.kind === 'stream' ? `${source.stream ?? '?'} (${source.subject})` : source.subject;
   const polled = source.kind === 'poll';
-  if (!polled && (source.kind !== 'stream' || source.ordered === true)) {
-    const because =
-      source.kind === 'stream'
-        ? 'ordered read: nothing is acknowledged or redelivered'
-        : source.subject.startsWith('schedule:')
-          ? 'schedule without catch-up: runs missed while down (or cut by a crash) are not run again'
-          : 'core NATS subject: nothing to redeliver';
+  if (!polled && source.kind !== 'stream') {
+    const because = source.subject.startsWith('schedule:')
+      ? 'schedule without catch-up: runs missed while down (or cut by a crash) are not run again'
+      : 'core NATS subject: nothing to redeliver';
     return { from, guarantee: 'at-most-once', because };
   }
   const weak = stages.find((s) => s.effect === 'weakens');
   if (weak !== undefined) return { from, guarantee: 'at-most-once', because: `${weak.name} acknowledges before its downstream effects` };
+  if (source.kind === 'stream' && source.ordered === true) return { from, guarantee: 'at-least-once', because: ORDERED_READ };
   if (!sink.durable)
     return {
       from,
@@ -45,3 +45,6 @@ export function pathGuarantee(source: WiringNode, stages: readonly StageInfo[], 
       : 'output ids derive from input positions; re-publishes fall in the duplicate window',
   };
 }
+
+/** Why an ordered stream read is at-least-once (its path, and its input in the contract). */
+export const ORDERED_READ = 'ordered read: nothing is acknowledged, and every start reads again from startSeq, so what was done before a crash is done again';

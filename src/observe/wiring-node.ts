@@ -36,7 +36,7 @@ export interface WiringNode {
   readonly queue?: string | undefined;
   /** JetStream publish with ack (kind 'sink'). */
   readonly durable?: boolean | undefined;
-  /** Ordered read, nothing acknowledged (kind 'stream'). */
+  /** Ordered read from `startSeq`, nothing acknowledged, read again on every start (kind 'stream'). */
   readonly ordered?: boolean | undefined;
   /**
    * Kind 'stream' (durable read): messages delivered but not yet settled, at most. An operator

@@ -50,8 +50,8 @@ export const STREAM_SOURCE_DEFAULTS = {
  * A restart after a crash resumes in stream order from the ack floor (`reReadUnackedWithinMs`):
  * the unsettled messages come before newer ones, so per-key order holds across crashes.
  *
- * With `ordered: true`, the old reader: an ordered consumer from `startSeq`, nothing acknowledged
- * (at-most-once; for replays and inspection).
+ * With `ordered: true`, the old reader: an ordered consumer from `startSeq`, nothing acknowledged;
+ * every start reads again from `startSeq` (at-least-once; for replays and inspection).
  */
 export function streamSource<T>(
   deps: StreamSourceDeps,

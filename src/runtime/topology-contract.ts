@@ -5,7 +5,7 @@ import { subjectsOverlap } from '../transport/subject.js';
 import { deadLetterStreamConfig, deadLetterStreamName, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
 import type { Topology } from './define-topology.js';
 import { describeTopology, pathsOf, type TopologyPath } from './describe-topology.js';
-import type { Guarantee } from '../observe/path-guarantee.js';
+import { ORDERED_READ, type Guarantee } from '../observe/path-guarantee.js';
 import { CONTRACT_HEADERS as H, sinkMsgIdHeader } from './contract-headers.js';
 import type { ContractSubject } from './contract-subject.js';
 import { deadLetterContractSubject, replayMarkerContractSubject } from './dead-letter-contract-subjects.js';
@@ -90,11 +90,8 @@ export function contractOf(name: string, nodes: readonly WiringNode[], options: 
           payload: n.payload,
           contentType: msgpackCodec.contentType,
           headers: [H.contentTypeIn, H.msgIdIn, H.eventTimeIn, H.keyIn, H.replayOf, H.replayAttempt, H.otherIn],
-          guarantee: n.ordered === true ? 'at-most-once' : 'at-least-once',
-          because:
-            n.ordered === true
-              ? 'ordered read: nothing acknowledged'
-              : 'acknowledged only after every effect it caused is complete; see the paths for end-to-end guarantees',
+          guarantee: 'at-least-once',
+          because: n.ordered === true ? ORDERED_READ : 'acknowledged only after every effect it caused is complete; see the paths for end-to-end guarantees',
         });
       }
     } else if (n.kind === 'sink') {

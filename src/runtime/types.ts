@@ -56,8 +56,9 @@ export interface StreamSourceOptions {
    */
   durableName?: string | undefined;
   /**
-   * Read with an ordered consumer from `startSeq` and acknowledge nothing: at-most-once, for
-   * replays and inspection. Default false.
+   * Read with an ordered consumer from `startSeq` and acknowledge nothing, for replays and
+   * inspection: every start (a restart after a crash too) reads again from `startSeq`, so nothing
+   * is lost and what was done is done again (at-least-once). Default false.
    */
   ordered?: boolean | undefined;
   /** First stream sequence to read (when the consumer is first created). Default 1. */

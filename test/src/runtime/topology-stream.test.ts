@@ -151,7 +151,7 @@ describe('t.stream: at-least-once by default', () => {
     expect(warnings.filter((w) => w.includes('after its input was acknowledged'))).toHaveLength(1);
   });
 
-  it('ordered: true reads from startSeq and acknowledges nothing (the old at-most-once read)', async () => {
+  it('ordered: true reads from startSeq and acknowledges nothing (the old read, before settlements)', async () => {
     const transport = new LocalTransport();
     await seed(transport, 4);
     const got: number[] = [];
