@@ -151,6 +151,17 @@ export const ROWS: readonly CrashRow[] = [
       return d.n === n && d.key === `k${n % 7}` && d.period === `p${periodOf(n)}`;
     },
   },
+  {
+    // Nothing acknowledged: every restart reads again from startSeq, so 0 lost and (nearly) everything duplicated.
+    title: 'q. ordered stream read (ordered: true) → map → durable sink',
+    fixture: 'ordered-durable.ts',
+    guarantee: 'at-least-once',
+    inputs: 2000,
+    kills: 3,
+    // No durable consumer to watch: done when every input's output is there.
+    complete: 'outputs',
+    payloadOk: (data, n) => (data as { double?: unknown }).double === 2 * n,
+  },
 ];
 
 /**
