@@ -30,6 +30,19 @@ export const ROUTE_ROW: CrashRow = {
   payloadOk: (data, n) => (data as { double?: unknown }).double === 2 * n,
 };
 
+/** l. Route, an actor and a durable batch in one topology: exactly-once for each path. */
+export const MIXED_ROW: CrashRow = {
+  title: 'l. stream → route + actor + durable batch in one topology',
+  fixture: 'mixed-route-actor-batch.ts',
+  guarantee: 'exactly-once',
+  msgIds: 'group',
+  inputs: 1500,
+  kills: 3,
+  // The actor and the batch finish from their own streams: done when every output is there.
+  complete: 'outputs',
+  expect: (n) => [n % 3 === 1 ? 'actor' : n % 3 === 2 ? 'batch' : n % 2 === 0 ? 'even' : 'odd'],
+};
+
 /** The rows that SIGKILL only the processor and need nothing beyond the guarantee's counts. */
 export const ROWS: readonly CrashRow[] = [
   ROUTE_ROW,
@@ -106,6 +119,19 @@ export const ROWS: readonly CrashRow[] = [
     payloadOk: (data, n) => (data as { square?: unknown }).square === n * n,
   },
   {
+    // The same cursor reads the same rows, so output ids derive from it and a re-read is dropped as a duplicate.
+    title: 'j2. poll (deterministic) → settleMap → durable sink',
+    fixture: 'poll-settle-map.ts',
+    guarantee: 'exactly-once',
+    msgIds: 'group',
+    source: 'none',
+    progress: 'published',
+    inputs: 2000,
+    kills: 3,
+    params: { deterministic: true },
+    payloadOk: (data, n) => (data as { square?: unknown }).square === n * n,
+  },
+  {
     title: 'k. stream → microBatchProcess writing files (rename into place)',
     fixture: 'micro-batch-files.ts',
     guarantee: 'at-least-once',
@@ -113,17 +139,7 @@ export const ROWS: readonly CrashRow[] = [
     inputs: 2000,
     kills: 3,
   },
-  {
-    title: 'l. stream → route + actor + durable batch in one topology',
-    fixture: 'mixed-route-actor-batch.ts',
-    guarantee: 'exactly-once',
-    msgIds: 'group',
-    inputs: 1500,
-    kills: 3,
-    // The actor and the batch finish from their own streams: done when every output is there.
-    complete: 'outputs',
-    expect: (n) => [n % 3 === 1 ? 'actor' : n % 3 === 2 ? 'batch' : n % 2 === 0 ? 'even' : 'odd'],
-  },
+  MIXED_ROW,
   {
     // Every input in exactly one published file; every file whole and matching its manifest; no temporary file left.
     title: 'm. stream → microBatch (recorded groups) → fileSink (staged NDJSON files + manifests)',
@@ -150,6 +166,23 @@ export const ROWS: readonly CrashRow[] = [
       const d = data as { n?: unknown; key?: unknown; period?: unknown };
       return d.n === n && d.key === `k${n % 7}` && d.period === `p${periodOf(n)}`;
     },
+  },
+  {
+    // In-memory windows: a crash drops the open ones; their inputs are unacknowledged and come again.
+    title: 'r. stream → window (tumbling per key, in memory) → durable sink',
+    fixture: 'window-durable.ts',
+    guarantee: 'at-least-once',
+    inputs: 2000,
+    kills: 3,
+    payloadOk: (data, n) => (data as { n?: unknown }).n === n,
+  },
+  {
+    title: 's. stream → microBatchProcess (recorded groups) → durable sink',
+    fixture: 'micro-batch-process-durable.ts',
+    guarantee: 'exactly-once',
+    msgIds: 'group',
+    inputs: 2000,
+    kills: 3,
   },
   {
     // Nothing acknowledged: every restart reads again from startSeq, so 0 lost and (nearly) everything duplicated.
@@ -205,5 +238,12 @@ export const CORE_SOURCE_ROW: CrashRow = {
   kills: 2,
 };
 
-/** e. Row a with nats-server SIGKILLed (twice) and restarted instead of the processor. */
-export const BROKER_CRASH_ROW: CrashRow = { ...ROUTE_ROW, title: 'e. row a, nats-server SIGKILLed mid-stream', kills: 0, serverKills: 2 };
+/**
+ * The broker's crash: nats-server SIGKILLed (twice) and restarted instead of the processor, which
+ * reconnects and finishes. e: row a (streams and a durable sink); e2: row l (the hand-over to an
+ * actor and a durable batch, their engines' streams, outboxes and state-query responders).
+ */
+export const BROKER_CRASH_ROWS: readonly CrashRow[] = [
+  { ...ROUTE_ROW, title: 'e. row a, nats-server SIGKILLed mid-stream', kills: 0, serverKills: 2 },
+  { ...MIXED_ROW, title: 'e2. row l (route + actor + durable batch), nats-server SIGKILLed mid-stream', kills: 0, serverKills: 2 },
+];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startTestNatsServer, useNatsServer } from '../helpers/nats-server.js';
-import { BROKER_CRASH_ROW, CORE_SOURCE_ROW, ROWS } from './guarantee-rows.js';
+import { BROKER_CRASH_ROWS, CORE_SOURCE_ROW, ROWS } from './guarantee-rows.js';
 import { guaranteeViolations, runCrashRow } from './topology-crash.js';
 
 /*
@@ -36,13 +36,19 @@ describe('guarantee table under real crashes (SIGKILL of the processor)', () => 
   }, 90_000);
 });
 
-describe('guarantee table under a broker crash', () => {
-  it('e. row a with nats-server SIGKILLed and restarted mid-stream (file store): the processor reconnects and finishes', async () => {
-    const own = await startTestNatsServer();
-    try {
-      expect(guaranteeViolations(await runCrashRow(own, BROKER_CRASH_ROW))).toEqual([]);
-    } finally {
-      await own.dispose();
-    }
-  }, 90_000);
+describe('guarantee table under a broker crash (file store): the processor reconnects and finishes', () => {
+  for (const row of BROKER_CRASH_ROWS) {
+    it(
+      row.title,
+      async () => {
+        const own = await startTestNatsServer();
+        try {
+          expect(guaranteeViolations(await runCrashRow(own, row))).toEqual([]);
+        } finally {
+          await own.dispose();
+        }
+      },
+      90_000,
+    );
+  }
 });

@@ -12,9 +12,10 @@ interface Order {
 /**
  * poll → settleMap (async, random delays) → durable sink on `<out>.out`. The polled "table" is
  * rows 1..inputs (`{ id: <name>-<n>, n }`), 100 a page; the cursor (last row) is kept in a file,
- * written by rename, and saved only once the polled rows' effects are complete.
+ * written by rename, and saved only once the polled rows' effects are complete. With
+ * `deterministic`, a re-read from a cursor yields the same rows, so outputs get ids from it.
  */
-export default function pollSettleMap(io: { name: string; out: string; dir: string; inputs: number }) {
+export default function pollSettleMap(io: { name: string; out: string; dir: string; inputs: number; deterministic?: boolean }) {
   const cursorFile = join(io.dir, 'cursor.json');
   const load = (): number | undefined => (existsSync(cursorFile) ? (JSON.parse(readFileSync(cursorFile, 'utf8')) as number) : undefined);
   const save = (cursor: number): void => {
@@ -31,6 +32,8 @@ export default function pollSettleMap(io: { name: string; out: string; dir: stri
     poll((cursor: number) => of(page(cursor)), {
       name: 'rows',
       everyMs: 50,
+      // The same cursor always reads the same rows: output ids can derive from it (exactly-once).
+      deterministic: io.deterministic === true,
       scheduler: t.scheduler,
       cursor: { initial: 0, load: () => of(load()), save: (c) => of(save(c)) },
     }).pipe(
