@@ -132,6 +132,17 @@ export const ROWS: readonly CrashRow[] = [
     payloadOk: (data, n) => (data as { square?: unknown }).square === n * n,
   },
   {
+    // A named fileDrop keys each file by name, size and mtime: read again after a crash, its outputs get the same ids.
+    title: "t. fileDrop (named) → settleMap (a file's orders) → durable sink",
+    fixture: 'file-drop-durable.ts',
+    guarantee: 'exactly-once',
+    msgIds: 'group',
+    source: 'none',
+    progress: 'published',
+    inputs: 2000,
+    kills: 3,
+  },
+  {
     title: 'k. stream → microBatchProcess writing files (rename into place)',
     fixture: 'micro-batch-files.ts',
     guarantee: 'at-least-once',
