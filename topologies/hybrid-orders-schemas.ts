@@ -58,6 +58,12 @@ export const PreferenceChangeSchema = z.object({
 /** In on `ops.end-of-day` (stream OPS): closes the day's preference batch before 02:00; its payload is not read. */
 export const EndOfDaySchema = z.unknown().describe('any payload: the message itself is the trigger');
 
+/** Out on `ops.end-of-day` (stream OPS): the end of day the 02:00 schedule says, read back like operations' own. */
+export const ScheduledEndOfDaySchema = z.object({
+  by: z.literal('schedule'),
+  scheduledAt: z.number().int().nonnegative().describe('the fire time the schedule named, epoch ms'),
+});
+
 /** In on `ops.files.received` (stream OPS): a file has arrived in the inbox directory and can be imported. */
 export const FileReceivedSchema = z.object({
   kind: z.literal('carrier-deliveries').describe('what the file holds: NDJSON lines `{ orderId, status, at }`'),
@@ -94,3 +100,4 @@ export type PreferenceChange = z.infer<typeof PreferenceChangeSchema>;
 export type FileReceived = z.infer<typeof FileReceivedSchema>;
 export type PreferenceSyncChunk = z.infer<typeof PreferenceSyncChunkSchema>;
 export type OrderBatchSummary = z.infer<typeof OrderBatchSummarySchema>;
+export type ScheduledEndOfDay = z.infer<typeof ScheduledEndOfDaySchema>;

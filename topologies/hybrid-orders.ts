@@ -12,6 +12,7 @@ import {
   OrderUpdateSchema,
   PreferenceChangeSchema,
   PreferenceSyncChunkSchema,
+  ScheduledEndOfDaySchema,
   type FileReceived,
   type Order,
   type OrderBatchSummary,
@@ -21,6 +22,7 @@ import {
   type OrderUpdate,
   type PreferenceChange,
   type PreferenceSyncChunk,
+  type ScheduledEndOfDay,
 } from './hybrid-orders-schemas.js';
 
 /**
@@ -196,8 +198,8 @@ export function createHybridOrders(config: HybridOrdersConfig = {}): Topology {
     //    same on every replay).
     const opsSubjects = [SUBJECTS.endOfDay, SUBJECTS.fileReceived];
     const nightly = t.schedule('nightly-preferences', NIGHTLY.cron, { tz: NIGHTLY.tz, catchUp: 'once' }).pipe(
-      map((run) => ({ by: 'schedule', scheduledAt: run.data.scheduledAt })),
-      t.sink(SUBJECTS.endOfDay, { durable: true, stream: STREAMS.ops, name: 'nightly-close' }),
+      map((run): ScheduledEndOfDay => ({ by: 'schedule', scheduledAt: run.data.scheduledAt })),
+      t.sink(SUBJECTS.endOfDay, { durable: true, stream: STREAMS.ops, name: 'nightly-close', schema: ScheduledEndOfDaySchema }),
     );
     const preferenceSync = t.durableBatch(
       {
