@@ -36,7 +36,13 @@ export function pathGuarantee(source: WiringNode, stages: readonly StageInfo[], 
   const group = stages.find((s) => s.effect === 'groups' && s.recorded !== true);
   if (group !== undefined) return { from, guarantee: 'at-least-once', because: `${group.name} groups are not recorded, so a replay may regroup under new ids` };
   if (polled && source.replayStable !== true)
-    return { from, guarantee: 'at-least-once', because: 'a re-read from the same position may return other items, so outputs get no deterministic ids' };
+    return {
+      from,
+      guarantee: 'at-least-once',
+      because: source.subject.startsWith('schedule:')
+        ? "catch-up 'once': the runs missed while down are run as one, and a run cut by a crash again, so outputs get no deterministic ids"
+        : 'a re-read from the same position may return other items, so outputs get no deterministic ids',
+    };
   return {
     from,
     guarantee: 'exactly-once',

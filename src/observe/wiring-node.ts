@@ -36,6 +36,8 @@ export interface WiringNode {
   readonly queue?: string | undefined;
   /** JetStream publish with ack (kind 'sink'). */
   readonly durable?: boolean | undefined;
+  /** Kind 'stream': the one subject this read consumes (its consumer's filter; `subject` is then this, `subjects` the stream's). */
+  readonly filterSubject?: string | undefined;
   /** Ordered read from `startSeq`, nothing acknowledged, read again on every start (kind 'stream'). */
   readonly ordered?: boolean | undefined;
   /**

@@ -216,11 +216,13 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
       {
         kind: 'stream',
         stream: streamName,
-        subject: list.join(', '),
+        // What this read consumes: the filter's subject when it has one, else all of the stream's.
+        subject: options.filterSubject ?? list.join(', '),
         durableName: ordered ? undefined : durableName,
         ordered,
         maxUnsettled,
-        ...(list.length > 1 ? { subjects: list } : {}),
+        ...(list.length > 1 || options.filterSubject !== undefined ? { subjects: list } : {}),
+        ...(options.filterSubject !== undefined ? { filterSubject: options.filterSubject } : {}),
       },
       options,
     );

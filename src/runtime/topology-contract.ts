@@ -77,9 +77,11 @@ export function contractOf(name: string, nodes: readonly WiringNode[], options: 
     } else if (n.kind === 'stream') {
       const list = n.subjects ?? splitSubjects(n.subject);
       addStream(n.stream, list);
+      // A filtered read consumes its filter's subject only: another read of the stream lists the rest.
+      const read = n.filterSubject !== undefined ? [n.filterSubject] : list;
       // A part's outputs read back by the topology are listed once, as that part's outputs.
-      if (list.every((s) => emitted.includes(s))) continue;
-      for (const subject of list) {
+      if (read.every((s) => emitted.includes(s))) continue;
+      for (const subject of read) {
         subjects.push({
           subject,
           direction: 'in',
@@ -247,12 +249,12 @@ function scheduleSubjectOf(n: WiringNode): ContractSubject {
     transport: 'none',
     contentType: msgpackCodec.contentType,
     headers: [],
-    guarantee: catchUp === 'all' ? 'at-least-once' : 'at-most-once',
+    guarantee: catchUp === 'skip' ? 'at-most-once' : 'at-least-once',
     because:
       catchUp === 'all'
         ? 'its state (LMDB) moves past a run only once the run is done: every fire time is run, again after a crash; exactly once into a durable sink (same id)'
         : catchUp === 'once'
-          ? 'after a restart only the latest missed run is run; earlier ones are skipped'
+          ? 'its state (LMDB) moves past a run only once the run is done: after a restart the runs missed are run once, as the latest of them, and a run cut by a crash is run again'
           : 'runs missed while down are skipped',
     description: `calendar source, ${when}; id \`schedule:<name>:<scheduledAt>\`, data \`{ name, scheduledAt, firedAt, catchUp, runs }\`; in-process only (not on the wire)`,
   };

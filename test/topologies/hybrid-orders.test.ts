@@ -82,7 +82,8 @@ describe('hybrid-orders: each part of the mix over a real nats-server', () => {
     expect(text).toContain('CRM_PREFERENCES (crm.preferences.changed) -> sluice.batch.hybrid-orders.nightly-preferences.in');
     expect(text).toContain('durable-batch nightly-preferences -> crm.preferences.nightly  exactly-once');
     expect(text).toMatch(/schedule:nightly-preferences -> ops\.end-of-day {2}\S+/);
-    expect(text).toMatch(/OPS \(ops\.end-of-day, ops\.files\.received\) -> shop\.order-updates\.\* {2}exactly-once/);
+    expect(text).toMatch(/OPS \(ops\.files\.received\) -> shop\.order-updates\.\* {2}exactly-once/);
+    expect(text).toMatch(/OPS \(ops\.end-of-day\) -> sluice\.batch\.hybrid-orders\.nightly-preferences\.in.* {2}exactly-once/);
   });
 
   it('1 real-time: one status event per change, in order per order; updates that do not follow are rejected', { timeout: 60_000 }, async () => {

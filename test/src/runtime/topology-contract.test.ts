@@ -208,6 +208,33 @@ describe('describeContract: responders, schedules, file sinks, hand-made publish
   });
 });
 
+describe('describeContract: filtered reads and catch-up once', () => {
+  const Close = z.object({ by: z.string() });
+  const File = z.object({ path: z.string() });
+  const topology = defineTopology('filtered', (t) => {
+    const closes = t.stream('OPS', ['ops.close', 'ops.file'], { filterSubject: 'ops.close', schema: Close });
+    const files = t.stream('OPS', ['ops.close', 'ops.file'], { filterSubject: 'ops.file', schema: File });
+    const nightly = t.schedule('nightly', '0 2 * * *', { catchUp: 'once' }).pipe(t.sink('ops.close', { durable: true }));
+    return [closes.pipe(t.sink('filtered.closed')), files.pipe(t.sink('filtered.files')), nightly];
+  });
+  const c = describeContract(topology);
+
+  it('a filtered read is an input of its filter subject only, with its own schema; the stream keeps all its subjects', () => {
+    const inputs = c.subjects.filter((s) => s.direction === 'in');
+    expect(inputs.map((s) => s.subject)).toEqual(['ops.close', 'ops.file']);
+    expect(find(c.subjects, 'ops.close', 'in')!.payload).toMatchObject({ required: ['by'] });
+    expect(find(c.subjects, 'ops.file', 'in')!.payload).toMatchObject({ required: ['path'] });
+    expect(c.paths).toContainEqual(expect.objectContaining({ from: 'OPS (ops.file)', to: 'filtered.files' }));
+    expect(c.streams.find((st) => st.name === 'OPS')?.subjects).toEqual(['ops.close', 'ops.file']);
+  });
+
+  it("a schedule with catch-up 'once' is at-least-once in the contract and on its path, for the schedule's reason", () => {
+    expect(find(c.subjects, 'schedule.nightly')).toMatchObject({ guarantee: 'at-least-once' });
+    const path = c.paths.find((p) => p.from === 'schedule:nightly');
+    expect(path).toMatchObject({ guarantee: 'at-least-once', because: expect.stringContaining("catch-up 'once'") });
+  });
+});
+
 describe('contractToAsyncApi', () => {
   it('one channel, operation and message per external subject; internal ones left out', () => {
     const doc = contractToAsyncApi(describeContract(stockActorTopology)) as unknown as {
