@@ -71,7 +71,7 @@ export interface Handled<T, R> {
  *   retry: { maxAttempts: 4, initialDelayMs: 50 },
  *   sink: (dead) => ctx.deadLetter(dead.envelope, dead.error),
  * });
- * orders$.pipe(keyed({ name: 'stock', key: (e) => e.data.sku, handle: reserve, maxInFlight: 64, mailboxSize: 100 }));
+ * orders$.pipe(keyed({ name: 'stock', key: (e) => e.data.sku, handle: reserve, maxInFlight: 64, mailboxSize: 1_000 }));
  * ```
  * @throws InvalidConfigError at creation for a bad name, handler, sink or retry policy.
  */

@@ -3,6 +3,7 @@ import type { Envelope } from '../src/envelope/envelope.js';
 import { BufferOverflowError, InvalidConfigError } from '../src/errors.js';
 import { deadLettered, type DeadLettered } from '../src/dead-letter/dead-letter-record.js';
 import { markStage } from '../src/observe/lineage.js';
+import { settlingUpstream } from './internal/settling-upstream.js';
 import { subscribeLinked } from './internal/subscribe-linked.js';
 import { optionalInt, requireInt, requireName } from './internal/validate-config.js';
 import { Fifo } from './internal/fifo.js';
@@ -93,7 +94,8 @@ interface KeyState<T> {
  *   }),
  * );
  * ```
- * @throws InvalidConfigError at creation for a bad field.
+ * @throws InvalidConfigError at creation for a bad field; when applied to a durable stream read
+ * whose `maxUnsettled` is above `mailboxSize` or `maxKeys`, without `pauseControl`.
  */
 export function keyed<T, R>(config: KeyedConfig<T, R>): OperatorFunction<Envelope<T>, R | DeadLettered<T>> {
   const c = 'keyed';
@@ -114,8 +116,9 @@ export function keyed<T, R>(config: KeyedConfig<T, R>): OperatorFunction<Envelop
   const operator = `${c}:${name}`;
   const supervision = requireSupervision(c, config.supervision);
 
-  return (source) =>
-    markStage(
+  return (source) => {
+    requireRoomForCredit(name, mailboxSize, maxKeys, pauseControl, source);
+    return markStage(
       new Observable<R | DeadLettered<T>>((subscriber) => {
         const holds = new HeldInputs(`keyed '${name}'`, { mode: supervision, part: `keyed:${name}` });
         const states = new Map<string, KeyState<T>>();
@@ -253,4 +256,28 @@ export function keyed<T, R>(config: KeyedConfig<T, R>): OperatorFunction<Envelop
       source,
       { name: operator, effect: 'passes' },
     );
+  };
+}
+
+/**
+ * Credit is what keeps a keyed stage from overflowing: fed by a durable stream read, it holds at
+ * most that read's `maxUnsettled` envelopes, all of which may be for one hot key. A mailbox (or a
+ * key count) smaller than that fails the pipeline with `BufferOverflowError` under load, and the
+ * redelivery that follows overflows again; say so while the topology is built, unless the source
+ * can be paused instead.
+ */
+function requireRoomForCredit(name: string, mailboxSize: number, maxKeys: number, pauseControl: PauseControl | undefined, source: Observable<unknown>): void {
+  const tightest = settlingUpstream(source).tightest;
+  if (tightest === undefined || pauseControl !== undefined) return;
+  for (const [field, value] of [
+    ['mailboxSize', mailboxSize],
+    ['maxKeys', maxKeys],
+  ] as const) {
+    if (value < tightest.maxUnsettled)
+      throw new InvalidConfigError(
+        `keyed '${name}'`,
+        field,
+        `is ${value}, below the maxUnsettled (${tightest.maxUnsettled}) of stream '${tightest.name}' that feeds it: that many envelopes can arrive for one key (or as many keys) and overflow it. Raise ${field} to at least ${tightest.maxUnsettled}, lower the stream's maxUnsettled, or give pauseControl`,
+      );
+  }
 }

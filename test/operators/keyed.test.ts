@@ -349,8 +349,17 @@ describe('keyed', () => {
     });
 
     it('lets describe follow a path through it', () => {
-      const topology = defineTopology('stock', (t) => t.stream<Msg>('IN', 'in.>').pipe(keyed(base), t.sink('out', { durable: true })));
+      const topology = defineTopology('stock', (t) => t.stream<Msg>('IN', 'in.>', { maxUnsettled: 8 }).pipe(keyed(base), t.sink('out', { durable: true })));
       expect(describeTopology(topology).paths.map((p) => p.guarantee)).toEqual(['exactly-once']);
+    });
+
+    it("refuses, while the topology is built, a mailbox or key bound below the stream's credit, unless the source can be paused", () => {
+      const build = (config: Partial<typeof base>, maxUnsettled?: number) =>
+        describeTopology(defineTopology('stock', (t) => t.stream<Msg>('IN', 'in.>', { maxUnsettled }).pipe(keyed({ ...base, ...config }), t.sink('out'))));
+      expect(() => build({})).toThrow(/keyed 'stock': 'mailboxSize' is 8, below the maxUnsettled \(1000\) of stream 'IN'/);
+      expect(() => build({ mailboxSize: 1_000, maxKeys: 10 })).toThrow(/'maxKeys' is 10, below the maxUnsettled \(1000\)/);
+      expect(() => build({}, 8)).not.toThrow();
+      expect(() => build({ pauseControl: { pause: () => undefined, resume: () => undefined } })).not.toThrow();
     });
   });
 });
