@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { defer, from, Observable, type SchedulerLike } from 'rxjs';
 import { ensureError, InvalidConfigError } from '../src/errors.js';
 import { markSource } from '../src/observe/lineage.js';
-import { operatorCounters, unregistered } from '../src/observe/operator-stats.js';
+import { operatorCounters, receivedCounter, unregistered } from '../src/observe/operator-stats.js';
 import { withSettlement } from '../src/settle/settle-scope.js';
 import { Settlement } from '../src/settle/settlement.js';
 import { globToRegExp } from './internal/glob-to-reg-exp.js';
@@ -126,6 +126,8 @@ export function fileDrop(dir: string, config: FileDropConfig = {}): Observable<D
   // in = out: files emitted (again after a failed attempt); deadLetters: files moved to failed/; unsettled: files being handled.
   const counters = operatorCounters(`fileDrop ${config.name ?? dir}`, 'source');
   counters.unsettled = 0;
+  const subject = `fileDrop:${config.name ?? dir}`;
+  const received = receivedCounter(subject);
 
   const files = defer(() => {
     const inFlight = new Set<string>();
@@ -256,6 +258,7 @@ export function fileDrop(dir: string, config: FileDropConfig = {}): Observable<D
         next: (f) => {
           counters.in++;
           counters.out++;
+          received();
           emit(f.name, f.size, f.mtimeMs, (file) => subscriber.next(file));
         },
         error: (err: unknown) => subscriber.error(err),
@@ -263,7 +266,7 @@ export function fileDrop(dir: string, config: FileDropConfig = {}): Observable<D
       }),
     );
   });
-  return markSource(files, { kind: 'poll', subject: `fileDrop:${config.name ?? dir}`, name: config.name, replayStable: config.name !== undefined });
+  return markSource(files, { kind: 'poll', subject, name: config.name, replayStable: config.name !== undefined });
 }
 
 function toPattern(pattern: string | RegExp | undefined): RegExp {

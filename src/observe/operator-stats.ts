@@ -16,12 +16,6 @@ export function whileBuilding<T>(stats: RuntimeStats, build: () => T): T {
   }
 }
 
-/**
- * Counters for an operator (`microBatch orders`, `window sales`...) or a source built the same
- * way (`poll erp`, `fileDrop inbox`). Called while a topology is being built, they are that
- * topology's part and the stats endpoint reports them; elsewhere (a test, a plain RxJS chain)
- * they count for nobody, at the same cost.
- */
 /** Runs `create` with nothing registering: a part built from another (fileDrop's poll) counts once, as the outer one. */
 export function unregistered<T>(create: () => T): T {
   const outer = building;
@@ -33,8 +27,25 @@ export function unregistered<T>(create: () => T): T {
   }
 }
 
+/**
+ * Counters for an operator (`microBatch orders`, `window sales`...) or a source built the same
+ * way (`poll erp`, `fileDrop inbox`). Called while a topology is being built, they are that
+ * topology's part and the stats endpoint reports them; elsewhere (a test, a plain RxJS chain)
+ * they count for nobody, at the same cost.
+ */
 export function operatorCounters(name: string, kind: PartKind = 'operator'): PartCounters {
   const counters = new PartCounters(kind, name);
   if (building !== undefined) building.registerPart(counters);
   return counters;
+}
+
+/**
+ * Counts what a source built the same way (`poll`, `fileDrop`) receives in the stats' `received`,
+ * under `subject` (its `poll:<name>`): the runtime measures a pipeline's progress by it, to tell
+ * one that fails on every input from one that fails now and then
+ * (`restart.maxConsecutiveFailures`). Elsewhere it counts for nobody.
+ */
+export function receivedCounter(subject: string): () => void {
+  const stats = building;
+  return stats === undefined ? () => undefined : () => stats.recordReceived(subject);
 }

@@ -21,6 +21,7 @@ import { actorStateReader } from './actor-state-reader.js';
 import { pathGuarantee } from '../observe/path-guarantee.js';
 import { defaultDurableName, maxUnsettledOf, streamSource } from './stream-source.js';
 import { deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
+import type { PublishDeadLetter } from '../dead-letter/dead-letter-scope.js';
 import { encodeDeadLetter } from '../dead-letter/encode-dead-letter.js';
 import { PartCounters } from '../observe/part-stats.js';
 import type { RuntimeStats } from '../observe/runtime-stats.js';
@@ -58,13 +59,16 @@ export interface ContextDeps {
   readonly coreInput?: { current: Envelope<Uint8Array> | undefined } | undefined;
 }
 
-/** Builds the {@link TopologyContext} a builder gets. Internal to the runtime. */
-export function createTopologyContext(deps: ContextDeps): TopologyContext {
+/**
+ * Builds the {@link TopologyContext} a builder gets, and the publisher of its dead letters for
+ * sources built without the context (`withDeadLetters`). Internal to the runtime.
+ */
+export function createTopologyContext(deps: ContextDeps): { ctx: TopologyContext; publishDeadLetter: PublishDeadLetter } {
   const { topologyName, transport, logger, scheduler, stats, stopping$, closing$ } = deps;
   const dlqSubject = deadLetterSubject(topologyName);
   const untilStopped = <T>(): MonoTypeOperatorFunction<T> => takeUntil<T>(stopping$);
 
-  const publishDeadLetter = (full: DeadLetterRecord): void => {
+  const publishDeadLetter = (full: DeadLetterRecord, msgId?: string): void => {
     try {
       // Cut to the connection's max_payload: a record the server refuses would be lost (core) or redelivered forever (stream).
       const { payload, headers, record } = encodeDeadLetter(full, { maxBytes: transport.maxPayloadBytes });
@@ -86,7 +90,9 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
       );
       if (deps.durableDeadLetters) {
         // An input redelivered after a crash is dead-lettered again: an id from its stream position lets the stream keep one record.
-        if (record.stream !== undefined && record.seq !== undefined) headers[HEADERS.msgId] = `sluice-dlq:${record.stream}:${record.seq}:${record.operator}`;
+        if (msgId !== undefined) headers[HEADERS.msgId] = msgId;
+        else if (record.stream !== undefined && record.seq !== undefined)
+          headers[HEADERS.msgId] = `sluice-dlq:${record.stream}:${record.seq}:${record.operator}`;
         // The input settles only once its dead letter is stored; if that fails it is redelivered.
         const held = holdCurrent();
         deps.track(
@@ -293,7 +299,7 @@ export function createTopologyContext(deps: ContextDeps): TopologyContext {
     respond: (subject, handler, options) => mountResponder(mountDeps, subject, handler, options),
   };
   const mountDeps: MountDeps = { ctx, run: deps.run ?? (() => undefined), wire: deps.wire, actors: new Map() };
-  return ctx;
+  return { ctx, publishDeadLetter };
 }
 
 /** An edge's node with its `payload`: the published JSON Schema, derived when first read. */

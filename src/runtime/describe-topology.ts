@@ -38,7 +38,7 @@ export function describeTopology(topology: Topology): TopologyDescription {
   const transport = new LocalTransport({ name: `describe:${topology.name}`, keepAlive: false });
   const stopped = new ReplaySubject<void>(1);
   stopped.next();
-  const ctx = createTopologyContext({
+  const { ctx } = createTopologyContext({
     topologyName: topology.name,
     transport,
     logger: pino({ level: 'silent' }),

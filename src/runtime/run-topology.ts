@@ -11,6 +11,7 @@ import type { Topology } from './define-topology.js';
 import { traceSources } from '../observe/lineage.js';
 import { PipelineSupervisor, restartSettings, type RestartSettings } from './pipeline-supervisor.js';
 import { whileBuilding } from '../observe/operator-stats.js';
+import { withDeadLetters } from '../dead-letter/dead-letter-scope.js';
 import { PartCounters, type PartReading } from '../observe/part-stats.js';
 import { RuntimeStats, type StatsObserver, type StatsSnapshot } from '../observe/runtime-stats.js';
 import { supervisionOf } from './supervised.js';
@@ -159,7 +160,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
   const coreInput: { current: Envelope<Uint8Array> | undefined } = { current: undefined };
 
   const durableDeadLetters = options.deadLetterStream !== false && (await ensureDeadLetterStream(transport, topology.name, logger));
-  const ctx = createTopologyContext({
+  const { ctx, publishDeadLetter } = createTopologyContext({
     topologyName: topology.name,
     transport,
     logger,
@@ -262,7 +263,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
 
   let output: ReturnType<Topology['build']>;
   try {
-    output = whileBuilding(stats, () => topology.build(ctx));
+    output = whileBuilding(stats, () => withDeadLetters(publishDeadLetter, () => topology.build(ctx)));
     nodes.push(...fileNodesOf(output));
   } catch (err) {
     abort.abort();
@@ -364,7 +365,7 @@ async function ensureDeadLetterStream(transport: Transport, topology: string, lo
 /** Counts the messages the sources of `pipeline` received (all sources' when they cannot be traced). */
 function receivedBy(pipeline: Observable<unknown>, stats: RuntimeStats): () => number {
   const subjects = traceSources(pipeline)
-    .sources.filter((n) => n.kind === 'source' || n.kind === 'stream')
+    .sources.filter((n) => n.kind === 'source' || n.kind === 'stream' || n.kind === 'poll')
     .flatMap((n) => n.subject.split(', '));
   if (subjects.length === 0) return () => stats.total('received');
   return () => subjects.reduce((sum, s) => sum + stats.total('received', s), 0);

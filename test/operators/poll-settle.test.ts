@@ -5,7 +5,7 @@ import { InvalidConfigError } from '../../src/errors.js';
 import { defineTopology } from '../../src/runtime/define-topology.js';
 import { describeTopology } from '../../src/runtime/describe-topology.js';
 import { currentSettlement } from '../../src/settle/settle-scope.js';
-import { poll, type PollConfig } from '../../operators/poll.js';
+import { poll, PollFailedError, type PollConfig } from '../../operators/poll.js';
 import { settleMap } from '../../operators/settle-map.js';
 import { slowSink } from '../helpers/settle-log.js';
 
@@ -81,14 +81,20 @@ describe('poll advances its cursor only after the effects of what it read', () =
     expect(kv.saves).toEqual(['4@10', '4@10']);
   });
 
-  it('a round whose effects failed is fetched again, with every later round; its cursor is not saved', () => {
+  it('an item whose effects failed is emitted again, alone, after the retry delay; no cursor is saved past it before it succeeds (was: its round and every later one fetched again)', () => {
     const ts = scheduler();
     const kv = cursorStore(() => ts.now());
     const errors: string[] = [];
     const seen: string[] = [];
     let failOnce = true;
     ts.run(({ flush }) => {
-      const sub = poll(table(4, 2), { everyMs: 20, maxUnsettledRounds: 2, cursor: kv.cursor, onError: (e, n) => errors.push(`${e.message}/${n}`) })
+      const sub = poll(table(4, 2), {
+        everyMs: 20,
+        maxUnsettledRounds: 2,
+        retry: { initialDelayMs: 20 },
+        cursor: kv.cursor,
+        onError: (e, n) => errors.push(`${e.message}/${n}`),
+      })
         .pipe(
           tap((r) => seen.push(`${r}@${ts.now()}`)),
           slowSink((r: number) => {
@@ -107,11 +113,46 @@ describe('poll advances its cursor only after the effects of what it read', () =
       ts.schedule(() => sub.unsubscribe(), 100);
       flush();
     });
-    // rounds [1,2] and [3,4] at 0; [1,2] fails at 5: both are fetched again at 25.
-    expect(seen).toEqual(['1@0', '2@0', '3@0', '4@0', '1@25', '2@25', '3@25', '4@25']);
+    // rounds [1,2] and [3,4] at 0; row 2 fails at 5 and comes again at 25, alone.
+    expect(seen).toEqual(['1@0', '2@0', '3@0', '4@0', '2@25']);
     expect(errors).toEqual(['sink rejected 2/1']);
-    // nothing saved before the retry's effects completed; then in fetch order
-    expect(kv.saves.slice(0, 2)).toEqual(['2@26', '4@26']);
+    // round [3,4] settled at 1 but nothing is saved until row 2 is done; then both rounds at
+    // once (then each empty round's)
+    expect(kv.saves.slice(0, 2)).toEqual(['4@26', '4@26']);
+  });
+
+  it('outside a topology (no dead letters) an item given up on is a failed poll: tried again, then PollFailedError', () => {
+    const ts = scheduler();
+    const errors: string[] = [];
+    const tries: number[] = [];
+    let failed: unknown;
+    ts.run(({ flush }) => {
+      poll(table(2, 2), {
+        everyMs: 1000,
+        maxConsecutiveFailures: 3,
+        retry: { initialDelayMs: 10 },
+        cursor: { initial: 0 },
+        onError: (e, n) => errors.push(`${e.message}/${n}`),
+      })
+        .pipe(
+          settleMap({
+            name: 'erp',
+            project: (r: number) => {
+              if (r === 2) {
+                tries.push(ts.now());
+                throw new Error('row 2 is bad');
+              }
+              return of(r);
+            },
+          }),
+        )
+        .subscribe({ error: (e: unknown) => (failed = e) });
+      flush();
+    });
+    // 'resume' (settleMap's default) is final, but there is nowhere to put the row
+    expect(tries).toEqual([0, 10, 30]);
+    expect(errors).toEqual(['row 2 is bad/1', 'row 2 is bad/2', 'row 2 is bad/3']);
+    expect(failed).toBeInstanceOf(PollFailedError);
   });
 
   it('each item has its own settlement within its round: replay-stable only for a named, deterministic poll', () => {
