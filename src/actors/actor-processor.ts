@@ -9,7 +9,8 @@ import type { BatchProcessor, ExactlyOnceTxn } from '../exactly-once/types.js';
 import type { StreamMessage, Transport } from '../transport/transport.js';
 import { ActorCache } from './actor-cache.js';
 import { keyBytes, keyFits } from '../state/state-key.js';
-import { InvalidActorKeyError, KeyStoppedError, KeyTooLongError } from './actor-errors.js';
+import { KeyStoppedError, KeyTooLongError } from './actor-errors.js';
+import { actorKeyOf } from './actor-key-of.js';
 import { MAX_ACTOR_KEY_BYTES } from './actor-limits.js';
 import { actorSubjects, keyToken, type ActorSubjects } from './actor-subjects.js';
 import { runBehaviour, type BehaviourEnv, type BehaviourRun, type Effect } from './run-behaviour.js';
@@ -142,6 +143,13 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
       let work: Work;
       if (own !== undefined) {
         key = own.key;
+        // A tell or reset published past the client helpers may carry any token. Here, before the
+        // key reaches LMDB: there, a key past its limit fails the whole batch's commit, on every
+        // restart again.
+        if (!keyFits(key, MAX_ACTOR_KEY_BYTES)) {
+          deadLetter(txn, m, undefined, new KeyTooLongError(def.name, m.subject, m.seq, keyBytes(key), MAX_ACTOR_KEY_BYTES), 0);
+          continue;
+        }
         work = { m, kind: own.kind };
       } else if (m.subject.startsWith(actorSpace)) {
         // Another actor's tell/timer/reset on a shared input stream: its business, not bad input.
@@ -155,22 +163,13 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
           continue;
         }
         try {
-          const k: unknown = def.key(msg);
-          if (typeof k !== 'string' || k.length === 0) throw new Error(`key must be a non-empty string, got ${JSON.stringify(k)}`);
-          key = k;
+          // Checked for length too, before the key reaches LMDB (see above).
+          key = actorKeyOf(def, msg);
         } catch (err) {
-          const e = ensureError(err);
-          // A payload that failed its edge schema (checked where the key is taken) says so itself.
-          deadLetter(txn, m, undefined, e.name === 'PayloadSchemaError' ? e : new InvalidActorKeyError(def.name, m.subject, e.message, { cause: e }), 0);
+          deadLetter(txn, m, undefined, err, 0);
           continue;
         }
         work = { m, kind: 'message', msg };
-      }
-      // Here, before the key reaches LMDB: there, a key past its limit fails the whole batch's
-      // commit, on every restart again.
-      if (!keyFits(key, MAX_ACTOR_KEY_BYTES)) {
-        deadLetter(txn, m, undefined, new KeyTooLongError(def.name, m.subject, m.seq, keyBytes(key), MAX_ACTOR_KEY_BYTES), 0);
-        continue;
       }
       const list = groups.get(key);
       if (list === undefined) groups.set(key, [work]);

@@ -1,4 +1,5 @@
 import { EMPTY, mergeMap, Observable } from 'rxjs';
+import { actorKeyOf } from '../actors/actor-key-of.js';
 import { actorSubjects } from '../actors/actor-subjects.js';
 import { actorPart } from './actor-topology.js';
 import type { TopologyActorOptions } from './mount-types.js';
@@ -39,16 +40,18 @@ export function mountActor<S, M, P>(
   const subjects = actorSubjects({ topology: ctx.topologyName, actor: def.name, prefix: options.prefix });
   const streamName = options.stream ?? `SLUICE_ACTOR_${ctx.topologyName}_${def.name}`;
   // Each input is addressed to its key's `.tell` subject; several inputs are merged by the hand-over.
+  // The key is checked here as the actor would check it (a throw past this point would restart the
+  // pipeline, failing the other inputs it holds): an input without a usable key is one dead letter.
   const toTell = mergeMap((env: Envelope<M>) => {
-    let key: string;
+    let tell: string;
     try {
-      key = def.key(env);
+      tell = subjects.tell(actorKeyOf(def, env));
     } catch (err) {
       // No key, no actor: the input's dead letter is its last effect (it settles once stored).
       ctx.deadLetter(env, err, `actor:${def.name}`);
       return EMPTY;
     }
-    return [handedOver(env, subjects.tell(key))];
+    return [handedOver(env, tell)];
   });
   const lanes = (isInputList(inputs) ? inputs : inputs !== undefined ? [inputs] : []).map((input) => input.pipe(toTell));
   if (lanes.length > 0) {

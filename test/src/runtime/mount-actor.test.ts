@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { pino } from 'pino';
 import { filter } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,13 +9,15 @@ import { actor } from '../../../src/actors/actor.js';
 import { queryActorState } from '../../../src/actors/actor-client.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
+import { deadLetterStreamName } from '../../../src/dead-letter/dead-letter-subject.js';
+import { decodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import type { ActorStateReader } from '../../../src/runtime/actor-state-reader.js';
 import { describeTopology, formatTopologyDescription } from '../../../src/runtime/describe-topology.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import type { Transport } from '../../../src/transport/transport.js';
-import { useNatsServer } from '../../helpers/nats-server.js';
+import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';
 import { retryUntilOk, until } from '../../helpers/until.js';
 
@@ -193,4 +196,83 @@ describe('t.actor: an actor as a part of a topology', () => {
     await requester.close();
     await transport.close();
   });
+
+  // What each input's key function meets on the hand-over, whatever the pipeline's supervision.
+  type Entry = { account: string; n: number };
+  const seen = actor<number[], Entry>({
+    name: 'seen',
+    key: (m) => {
+      if (m.data.account === 'throw') throw new TypeError(`no account for entry ${m.data.n}`);
+      return m.data.account;
+    },
+    initial: () => [],
+    handle: (ns, msg) => (msg.kind === 'message' ? [...ns, msg.data.n] : ns),
+  });
+
+  it.each(['resume', 'stop'] as const)(
+    "supervision '%s': a key over 1,024 bytes, an empty key and a throwing key function are one dead letter each at the hand-over; no restart, the rest reach the actor once",
+    async (supervision) => {
+      const stateDir = mkdtempSync(join(tmpdir(), 'sluice-mount-'));
+      dirs.push(stateDir);
+      const name = uniqueName('badkeys');
+      const stream = name.toUpperCase().replace(/-/g, '_');
+      const subject = `${name}.entries`;
+      const transport = await NatsTransport.connect({ servers: server().url });
+      const jsm = await jetstreamManager(transport.nc);
+      await transport.ensureStream({ name: stream, subjects: [subject] });
+      const warnings: string[] = [];
+      const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push((JSON.parse(line) as { msg: string }).msg) });
+      let view: ActorStateReader<number[]> | undefined;
+      const topology = defineTopology(
+        name,
+        (t) => {
+          t.actor(seen, t.stream<Entry>(stream, subject, { durableName: 'reader' }), { stateDir, reportEveryMs: 0 });
+          view = t.actorState(seen);
+        },
+        { supervision },
+      );
+      const run = await runTopology(topology, { transport, logger, report: () => undefined, closeTransport: false, service: false });
+      let ended = false;
+      void run.done.then(() => (ended = true));
+      try {
+        const accounts = ['acc-a', 'k'.repeat(1_025), 'acc-b', '', 'acc-a', 'throw', 'acc-b', 'acc-a'];
+        const sent = new Map<number, Uint8Array>();
+        const publish = async (account: string, n: number) => {
+          const bytes = msgpackCodec.encode({ account, n });
+          const ack = await transport.publishDurable(subject, bytes);
+          sent.set(ack.seq, bytes);
+        };
+        for (const [i, account] of accounts.entries()) await publish(account, i + 1);
+        await until(async () => (await jsm.consumers.info(stream, 'reader')).ack_floor.stream_seq === accounts.length, { what: 'every input settled' });
+        // The run keeps going: later inputs reach the actor too.
+        await publish('acc-b', 9);
+        await until(async () => (await view!.get('acc-b')).state.length === 3, { what: "acc-b's third entry" });
+
+        expect(ended).toBe(false);
+        expect(await view!.get('acc-a')).toMatchObject({ state: [1, 5, 8], found: true });
+        expect(await view!.get('acc-b')).toMatchObject({ state: [3, 7, 9], found: true });
+        const consumer = await jsm.consumers.info(stream, 'reader');
+        expect(consumer.num_redelivered).toBe(0);
+        expect(consumer.ack_floor.stream_seq).toBe(accounts.length + 1);
+        expect(warnings.filter((w) => /restart|stopping the topology/.test(w))).toEqual([]);
+
+        const dead = (await readStream(transport, deadLetterStreamName(name))).map((m) => decodeDeadLetter(m.data));
+        expect(dead.map((d) => [d.seq, d.error.name, d.operator, d.subject, d.stream, d.payloadSource])).toEqual([
+          [2, 'KeyTooLongError', 'actor:seen', subject, stream, 'raw'],
+          [4, 'InvalidActorKeyError', 'actor:seen', subject, stream, 'raw'],
+          [6, 'InvalidActorKeyError', 'actor:seen', subject, stream, 'raw'],
+        ]);
+        for (const d of dead) expect([...d.payload]).toEqual([...sent.get(d.seq!)!]);
+        expect(dead[0]!.error.message).toBe(
+          `actor 'seen': the key of the message on subject '${subject}' (seq 2) is 1025 bytes, longer than the 1024 bytes an actor key may be`,
+        );
+        expect(dead[1]!.error.message).toContain('key must be a non-empty string');
+        expect(dead[2]!.error.message).toContain('TypeError: no account for entry 6');
+      } finally {
+        await run.stop();
+        await transport.close();
+      }
+    },
+    30_000,
+  );
 });
