@@ -130,6 +130,24 @@ export class BufferOverflowError extends Error {
   }
 }
 
+/**
+ * A state-changing control (dead-letter replay, an actor key's reset) that the run does not allow:
+ * it runs without `--allow-control` (`runTopology`'s, or `startActor`'s, `allowControl`). NATS
+ * permissions decide who may ask; this switch decides whether the run acts at all. Service
+ * endpoints answer it with code 403.
+ */
+export class ControlNotAllowedError extends Error {
+  override readonly name = 'ControlNotAllowedError';
+  constructor(
+    readonly topology: string,
+    /** What was refused, e.g. `replay`, `reset of actor 'balances'`. */
+    readonly control: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${control} is disabled for topology '${topology}': run it with --allow-control (runTopology option allowControl)`, options);
+  }
+}
+
 /** Turns any thrown value into an Error, once, at a boundary. */
 export function ensureError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;

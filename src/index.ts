@@ -65,7 +65,7 @@ export type {
   TimerWhen,
 } from './actors/types.js';
 export { askActor, queryActorState, queryActorStatus, resetActorKey, tellActor } from './actors/actor-client.js';
-export type { ActorStateAnswer, AskActorOptions, TellOptions } from './actors/actor-client.js';
+export type { ActorStateAnswer, AskActorOptions, ResetActorKeyOptions, TellOptions } from './actors/actor-client.js';
 export type { ActorAddress } from './actors/actor-subjects.js';
 export type { ActorStatus } from './actors/serve-actor-queries.js';
 

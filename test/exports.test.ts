@@ -128,6 +128,7 @@ describe('public API', () => {
       'BatchFailedError',
       'BufferOverflowError',
       'CheckTimeoutError',
+      'ControlNotAllowedError',
       'DecodeError',
       'EncodeError',
       'EngineStoppedError',

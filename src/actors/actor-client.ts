@@ -1,9 +1,9 @@
-import { firstValueFrom, take, timeout } from 'rxjs';
+import { firstValueFrom, Subject, take, takeUntil, timeout } from 'rxjs';
 import type { Codec } from '../codec/codec.js';
 import { codecFor } from '../codec/codec-for.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
-import { RequestTimeoutError, TransportError } from '../errors.js';
+import { ControlNotAllowedError, RequestTimeoutError, TransportError } from '../errors.js';
 import { newInbox } from '../transport/new-inbox.js';
 import type { PubAck, Transport } from '../transport/transport.js';
 import { actorSubjects, type ActorAddress } from './actor-subjects.js';
@@ -124,21 +124,72 @@ export async function queryActorStatus(
   return decodeAnswer<ActorStatus>(res, subject);
 }
 
+/** Options of {@link resetActorKey}. */
+export interface ResetActorKeyOptions {
+  /** Also start the key again from `initial(key)`. */
+  clearState?: boolean | undefined;
+  /** `Nats-Msg-Id`: a re-send with the same id inside the stream's duplicate window is dropped. */
+  msgId?: string | undefined;
+  /**
+   * Wait up to this long, ms, for the actor to have handled the reset (it answers after the
+   * commit, at most once), so a refusal reaches the caller. Without it the call resolves once the
+   * stream has stored the reset, which the actor handles whenever it runs.
+   */
+  timeoutMs?: number | undefined;
+}
+
 /**
  * Un-stops a key that supervision stopped (`stop-key`), through the input stream, so it is
  * ordered with the key's messages: those before the reset were dead-lettered, those after are
- * handled. With `clearState` the key also starts again from `initial(key)`.
+ * handled. With `clearState` the key also starts again from `initial(key)`. Resolves with the
+ * stream's ack.
+ *
+ * A reset changes state, so the actor acts on it only when its run allows control
+ * (`--allow-control`, `allowControl`); otherwise the reset is dead-lettered as a
+ * `ControlNotAllowedError` and the key stays as it is. Who may publish it at all is NATS's
+ * permission on `<prefix>.<topology>.<actor>.*.reset` (README, security).
+ *
+ * @throws ControlNotAllowedError (with `timeoutMs`) when the run refuses the reset;
+ * RequestTimeoutError when no answer comes within `timeoutMs` (the reset is stored: the actor
+ * handles it when it runs); TransportError for any other error answer.
  */
-export function resetActorKey(
-  transport: Pick<Transport, 'publishDurable'>,
+export async function resetActorKey(
+  transport: Pick<Transport, 'publishDurable' | 'subscribe'>,
   address: ActorAddress,
   key: string,
-  options: { clearState?: boolean | undefined; msgId?: string | undefined } = {},
+  options: ResetActorKeyOptions = {},
 ): Promise<PubAck> {
-  return transport.publishDurable(actorSubjects(address).reset(key), msgpackCodec.encode({ clearState: options.clearState === true }), {
-    msgId: options.msgId,
-    headers: { [HEADERS.contentType]: msgpackCodec.contentType },
-  });
+  const subject = actorSubjects(address).reset(key);
+  const body = msgpackCodec.encode({ clearState: options.clearState === true });
+  const headers = { [HEADERS.contentType]: msgpackCodec.contentType };
+  const timeoutMs = options.timeoutMs;
+  if (timeoutMs === undefined) return transport.publishDurable(subject, body, { msgId: options.msgId, headers });
+  const inbox = newInbox();
+  const unsent = new Subject<void>();
+  const answer = firstValueFrom(
+    transport
+      .subscribe(inbox)
+      .pipe(takeUntil(unsent), take(1), timeout({ first: timeoutMs, with: () => Promise.reject(new RequestTimeoutError(subject, timeoutMs)) })),
+  );
+  // Awaited only once the reset is stored; a failed publish ends it unawaited.
+  answer.catch(() => undefined);
+  let ack: PubAck;
+  try {
+    // The subscription exists from here on: the answer cannot come before it.
+    ack = await transport.publishDurable(subject, body, { msgId: options.msgId, headers: { ...headers, [REPLY_TO_HEADER]: inbox } });
+  } catch (err) {
+    unsent.next();
+    throw err;
+  }
+  // A re-send the stream dropped gets no answer of its own: the first one got it.
+  if (ack.duplicate) {
+    unsent.next();
+    return ack;
+  }
+  const res = await answer;
+  if (res.headers[ACTOR_QUERY_HEADERS.errorCode] === '403') throw new ControlNotAllowedError(address.topology, `reset of actor '${address.actor}'`);
+  decodeAnswer(res, subject);
+  return ack;
 }
 
 function decodeAnswer<T>(res: Envelope<Uint8Array>, subject: string): T {

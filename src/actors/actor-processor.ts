@@ -4,7 +4,7 @@ import { codecFor } from '../codec/codec-for.js';
 import { msgpackCodec } from '../codec/msgpack-codec.js';
 import { deadLetterMessage } from '../dead-letter/dead-letter-message.js';
 import { HEADERS, type Envelope } from '../envelope/envelope.js';
-import { DecodeError, ensureError } from '../errors.js';
+import { ControlNotAllowedError, DecodeError, ensureError } from '../errors.js';
 import type { BatchProcessor, ExactlyOnceTxn } from '../exactly-once/types.js';
 import type { StreamMessage, Transport } from '../transport/transport.js';
 import { ActorCache } from './actor-cache.js';
@@ -13,7 +13,8 @@ import { KeyStoppedError, KeyTooLongError } from './actor-errors.js';
 import { actorKeyOf } from './actor-key-of.js';
 import { MAX_ACTOR_KEY_BYTES } from './actor-limits.js';
 import { actorSubjects, keyToken, type ActorSubjects } from './actor-subjects.js';
-import { runBehaviour, type BehaviourEnv, type BehaviourRun, type Effect } from './run-behaviour.js';
+import { REPLY_TO_HEADER, runBehaviour, type BehaviourEnv, type BehaviourRun, type Effect } from './run-behaviour.js';
+import { ACTOR_QUERY_HEADERS } from './serve-actor-queries.js';
 import { silentLogger } from '../logger.js';
 import type { ActorDefinition, ActorInput, ActorMessage, ActorRuntimeOptions, StoredTimer, TimerListener } from './types.js';
 
@@ -132,6 +133,21 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
     txn.emit(m, subjects.deadLetter, payload, headers);
     stats.deadLettered += 1;
     log.warn({ actor: def.name, key, subject: m.subject, seq: m.seq, err: error.message, attempts }, 'actor message dead-lettered');
+  };
+
+  /**
+   * Answers a reset that names an inbox (`resetActorKey` with `timeoutMs`) after the commit, as a
+   * state query answers: `{ key, reset: true }`, or the refusal with code 403.
+   */
+  const answerReset = (m: StreamMessage, key: string, refusal: ControlNotAllowedError | undefined, after: (fn: () => void) => void): void => {
+    const to = m.headers[REPLY_TO_HEADER];
+    if (to === undefined) return;
+    const headers: Record<string, string> =
+      refusal === undefined
+        ? { [HEADERS.contentType]: msgpackCodec.contentType }
+        : { [ACTOR_QUERY_HEADERS.error]: refusal.message, [ACTOR_QUERY_HEADERS.errorCode]: '403' };
+    const data = refusal === undefined ? msgpackCodec.encode({ key, reset: true }) : new Uint8Array();
+    after(() => options.io?.publish(to, data, { headers }));
   };
 
   /** Groups by key in stream order; inputs whose key cannot be had, or is too long, are dead-lettered here. */
@@ -271,10 +287,19 @@ export function createActorProcessor<S, M, P>(def: ActorDefinition<S, M, P>, opt
         continue;
       }
       if (w.kind === 'reset') {
+        if (options.allowControl !== true) {
+          // Kept as a dead letter: the operator sees the refusal, and can replay the reset once
+          // the run allows control.
+          const refusal = new ControlNotAllowedError(options.topology, `reset of actor '${def.name}'`);
+          deadLetter(txn, m, key, refusal, 0);
+          answerReset(m, key, refusal, after);
+          continue;
+        }
         if (kr.rec !== undefined) {
           kr.rec = wantsClearState(m, def.codec) ? undefined : { s: kr.rec.s, q: m.seq };
           kr.dirty = true;
         }
+        answerReset(m, key, undefined, after);
         continue;
       }
       let msg: ActorMessage<M, P> | undefined;

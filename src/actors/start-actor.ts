@@ -38,6 +38,12 @@ export interface StartActorOptions {
   /** Micro-batch limits of the engine (see `startExactlyOnce`). */
   batch?: ExactlyOnceConfig['batch'];
   outputs?: ExactlyOnceConfig['outputs'];
+  /**
+   * Act on `.reset` messages (`resetActorKey`), which change state. Default false: they are
+   * refused (dead letter `ControlNotAllowedError`), as `runTopology` refuses control without
+   * `allowControl`.
+   */
+  allowControl?: boolean | undefined;
   /** Answer state queries on `<prefix>.<topology>.<actor>.<key>`. Default true. */
   queries?: boolean | undefined;
   /** Timers held in memory at most (the rest wait in LMDB). Default 100000. */
@@ -98,6 +104,7 @@ export async function startActor<S, M, P>(def: ActorDefinition<S, M, P>, options
     prefix: options.prefix,
     scheduler,
     logger: options.logger,
+    allowControl: options.allowControl,
     io: transport,
     maxDeadLetterBytes: () => transport.maxPayloadBytes,
     timers: { set: (t) => timers?.set(t), cancel: (k, id) => timers?.cancel(k, id) },

@@ -167,6 +167,13 @@ export interface ActorRuntimeOptions {
   /** Clock and timers (backoff, passivation). Default `asyncScheduler`. */
   scheduler?: SchedulerLike | undefined;
   logger?: Logger | undefined;
+  /**
+   * Act on `.reset` messages (`resetActorKey`): they change a key's state, so, like dead-letter
+   * replay, only a run that allows control acts on them. Default false: a reset is dead-lettered
+   * as a `ControlNotAllowedError` (and answered so, when it asks for an answer) and the key stays
+   * as it is. `runTopology` passes its `allowControl` (`--allow-control`).
+   */
+  allowControl?: boolean | undefined;
 }
 
 /** A durable timer as stored in LMDB (namespace `actor.<name>.timers`) and scheduled by the timer service. */

@@ -52,7 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--export <name>', 'which export of the module is the topology (default: the default export)')
     .option('--duration-ms <n>', 'stop (and drain) after this many ms', nonNegative)
     .option('--drain-timeout-ms <n>', 'how long a stop waits for in-flight work, ms (default 5000)', nonNegative)
-    .option('--allow-control', 'answer the service endpoints that change things (dead-letter replay); off by default')
+    .option('--allow-control', 'act on control that changes things (dead-letter replay, actor key resets); off by default')
     .addOption(new Option('--log-level <level>', 'log level (stderr)').choices(LOG_LEVELS).default(process.env.SLUICE_LOG_LEVEL ?? 'info'))
     .addOption(new Option('--log-format <format>', 'log format (default: pretty on a terminal, else json)').choices(LOG_FORMATS))
     .option('--metrics-port <n>', 'serve Prometheus metrics at http://<metrics-host>:<n>/metrics (0: a free port)', nonNegative)

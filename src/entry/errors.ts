@@ -5,6 +5,7 @@
 // Configuration, payloads and the wire
 export {
   BufferOverflowError,
+  ControlNotAllowedError,
   DecodeError,
   EncodeError,
   InvalidConfigError,

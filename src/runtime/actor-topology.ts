@@ -97,7 +97,7 @@ function runActor<S, M, P>(
     stateDir: options.stateDir,
     start: async (store) => {
       for (const s of options.ensureStreams ?? []) await t.transport.ensureStream({ name: s.name, subjects: s.subjects });
-      return startActor(def, { ...options, transport: t.transport, store, logger: t.logger, scheduler: t.scheduler });
+      return startActor(def, { ...options, transport: t.transport, store, logger: t.logger, scheduler: t.scheduler, allowControl: t.allowControl });
     },
     read: (actor) => {
       const s = actor.stats();

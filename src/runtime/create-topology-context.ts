@@ -53,6 +53,8 @@ export interface ContextDeps {
   readonly run?: ((part: Observable<unknown>, name: string) => void) | undefined;
   /** See {@link TopologyContext.stateDir}. Default: `SLUICE_STATE_DIR`, else `./.sluice/state`. */
   readonly stateDir?: string | undefined;
+  /** See {@link TopologyContext.allowControl}. Default false. */
+  readonly allowControl?: boolean | undefined;
   /** Receives a node for each source, stream and sink the builder creates (for `describeTopology`). */
   readonly wire?: ((node: WiringNode) => void) | undefined;
   /** Set to the core-NATS message being pushed through, so a stage that throws on it can dead-letter it. */
@@ -276,6 +278,7 @@ export function createTopologyContext(deps: ContextDeps): { ctx: TopologyContext
   const ctx: TopologyContext = {
     topologyName,
     stateDir: deps.stateDir ?? process.env['SLUICE_STATE_DIR'] ?? join(process.cwd(), '.sluice', 'state'),
+    allowControl: deps.allowControl === true,
     transport,
     logger,
     scheduler,

@@ -48,9 +48,11 @@ export interface RunTopologyOptions {
    */
   deadLetterStream?: boolean | undefined;
   /**
-   * Answer the service endpoints that change things (dead-letter replay). Default false: they
-   * then refuse with code 403, whatever the caller's NATS permissions (see the README's security
-   * section for the permissions to give when it is on).
+   * Act on control that changes things: the service's dead-letter replay endpoint and actors'
+   * key resets (`resetActorKey`). Default false: a replay request is refused with code 403 and a
+   * reset is dead-lettered as a `ControlNotAllowedError` (answered with 403 when it waits for an
+   * answer), whatever the caller's NATS permissions (see the README's security section for the
+   * permissions to give when it is on).
    */
   allowControl?: boolean | undefined;
   /** Told about each output as it is published (the metrics endpoint's latency histogram). Default none. */
@@ -182,6 +184,7 @@ export async function runTopology(topology: Topology, options: RunTopologyOption
     wire: (node) => nodes.push(node),
     run: (part, name) => parts.push({ part, name }),
     stateDir: options.stateDir,
+    allowControl: options.allowControl === true,
     coreInput,
   });
 

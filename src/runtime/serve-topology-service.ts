@@ -1,4 +1,4 @@
-import { ensureError } from '../errors.js';
+import { ControlNotAllowedError, ensureError } from '../errors.js';
 import { serveMicroService } from '../transport/nats/serve-micro-service.js';
 import type { Transport } from '../transport/transport.js';
 import { deadLetterStreamName, deadLetterSubject } from '../dead-letter/dead-letter-subject.js';
@@ -117,8 +117,7 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
         name: 'replay',
         subject: serviceSubject(topology, 'replay'),
         answer: (data) => {
-          if (!options.allowControl)
-            throw new ForbiddenError(`replay is disabled for topology '${topology}': run it with --allow-control (runTopology option allowControl)`);
+          if (!options.allowControl) throw new ControlNotAllowedError(topology, 'replay');
           if (!options.deadLetterStream) throw new NotFoundError('dead letters are not kept in a stream here: nothing to replay');
           const body = jsonBody(data);
           return replayDeadLetters(options.transport, topology, {
@@ -145,7 +144,7 @@ export async function serveTopologyService(options: TopologyServiceOptions): Pro
 }
 
 function codeOf(error: Error): number {
-  if (error instanceof ForbiddenError) return 403;
+  if (error instanceof ControlNotAllowedError) return 403;
   if (error instanceof NotFoundError) return 404;
   return error instanceof BadRequestError || error.name === 'InvalidConfigError' ? 400 : 500;
 }
@@ -204,11 +203,6 @@ function summaryOf({ seq, status, record: r, replay }: DeadLetterEntry): Record<
 /** A request the service cannot act on; answered with code 400. */
 class BadRequestError extends Error {
   override readonly name = 'BadRequestError';
-}
-
-/** A control endpoint this run does not allow; answered with code 403. */
-class ForbiddenError extends Error {
-  override readonly name = 'ForbiddenError';
 }
 
 /** Nothing there; answered with code 404. */

@@ -179,6 +179,11 @@ export interface TopologyContext {
    * `RunTopologyOptions.stateDir`, else `SLUICE_STATE_DIR`, else `./.sluice/state`.
    */
   readonly stateDir: string;
+  /**
+   * Whether this run acts on control that changes things (dead-letter replay, an actor key's
+   * reset): `RunTopologyOptions.allowControl` (`--allow-control`). Default false.
+   */
+  readonly allowControl: boolean;
   readonly transport: Transport;
   /** Structured logger (pino), bound to the topology name. Never give it secrets. */
   readonly logger: Logger;

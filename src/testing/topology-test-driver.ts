@@ -31,6 +31,8 @@ export interface TestDriverOptions {
   startTimeMs?: number | undefined;
   /** Messages recorded at most; the oldest are dropped past it. Default 100000. */
   maxRecorded?: number | undefined;
+  /** As `runTopology`'s: act on control that changes things (actor key resets). Default false. */
+  allowControl?: boolean | undefined;
 }
 
 /** Publishes test input on one subject. */
@@ -128,6 +130,7 @@ export async function startTestDriver(topology: Topology, options: TestDriverOpt
     report: () => undefined,
     closeTransport: true,
     stateDir,
+    allowControl: options.allowControl,
   });
   let failure: TopologyFailedError | undefined;
   void running.done.then((exit) => {

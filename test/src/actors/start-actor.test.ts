@@ -8,6 +8,8 @@ import { askActor, queryActorState, queryActorStatus, resetActorKey, tellActor }
 import { actor } from '../../../src/actors/actor.js';
 import { startActor, type RunningActor, type StartActorOptions } from '../../../src/actors/start-actor.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
+import { ControlNotAllowedError } from '../../../src/errors.js';
+import { replayDeadLetters } from '../../../src/runtime/replay-dead-letters.js';
 import type { Envelope } from '../../../src/envelope/envelope.js';
 import { decodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js';
 import { openStateStore } from '../../../src/state/open-state-store.js';
@@ -190,8 +192,43 @@ describe.each(TRANSPORT_KINDS)('startActor (real engine, LMDB) on the %s transpo
     const answer = await askActor<Account>(transport(), s.address, 'c.d', { acct: 'ignored', op: 'add', n: 1 }, { timeoutMs: 5_000 });
     expect(answer).toEqual({ balance: 5, fired: 0 });
     expect(await queryActorStatus(transport(), s.address, 'c.d', { timeoutMs: 2_000 })).toMatchObject({ key: 'c.d', found: true, stopped: null });
-    await resetActorKey(transport(), s.address, 'c.d', { clearState: true });
-    await eventually(async () => !(await queryActorState(transport(), s.address, 'c.d', { timeoutMs: 2_000 })).found);
+  });
+
+  it('a reset is acted on only when the run allows control: refused, it is a ControlNotAllowedError dead letter and answered so; allowed, the key starts over', async () => {
+    const s = await setup(transport());
+    const store = s.open();
+    const refusing = await s.start(store);
+    await tellActor(transport(), s.address, 'c.d', { acct: 'ignored', op: 'add', n: 4 });
+    // Waiting for the answer: the refusal reaches the caller, as a replay's 403 does.
+    const refused = await resetActorKey(transport(), s.address, 'c.d', { clearState: true, timeoutMs: 5_000 }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(ControlNotAllowedError);
+    expect((refused as Error).message).toBe(
+      `reset of actor 'accounts' is disabled for topology '${s.topology}': run it with --allow-control (runTopology option allowControl)`,
+    );
+    // Not waiting: stored, then refused all the same.
+    const unanswered = await resetActorKey(transport(), s.address, 'c.d', { clearState: true });
+    await refusing.engine.settled(unanswered.seq);
+    expect(await queryActorState<Account>(transport(), s.address, 'c.d', { timeoutMs: 2_000 })).toMatchObject({ state: { balance: 4 }, found: true });
+    const dead = await s.readStream<DeadLetterRecord>(`SLUICE_DLQ_${s.topology}`);
+    const resetSubject = `sluice.actor.${s.topology}.accounts.~${Buffer.from('c.d').toString('base64url')}.reset`;
+    expect(dead.map((d) => [d.operator, d.subject, d.key, d.attempts, d.error.name])).toEqual([
+      ['actor:accounts', resetSubject, 'c.d', 0, 'ControlNotAllowedError'],
+      ['actor:accounts', resetSubject, 'c.d', 0, 'ControlNotAllowedError'],
+    ]);
+    expect(refusing.stats()).toMatchObject({ deadLettered: 2 });
+    await refusing.stop();
+
+    const allowing = await s.start(store, { allowControl: true });
+    // A refused reset, replayed once the run allows control, is acted on.
+    const replayed = await replayDeadLetters(transport(), s.topology, { limit: 1 });
+    expect(replayed).toMatchObject({ replayed: 1, failed: [] });
+    await allowing.engine.settled(replayed.records[0]!.to!.seq);
+    expect(await queryActorState(transport(), s.address, 'c.d', { timeoutMs: 2_000 })).toMatchObject({ found: false });
+    await tellActor(transport(), s.address, 'c.d', { acct: 'ignored', op: 'add', n: 2 });
+    expect(await resetActorKey(transport(), s.address, 'c.d', { clearState: true, timeoutMs: 5_000 })).toMatchObject({ duplicate: false });
+    // Answered after the commit: the state is gone for every reader.
+    expect(await queryActorState(transport(), s.address, 'c.d', { timeoutMs: 2_000 })).toMatchObject({ found: false });
+    expect(allowing.stats()).toMatchObject({ deadLettered: 0 });
   });
 });
 

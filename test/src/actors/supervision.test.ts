@@ -97,7 +97,7 @@ describe('supervision', () => {
     expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')).toMatchObject({ s: 1, stop: { name: 'Error', seq: 2 } });
     expect(store.read<ActorRecord<number>>(p.namespaces.state, 'b')?.s).toBe(2);
 
-    const restarted = createActorProcessor(flaky('stop-key').def, { topology });
+    const restarted = createActorProcessor(flaky('stop-key').def, { topology, allowControl: true });
     await store.run(restarted.process, [msg(5, { sku: 'a', n: 1 })]);
     expect((store.decodedOutputs(dlq) as DeadLetterRecord[]).map((d) => [d.seq, d.error.name, d.attempts])).toEqual([
       [2, 'Error', 1],
@@ -112,10 +112,32 @@ describe('supervision', () => {
   it('a reset with { clearState: true } also clears the state', async () => {
     const store = new FakeStore();
     const { def } = flaky('stop-key');
-    const p = createActorProcessor(def, { topology });
+    const p = createActorProcessor(def, { topology, allowControl: true });
     await store.run(p.process, [msg(1, { sku: 'a', n: 4 }), msg(2, { sku: 'a', n: 1, failTimes: 1 })]);
     await store.run(p.process, [streamMessage({ subject: p.subjects.reset('a'), seq: 3, data: { clearState: true } }), msg(4, { sku: 'a', n: 1 })]);
     expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')).toEqual({ s: 1, q: 4 });
+  });
+
+  it('without allowControl a reset is refused: a ControlNotAllowedError dead letter, a 403 answer to its inbox, the key stays stopped', async () => {
+    const store = new FakeStore();
+    const answers: Array<{ to: string; headers: Readonly<Record<string, string>> | undefined; bytes: number }> = [];
+    const io = {
+      publish: (to: string, data: Uint8Array, options?: { headers?: Readonly<Record<string, string>> | undefined }) =>
+        void answers.push({ to, headers: options?.headers, bytes: data.length }),
+      request: () => Promise.reject(new Error('no requests here')),
+    };
+    const p = createActorProcessor(flaky('stop-key').def, { topology, io });
+    await store.run(p.process, [msg(1, { sku: 'a', n: 4 }), msg(2, { sku: 'a', n: 1, failTimes: 1 })]);
+    const reset = streamMessage({ subject: p.subjects.reset('a'), seq: 3, data: { clearState: true }, headers: { 'Sluice-Reply-To': '_INBOX.asker' } });
+    await store.run(p.process, [reset, msg(4, { sku: 'a', n: 1 })]);
+    expect(store.read<ActorRecord<number>>(p.namespaces.state, 'a')).toMatchObject({ s: 4, stop: { seq: 2 } });
+    const message = `reset of actor 'flaky' is disabled for topology 'shop': run it with --allow-control (runTopology option allowControl)`;
+    expect((store.decodedOutputs(dlq) as DeadLetterRecord[]).map((d) => [d.seq, d.subject, d.key, d.attempts, d.error])).toEqual([
+      [2, 'in.cmd', 'a', 1, { name: 'Error', message: 'boom 1' }],
+      [3, p.subjects.reset('a'), 'a', 0, { name: 'ControlNotAllowedError', message }],
+      [4, 'in.cmd', 'a', 0, expect.objectContaining({ name: 'KeyStoppedError' })],
+    ]);
+    expect(answers).toEqual([{ to: '_INBOX.asker', headers: { 'Nats-Service-Error': message, 'Nats-Service-Error-Code': '403' }, bytes: 0 }]);
   });
 
   it("retry with onExhausted 'stop-key' stops the key after the last attempt", async () => {

@@ -1,12 +1,19 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { filter, map } from 'rxjs';
 import { describe, expect, it } from 'vitest';
+import { actor } from '../../../src/actors/actor.js';
+import { resetActorKey } from '../../../src/actors/actor-client.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { readDeadLetters } from '../../../src/dead-letter/read-dead-letters.js';
 import { TerminalError } from '../../../src/errors.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
+import type { ActorStateReader } from '../../../src/runtime/actor-state-reader.js';
 import { runTopology } from '../../../src/runtime/run-topology.js';
 import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
+import { permissionViolation } from '../../../src/transport/nats/permission-violation.js';
 import { useNatsServer } from '../../helpers/nats-server.js';
 import { until } from '../../helpers/until.js';
 import { cleanEnv, sluice } from './run-cli.js';
@@ -23,15 +30,16 @@ const AUTHORIZATION = {
       user: 'topology',
       password: 'topology-pw',
       permissions: {
-        publish: { allow: ['$JS.API.>', '$JS.ACK.>', `${T}.>`, `sluice.dlq.${T}`, `sluice.dlq.${T}.>`] },
-        subscribe: { allow: ['_INBOX.>', `${T}.>`, `sluice.svc.${T}.>`, '$SRV.>'] },
+        // With actors: their subjects, and `_INBOX.>` for the answers to askActor and a waiting resetActorKey.
+        publish: { allow: ['$JS.API.>', '$JS.ACK.>', `${T}.>`, `sluice.dlq.${T}`, `sluice.dlq.${T}.>`, `sluice.actor.${T}.>`, '_INBOX.>'] },
+        subscribe: { allow: ['_INBOX.>', `${T}.>`, `sluice.svc.${T}.>`, '$SRV.>', `sluice.actor.${T}.>`] },
         allow_responses: true,
       },
     },
     {
       user: 'operator',
       password: 'operator-pw',
-      permissions: { publish: { allow: [`sluice.svc.${T}.>`, '$SRV.>'] }, subscribe: { allow: ['_INBOX.>'] } },
+      permissions: { publish: { allow: [`sluice.svc.${T}.>`, '$SRV.>', `sluice.actor.${T}.*.*.reset`] }, subscribe: { allow: ['_INBOX.>'] } },
     },
     {
       user: 'reader',
@@ -84,6 +92,54 @@ describe('control endpoints and NATS permissions (real nats-server config with u
     } finally {
       await run.stop();
       await transport.close();
+    }
+  });
+
+  it('a read-only user may not reset an actor key (NATS refuses the publish); the operator resets it', { timeout: 60_000 }, async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'sluice-authz-'));
+    const transport = await NatsTransport.connect({ servers: server().url, user: 'topology', pass: 'topology-pw' });
+    const connectAs = (user: string) => NatsTransport.connect({ servers: server().url, user, pass: `${user}-pw` });
+    const reader = await connectAs('reader');
+    const operator = await connectAs('operator');
+    await transport.ensureStream({ name: 'SHOP_LEDGER', subjects: [`${T}.ledger`] });
+    // Stops a key on a negative amount: something for the operator to reset.
+    const ledger = actor<number, { account: string; cents: number }>({
+      name: 'ledger',
+      key: (m) => m.data.account,
+      initial: () => 0,
+      supervision: 'stop-key',
+      handle: (sum, msg) => {
+        if (msg.kind !== 'message') return sum;
+        if (msg.data.cents < 0) throw new TerminalError(`negative: ${msg.data.cents}`);
+        return sum + msg.data.cents;
+      },
+    });
+    let view: ActorStateReader<number> | undefined;
+    const run = await runTopology(
+      defineTopology(T, (t) => {
+        t.actor(ledger, t.stream<{ account: string; cents: number }>('SHOP_LEDGER', `${T}.ledger`), { stateDir, reportEveryMs: 0 });
+        view = t.actorState(ledger);
+      }),
+      { transport, logger: pino({ level: 'silent' }), closeTransport: false, allowControl: true },
+    );
+    try {
+      for (const cents of [5, -1]) await transport.publishDurable(`${T}.ledger`, msgpackCodec.encode({ account: 'acc', cents }));
+      await until(async () => (await view!.get('acc')).stopped, { what: 'the stopped key' });
+      const address = { topology: T, actor: 'ledger' };
+
+      const denied = await resetActorKey(reader, address, 'acc', { timeoutMs: 5_000 }).catch((err: unknown) => err);
+      expect(permissionViolation(denied), String(denied)).toBe(true);
+      expect(String(denied)).toContain(`sluice.actor.${T}.ledger.acc.reset`);
+      expect(await view!.get('acc')).toMatchObject({ state: 5, stopped: true });
+
+      await resetActorKey(operator, address, 'acc', { timeoutMs: 5_000 });
+      expect(await view!.get('acc')).toMatchObject({ state: 5, stopped: false });
+      await transport.publishDurable(`${T}.ledger`, msgpackCodec.encode({ account: 'acc', cents: 2 }));
+      await until(async () => (await view!.get('acc')).state === 7, { what: 'the key handling input again' });
+    } finally {
+      await run.stop();
+      await Promise.all([reader.close(), operator.close(), transport.close()]);
+      rmSync(stateDir, { recursive: true, force: true });
     }
   });
 });

@@ -6,11 +6,12 @@ import { pino } from 'pino';
 import { filter } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { actor } from '../../../src/actors/actor.js';
-import { queryActorState } from '../../../src/actors/actor-client.js';
+import { queryActorState, resetActorKey } from '../../../src/actors/actor-client.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { decodeEnvelope } from '../../../src/codec/decode-envelope.js';
 import { deadLetterStreamName } from '../../../src/dead-letter/dead-letter-subject.js';
 import { decodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js';
+import { ControlNotAllowedError } from '../../../src/errors.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import type { ActorStateReader } from '../../../src/runtime/actor-state-reader.js';
 import { describeTopology, formatTopologyDescription } from '../../../src/runtime/describe-topology.js';
@@ -270,6 +271,76 @@ describe('t.actor: an actor as a part of a topology', () => {
         expect(dead[2]!.error.message).toContain('TypeError: no account for entry 6');
       } finally {
         await run.stop();
+        await transport.close();
+      }
+    },
+    30_000,
+  );
+
+  // Stops a key on a negative amount, so there is something to reset.
+  const strict = actor<number, Entry>({
+    name: 'strict',
+    key: (m) => m.data.account,
+    initial: () => 0,
+    supervision: 'stop-key',
+    handle: (sum, msg) => {
+      if (msg.kind !== 'message') return sum;
+      if (msg.data.n < 0) throw new Error(`negative: ${msg.data.n}`);
+      return sum + msg.data.n;
+    },
+  });
+
+  it.each([false, true])(
+    'allowControl %s: resetActorKey is acted on only when the run allows control, refused as a replay is (403, the same reason)',
+    async (allowControl) => {
+      const stateDir = mkdtempSync(join(tmpdir(), 'sluice-mount-'));
+      dirs.push(stateDir);
+      const name = uniqueName('resets');
+      const stream = name.toUpperCase();
+      const subject = `${name}.entries`;
+      const transport = await NatsTransport.connect({ servers: server().url });
+      const operator = await NatsTransport.connect({ servers: server().url });
+      await transport.ensureStream({ name: stream, subjects: [subject] });
+      let view: ActorStateReader<number> | undefined;
+      const topology = defineTopology(name, (t) => {
+        t.actor(strict, t.stream<Entry>(stream, subject), { stateDir, reportEveryMs: 0 });
+        view = t.actorState(strict);
+      });
+      const run = await runTopology(topology, { transport, logger: pino({ level: 'silent' }), report: () => undefined, closeTransport: false, allowControl });
+      try {
+        for (const n of [5, -1, 7]) await transport.publishDurable(subject, msgpackCodec.encode({ account: 'acc', n }));
+        await until(async () => (await transport.streamState(deadLetterStreamName(name))).messages === 2, { what: 'the failure and the stopped key' });
+        expect(await view!.get('acc')).toMatchObject({ state: 5, stopped: true });
+
+        const address = { topology: name, actor: 'strict' };
+        const reset = resetActorKey(operator, address, 'acc', { timeoutMs: 5_000 });
+        // A replay that selects nothing: allowed, it changes nothing here.
+        const replay = await operator.request(`sluice.svc.${name}.replay`, new TextEncoder().encode('{"subject":"nothing.here"}'), { timeoutMs: 5_000 });
+        if (!allowControl) {
+          const refused = await reset.catch((err: unknown) => err);
+          expect(refused).toBeInstanceOf(ControlNotAllowedError);
+          expect((refused as Error).message).toBe(
+            `reset of actor 'strict' is disabled for topology '${name}': run it with --allow-control (runTopology option allowControl)`,
+          );
+          // The same refusal as the replay endpoint's: code 403, the same reason but for what was refused.
+          expect(replay.headers).toMatchObject({
+            'Nats-Service-Error-Code': '403',
+            'Nats-Service-Error': `replay is disabled for topology '${name}': run it with --allow-control (runTopology option allowControl)`,
+          });
+          expect(await view!.get('acc')).toMatchObject({ state: 5, stopped: true });
+          const dead = (await readStream(transport, deadLetterStreamName(name))).map((m) => decodeDeadLetter(m.data));
+          expect(dead.map((d) => d.error.name)).toEqual(['Error', 'KeyStoppedError', 'ControlNotAllowedError']);
+        } else {
+          await reset;
+          expect(replay.headers['Nats-Service-Error-Code']).toBeUndefined();
+          expect(JSON.parse(new TextDecoder().decode(replay.data))).toMatchObject({ replayed: 0 });
+          expect((await view!.get('acc')).stopped).toBe(false);
+          await transport.publishDurable(subject, msgpackCodec.encode({ account: 'acc', n: 1 }));
+          await until(async () => (await view!.get('acc')).state === 6, { what: 'the key handling input again' });
+        }
+      } finally {
+        await run.stop();
+        await operator.close();
         await transport.close();
       }
     },

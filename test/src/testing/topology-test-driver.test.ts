@@ -3,7 +3,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { toDeadLetter } from '../../../src/dead-letter/dead-letter-record.js';
 import { deadLetterSubject, REPLAYED_PART } from '../../../src/dead-letter/dead-letter-subject.js';
 import { encodeDeadLetter } from '../../../src/dead-letter/encode-dead-letter.js';
+import { actor } from '../../../src/actors/actor.js';
+import { resetActorKey } from '../../../src/actors/actor-client.js';
+import { ControlNotAllowedError } from '../../../src/errors.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
+import { until } from '../../helpers/until.js';
 import { startTestDriver, TopologyFailedError, UnconsumedInputError, type TopologyTestDriver } from '../../../src/testing/index.js';
 
 const greeter = defineTopology('greeter', (t) =>
@@ -104,6 +108,36 @@ describe('startTestDriver: any topology, clear failures', () => {
       d.input('in.a').publish({ n: 21 });
       expect(await d.output('out').readAll()).toEqual([42]);
       expect(d.running.stats.unsettled).toBe(0);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it.each([false, true])('allowControl %s: an actor acts on a key reset only when the driver allows control', async (allowControl) => {
+    const strict = actor<number, { account: string; n: number }>({
+      name: 'strict',
+      key: (m) => m.data.account,
+      initial: () => 0,
+      supervision: 'stop-key',
+      handle: (sum, msg) => {
+        if (msg.kind !== 'message') return sum;
+        if (msg.data.n < 0) throw new Error('negative');
+        return sum + msg.data.n;
+      },
+    });
+    const d = await startTestDriver(
+      defineTopology('resets', (t) => void t.actor(strict, t.stream<{ account: string; n: number }>('RESETS_IN', 'resets.in'))),
+      { allowControl },
+    );
+    try {
+      d.input('resets.in').publish({ account: 'a', n: -1 });
+      // The actor's engine commits on its own time: wait for the failure that stops the key.
+      const dead: string[] = [];
+      await until(async () => dead.push(...(await d.deadLetters()).map((r) => r.error.name)) > 0, { what: 'the stopped key' });
+      expect(dead).toEqual(['Error']);
+      const reset = resetActorKey(d.transport, { topology: 'resets', actor: 'strict' }, 'a', { timeoutMs: 5_000 });
+      if (allowControl) await reset;
+      else await expect(reset).rejects.toThrow(ControlNotAllowedError);
     } finally {
       await d.stop();
     }
