@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -126,6 +126,30 @@ describe('compileTopologies', () => {
     const err = await compileTopologies([join(dir(), 'project', 'bad.ts')]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidConfigError);
     expect((err as Error).message).toMatch(/^sluice run: 'file' .*bad\.ts does not compile: .*bad\.ts:3:11: Unexpected ";"/);
+  });
+
+  it('never keeps or reads compiled code in a cache folder others can write to, or one that is a link: a fresh private folder instead', async () => {
+    const main = join(dir(), 'project', 'main.ts');
+    const cache = join(dir(), 'tmp', `sluice-topologies-${process.getuid!()}`);
+    // World-writable: another local user could have planted a "compiled" module and its manifest there.
+    await mkdir(cache);
+    await chmod(cache, 0o777);
+    const open = await compileTopology(main);
+    expect(fileURLToPath(open).startsWith(cache)).toBe(false);
+    const fresh = /^(.*[/\\]sluice-topology-[^/\\]+)[/\\]/.exec(fileURLToPath(open))?.[1];
+    expect(fresh).toBeDefined();
+    expect((await stat(fresh!)).mode & 0o077).toBe(0);
+    expect(await readdir(cache)).toEqual([]);
+    // A link in its place (to a folder someone else controls): not followed.
+    await rm(cache, { recursive: true });
+    const elsewhere = join(dir(), 'elsewhere');
+    await mkdir(elsewhere, { mode: 0o700 });
+    await symlink(elsewhere, cache);
+    const linked = await compileTopology(main);
+    expect(fileURLToPath(linked).startsWith(cache)).toBe(false);
+    expect(await readdir(elsewhere)).toEqual([]);
+    // The compiled module works from the fresh folder.
+    expect(((await import(linked)) as { value: string }).value).toBe('one');
   });
 
   it('says TMPDIR cannot hold the compiled topology when it cannot be written', async () => {
