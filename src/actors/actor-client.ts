@@ -64,16 +64,36 @@ export async function askActor<R = unknown>(
   value: unknown,
   options: AskActorOptions,
 ): Promise<R> {
-  const inbox = newInbox();
   const subject = actorSubjects(address).tell(key);
+  const reply = replyInbox(transport, subject, options.timeoutMs);
+  try {
+    await tellActor(transport, address, key, value, { ...options, headers: { ...options.headers, [REPLY_TO_HEADER]: reply.inbox } });
+  } catch (err) {
+    reply.cancel();
+    throw err;
+  }
+  return decodeAnswer<R>(await reply.answer, subject);
+}
+
+/**
+ * An inbox subscribed before the message asking for an answer goes out (so the answer cannot come
+ * before it), and the answer, bounded by `timeoutMs`. `cancel` ends it when the message could not
+ * be sent: the subscription goes, and the answer, awaited by nobody then, rejects unheard.
+ */
+function replyInbox(
+  transport: Pick<Transport, 'subscribe'>,
+  subject: string,
+  timeoutMs: number,
+): { readonly inbox: string; readonly answer: Promise<Envelope<Uint8Array>>; cancel(): void } {
+  const inbox = newInbox();
+  const cancelled = new Subject<void>();
   const answer = firstValueFrom(
     transport
       .subscribe(inbox)
-      .pipe(take(1), timeout({ first: options.timeoutMs, with: () => Promise.reject(new RequestTimeoutError(subject, options.timeoutMs)) })),
+      .pipe(takeUntil(cancelled), take(1), timeout({ first: timeoutMs, with: () => Promise.reject(new RequestTimeoutError(subject, timeoutMs)) })),
   );
-  // The subscription exists from here on: the reply cannot come before it.
-  await tellActor(transport, address, key, value, { ...options, headers: { ...options.headers, [REPLY_TO_HEADER]: inbox } });
-  return decodeAnswer<R>(await answer, subject);
+  answer.catch(() => undefined);
+  return { inbox, answer, cancel: () => cancelled.next() };
 }
 
 /** The answer to {@link queryActorState}. */
@@ -164,29 +184,20 @@ export async function resetActorKey(
   const headers = { [HEADERS.contentType]: msgpackCodec.contentType };
   const timeoutMs = options.timeoutMs;
   if (timeoutMs === undefined) return transport.publishDurable(subject, body, { msgId: options.msgId, headers });
-  const inbox = newInbox();
-  const unsent = new Subject<void>();
-  const answer = firstValueFrom(
-    transport
-      .subscribe(inbox)
-      .pipe(takeUntil(unsent), take(1), timeout({ first: timeoutMs, with: () => Promise.reject(new RequestTimeoutError(subject, timeoutMs)) })),
-  );
-  // Awaited only once the reset is stored; a failed publish ends it unawaited.
-  answer.catch(() => undefined);
+  const reply = replyInbox(transport, subject, timeoutMs);
   let ack: PubAck;
   try {
-    // The subscription exists from here on: the answer cannot come before it.
-    ack = await transport.publishDurable(subject, body, { msgId: options.msgId, headers: { ...headers, [REPLY_TO_HEADER]: inbox } });
+    ack = await transport.publishDurable(subject, body, { msgId: options.msgId, headers: { ...headers, [REPLY_TO_HEADER]: reply.inbox } });
   } catch (err) {
-    unsent.next();
+    reply.cancel();
     throw err;
   }
   // A re-send the stream dropped gets no answer of its own: the first one got it.
   if (ack.duplicate) {
-    unsent.next();
+    reply.cancel();
     return ack;
   }
-  const res = await answer;
+  const res = await reply.answer;
   if (res.headers[ACTOR_QUERY_HEADERS.errorCode] === '403') throw new ControlNotAllowedError(address.topology, `reset of actor '${address.actor}'`);
   decodeAnswer(res, subject);
   return ack;
