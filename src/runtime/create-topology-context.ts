@@ -119,8 +119,8 @@ export function createTopologyContext(deps: ContextDeps): { ctx: TopologyContext
     }
   };
 
-  const deadLetter = (env: Envelope<unknown>, thrown: unknown, operator = `topology:${topologyName}`): void =>
-    publishDeadLetter(toDeadLetter(env, thrown, 1, { operator, failedAt: scheduler.now() }));
+  const deadLetter = (env: Envelope<unknown>, thrown: unknown, operator = `topology:${topologyName}`, attempts = 1): void =>
+    publishDeadLetter(toDeadLetter(env, thrown, attempts, { operator, failedAt: scheduler.now() }));
 
   // Decode and schema failures are dead-lettered here so no source ever errors on bad bytes.
   const decodeOr = <T>(raw: Envelope<Uint8Array>, codec: Codec, operator: string, schema?: PayloadSchema, decode = true): Envelope<T> | undefined => {

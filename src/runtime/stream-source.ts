@@ -21,7 +21,8 @@ export interface StreamSourceDeps {
   readonly closing$: Observable<void>;
   /** Decodes, or dead-letters (holding the current settlement) and returns undefined. */
   readonly decodeOr: <T>(raw: Envelope<Uint8Array>, codec: Codec, operator: string, schema?: PayloadSchema, decode?: boolean) => Envelope<T> | undefined;
-  readonly deadLetter: (env: Envelope<unknown>, error: unknown, operator: string) => void;
+  /** `attempts`: how many times the message was delivered (default 1). */
+  readonly deadLetter: (env: Envelope<unknown>, error: unknown, operator: string, attempts?: number) => void;
   /** Unsettled messages of all stream sources, for stats. */
   readonly unsettled: { add(n: number): void };
   /** This reader's part in the stats: messages in, envelopes passed on, dead letters, unsettled. */
@@ -136,7 +137,7 @@ export function streamSource<T>(
       // Out of deliveries: the dead letter is this message's last effect, then it is acked.
       const last = new Settlement(`${msg.stream}:${msg.seq}`, true, (dlqFailure) => (dlqFailure === undefined ? msg.ack() : msg.nak(ackWaitMs)));
       if (counters !== undefined) counters.deadLetters++;
-      withSettlement(last, () => deps.deadLetter(msg, failure, outcome?.part ?? operator));
+      withSettlement(last, () => deps.deadLetter(msg, failure, outcome?.part ?? operator, msg.deliveryCount));
       last.release();
     };
     const keepAlive = interval(Math.max(1, Math.floor(ackWaitMs / 3)), scheduler).subscribe(() => {

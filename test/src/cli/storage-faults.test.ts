@@ -13,6 +13,7 @@ import { cleanEnv, logMessages, ROOT, sluice, spawnCli } from './run-cli.js';
 import type { PaddedInput } from './fixtures/padded-counter.js';
 
 const FIXTURE = 'test/src/cli/fixtures/padded-counter.ts';
+const BATCH_FIXTURE = 'test/src/cli/fixtures/padded-batch.ts';
 // Each test gets its own broker: the actor's streams and consumers must start empty.
 let broker: NatsServerHandle | undefined;
 let client: NatsTransport | undefined;
@@ -125,6 +126,35 @@ describe('sluice run: storage faults', () => {
       );
       expect(result.stdout).toContain('second-exit=0');
       expectExactlyOnce(await outputs(), ids);
+    },
+  );
+
+  it(
+    "LMDB map full: StateMapFullError naming the store's path and the mapSizeBytes to raise, exit 1 with nothing flushed; with a bigger map, every input exactly once",
+    { timeout: 90_000 },
+    async () => {
+      // A durable batch holding each value (a 40 KB pad) in a 1 MiB map (LMDB's smallest): the map
+      // is full long before the batch has its 60 values. Then the same store with a 64 MiB map.
+      const stateDir = join(scratch, 'small-map');
+      const ids = await publishInputs(120, 40, 40_000);
+      const run = (mapSizeBytes: number, ...flags: string[]) =>
+        sluice(['run', BATCH_FIXTURE, '--nats', server().url, ...flags], cleanEnv({ SLUICE_STATE_DIR: stateDir, FAULTS_MAP_SIZE_BYTES: String(mapSizeBytes) }))
+          .result;
+
+      const full = await run(1024 * 1024);
+      expect(full.code, full.stderr).toBe(1);
+      expect(full.stderr).toMatch(
+        new RegExp(
+          `StateMapFullError: state store '${stateDir}/faults' is full \\(\\d+ of 1048576 bytes used\\): the size limit is reached: raise 'mapSizeBytes' above 1048576 \\(e\\.g\\. to 2097152\\)`,
+        ),
+      );
+      expect(await outputs()).toEqual([]); // no batch closed: nothing flushed, nothing lost either
+
+      const roomy = await run(64 * 1024 * 1024, '--duration-ms', '6000');
+      expect(roomy.code, roomy.stderr).toBe(0);
+      expect(roomy.stderr).not.toMatch(/StateMapFullError/);
+      const out = await outputs();
+      expect(out.map((o) => o.id).sort()).toEqual([...ids].sort());
     },
   );
 

@@ -126,14 +126,14 @@ describe('streamSource (durable consumer)', () => {
     expect(cases.map((m) => m.calls)).toEqual([['nak 1000'], ['nak 4000'], ['nak 30000']]);
   });
 
-  it('after its last delivery, dead-letters a failing message and acks it once the dead letter is stored', async () => {
+  it('after its last delivery, dead-letters a failing message (with its delivery count as attempts) and acks it once the dead letter is stored', async () => {
     let dlqHold: Settlement | undefined;
     const deadLetter = vi.fn(() => void (dlqHold = holdCurrent()));
     const s = setup({ maxDeliveries: 3 }, deadLetter);
     await start(s.source<number>().pipe(map((e) => (currentSettlement()!.fail(new Error('boom')), e))));
     const last = message(9, 3);
     s.deliver(last.msg);
-    expect(deadLetter).toHaveBeenCalledWith(last.msg, expect.objectContaining({ message: 'boom' }), 'stream:S');
+    expect(deadLetter).toHaveBeenCalledWith(last.msg, expect.objectContaining({ message: 'boom' }), 'stream:S', 3);
     expect(last.calls).toEqual([]);
     dlqHold!.release();
     expect(last.calls).toEqual(['ack']);
@@ -154,13 +154,13 @@ describe('streamSource (durable consumer)', () => {
     );
     const resumed = message(1, 1);
     s.deliver(resumed.msg);
-    expect(deadLetter).toHaveBeenLastCalledWith(resumed.msg, expect.objectContaining({ message: 'bad input 1' }), 'pipeline 1');
+    expect(deadLetter).toHaveBeenLastCalledWith(resumed.msg, expect.objectContaining({ message: 'bad input 1' }), 'pipeline 1', 1);
     expect(resumed.calls).toEqual([]);
     dlqHold!.release();
     expect(resumed.calls).toEqual(['ack']);
     const terminal = message(2, 1);
     s.deliver(terminal.msg);
-    expect(deadLetter).toHaveBeenLastCalledWith(terminal.msg, expect.objectContaining({ name: 'TerminalError' }), 'stream:S');
+    expect(deadLetter).toHaveBeenLastCalledWith(terminal.msg, expect.objectContaining({ name: 'TerminalError' }), 'stream:S', 1);
     dlqHold!.release();
     expect(terminal.calls).toEqual(['ack']);
   });
@@ -173,7 +173,7 @@ describe('streamSource (durable consumer)', () => {
     s.deliver(first.msg);
     expect(first.calls).toEqual(['nak 1000']);
     s.deliver(message(4, 2).msg);
-    expect(deadLetter).toHaveBeenCalledWith(expect.objectContaining({ seq: 4 }), expect.objectContaining({ message: 'erp down' }), 'settleMap:erp');
+    expect(deadLetter).toHaveBeenCalledWith(expect.objectContaining({ seq: 4 }), expect.objectContaining({ message: 'erp down' }), 'settleMap:erp', 2);
   });
 
   it('redelivers a message whose dead letter could not be stored', async () => {
