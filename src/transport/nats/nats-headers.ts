@@ -21,7 +21,10 @@ export function fromNatsHeaders(hdrs: MsgHdrs | undefined): Readonly<Record<stri
   const out: Record<string, string> = {};
   for (const [name, values] of hdrs) {
     const first = values[0];
-    if (first !== undefined) out[name] = first;
+    if (first === undefined) continue;
+    // Assigning `__proto__` would set the object's prototype (and drop the header): define it instead.
+    if (name === '__proto__') Object.defineProperty(out, name, { value: first, enumerable: true, writable: true, configurable: true });
+    else out[name] = first;
   }
   return out;
 }
