@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TopologyContext } from './types.js';
+import { InvalidConfigError } from '../errors.js';
 import { openStateStore } from '../state/open-state-store.js';
 import type { StateStore } from '../state/types.js';
 
@@ -16,7 +17,8 @@ export interface TopologyStore {
  * Opens the state store of an exactly-once part of a topology (an actor, a durable batch).
  *
  * On a durable transport: `<stateDir>/<topology>`, with `stateDir` defaulting to the
- * `SLUICE_STATE_DIR` environment variable, else `./.sluice/state`.
+ * `SLUICE_STATE_DIR` environment variable, else `./.sluice/state`; its size limit is
+ * `SLUICE_STATE_MAP_SIZE_BYTES` when set (the store's default otherwise, 4 GiB).
  *
  * On a transport that is not durable (the in-process one): a fresh temporary directory, removed
  * on close. Its streams start empty on every run, so a checkpoint kept from an earlier run would
@@ -25,7 +27,7 @@ export interface TopologyStore {
 export function openTopologyStore(t: Pick<TopologyContext, 'topologyName' | 'transport' | 'logger'>, stateDir: string | undefined): TopologyStore {
   if (t.transport.durable) {
     const root = stateDir ?? process.env['SLUICE_STATE_DIR'] ?? join(process.cwd(), '.sluice', 'state');
-    const store = openStateStore({ dir: join(root, t.topologyName), topology: t.topologyName });
+    const store = openStateStore({ dir: join(root, t.topologyName), topology: t.topologyName, mapSizeBytes: mapSizeFromEnv(process.env) });
     return { store, close: () => store.close() };
   }
   const dir = mkdtempSync(join(tmpdir(), `sluice-${t.topologyName}-`));
@@ -38,4 +40,14 @@ export function openTopologyStore(t: Pick<TopologyContext, 'topologyName' | 'tra
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** `SLUICE_STATE_MAP_SIZE_BYTES`: the size limit of a topology's own store (what `StateMapFullError` says to raise). */
+export function mapSizeFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env['SLUICE_STATE_MAP_SIZE_BYTES'];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidConfigError('SLUICE_STATE_MAP_SIZE_BYTES', 'value', `must be a positive integer (bytes), got '${raw}'`);
+  return n;
 }

@@ -69,7 +69,13 @@ export class StateFullError extends Error {
 export class StateMapFullError extends StateFullError {
   override readonly name: string = 'StateMapFullError';
   constructor(dir: string, usedBytes: number, mapSizeBytes: number, options?: ErrorOptions) {
-    super(dir, usedBytes, mapSizeBytes, `the size limit is reached: raise 'mapSizeBytes' above ${mapSizeBytes} (e.g. to ${mapSizeBytes * 2})`, options);
+    super(
+      dir,
+      usedBytes,
+      mapSizeBytes,
+      `the size limit is reached: raise 'mapSizeBytes' above ${mapSizeBytes} (e.g. to ${mapSizeBytes * 2}; for the store of a topology's actors and durable batches, SLUICE_STATE_MAP_SIZE_BYTES)`,
+      options,
+    );
   }
 }
 

@@ -145,7 +145,7 @@ describe('sluice run: storage faults', () => {
       expect(full.code, full.stderr).toBe(1);
       expect(full.stderr).toMatch(
         new RegExp(
-          `StateMapFullError: state store '${stateDir}/faults' is full \\(\\d+ of 1048576 bytes used\\): the size limit is reached: raise 'mapSizeBytes' above 1048576 \\(e\\.g\\. to 2097152\\)`,
+          `StateMapFullError: state store '${stateDir}/faults' is full \\(\\d+ of 1048576 bytes used\\): the size limit is reached: raise 'mapSizeBytes' above 1048576 \\(e\\.g\\. to 2097152; for the store of a topology's actors and durable batches, SLUICE_STATE_MAP_SIZE_BYTES\\)`,
         ),
       );
       expect(await outputs()).toEqual([]); // no batch closed: nothing flushed, nothing lost either
