@@ -82,8 +82,9 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
     };
 
     // Returns what to publish; undefined when the value was dead-lettered instead (bad input:
-    // it is not passed on). Dead letters handed over by operators are stored, and passed on.
-    const prepare = (value: V, settlement: Settlement | undefined): Outgoing | 'passed' | undefined => {
+    // it is not passed on), 'input-failed' when its input is to be dead-lettered by its source.
+    // Dead letters handed over by operators are stored, and passed on.
+    const prepare = (value: V, settlement: Settlement | undefined): Outgoing | 'passed' | 'input-failed' | undefined => {
       if (isDeadLettered(value)) {
         deps.publishDeadLetter(value.record);
         return 'passed';
@@ -109,6 +110,13 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
         if (!isEnv) carryInputTrace(value, out.headers, settlement);
         return out;
       } catch (err) {
+        if (!isRouted(value) && !isEnvelope(value) && settlement !== undefined && !settlement.settled) {
+          // A plain value has no bytes or position of its own; the input it came from has. Fail
+          // that input, so its source dead-letters it (original bytes, stream, sequence) naming
+          // this sink and the reason: the record a replay needs once the code is fixed.
+          settlement.fail(ensureError(err), 'resume', `sink:${subject}`);
+          return 'input-failed';
+        }
         const env = isRouted(value)
           ? value.envelope
           : isEnvelope(value)
@@ -172,8 +180,8 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
               const current = currentSettlement();
               if (current === undefined || current.settled) noteUnsettled();
               const out = prepare(value, current);
-              if (out === undefined) {
-                counters.deadLetters++;
+              if (out === undefined || out === 'input-failed') {
+                if (out === undefined) counters.deadLetters++;
                 return;
               }
               if (out !== 'passed') {
@@ -248,8 +256,8 @@ export function createSink(deps: SinkDeps): <V>(target?: SinkTarget<V>, options?
             const held = holdCurrent();
             if (held === undefined) noteUnsettled();
             const out = prepare(value, held);
-            if (out === undefined) {
-              counters.deadLetters++;
+            if (out === undefined || out === 'input-failed') {
+              if (out === undefined) counters.deadLetters++;
               return held?.release();
             }
             if (out === 'passed') {

@@ -77,6 +77,28 @@ describe('edge schemas (in-process)', () => {
     expect(dead[0]!.error.message).toContain('qty: Too small');
   });
 
+  it('a plain value from a stream input that a sink refuses dead-letters that input: its original bytes, stream and sequence, the sink and the reason', async () => {
+    const topology = defineTopology('edge-sink-input', (t) =>
+      t.stream<{ n: number }>('EDGE_N', 'in.n.stream').pipe(
+        map((e) => ({ sku: `s${e.data.n}`, qty: e.data.n })),
+        t.sink('out.checked', { schema: Line }),
+      ),
+    );
+    const driver = await startTestDriver(topology);
+    drivers.push(driver);
+    for (const n of [1, 0, 2]) driver.input('in.n.stream').publish({ n });
+    expect(await driver.output('out.checked').readAll()).toEqual([
+      { sku: 's1', qty: 1 },
+      { sku: 's2', qty: 2 },
+    ]);
+    const dead = await driver.deadLetters();
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ operator: 'sink:out.checked', subject: 'in.n.stream', stream: 'EDGE_N', seq: 2, payloadSource: 'raw' });
+    expect(dead[0]!.error).toMatchObject({ name: 'PayloadSchemaError' });
+    expect(dead[0]!.error.message).toContain('qty: Too small');
+    expect(msgpackCodec.decode(dead[0]!.payload)).toEqual({ n: 0 });
+  });
+
   it('describe publishes the JSON Schema of each edge', () => {
     const topology = defineTopology('edge-describe', (t) =>
       t.stream('EDGE', 'edge.in', { schema: Order }).pipe(t.sink('edge.out', { schema: Line, durable: true, stream: 'EDGE_OUT' })),
