@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { msgpackCodec } from '../../src/codec/msgpack-codec.js';
 import { NatsTransport } from '../../src/transport/nats/nats-transport.js';
@@ -17,8 +18,10 @@ import { useNatsServer } from '../helpers/nats-server.js';
 import { readStream } from '../helpers/read-stream.js';
 import { until } from '../helpers/until.js';
 import { crashSeed, mulberry32 } from './crash-child.js';
+import { streamsHandedOver } from './streams-handed-over.js';
 import { startChild, type Child } from './topology-crash.js';
 import type { TopologyChildConfig } from './topology-child.js';
+import { waitForKillPoint } from './wait-for-kill-point.js';
 
 /*
  * The exactly-once parts of topologies/hybrid-orders.ts under real crashes: the real topology runs
@@ -52,12 +55,35 @@ describe('hybrid-orders under SIGKILL of the processor', () => {
       if (child.proc.exitCode !== null) throw new Error(`the child did not start: ${child.stderr()}`);
       return child;
     };
+    const inputStreams = [STREAMS.orders, STREAMS.preferences, STREAMS.ops];
+    const jsm = await jetstreamManager(client.nc);
     const killAfter = async (child: Child, received: number, why: string): Promise<void> => {
-      await Promise.race([child.when(() => child.progress().received >= received), new Promise((r) => setTimeout(r, 15_000))]);
-      await new Promise((r) => setTimeout(r, Math.floor(rnd() * 30)));
+      // An earlier run may have left fewer inputs than the target: then the kill comes once they
+      // are all handed over (the analytics batch acknowledges its orders within its 5 s maxWait).
+      const point = await waitForKillPoint(
+        child,
+        () => child.progress().received >= received,
+        () => streamsHandedOver(jsm, inputStreams),
+      );
+      const extraMs = Math.floor(rnd() * 30);
+      if (point === 'target') await new Promise((r) => setTimeout(r, extraMs));
       child.proc.kill('SIGKILL');
       await child.exited;
-      timeline.push(`killed ${why} after ${child.progress().received} received`);
+      timeline.push(
+        `killed ${why} after ${child.progress().received} received (target ${received}${point === 'target' ? '' : `, ${point}`}), ${await handedOver()} handed over`,
+      );
+    };
+    // Where a kill landed: the orders and updates in the status actor's stream, the changes in the preference batch's.
+    const handedOver = async (): Promise<string> => {
+      const [status, batch] = await Promise.all(
+        ['SLUICE_ACTOR_hybrid-orders_order-status', 'SLUICE_BATCH_hybrid-orders_nightly-preferences'].map((s) =>
+          client.streamState(s).then(
+            (i) => i.messages,
+            () => 0,
+          ),
+        ),
+      );
+      return `${status} orders and updates, ${batch} preference changes`;
     };
     try {
       await client.ensureStream({ name: STREAMS.orders, subjects: [SUBJECTS.orders, SUBJECTS.updates] });

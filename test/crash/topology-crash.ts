@@ -1,16 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { jetstreamManager, StorageType, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, jetstreamManager, StorageType, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { msgpackCodec, type Guarantee } from '../../src/index.js';
 import { uniqueName, type NatsServerHandle } from '../helpers/nats-server.js';
 import { readStreamDecoded } from '../helpers/read-stream.js';
+import { ackFloor } from './ack-floor.js';
 import { crashSeed, mulberry32, spawnCrashChild, type CrashChild } from './crash-child.js';
 import { inputEncoder, publishCore, publishToStream, readOutputFiles, type InputSubject } from './crash-io.js';
 import { tallyOutputs, type CrashInput, type CrashOutput, type Tally } from './crash-tally.js';
 import type { ChildProgress, TopologyChildConfig } from './topology-child.js';
+import { waitForKillPoint } from './wait-for-kill-point.js';
 
 /*
  * The topology-level crash harness: one row of the guarantee table is one `CrashRow` — a fixture
@@ -242,23 +244,41 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
     const lastSeq = inputs.at(-1)?.seq ?? 0;
     const consumers = row.consumers ?? 1;
     let publisher: Promise<void> | undefined;
+    let publisherDone = false;
     const startPublisher = (): void => {
-      if (source === 'core') publisher ??= publishCore(nc, inputSubject, all, encode, row.ratePerSec ?? 1000);
+      if (source === 'core') publisher ??= publishCore(nc, inputSubject, all, encode, row.ratePerSec ?? 1000).finally(() => (publisherDone = true));
     };
     const cfg: TopologyChildConfig = { url: server.url, fixture: join(FIXTURES, row.fixture), params: { ...io, ...row.params } };
     const serverKills = row.serverKills ?? 0;
     // Kill points spread over the work; with a core source, within about half a second of traffic,
     // so that every run is killed while inputs still arrive.
     const perRun = Math.max(1, source === 'core' ? Math.floor((row.ratePerSec ?? 1000) / 2) : Math.floor(row.inputs / (row.kills + serverKills + 1)));
-    const waitForTarget = async (child: Child): Promise<string> => {
-      const target = 1 + Math.floor(rnd() * perRun);
-      const reached = await within(
-        child.when(() => progressOf(child) >= target),
-        20_000,
-      );
-      await sleep(Math.floor(rnd() * 20));
-      return `after ${progressOf(child)} ${row.progress ?? 'received'} (target ${target}${reached ? '' : ', not reached in 20 s'})`;
+    const expectedOutputs = inputs.reduce((sum, i) => sum + expect(i.n).length, 0);
+    const outputsDone = async (): Promise<boolean> => {
+      if (row.expand === undefined && (await streamMessages(jsm, outStreams)) < expectedOutputs) return false;
+      // At-least-once rows may hold duplicates: done only when every distinct output is there.
+      if (row.guarantee === 'exactly-once' && row.expand === undefined) return true;
+      const distinct = new Set((await readStreams(nc, outStreams, (m) => decode(m.subject, m.data, undefined))).flat().map((o) => `${o.to} ${o.id ?? ''}`));
+      return distinct.size >= expectedOutputs;
     };
+    // Nothing left for a child to read: every input acknowledged (handed over) by every consumer,
+    // all published (core), or, when the fixture makes its own inputs, the work complete. An
+    // ordered read acknowledges nothing and never holds this, but reads everything again each run,
+    // so its count reaches the target.
+    const allRead = async (): Promise<boolean> =>
+      source === 'stream' ? consumersDone(jsm, io.stream, lastSeq, consumers) : source === 'core' ? publisherDone : outputsDone();
+    // `from`: where the count starts (a nats-server kill's child has counted the runs before).
+    const waitForTarget = async (child: Child, from = 0): Promise<string> => {
+      const target = from + 1 + Math.floor(rnd() * perRun);
+      const point = await waitForKillPoint(child, () => progressOf(child) >= target, allRead, { everyMs: source === 'none' ? 100 : 20 });
+      const extraMs = Math.floor(rnd() * 20);
+      if (point === 'target') await sleep(extraMs);
+      const why = { target: '', 'all read': ', every input read first', exited: ', the child exited', fallback: ', neither in 20 s' }[point];
+      return `after ${progressOf(child)} ${row.progress ?? 'received'} (target ${target}${why})`;
+    };
+    // Where the kill landed in the stream, read once it is down (one more request before it would delay it).
+    const handedOver = async (): Promise<string> =>
+      source === 'stream' ? `, inputs acknowledged to seq ${(await ackFloor(jsm, io.stream)) ?? '?'} of ${lastSeq}` : '';
     let runStart = 0;
     let readyMs = 0;
     const launch = async (): Promise<Child> => {
@@ -280,30 +300,26 @@ export async function runCrashRow(server: NatsServerHandle, row: CrashRow): Prom
       const when = await waitForTarget(child);
       child.proc.kill('SIGKILL');
       const { signal, code } = await child.exited;
-      timeline.push(`processor ${signal ?? `exited ${code}`} ${when}, ${runTime()}`);
+      timeline.push(`processor ${signal ?? `exited ${code}`} ${when}${await handedOver()}, ${runTime()}`);
       fold(child);
     }
     const last = await launch();
     for (let k = 1; k <= serverKills; k++) {
-      const when = await waitForTarget(last);
+      const when = await waitForTarget(last, progressOf(last));
+      // Read before the kill: the harness reconnects only after the restart.
+      const at = await handedOver();
       await server.kill();
       const downMs = 200 + Math.floor(rnd() * 800);
       await sleep(downMs);
       await server.restart();
-      timeline.push(`nats-server SIGKILL ${when}, ${runTime()}, restarted after ${downMs} ms`);
+      timeline.push(`nats-server SIGKILL ${when}${at}, ${runTime()}, restarted after ${downMs} ms`);
     }
-    const expectedOutputs = inputs.reduce((sum, i) => sum + expect(i.n).length, 0);
     const isComplete = async (): Promise<boolean> => {
       switch (row.complete ?? { stream: 'consumers' as const, core: 'quiet' as const, none: 'outputs' as const }[source]) {
         case 'consumers':
           return consumersDone(jsm, io.stream, lastSeq, consumers);
-        case 'outputs': {
-          if (row.expand === undefined && (await streamMessages(jsm, outStreams)) < expectedOutputs) return false;
-          // At-least-once rows may hold duplicates: done only when every distinct output is there.
-          if (row.guarantee === 'exactly-once' && row.expand === undefined) return true;
-          const distinct = new Set((await readStreams(nc, outStreams, (m) => decode(m.subject, m.data, undefined))).flat().map((o) => `${o.to} ${o.id ?? ''}`));
-          return distinct.size >= expectedOutputs;
-        }
+        case 'outputs':
+          return outputsDone();
         case 'files': {
           const distinct = new Set(row.readFiles!(io.dir, []).outputs.map((o) => `${o.to} ${o.id ?? ''}`));
           return distinct.size >= expectedOutputs;
@@ -396,11 +412,16 @@ export function formatCrashResult(r: CrashResult): string {
   );
 }
 
-/** `expected` durable consumers of `stream` exist and each has acknowledged everything up to `lastSeq`. */
+/**
+ * `expected` durable consumers of `stream` exist and each has acknowledged everything up to
+ * `lastSeq`. An ordered read's consumer is left out: it acknowledges nothing, and its ack floor
+ * is whatever it delivered to the client (all of the stream at once, before the child counted one).
+ */
 async function consumersDone(jsm: JetStreamManager, stream: string, lastSeq: number, expected: number): Promise<boolean> {
   try {
     let consumers = 0;
     for await (const ci of jsm.consumers.list(stream)) {
+      if (ci.config.ack_policy === AckPolicy.None) continue;
       consumers++;
       if (ci.ack_floor.stream_seq < lastSeq || ci.num_ack_pending > 0 || ci.num_pending > 0) return false;
     }
