@@ -8,7 +8,8 @@ import { newInbox } from '../transport/new-inbox.js';
 import type { PubAck, Transport } from '../transport/transport.js';
 import { actorSubjects, type ActorAddress } from './actor-subjects.js';
 import { REPLY_TO_HEADER } from './run-behaviour.js';
-import { ACTOR_QUERY_HEADERS, type ActorStatus } from './serve-actor-queries.js';
+import { ACTOR_QUERY_HEADERS } from './actor-query-headers.js';
+import type { ActorStatus } from './serve-actor-queries.js';
 
 /**
  * Helpers for other services (in TypeScript) to talk to an actor. Services in other languages do

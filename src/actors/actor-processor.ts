@@ -14,7 +14,7 @@ import { actorKeyOf } from './actor-key-of.js';
 import { MAX_ACTOR_KEY_BYTES } from './actor-limits.js';
 import { actorSubjects, keyToken, type ActorSubjects } from './actor-subjects.js';
 import { REPLY_TO_HEADER, runBehaviour, type BehaviourEnv, type BehaviourRun, type Effect } from './run-behaviour.js';
-import { ACTOR_QUERY_HEADERS } from './serve-actor-queries.js';
+import { ACTOR_QUERY_HEADERS } from './actor-query-headers.js';
 import { silentLogger } from '../logger.js';
 import type { ActorDefinition, ActorInput, ActorMessage, ActorRuntimeOptions, StoredTimer, TimerListener } from './types.js';
 

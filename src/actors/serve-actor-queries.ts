@@ -5,21 +5,11 @@ import { ensureError } from '../errors.js';
 import { keyBytes, keyFits } from '../state/state-key.js';
 import type { Transport } from '../transport/transport.js';
 import { MAX_ACTOR_KEY_BYTES } from './actor-limits.js';
+import { ACTOR_QUERY_HEADERS } from './actor-query-headers.js';
 import type { ActorRecord } from './actor-processor.js';
 import { keyFromToken, type ActorSubjects } from './actor-subjects.js';
 import type { Logger } from '../logger.js';
 import type { ActorDefinition } from './types.js';
-
-/** Headers on a state-query answer. */
-export const ACTOR_QUERY_HEADERS = {
-  /** `true` when the key has committed state, `false` when the answer is `initial(key)`. */
-  found: 'Sluice-Actor-Found',
-  /** Present (`true`) when supervision stopped the key. */
-  stopped: 'Sluice-Actor-Stopped',
-  /** As in @nats-io/services: an error description and an HTTP-like code. */
-  error: 'Nats-Service-Error',
-  errorCode: 'Nats-Service-Error-Code',
-} as const;
 
 /** What `{ op: 'status' }` answers. */
 export interface ActorStatus {
