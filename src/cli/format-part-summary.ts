@@ -1,4 +1,4 @@
-import type { PartProvider, PartReading } from '../observe/part-stats.js';
+import { ENGINE_KINDS, type PartProvider, type PartReading } from '../observe/part-stats.js';
 import type { StatsSnapshot } from '../observe/runtime-stats.js';
 
 /** What {@link formatPartSummary} remembers between two summaries: each part's counts, and the run's (under `''`). */
@@ -25,7 +25,6 @@ const MAX_SUBJECTS = 6;
 /** Subjects of Sluice's own traffic: `sluice.actor.*`, `sluice.batch.*`, `sluice.window.*`, `sluice.dlq.*`. */
 const INTERNAL_PREFIX = 'sluice.';
 /** Engines write their dead letters exactly once through their outbox: the runtime's count leaves them out. */
-const ENGINE_KINDS: ReadonlySet<PartProvider['kind']> = new Set(['actor', 'durable-batch', 'durable-window']);
 
 /**
  * The summary of `sluice run`: every `--summary-every-ms`, and once when the run ends. One

@@ -1,6 +1,9 @@
 /** What a part of a topology is. */
 export type PartKind = 'pipeline' | 'source' | 'stream' | 'sink' | 'operator' | 'actor' | 'durable-batch' | 'durable-window';
 
+/** The parts backed by an exactly-once engine: they publish (and dead-letter) through their own outbox, not the runtime's sinks. */
+export const ENGINE_KINDS: ReadonlySet<PartKind> = new Set(['actor', 'durable-batch', 'durable-window']);
+
 /** `starting` until an actor or durable batch has opened its store and engine; `failed` after its error. */
 export type PartState = 'starting' | 'running' | 'completed' | 'failed';
 

@@ -1,4 +1,4 @@
-import { partStateProblem, type PartProvider, type PartStats } from '../observe/part-stats.js';
+import { ENGINE_KINDS, partStateProblem, type PartProvider, type PartStats } from '../observe/part-stats.js';
 import type { RuntimeStats, StatsSnapshot } from '../observe/runtime-stats.js';
 
 /** How a topology is doing, from its parts: `failing` beats `degraded` beats `starting` beats `ok`. */
@@ -187,7 +187,7 @@ export class TopologyStatsCollector {
  */
 export function allDeadLetters(stats: RuntimeStats): number {
   let engines = 0;
-  for (const p of stats.parts()) if (p.kind === 'actor' || p.kind === 'durable-batch' || p.kind === 'durable-window') engines += p.read().deadLetters;
+  for (const p of stats.parts()) if (ENGINE_KINDS.has(p.kind)) engines += p.read().deadLetters;
   return stats.deadLetters + engines;
 }
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { map } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { jsonCodec } from '../../../src/codec/json-codec.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
@@ -11,10 +11,10 @@ import { DEAD_LETTER_HEADERS, decodeDeadLetter } from '../../../src/dead-letter/
 import type { Envelope } from '../../../src/envelope/envelope.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
 import { runTopology, type TopologyExit } from '../../../src/runtime/run-topology.js';
-import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import type { StreamMessage } from '../../../src/transport/transport.js';
 import { uniqueName, useNatsServer } from '../../helpers/nats-server.js';
 import { readStream } from '../../helpers/read-stream.js';
+import { useTransport } from '../../helpers/transports.js';
 import { until } from '../../helpers/until.js';
 
 /*
@@ -53,13 +53,7 @@ const MAX_THROWS_IN_A_ROW = 4;
 const MAX_DELIVERIES = 3;
 
 const server = useNatsServer();
-let transport: NatsTransport;
-beforeAll(async () => {
-  transport = await NatsTransport.connect({ servers: server().url });
-});
-afterAll(async () => {
-  await transport?.close();
-});
+const nats = useTransport('nats', server);
 
 // ---- what a batch is made of -------------------------------------------------------------
 
@@ -390,6 +384,7 @@ interface LogLine {
 }
 
 async function runBatch(specs: readonly Spec[]): Promise<void> {
+  const transport = nats();
   const name = uniqueName('badin');
   const streamName = uniqueName('BADIN').toUpperCase();
   const outStream = `${streamName}_OUT`;

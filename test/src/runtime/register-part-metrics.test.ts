@@ -1,8 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { actor } from '../../../src/actors/actor.js';
 import { msgpackCodec } from '../../../src/codec/msgpack-codec.js';
 import { defineTopology } from '../../../src/runtime/define-topology.js';
@@ -11,13 +8,11 @@ import { startMetricsServer } from '../../../src/runtime/start-metrics-server.js
 import { NatsTransport } from '../../../src/transport/nats/nats-transport.js';
 import { useNatsServer } from '../../helpers/nats-server.js';
 import { prometheusSample as sample } from '../../helpers/prometheus-sample.js';
+import { useTempDir } from '../../helpers/temp-dir.js';
 import { until } from '../../helpers/until.js';
 
 const server = useNatsServer();
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = useTempDir('part-metrics');
 
 type Deposit = { account: string; cents: number };
 // A negative deposit makes the handler throw: the engine dead-letters that input and goes on.
@@ -35,8 +30,7 @@ const balances = actor<number, Deposit>({
 
 describe('registerPartMetrics: every part in GET /metrics', () => {
   it("an actor's inputs, outputs, dead letters, outbox, lag and state are series of their own; the dead-letter total counts the engine's", async () => {
-    const stateDir = mkdtempSync(join(tmpdir(), 'sluice-part-metrics-'));
-    dirs.push(stateDir);
+    const stateDir = tempDir();
     const transport = await NatsTransport.connect({ servers: server().url });
     await transport.ensureStream({ name: 'METRICS_IN', subjects: ['metrics.deposits'] });
     for (let i = 0; i < 12; i++)
